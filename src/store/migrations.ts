@@ -1,0 +1,89 @@
+// Applies the committed migrations (prisma/migrations/<provider>/*/migration.sql) with Prisma's own schema
+// engine compiled to WebAssembly. Why not the Prisma CLI: it downloads a native engine from Prisma's binary
+// host, which production hosts that reach only the npm registry cannot do. The engine records each migration
+// in Prisma's `_prisma_migrations` table, so a host with the native CLI sees the same history.
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
+import * as glue from '@prisma/schema-engine-wasm/schema_engine_bg';
+import type { SchemaEngine, MigrationList } from '@prisma/schema-engine-wasm';
+import { adapterFactory, type DatabaseTarget, type DbProvider } from './database.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
+export const migrationsDir = (provider: DbProvider) => join(root, 'prisma/migrations', provider);
+
+let wasmReady: Promise<void> | undefined;
+function loadWasm(): Promise<void> {
+  // The package is a wasm-bindgen "bundler" build: Node cannot import the .wasm, so we instantiate it ourselves.
+  wasmReady ??= (async () => {
+    const wasmPath = join(dirname(createRequire(import.meta.url).resolve('@prisma/schema-engine-wasm/schema_engine_bg')), 'schema_engine_bg.wasm');
+    const module = await WebAssembly.compile(await readFile(wasmPath));
+    const instance = new WebAssembly.Instance(module, { './schema_engine_bg.js': glue as unknown as WebAssembly.ModuleImports });
+    glue.__wbg_set_wasm(instance.exports);
+    (instance.exports as { __wbindgen_start: () => void }).__wbindgen_start();
+  })();
+  return wasmReady;
+}
+
+export async function withSchemaEngine<T>(target: DatabaseTarget, use: (engine: SchemaEngine) => Promise<T>): Promise<T> {
+  await loadWasm();
+  // The engine opens its own connections (SQLite in EXCLUSIVE locking mode) and does not close them when
+  // freed, so we track them and close them here; otherwise the server's own client would find the file locked.
+  const inner = adapterFactory(target, 2);
+  const opened: { dispose(): Promise<void> }[] = [];
+  const tracking = Object.assign(Object.create(Object.getPrototypeOf(inner)), inner, {
+    provider: inner.provider,
+    adapterName: inner.adapterName,
+    connect: async () => { const a = await inner.connect(); opened.push(a); return a; },
+    connectToShadowDb: async () => { const a = await inner.connectToShadowDb(); opened.push(a); return a; },
+  });
+  const engine: SchemaEngine = await glue.SchemaEngine.new({ datamodels: undefined }, () => {}, bindMigrationAwareSqlAdapterFactory(tracking));
+  try {
+    return await use(engine);
+  } finally {
+    engine.free();
+    await Promise.all(opened.map((a) => a.dispose()));
+  }
+}
+
+export function readMigrations(provider: DbProvider): MigrationList {
+  const baseDir = migrationsDir(provider);
+  const names = existsSync(baseDir) ? readdirSync(baseDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort() : [];
+  const lockPath = join(baseDir, 'migration_lock.toml');
+  return {
+    baseDir,
+    lockfile: { path: 'migration_lock.toml', content: existsSync(lockPath) ? readFileSync(lockPath, 'utf8') : null },
+    shadowDbInitScript: '',
+    migrationDirectories: names.map((name) => ({
+      path: name,
+      migrationFile: { path: 'migration.sql', content: { tag: 'ok', value: readFileSync(join(baseDir, name, 'migration.sql'), 'utf8') } },
+    })),
+  } as MigrationList;
+}
+
+const noFilter = { externalTables: [], externalEnums: [] };
+
+/** Applies every committed migration not yet applied; returns the names it applied. */
+export async function migrate(target: DatabaseTarget): Promise<string[]> {
+  const migrationsList = readMigrations(target.provider);
+  const out = await withSchemaEngine(target, (engine) => engine.applyMigrations({ migrationsList, filters: noFilter }));
+  return out.appliedMigrationNames;
+}
+
+/** SQL that takes the committed migrations to the given schema (empty when they already match). */
+export async function diffToSchema(target: DatabaseTarget, schemaPath: string, schema: string): Promise<string> {
+  const migrationsList = readMigrations(target.provider);
+  const result = await withSchemaEngine(target, (engine) =>
+    engine.diff({
+      from: migrationsList.migrationDirectories.length ? { tag: 'migrations', ...migrationsList } : { tag: 'empty' },
+      to: { tag: 'schemaDatamodel', files: [{ path: schemaPath, content: schema }] },
+      script: true,
+      exitCode: null,
+      filters: noFilter,
+    }),
+  );
+  return result.stdout ?? '';
+}
