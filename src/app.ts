@@ -1,0 +1,80 @@
+// Builds the HTTP application: plugins first (in a fixed order), then the modules, then one error handler and
+// one 404 handler that answer people with a branded page and programs with JSON carrying a stable code.
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import type { AppContext } from './context.ts';
+import { AppError } from './errors.ts';
+import { tenantPlugin } from './plugins/tenant.ts';
+import { page, viewPlugin } from './plugins/view.ts';
+import { healthRoutes } from './health/routes.ts';
+import { welcomeRoutes } from './orgs/welcome-routes.ts';
+import { metadataRoutes } from './orgs/metadata-routes.ts';
+import { portalRoutes } from './broker/portal-routes.ts';
+
+export interface BuildOptions { logger?: boolean | object }
+
+function wantsJson(request: FastifyRequest) {
+  if (request.url.startsWith('/api/')) return true;
+  const accept = request.headers.accept ?? '';
+  return accept.includes('application/json') && !accept.includes('text/html');
+}
+
+function respondWithError(request: FastifyRequest, reply: FastifyReply, status: number, code: string, message: string, details?: unknown) {
+  if (wantsJson(request)) return reply.code(status).send({ error: { code, message, ...(details ? { details } : {}) } });
+  const heading = status === 404 ? 'Page not found' : status === 403 ? 'Not allowed' : status < 500 ? 'Something is not right' : 'Something went wrong';
+  return page(request, reply, 'error', { heading, message, code }, status);
+}
+
+export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? { level: ctx.config.logLevel, redact: ['req.headers.cookie', 'req.headers.authorization'] },
+    trustProxy: ctx.config.trustProxy,
+    bodyLimit: ctx.config.bodyLimitBytes,
+    requestIdHeader: 'x-request-id',
+    // Accept a caller's request id only when it looks like one, so logs cannot be forged with arbitrary text.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[A-Za-z0-9._-]{8,64}$/.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+  });
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    if (!reply.hasHeader('x-frame-options')) reply.header('x-frame-options', 'DENY');
+  });
+
+  // Handlers first: routes registered in child plugins keep the error handler that existed when they loaded.
+  app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
+    if (err instanceof AppError) {
+      const level = err.status >= 500 ? 'error' : 'info';
+      request.log[level]({ code: err.code, org: request.tenant?.org.slug }, err.message);
+      return respondWithError(request, reply, err.status, err.code, err.expose ? err.message : 'The request could not be completed.', err.details);
+    }
+    const status = (err as FastifyError).statusCode ?? 500;
+    if (status < 500) {
+      request.log.info({ err: err.message, code: (err as FastifyError).code }, 'request refused');
+      return respondWithError(request, reply, status, String((err as FastifyError).code ?? 'bad_request').toLowerCase(), err.message);
+    }
+    request.log.error({ err }, 'unhandled error');
+    return respondWithError(request, reply, 500, 'internal_error', 'The server could not complete the request. The reference below helps your administrator find what happened.');
+  });
+
+  app.setNotFoundHandler((request, reply) => respondWithError(request, reply, 404, 'not_found', 'There is nothing at this address.'));
+
+  await app.register(cookie);
+  await app.register(formbody);
+  await app.register(viewPlugin, { production: ctx.config.env === 'production' });
+  await app.register(tenantPlugin, { ctx });
+
+  await app.register(healthRoutes, { ctx });
+  await app.register(welcomeRoutes, { ctx });
+  await app.register(metadataRoutes, { ctx });
+  await app.register(portalRoutes, { ctx });
+
+  return app;
+}

@@ -1,0 +1,31 @@
+// Opens the database, applies pending migrations and wires the services: shared by the server, the CLI and tests.
+import { systemClock, type Clock } from './clock.ts';
+import type { Config } from './config/config.ts';
+import type { AppContext } from './context.ts';
+import { loadMasterKey } from './crypto/master-key.ts';
+import { SealedBox } from './crypto/sealed-box.ts';
+import { OrganizationService } from './orgs/organization-service.ts';
+import { SigningCredentials } from './orgs/signing-credentials.ts';
+import { openDatabase, parseDatabaseUrl } from './store/database.ts';
+import { migrate } from './store/migrations.ts';
+import { Store } from './store/store.ts';
+
+export interface BootstrapResult { ctx: AppContext; appliedMigrations: string[]; warnings: string[] }
+
+export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey?: Buffer; skipMigrations?: boolean } = {}): Promise<BootstrapResult> {
+  const warnings: string[] = [];
+  let key = opts.masterKey;
+  if (!key) {
+    const loaded = loadMasterKey(config);
+    key = loaded.key;
+    if (loaded.warning) warnings.push(loaded.warning);
+  }
+  const target = parseDatabaseUrl(config.databaseUrl);
+  const appliedMigrations = opts.skipMigrations ? [] : await migrate(target);
+  const store = new Store(openDatabase(target, config.databasePoolSize));
+  const box = new SealedBox(key);
+  const credentials = new SigningCredentials(box);
+  const clock = opts.clock ?? systemClock;
+  const organizations = new OrganizationService(config, store, credentials, clock);
+  return { ctx: { config, store, box, credentials, organizations, clock }, appliedMigrations, warnings };
+}

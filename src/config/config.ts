@@ -1,0 +1,91 @@
+// Configuration comes only from environment variables, checked at boot. A bad value stops the process with a
+// message naming the variable; every variable is documented in .env.example and README.
+import { z } from 'zod';
+
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: int(0, 65535).default(3000),
+  // Host (with port when not 80/443) under which organisations get their subdomains: <slug>.<BASE_DOMAIN>
+  BASE_DOMAIN: z.string().regex(/^[a-z0-9.-]+(:\d{1,5})?$/i, 'a host name with an optional :port, e.g. broker.example.com or localhost:3000').optional(),
+  PUBLIC_SCHEME: z.enum(['http', 'https']).default('http'),
+  DATABASE_URL: z.string().regex(/^(file:.+|postgres(ql)?:\/\/.+)$/, 'file:<path> for SQLite or postgresql://... for PostgreSQL').default('file:./data/broker.db'),
+  DATABASE_POOL_SIZE: int(1, 200).default(10),
+  // 32 bytes, base64 or hex. Encrypts private keys and TOTP secrets at rest.
+  MASTER_KEY: z.string().optional(),
+  MASTER_KEY_FILE: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TRUST_PROXY: z.string().default('false'),
+  CLOCK_SKEW_SECONDS: int(0, 600).default(60),
+  FLOW_TTL_SECONDS: int(60, 86400).default(900),
+  MAX_SAML_MESSAGE_BYTES: int(4096, 10 * 1024 * 1024).default(256 * 1024),
+  BODY_LIMIT_BYTES: int(4096, 50 * 1024 * 1024).default(1024 * 1024),
+  SHUTDOWN_TIMEOUT_MS: int(0, 120000).default(10000),
+  PURGE_INTERVAL_SECONDS: int(0, 86400).default(300),
+});
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  host: string;
+  port: number;
+  baseDomain: string;
+  publicScheme: 'http' | 'https';
+  databaseUrl: string;
+  databasePoolSize: number;
+  masterKey?: string;
+  masterKeyFile?: string;
+  logLevel: string;
+  trustProxy: boolean | string;
+  clockSkewSeconds: number;
+  flowTtlSeconds: number;
+  maxSamlMessageBytes: number;
+  bodyLimitBytes: number;
+  shutdownTimeoutMs: number;
+  purgeIntervalSeconds: number;
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings count as unset, as in most .env tooling.
+  const input = Object.fromEntries(Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(input[String(i.path[0])])})`));
+  }
+  const c = parsed.data;
+  const trust = c.TRUST_PROXY.trim();
+  return {
+    env: c.NODE_ENV,
+    host: c.HOST,
+    port: c.PORT,
+    baseDomain: (c.BASE_DOMAIN ?? `localhost:${c.PORT}`).toLowerCase(),
+    publicScheme: c.PUBLIC_SCHEME,
+    databaseUrl: c.DATABASE_URL,
+    databasePoolSize: c.DATABASE_POOL_SIZE,
+    masterKey: c.MASTER_KEY,
+    masterKeyFile: c.MASTER_KEY_FILE,
+    logLevel: c.LOG_LEVEL,
+    // "true" trusts every hop; otherwise a comma-separated list of addresses/CIDRs as Fastify accepts.
+    trustProxy: trust === 'true' ? true : trust === 'false' || trust === '' ? false : trust,
+    clockSkewSeconds: c.CLOCK_SKEW_SECONDS,
+    flowTtlSeconds: c.FLOW_TTL_SECONDS,
+    maxSamlMessageBytes: c.MAX_SAML_MESSAGE_BYTES,
+    bodyLimitBytes: c.BODY_LIMIT_BYTES,
+    shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
+    purgeIntervalSeconds: c.PURGE_INTERVAL_SECONDS,
+  };
+}
+
+/** Test helper and CLI convenience: defaults plus overrides, still validated. */
+export function configFrom(overrides: Record<string, string> = {}): Config {
+  return loadConfig({ ...overrides });
+}

@@ -1,0 +1,18 @@
+// Everything a module needs, built once per process (or per test) and passed in explicitly.
+import type { FastifyBaseLogger } from 'fastify';
+import type { Clock } from './clock.ts';
+import type { Config } from './config/config.ts';
+import type { SealedBox } from './crypto/sealed-box.ts';
+import type { OrganizationService } from './orgs/organization-service.ts';
+import type { SigningCredentials } from './orgs/signing-credentials.ts';
+import type { Store } from './store/store.ts';
+
+export interface AppContext {
+  config: Config;
+  store: Store;
+  box: SealedBox;
+  credentials: SigningCredentials;
+  organizations: OrganizationService;
+  clock: Clock;
+}
+export type { FastifyBaseLogger };

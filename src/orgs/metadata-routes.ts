@@ -1,0 +1,50 @@
+// The organisation's two metadata documents at stable URLs: the broker as IdP (for apps such as the Jira SSO app)
+// and the broker as SP (for upstream IdPs such as Okta and WSO2).
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../context.ts';
+import { requireTenant, type Tenant } from '../plugins/tenant.ts';
+import { idpMetadata, spMetadata } from '../saml/metadata.ts';
+
+export async function publishedCertificates(tenant: Tenant) {
+  return (await tenant.store.signingKeys.published()).map((k) => k.certificatePem);
+}
+
+export async function buildIdpMetadata(tenant: Tenant) {
+  return idpMetadata({
+    entityId: tenant.urls.idpEntityId,
+    ssoUrl: tenant.urls.idpSso,
+    sloUrl: tenant.urls.idpSlo,
+    certificates: await publishedCertificates(tenant),
+    organizationName: tenant.org.name,
+    organizationUrl: tenant.urls.base,
+  });
+}
+
+export async function buildSpMetadata(tenant: Tenant) {
+  return spMetadata({
+    entityId: tenant.urls.spEntityId,
+    acsUrl: tenant.urls.spAcs,
+    sloUrl: tenant.urls.spSlo,
+    certificates: await publishedCertificates(tenant),
+    authnRequestsSigned: true,
+    wantAssertionsSigned: true,
+    organizationName: tenant.org.name,
+    organizationUrl: tenant.urls.base,
+  });
+}
+
+export async function metadataRoutes(app: FastifyInstance, _opts: { ctx: AppContext }) {
+  const send = (xml: string, download: boolean, name: string) => ({ xml, download, name });
+  for (const [path, build, name] of [
+    ['/saml/idp/metadata', buildIdpMetadata, 'idp-metadata.xml'],
+    ['/saml/sp/metadata', buildSpMetadata, 'sp-metadata.xml'],
+  ] as const) {
+    app.get<{ Querystring: { download?: string } }>(path, async (request, reply) => {
+      const tenant = requireTenant(request);
+      const doc = send(await build(tenant), request.query.download !== undefined, `${tenant.org.slug}-${name}`);
+      reply.header('content-type', 'application/samlmetadata+xml; charset=utf-8').header('cache-control', 'public, max-age=300');
+      if (doc.download) reply.header('content-disposition', `attachment; filename="${doc.name}"`);
+      return doc.xml;
+    });
+  }
+}

@@ -1,0 +1,40 @@
+// Every URL of an organisation, derived from its slug and the configured base domain. Entity IDs are the
+// metadata URLs, as most IdPs and SPs expect; they must never change for an organisation (slugs are immutable).
+import type { Config } from '../config/config.ts';
+
+export interface OrgUrls {
+  base: string;
+  login: string;
+  admin: string;
+  idpEntityId: string;
+  idpMetadata: string;
+  idpSso: string;
+  idpSlo: string;
+  spEntityId: string;
+  spMetadata: string;
+  spAcs: string;
+  spSlo: string;
+  appLaunch: (appId: string) => string;
+}
+
+export function orgBaseUrl(config: Pick<Config, 'publicScheme' | 'baseDomain'>, slug: string) {
+  return `${config.publicScheme}://${slug}.${config.baseDomain}`;
+}
+
+export function orgUrls(config: Pick<Config, 'publicScheme' | 'baseDomain'>, slug: string): OrgUrls {
+  const base = orgBaseUrl(config, slug);
+  return {
+    base,
+    login: `${base}/login`,
+    admin: `${base}/admin`,
+    idpEntityId: `${base}/saml/idp/metadata`,
+    idpMetadata: `${base}/saml/idp/metadata`,
+    idpSso: `${base}/saml/idp/sso`,
+    idpSlo: `${base}/saml/idp/slo`,
+    spEntityId: `${base}/saml/sp/metadata`,
+    spMetadata: `${base}/saml/sp/metadata`,
+    spAcs: `${base}/saml/sp/acs`,
+    spSlo: `${base}/saml/sp/slo`,
+    appLaunch: (appId: string) => `${base}/apps/${appId}/launch`,
+  };
+}

@@ -1,0 +1,55 @@
+// Resolves the organisation from the Host header before any route runs: `<slug>.<BASE_DOMAIN>` is that
+// organisation, `<BASE_DOMAIN>` itself is the operator's root (welcome page, health). Anything else is refused, so
+// a route can never run without knowing whose data it may touch.
+import fp from 'fastify-plugin';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AppContext } from '../context.ts';
+import { AppError } from '../errors.ts';
+import type { Organization } from '../store/organizations.ts';
+import type { TenantStore } from '../store/store.ts';
+import { orgUrls, type OrgUrls } from '../orgs/urls.ts';
+
+export interface Tenant { org: Organization; store: TenantStore; urls: OrgUrls }
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** null on the root host */
+    tenant: Tenant | null;
+  }
+}
+
+export type HostMatch = { kind: 'root' } | { kind: 'org'; slug: string } | { kind: 'unknown' };
+
+export function matchHost(host: string | undefined, baseDomain: string): HostMatch {
+  const h = (host ?? '').trim().toLowerCase().replace(/\.$/, '');
+  const base = baseDomain.toLowerCase();
+  if (h === base) return { kind: 'root' };
+  if (h.endsWith(`.${base}`)) {
+    const label = h.slice(0, -(base.length + 1));
+    if (/^[a-z0-9-]{1,63}$/.test(label)) return { kind: 'org', slug: label };
+  }
+  return { kind: 'unknown' };
+}
+
+/** Routes that answer on any Host (load balancer probes do not send a tenant host). */
+const HOST_INDEPENDENT = new Set(['/healthz', '/readyz', '/metrics']);
+
+export const tenantPlugin = fp(async (app: FastifyInstance, { ctx }: { ctx: AppContext }) => {
+  app.decorateRequest('tenant', null);
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    const path = request.url.split('?')[0];
+    if (HOST_INDEPENDENT.has(path)) return;
+    const match = matchHost(request.host, ctx.config.baseDomain);
+    if (match.kind === 'root') return;
+    if (match.kind === 'unknown') throw new AppError(404, 'unknown_host', `This address is not served here. Organisations live at <name>.${ctx.config.baseDomain}.`);
+    const org = await ctx.store.organizations.findBySlug(match.slug);
+    if (!org) throw new AppError(404, 'unknown_organization', `There is no organisation called "${match.slug}" here.`);
+    request.tenant = { org, store: ctx.store.forOrg(org.id), urls: orgUrls(ctx.config, org.slug) };
+  });
+});
+
+/** For routes that only make sense on an organisation's host. */
+export function requireTenant(request: FastifyRequest): Tenant {
+  if (!request.tenant) throw new AppError(404, 'not_found', 'This page belongs to an organisation: open it on your organisation\'s address.');
+  return request.tenant;
+}
