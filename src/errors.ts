@@ -23,5 +23,6 @@ export const forbidden = (code: string, message: string) => new AppError(403, co
 export class ValidationError extends AppError {
   constructor(public readonly fields: Record<string, string>) {
     super(400, 'validation_failed', Object.entries(fields).map(([f, m]) => `${f}: ${m}`).join('; '), true, { fields });
+    this.name = 'ValidationError';
   }
 }

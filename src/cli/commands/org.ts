@@ -1,0 +1,59 @@
+// `org create|list|show`: the scriptable twin of the welcome page.
+import { parseArgs } from 'node:util';
+import type { AppContext } from '../../context.ts';
+import { orgUrls } from '../../orgs/urls.ts';
+import { printUrls, UsageError } from '../output.ts';
+
+export const orgUsage = `
+  org create --slug <slug> --name <name> --admin-email <email> [--admin-password <pw>] [--json]
+  org list [--json]
+  org show <slug> [--json]`;
+
+export async function orgCommand(argv: string[], ctx: AppContext): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === 'create') {
+    const { values } = parseArgs({
+      args: rest,
+      options: { slug: { type: 'string' }, name: { type: 'string' }, 'admin-email': { type: 'string' }, 'admin-password': { type: 'string' }, json: { type: 'boolean' } },
+      strict: true,
+    });
+    if (!values.slug || !values.name || !values['admin-email']) throw new UsageError('org create needs --slug, --name and --admin-email');
+    const created = await ctx.organizations.create(
+      { slug: values.slug, name: values.name, adminEmail: values['admin-email'], ...(values['admin-password'] !== undefined && { adminPassword: values['admin-password'] }) },
+      'cli',
+    );
+    if (values.json) {
+      const { appLaunch: _fn, ...urls } = created.urls;
+      console.log(JSON.stringify({ ...created, urls }, null, 2));
+      return 0;
+    }
+    console.log(`Created organisation "${created.org.name}" (${created.org.slug})`);
+    console.log(`  Admin: ${created.adminEmail}`);
+    if (created.generatedPassword) console.log(`  One-time admin password (shown once; change it at first sign-in): ${created.generatedPassword}`);
+    printUrls(created.urls);
+    return 0;
+  }
+  if (sub === 'list') {
+    const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } } });
+    const orgs = await ctx.store.organizations.list();
+    if (values.json) console.log(JSON.stringify(orgs.map((o) => ({ id: o.id, slug: o.slug, name: o.name, login: orgUrls(ctx.config, o.slug).login })), null, 2));
+    else if (!orgs.length) console.log('No organisations yet. Create one with: npm run cli -- org create --slug <slug> --name <name> --admin-email <email>');
+    else for (const o of orgs) console.log(`${o.slug.padEnd(24)} ${o.name.padEnd(32)} ${orgUrls(ctx.config, o.slug).login}`);
+    return 0;
+  }
+  if (sub === 'show') {
+    const { values, positionals } = parseArgs({ args: rest, options: { json: { type: 'boolean' } }, allowPositionals: true });
+    const org = positionals[0] && (await ctx.store.organizations.findBySlug(positionals[0]));
+    if (!org) throw new UsageError(`no organisation "${positionals[0] ?? ''}"`);
+    const urls = orgUrls(ctx.config, org.slug);
+    if (values.json) {
+      const { appLaunch: _fn, ...plain } = urls;
+      console.log(JSON.stringify({ id: org.id, slug: org.slug, name: org.name, urls: plain }, null, 2));
+    } else {
+      console.log(`${org.name} (${org.slug})`);
+      printUrls(urls);
+    }
+    return 0;
+  }
+  throw new UsageError(`unknown org command "${sub ?? ''}"`);
+}

@@ -1,0 +1,72 @@
+import t from 'tap';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config/config.ts';
+import { loadMasterKey } from '../../src/crypto/master-key.ts';
+
+t.test('defaults give a working local setup', async (t) => {
+  const c = loadConfig({});
+  t.equal(c.port, 3000);
+  t.equal(c.baseDomain, 'localhost:3000');
+  t.equal(c.databaseUrl, 'file:./data/broker.db');
+  t.equal(c.clockSkewSeconds, 60);
+  t.equal(c.trustProxy, false);
+});
+
+t.test('BASE_DOMAIN follows PORT unless set, and is lowercased', async (t) => {
+  t.equal(loadConfig({ PORT: '8080' }).baseDomain, 'localhost:8080');
+  t.equal(loadConfig({ BASE_DOMAIN: 'Broker.Example.COM' }).baseDomain, 'broker.example.com');
+});
+
+t.test('a bad value names the variable', async (t) => {
+  const cases: [Record<string, string>, string][] = [
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ BASE_DOMAIN: 'https://x.com' }, 'BASE_DOMAIN'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ NODE_ENV: 'staging' }, 'NODE_ENV'],
+    [{ CLOCK_SKEW_SECONDS: '-1' }, 'CLOCK_SKEW_SECONDS'],
+    [{ PUBLIC_SCHEME: 'ftp' }, 'PUBLIC_SCHEME'],
+  ];
+  for (const [env, name] of cases) {
+    const err = t.throws(() => loadConfig(env)) as ConfigError;
+    t.ok(err instanceof ConfigError, `${name} gives a ConfigError`);
+    t.match(err.message, new RegExp(`^\\s+- ${name}:`, 'm'), `message names ${name}`);
+  }
+});
+
+t.test('several problems are reported together', async (t) => {
+  const err = t.throws(() => loadConfig({ PORT: 'x', LOG_LEVEL: 'y' })) as ConfigError;
+  t.equal(err.problems.length, 2);
+});
+
+t.test('TRUST_PROXY accepts true/false or an address list', async (t) => {
+  t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true);
+  t.equal(loadConfig({ TRUST_PROXY: '10.0.0.0/8,127.0.0.1' }).trustProxy, '10.0.0.0/8,127.0.0.1');
+});
+
+t.test('master key: from env (hex or base64), bad length refused, required in production', async (t) => {
+  const hex = 'ab'.repeat(32);
+  t.equal(loadMasterKey(loadConfig({ MASTER_KEY: hex })).key.toString('hex'), hex);
+  const b64 = Buffer.alloc(32, 1).toString('base64');
+  t.same(loadMasterKey(loadConfig({ MASTER_KEY: b64 })).key, Buffer.alloc(32, 1));
+  t.throws(() => loadMasterKey(loadConfig({ MASTER_KEY: 'short' })), /MASTER_KEY: the master key must be 32 bytes/);
+  t.throws(() => loadMasterKey(loadConfig({ NODE_ENV: 'production' })), /MASTER_KEY: required in production/);
+});
+
+t.test('master key: a development key is generated once, with a warning', async (t) => {
+  const path = join(mkdtempSync(join(tmpdir(), 'mk-')), 'data', 'master.key');
+  const first = loadMasterKey(loadConfig({}), path);
+  t.match(first.warning, /DEVELOPMENT master key/);
+  const again = loadMasterKey(loadConfig({}), path);
+  t.same(again.key, first.key, 'the same key is reused on the next start');
+  t.equal(Buffer.from(readFileSync(path, 'utf8').trim(), 'base64').length, 32);
+});
+
+t.test('MASTER_KEY_FILE is read', async (t) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'mk-')), 'key');
+  writeFileSync(file, Buffer.alloc(32, 9).toString('base64'));
+  t.same(loadMasterKey(loadConfig({ MASTER_KEY_FILE: file })).key, Buffer.alloc(32, 9));
+});
