@@ -27,6 +27,9 @@ const schema = z.object({
   PURGE_INTERVAL_SECONDS: int(0, 86400).default(300),
 });
 
+/** Every environment variable the broker reads (documented one by one in .env.example). */
+export const CONFIG_VARIABLES = Object.keys(schema.shape);
+
 export interface Config {
   env: 'development' | 'production' | 'test';
   host: string;

@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../../src/config/config.ts';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../src/config/config.ts';
 import { loadMasterKey } from '../../src/crypto/master-key.ts';
 
 t.test('defaults give a working local setup', async (t) => {
@@ -69,4 +69,12 @@ t.test('MASTER_KEY_FILE is read', async (t) => {
   const file = join(mkdtempSync(join(tmpdir(), 'mk-')), 'key');
   writeFileSync(file, Buffer.alloc(32, 9).toString('base64'));
   t.same(loadMasterKey(loadConfig({ MASTER_KEY_FILE: file })).key, Buffer.alloc(32, 9));
+});
+
+t.test('.env.example documents exactly the variables the server reads, and its values are valid', async (t) => {
+  const text = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+  const entries = Object.fromEntries(text.split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  t.same(Object.keys(entries).sort(), [...CONFIG_VARIABLES].sort());
+  t.doesNotThrow(() => loadConfig(entries));
+  for (const name of CONFIG_VARIABLES) t.match(text, new RegExp(`#[^\\n]*\\n(#[^\\n]*\\n)*${name}=`), `${name} has a comment above it`);
 });

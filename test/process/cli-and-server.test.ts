@@ -1,0 +1,100 @@
+// The two commands a new user runs, as real processes: the CLI creates an organisation, the server serves its
+// metadata over real HTTP, and SIGTERM shuts it down cleanly.
+import t from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { get } from 'node:http';
+
+function httpGet(port: number, path: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    }).on('error', reject);
+  });
+}
+
+const root = new URL('../..', import.meta.url).pathname;
+const tsx = join(root, 'node_modules/.bin/tsx');
+const dir = mkdtempSync(join(tmpdir(), 'broker-proc-'));
+const baseEnv = { PATH: process.env.PATH!, DATABASE_URL: `file:${join(dir, 'broker.db')}`, MASTER_KEY: Buffer.alloc(32, 5).toString('base64'), LOG_LEVEL: 'info' };
+
+const cli = (args: string[], env: Record<string, string> = {}) => spawnSync(tsx, ['src/cli/index.ts', ...args], { cwd: root, env: { ...baseEnv, ...env }, encoding: 'utf8' });
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+t.test('CLI: org create prints the URLs and a one-time password; errors are clear', async (t) => {
+  const port = 3999;
+  const out = cli(['org', 'create', '--slug', 'piedpipers', '--name', 'Pied Pipers', '--admin-email', 'admin@pp.example'], { PORT: String(port) });
+  t.equal(out.status, 0, out.stderr);
+  t.match(out.stdout, /Created organisation "Pied Pipers" \(piedpipers\)/);
+  t.match(out.stdout, /One-time admin password \(shown once.*\): [A-Za-z0-9]{20}/);
+  for (const path of ['/login', '/admin', '/saml/idp/metadata', '/saml/sp/metadata']) t.match(out.stdout, `http://piedpipers.localhost:${port}${path}`);
+
+  const dup = cli(['org', 'create', '--slug', 'piedpipers', '--name', 'Again', '--admin-email', 'a@pp.example']);
+  t.equal(dup.status, 1);
+  t.match(dup.stderr, /already exists/);
+
+  const json = cli(['org', 'create', '--slug', 'hooli', '--name', 'Hooli', '--admin-email', 'a@hooli.example', '--admin-password', 'a long admin password', '--json']);
+  t.equal(json.status, 0, json.stderr);
+  const parsed = JSON.parse(json.stdout);
+  t.equal(parsed.org.slug, 'hooli');
+  t.equal(parsed.generatedPassword, undefined, 'no password printed when one was given');
+
+  const usage = cli(['org', 'create', '--slug', 'x']);
+  t.equal(usage.status, 64);
+  t.match(usage.stderr, /needs --slug, --name and --admin-email/);
+  const unknown = cli(['frobnicate']);
+  t.equal(unknown.status, 64);
+  const badConfig = cli(['org', 'list'], { PORT: 'abc' });
+  t.equal(badConfig.status, 1);
+  t.match(badConfig.stderr, /PORT:/);
+  const list = cli(['org', 'list']);
+  t.match(list.stdout, /hooli/);
+  t.match(list.stdout, /piedpipers/);
+});
+
+t.test('server: serves the organisation metadata over HTTP and shuts down gracefully on SIGTERM', async (t) => {
+  const port = await freePort();
+  const server = spawn(tsx, ['src/server.ts'], { cwd: root, env: { ...baseEnv, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let logs = '';
+  server.stdout.on('data', (d) => (logs += d));
+  server.stderr.on('data', (d) => (logs += d));
+  const exited = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)));
+  t.teardown(() => { if (server.exitCode === null) server.kill('SIGKILL'); });
+
+  const deadline = Date.now() + 30_000;
+  while (!/broker ready/.test(logs)) {
+    if (Date.now() > deadline || server.exitCode !== null) t.fail(`server did not start: ${logs}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const res = await httpGet(port, '/saml/idp/metadata', `piedpipers.localhost:${port}`);
+  t.equal(res.status, 200);
+  t.match(res.body, `entityID="http://piedpipers.localhost:${port}/saml/idp/metadata"`);
+  const ready = await httpGet(port, '/readyz', `localhost:${port}`);
+  t.same(JSON.parse(ready.body), { status: 'ready' });
+
+  const line = logs.split('\n').find((l) => l.includes('"url":"/readyz"'));
+  t.ok(line && JSON.parse(line).reqId, 'logs are JSON lines carrying a request id');
+
+  server.kill('SIGTERM');
+  t.equal(await exited, 0, 'graceful shutdown exits 0');
+  t.match(logs, /shutting down/);
+});
+
+t.test('server: a bad setting stops it with a message naming the variable', async (t) => {
+  const r = spawnSync(tsx, ['src/server.ts'], { cwd: root, env: { ...baseEnv, DATABASE_URL: 'mysql://nope' }, encoding: 'utf8' });
+  t.equal(r.status, 78);
+  t.match(r.stderr, /DATABASE_URL:/);
+});
