@@ -9,6 +9,8 @@ import { UserRepository } from './users.ts';
 import { AdminRepository } from './admins.ts';
 import { AuditRepository } from './audit.ts';
 import { OneTimeUseRepository } from './one-time-use.ts';
+import { LoginFlowRepository } from './login-flows.ts';
+import { BrokerSessionRepository } from './broker-sessions.ts';
 
 export interface TenantStore {
   orgId: string;
@@ -19,6 +21,8 @@ export interface TenantStore {
   admins: AdminRepository;
   audit: AuditRepository;
   oneTimeUse: OneTimeUseRepository;
+  flows: LoginFlowRepository;
+  sessions: BrokerSessionRepository;
 }
 
 export function tenantStore(db: Db, orgId: string): TenantStore {
@@ -32,6 +36,8 @@ export function tenantStore(db: Db, orgId: string): TenantStore {
     admins: new AdminRepository(db, orgId),
     audit: new AuditRepository(db, orgId),
     oneTimeUse: new OneTimeUseRepository(db, orgId),
+    flows: new LoginFlowRepository(db, orgId),
+    sessions: new BrokerSessionRepository(db, orgId),
   };
 }
 

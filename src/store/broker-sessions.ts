@@ -1,0 +1,39 @@
+// Broker SSO sessions: after one upstream login, other apps of the same organisation skip the upstream round trip.
+// The session id stored here is a SHA-256 of the cookie value, so a database reader cannot replay cookies.
+import type { Db } from './database.ts';
+
+export type BrokerSessionRow = Awaited<ReturnType<Db['brokerSession']['findUniqueOrThrow']>>;
+
+export class BrokerSessionRepository {
+  constructor(private readonly db: Db, private readonly orgId: string) {}
+
+  create(data: { id: string; userId: string; idpId: string; nameId: string; upstreamSessionIndex?: string | null; mfaAt?: Date | null; expiresAt: Date }) {
+    return this.db.brokerSession.create({ data: { ...data, orgId: this.orgId } });
+  }
+  findActive(id: string, now: Date) {
+    return this.db.brokerSession.findFirst({ where: { id, orgId: this.orgId, endedAt: null, expiresAt: { gt: now } } });
+  }
+  markMfa(id: string, at: Date) {
+    return this.db.brokerSession.updateMany({ where: { id, orgId: this.orgId }, data: { mfaAt: at } });
+  }
+  end(id: string, at: Date) {
+    return this.db.brokerSession.updateMany({ where: { id, orgId: this.orgId, endedAt: null }, data: { endedAt: at } });
+  }
+  /** Records that `appId` received an assertion in this session (for single logout). */
+  async addApp(sessionId: string, appId: string, nameId: string, sessionIndex: string) {
+    const session = await this.db.brokerSession.findFirst({ where: { id: sessionId, orgId: this.orgId } });
+    if (!session) return;
+    await this.db.sessionApp.upsert({
+      where: { sessionId_appId: { sessionId, appId } },
+      create: { sessionId, appId, nameId, sessionIndex },
+      update: { nameId, sessionIndex },
+    });
+  }
+  listApps(sessionId: string) {
+    return this.db.sessionApp.findMany({ where: { sessionId, session: { orgId: this.orgId } }, orderBy: { createdAt: 'asc' } });
+  }
+}
+
+export async function purgeExpiredSessions(db: Db, now: Date) {
+  return (await db.brokerSession.deleteMany({ where: { expiresAt: { lt: now } } })).count;
+}
