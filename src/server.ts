@@ -3,6 +3,7 @@ import { buildApp } from './app.ts';
 import { bootstrap } from './bootstrap.ts';
 import { ConfigError, loadConfig } from './config/config.ts';
 import { orgUrls } from './orgs/urls.ts';
+import { schedulePurge } from './store/purge.ts';
 
 async function main() {
   let config;
@@ -20,6 +21,8 @@ async function main() {
   for (const w of warnings) app.log.warn(`\n\n  !!! ${w}\n`);
   if (appliedMigrations.length) app.log.info({ appliedMigrations }, 'database migrations applied');
 
+  const stopPurge = schedulePurge(ctx.store.db, config.purgeIntervalSeconds, () => ctx.clock.now(), app.log);
+
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
@@ -27,6 +30,7 @@ async function main() {
     app.log.info({ signal }, 'shutting down: finishing in-flight requests');
     const timer = setTimeout(() => { app.log.error('shutdown timed out'); process.exit(1); }, config.shutdownTimeoutMs);
     timer.unref();
+    stopPurge();
     await app.close();
     await ctx.store.close();
     process.exit(0);

@@ -5,11 +5,15 @@ import { ConfigError, loadConfig } from '../config/config.ts';
 import type { AppContext } from '../context.ts';
 import { AppError, ValidationError } from '../errors.ts';
 import { orgCommand, orgUsage } from './commands/org.ts';
+import { idpCommand, idpUsage } from './commands/idp.ts';
+import { appCommand, appUsage } from './commands/app.ts';
 import { UsageError } from './output.ts';
 
 type Command = (argv: string[], ctx: AppContext) => Promise<number>;
 const commands: Record<string, { run: Command; usage: string }> = {
   org: { run: orgCommand, usage: orgUsage },
+  idp: { run: idpCommand, usage: idpUsage },
+  app: { run: appCommand, usage: appUsage },
 };
 
 function usage() {

@@ -1,12 +1,12 @@
 // Builds the real HTTP application over a fresh test database; requests go through app.inject with a Host header.
-import type { FastifyInstance, InjectOptions } from 'fastify';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/app.ts';
 import { createTestContext, type TestContext } from './context.ts';
 
 export interface TestApp extends TestContext {
   app: FastifyInstance;
   /** inject with the Host of an organisation (slug) or the root host (null) */
-  request(slug: string | null, opts: InjectOptions): ReturnType<FastifyInstance['inject']>;
+  request(slug: string | null, opts: InjectOptions): Promise<LightMyRequestResponse>;
 }
 
 export async function createTestApp(opts: Parameters<typeof createTestContext>[0] = {}): Promise<TestApp> {

@@ -1,0 +1,97 @@
+// Registering upstream IdPs and downstream apps: one validation path for the CLI, the admin API and the dashboard.
+// Everything that arrives here (by hand, from a metadata file or URL) is checked before it is stored.
+import { ValidationError, conflict } from '../errors.ts';
+import { normaliseCertificate } from '../saml/certificates.ts';
+import type { TenantStore } from '../store/store.ts';
+import type { IdentityProvider, IdentityProviderInput, MappingPreset } from '../store/identity-providers.ts';
+import type { Application, ApplicationInput, NameIdFormat } from '../store/applications.ts';
+import { MAPPING_PRESETS } from './attribute-presets.ts';
+
+export const RELEASABLE_ATTRIBUTES = ['email', 'firstName', 'lastName', 'groups', 'username'] as const;
+const NAMEID_FORMATS: NameIdFormat[] = ['emailAddress', 'persistent', 'unspecified'];
+
+function checkUrl(problems: Record<string, string>, field: string, value: string | null | undefined, required: boolean) {
+  if (!value) {
+    if (required) problems[field] = 'is required';
+    return;
+  }
+  try {
+    const u = new URL(value);
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') problems[field] = 'must be an http(s) URL';
+    else if (value.length > 2048) problems[field] = 'is too long';
+  } catch {
+    problems[field] = 'is not a valid URL';
+  }
+}
+
+function checkText(problems: Record<string, string>, field: string, value: string | undefined | null, max: number) {
+  if (!value || !value.trim()) problems[field] = 'is required';
+  else if (value.length > max) problems[field] = `must be at most ${max} characters`;
+}
+
+function certificates(problems: Record<string, string>, field: string, list: string[] | undefined): string[] | undefined {
+  if (list === undefined) return undefined;
+  try {
+    return [...new Set(list.filter((c) => c.trim()).map(normaliseCertificate))];
+  } catch {
+    problems[field] = 'contains something that is not an X.509 certificate (PEM or base64)';
+    return undefined;
+  }
+}
+
+export async function saveIdentityProvider(store: TenantStore, input: IdentityProviderInput, existingId?: string): Promise<IdentityProvider> {
+  const problems: Record<string, string> = {};
+  const current = existingId ? await store.identityProviders.findById(existingId) : null;
+  const merged = { ...current, ...input };
+  checkText(problems, 'name', merged.name, 100);
+  checkText(problems, 'entityId', merged.entityId, 1024);
+  checkUrl(problems, 'ssoUrl', merged.ssoUrl, true);
+  checkUrl(problems, 'sloUrl', merged.sloUrl, false);
+  checkUrl(problems, 'metadataUrl', merged.metadataUrl, false);
+  if (merged.ssoBinding && !['redirect', 'post'].includes(merged.ssoBinding)) problems.ssoBinding = 'must be redirect or post';
+  if (merged.mappingPreset && !MAPPING_PRESETS.includes(merged.mappingPreset as MappingPreset)) problems.mappingPreset = `must be one of ${MAPPING_PRESETS.join(', ')}`;
+  const certs = certificates(problems, 'certificates', input.certificates);
+  if (!(certs ?? current?.certificates ?? []).length) problems.certificates = problems.certificates ?? 'at least one signing certificate of the identity provider is required';
+  if (merged.wantResponseSigned === false && merged.wantAssertionSigned === false) problems.wantAssertionSigned = 'the response or the assertion (or both) must be signed';
+  for (const [k, v] of Object.entries(merged.attributeMapping ?? {})) if (typeof v !== 'string' || v.length > 512) problems[`attributeMapping.${k}`] = 'must be an attribute name';
+  if (Object.keys(problems).length) throw new ValidationError(problems);
+  const data = { ...input, ...(certs && { certificates: certs }) };
+  try {
+    return existingId ? await store.identityProviders.update(existingId, data) : await store.identityProviders.create(data as Parameters<TenantStore['identityProviders']['create']>[0]);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'P2002') throw conflict('idp_exists', `an identity provider with entity ID "${merged.entityId}" is already registered`);
+    throw err;
+  }
+}
+
+export async function saveApplication(store: TenantStore, input: ApplicationInput, existingId?: string): Promise<Application> {
+  const problems: Record<string, string> = {};
+  const current = existingId ? await store.applications.findById(existingId) : null;
+  const merged = { ...current, ...input };
+  checkText(problems, 'name', merged.name, 100);
+  checkText(problems, 'entityId', merged.entityId, 1024);
+  if (!merged.acsUrls?.length) problems.acsUrls = 'at least one assertion consumer service URL is required';
+  merged.acsUrls?.forEach((u, i) => checkUrl(problems, `acsUrls.${i}`, u, true));
+  checkUrl(problems, 'sloUrl', merged.sloUrl, false);
+  if (merged.nameIdFormat && !NAMEID_FORMATS.includes(merged.nameIdFormat)) problems.nameIdFormat = `must be one of ${NAMEID_FORMATS.join(', ')}`;
+  for (const a of merged.attributeRelease ?? []) if (!(RELEASABLE_ATTRIBUTES as readonly string[]).includes(a)) problems.attributeRelease = `unknown attribute "${a}"; choose from ${RELEASABLE_ATTRIBUTES.join(', ')}`;
+  let certificate: string | null | undefined = input.certificate;
+  if (input.certificate) {
+    try {
+      certificate = normaliseCertificate(input.certificate);
+    } catch {
+      problems.certificate = 'is not an X.509 certificate (PEM or base64)';
+    }
+  }
+  if ((merged.wantAuthnRequestsSigned || merged.encryptAssertion) && !(certificate ?? current?.certificate)) problems.certificate = 'is required to verify signed requests or encrypt assertions';
+  if (merged.defaultRelayState && merged.defaultRelayState.length > 1024) problems.defaultRelayState = 'must be at most 1024 characters';
+  if (merged.primaryIdpId && !(await store.identityProviders.findById(merged.primaryIdpId))) problems.primaryIdpId = 'is not an identity provider of this organisation';
+  if (Object.keys(problems).length) throw new ValidationError(problems);
+  const data = { ...input, ...(certificate !== undefined && { certificate }) };
+  try {
+    return existingId ? await store.applications.update(existingId, data) : await store.applications.create(data as Parameters<TenantStore['applications']['create']>[0]);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'P2002') throw conflict('app_exists', `an application with entity ID "${merged.entityId}" is already registered`);
+    throw err;
+  }
+}

@@ -1,0 +1,34 @@
+// Removes expired login flows, broker sessions and one-time-use records. Runs on a timer on every node; each
+// statement is a plain indexed DELETE on expiresAt, so it never holds locks that a login would wait on for long.
+import type { Db } from './database.ts';
+import { purgeExpiredFlows } from './login-flows.ts';
+import { purgeExpiredOneTimeUse } from './one-time-use.ts';
+import { purgeExpiredSessions } from './broker-sessions.ts';
+
+export async function purgeExpired(db: Db, now: Date) {
+  const flows = await purgeExpiredFlows(db, now);
+  const oneTimeUse = await purgeExpiredOneTimeUse(db, now);
+  const sessions = await purgeExpiredSessions(db, now);
+  const adminSessions = (await db.adminSession.deleteMany({ where: { expiresAt: { lt: now } } })).count;
+  return { flows, oneTimeUse, sessions, adminSessions };
+}
+
+/** Starts the purge timer; returns a function that stops it. The timer never keeps the process alive. */
+export function schedulePurge(db: Db, intervalSeconds: number, now: () => Date, log: { info: (o: object, m: string) => void; error: (o: object, m: string) => void }) {
+  if (intervalSeconds <= 0) return () => {};
+  let running = false;
+  const timer = setInterval(async () => {
+    if (running) return;
+    running = true;
+    try {
+      const removed = await purgeExpired(db, now());
+      if (Object.values(removed).some((n) => n > 0)) log.info({ removed }, 'purged expired records');
+    } catch (err) {
+      log.error({ err }, 'purge failed');
+    } finally {
+      running = false;
+    }
+  }, intervalSeconds * 1000);
+  timer.unref();
+  return () => clearInterval(timer);
+}

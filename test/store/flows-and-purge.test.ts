@@ -1,0 +1,57 @@
+// Login flows move forward only by compare-and-set; expired records are purged; on both databases.
+import t from 'tap';
+import { createTestContext, createOrg, testProviders } from '../helpers/context.ts';
+import { purgeExpired } from '../../src/store/purge.ts';
+
+for (const provider of testProviders()) {
+  t.test(provider, async (t) => {
+    const tc = await createTestContext({ provider });
+    t.teardown(tc.cleanup);
+    const a = await createOrg(tc.ctx, 'orga');
+    const b = await createOrg(tc.ctx, 'orgb');
+    const now = tc.clock.now();
+    const in10m = new Date(now.getTime() + 600_000);
+
+    t.test('a flow is found only at its stage, in its organisation, before expiry', async (t) => {
+      await a.store.flows.create({ id: 'flow-1', stage: 'received', data: { x: 1 }, expiresAt: in10m });
+      t.ok(await a.store.flows.findAtStage('flow-1', ['received'], now));
+      t.equal(await a.store.flows.findAtStage('flow-1', ['upstream_sent'], now), null, 'wrong stage');
+      t.equal(await b.store.flows.findAtStage('flow-1', ['received'], now), null, 'other organisation');
+      t.equal(await a.store.flows.findAtStage('flow-1', ['received'], new Date(in10m.getTime() + 1)), null, 'expired');
+      t.equal(await a.store.flows.findAtStage('x'.repeat(100), ['received'], now), null, 'absurd ids are not looked up');
+    });
+
+    t.test('advance is a compare-and-set: the second of two racing moves loses', async (t) => {
+      const flow = (await a.store.flows.findAtStage<{ x: number }>('flow-1', ['received'], now))!;
+      const results = await Promise.all([a.store.flows.advance(flow, 'upstream_sent', { data: { x: 2 } }), a.store.flows.advance(flow, 'failed', {})]);
+      t.same(results.sort(), [false, true]);
+      t.equal(await a.store.flows.advance(flow, 'completed', {}), false, 'a stale copy cannot move it again');
+      const other = await b.store.flows.advance({ ...flow, version: flow.version + 1, stage: 'upstream_sent' }, 'completed', {});
+      t.equal(other, false, 'another organisation cannot move it');
+    });
+
+    t.test('sessions: active until expiry or end, scoped to the organisation', async (t) => {
+      const user = await a.store.users.create({ email: 'u@x.example' });
+      await a.store.sessions.create({ id: 'sess-1', userId: user.id, idpId: 'idp', nameId: 'u@x.example', expiresAt: in10m });
+      t.ok(await a.store.sessions.findActive('sess-1', now));
+      t.equal(await b.store.sessions.findActive('sess-1', now), null);
+      await a.store.sessions.addApp('sess-1', 'app-1', 'u@x.example', '_si1');
+      await b.store.sessions.addApp('sess-1', 'app-2', 'u@x.example', '_si2');
+      t.same((await a.store.sessions.listApps('sess-1')).map((s) => s.appId), ['app-1'], 'another organisation cannot attach apps');
+      t.same(await b.store.sessions.listApps('sess-1'), []);
+      await a.store.sessions.end('sess-1', now);
+      t.equal(await a.store.sessions.findActive('sess-1', now), null, 'ended');
+    });
+
+    t.test('purge removes only expired records', async (t) => {
+      await a.store.flows.create({ id: 'flow-old', stage: 'received', data: {}, expiresAt: new Date(now.getTime() - 1000) });
+      await a.store.oneTimeUse.consume('assertion', 'old', new Date(now.getTime() - 1000), new Date(now.getTime() - 2000));
+      await a.store.oneTimeUse.consume('assertion', 'live', in10m, now);
+      const removed = await purgeExpired(tc.ctx.store.db, now);
+      t.equal(removed.flows, 1);
+      t.equal(removed.oneTimeUse, 1);
+      t.ok(await a.store.flows.findAtStage('flow-1', ['upstream_sent', 'failed'], now), 'live flow kept');
+      t.equal(await a.store.oneTimeUse.consume('assertion', 'live', in10m, now), false, 'live one-time record kept');
+    });
+  });
+}
