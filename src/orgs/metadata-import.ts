@@ -16,7 +16,7 @@ function parseEntity(xml: string, roleName: 'IDPSSODescriptor' | 'SPSSODescripto
   if (Buffer.byteLength(xml) > MAX_METADATA_BYTES) throw new ValidationError({ metadata: `is larger than ${MAX_METADATA_BYTES} bytes` });
   if (/<!DOCTYPE/i.test(xml)) throw new ValidationError({ metadata: 'must not contain a DOCTYPE' });
   const errors: string[] = [];
-  const doc = new DOMParser({ onError: (level: string, msg: string) => { if (level !== 'warning') errors.push(msg); } } as never).parseFromString(xml, 'text/xml');
+  const doc = new DOMParser({ errorHandler: (level: string, msg: string) => { if (level !== 'warning') errors.push(msg); } } as never).parseFromString(xml, 'text/xml');
   if (errors.length || !doc?.documentElement) throw new ValidationError({ metadata: `is not well-formed XML${errors[0] ? `: ${errors[0]}` : ''}` });
   const root = doc.documentElement as unknown as El;
   let entity: El | undefined;
