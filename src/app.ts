@@ -12,6 +12,7 @@ import { healthRoutes } from './health/routes.ts';
 import { welcomeRoutes } from './orgs/welcome-routes.ts';
 import { metadataRoutes } from './orgs/metadata-routes.ts';
 import { portalRoutes } from './broker/portal-routes.ts';
+import { adminRoutes } from './admin/routes.ts';
 
 export interface BuildOptions { logger?: boolean | object }
 
@@ -75,6 +76,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   await app.register(welcomeRoutes, { ctx });
   await app.register(metadataRoutes, { ctx });
   await app.register(portalRoutes, { ctx });
+  await app.register(adminRoutes, { ctx });
 
   return app;
 }

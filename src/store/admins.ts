@@ -19,6 +19,11 @@ export class AdminRepository {
   list() {
     return this.db.admin.findMany({ where: { orgId: this.orgId }, orderBy: { createdAt: 'asc' } });
   }
+  /** Counts a failed sign-in atomically (safe across nodes) and returns the new count. */
+  async recordFailedLogin(id: string): Promise<number> {
+    await this.db.admin.updateMany({ where: { id, orgId: this.orgId }, data: { failedLogins: { increment: 1 } } });
+    return (await this.findById(id))?.failedLogins ?? 0;
+  }
   update(id: string, data: Partial<Pick<AdminRow, 'passwordHash' | 'failedLogins' | 'lockedUntil' | 'lastLoginAt' | 'mustChangePassword' | 'totpSecretEnc' | 'name'>>) {
     return this.db.admin.update({ where: { id, orgId: this.orgId }, data });
   }

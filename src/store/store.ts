@@ -11,6 +11,7 @@ import { AuditRepository } from './audit.ts';
 import { OneTimeUseRepository } from './one-time-use.ts';
 import { LoginFlowRepository } from './login-flows.ts';
 import { BrokerSessionRepository } from './broker-sessions.ts';
+import { AdminSessionRepository } from './admin-sessions.ts';
 
 export interface TenantStore {
   orgId: string;
@@ -23,6 +24,7 @@ export interface TenantStore {
   oneTimeUse: OneTimeUseRepository;
   flows: LoginFlowRepository;
   sessions: BrokerSessionRepository;
+  adminSessions: AdminSessionRepository;
 }
 
 export function tenantStore(db: Db, orgId: string): TenantStore {
@@ -38,6 +40,7 @@ export function tenantStore(db: Db, orgId: string): TenantStore {
     oneTimeUse: new OneTimeUseRepository(db, orgId),
     flows: new LoginFlowRepository(db, orgId),
     sessions: new BrokerSessionRepository(db, orgId),
+    adminSessions: new AdminSessionRepository(db, orgId),
   };
 }
 

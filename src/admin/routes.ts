@@ -1,0 +1,91 @@
+// The admin console's entry: sign-in, first-time password change, sign-out, and the home page with the
+// organisation's URLs. Every page is scoped to the Host's organisation: an admin of one organisation has no
+// session on another's host (cookies are per host, and sessions are looked up with the organisation's id).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../context.ts';
+import { AppError } from '../errors.ts';
+import { hashPassword, passwordProblem, verifyPassword } from '../orgs/passwords.ts';
+import { requireTenant, type Tenant } from '../plugins/tenant.ts';
+import { page } from '../plugins/view.ts';
+import { ADMIN_SESSION_SECONDS, signIn } from './admin-auth.ts';
+import { ADMIN_COOKIE, adminCookieOptions, checkCsrf, currentAdmin, loginCsrf, safeEqual, LOGIN_CSRF_COOKIE, type AdminContext } from './admin-session.ts';
+
+type Form = Record<string, string | undefined>;
+
+export async function adminRoutes(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
+  async function requireAdmin(request: FastifyRequest, reply: FastifyReply): Promise<{ tenant: Tenant; session: AdminContext } | null> {
+    const tenant = requireTenant(request);
+    const session = await currentAdmin(ctx, tenant, request);
+    if (!session) {
+      reply.redirect('/admin/login', 303);
+      return null;
+    }
+    return { tenant, session };
+  }
+
+  app.get('/admin/login', async (request, reply) => {
+    requireTenant(request);
+    return page(request, reply, 'admin/login', { title: 'Admin sign-in', csrf: loginCsrf(request, reply, ctx), values: {}, error: null });
+  });
+
+  app.post<{ Body: Form }>('/admin/login', async (request, reply) => {
+    const tenant = requireTenant(request);
+    const body = request.body ?? {};
+    const cookie = request.cookies[LOGIN_CSRF_COOKIE];
+    if (!cookie || typeof body._csrf !== 'string' || !safeEqual(body._csrf, cookie)) throw new AppError(403, 'csrf_failed', 'This form has expired. Reload the page and try again.');
+    const email = String(body.email ?? '').trim();
+    try {
+      const login = await signIn(tenant.store, ctx.clock, email, String(body.password ?? ''));
+      reply.setCookie(ADMIN_COOKIE, login.token, adminCookieOptions(ctx, ADMIN_SESSION_SECONDS));
+      return reply.redirect(login.admin.mustChangePassword ? '/admin/password' : '/admin', 303);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      return page(request, reply, 'admin/login', { title: 'Admin sign-in', csrf: loginCsrf(request, reply, ctx), values: { email }, error: err.message }, err.status);
+    }
+  });
+
+  app.post<{ Body: Form }>('/admin/logout', async (request, reply) => {
+    const auth = await requireAdmin(request, reply);
+    if (!auth) return reply;
+    checkCsrf(request, auth.session.csrfToken);
+    await auth.tenant.store.adminSessions.delete(auth.session.sessionId);
+    reply.clearCookie(ADMIN_COOKIE, { path: '/admin' });
+    return reply.redirect('/admin/login', 303);
+  });
+
+  app.get('/admin/password', async (request, reply) => {
+    const auth = await requireAdmin(request, reply);
+    if (!auth) return reply;
+    return page(request, reply, 'admin/password', { title: 'Choose a password', csrf: auth.session.csrfToken, errors: {}, forced: auth.session.admin.mustChangePassword });
+  });
+
+  app.post<{ Body: Form }>('/admin/password', async (request, reply) => {
+    const auth = await requireAdmin(request, reply);
+    if (!auth) return reply;
+    checkCsrf(request, auth.session.csrfToken);
+    const { current = '', password = '', confirm = '' } = request.body ?? {};
+    const errors: Record<string, string> = {};
+    if (!(await verifyPassword(auth.session.admin.passwordHash, current))) errors.current = 'is not your current password';
+    const problem = passwordProblem(password);
+    if (problem) errors.password = problem;
+    else if (password !== confirm) errors.confirm = 'does not match the new password';
+    if (Object.keys(errors).length) return page(request, reply, 'admin/password', { title: 'Choose a password', csrf: auth.session.csrfToken, errors, forced: auth.session.admin.mustChangePassword }, 400);
+    await auth.tenant.store.admins.update(auth.session.admin.id, { passwordHash: await hashPassword(password), mustChangePassword: false });
+    await auth.tenant.store.audit.record({ type: 'admin.password_changed', actor: auth.session.admin.email, at: ctx.clock.now() });
+    return reply.redirect('/admin', 303);
+  });
+
+  app.get('/admin', async (request, reply) => {
+    const auth = await requireAdmin(request, reply);
+    if (!auth) return reply;
+    if (auth.session.admin.mustChangePassword) return reply.redirect('/admin/password', 303);
+    const { tenant } = auth;
+    const [idps, apps, users] = await Promise.all([tenant.store.identityProviders.list(), tenant.store.applications.list(), tenant.store.users.count()]);
+    return page(request, reply, 'admin/home', {
+      title: 'Admin console', wide: true, csrf: auth.session.csrfToken, admin: auth.session.admin.email, urls: tenant.urls, slug: tenant.org.slug,
+      idps: idps.map((i) => ({ name: i.name, entityId: i.entityId, enabled: i.enabled })),
+      apps: apps.map((a) => ({ name: a.name, entityId: a.entityId, launchUrl: tenant.urls.appLaunch(a.id) })),
+      userCount: users,
+    });
+  });
+}

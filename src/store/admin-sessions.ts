@@ -1,0 +1,19 @@
+// Admin console sessions. The id is the SHA-256 of the cookie value; the CSRF token lives with the session.
+import type { Db } from './database.ts';
+
+export class AdminSessionRepository {
+  constructor(private readonly db: Db, private readonly orgId: string) {}
+
+  create(data: { id: string; adminId: string; csrfToken: string; expiresAt: Date }) {
+    return this.db.adminSession.create({ data: { ...data, orgId: this.orgId } });
+  }
+  findActive(id: string, now: Date) {
+    return this.db.adminSession.findFirst({ where: { id, orgId: this.orgId, expiresAt: { gt: now } } });
+  }
+  delete(id: string) {
+    return this.db.adminSession.deleteMany({ where: { id, orgId: this.orgId } });
+  }
+  deleteForAdmin(adminId: string) {
+    return this.db.adminSession.deleteMany({ where: { adminId, orgId: this.orgId } });
+  }
+}
