@@ -85,7 +85,9 @@ t.test('server: serves the organisation metadata over HTTP and shuts down gracef
   const ready = await httpGet(port, '/readyz', `localhost:${port}`);
   t.same(JSON.parse(ready.body), { status: 'ready' });
 
-  const line = logs.split('\n').find((l) => l.includes('"url":"/readyz"'));
+  const findLine = () => logs.split('\n').find((l) => l.includes('"url":"/readyz"'));
+  for (let i = 0; i < 50 && !findLine(); i++) await new Promise((r) => setTimeout(r, 50));
+  const line = findLine();
   t.ok(line && JSON.parse(line).reqId, 'logs are JSON lines carrying a request id');
 
   server.kill('SIGTERM');
