@@ -62,6 +62,16 @@ t.test('refused documents, each with a plain reason', async (t) => {
   t.match(fieldOf(() => parseIdpMetadata(okta.replace(/entityID="[^"]*"/, 'entityID=""'))), /no entityID/);
 });
 
+async function urlProblem(p: Promise<unknown>) {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof ValidationError) return err.fields.metadataUrl;
+    throw err;
+  }
+  return null;
+}
+
 t.test('fetching metadata: http(s) only, no redirects, size and time limits', async (t) => {
   const server = createServer((req, res) => {
     if (req.url === '/ok') res.end(okta);
@@ -74,10 +84,10 @@ t.test('fetching metadata: http(s) only, no redirects, size and time limits', as
   t.teardown(() => { server.closeAllConnections(); server.close(); });
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   t.equal(parseIdpMetadata(await fetchMetadata(`${base}/ok`)).entityId, 'http://www.okta.com/exk1');
-  await t.rejects(fetchMetadata(`${base}/redirect`), { fields: { metadataUrl: /redirects/ } });
-  await t.rejects(fetchMetadata(`${base}/big`, { maxBytes: 1000 }), { fields: { metadataUrl: /more than 1000 bytes/ } });
-  await t.rejects(fetchMetadata(`${base}/slow`, { timeoutMs: 200 }), { fields: { metadataUrl: /timed out/ } });
-  await t.rejects(fetchMetadata(`${base}/missing`), { fields: { metadataUrl: /HTTP 404/ } });
-  await t.rejects(fetchMetadata('file:///etc/passwd'), { fields: { metadataUrl: /http\(s\)/ } });
-  await t.rejects(fetchMetadata('ftp://example.com/x'), { fields: { metadataUrl: /http\(s\)/ } });
+  t.match(await urlProblem(fetchMetadata(`${base}/redirect`)), /redirects/);
+  t.match(await urlProblem(fetchMetadata(`${base}/big`, { maxBytes: 1000 })), /more than 1000 bytes/);
+  t.match(await urlProblem(fetchMetadata(`${base}/slow`, { timeoutMs: 200 })), /timed out/);
+  t.match(await urlProblem(fetchMetadata(`${base}/missing`)), /HTTP 404/);
+  t.match(await urlProblem(fetchMetadata('file:///etc/passwd')), /http\(s\)/);
+  t.match(await urlProblem(fetchMetadata('ftp://example.com/x')), /http\(s\)/);
 });

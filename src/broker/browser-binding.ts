@@ -1,0 +1,34 @@
+// Binds a login flow to the browser that started it. A flow id alone (in a URL, a form, a log) is not enough to
+// continue someone else's login: the browser must also carry the random token whose hash the flow stores.
+// SameSite=Lax: the cookie comes back on top-level navigations to our pages, but not on the IdP's cross-site POST
+// to the ACS, which is why the ACS only verifies and then redirects the browser to a page that checks the binding.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config/config.ts';
+
+export const BROWSER_COOKIE = 'broker_browser';
+export const SESSION_COOKIE = 'broker_session';
+
+export const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+
+export function cookieOptions(config: Config, maxAgeSeconds?: number) {
+  return { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: config.publicScheme === 'https', ...(maxAgeSeconds !== undefined && { maxAge: maxAgeSeconds }) };
+}
+
+/** The browser token's hash; issues a token when the browser has none. */
+export function browserBinding(request: FastifyRequest, reply: FastifyReply, config: Config): string {
+  let token = request.cookies[BROWSER_COOKIE];
+  if (!token || !/^[A-Za-z0-9_-]{43}$/.test(token)) {
+    token = randomBytes(32).toString('base64url');
+    reply.setCookie(BROWSER_COOKIE, token, cookieOptions(config));
+  }
+  return sha256(token);
+}
+
+export function sameBrowser(request: FastifyRequest, expectedHash: string | null): boolean {
+  const token = request.cookies[BROWSER_COOKIE];
+  if (!token || !expectedHash) return false;
+  const a = Buffer.from(sha256(token), 'hex');
+  const b = Buffer.from(expectedHash, 'hex');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
