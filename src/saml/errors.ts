@@ -10,7 +10,7 @@ export const SAML_ERROR_CODES = [
   'saml_wrong_in_response_to', 'saml_unsolicited', 'saml_wrong_destination', 'saml_wrong_recipient',
   'saml_wrong_audience', 'saml_expired', 'saml_not_yet_valid', 'saml_replayed', 'saml_decryption_failed',
   'saml_missing_name_id', 'saml_unknown_app', 'saml_acs_not_registered', 'saml_request_unsigned',
-  'saml_request_bad_signature', 'saml_unsupported_binding',
+  'saml_request_bad_signature', 'saml_unsupported_binding', 'saml_comment_injection', 'saml_duplicate_id',
 ] as const;
 export type SamlErrorCode = (typeof SAML_ERROR_CODES)[number];
 
