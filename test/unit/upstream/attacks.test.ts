@@ -1,5 +1,5 @@
 // The named attack set against our ACS verification: each forged or broken response is refused with its own code.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { deflateRawSync } from 'node:zlib';
 import { generateSigningCredential } from '../../../src/saml/certificates.ts';
 import { SamlError } from '../../../src/saml/errors.ts';
@@ -18,7 +18,7 @@ const base = { acsUrl: sp.acsUrl, audience: sp.entityId, inResponseTo: '_req1', 
 const verify = (samlResponse: string, over: Partial<VerifyInput> = {}) =>
   verifyUpstreamResponse({ samlResponse, sp, idp: config, expectedInResponseTo: '_req1', now, skewSeconds: 60, maxBytes: 256 * 1024, ...over });
 
-async function refused(t: Tap.Test, samlResponse: string, code: string, over: Partial<VerifyInput> = {}) {
+async function refused(t: Test, samlResponse: string, code: string, over: Partial<VerifyInput> = {}) {
   const err = await verify(samlResponse, over).then(() => null, (e) => e);
   t.ok(err instanceof SamlError, `refused (${code})`);
   t.equal(err?.code, code, err?.message);
