@@ -13,6 +13,7 @@ import { welcomeRoutes } from './orgs/welcome-routes.ts';
 import { metadataRoutes } from './orgs/metadata-routes.ts';
 import { portalRoutes } from './broker/portal-routes.ts';
 import { adminRoutes } from './admin/routes.ts';
+import { brokerRoutes } from './broker/routes.ts';
 
 export interface BuildOptions { logger?: boolean | object }
 
@@ -76,6 +77,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   await app.register(welcomeRoutes, { ctx });
   await app.register(metadataRoutes, { ctx });
   await app.register(portalRoutes, { ctx });
+  await app.register(brokerRoutes, { ctx });
   await app.register(adminRoutes, { ctx });
 
   return app;

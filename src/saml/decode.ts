@@ -18,14 +18,16 @@ export function checkXmlText(xml: string): string {
   return xml;
 }
 
-/** HTTP-POST binding: base64 of the XML. */
-export function decodePostBinding(encoded: string, maxBytes: number): string {
-  return checkXmlText(decodeBase64(encoded, maxBytes).toString('utf8'));
+/** HTTP-POST binding: base64 of the XML. Some SPs (node-saml among them) also DEFLATE a POSTed request; with
+ *  `tolerateDeflate` that is accepted, as SimpleSAMLphp does, under the same inflation cap. */
+export function decodePostBinding(encoded: string, maxBytes: number, opts: { tolerateDeflate?: boolean } = {}): string {
+  const raw = decodeBase64(encoded, maxBytes);
+  const text = raw.toString('utf8');
+  if (opts.tolerateDeflate && !text.trimStart().startsWith('<')) return inflateCapped(raw, maxBytes);
+  return checkXmlText(text);
 }
 
-/** HTTP-Redirect binding: base64 of the raw-DEFLATEd XML; inflation is capped so a small bomb cannot grow. */
-export function decodeRedirectBinding(encoded: string, maxBytes: number): string {
-  const compressed = decodeBase64(encoded, maxBytes);
+function inflateCapped(compressed: Buffer, maxBytes: number): string {
   let inflated: Buffer;
   try {
     inflated = inflateRawSync(compressed, { maxOutputLength: maxBytes });
@@ -33,7 +35,12 @@ export function decodeRedirectBinding(encoded: string, maxBytes: number): string
     if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || /Cannot create a Buffer larger|maxOutputLength/i.test((err as Error).message)) {
       throw new SamlError('saml_too_large', `The SAML message inflates to more than ${maxBytes} bytes.`);
     }
-    throw new SamlError('saml_malformed', 'The SAML message is not valid DEFLATE data.');
+    throw new SamlError('saml_malformed', 'The SAML message is neither XML nor valid DEFLATE data.');
   }
   return checkXmlText(inflated.toString('utf8'));
+}
+
+/** HTTP-Redirect binding: base64 of the raw-DEFLATEd XML; inflation is capped so a small bomb cannot grow. */
+export function decodeRedirectBinding(encoded: string, maxBytes: number): string {
+  return inflateCapped(decodeBase64(encoded, maxBytes), maxBytes);
 }

@@ -12,6 +12,7 @@ import { OneTimeUseRepository } from './one-time-use.ts';
 import { LoginFlowRepository } from './login-flows.ts';
 import { BrokerSessionRepository } from './broker-sessions.ts';
 import { AdminSessionRepository } from './admin-sessions.ts';
+import { ImportJobRepository } from './import-jobs.ts';
 
 export interface TenantStore {
   orgId: string;
@@ -25,6 +26,7 @@ export interface TenantStore {
   flows: LoginFlowRepository;
   sessions: BrokerSessionRepository;
   adminSessions: AdminSessionRepository;
+  importJobs: ImportJobRepository;
 }
 
 export function tenantStore(db: Db, orgId: string): TenantStore {
@@ -41,6 +43,7 @@ export function tenantStore(db: Db, orgId: string): TenantStore {
     flows: new LoginFlowRepository(db, orgId),
     sessions: new BrokerSessionRepository(db, orgId),
     adminSessions: new AdminSessionRepository(db, orgId),
+    importJobs: new ImportJobRepository(db, orgId),
   };
 }
 

@@ -52,6 +52,44 @@ export class UserRepository {
   count() {
     return this.db.user.count({ where: { orgId: this.orgId } });
   }
+
+  // Bulk reads for import/export (src/users): one query per batch or page instead of one per user.
+
+  /** Users whose emailLower is in the list, each with its identity links. */
+  async findManyByEmailLower(emailsLower: string[]) {
+    if (!emailsLower.length) return [];
+    const rows = await this.db.user.findMany({ where: { orgId: this.orgId, emailLower: { in: emailsLower } }, include: { identities: { select: { idpId: true, nameId: true } } } });
+    return rows.map((r) => ({ ...fromRow(r), identities: r.identities }));
+  }
+  /** Identity links of this organisation whose NameID is in the list (callers filter on idpId). */
+  findIdentitiesByNameId(nameIds: string[]) {
+    if (!nameIds.length) return Promise.resolve([]);
+    return this.db.userIdentity.findMany({ where: { orgId: this.orgId, nameId: { in: nameIds } }, select: { userId: true, idpId: true, nameId: true } });
+  }
+  /** One page of the directory in emailLower order (keyset pagination), with identity links oldest first. */
+  async pageByEmail(opts: { after?: string; take: number }) {
+    const rows = await this.db.user.findMany({
+      where: { orgId: this.orgId, ...(opts.after !== undefined && { emailLower: { gt: opts.after } }) },
+      orderBy: { emailLower: 'asc' },
+      take: opts.take,
+      include: { identities: { select: { idpId: true, nameId: true }, orderBy: { createdAt: 'asc' } } },
+    });
+    return rows.map((r) => ({ ...fromRow(r), identities: r.identities }));
+  }
+  /** Active users created before `createdBefore`, in id order (keyset pagination): ids and emails only. */
+  activePage(opts: { afterId?: string; take: number; createdBefore: Date }) {
+    return this.db.user.findMany({
+      where: { orgId: this.orgId, status: 'active', createdAt: { lt: opts.createdBefore }, ...(opts.afterId !== undefined && { id: { gt: opts.afterId } }) },
+      orderBy: { id: 'asc' },
+      take: opts.take,
+      select: { id: true, emailLower: true },
+    });
+  }
+  /** Sets these users (if still active) to disabled; returns how many changed. */
+  async disableMany(ids: string[]) {
+    if (!ids.length) return 0;
+    return (await this.db.user.updateMany({ where: { orgId: this.orgId, id: { in: ids }, status: 'active' }, data: { status: 'disabled' } })).count;
+  }
   async delete(id: string) {
     await this.db.user.delete({ where: { id, orgId: this.orgId } });
   }

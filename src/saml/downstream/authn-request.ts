@@ -27,7 +27,7 @@ export interface ReceivedAuthnRequest {
 const schema = createSchemaValidator();
 
 export async function parseAuthnRequest(input: { binding: 'redirect' | 'post'; samlRequest: string; maxBytes: number }): Promise<ReceivedAuthnRequest> {
-  const xml = input.binding === 'redirect' ? decodeRedirectBinding(input.samlRequest, input.maxBytes) : decodePostBinding(input.samlRequest, input.maxBytes);
+  const xml = input.binding === 'redirect' ? decodeRedirectBinding(input.samlRequest, input.maxBytes) : decodePostBinding(input.samlRequest, input.maxBytes, { tolerateDeflate: true });
   try {
     await schema.validate(xml);
   } catch (err) {
@@ -81,7 +81,7 @@ export function verifyAuthnRequestSignature(input: { binding: 'redirect' | 'post
     }
     return;
   }
-  const xml = decodePostBinding(input.samlRequest, Number.MAX_SAFE_INTEGER);
+  const xml = decodePostBinding(input.samlRequest, Number.MAX_SAFE_INTEGER, { tolerateDeflate: true });
   const root = parseXml(xml).documentElement;
   const signatures = childElements(root, NS.ds, 'Signature');
   if (signatures.length !== 1) throw new SamlError('saml_request_unsigned', 'The application must sign its requests, and this one is not signed.');

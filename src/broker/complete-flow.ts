@@ -1,0 +1,90 @@
+// Stages `user_resolved` → `policy` → `completed`, run when the browser that started the flow comes back after
+// the upstream login (or straight away when a broker session serves the app). The flow moves to `completed` with a
+// compare-and-set before the Response is built, so one flow yields at most one Response, on any node.
+import { randomBytes } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../context.ts';
+import { AppError } from '../errors.ts';
+import type { Tenant } from '../plugins/tenant.ts';
+import type { Application } from '../store/applications.ts';
+import type { LoginFlow } from '../store/login-flows.ts';
+import type { User } from '../store/users.ts';
+import { resolveUser } from '../users/resolve-user.ts';
+import { browserBinding, sameBrowser, sha256 } from './browser-binding.ts';
+import { errorResponse, successResponse, type PostToApp } from './downstream-response.ts';
+import { STAGE, type FlowData } from './stages.ts';
+
+export type Completion =
+  | { kind: 'respond'; post: PostToApp; newSessionToken?: string }
+  | { kind: 'denied'; code: string; message: string; post: PostToApp };
+
+const expired = () => new AppError(410, 'flow_not_found', 'This sign-in has expired or was already completed. Go back to your application and sign in again.');
+
+/** Loads a flow for the browser that owns it. IdP-initiated flows have no owner yet: the first browser claims it. */
+export async function loadOwnedFlow(ctx: AppContext, tenant: Tenant, request: FastifyRequest, reply: FastifyReply, flowId: string, stages: readonly string[]): Promise<LoginFlow<FlowData>> {
+  const now = ctx.clock.now();
+  let flow = await tenant.store.flows.findAtStage<FlowData>(flowId, stages, now);
+  if (!flow) throw expired();
+  if (flow.data.browser === null && flow.data.via === 'idp_initiated') {
+    // The IdP's POST could not carry our cookie; the first browser to arrive here (the one the ACS redirected)
+    // claims the flow, atomically, and nobody else can continue it afterwards.
+    const binding = browserBinding(request, reply, ctx.config);
+    const claimed = await tenant.store.flows.advance(flow, flow.stage, { data: { ...flow.data, browser: binding } });
+    if (!claimed) throw expired();
+    return (await tenant.store.flows.findAtStage<FlowData>(flowId, stages, now))!;
+  }
+  if (!sameBrowser(request, flow.data.browser)) throw new AppError(403, 'flow_browser_mismatch', 'This sign-in was started in another browser. Start again from your application.');
+  return flow;
+}
+
+export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>): Promise<Completion> {
+  const now = ctx.clock.now();
+  const app = flow.appId ? await tenant.store.applications.findById(flow.appId) : null;
+  if (!app || !app.enabled) throw new AppError(404, 'unknown_app', 'The application of this sign-in no longer exists or is disabled.');
+  const audit = { flowId: flow.id, appId: app.id, idpId: flow.idpId ?? undefined };
+
+  let user: User;
+  let sessionId = flow.sessionId;
+  try {
+    if (flow.data.fromSession && sessionId) {
+      const session = await tenant.store.sessions.findActive(sessionId, now);
+      const found = session && (await tenant.store.users.findById(session.userId));
+      if (!found) throw expired();
+      user = found;
+    } else {
+      const upstream = flow.data.upstream!;
+      const resolved = await resolveUser(tenant.store, { idpId: flow.idpId!, nameId: upstream.nameId, profile: flow.data.profile!, jitProvisioning: tenant.org.jitProvisioning });
+      user = resolved.user;
+      if (resolved.how !== 'linked') await tenant.store.audit.record({ ...audit, type: resolved.how === 'created' ? 'user.jit_created' : 'user.linked', userId: user.id, at: now, details: { nameId: upstream.nameId } });
+    }
+  } catch (err) {
+    if (err instanceof AppError && err.status === 403) return deny(ctx, tenant, flow, app, err.code, err.message, 'AuthnFailed', audit);
+    throw err;
+  }
+
+  // The app login policy runs for every app, also when a broker session serves it.
+  if (user.status !== 'active') return deny(ctx, tenant, flow, app, 'user_disabled', 'Your account is disabled. Ask your administrator.', 'RequestDenied', { ...audit, userId: user.id });
+
+  let newSessionToken: string | undefined;
+  if (!sessionId) {
+    newSessionToken = randomBytes(32).toString('base64url');
+    sessionId = sha256(newSessionToken);
+    await tenant.store.sessions.create({
+      id: sessionId, userId: user.id, idpId: flow.idpId!, nameId: flow.data.upstream!.nameId, upstreamSessionIndex: flow.data.upstream!.sessionIndex ?? null,
+      expiresAt: new Date(now.getTime() + tenant.org.sessionTtlSeconds * 1000),
+    });
+  }
+
+  if (!(await tenant.store.flows.advance(flow, STAGE.completed, { userId: user.id, sessionId }))) throw expired();
+  const post = await successResponse(ctx, tenant, app, flow.data.request, user, flow.data.profile ?? { firstName: null, lastName: null, groups: [] }, now);
+  await tenant.store.sessions.addApp(sessionId, app.id, post.nameId, post.sessionIndex);
+  await tenant.store.users.update(user.id, { lastLoginAt: now });
+  await tenant.store.audit.record({ ...audit, type: 'login.success', userId: user.id, at: now, details: { via: flow.data.via, fromSession: !!flow.data.fromSession } });
+  return { kind: 'respond', post, ...(newSessionToken && { newSessionToken }) };
+}
+
+async function deny(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, app: Application, code: string, message: string, subStatus: 'RequestDenied' | 'AuthnFailed', audit: Record<string, string | undefined>): Promise<Completion> {
+  if (!(await tenant.store.flows.advance(flow, STAGE.failed, {}))) throw expired();
+  await tenant.store.audit.record({ ...audit, type: 'login.denied', outcome: 'failure', code, at: ctx.clock.now() });
+  return { kind: 'denied', code, message, post: await errorResponse(ctx, tenant, app, flow.data.request, subStatus, message) };
+}

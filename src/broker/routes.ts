@@ -1,0 +1,133 @@
+// HTTP endpoints of the login flow. Thin: each loads what it needs for its stage, calls one step, and answers with
+// a redirect, an auto-POST form or a branded page. Errors become branded pages through the app's error handler.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../context.ts';
+import { AppError } from '../errors.ts';
+import { requireTenant, type Tenant } from '../plugins/tenant.ts';
+import { page } from '../plugins/view.ts';
+import type { LoginFlow } from '../store/login-flows.ts';
+import { browserBinding, cookieOptions, SESSION_COOKIE, sha256 } from './browser-binding.ts';
+import { completeFlow, loadOwnedFlow, type Completion } from './complete-flow.ts';
+import { errorResponse, type PostToApp } from './downstream-response.ts';
+import { selectIdp } from './select-idp.ts';
+import { STAGE, type FlowData } from './stages.ts';
+import { startFromAuthnRequest, startFromLaunch, type StartedFlow } from './start-flow.ts';
+import { acceptUpstreamResponse } from './upstream-response.ts';
+import { sendUpstream, type UpstreamDispatch } from './upstream-request.ts';
+import { SamlError } from '../saml/errors.ts';
+
+type SamlParams = { SAMLRequest?: string; RelayState?: string; idp?: string };
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+
+export async function brokerRoutes(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
+  const continueUrl = (flowId: string) => `/flow/${encodeURIComponent(flowId)}/continue`;
+
+  const postForm = (request: FastifyRequest, reply: FastifyReply, action: string, fields: Record<string, string>, target: string) =>
+    page(request, reply, 'saml-post', { title: `Signing you in to ${target}`, action, fields, target });
+
+  const postToApp = (request: FastifyRequest, reply: FastifyReply, post: PostToApp) =>
+    postForm(request, reply, post.acsUrl, { SAMLResponse: post.samlResponse, ...(post.relayState !== null && { RelayState: post.relayState }) }, post.appName);
+
+  const dispatchUpstream = (request: FastifyRequest, reply: FastifyReply, d: UpstreamDispatch, idpName: string) =>
+    d.binding === 'redirect' ? reply.redirect(d.url, 302) : postForm(request, reply, d.url, d.fields, idpName);
+
+  /** After a flow is created: ride on the broker session, or pick the IdP (or show the chooser), and go upstream. */
+  async function proceed(request: FastifyRequest, reply: FastifyReply, tenant: Tenant, started: StartedFlow, hint?: string) {
+    const { flow, app: target } = started;
+    const now = ctx.clock.now();
+    const token = request.cookies[SESSION_COOKIE];
+    const session = token && !flow.data.request.forceAuthn ? await tenant.store.sessions.findActive(sha256(token), now) : null;
+    if (session) {
+      const moved = await tenant.store.flows.advance(flow, STAGE.upstreamVerified, { sessionId: session.id, idpId: session.idpId, data: { ...flow.data, fromSession: true } });
+      if (!moved) throw new AppError(409, 'flow_stage_mismatch', 'This sign-in was already continued elsewhere.');
+      return reply.redirect(continueUrl(flow.id), 303);
+    }
+    if (flow.data.request.isPassive) {
+      await tenant.store.flows.advance(flow, STAGE.failed, {});
+      return postToApp(request, reply, await errorResponse(ctx, tenant, target, flow.data.request, 'NoPassive', 'No sign-in session exists and the application asked not to show any page.'));
+    }
+    const choice = await selectIdp(tenant, target, hint);
+    if ('choices' in choice) return reply.redirect(`/flow/${encodeURIComponent(flow.id)}/idp`, 303);
+    return dispatchUpstream(request, reply, await sendUpstream(ctx, tenant, flow, choice.idp), choice.idp.name);
+  }
+
+  // Stage 1: the app's AuthnRequest, HTTP-Redirect binding.
+  app.get<{ Querystring: SamlParams }>('/saml/idp/sso', async (request, reply) => {
+    const tenant = requireTenant(request);
+    const rawQuery = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
+    const started = await startFromAuthnRequest(ctx, tenant, { binding: 'redirect', samlRequest: str(request.query.SAMLRequest), relayState: str(request.query.RelayState), rawQuery, browser: browserBinding(request, reply, ctx.config) });
+    return proceed(request, reply, tenant, started, str(request.query.idp));
+  });
+
+  // Stage 1: the app's AuthnRequest, HTTP-POST binding.
+  app.post<{ Body: SamlParams; Querystring: { idp?: string } }>('/saml/idp/sso', async (request, reply) => {
+    const tenant = requireTenant(request);
+    const body = request.body ?? {};
+    const started = await startFromAuthnRequest(ctx, tenant, { binding: 'post', samlRequest: str(body.SAMLRequest), relayState: str(body.RelayState), browser: browserBinding(request, reply, ctx.config) });
+    return proceed(request, reply, tenant, started, str(request.query.idp) ?? str(body.idp));
+  });
+
+  // An app's launch link: unsolicited login to that app.
+  app.get<{ Params: { appId: string }; Querystring: { idp?: string } }>('/apps/:appId/launch', async (request, reply) => {
+    const tenant = requireTenant(request);
+    const started = await startFromLaunch(ctx, tenant, request.params.appId, browserBinding(request, reply, ctx.config));
+    return proceed(request, reply, tenant, started, str(request.query.idp));
+  });
+
+  // Stage 2: the IdP chooser.
+  app.get<{ Params: { id: string } }>('/flow/:id/idp', async (request, reply) => {
+    const tenant = requireTenant(request);
+    const flow = await loadOwnedFlow(ctx, tenant, request, reply, request.params.id, [STAGE.received]);
+    const target = await appOf(tenant, flow);
+    const choice = await selectIdp(tenant, target);
+    const choices = 'choices' in choice ? choice.choices : [choice.idp];
+    return page(request, reply, 'chooser', { title: 'Choose how to sign in', flowId: flow.id, appName: target.name, choices: choices.map((i) => ({ id: i.id, name: i.name })) });
+  });
+
+  app.post<{ Params: { id: string }; Body: { idpId?: string } }>('/flow/:id/idp', async (request, reply) => {
+    const tenant = requireTenant(request);
+    const flow = await loadOwnedFlow(ctx, tenant, request, reply, request.params.id, [STAGE.received]);
+    const idpId = str(request.body?.idpId);
+    // Only this organisation's enabled IdPs can be chosen, whatever the form says.
+    const idp = idpId ? await tenant.store.identityProviders.findById(idpId) : null;
+    if (!idp || !idp.enabled) throw new AppError(400, 'unknown_idp', 'Choose one of the listed sign-in options.');
+    return dispatchUpstream(request, reply, await sendUpstream(ctx, tenant, flow, idp), idp.name);
+  });
+
+  // Stage 4: the upstream IdP's Response.
+  app.post<{ Body: { SAMLResponse?: string; RelayState?: string } }>('/saml/sp/acs', async (request, reply) => {
+    const tenant = requireTenant(request);
+    try {
+      const result = await acceptUpstreamResponse(ctx, tenant, { samlResponse: str(request.body?.SAMLResponse), relayState: str(request.body?.RelayState) });
+      return reply.redirect(continueUrl(result.flowId), 303);
+    } catch (err) {
+      if (err instanceof SamlError) {
+        request.log.warn({ code: err.code, diagnosis: err.diagnosis, org: tenant.org.slug }, 'upstream response rejected');
+        await tenant.store.audit.record({ type: 'login.upstream_rejected', outcome: 'failure', code: err.code, at: ctx.clock.now(), details: err.diagnosis });
+      }
+      throw err;
+    }
+  });
+
+  // Stages 5–8: user, policy, response.
+  app.get<{ Params: { id: string } }>('/flow/:id/continue', async (request, reply) => {
+    const tenant = requireTenant(request);
+    const flow = await loadOwnedFlow(ctx, tenant, request, reply, request.params.id, [STAGE.upstreamVerified]);
+    return answer(request, reply, tenant, await completeFlow(ctx, tenant, flow));
+  });
+
+  function answer(request: FastifyRequest, reply: FastifyReply, tenant: Tenant, outcome: Completion) {
+    if (outcome.kind === 'denied') {
+      const { post } = outcome;
+      return page(request, reply, 'denied', { title: 'Access denied', message: outcome.message, code: outcome.code, action: post.acsUrl, fields: { SAMLResponse: post.samlResponse, ...(post.relayState !== null && { RelayState: post.relayState }) }, appName: post.appName }, 403);
+    }
+    if (outcome.newSessionToken) reply.setCookie(SESSION_COOKIE, outcome.newSessionToken, cookieOptions(ctx.config, tenant.org.sessionTtlSeconds));
+    return postToApp(request, reply, outcome.post);
+  }
+
+  async function appOf(tenant: Tenant, flow: LoginFlow<FlowData>) {
+    const target = flow.appId ? await tenant.store.applications.findById(flow.appId) : null;
+    if (!target) throw new AppError(404, 'unknown_app', 'The application of this sign-in no longer exists.');
+    return target;
+  }
+}

@@ -1,0 +1,51 @@
+// The stages a stored login flow passes through (see ARCHITECTURE.md). Only the stages where the browser comes
+// back to us are stored; the rest happen inside one request. Stable strings: they appear in logs and audit.
+export const STAGE = {
+  /** the app's request is accepted; an IdP must be chosen on the chooser page */
+  received: 'received',
+  /** our AuthnRequest went to the upstream IdP; waiting for its Response at the ACS */
+  upstreamSent: 'upstream_sent',
+  /** the upstream Response was verified; the browser continues at /flow/:id/continue */
+  upstreamVerified: 'upstream_verified',
+  /** TOTP enrolment page shown */
+  mfaEnrol: 'mfa_enrol',
+  /** TOTP verification page shown */
+  mfaVerify: 'mfa_verify',
+  /** the app received its Response; terminal */
+  completed: 'completed',
+  /** refused; terminal */
+  failed: 'failed',
+} as const;
+export type Stage = (typeof STAGE)[keyof typeof STAGE];
+
+/** What the app asked for (or what a launch link / IdP-initiated login implies). Fields come from the request
+ *  only after they were checked against the app's registration. */
+export interface AppRequest {
+  /** the AuthnRequest ID, null for unsolicited (launch link, IdP-initiated) */
+  id: string | null;
+  acsUrl: string;
+  relayState: string | null;
+  forceAuthn: boolean;
+  /** the app asked not to show any page: answer NoPassive unless a broker session can serve it */
+  isPassive: boolean;
+}
+
+export interface UpstreamResult {
+  nameId: string;
+  nameIdFormat?: string;
+  sessionIndex?: string;
+  attributes: Record<string, string[]>;
+  assertionId: string;
+}
+
+export interface FlowData {
+  via: 'sp_initiated' | 'launch' | 'idp_initiated';
+  request: AppRequest;
+  /** SHA-256 of the browser-binding cookie of the browser that started the flow */
+  browser: string | null;
+  upstreamRequestId?: string;
+  upstream?: UpstreamResult;
+  profile?: { email: string | null; firstName: string | null; lastName: string | null; groups: string[] };
+  /** set when the flow rides on an existing broker session */
+  fromSession?: boolean;
+}

@@ -1,0 +1,77 @@
+// Stage `received`: an app asks for a login (AuthnRequest over HTTP-Redirect or HTTP-POST), or a user follows an
+// app's launch link. The app is looked up by Issuer within the Host's organisation only; the ACS URL comes from
+// the app's registration (a requested one is accepted only if registered); RelayState is kept verbatim.
+import { randomBytes } from 'node:crypto';
+import type { AppContext } from '../context.ts';
+import { AppError } from '../errors.ts';
+import type { Tenant } from '../plugins/tenant.ts';
+import { SamlError } from '../saml/errors.ts';
+import { parseAuthnRequest, verifyAuthnRequestSignature } from '../saml/downstream/authn-request.ts';
+import type { Application } from '../store/applications.ts';
+import type { LoginFlow } from '../store/login-flows.ts';
+import { STAGE, type AppRequest, type FlowData } from './stages.ts';
+
+export const MAX_RELAY_STATE = 1024; // generous: SAML says 80 bytes, real SPs send more
+
+export const newFlowId = () => randomBytes(16).toString('base64url');
+
+export interface StartedFlow { flow: LoginFlow<FlowData>; app: Application }
+
+export interface IncomingAuthnRequest {
+  binding: 'redirect' | 'post';
+  samlRequest: string | undefined;
+  relayState: string | undefined;
+  /** the raw query string as received (Redirect binding signatures cover its exact octets) */
+  rawQuery?: string;
+  browser: string;
+}
+
+function checkRelayState(relayState: string | undefined) {
+  if (relayState !== undefined && relayState.length > MAX_RELAY_STATE) throw new AppError(400, 'relay_state_too_long', `The RelayState sent by the application is longer than ${MAX_RELAY_STATE} characters.`);
+  return relayState ?? null;
+}
+
+export async function startFromAuthnRequest(ctx: AppContext, tenant: Tenant, input: IncomingAuthnRequest): Promise<StartedFlow> {
+  if (!input.samlRequest) throw new SamlError('saml_malformed', 'The application did not send a SAMLRequest.');
+  const request = await parseAuthnRequest({ binding: input.binding, samlRequest: input.samlRequest, maxBytes: ctx.config.maxSamlMessageBytes });
+  const app = await tenant.store.applications.findByEntityId(request.issuer);
+  if (!app || !app.enabled) throw new SamlError('saml_unknown_app', `The application "${request.issuer}" is not registered with ${tenant.org.name}.`, { issuer: request.issuer });
+
+  if (app.wantAuthnRequestsSigned) {
+    if (!app.certificate) throw new SamlError('saml_request_unsigned', 'The application requires signed requests but has no certificate registered.');
+    verifyAuthnRequestSignature({ binding: input.binding, rawQuery: input.rawQuery, samlRequest: input.samlRequest, certificatePem: app.certificate });
+  }
+
+  // Every field of the request is the app's claim; the ACS URL must be one the organisation registered.
+  let acsUrl = app.acsUrls[0];
+  if (request.acsUrl) {
+    if (!app.acsUrls.includes(request.acsUrl)) throw new SamlError('saml_acs_not_registered', `The application asked to receive the login at an address that is not registered for it.`, { requested: request.acsUrl, registered: app.acsUrls });
+    acsUrl = request.acsUrl;
+  }
+  if (!acsUrl) throw new SamlError('saml_acs_not_registered', 'The application has no assertion consumer URL registered.');
+  if (request.protocolBinding && request.protocolBinding !== 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST') {
+    throw new SamlError('saml_unsupported_binding', 'The application asked for a response binding other than HTTP-POST.', { requested: request.protocolBinding });
+  }
+
+  return createFlow(ctx, tenant, app, 'sp_initiated', { id: request.id, acsUrl, relayState: checkRelayState(input.relayState), forceAuthn: request.forceAuthn, isPassive: request.isPassive }, input.browser);
+}
+
+/** An app's launch link: an unsolicited login to that app (what the guides call a substitute link). */
+export async function startFromLaunch(ctx: AppContext, tenant: Tenant, appId: string, browser: string): Promise<StartedFlow> {
+  const app = await tenant.store.applications.findById(appId);
+  if (!app || !app.enabled || !app.acsUrls[0]) throw new AppError(404, 'unknown_app', 'This application does not exist or is disabled.');
+  return createFlow(ctx, tenant, app, 'launch', { id: null, acsUrl: app.acsUrls[0], relayState: app.defaultRelayState ?? null, forceAuthn: false, isPassive: false }, browser);
+}
+
+export async function createFlow(ctx: AppContext, tenant: Tenant, app: Application, via: FlowData['via'], request: AppRequest, browser: string | null, stage: string = STAGE.received, extra: Partial<FlowData> = {}, idpId?: string): Promise<StartedFlow> {
+  const now = ctx.clock.now();
+  const flow = await tenant.store.flows.create<FlowData>({
+    id: newFlowId(),
+    stage,
+    appId: app.id,
+    idpId: idpId ?? null,
+    data: { via, request, browser, ...extra },
+    expiresAt: new Date(now.getTime() + ctx.config.flowTtlSeconds * 1000),
+  });
+  return { flow, app };
+}
