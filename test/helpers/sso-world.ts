@@ -61,7 +61,7 @@ export function upstreamRequest(url: string) {
 }
 
 /** The IdP answers the broker's request: a signed response POSTed (cross-site) to the broker's ACS. */
-export async function idpAnswers(world: World, browser: Browser, fake: FakeIdp, upstreamUrl: string, user = { email: 'ann@customer.example', attributes: OKTA_ATTRIBUTES('ann@customer.example') }) {
+export async function idpAnswers(world: World, browser: Browser, fake: FakeIdp, upstreamUrl: string, user: { email: string; attributes: Record<string, string[]> } = { email: 'ann@customer.example', attributes: OKTA_ATTRIBUTES('ann@customer.example') }) {
   const req = upstreamRequest(upstreamUrl);
   const samlResponse = await fake.response({ acsUrl: world.org.urls.spAcs, audience: world.org.urls.spEntityId, inResponseTo: req.id, nameId: user.email, attributes: user.attributes });
   return { samlResponse, relayState: req.relayState, res: await browser.post(world.org.urls.spAcs, { SAMLResponse: samlResponse, RelayState: req.relayState }, { crossSite: true }) };
