@@ -1,0 +1,63 @@
+// A real browser (Debian's Chromium, driven by playwright-core) clicks through `npm run demo`: demo app → broker →
+// demo IdP → broker → demo app. Screenshots of each page go to test-artifacts/ (ignored by git).
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const root = new URL('../..', import.meta.url).pathname;
+const artifacts = join(root, 'test-artifacts', 'demo-login');
+mkdirSync(artifacts, { recursive: true });
+
+async function freeBase(): Promise<number> {
+  // three consecutive free ports: broker, demo IdP, demo app
+  for (;;) {
+    const base = 20000 + Math.floor(Math.random() * 20000);
+    const ok = await Promise.all([0, 1, 2].map((i) => new Promise<boolean>((resolve) => {
+      const s = createServer().once('error', () => resolve(false)).listen(base + i, '127.0.0.1', () => s.close(() => resolve(true)));
+    })));
+    if (ok.every(Boolean)) return base;
+  }
+}
+
+t.test('a newcomer clicks through the demo in Chromium', async (t) => {
+  const port = await freeBase();
+  const demo = spawn(join(root, 'node_modules/.bin/tsx'), ['demo/run.ts'], { cwd: root, env: { ...process.env, PORT: String(port), DEMO_DATA_DIR: mkdtempSync(join(tmpdir(), 'demo-')) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  demo.stdout.on('data', (d) => (out += d));
+  demo.stderr.on('data', (d) => (out += d));
+  t.teardown(() => { demo.kill('SIGTERM'); });
+  for (let i = 0; i < 300 && !out.includes('demo is running'); i++) await new Promise((r) => setTimeout(r, 100));
+  t.match(out, /Open this in your browser/, 'the demo prints the URL to open');
+  const appUrl = `http://localhost:${port + 2}/`;
+  t.match(out, appUrl);
+
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+  t.teardown(() => browser.close());
+  const page = await (await browser.newContext()).newPage();
+
+  await page.goto(appUrl);
+  await page.screenshot({ path: join(artifacts, '1-demo-app.png') });
+  await page.getByRole('link', { name: 'Sign in with SSO' }).click();
+
+  await page.waitForURL(new RegExp(`localhost:${port + 1}/sso`));
+  t.match(await page.textContent('body'), /DEMO IDENTITY PROVIDER/, 'the broker sent the browser to the upstream IdP');
+  await page.screenshot({ path: join(artifacts, '2-demo-idp.png') });
+  await page.fill('#email', 'dana@customer.example');
+  await page.fill('#firstName', 'Dana');
+  await page.keyboard.press('Enter');
+
+  await page.waitForURL(new RegExp(`localhost:${port + 2}/acs`));
+  const text = await page.textContent('body');
+  await page.screenshot({ path: join(artifacts, '3-signed-in.png') });
+  t.match(text, /Signed in as dana@customer\.example/);
+  t.match(text, /Dana/);
+  t.match(text, /jira-customers/);
+
+  await page.goto(`http://demo.localhost:${port}/login`);
+  t.match(await page.textContent('h1'), /Sign in to Demo Org/, 'the organisation login page resolves on its subdomain');
+  await page.screenshot({ path: join(artifacts, '4-org-login-page.png') });
+});
