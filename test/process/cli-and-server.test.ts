@@ -65,6 +65,36 @@ t.test('CLI: org create prints the URLs and a one-time password; errors are clea
   t.match(list.stdout, /piedpipers/);
 });
 
+t.test('CLI: register an IdP by hand and from metadata, and an app from SP metadata', async (t) => {
+  const { generateSigningCredential } = await import('../../src/saml/certificates.ts');
+  const { idpMetadata, spMetadata } = await import('../../src/saml/metadata.ts');
+  const { writeFileSync } = await import('node:fs');
+  const idpKey = generateSigningCredential('okta');
+  writeFileSync(join(dir, 'okta.pem'), idpKey.certificatePem);
+  const byHand = cli(['idp', 'add', '--org', 'piedpipers', '--name', 'Okta', '--entity-id', 'http://www.okta.com/exk1', '--sso-url', 'https://okta.example/sso', '--cert-file', join(dir, 'okta.pem'), '--json']);
+  t.equal(byHand.status, 0, byHand.stderr);
+  const okta = JSON.parse(byHand.stdout);
+  writeFileSync(join(dir, 'wso2.xml'), idpMetadata({ entityId: 'wso2.example', ssoUrl: 'https://wso2.example/samlsso', sloUrl: 'https://wso2.example/slo', certificates: [idpKey.certificatePem], organizationName: 'W', organizationUrl: 'https://wso2.example', wantAuthnRequestsSigned: true }));
+  const fromFile = cli(['idp', 'add', '--org', 'piedpipers', '--name', 'WSO2', '--metadata-file', join(dir, 'wso2.xml'), '--preset', 'wso2']);
+  t.equal(fromFile.status, 0, fromFile.stderr);
+  t.match(fromFile.stdout, /Registered identity provider "WSO2"/);
+  t.match(fromFile.stdout, /ACS http:\/\/piedpipers\.localhost:3000\/saml\/sp\/acs/);
+  const dup = cli(['idp', 'add', '--org', 'piedpipers', '--name', 'Again', '--metadata-file', join(dir, 'wso2.xml')]);
+  t.equal(dup.status, 1);
+  t.match(dup.stderr, /already registered/);
+  const badCert = cli(['idp', 'add', '--org', 'piedpipers', '--name', 'Bad', '--entity-id', 'x', '--sso-url', 'https://x.example', '--cert-file', join(dir, 'wso2.xml')]);
+  t.equal(badCert.status, 1);
+  t.match(badCert.stderr, /certificates/);
+  writeFileSync(join(dir, 'jira.xml'), spMetadata({ entityId: 'https://jira.example', acsUrl: 'https://jira.example/acs', sloUrl: 'https://jira.example/slo', certificates: [idpKey.certificatePem], authnRequestsSigned: false, wantAssertionsSigned: false, organizationName: 'J', organizationUrl: 'https://jira.example' }));
+  const app = cli(['app', 'add', '--org', 'piedpipers', '--name', 'Jira', '--metadata-file', join(dir, 'jira.xml'), '--primary-idp', okta.id]);
+  t.equal(app.status, 0, app.stderr);
+  t.match(app.stdout, /Launch link for users: http:\/\/piedpipers\.localhost:3000\/apps\/[0-9a-f-]+\/launch/);
+  const list = cli(['app', 'list', '--org', 'piedpipers', '--json']);
+  t.same(JSON.parse(list.stdout).map((a: { entityId: string }) => a.entityId), ['https://jira.example']);
+  const noOrg = cli(['idp', 'list', '--org', 'nope']);
+  t.equal(noOrg.status, 64);
+});
+
 t.test('server: serves the organisation metadata over HTTP and shuts down gracefully on SIGTERM', async (t) => {
   const port = await freePort();
   const server = spawn(tsx, ['src/server.ts'], { cwd: root, env: { ...baseEnv, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
