@@ -1,4 +1,5 @@
 // Opens the database, applies pending migrations and wires the services: shared by the server, the CLI and tests.
+import { createHmac } from 'node:crypto';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/config.ts';
 import type { AppContext } from './context.ts';
@@ -27,5 +28,6 @@ export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey
   const credentials = new SigningCredentials(box);
   const clock = opts.clock ?? systemClock;
   const organizations = new OrganizationService(config, store, credentials, clock);
-  return { ctx: { config, store, box, credentials, organizations, clock }, appliedMigrations, warnings };
+  const deviceKey = createHmac('sha256', key).update('remembered-device-cookies').digest();
+  return { ctx: { config, store, box, credentials, organizations, clock, deviceKey }, appliedMigrations, warnings };
 }

@@ -14,5 +14,7 @@ export interface AppContext {
   credentials: SigningCredentials;
   organizations: OrganizationService;
   clock: Clock;
+  /** HMAC key for remembered-device cookies, derived from the master key */
+  deviceKey: Buffer;
 }
 export type { FastifyBaseLogger };

@@ -12,6 +12,7 @@ import { OneTimeUseRepository } from './one-time-use.ts';
 import { LoginFlowRepository } from './login-flows.ts';
 import { BrokerSessionRepository } from './broker-sessions.ts';
 import { AdminSessionRepository } from './admin-sessions.ts';
+import { RememberedDeviceRepository, TotpFactorRepository } from './totp-factors.ts';
 import { ImportJobRepository } from './import-jobs.ts';
 
 export interface TenantStore {
@@ -26,6 +27,8 @@ export interface TenantStore {
   flows: LoginFlowRepository;
   sessions: BrokerSessionRepository;
   adminSessions: AdminSessionRepository;
+  totp: TotpFactorRepository;
+  devices: RememberedDeviceRepository;
   importJobs: ImportJobRepository;
 }
 
@@ -43,6 +46,8 @@ export function tenantStore(db: Db, orgId: string): TenantStore {
     flows: new LoginFlowRepository(db, orgId),
     sessions: new BrokerSessionRepository(db, orgId),
     adminSessions: new AdminSessionRepository(db, orgId),
+    totp: new TotpFactorRepository(db, orgId),
+    devices: new RememberedDeviceRepository(db, orgId),
     importJobs: new ImportJobRepository(db, orgId),
   };
 }

@@ -1,0 +1,66 @@
+// TOTP factors, recovery codes and remembered devices of one organisation's users. Secrets are stored sealed;
+// codes hashed; the failed-attempt counter is incremented in the database so several nodes never lose a count.
+import type { Db } from './database.ts';
+
+export type TotpFactorRow = Awaited<ReturnType<Db['totpFactor']['findUniqueOrThrow']>>;
+
+export class TotpFactorRepository {
+  constructor(private readonly db: Db, private readonly orgId: string) {}
+
+  find(userId: string) {
+    return this.db.totpFactor.findFirst({ where: { userId, orgId: this.orgId } });
+  }
+  /** Replaces a pending factor (never an active one: the caller checks) with a new pending secret. */
+  async savePending(userId: string, data: { secretEnc: string; algorithm: string; digits: number; period: number }) {
+    await this.db.totpFactor.deleteMany({ where: { userId, orgId: this.orgId, status: 'pending' } });
+    return this.db.totpFactor.create({ data: { ...data, userId, orgId: this.orgId, status: 'pending' } });
+  }
+  async activate(userId: string, at: Date) {
+    return (await this.db.totpFactor.updateMany({ where: { userId, orgId: this.orgId, status: 'pending' }, data: { status: 'active', confirmedAt: at, failedAttempts: 0, lockedUntil: null } })).count === 1;
+  }
+  /** Atomically adds one failure and returns the new count. */
+  async recordFailure(userId: string): Promise<number> {
+    await this.db.totpFactor.updateMany({ where: { userId, orgId: this.orgId }, data: { failedAttempts: { increment: 1 } } });
+    return (await this.find(userId))?.failedAttempts ?? 0;
+  }
+  lock(userId: string, until: Date) {
+    return this.db.totpFactor.updateMany({ where: { userId, orgId: this.orgId }, data: { lockedUntil: until, failedAttempts: 0 } });
+  }
+  resetFailures(userId: string) {
+    return this.db.totpFactor.updateMany({ where: { userId, orgId: this.orgId }, data: { failedAttempts: 0, lockedUntil: null } });
+  }
+  async deleteAll(userId: string) {
+    await this.db.totpFactor.deleteMany({ where: { userId, orgId: this.orgId } });
+    await this.db.recoveryCode.deleteMany({ where: { userId, orgId: this.orgId } });
+  }
+
+  // Recovery codes
+  async replaceRecoveryCodes(userId: string, hashes: string[]) {
+    await this.db.recoveryCode.deleteMany({ where: { userId, orgId: this.orgId } });
+    await this.db.recoveryCode.createMany({ data: hashes.map((codeHash) => ({ codeHash, userId, orgId: this.orgId })) });
+  }
+  unusedRecoveryCodes(userId: string) {
+    return this.db.recoveryCode.findMany({ where: { userId, orgId: this.orgId, usedAt: null } });
+  }
+  /** Marks a code used; false if another request used it first. */
+  async useRecoveryCode(id: string, at: Date) {
+    return (await this.db.recoveryCode.updateMany({ where: { id, orgId: this.orgId, usedAt: null }, data: { usedAt: at } })).count === 1;
+  }
+}
+
+export class RememberedDeviceRepository {
+  constructor(private readonly db: Db, private readonly orgId: string) {}
+
+  create(data: { userId: string; label: string | null; expiresAt: Date }) {
+    return this.db.rememberedDevice.create({ data: { ...data, orgId: this.orgId } });
+  }
+  find(id: string) {
+    return this.db.rememberedDevice.findFirst({ where: { id, orgId: this.orgId } });
+  }
+  list(userId: string) {
+    return this.db.rememberedDevice.findMany({ where: { userId, orgId: this.orgId, revokedAt: null }, orderBy: { createdAt: 'desc' } });
+  }
+  async revoke(userId: string, id: string | null, at: Date) {
+    return (await this.db.rememberedDevice.updateMany({ where: { userId, orgId: this.orgId, revokedAt: null, ...(id && { id }) }, data: { revokedAt: at } })).count;
+  }
+}
