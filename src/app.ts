@@ -14,6 +14,7 @@ import { metadataRoutes } from './orgs/metadata-routes.ts';
 import { portalRoutes } from './broker/portal-routes.ts';
 import { adminRoutes } from './admin/routes.ts';
 import { brokerRoutes } from './broker/routes.ts';
+import { mfaRoutes } from './broker/mfa-routes.ts';
 
 export interface BuildOptions { logger?: boolean | object }
 
@@ -78,6 +79,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   await app.register(metadataRoutes, { ctx });
   await app.register(portalRoutes, { ctx });
   await app.register(brokerRoutes, { ctx });
+  await app.register(mfaRoutes, { ctx });
   await app.register(adminRoutes, { ctx });
 
   return app;

@@ -1,11 +1,17 @@
-// Stages `user_resolved` → `policy` → `completed`, run when the browser that started the flow comes back after
-// the upstream login (or straight away when a broker session serves the app). The flow moves to `completed` with a
-// compare-and-set before the Response is built, so one flow yields at most one Response, on any node.
+// Stages `user_resolved` → `policy` → (`mfa_enrol` | `mfa_verify` → `mfa_done`) → `completed`, run when the browser
+// that started the flow comes back after the upstream login (or straight away when a broker session serves the
+// app). The only way to `completed` is through `issue`, which is reached either from a policy that allows without a
+// second factor, or from the `mfa_done` stage, which only a verified code can set. The flow moves to `completed` by
+// compare-and-set before the Response is built: one flow yields at most one Response, on any node.
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
+import { DEVICE_COOKIE } from '../mfa/remembered-devices.ts';
+import { devicesFor, totpFor } from '../mfa/for-tenant.ts';
 import type { Tenant } from '../plugins/tenant.ts';
+import { evaluatePolicy } from '../policy/engine.ts';
+import { storedRules } from '../policy/rules.ts';
 import type { Application } from '../store/applications.ts';
 import type { LoginFlow } from '../store/login-flows.ts';
 import type { User } from '../store/users.ts';
@@ -16,14 +22,15 @@ import { STAGE, type FlowData } from './stages.ts';
 
 export type Completion =
   | { kind: 'respond'; post: PostToApp; newSessionToken?: string }
-  | { kind: 'denied'; code: string; message: string; post: PostToApp };
+  | { kind: 'denied'; code: string; message: string; post: PostToApp }
+  | { kind: 'mfa'; flowId: string };
 
-const expired = () => new AppError(410, 'flow_not_found', 'This sign-in has expired or was already completed. Go back to your application and sign in again.');
+export const expired = () => new AppError(410, 'flow_not_found', 'This sign-in has expired or was already completed. Go back to your application and sign in again.');
 
 /** Loads a flow for the browser that owns it. IdP-initiated flows have no owner yet: the first browser claims it. */
 export async function loadOwnedFlow(ctx: AppContext, tenant: Tenant, request: FastifyRequest, reply: FastifyReply, flowId: string, stages: readonly string[]): Promise<LoginFlow<FlowData>> {
   const now = ctx.clock.now();
-  let flow = await tenant.store.flows.findAtStage<FlowData>(flowId, stages, now);
+  const flow = await tenant.store.flows.findAtStage<FlowData>(flowId, stages, now);
   if (!flow) throw expired();
   if (flow.data.browser === null && flow.data.via === 'idp_initiated') {
     // The IdP's POST could not carry our cookie; the first browser to arrive here (the one the ACS redirected)
@@ -37,20 +44,27 @@ export async function loadOwnedFlow(ctx: AppContext, tenant: Tenant, request: Fa
   return flow;
 }
 
-export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>): Promise<Completion> {
-  const now = ctx.clock.now();
+export async function appOfFlow(tenant: Tenant, flow: LoginFlow<FlowData>): Promise<Application> {
   const app = flow.appId ? await tenant.store.applications.findById(flow.appId) : null;
   if (!app || !app.enabled) throw new AppError(404, 'unknown_app', 'The application of this sign-in no longer exists or is disabled.');
+  return app;
+}
+
+/** After the upstream login: who is it, what does the app's policy say, and is a second factor needed now. */
+export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, request: FastifyRequest): Promise<Completion> {
+  const now = ctx.clock.now();
+  const app = await appOfFlow(tenant, flow);
   const audit = { flowId: flow.id, appId: app.id, idpId: flow.idpId ?? undefined };
 
   let user: User;
-  let sessionId = flow.sessionId;
+  let sessionMfaAt: Date | null = null;
   try {
-    if (flow.data.fromSession && sessionId) {
-      const session = await tenant.store.sessions.findActive(sessionId, now);
+    if (flow.data.fromSession && flow.sessionId) {
+      const session = await tenant.store.sessions.findActive(flow.sessionId, now);
       const found = session && (await tenant.store.users.findById(session.userId));
       if (!found) throw expired();
       user = found;
+      sessionMfaAt = session.mfaAt;
     } else {
       const upstream = flow.data.upstream!;
       const resolved = await resolveUser(tenant.store, { idpId: flow.idpId!, nameId: upstream.nameId, profile: flow.data.profile!, jitProvisioning: tenant.org.jitProvisioning });
@@ -63,23 +77,53 @@ export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginF
   }
 
   // The app login policy runs for every app, also when a broker session serves it.
-  if (user.status !== 'active') return deny(ctx, tenant, flow, app, 'user_disabled', 'Your account is disabled. Ask your administrator.', 'RequestDenied', { ...audit, userId: user.id });
+  const decision = evaluatePolicy(storedRules(app.policy), { user, idpId: flow.idpId ?? '', profileGroups: flow.data.profile?.groups ?? [] });
+  await tenant.store.audit.record({ ...audit, type: 'policy.decision', userId: user.id, at: now, outcome: decision.action === 'deny' ? 'failure' : 'success', details: { action: decision.action, rule: decision.rule } });
+  if (decision.action === 'deny') return deny(ctx, tenant, flow, app, decision.code, decision.message, 'RequestDenied', { ...audit, userId: user.id });
 
+  if (decision.action === 'require_totp') {
+    const sessionCounts = sessionMfaAt !== null && !decision.freshFactor;
+    const deviceCounts = decision.rememberDeviceDays > 0 && !decision.freshFactor && (await devicesFor(ctx, tenant.store).check(request.cookies[DEVICE_COOKIE], user.id));
+    if (!sessionCounts && !deviceCounts) {
+      const status = await totpFor(ctx, tenant.org, tenant.store).status(user.id);
+      const stage = status.state === 'active' ? STAGE.mfaVerify : STAGE.mfaEnrol;
+      const moved = await tenant.store.flows.advance(flow, stage, { userId: user.id, data: { ...flow.data, mfa: { rememberDeviceDays: decision.rememberDeviceDays, ruleId: decision.rule.id } } });
+      if (!moved) throw expired();
+      return { kind: 'mfa', flowId: flow.id };
+    }
+  }
+  return issue(ctx, tenant, flow, app, user, { mfaNow: false });
+}
+
+/** Stage `mfa_done` → `completed`: only reachable after a verified second factor in this flow. */
+export async function completeAfterMfa(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>): Promise<Completion> {
+  if (flow.stage !== STAGE.mfaDone || !flow.userId) throw expired();
+  const app = await appOfFlow(tenant, flow);
+  const user = await tenant.store.users.findById(flow.userId);
+  if (!user || user.status !== 'active') throw expired();
+  return issue(ctx, tenant, flow, app, user, { mfaNow: true });
+}
+
+async function issue(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, app: Application, user: User, opts: { mfaNow: boolean }): Promise<Completion> {
+  const now = ctx.clock.now();
+  let sessionId = flow.sessionId;
   let newSessionToken: string | undefined;
   if (!sessionId) {
     newSessionToken = randomBytes(32).toString('base64url');
     sessionId = sha256(newSessionToken);
     await tenant.store.sessions.create({
       id: sessionId, userId: user.id, idpId: flow.idpId!, nameId: flow.data.upstream!.nameId, upstreamSessionIndex: flow.data.upstream!.sessionIndex ?? null,
-      expiresAt: new Date(now.getTime() + tenant.org.sessionTtlSeconds * 1000),
+      mfaAt: opts.mfaNow ? now : null, expiresAt: new Date(now.getTime() + tenant.org.sessionTtlSeconds * 1000),
     });
+  } else if (opts.mfaNow) {
+    await tenant.store.sessions.markMfa(sessionId, now);
   }
-
+  // A racing duplicate loses here (its session row, if any, is never handed out and simply expires).
   if (!(await tenant.store.flows.advance(flow, STAGE.completed, { userId: user.id, sessionId }))) throw expired();
   const post = await successResponse(ctx, tenant, app, flow.data.request, user, flow.data.profile ?? { firstName: null, lastName: null, groups: [] }, now);
   await tenant.store.sessions.addApp(sessionId, app.id, post.nameId, post.sessionIndex);
   await tenant.store.users.update(user.id, { lastLoginAt: now });
-  await tenant.store.audit.record({ ...audit, type: 'login.success', userId: user.id, at: now, details: { via: flow.data.via, fromSession: !!flow.data.fromSession } });
+  await tenant.store.audit.record({ flowId: flow.id, appId: app.id, idpId: flow.idpId ?? undefined, type: 'login.success', userId: user.id, at: now, details: { via: flow.data.via, fromSession: !!flow.data.fromSession, secondFactor: opts.mfaNow } });
   return { kind: 'respond', post, ...(newSessionToken && { newSessionToken }) };
 }
 

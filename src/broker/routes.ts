@@ -5,12 +5,12 @@ import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { requireTenant, type Tenant } from '../plugins/tenant.ts';
 import { page } from '../plugins/view.ts';
-import type { LoginFlow } from '../store/login-flows.ts';
-import { browserBinding, cookieOptions, SESSION_COOKIE, sha256 } from './browser-binding.ts';
-import { completeFlow, loadOwnedFlow, type Completion } from './complete-flow.ts';
-import { errorResponse, type PostToApp } from './downstream-response.ts';
+import { browserBinding, SESSION_COOKIE, sha256 } from './browser-binding.ts';
+import { appOfFlow, completeFlow, loadOwnedFlow } from './complete-flow.ts';
+import { errorResponse } from './downstream-response.ts';
+import { answer, flowUrl, postForm, postToApp } from './respond.ts';
 import { selectIdp } from './select-idp.ts';
-import { STAGE, type FlowData } from './stages.ts';
+import { STAGE } from './stages.ts';
 import { startFromAuthnRequest, startFromLaunch, type StartedFlow } from './start-flow.ts';
 import { acceptUpstreamResponse } from './upstream-response.ts';
 import { sendUpstream, type UpstreamDispatch } from './upstream-request.ts';
@@ -20,14 +20,6 @@ type SamlParams = { SAMLRequest?: string; RelayState?: string; idp?: string };
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
 export async function brokerRoutes(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
-  const continueUrl = (flowId: string) => `/flow/${encodeURIComponent(flowId)}/continue`;
-
-  const postForm = (request: FastifyRequest, reply: FastifyReply, action: string, fields: Record<string, string>, target: string) =>
-    page(request, reply, 'saml-post', { title: `Signing you in to ${target}`, action, fields, target });
-
-  const postToApp = (request: FastifyRequest, reply: FastifyReply, post: PostToApp) =>
-    postForm(request, reply, post.acsUrl, { SAMLResponse: post.samlResponse, ...(post.relayState !== null && { RelayState: post.relayState }) }, post.appName);
-
   const dispatchUpstream = (request: FastifyRequest, reply: FastifyReply, d: UpstreamDispatch, idpName: string) =>
     d.binding === 'redirect' ? reply.redirect(d.url, 302) : postForm(request, reply, d.url, d.fields, idpName);
 
@@ -40,14 +32,14 @@ export async function brokerRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
     if (session) {
       const moved = await tenant.store.flows.advance(flow, STAGE.upstreamVerified, { sessionId: session.id, idpId: session.idpId, data: { ...flow.data, fromSession: true } });
       if (!moved) throw new AppError(409, 'flow_stage_mismatch', 'This sign-in was already continued elsewhere.');
-      return reply.redirect(continueUrl(flow.id), 303);
+      return reply.redirect(flowUrl(flow.id, 'continue'), 303);
     }
     if (flow.data.request.isPassive) {
       await tenant.store.flows.advance(flow, STAGE.failed, {});
       return postToApp(request, reply, await errorResponse(ctx, tenant, target, flow.data.request, 'NoPassive', 'No sign-in session exists and the application asked not to show any page.'));
     }
     const choice = await selectIdp(tenant, target, hint);
-    if ('choices' in choice) return reply.redirect(`/flow/${encodeURIComponent(flow.id)}/idp`, 303);
+    if ('choices' in choice) return reply.redirect(flowUrl(flow.id, 'idp'), 303);
     return dispatchUpstream(request, reply, await sendUpstream(ctx, tenant, flow, choice.idp), choice.idp.name);
   }
 
@@ -78,7 +70,7 @@ export async function brokerRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
   app.get<{ Params: { id: string } }>('/flow/:id/idp', async (request, reply) => {
     const tenant = requireTenant(request);
     const flow = await loadOwnedFlow(ctx, tenant, request, reply, request.params.id, [STAGE.received]);
-    const target = await appOf(tenant, flow);
+    const target = await appOfFlow(tenant, flow);
     const choice = await selectIdp(tenant, target);
     const choices = 'choices' in choice ? choice.choices : [choice.idp];
     return page(request, reply, 'chooser', { title: 'Choose how to sign in', flowId: flow.id, appName: target.name, choices: choices.map((i) => ({ id: i.id, name: i.name })) });
@@ -99,7 +91,7 @@ export async function brokerRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
     const tenant = requireTenant(request);
     try {
       const result = await acceptUpstreamResponse(ctx, tenant, { samlResponse: str(request.body?.SAMLResponse), relayState: str(request.body?.RelayState) });
-      return reply.redirect(continueUrl(result.flowId), 303);
+      return reply.redirect(flowUrl(result.flowId, 'continue'), 303);
     } catch (err) {
       if (err instanceof SamlError) {
         request.log.warn({ code: err.code, diagnosis: err.diagnosis, org: tenant.org.slug }, 'upstream response rejected');
@@ -113,21 +105,6 @@ export async function brokerRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
   app.get<{ Params: { id: string } }>('/flow/:id/continue', async (request, reply) => {
     const tenant = requireTenant(request);
     const flow = await loadOwnedFlow(ctx, tenant, request, reply, request.params.id, [STAGE.upstreamVerified]);
-    return answer(request, reply, tenant, await completeFlow(ctx, tenant, flow));
+    return answer(ctx, request, reply, tenant, await completeFlow(ctx, tenant, flow, request));
   });
-
-  function answer(request: FastifyRequest, reply: FastifyReply, tenant: Tenant, outcome: Completion) {
-    if (outcome.kind === 'denied') {
-      const { post } = outcome;
-      return page(request, reply, 'denied', { title: 'Access denied', message: outcome.message, code: outcome.code, action: post.acsUrl, fields: { SAMLResponse: post.samlResponse, ...(post.relayState !== null && { RelayState: post.relayState }) }, appName: post.appName }, 403);
-    }
-    if (outcome.newSessionToken) reply.setCookie(SESSION_COOKIE, outcome.newSessionToken, cookieOptions(ctx.config, tenant.org.sessionTtlSeconds));
-    return postToApp(request, reply, outcome.post);
-  }
-
-  async function appOf(tenant: Tenant, flow: LoginFlow<FlowData>) {
-    const target = flow.appId ? await tenant.store.applications.findById(flow.appId) : null;
-    if (!target) throw new AppError(404, 'unknown_app', 'The application of this sign-in no longer exists.');
-    return target;
-  }
 }

@@ -11,6 +11,8 @@ export const STAGE = {
   mfaEnrol: 'mfa_enrol',
   /** TOTP verification page shown */
   mfaVerify: 'mfa_verify',
+  /** the second factor was verified (or enrolled) in this flow; the response is next */
+  mfaDone: 'mfa_done',
   /** the app received its Response; terminal */
   completed: 'completed',
   /** refused; terminal */
@@ -48,4 +50,6 @@ export interface FlowData {
   profile?: { email: string | null; firstName: string | null; lastName: string | null; groups: string[] };
   /** set when the flow rides on an existing broker session */
   fromSession?: boolean;
+  /** what the policy asked for, kept while the second factor is pending */
+  mfa?: { rememberDeviceDays: number; ruleId: string };
 }

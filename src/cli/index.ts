@@ -7,6 +7,8 @@ import { AppError, ValidationError } from '../errors.ts';
 import { orgCommand, orgUsage } from './commands/org.ts';
 import { idpCommand, idpUsage } from './commands/idp.ts';
 import { appCommand, appUsage } from './commands/app.ts';
+import { mfaCommand, mfaUsage } from './commands/mfa.ts';
+import { policyCommand, policyUsage } from './commands/policy.ts';
 import { UsageError } from './output.ts';
 
 type Command = (argv: string[], ctx: AppContext) => Promise<number>;
@@ -14,6 +16,8 @@ const commands: Record<string, { run: Command; usage: string }> = {
   org: { run: orgCommand, usage: orgUsage },
   idp: { run: idpCommand, usage: idpUsage },
   app: { run: appCommand, usage: appUsage },
+  policy: { run: policyCommand, usage: policyUsage },
+  mfa: { run: mfaCommand, usage: mfaUsage },
 };
 
 function usage() {

@@ -25,6 +25,8 @@ const schema = z.object({
   BODY_LIMIT_BYTES: int(4096, 50 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: int(0, 120000).default(10000),
   PURGE_INTERVAL_SECONDS: int(0, 86400).default(300),
+  MFA_LOCKOUT_THRESHOLD: int(1, 100).default(5),
+  MFA_LOCKOUT_SECONDS: int(1, 86400 * 7).default(900),
 });
 
 /** Every environment variable the broker reads (documented one by one in .env.example). */
@@ -48,6 +50,8 @@ export interface Config {
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
   purgeIntervalSeconds: number;
+  mfaLockoutThreshold: number;
+  mfaLockoutSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -85,6 +89,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: c.BODY_LIMIT_BYTES,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
     purgeIntervalSeconds: c.PURGE_INTERVAL_SECONDS,
+    mfaLockoutThreshold: c.MFA_LOCKOUT_THRESHOLD,
+    mfaLockoutSeconds: c.MFA_LOCKOUT_SECONDS,
   };
 }
 

@@ -1,0 +1,98 @@
+// Stage `mfa_enrol` / `mfa_verify`: the second-factor pages of a login. Each request loads the flow at exactly these
+// stages, for the browser that owns it (the cookie is SameSite=Lax, so a cross-site form cannot post here on a
+// user's behalf). Only a verified code moves the flow to `mfa_done`; only `mfa_done` leads to the app's Response.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../context.ts';
+import { AppError } from '../errors.ts';
+import { DEVICE_COOKIE } from '../mfa/remembered-devices.ts';
+import { devicesFor, totpFor } from '../mfa/for-tenant.ts';
+import { requireTenant, type Tenant } from '../plugins/tenant.ts';
+import { page } from '../plugins/view.ts';
+import type { LoginFlow } from '../store/login-flows.ts';
+import { appOfFlow, completeAfterMfa, expired, loadOwnedFlow } from './complete-flow.ts';
+import { answer, flowUrl } from './respond.ts';
+import { STAGE, type FlowData } from './stages.ts';
+
+type CodeForm = { code?: string; remember?: string };
+
+export async function mfaRoutes(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
+  async function userOf(tenant: Tenant, flow: LoginFlow<FlowData>) {
+    const user = flow.userId ? await tenant.store.users.findById(flow.userId) : null;
+    if (!user) throw expired();
+    return user;
+  }
+
+  async function enrolPage(request: FastifyRequest, reply: FastifyReply, tenant: Tenant, flow: LoginFlow<FlowData>, error: string | null, status = 200) {
+    const user = await userOf(tenant, flow);
+    const target = await appOfFlow(tenant, flow);
+    const enrolment = await totpFor(ctx, tenant.org, tenant.store).startEnrolment(user);
+    return page(request, reply, 'mfa-enrol', {
+      title: 'Set up two-factor authentication', flowId: flow.id, appName: target.name, email: user.email, error,
+      qr: enrolment.qrDataUrl, key: enrolment.secretBase32.match(/.{1,4}/g)!.join(' '), digits: tenant.org.totpDigits,
+    }, status);
+  }
+
+  async function verifyPage(request: FastifyRequest, reply: FastifyReply, tenant: Tenant, flow: LoginFlow<FlowData>, error: string | null, status = 200) {
+    const target = await appOfFlow(tenant, flow);
+    return page(request, reply, 'mfa-verify', {
+      title: 'Two-factor authentication', flowId: flow.id, appName: target.name, error, digits: tenant.org.totpDigits,
+      rememberDays: flow.data.mfa?.rememberDeviceDays ?? 0,
+    }, status);
+  }
+
+  app.get<{ Params: { id: string } }>('/flow/:id/mfa', async (request, reply) => {
+    const tenant = requireTenant(request);
+    const flow = await loadOwnedFlow(ctx, tenant, request, reply, request.params.id, [STAGE.mfaEnrol, STAGE.mfaVerify]);
+    return flow.stage === STAGE.mfaEnrol ? enrolPage(request, reply, tenant, flow, null) : verifyPage(request, reply, tenant, flow, null);
+  });
+
+  app.post<{ Params: { id: string }; Body: CodeForm }>('/flow/:id/mfa', async (request, reply) => {
+    const tenant = requireTenant(request);
+    const flow = await loadOwnedFlow(ctx, tenant, request, reply, request.params.id, [STAGE.mfaEnrol, STAGE.mfaVerify]);
+    const user = await userOf(tenant, flow);
+    const totp = totpFor(ctx, tenant.org, tenant.store);
+    const code = typeof request.body?.code === 'string' ? request.body.code.slice(0, 64) : '';
+    const audit = { flowId: flow.id, userId: user.id, appId: flow.appId ?? undefined, at: ctx.clock.now() };
+
+    if (flow.stage === STAGE.mfaEnrol) {
+      let recoveryCodes: string[];
+      try {
+        recoveryCodes = await totp.confirmEnrolment(user.id, code);
+      } catch (err) {
+        if (!(err instanceof AppError) || err.status >= 500) throw err;
+        await tenant.store.audit.record({ ...audit, type: 'mfa.enrol_failed', outcome: 'failure', code: err.code });
+        return enrolPage(request, reply, tenant, flow, err.message, err.status === 423 ? 423 : 400);
+      }
+      if (!(await tenant.store.flows.advance(flow, STAGE.mfaDone, {}))) throw expired();
+      // Shown once: the codes exist nowhere else in clear.
+      return page(request, reply, 'mfa-recovery', { title: 'Save your recovery codes', flowId: flow.id, codes: recoveryCodes });
+    }
+
+    try {
+      await totp.verify(user.id, code);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status >= 500) throw err;
+      await tenant.store.audit.record({ ...audit, type: 'mfa.verify_failed', outcome: 'failure', code: err.code });
+      return verifyPage(request, reply, tenant, flow, err.message, err.status === 423 ? 423 : 400);
+    }
+    await tenant.store.audit.record({ ...audit, type: 'mfa.verified' });
+    if (!(await tenant.store.flows.advance(flow, STAGE.mfaDone, {}))) throw expired();
+    const days = flow.data.mfa?.rememberDeviceDays ?? 0;
+    if (days > 0 && request.body?.remember === 'on') {
+      const device = await devicesFor(ctx, tenant.store).remember(user.id, days, String(request.headers['user-agent'] ?? '').slice(0, 200) || null);
+      reply.setCookie(DEVICE_COOKIE, device.cookie, { path: '/', httpOnly: true, sameSite: 'lax', secure: ctx.config.publicScheme === 'https', maxAge: device.maxAgeSeconds });
+    }
+    const done = await tenant.store.flows.findAtStage<FlowData>(flow.id, [STAGE.mfaDone], ctx.clock.now());
+    if (!done) throw expired();
+    return answer(ctx, request, reply, tenant, await completeAfterMfa(ctx, tenant, done));
+  });
+
+  // After the recovery codes page: continue to the app.
+  app.post<{ Params: { id: string } }>('/flow/:id/finish', async (request, reply) => {
+    const tenant = requireTenant(request);
+    const flow = await loadOwnedFlow(ctx, tenant, request, reply, request.params.id, [STAGE.mfaDone]);
+    return answer(ctx, request, reply, tenant, await completeAfterMfa(ctx, tenant, flow));
+  });
+
+  app.get<{ Params: { id: string } }>('/flow/:id/finish', async (_request, reply) => reply.redirect(flowUrl(_request.params.id, 'mfa'), 303));
+}

@@ -1,0 +1,15 @@
+// The TOTP service and remembered devices of one organisation, with its settings and the operator's lockout.
+import type { AppContext } from '../context.ts';
+import type { Organization } from '../store/organizations.ts';
+import type { TenantStore } from '../store/store.ts';
+import { RememberedDevices } from './remembered-devices.ts';
+import { TotpService, type TotpAlgorithm } from './totp-service.ts';
+
+export function totpFor(ctx: AppContext, org: Organization, store: TenantStore) {
+  return new TotpService(store, ctx.box, ctx.clock, {
+    digits: org.totpDigits, period: org.totpPeriod, algorithm: org.totpAlgorithm as TotpAlgorithm, issuer: org.name,
+    lockoutThreshold: ctx.config.mfaLockoutThreshold, lockoutSeconds: ctx.config.mfaLockoutSeconds,
+  });
+}
+
+export const devicesFor = (ctx: AppContext, store: TenantStore) => new RememberedDevices(store, ctx.deviceKey, ctx.clock);
