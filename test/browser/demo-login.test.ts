@@ -1,7 +1,8 @@
 // A real browser (Debian's Chromium, driven by playwright-core) clicks through `npm run demo`: demo app → broker →
 // demo IdP → broker → demo app. Screenshots of each page go to test-artifacts/ (ignored by git).
 import t from 'tap';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -25,7 +26,8 @@ async function freeBase(): Promise<number> {
 
 t.test('a newcomer clicks through the demo in Chromium', async (t) => {
   const port = await freeBase();
-  const demo = spawn(join(root, 'node_modules/.bin/tsx'), ['demo/run.ts'], { cwd: root, env: { ...process.env, PORT: String(port), DEMO_DATA_DIR: mkdtempSync(join(tmpdir(), 'demo-')) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const dataDir = mkdtempSync(join(tmpdir(), 'demo-'));
+  const demo = spawn(join(root, 'node_modules/.bin/tsx'), ['demo/run.ts'], { cwd: root, env: { ...process.env, PORT: String(port), DEMO_DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   demo.stdout.on('data', (d) => (out += d));
   demo.stderr.on('data', (d) => (out += d));
@@ -60,4 +62,36 @@ t.test('a newcomer clicks through the demo in Chromium', async (t) => {
   await page.goto(`http://demo.localhost:${port}/login`);
   t.match(await page.textContent('h1'), /Sign in to Demo Org/, 'the organisation login page resolves on its subdomain');
   await page.screenshot({ path: join(artifacts, '4-org-login-page.png') });
+
+  await t.test('the admin turns on 2FA for the app; the next login enrols through the branded pages', async (t) => {
+    const env = { ...process.env, DATABASE_URL: `file:${join(dataDir, 'broker.db')}`, MASTER_KEY: JSON.parse(readFileSync(join(dataDir, 'master-key.json'), 'utf8')), PORT: String(port) };
+    const cli = spawnSync(join(root, 'node_modules/.bin/tsx'), ['src/cli/index.ts', 'policy', '2fa', 'on', '--org', 'demo', '--app', `http://localhost:${port + 2}/metadata`], { cwd: root, env, encoding: 'utf8' });
+    t.equal(cli.status, 0, cli.stderr);
+    const fresh = await (await browser.newContext()).newPage();
+    await fresh.goto(appUrl);
+    await fresh.getByRole('link', { name: 'Sign in with SSO' }).click();
+    await fresh.waitForURL(new RegExp(`localhost:${port + 1}/sso`));
+    await fresh.fill('#email', 'erin@customer.example');
+    await fresh.getByRole('button', { name: 'Sign in' }).click();
+    await fresh.waitForURL(/\/flow\/[^/]+\/mfa$/);
+    t.match(await fresh.textContent('h1'), /Set up two-factor authentication/);
+    t.match(await fresh.textContent('header'), /Demo Org/, 'branded with the organisation');
+    t.ok(await fresh.locator('img[alt="QR code for your authenticator app"]').isVisible(), 'QR code shown');
+    await fresh.screenshot({ path: join(artifacts, '5-mfa-enrol.png') });
+    const key = (await fresh.textContent('#manual-key'))!.replace(/\s+/g, '');
+    await fresh.fill('#code', '000000');
+    await fresh.keyboard.press('Enter');
+    await fresh.waitForSelector('#code-error');
+    t.match(await fresh.textContent('#code-error'), /not right/);
+    const key2 = (await fresh.textContent('#manual-key'))!.replace(/\s+/g, '');
+    await fresh.fill('#code', execFileSync('oathtool', ['--totp', '-b', key2], { encoding: 'utf8' }).trim());
+    await fresh.keyboard.press('Enter');
+    await fresh.waitForSelector('#recovery-codes');
+    t.equal(await fresh.locator('#recovery-codes li').count(), 10);
+    await fresh.screenshot({ path: join(artifacts, '6-mfa-recovery-codes.png') });
+    await fresh.getByRole('button', { name: /continue/ }).click();
+    await fresh.waitForURL(new RegExp(`localhost:${port + 2}/acs`));
+    t.match(await fresh.textContent('body'), /Signed in as erin@customer\.example/);
+    t.ok(key);
+  });
 });
