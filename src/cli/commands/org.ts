@@ -3,11 +3,15 @@ import { parseArgs } from 'node:util';
 import type { AppContext } from '../../context.ts';
 import { orgUrls } from '../../orgs/urls.ts';
 import { printUrls, UsageError } from '../output.ts';
+import { updateOrganizationSettings } from '../../orgs/settings.ts';
 
 export const orgUsage = `
   org create --slug <slug> --name <name> --admin-email <email> [--admin-password <pw>] [--json]
   org list [--json]
-  org show <slug> [--json]`;
+  org show <slug> [--json]
+  org settings <slug> [--jit on|off] [--totp-digits 6|8] [--totp-period <s>] [--totp-algorithm SHA1|SHA256|SHA512]
+               [--session-ttl <s>] [--name <display name>] [--primary-color #rrggbb] [--accent-color #rrggbb]
+               [--logo-url <https url>] [--login-message <text>]`;
 
 export async function orgCommand(argv: string[], ctx: AppContext): Promise<number> {
   const [sub, ...rest] = argv;
@@ -53,6 +57,31 @@ export async function orgCommand(argv: string[], ctx: AppContext): Promise<numbe
       console.log(`${org.name} (${org.slug})`);
       printUrls(urls);
     }
+    return 0;
+  }
+  if (sub === 'settings') {
+    const { values, positionals } = parseArgs({
+      args: rest, allowPositionals: true,
+      options: {
+        jit: { type: 'string' }, 'totp-digits': { type: 'string' }, 'totp-period': { type: 'string' }, 'totp-algorithm': { type: 'string' }, 'session-ttl': { type: 'string' },
+        name: { type: 'string' }, 'primary-color': { type: 'string' }, 'accent-color': { type: 'string' }, 'logo-url': { type: 'string' }, 'login-message': { type: 'string' },
+      },
+    });
+    const org = positionals[0] && (await ctx.store.organizations.findBySlug(positionals[0]));
+    if (!org) throw new UsageError(`no organisation "${positionals[0] ?? ''}"`);
+    const updated = await updateOrganizationSettings(ctx, org.id, {
+      ...(values.jit !== undefined && { jitProvisioning: values.jit === 'on' ? true : values.jit === 'off' ? false : (values.jit as never) }),
+      ...(values['totp-digits'] !== undefined && { totpDigits: Number(values['totp-digits']) }),
+      ...(values['totp-period'] !== undefined && { totpPeriod: Number(values['totp-period']) }),
+      ...(values['totp-algorithm'] !== undefined && { totpAlgorithm: values['totp-algorithm'] }),
+      ...(values['session-ttl'] !== undefined && { sessionTtlSeconds: Number(values['session-ttl']) }),
+      ...(values.name !== undefined && { name: values.name }),
+      ...(values['primary-color'] !== undefined && { primaryColor: values['primary-color'] }),
+      ...(values['accent-color'] !== undefined && { accentColor: values['accent-color'] }),
+      ...(values['logo-url'] !== undefined && { logoUrl: values['logo-url'] || null }),
+      ...(values['login-message'] !== undefined && { loginMessage: values['login-message'] || null }),
+    }, 'cli');
+    console.log(`Saved settings of ${updated.slug}: just-in-time users ${updated.jitProvisioning ? 'on' : 'off'}, TOTP ${updated.totpDigits} digits / ${updated.totpPeriod} s / ${updated.totpAlgorithm}, sessions ${updated.sessionTtlSeconds} s.`);
     return 0;
   }
   throw new UsageError(`unknown org command "${sub ?? ''}"`);
