@@ -1,5 +1,4 @@
-// Typed SAML failures. samlify reports failures as bare strings; the adapters in src/saml wrap every failure in a
-// SamlError with a stable code (logged, audited, and mapped to a page or a SAML status by the broker).
+// Typed SAML failures: every failure of the adapters in src/saml is a SamlError with a stable code (logged, audited, and mapped to a page or a SAML status by the broker).
 // `diagnosis` carries expected-vs-received facts for the admin's "test connection" view; it is never shown to end users.
 import { AppError } from '../errors.ts';
 
