@@ -15,6 +15,7 @@ import { portalRoutes } from './broker/portal-routes.ts';
 import { adminRoutes } from './admin/routes.ts';
 import { brokerRoutes } from './broker/routes.ts';
 import { mfaRoutes } from './broker/mfa-routes.ts';
+import { metricsPlugin } from './metrics/routes.ts';
 
 export interface BuildOptions { logger?: boolean | object }
 
@@ -74,6 +75,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   await app.register(viewPlugin, { production: ctx.config.env === 'production' });
   await app.register(tenantPlugin, { ctx });
 
+  await app.register(metricsPlugin, { ctx });
   await app.register(healthRoutes, { ctx });
   await app.register(welcomeRoutes, { ctx });
   await app.register(metadataRoutes, { ctx });

@@ -10,10 +10,11 @@ import { SigningCredentials } from './orgs/signing-credentials.ts';
 import { openDatabase, parseDatabaseUrl } from './store/database.ts';
 import { migrate } from './store/migrations.ts';
 import { Store } from './store/store.ts';
+import { Metrics } from './metrics/metrics.ts';
 
 export interface BootstrapResult { ctx: AppContext; appliedMigrations: string[]; warnings: string[] }
 
-export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey?: Buffer; skipMigrations?: boolean } = {}): Promise<BootstrapResult> {
+export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey?: Buffer; skipMigrations?: boolean; processMetrics?: boolean } = {}): Promise<BootstrapResult> {
   const warnings: string[] = [];
   let key = opts.masterKey;
   if (!key) {
@@ -29,5 +30,6 @@ export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey
   const clock = opts.clock ?? systemClock;
   const organizations = new OrganizationService(config, store, credentials, clock);
   const deviceKey = createHmac('sha256', key).update('remembered-device-cookies').digest();
-  return { ctx: { config, store, box, credentials, organizations, clock, deviceKey }, appliedMigrations, warnings };
+  const metrics = new Metrics({ processMetrics: opts.processMetrics });
+  return { ctx: { config, store, box, credentials, organizations, clock, deviceKey, metrics }, appliedMigrations, warnings };
 }

@@ -6,6 +6,7 @@ import type { SealedBox } from './crypto/sealed-box.ts';
 import type { OrganizationService } from './orgs/organization-service.ts';
 import type { SigningCredentials } from './orgs/signing-credentials.ts';
 import type { Store } from './store/store.ts';
+import type { Metrics } from './metrics/metrics.ts';
 
 export interface AppContext {
   config: Config;
@@ -16,5 +17,6 @@ export interface AppContext {
   clock: Clock;
   /** HMAC key for remembered-device cookies, derived from the master key */
   deviceKey: Buffer;
+  metrics: Metrics;
 }
 export type { FastifyBaseLogger };

@@ -16,7 +16,7 @@ async function main() {
     }
     throw err;
   }
-  const { ctx, appliedMigrations, warnings } = await bootstrap(config);
+  const { ctx, appliedMigrations, warnings } = await bootstrap(config, { processMetrics: true });
   const app = await buildApp(ctx);
   for (const w of warnings) app.log.warn(`\n\n  !!! ${w}\n`);
   if (appliedMigrations.length) app.log.info({ appliedMigrations }, 'database migrations applied');

@@ -123,12 +123,14 @@ async function issue(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>,
   const post = await successResponse(ctx, tenant, app, flow.data.request, user, flow.data.profile ?? { firstName: null, lastName: null, groups: [] }, now);
   await tenant.store.sessions.addApp(sessionId, app.id, post.nameId, post.sessionIndex);
   await tenant.store.users.update(user.id, { lastLoginAt: now });
+  ctx.metrics.logins.inc({ org: tenant.org.slug, outcome: 'success' });
   await tenant.store.audit.record({ flowId: flow.id, appId: app.id, idpId: flow.idpId ?? undefined, type: 'login.success', userId: user.id, at: now, details: { via: flow.data.via, fromSession: !!flow.data.fromSession, secondFactor: opts.mfaNow } });
   return { kind: 'respond', post, ...(newSessionToken && { newSessionToken }) };
 }
 
 async function deny(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, app: Application, code: string, message: string, subStatus: 'RequestDenied' | 'AuthnFailed', audit: Record<string, string | undefined>): Promise<Completion> {
   if (!(await tenant.store.flows.advance(flow, STAGE.failed, {}))) throw expired();
+  ctx.metrics.logins.inc({ org: tenant.org.slug, outcome: code });
   await tenant.store.audit.record({ ...audit, type: 'login.denied', outcome: 'failure', code, at: ctx.clock.now() });
   return { kind: 'denied', code, message, post: await errorResponse(ctx, tenant, app, flow.data.request, subStatus, message) };
 }

@@ -60,6 +60,7 @@ export async function mfaRoutes(app: FastifyInstance, { ctx }: { ctx: AppContext
         recoveryCodes = await totp.confirmEnrolment(user.id, code);
       } catch (err) {
         if (!(err instanceof AppError) || err.status >= 500) throw err;
+        ctx.metrics.totpFailures.inc({ org: tenant.org.slug, code: err.code });
         await tenant.store.audit.record({ ...audit, type: 'mfa.enrol_failed', outcome: 'failure', code: err.code });
         return enrolPage(request, reply, tenant, flow, err.message, err.status === 423 ? 423 : 400);
       }
@@ -72,6 +73,7 @@ export async function mfaRoutes(app: FastifyInstance, { ctx }: { ctx: AppContext
       await totp.verify(user.id, code);
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500) throw err;
+      ctx.metrics.totpFailures.inc({ org: tenant.org.slug, code: err.code });
       await tenant.store.audit.record({ ...audit, type: 'mfa.verify_failed', outcome: 'failure', code: err.code });
       return verifyPage(request, reply, tenant, flow, err.message, err.status === 423 ? 423 : 400);
     }

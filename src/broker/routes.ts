@@ -95,6 +95,7 @@ export async function brokerRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
     } catch (err) {
       if (err instanceof SamlError) {
         request.log.warn({ code: err.code, diagnosis: err.diagnosis, org: tenant.org.slug }, 'upstream response rejected');
+        ctx.metrics.upstreamErrors.inc({ org: tenant.org.slug, code: err.code });
         await tenant.store.audit.record({ type: 'login.upstream_rejected', outcome: 'failure', code: err.code, at: ctx.clock.now(), details: err.diagnosis });
       }
       throw err;

@@ -27,6 +27,7 @@ const schema = z.object({
   PURGE_INTERVAL_SECONDS: int(0, 86400).default(300),
   MFA_LOCKOUT_THRESHOLD: int(1, 100).default(5),
   MFA_LOCKOUT_SECONDS: int(1, 86400 * 7).default(900),
+  METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
 });
 
 /** Every environment variable the broker reads (documented one by one in .env.example). */
@@ -52,6 +53,7 @@ export interface Config {
   purgeIntervalSeconds: number;
   mfaLockoutThreshold: number;
   mfaLockoutSeconds: number;
+  metricsToken?: string;
 }
 
 export class ConfigError extends Error {
@@ -91,6 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     purgeIntervalSeconds: c.PURGE_INTERVAL_SECONDS,
     mfaLockoutThreshold: c.MFA_LOCKOUT_THRESHOLD,
     mfaLockoutSeconds: c.MFA_LOCKOUT_SECONDS,
+    metricsToken: c.METRICS_TOKEN,
   };
 }
 
