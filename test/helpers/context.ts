@@ -24,7 +24,7 @@ export function testProviders(): DbProvider[] {
 
 export interface TestContext { ctx: AppContext; clock: ManualClock; config: Config; provider: DbProvider; cleanup(): Promise<void> }
 
-async function freshPostgres(): Promise<{ url: string; drop(): Promise<void> }> {
+export async function freshPostgres(): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `broker_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
   await admin.connect();
