@@ -1,11 +1,11 @@
 // XML Schema validation for SAML messages with libxml2 compiled to WebAssembly. The schema is compiled once per
 // process and reused: the validators published for samlify start a JVM or a worker per call (85–170 ms); this costs
-// about 0.03 ms. Documents are parsed with a DOCTYPE refused up front (no DTD means no entity expansion and
-// no external entity), and every parsed document is disposed after use.
+// 0.02 ms for a short request and 0.08 ms for a 6 KB signed Response. Documents are parsed with a DOCTYPE refused
+// up front (no DTD means no entity expansion and no external entity), and every parsed document is disposed after use.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
-import { XmlDocument, XsdValidator, xmlCleanupInputProvider, xmlRegisterInputProvider } from 'libxml2-wasm';
+import { ParseOption, XmlDocument, XsdValidator, xmlCleanupInputProvider, xmlRegisterInputProvider, type XmlInputProvider } from 'libxml2-wasm';
 import { fsInputProviders } from 'libxml2-wasm/lib/nodejs.mjs';
 
 const require = createRequire(import.meta.url);
@@ -14,21 +14,29 @@ const require = createRequire(import.meta.url);
 export const SAML_SCHEMA_DIR = join(dirname(require.resolve('@authenio/samlify-xmllint-wasm/package.json')), 'schemas');
 
 const DOCTYPE = /<!DOCTYPE/i;
+// Defence in depth behind the DOCTYPE refusal. The string reaches libxml2 as UTF-8 whatever its XML declaration
+// says, so forcing UTF-8 both reads non-ASCII text correctly and leaves no declared encoding (UTF-7, UTF-16...)
+// in which a DOCTYPE could hide from the check above.
+const MESSAGE_PARSE = { encoding: 'utf-8', option: ParseOption.XML_PARSE_NONET | ParseOption.XML_PARSE_NO_XXE };
 
+/** Synchronous validator: throws an Error carrying libxml2's reasons. */
 export interface XsdValidatorHandle { validate(xml: string): void }
+
+/** The samlify `setSchemaValidator` contract: resolves when valid, rejects with the reason otherwise. */
+export interface SchemaValidator { validate(xml: string): Promise<string> }
 
 /**
  * Schemas import each other by W3C/OASIS URLs. Those are resolved to local files with the same name, looked up in
  * the main schema's folder and then in `searchDirs`; nothing is ever fetched from the network.
  */
-function localSchemaProvider(dirs: string[]) {
+function localSchemaProvider(dirs: string[]): XmlInputProvider {
   const local = (name: string) => {
     const base = name.split(/[\\/]/).pop() ?? '';
     return dirs.map((d) => join(d, base)).find((p) => base.endsWith('.xsd') && existsSync(p));
   };
   return {
-    match: (name: string) => local(name) !== undefined,
-    open: (name: string) => fsInputProviders.open(local(name)!),
+    match: (name) => local(name) !== undefined,
+    open: (name) => fsInputProviders.open(local(name)!),
     read: fsInputProviders.read,
     close: fsInputProviders.close,
   };
@@ -37,7 +45,8 @@ function localSchemaProvider(dirs: string[]) {
 /** Compiles `mainXsdPath` and its imports into a reusable validator. */
 export function createXsdValidator(mainXsdPath: string, searchDirs: string[] = [SAML_SCHEMA_DIR]): XsdValidatorHandle {
   // File access is enabled only while the schema and its imports load, never while messages are parsed.
-  xmlRegisterInputProvider(localSchemaProvider([dirname(mainXsdPath), ...searchDirs]));
+  // (xmlCleanupInputProvider drops every registered provider: nothing else in this process registers one.)
+  if (!xmlRegisterInputProvider(localSchemaProvider([dirname(mainXsdPath), ...searchDirs]))) throw new Error('libxml2 refused the schema input provider');
   let validator: XsdValidator;
   try {
     const schemaDoc = XmlDocument.fromBuffer(readFileSync(mainXsdPath), { url: mainXsdPath });
@@ -54,9 +63,9 @@ export function createXsdValidator(mainXsdPath: string, searchDirs: string[] = [
       if (DOCTYPE.test(xml)) throw new Error('XML with a DOCTYPE is refused');
       let doc: XmlDocument;
       try {
-        doc = XmlDocument.fromString(xml);
+        doc = XmlDocument.fromString(xml, MESSAGE_PARSE);
       } catch (err) {
-        throw new Error(`not well-formed XML: ${(err as Error).message}`);
+        throw new Error(`not well-formed XML: ${(err as Error).message.trim()}`);
       }
       try {
         validator.validate(doc);
@@ -73,8 +82,10 @@ export function createXsdValidator(mainXsdPath: string, searchDirs: string[] = [
 let protocolValidator: XsdValidatorHandle | undefined;
 
 /** Async validator (the contract SAML libraries such as samlify use): resolves when valid, rejects with the reason. */
-export function createSchemaValidator(xsdDir = SAML_SCHEMA_DIR) {
-  const handle = xsdDir === SAML_SCHEMA_DIR ? (protocolValidator ??= createXsdValidator(join(xsdDir, 'saml-schema-protocol-2.0.xsd'))) : createXsdValidator(join(xsdDir, 'saml-schema-protocol-2.0.xsd'));
+export function createSchemaValidator(xsdDir = SAML_SCHEMA_DIR): SchemaValidator {
+  const main = join(xsdDir, 'saml-schema-protocol-2.0.xsd');
+  // The bundled schemas never change, so every caller shares one compiled copy.
+  const handle = xsdDir === SAML_SCHEMA_DIR ? (protocolValidator ??= createXsdValidator(main)) : createXsdValidator(main);
   return {
     validate: async (xml: string) => {
       handle.validate(xml);
