@@ -9,6 +9,7 @@ import { idpCommand, idpUsage } from './commands/idp.ts';
 import { appCommand, appUsage } from './commands/app.ts';
 import { mfaCommand, mfaUsage } from './commands/mfa.ts';
 import { policyCommand, policyUsage } from './commands/policy.ts';
+import { usersCommand, usersUsage } from './commands/users.ts';
 import { UsageError } from './output.ts';
 
 type Command = (argv: string[], ctx: AppContext) => Promise<number>;
@@ -18,6 +19,7 @@ const commands: Record<string, { run: Command; usage: string }> = {
   app: { run: appCommand, usage: appUsage },
   policy: { run: policyCommand, usage: policyUsage },
   mfa: { run: mfaCommand, usage: mfaUsage },
+  users: { run: usersCommand, usage: usersUsage },
 };
 
 function usage() {

@@ -54,8 +54,8 @@ export class ImportJobRepository {
 
   /**
    * Creates a running job. Unless the mode is a dry run, refuses (returns `blockedBy`) while another live
-   * non-dry-run job of this organisation is running; running jobs silent for `staleAfterMs` are marked failed
-   * (returned in `abandoned`) and do not block.
+   * non-dry-run job of this organisation is running; running jobs (dry runs too) silent for `staleAfterMs` are
+   * marked failed (returned in `abandoned`) and do not block.
    */
   async begin(input: { mode: string; fileHash?: string; state: Omit<ImportJobState, 'heartbeatAt'> }, now: Date, staleAfterMs: number): Promise<BeginResult> {
     const state = toJson({ ...input.state, heartbeatAt: now.toISOString() });
@@ -66,14 +66,17 @@ export class ImportJobRepository {
       // The lock: see the header comment. "name" = "name" changes nothing but takes the row's write lock.
       const locked = await tx.$executeRaw`UPDATE "Organization" SET "name" = "name" WHERE "id" = ${this.orgId}`;
       if (locked !== 1) throw new Error(`organisation ${this.orgId} does not exist`);
-      const running = await tx.importJob.findMany({ where: { orgId: this.orgId, status: 'running', NOT: { mode: { contains: DRY_RUN_FLAG } } }, orderBy: { createdAt: 'asc' } });
+      const running = await tx.importJob.findMany({ where: { orgId: this.orgId, status: 'running' }, orderBy: { createdAt: 'asc' } });
       const abandoned: ImportJob[] = [];
       for (const row of running) {
         const job = fromRow(row);
-        if (now.getTime() - job.heartbeatAt.getTime() <= staleAfterMs) return { blockedBy: job };
+        if (now.getTime() - job.heartbeatAt.getTime() <= staleAfterMs) {
+          if (job.dryRun) continue; // a live dry run writes no users: it does not block
+          return { blockedBy: job };
+        }
         const report = toJson({ ...job.report, phase: 'abandoned', error: { code: 'import_abandoned', message: `The import stopped without finishing (no sign of life since ${job.heartbeatAt.toISOString()}); a later import took over.` } });
         const marked = await tx.importJob.updateMany({ where: { id: row.id, status: 'running', report: row.report }, data: { status: 'failed', finishedAt: now, report } });
-        if (marked.count !== 1) return { blockedBy: job }; // it showed a sign of life after all
+        if (marked.count !== 1 && !job.dryRun) return { blockedBy: job }; // it showed a sign of life after all
         abandoned.push({ ...job, status: 'failed', finishedAt: now });
       }
       return { job: fromRow(await tx.importJob.create({ data })), abandoned };

@@ -53,25 +53,17 @@ export class UserRepository {
     return this.db.user.count({ where: { orgId: this.orgId } });
   }
 
-  // Bulk reads for import/export (src/users): one query per batch or page instead of one per user.
+  // Paged reads for export and disable-missing (src/users): one query per page instead of one per user.
 
-  /** Users whose emailLower is in the list, each with its identity links. */
-  async findManyByEmailLower(emailsLower: string[]) {
-    if (!emailsLower.length) return [];
-    const rows = await this.db.user.findMany({ where: { orgId: this.orgId, emailLower: { in: emailsLower } }, include: { identities: { select: { idpId: true, nameId: true } } } });
-    return rows.map((r) => ({ ...fromRow(r), identities: r.identities }));
-  }
-  /** Identity links of this organisation whose NameID is in the list (callers filter on idpId). */
-  findIdentitiesByNameId(nameIds: string[]) {
-    if (!nameIds.length) return Promise.resolve([]);
-    return this.db.userIdentity.findMany({ where: { orgId: this.orgId, nameId: { in: nameIds } }, select: { userId: true, idpId: true, nameId: true } });
-  }
-  /** One page of the directory in emailLower order (keyset pagination), with identity links oldest first. */
+  /**
+   * One page of the directory in emailLower order (keyset pagination), with identity links oldest first.
+   * At most 500 per page: Prisma loads the links with one bind parameter per user, and caps SQLite at 999.
+   */
   async pageByEmail(opts: { after?: string; take: number }) {
     const rows = await this.db.user.findMany({
       where: { orgId: this.orgId, ...(opts.after !== undefined && { emailLower: { gt: opts.after } }) },
       orderBy: { emailLower: 'asc' },
-      take: opts.take,
+      take: Math.min(opts.take, 500),
       include: { identities: { select: { idpId: true, nameId: true }, orderBy: { createdAt: 'asc' } } },
     });
     return rows.map((r) => ({ ...fromRow(r), identities: r.identities }));
@@ -84,11 +76,6 @@ export class UserRepository {
       take: opts.take,
       select: { id: true, emailLower: true },
     });
-  }
-  /** Sets these users (if still active) to disabled; returns how many changed. */
-  async disableMany(ids: string[]) {
-    if (!ids.length) return 0;
-    return (await this.db.user.updateMany({ where: { orgId: this.orgId, id: { in: ids }, status: 'active' }, data: { status: 'disabled' } })).count;
   }
   async delete(id: string) {
     await this.db.user.delete({ where: { id, orgId: this.orgId } });

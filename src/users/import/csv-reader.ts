@@ -2,78 +2,116 @@
 // delimiters, quotes ("") and line breaks (LF, CRLF or CR, mixed files too). Line numbers are physical lines: we
 // count the line breaks inside each record's quoted fields ourselves, because csv-parse's own `info.lines`
 // counts a CRLF inside a quoted field as two lines.
-import { Readable, pipeline } from 'node:stream';
+import { setImmediate as turn } from 'node:timers/promises';
+import { finished } from 'node:stream/promises';
 import { parse, type CsvError } from 'csv-parse';
 import { unescapeFormula } from '../csv-cells.ts';
 import { columnFor, knownColumnsText, type Column } from './columns.ts';
 import { fileError, type ReaderLimits, type SourceRow } from './rows.ts';
 
-const HEAD_LIMIT = 64 * 1024;
-
-export async function* readCsv(chunks: AsyncIterable<Buffer>, limits: ReaderLimits): AsyncGenerator<SourceRow> {
-  // Peek at the start of the file for the header line, then replay it into the parser.
-  const input = chunks[Symbol.asyncIterator]();
-  const head: Buffer[] = [];
-  let headBytes = 0;
-  let ended = false;
-  while (headBytes < HEAD_LIMIT) {
-    const next = await input.next();
-    if (next.done) { ended = true; break; }
-    head.push(next.value);
-    headBytes += next.value.length;
-    if (next.value.includes(0x0a) || next.value.includes(0x0d)) break;
-  }
-  const delimiter = detectDelimiter(Buffer.concat(head).toString('utf8'));
-  const replay = Readable.from((async function* () {
-    yield* head;
-    if (!ended) for (let n = await input.next(); !n.done; n = await input.next()) yield n.value;
-  })());
-  const parser = parse({
-    bom: true,
-    delimiter,
-    record_delimiter: ['\r\n', '\n', '\r'],
-    relax_column_count: true,
-    relax_quotes: true,
-    max_record_size: limits.maxRecordChars,
-  });
-  pipeline(replay, parser, () => {}); // errors surface through the parser's iterator below
-
+/** Yields the file's data rows, a chunk's worth at a time (one promise per chunk, not per row, keeps GC calm). */
+export async function* readCsv(chunks: AsyncIterable<Buffer>, limits: ReaderLimits): AsyncGenerator<SourceRow[]> {
+  let parser: Parser | undefined;
+  let delimiter = ',';
+  const records: string[][] = [];
+  let failure: unknown;
   let nextLine = 1;
-  let header: { columns: (Column | null)[]; names: string[] } | null = null;
-  try {
-    for await (const cells of parser as AsyncIterable<string[]>) {
+  let header: Header | null = null;
+
+  const start = (head: Buffer) => {
+    delimiter = detectDelimiter(head.toString('utf8', 0, Math.min(head.length, HEAD_LIMIT)));
+    const p = parse({
+      bom: true,
+      delimiter,
+      record_delimiter: ['\r\n', '\n', '\r'],
+      relax_column_count: true,
+      relax_quotes: true,
+      max_record_size: limits.maxRecordChars,
+    });
+    p.on('data', (record: string[]) => records.push(record));
+    p.on('error', (err) => { failure ??= err; });
+    return p;
+  };
+  const rows = (): SourceRow[] => {
+    if (failure) throw readable(failure, nextLine);
+    const out: SourceRow[] = [];
+    for (const cells of records) {
       const line = nextLine;
       nextLine += 1 + lineBreaks(cells);
-      if (!header) {
-        header = readHeader(cells, line);
-        continue;
-      }
-      if (cells.every((c) => c.trim() === '')) continue; // blank line
-      const row: SourceRow = { line, values: {}, problems: [] };
-      const width = header.columns.length;
-      const extra = cells.slice(width).some((c) => c.trim() !== '');
-      if (cells.length < width || extra) {
-        row.problems.push({ line, column: null, reason: `has ${cells.length} fields but the header has ${width} (check the quoting and the delimiter "${delimiter}")` });
-      }
-      for (let i = 0; i < Math.min(width, cells.length); i++) {
-        const value = unescapeFormula(cells[i].trim());
-        const column = header.columns[i];
-        if (column) row.values[column] = value;
-        else if (value !== '') {
-          const name = header.names[i];
-          row.problems.push({ line, column: name || `#${i + 1}`, reason: name ? `unknown column "${name}" (known columns: ${knownColumnsText})` : `value in column ${i + 1}, which has no name in the header` });
-        }
-      }
-      yield row;
+      if (!header) header = readHeader(cells, line);
+      else if (!isBlank(cells)) out.push(toRow(cells, line, header, delimiter));
     }
-  } catch (err) {
-    if ((err as CsvError).code?.startsWith?.('CSV_')) {
-      const e = err as CsvError & { lines?: number };
-      throw fileError('import_bad_file', `The CSV file cannot be read near line ${e.lines ?? nextLine}: ${e.message}`, e.lines ?? nextLine);
+    records.length = 0;
+    return out;
+  };
+
+  // The delimiter comes from the header line: the first chunks are held back until it is complete.
+  let head: Buffer[] = [];
+  let headBytes = 0;
+  for await (const input of chunks) {
+    let chunk = input;
+    if (!parser) {
+      head.push(input);
+      headBytes += input.length;
+      if (!input.includes(0x0a) && !input.includes(0x0d) && headBytes < HEAD_LIMIT) continue;
+      chunk = Buffer.concat(head);
+      head = [];
+      parser = start(chunk);
     }
-    throw err;
+    parser.write(chunk);
+    await turn(); // let the parser emit what this chunk completed
+    const out = rows();
+    if (out.length) yield out;
   }
+  if (!parser && head.length) {
+    parser = start(Buffer.concat(head)); // a one-line file without a line break
+    parser.write(Buffer.concat(head));
+  }
+  if (!parser) throw fileError('import_bad_header', 'The file is empty: the first line must be a header naming the columns (at least "email").', 1);
+  parser.end();
+  try {
+    await finished(parser);
+  } catch (err) {
+    throw readable(failure ?? err, nextLine);
+  }
+  const out = rows();
   if (!header) throw fileError('import_bad_header', 'The file is empty: the first line must be a header naming the columns (at least "email").', 1);
+  if (out.length) yield out;
+}
+
+type Parser = ReturnType<typeof parse>;
+type Header = { columns: (Column | null)[]; names: string[] };
+const HEAD_LIMIT = 64 * 1024;
+
+function readable(err: unknown, line: number) {
+  if (!(err as CsvError)?.code?.startsWith?.('CSV_')) return err;
+  const e = err as CsvError & { lines?: number };
+  return fileError('import_bad_file', `The CSV file cannot be read near line ${e.lines ?? line}: ${e.message}`, e.lines ?? line);
+}
+
+function isBlank(cells: string[]) {
+  for (const c of cells) if (c.trim() !== '') return false;
+  return true;
+}
+
+function toRow(cells: string[], line: number, header: Header, delimiter: string): SourceRow {
+  const row: SourceRow = { line, values: {}, problems: [] };
+  const width = header.columns.length;
+  let extra = false;
+  for (let i = width; i < cells.length && !extra; i++) extra = cells[i].trim() !== '';
+  if (cells.length < width || extra) {
+    row.problems.push({ line, column: null, reason: `has ${cells.length} fields but the header has ${width} (check the quoting and the delimiter "${delimiter}")` });
+  }
+  for (let i = 0; i < width && i < cells.length; i++) {
+    const value = unescapeFormula(cells[i].trim());
+    const column = header.columns[i];
+    if (column) row.values[column] = value;
+    else if (value !== '') {
+      const name = header.names[i];
+      row.problems.push({ line, column: name || `#${i + 1}`, reason: name ? `unknown column "${name}" (known columns: ${knownColumnsText})` : `value in field ${i + 1}, whose column has no name in the header` });
+    }
+  }
+  return row;
 }
 
 function readHeader(cells: string[], line: number) {

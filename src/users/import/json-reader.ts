@@ -7,7 +7,8 @@ import { fileError, type ReaderLimits, type SourceRow } from './rows.ts';
 
 type State = 'start' | 'beforeItem' | 'inItem' | 'afterArray';
 
-export async function* readJson(chunks: AsyncIterable<Buffer>, limits: ReaderLimits): AsyncGenerator<SourceRow> {
+/** Yields the array's items as rows, a chunk's worth at a time. */
+export async function* readJson(chunks: AsyncIterable<Buffer>, limits: ReaderLimits): AsyncGenerator<SourceRow[]> {
   const decoder = new StringDecoder('utf8');
   let state: State = 'start';
   let line = 1;
@@ -20,7 +21,7 @@ export async function* readJson(chunks: AsyncIterable<Buffer>, limits: ReaderLim
   let first = true;
   const bad = (what: string) => fileError('import_bad_file', `The JSON file cannot be read at line ${line}: ${what}`, line);
 
-  function* item(text: string): Generator<SourceRow> {
+  function item(text: string): SourceRow {
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -37,10 +38,11 @@ export async function* readJson(chunks: AsyncIterable<Buffer>, limits: ReaderLim
         else if (v !== null && v !== '') row.problems.push({ line: itemLine, column: key, reason: `unknown column "${key}" (known columns: ${knownColumnsText})` });
       }
     }
-    yield row;
+    return row;
   }
 
-  const scan = function* (text: string): Generator<SourceRow> {
+  const scan = (text: string): SourceRow[] => {
+    const out: SourceRow[] = [];
     let start = 0; // where the current item's text begins in `text`
     for (let i = first && text.charCodeAt(0) === 0xfeff ? 1 : 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
@@ -60,7 +62,7 @@ export async function* readJson(chunks: AsyncIterable<Buffer>, limits: ReaderLim
           const itemText = parts.join('');
           parts = [];
           partsLength = 0;
-          if (itemText.trim()) yield* item(itemText);
+          if (itemText.trim()) out.push(item(itemText));
           else if (c === 0x2c) throw bad('an empty item (two commas in a row?)');
           state = c === 0x2c ? 'beforeItem' : 'afterArray';
         }
@@ -81,16 +83,21 @@ export async function* readJson(chunks: AsyncIterable<Buffer>, limits: ReaderLim
         throw bad('unexpected text after the end of the array.');
       }
     }
-    first = false;
+    if (text.length) first = false;
     if (state === 'inItem') {
       parts.push(text.slice(start));
       partsLength += text.length - start;
       if (partsLength > limits.maxRecordChars) throw fileError('import_bad_file', `The item starting at line ${itemLine} is longer than ${limits.maxRecordChars} characters.`, itemLine);
     }
+    return out;
   };
 
-  for await (const chunk of chunks) yield* scan(decoder.write(chunk));
-  yield* scan(decoder.end());
+  for await (const chunk of chunks) {
+    const rows = scan(decoder.write(chunk));
+    if (rows.length) yield rows;
+  }
+  const rows = scan(decoder.end());
+  if (rows.length) yield rows;
   if (state === 'start') throw bad('the file is empty; a JSON import must be an array of user objects.');
   if (state !== 'afterArray') throw bad('the file ends before the array is closed with "]".');
 }

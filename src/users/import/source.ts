@@ -26,7 +26,7 @@ export async function openSource(source: ImportSource, format?: ImportFormat): P
       return {
         name: source.path,
         size,
-        format: format ?? (extname(source.path).toLowerCase() === '.json' ? 'json' : await sniffFormat(handle)),
+        format: format ?? formatByName(source.path) ?? (await sniffFormat(handle)),
         chunks: () => handle.createReadStream({ start: 0, autoClose: false, highWaterMark: CHUNK }) as AsyncIterable<Buffer>,
         close: () => handle.close(),
       };
@@ -39,12 +39,17 @@ export async function openSource(source: ImportSource, format?: ImportFormat): P
   return {
     name: source.name ?? 'upload',
     size: data.length,
-    format: format ?? formatOf(data.subarray(0, 1024)),
+    format: format ?? (source.name ? formatByName(source.name) : null) ?? formatOf(data.subarray(0, 1024)),
     async *chunks() {
       for (let i = 0; i < data.length; i += CHUNK) yield data.subarray(i, i + CHUNK);
     },
     close: async () => {},
   };
+}
+
+function formatByName(path: string): ImportFormat | null {
+  const ext = extname(path).toLowerCase();
+  return ext === '.json' ? 'json' : ext === '.csv' || ext === '.txt' ? 'csv' : null;
 }
 
 async function sniffFormat(handle: FileHandle): Promise<ImportFormat> {

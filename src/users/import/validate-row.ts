@@ -1,7 +1,8 @@
 // Checks one record against the rules that need no database lookup of users: email syntax, lengths, status,
 // groups, pre-link (IdP of this organisation + NameID), and duplicates inside the file (emails compared without
-// regard to case; the first occurrence wins, later ones are rejected). Deterministic: two validators fed the same
-// file give the same answers, which lets an import validate in one pass and write in another.
+// regard to case; the first occurrence wins, later ones are rejected). Re-checking a row gives the same answer,
+// so an import validates the whole file in one pass and then feeds the same validator the file again while it
+// writes (the second pass reuses the first pass's memory of emails instead of building it twice).
 import type { IdentityProvider } from '../../store/identity-providers.ts';
 import { MAX_GROUPS, MAX_LENGTH, type Column } from './columns.ts';
 import type { RawValue, Rejection, SourceRow } from './rows.ts';
@@ -30,6 +31,8 @@ export type CheckResult = { ok: true; row: ValidRow } | { ok: false; rejections:
 const EMAIL = /^[^\s@]{1,64}@(?=.{1,253}$)[^\s@.]+(\.[^\s@.]+)+$/;
 // C0 controls other than tab, CR and LF, and DEL: PostgreSQL refuses NUL, and none belongs in a directory field.
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+const TEXT_FIELDS = ['username', 'firstName', 'lastName', 'phone'] as const;
+const GROUP_SEPARATOR = /[;|]/;
 
 export class RowValidator {
   /** every email the file names (lower-cased, even when the row is rejected) -> line of its first occurrence */
@@ -45,7 +48,7 @@ export class RowValidator {
 
   check(src: SourceRow): CheckResult {
     const { line, values } = src;
-    const problems: Rejection[] = [...src.problems];
+    const problems = src.problems; // the reader's, extended (each row object is checked once)
     const fail = (column: Column | null, reason: string) => problems.push({ line, column, reason });
 
     const emailText = this.text(values.email, 'email', fail);
@@ -54,14 +57,14 @@ export class RowValidator {
     if (emailText === '') fail('email', 'email is required');
     else if (emailText !== undefined) {
       const first = this.emails.get(emailLower);
-      if (first !== undefined) fail('email', `duplicate inside the file: line ${first} has the same email (compared without regard to case)`);
-      else this.emails.set(emailLower, line);
+      if (first === undefined) this.emails.set(emailLower, line);
+      else if (first !== line) fail('email', `duplicate inside the file: line ${first} has the same email (compared without regard to case)`);
       if (email.length > MAX_LENGTH.email) fail('email', `longer than ${MAX_LENGTH.email} characters`);
       else if (!EMAIL.test(email)) fail('email', 'not a valid email address');
     }
 
     const set: ValidRow['set'] = {};
-    for (const column of ['username', 'firstName', 'lastName', 'phone'] as const) {
+    for (const column of TEXT_FIELDS) {
       if (!(column in values)) continue;
       const value = this.text(values[column], column, fail);
       if (value === undefined) continue;
@@ -95,11 +98,9 @@ export class RowValidator {
       else if (idp) {
         const key = `${idp.id}\n${nameId}`;
         const first = this.links.get(key);
-        if (first !== undefined) fail('nameId', `duplicate inside the file: line ${first} pre-links the same IdP identity`);
-        else {
-          this.links.set(key, line);
-          link = { idpId: idp.id, nameId };
-        }
+        if (first === undefined) this.links.set(key, line);
+        if (first !== undefined && first !== line) fail('nameId', `duplicate inside the file: line ${first} pre-links the same IdP identity`);
+        else link = { idpId: idp.id, nameId };
       }
     }
 
@@ -135,16 +136,21 @@ export class RowValidator {
         return undefined;
       }
       names = value.map((g) => g.trim());
-      if (names.some((g) => /[;|]/.test(g))) {
+      if (names.some((g) => GROUP_SEPARATOR.test(g))) {
         fail('groups', 'a group name cannot contain ";" or "|" (they separate groups in CSV files)');
         return undefined;
       }
     } else {
       const text = this.text(value, 'groups', fail);
       if (text === undefined) return undefined;
-      names = text.split(/[;|]/).map((g) => g.trim());
+      names = splitGroups(text);
     }
-    const unique = [...new Set(names.filter(Boolean))];
+    if (names.length > MAX_GROUPS * 2) return void fail('groups', `more than ${MAX_GROUPS} groups`);
+    const unique: string[] = [];
+    for (const name of names) {
+      const g = name.trim();
+      if (g && !unique.includes(g)) unique.push(g);
+    }
     for (const g of unique) {
       if (CONTROL.test(g) || g.includes('\ufffd')) return void fail('groups', 'a group name contains a control character or invalid UTF-8');
       if (g.length > MAX_LENGTH.groups) return void fail('groups', `group "${g.slice(0, 40)}…" is longer than ${MAX_LENGTH.groups} characters`);
@@ -152,4 +158,19 @@ export class RowValidator {
     if (unique.length > MAX_GROUPS) return void fail('groups', `more than ${MAX_GROUPS} groups`);
     return unique;
   }
+}
+
+/** "a; b|c" -> ["a", " b", "c"]: split on ; and | without a regular expression (this runs for every row). */
+function splitGroups(text: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x3b || c === 0x7c) {
+      out.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  if (text) out.push(text.slice(start));
+  return out;
 }
