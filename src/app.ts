@@ -13,6 +13,7 @@ import { welcomeRoutes } from './orgs/welcome-routes.ts';
 import { metadataRoutes } from './orgs/metadata-routes.ts';
 import { portalRoutes } from './broker/portal-routes.ts';
 import { adminRoutes } from './admin/routes.ts';
+import { adminApi } from './admin/api/plugin.ts';
 import { brokerRoutes } from './broker/routes.ts';
 import { mfaRoutes } from './broker/mfa-routes.ts';
 import { metricsPlugin } from './metrics/routes.ts';
@@ -83,6 +84,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   await app.register(brokerRoutes, { ctx });
   await app.register(mfaRoutes, { ctx });
   await app.register(adminRoutes, { ctx });
+  await app.register(adminApi, { ctx });
 
   return app;
 }

@@ -10,6 +10,7 @@ import { appCommand, appUsage } from './commands/app.ts';
 import { mfaCommand, mfaUsage } from './commands/mfa.ts';
 import { policyCommand, policyUsage } from './commands/policy.ts';
 import { usersCommand, usersUsage } from './commands/users.ts';
+import { tokenCommand, tokenUsage } from './commands/token.ts';
 import { UsageError } from './output.ts';
 
 type Command = (argv: string[], ctx: AppContext) => Promise<number>;
@@ -20,6 +21,7 @@ const commands: Record<string, { run: Command; usage: string }> = {
   policy: { run: policyCommand, usage: policyUsage },
   mfa: { run: mfaCommand, usage: mfaUsage },
   users: { run: usersCommand, usage: usersUsage },
+  token: { run: tokenCommand, usage: tokenUsage },
 };
 
 function usage() {

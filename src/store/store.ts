@@ -14,6 +14,7 @@ import { BrokerSessionRepository } from './broker-sessions.ts';
 import { AdminSessionRepository } from './admin-sessions.ts';
 import { RememberedDeviceRepository, TotpFactorRepository } from './totp-factors.ts';
 import { ImportJobRepository } from './import-jobs.ts';
+import { ApiTokenRepository } from './api-tokens.ts';
 
 export interface TenantStore {
   orgId: string;
@@ -30,6 +31,7 @@ export interface TenantStore {
   totp: TotpFactorRepository;
   devices: RememberedDeviceRepository;
   importJobs: ImportJobRepository;
+  apiTokens: ApiTokenRepository;
 }
 
 export function tenantStore(db: Db, orgId: string): TenantStore {
@@ -49,6 +51,7 @@ export function tenantStore(db: Db, orgId: string): TenantStore {
     totp: new TotpFactorRepository(db, orgId),
     devices: new RememberedDeviceRepository(db, orgId),
     importJobs: new ImportJobRepository(db, orgId),
+    apiTokens: new ApiTokenRepository(db, orgId),
   };
 }
 

@@ -1,0 +1,23 @@
+// Per-organisation API tokens for the admin JSON API. Only a SHA-256 of the token is stored; the token is shown once.
+import type { Db } from './database.ts';
+
+export class ApiTokenRepository {
+  constructor(private readonly db: Db, private readonly orgId: string) {}
+
+  create(data: { name: string; tokenHash: string; prefix: string }) {
+    return this.db.apiToken.create({ data: { ...data, orgId: this.orgId } });
+  }
+  /** The token's row only if it belongs to this organisation and is not revoked. */
+  findActive(tokenHash: string) {
+    return this.db.apiToken.findFirst({ where: { tokenHash, orgId: this.orgId, revokedAt: null } });
+  }
+  list() {
+    return this.db.apiToken.findMany({ where: { orgId: this.orgId }, orderBy: { createdAt: 'asc' } });
+  }
+  touch(id: string, at: Date) {
+    return this.db.apiToken.updateMany({ where: { id, orgId: this.orgId }, data: { lastUsedAt: at } });
+  }
+  async revoke(id: string, at: Date) {
+    return (await this.db.apiToken.updateMany({ where: { id, orgId: this.orgId, revokedAt: null }, data: { revokedAt: at } })).count === 1;
+  }
+}
