@@ -8,7 +8,7 @@ import { SealedBox } from './crypto/sealed-box.ts';
 import { OrganizationService } from './orgs/organization-service.ts';
 import { SigningCredentials } from './orgs/signing-credentials.ts';
 import { openDatabase, parseDatabaseUrl } from './store/database.ts';
-import { migrate } from './store/migrations.ts';
+import { migrate, pendingMigrations } from './store/migrations.ts';
 import { Store } from './store/store.ts';
 import { Metrics } from './metrics/metrics.ts';
 
@@ -23,8 +23,21 @@ export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey
     if (loaded.warning) warnings.push(loaded.warning);
   }
   const target = parseDatabaseUrl(config.databaseUrl);
-  const appliedMigrations = opts.skipMigrations ? [] : await migrate(target);
-  const store = new Store(openDatabase(target, config.databasePoolSize));
+  let store = new Store(openDatabase(target, config.databasePoolSize));
+  // The schema engine is started only when something is pending: it is slow to load, and on SQLite it needs the
+  // file to itself (other processes, such as a running server, keep it open otherwise).
+  let appliedMigrations: string[] = [];
+  if (!opts.skipMigrations && (await pendingMigrations(store.db, target.provider)).length) {
+    await store.close();
+    appliedMigrations = await migrate(target);
+    store = new Store(openDatabase(target, config.databasePoolSize));
+  }
+  if (target.provider === 'sqlite' && target.location !== ':memory:') {
+    // WAL lets readers proceed during a write and, with synchronous=NORMAL, commits without an fsync each time
+    // (durable at checkpoints; a power cut can lose the last commits, never corrupt the file).
+    await store.db.$queryRawUnsafe('PRAGMA journal_mode = WAL');
+    await store.db.$executeRawUnsafe('PRAGMA synchronous = NORMAL');
+  }
   const box = new SealedBox(key);
   const credentials = new SigningCredentials(box);
   const clock = opts.clock ?? systemClock;

@@ -87,3 +87,16 @@ export async function diffToSchema(target: DatabaseTarget, schemaPath: string, s
   );
   return result.stdout ?? '';
 }
+
+/** Names of committed migrations that the database has not applied yet (all of them on an empty database). */
+export async function pendingMigrations(db: { $queryRawUnsafe<T>(sql: string): Promise<T> }, provider: DbProvider): Promise<string[]> {
+  const expected = readMigrations(provider).migrationDirectories.map((d) => d.path);
+  let applied: Set<string>;
+  try {
+    const rows = await db.$queryRawUnsafe<{ migration_name: string }[]>('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL');
+    applied = new Set(rows.map((r) => r.migration_name));
+  } catch {
+    applied = new Set();
+  }
+  return expected.filter((m) => !applied.has(m));
+}

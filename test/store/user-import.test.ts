@@ -238,7 +238,9 @@ for (const provider of testProviders()) {
       const results = await Promise.all([runWorker(), runWorker()]);
       t.same(results.map((r) => r.overlaps), [0, 0], 'never two running jobs');
       t.same(results.map((r) => r.won + r.blocked), [20, 20]);
-      t.ok(results.some((r) => r.blocked > 0), `they did collide: ${JSON.stringify(results)}`);
+      // Whether the two processes happened to collide depends on scheduling (the in-process test above forces a
+      // collision deterministically); the property asserted here is that they never overlap.
+      t.comment(`collisions: ${JSON.stringify(results)}`);
     });
 
     t.test('formula cells are stored as text and escaped on export', async (t) => {
