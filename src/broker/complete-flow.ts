@@ -85,6 +85,8 @@ export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginF
     const sessionCounts = sessionMfaAt !== null && !decision.freshFactor;
     const deviceCounts = decision.rememberDeviceDays > 0 && !decision.freshFactor && (await devicesFor(ctx, tenant.store).check(request.cookies[DEVICE_COOKIE], user.id));
     if (!sessionCounts && !deviceCounts) {
+      // The app asked for no page at all: a second factor would need one.
+      if (flow.data.request.isPassive) return deny(ctx, tenant, flow, app, 'mfa_required_passive', 'A second factor is needed, and the application asked not to show any page.', 'NoPassive', { ...audit, userId: user.id });
       const status = await totpFor(ctx, tenant.org, tenant.store).status(user.id);
       const stage = status.state === 'active' ? STAGE.mfaVerify : STAGE.mfaEnrol;
       const moved = await tenant.store.flows.advance(flow, stage, { userId: user.id, data: { ...flow.data, mfa: { rememberDeviceDays: decision.rememberDeviceDays, ruleId: decision.rule.id } } });
@@ -128,7 +130,7 @@ async function issue(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>,
   return { kind: 'respond', post, ...(newSessionToken && { newSessionToken }) };
 }
 
-async function deny(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, app: Application, code: string, message: string, subStatus: 'RequestDenied' | 'AuthnFailed', audit: Record<string, string | undefined>): Promise<Completion> {
+async function deny(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, app: Application, code: string, message: string, subStatus: 'RequestDenied' | 'AuthnFailed' | 'NoPassive', audit: Record<string, string | undefined>): Promise<Completion> {
   if (!(await tenant.store.flows.advance(flow, STAGE.failed, {}))) throw expired();
   ctx.metrics.logins.inc({ org: tenant.org.slug, outcome: code });
   await tenant.store.audit.record({ ...audit, type: 'login.denied', outcome: 'failure', code, at: ctx.clock.now() });

@@ -28,6 +28,7 @@ const schema = z.object({
   MFA_LOCKOUT_THRESHOLD: int(1, 100).default(5),
   MFA_LOCKOUT_SECONDS: int(1, 86400 * 7).default(900),
   METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  METADATA_ALLOW_PRIVATE: bool.default(false),
 });
 
 /** Every environment variable the broker reads (documented one by one in .env.example). */
@@ -54,6 +55,7 @@ export interface Config {
   mfaLockoutThreshold: number;
   mfaLockoutSeconds: number;
   metricsToken?: string;
+  metadataAllowPrivate: boolean;
 }
 
 export class ConfigError extends Error {
@@ -94,6 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mfaLockoutThreshold: c.MFA_LOCKOUT_THRESHOLD,
     mfaLockoutSeconds: c.MFA_LOCKOUT_SECONDS,
     metricsToken: c.METRICS_TOKEN,
+    metadataAllowPrivate: c.METADATA_ALLOW_PRIVATE,
   };
 }
 

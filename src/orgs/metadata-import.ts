@@ -1,5 +1,7 @@
 // Reads a partner's SAML metadata (upstream IdP or downstream SP) into registration fields. Metadata is hostile
 // input like any other document: no DTDs, bounded size, one EntityDescriptor, certificates parsed and checked.
+import { lookup } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
 import { DOMParser } from '@xmldom/xmldom';
 import { ValidationError } from '../errors.ts';
 import { BINDINGS } from '../saml/metadata.ts';
@@ -107,10 +109,24 @@ export function parseSpMetadata(xml: string): ImportedSp {
   };
 }
 
-/** Fetches metadata from an http(s) URL with a timeout and a size limit; redirects are not followed. */
-export async function fetchMetadata(url: string, opts: { timeoutMs?: number; maxBytes?: number } = {}): Promise<string> {
+// Loopback, private, link-local (cloud metadata services), unique-local and unspecified ranges.
+const PRIVATE = new BlockList();
+for (const [net, bits] of [['127.0.0.0', 8], ['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['169.254.0.0', 16], ['100.64.0.0', 10], ['0.0.0.0', 8]] as const) PRIVATE.addSubnet(net, bits, 'ipv4');
+for (const [net, bits] of [['::1', 128], ['fc00::', 7], ['fe80::', 10], ['::', 128], ['::ffff:0:0', 96]] as const) PRIVATE.addSubnet(net, bits, 'ipv6');
+
+/** Fetches metadata from an http(s) URL with a timeout and a size limit; redirects are not followed, and addresses
+ *  inside private networks are refused unless the operator allows them (METADATA_ALLOW_PRIVATE). */
+export async function fetchMetadata(url: string, opts: { timeoutMs?: number; maxBytes?: number; allowPrivate?: boolean } = {}): Promise<string> {
   const parsed = httpUrl(url) && new URL(url);
   if (!parsed) throw new ValidationError({ metadataUrl: 'must be an http(s) URL' });
+  if (!opts.allowPrivate) {
+    const host = parsed.hostname.replace(/^\[|\]$/g, '');
+    const addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await lookup(host, { all: true }).catch(() => []);
+    if (!addresses.length) throw new ValidationError({ metadataUrl: `could not be resolved (${host})` });
+    if (addresses.some((a) => PRIVATE.check(a.address, a.family === 6 ? 'ipv6' : 'ipv4'))) {
+      throw new ValidationError({ metadataUrl: 'points into a private network; set METADATA_ALLOW_PRIVATE=true if that is intended' });
+    }
+  }
   const max = opts.maxBytes ?? MAX_METADATA_BYTES;
   let res: Response;
   try {

@@ -113,6 +113,13 @@ t.test('2FA enabled for an app: enrol, then verify; nothing reaches the app with
     const { res: r2 } = await browser.follow(s2, w.base);
     t.match(r2.body, /Two-factor authentication/, 'a rule demanding a fresh factor asks again');
     t.notOk(formIn(r2.body)?.fields.SAMLResponse);
+
+    const { SAML } = await import('@node-saml/node-saml');
+    const passiveVault = new SAML({ ...(vaultSp as unknown as { options: object }).options, passive: true } as never);
+    const s3 = await browser.get(await passiveVault.getAuthorizeUrlAsync('', undefined, {}));
+    const { res: r3 } = await browser.follow(s3, w.base);
+    t.equal(codeOf(r3.body), 'mfa_required_passive', 'IsPassive: no page, so NoPassive instead of a TOTP page');
+    t.match(Buffer.from(formIn(r3.body)!.fields.SAMLResponse, 'base64').toString(), /status:NoPassive/);
   });
 
   await t.test('five wrong codes lock the factor; the page says so; audited', async (t) => {

@@ -38,7 +38,7 @@ export async function appCommand(argv: string[], ctx: AppContext): Promise<numbe
 
   let input: ApplicationInput = {};
   if (values['metadata-file'] || values['metadata-url']) {
-    const m = parseSpMetadata(values['metadata-file'] ? readFileSync(values['metadata-file'], 'utf8') : await fetchMetadata(values['metadata-url']!));
+    const m = parseSpMetadata(values['metadata-file'] ? readFileSync(values['metadata-file'], 'utf8') : await fetchMetadata(values['metadata-url']!, { allowPrivate: ctx.config.metadataAllowPrivate }));
     input = { entityId: m.entityId, acsUrls: m.acsUrls, sloUrl: m.sloUrl, certificate: m.certificate ?? m.encryptionCertificate, wantAuthnRequestsSigned: m.wantAuthnRequestsSigned && !!m.certificate, signAssertion: m.signAssertion };
   } else {
     input = { entityId: values['entity-id'], acsUrls: values['acs-url'] ?? [], sloUrl: values['slo-url'] ?? null };

@@ -39,7 +39,7 @@ export async function idpCommand(argv: string[], ctx: AppContext): Promise<numbe
 
   let input: IdentityProviderInput = {};
   if (values['metadata-file'] || values['metadata-url']) {
-    const xml = values['metadata-file'] ? readFileSync(values['metadata-file'], 'utf8') : await fetchMetadata(values['metadata-url']!);
+    const xml = values['metadata-file'] ? readFileSync(values['metadata-file'], 'utf8') : await fetchMetadata(values['metadata-url']!, { allowPrivate: ctx.config.metadataAllowPrivate });
     const m = parseIdpMetadata(xml);
     input = { ...m, ...(values['metadata-url'] && { metadataUrl: values['metadata-url'], metadataXml: xml, metadataFetchedAt: ctx.clock.now() }) };
   } else {
