@@ -104,7 +104,8 @@ async function main() {
   const nodes: { port: number; proc: ChildProcess }[] = [];
   for (let i = 0; i < NODES; i++) {
     const port = await freePort();
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: { PATH: process.env.PATH!, DATABASE_URL: databaseUrl, MASTER_KEY, BASE_DOMAIN, PORT: String(port), LOG_LEVEL: 'warn', NODE_ENV: 'production', DATABASE_POOL_SIZE: '16' }, stdio: 'inherit' });
+    // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=prof", profiles the broker nodes.
+    const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/server.ts'], { cwd: root, env: { PATH: process.env.PATH!, DATABASE_URL: databaseUrl, MASTER_KEY, BASE_DOMAIN, PORT: String(port), LOG_LEVEL: 'warn', NODE_ENV: 'production', DATABASE_POOL_SIZE: '16' }, stdio: 'inherit' });
     for (let k = 0; k < 300; k++) { if (await send(port, 'GET', '/healthz', '').then((r) => r.status === 200, () => false)) break; await new Promise((r) => setTimeout(r, 100)); }
     nodes.push({ port, proc });
   }
