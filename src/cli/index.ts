@@ -11,6 +11,7 @@ import { mfaCommand, mfaUsage } from './commands/mfa.ts';
 import { policyCommand, policyUsage } from './commands/policy.ts';
 import { usersCommand, usersUsage } from './commands/users.ts';
 import { tokenCommand, tokenUsage } from './commands/token.ts';
+import { keysCommand, keysUsage } from './commands/keys.ts';
 import { UsageError } from './output.ts';
 
 type Command = (argv: string[], ctx: AppContext) => Promise<number>;
@@ -22,6 +23,7 @@ const commands: Record<string, { run: Command; usage: string }> = {
   mfa: { run: mfaCommand, usage: mfaUsage },
   users: { run: usersCommand, usage: usersUsage },
   token: { run: tokenCommand, usage: tokenUsage },
+  keys: { run: keysCommand, usage: keysUsage },
 };
 
 function usage() {
