@@ -14,6 +14,7 @@ import { metadataRoutes } from './orgs/metadata-routes.ts';
 import { portalRoutes } from './broker/portal-routes.ts';
 import { adminRoutes } from './admin/routes.ts';
 import { adminApi } from './admin/api/plugin.ts';
+import { adminPages } from './admin/pages/plugin.ts';
 import { brokerRoutes } from './broker/routes.ts';
 import { mfaRoutes } from './broker/mfa-routes.ts';
 import { metricsPlugin } from './metrics/routes.ts';
@@ -84,6 +85,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   await app.register(brokerRoutes, { ctx });
   await app.register(mfaRoutes, { ctx });
   await app.register(adminRoutes, { ctx });
+  await app.register(adminPages, { ctx });
   await app.register(adminApi, { ctx });
 
   return app;

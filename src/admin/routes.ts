@@ -1,5 +1,5 @@
-// The admin console's entry: sign-in, first-time password change, sign-out, and the home page with the
-// organisation's URLs. Every page is scoped to the Host's organisation: an admin of one organisation has no
+// The admin console's entry: sign-in, first-time password change and sign-out (the pages behind them live in
+// ./pages, behind the admin guard). Every page is scoped to the Host's organisation: an admin of one organisation has no
 // session on another's host (cookies are per host, and sessions are looked up with the organisation's id).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.ts';
@@ -73,19 +73,5 @@ export async function adminRoutes(app: FastifyInstance, { ctx }: { ctx: AppConte
     await auth.tenant.store.admins.update(auth.session.admin.id, { passwordHash: await hashPassword(password), mustChangePassword: false });
     await auth.tenant.store.audit.record({ type: 'admin.password_changed', actor: auth.session.admin.email, at: ctx.clock.now() });
     return reply.redirect('/admin', 303);
-  });
-
-  app.get('/admin', async (request, reply) => {
-    const auth = await requireAdmin(request, reply);
-    if (!auth) return reply;
-    if (auth.session.admin.mustChangePassword) return reply.redirect('/admin/password', 303);
-    const { tenant } = auth;
-    const [idps, apps, users] = await Promise.all([tenant.store.identityProviders.list(), tenant.store.applications.list(), tenant.store.users.count()]);
-    return page(request, reply, 'admin/home', {
-      title: 'Admin console', wide: true, csrf: auth.session.csrfToken, admin: auth.session.admin.email, urls: tenant.urls, slug: tenant.org.slug,
-      idps: idps.map((i) => ({ name: i.name, entityId: i.entityId, enabled: i.enabled })),
-      apps: apps.map((a) => ({ name: a.name, entityId: a.entityId, launchUrl: tenant.urls.appLaunch(a.id) })),
-      userCount: users,
-    });
   });
 }

@@ -1,6 +1,8 @@
 // The admin JSON API under /api on an organisation's host. Every request needs a bearer token of that same
-// organisation; errors are JSON with a stable code (see app.ts). Request bodies for imports arrive raw.
+// organisation; errors are JSON with a stable code (see app.ts). The OpenAPI document is generated from the route
+// schemas of this scope and served without a token at /api/openapi.json (it describes, it does not reveal).
 import type { FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
 import type { AppContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
 import { requireTenant } from '../../plugins/tenant.ts';
@@ -11,18 +13,28 @@ declare module 'fastify' {
   interface FastifyRequest { apiActor?: string }
 }
 
+const OPENAPI_PATH = '/api/openapi.json';
+
 export async function adminApi(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
-  // Import files are read as bytes, whatever their type: the import parses them itself, streaming and bounded.
-  app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser(['application/json', 'text/csv', 'text/plain', 'application/octet-stream'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'SAML Broker admin API', version: '1', description: 'Manage one organisation: identity providers, apps, users, policies, signing keys and the audit log. Send `Authorization: Bearer brk_…` (a token created in the admin console). Errors are `{ "error": { "code", "message", "details"? } }`.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
 
   app.addHook('onRequest', async (request) => {
     const tenant = requireTenant(request);
+    if (request.url.split('?')[0] === OPENAPI_PATH) return;
     const token = await checkApiToken(tenant.store, request.headers.authorization);
     if (!token) throw new AppError(401, 'api_unauthorized', 'Send an API token of this organisation: Authorization: Bearer brk_…');
     request.apiActor = `api-token:${token.name}`;
     await tenant.store.apiTokens.touch(token.id, ctx.clock.now());
   });
+
+  app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(usersApi, { ctx });
 }

@@ -21,7 +21,11 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
     return { users: users.map(({ emailLower: _e, orgId: _o, ...u }) => u), skip, take, total: await tenant.store.users.count() };
   });
 
-  app.post<{ Querystring: Record<string, string | undefined>; Body: Buffer }>('/api/users/import', { bodyLimit: MAX_IMPORT_BYTES }, async (request, reply) => {
+  // Import files are read as bytes, whatever their type: the import parses them itself, streaming and bounded.
+  await app.register(async (raw) => {
+  raw.removeContentTypeParser(['application/json', 'text/plain']);
+  raw.addContentTypeParser(['application/json', 'text/csv', 'text/plain', 'application/octet-stream'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  raw.post<{ Querystring: Record<string, string | undefined>; Body: Buffer }>('/api/users/import', { bodyLimit: MAX_IMPORT_BYTES }, async (request, reply) => {
     const tenant = requireTenant(request);
     const q = request.query;
     if (!Buffer.isBuffer(request.body) || !request.body.length) throw new AppError(400, 'import_empty_body', 'Send the CSV or JSON file as the request body.');
@@ -36,6 +40,7 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
       (err) => { ctx.metrics.importJobs.inc({ org: tenant.org.slug, outcome: 'failed' }); request.log.warn({ err, jobId: started.jobId }, 'import failed'); },
     );
     return reply.code(202).header('location', `/api/users/import/${started.jobId}`).send({ jobId: started.jobId, status: `/api/users/import/${started.jobId}` });
+  });
   });
 
   app.get<{ Params: { jobId: string } }>('/api/users/import/:jobId', async (request) => {

@@ -1,0 +1,29 @@
+// The gate in front of every admin console page except sign-in: a live admin session of the Host's organisation,
+// the one-time password already replaced, and on every POST the session's CSRF token. Pages read the result with
+// `adminOf(request)`, so no handler can forget a check.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../../context.ts';
+import { requireTenant, type Tenant } from '../../plugins/tenant.ts';
+import { checkCsrf, currentAdmin, type AdminContext } from '../admin-session.ts';
+
+export interface AdminRequestContext { tenant: Tenant; session: AdminContext }
+
+declare module 'fastify' {
+  interface FastifyRequest { adminContext?: AdminRequestContext }
+}
+
+export function adminGuard(ctx: AppContext) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const tenant = requireTenant(request);
+    const session = await currentAdmin(ctx, tenant, request);
+    if (!session) return reply.redirect('/admin/login', 303);
+    if (session.admin.mustChangePassword) return reply.redirect('/admin/password', 303);
+    if (request.method !== 'GET' && request.method !== 'HEAD') checkCsrf(request, session.csrfToken);
+    request.adminContext = { tenant, session };
+  };
+}
+
+export function adminOf(request: FastifyRequest): AdminRequestContext {
+  if (!request.adminContext) throw new Error('admin page registered outside the admin guard');
+  return request.adminContext;
+}

@@ -1,0 +1,16 @@
+// Every admin console page behind the sign-in: one encapsulated scope with the admin guard (session of this
+// organisation, CSRF on POST) and multipart forms (metadata files, logos, user imports). Each section is its own file.
+import type { FastifyInstance } from 'fastify';
+import multipart from '@fastify/multipart';
+import type { AppContext } from '../../context.ts';
+import { adminGuard } from './guard.ts';
+import { homePages } from './home.ts';
+
+/** Uploads on console forms: the largest is a user import file. */
+export const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
+
+export async function adminPages(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
+  await app.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fileSize: MAX_UPLOAD_BYTES, files: 1, fields: 200 } });
+  app.addHook('preHandler', adminGuard(ctx));
+  await app.register(homePages, { ctx });
+}

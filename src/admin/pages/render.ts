@@ -1,0 +1,26 @@
+// Renders an admin console page: the console layout (navigation, signed-in admin, CSRF token for the sign-out
+// form) around a section template. `section` marks the current navigation entry.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { page } from '../../plugins/view.ts';
+import { adminOf } from './guard.ts';
+
+export type AdminSection = 'home' | 'organization' | 'idps' | 'apps' | 'users' | 'policies' | 'audit' | 'tokens' | 'security';
+
+export function adminPage(request: FastifyRequest, reply: FastifyReply, template: string, section: AdminSection, data: Record<string, unknown>, status = 200) {
+  const { tenant, session } = adminOf(request);
+  return page(request, reply, template, {
+    wide: true, section, csrf: session.csrfToken, admin: session.admin.email, slug: tenant.org.slug, flash: flashOf(request), ...data,
+  }, status);
+}
+
+/** A one-line confirmation carried across a POST → redirect → GET in the query string (?done=…), from a fixed list. */
+const FLASHES: Record<string, string> = {
+  saved: 'Saved.', created: 'Created.', deleted: 'Deleted.', disabled: 'Disabled.', enabled: 'Enabled.',
+  'totp-reset': 'Two-factor authentication was reset. The user enrols again at the next sign-in.',
+  unlocked: 'The user can try their code again.', 'devices-revoked': 'Remembered devices were revoked.',
+  'token-revoked': 'The token was revoked.', imported: 'Import started.',
+};
+function flashOf(request: FastifyRequest): string | null {
+  const done = (request.query as Record<string, unknown> | undefined)?.done;
+  return typeof done === 'string' ? FLASHES[done] ?? null : null;
+}
