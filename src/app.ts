@@ -11,11 +11,13 @@ import { page, viewPlugin } from './plugins/view.ts';
 import { healthRoutes } from './health/routes.ts';
 import { welcomeRoutes } from './orgs/welcome-routes.ts';
 import { metadataRoutes } from './orgs/metadata-routes.ts';
+import { brandingRoutes } from './orgs/branding-routes.ts';
 import { portalRoutes } from './broker/portal-routes.ts';
 import { adminRoutes } from './admin/routes.ts';
 import { adminApi } from './admin/api/plugin.ts';
 import { adminPages } from './admin/pages/plugin.ts';
 import { brokerRoutes } from './broker/routes.ts';
+import { logoutRoutes } from './broker/logout-routes.ts';
 import { mfaRoutes } from './broker/mfa-routes.ts';
 import { metricsPlugin } from './metrics/routes.ts';
 
@@ -81,9 +83,11 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   await app.register(healthRoutes, { ctx });
   await app.register(welcomeRoutes, { ctx });
   await app.register(metadataRoutes, { ctx });
+  await app.register(brandingRoutes, { ctx });
   await app.register(portalRoutes, { ctx });
   await app.register(brokerRoutes, { ctx });
   await app.register(mfaRoutes, { ctx });
+  await app.register(logoutRoutes, { ctx });
   await app.register(adminRoutes, { ctx });
   await app.register(adminPages, { ctx });
   await app.register(adminApi, { ctx });

@@ -17,6 +17,10 @@ export const STAGE = {
   completed: 'completed',
   /** refused; terminal */
   failed: 'failed',
+  /** a single logout chain is visiting the session's participants (see single-logout.ts) */
+  logout: 'logout',
+  /** the chain answered its originator; terminal */
+  logoutDone: 'logout_done',
 } as const;
 export type Stage = (typeof STAGE)[keyof typeof STAGE];
 

@@ -25,6 +25,7 @@ const schema = z.object({
   BODY_LIMIT_BYTES: int(4096, 50 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: int(0, 120000).default(10000),
   PURGE_INTERVAL_SECONDS: int(0, 86400).default(300),
+  SLO_HOP_TIMEOUT_SECONDS: int(1, 120).default(8),
   MFA_LOCKOUT_THRESHOLD: int(1, 100).default(5),
   MFA_LOCKOUT_SECONDS: int(1, 86400 * 7).default(900),
   METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
@@ -52,6 +53,8 @@ export interface Config {
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
   purgeIntervalSeconds: number;
+  /** how long single logout waits for one participant's answer before moving on (PartialLogout) */
+  sloHopTimeoutSeconds: number;
   mfaLockoutThreshold: number;
   mfaLockoutSeconds: number;
   metricsToken?: string;
@@ -93,6 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: c.BODY_LIMIT_BYTES,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
     purgeIntervalSeconds: c.PURGE_INTERVAL_SECONDS,
+    sloHopTimeoutSeconds: c.SLO_HOP_TIMEOUT_SECONDS,
     mfaLockoutThreshold: c.MFA_LOCKOUT_THRESHOLD,
     mfaLockoutSeconds: c.MFA_LOCKOUT_SECONDS,
     metricsToken: c.METRICS_TOKEN,

@@ -19,6 +19,22 @@ export class BrokerSessionRepository {
   end(id: string, at: Date) {
     return this.db.brokerSession.updateMany({ where: { id, orgId: this.orgId, endedAt: null }, data: { endedAt: at } });
   }
+  /** Sessions (ended or not) in which `appId` received an assertion for `nameId`, limited to `sessionIndexes` when
+   *  the app named any. Expired sessions are included: an app may log out after our session timed out. */
+  findForAppLogout(appId: string, nameId: string, sessionIndexes: string[]) {
+    return this.db.brokerSession.findMany({
+      where: { orgId: this.orgId, endedAt: null, apps: { some: { appId, nameId, ...(sessionIndexes.length && { sessionIndex: { in: sessionIndexes } }) } } },
+    });
+  }
+  /** Sessions that came from `idpId`'s login of `nameId`, limited to its `sessionIndexes` when it named any. */
+  findForIdpLogout(idpId: string, nameId: string, sessionIndexes: string[]) {
+    return this.db.brokerSession.findMany({
+      where: { orgId: this.orgId, endedAt: null, idpId, nameId, ...(sessionIndexes.length && { upstreamSessionIndex: { in: sessionIndexes } }) },
+    });
+  }
+  endMany(ids: string[], at: Date) {
+    return this.db.brokerSession.updateMany({ where: { id: { in: ids }, orgId: this.orgId, endedAt: null }, data: { endedAt: at } });
+  }
   /** Records that `appId` received an assertion in this session (for single logout). */
   async addApp(sessionId: string, appId: string, nameId: string, sessionIndex: string) {
     const session = await this.db.brokerSession.findFirst({ where: { id: sessionId, orgId: this.orgId } });

@@ -2,9 +2,7 @@
 // trusting it (enough to find the app by Issuer); `verifyAuthnRequestSignature` then checks the signature with that
 // app's registered certificate only. Nothing in a request decides where a response goes: the broker checks the
 // requested ACS URL against the app's registration.
-import { createPublicKey, verify as verifySignature } from 'node:crypto';
-import { SignedXml } from 'xml-crypto';
-import { digestAlgorithm, signatureAlgorithm } from '../algorithms.ts';
+import { verifyMessageSignature } from '../bindings.ts';
 import { decodePostBinding, decodeRedirectBinding } from '../decode.ts';
 import { SamlError } from '../errors.ts';
 import { createSchemaValidator } from '../schema-validator.ts';
@@ -54,58 +52,9 @@ export async function parseAuthnRequest(input: { binding: 'redirect' | 'post'; s
   };
 }
 
-/** The raw (still URL-encoded) value of a query parameter, exactly as received. */
-function rawParam(rawQuery: string, name: string): string | undefined {
-  for (const part of rawQuery.split('&')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq) === name) return part.slice(eq + 1);
-  }
-  return undefined;
-}
-
-const decodeParam = (v: string) => decodeURIComponent(v.replace(/\+/g, ' '));
-
+/** Checks the request's signature with the app's registered certificate (see bindings.ts for both bindings). */
 export function verifyAuthnRequestSignature(input: { binding: 'redirect' | 'post'; rawQuery?: string; samlRequest: string; certificatePem: string; allowSha1?: boolean }): void {
-  const key = createPublicKey(input.certificatePem);
-  if (input.binding === 'redirect') {
-    const q = input.rawQuery ?? '';
-    const [request, relayState, sigAlg, signature] = ['SAMLRequest', 'RelayState', 'SigAlg', 'Signature'].map((n) => rawParam(q, n));
-    if (!request || !sigAlg || !signature) throw new SamlError('saml_request_unsigned', 'The application must sign its requests, and this one is not signed.');
-    const alg = signatureAlgorithm(decodeParam(sigAlg), !!input.allowSha1);
-    if (alg.verdict === 'weak') throw new SamlError('saml_weak_algorithm', 'The request is signed with SHA-1, which is refused.', { algorithm: decodeParam(sigAlg) });
-    if (alg.verdict !== 'ok') throw new SamlError('saml_request_bad_signature', 'The request is signed with an unsupported algorithm.', { algorithm: decodeParam(sigAlg) });
-    // The signature covers the parameters as they were URL-encoded by the sender, in this order.
-    const signed = `SAMLRequest=${request}${relayState !== undefined ? `&RelayState=${relayState}` : ''}&SigAlg=${sigAlg}`;
-    if (!verifySignature(alg.hash!, Buffer.from(signed), key, Buffer.from(decodeParam(signature), 'base64'))) {
-      throw new SamlError('saml_request_bad_signature', 'The request signature does not match the application\'s certificate.');
-    }
-    return;
-  }
-  const xml = decodePostBinding(input.samlRequest, Number.MAX_SAFE_INTEGER, { tolerateDeflate: true });
-  const root = parseXml(xml).documentElement;
-  const signatures = childElements(root, NS.ds, 'Signature');
-  if (signatures.length !== 1) throw new SamlError('saml_request_unsigned', 'The application must sign its requests, and this one is not signed.');
-  checkSignedInfoAlgorithms(signatures[0], !!input.allowSha1);
-  const sig = new SignedXml({ publicCert: input.certificatePem, getCertFromKeyInfo: () => null });
-  sig.loadSignature(signatures[0]);
-  const refs = sig.getReferences();
-  // Only a signature over the whole request (its root, by ID) counts; a signed fragment elsewhere does not.
-  if (refs.length !== 1 || refs[0].uri !== `#${root.getAttribute('ID')}`) throw new SamlError('saml_request_bad_signature', 'The request signature does not cover the request.');
-  let valid = false;
-  try {
-    valid = sig.checkSignature(xml);
-  } catch {
-    valid = false;
-  }
-  if (!valid) throw new SamlError('saml_request_bad_signature', 'The request signature does not match the application\'s certificate.');
+  verifyMessageSignature({ binding: input.binding, param: 'SAMLRequest', rawQuery: input.rawQuery, message: input.samlRequest, certificates: [input.certificatePem], allowSha1: input.allowSha1 });
 }
 
-export function checkSignedInfoAlgorithms(signature: Element, allowSha1: boolean) {
-  const signedInfo = firstChild(signature, NS.ds, 'SignedInfo');
-  const method = signedInfo && firstChild(signedInfo, NS.ds, 'SignatureMethod')?.getAttribute('Algorithm');
-  const verdict = signatureAlgorithm(method, allowSha1).verdict;
-  const digests = signedInfo ? childElements(signedInfo, NS.ds, 'Reference').map((r) => firstChild(r, NS.ds, 'DigestMethod')?.getAttribute('Algorithm')) : [];
-  const digestVerdicts = digests.map((d) => digestAlgorithm(d, allowSha1));
-  if (verdict === 'weak' || digestVerdicts.includes('weak')) throw new SamlError('saml_weak_algorithm', 'The message is signed with SHA-1, which is refused.', { signatureMethod: method, digests });
-  if (verdict !== 'ok' || digestVerdicts.includes('unknown')) throw new SamlError('saml_bad_signature', 'The message is signed with an unsupported algorithm.', { signatureMethod: method, digests });
-}
+export { checkSignedInfoAlgorithms } from '../bindings.ts';

@@ -1,0 +1,263 @@
+// Single logout across the proxy. A LogoutRequest from an app (or from the upstream IdP) ends the broker sessions it
+// names, then the browser visits every other participant's SLO endpoint, one after the other, each in a hidden frame
+// with a time limit, and finally the originator gets a LogoutResponse: Success, or PartialLogout when a participant
+// could not be logged out (no SLO URL, an error status, no answer in time). The chain is a stored flow that moves by
+// compare-and-set, so any node can take the next step and a replayed step changes nothing.
+import { randomBytes } from 'node:crypto';
+import type { AppContext } from '../context.ts';
+import { AppError } from '../errors.ts';
+import type { Tenant } from '../plugins/tenant.ts';
+import { encodeOutgoing, verifyMessageSignature, type Binding, type OutgoingMessage } from '../saml/bindings.ts';
+import { SamlError } from '../saml/errors.ts';
+import { NAMEID_FORMATS } from '../saml/metadata.ts';
+import { logoutRequestXml, logoutResponseXml, parseLogoutMessage, type LogoutStatus, type ReceivedLogoutRequest, type ReceivedLogoutResponse } from '../saml/logout.ts';
+import type { BrokerSessionRow } from '../store/broker-sessions.ts';
+import type { LoginFlow } from '../store/login-flows.ts';
+import { localIdp, localSp } from './identities.ts';
+import { STAGE } from './stages.ts';
+
+/** How long the whole chain may take before its flow expires. */
+const CHAIN_TTL_SECONDS = 600;
+/** Clock skew tolerated on a request's NotOnOrAfter. */
+const SKEW_SECONDS = 60;
+
+export type Side = 'app' | 'idp';
+
+/** One participant to log out. `requestId`/`startedAt` are set when the browser is sent there. */
+export interface LogoutHop {
+  side: Side;
+  /** app or IdP id */
+  id: string;
+  name: string;
+  nameId: string;
+  sessionIndex: string | null;
+  requestId?: string;
+  startedAt?: string;
+  outcome?: 'success' | 'failed' | 'timeout' | 'skipped';
+  detail?: string;
+}
+
+export interface LogoutChain {
+  kind: 'logout';
+  /** who asked: they receive the final LogoutResponse */
+  origin: { side: Side; id: string; name: string; requestId: string; relayState: string | null; binding: Binding };
+  browser: string | null;
+  hops: LogoutHop[];
+  current: number;
+  sessionIds: string[];
+}
+
+export interface IncomingLogoutMessage {
+  side: Side;
+  binding: Binding;
+  samlRequest?: string;
+  samlResponse?: string;
+  relayState?: string;
+  rawQuery?: string;
+}
+
+export type LogoutFlow = LoginFlow<LogoutChain>;
+
+/** What the browser should be shown next. */
+export type LogoutStep =
+  | { kind: 'hop'; flowId: string; hop: LogoutHop; remainingSeconds: number; done: number; total: number }
+  | { kind: 'finish'; message: OutgoingMessage | null; status: LogoutStatus; chain: LogoutChain };
+
+const isSuccess = (r: ReceivedLogoutResponse) => r.status === 'Success';
+
+export class SingleLogout {
+  constructor(private readonly ctx: AppContext, private readonly tenant: Tenant) {}
+
+  private get store() {
+    return this.tenant.store;
+  }
+
+  private now() {
+    return this.ctx.clock.now();
+  }
+
+  /** The peer a message claims to come from, registered and enabled in this organisation, with its certificates. */
+  private async peer(side: Side, entityId: string) {
+    if (side === 'app') {
+      const app = await this.store.applications.findByEntityId(entityId);
+      if (!app || !app.enabled) throw new SamlError('saml_unknown_app', `The application "${entityId}" is not registered with ${this.tenant.org.name}.`, { issuer: entityId });
+      return { id: app.id, name: app.name, entityId: app.entityId, sloUrl: app.sloUrl, certificates: app.certificate ? [app.certificate] : [], allowSha1: false };
+    }
+    const idp = await this.store.identityProviders.findByEntityId(entityId);
+    if (!idp || !idp.enabled) throw new SamlError('saml_wrong_issuer', `The identity provider "${entityId}" is not registered with ${this.tenant.org.name}.`, { issuer: entityId });
+    return { id: idp.id, name: idp.name, entityId: idp.entityId, sloUrl: idp.sloUrl, certificates: idp.certificates, allowSha1: idp.allowSha1 };
+  }
+
+  /** Our endpoint and entity ID on the side a peer talks to. */
+  private async us(side: Side) {
+    if (side === 'app') {
+      const idp = await localIdp(this.ctx, this.tenant);
+      return { entityId: idp.entityId, endpoint: this.tenant.urls.idpSlo, signer: { keyPem: idp.signingKeyPem, certificatePem: idp.certificatePem } };
+    }
+    const sp = await localSp(this.ctx, this.tenant);
+    return { entityId: sp.entityId, endpoint: this.tenant.urls.spSlo, signer: { keyPem: sp.signingKeyPem, certificatePem: sp.certificatePem } };
+  }
+
+  /**
+   * Reads and checks a logout message from a peer: Issuer registered, signature by its registered certificate
+   * (required whenever it has one; an upstream IdP always has), Destination our endpoint, not expired.
+   */
+  async receive(input: IncomingLogoutMessage): Promise<{ message: ReceivedLogoutRequest | ReceivedLogoutResponse; peer: Awaited<ReturnType<SingleLogout['peer']>> }> {
+    const param = input.samlRequest ? 'SAMLRequest' : 'SAMLResponse';
+    const raw = input.samlRequest ?? input.samlResponse;
+    if (!raw) throw new SamlError('saml_malformed', 'The logout message is missing (no SAMLRequest or SAMLResponse).');
+    const message = await parseLogoutMessage({ binding: input.binding, param, message: raw, maxBytes: this.ctx.config.maxSamlMessageBytes });
+    const peer = await this.peer(input.side, message.issuer);
+    if (peer.certificates.length) {
+      verifyMessageSignature({ binding: input.binding, param, rawQuery: input.rawQuery, message: raw, certificates: peer.certificates, allowSha1: peer.allowSha1, maxBytes: this.ctx.config.maxSamlMessageBytes });
+    }
+    const expected = input.side === 'app' ? this.tenant.urls.idpSlo : this.tenant.urls.spSlo;
+    if (message.destination !== undefined && message.destination !== expected) {
+      throw new SamlError('saml_wrong_destination', 'The logout message was sent to another endpoint.', { expected, received: message.destination });
+    }
+    if (message.kind === 'request' && message.notOnOrAfter && message.notOnOrAfter.getTime() + SKEW_SECONDS * 1000 < this.now().getTime()) {
+      throw new SamlError('saml_expired', 'The logout request has expired.', { notOnOrAfter: message.notOnOrAfter.toISOString() });
+    }
+    return { message, peer };
+  }
+
+  /**
+   * A participant asks to log out: end the sessions it names and plan the chain. Sessions are looked up only in
+   * this organisation and only through what the requester itself was given (the app's NameID and SessionIndex, or
+   * the IdP's), so a request cannot end anybody else's session.
+   */
+  async start(side: Side, request: ReceivedLogoutRequest, peer: { id: string; name: string }, input: { binding: Binding; relayState: string | null; browser: string | null }): Promise<{ flow: LogoutFlow; endedSessions: BrokerSessionRow[] } | null> {
+    const now = this.now();
+    // A logout request is processed once, whichever node it reaches.
+    const fresh = await this.store.oneTimeUse.consume('logout_request', `${side}:${peer.id}:${request.id}`, new Date(now.getTime() + CHAIN_TTL_SECONDS * 1000), now);
+    if (!fresh) throw new SamlError('saml_replayed', 'This logout request was already processed.', { id: request.id });
+
+    const sessions = side === 'app'
+      ? await this.store.sessions.findForAppLogout(peer.id, request.nameId, request.sessionIndexes)
+      : await this.store.sessions.findForIdpLogout(peer.id, request.nameId, request.sessionIndexes);
+    if (!sessions.length) {
+      // Nothing of this organisation matches what the requester names: answered UnknownPrincipal, nothing ended.
+      await this.store.audit.record({ type: 'logout.unknown_session', outcome: 'failure', code: 'unknown_principal', at: now, ...(side === 'app' ? { appId: peer.id } : { idpId: peer.id }), details: { initiator: side } });
+      return null;
+    }
+    await this.store.sessions.endMany(sessions.map((s) => s.id), now);
+
+    const hops: LogoutHop[] = [];
+    const seenApps = new Set<string>(side === 'app' ? [peer.id] : []);
+    for (const session of sessions) {
+      for (const sa of await this.store.sessions.listApps(session.id)) {
+        if (seenApps.has(sa.appId)) continue;
+        seenApps.add(sa.appId);
+        const app = await this.store.applications.findById(sa.appId);
+        if (!app) continue; // deleted since: nothing left to log out
+        const hop: LogoutHop = { side: 'app', id: app.id, name: app.name, nameId: sa.nameId, sessionIndex: sa.sessionIndex };
+        if (!app.sloUrl || !app.enabled) Object.assign(hop, { outcome: 'skipped', detail: app.sloUrl ? 'the app is disabled' : 'the app has no single logout URL' });
+        hops.push(hop);
+      }
+    }
+    if (side === 'app') {
+      const seenIdps = new Set<string>();
+      for (const session of sessions) {
+        if (seenIdps.has(session.idpId)) continue;
+        seenIdps.add(session.idpId);
+        const idp = await this.store.identityProviders.findById(session.idpId);
+        // An IdP without an SLO URL keeps its own session; that is its admin's choice, not a failed logout.
+        if (idp?.sloUrl && idp.enabled) hops.push({ side: 'idp', id: idp.id, name: idp.name, nameId: session.nameId, sessionIndex: session.upstreamSessionIndex });
+      }
+    }
+    const chain: LogoutChain = {
+      kind: 'logout', origin: { side, id: peer.id, name: peer.name, requestId: request.id, relayState: input.relayState, binding: input.binding },
+      browser: input.browser, hops, current: 0, sessionIds: sessions.map((s) => s.id),
+    };
+    const flow = await this.store.flows.create<LogoutChain>({ id: randomBytes(16).toString('base64url'), stage: STAGE.logout, data: chain, expiresAt: new Date(now.getTime() + CHAIN_TTL_SECONDS * 1000) });
+    await this.store.audit.record({
+      type: 'logout.started', at: now, ...(side === 'app' ? { appId: peer.id } : { idpId: peer.id }), flowId: flow.id,
+      ...(sessions[0] && { userId: sessions[0].userId }),
+      details: { initiator: side, sessions: sessions.length, participants: hops.map((h) => h.name) },
+    });
+    return { flow, endedSessions: sessions };
+  }
+
+  async load(flowId: string): Promise<LogoutFlow> {
+    const flow = await this.store.flows.findAtStage<LogoutChain>(flowId, [STAGE.logout], this.now());
+    if (!flow || flow.data.kind !== 'logout') throw new AppError(410, 'logout_not_found', 'This sign-out has expired or was already completed.');
+    return flow;
+  }
+
+  /**
+   * Moves the chain forward as far as it can without the browser: skips participants already answered or out of
+   * time, starts the next one (its request ID is fixed now, so its answer can be matched), or finishes.
+   */
+  async step(flowId: string, hopTimeoutSeconds: number): Promise<LogoutStep> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const flow = await this.load(flowId);
+      const chain = structuredClone(flow.data);
+      const now = this.now();
+      let hop = chain.hops[chain.current];
+      while (hop && (hop.outcome || (hop.startedAt && now.getTime() - Date.parse(hop.startedAt) >= hopTimeoutSeconds * 1000))) {
+        if (!hop.outcome) Object.assign(hop, { outcome: 'timeout', detail: `no answer within ${hopTimeoutSeconds} s` });
+        hop = chain.hops[++chain.current];
+      }
+      if (!hop) return this.finish(flow, chain);
+      if (!hop.startedAt) Object.assign(hop, { startedAt: now.toISOString(), requestId: `_${randomBytes(20).toString('hex')}` });
+      if (JSON.stringify(chain) !== JSON.stringify(flow.data) && !(await this.store.flows.advance(flow, STAGE.logout, { data: chain }))) continue;
+      const remaining = Math.max(1, Math.ceil((Date.parse(hop.startedAt!) + hopTimeoutSeconds * 1000 - now.getTime()) / 1000));
+      return { kind: 'hop', flowId, hop, remainingSeconds: remaining, done: chain.current, total: chain.hops.length };
+    }
+    throw new AppError(409, 'logout_busy', 'This sign-out is being processed elsewhere. Reload the page.');
+  }
+
+  /** The LogoutRequest for the current participant, addressed to its SLO URL (HTTP-Redirect, signed). */
+  async hopRequest(flowId: string): Promise<OutgoingMessage> {
+    const flow = await this.load(flowId);
+    const hop = flow.data.hops[flow.data.current];
+    if (!hop?.requestId || hop.outcome) throw new AppError(409, 'logout_hop_done', 'This step of the sign-out is already done.');
+    const peer = hop.side === 'app' ? await this.store.applications.findById(hop.id) : await this.store.identityProviders.findById(hop.id);
+    if (!peer?.sloUrl) throw new AppError(409, 'logout_hop_done', 'This participant has no single logout URL any more.');
+    const us = await this.us(hop.side);
+    // The NameID format we issued to the app, so its logout lookup matches what it stored.
+    const nameIdFormat = 'nameIdFormat' in peer ? NAMEID_FORMATS[peer.nameIdFormat] : null;
+    const { xml } = logoutRequestXml({ id: hop.requestId, issuer: us.entityId, destination: peer.sloUrl, now: this.now(), nameId: hop.nameId, nameIdFormat, sessionIndex: hop.sessionIndex });
+    return encodeOutgoing({ xml, id: hop.requestId, param: 'SAMLRequest', destination: peer.sloUrl, binding: 'redirect', relayState: flowId, signer: us.signer });
+  }
+
+  /** A participant's LogoutResponse to our request: it must answer the request we sent it, for this chain. */
+  async recordAnswer(flowId: string | undefined, side: Side, response: ReceivedLogoutResponse, peerId: string): Promise<string> {
+    if (!flowId) throw new SamlError('saml_wrong_in_response_to', 'The logout response does not say which sign-out it belongs to (no RelayState).');
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const flow = await this.load(flowId);
+      const chain = structuredClone(flow.data);
+      const hop = chain.hops[chain.current];
+      if (!hop || hop.side !== side || hop.id !== peerId || !hop.requestId || response.inResponseTo !== hop.requestId) {
+        throw new SamlError('saml_wrong_in_response_to', 'The logout response does not answer the request this sign-out is waiting for.', { expected: hop?.requestId, received: response.inResponseTo });
+      }
+      if (hop.outcome) return flowId; // already recorded (a timeout got there first): the chain has moved on
+      Object.assign(hop, isSuccess(response) ? { outcome: 'success' } : { outcome: 'failed', detail: [response.status, response.subStatus].filter(Boolean).join('/') });
+      chain.current++;
+      if (await this.store.flows.advance(flow, STAGE.logout, { data: chain })) return flowId;
+    }
+    throw new AppError(409, 'logout_busy', 'This sign-out is being processed elsewhere. Reload the page.');
+  }
+
+  /** Ends the chain: the flow becomes terminal and the originator gets its LogoutResponse. */
+  private async finish(flow: LogoutFlow, chain: LogoutChain): Promise<LogoutStep> {
+    const partial = chain.hops.some((h) => h.outcome !== 'success');
+    const status: LogoutStatus = partial ? 'PartialLogout' : 'Success';
+    if (!(await this.store.flows.advance(flow, STAGE.logoutDone, { data: chain }))) throw new AppError(410, 'logout_not_found', 'This sign-out was already completed.');
+    await this.store.audit.record({
+      type: 'logout.completed', outcome: partial ? 'failure' : 'success', code: partial ? 'partial_logout' : undefined, at: this.now(), flowId: flow.id,
+      ...(chain.origin.side === 'app' ? { appId: chain.origin.id } : { idpId: chain.origin.id }),
+      details: { status, participants: chain.hops.map((h) => ({ name: h.name, outcome: h.outcome, ...(h.detail && { detail: h.detail }) })) },
+    });
+    return { kind: 'finish', status, chain, message: await this.responseTo(chain.origin, status) };
+  }
+
+  /** The LogoutResponse for a request, or null when the requester has no SLO URL to receive it. */
+  async responseTo(origin: LogoutChain['origin'], status: LogoutStatus, message?: string): Promise<OutgoingMessage | null> {
+    const peer = origin.side === 'app' ? await this.store.applications.findById(origin.id) : await this.store.identityProviders.findById(origin.id);
+    if (!peer?.sloUrl) return null;
+    const us = await this.us(origin.side);
+    const built = logoutResponseXml({ issuer: us.entityId, destination: peer.sloUrl, now: this.now(), inResponseTo: origin.requestId, status, message });
+    return encodeOutgoing({ xml: built.xml, id: built.id, param: 'SAMLResponse', destination: peer.sloUrl, binding: origin.binding, relayState: origin.relayState, signer: us.signer });
+  }
+}

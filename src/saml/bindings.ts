@@ -1,0 +1,107 @@
+// The two front-channel bindings, for every protocol message we send or receive (AuthnRequest, LogoutRequest,
+// LogoutResponse): encoding with an RSA-SHA256 signature (over the query string for HTTP-Redirect, enveloped in the
+// XML for HTTP-POST), and checking the signature of a received message against the certificates registered for its
+// sender only (a certificate carried in the message is never trusted).
+import { createPublicKey, createSign, verify as verifySignature } from 'node:crypto';
+import { deflateRawSync } from 'node:zlib';
+import { SignedXml } from 'xml-crypto';
+import { digestAlgorithm, ENVELOPED, EXC_C14N, RSA_SHA256, SHA256, signatureAlgorithm } from './algorithms.ts';
+import { decodePostBinding } from './decode.ts';
+import { SamlError } from './errors.ts';
+import { childElements, firstChild, NS, parseXml } from './xml-dom.ts';
+
+export type Binding = 'redirect' | 'post';
+export type SamlParam = 'SAMLRequest' | 'SAMLResponse';
+export type OutgoingMessage = { binding: 'redirect'; url: string } | { binding: 'post'; url: string; fields: Record<string, string> };
+export interface Signer { keyPem: string; certificatePem: string }
+
+/** Encodes `xml` (whose root carries ID=`id` and an Issuer) for `destination`; signs it when `signer` is given. */
+export function encodeOutgoing(input: { xml: string; id: string; param: SamlParam; destination: string; binding: Binding; relayState?: string | null; signer?: Signer }): OutgoingMessage {
+  const { xml, id, param, destination, relayState, signer } = input;
+  if (input.binding === 'post') {
+    let body = xml;
+    if (signer) {
+      const sig = new SignedXml({ privateKey: signer.keyPem, publicCert: signer.certificatePem, signatureAlgorithm: RSA_SHA256, canonicalizationAlgorithm: EXC_C14N });
+      sig.addReference({ xpath: `/*[@ID='${id}']`, transforms: [ENVELOPED, EXC_C14N], digestAlgorithm: SHA256 });
+      // The schema puts ds:Signature right after saml:Issuer.
+      sig.computeSignature(xml, { prefix: 'ds', location: { reference: `/*/*[local-name(.)='Issuer']`, action: 'after' } });
+      body = sig.getSignedXml();
+    }
+    return { binding: 'post', url: destination, fields: { [param]: Buffer.from(body).toString('base64'), ...(relayState != null && { RelayState: relayState }) } };
+  }
+  let query = `${param}=${encodeURIComponent(deflateRawSync(xml).toString('base64'))}`;
+  if (relayState != null) query += `&RelayState=${encodeURIComponent(relayState)}`;
+  if (signer) {
+    query += `&SigAlg=${encodeURIComponent(RSA_SHA256)}`;
+    query += `&Signature=${encodeURIComponent(createSign('RSA-SHA256').update(query).sign(signer.keyPem, 'base64'))}`;
+  }
+  return { binding: 'redirect', url: `${destination}${destination.includes('?') ? '&' : '?'}${query}` };
+}
+
+/** The raw (still URL-encoded) value of a query parameter, exactly as received. */
+function rawParam(rawQuery: string, name: string): string | undefined {
+  for (const part of rawQuery.split('&')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq) === name) return part.slice(eq + 1);
+  }
+  return undefined;
+}
+const decodeParam = (v: string) => decodeURIComponent(v.replace(/\+/g, ' '));
+
+const FAILURES = {
+  SAMLRequest: { unsigned: 'saml_request_unsigned', bad: 'saml_request_bad_signature', what: 'request' },
+  SAMLResponse: { unsigned: 'saml_unsigned', bad: 'saml_bad_signature', what: 'response' },
+} as const;
+
+/**
+ * Checks that a received message is signed by one of `certificates`. Redirect binding: the detached signature over
+ * the query parameters in the order the sender encoded them. POST binding: one enveloped signature over the root
+ * element, by ID. Throws a SamlError naming what is wrong; returns the certificate that verified.
+ */
+export function verifyMessageSignature(input: { binding: Binding; param: SamlParam; rawQuery?: string; message: string; certificates: string[]; allowSha1?: boolean; maxBytes?: number }): string {
+  const fail = FAILURES[input.param];
+  const allowSha1 = !!input.allowSha1;
+  if (!input.certificates.length) throw new SamlError(fail.bad, `No certificate is registered to check the ${fail.what} signature.`);
+  if (input.binding === 'redirect') {
+    const q = input.rawQuery ?? '';
+    const [message, relayState, sigAlg, signature] = [input.param, 'RelayState', 'SigAlg', 'Signature'].map((n) => rawParam(q, n));
+    if (!message || !sigAlg || !signature) throw new SamlError(fail.unsigned, `The ${fail.what} must be signed, and this one is not.`);
+    const alg = signatureAlgorithm(decodeParam(sigAlg), allowSha1);
+    if (alg.verdict === 'weak') throw new SamlError('saml_weak_algorithm', `The ${fail.what} is signed with SHA-1, which is refused.`, { algorithm: decodeParam(sigAlg) });
+    if (alg.verdict !== 'ok') throw new SamlError(fail.bad, `The ${fail.what} is signed with an unsupported algorithm.`, { algorithm: decodeParam(sigAlg) });
+    // The signature covers the parameters as they were URL-encoded by the sender, in this order.
+    const signed = Buffer.from(`${input.param}=${message}${relayState !== undefined ? `&RelayState=${relayState}` : ''}&SigAlg=${sigAlg}`);
+    const sigBytes = Buffer.from(decodeParam(signature), 'base64');
+    const good = input.certificates.find((pem) => verifySignature(alg.hash!, signed, createPublicKey(pem), sigBytes));
+    if (!good) throw new SamlError(fail.bad, `The ${fail.what} signature does not match the registered certificate.`);
+    return good;
+  }
+  const xml = decodePostBinding(input.message, input.maxBytes ?? Number.MAX_SAFE_INTEGER, { tolerateDeflate: true });
+  const root = parseXml(xml).documentElement;
+  const signatures = childElements(root, NS.ds, 'Signature');
+  if (signatures.length !== 1) throw new SamlError(fail.unsigned, `The ${fail.what} must be signed, and this one is not.`);
+  checkSignedInfoAlgorithms(signatures[0], allowSha1);
+  for (const pem of input.certificates) {
+    const sig = new SignedXml({ publicCert: pem, getCertFromKeyInfo: () => null });
+    sig.loadSignature(signatures[0]);
+    const refs = sig.getReferences();
+    // Only a signature over the whole message (its root, by ID) counts; a signed fragment elsewhere does not.
+    if (refs.length !== 1 || refs[0].uri !== `#${root.getAttribute('ID')}`) throw new SamlError(fail.bad, `The ${fail.what} signature does not cover the ${fail.what}.`);
+    try {
+      if (sig.checkSignature(xml)) return pem;
+    } catch {
+      // try the next certificate
+    }
+  }
+  throw new SamlError(fail.bad, `The ${fail.what} signature does not match the registered certificate.`);
+}
+
+export function checkSignedInfoAlgorithms(signature: Element, allowSha1: boolean) {
+  const signedInfo = firstChild(signature, NS.ds, 'SignedInfo');
+  const method = signedInfo && firstChild(signedInfo, NS.ds, 'SignatureMethod')?.getAttribute('Algorithm');
+  const verdict = signatureAlgorithm(method, allowSha1).verdict;
+  const digests = signedInfo ? childElements(signedInfo, NS.ds, 'Reference').map((r) => firstChild(r, NS.ds, 'DigestMethod')?.getAttribute('Algorithm')) : [];
+  const digestVerdicts = digests.map((d) => digestAlgorithm(d, allowSha1));
+  if (verdict === 'weak' || digestVerdicts.includes('weak')) throw new SamlError('saml_weak_algorithm', 'The message is signed with SHA-1, which is refused.', { signatureMethod: method, digests });
+  if (verdict !== 'ok' || digestVerdicts.includes('unknown')) throw new SamlError('saml_bad_signature', 'The message is signed with an unsupported algorithm.', { signatureMethod: method, digests });
+}
