@@ -7,8 +7,11 @@ import { AppError } from '../errors.ts';
 import { hashPassword, passwordProblem, verifyPassword } from '../orgs/passwords.ts';
 import { requireTenant, type Tenant } from '../plugins/tenant.ts';
 import { page } from '../plugins/view.ts';
-import { ADMIN_SESSION_SECONDS, signIn } from './admin-auth.ts';
+import { ADMIN_SESSION_SECONDS, completeSecondStep, SECOND_STEP_SECONDS, signIn, ticketAdmin, type AdminLogin } from './admin-auth.ts';
 import { ADMIN_COOKIE, adminCookieOptions, checkCsrf, currentAdmin, loginCsrf, safeEqual, LOGIN_CSRF_COOKIE, type AdminContext } from './admin-session.ts';
+
+/** Holds the sealed ticket between the password and the code; it is not a session and opens no console page. */
+const SECOND_STEP_COOKIE = 'broker_admin_2fa';
 
 type Form = Record<string, string | undefined>;
 
@@ -23,6 +26,19 @@ export async function adminRoutes(app: FastifyInstance, { ctx }: { ctx: AppConte
     return { tenant, session };
   }
 
+  function checkLoginCsrf(request: FastifyRequest<{ Body: Form }>) {
+    const cookie = request.cookies[LOGIN_CSRF_COOKIE];
+    const given = request.body?._csrf;
+    if (!cookie || typeof given !== 'string' || !safeEqual(given, cookie)) throw new AppError(403, 'csrf_failed', 'This form has expired. Reload the page and try again.');
+  }
+
+  /** Opens the session and sends the admin to what they must do first: a new password, the second factor their organisation requires, or the console. */
+  function enterConsole(tenant: Tenant, login: AdminLogin, reply: FastifyReply) {
+    reply.setCookie(ADMIN_COOKIE, login.token, adminCookieOptions(ctx, ADMIN_SESSION_SECONDS));
+    const next = login.admin.mustChangePassword ? '/admin/password' : tenant.org.requireAdminTotp && !login.admin.totpSecretEnc ? '/admin/security' : '/admin';
+    return reply.redirect(next, 303);
+  }
+
   app.get('/admin/login', async (request, reply) => {
     requireTenant(request);
     return page(request, reply, 'admin/login', { title: 'Admin sign-in', csrf: loginCsrf(request, reply, ctx), values: {}, error: null });
@@ -30,17 +46,44 @@ export async function adminRoutes(app: FastifyInstance, { ctx }: { ctx: AppConte
 
   app.post<{ Body: Form }>('/admin/login', async (request, reply) => {
     const tenant = requireTenant(request);
+    checkLoginCsrf(request);
     const body = request.body ?? {};
-    const cookie = request.cookies[LOGIN_CSRF_COOKIE];
-    if (!cookie || typeof body._csrf !== 'string' || !safeEqual(body._csrf, cookie)) throw new AppError(403, 'csrf_failed', 'This form has expired. Reload the page and try again.');
     const email = String(body.email ?? '').trim();
     try {
-      const login = await signIn(tenant.store, ctx.clock, email, String(body.password ?? ''));
-      reply.setCookie(ADMIN_COOKIE, login.token, adminCookieOptions(ctx, ADMIN_SESSION_SECONDS));
-      return reply.redirect(login.admin.mustChangePassword ? '/admin/password' : '/admin', 303);
+      const result = await signIn(ctx, tenant.store, email, String(body.password ?? ''));
+      if (result.kind === 'session') return enterConsole(tenant, result.login, reply);
+      reply.setCookie(SECOND_STEP_COOKIE, result.ticket, adminCookieOptions(ctx, SECOND_STEP_SECONDS));
+      return reply.redirect('/admin/login/totp', 303);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       return page(request, reply, 'admin/login', { title: 'Admin sign-in', csrf: loginCsrf(request, reply, ctx), values: { email }, error: err.message }, err.status);
+    }
+  });
+
+  app.get('/admin/login/totp', async (request, reply) => {
+    const tenant = requireTenant(request);
+    const admin = await ticketAdmin(ctx, tenant.store, request.cookies[SECOND_STEP_COOKIE]);
+    if (!admin) return reply.redirect('/admin/login', 303);
+    return page(request, reply, 'admin/login-totp', { title: 'Admin sign-in', csrf: loginCsrf(request, reply, ctx), email: admin.email, error: null });
+  });
+
+  app.post<{ Body: Form }>('/admin/login/totp', async (request, reply) => {
+    const tenant = requireTenant(request);
+    checkLoginCsrf(request);
+    const ticket = request.cookies[SECOND_STEP_COOKIE];
+    try {
+      const login = await completeSecondStep(ctx, tenant.store, ticket, String(request.body?.code ?? ''));
+      reply.clearCookie(SECOND_STEP_COOKIE, { path: '/admin' });
+      return enterConsole(tenant, login, reply);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      const csrf = loginCsrf(request, reply, ctx);
+      if (err.code === 'admin_second_step_expired') {
+        reply.clearCookie(SECOND_STEP_COOKIE, { path: '/admin' });
+        return page(request, reply, 'admin/login', { title: 'Admin sign-in', csrf, values: {}, error: err.message }, err.status);
+      }
+      const admin = await ticketAdmin(ctx, tenant.store, ticket);
+      return page(request, reply, 'admin/login-totp', { title: 'Admin sign-in', csrf, email: admin?.email ?? '', error: err.message }, err.status);
     }
   });
 

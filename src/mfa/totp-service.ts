@@ -2,8 +2,7 @@
 // window, every accepted time step consumed once per user across nodes, a lock after repeated failures (counted
 // for the second factor alone), and single-use recovery codes. Secrets are sealed with the master key, bound to
 // the organisation and user.
-import { generateSecret, generateURI, verifySync } from 'otplib';
-import QRCode from 'qrcode';
+import { enrolmentCode, matchingStep, newTotpSecret, stepKeptUntil } from './totp-codes.ts';
 import type { Clock } from '../clock.ts';
 import type { SealedBox } from '../crypto/sealed-box.ts';
 import { AppError } from '../errors.ts';
@@ -30,7 +29,6 @@ export type VerifyOutcome = { method: 'totp' | 'recovery'; remainingRecoveryCode
 export type FactorStatus = { state: 'none' | 'pending' | 'active'; lockedUntil: Date | null; failedAttempts: number };
 
 const sealContext = (orgId: string, userId: string) => `totp:${orgId}:${userId}`;
-const otpAlgorithm = (a: string) => a.toLowerCase() as 'sha1' | 'sha256' | 'sha512';
 
 export class TotpService {
   constructor(private readonly store: TenantStore, private readonly box: SealedBox, private readonly clock: Clock, private readonly settings: TotpSettings) {}
@@ -44,11 +42,10 @@ export class TotpService {
   async startEnrolment(user: { id: string; email: string }): Promise<Enrolment> {
     const existing = await this.store.totp.find(user.id);
     if (existing?.status === 'active') throw new AppError(409, 'mfa_already_enrolled', 'Two-factor authentication is already set up for this account.');
-    const secretBase32 = generateSecret({ length: 20 });
+    const secretBase32 = newTotpSecret();
     const { digits, period, algorithm } = this.settings;
     await this.store.totp.savePending(user.id, { secretEnc: this.box.seal(secretBase32, sealContext(this.store.orgId, user.id)), algorithm, digits, period });
-    const otpauthUri = generateURI({ issuer: this.settings.issuer, label: user.email, secret: secretBase32, algorithm: otpAlgorithm(algorithm), digits: digits as 6, period });
-    return { secretBase32, otpauthUri, qrDataUrl: await QRCode.toDataURL(otpauthUri, { errorCorrectionLevel: 'M', margin: 1, width: 220 }) };
+    return { secretBase32, ...(await enrolmentCode(this.settings.issuer, user.email, secretBase32, this.settings)) };
   }
 
   /** Confirms the pending factor with a valid code, activates it, and returns the recovery codes (shown once). */
@@ -76,19 +73,14 @@ export class TotpService {
   private async checkCode(userId: string, factor: NonNullable<Awaited<ReturnType<TenantStore['totp']['find']>>>, input: string) {
     const now = this.clock.now();
     if (factor.lockedUntil && factor.lockedUntil > now) throw this.locked(factor.lockedUntil);
-    const token = input.replace(/\s+/g, '');
     const secret = this.box.open(factor.secretEnc, sealContext(this.store.orgId, userId)).toString('utf8');
-    const result = /^\d+$/.test(token) && token.length === factor.digits
-      ? verifySync({ secret, token, algorithm: otpAlgorithm(factor.algorithm), digits: factor.digits as 6, period: factor.period, epoch: Math.floor(now.getTime() / 1000), epochTolerance: factor.period })
-      : { valid: false as const };
-    if (!result.valid) {
+    const step = matchingStep(secret, input, factor, now);
+    if (step === null) {
       await this.failure(userId, now);
       throw new AppError(401, 'mfa_invalid_code', 'That code is not right. Check the time on your phone and try the current code.');
     }
     // One accepted time step per user, across nodes: a code seen once (or an older one) is not accepted again.
-    const step = Math.floor((result as { epoch: number }).epoch / factor.period);
-    const keepUntil = new Date((step + 3) * factor.period * 1000);
-    if (!(await this.store.oneTimeUse.consume('totp_step', `${userId}:${step}`, keepUntil, now))) {
+    if (!(await this.store.oneTimeUse.consume('totp_step', `${userId}:${step}`, stepKeptUntil(step, factor.period), now))) {
       await this.failure(userId, now);
       throw new AppError(401, 'mfa_code_reused', 'That code was already used. Wait for the next code.');
     }

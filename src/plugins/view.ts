@@ -6,6 +6,7 @@ import fp from 'fastify-plugin';
 import view from '@fastify/view';
 import { Eta } from 'eta';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { logoUrlOf } from '../orgs/logo.ts';
 
 export const TEMPLATES_DIR = fileURLToPath(new URL('../../templates', import.meta.url));
 
@@ -19,7 +20,8 @@ export function brandingFor(request: FastifyRequest): Branding {
   if (!org) return DEFAULT_BRANDING;
   return {
     name: org.name,
-    logoUrl: org.logoUrl,
+    // An uploaded logo takes precedence over the logo URL setting (which the CLI can still set).
+    logoUrl: logoUrlOf(org),
     // Colours go into a <style> block: only strict hex values get there.
     primaryColor: COLOR.test(org.primaryColor) ? org.primaryColor : DEFAULT_BRANDING.primaryColor,
     accentColor: COLOR.test(org.accentColor) ? org.accentColor : DEFAULT_BRANDING.accentColor,

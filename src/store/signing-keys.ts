@@ -24,8 +24,21 @@ export class SigningKeyRepository {
   list() {
     return this.db.signingKey.findMany({ where: { orgId: this.orgId }, orderBy: { createdAt: 'asc' } });
   }
+  /** Sets (or with null, clears) the promotion date of a next key; false when `id` is not this organisation's next key. */
+  async schedulePromotion(id: string, at: Date | null) {
+    return (await this.db.signingKey.updateMany({ where: { id, orgId: this.orgId, status: 'next' }, data: { promoteAt: at } })).count === 1;
+  }
+  /** Takes a due promotion exactly once, even when several nodes run the scheduler: the first to clear promoteAt wins. */
+  async claimDuePromotion(id: string, now: Date) {
+    return (await this.db.signingKey.updateMany({ where: { id, orgId: this.orgId, status: 'next', promoteAt: { lte: now } }, data: { promoteAt: null } })).count === 1;
+  }
   setStatus(id: string, status: KeyStatus, at: Date) {
     const stamp = status === 'active' ? { activatedAt: at } : status === 'retired' ? { retiredAt: at } : {};
     return this.db.signingKey.update({ where: { id, orgId: this.orgId }, data: { status, ...stamp } });
   }
+}
+
+/** Next keys of every organisation whose scheduled promotion date has passed (for the periodic scheduler). */
+export function nextKeysDueForPromotion(db: Db, now: Date) {
+  return db.signingKey.findMany({ where: { status: 'next', promoteAt: { lte: now } }, select: { id: true, orgId: true }, orderBy: { promoteAt: 'asc' } });
 }

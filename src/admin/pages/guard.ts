@@ -18,6 +18,8 @@ export function adminGuard(ctx: AppContext) {
     const session = await currentAdmin(ctx, tenant, request);
     if (!session) return reply.redirect('/admin/login', 303);
     if (session.admin.mustChangePassword) return reply.redirect('/admin/password', 303);
+    // An organisation that requires two-factor sign-in for admins gets it set up before any other console page.
+    if (tenant.org.requireAdminTotp && !session.admin.totpSecretEnc && !/^\/admin\/security(\/|\?|$)/.test(request.url)) return reply.redirect('/admin/security', 303);
     if (request.method !== 'GET' && request.method !== 'HEAD') checkCsrf(request, session.csrfToken);
     request.adminContext = { tenant, session };
   };

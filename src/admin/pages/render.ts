@@ -19,6 +19,12 @@ const FLASHES: Record<string, string> = {
   'totp-reset': 'Two-factor authentication was reset. The user enrols again at the next sign-in.',
   unlocked: 'The user can try their code again.', 'devices-revoked': 'Remembered devices were revoked.',
   'token-revoked': 'The token was revoked.', imported: 'Import started.',
+  'logo-saved': 'The logo was saved. Every page of the organisation shows it now.', 'logo-removed': 'The logo was removed.',
+  'key-created': 'The next key is published in both metadata documents. Promote it once apps and identity providers have refreshed their copy.',
+  'key-promoted': 'The new key signs from now on. The previous key stays in the metadata until you retire it.',
+  'keys-retired': 'Previous keys were retired and removed from the metadata.',
+  'promotion-scheduled': 'The promotion is scheduled.', 'promotion-cancelled': 'The scheduled promotion was cancelled.',
+  'totp-enrolled': 'Two-factor sign-in is on. You will be asked for a code at your next sign-in.', 'totp-removed': 'Two-factor sign-in is off.',
 };
 function flashOf(request: FastifyRequest): string | null {
   const done = (request.query as Record<string, unknown> | undefined)?.done;

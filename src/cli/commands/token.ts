@@ -1,7 +1,8 @@
 // `token create|list|revoke`: admin API tokens (the dashboard will offer the same).
 import { parseArgs } from 'node:util';
 import type { AppContext } from '../../context.ts';
-import { createApiToken } from '../../admin/api-tokens.ts';
+import { createApiToken, revokeApiToken } from '../../admin/api-tokens.ts';
+import { AppError } from '../../errors.ts';
 import { UsageError } from '../output.ts';
 import { tenantBySlug } from '../resolve-org.ts';
 
@@ -25,8 +26,9 @@ export async function tokenCommand(argv: string[], ctx: AppContext): Promise<num
   }
   if (sub === 'revoke') {
     if (!values.id) throw new UsageError('--id is required');
-    if (!(await tenant.store.apiTokens.revoke(values.id, ctx.clock.now()))) throw new UsageError(`no active token ${values.id}`);
-    await tenant.store.audit.record({ type: 'api_token.revoked', actor: 'cli', at: ctx.clock.now(), details: { tokenId: values.id } });
+    await revokeApiToken(tenant.store, ctx.clock, values.id, 'cli').catch((err) => {
+      throw err instanceof AppError ? new UsageError(`no active token ${values.id}`) : err;
+    });
     console.log(`Token ${values.id} revoked.`);
     return 0;
   }

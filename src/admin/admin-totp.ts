@@ -1,0 +1,101 @@
+// TOTP second factor for console admins. The secret and its parameters (digits, period, algorithm: the
+// organisation's settings at enrolment, so later changes only affect new enrolments, as for users) are sealed
+// together in Admin.totpSecretEnc, bound to the organisation and admin. A setup in progress is not stored at all:
+// it travels sealed in the enrolment form until a first valid code confirms it. Every accepted time step is consumed
+// once across nodes; wrong codes count toward the admin lockout.
+import type { AppContext } from '../context.ts';
+import { AppError, ValidationError } from '../errors.ts';
+import { enrolmentCode, matchingStep, newTotpSecret, stepKeptUntil, type TotpParams } from '../mfa/totp-codes.ts';
+import type { Organization } from '../store/organizations.ts';
+import type { AdminRow } from '../store/admins.ts';
+import type { TenantStore } from '../store/store.ts';
+import { assertNotLocked, countFailedAttempt } from './admin-lockout.ts';
+
+/** How long a setup shown on the page may be confirmed. */
+const ENROLMENT_SECONDS = 30 * 60;
+
+interface SealedFactor extends TotpParams { secret: string }
+interface SealedEnrolment extends SealedFactor { exp: number }
+
+const factorContext = (orgId: string, adminId: string) => `admin-totp:${orgId}:${adminId}`;
+const enrolmentContext = (orgId: string, adminId: string) => `admin-totp-setup:${orgId}:${adminId}`;
+
+export interface AdminEnrolment {
+  /** sealed setup for the confirmation form */
+  setup: string;
+  secretBase32: string;
+  otpauthUri: string;
+  qrDataUrl: string;
+  digits: number;
+  period: number;
+}
+
+async function describe(org: Organization, admin: AdminRow, setup: string, factor: SealedFactor): Promise<AdminEnrolment> {
+  const code = await enrolmentCode(`${org.name} admin`, admin.email, factor.secret, factor);
+  return { setup, secretBase32: factor.secret, ...code, digits: factor.digits, period: factor.period };
+}
+
+function openEnrolment(ctx: AppContext, org: Organization, admin: AdminRow, setup: string): SealedEnrolment | null {
+  try {
+    const parsed = JSON.parse(ctx.box.open(setup, enrolmentContext(org.id, admin.id)).toString('utf8')) as SealedEnrolment;
+    return parsed.exp > ctx.clock.now().getTime() ? parsed : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A new secret to scan, with the organisation's current TOTP parameters. Nothing is stored yet. */
+export async function startAdminEnrolment(ctx: AppContext, org: Organization, admin: AdminRow): Promise<AdminEnrolment> {
+  if (admin.totpSecretEnc) throw new AppError(409, 'admin_totp_enrolled', 'Two-factor sign-in is already set up. Remove it first to set up a new phone.');
+  const factor: SealedEnrolment = {
+    secret: newTotpSecret(), digits: org.totpDigits, period: org.totpPeriod, algorithm: org.totpAlgorithm,
+    exp: ctx.clock.now().getTime() + ENROLMENT_SECONDS * 1000,
+  };
+  return describe(org, admin, ctx.box.seal(JSON.stringify(factor), enrolmentContext(org.id, admin.id)), factor);
+}
+
+/** The setup the form carried, shown again (after a wrong code), or a fresh one when it expired or was tampered with. */
+export async function resumeAdminEnrolment(ctx: AppContext, org: Organization, admin: AdminRow, setup: string): Promise<AdminEnrolment> {
+  const factor = openEnrolment(ctx, org, admin, setup);
+  return factor ? describe(org, admin, setup, factor) : startAdminEnrolment(ctx, org, admin);
+}
+
+/** Confirms the setup with a first code from the app and turns the factor on. */
+export async function confirmAdminEnrolment(ctx: AppContext, store: TenantStore, org: Organization, admin: AdminRow, setup: string, code: string) {
+  if (admin.totpSecretEnc) throw new AppError(409, 'admin_totp_enrolled', 'Two-factor sign-in is already set up.');
+  const factor = openEnrolment(ctx, org, admin, setup);
+  if (!factor) throw new ValidationError({ code: 'belongs to a setup that expired: scan the new QR code and enter its code' });
+  const now = ctx.clock.now();
+  const step = matchingStep(factor.secret, code, factor, now);
+  if (step === null) throw new ValidationError({ code: 'is not right: check the time on your phone and enter the current code' });
+  // The confirming code is spent, so it cannot also open a sign-in.
+  await store.oneTimeUse.consume('admin_totp_step', `${admin.id}:${step}`, stepKeptUntil(step, factor.period), now);
+  const { exp: _exp, ...kept } = factor;
+  await store.admins.update(admin.id, { totpSecretEnc: ctx.box.seal(JSON.stringify(kept), factorContext(org.id, admin.id)) });
+  await store.audit.record({ type: 'admin.totp_enrolled', actor: admin.email, at: now });
+}
+
+/**
+ * Checks a code from the admin's app: refused while the admin is locked out, each time step accepted once, every
+ * wrong or reused code counted toward the lockout and audited as a failure of `auditType`.
+ */
+export async function verifyAdminCode(ctx: AppContext, store: TenantStore, admin: AdminRow, code: string, auditType: string) {
+  const now = ctx.clock.now();
+  assertNotLocked(admin, now);
+  if (!admin.totpSecretEnc) throw new AppError(409, 'admin_totp_not_enrolled', 'Two-factor sign-in is not set up for this admin.');
+  const factor = JSON.parse(ctx.box.open(admin.totpSecretEnc, factorContext(store.orgId, admin.id)).toString('utf8')) as SealedFactor;
+  const step = matchingStep(factor.secret, code, factor, now);
+  const failure = step === null ? 'admin_invalid_code'
+    : (await store.oneTimeUse.consume('admin_totp_step', `${admin.id}:${step}`, stepKeptUntil(step, factor.period), now)) ? null : 'admin_code_reused';
+  if (!failure) return;
+  await countFailedAttempt(store, admin, now);
+  await store.audit.record({ type: auditType, outcome: 'failure', code: failure, actor: admin.email, at: now });
+  throw new AppError(401, failure, failure === 'admin_code_reused' ? 'That code was already used. Wait for the next code.' : 'That code is not right. Check the time on your phone and try the current code.');
+}
+
+/** Turns the factor off; the admin proves possession with a current code first. */
+export async function removeAdminTotp(ctx: AppContext, store: TenantStore, admin: AdminRow, code: string) {
+  await verifyAdminCode(ctx, store, admin, code, 'admin.totp_removed');
+  await store.admins.update(admin.id, { totpSecretEnc: null });
+  await store.audit.record({ type: 'admin.totp_removed', actor: admin.email, at: ctx.clock.now() });
+}

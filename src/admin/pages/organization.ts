@@ -1,0 +1,126 @@
+// Organisation & branding: display name, logo, colours, login message, session and TOTP settings, the
+// organisation's URLs, and the signing keys (rollover). The route handlers only translate forms to the domain
+// services (orgs/settings.ts, orgs/logo.ts, orgs/key-rollover.ts) and their errors back to fields.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../../context.ts';
+import { AppError, ValidationError } from '../../errors.ts';
+import { listKeys, createNextKey, promoteNextKey, retirePreviousKeys, schedulePromotion } from '../../orgs/key-rollover.ts';
+import { MAX_LOGO_BYTES, removeLogo, saveLogo } from '../../orgs/logo.ts';
+import { updateOrganizationSettings } from '../../orgs/settings.ts';
+import type { Organization } from '../../store/organizations.ts';
+import { checkbox, optionalText, text, upload, withFieldErrors, type FormBody } from './forms.ts';
+import { adminOf } from './guard.ts';
+import { adminPage } from './render.ts';
+
+type SettingsValues = Record<string, string | boolean>;
+
+function valuesOf(org: Organization): SettingsValues {
+  return {
+    name: org.name, logoUrl: org.logoUrl ?? '', primaryColor: org.primaryColor, accentColor: org.accentColor, loginMessage: org.loginMessage ?? '',
+    sessionTtlSeconds: String(org.sessionTtlSeconds), totpDigits: String(org.totpDigits), totpPeriod: String(org.totpPeriod), totpAlgorithm: org.totpAlgorithm,
+    jitProvisioning: org.jitProvisioning, requireAdminTotp: org.requireAdminTotp,
+  };
+}
+
+function submittedValues(body: FormBody): SettingsValues {
+  return {
+    name: text(body, 'name'), logoUrl: text(body, 'logoUrl'), primaryColor: text(body, 'primaryColor'), accentColor: text(body, 'accentColor'),
+    loginMessage: text(body, 'loginMessage'), sessionTtlSeconds: text(body, 'sessionTtlSeconds'), totpDigits: text(body, 'totpDigits'),
+    totpPeriod: text(body, 'totpPeriod'), totpAlgorithm: text(body, 'totpAlgorithm'),
+    jitProvisioning: checkbox(body, 'jitProvisioning'), requireAdminTotp: checkbox(body, 'requireAdminTotp'),
+  };
+}
+
+/** A form field holding a whole number: anything else becomes NaN, which the settings validation refuses. */
+const wholeNumber = (v: string | boolean) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : Number.NaN);
+
+export async function organizationPages(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
+  function settingsPage(request: FastifyRequest, reply: FastifyReply, opts: { values?: SettingsValues; errors?: Record<string, string>; logoError?: string } = {}, status = 200) {
+    const { tenant } = adminOf(request);
+    return adminPage(request, reply, 'admin/organization/settings', 'organization', {
+      title: 'Organisation & branding', org: tenant.org, urls: tenant.urls, values: opts.values ?? valuesOf(tenant.org), errors: opts.errors ?? {},
+      logoError: opts.logoError ?? null, hasLogo: Boolean(tenant.org.logoContentType), logoVersion: tenant.org.updatedAt.getTime().toString(36), maxLogoKb: MAX_LOGO_BYTES / 1024,
+    }, status);
+  }
+
+  app.get('/admin/organization', async (request, reply) => settingsPage(request, reply));
+
+  app.post<{ Body: FormBody }>('/admin/organization', async (request, reply) => {
+    const { tenant, session } = adminOf(request);
+    const values = submittedValues(request.body ?? {});
+    const saved = await withFieldErrors(() => updateOrganizationSettings(ctx, tenant.org.id, {
+      name: values.name as string, logoUrl: optionalText(request.body, 'logoUrl'), primaryColor: values.primaryColor as string, accentColor: values.accentColor as string,
+      loginMessage: optionalText(request.body, 'loginMessage'), sessionTtlSeconds: wholeNumber(values.sessionTtlSeconds), totpDigits: wholeNumber(values.totpDigits),
+      totpPeriod: wholeNumber(values.totpPeriod), totpAlgorithm: values.totpAlgorithm as string,
+      jitProvisioning: values.jitProvisioning as boolean, requireAdminTotp: values.requireAdminTotp as boolean,
+    }, session.admin.email));
+    if (!saved.ok) return settingsPage(request, reply, { values, errors: saved.errors }, 400);
+    return reply.redirect('/admin/organization?done=saved', 303);
+  });
+
+  app.post<{ Body: FormBody }>('/admin/organization/logo', async (request, reply) => {
+    const { tenant, session } = adminOf(request);
+    const saved = await withFieldErrors(() => saveLogo(ctx, tenant.org.id, upload(request.body ?? {}, 'logo'), session.admin.email));
+    if (!saved.ok) return settingsPage(request, reply, { logoError: saved.errors.logo }, 400);
+    return reply.redirect('/admin/organization?done=logo-saved', 303);
+  });
+
+  app.post('/admin/organization/logo/remove', async (request, reply) => {
+    const { tenant, session } = adminOf(request);
+    await removeLogo(ctx, tenant.org.id, session.admin.email);
+    return reply.redirect('/admin/organization?done=logo-removed', 303);
+  });
+
+  // Signing keys
+  async function keysPage(request: FastifyRequest, reply: FastifyReply, opts: { error?: string; errors?: Record<string, string>; at?: string } = {}, status = 200) {
+    const { tenant } = adminOf(request);
+    const keys = await listKeys(tenant);
+    return adminPage(request, reply, 'admin/organization/keys', 'organization', {
+      title: 'Signing keys', keys, urls: tenant.urls, error: opts.error ?? null, errors: opts.errors ?? {}, at: opts.at ?? '',
+      hasNext: keys.some((k) => k.status === 'next'), hasPrevious: keys.some((k) => k.status === 'previous'),
+    }, status);
+  }
+
+  /**
+   * Runs a key action; a refusal (no next key, one already exists) is shown on the keys page instead of an error
+   * page, and a refused date next to its field (the submitted value kept).
+   */
+  async function keyAction(request: FastifyRequest, reply: FastifyReply, action: () => Promise<unknown>, done: string, at?: string) {
+    try {
+      await action();
+    } catch (err) {
+      if (err instanceof ValidationError) return keysPage(request, reply, { errors: err.fields, at }, 400);
+      if (err instanceof AppError && err.status < 500) return keysPage(request, reply, { error: err.message }, err.status);
+      throw err;
+    }
+    return reply.redirect(`/admin/organization/keys?done=${done}`, 303);
+  }
+
+  app.get('/admin/organization/keys', async (request, reply) => keysPage(request, reply));
+
+  app.post('/admin/organization/keys/next', async (request, reply) => {
+    const { tenant, session } = adminOf(request);
+    return keyAction(request, reply, () => createNextKey(ctx, tenant, session.admin.email), 'key-created');
+  });
+
+  app.post('/admin/organization/keys/promote', async (request, reply) => {
+    const { tenant, session } = adminOf(request);
+    return keyAction(request, reply, () => promoteNextKey(ctx, tenant, session.admin.email), 'key-promoted');
+  });
+
+  app.post('/admin/organization/keys/retire', async (request, reply) => {
+    const { tenant, session } = adminOf(request);
+    return keyAction(request, reply, () => retirePreviousKeys(ctx, tenant, session.admin.email), 'keys-retired');
+  });
+
+  app.post<{ Body: FormBody }>('/admin/organization/keys/promote-at', async (request, reply) => {
+    const { tenant, session } = adminOf(request);
+    const body = request.body ?? {};
+    if (checkbox(body, 'cancel')) return keyAction(request, reply, () => schedulePromotion(ctx, tenant, null, session.admin.email), 'promotion-cancelled');
+    const at = text(body, 'at');
+    if (!at) return keysPage(request, reply, { errors: { at: 'choose a date and time' } }, 400);
+    // <input type="datetime-local"> sends no time zone; the page asks for UTC.
+    const when = new Date(/(Z|[+-]\d\d:\d\d)$/.test(at) ? at : `${at}Z`);
+    return keyAction(request, reply, () => schedulePromotion(ctx, tenant, when, session.admin.email), 'promotion-scheduled', at);
+  });
+}
