@@ -30,6 +30,11 @@ const schema = z.object({
   MFA_LOCKOUT_SECONDS: int(1, 86400 * 7).default(900),
   METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   METADATA_ALLOW_PRIVATE: bool.default(false),
+  // Upstream IdPs added by metadata URL are fetched again at most this long apart (sooner when the metadata's
+  // cacheDuration or validUntil asks for it), and never sooner than the minimum, even after a failure.
+  METADATA_REFRESH_INTERVAL_SECONDS: int(60, 30 * 86400).default(3600),
+  METADATA_REFRESH_MIN_SECONDS: int(10, 86400).default(300),
+  METADATA_FETCH_TIMEOUT_SECONDS: int(1, 120).default(10),
 });
 
 /** Every environment variable the broker reads (documented one by one in .env.example). */
@@ -59,6 +64,12 @@ export interface Config {
   mfaLockoutSeconds: number;
   metricsToken?: string;
   metadataAllowPrivate: boolean;
+  /** longest time between two fetches of an IdP's metadata URL, and the backoff ceiling after failures */
+  metadataRefreshIntervalSeconds: number;
+  /** shortest time between two fetches of an IdP's metadata URL (first retry after a failure) */
+  metadataRefreshMinSeconds: number;
+  /** time limit of one scheduled metadata fetch, redirects included */
+  metadataFetchTimeoutSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -76,6 +87,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(input[String(i.path[0])])})`));
   }
   const c = parsed.data;
+  if (c.METADATA_REFRESH_MIN_SECONDS > c.METADATA_REFRESH_INTERVAL_SECONDS) {
+    throw new ConfigError([`METADATA_REFRESH_MIN_SECONDS: must not exceed METADATA_REFRESH_INTERVAL_SECONDS (${c.METADATA_REFRESH_INTERVAL_SECONDS}) (got ${c.METADATA_REFRESH_MIN_SECONDS})`]);
+  }
   const trust = c.TRUST_PROXY.trim();
   return {
     env: c.NODE_ENV,
@@ -101,6 +115,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mfaLockoutSeconds: c.MFA_LOCKOUT_SECONDS,
     metricsToken: c.METRICS_TOKEN,
     metadataAllowPrivate: c.METADATA_ALLOW_PRIVATE,
+    metadataRefreshIntervalSeconds: c.METADATA_REFRESH_INTERVAL_SECONDS,
+    metadataRefreshMinSeconds: c.METADATA_REFRESH_MIN_SECONDS,
+    metadataFetchTimeoutSeconds: c.METADATA_FETCH_TIMEOUT_SECONDS,
   };
 }
 

@@ -32,6 +32,21 @@ const toRow = (input: IdentityProviderInput) => {
   };
 };
 
+/** Maintenance query across organisations (like the purge): enabled IdPs registered by metadata URL whose refresh is
+ *  due, the longest-waiting first. Each one is then claimed and updated through its own organisation's store. */
+export async function findDueMetadataRefreshes(db: Db, now: Date, limit: number): Promise<IdentityProvider[]> {
+  const rows = await db.identityProvider.findMany({
+    where: {
+      enabled: true,
+      AND: [{ metadataUrl: { not: null } }, { metadataUrl: { not: '' } }],
+      OR: [{ metadataRefreshAt: null }, { metadataRefreshAt: { lte: now } }],
+    },
+    orderBy: [{ metadataRefreshAt: { sort: 'asc', nulls: 'first' } }, { id: 'asc' }],
+    take: limit,
+  });
+  return rows.map(fromRow);
+}
+
 export class IdentityProviderRepository {
   constructor(private readonly db: Db, private readonly orgId: string) {}
 
@@ -48,6 +63,18 @@ export class IdentityProviderRepository {
   async findByEntityId(entityId: string) {
     const row = await this.db.identityProvider.findUnique({ where: { orgId_entityId: { orgId: this.orgId, entityId } } });
     return row && fromRow(row);
+  }
+  /** Takes the metadata refresh of one IdP for this node: moves metadataRefreshAt from the value the caller saw to
+   *  `until` (a lease), in one conditional update. Of several nodes that saw the IdP due, exactly one gets true. */
+  async claimMetadataRefresh(id: string, seen: Date | null, until: Date): Promise<boolean> {
+    const { count } = await this.db.identityProvider.updateMany({ where: { id, orgId: this.orgId, metadataRefreshAt: seen }, data: { metadataRefreshAt: until } });
+    return count === 1;
+  }
+  /** Writes a refresh's result only while the claim (`claimedUntil`) still holds: if an admin reset the schedule or
+   *  another refresh took over meanwhile, nothing is written and false is returned. */
+  async completeMetadataRefresh(id: string, claimedUntil: Date, input: IdentityProviderInput): Promise<boolean> {
+    const { count } = await this.db.identityProvider.updateMany({ where: { id, orgId: this.orgId, metadataRefreshAt: claimedUntil }, data: toRow(input) });
+    return count === 1;
   }
   async list(opts: { enabledOnly?: boolean } = {}) {
     const rows = await this.db.identityProvider.findMany({ where: { orgId: this.orgId, ...(opts.enabledOnly && { enabled: true }) }, orderBy: { name: 'asc' } });

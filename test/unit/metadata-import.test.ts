@@ -72,10 +72,10 @@ async function urlProblem(p: Promise<unknown>) {
   return null;
 }
 
-t.test('fetching metadata: http(s) only, no redirects, size and time limits', async (t) => {
+t.test('fetching metadata: http(s) only, redirects followed and checked (more in metadata-refresh.test.ts), size and time limits', async (t) => {
   const server = createServer((req, res) => {
     if (req.url === '/ok') res.end(okta);
-    else if (req.url === '/redirect') res.writeHead(302, { location: 'http://169.254.169.254/' }).end();
+    else if (req.url === '/redirect') res.writeHead(302, { location: '/ok' }).end();
     else if (req.url === '/big') res.end('x'.repeat(3000));
     else if (req.url === '/slow') setTimeout(() => res.end(okta), 2000);
     else res.writeHead(404).end();
@@ -84,7 +84,7 @@ t.test('fetching metadata: http(s) only, no redirects, size and time limits', as
   t.teardown(() => { server.closeAllConnections(); server.close(); });
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   t.equal(parseIdpMetadata(await fetchMetadata(`${base}/ok`, { allowPrivate: true })).entityId, 'http://www.okta.com/exk1');
-  t.match(await urlProblem(fetchMetadata(`${base}/redirect`, { allowPrivate: true })), /redirects/);
+  t.equal(parseIdpMetadata(await fetchMetadata(`${base}/redirect`, { allowPrivate: true })).entityId, 'http://www.okta.com/exk1', 'a redirect is followed');
   t.match(await urlProblem(fetchMetadata(`${base}/big`, { maxBytes: 1000, allowPrivate: true })), /more than 1000 bytes/);
   t.match(await urlProblem(fetchMetadata(`${base}/slow`, { timeoutMs: 200, allowPrivate: true })), /timed out/);
   t.match(await urlProblem(fetchMetadata(`${base}/missing`, { allowPrivate: true })), /HTTP 404/);

@@ -116,8 +116,9 @@ export async function verifyUpstreamResponse(input: VerifyInput): Promise<Verifi
   return readAssertion(assertion, input, { responseSigned, assertionSigned });
 }
 
-/** Verifies `signature` (a child of `element`) with the IdP's certificates only, and returns the signed copy. */
-function verifySignature(xml: string, signature: Element, element: Element, idp: UpstreamIdp, what: string): Element {
+/** Verifies `signature` (a child of `element`) with the IdP's certificates only, and returns the signed copy.
+ *  Also used for signed metadata (saml/metadata-signature.ts). */
+export function verifySignature(xml: string, signature: Element, element: Element, idp: Pick<UpstreamIdp, 'certificates' | 'allowSha1'>, what: string): Element {
   checkSignedInfoAlgorithms(signature, idp.allowSha1);
   const id = element.getAttribute('ID');
   if (!idp.certificates.length) throw new SamlError('saml_untrusted_certificate', 'No certificate is configured for this identity provider.');
