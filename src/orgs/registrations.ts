@@ -83,7 +83,8 @@ export async function saveApplication(store: TenantStore, input: ApplicationInpu
       problems.certificate = 'is not an X.509 certificate (PEM or base64)';
     }
   }
-  if ((merged.wantAuthnRequestsSigned || merged.encryptAssertion) && !(certificate ?? current?.certificate)) problems.certificate = 'is required to verify signed requests or encrypt assertions';
+  // An explicit null clears the stored certificate, so only an absent one falls back to it.
+  if ((merged.wantAuthnRequestsSigned || merged.encryptAssertion) && !(certificate !== undefined ? certificate : current?.certificate)) problems.certificate = 'is required to verify signed requests or encrypt assertions';
   if (merged.defaultRelayState && merged.defaultRelayState.length > 1024) problems.defaultRelayState = 'must be at most 1024 characters';
   if (merged.primaryIdpId && !(await store.identityProviders.findById(merged.primaryIdpId))) problems.primaryIdpId = 'is not an identity provider of this organisation';
   if (Object.keys(problems).length) throw new ValidationError(problems);

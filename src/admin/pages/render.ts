@@ -19,6 +19,8 @@ const FLASHES: Record<string, string> = {
   'totp-reset': 'Two-factor authentication was reset. The user enrols again at the next sign-in.',
   unlocked: 'The user can try their code again.', 'devices-revoked': 'Remembered devices were revoked.',
   'token-revoked': 'The token was revoked.', imported: 'Import started.',
+  'two-factor-on': '2-factor authentication is now required for this app.', 'two-factor-off': '2-factor authentication is no longer required for this app.',
+  'rule-added': 'The rule was added at the end of the list. Move it up if an earlier rule would match first.',
   'logo-saved': 'The logo was saved. Every page of the organisation shows it now.', 'logo-removed': 'The logo was removed.',
   'key-created': 'The next key is published in both metadata documents. Promote it once apps and identity providers have refreshed their copy.',
   'key-promoted': 'The new key signs from now on. The previous key stays in the metadata until you retire it.',

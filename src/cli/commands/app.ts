@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { AppContext } from '../../context.ts';
-import { fetchMetadata, parseSpMetadata } from '../../orgs/metadata-import.ts';
-import { saveApplication } from '../../orgs/registrations.ts';
+import { createApp } from '../../orgs/app-lifecycle.ts';
+import { spMetadataInput } from '../../orgs/sp-metadata-input.ts';
 import type { ApplicationInput, NameIdFormat } from '../../store/applications.ts';
 import { UsageError } from '../output.ts';
 import { tenantBySlug } from '../resolve-org.ts';
@@ -38,13 +38,13 @@ export async function appCommand(argv: string[], ctx: AppContext): Promise<numbe
 
   let input: ApplicationInput = {};
   if (values['metadata-file'] || values['metadata-url']) {
-    const m = parseSpMetadata(values['metadata-file'] ? readFileSync(values['metadata-file'], 'utf8') : await fetchMetadata(values['metadata-url']!, { allowPrivate: ctx.config.metadataAllowPrivate }));
-    input = { entityId: m.entityId, acsUrls: m.acsUrls, sloUrl: m.sloUrl, certificate: m.certificate ?? m.encryptionCertificate, wantAuthnRequestsSigned: m.wantAuthnRequestsSigned && !!m.certificate, signAssertion: m.signAssertion };
+    const source = values['metadata-file'] ? { xml: readFileSync(values['metadata-file'], 'utf8') } : { url: values['metadata-url']! };
+    input = await spMetadataInput(source, { allowPrivate: ctx.config.metadataAllowPrivate, field: 'metadata' });
   } else {
     input = { entityId: values['entity-id'], acsUrls: values['acs-url'] ?? [], sloUrl: values['slo-url'] ?? null };
   }
   if (values['cert-file']) input.certificate = readFileSync(values['cert-file'], 'utf8');
-  const app = await saveApplication(tenant.store, {
+  const app = await createApp(tenant.store, {
     ...input,
     name: values.name,
     ...(values['require-signed-requests'] && { wantAuthnRequestsSigned: true }),
@@ -55,8 +55,7 @@ export async function appCommand(argv: string[], ctx: AppContext): Promise<numbe
     ...(values.release && { attributeRelease: values.release.split(',').map((s) => s.trim()).filter(Boolean) }),
     ...(values['relay-state'] && { defaultRelayState: values['relay-state'] }),
     ...(values['primary-idp'] && { primaryIdpId: values['primary-idp'] }),
-  });
-  await tenant.store.audit.record({ type: 'app.created', actor: 'cli', appId: app.id, at: ctx.clock.now(), details: { entityId: app.entityId } });
+  }, { actor: 'cli', at: ctx.clock.now() });
   if (values.json) console.log(JSON.stringify({ id: app.id, entityId: app.entityId, name: app.name, launchUrl: tenant.urls.appLaunch(app.id) }, null, 2));
   else {
     console.log(`Registered application "${app.name}" (${app.id})`);

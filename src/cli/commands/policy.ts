@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { AppContext } from '../../context.ts';
-import { parsePolicyRules, storedRules } from '../../policy/rules.ts';
-import { setTwoFactor, twoFactorEnabled } from '../../policy/two-factor-toggle.ts';
+import { saveAppPolicy, setAppTwoFactor } from '../../policy/app-policy.ts';
+import { storedRules } from '../../policy/rules.ts';
 import { UsageError } from '../output.ts';
 import { tenantBySlug } from '../resolve-org.ts';
 
@@ -19,29 +19,22 @@ export async function policyCommand(argv: string[], ctx: AppContext): Promise<nu
   if (!values.app) throw new UsageError('--app <id or entity ID> is required');
   const app = (await tenant.store.applications.findById(values.app)) ?? (await tenant.store.applications.findByEntityId(values.app));
   if (!app) throw new UsageError(`no app "${values.app}" in ${tenant.org.slug}`);
-  const current = storedRules(app.policy);
-  const save = async (rules: unknown) => {
-    const parsed = parsePolicyRules(rules);
-    await tenant.store.applications.update(app.id, { policy: parsed });
-    await tenant.store.audit.record({ type: 'policy.updated', actor: 'cli', appId: app.id, at: ctx.clock.now(), details: { rules: parsed.length, twoFactor: twoFactorEnabled(parsed) } });
-    return parsed;
-  };
+  const by = { actor: 'cli', at: ctx.clock.now() };
   if (sub === 'show') {
-    console.log(JSON.stringify(current, null, 2));
+    console.log(JSON.stringify(storedRules(app.policy), null, 2));
     return 0;
   }
   if (sub === 'set') {
     if (!values.file) throw new UsageError('--file rules.json is required');
-    const rules = await save(JSON.parse(readFileSync(values.file, 'utf8')));
+    const { rules } = await saveAppPolicy(tenant.store, app, JSON.parse(readFileSync(values.file, 'utf8')), by);
     console.log(`Saved ${rules.length} rule(s) for ${app.name}.`);
     return 0;
   }
   if (sub === '2fa') {
     const on = positionals[0] === 'on' ? true : positionals[0] === 'off' ? false : null;
     if (on === null) throw new UsageError('policy 2fa on|off');
-    if (current === 'invalid') throw new UsageError('the stored policy is invalid; replace it with policy set');
     const days = values['remember-days'] ? Number(values['remember-days']) : 0;
-    await save(setTwoFactor(current, on, days));
+    await setAppTwoFactor(tenant.store, app, { enabled: on, rememberDeviceDays: days }, by);
     console.log(`Two-factor authentication ${on ? 'enabled' : 'disabled'} for ${app.name}.`);
     return 0;
   }
