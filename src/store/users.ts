@@ -11,6 +11,39 @@ const toRow = ({ groups, ...rest }: UserInput) => ({ ...rest, ...(groups !== und
 
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
+/** A page of the directory in email order, read by keyset (`after`/`before` an emailLower), never by offset. */
+export interface DirectoryPageQuery { search?: string; after?: string; before?: string; take: number }
+
+/**
+ * The smallest string above every string that starts with `prefix` (code point order), so that a prefix search
+ * becomes a range on an indexed column: SQLite's LIKE (case-insensitive) cannot use a BINARY index, and
+ * PostgreSQL's LIKE needs a pattern index. Undefined when no such bound exists (then only the lower bound is used).
+ */
+function prefixEnd(prefix: string): string | undefined {
+  const points = Array.from(prefix);
+  while (points.length) {
+    const last = points.pop()!.codePointAt(0)!;
+    if (last < 0x10ffff) return points.join('') + String.fromCodePoint(last + 1 === 0xd800 ? 0xe000 : last + 1);
+  }
+  return undefined;
+}
+/** Range for the index, `startsWith` for exactness whatever the database's collation. */
+function prefixFilter(prefix: string) {
+  const end = prefixEnd(prefix);
+  return { gte: prefix, startsWith: prefix, ...(end !== undefined && { lt: end }) };
+}
+
+/**
+ * Email prefix (without regard to case) or first/last name prefix, as typed or capitalised ("smith" finds
+ * "Smith"): each branch a range on one of the indexes (orgId, emailLower), (orgId, firstName), (orgId, lastName).
+ */
+function searchFilter(search: string | undefined) {
+  const q = search?.trim();
+  if (!q) return {};
+  const names = [...new Set([q, q.charAt(0).toUpperCase() + q.slice(1)])];
+  return { OR: [{ emailLower: prefixFilter(q.toLowerCase()) }, ...names.flatMap((n) => [{ firstName: prefixFilter(n) }, { lastName: prefixFilter(n) }])] };
+}
+
 export class UserRepository {
   constructor(private readonly db: Db, private readonly orgId: string) {}
 
@@ -18,8 +51,11 @@ export class UserRepository {
     const email = input.email.trim();
     return fromRow(await this.db.user.create({ data: { ...toRow(input), email, emailLower: normaliseEmail(email), orgId: this.orgId } }));
   }
-  async update(id: string, input: UserInput) {
-    return fromRow(await this.db.user.update({ where: { id, orgId: this.orgId }, data: toRow(input) }));
+  /** An email change keeps emailLower in step (the unique key of the directory). */
+  async update(id: string, input: UserInput & { email?: string }) {
+    const { email, ...rest } = input;
+    const emailData = email !== undefined ? { email: email.trim(), emailLower: normaliseEmail(email) } : {};
+    return fromRow(await this.db.user.update({ where: { id, orgId: this.orgId }, data: { ...toRow(rest), ...emailData } }));
   }
   async findById(id: string) {
     const row = await this.db.user.findFirst({ where: { id, orgId: this.orgId } });
@@ -41,16 +77,58 @@ export class UserRepository {
     });
   }
   async list(opts: { search?: string; skip?: number; take?: number } = {}) {
-    const q = opts.search?.trim();
-    const where = {
-      orgId: this.orgId,
-      ...(q && { OR: [{ emailLower: { startsWith: q.toLowerCase() } }, { firstName: { startsWith: q } }, { lastName: { startsWith: q } }] }),
-    };
+    const where = { orgId: this.orgId, ...searchFilter(opts.search) };
     const rows = await this.db.user.findMany({ where, orderBy: { emailLower: 'asc' }, skip: opts.skip ?? 0, take: Math.min(opts.take ?? 50, 500) });
     return rows.map(fromRow);
   }
-  count() {
-    return this.db.user.count({ where: { orgId: this.orgId } });
+  /** Users (matching `search`). Unfiltered, it reads only the org's range of the (orgId, emailLower) index. */
+  count(opts: { search?: string } = {}) {
+    return this.db.user.count({ where: { orgId: this.orgId, ...searchFilter(opts.search) } });
+  }
+  /**
+   * One page for the console and the API: `take` users after `after` (or before `before`) in email order, plus
+   * whether there is more on either side. Keyset on the (orgId, emailLower) index, so page 2,000 costs as page 1.
+   * Measured at 100,000 users: a few ms per page; a search with few matches as well once SQLite has statistics
+   * (ANALYZE), without them SQLite walks the org's email index instead (about 60 ms).
+   */
+  async page(q: DirectoryPageQuery) {
+    const take = Math.max(1, Math.min(q.take, 500));
+    const backwards = q.before !== undefined;
+    const rows = await this.db.user.findMany({
+      where: {
+        orgId: this.orgId,
+        ...searchFilter(q.search),
+        ...(backwards ? { emailLower: { lt: q.before } } : q.after !== undefined && { emailLower: { gt: q.after } }),
+      },
+      orderBy: { emailLower: backwards ? 'desc' : 'asc' },
+      take: take + 1,
+    });
+    const more = rows.length > take;
+    const users = rows.slice(0, take).map(fromRow);
+    if (backwards) users.reverse();
+    return {
+      users,
+      hasNext: backwards ? true : more,
+      hasPrevious: backwards ? more : q.after !== undefined,
+    };
+  }
+  /** Emails of the given users (that still exist), for showing ids as people. */
+  async emailsByIds(ids: string[]): Promise<Map<string, string>> {
+    if (!ids.length) return new Map();
+    const rows = await this.db.user.findMany({ where: { orgId: this.orgId, id: { in: [...new Set(ids)] } }, select: { id: true, email: true } });
+    return new Map(rows.map((r) => [r.id, r.email]));
+  }
+  /** The second-factor rows of several users in one query (the directory page shows each user's state). */
+  twoFactorRows(userIds: string[]) {
+    if (!userIds.length) return Promise.resolve([]);
+    return this.db.totpFactor.findMany({ where: { orgId: this.orgId, userId: { in: userIds } }, select: { userId: true, status: true, lockedUntil: true } });
+  }
+  identities(userId: string) {
+    return this.db.userIdentity.findMany({ where: { orgId: this.orgId, userId }, orderBy: { createdAt: 'asc' }, select: { id: true, idpId: true, nameId: true, createdAt: true } });
+  }
+  /** Removes one upstream link of the user; false when the user has no such link. */
+  async unlink(userId: string, linkId: string) {
+    return (await this.db.userIdentity.deleteMany({ where: { id: linkId, userId, orgId: this.orgId } })).count === 1;
   }
 
   // Paged reads for export and disable-missing (src/users): one query per page instead of one per user.
@@ -77,7 +155,12 @@ export class UserRepository {
       select: { id: true, emailLower: true },
     });
   }
+  /** Deletes the user with their second factor, recovery codes and remembered devices (rows without a foreign
+   *  key to the user); identity links go by cascade. Run it in a transaction to make it all-or-nothing. */
   async delete(id: string) {
+    await this.db.totpFactor.deleteMany({ where: { userId: id, orgId: this.orgId } });
+    await this.db.recoveryCode.deleteMany({ where: { userId: id, orgId: this.orgId } });
+    await this.db.rememberedDevice.deleteMany({ where: { userId: id, orgId: this.orgId } });
     await this.db.user.delete({ where: { id, orgId: this.orgId } });
   }
 }

@@ -1,31 +1,168 @@
-// /api/users: list, bulk import (a job to poll) and export of the organisation's directory.
-import type { FastifyInstance } from 'fastify';
+// /api/users: the organisation's directory: list (keyset or offset pages), one user, add, change, delete, the
+// second-factor actions, bulk import (a job to poll) and export. The work is done by src/users.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
 import { requireTenant } from '../../plugins/tenant.ts';
+import type { User } from '../../store/users.ts';
+import { directoryPage } from '../../users/directory-page.ts';
 import { exportUsersCsv } from '../../users/export-csv.ts';
 import { UserImportService } from '../../users/import/import-service.ts';
+import { UserAdmin } from '../../users/user-admin.ts';
 import { PassThrough } from 'node:stream';
 
 const MAX_IMPORT_BYTES = 50 * 1024 * 1024;
 const flag = (v: unknown) => v === '1' || v === 'true';
 
+const nullableString = { type: ['string', 'null'] };
+const nullableTime = { type: ['string', 'null'], format: 'date-time' };
+const TWO_FACTOR_STATES = ['none', 'pending', 'active', 'locked'];
+const userProperties = {
+  id: { type: 'string' }, email: { type: 'string' }, username: nullableString, firstName: nullableString, lastName: nullableString, phone: nullableString,
+  groups: { type: 'array', items: { type: 'string' } }, status: { type: 'string', enum: ['active', 'disabled'] }, source: { type: 'string', enum: ['admin', 'imported', 'jit'] },
+  createdAt: { type: 'string', format: 'date-time' }, updatedAt: { type: 'string', format: 'date-time' }, lastLoginAt: nullableTime,
+};
+const userSchema = { type: 'object', properties: userProperties };
+const listedUserSchema = { type: 'object', properties: { ...userProperties, twoFactor: { type: 'string', enum: TWO_FACTOR_STATES } } };
+const userDetailsSchema = {
+  type: 'object',
+  properties: {
+    ...userProperties,
+    twoFactor: { type: 'object', properties: { state: { type: 'string', enum: TWO_FACTOR_STATES }, lockedUntil: nullableTime, failedAttempts: { type: 'integer' } } },
+    rememberedDevices: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, label: nullableString, createdAt: { type: 'string', format: 'date-time' }, expiresAt: { type: 'string', format: 'date-time' } } } },
+    identities: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, idpId: { type: 'string' }, idpName: nullableString, nameId: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' } } } },
+  },
+};
+/** Types only: the rules (email syntax, lengths, duplicates) are the domain's, answered as 400 with details.fields. */
+const userBody = (required: string[]) => ({
+  type: 'object',
+  properties: {
+    email: { type: 'string' }, username: nullableString, firstName: nullableString, lastName: nullableString, phone: nullableString,
+    groups: { type: 'array', items: { type: 'string' } },
+  },
+  required,
+  additionalProperties: false,
+});
+const idParams = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] };
+const errorSchema = {
+  type: 'object',
+  properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, details: { type: 'object', additionalProperties: true } } } },
+};
+const errors = { 400: errorSchema, 404: errorSchema };
+const tags = ['users'];
+const withoutKeys = ({ emailLower: _e, orgId: _o, ...u }: User) => u;
+
 export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
   const imports = new UserImportService({ store: ctx.store, clock: ctx.clock }, { maxFileBytes: MAX_IMPORT_BYTES });
 
-  app.get<{ Querystring: { search?: string; skip?: string; take?: string } }>('/api/users', async (request) => {
+  const adminOf = (request: FastifyRequest) => new UserAdmin(ctx, requireTenant(request));
+  const actorOf = (request: FastifyRequest) => request.apiActor ?? 'api';
+
+  app.get<{ Querystring: { search?: string; skip?: number; take?: number; after?: string; before?: string } }>('/api/users', {
+    schema: {
+      tags, summary: 'List users in email order',
+      description: 'Search: start of an email, first name or last name. Pages: pass `after` = `next` of the previous answer (fast at any depth); `skip` still works for small directories. `total` (users in the organisation) comes with the first page of an unfiltered keyset list only; with `skip` it counts the search.',
+      querystring: {
+        type: 'object',
+        properties: { search: { type: 'string' }, skip: { type: 'integer', minimum: 0 }, take: { type: 'integer', minimum: 1, maximum: 500, default: 50 }, after: { type: 'string' }, before: { type: 'string' } },
+        additionalProperties: false,
+      },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            users: { type: 'array', items: listedUserSchema }, skip: { type: 'integer' }, take: { type: 'integer' }, total: { type: ['integer', 'null'] },
+            next: nullableString, previous: nullableString,
+          },
+        },
+      },
+    },
+  }, async (request) => {
     const tenant = requireTenant(request);
-    const skip = Math.max(0, Number(request.query.skip ?? 0) || 0);
-    const take = Math.min(500, Math.max(1, Number(request.query.take ?? 50) || 50));
-    const users = await tenant.store.users.list({ search: request.query.search, skip, take });
-    return { users: users.map(({ emailLower: _e, orgId: _o, ...u }) => u), skip, take, total: await tenant.store.users.count() };
+    const { search, skip = 0, take = 50, after, before } = request.query;
+    if (skip > 0) {
+      const users = await tenant.store.users.list({ search, skip, take });
+      return { users: users.map(withoutKeys), skip, take, total: await tenant.store.users.count({ search }), next: null, previous: null };
+    }
+    const page = await directoryPage(tenant.store, { search, after, before, take }, ctx.clock.now());
+    return { ...page, users: page.users.map(withoutKeys), skip: 0, take };
+  });
+
+  app.post<{ Body: Record<string, unknown> }>('/api/users', {
+    schema: { tags, summary: 'Add a user', body: userBody(['email']), response: { 201: userSchema, ...errors } },
+  }, async (request, reply) => reply.code(201).send(withoutKeys(await adminOf(request).create(request.body, actorOf(request)))));
+
+  app.get<{ Params: { id: string } }>('/api/users/:id', {
+    schema: { tags, summary: 'One user with second factor, remembered devices and linked identities', params: idParams, response: { 200: userDetailsSchema, 404: errorSchema } },
+  }, async (request) => {
+    const d = await adminOf(request).details(request.params.id);
+    return { ...withoutKeys(d.user), twoFactor: d.twoFactor, rememberedDevices: d.devices, identities: d.identities };
+  });
+
+  app.patch<{ Params: { id: string }; Body: Record<string, unknown> }>('/api/users/:id', {
+    schema: { tags, summary: 'Change a user (fields not sent keep their value)', params: idParams, body: userBody([]), response: { 200: userSchema, ...errors } },
+  }, async (request) => withoutKeys(await adminOf(request).update(request.params.id, request.body, actorOf(request))));
+
+  app.delete<{ Params: { id: string } }>('/api/users/:id', {
+    schema: { tags, summary: 'Delete a user with their links, second factor and remembered devices', params: idParams, response: { 204: { type: 'null' }, 404: errorSchema } },
+  }, async (request, reply) => {
+    await adminOf(request).delete(request.params.id, actorOf(request));
+    return reply.code(204).send();
+  });
+
+  // Actions on one user: each answers with the user's details after the change.
+  const actions: Record<string, { summary: string; run: (users: UserAdmin, id: string, actor: string) => Promise<unknown> }> = {
+    disable: { summary: 'Disable a user (every sign-in is refused)', run: (u, id, a) => u.setStatus(id, 'disabled', a) },
+    enable: { summary: 'Enable a disabled user', run: (u, id, a) => u.setStatus(id, 'active', a) },
+    'reset-totp': { summary: 'Remove the second factor and recovery codes: the user enrols again', run: (u, id, a) => u.resetTotp(id, a) },
+    unlock: { summary: 'Clear a second-factor lockout after too many wrong codes', run: (u, id, a) => u.unlock(id, a) },
+    'revoke-devices': { summary: 'Revoke every remembered device of the user', run: (u, id, a) => u.revokeDevices(id, a) },
+  };
+  for (const [name, action] of Object.entries(actions)) {
+    app.post<{ Params: { id: string } }>(`/api/users/:id/${name}`, {
+      schema: { tags, summary: action.summary, params: idParams, response: { 200: userDetailsSchema, 404: errorSchema } },
+    }, async (request) => {
+      const users = adminOf(request);
+      await action.run(users, request.params.id, actorOf(request));
+      const d = await users.details(request.params.id);
+      return { ...withoutKeys(d.user), twoFactor: d.twoFactor, rememberedDevices: d.devices, identities: d.identities };
+    });
+  }
+
+  app.delete<{ Params: { id: string; linkId: string } }>('/api/users/:id/identities/:linkId', {
+    schema: {
+      tags, summary: 'Unlink an upstream identity (IdP + NameID) from a user',
+      params: { type: 'object', properties: { id: { type: 'string' }, linkId: { type: 'string' } }, required: ['id', 'linkId'] },
+      response: { 204: { type: 'null' }, 404: errorSchema },
+    },
+  }, async (request, reply) => {
+    await adminOf(request).unlink(request.params.id, request.params.linkId, actorOf(request));
+    return reply.code(204).send();
   });
 
   // Import files are read as bytes, whatever their type: the import parses them itself, streaming and bounded.
   await app.register(async (raw) => {
   raw.removeContentTypeParser(['application/json', 'text/plain']);
   raw.addContentTypeParser(['application/json', 'text/csv', 'text/plain', 'application/octet-stream'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-  raw.post<{ Querystring: Record<string, string | undefined>; Body: Buffer }>('/api/users/import', { bodyLimit: MAX_IMPORT_BYTES }, async (request, reply) => {
+  raw.post<{ Querystring: Record<string, string | undefined>; Body: Buffer }>('/api/users/import', {
+    bodyLimit: MAX_IMPORT_BYTES,
+    schema: {
+      tags, summary: 'Start a bulk import (CSV or JSON file as the request body); poll the job it returns',
+      description: 'Columns: email (required), username, firstName, lastName, phone, groups (| or ; separated), status, idp + nameId. 413 import_too_large, 409 import_in_progress.',
+      querystring: {
+        type: 'object',
+        properties: {
+          mode: { type: 'string', enum: ['create', 'upsert'], description: 'create: new users only (default); upsert: also update existing ones' },
+          format: { type: 'string', enum: ['csv', 'json'] },
+          disableMissing: { type: 'string', enum: ['true', 'false', '1', '0'] },
+          dryRun: { type: 'string', enum: ['true', 'false', '1', '0'] },
+          allOrNothing: { type: 'string', enum: ['true', 'false', '1', '0'] },
+        },
+        additionalProperties: false,
+      },
+      response: { 202: { type: 'object', properties: { jobId: { type: 'string' }, status: { type: 'string' } } } },
+    },
+  }, async (request, reply) => {
     const tenant = requireTenant(request);
     const q = request.query;
     if (!Buffer.isBuffer(request.body) || !request.body.length) throw new AppError(400, 'import_empty_body', 'Send the CSV or JSON file as the request body.');
@@ -43,14 +180,37 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
   });
   });
 
-  app.get<{ Params: { jobId: string } }>('/api/users/import/:jobId', async (request) => {
+  app.get<{ Params: { jobId: string } }>('/api/users/import/:jobId', {
+    schema: {
+      tags, summary: 'An import job: status while running, the report (counts and rejected rows) when done',
+      params: { type: 'object', properties: { jobId: { type: 'string' } }, required: ['jobId'] },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' }, status: { type: 'string', enum: ['running', 'done', 'failed'] }, phase: { type: 'string' }, mode: { type: 'string' }, dryRun: { type: 'boolean' },
+            rowsDone: { type: 'integer' }, rowsTotal: { type: ['integer', 'null'] }, errors: { type: 'integer' },
+            createdAt: { type: 'string', format: 'date-time' }, finishedAt: nullableTime, heartbeatAt: { type: 'string', format: 'date-time' },
+            report: { type: ['object', 'null'], additionalProperties: true, description: 'counts, rejections (line, column, reason, email), written, rows, ...' },
+            error: { type: ['object', 'null'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
+          },
+        },
+        404: errorSchema,
+      },
+    },
+  }, async (request) => {
     const tenant = requireTenant(request);
     const job = await imports.getJob(tenant.org.id, request.params.jobId);
     if (!job) throw new AppError(404, 'import_not_found', 'No such import job in this organisation.');
     return job;
   });
 
-  app.get('/api/users/export', async (request, reply) => {
+  app.get('/api/users/export', {
+    schema: {
+      tags, summary: 'The directory as CSV in the import\'s columns (re-importing it changes nothing)',
+      response: { 200: { description: 'CSV (UTF-8 with BOM)', content: { 'text/csv': { schema: { type: 'string' } } } } },
+    },
+  }, async (request, reply) => {
     const tenant = requireTenant(request);
     const out = new PassThrough();
     reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${tenant.org.slug}-users.csv"`);

@@ -1,0 +1,156 @@
+// Console section "Users": the directory (search, keyset pages), add/edit, disable/enable, delete, second-factor
+// actions, linked identities, and bulk import with its report. The work is done by src/users; this file only turns
+// forms into calls and results into pages.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PassThrough } from 'node:stream';
+import type { AppContext } from '../../context.ts';
+import { AppError, notFound } from '../../errors.ts';
+import type { User } from '../../store/users.ts';
+import { directoryPage } from '../../users/directory-page.ts';
+import { exportUsersCsv } from '../../users/export-csv.ts';
+import { UserImportService } from '../../users/import/import-service.ts';
+import { EDITABLE_FIELDS, UserAdmin } from '../../users/user-admin.ts';
+import { checkbox, lines, optionalText, text, upload, withFieldErrors, type FormBody } from './forms.ts';
+import { adminOf } from './guard.ts';
+import { MAX_UPLOAD_BYTES } from './plugin.ts';
+import { adminPage } from './render.ts';
+
+const PAGE_SIZE = 50;
+/** Rejected rows shown on the job page; the rest are counted (the API and CLI give all of them). */
+const SHOWN_REJECTIONS = 500;
+
+type Params = { id: string };
+const query = (request: FastifyRequest) => request.query as Record<string, string | undefined>;
+
+/** The form's fields as the domain reads them (groups: one per line). */
+const userForm = (body: FormBody) => ({
+  email: text(body, 'email'), username: optionalText(body, 'username'), firstName: optionalText(body, 'firstName'),
+  lastName: optionalText(body, 'lastName'), phone: optionalText(body, 'phone'), groups: lines(body, 'groups'),
+});
+/** What was typed, to show again next to the errors. */
+const submitted = (body: FormBody) => Object.fromEntries(EDITABLE_FIELDS.map((f) => [f, text(body, f)]));
+const formValues = (u: Pick<User, 'email' | 'username' | 'firstName' | 'lastName' | 'phone' | 'groups'>) => ({
+  email: u.email, username: u.username ?? '', firstName: u.firstName ?? '', lastName: u.lastName ?? '', phone: u.phone ?? '', groups: u.groups.join('\n'),
+});
+
+export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
+  const imports = new UserImportService({ store: ctx.store, clock: ctx.clock }, { maxFileBytes: MAX_UPLOAD_BYTES });
+  const usersOf = (request: FastifyRequest) => {
+    const { tenant, session } = adminOf(request);
+    return { tenant, actor: session.admin.email, users: new UserAdmin(ctx, tenant) };
+  };
+
+  app.get('/admin/users', async (request, reply) => {
+    const { tenant } = adminOf(request);
+    const q = query(request);
+    const page = await directoryPage(tenant.store, { search: q.q, after: q.after, before: q.before, take: PAGE_SIZE }, ctx.clock.now());
+    return adminPage(request, reply, 'admin/users/list', 'users', { title: 'Users', page, now: ctx.clock.now() });
+  });
+
+  // Add
+  app.get('/admin/users/new', async (request, reply) => renderForm(request, reply, null, { email: '', username: '', firstName: '', lastName: '', phone: '', groups: '' }, {}));
+  app.post('/admin/users', async (request, reply) => {
+    const { users, actor } = usersOf(request);
+    const body = request.body as FormBody;
+    const saved = await withFieldErrors(() => users.create(userForm(body), actor));
+    if (!saved.ok) return renderForm(request, reply, null, submitted(body), saved.errors, 400);
+    return reply.redirect(`/admin/users/${saved.value.id}?done=created`, 303);
+  });
+
+  // Import and export (static paths: found before /admin/users/:id)
+  app.get('/admin/users/import', async (request, reply) => renderImport(request, reply, {}, {}));
+  app.post('/admin/users/import', async (request, reply) => {
+    const { tenant, actor } = usersOf(request);
+    const body = request.body as FormBody;
+    const file = upload(body, 'file');
+    const mode = text(body, 'mode') || 'create';
+    const options = { mode, disableMissing: checkbox(body, 'disableMissing'), dryRun: checkbox(body, 'dryRun'), allOrNothing: checkbox(body, 'allOrNothing') };
+    const errors: Record<string, string> = {};
+    if (!file) errors.file = 'Choose a CSV or JSON file.';
+    if (mode !== 'create' && mode !== 'upsert') errors.mode = 'Choose one of the modes.';
+    if (Object.keys(errors).length) return renderImport(request, reply, options, errors, 400);
+    let jobId: string;
+    try {
+      ({ jobId } = await imports.start(tenant.org.id, { data: file!, name: 'upload' }, { ...options, mode: mode as 'create' | 'upsert', actor }));
+    } catch (err) {
+      // Too large, or another import of this organisation still running: said next to the file field.
+      if (err instanceof AppError && err.status < 500) return renderImport(request, reply, options, { file: err.message }, err.status === 413 ? 413 : 409);
+      throw err;
+    }
+    return reply.redirect(`/admin/users/import/${jobId}?done=imported`, 303);
+  });
+  app.get<{ Params: { jobId: string } }>('/admin/users/import/:jobId', async (request, reply) => {
+    const { tenant } = adminOf(request);
+    const job = await imports.getJob(tenant.org.id, request.params.jobId);
+    if (!job) throw notFound('import_not_found', 'There is no such import in this organisation.');
+    const rejections = job.report?.rejections ?? [];
+    return adminPage(request, reply, 'admin/users/import-job', 'users', {
+      title: 'User import', job, rejections: rejections.slice(0, SHOWN_REJECTIONS), moreRejections: rejections.length - Math.min(rejections.length, SHOWN_REJECTIONS) + (job.report?.rejectionsOmitted ?? 0),
+    });
+  });
+  app.get('/admin/users/export.csv', async (request, reply) => {
+    const { tenant } = adminOf(request);
+    const out = new PassThrough();
+    reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${tenant.org.slug}-users.csv"`).header('cache-control', 'no-store');
+    exportUsersCsv(tenant.store, out).then(() => out.end(), (err) => out.destroy(err));
+    return reply.send(out);
+  });
+
+  // One user
+  app.get<{ Params: Params }>('/admin/users/:id', async (request, reply) => {
+    const { users } = usersOf(request);
+    const user = await users.get(request.params.id);
+    return renderForm(request, reply, user, formValues(user), {});
+  });
+  app.post<{ Params: Params }>('/admin/users/:id', async (request, reply) => {
+    const { users, actor } = usersOf(request);
+    const user = await users.get(request.params.id);
+    const body = request.body as FormBody;
+    const saved = await withFieldErrors(() => users.update(user.id, userForm(body), actor));
+    if (!saved.ok) return renderForm(request, reply, user, submitted(body), saved.errors, 400);
+    return reply.redirect(`/admin/users/${user.id}?done=saved`, 303);
+  });
+
+  // Actions without a form of their own: each a POST button on the user's page.
+  const actions: Record<string, { done: string; run: (users: UserAdmin, id: string, actor: string) => Promise<unknown> }> = {
+    disable: { done: 'disabled', run: (u, id, a) => u.setStatus(id, 'disabled', a) },
+    enable: { done: 'enabled', run: (u, id, a) => u.setStatus(id, 'active', a) },
+    'reset-totp': { done: 'totp-reset', run: (u, id, a) => u.resetTotp(id, a) },
+    unlock: { done: 'unlocked', run: (u, id, a) => u.unlock(id, a) },
+    'revoke-devices': { done: 'devices-revoked', run: (u, id, a) => u.revokeDevices(id, a) },
+  };
+  for (const [name, action] of Object.entries(actions)) {
+    app.post<{ Params: Params }>(`/admin/users/:id/${name}`, async (request, reply) => {
+      const { users, actor } = usersOf(request);
+      await action.run(users, request.params.id, actor);
+      return reply.redirect(`/admin/users/${request.params.id}?done=${action.done}`, 303);
+    });
+  }
+  app.post<{ Params: Params & { linkId: string } }>('/admin/users/:id/identities/:linkId/unlink', async (request, reply) => {
+    const { users, actor } = usersOf(request);
+    await users.unlink(request.params.id, request.params.linkId, actor);
+    return reply.redirect(`/admin/users/${request.params.id}?done=saved`, 303);
+  });
+
+  // Delete, after a confirmation page
+  app.get<{ Params: Params }>('/admin/users/:id/delete', async (request, reply) => {
+    const { users } = usersOf(request);
+    return adminPage(request, reply, 'admin/users/delete', 'users', { title: 'Delete user', user: await users.get(request.params.id) });
+  });
+  app.post<{ Params: Params }>('/admin/users/:id/delete', async (request, reply) => {
+    const { users, actor } = usersOf(request);
+    await users.delete(request.params.id, actor);
+    return reply.redirect('/admin/users?done=deleted', 303);
+  });
+
+  async function renderForm(request: FastifyRequest, reply: FastifyReply, user: User | null, values: Record<string, string>, errors: Record<string, string>, status = 200) {
+    const details = user ? await usersOf(request).users.details(user.id) : null;
+    return adminPage(request, reply, 'admin/users/user', 'users', { title: user ? user.email : 'Add user', user, details, values, errors }, status);
+  }
+
+  async function renderImport(request: FastifyRequest, reply: FastifyReply, options: Record<string, unknown>, errors: Record<string, string>, status = 200) {
+    const { tenant } = adminOf(request);
+    const recent = await imports.listJobs(tenant.org.id, 10);
+    return adminPage(request, reply, 'admin/users/import', 'users', { title: 'Import users', options: { mode: 'create', ...options }, errors, recent }, status);
+  }
+}

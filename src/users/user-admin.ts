@@ -1,0 +1,164 @@
+// What an administrator does to one user of the directory (console pages, API): add, edit, disable/enable,
+// delete, reset or unlock the second factor, revoke remembered devices, unlink an upstream identity. Fields are
+// checked by the import's own row rules (one definition of a valid user), every change is audited with the user id,
+// and a user of another organisation is simply not found.
+import type { AppContext } from '../context.ts';
+import { notFound, ValidationError } from '../errors.ts';
+import { devicesFor, totpFor } from '../mfa/for-tenant.ts';
+import type { Organization } from '../store/organizations.ts';
+import type { TenantStore } from '../store/store.ts';
+import type { User } from '../store/users.ts';
+import type { SourceRow } from './import/rows.ts';
+import { RowValidator } from './import/validate-row.ts';
+
+/** The fields an admin edits. Status has its own actions (disable/enable). */
+export interface UserFields {
+  email: string;
+  username: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  phone: string | null;
+  groups: string[];
+}
+export const EDITABLE_FIELDS = ['email', 'username', 'firstName', 'lastName', 'phone', 'groups'] as const;
+
+export type TwoFactorState = 'none' | 'pending' | 'active' | 'locked';
+
+export function twoFactorState(factor: { status: string; lockedUntil: Date | null } | null | undefined, now: Date): TwoFactorState {
+  if (!factor) return 'none';
+  if (factor.lockedUntil && factor.lockedUntil > now) return 'locked';
+  return factor.status === 'active' ? 'active' : 'pending';
+}
+
+/**
+ * Checks the fields with the import's rules (email syntax and length, text lengths, control characters, group
+ * names) and returns them normalised; throws ValidationError naming each field at fault.
+ */
+export function validateUserFields(input: Record<string, unknown>): UserFields {
+  const values = Object.fromEntries(EDITABLE_FIELDS.filter((f) => f in input).map((f) => [f, input[f]])) as SourceRow['values'];
+  const result = new RowValidator([]).check({ line: 0, values, problems: [] });
+  if (!result.ok) {
+    const fields: Record<string, string> = {};
+    for (const r of result.rejections) if (r.column && !(r.column in fields)) fields[r.column] = r.reason;
+    throw new ValidationError(Object.keys(fields).length ? fields : { email: result.rejections[0]?.reason ?? 'not valid' });
+  }
+  const { set } = result.row;
+  return { email: result.row.email, username: set.username ?? null, firstName: set.firstName ?? null, lastName: set.lastName ?? null, phone: set.phone ?? null, groups: set.groups ?? [] };
+}
+
+const duplicateEmail = () => new ValidationError({ email: 'Another user of this organisation already has this email address (compared without regard to case).' });
+const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === 'P2002';
+
+export class UserAdmin {
+  constructor(private readonly ctx: AppContext, private readonly tenant: { org: Organization; store: TenantStore }) {}
+
+  private get store() {
+    return this.tenant.store;
+  }
+  private audit(type: string, actor: string, userId: string, details: Record<string, unknown> = {}) {
+    return this.store.audit.record({ type, actor, userId, at: this.ctx.clock.now(), details });
+  }
+
+  /** A user of this organisation, or 404 user_not_found (also for another organisation's id). */
+  async get(id: string): Promise<User> {
+    const user = await this.store.users.findById(id);
+    if (!user) throw notFound('user_not_found', 'There is no such user in this organisation.');
+    return user;
+  }
+
+  async create(input: Record<string, unknown>, actor: string): Promise<User> {
+    const fields = validateUserFields(input);
+    if (await this.store.users.findByEmail(fields.email)) throw duplicateEmail();
+    let user: User;
+    try {
+      user = await this.store.users.create({ ...fields, source: 'admin' });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw duplicateEmail(); // created by someone else meanwhile
+      throw err;
+    }
+    await this.audit('user.created', actor, user.id, { email: user.email });
+    return user;
+  }
+
+  /** Changes the given fields (absent ones keep their value); the result must be a valid user as a whole. */
+  async update(id: string, input: Record<string, unknown>, actor: string): Promise<User> {
+    const current = await this.get(id);
+    const fields = validateUserFields({ ...pickFields(current), ...input });
+    if (fields.email.toLowerCase() !== current.emailLower && (await this.store.users.findByEmail(fields.email))) throw duplicateEmail();
+    const changed = EDITABLE_FIELDS.filter((f) => JSON.stringify(fields[f]) !== JSON.stringify(current[f]));
+    if (!changed.length) return current;
+    let user: User;
+    try {
+      user = await this.store.users.update(id, fields);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw duplicateEmail();
+      throw err;
+    }
+    await this.audit('user.updated', actor, id, { changed, ...(changed.includes('email') && { previousEmail: current.email, email: user.email }) });
+    return user;
+  }
+
+  async setStatus(id: string, status: 'active' | 'disabled', actor: string): Promise<User> {
+    const current = await this.get(id);
+    if (current.status === status) return current;
+    const user = await this.store.users.update(id, { status });
+    await this.audit(status === 'disabled' ? 'user.disabled' : 'user.enabled', actor, id, { email: user.email });
+    return user;
+  }
+
+  /** Deletes the user, their second factor and remembered devices in one transaction. */
+  async delete(id: string, actor: string): Promise<void> {
+    const user = await this.get(id);
+    await this.ctx.store.transaction(async (tx) => {
+      const store = tx.forOrg(this.store.orgId);
+      await store.users.delete(id);
+      await store.audit.record({ type: 'user.deleted', actor, userId: id, at: this.ctx.clock.now(), details: { email: user.email } });
+    });
+  }
+
+  /** Removes the second factor and recovery codes (and remembered devices): the user enrols again. */
+  async resetTotp(id: string, actor: string): Promise<void> {
+    await this.get(id);
+    await totpFor(this.ctx, this.tenant.org, this.store).reset(id, actor);
+  }
+
+  /** Clears a lockout after too many wrong codes (and the failure count). */
+  async unlock(id: string, actor: string): Promise<void> {
+    await this.get(id);
+    await totpFor(this.ctx, this.tenant.org, this.store).unlock(id, actor);
+  }
+
+  /** Revokes every remembered device of the user; returns how many were revoked. */
+  async revokeDevices(id: string, actor: string): Promise<number> {
+    await this.get(id);
+    return devicesFor(this.ctx, this.store).revoke(id, null, actor);
+  }
+
+  /** Removes one link to an upstream identity: the next login from it matches by email again (or is refused). */
+  async unlink(id: string, linkId: string, actor: string): Promise<void> {
+    await this.get(id);
+    const link = (await this.store.users.identities(id)).find((l) => l.id === linkId);
+    if (!link || !(await this.store.users.unlink(id, linkId))) throw notFound('identity_not_found', 'This user has no such linked identity.');
+    await this.audit('user.unlinked', actor, id, { idpId: link.idpId, nameId: link.nameId });
+  }
+
+  /** Everything the user's page shows: the user, second factor, remembered devices and linked identities. */
+  async details(id: string) {
+    const user = await this.get(id);
+    const now = this.ctx.clock.now();
+    const [factor, devices, links, idps] = await Promise.all([
+      this.store.totp.find(id), this.store.devices.list(id), this.store.users.identities(id), this.store.identityProviders.list(),
+    ]);
+    const idpNames = new Map(idps.map((i) => [i.id, i.name]));
+    return {
+      user,
+      twoFactor: { state: twoFactorState(factor, now), lockedUntil: factor?.lockedUntil && factor.lockedUntil > now ? factor.lockedUntil : null, failedAttempts: factor?.failedAttempts ?? 0 },
+      devices: devices.filter((d) => d.expiresAt > now).map((d) => ({ id: d.id, label: d.label, createdAt: d.createdAt, expiresAt: d.expiresAt })),
+      identities: links.map((l) => ({ ...l, idpName: idpNames.get(l.idpId) ?? null })),
+    };
+  }
+}
+
+function pickFields(user: User): Record<string, unknown> {
+  return Object.fromEntries(EDITABLE_FIELDS.map((f) => [f, user[f]]));
+}
