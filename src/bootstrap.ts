@@ -9,6 +9,7 @@ import { OrganizationService } from './orgs/organization-service.ts';
 import { SigningCredentials } from './orgs/signing-credentials.ts';
 import { openDatabase, parseDatabaseUrl } from './store/database.ts';
 import { migrate, pendingMigrations } from './store/migrations.ts';
+import { ConfigCache } from './store/config-cache.ts';
 import { Store } from './store/store.ts';
 import { Metrics } from './metrics/metrics.ts';
 
@@ -23,14 +24,15 @@ export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey
     if (loaded.warning) warnings.push(loaded.warning);
   }
   const target = parseDatabaseUrl(config.databaseUrl);
-  let store = new Store(openDatabase(target, config.databasePoolSize));
+  const cache = new ConfigCache(config.configCacheSeconds * 1000);
+  let store = new Store(openDatabase(target, config.databasePoolSize), cache);
   // The schema engine is started only when something is pending: it is slow to load, and on SQLite it needs the
   // file to itself (other processes, such as a running server, keep it open otherwise).
   let appliedMigrations: string[] = [];
   if (!opts.skipMigrations && (await pendingMigrations(store.db, target.provider)).length) {
     await store.close();
     appliedMigrations = await migrate(target);
-    store = new Store(openDatabase(target, config.databasePoolSize));
+    store = new Store(openDatabase(target, config.databasePoolSize), cache);
   }
   if (target.provider === 'sqlite' && target.location !== ':memory:') {
     // WAL lets readers proceed during a write and, with synchronous=NORMAL, commits without an fsync each time

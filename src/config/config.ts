@@ -26,6 +26,7 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(0, 120000).default(10000),
   PURGE_INTERVAL_SECONDS: int(0, 86400).default(300),
   SLO_HOP_TIMEOUT_SECONDS: int(1, 120).default(8),
+  CONFIG_CACHE_SECONDS: int(0, 300).default(5),
   MFA_LOCKOUT_THRESHOLD: int(1, 100).default(5),
   MFA_LOCKOUT_SECONDS: int(1, 86400 * 7).default(900),
   METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
@@ -60,6 +61,8 @@ export interface Config {
   purgeIntervalSeconds: number;
   /** how long single logout waits for one participant's answer before moving on (PartialLogout) */
   sloHopTimeoutSeconds: number;
+  /** how long a node may serve organisation, app, IdP and key settings from memory before reading them again */
+  configCacheSeconds: number;
   mfaLockoutThreshold: number;
   mfaLockoutSeconds: number;
   metricsToken?: string;
@@ -111,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
     purgeIntervalSeconds: c.PURGE_INTERVAL_SECONDS,
     sloHopTimeoutSeconds: c.SLO_HOP_TIMEOUT_SECONDS,
+    configCacheSeconds: c.CONFIG_CACHE_SECONDS,
     mfaLockoutThreshold: c.MFA_LOCKOUT_THRESHOLD,
     mfaLockoutSeconds: c.MFA_LOCKOUT_SECONDS,
     metricsToken: c.METRICS_TOKEN,

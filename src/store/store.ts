@@ -15,6 +15,7 @@ import { AdminSessionRepository } from './admin-sessions.ts';
 import { RememberedDeviceRepository, TotpFactorRepository } from './totp-factors.ts';
 import { ImportJobRepository } from './import-jobs.ts';
 import { ApiTokenRepository } from './api-tokens.ts';
+import { cachedRepository, ConfigCache } from './config-cache.ts';
 
 export interface TenantStore {
   orgId: string;
@@ -34,13 +35,14 @@ export interface TenantStore {
   apiTokens: ApiTokenRepository;
 }
 
-export function tenantStore(db: Db, orgId: string): TenantStore {
+export function tenantStore(db: Db, orgId: string, cache: ConfigCache = NO_CACHE): TenantStore {
   if (!orgId) throw new Error('tenantStore needs an orgId');
   return {
     orgId,
-    signingKeys: new SigningKeyRepository(db, orgId),
-    identityProviders: new IdentityProviderRepository(db, orgId),
-    applications: new ApplicationRepository(db, orgId),
+    // The configuration a login reads several times goes through the process's cache (see config-cache.ts).
+    signingKeys: cachedRepository(new SigningKeyRepository(db, orgId), cache, `${orgId}:keys`, ['active', 'published', 'list']),
+    identityProviders: cachedRepository(new IdentityProviderRepository(db, orgId), cache, `${orgId}:idps`, ['findById', 'findByEntityId', 'list']),
+    applications: cachedRepository(new ApplicationRepository(db, orgId), cache, `${orgId}:apps`, ['findById', 'findByEntityId', 'list']),
     users: new UserRepository(db, orgId),
     admins: new AdminRepository(db, orgId),
     audit: new AuditRepository(db, orgId),
@@ -55,17 +57,25 @@ export function tenantStore(db: Db, orgId: string): TenantStore {
   };
 }
 
+const NO_CACHE = new ConfigCache(0);
+
 export class Store {
   readonly organizations: OrganizationRepository;
-  constructor(readonly db: Db) {
-    this.organizations = new OrganizationRepository(db);
+  /** `cache`: the process's configuration cache; a store without one always reads the database. */
+  constructor(readonly db: Db, readonly cache: ConfigCache = NO_CACHE) {
+    this.organizations = cachedRepository(new OrganizationRepository(db), cache, 'orgs', ['findBySlug', 'findById']);
   }
   forOrg(orgId: string): TenantStore {
-    return tenantStore(this.db, orgId);
+    return tenantStore(this.db, orgId, this.cache);
   }
-  /** Runs `work` in one database transaction with a store bound to it. */
-  transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
-    return this.db.$transaction((tx) => work(new Store(tx as unknown as Db)));
+  /** Runs `work` in one database transaction with a store bound to it. Reads inside it bypass the cache (they must
+   *  see the transaction's own writes); the cache is emptied once it commits. */
+  async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
+    try {
+      return await this.db.$transaction((tx) => work(new Store(tx as unknown as Db)));
+    } finally {
+      this.cache.clear();
+    }
   }
   async ping() {
     await this.db.$queryRawUnsafe('SELECT 1');
