@@ -4,11 +4,12 @@
 // duration and peak memory, then the median time of user searches (email prefix, last-name prefix) at that size.
 // Targets: 100,000 rows < 10 s (SQLite) / < 20 s (PostgreSQL) on 2 cores, peak RSS < 300 MB, search < 50 ms.
 // Each database is measured in its own child process, so one run's memory does not inflate the other's figures.
-// Options: --rows N, --pg, --pg-url <server url>, --batch-size N, --heap-mb N (runs the children with
-// --max-old-space-size=N: V8 then collects garbage before its default, generous old-generation limit).
+// The database is created and migrated beforehand, as a deployment's is when an admin runs the CLI import.
+// Options: --rows N, --pg, --pg-url <server url>, --batch-size N, --heap-mb N (the import process's
+// --max-old-space-size; by default the CLI's own, from package.json).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +23,9 @@ import type { DbProvider } from '../src/store/database.ts';
 import { exportUsersCsv } from '../src/users/export-csv.ts';
 import { UserImportService } from '../src/users/import/import-service.ts';
 
-const { values } = parseArgs({ options: { pg: { type: 'boolean' }, rows: { type: 'string' }, 'pg-url': { type: 'string' }, 'batch-size': { type: 'string' }, 'heap-mb': { type: 'string' }, child: { type: 'string' }, csv: { type: 'string' } } });
+const { values } = parseArgs({ options: { pg: { type: 'boolean' }, rows: { type: 'string' }, 'pg-url': { type: 'string' }, 'batch-size': { type: 'string' }, 'heap-mb': { type: 'string' }, child: { type: 'string' }, csv: { type: 'string' }, db: { type: 'string' } } });
+/** The import process's heap limit: the one `npm run cli` runs with (see package.json), unless --heap-mb says otherwise. */
+const HEAP_MB = Number(values['heap-mb'] ?? /--max-old-space-size=(\d+)/.exec(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts.cli)?.[1] ?? 4096);
 const ROWS = Number(values.rows ?? 100_000);
 const envUrl = process.env.DATABASE_URL ?? '';
 const usePg = values.pg || /^postgres(ql)?:\/\//.test(envUrl);
@@ -57,12 +60,14 @@ class RssSampler {
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
-async function openContext(provider: DbProvider): Promise<{ ctx: AppContext; cleanup(): Promise<void> }> {
-  let databaseUrl: string;
+/** A fresh, migrated database (in this parent process: the import process then finds nothing to migrate and
+ *  never loads the schema engine, as when the CLI imports into a running deployment's database). */
+async function freshDatabase(provider: DbProvider): Promise<{ url: string; drop(): Promise<void> }> {
+  let url: string;
   let drop: () => Promise<void>;
   if (provider === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'bench-import-db-'));
-    databaseUrl = `file:${join(dir, 'bench.db')}`;
+    url = `file:${join(dir, 'bench.db')}`;
     drop = async () => rmSync(dir, { recursive: true, force: true });
   } else {
     const name = `bench_import_${randomBytes(5).toString('hex')}`;
@@ -70,9 +75,9 @@ async function openContext(provider: DbProvider): Promise<{ ctx: AppContext; cle
     await admin.connect();
     await admin.query(`CREATE DATABASE ${name}`);
     await admin.end();
-    const url = new URL(pgServer);
-    url.pathname = `/${name}`;
-    databaseUrl = url.toString();
+    const u = new URL(pgServer);
+    u.pathname = `/${name}`;
+    url = u.toString();
     drop = async () => {
       const c = new pg.Client({ connectionString: pgServer });
       await c.connect();
@@ -80,13 +85,15 @@ async function openContext(provider: DbProvider): Promise<{ ctx: AppContext; cle
       await c.end();
     };
   }
-  const config = configFrom({ NODE_ENV: 'production', DATABASE_URL: databaseUrl, BASE_DOMAIN: 'bench.example', LOG_LEVEL: 'silent' });
-  const { ctx } = await bootstrap(config, { masterKey: randomBytes(32) });
-  return { ctx, async cleanup() { await ctx.store.close(); await drop(); } };
+  const { ctx } = await bootstrap(benchConfig(url), { masterKey: randomBytes(32) });
+  await ctx.store.close();
+  return { url, drop };
 }
 
-async function bench(provider: DbProvider, csvPath: string) {
-  const { ctx, cleanup } = await openContext(provider);
+const benchConfig = (url: string) => configFrom({ NODE_ENV: 'production', DATABASE_URL: url, BASE_DOMAIN: 'bench.example', LOG_LEVEL: 'silent' });
+
+async function bench(provider: DbProvider, csvPath: string, databaseUrl: string) {
+  const { ctx } = await bootstrap(benchConfig(databaseUrl), { masterKey: randomBytes(32) });
   try {
     // A bare organisation row: the full OrganizationService.create also hashes an admin password with argon2,
     // whose ~60 MB of native memory would stay in this process's RSS and blur the import's own figure.
@@ -137,7 +144,7 @@ async function bench(provider: DbProvider, csvPath: string) {
     console.log(`  search last-name prefix: median ${lastSearch.median.toFixed(1)} ms, max ${lastSearch.max.toFixed(1)} ms (50 queries, ${lastSearch.hits} hits)`);
     await explain(ctx, provider, org.id);
   } finally {
-    await cleanup();
+    await ctx.store.close();
   }
 }
 
@@ -154,16 +161,17 @@ async function explain(ctx: AppContext, provider: DbProvider, orgId: string) {
 
 /** Runs `bench(provider)` in a child process (same Node flags and loader as this one). */
 async function inChild(provider: DbProvider, csvPath: string) {
-  const heap = values['heap-mb'] ? [`--max-old-space-size=${Number(values['heap-mb'])}`] : [];
-  const args = [...process.execArgv, ...heap, fileURLToPath(import.meta.url), '--child', provider, '--csv', csvPath, '--rows', String(ROWS), '--pg-url', pgServer];
+  const db = await freshDatabase(provider);
+  const args = [...process.execArgv, `--max-old-space-size=${HEAP_MB}`, fileURLToPath(import.meta.url), '--child', provider, '--csv', csvPath, '--rows', String(ROWS), '--db', db.url];
   if (values['batch-size']) args.push('--batch-size', values['batch-size']);
   const child = spawn(process.execPath, args, { stdio: 'inherit' });
   const [code] = await once(child, 'exit');
+  await db.drop();
   if (code !== 0) throw new Error(`${provider} benchmark failed (exit ${code})`);
 }
 
 if (values.child) {
-  await bench(values.child as DbProvider, values.csv!);
+  await bench(values.child as DbProvider, values.csv!, values.db!);
   console.log(`  process max RSS (whole child, bootstrap included): ${mb(process.resourceUsage().maxRSS * 1024)}`);
 } else {
   const dir = mkdtempSync(join(tmpdir(), 'bench-import-'));
@@ -171,7 +179,7 @@ if (values.child) {
     const csvPath = join(dir, 'users.csv');
     const t = performance.now();
     await generateCsv(csvPath, ROWS);
-    console.log(`generated ${csvPath}: ${ROWS.toLocaleString('en')} rows, ${mb(statSync(csvPath).size)} in ${((performance.now() - t) / 1000).toFixed(1)} s${values['heap-mb'] ? `; children run with --max-old-space-size=${values['heap-mb']}` : ''}`);
+    console.log(`generated ${csvPath}: ${ROWS.toLocaleString('en')} rows, ${mb(statSync(csvPath).size)} in ${((performance.now() - t) / 1000).toFixed(1)} s; the import process runs with --max-old-space-size=${HEAP_MB}, as the CLI does`);
     await inChild('sqlite', csvPath);
     if (usePg) await inChild('postgresql', csvPath);
     else console.log('\n(PostgreSQL skipped: pass --pg or set DATABASE_URL=postgresql://...)');

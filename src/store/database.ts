@@ -3,11 +3,8 @@
 // code is typed against the SQLite client and never asks which database it runs on.
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
-import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
-import { PrismaClient as SqliteClient } from '../../generated/sqlite/client.ts';
-import { PrismaClient as PostgresClient } from '../../generated/postgresql/client.ts';
+import type { PrismaClient as SqliteClient } from '../../generated/sqlite/client.ts';
 
 export type Db = SqliteClient;
 export type DbProvider = 'sqlite' | 'postgresql';
@@ -28,17 +25,26 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
   throw new Error('DATABASE_URL must start with file: (SQLite) or postgresql:// (PostgreSQL)');
 }
 
-export function adapterFactory(target: DatabaseTarget, poolSize = 10): SqlMigrationAwareDriverAdapterFactory {
+export async function adapterFactory(target: DatabaseTarget, poolSize = 10): Promise<SqlMigrationAwareDriverAdapterFactory> {
   if (target.provider === 'sqlite') {
+    const { PrismaBetterSqlite3 } = await import('@prisma/adapter-better-sqlite3');
     if (target.location !== ':memory:') mkdirSync(dirname(target.location), { recursive: true });
     // unixepoch-ms keeps DateTime comparisons numeric and cheap in SQLite.
     return new PrismaBetterSqlite3({ url: target.location, timeout: 5000 }, { timestampFormat: 'unixepoch-ms' });
   }
+  const { PrismaPg } = await import('@prisma/adapter-pg');
   return new PrismaPg({ connectionString: target.location, max: poolSize });
 }
 
-export function openDatabase(target: DatabaseTarget, poolSize?: number): Db {
-  const adapter = adapterFactory(target, poolSize);
-  if (target.provider === 'sqlite') return new SqliteClient({ adapter });
-  return new PostgresClient({ adapter }) as unknown as Db;
+/** Loads only the client of the database in use: each generated client brings its own runtime and query
+ *  compiler, and a process never needs both (the same goes for the two
+ *  driver adapters). */
+export async function openDatabase(target: DatabaseTarget, poolSize?: number): Promise<Db> {
+  const adapter = await adapterFactory(target, poolSize);
+  if (target.provider === 'sqlite') {
+    const { PrismaClient } = await import('../../generated/sqlite/client.ts');
+    return new PrismaClient({ adapter });
+  }
+  const { PrismaClient } = await import('../../generated/postgresql/client.ts');
+  return new PrismaClient({ adapter }) as unknown as Db;
 }

@@ -32,7 +32,7 @@ export async function withSchemaEngine<T>(target: DatabaseTarget, use: (engine: 
   await loadWasm();
   // The engine opens its own connections (SQLite in EXCLUSIVE locking mode) and does not close them when
   // freed, so we track them and close them here; otherwise the server's own client would find the file locked.
-  const inner = adapterFactory(target, 2);
+  const inner = await adapterFactory(target, 2);
   const opened: { dispose(): Promise<void> }[] = [];
   const tracking = Object.assign(Object.create(Object.getPrototypeOf(inner)), inner, {
     provider: inner.provider,
