@@ -3,7 +3,10 @@ import { buildApp } from './app.ts';
 import { bootstrap } from './bootstrap.ts';
 import { ConfigError, loadConfig } from './config/config.ts';
 import { orgUrls } from './orgs/urls.ts';
-import { schedulePurge } from './store/purge.ts';
+import { promoteDueKeys } from './orgs/key-rollover.ts';
+import { refreshDueMetadata } from './orgs/metadata-refresh.ts';
+import { every } from './scheduler.ts';
+import { purgeExpired } from './store/purge.ts';
 
 async function main() {
   let config;
@@ -21,7 +24,21 @@ async function main() {
   for (const w of warnings) app.log.warn(`\n\n  !!! ${w}\n`);
   if (appliedMigrations.length) app.log.info({ appliedMigrations }, 'database migrations applied');
 
-  const stopPurge = schedulePurge(ctx.store.db, config.purgeIntervalSeconds, () => ctx.clock.now(), app.log);
+  // Each task reports only when it did something, so quiet nodes keep quiet logs.
+  const stopTasks = [
+    every(config.purgeIntervalSeconds, 'purge', async () => {
+      const removed = await purgeExpired(ctx.store.db, ctx.clock.now());
+      return Object.values(removed).some((n) => n > 0) ? { removed } : null;
+    }, app.log),
+    every(config.lifecycleIntervalSeconds, 'key promotion', async () => {
+      const promoted = await promoteDueKeys(ctx, ctx.clock.now());
+      return promoted.length ? { promoted } : null;
+    }, app.log),
+    every(config.lifecycleIntervalSeconds, 'metadata refresh', async () => {
+      const summary = await refreshDueMetadata(ctx, ctx.clock.now());
+      return summary.due ? { ...summary } : null;
+    }, app.log),
+  ];
 
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -30,7 +47,7 @@ async function main() {
     app.log.info({ signal }, 'shutting down: finishing in-flight requests');
     const timer = setTimeout(() => { app.log.error('shutdown timed out'); process.exit(1); }, config.shutdownTimeoutMs);
     timer.unref();
-    stopPurge();
+    for (const stop of stopTasks) stop();
     await app.close();
     await ctx.store.close();
     process.exit(0);

@@ -25,6 +25,7 @@ const schema = z.object({
   BODY_LIMIT_BYTES: int(4096, 50 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: int(0, 120000).default(10000),
   PURGE_INTERVAL_SECONDS: int(0, 86400).default(300),
+  LIFECYCLE_INTERVAL_SECONDS: int(0, 86400).default(60),
   SLO_HOP_TIMEOUT_SECONDS: int(1, 120).default(8),
   CONFIG_CACHE_SECONDS: int(0, 300).default(5),
   MFA_LOCKOUT_THRESHOLD: int(1, 100).default(5),
@@ -59,6 +60,8 @@ export interface Config {
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
   purgeIntervalSeconds: number;
+  /** how often a node looks for signing keys due for promotion and IdP metadata due for refresh (0 = never) */
+  lifecycleIntervalSeconds: number;
   /** how long single logout waits for one participant's answer before moving on (PartialLogout) */
   sloHopTimeoutSeconds: number;
   /** how long a node may serve organisation, app, IdP and key settings from memory before reading them again */
@@ -113,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: c.BODY_LIMIT_BYTES,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
     purgeIntervalSeconds: c.PURGE_INTERVAL_SECONDS,
+    lifecycleIntervalSeconds: c.LIFECYCLE_INTERVAL_SECONDS,
     sloHopTimeoutSeconds: c.SLO_HOP_TIMEOUT_SECONDS,
     configCacheSeconds: c.CONFIG_CACHE_SECONDS,
     mfaLockoutThreshold: c.MFA_LOCKOUT_THRESHOLD,

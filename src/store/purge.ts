@@ -12,23 +12,3 @@ export async function purgeExpired(db: Db, now: Date) {
   const adminSessions = (await db.adminSession.deleteMany({ where: { expiresAt: { lt: now } } })).count;
   return { flows, oneTimeUse, sessions, adminSessions };
 }
-
-/** Starts the purge timer; returns a function that stops it. The timer never keeps the process alive. */
-export function schedulePurge(db: Db, intervalSeconds: number, now: () => Date, log: { info: (o: object, m: string) => void; error: (o: object, m: string) => void }) {
-  if (intervalSeconds <= 0) return () => {};
-  let running = false;
-  const timer = setInterval(async () => {
-    if (running) return;
-    running = true;
-    try {
-      const removed = await purgeExpired(db, now());
-      if (Object.values(removed).some((n) => n > 0)) log.info({ removed }, 'purged expired records');
-    } catch (err) {
-      log.error({ err }, 'purge failed');
-    } finally {
-      running = false;
-    }
-  }, intervalSeconds * 1000);
-  timer.unref();
-  return () => clearInterval(timer);
-}

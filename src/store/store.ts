@@ -63,7 +63,7 @@ export class Store {
   readonly organizations: OrganizationRepository;
   /** `cache`: the process's configuration cache; a store without one always reads the database. */
   constructor(readonly db: Db, readonly cache: ConfigCache = NO_CACHE) {
-    this.organizations = cachedRepository(new OrganizationRepository(db), cache, 'orgs', ['findBySlug', 'findById']);
+    this.organizations = cachedRepository(new OrganizationRepository(db), cache, 'orgs', ['findBySlug', 'findById', 'logo']);
   }
   forOrg(orgId: string): TenantStore {
     return tenantStore(this.db, orgId, this.cache);

@@ -10,9 +10,6 @@ ALTER TABLE "IdentityProvider" ADD COLUMN "metadataRefreshAt" TIMESTAMP(3);
 ALTER TABLE "IdentityProvider" ADD COLUMN "metadataSigningCertificate" TEXT;
 ALTER TABLE "IdentityProvider" ADD COLUMN "metadataError" TEXT;
 
--- AlterTable
-ALTER TABLE "ImportJob" ADD COLUMN "heartbeatAt" TIMESTAMP(3);
-
 -- CreateIndex
 CREATE INDEX "IdentityProvider_metadataRefreshAt_idx" ON "IdentityProvider"("metadataRefreshAt");
 

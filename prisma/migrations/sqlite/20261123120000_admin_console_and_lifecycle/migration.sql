@@ -10,9 +10,6 @@ ALTER TABLE "IdentityProvider" ADD COLUMN "metadataRefreshAt" DATETIME;
 ALTER TABLE "IdentityProvider" ADD COLUMN "metadataSigningCertificate" TEXT;
 ALTER TABLE "IdentityProvider" ADD COLUMN "metadataError" TEXT;
 
--- AlterTable
-ALTER TABLE "ImportJob" ADD COLUMN "heartbeatAt" DATETIME;
-
 -- CreateIndex
 CREATE INDEX "IdentityProvider_metadataRefreshAt_idx" ON "IdentityProvider"("metadataRefreshAt");
 
