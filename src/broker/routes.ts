@@ -12,6 +12,7 @@ import { answer, flowUrl, postForm, postToApp } from './respond.ts';
 import { selectIdp } from './select-idp.ts';
 import { STAGE } from './stages.ts';
 import { startFromAuthnRequest, startFromLaunch, type StartedFlow } from './start-flow.ts';
+import { acceptTestConnectionResponse, loadTestResult, testResultUrl } from './test-connection.ts';
 import { acceptUpstreamResponse } from './upstream-response.ts';
 import { sendUpstream, type UpstreamDispatch } from './upstream-request.ts';
 import { SamlError } from '../saml/errors.ts';
@@ -89,6 +90,9 @@ export async function brokerRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
   // Stage 4: the upstream IdP's Response.
   app.post<{ Body: { SAMLResponse?: string; RelayState?: string } }>('/saml/sp/acs', async (request, reply) => {
     const tenant = requireTenant(request);
+    // An admin's "Test connection" ends on its own result page: it never signs anyone in.
+    const test = await acceptTestConnectionResponse(ctx, tenant, { samlResponse: str(request.body?.SAMLResponse), relayState: str(request.body?.RelayState) });
+    if (test) return reply.redirect(testResultUrl(test.flowId), 303);
     try {
       const result = await acceptUpstreamResponse(ctx, tenant, { samlResponse: str(request.body?.SAMLResponse), relayState: str(request.body?.RelayState) });
       return reply.redirect(flowUrl(result.flowId, 'continue'), 303);
@@ -100,6 +104,14 @@ export async function brokerRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
       }
       throw err;
     }
+  });
+
+  // The outcome of a test connection, for the admin's browser that started it (SameSite=Lax binding cookie: the
+  // Strict admin cookie does not come back on this navigation, which follows the IdP's cross-site POST).
+  app.get<{ Params: { id: string } }>('/flow/:id/test-result', async (request, reply) => {
+    const tenant = requireTenant(request);
+    const { idp, result } = await loadTestResult(ctx, tenant, request, request.params.id);
+    return page(request, reply, 'admin/idps/test-result', { title: `Test connection: ${result.outcome === 'success' ? 'success' : 'failed'}`, wide: true, idp, result });
   });
 
   // Stages 5–8: user, policy, response.

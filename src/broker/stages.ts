@@ -1,5 +1,7 @@
 // The stages a stored login flow passes through (see ARCHITECTURE.md). Only the stages where the browser comes
 // back to us are stored; the rest happen inside one request. Stable strings: they appear in logs and audit.
+import type { TestConnection } from './test-connection.ts';
+
 export const STAGE = {
   /** the app's request is accepted; an IdP must be chosen on the chooser page */
   received: 'received',
@@ -45,7 +47,8 @@ export interface UpstreamResult {
 }
 
 export interface FlowData {
-  via: 'sp_initiated' | 'launch' | 'idp_initiated';
+  /** `test`: an admin's "Test connection" (test-connection.ts); it has no app and ends on its own result page */
+  via: 'sp_initiated' | 'launch' | 'idp_initiated' | 'test';
   request: AppRequest;
   /** SHA-256 of the browser-binding cookie of the browser that started the flow */
   browser: string | null;
@@ -56,4 +59,6 @@ export interface FlowData {
   fromSession?: boolean;
   /** what the policy asked for, kept while the second factor is pending */
   mfa?: { rememberDeviceDays: number; ruleId: string };
+  /** only on `via: 'test'` flows: who started the test and, once the IdP answered, what it found */
+  test?: TestConnection;
 }

@@ -26,7 +26,7 @@ export async function acceptUpstreamResponse(ctx: AppContext, tenant: Tenant, in
   if (flow) {
     const idp = flow.idpId ? await tenant.store.identityProviders.findById(flow.idpId) : null;
     if (!idp || !idp.enabled) throw new SamlError('saml_wrong_issuer', 'The identity provider of this sign-in is no longer available.');
-    const assertion = await verify(ctx, tenant, idp, input.samlResponse, flow.data.upstreamRequestId ?? '', now);
+    const assertion = await verifyFromIdp(ctx, tenant, idp, input.samlResponse, flow.data.upstreamRequestId ?? '', now);
     await consumeAssertion(ctx, tenant, idp, assertion, now);
     const moved = await tenant.store.flows.advance(flow, STAGE.upstreamVerified, { data: withUpstream(flow.data, idp, assertion) });
     if (!moved) throw new SamlError('saml_replayed', 'This sign-in response was already used.');
@@ -38,7 +38,7 @@ export async function acceptUpstreamResponse(ctx: AppContext, tenant: Tenant, in
   const idp = await tenant.store.identityProviders.findByEntityId(issuer);
   if (!idp || !idp.enabled) throw new SamlError('saml_wrong_issuer', 'The response comes from an identity provider that is not registered with this organisation.', { received: issuer });
   if (!idp.allowIdpInitiated) throw new SamlError('saml_unsolicited', 'This identity provider is not allowed to start logins (IdP-initiated SSO is off for it), or the sign-in expired. Start again from your application.', { idp: idp.entityId });
-  const assertion = await verify(ctx, tenant, idp, input.samlResponse, null, now);
+  const assertion = await verifyFromIdp(ctx, tenant, idp, input.samlResponse, null, now);
   // The target app is named by configuration, or by a RelayState equal to a registered app: never a free URL.
   const apps = await tenant.store.applications.list();
   const target = (relayState && apps.find((a) => a.enabled && (a.entityId === relayState || a.id === relayState))) || apps.find((a) => a.enabled && a.id === idp.defaultAppId);
@@ -52,7 +52,8 @@ export async function acceptUpstreamResponse(ctx: AppContext, tenant: Tenant, in
   return { flowId: created.id, idp };
 }
 
-async function verify(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, samlResponse: string, expectedInResponseTo: string | null, now: Date) {
+/** Verifies a Response against `idp`'s registration; also used by the admin's test connection (test-connection.ts). */
+export async function verifyFromIdp(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, samlResponse: string, expectedInResponseTo: string | null, now: Date) {
   return verifyUpstreamResponse({
     samlResponse,
     sp: await localSp(ctx, tenant),
@@ -64,7 +65,7 @@ async function verify(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, sa
   });
 }
 
-async function consumeAssertion(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, assertion: VerifiedAssertion, now: Date) {
+export async function consumeAssertion(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, assertion: VerifiedAssertion, now: Date) {
   // Kept until the assertion could no longer be accepted anyway (its validity end plus the allowed skew).
   const keepUntil = new Date(Math.max(assertion.notOnOrAfter.getTime(), now.getTime()) + ctx.config.clockSkewSeconds * 1000);
   const first = await tenant.store.oneTimeUse.consume('assertion', `${idp.id}:${assertion.assertionId}`, keepUntil, now);

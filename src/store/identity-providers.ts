@@ -83,4 +83,16 @@ export class IdentityProviderRepository {
   async delete(id: string) {
     await this.db.identityProvider.delete({ where: { id, orgId: this.orgId } });
   }
+  /** Removes the IdP with what only it gave meaning to: its users' identity links (they match by email again if
+   *  it is added back) and the broker sessions it signed in (ended at `at`). Run it inside a transaction. */
+  async deleteWithDependents(id: string, at: Date): Promise<{ identityLinks: number; sessionsEnded: number }> {
+    const identityLinks = (await this.db.userIdentity.deleteMany({ where: { orgId: this.orgId, idpId: id } })).count;
+    const sessionsEnded = (await this.db.brokerSession.updateMany({ where: { orgId: this.orgId, idpId: id, endedAt: null }, data: { endedAt: at } })).count;
+    await this.db.identityProvider.delete({ where: { id, orgId: this.orgId } });
+    return { identityLinks, sessionsEnded };
+  }
+  /** How many directory users have signed in through this IdP (identity links). */
+  countLinkedUsers(id: string) {
+    return this.db.userIdentity.count({ where: { orgId: this.orgId, idpId: id } });
+  }
 }

@@ -27,6 +27,8 @@ const FLASHES: Record<string, string> = {
   'keys-retired': 'Previous keys were retired and removed from the metadata.',
   'promotion-scheduled': 'The promotion is scheduled.', 'promotion-cancelled': 'The scheduled promotion was cancelled.',
   'totp-enrolled': 'Two-factor sign-in is on. You will be asked for a code at your next sign-in.', 'totp-removed': 'Two-factor sign-in is off.',
+  'metadata-refreshed': 'The metadata was fetched again: certificates and endpoints are those it publishes now.',
+  'metadata-refresh-failed': 'The metadata could not be refreshed; the previous copy stays in use (the reason is shown below).',
 };
 function flashOf(request: FastifyRequest): string | null {
   const done = (request.query as Record<string, unknown> | undefined)?.done;

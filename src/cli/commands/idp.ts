@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { AppContext } from '../../context.ts';
-import { fetchMetadata, parseIdpMetadata } from '../../orgs/metadata-import.ts';
-import { saveIdentityProvider } from '../../orgs/registrations.ts';
+import { createIdp } from '../../orgs/idp-lifecycle.ts';
+import { idpFromMetadata } from '../../orgs/idp-registration-input.ts';
 import type { IdentityProviderInput, MappingPreset } from '../../store/identity-providers.ts';
 import { UsageError } from '../output.ts';
 import { tenantBySlug } from '../resolve-org.ts';
@@ -39,9 +39,8 @@ export async function idpCommand(argv: string[], ctx: AppContext): Promise<numbe
 
   let input: IdentityProviderInput = {};
   if (values['metadata-file'] || values['metadata-url']) {
-    const xml = values['metadata-file'] ? readFileSync(values['metadata-file'], 'utf8') : await fetchMetadata(values['metadata-url']!, { allowPrivate: ctx.config.metadataAllowPrivate });
-    const m = parseIdpMetadata(xml);
-    input = { ...m, ...(values['metadata-url'] && { metadataUrl: values['metadata-url'], metadataXml: xml, metadataFetchedAt: ctx.clock.now() }) };
+    const source = values['metadata-file'] ? { kind: 'document' as const, xml: readFileSync(values['metadata-file'], 'utf8') } : { kind: 'url' as const, url: values['metadata-url']! };
+    input = await idpFromMetadata(source, { allowPrivate: ctx.config.metadataAllowPrivate, now: ctx.clock.now(), field: 'metadata' });
   } else {
     input = {
       entityId: values['entity-id'], ssoUrl: values['sso-url'], sloUrl: values['slo-url'] ?? null,
@@ -54,7 +53,7 @@ export async function idpCommand(argv: string[], ctx: AppContext): Promise<numbe
     if (eq < 1) throw new UsageError(`--map expects field=attribute, got "${m}"`);
     return [m.slice(0, eq), m.slice(eq + 1)];
   }));
-  const idp = await saveIdentityProvider(tenant.store, {
+  const idp = await createIdp(tenant.store, {
     ...input,
     name: values.name,
     mappingPreset: (values.preset as MappingPreset | undefined) ?? 'okta',
@@ -65,8 +64,7 @@ export async function idpCommand(argv: string[], ctx: AppContext): Promise<numbe
     allowIdpInitiated: !!values['allow-idp-initiated'],
     defaultAppId: values['default-app'] ?? null,
     allowSha1: !!values['allow-sha1'],
-  });
-  await tenant.store.audit.record({ type: 'idp.created', actor: 'cli', idpId: idp.id, at: ctx.clock.now(), details: { entityId: idp.entityId } });
+  }, { actor: 'cli', at: ctx.clock.now() });
   if (values.json) console.log(JSON.stringify({ id: idp.id, entityId: idp.entityId, name: idp.name }, null, 2));
   else {
     console.log(`Registered identity provider "${idp.name}" (${idp.id})`);

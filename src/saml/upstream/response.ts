@@ -73,7 +73,7 @@ export async function verifyUpstreamResponse(input: VerifyInput): Promise<Verifi
   const responseSignature = childElements(response, NS.ds, 'Signature')[0];
   if (responseSignature) trusted = verifySignature(xml, responseSignature, response, idp, 'response');
   const responseSigned = trusted !== null;
-  if (idp.wantResponseSigned && !responseSigned) throw new SamlError('saml_unsigned', 'The identity provider must sign the whole response, and this one is not signed.');
+  if (idp.wantResponseSigned && !responseSigned) throw new SamlError('saml_unsigned', 'The identity provider must sign the whole response, and this one is not signed.', { missing: 'response' });
 
   // The assertion: decrypt if needed, then verify its own signature.
   let assertionXml = xml;
@@ -96,8 +96,8 @@ export async function verifyUpstreamResponse(input: VerifyInput): Promise<Verifi
   let assertion: Element | null = null;
   if (assertionSignature) assertion = verifySignature(assertionXml, assertionSignature, assertionEl, idp, 'assertion');
   const assertionSigned = assertion !== null;
-  if (idp.wantAssertionSigned && !assertionSigned) throw new SamlError('saml_unsigned', 'The identity provider must sign the assertion, and this one is not signed.');
-  if (!responseSigned && !assertionSigned) throw new SamlError('saml_unsigned', 'The response is not signed.');
+  if (idp.wantAssertionSigned && !assertionSigned) throw new SamlError('saml_unsigned', 'The identity provider must sign the assertion, and this one is not signed.', { missing: 'assertion' });
+  if (!responseSigned && !assertionSigned) throw new SamlError('saml_unsigned', 'The response is not signed.', { missing: 'response and assertion' });
   if (!assertion) {
     // Only the response is signed: read the assertion from the signed copy of the response.
     if (plain.length) assertion = firstChild(trusted!, NS.saml, 'Assertion') ?? null;
@@ -219,6 +219,9 @@ function readAssertion(assertion: Element, input: VerifyInput, signed: { respons
   const { idp, sp, now } = input;
   const skew = input.skewSeconds * 1000;
   const offset = (d: Date) => Math.round((now.getTime() - d.getTime()) / 1000);
+  // How far the IdP's clock (its IssueInstant) is ahead of ours, for the admin's diagnosis of time failures.
+  const issued = new Date(assertion.getAttribute('IssueInstant') ?? '');
+  const clock = !Number.isNaN(issued.getTime()) ? { issueInstant: issued.toISOString(), idpClockAheadSeconds: Math.round((issued.getTime() - now.getTime()) / 1000) } : {};
 
   const issuer = firstChild(assertion, NS.saml, 'Issuer');
   const issuerText = issuer ? strictText(issuer, 'Issuer') : '';
@@ -239,15 +242,15 @@ function readAssertion(assertion: Element, input: VerifyInput, signed: { respons
   checkInResponseTo(confirmation.getAttribute('InResponseTo') || null, input.expectedInResponseTo, true);
   const scdNotOnOrAfter = time(confirmation, 'NotOnOrAfter');
   if (!scdNotOnOrAfter) throw new SamlError('saml_expired', 'The assertion does not say until when it is valid.');
-  if (now.getTime() >= scdNotOnOrAfter.getTime() + skew) throw new SamlError('saml_expired', 'The sign-in response has expired.', { notOnOrAfter: scdNotOnOrAfter.toISOString(), offsetSeconds: offset(scdNotOnOrAfter) });
+  if (now.getTime() >= scdNotOnOrAfter.getTime() + skew) throw new SamlError('saml_expired', 'The sign-in response has expired.', { notOnOrAfter: scdNotOnOrAfter.toISOString(), offsetSeconds: offset(scdNotOnOrAfter), ...clock });
 
   // Conditions: validity window with bounded skew, and we must be the audience.
   const conditions = firstChild(assertion, NS.saml, 'Conditions');
   if (!conditions) throw new SamlError('saml_wrong_audience', 'The assertion does not restrict its audience.');
   const notBefore = time(conditions, 'NotBefore');
   const notOnOrAfter = time(conditions, 'NotOnOrAfter');
-  if (notBefore && now.getTime() + skew < notBefore.getTime()) throw new SamlError('saml_not_yet_valid', 'The sign-in response is not valid yet: the clocks of the identity provider and this server differ.', { notBefore: notBefore.toISOString(), offsetSeconds: offset(notBefore) });
-  if (notOnOrAfter && now.getTime() >= notOnOrAfter.getTime() + skew) throw new SamlError('saml_expired', 'The sign-in response has expired.', { notOnOrAfter: notOnOrAfter.toISOString(), offsetSeconds: offset(notOnOrAfter) });
+  if (notBefore && now.getTime() + skew < notBefore.getTime()) throw new SamlError('saml_not_yet_valid', 'The sign-in response is not valid yet: the clocks of the identity provider and this server differ.', { notBefore: notBefore.toISOString(), offsetSeconds: offset(notBefore), ...clock });
+  if (notOnOrAfter && now.getTime() >= notOnOrAfter.getTime() + skew) throw new SamlError('saml_expired', 'The sign-in response has expired.', { notOnOrAfter: notOnOrAfter.toISOString(), offsetSeconds: offset(notOnOrAfter), ...clock });
   const restrictions = childElements(conditions, NS.saml, 'AudienceRestriction');
   const audiences = restrictions.map((r) => childElements(r, NS.saml, 'Audience').map((a) => strictText(a, 'Audience')));
   // Each AudienceRestriction must name us (SAML core 2.5.1.4: all restrictions apply).

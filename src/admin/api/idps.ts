@@ -1,0 +1,184 @@
+// /api/idps: the organisation's upstream identity providers. Create from metadata (URL fetched here, or the XML
+// in the body) or from explicit fields; update, enable/disable, delete. Only translation between JSON and the
+// domain calls in src/orgs; every lookup goes through the tenant's store.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AppContext } from '../../context.ts';
+import { ValidationError } from '../../errors.ts';
+import { createIdp, deleteIdp, findIdp, setIdpEnabled, sourceOf, updateIdp, type IdpChangeBy } from '../../orgs/idp-lifecycle.ts';
+import { idpFromMetadata } from '../../orgs/idp-registration-input.ts';
+import { MAPPING_PRESETS } from '../../orgs/attribute-presets.ts';
+import { refreshIdpMetadataNow } from '../../orgs/metadata-refresh.ts';
+import { requireTenant } from '../../plugins/tenant.ts';
+import { certificateFingerprint } from '../../saml/certificates.ts';
+import { errorJson, fieldErrorsFromSchema } from './schema-errors.ts';
+import type { IdentityProvider, IdentityProviderInput } from '../../store/identity-providers.ts';
+
+const tags = ['Identity providers'];
+const nullableString = { type: ['string', 'null'] };
+const dateTime = { type: ['string', 'null'], format: 'date-time' };
+
+/** Settings that can be given with or without metadata. */
+const optionProperties = {
+  name: { type: 'string', maxLength: 100, description: 'Shown to users on the sign-in chooser' },
+  sloUrl: { ...nullableString, description: 'Single logout URL of the IdP' },
+  signRequests: { type: 'boolean', description: 'Sign our AuthnRequests' },
+  wantResponseSigned: { type: 'boolean' },
+  wantAssertionSigned: { type: 'boolean' },
+  allowIdpInitiated: { type: 'boolean' },
+  defaultAppId: { ...nullableString, description: 'App that IdP-initiated logins go to when RelayState names none' },
+  allowSha1: { type: 'boolean', description: 'Accept SHA-1 signatures (legacy IdPs only)' },
+  mappingPreset: { type: 'string', enum: MAPPING_PRESETS },
+  attributeMapping: { type: 'object', additionalProperties: { type: 'string' }, description: 'Profile field (email, firstName, lastName, groups) → SAML attribute name; overrides the preset' },
+} as const;
+/** What the metadata decides when it is used. */
+const manualProperties = {
+  entityId: { type: 'string' },
+  ssoUrl: { type: 'string' },
+  ssoBinding: { type: 'string', enum: ['redirect', 'post'] },
+  certificates: { type: 'array', items: { type: 'string' }, description: 'PEM or base64 signing certificates (several during a rollover)' },
+} as const;
+const METADATA_DECIDED = Object.keys(manualProperties) as (keyof typeof manualProperties)[];
+
+const idpSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' }, name: { type: 'string' }, entityId: { type: 'string' }, ssoUrl: { type: 'string' },
+    ssoBinding: { type: 'string' }, sloUrl: nullableString,
+    certificates: { type: 'array', items: { type: 'object', properties: { pem: { type: 'string' }, fingerprintSha256: { type: 'string' } } } },
+    signRequests: { type: 'boolean' }, wantResponseSigned: { type: 'boolean' }, wantAssertionSigned: { type: 'boolean' },
+    allowIdpInitiated: { type: 'boolean' }, defaultAppId: nullableString, allowSha1: { type: 'boolean' },
+    mappingPreset: { type: 'string' }, attributeMapping: { type: 'object', additionalProperties: { type: 'string' } },
+    enabled: { type: 'boolean' },
+    source: { type: 'string', enum: ['metadata_url', 'metadata_file', 'manual'] },
+    metadataUrl: nullableString, metadataFetchedAt: dateTime, metadataValidUntil: dateTime, metadataError: nullableString,
+    metadataSigned: { type: 'boolean', description: 'fetched metadata must be signed by the configured metadata signing certificate' },
+    createdAt: { type: 'string', format: 'date-time' }, updatedAt: { type: 'string', format: 'date-time' },
+  },
+} as const;
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } };
+
+/** The registration without the stored metadata document or anything internal (the orgId, the refresh schedule). */
+function idpView(idp: IdentityProvider) {
+  const fingerprint = (pem: string) => {
+    try {
+      return certificateFingerprint(pem);
+    } catch {
+      return 'unreadable';
+    }
+  };
+  return {
+    id: idp.id, name: idp.name, entityId: idp.entityId, ssoUrl: idp.ssoUrl, ssoBinding: idp.ssoBinding, sloUrl: idp.sloUrl,
+    certificates: idp.certificates.map((pem) => ({ pem, fingerprintSha256: fingerprint(pem) })),
+    signRequests: idp.signRequests, wantResponseSigned: idp.wantResponseSigned, wantAssertionSigned: idp.wantAssertionSigned,
+    allowIdpInitiated: idp.allowIdpInitiated, defaultAppId: idp.defaultAppId, allowSha1: idp.allowSha1,
+    mappingPreset: idp.mappingPreset, attributeMapping: idp.attributeMapping, enabled: idp.enabled, source: sourceOf(idp),
+    metadataUrl: idp.metadataUrl, metadataFetchedAt: idp.metadataFetchedAt?.toISOString() ?? null, metadataValidUntil: idp.metadataValidUntil?.toISOString() ?? null,
+    metadataError: idp.metadataError, metadataSigned: !!idp.metadataSigningCertificate,
+    createdAt: idp.createdAt.toISOString(), updatedAt: idp.updatedAt.toISOString(),
+  };
+}
+
+type CreateBody = IdentityProviderInput & { metadataUrl?: string; metadataXml?: string; metadataSigningCertificate?: string };
+type IdRequest = { Params: { id: string } };
+
+export async function idpsApi(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
+  const by = (request: FastifyRequest): IdpChangeBy => ({ actor: request.apiActor ?? 'api', at: ctx.clock.now() });
+  const common = { schemaErrorFormatter: fieldErrorsFromSchema };
+
+  app.get('/api/idps', {
+    ...common,
+    schema: { tags, summary: 'List identity providers', response: { 200: { type: 'object', properties: { idps: { type: 'array', items: idpSchema } } } } },
+  }, async (request) => {
+    const { store } = requireTenant(request);
+    return { idps: (await store.identityProviders.list()).map(idpView) };
+  });
+
+  app.get<IdRequest>('/api/idps/:id', {
+    ...common,
+    schema: { tags, summary: 'Get one identity provider', params: idParams, response: { 200: idpSchema, 404: errorJson } },
+  }, async (request) => idpView(await findIdp(requireTenant(request).store, request.params.id)));
+
+  app.post<{ Body: CreateBody }>('/api/idps', {
+    ...common,
+    schema: {
+      tags, summary: 'Add an identity provider',
+      description: 'Send `{ name, metadataUrl }` (fetched by the server; optional `metadataSigningCertificate` to require signed metadata), `{ name, metadataXml }`, or the fields `entityId`, `ssoUrl`, `certificates` (and optional settings). Validation failures answer 400 `validation_failed` with `details.fields`; an already registered entity ID answers 409 `idp_exists`.',
+      body: {
+        type: 'object', required: ['name'], additionalProperties: false,
+        properties: { ...optionProperties, ...manualProperties, metadataUrl: { type: 'string' }, metadataXml: { type: 'string' }, metadataSigningCertificate: { type: 'string' } },
+      },
+      response: { 201: idpSchema, 400: errorJson, 409: errorJson },
+    },
+  }, async (request, reply) => {
+    const tenant = requireTenant(request);
+    const { metadataUrl, metadataXml, metadataSigningCertificate, ...settings } = request.body;
+    let input: IdentityProviderInput = settings;
+    if (metadataUrl !== undefined || metadataXml !== undefined) {
+      const problems: Record<string, string> = {};
+      if (metadataUrl !== undefined && metadataXml !== undefined) problems.metadataXml = 'cannot be sent together with metadataUrl; send one of them';
+      for (const f of METADATA_DECIDED) if (settings[f] !== undefined) problems[f] = 'comes from the metadata; leave it out (change it afterwards with PATCH if needed)';
+      if (metadataSigningCertificate && metadataUrl === undefined) problems.metadataSigningCertificate = 'only applies to metadata fetched from metadataUrl';
+      if (Object.keys(problems).length) throw new ValidationError(problems);
+      const opts = { allowPrivate: ctx.config.metadataAllowPrivate, timeoutMs: ctx.config.metadataFetchTimeoutSeconds * 1000, now: ctx.clock.now(), field: metadataUrl !== undefined ? 'metadataUrl' : 'metadataXml' };
+      const fromMetadata = metadataUrl !== undefined
+        ? await idpFromMetadata({ kind: 'url', url: metadataUrl, signingCertificate: metadataSigningCertificate }, opts)
+        : await idpFromMetadata({ kind: 'document', xml: metadataXml! }, opts);
+      input = { ...fromMetadata, ...settings };
+    } else if (metadataSigningCertificate) {
+      throw new ValidationError({ metadataSigningCertificate: 'only applies to metadata fetched from metadataUrl' });
+    }
+    const idp = await createIdp(tenant.store, input, by(request));
+    return reply.code(201).header('location', `/api/idps/${idp.id}`).send(idpView(idp));
+  });
+
+  app.patch<IdRequest & { Body: IdentityProviderInput }>('/api/idps/:id', {
+    ...common,
+    schema: {
+      tags, summary: 'Change an identity provider', description: 'Only the fields sent change.',
+      params: idParams,
+      body: { type: 'object', additionalProperties: false, properties: { ...optionProperties, ...manualProperties } },
+      response: { 200: idpSchema, 400: errorJson, 404: errorJson, 409: errorJson },
+    },
+  }, async (request) => idpView(await updateIdp(requireTenant(request).store, request.params.id, request.body ?? {}, by(request))));
+
+  for (const action of ['enable', 'disable'] as const) {
+    app.post<IdRequest>(`/api/idps/:id/${action}`, {
+      ...common,
+      schema: {
+        tags, summary: action === 'enable' ? 'Enable an identity provider' : 'Disable an identity provider (no new logins through it)',
+        params: idParams, response: { 200: idpSchema, 404: errorJson },
+      },
+    }, async (request) => idpView(await setIdpEnabled(requireTenant(request).store, request.params.id, action === 'enable', by(request))));
+  }
+
+  app.post<IdRequest>('/api/idps/:id/refresh-metadata', {
+    ...common,
+    schema: {
+      tags, summary: 'Fetch the metadata of an identity provider added by URL now',
+      description: 'The scheduled refresh, run at once: `updated` (with the changes, if any) or `failed` (the previous copy stays in use). 400 when the identity provider has no metadata URL, 409 while another refresh runs.',
+      params: idParams,
+      response: {
+        200: { type: 'object', properties: { status: { type: 'string', enum: ['updated', 'failed', 'superseded'] }, error: { type: 'string' }, changes: { type: ['object', 'null'], additionalProperties: true }, idp: idpSchema } },
+        400: errorJson, 404: errorJson, 409: errorJson,
+      },
+    },
+  }, async (request) => {
+    const { store } = requireTenant(request);
+    const outcome = await refreshIdpMetadataNow(ctx, store, request.params.id, request.apiActor ?? 'api');
+    return { ...outcome, idp: idpView(await findIdp(store, request.params.id)) };
+  });
+
+  app.delete<IdRequest>('/api/idps/:id', {
+    ...common,
+    schema: {
+      tags, summary: 'Delete an identity provider',
+      description: 'In one transaction: apps using it as primary identity provider are cleared, its identity links are removed and the broker sessions it started end.',
+      params: idParams, response: { 204: { type: 'null' }, 404: errorJson },
+    },
+  }, async (request, reply) => {
+    const tenant = requireTenant(request);
+    await findIdp(tenant.store, request.params.id);
+    await deleteIdp(ctx.store, tenant.org.id, request.params.id, by(request));
+    return reply.code(204).send();
+  });
+}
