@@ -8,6 +8,12 @@ import { AppError } from '../../errors.ts';
 import { requireTenant } from '../../plugins/tenant.ts';
 import { checkApiToken } from '../api-tokens.ts';
 import { usersApi } from './users.ts';
+import { idpsApi } from './idps.ts';
+import { appsApi } from './apps.ts';
+import { policiesApi } from './policies.ts';
+import { auditApi } from './audit.ts';
+import { organizationApi } from './organization.ts';
+import { keysApi } from './keys.ts';
 
 declare module 'fastify' {
   interface FastifyRequest { apiActor?: string }
@@ -37,4 +43,10 @@ export async function adminApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
   app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(usersApi, { ctx });
+  await app.register(idpsApi, { ctx });
+  await app.register(appsApi, { ctx });
+  await app.register(policiesApi, { ctx });
+  await app.register(auditApi, { ctx });
+  await app.register(organizationApi, { ctx });
+  await app.register(keysApi, { ctx });
 }

@@ -5,6 +5,14 @@ import multipart from '@fastify/multipart';
 import type { AppContext } from '../../context.ts';
 import { adminGuard } from './guard.ts';
 import { homePages } from './home.ts';
+import { idpPages } from './idps.ts';
+import { appPages } from './apps.ts';
+import { policyPages } from './policies.ts';
+import { userPages } from './users.ts';
+import { auditPages } from './audit.ts';
+import { organizationPages } from './organization.ts';
+import { tokenPages } from './tokens.ts';
+import { securityPages } from './security.ts';
 
 /** Uploads on console forms: the largest is a user import file. */
 export const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
@@ -13,4 +21,12 @@ export async function adminPages(app: FastifyInstance, { ctx }: { ctx: AppContex
   await app.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fileSize: MAX_UPLOAD_BYTES, files: 1, fields: 200 } });
   app.addHook('preHandler', adminGuard(ctx));
   await app.register(homePages, { ctx });
+  await app.register(idpPages, { ctx });
+  await app.register(appPages, { ctx });
+  await app.register(policyPages, { ctx });
+  await app.register(userPages, { ctx });
+  await app.register(auditPages, { ctx });
+  await app.register(organizationPages, { ctx });
+  await app.register(tokenPages, { ctx });
+  await app.register(securityPages, { ctx });
 }
