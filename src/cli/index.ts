@@ -12,6 +12,7 @@ import { policyCommand, policyUsage } from './commands/policy.ts';
 import { usersCommand, usersUsage } from './commands/users.ts';
 import { tokenCommand, tokenUsage } from './commands/token.ts';
 import { keysCommand, keysUsage } from './commands/keys.ts';
+import { adminCommand, adminUsage } from './commands/admin.ts';
 import { UsageError } from './output.ts';
 
 type Command = (argv: string[], ctx: AppContext) => Promise<number>;
@@ -24,6 +25,7 @@ const commands: Record<string, { run: Command; usage: string }> = {
   users: { run: usersCommand, usage: usersUsage },
   token: { run: tokenCommand, usage: tokenUsage },
   keys: { run: keysCommand, usage: keysUsage },
+  admin: { run: adminCommand, usage: adminUsage },
 };
 
 function usage() {
