@@ -43,7 +43,7 @@ export async function retirePreviousKeys(ctx: AppContext, tenant: Tenant, actor:
 export async function listKeys(tenant: Tenant) {
   const rank: Record<string, number> = { active: 0, next: 1, previous: 2, retired: 3 };
   const keys = await tenant.store.signingKeys.list();
-  return keys.sort((a, b) => (rank[a.status] ?? 9) - (rank[b.status] ?? 9) || b.createdAt.getTime() - a.createdAt.getTime());
+  return [...keys].sort((a, b) => (rank[a.status] ?? 9) - (rank[b.status] ?? 9) || b.createdAt.getTime() - a.createdAt.getTime());
 }
 
 /** Schedules the next key's promotion for `at` (null cancels it); promoteDueKeys carries it out. */
