@@ -2,12 +2,13 @@
 // LogoutResponse): encoding with an RSA-SHA256 signature (over the query string for HTTP-Redirect, enveloped in the
 // XML for HTTP-POST), and checking the signature of a received message against the certificates registered for its
 // sender only (a certificate carried in the message is never trusted).
-import { createPublicKey, createSign, verify as verifySignature } from 'node:crypto';
+import { createSign, verify as verifySignature } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
 import { SignedXml } from 'xml-crypto';
 import { digestAlgorithm, ENVELOPED, EXC_C14N, RSA_SHA256, SHA256, signatureAlgorithm } from './algorithms.ts';
 import { decodePostBinding } from './decode.ts';
 import { SamlError } from './errors.ts';
+import { privateKeyObject, publicKeyObject } from './keys.ts';
 import { childElements, firstChild, NS, parseXml } from './xml-dom.ts';
 
 export type Binding = 'redirect' | 'post';
@@ -21,7 +22,7 @@ export function encodeOutgoing(input: { xml: string; id: string; param: SamlPara
   if (input.binding === 'post') {
     let body = xml;
     if (signer) {
-      const sig = new SignedXml({ privateKey: signer.keyPem, publicCert: signer.certificatePem, signatureAlgorithm: RSA_SHA256, canonicalizationAlgorithm: EXC_C14N });
+      const sig = new SignedXml({ privateKey: privateKeyObject(signer.keyPem), publicCert: signer.certificatePem, signatureAlgorithm: RSA_SHA256, canonicalizationAlgorithm: EXC_C14N });
       sig.addReference({ xpath: `/*[@ID='${id}']`, transforms: [ENVELOPED, EXC_C14N], digestAlgorithm: SHA256 });
       // The schema puts ds:Signature right after saml:Issuer.
       sig.computeSignature(xml, { prefix: 'ds', location: { reference: `/*/*[local-name(.)='Issuer']`, action: 'after' } });
@@ -33,7 +34,7 @@ export function encodeOutgoing(input: { xml: string; id: string; param: SamlPara
   if (relayState != null) query += `&RelayState=${encodeURIComponent(relayState)}`;
   if (signer) {
     query += `&SigAlg=${encodeURIComponent(RSA_SHA256)}`;
-    query += `&Signature=${encodeURIComponent(createSign('RSA-SHA256').update(query).sign(signer.keyPem, 'base64'))}`;
+    query += `&Signature=${encodeURIComponent(createSign('RSA-SHA256').update(query).sign(privateKeyObject(signer.keyPem), 'base64'))}`;
   }
   return { binding: 'redirect', url: `${destination}${destination.includes('?') ? '&' : '?'}${query}` };
 }
@@ -72,7 +73,7 @@ export function verifyMessageSignature(input: { binding: Binding; param: SamlPar
     // The signature covers the parameters as they were URL-encoded by the sender, in this order.
     const signed = Buffer.from(`${input.param}=${message}${relayState !== undefined ? `&RelayState=${relayState}` : ''}&SigAlg=${sigAlg}`);
     const sigBytes = Buffer.from(decodeParam(signature), 'base64');
-    const good = input.certificates.find((pem) => verifySignature(alg.hash!, signed, createPublicKey(pem), sigBytes));
+    const good = input.certificates.find((pem) => verifySignature(alg.hash!, signed, publicKeyObject(pem), sigBytes));
     if (!good) throw new SamlError(fail.bad, `The ${fail.what} signature does not match the registered certificate.`);
     return good;
   }
@@ -82,7 +83,7 @@ export function verifyMessageSignature(input: { binding: Binding; param: SamlPar
   if (signatures.length !== 1) throw new SamlError(fail.unsigned, `The ${fail.what} must be signed, and this one is not.`);
   checkSignedInfoAlgorithms(signatures[0], allowSha1);
   for (const pem of input.certificates) {
-    const sig = new SignedXml({ publicCert: pem, getCertFromKeyInfo: () => null });
+    const sig = new SignedXml({ publicCert: publicKeyObject(pem), getCertFromKeyInfo: () => null });
     sig.loadSignature(signatures[0]);
     const refs = sig.getReferences();
     // Only a signature over the whole message (its root, by ID) counts; a signed fragment elsewhere does not.

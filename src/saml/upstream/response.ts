@@ -6,6 +6,7 @@
 // Why xml-crypto directly rather than samlify's parseLoginResponse: samlify reads several fields from the unsigned
 // document, checks neither Audience, Recipient, InResponseTo nor algorithms, and costs about twice as much.
 import { X509Certificate } from 'node:crypto';
+import { publicKeyObject } from '../keys.ts';
 import { SignedXml } from 'xml-crypto';
 import xmlenc from 'xml-encryption';
 import { checkSignedInfoAlgorithms } from '../downstream/authn-request.ts';
@@ -123,7 +124,7 @@ export function verifySignature(xml: string, signature: Element, element: Elemen
   const id = element.getAttribute('ID');
   if (!idp.certificates.length) throw new SamlError('saml_untrusted_certificate', 'No certificate is configured for this identity provider.');
   for (const cert of idp.certificates) {
-    const sig = new SignedXml({ publicCert: cert, getCertFromKeyInfo: () => null });
+    const sig = new SignedXml({ publicCert: publicKeyObject(cert), getCertFromKeyInfo: () => null });
     sig.loadSignature(signature);
     const refs = sig.getReferences();
     if (refs.length !== 1 || refs[0].uri !== `#${id}`) throw new SamlError('saml_bad_signature', `The ${what} signature does not cover the ${what}.`, { reference: refs.map((r) => r.uri) });
