@@ -39,11 +39,14 @@ export class BrokerSessionRepository {
   async addApp(sessionId: string, appId: string, nameId: string, sessionIndex: string) {
     const session = await this.db.brokerSession.findFirst({ where: { id: sessionId, orgId: this.orgId } });
     if (!session) return;
-    await this.db.sessionApp.upsert({
-      where: { sessionId_appId: { sessionId, appId } },
-      create: { sessionId, appId, nameId, sessionIndex },
-      update: { nameId, sessionIndex },
-    });
+    // Insert, or on a second login to the same app in this session take its new SessionIndex: single statements
+    // (see UserRepository.link for why not an upsert).
+    try {
+      await this.db.sessionApp.create({ data: { sessionId, appId, nameId, sessionIndex } });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'P2002') throw err;
+      await this.db.sessionApp.updateMany({ where: { sessionId, appId }, data: { nameId, sessionIndex } });
+    }
   }
   listApps(sessionId: string) {
     return this.db.sessionApp.findMany({ where: { sessionId, session: { orgId: this.orgId } }, orderBy: { createdAt: 'asc' } });

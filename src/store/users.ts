@@ -69,12 +69,15 @@ export class UserRepository {
     const link = await this.db.userIdentity.findUnique({ where: { orgId_idpId_nameId: { orgId: this.orgId, idpId, nameId } }, include: { user: true } });
     return link && link.user.orgId === this.orgId ? fromRow(link.user) : null;
   }
+  /** Links the upstream identity to the user unless it is linked already (then the existing link stands). A plain
+   *  INSERT rather than an upsert: one atomic statement, which on SQLite waits for another process's write instead
+   *  of failing on a read-then-write transaction. */
   async link(userId: string, idpId: string, nameId: string) {
-    await this.db.userIdentity.upsert({
-      where: { orgId_idpId_nameId: { orgId: this.orgId, idpId, nameId } },
-      create: { orgId: this.orgId, userId, idpId, nameId },
-      update: {},
-    });
+    try {
+      await this.db.userIdentity.create({ data: { orgId: this.orgId, userId, idpId, nameId } });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'P2002') throw err;
+    }
   }
   async list(opts: { search?: string; skip?: number; take?: number } = {}) {
     const where = { orgId: this.orgId, ...searchFilter(opts.search) };
