@@ -84,7 +84,9 @@ export class TotpService {
       await this.failure(userId, now);
       throw new AppError(401, 'mfa_code_reused', 'That code was already used. Wait for the next code.');
     }
-    await this.store.totp.resetFailures(userId);
+    // Most verifications follow no failure: skip the write then (a failure counted meanwhile on another node merely
+    // stays counted until the next success that sees it).
+    if (factor.failedAttempts || factor.lockedUntil) await this.store.totp.resetFailures(userId);
   }
 
   private async useRecoveryCode(userId: string, factor: { lockedUntil: Date | null }, code: string): Promise<VerifyOutcome> {
