@@ -8,7 +8,7 @@ import { SignedXml } from 'xml-crypto';
 import { digestAlgorithm, ENVELOPED, EXC_C14N, RSA_SHA256, SHA256, signatureAlgorithm } from './algorithms.ts';
 import { decodePostBinding } from './decode.ts';
 import { SamlError } from './errors.ts';
-import { privateKeyObject, publicKeyObject } from './keys.ts';
+import { keyInfoContent, privateKeyObject, publicKeyObject } from './keys.ts';
 import { childElements, firstChild, NS, parseXml } from './xml-dom.ts';
 
 export type Binding = 'redirect' | 'post';
@@ -22,7 +22,7 @@ export function encodeOutgoing(input: { xml: string; id: string; param: SamlPara
   if (input.binding === 'post') {
     let body = xml;
     if (signer) {
-      const sig = new SignedXml({ privateKey: privateKeyObject(signer.keyPem), publicCert: signer.certificatePem, signatureAlgorithm: RSA_SHA256, canonicalizationAlgorithm: EXC_C14N });
+      const sig = new SignedXml({ privateKey: privateKeyObject(signer.keyPem), publicCert: signer.certificatePem, getKeyInfoContent: keyInfoContent(signer.certificatePem), signatureAlgorithm: RSA_SHA256, canonicalizationAlgorithm: EXC_C14N });
       sig.addReference({ xpath: `/*[@ID='${id}']`, transforms: [ENVELOPED, EXC_C14N], digestAlgorithm: SHA256 });
       // The schema puts ds:Signature right after saml:Issuer.
       sig.computeSignature(xml, { prefix: 'ds', location: { reference: `/*/*[local-name(.)='Issuer']`, action: 'after' } });

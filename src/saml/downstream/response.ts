@@ -4,7 +4,7 @@
 // The signature goes right after the Issuer, where the schema puts it.
 import { randomBytes } from 'node:crypto';
 import { SignedXml } from 'xml-crypto';
-import { privateKeyObject } from '../keys.ts';
+import { keyInfoContent, privateKeyObject } from '../keys.ts';
 import xmlenc from 'xml-encryption';
 import { ENVELOPED, EXC_C14N, RSA_SHA256, SHA256 } from '../algorithms.ts';
 import { NAMEID_FORMATS } from '../metadata.ts';
@@ -29,7 +29,7 @@ const ASSERTION = 'urn:oasis:names:tc:SAML:2.0:assertion';
 const STATUS = 'urn:oasis:names:tc:SAML:2.0:status:';
 
 function sign(xml: string, idp: IdpIdentity, elementName: 'Response' | 'Assertion', id: string): string {
-  const sig = new SignedXml({ privateKey: privateKeyObject(idp.signingKeyPem), publicCert: idp.certificatePem, signatureAlgorithm: RSA_SHA256, canonicalizationAlgorithm: EXC_C14N });
+  const sig = new SignedXml({ privateKey: privateKeyObject(idp.signingKeyPem), publicCert: idp.certificatePem, getKeyInfoContent: keyInfoContent(idp.certificatePem), signatureAlgorithm: RSA_SHA256, canonicalizationAlgorithm: EXC_C14N });
   sig.addReference({ xpath: `//*[local-name(.)='${elementName}' and @ID='${id}']`, transforms: [ENVELOPED, EXC_C14N], digestAlgorithm: SHA256 });
   sig.computeSignature(xml, { prefix: 'ds', location: { reference: `//*[local-name(.)='${elementName}' and @ID='${id}']/*[local-name(.)='Issuer']`, action: 'after' } });
   return sig.getSignedXml();
