@@ -6,10 +6,11 @@ import { createSign, verify as verifySignature } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
 import { SignedXml } from 'xml-crypto';
 import { digestAlgorithm, ENVELOPED, EXC_C14N, RSA_SHA256, SHA256, signatureAlgorithm } from './algorithms.ts';
-import { decodePostBinding } from './decode.ts';
+import { decodePostBinding, decodeRedirectBinding } from './decode.ts';
 import { SamlError } from './errors.ts';
 import { keyInfoContent, privateKeyObject, publicKeyObject } from './keys.ts';
-import { childElements, firstChild, NS, parseXml } from './xml-dom.ts';
+import { createSchemaValidator } from './schema-validator.ts';
+import { childElements, firstChild, NS, parseXml, strictText } from './xml-dom.ts';
 
 export type Binding = 'redirect' | 'post';
 export type SamlParam = 'SAMLRequest' | 'SAMLResponse';
@@ -37,6 +38,28 @@ export function encodeOutgoing(input: { xml: string; id: string; param: SamlPara
     query += `&Signature=${encodeURIComponent(createSign('RSA-SHA256').update(query).sign(privateKeyObject(signer.keyPem), 'base64'))}`;
   }
   return { binding: 'redirect', url: `${destination}${destination.includes('?') ? '&' : '?'}${query}` };
+}
+
+const schema = createSchemaValidator();
+
+/**
+ * Reads a protocol message we receive (AuthnRequest, LogoutRequest, LogoutResponse) without trusting it yet: decoded
+ * for its binding under the size limits, valid against the SAML protocol schema, of the expected kind, and naming
+ * its Issuer (how the sender is found; its signature is checked next, with that sender's certificates only).
+ */
+export async function readProtocolMessage(input: { binding: Binding; message: string; maxBytes: number; expected: 'AuthnRequest' | 'LogoutRequest' | 'LogoutResponse' }): Promise<{ root: Element; issuer: string }> {
+  const xml = input.binding === 'redirect' ? decodeRedirectBinding(input.message, input.maxBytes) : decodePostBinding(input.message, input.maxBytes, { tolerateDeflate: true });
+  try {
+    await schema.validate(xml);
+  } catch (err) {
+    throw new SamlError('saml_schema_invalid', 'The message is not a valid SAML message.', { reason: (err as Error).message });
+  }
+  const root = parseXml(xml).documentElement;
+  if (root.namespaceURI !== NS.samlp || root.localName !== input.expected) throw new SamlError('saml_malformed', `The message is not a ${input.expected}.`, { received: root.localName });
+  const issuerEl = firstChild(root, NS.saml, 'Issuer');
+  const issuer = issuerEl ? strictText(issuerEl, 'Issuer') : '';
+  if (!issuer) throw new SamlError('saml_malformed', 'The message names no Issuer, so its sender cannot be identified.');
+  return { root, issuer };
 }
 
 /** The raw (still URL-encoded) value of a query parameter, exactly as received. */

@@ -2,12 +2,10 @@
 // upstream IdP) without trusting it yet, and writing our own. Signatures are checked and made by bindings.ts; what a
 // message may ask for (which session, which issuer) is decided by the broker, not here.
 import { newSamlId } from './downstream/response.ts';
-import { decodePostBinding, decodeRedirectBinding } from './decode.ts';
+import { readProtocolMessage, type Binding, type SamlParam } from './bindings.ts';
 import { SamlError } from './errors.ts';
-import { createSchemaValidator } from './schema-validator.ts';
-import { childElements, firstChild, NS, parseXml, strictText } from './xml-dom.ts';
+import { childElements, firstChild, NS, strictText } from './xml-dom.ts';
 import { xmlEscape as e } from './xml.ts';
-import type { Binding, SamlParam } from './bindings.ts';
 
 const STATUS = 'urn:oasis:names:tc:SAML:2.0:status:';
 export type LogoutStatus = 'Success' | 'PartialLogout' | 'UnknownPrincipal' | 'RequestDenied';
@@ -35,22 +33,10 @@ export interface ReceivedLogoutResponse {
   subStatus?: string;
 }
 
-const schema = createSchemaValidator();
-
 /** Decodes and reads a logout message; `param` says which one the binding carried. */
 export async function parseLogoutMessage(input: { binding: Binding; param: SamlParam; message: string; maxBytes: number }): Promise<ReceivedLogoutRequest | ReceivedLogoutResponse> {
-  const xml = input.binding === 'redirect' ? decodeRedirectBinding(input.message, input.maxBytes) : decodePostBinding(input.message, input.maxBytes, { tolerateDeflate: true });
-  try {
-    await schema.validate(xml);
-  } catch (err) {
-    throw new SamlError('saml_schema_invalid', 'The logout message is not a valid SAML message.', { reason: (err as Error).message });
-  }
-  const root = parseXml(xml).documentElement;
   const expected = input.param === 'SAMLRequest' ? 'LogoutRequest' : 'LogoutResponse';
-  if (root.namespaceURI !== NS.samlp || root.localName !== expected) throw new SamlError('saml_malformed', `The message is not a ${expected}.`, { received: root.localName });
-  const issuerEl = firstChild(root, NS.saml, 'Issuer');
-  const issuer = issuerEl ? strictText(issuerEl, 'Issuer') : '';
-  if (!issuer) throw new SamlError('saml_malformed', 'The logout message names no Issuer.');
+  const { root, issuer } = await readProtocolMessage({ ...input, expected });
   const attr = (name: string) => root.getAttribute(name) || undefined;
   const id = root.getAttribute('ID')!;
 

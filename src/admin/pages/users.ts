@@ -85,7 +85,7 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
     if (!job) throw notFound('import_not_found', 'There is no such import in this organisation.');
     const rejections = job.report?.rejections ?? [];
     return adminPage(request, reply, 'admin/users/import-job', 'users', {
-      title: 'User import', job, rejections: rejections.slice(0, SHOWN_REJECTIONS), moreRejections: rejections.length - Math.min(rejections.length, SHOWN_REJECTIONS) + (job.report?.rejectionsOmitted ?? 0),
+      title: 'User import', job, ...(job.status === 'running' && { refresh: '2' }), rejections: rejections.slice(0, SHOWN_REJECTIONS), moreRejections: rejections.length - Math.min(rejections.length, SHOWN_REJECTIONS) + (job.report?.rejectionsOmitted ?? 0),
     });
   });
   app.get('/admin/users/export.csv', async (request, reply) => {

@@ -2,11 +2,8 @@
 // trusting it (enough to find the app by Issuer); `verifyAuthnRequestSignature` then checks the signature with that
 // app's registered certificate only. Nothing in a request decides where a response goes: the broker checks the
 // requested ACS URL against the app's registration.
-import { verifyMessageSignature } from '../bindings.ts';
-import { decodePostBinding, decodeRedirectBinding } from '../decode.ts';
-import { SamlError } from '../errors.ts';
-import { createSchemaValidator } from '../schema-validator.ts';
-import { childElements, firstChild, NS, parseXml, strictText } from '../xml-dom.ts';
+import { readProtocolMessage, verifyMessageSignature } from '../bindings.ts';
+import { childElements, firstChild, NS } from '../xml-dom.ts';
 
 export interface ReceivedAuthnRequest {
   id: string;
@@ -22,20 +19,8 @@ export interface ReceivedAuthnRequest {
   signed: boolean;
 }
 
-const schema = createSchemaValidator();
-
 export async function parseAuthnRequest(input: { binding: 'redirect' | 'post'; samlRequest: string; maxBytes: number }): Promise<ReceivedAuthnRequest> {
-  const xml = input.binding === 'redirect' ? decodeRedirectBinding(input.samlRequest, input.maxBytes) : decodePostBinding(input.samlRequest, input.maxBytes, { tolerateDeflate: true });
-  try {
-    await schema.validate(xml);
-  } catch (err) {
-    throw new SamlError('saml_schema_invalid', 'The request is not a valid SAML message.', { reason: (err as Error).message });
-  }
-  const root = parseXml(xml).documentElement;
-  if (root.namespaceURI !== NS.samlp || root.localName !== 'AuthnRequest') throw new SamlError('saml_malformed', 'The message is not an AuthnRequest.', { received: root.localName });
-  const issuerEl = firstChild(root, NS.saml, 'Issuer');
-  const issuer = issuerEl ? strictText(issuerEl, 'Issuer') : '';
-  if (!issuer) throw new SamlError('saml_malformed', 'The request names no Issuer, so the application cannot be identified.');
+  const { root, issuer } = await readProtocolMessage({ binding: input.binding, message: input.samlRequest, maxBytes: input.maxBytes, expected: 'AuthnRequest' });
   const policy = firstChild(root, NS.samlp, 'NameIDPolicy');
   const attr = (name: string) => root.getAttribute(name) || undefined;
   return {
