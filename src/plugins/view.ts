@@ -1,14 +1,14 @@
 // Server-rendered pages: Eta templates (escaping on by default) through @fastify/view. Every page gets the
 // organisation's branding, so a page rendered for one tenant never shows another's name or colours.
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT } from '../project-root.ts';
 import fp from 'fastify-plugin';
 import view from '@fastify/view';
 import { Eta } from 'eta';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { logoUrlOf } from '../orgs/logo.ts';
 
-export const TEMPLATES_DIR = fileURLToPath(new URL('../../templates', import.meta.url));
+export const TEMPLATES_DIR = join(PROJECT_ROOT, 'templates');
 
 export interface Branding { name: string; logoUrl: string | null; primaryColor: string; accentColor: string; loginMessage: string | null }
 

@@ -3,17 +3,16 @@
 // host, which production hosts that reach only the npm registry cannot do. The engine records each migration
 // in Prisma's `_prisma_migrations` table, so a host with the native CLI sees the same history.
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { PROJECT_ROOT } from '../project-root.ts';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
 import * as glue from '@prisma/schema-engine-wasm/schema_engine_bg';
 import type { SchemaEngine, MigrationList } from '@prisma/schema-engine-wasm';
 import { adapterFactory, type DatabaseTarget, type DbProvider } from './database.ts';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
-export const migrationsDir = (provider: DbProvider) => join(root, 'prisma/migrations', provider);
+export const migrationsDir = (provider: DbProvider) => join(PROJECT_ROOT, 'prisma/migrations', provider);
 
 let wasmReady: Promise<void> | undefined;
 function loadWasm(): Promise<void> {
