@@ -13,7 +13,7 @@ import { selectIdp } from './select-idp.ts';
 import { STAGE } from './stages.ts';
 import { startFromAuthnRequest, startFromLaunch, type StartedFlow } from './start-flow.ts';
 import { acceptTestConnectionResponse, loadTestResult, testResultUrl } from './test-connection.ts';
-import { acceptUpstreamResponse } from './upstream-response.ts';
+import { acceptUpstreamResponse, waitingFlow } from './upstream-response.ts';
 import { sendUpstream, type UpstreamDispatch } from './upstream-request.ts';
 import { SamlError } from '../saml/errors.ts';
 
@@ -90,11 +90,13 @@ export async function brokerRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
   // Stage 4: the upstream IdP's Response.
   app.post<{ Body: { SAMLResponse?: string; RelayState?: string } }>('/saml/sp/acs', async (request, reply) => {
     const tenant = requireTenant(request);
+    const samlResponse = str(request.body?.SAMLResponse);
+    const relayState = str(request.body?.RelayState);
+    const flow = await waitingFlow(ctx, tenant, relayState);
     // An admin's "Test connection" ends on its own result page: it never signs anyone in.
-    const test = await acceptTestConnectionResponse(ctx, tenant, { samlResponse: str(request.body?.SAMLResponse), relayState: str(request.body?.RelayState) });
-    if (test) return reply.redirect(testResultUrl(test.flowId), 303);
+    if (flow?.data.via === 'test') return reply.redirect(testResultUrl((await acceptTestConnectionResponse(ctx, tenant, flow, samlResponse)).flowId), 303);
     try {
-      const result = await acceptUpstreamResponse(ctx, tenant, { samlResponse: str(request.body?.SAMLResponse), relayState: str(request.body?.RelayState) });
+      const result = await acceptUpstreamResponse(ctx, tenant, { samlResponse, relayState, flow });
       return reply.redirect(flowUrl(result.flowId, 'continue'), 303);
     } catch (err) {
       if (err instanceof SamlError) {

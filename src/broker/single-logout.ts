@@ -110,6 +110,10 @@ export class SingleLogout {
     const peer = await this.peer(input.side, message.issuer);
     if (peer.certificates.length) {
       verifyMessageSignature({ binding: input.binding, param, rawQuery: input.rawQuery, message: raw, certificates: peer.certificates, allowSha1: peer.allowSha1, maxBytes: this.ctx.config.maxSamlMessageBytes });
+    } else if (message.kind === 'request' && !message.sessionIndexes.length) {
+      // Unsigned (an app registered without a certificate): only the SessionIndex, a random value we gave that app
+      // alone, shows the request comes from it. A NameID is often an email address anyone could write.
+      throw new SamlError('saml_request_unsigned', 'An unsigned logout request must name the session (SessionIndex) it ends; register the app\'s certificate to let it log out by NameID alone.');
     }
     const expected = input.side === 'app' ? this.tenant.urls.idpSlo : this.tenant.urls.spSlo;
     if (message.destination !== undefined && message.destination !== expected) {
@@ -212,11 +216,12 @@ export class SingleLogout {
     const flow = await this.load(flowId);
     const hop = flow.data.hops[flow.data.current];
     if (!hop?.requestId || hop.outcome) throw new AppError(409, 'logout_hop_done', 'This step of the sign-out is already done.');
-    const peer = hop.side === 'app' ? await this.store.applications.findById(hop.id) : await this.store.identityProviders.findById(hop.id);
+    const app = hop.side === 'app' ? await this.store.applications.findById(hop.id) : null;
+    const peer = hop.side === 'app' ? app : await this.store.identityProviders.findById(hop.id);
     if (!peer?.sloUrl) throw new AppError(409, 'logout_hop_done', 'This participant has no single logout URL any more.');
     const us = await this.us(hop.side);
-    // The NameID format we issued to the app, so its logout lookup matches what it stored.
-    const nameIdFormat = 'nameIdFormat' in peer ? NAMEID_FORMATS[peer.nameIdFormat] : null;
+    // To an app: the NameID format we issued to it, so its logout lookup matches what it stored.
+    const nameIdFormat = app ? NAMEID_FORMATS[app.nameIdFormat] : null;
     const { xml } = logoutRequestXml({ id: hop.requestId, issuer: us.entityId, destination: peer.sloUrl, now: this.now(), nameId: hop.nameId, nameIdFormat, sessionIndex: hop.sessionIndex });
     return encodeOutgoing({ xml, id: hop.requestId, param: 'SAMLRequest', destination: peer.sloUrl, binding: 'redirect', relayState: flowId, signer: us.signer });
   }

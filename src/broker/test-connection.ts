@@ -9,10 +9,11 @@ import { AppError } from '../errors.ts';
 import type { Tenant } from '../plugins/tenant.ts';
 import { SamlError } from '../saml/errors.ts';
 import type { IdentityProvider } from '../store/identity-providers.ts';
+import type { LoginFlow } from '../store/login-flows.ts';
 import { sameBrowser } from './browser-binding.ts';
 import { mapProfile, type Profile } from './profile.ts';
 import { STAGE, type FlowData } from './stages.ts';
-import { MAX_RELAY_STATE, newFlowId } from './start-flow.ts';
+import { newFlowId } from './start-flow.ts';
 import { diagnose, type Diagnosis } from './test-connection-diagnosis.ts';
 import { sendUpstream, type UpstreamDispatch } from './upstream-request.ts';
 import { consumeAssertion, verifyFromIdp } from './upstream-response.ts';
@@ -63,21 +64,20 @@ export async function startTestConnection(ctx: AppContext, tenant: Tenant, idp: 
   return sendUpstream(ctx, tenant, flow, idp);
 }
 
-/** At the ACS: if the RelayState names a test flow waiting for its IdP, verify the Response, keep the outcome on the
- *  flow, audit it, and return the flow id (the caller redirects to the result page). Null for every other Response. */
-export async function acceptTestConnectionResponse(ctx: AppContext, tenant: Tenant, input: { samlResponse: string | undefined; relayState: string | undefined }): Promise<{ flowId: string } | null> {
+/** At the ACS, for a test flow waiting for its IdP (the flow the Response's RelayState names, see waitingFlow):
+ *  verify the Response, keep the outcome on the flow, audit it, and return the flow id (the caller redirects to the
+ *  result page). */
+export async function acceptTestConnectionResponse(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, samlResponse: string | undefined): Promise<{ flowId: string }> {
   const now = ctx.clock.now();
-  if (!input.relayState || input.relayState.length > MAX_RELAY_STATE) return null;
-  const flow = await tenant.store.flows.findAtStage<FlowData>(input.relayState, [STAGE.upstreamSent], now);
-  if (!flow || flow.data.via !== 'test' || !flow.data.test) return null;
+  if (flow.data.via !== 'test' || !flow.data.test) throw new Error('acceptTestConnectionResponse called for a flow that is not a test');
   const idp = flow.idpId ? await tenant.store.identityProviders.findById(flow.idpId) : null;
 
   let result: TestConnectionResult;
   let diagnosis: Record<string, unknown> = {};
   try {
     if (!idp) throw new SamlError('saml_wrong_issuer', 'The identity provider was deleted while the test was running.');
-    if (!input.samlResponse) throw new SamlError('saml_malformed', 'No SAMLResponse was posted.');
-    const a = await verifyFromIdp(ctx, tenant, idp, input.samlResponse, flow.data.upstreamRequestId ?? '', now);
+    if (!samlResponse) throw new SamlError('saml_malformed', 'No SAMLResponse was posted.');
+    const a = await verifyFromIdp(ctx, tenant, idp, samlResponse, flow.data.upstreamRequestId ?? '', now);
     await consumeAssertion(ctx, tenant, idp, a, now);
     result = {
       outcome: 'success', at: now.toISOString(),

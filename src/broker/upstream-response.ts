@@ -8,20 +8,32 @@ import { SamlError } from '../saml/errors.ts';
 import { peekResponseIssuer, verifyUpstreamResponse } from '../saml/upstream/response.ts';
 import type { VerifiedAssertion } from '../saml/upstream/types.ts';
 import type { IdentityProvider } from '../store/identity-providers.ts';
+import type { LoginFlow } from '../store/login-flows.ts';
 import { localSp } from './identities.ts';
 import { mapProfile } from './profile.ts';
 import { STAGE, type FlowData } from './stages.ts';
 import { createFlow, MAX_RELAY_STATE } from './start-flow.ts';
 import { upstreamIdp } from './upstream-idp.ts';
 
-export interface AcsInput { samlResponse: string | undefined; relayState: string | undefined }
+export interface AcsInput {
+  samlResponse: string | undefined;
+  relayState: string | undefined;
+  /** the flow the RelayState names, as found by waitingFlow (null: none is waiting) */
+  flow: LoginFlow<FlowData> | null;
+}
 export interface AcsResult { flowId: string; idp: IdentityProvider }
+
+/** The flow of this organisation that a Response's RelayState names and that is waiting for its IdP, or null. */
+export function waitingFlow(ctx: AppContext, tenant: Tenant, relayState: string | undefined): Promise<LoginFlow<FlowData> | null> {
+  if (!relayState || relayState.length > MAX_RELAY_STATE) return Promise.resolve(null);
+  return tenant.store.flows.findAtStage<FlowData>(relayState, [STAGE.upstreamSent], ctx.clock.now());
+}
 
 export async function acceptUpstreamResponse(ctx: AppContext, tenant: Tenant, input: AcsInput): Promise<AcsResult> {
   if (!input.samlResponse) throw new SamlError('saml_malformed', 'No SAMLResponse was posted.');
   const now = ctx.clock.now();
   const relayState = input.relayState && input.relayState.length <= MAX_RELAY_STATE ? input.relayState : undefined;
-  const flow = relayState ? await tenant.store.flows.findAtStage<FlowData>(relayState, [STAGE.upstreamSent], now) : null;
+  const { flow } = input;
 
   if (flow) {
     const idp = flow.idpId ? await tenant.store.identityProviders.findById(flow.idpId) : null;

@@ -3,7 +3,7 @@
 import { notFound } from '../errors.ts';
 import type { Application, ApplicationInput } from '../store/applications.ts';
 import type { TenantStore } from '../store/store.ts';
-import { saveApplication } from './registrations.ts';
+import { changedFields, saveApplication } from './registrations.ts';
 
 /** Who made a change and when, for the audit log. */
 export interface ChangeBy { actor: string; at: Date }
@@ -24,7 +24,7 @@ export async function createApp(store: TenantStore, input: ApplicationInput, by:
 export async function updateApp(store: TenantStore, id: string, input: ApplicationInput, by: ChangeBy): Promise<Application> {
   const before = await findApp(store, id);
   const app = await saveApplication(store, input, id);
-  const changed = Object.keys(input).filter((k) => JSON.stringify(before[k as keyof Application]) !== JSON.stringify(app[k as keyof Application]));
+  const changed = changedFields(input, before, app);
   if (changed.length) await store.audit.record({ type: 'app.updated', actor: by.actor, appId: id, at: by.at, details: { changed } });
   return app;
 }

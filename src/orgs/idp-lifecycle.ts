@@ -4,7 +4,7 @@ import { notFound, ValidationError } from '../errors.ts';
 import type { IdentityProvider, IdentityProviderInput } from '../store/identity-providers.ts';
 import type { Store, TenantStore } from '../store/store.ts';
 import { checkAttributeMapping } from './idp-registration-input.ts';
-import { saveIdentityProvider } from './registrations.ts';
+import { changedFields, saveIdentityProvider } from './registrations.ts';
 
 /** Who made a change and when, for the audit log. */
 export interface IdpChangeBy { actor: string; at: Date }
@@ -38,7 +38,7 @@ export async function createIdp(store: TenantStore, input: IdentityProviderInput
 export async function updateIdp(store: TenantStore, id: string, input: IdentityProviderInput, by: IdpChangeBy): Promise<IdentityProvider> {
   const before = await findIdp(store, id);
   const idp = await saveIdentityProvider(store, await checked(store, input), id);
-  const changed = Object.keys(input).filter((k) => JSON.stringify(before[k as keyof IdentityProvider]) !== JSON.stringify(idp[k as keyof IdentityProvider]));
+  const changed = changedFields(input, before, idp);
   if (changed.length) await store.audit.record({ type: 'idp.updated', actor: by.actor, idpId: id, at: by.at, details: { changed } });
   return idp;
 }

@@ -96,3 +96,8 @@ export async function saveApplication(store: TenantStore, input: ApplicationInpu
     throw err;
   }
 }
+
+/** The submitted fields whose stored value a save actually changed (what the audit line of an update names). */
+export function changedFields<T extends object>(input: object, before: T, after: T): string[] {
+  return Object.keys(input).filter((k) => JSON.stringify(before[k as keyof T]) !== JSON.stringify(after[k as keyof T]));
+}

@@ -187,8 +187,8 @@ t.test('all participants answer: Success; a POST-binding request gets a POST ans
   verifyMessageSignature({ binding: 'post', param: 'SAMLResponse', message: form.fields.SAMLResponse, certificates: [w.idpCert] });
 });
 
-t.test('refusals: unsigned when the app has a certificate, wrong destination, another organisation\'s session', async (t) => {
-  const { w, fake, sps, browser, jira } = await setup({ idpSlo: false });
+t.test('refusals: unsigned when the app has a certificate, unsigned without SessionIndex, wrong destination, another organisation\'s session', async (t) => {
+  const { w, fake, sps, browser, jira, confluence } = await setup({ idpSlo: false });
   t.teardown(w.ta.cleanup);
   const [jiraProfile] = await signInEverywhere(w, browser, fake, [sps.jira]);
 
@@ -210,6 +210,13 @@ t.test('refusals: unsigned when the app has a certificate, wrong destination, an
   t.match(answer, /^https:\/\/jira\.hooli\.example\/slo\?SAMLResponse=/);
   t.match(inflate(paramsOf(answer).SAMLResponse), /status:Requester"><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal"/);
   t.equal(await activeSessions(w), 1, 'the first organisation\'s session is untouched');
+
+  // Confluence has no certificate: unsigned, it must name a SessionIndex, not only a guessable NameID.
+  const byNameOnly = logoutRequestXml({ issuer: confluence.entityId, destination: w.org.urls.idpSlo, now: w.ta.clock.now(), nameId: ANN });
+  const nameOnly = await browser.get(encodeOutgoing({ ...byNameOnly, param: 'SAMLRequest', destination: w.org.urls.idpSlo, binding: 'redirect', relayState: null }).url);
+  t.equal(nameOnly.statusCode, 400);
+  t.match(nameOnly.body, /saml_request_unsigned/);
+  t.equal(await activeSessions(w), 1, 'an unsigned request naming only an email address ends nothing');
 
   const wrongDest = logoutRequestXml({ issuer: jira.entityId, destination: 'https://elsewhere.example/slo', now: w.ta.clock.now(), nameId: ANN });
   const sent = encodeOutgoing({ ...wrongDest, param: 'SAMLRequest', destination: w.org.urls.idpSlo, binding: 'redirect', relayState: null });
