@@ -25,14 +25,14 @@ export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey
   }
   const target = parseDatabaseUrl(config.databaseUrl);
   const cache = new ConfigCache(config.configCacheSeconds * 1000);
-  let store = new Store(await openDatabase(target, config.databasePoolSize), cache);
+  let store = Store.open(await openDatabase(target, config.databasePoolSize), cache);
   // The schema engine is started only when something is pending: it is slow to load, and on SQLite it needs the
   // file to itself (other processes, such as a running server, keep it open otherwise).
   let appliedMigrations: string[] = [];
   if (!opts.skipMigrations && (await pendingMigrations(store.db, target.provider)).length) {
     await store.close();
     appliedMigrations = await migrate(target);
-    store = new Store(await openDatabase(target, config.databasePoolSize), cache);
+    store = Store.open(await openDatabase(target, config.databasePoolSize), cache);
   }
   if (target.provider === 'sqlite' && target.location !== ':memory:') {
     // WAL lets readers proceed during a write and, with synchronous=NORMAL, commits without an fsync each time

@@ -1,20 +1,37 @@
 // Broker SSO sessions: after one upstream login, other apps of the same organisation skip the upstream round trip.
 // The session id stored here is a SHA-256 of the cookie value, so a database reader cannot replay cookies.
+import { randomUUID } from 'node:crypto';
 import type { Db } from './database.ts';
+import { rowReader, sql, type SqlRunner } from './sql.ts';
 
 export type BrokerSessionRow = Awaited<ReturnType<Db['brokerSession']['findUniqueOrThrow']>>;
 
-export class BrokerSessionRepository {
-  constructor(private readonly db: Db, private readonly orgId: string) {}
+// The statements of a login are hand-written (sql.ts); logout and admin reads stay on Prisma.
+const COLUMNS = '"id", "orgId", "userId", "idpId", "nameId", "upstreamSessionIndex", "mfaAt", "createdAt", "expiresAt", "endedAt"';
+const readRow = rowReader<BrokerSessionRow>({ dates: ['mfaAt', 'createdAt', 'expiresAt', 'endedAt'] });
+const INSERT = sql(`INSERT INTO "BrokerSession" (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`);
+const FIND_ACTIVE = sql(`SELECT ${COLUMNS} FROM "BrokerSession" WHERE "id" = ? AND "orgId" = ? AND "endedAt" IS NULL AND "expiresAt" > ?`);
+const MARK_MFA = sql(`UPDATE "BrokerSession" SET "mfaAt" = ? WHERE "id" = ? AND "orgId" = ?`);
+// Only into a session of this organisation; a second login to the same app in the session takes its new SessionIndex.
+const ADD_APP = sql(`
+  INSERT INTO "SessionApp" ("id", "sessionId", "appId", "nameId", "sessionIndex", "createdAt")
+  SELECT ?, "id", ?, ?, ?, ? FROM "BrokerSession" WHERE "id" = ? AND "orgId" = ?
+  ON CONFLICT ("sessionId", "appId") DO UPDATE SET "nameId" = excluded."nameId", "sessionIndex" = excluded."sessionIndex"`);
 
-  create(data: { id: string; userId: string; idpId: string; nameId: string; upstreamSessionIndex?: string | null; mfaAt?: Date | null; expiresAt: Date }) {
-    return this.db.brokerSession.create({ data: { ...data, orgId: this.orgId } });
+export class BrokerSessionRepository {
+  constructor(private readonly db: Db, private readonly sql: SqlRunner, private readonly orgId: string) {}
+
+  async create(data: { id: string; userId: string; idpId: string; nameId: string; upstreamSessionIndex?: string | null; mfaAt?: Date | null; expiresAt: Date }): Promise<BrokerSessionRow> {
+    const row: BrokerSessionRow = { ...data, orgId: this.orgId, upstreamSessionIndex: data.upstreamSessionIndex ?? null, mfaAt: data.mfaAt ?? null, createdAt: new Date(), endedAt: null };
+    await this.sql.run(INSERT, [row.id, row.orgId, row.userId, row.idpId, row.nameId, row.upstreamSessionIndex, row.mfaAt, row.createdAt, row.expiresAt]);
+    return row;
   }
-  findActive(id: string, now: Date) {
-    return this.db.brokerSession.findFirst({ where: { id, orgId: this.orgId, endedAt: null, expiresAt: { gt: now } } });
+  async findActive(id: string, now: Date): Promise<BrokerSessionRow | null> {
+    const [row] = await this.sql.all(FIND_ACTIVE, [id, this.orgId, now]);
+    return row ? readRow(row) : null;
   }
-  markMfa(id: string, at: Date) {
-    return this.db.brokerSession.updateMany({ where: { id, orgId: this.orgId }, data: { mfaAt: at } });
+  async markMfa(id: string, at: Date) {
+    return this.sql.run(MARK_MFA, [at, id, this.orgId]);
   }
   end(id: string, at: Date) {
     return this.db.brokerSession.updateMany({ where: { id, orgId: this.orgId, endedAt: null }, data: { endedAt: at } });
@@ -37,16 +54,7 @@ export class BrokerSessionRepository {
   }
   /** Records that `appId` received an assertion in this session (for single logout). */
   async addApp(sessionId: string, appId: string, nameId: string, sessionIndex: string) {
-    const session = await this.db.brokerSession.findFirst({ where: { id: sessionId, orgId: this.orgId } });
-    if (!session) return;
-    // Insert, or on a second login to the same app in this session take its new SessionIndex: single statements
-    // (see UserRepository.link for why not an upsert).
-    try {
-      await this.db.sessionApp.create({ data: { sessionId, appId, nameId, sessionIndex } });
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'P2002') throw err;
-      await this.db.sessionApp.updateMany({ where: { sessionId, appId }, data: { nameId, sessionIndex } });
-    }
+    await this.sql.run(ADD_APP, [randomUUID(), appId, nameId, sessionIndex, new Date(), sessionId, this.orgId]);
   }
   listApps(sessionId: string) {
     return this.db.sessionApp.findMany({ where: { sessionId, session: { orgId: this.orgId } }, orderBy: { createdAt: 'asc' } });

@@ -3,7 +3,9 @@
 // code is typed against the SQLite client and never asks which database it runs on.
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import type { SqlDriverAdapterFactory, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import type { Database as SqliteDatabase } from 'better-sqlite3';
+import { PgRunner, SqliteRunner, type SqlRunner } from './sql.ts';
 import type { PrismaClient as SqliteClient } from '../../generated/sqlite/client.ts';
 
 export type Db = SqliteClient;
@@ -36,15 +38,38 @@ export async function adapterFactory(target: DatabaseTarget, poolSize = 10): Pro
   return new PrismaPg({ connectionString: target.location, max: poolSize });
 }
 
+export interface OpenDatabase {
+  db: Db;
+  /** the same database through its driver, for the hot statements (sql.ts) */
+  sql: SqlRunner;
+  close(): Promise<void>;
+}
+
 /** Loads only the client of the database in use: each generated client brings its own runtime and query
- *  compiler, and a process never needs both (the same goes for the two
- *  driver adapters). */
-export async function openDatabase(target: DatabaseTarget, poolSize?: number): Promise<Db> {
-  const adapter = await adapterFactory(target, poolSize);
+ *  compiler, and a process never needs both (the same goes for the two driver adapters). The driver connection
+ *  (SQLite) or pool (PostgreSQL) is shared between Prisma and the hand-written statements of sql.ts. */
+export async function openDatabase(target: DatabaseTarget, poolSize = 10): Promise<OpenDatabase> {
   if (target.provider === 'sqlite') {
+    const inner = await adapterFactory(target, poolSize);
+    let connection: SqliteDatabase | undefined;
+    // The adapter opens its better-sqlite3 connection in connect(); keep a hold of it (Prisma may connect again).
+    const adapter: SqlDriverAdapterFactory = {
+      provider: inner.provider,
+      adapterName: inner.adapterName,
+      connect: async () => {
+        const opened = await inner.connect();
+        connection = (opened as unknown as { client: SqliteDatabase }).client;
+        return opened;
+      },
+    };
     const { PrismaClient } = await import('../../generated/sqlite/client.ts');
-    return new PrismaClient({ adapter });
+    const db = new PrismaClient({ adapter });
+    await db.$connect();
+    if (!connection) throw new Error('the SQLite adapter did not expose its connection');
+    return { db, sql: new SqliteRunner(() => connection!), close: () => db.$disconnect() };
   }
-  const { PrismaClient } = await import('../../generated/postgresql/client.ts');
-  return new PrismaClient({ adapter }) as unknown as Db;
+  const [{ PrismaPg }, { default: pg }, { PrismaClient }] = await Promise.all([import('@prisma/adapter-pg'), import('pg'), import('../../generated/postgresql/client.ts')]);
+  const pool = new pg.Pool({ connectionString: target.location, max: poolSize });
+  const db = new PrismaClient({ adapter: new PrismaPg(pool) }) as unknown as Db;
+  return { db, sql: await PgRunner.create(pool), close: async () => { await db.$disconnect(); await pool.end(); } };
 }

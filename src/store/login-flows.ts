@@ -1,36 +1,67 @@
 // Stored login flows. A flow is read only together with the stage the caller expects, and it moves forward only
 // by a compare-and-set on (stage, version): a replayed form, a back button or a second node racing on the same
-// flow finds the stage already moved and is refused.
+// flow finds the stage already moved and is refused. Every statement here runs on each login: hand-written SQL
+// (sql.ts).
 import type { Db } from './database.ts';
 import { parseJson, toJson } from './json.ts';
+import { rowReader, sql, type SqlRunner } from './sql.ts';
 
 type Row = Awaited<ReturnType<Db['loginFlow']['findUniqueOrThrow']>>;
 export interface LoginFlow<D = Record<string, unknown>> extends Omit<Row, 'data'> { data: D }
 
+const COLUMNS = '"id", "orgId", "stage", "appId", "idpId", "userId", "sessionId", "data", "version", "expiresAt", "createdAt", "updatedAt"';
+const readRow = rowReader<Row>({ dates: ['expiresAt', 'createdAt', 'updatedAt'], ints: ['version'] });
 const fromRow = <D>(row: Row): LoginFlow<D> => ({ ...row, data: parseJson<D>(row.data, {} as D) });
 
-export class LoginFlowRepository {
-  constructor(private readonly db: Db, private readonly orgId: string) {}
+const INSERT = sql(`INSERT INTO "LoginFlow" (${COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, 0, ?, ?, ?)`);
+// The stage list is bound as one JSON array: one prepared statement whatever the number of stages.
+const FIND_AT_STAGE = {
+  sqlite: sql(`SELECT ${COLUMNS} FROM "LoginFlow" WHERE "id" = ? AND "orgId" = ? AND "expiresAt" > ? AND "stage" IN (SELECT value FROM json_each(?))`),
+  postgresql: sql(`SELECT ${COLUMNS} FROM "LoginFlow" WHERE "id" = ? AND "orgId" = ? AND "expiresAt" > ? AND "stage" IN (SELECT jsonb_array_elements_text(?::jsonb))`),
+};
 
-  async create<D>(flow: { id: string; stage: string; appId?: string | null; idpId?: string | null; data: D; expiresAt: Date }) {
-    return fromRow<D>(await this.db.loginFlow.create({ data: { ...flow, data: toJson(flow.data), orgId: this.orgId } }));
+const SETTABLE = ['idpId', 'userId', 'sessionId', 'appId'] as const;
+type Patch<D> = { data?: D } & Partial<Record<(typeof SETTABLE)[number], string | null>>;
+// One statement per combination of columns an advance sets, built on first use.
+const advanceStatements = new Map<string, ReturnType<typeof sql>>();
+function advanceStatement(columns: string[]) {
+  const key = columns.join(',');
+  let statement = advanceStatements.get(key);
+  if (!statement) {
+    const sets = ['"stage" = ?', '"version" = "version" + 1', '"updatedAt" = ?', ...columns.map((c) => `"${c}" = ?`)];
+    statement = sql(`UPDATE "LoginFlow" SET ${sets.join(', ')} WHERE "id" = ? AND "orgId" = ? AND "stage" = ? AND "version" = ?`);
+    advanceStatements.set(key, statement);
+  }
+  return statement;
+}
+
+export class LoginFlowRepository {
+  constructor(private readonly db: Db, private readonly sql: SqlRunner, private readonly orgId: string) {}
+
+  async create<D>(flow: { id: string; stage: string; appId?: string | null; idpId?: string | null; data: D; expiresAt: Date }): Promise<LoginFlow<D>> {
+    const now = new Date();
+    const row: Row = { id: flow.id, orgId: this.orgId, stage: flow.stage, appId: flow.appId ?? null, idpId: flow.idpId ?? null, userId: null, sessionId: null, data: toJson(flow.data), version: 0, expiresAt: flow.expiresAt, createdAt: now, updatedAt: now };
+    await this.sql.run(INSERT, [row.id, row.orgId, row.stage, row.appId, row.idpId, row.data, row.expiresAt, now, now]);
+    return fromRow<D>(row);
   }
 
   /** The flow if it belongs to this organisation, is in one of `stages` and has not expired; otherwise null. */
   async findAtStage<D>(id: string, stages: readonly string[], now: Date): Promise<LoginFlow<D> | null> {
     if (typeof id !== 'string' || id.length > 64) return null;
-    const row = await this.db.loginFlow.findFirst({ where: { id, orgId: this.orgId, stage: { in: [...stages] }, expiresAt: { gt: now } } });
-    return row && fromRow<D>(row);
+    const [row] = await this.sql.all(FIND_AT_STAGE[this.sql.dialect], [id, this.orgId, now, JSON.stringify(stages)]);
+    return row ? fromRow<D>(readRow(row)) : null;
   }
 
   /** Moves the flow from its current stage/version to `stage`; false if someone else moved it first. */
-  async advance<D>(flow: LoginFlow<D>, stage: string, patch: { data?: D; idpId?: string | null; userId?: string | null; sessionId?: string | null; appId?: string | null }): Promise<boolean> {
-    const { data, ...columns } = patch;
-    const result = await this.db.loginFlow.updateMany({
-      where: { id: flow.id, orgId: this.orgId, stage: flow.stage, version: flow.version },
-      data: { ...columns, stage, version: { increment: 1 }, ...(data !== undefined && { data: toJson(data) }) },
-    });
-    return result.count === 1;
+  async advance<D>(flow: LoginFlow<D>, stage: string, patch: Patch<D>): Promise<boolean> {
+    const columns: string[] = SETTABLE.filter((c) => patch[c] !== undefined);
+    const values: unknown[] = columns.map((c) => patch[c as (typeof SETTABLE)[number]]);
+    if (patch.data !== undefined) {
+      columns.push('data');
+      values.push(toJson(patch.data));
+    }
+    const changed = await this.sql.run(advanceStatement(columns), [stage, new Date(), ...values, flow.id, this.orgId, flow.stage, flow.version]);
+    return changed === 1;
   }
 }
 

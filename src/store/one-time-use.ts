@@ -1,21 +1,20 @@
 // One-time-use records shared by every node through the database: assertion IDs, TOTP time steps, consumed
-// tokens. `consume` relies on the primary key: the second insert of the same value fails on any node.
+// tokens. `consume` relies on the primary key: of two inserts of the same value, on any nodes, one changes nothing.
 import type { Db } from './database.ts';
+import { sql, type SqlRunner } from './sql.ts';
+
+// Inserted, or taking over an expired record that the purge has not removed yet; a live record stays as it is and
+// the statement changes no row. One atomic statement, on both databases.
+const CONSUME = sql(`
+  INSERT INTO "OneTimeUse" ("orgId", "kind", "value", "expiresAt") VALUES (?, ?, ?, ?)
+  ON CONFLICT ("orgId", "kind", "value") DO UPDATE SET "expiresAt" = excluded."expiresAt" WHERE "OneTimeUse"."expiresAt" <= ?`);
 
 export class OneTimeUseRepository {
-  constructor(private readonly db: Db, private readonly orgId: string) {}
+  constructor(private readonly db: Db, private readonly sql: SqlRunner, private readonly orgId: string) {}
 
   /** true the first time (orgId, kind, value) is seen before it expires; false on every later attempt. */
   async consume(kind: string, value: string, expiresAt: Date, now: Date): Promise<boolean> {
-    try {
-      await this.db.oneTimeUse.create({ data: { orgId: this.orgId, kind, value, expiresAt } });
-      return true;
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'P2002') throw err;
-      // An expired record that the purge has not removed yet may be reused; a live one may not.
-      const taken = await this.db.oneTimeUse.updateMany({ where: { orgId: this.orgId, kind, value, expiresAt: { lte: now } }, data: { expiresAt } });
-      return taken.count === 1;
-    }
+    return (await this.sql.run(CONSUME, [this.orgId, kind, value, expiresAt, now])) === 1;
   }
 }
 

@@ -1,6 +1,7 @@
 // The data layer's front door. Tenant-owned data is reached only through `forOrg(orgId)`, whose repositories
 // carry the orgId in every query: code holding one organisation's repositories cannot name another's rows.
-import type { Db } from './database.ts';
+import type { Db, OpenDatabase } from './database.ts';
+import { PrismaRunner, type SqlRunner } from './sql.ts';
 import { OrganizationRepository } from './organizations.ts';
 import { SigningKeyRepository } from './signing-keys.ts';
 import { IdentityProviderRepository } from './identity-providers.ts';
@@ -35,7 +36,7 @@ export interface TenantStore {
   apiTokens: ApiTokenRepository;
 }
 
-export function tenantStore(db: Db, orgId: string, cache: ConfigCache = NO_CACHE): TenantStore {
+export function tenantStore(db: Db, sql: SqlRunner, orgId: string, cache: ConfigCache = NO_CACHE): TenantStore {
   if (!orgId) throw new Error('tenantStore needs an orgId');
   return {
     orgId,
@@ -43,15 +44,15 @@ export function tenantStore(db: Db, orgId: string, cache: ConfigCache = NO_CACHE
     signingKeys: cachedRepository(new SigningKeyRepository(db, orgId), cache, `${orgId}:keys`, ['active', 'published', 'list']),
     identityProviders: cachedRepository(new IdentityProviderRepository(db, orgId), cache, `${orgId}:idps`, ['findById', 'findByEntityId', 'list']),
     applications: cachedRepository(new ApplicationRepository(db, orgId), cache, `${orgId}:apps`, ['findById', 'findByEntityId', 'list']),
-    users: new UserRepository(db, orgId),
+    users: new UserRepository(db, sql, orgId),
     admins: new AdminRepository(db, orgId),
-    audit: new AuditRepository(db, orgId),
-    oneTimeUse: new OneTimeUseRepository(db, orgId),
-    flows: new LoginFlowRepository(db, orgId),
-    sessions: new BrokerSessionRepository(db, orgId),
+    audit: new AuditRepository(db, sql, orgId),
+    oneTimeUse: new OneTimeUseRepository(db, sql, orgId),
+    flows: new LoginFlowRepository(db, sql, orgId),
+    sessions: new BrokerSessionRepository(db, sql, orgId),
     adminSessions: new AdminSessionRepository(db, orgId),
-    totp: new TotpFactorRepository(db, orgId),
-    devices: new RememberedDeviceRepository(db, orgId),
+    totp: new TotpFactorRepository(db, sql, orgId),
+    devices: new RememberedDeviceRepository(db, sql, orgId),
     importJobs: new ImportJobRepository(db, orgId),
     apiTokens: new ApiTokenRepository(db, orgId),
   };
@@ -61,18 +62,26 @@ const NO_CACHE = new ConfigCache(0);
 
 export class Store {
   readonly organizations: OrganizationRepository;
-  /** `cache`: the process's configuration cache; a store without one always reads the database. */
-  constructor(readonly db: Db, readonly cache: ConfigCache = NO_CACHE) {
+  /** `sql`: the same database through its driver (sql.ts); `cache`: the process's configuration cache (a store
+   *  without one always reads the database). */
+  constructor(readonly db: Db, readonly sql: SqlRunner, readonly cache: ConfigCache = NO_CACHE, private readonly closeDatabase = () => db.$disconnect()) {
     this.organizations = cachedRepository(new OrganizationRepository(db), cache, 'orgs', ['findBySlug', 'findById', 'logo']);
   }
+  static open(database: OpenDatabase, cache?: ConfigCache) {
+    return new Store(database.db, database.sql, cache, database.close);
+  }
+  /** A store bound to an open Prisma transaction: hand-written statements run through it too. */
+  static inTransaction(tx: Db, dialect: SqlRunner['dialect']) {
+    return new Store(tx, new PrismaRunner(tx, dialect));
+  }
   forOrg(orgId: string): TenantStore {
-    return tenantStore(this.db, orgId, this.cache);
+    return tenantStore(this.db, this.sql, orgId, this.cache);
   }
   /** Runs `work` in one database transaction with a store bound to it. Reads inside it bypass the cache (they must
    *  see the transaction's own writes); the cache is emptied once it commits. */
   async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
     try {
-      return await this.db.$transaction((tx) => work(new Store(tx as unknown as Db)));
+      return await this.db.$transaction((tx) => work(Store.inTransaction(tx as unknown as Db, this.sql.dialect)));
     } finally {
       this.cache.clear();
     }
@@ -81,6 +90,6 @@ export class Store {
     await this.db.$queryRawUnsafe('SELECT 1');
   }
   close() {
-    return this.db.$disconnect();
+    return this.closeDatabase();
   }
 }

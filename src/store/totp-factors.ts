@@ -1,14 +1,23 @@
 // TOTP factors, recovery codes and remembered devices of one organisation's users. Secrets are stored sealed;
 // codes hashed; the failed-attempt counter is incremented in the database so several nodes never lose a count.
 import type { Db } from './database.ts';
+import { rowReader, sql, type SqlRunner } from './sql.ts';
 
 export type TotpFactorRow = Awaited<ReturnType<Db['totpFactor']['findUniqueOrThrow']>>;
+type DeviceRow = Awaited<ReturnType<Db['rememberedDevice']['findUniqueOrThrow']>>;
+
+// The reads of a login are hand-written (sql.ts); enrolment and admin actions stay on Prisma.
+const FIND_FACTOR = sql(`SELECT "id", "orgId", "userId", "secretEnc", "status", "algorithm", "digits", "period", "failedAttempts", "lockedUntil", "createdAt", "confirmedAt" FROM "TotpFactor" WHERE "userId" = ? AND "orgId" = ?`);
+const readFactor = rowReader<TotpFactorRow>({ dates: ['lockedUntil', 'createdAt', 'confirmedAt'], ints: ['digits', 'period', 'failedAttempts'] });
+const FIND_DEVICE = sql(`SELECT "id", "orgId", "userId", "label", "createdAt", "expiresAt", "revokedAt" FROM "RememberedDevice" WHERE "id" = ? AND "orgId" = ?`);
+const readDevice = rowReader<DeviceRow>({ dates: ['createdAt', 'expiresAt', 'revokedAt'] });
 
 export class TotpFactorRepository {
-  constructor(private readonly db: Db, private readonly orgId: string) {}
+  constructor(private readonly db: Db, private readonly sql: SqlRunner, private readonly orgId: string) {}
 
-  find(userId: string) {
-    return this.db.totpFactor.findFirst({ where: { userId, orgId: this.orgId } });
+  async find(userId: string): Promise<TotpFactorRow | null> {
+    const [row] = await this.sql.all(FIND_FACTOR, [userId, this.orgId]);
+    return row ? readFactor(row) : null;
   }
   /** Replaces a pending factor (never an active one: the caller checks) with a new pending secret. */
   async savePending(userId: string, data: { secretEnc: string; algorithm: string; digits: number; period: number }) {
@@ -49,13 +58,14 @@ export class TotpFactorRepository {
 }
 
 export class RememberedDeviceRepository {
-  constructor(private readonly db: Db, private readonly orgId: string) {}
+  constructor(private readonly db: Db, private readonly sql: SqlRunner, private readonly orgId: string) {}
 
   create(data: { userId: string; label: string | null; expiresAt: Date }) {
     return this.db.rememberedDevice.create({ data: { ...data, orgId: this.orgId } });
   }
-  find(id: string) {
-    return this.db.rememberedDevice.findFirst({ where: { id, orgId: this.orgId } });
+  async find(id: string): Promise<DeviceRow | null> {
+    const [row] = await this.sql.all(FIND_DEVICE, [id, this.orgId]);
+    return row ? readDevice(row) : null;
   }
   list(userId: string) {
     return this.db.rememberedDevice.findMany({ where: { userId, orgId: this.orgId, revokedAt: null }, orderBy: { createdAt: 'desc' } });

@@ -1,12 +1,25 @@
 // The directory of one organisation: users and their links to upstream identities (IdP + NameID).
+import { randomUUID } from 'node:crypto';
 import type { Db } from './database.ts';
 import { parseJson, toJson } from './json.ts';
+import { rowReader, sql, type SqlRunner } from './sql.ts';
 
 type Row = Awaited<ReturnType<Db['user']['findUniqueOrThrow']>>;
 export interface User extends Omit<Row, 'groups'> { groups: string[] }
 export type UserInput = Partial<Pick<User, 'username' | 'firstName' | 'lastName' | 'phone' | 'groups' | 'status' | 'source' | 'lastLoginAt'>>;
 
 const fromRow = (row: Row): User => ({ ...row, groups: parseJson<string[]>(row.groups, []) });
+
+// The statements of a login are hand-written (sql.ts); the directory pages and imports stay on Prisma.
+const COLUMNS = ['id', 'orgId', 'email', 'emailLower', 'username', 'firstName', 'lastName', 'phone', 'groups', 'status', 'source', 'createdAt', 'updatedAt', 'lastLoginAt'];
+const readRow = rowReader<Row>({ dates: ['createdAt', 'updatedAt', 'lastLoginAt'] });
+const SELECT = `SELECT ${COLUMNS.map((c) => `"User"."${c}"`).join(', ')} FROM "User"`;
+const FIND_BY_ID = sql(`${SELECT} WHERE "id" = ? AND "orgId" = ?`);
+const FIND_BY_EMAIL = sql(`${SELECT} WHERE "orgId" = ? AND "emailLower" = ?`);
+const FIND_BY_IDENTITY = sql(`${SELECT} JOIN "UserIdentity" ON "UserIdentity"."userId" = "User"."id" AND "UserIdentity"."orgId" = "User"."orgId" WHERE "UserIdentity"."orgId" = ? AND "UserIdentity"."idpId" = ? AND "UserIdentity"."nameId" = ?`);
+// The existing link stands when there is one: the statement then changes nothing.
+const LINK = sql(`INSERT INTO "UserIdentity" ("id", "orgId", "userId", "idpId", "nameId", "createdAt") VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT ("orgId", "idpId", "nameId") DO NOTHING`);
+const SIGNED_IN = sql(`UPDATE "User" SET "lastLoginAt" = ? WHERE "id" = ? AND "orgId" = ?`);
 const toRow = ({ groups, ...rest }: UserInput) => ({ ...rest, ...(groups !== undefined && { groups: toJson(groups) }) });
 
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
@@ -45,7 +58,12 @@ function searchFilter(search: string | undefined) {
 }
 
 export class UserRepository {
-  constructor(private readonly db: Db, private readonly orgId: string) {}
+  constructor(private readonly db: Db, private readonly sql: SqlRunner, private readonly orgId: string) {}
+
+  private async one(statement: ReturnType<typeof sql>, params: unknown[]): Promise<User | null> {
+    const [row] = await this.sql.all(statement, params);
+    return row ? fromRow(readRow(row)) : null;
+  }
 
   async create(input: UserInput & { email: string }) {
     const email = input.email.trim();
@@ -57,28 +75,24 @@ export class UserRepository {
     const emailData = email !== undefined ? { email: email.trim(), emailLower: normaliseEmail(email) } : {};
     return fromRow(await this.db.user.update({ where: { id, orgId: this.orgId }, data: { ...toRow(rest), ...emailData } }));
   }
-  async findById(id: string) {
-    const row = await this.db.user.findFirst({ where: { id, orgId: this.orgId } });
-    return row && fromRow(row);
+  findById(id: string) {
+    return this.one(FIND_BY_ID, [id, this.orgId]);
   }
-  async findByEmail(email: string) {
-    const row = await this.db.user.findUnique({ where: { orgId_emailLower: { orgId: this.orgId, emailLower: normaliseEmail(email) } } });
-    return row && fromRow(row);
+  findByEmail(email: string) {
+    return this.one(FIND_BY_EMAIL, [this.orgId, normaliseEmail(email)]);
   }
-  async findByIdentity(idpId: string, nameId: string) {
-    const link = await this.db.userIdentity.findUnique({ where: { orgId_idpId_nameId: { orgId: this.orgId, idpId, nameId } }, include: { user: true } });
-    return link && link.user.orgId === this.orgId ? fromRow(link.user) : null;
+  findByIdentity(idpId: string, nameId: string) {
+    return this.one(FIND_BY_IDENTITY, [this.orgId, idpId, nameId]);
   }
-  /** Links the upstream identity to the user unless it is linked already (then the existing link stands). A plain
-   *  INSERT rather than an upsert: one atomic statement, which on SQLite waits for another process's write instead
-   *  of failing on a read-then-write transaction. */
+  /** Links the upstream identity to the user unless it is linked already (then the existing link stands). */
   async link(userId: string, idpId: string, nameId: string) {
-    try {
-      await this.db.userIdentity.create({ data: { orgId: this.orgId, userId, idpId, nameId } });
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'P2002') throw err;
-    }
+    await this.sql.run(LINK, [randomUUID(), this.orgId, userId, idpId, nameId, new Date()]);
   }
+  /** Records a completed login (one statement, without reading the user back). */
+  async signedIn(id: string, at: Date) {
+    await this.sql.run(SIGNED_IN, [at, id, this.orgId]);
+  }
+
   async list(opts: { search?: string; skip?: number; take?: number } = {}) {
     const where = { orgId: this.orgId, ...searchFilter(opts.search) };
     const rows = await this.db.user.findMany({ where, orderBy: { emailLower: 'asc' }, skip: opts.skip ?? 0, take: Math.min(opts.take ?? 50, 500) });
