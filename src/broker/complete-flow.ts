@@ -38,7 +38,7 @@ export async function loadOwnedFlow(ctx: AppContext, tenant: Tenant, request: Fa
     const binding = browserBinding(request, reply, ctx.config);
     const claimed = await tenant.store.flows.advance(flow, flow.stage, { data: { ...flow.data, browser: binding } });
     if (!claimed) throw expired();
-    return (await tenant.store.flows.findAtStage<FlowData>(flowId, stages, now))!;
+    return claimed;
   }
   if (!sameBrowser(request, flow.data.browser)) throw new AppError(403, 'flow_browser_mismatch', 'This sign-in was started in another browser. Start again from your application.');
   return flow;
@@ -97,11 +97,12 @@ export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginF
   return issue(ctx, tenant, flow, app, user, { mfaNow: false });
 }
 
-/** Stage `mfa_done` → `completed`: only reachable after a verified second factor in this flow. */
-export async function completeAfterMfa(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>): Promise<Completion> {
+/** Stage `mfa_done` → `completed`: only reachable after a verified second factor in this flow. `loaded`: the flow's
+ *  user when the caller has just read it. */
+export async function completeAfterMfa(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, loaded?: User): Promise<Completion> {
   if (flow.stage !== STAGE.mfaDone || !flow.userId) throw expired();
   const app = await appOfFlow(tenant, flow);
-  const user = await tenant.store.users.findById(flow.userId);
+  const user = loaded?.id === flow.userId ? loaded : await tenant.store.users.findById(flow.userId);
   if (!user || user.status !== 'active') throw expired();
   return issue(ctx, tenant, flow, app, user, { mfaNow: true });
 }

@@ -78,15 +78,14 @@ export async function mfaRoutes(app: FastifyInstance, { ctx }: { ctx: AppContext
       return verifyPage(request, reply, tenant, flow, err.message, err.status === 423 ? 423 : 400);
     }
     await tenant.store.audit.record({ ...audit, type: 'mfa.verified' });
-    if (!(await tenant.store.flows.advance(flow, STAGE.mfaDone, {}))) throw expired();
+    const done = await tenant.store.flows.advance(flow, STAGE.mfaDone, {});
+    if (!done) throw expired();
     const days = flow.data.mfa?.rememberDeviceDays ?? 0;
     if (days > 0 && request.body?.remember === 'on') {
       const device = await devicesFor(ctx, tenant.store).remember(user.id, days, String(request.headers['user-agent'] ?? '').slice(0, 200) || null);
       reply.setCookie(DEVICE_COOKIE, device.cookie, { path: '/', httpOnly: true, sameSite: 'lax', secure: ctx.config.publicScheme === 'https', maxAge: device.maxAgeSeconds });
     }
-    const done = await tenant.store.flows.findAtStage<FlowData>(flow.id, [STAGE.mfaDone], ctx.clock.now());
-    if (!done) throw expired();
-    return answer(ctx, request, reply, tenant, await completeAfterMfa(ctx, tenant, done));
+    return answer(ctx, request, reply, tenant, await completeAfterMfa(ctx, tenant, done, user));
   });
 
   // After the recovery codes page: continue to the app.

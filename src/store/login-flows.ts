@@ -52,16 +52,20 @@ export class LoginFlowRepository {
     return row ? fromRow<D>(readRow(row)) : null;
   }
 
-  /** Moves the flow from its current stage/version to `stage`; false if someone else moved it first. */
-  async advance<D>(flow: LoginFlow<D>, stage: string, patch: Patch<D>): Promise<boolean> {
+  /** Moves the flow from its current stage/version to `stage` and returns it as it now is (no read needed: the
+   *  compare-and-set proves what the row holds); null if someone else moved it first. */
+  async advance<D>(flow: LoginFlow<D>, stage: string, patch: Patch<D>): Promise<LoginFlow<D> | null> {
     const columns: string[] = SETTABLE.filter((c) => patch[c] !== undefined);
     const values: unknown[] = columns.map((c) => patch[c as (typeof SETTABLE)[number]]);
     if (patch.data !== undefined) {
       columns.push('data');
       values.push(toJson(patch.data));
     }
-    const changed = await this.sql.run(advanceStatement(columns), [stage, new Date(), ...values, flow.id, this.orgId, flow.stage, flow.version]);
-    return changed === 1;
+    const updatedAt = new Date();
+    const changed = await this.sql.run(advanceStatement(columns), [stage, updatedAt, ...values, flow.id, this.orgId, flow.stage, flow.version]);
+    if (changed !== 1) return null;
+    const { data, ...set } = patch;
+    return { ...flow, ...set, stage, version: flow.version + 1, updatedAt, ...(data !== undefined && { data }) };
   }
 }
 
