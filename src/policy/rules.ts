@@ -54,11 +54,20 @@ export function parsePolicyRules(input: unknown): PolicyRule[] {
   return parsed.data as PolicyRule[];
 }
 
+// Validated rule lists by the stored value they came from. Apps come from the configuration cache as frozen objects,
+// so a login reuses the validation of the previous one until the app changes (a new object).
+const validated = new WeakMap<object, PolicyRule[] | 'invalid'>();
+
 /** Stored rules are re-validated on read; anything unreadable means "deny", never "allow". */
 export function storedRules(value: unknown): PolicyRule[] | 'invalid' {
+  const frozen = typeof value === 'object' && value !== null && Object.isFrozen(value);
+  if (frozen && validated.has(value)) return validated.get(value)!;
+  let rules: PolicyRule[] | 'invalid';
   try {
-    return parsePolicyRules(value ?? []);
+    rules = parsePolicyRules(value ?? []);
   } catch {
-    return 'invalid';
+    rules = 'invalid';
   }
+  if (frozen) validated.set(value, rules);
+  return rules;
 }
