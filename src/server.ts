@@ -1,12 +1,22 @@
 // Process entry: read config, migrate, listen, and close gracefully on SIGINT/SIGTERM (finish in-flight requests).
+// With WORKERS > 1 this process is the primary of a node.js cluster: it migrates, runs the background tasks and
+// keeps WORKERS broker processes listening on the shared port (the kernel hands connections out among them). The
+// workers hold no state of their own beyond the configuration cache, exactly like separate nodes on one database.
+import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
+import { pino } from 'pino';
 import { buildApp } from './app.ts';
 import { bootstrap } from './bootstrap.ts';
-import { ConfigError, loadConfig } from './config/config.ts';
+import { ConfigError, loadConfig, type Config } from './config/config.ts';
+import type { AppContext } from './context.ts';
 import { orgUrls } from './orgs/urls.ts';
 import { promoteDueKeys } from './orgs/key-rollover.ts';
 import { refreshDueMetadata } from './orgs/metadata-refresh.ts';
-import { every } from './scheduler.ts';
+import { every, type TaskLog } from './scheduler.ts';
 import { purgeExpired } from './store/purge.ts';
+
+/** Asked by a worker's /metrics, answered by the primary with the sum over every worker. */
+type MetricsMessage = { type: 'broker:metrics'; id: number; text?: string; error?: string };
 
 async function main() {
   let config;
@@ -19,26 +29,43 @@ async function main() {
     }
     throw err;
   }
-  const { ctx, appliedMigrations, warnings } = await bootstrap(config, { processMetrics: true });
-  const app = await buildApp(ctx);
-  for (const w of warnings) app.log.warn(`\n\n  !!! ${w}\n`);
-  if (appliedMigrations.length) app.log.info({ appliedMigrations }, 'database migrations applied');
+  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config);
+  return runNode(config, cluster.isWorker);
+}
 
-  // Each task reports only when it did something, so quiet nodes keep quiet logs.
-  const stopTasks = [
+/** Each task reports only when it did something, so quiet nodes keep quiet logs. */
+function backgroundTasks(ctx: AppContext, log: TaskLog) {
+  const { config } = ctx;
+  return [
     every(config.purgeIntervalSeconds, 'purge', async () => {
       const removed = await purgeExpired(ctx.store.db, ctx.clock.now());
       return Object.values(removed).some((n) => n > 0) ? { removed } : null;
-    }, app.log),
+    }, log),
     every(config.lifecycleIntervalSeconds, 'key promotion', async () => {
       const promoted = await promoteDueKeys(ctx, ctx.clock.now());
       return promoted.length ? { promoted } : null;
-    }, app.log),
+    }, log),
     every(config.lifecycleIntervalSeconds, 'metadata refresh', async () => {
       const summary = await refreshDueMetadata(ctx, ctx.clock.now());
       return summary.due ? { ...summary } : null;
-    }, app.log),
+    }, log),
   ];
+}
+
+async function readyMessage(ctx: AppContext) {
+  const orgs = await ctx.store.organizations.list();
+  const root = `${ctx.config.publicScheme}://${ctx.config.baseDomain}`;
+  return orgs.length ? [{ organizations: orgs.map((o) => orgUrls(ctx.config, o.slug).login) }, 'broker ready'] as const : [{ welcome: root }, `broker ready: open ${root} to create the first organisation`] as const;
+}
+
+/** One broker process: the whole node (WORKERS=1), or a cluster worker (the primary migrated and runs the tasks). */
+async function runNode(config: Config, worker: boolean) {
+  const { ctx, appliedMigrations, warnings } = await bootstrap(config, { processMetrics: true, skipMigrations: worker });
+  if (worker) collectFromPrimary(ctx);
+  const app = await buildApp(ctx);
+  if (!worker) for (const w of warnings) app.log.warn(`\n\n  !!! ${w}\n`);
+  if (appliedMigrations.length) app.log.info({ appliedMigrations }, 'database migrations applied');
+  const stopTasks = worker ? [] : backgroundTasks(ctx, app.log);
 
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -56,9 +83,79 @@ async function main() {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   await app.listen({ host: config.host, port: config.port });
-  const orgs = await ctx.store.organizations.list();
-  const root = `${config.publicScheme}://${config.baseDomain}`;
-  app.log.info(orgs.length ? { organizations: orgs.map((o) => orgUrls(config, o.slug).login) } : { welcome: root }, orgs.length ? 'broker ready' : `broker ready: open ${root} to create the first organisation`);
+  if (!worker) {
+    const [fields, message] = await readyMessage(ctx);
+    app.log.info(fields, message);
+  }
+}
+
+/** In a worker, /metrics shows the whole node: the worker asks the primary, which sums every worker's registry. */
+function collectFromPrimary(ctx: AppContext) {
+  // Constructing an AggregatorRegistry is what makes prom-client answer the primary's requests in this worker.
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([ctx.metrics.registry]);
+  const waiting = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void }>();
+  let next = 0;
+  process.on('message', (m: MetricsMessage) => {
+    if (m?.type !== 'broker:metrics') return;
+    const w = waiting.get(m.id);
+    waiting.delete(m.id);
+    if (m.text !== undefined) w?.resolve(m.text);
+    else w?.reject(new Error(m.error ?? 'the primary did not answer'));
+  });
+  ctx.metrics.exposition = () => new Promise<string>((resolve, reject) => {
+    const id = next++;
+    waiting.set(id, { resolve, reject });
+    process.send!({ type: 'broker:metrics', id } satisfies MetricsMessage);
+  });
+}
+
+async function runPrimary(config: Config) {
+  const log = pino({ level: config.logLevel });
+  const { ctx, appliedMigrations, warnings } = await bootstrap(config);
+  for (const w of warnings) log.warn(`\n\n  !!! ${w}\n`);
+  if (appliedMigrations.length) log.info({ appliedMigrations }, 'database migrations applied');
+  const stopTasks = backgroundTasks(ctx, log);
+  const aggregator = new AggregatorRegistry();
+  let closing = false;
+
+  const start = () => {
+    const worker = cluster.fork();
+    worker.on('message', (m: MetricsMessage) => {
+      if (m?.type !== 'broker:metrics') return;
+      aggregator.clusterMetrics().then(
+        (text) => worker.isConnected() && worker.send({ type: 'broker:metrics', id: m.id, text } satisfies MetricsMessage),
+        (err: Error) => worker.isConnected() && worker.send({ type: 'broker:metrics', id: m.id, error: err.message } satisfies MetricsMessage),
+      );
+    });
+    return worker;
+  };
+  // A worker that dies is replaced (after a pause, so a worker that cannot start does not spin).
+  cluster.on('exit', (worker: Worker, code, signal) => {
+    if (closing) return;
+    log.error({ worker: worker.process.pid, code, signal }, 'broker worker exited; starting another');
+    setTimeout(() => !closing && start(), 1000).unref();
+  });
+  let listening = 0;
+  cluster.on('listening', () => {
+    if (++listening === config.workers) void readyMessage(ctx).then(([o, m]) => log.info({ ...o, workers: config.workers }, m));
+  });
+  for (let i = 0; i < config.workers; i++) start();
+
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    log.info({ signal }, 'shutting down: workers finish their in-flight requests');
+    const timer = setTimeout(() => { log.error('shutdown timed out'); process.exit(1); }, config.shutdownTimeoutMs + 1000);
+    timer.unref();
+    for (const stop of stopTasks) stop();
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && !w.isDead());
+    await Promise.all(workers.map((w) => new Promise<void>((resolve) => { w.once('exit', () => resolve()); w.process.kill('SIGTERM'); })));
+    await ctx.store.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
 main().catch((err) => {

@@ -1,5 +1,6 @@
 // Configuration comes only from environment variables, checked at boot. A bad value stops the process with a
 // message naming the variable; every variable is documented in .env.example and README.
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -14,6 +15,8 @@ const schema = z.object({
   PUBLIC_SCHEME: z.enum(['http', 'https']).default('http'),
   DATABASE_URL: z.string().regex(/^(file:.+|postgres(ql)?:\/\/.+)$/, 'file:<path> for SQLite or postgresql://... for PostgreSQL').default('file:./data/broker.db'),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
+  // Broker processes on this machine, sharing the port: 1, a number, or "auto" (one per CPU core).
+  WORKERS: z.union([z.literal('auto'), int(1, 64)]).default(1),
   // 32 bytes, base64 or hex. Encrypts private keys and TOTP secrets at rest.
   MASTER_KEY: z.string().optional(),
   MASTER_KEY_FILE: z.string().optional(),
@@ -59,6 +62,8 @@ export interface Config {
   maxSamlMessageBytes: number;
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
+  /** broker processes on this machine ("auto" resolved to the number of cores) */
+  workers: number;
   purgeIntervalSeconds: number;
   /** how often a node looks for signing keys due for promotion and IdP metadata due for refresh (0 = never) */
   lifecycleIntervalSeconds: number;
@@ -115,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxSamlMessageBytes: c.MAX_SAML_MESSAGE_BYTES,
     bodyLimitBytes: c.BODY_LIMIT_BYTES,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
+    workers: c.WORKERS === 'auto' ? availableParallelism() : c.WORKERS,
     purgeIntervalSeconds: c.PURGE_INTERVAL_SECONDS,
     lifecycleIntervalSeconds: c.LIFECYCLE_INTERVAL_SECONDS,
     sloHopTimeoutSeconds: c.SLO_HOP_TIMEOUT_SECONDS,

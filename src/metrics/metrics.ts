@@ -12,6 +12,9 @@ export class Metrics {
   readonly upstreamErrors = new Counter({ name: 'broker_upstream_errors_total', help: 'Rejected upstream SAML responses by organisation and error code', labelNames: ['org', 'code'], registers: [this.registry] });
   readonly importJobs = new Counter({ name: 'broker_import_jobs_total', help: 'User import jobs by outcome', labelNames: ['org', 'outcome'], registers: [this.registry] });
 
+  /** The text /metrics serves: this registry, or (in a cluster worker, see server.ts) the sum over all workers. */
+  exposition: () => Promise<string> = () => this.registry.metrics();
+
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry });
   }

@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { get } from 'node:http';
 
+/** A GET on a new connection each time (so that a cluster's workers share them out). */
 function httpGet(port: number, path: string, host: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
+    get({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
       let body = '';
       res.on('data', (d) => (body += d));
       res.on('end', () => resolve({ status: res.statusCode!, body }));
@@ -144,4 +145,50 @@ t.test('server: a bad setting stops it with a message naming the variable', asyn
   const r = spawnSync(tsx, ['src/server.ts'], { cwd: root, env: { ...baseEnv, DATABASE_URL: 'mysql://nope' }, encoding: 'utf8' });
   t.equal(r.status, 78);
   t.match(r.stderr, /DATABASE_URL:/);
+});
+
+t.test('server with WORKERS=2: both processes serve the port, /metrics covers the node, a dead worker is replaced, SIGTERM stops all', async (t) => {
+  const port = await freePort();
+  const server = spawn(tsx, ['src/server.ts'], { cwd: root, env: { ...baseEnv, PORT: String(port), WORKERS: '2' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let logs = '';
+  server.stdout.on('data', (d) => (logs += d));
+  server.stderr.on('data', (d) => (logs += d));
+  const exited = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)));
+  const pidsServing = () => new Set(logs.split('\n').filter((l) => l.includes('"msg":"request completed"')).map((l) => JSON.parse(l).pid as number));
+  t.teardown(() => {
+    for (const pid of pidsServing()) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    if (server.exitCode === null) server.kill('SIGKILL');
+  });
+  const waitFor = async (what: () => boolean, label: string) => {
+    const deadline = Date.now() + 30_000;
+    while (!what()) {
+      if (Date.now() > deadline || server.exitCode !== null) throw new Error(`${label}: ${logs.slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  await waitFor(() => /"workers":2.*broker ready/.test(logs), 'cluster did not start');
+  t.equal(logs.match(/Server listening/g)?.length, 2, 'two workers listen');
+
+  // New connections are handed out among the workers.
+  for (let i = 0; i < 10; i++) t.equal((await httpGet(port, '/readyz', `localhost:${port}`)).status, 200);
+  await waitFor(() => pidsServing().size === 2, 'both workers should have served');
+  const workers = [...pidsServing()];
+  t.not(workers[0], server.pid, 'the primary serves no requests');
+
+  // Whichever worker answers, /metrics is the sum over the node: the heap of two processes.
+  const heap = (text: string) => Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(text)?.[1]);
+  const metrics = await httpGet(port, '/metrics', `localhost:${port}`);
+  t.equal(metrics.status, 200);
+  t.match(metrics.body, /broker_logins_total/);
+  t.ok(heap(metrics.body) > 2 * 20_000_000, 'heap summed over both workers');
+
+  // A worker that dies is replaced; the port keeps answering meanwhile.
+  process.kill(workers[0], 'SIGKILL');
+  await waitFor(() => /broker worker exited; starting another/.test(logs) && (logs.match(/Server listening/g)?.length ?? 0) === 3, 'a replacement worker should start');
+  for (let i = 0; i < 4; i++) t.equal((await httpGet(port, '/readyz', `localhost:${port}`)).status, 200);
+
+  server.kill('SIGTERM');
+  t.equal(await exited, 0, 'graceful shutdown exits 0');
+  t.equal(logs.match(/"msg":"shutting down: finishing in-flight requests"/g)?.length, 2, 'both live workers shut down gracefully');
+  for (const pid of pidsServing()) t.throws(() => process.kill(pid, 0), 'no worker outlives the primary');
 });
