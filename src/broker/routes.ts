@@ -10,11 +10,11 @@ import { appOfFlow, completeFlow, loadOwnedFlow } from './complete-flow.ts';
 import { errorResponse } from './downstream-response.ts';
 import { answer, flowUrl, postForm, postToApp } from './respond.ts';
 import { selectIdp } from './select-idp.ts';
-import { STAGE } from './stages.ts';
-import { startFromAuthnRequest, startFromLaunch, type StartedFlow } from './start-flow.ts';
+import { STAGE, type FlowData } from './stages.ts';
+import { acceptAuthnRequest, acceptLaunch, storeFlow, type AcceptedRequest } from './start-flow.ts';
 import { acceptTestConnectionResponse, loadTestResult, testResultUrl } from './test-connection.ts';
 import { acceptUpstreamResponse, waitingFlow } from './upstream-response.ts';
-import { sendUpstream, type UpstreamDispatch } from './upstream-request.ts';
+import { sendUpstream, startUpstream, type UpstreamDispatch } from './upstream-request.ts';
 import { SamlError } from '../saml/errors.ts';
 
 type SamlParams = { SAMLRequest?: string; RelayState?: string; idp?: string };
@@ -24,31 +24,32 @@ export async function brokerRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
   const dispatchUpstream = (request: FastifyRequest, reply: FastifyReply, d: UpstreamDispatch, idpName: string) =>
     d.binding === 'redirect' ? reply.redirect(d.url, 302) : postForm(request, reply, d.url, d.fields, idpName);
 
-  /** After a flow is created: ride on the broker session, or pick the IdP (or show the chooser), and go upstream. */
-  async function proceed(request: FastifyRequest, reply: FastifyReply, tenant: Tenant, started: StartedFlow, hint?: string) {
-    const { flow, app: target } = started;
-    const now = ctx.clock.now();
+  /** After the app's request is accepted: ride on the broker session, or pick the IdP (or show the chooser), and go
+   *  upstream. The flow is stored once, at the stage this decides. */
+  async function proceed(request: FastifyRequest, reply: FastifyReply, tenant: Tenant, accepted: AcceptedRequest, hint?: string) {
+    const { app: target, request: appRequest } = accepted;
+    const flow = { appId: target.id, data: { via: accepted.via, request: appRequest, browser: accepted.browser } satisfies FlowData };
     const token = request.cookies[SESSION_COOKIE];
-    const session = token && !flow.data.request.forceAuthn ? await tenant.store.sessions.findActive(sha256(token), now) : null;
+    const session = token && !appRequest.forceAuthn ? await tenant.store.sessions.findActive(sha256(token), ctx.clock.now()) : null;
     if (session) {
-      const moved = await tenant.store.flows.advance(flow, STAGE.upstreamVerified, { sessionId: session.id, idpId: session.idpId, data: { ...flow.data, fromSession: true } });
-      if (!moved) throw new AppError(409, 'flow_stage_mismatch', 'This sign-in was already continued elsewhere.');
-      return reply.redirect(flowUrl(flow.id, 'continue'), 303);
+      const stored = await storeFlow(ctx, tenant, { ...flow, stage: STAGE.upstreamVerified, sessionId: session.id, idpId: session.idpId, data: { ...flow.data, fromSession: true } });
+      return reply.redirect(flowUrl(stored.id, 'continue'), 303);
     }
-    if (flow.data.request.isPassive) {
-      await tenant.store.flows.advance(flow, STAGE.failed, {});
-      return postToApp(request, reply, await errorResponse(ctx, tenant, target, flow.data.request, 'NoPassive', 'No sign-in session exists and the application asked not to show any page.'));
-    }
+    // The app asked for no page, and only a login page could serve it: answer at once, nothing to store.
+    if (appRequest.isPassive) return postToApp(request, reply, await errorResponse(ctx, tenant, target, appRequest, 'NoPassive', 'No sign-in session exists and the application asked not to show any page.'));
     const choice = await selectIdp(tenant, target, hint);
-    if ('choices' in choice) return reply.redirect(flowUrl(flow.id, 'idp'), 303);
-    return dispatchUpstream(request, reply, await sendUpstream(ctx, tenant, flow, choice.idp), choice.idp.name);
+    if ('choices' in choice) {
+      const stored = await storeFlow(ctx, tenant, { ...flow, stage: STAGE.received });
+      return reply.redirect(flowUrl(stored.id, 'idp'), 303);
+    }
+    return dispatchUpstream(request, reply, await startUpstream(ctx, tenant, flow, choice.idp), choice.idp.name);
   }
 
   // Stage 1: the app's AuthnRequest, HTTP-Redirect binding.
   app.get<{ Querystring: SamlParams }>('/saml/idp/sso', async (request, reply) => {
     const tenant = requireTenant(request);
     const rawQuery = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
-    const started = await startFromAuthnRequest(ctx, tenant, { binding: 'redirect', samlRequest: str(request.query.SAMLRequest), relayState: str(request.query.RelayState), rawQuery, browser: browserBinding(request, reply, ctx.config) });
+    const started = await acceptAuthnRequest(ctx, tenant, { binding: 'redirect', samlRequest: str(request.query.SAMLRequest), relayState: str(request.query.RelayState), rawQuery, browser: browserBinding(request, reply, ctx.config) });
     return proceed(request, reply, tenant, started, str(request.query.idp));
   });
 
@@ -56,14 +57,14 @@ export async function brokerRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
   app.post<{ Body: SamlParams; Querystring: { idp?: string } }>('/saml/idp/sso', async (request, reply) => {
     const tenant = requireTenant(request);
     const body = request.body ?? {};
-    const started = await startFromAuthnRequest(ctx, tenant, { binding: 'post', samlRequest: str(body.SAMLRequest), relayState: str(body.RelayState), browser: browserBinding(request, reply, ctx.config) });
+    const started = await acceptAuthnRequest(ctx, tenant, { binding: 'post', samlRequest: str(body.SAMLRequest), relayState: str(body.RelayState), browser: browserBinding(request, reply, ctx.config) });
     return proceed(request, reply, tenant, started, str(request.query.idp) ?? str(body.idp));
   });
 
   // An app's launch link: unsolicited login to that app.
   app.get<{ Params: { appId: string }; Querystring: { idp?: string } }>('/apps/:appId/launch', async (request, reply) => {
     const tenant = requireTenant(request);
-    const started = await startFromLaunch(ctx, tenant, request.params.appId, browserBinding(request, reply, ctx.config));
+    const started = await acceptLaunch(tenant, request.params.appId, browserBinding(request, reply, ctx.config));
     return proceed(request, reply, tenant, started, str(request.query.idp));
   });
 

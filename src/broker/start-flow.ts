@@ -1,6 +1,7 @@
 // Stage `received`: an app asks for a login (AuthnRequest over HTTP-Redirect or HTTP-POST), or a user follows an
 // app's launch link. The app is looked up by Issuer within the Host's organisation only; the ACS URL comes from
-// the app's registration (a requested one is accepted only if registered); RelayState is kept verbatim.
+// the app's registration (a requested one is accepted only if registered); RelayState is kept verbatim. The request
+// is only checked here: the flow is stored once the next step is known, at that step (see routes.ts `proceed`).
 import { randomBytes } from 'node:crypto';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
@@ -9,13 +10,14 @@ import { SamlError } from '../saml/errors.ts';
 import { parseAuthnRequest, verifyAuthnRequestSignature } from '../saml/downstream/authn-request.ts';
 import type { Application } from '../store/applications.ts';
 import type { LoginFlow } from '../store/login-flows.ts';
-import { STAGE, type AppRequest, type FlowData } from './stages.ts';
+import type { AppRequest, FlowData } from './stages.ts';
 
 export const MAX_RELAY_STATE = 1024; // generous: SAML says 80 bytes, real SPs send more
 
 export const newFlowId = () => randomBytes(16).toString('base64url');
 
-export interface StartedFlow { flow: LoginFlow<FlowData>; app: Application }
+/** An app's request, checked against its registration and not stored yet. */
+export interface AcceptedRequest { app: Application; via: 'sp_initiated' | 'launch'; request: AppRequest; browser: string }
 
 export interface IncomingAuthnRequest {
   binding: 'redirect' | 'post';
@@ -31,7 +33,7 @@ function checkRelayState(relayState: string | undefined) {
   return relayState ?? null;
 }
 
-export async function startFromAuthnRequest(ctx: AppContext, tenant: Tenant, input: IncomingAuthnRequest): Promise<StartedFlow> {
+export async function acceptAuthnRequest(ctx: AppContext, tenant: Tenant, input: IncomingAuthnRequest): Promise<AcceptedRequest> {
   if (!input.samlRequest) throw new SamlError('saml_malformed', 'The application did not send a SAMLRequest.');
   const request = await parseAuthnRequest({ binding: input.binding, samlRequest: input.samlRequest, maxBytes: ctx.config.maxSamlMessageBytes });
   const app = await tenant.store.applications.findByEntityId(request.issuer);
@@ -53,25 +55,29 @@ export async function startFromAuthnRequest(ctx: AppContext, tenant: Tenant, inp
     throw new SamlError('saml_unsupported_binding', 'The application asked for a response binding other than HTTP-POST.', { requested: request.protocolBinding });
   }
 
-  return createFlow(ctx, tenant, app, 'sp_initiated', { id: request.id, acsUrl, relayState: checkRelayState(input.relayState), forceAuthn: request.forceAuthn, isPassive: request.isPassive }, input.browser);
+  return { app, via: 'sp_initiated', request: { id: request.id, acsUrl, relayState: checkRelayState(input.relayState), forceAuthn: request.forceAuthn, isPassive: request.isPassive }, browser: input.browser };
 }
 
 /** An app's launch link: an unsolicited login to that app (what the guides call a substitute link). */
-export async function startFromLaunch(ctx: AppContext, tenant: Tenant, appId: string, browser: string): Promise<StartedFlow> {
+export async function acceptLaunch(tenant: Tenant, appId: string, browser: string): Promise<AcceptedRequest> {
   const app = await tenant.store.applications.findById(appId);
   if (!app || !app.enabled || !app.acsUrls[0]) throw new AppError(404, 'unknown_app', 'This application does not exist or is disabled.');
-  return createFlow(ctx, tenant, app, 'launch', { id: null, acsUrl: app.acsUrls[0], relayState: app.defaultRelayState ?? null, forceAuthn: false, isPassive: false }, browser);
+  return { app, via: 'launch', request: { id: null, acsUrl: app.acsUrls[0], relayState: app.defaultRelayState ?? null, forceAuthn: false, isPassive: false }, browser };
 }
 
-export async function createFlow(ctx: AppContext, tenant: Tenant, app: Application, via: FlowData['via'], request: AppRequest, browser: string | null, stage: string = STAGE.received, extra: Partial<FlowData> = {}, idpId?: string): Promise<StartedFlow> {
+export interface NewFlow {
+  /** default: a new random id */
+  id?: string;
+  stage: string;
+  appId: string | null;
+  idpId?: string | null;
+  userId?: string | null;
+  sessionId?: string | null;
+  data: FlowData;
+}
+
+/** Stores a flow at the stage it starts from, expiring FLOW_TTL_SECONDS from now. */
+export function storeFlow(ctx: AppContext, tenant: Tenant, flow: NewFlow): Promise<LoginFlow<FlowData>> {
   const now = ctx.clock.now();
-  const flow = await tenant.store.flows.create<FlowData>({
-    id: newFlowId(),
-    stage,
-    appId: app.id,
-    idpId: idpId ?? null,
-    data: { via, request, browser, ...extra },
-    expiresAt: new Date(now.getTime() + ctx.config.flowTtlSeconds * 1000),
-  });
-  return { flow, app };
+  return tenant.store.flows.create<FlowData>({ ...flow, id: flow.id ?? newFlowId(), expiresAt: new Date(now.getTime() + ctx.config.flowTtlSeconds * 1000) });
 }

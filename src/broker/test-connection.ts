@@ -13,9 +13,8 @@ import type { LoginFlow } from '../store/login-flows.ts';
 import { sameBrowser } from './browser-binding.ts';
 import { mapProfile, type Profile } from './profile.ts';
 import { STAGE, type FlowData } from './stages.ts';
-import { newFlowId } from './start-flow.ts';
 import { diagnose, type Diagnosis } from './test-connection-diagnosis.ts';
-import { sendUpstream, type UpstreamDispatch } from './upstream-request.ts';
+import { startUpstream, type UpstreamDispatch } from './upstream-request.ts';
 import { consumeAssertion, verifyFromIdp } from './upstream-response.ts';
 
 export interface TestConnectionSuccess {
@@ -47,21 +46,16 @@ export const testResultUrl = (flowId: string) => `/flow/${encodeURIComponent(flo
 
 /** Creates the test flow (bound to the admin's browser) and sends the AuthnRequest the way a login would. A disabled
  *  IdP can be tested: that is how an admin checks a new IdP before letting users reach it. */
-export async function startTestConnection(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, by: { adminSessionId: string; actor: string; browser: string }): Promise<UpstreamDispatch> {
-  const now = ctx.clock.now();
-  const flow = await tenant.store.flows.create<FlowData>({
-    id: newFlowId(),
-    stage: STAGE.received,
-    idpId: idp.id,
+export function startTestConnection(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, by: { adminSessionId: string; actor: string; browser: string }): Promise<UpstreamDispatch> {
+  return startUpstream(ctx, tenant, {
+    appId: null,
     data: {
       via: 'test',
       request: { id: null, acsUrl: '', relayState: null, forceAuthn: false, isPassive: false },
       browser: by.browser,
       test: { adminSessionId: by.adminSessionId, actor: by.actor },
     },
-    expiresAt: new Date(now.getTime() + ctx.config.flowTtlSeconds * 1000),
-  });
-  return sendUpstream(ctx, tenant, flow, idp);
+  }, idp);
 }
 
 /** At the ACS, for a test flow waiting for its IdP (the flow the Response's RelayState names, see waitingFlow):

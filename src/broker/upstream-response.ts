@@ -12,7 +12,7 @@ import type { LoginFlow } from '../store/login-flows.ts';
 import { localSp } from './identities.ts';
 import { mapProfile } from './profile.ts';
 import { STAGE, type FlowData } from './stages.ts';
-import { createFlow, MAX_RELAY_STATE } from './start-flow.ts';
+import { MAX_RELAY_STATE, storeFlow } from './start-flow.ts';
 import { upstreamIdp } from './upstream-idp.ts';
 
 export interface AcsInput {
@@ -56,11 +56,12 @@ export async function acceptUpstreamResponse(ctx: AppContext, tenant: Tenant, in
   const target = (relayState && apps.find((a) => a.enabled && (a.entityId === relayState || a.id === relayState))) || apps.find((a) => a.enabled && a.id === idp.defaultAppId);
   if (!target || !target.acsUrls[0]) throw new SamlError('saml_unsolicited', 'The identity provider started a login without naming an application this organisation knows.', { relayState: relayState ?? null });
   await consumeAssertion(ctx, tenant, idp, assertion, now);
-  const { flow: created } = await createFlow(
-    ctx, tenant, target, 'idp_initiated',
-    { id: null, acsUrl: target.acsUrls[0], relayState: target.defaultRelayState ?? null, forceAuthn: false, isPassive: false },
-    null, STAGE.upstreamVerified, withUpstream({} as FlowData, idp, assertion), idp.id,
-  );
+  const created = await storeFlow(ctx, tenant, {
+    stage: STAGE.upstreamVerified,
+    appId: target.id,
+    idpId: idp.id,
+    data: withUpstream({ via: 'idp_initiated', request: { id: null, acsUrl: target.acsUrls[0], relayState: target.defaultRelayState ?? null, forceAuthn: false, isPassive: false }, browser: null }, idp, assertion),
+  });
   return { flowId: created.id, idp };
 }
 

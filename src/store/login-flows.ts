@@ -13,7 +13,7 @@ const COLUMNS = '"id", "orgId", "stage", "appId", "idpId", "userId", "sessionId"
 const readRow = rowReader<Row>({ dates: ['expiresAt', 'createdAt', 'updatedAt'], ints: ['version'] });
 const fromRow = <D>(row: Row): LoginFlow<D> => ({ ...row, data: parseJson<D>(row.data, {} as D) });
 
-const INSERT = sql(`INSERT INTO "LoginFlow" (${COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, 0, ?, ?, ?)`);
+const INSERT = sql(`INSERT INTO "LoginFlow" (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`);
 // The stage list is bound as one JSON array: one prepared statement whatever the number of stages.
 const FIND_AT_STAGE = {
   sqlite: sql(`SELECT ${COLUMNS} FROM "LoginFlow" WHERE "id" = ? AND "orgId" = ? AND "expiresAt" > ? AND "stage" IN (SELECT value FROM json_each(?))`),
@@ -38,10 +38,10 @@ function advanceStatement(columns: string[]) {
 export class LoginFlowRepository {
   constructor(private readonly db: Db, private readonly sql: SqlRunner, private readonly orgId: string) {}
 
-  async create<D>(flow: { id: string; stage: string; appId?: string | null; idpId?: string | null; data: D; expiresAt: Date }): Promise<LoginFlow<D>> {
+  async create<D>(flow: { id: string; stage: string; appId?: string | null; idpId?: string | null; userId?: string | null; sessionId?: string | null; data: D; expiresAt: Date }): Promise<LoginFlow<D>> {
     const now = new Date();
-    const row: Row = { id: flow.id, orgId: this.orgId, stage: flow.stage, appId: flow.appId ?? null, idpId: flow.idpId ?? null, userId: null, sessionId: null, data: toJson(flow.data), version: 0, expiresAt: flow.expiresAt, createdAt: now, updatedAt: now };
-    await this.sql.run(INSERT, [row.id, row.orgId, row.stage, row.appId, row.idpId, row.data, row.expiresAt, now, now]);
+    const row: Row = { id: flow.id, orgId: this.orgId, stage: flow.stage, appId: flow.appId ?? null, idpId: flow.idpId ?? null, userId: flow.userId ?? null, sessionId: flow.sessionId ?? null, data: toJson(flow.data), version: 0, expiresAt: flow.expiresAt, createdAt: now, updatedAt: now };
+    await this.sql.run(INSERT, [row.id, row.orgId, row.stage, row.appId, row.idpId, row.userId, row.sessionId, row.data, row.expiresAt, now, now]);
     return fromRow<D>(row);
   }
 
