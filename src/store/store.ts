@@ -74,8 +74,16 @@ export class Store {
   static inTransaction(tx: Db, dialect: SqlRunner['dialect']) {
     return new Store(tx, new PrismaRunner(tx, dialect));
   }
+  // Repositories hold nothing but (database, organisation): one set per organisation serves every request.
+  private readonly tenants = new Map<string, TenantStore>();
   forOrg(orgId: string): TenantStore {
-    return tenantStore(this.db, this.sql, orgId, this.cache);
+    let tenant = this.tenants.get(orgId);
+    if (!tenant) {
+      if (this.tenants.size >= 10_000) this.tenants.clear();
+      tenant = tenantStore(this.db, this.sql, orgId, this.cache);
+      this.tenants.set(orgId, tenant);
+    }
+    return tenant;
   }
   /** Runs `work` in one database transaction with a store bound to it. Reads inside it bypass the cache (they must
    *  see the transaction's own writes); the cache is emptied once it commits. */
