@@ -124,10 +124,13 @@ async function issue(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>,
   // A racing duplicate loses here (its session row, if any, is never handed out and simply expires).
   if (!(await tenant.store.flows.advance(flow, STAGE.completed, { userId: user.id, sessionId }))) throw expired();
   const post = await successResponse(ctx, tenant, app, flow.data.request, user, flow.data.profile ?? { firstName: null, lastName: null, groups: [] }, now);
-  await tenant.store.sessions.addApp(sessionId, app.id, post.nameId, post.sessionIndex);
-  await tenant.store.users.signedIn(user.id, now);
+  // Independent writes: on PostgreSQL they travel on separate connections at once.
+  await Promise.all([
+    tenant.store.sessions.addApp(sessionId, app.id, post.nameId, post.sessionIndex),
+    tenant.store.users.signedIn(user.id, now),
+    tenant.store.audit.record({ flowId: flow.id, appId: app.id, idpId: flow.idpId ?? undefined, type: 'login.success', userId: user.id, at: now, details: { via: flow.data.via, fromSession: !!flow.data.fromSession, secondFactor: opts.mfaNow } }),
+  ]);
   ctx.metrics.logins.inc({ org: tenant.org.slug, outcome: 'success' });
-  await tenant.store.audit.record({ flowId: flow.id, appId: app.id, idpId: flow.idpId ?? undefined, type: 'login.success', userId: user.id, at: now, details: { via: flow.data.via, fromSession: !!flow.data.fromSession, secondFactor: opts.mfaNow } });
   return { kind: 'respond', post, ...(newSessionToken && { newSessionToken }) };
 }
 

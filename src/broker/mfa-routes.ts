@@ -77,8 +77,7 @@ export async function mfaRoutes(app: FastifyInstance, { ctx }: { ctx: AppContext
       await tenant.store.audit.record({ ...audit, type: 'mfa.verify_failed', outcome: 'failure', code: err.code });
       return verifyPage(request, reply, tenant, flow, err.message, err.status === 423 ? 423 : 400);
     }
-    await tenant.store.audit.record({ ...audit, type: 'mfa.verified' });
-    const done = await tenant.store.flows.advance(flow, STAGE.mfaDone, {});
+    const [, done] = await Promise.all([tenant.store.audit.record({ ...audit, type: 'mfa.verified' }), tenant.store.flows.advance(flow, STAGE.mfaDone, {})]);
     if (!done) throw expired();
     const days = flow.data.mfa?.rememberDeviceDays ?? 0;
     if (days > 0 && request.body?.remember === 'on') {
