@@ -10,6 +10,7 @@ import { publicKeyObject } from '../keys.ts';
 import { SignedXml } from 'xml-crypto';
 import xmlenc from 'xml-encryption';
 import { checkSignedInfoAlgorithms } from '../downstream/authn-request.ts';
+import { checkEnvelopedSignature } from '../enveloped-signature.ts';
 import { checkXmlText, decodePostBinding } from '../decode.ts';
 import { SamlError } from '../errors.ts';
 import { createSchemaValidator } from '../schema-validator.ts';
@@ -117,13 +118,20 @@ export async function verifyUpstreamResponse(input: VerifyInput): Promise<Verifi
   return readAssertion(assertion, input, { responseSigned, assertionSigned });
 }
 
-/** Verifies `signature` (a child of `element`) with the IdP's certificates only, and returns the signed copy.
- *  Also used for signed metadata (saml/metadata-signature.ts). */
+/** Verifies `signature` (a child of `element`) with the IdP's certificates only, and returns what it covers: the
+ *  element itself when checked on this DOM (enveloped-signature.ts: the Reference names this element, IDs are
+ *  unique, and exclusive C14N covers the whole subtree but comments, which identity values refuse), or a parsed
+ *  copy of xml-crypto's signed reference for any other signature shape. Also used for signed metadata
+ *  (saml/metadata-signature.ts). */
 export function verifySignature(xml: string, signature: Element, element: Element, idp: Pick<UpstreamIdp, 'certificates' | 'allowSha1'>, what: string): Element {
   checkSignedInfoAlgorithms(signature, idp.allowSha1);
   const id = element.getAttribute('ID');
   if (!idp.certificates.length) throw new SamlError('saml_untrusted_certificate', 'No certificate is configured for this identity provider.');
-  for (const cert of idp.certificates) {
+  const references = childElements(firstChild(signature, NS.ds, 'SignedInfo') ?? signature, NS.ds, 'Reference').map((r) => r.getAttribute('URI'));
+  if (references.length !== 1 || references[0] !== `#${id}`) throw new SamlError('saml_bad_signature', `The ${what} signature does not cover the ${what}.`, { reference: references });
+  const verdict = checkEnvelopedSignature(signature, element, idp.certificates.map(publicKeyObject), idp.allowSha1);
+  if (verdict === 'valid') return element;
+  for (const cert of verdict === 'unsupported' ? idp.certificates : []) {
     const sig = new SignedXml({ publicCert: publicKeyObject(cert), getCertFromKeyInfo: () => null });
     sig.loadSignature(signature);
     const refs = sig.getReferences();
