@@ -15,7 +15,7 @@ import { Metrics } from './metrics/metrics.ts';
 
 export interface BootstrapResult { ctx: AppContext; appliedMigrations: string[]; warnings: string[] }
 
-export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey?: Buffer; skipMigrations?: boolean; processMetrics?: boolean } = {}): Promise<BootstrapResult> {
+export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey?: Buffer; skipMigrations?: boolean; processMetrics?: boolean; backgroundCheckpoints?: boolean } = {}): Promise<BootstrapResult> {
   const warnings: string[] = [];
   let key = opts.masterKey;
   if (!key) {
@@ -25,20 +25,14 @@ export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey
   }
   const target = parseDatabaseUrl(config.databaseUrl);
   const cache = new ConfigCache(config.configCacheSeconds * 1000);
-  let store = Store.open(await openDatabase(target, config.databasePoolSize), cache);
+  let store = Store.open(await openDatabase(target, config.databasePoolSize, { backgroundCheckpoints: opts.backgroundCheckpoints }), cache);
   // The schema engine is started only when something is pending: it is slow to load, and on SQLite it needs the
   // file to itself (other processes, such as a running server, keep it open otherwise).
   let appliedMigrations: string[] = [];
   if (!opts.skipMigrations && (await pendingMigrations(store.db, target.provider)).length) {
     await store.close();
     appliedMigrations = await migrate(target);
-    store = Store.open(await openDatabase(target, config.databasePoolSize), cache);
-  }
-  if (target.provider === 'sqlite' && target.location !== ':memory:') {
-    // WAL lets readers proceed during a write and, with synchronous=NORMAL, commits without an fsync each time
-    // (durable at checkpoints; a power cut can lose the last commits, never corrupt the file).
-    await store.db.$queryRawUnsafe('PRAGMA journal_mode = WAL');
-    await store.db.$executeRawUnsafe('PRAGMA synchronous = NORMAL');
+    store = Store.open(await openDatabase(target, config.databasePoolSize, { backgroundCheckpoints: opts.backgroundCheckpoints }), cache);
   }
   const box = new SealedBox(key);
   const credentials = new SigningCredentials(box);

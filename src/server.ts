@@ -60,7 +60,7 @@ async function readyMessage(ctx: AppContext) {
 
 /** One broker process: the whole node (WORKERS=1), or a cluster worker (the primary migrated and runs the tasks). */
 async function runNode(config: Config, worker: boolean) {
-  const { ctx, appliedMigrations, warnings } = await bootstrap(config, { processMetrics: true, skipMigrations: worker });
+  const { ctx, appliedMigrations, warnings } = await bootstrap(config, { processMetrics: true, skipMigrations: worker, backgroundCheckpoints: true });
   if (worker) collectFromPrimary(ctx);
   const app = await buildApp(ctx);
   if (!worker) for (const w of warnings) app.log.warn(`\n\n  !!! ${w}\n`);

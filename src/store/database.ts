@@ -6,6 +6,7 @@ import { dirname, resolve } from 'node:path';
 import type { SqlDriverAdapterFactory, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import type { Database as SqliteDatabase } from 'better-sqlite3';
 import { PgRunner, SqliteRunner, type SqlRunner } from './sql.ts';
+import { startCheckpointer, type Checkpointer } from './sqlite-checkpointer.ts';
 import type { PrismaClient as SqliteClient } from '../../generated/sqlite/client.ts';
 
 export type Db = SqliteClient;
@@ -48,7 +49,14 @@ export interface OpenDatabase {
 /** Loads only the client of the database in use: each generated client brings its own runtime and query
  *  compiler, and a process never needs both (the same goes for the two driver adapters). The driver connection
  *  (SQLite) or pool (PostgreSQL) is shared between Prisma and the hand-written statements of sql.ts. */
-export async function openDatabase(target: DatabaseTarget, poolSize = 10): Promise<OpenDatabase> {
+export interface OpenOptions {
+  /** SQLite file: checkpoint the WAL from a background thread instead of inside commits (sqlite-checkpointer.ts);
+   *  for long-running processes (the server) */
+  backgroundCheckpoints?: boolean;
+  onCheckpointError?: (message: string) => void;
+}
+
+export async function openDatabase(target: DatabaseTarget, poolSize = 10, opts: OpenOptions = {}): Promise<OpenDatabase> {
   if (target.provider === 'sqlite') {
     const inner = await adapterFactory(target, poolSize);
     let connection: SqliteDatabase | undefined;
@@ -66,7 +74,18 @@ export async function openDatabase(target: DatabaseTarget, poolSize = 10): Promi
     const db = new PrismaClient({ adapter });
     await db.$connect();
     if (!connection) throw new Error('the SQLite adapter did not expose its connection');
-    return { db, sql: new SqliteRunner(() => connection!), close: () => db.$disconnect() };
+    let checkpointer: Checkpointer | undefined;
+    if (target.location !== ':memory:') {
+      // WAL lets readers proceed during a write and, with synchronous=NORMAL, commits without an fsync each time
+      // (durable at checkpoints; a power cut can lose the last commits, never corrupt the file).
+      connection.pragma('journal_mode = WAL');
+      connection.pragma('synchronous = NORMAL');
+      if (opts.backgroundCheckpoints) {
+        connection.pragma('wal_autocheckpoint = 0');
+        checkpointer = startCheckpointer(target.location, 1000, opts.onCheckpointError ?? ((m) => console.error(`SQLite checkpoint: ${m}`)));
+      }
+    }
+    return { db, sql: new SqliteRunner(() => connection!), close: async () => { await checkpointer?.stop(); await db.$disconnect(); } };
   }
   const [{ PrismaPg }, { default: pg }, { PrismaClient }] = await Promise.all([import('@prisma/adapter-pg'), import('pg'), import('../../generated/postgresql/client.ts')]);
   const pool = new pg.Pool({ connectionString: target.location, max: poolSize });
