@@ -87,6 +87,20 @@ function cpuAndRss(pid: number) {
   return { cpuMs, peakRssMb };
 }
 
+/** CPU time of the PostgreSQL server's processes (they share the cores with the broker on this machine). */
+function postgresCpuMs() {
+  let ms = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() !== 'postgres') continue;
+      const s = readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ');
+      ms += ((Number(s[11]) + Number(s[12])) * 1000) / 100;
+    } catch { /* exited meanwhile */ }
+  }
+  return ms;
+}
+
 const percentile = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0; };
 
 async function main() {
@@ -178,6 +192,7 @@ async function main() {
   for (const c of LEVELS) {
     for (const k of Object.keys(hop)) hop[k] = [];
     const before = nodes.map((n) => cpuAndRss(n.proc.pid!));
+    const postgresBefore = args.pg ? postgresCpuMs() : 0;
     const generatorBefore = process.cpuUsage();
     const started = performance.now();
     let count = 0;
@@ -190,6 +205,7 @@ async function main() {
     }));
     const secs = (performance.now() - started) / 1000;
     const after = nodes.map((n) => cpuAndRss(n.proc.pid!));
+    const postgres = args.pg ? ` ${((postgresCpuMs() - postgresBefore) / Math.max(1, count)).toFixed(1)} |` : '';
     const generator = process.cpuUsage(generatorBefore);
     for (const r of received) {
       try {
@@ -203,11 +219,11 @@ async function main() {
     received = [];
     const cpu = after.reduce((s, a, i) => s + a.cpuMs - before[i].cpuMs, 0);
     const fmt = (xs: number[]) => `${percentile(xs, 50).toFixed(1)} / ${percentile(xs, 95).toFixed(1)} / ${percentile(xs, 99).toFixed(1)}`;
-    rows.push(`| ${c} | ${(count / secs).toFixed(0)} | ${failures} | ${fmt(hop.sso)} | ${fmt(hop.acs)} | ${fmt(hop.continue)} | ${fmt(hop.mfa)} | ${(cpu / Math.max(1, count)).toFixed(1)} | ${Math.max(...after.map((a) => a.peakRssMb)).toFixed(0)} | ${((generator.user + generator.system) / 1000 / Math.max(1, count)).toFixed(1)} |`);
+    rows.push(`| ${c} | ${(count / secs).toFixed(0)} | ${failures} | ${fmt(hop.sso)} | ${fmt(hop.acs)} | ${fmt(hop.continue)} | ${fmt(hop.mfa)} | ${(cpu / Math.max(1, count)).toFixed(1)} | ${Math.max(...after.map((a) => a.peakRssMb)).toFixed(0)} | ${((generator.user + generator.system) / 1000 / Math.max(1, count)).toFixed(1)} |${postgres}`);
   }
   console.log(`\nSSO benchmark: ${args.pg ? 'PostgreSQL' : 'SQLite'}, ${NODES} node(s) of ${WORKERS} worker process(es), ${SECONDS} s per level, complete logins with TOTP; hop latencies p50 / p95 / p99 in ms (client-measured on loopback)\n`);
-  console.log('| concurrency | logins/s | failed | SSO | ACS | continue | TOTP | broker CPU ms/login | broker peak RSS MB | load generator CPU ms/login |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  console.log(`| concurrency | logins/s | failed | SSO | ACS | continue | TOTP | broker CPU ms/login | broker peak RSS MB | load generator CPU ms/login |${args.pg ? ' PostgreSQL CPU ms/login |' : ''}`);
+  console.log(`|---|---|---|---|---|---|---|---|---|---|${args.pg ? '---|' : ''}`);
   for (const r of rows) console.log(r);
   console.log(`\nFloor on this machine (one core, Node crypto, RSA-2048/SHA-256): ${floor.signsPerSec.toFixed(0)} signs/s, ${floor.verifiesPerSec.toFixed(0)} verifies/s. A login costs the broker 1 signature (the Response) and 1 verification (the IdP's assertion).`);
   for (const n of nodes) n.proc.kill('SIGTERM');
