@@ -1,7 +1,7 @@
 // SQLite in WAL mode copies the log back into the database file at checkpoints, and with synchronous=NORMAL that is
 // where the fsync happens. By default the connection that commits the 1,000th page runs the checkpoint inside that
-// commit: on the server's only connection, a login request then waits for the disk (it doubled the average cost of a
-// write here and made the slowest requests). The server instead turns automatic checkpoints off on its connection
+// commit: on the server's only connection, a login request then waits for the disk (it made the average write
+// about 60 % more expensive here, and made the slowest requests). The server instead turns automatic checkpoints off on its connection
 // and runs passive checkpoints from a worker thread with a connection of its own: they never block a writer, and
 // the fsync waits off the event loop.
 import { createRequire } from 'node:module';
