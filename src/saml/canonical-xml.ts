@@ -13,8 +13,7 @@
 // test/unit/canonical-xml.test.ts proves every signed message we build equals xml-crypto's canonicalisation of it.
 import { createHash, createSign } from 'node:crypto';
 import { EXC_C14N, ENVELOPED, RSA_SHA256, SHA256 } from './algorithms.ts';
-import { certificateBody } from './certificates.ts';
-import { privateKeyObject } from './keys.ts';
+import { keyInfoContent, privateKeyObject } from './keys.ts';
 
 const DSIG = 'http://www.w3.org/2000/09/xmldsig#';
 
@@ -30,16 +29,6 @@ export const c14nText = (value: string) => value.replace(NOT_XML, '\uFFFD').repl
 export const c14nAttr = (value: string) => value.replace(NOT_XML, '\uFFFD').replace(/[&<"\t\n\r]/g, (c) => ATTR[c]);
 
 export interface XmlSigner { keyPem: string; certificatePem: string }
-
-const certificateBodies = new Map<string, string>();
-function keyInfo(certificatePem: string) {
-  let body = certificateBodies.get(certificatePem);
-  if (body === undefined) {
-    if (certificateBodies.size >= 1000) certificateBodies.clear();
-    certificateBodies.set(certificatePem, (body = certificateBody(certificatePem)));
-  }
-  return `<ds:KeyInfo><ds:X509Data><ds:X509Certificate>${body}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>`;
-}
 
 /**
  * Signs `canonical` (an element in exclusive-C14N form, whose ID is `id`) with RSA-SHA256 and returns it with the
@@ -58,7 +47,7 @@ export function signCanonical(canonical: string, id: string, signer: XmlSigner, 
     `<ds:DigestMethod Algorithm="${SHA256}"></ds:DigestMethod><ds:DigestValue>${digest}</ds:DigestValue></ds:Reference>`;
   // SignedInfo canonicalised on its own declares ds itself; inside the Signature it inherits the declaration.
   const signatureValue = createSign('RSA-SHA256').update(`<ds:SignedInfo xmlns:ds="${DSIG}">${signedInfoBody}</ds:SignedInfo>`).sign(privateKeyObject(signer.keyPem), 'base64');
-  const signature = `<ds:Signature xmlns:ds="${DSIG}"><ds:SignedInfo>${signedInfoBody}</ds:SignedInfo><ds:SignatureValue>${signatureValue}</ds:SignatureValue>${keyInfo(signer.certificatePem)}</ds:Signature>`;
+  const signature = `<ds:Signature xmlns:ds="${DSIG}"><ds:SignedInfo>${signedInfoBody}</ds:SignedInfo><ds:SignatureValue>${signatureValue}</ds:SignatureValue><ds:KeyInfo>${keyInfoContent(signer.certificatePem)({ prefix: 'ds' })}</ds:KeyInfo></ds:Signature>`;
   const at = issuerEnd + '</saml:Issuer>'.length;
   return canonical.slice(0, at) + signature + canonical.slice(at);
 }
