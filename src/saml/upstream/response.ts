@@ -1,20 +1,17 @@
 // Verifying an upstream IdP's Response at our ACS (we are the SP). Every check the broker owns happens here, each
 // failure with its own code. The rule that keeps signature wrapping out: identity and conditions are read only from
-// the XML that the signature check itself returns (xml-crypto's signed references), never from the document as
-// received, and the received document must contain exactly one assertion, wherever an attacker might hide another.
+// what a signature covers, which is the element whose signature was verified on this very DOM (xml-signature.ts: its
+// one Reference names that element by its own ID, and IDs are unique in the document), never from outside it; and
+// the received document must contain exactly one assertion, wherever an attacker might hide another.
 //
-// Why xml-crypto directly rather than samlify's parseLoginResponse: samlify reads several fields from the unsigned
+// Why our own check rather than samlify's parseLoginResponse: samlify reads several fields from the unsigned
 // document, checks neither Audience, Recipient, InResponseTo nor algorithms, and costs about twice as much.
-import { X509Certificate } from 'node:crypto';
-import { publicKeyObject } from '../keys.ts';
-import { SignedXml } from 'xml-crypto';
 import xmlenc from 'xml-encryption';
-import { checkSignedInfoAlgorithms } from '../downstream/authn-request.ts';
-import { checkEnvelopedSignature } from '../enveloped-signature.ts';
 import { checkXmlText, decodePostBinding } from '../decode.ts';
 import { SamlError } from '../errors.ts';
 import { createSchemaValidator } from '../schema-validator.ts';
 import { childElements, descendants, firstChild, NS, parseXml, strictText } from '../xml-dom.ts';
+import { verifyEnvelopedSignature } from '../xml-signature.ts';
 import type { LocalSp, UpstreamIdp, VerifiedAssertion } from './types.ts';
 
 const schema = createSchemaValidator();
@@ -70,23 +67,22 @@ export async function verifyUpstreamResponse(input: VerifyInput): Promise<Verifi
   const responseIssuer = firstChild(response, NS.saml, 'Issuer')?.textContent?.trim();
   if (responseIssuer !== undefined && responseIssuer !== idp.entityId) throw new SamlError('saml_wrong_issuer', 'The response comes from another identity provider.', { expected: idp.entityId, received: responseIssuer });
 
-  // The response signature, if any; what it covers becomes the trusted copy of the whole response.
+  // The response signature, if any; the verified response element is then what response fields are read from.
   let trusted: Element | null = null;
   const responseSignature = childElements(response, NS.ds, 'Signature')[0];
-  if (responseSignature) trusted = verifySignature(xml, responseSignature, response, idp, 'response');
+  if (responseSignature) trusted = verifyEnvelopedSignature(response, responseSignature, { certificates: idp.certificates, allowSha1: idp.allowSha1, what: 'response' });
   const responseSigned = trusted !== null;
   if (idp.wantResponseSigned && !responseSigned) throw new SamlError('saml_unsigned', 'The identity provider must sign the whole response, and this one is not signed.', { missing: 'response' });
 
   // The assertion: decrypt if needed, then verify its own signature.
-  let assertionXml = xml;
   let assertionEl: Element;
   if (plain.length) {
     assertionEl = plain[0];
     checkNoComments(assertionEl);
   } else {
-    // When the response is signed, decrypt the copy its signature covers.
+    // When the response is signed, decrypt the one its signature covers.
     const source = (trusted && firstChild(trusted, NS.saml, 'EncryptedAssertion')) || encrypted[0];
-    assertionXml = await decrypt(source, sp.decryptionKeys);
+    const assertionXml = await decrypt(source, sp.decryptionKeys);
     const assertionDoc = parseXml(checkXmlText(assertionXml));
     assertionEl = assertionDoc.documentElement;
     if (assertionEl.namespaceURI !== NS.saml || assertionEl.localName !== 'Assertion') throw new SamlError('saml_decryption_failed', 'The encrypted assertion does not contain an assertion.');
@@ -96,18 +92,18 @@ export async function verifyUpstreamResponse(input: VerifyInput): Promise<Verifi
   }
   const assertionSignature = childElements(assertionEl, NS.ds, 'Signature')[0];
   let assertion: Element | null = null;
-  if (assertionSignature) assertion = verifySignature(assertionXml, assertionSignature, assertionEl, idp, 'assertion');
+  if (assertionSignature) assertion = verifyEnvelopedSignature(assertionEl, assertionSignature, { certificates: idp.certificates, allowSha1: idp.allowSha1, what: 'assertion' });
   const assertionSigned = assertion !== null;
   if (idp.wantAssertionSigned && !assertionSigned) throw new SamlError('saml_unsigned', 'The identity provider must sign the assertion, and this one is not signed.', { missing: 'assertion' });
   if (!responseSigned && !assertionSigned) throw new SamlError('saml_unsigned', 'The response is not signed.', { missing: 'response and assertion' });
   if (!assertion) {
-    // Only the response is signed: read the assertion from the signed copy of the response.
+    // Only the response is signed: read the assertion from the verified response.
     if (plain.length) assertion = firstChild(trusted!, NS.saml, 'Assertion') ?? null;
     else assertion = assertionEl; // an encrypted assertion under a verified response signature
     if (!assertion) throw new SamlError('saml_unsigned', 'The signed part of the response does not contain the assertion.');
   }
 
-  // Response-level fields: from the signed copy when the response is signed; otherwise they are only claims, so
+  // Response-level fields: from the verified response when it is signed; otherwise they are only claims, so
   // they may refuse a response but never make one acceptable.
   const responseFields = trusted ?? response;
   const destination = responseFields.getAttribute('Destination');
@@ -116,56 +112,6 @@ export async function verifyUpstreamResponse(input: VerifyInput): Promise<Verifi
   checkInResponseTo(responseInResponseTo, input.expectedInResponseTo, false);
 
   return readAssertion(assertion, input, { responseSigned, assertionSigned });
-}
-
-/** Verifies `signature` (a child of `element`) with the IdP's certificates only, and returns what it covers: the
- *  element itself when checked on this DOM (enveloped-signature.ts: the Reference names this element, IDs are
- *  unique, and exclusive C14N covers the whole subtree but comments, which identity values refuse), or a parsed
- *  copy of xml-crypto's signed reference for any other signature shape. Also used for signed metadata
- *  (saml/metadata-signature.ts). */
-export function verifySignature(xml: string, signature: Element, element: Element, idp: Pick<UpstreamIdp, 'certificates' | 'allowSha1'>, what: string): Element {
-  checkSignedInfoAlgorithms(signature, idp.allowSha1);
-  const id = element.getAttribute('ID');
-  if (!idp.certificates.length) throw new SamlError('saml_untrusted_certificate', 'No certificate is configured for this identity provider.');
-  const references = childElements(firstChild(signature, NS.ds, 'SignedInfo') ?? signature, NS.ds, 'Reference').map((r) => r.getAttribute('URI'));
-  if (references.length !== 1 || references[0] !== `#${id}`) throw new SamlError('saml_bad_signature', `The ${what} signature does not cover the ${what}.`, { reference: references });
-  const verdict = checkEnvelopedSignature(signature, element, idp.certificates.map(publicKeyObject), idp.allowSha1);
-  if (verdict === 'valid') return element;
-  for (const cert of verdict === 'unsupported' ? idp.certificates : []) {
-    const sig = new SignedXml({ publicCert: publicKeyObject(cert), getCertFromKeyInfo: () => null });
-    sig.loadSignature(signature);
-    const refs = sig.getReferences();
-    if (refs.length !== 1 || refs[0].uri !== `#${id}`) throw new SamlError('saml_bad_signature', `The ${what} signature does not cover the ${what}.`, { reference: refs.map((r) => r.uri) });
-    let ok = false;
-    try {
-      ok = sig.checkSignature(xml);
-    } catch {
-      ok = false;
-    }
-    if (ok) {
-      const signed = sig.getSignedReferences();
-      if (signed.length !== 1) break;
-      const copy = parseXml(signed[0]).documentElement;
-      if (copy.localName !== element.localName || copy.namespaceURI !== element.namespaceURI || copy.getAttribute('ID') !== id) break;
-      return copy;
-    }
-  }
-  const carried = firstChild(signature, NS.ds, 'KeyInfo');
-  const carriedCert = carried ? descendants(carried, NS.ds, 'X509Certificate')[0]?.textContent?.replace(/\s+/g, '') : undefined;
-  const expected = idp.certificates.map(fingerprint);
-  const received = carriedCert ? fingerprint(`-----BEGIN CERTIFICATE-----\n${carriedCert}\n-----END CERTIFICATE-----`) : null;
-  if (received && !expected.includes(received)) {
-    throw new SamlError('saml_untrusted_certificate', `The ${what} is signed with a certificate that is not the identity provider's.`, { expectedFingerprints: expected, receivedFingerprint: received });
-  }
-  throw new SamlError('saml_bad_signature', `The ${what} signature is not valid: it was changed after signing or signed with another key.`, { expectedFingerprints: expected });
-}
-
-function fingerprint(pem: string): string {
-  try {
-    return new X509Certificate(pem).fingerprint256;
-  } catch {
-    return 'unparseable';
-  }
 }
 
 function checkUniqueIds(doc: Document) {

@@ -99,6 +99,31 @@ t.test('signature wrapping: the whole signed response re-rooted inside a forged 
   await refused(t, b64(forged), 'saml_schema_invalid', { idp: { ...config, wantAssertionSigned: false, wantResponseSigned: true } });
 });
 
+t.test('signature shapes the ACS does not accept: two references, another element, unknown or XPath transforms', async (t) => {
+  const xml = await idp.responseXml({ ...base, signResponse: false });
+  const reference = /<ds:Reference[\s\S]*?<\/ds:Reference>/.exec(xml)![0];
+  const two = await refused(t, b64(xml.replace(reference, reference + reference)), 'saml_bad_signature');
+  t.match(two.message, /does not cover/);
+  const responseId = /<samlp:Response[^>]* ID="([^"]+)"/.exec(xml)![1];
+  const other = await refused(t, b64(xml.replace(/(<ds:Reference URI=")#[^"]+"/, `$1#${responseId}"`)), 'saml_bad_signature');
+  t.same(other.diagnosis.reference, [`#${responseId}`]);
+  const exc = '<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#">';
+  const unknown = await refused(t, b64(xml.replace(exc, '<ds:Transform Algorithm="urn:example:unknown">')), 'saml_bad_signature');
+  t.match(unknown.message, /transform/);
+  const xpath = '<ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xpath-19991116"><ds:XPath>not(ancestor-or-self::ds:Signature)</ds:XPath></ds:Transform>';
+  t.match((await refused(t, b64(xml.replace(exc, xpath + exc)), 'saml_bad_signature')).message, /transform/);
+});
+
+t.test('a processing instruction splitting a signed value', async (t) => {
+  const xml = await idp.responseXml({ ...base, nameId: 'admin@customer.example.attacker.example', signResponse: false });
+  // xml-crypto's canonicaliser would digest the instruction's data as text, so the digest still matches.
+  await refused(t, b64(xml.replace('admin@customer.example.attacker.example</saml:NameID>', 'admin@customer.example<?x .attacker.example?></saml:NameID>')), 'saml_comment_injection');
+  // Under a response signature, the signature check refuses it first.
+  const attribute = await idp.responseXml({ ...base, attributes: { groups: ['jira-customers.attacker'] }, signResponse: true, signAssertion: false });
+  const err = await refused(t, b64(attribute.replace('jira-customers.attacker<', 'jira-customers<?x .attacker?><')), 'saml_bad_signature', { idp: { ...config, wantAssertionSigned: false } });
+  t.match(err.message, /processing instruction/);
+});
+
 t.test('duplicate IDs (a forged element reusing the signed ID)', async (t) => {
   const xml = await idp.responseXml({ ...base, signResponse: false });
   const id = /<saml:Assertion[^>]*ID="([^"]+)"/.exec(xml)![1];
