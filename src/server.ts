@@ -105,7 +105,10 @@ function collectFromPrimary(ctx: AppContext) {
   });
   ctx.metrics.exposition = () => new Promise<string>((resolve, reject) => {
     const id = next++;
-    waiting.set(id, { resolve, reject });
+    // A primary that never answers must not hold the scrape (and its entry here) forever.
+    const timer = setTimeout(() => { waiting.delete(id); reject(new Error('the primary did not answer within 10 s')); }, 10_000);
+    const settle = <T>(fn: (v: T) => void) => (v: T) => { clearTimeout(timer); fn(v); };
+    waiting.set(id, { resolve: settle(resolve), reject: settle(reject) });
     process.send!({ type: 'broker:metrics', id } satisfies MetricsMessage);
   });
 }

@@ -126,7 +126,7 @@ export interface IdpMetadataDocument {
  */
 export function readIdpMetadata(xml: string, opts: { entityId: string; signingCertificate?: string | null }): IdpMetadataDocument {
   let root = parseDocument(xml);
-  if (opts.signingCertificate) root = verifyMetadataSignature(xml, root, opts.signingCertificate);
+  if (opts.signingCertificate) root = verifyMetadataSignature(root, opts.signingCertificate);
   const picked = pickEntity(root, 'IDPSSODescriptor', opts.entityId);
   // validUntil and cacheDuration apply to everything inside the element that carries them.
   const scopes: El[] = [];

@@ -9,7 +9,7 @@ const MD = 'urn:oasis:names:tc:SAML:2.0:metadata';
 
 /** Returns `root` (the parsed root of `xml`) once its signature is verified on that DOM (`xml` itself is not parsed
  *  again), or throws a SamlError saying what is wrong. */
-export function verifyMetadataSignature(xml: string, root: Element, certificatePem: string): Element {
+export function verifyMetadataSignature(root: Element, certificatePem: string): Element {
   if (root.namespaceURI !== MD || (root.localName !== 'EntityDescriptor' && root.localName !== 'EntitiesDescriptor')) {
     throw new SamlError('saml_malformed', 'The document is not SAML 2.0 metadata.');
   }
