@@ -5,7 +5,7 @@
 // reused. Figures, never assertions.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, sign, verify, randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest, Agent } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -107,7 +107,11 @@ async function main() {
   const floor = rsaFloor();
   let databaseUrl: string;
   let drop = async () => {};
-  if (args.pg) { const db = await freshPostgres(); databaseUrl = db.url; drop = db.drop; } else databaseUrl = `file:${join(mkdtempSync(join(tmpdir(), 'bench-sso-')), 'bench.db')}`;
+  if (args.pg) { const db = await freshPostgres(); databaseUrl = db.url; drop = db.drop; } else {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-sso-'));
+    databaseUrl = `file:${join(dir, 'bench.db')}`;
+    drop = async () => rmSync(dir, { recursive: true, force: true });
+  }
 
   // Seed: organisation, a fake IdP, an app with 2FA, and many users with active TOTP factors.
   const { ctx } = await bootstrap(configFrom({ DATABASE_URL: databaseUrl, BASE_DOMAIN, MASTER_KEY, LOG_LEVEL: 'silent' }));
@@ -226,7 +230,7 @@ async function main() {
   console.log(`|---|---|---|---|---|---|---|---|---|---|${args.pg ? '---|' : ''}`);
   for (const r of rows) console.log(r);
   console.log(`\nFloor on this machine (one core, Node crypto, RSA-2048/SHA-256): ${floor.signsPerSec.toFixed(0)} signs/s, ${floor.verifiesPerSec.toFixed(0)} verifies/s. A login costs the broker 1 signature (the Response) and 1 verification (the IdP's assertion).`);
-  for (const n of nodes) n.proc.kill('SIGTERM');
+  await Promise.all(nodes.map((n) => new Promise((resolve) => { n.proc.once('exit', resolve); n.proc.kill('SIGTERM'); })));
   agent.destroy();
   await drop();
 }
