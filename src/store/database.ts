@@ -7,6 +7,7 @@ import type { SqlDriverAdapterFactory, SqlMigrationAwareDriverAdapterFactory } f
 import type { Database as SqliteDatabase } from 'better-sqlite3';
 import { PgRunner, SqliteRunner, type SqlRunner } from './sql.ts';
 import { startCheckpointer, type Checkpointer } from './sqlite-checkpointer.ts';
+import { TransactionGate } from './sqlite-transaction-gate.ts';
 import type { PrismaClient as SqliteClient } from '../../generated/sqlite/client.ts';
 
 export type Db = SqliteClient;
@@ -60,6 +61,7 @@ export async function openDatabase(target: DatabaseTarget, poolSize = 10, opts: 
   if (target.provider === 'sqlite') {
     const inner = await adapterFactory(target, poolSize);
     let connection: SqliteDatabase | undefined;
+    const gate = new TransactionGate();
     // The adapter opens its better-sqlite3 connection in connect(); keep a hold of it (Prisma may connect again).
     const adapter: SqlDriverAdapterFactory = {
       provider: inner.provider,
@@ -67,7 +69,7 @@ export async function openDatabase(target: DatabaseTarget, poolSize = 10, opts: 
       connect: async () => {
         const opened = await inner.connect();
         connection = (opened as unknown as { client: SqliteDatabase }).client;
-        return opened;
+        return gate.guard(opened);
       },
     };
     const { PrismaClient } = await import('../../generated/sqlite/client.ts');
@@ -85,7 +87,7 @@ export async function openDatabase(target: DatabaseTarget, poolSize = 10, opts: 
         checkpointer = startCheckpointer(target.location, 1000, opts.onCheckpointError ?? ((m) => console.error(`SQLite checkpoint: ${m}`)));
       }
     }
-    return { db, sql: new SqliteRunner(() => connection!), close: async () => { await checkpointer?.stop(); await db.$disconnect(); } };
+    return { db, sql: new SqliteRunner(() => connection!, gate), close: async () => { await checkpointer?.stop(); await db.$disconnect(); } };
   }
   const [{ PrismaPg }, { default: pg }, { PrismaClient }] = await Promise.all([import('@prisma/adapter-pg'), import('pg'), import('../../generated/postgresql/client.ts')]);
   const pool = new pg.Pool({ connectionString: target.location, max: poolSize });

@@ -11,6 +11,7 @@
 import type { Database as SqliteDatabase, Statement as SqliteStatement } from 'better-sqlite3';
 import type { Pool, QueryConfig } from 'pg';
 import type { Db } from './database.ts';
+import type { TransactionGate } from './sqlite-transaction-gate.ts';
 
 export type Dialect = 'sqlite' | 'postgresql';
 export type SqlRow = Record<string, unknown>;
@@ -38,11 +39,12 @@ export interface SqlRunner {
 }
 
 /** SQLite on the very connection Prisma uses (a second connection in the same process would wait on the first one's
- *  write lock with a blocking busy-wait). `connection()` returns the current one: Prisma may reconnect. */
+ *  write lock with a blocking busy-wait). `connection()` returns the current one: Prisma may reconnect. While a
+ *  Prisma transaction is open on the connection, statements wait for its end at the gate (sqlite-transaction-gate.ts). */
 export class SqliteRunner implements SqlRunner {
   readonly dialect = 'sqlite';
   private prepared = new WeakMap<SqliteDatabase, Map<Statement, SqliteStatement>>();
-  constructor(private readonly connection: () => SqliteDatabase) {}
+  constructor(private readonly connection: () => SqliteDatabase, private readonly gate: TransactionGate) {}
 
   private prepare(statement: Statement): SqliteStatement {
     const db = this.connection();
@@ -58,9 +60,11 @@ export class SqliteRunner implements SqlRunner {
     return stmt;
   }
   async all(statement: Statement, params: readonly unknown[]) {
+    if (this.gate.closed) await this.gate.pass();
     return this.prepare(statement).all(...params.map(toSqlite)) as SqlRow[];
   }
   async run(statement: Statement, params: readonly unknown[]) {
+    if (this.gate.closed) await this.gate.pass();
     return this.prepare(statement).run(...params.map(toSqlite)).changes;
   }
 }
