@@ -116,8 +116,9 @@ export class SingleLogout {
       throw new SamlError('saml_request_unsigned', 'An unsigned logout request must name the session (SessionIndex) it ends; register the app\'s certificate to let it log out by NameID alone.');
     }
     const expected = input.side === 'app' ? this.tenant.urls.idpSlo : this.tenant.urls.spSlo;
-    if (message.destination !== undefined && message.destination !== expected) {
-      throw new SamlError('saml_wrong_destination', 'The logout message was sent to another endpoint.', { expected, received: message.destination });
+    // A signed message must name where it was sent (SAML bindings 3.4.5.2, 3.5.5.2); unsigned, it is checked when present.
+    if (message.destination === undefined ? peer.certificates.length > 0 : message.destination !== expected) {
+      throw new SamlError('saml_wrong_destination', 'The logout message was sent to another endpoint.', { expected, received: message.destination ?? null });
     }
     if (message.kind === 'request' && message.notOnOrAfter && message.notOnOrAfter.getTime() + SKEW_SECONDS * 1000 < this.now().getTime()) {
       throw new SamlError('saml_expired', 'The logout request has expired.', { notOnOrAfter: message.notOnOrAfter.toISOString() });

@@ -43,6 +43,11 @@ export async function acceptAuthnRequest(ctx: AppContext, tenant: Tenant, input:
     if (!app.certificate) throw new SamlError('saml_request_unsigned', 'The application requires signed requests but has no certificate registered.');
     verifyAuthnRequestSignature({ binding: input.binding, rawQuery: input.rawQuery, samlRequest: input.samlRequest, certificatePem: app.certificate });
   }
+  // A signed request must name where it was sent (SAML bindings 3.4.5.2, 3.5.5.2): otherwise one the app signed for
+  // another IdP, or another organisation of this broker, would be accepted here. Unsigned, it is checked when present.
+  if (request.destination === undefined ? app.wantAuthnRequestsSigned : request.destination !== tenant.urls.idpSso) {
+    throw new SamlError('saml_wrong_destination', 'The application sent its login request to another address.', { expected: tenant.urls.idpSso, received: request.destination ?? null });
+  }
 
   // Every field of the request is the app's claim; the ACS URL must be one the organisation registered.
   let acsUrl = app.acsUrls[0];

@@ -247,6 +247,15 @@ t.test('IdP-initiated: the upstream IdP logs the user out of every app, then get
     t.equal(await activeSessions(w), 1);
   });
 
+  await t.test('signed but naming no Destination is refused', async (t) => {
+    const undirected = make('_idp_session_1');
+    const sent = encodeOutgoing({ ...undirected, xml: undirected.xml.replace(/ Destination="[^"]*"/, ''), param: 'SAMLRequest', destination: w.org.urls.spSlo, binding: 'redirect', relayState: null, signer: idpSigner });
+    const res = await browser.get(sent.url);
+    t.equal(res.statusCode, 400);
+    t.match(res.body, /saml_wrong_destination/);
+    t.equal(await activeSessions(w), 1, 'nothing ended');
+  });
+
   const request = make('_idp_session_1');
   const sent = encodeOutgoing({ ...request, param: 'SAMLRequest', destination: w.org.urls.spSlo, binding: 'redirect', relayState: 'idp-state', signer: idpSigner });
   const start = await browser.get(sent.url);

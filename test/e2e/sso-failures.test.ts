@@ -1,5 +1,6 @@
 // Failure paths of the brokered flow through HTTP: each refused with its code, no success Response issued.
 import t from 'tap';
+import { sign } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
 import { SAML } from '@node-saml/node-saml';
 import { generateSigningCredential } from '../../src/saml/certificates.ts';
@@ -69,6 +70,38 @@ t.test('signed AuthnRequests, when the app requires them', async (t) => {
   const url = await signer(appKey.privateKeyPem).getAuthorizeUrlAsync('r', undefined, {});
   const tampered = await browser.get(url.replace('RelayState=r', 'RelayState=changed'));
   t.equal(codeOf(tampered.body), 'saml_request_bad_signature');
+
+  // Signed for another address: another organisation of this broker, whose app shares the key.
+  const elsewhere = new SAML({ ...(w.nodeSaml(app) as unknown as { options: object }).options, entryPoint: `${w.base.replace('piedpipers.', 'hooli.')}/saml/idp/sso`, privateKey: appKey.privateKeyPem, signatureAlgorithm: 'sha256' } as never);
+  const sentElsewhere = await elsewhere.getAuthorizeUrlAsync('r', undefined, {});
+  const replayed = await browser.get(`${w.base}/saml/idp/sso${new URL(sentElsewhere).search}`);
+  t.equal(codeOf(replayed.body), 'saml_wrong_destination', 'a request signed for another address is refused here');
+  t.notOk(replayed.headers.location, 'and goes nowhere');
+
+  // Signed, with a valid signature, but naming no Destination at all.
+  const xml = `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_nodest1" Version="2.0" IssueInstant="${new Date().toISOString()}" AssertionConsumerServiceURL="${app.acsUrls[0]}"><saml:Issuer>${app.entityId}</saml:Issuer></samlp:AuthnRequest>`;
+  const query = `SAMLRequest=${encodeURIComponent(deflateRawSync(xml).toString('base64'))}&RelayState=r&SigAlg=${encodeURIComponent('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256')}`;
+  const signature = sign('sha256', Buffer.from(query), appKey.privateKeyPem).toString('base64');
+  const noDestination = await browser.get(`${w.base}/saml/idp/sso?${query}&Signature=${encodeURIComponent(signature)}`);
+  t.equal(codeOf(noDestination.body), 'saml_wrong_destination', 'a signed request must name its Destination');
+  const withDestination = xml.replace('Version="2.0"', `Version="2.0" Destination="${w.base}/saml/idp/sso"`);
+  const query2 = query.replace(/^SAMLRequest=[^&]+/, `SAMLRequest=${encodeURIComponent(deflateRawSync(withDestination).toString('base64'))}`);
+  const ok = await browser.get(`${w.base}/saml/idp/sso?${query2}&Signature=${encodeURIComponent(sign('sha256', Buffer.from(query2), appKey.privateKeyPem).toString('base64'))}`);
+  t.equal(ok.statusCode, 302, 'the same request naming this address goes on to the IdP');
+});
+
+t.test('an unsigned AuthnRequest naming another address is refused', async (t) => {
+  const w = await createWorld();
+  t.teardown(w.ta.cleanup);
+  await w.addIdp('Okta');
+  const { app } = await w.addApp('Jira');
+  const browser = new Browser(w.ta);
+  const elsewhere = new SAML({ ...(w.nodeSaml(app) as unknown as { options: object }).options, entryPoint: 'https://other-idp.example/sso' } as never);
+  const res = await browser.get(`${w.base}/saml/idp/sso${new URL(await elsewhere.getAuthorizeUrlAsync('', undefined, {})).search}`);
+  t.equal(codeOf(res.body), 'saml_wrong_destination');
+  const xml = `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_nodest2" Version="2.0" IssueInstant="${new Date().toISOString()}"><saml:Issuer>${app.entityId}</saml:Issuer></samlp:AuthnRequest>`;
+  const unsignedNoDestination = await browser.get(`${w.base}/saml/idp/sso?SAMLRequest=${encodeURIComponent(deflateRawSync(xml).toString('base64'))}`);
+  t.equal(unsignedNoDestination.statusCode, 302, 'unsigned and naming no Destination: accepted, as the bindings allow');
 });
 
 t.test('failures after the app\'s request: the app gets a SAML error Response, the user a branded page', async (t) => {
