@@ -180,10 +180,22 @@ export function parseSpMetadata(xml: string): ImportedSp {
   };
 }
 
-// Loopback, private, link-local (cloud metadata services), unique-local and unspecified ranges.
+// Every address that is not plainly on the public internet (the IANA special-purpose registries): loopback, private,
+// shared (carrier-grade NAT), link-local (cloud metadata services), unspecified, IETF-reserved, documentation,
+// benchmarking, multicast and reserved IPv4; and in IPv6 the same, plus every form that carries an IPv4 address
+// inside it (IPv4-mapped and -compatible, NAT64, 6to4, Teredo), through which an internal IPv4 address could be reached.
 const PRIVATE = new BlockList();
-for (const [net, bits] of [['127.0.0.0', 8], ['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['169.254.0.0', 16], ['100.64.0.0', 10], ['0.0.0.0', 8]] as const) PRIVATE.addSubnet(net, bits, 'ipv4');
-for (const [net, bits] of [['::1', 128], ['fc00::', 7], ['fe80::', 10], ['::', 128], ['::ffff:0:0', 96]] as const) PRIVATE.addSubnet(net, bits, 'ipv6');
+const PRIVATE_V4: [string, number][] = [
+  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
+  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24],
+  ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
+];
+const PRIVATE_V6: [string, number][] = [
+  ['::', 96], ['::ffff:0:0', 96], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23], ['2001:db8::', 32],
+  ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
+];
+for (const [net, bits] of PRIVATE_V4) PRIVATE.addSubnet(net, bits, 'ipv4');
+for (const [net, bits] of PRIVATE_V6) PRIVATE.addSubnet(net, bits, 'ipv6');
 
 export const MAX_METADATA_REDIRECTS = 5;
 

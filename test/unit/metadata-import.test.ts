@@ -93,5 +93,9 @@ t.test('fetching metadata: http(s) only, redirects followed and checked (more in
   t.match(await urlProblem(fetchMetadata('http://169.254.169.254/latest/meta-data')), /private network/, 'cloud metadata service refused');
   t.match(await urlProblem(fetchMetadata('http://[::1]:1/x')), /private network/);
   t.match(await urlProblem(fetchMetadata('http://10.1.2.3/x')), /private network/);
+  // The rest of the special-purpose ranges, and IPv6 forms that carry an IPv4 address.
+  for (const host of ['0.0.0.0', '100.64.1.1', '172.31.255.255', '192.0.0.8', '192.0.2.1', '192.168.1.1', '198.18.0.1', '198.51.100.7', '203.0.113.9', '224.0.0.1', '239.255.255.250', '255.255.255.255', '[::]', '[::7f00:1]', '[::ffff:127.0.0.1]', '[64:ff9b::a9fe:a9fe]', '[2002:a9fe:a9fe::1]', '[2001:0:4136:e378:8000:63bf:3fff:fdd2]', '[2001:db8::1]', '[fc00::1]', '[fd12:3456::1]', '[fe80::1]', '[fec0::1]', '[ff02::1]']) {
+    t.match(await urlProblem(fetchMetadata(`http://${host}/x`)), /private network/, `${host} refused`);
+  }
   t.match(await urlProblem(fetchMetadata('ftp://example.com/x')), /http\(s\)/);
 });
