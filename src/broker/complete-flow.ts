@@ -116,6 +116,7 @@ async function issue(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>,
     sessionId = sha256(newSessionToken);
     await tenant.store.sessions.create({
       id: sessionId, userId: user.id, idpId: flow.idpId!, nameId: flow.data.upstream!.nameId, upstreamSessionIndex: flow.data.upstream!.sessionIndex ?? null,
+      nameIdFormat: flow.data.upstream!.nameIdFormat ?? null, nameQualifier: flow.data.upstream!.nameQualifier ?? null, spNameQualifier: flow.data.upstream!.spNameQualifier ?? null,
       mfaAt: opts.mfaNow ? now : null, expiresAt: new Date(now.getTime() + tenant.org.sessionTtlSeconds * 1000),
     });
   } else if (opts.mfaNow) {

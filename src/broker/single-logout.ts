@@ -30,6 +30,10 @@ export interface LogoutHop {
   id: string;
   name: string;
   nameId: string;
+  /** toward the IdP: the Format and qualifiers of the NameID it issued (an app gets the format it is registered with) */
+  nameIdFormat?: string | null;
+  nameQualifier?: string | null;
+  spNameQualifier?: string | null;
   sessionIndex: string | null;
   requestId?: string;
   startedAt?: string;
@@ -167,7 +171,7 @@ export class SingleLogout {
         seenIdps.add(session.idpId);
         const idp = await this.store.identityProviders.findById(session.idpId);
         // An IdP without an SLO URL keeps its own session; that is its admin's choice, not a failed logout.
-        if (idp?.sloUrl && idp.enabled) hops.push({ side: 'idp', id: idp.id, name: idp.name, nameId: session.nameId, sessionIndex: session.upstreamSessionIndex });
+        if (idp?.sloUrl && idp.enabled) hops.push({ side: 'idp', id: idp.id, name: idp.name, nameId: session.nameId, nameIdFormat: session.nameIdFormat, nameQualifier: session.nameQualifier, spNameQualifier: session.spNameQualifier, sessionIndex: session.upstreamSessionIndex });
       }
     }
     const chain: LogoutChain = {
@@ -221,9 +225,12 @@ export class SingleLogout {
     const peer = hop.side === 'app' ? app : await this.store.identityProviders.findById(hop.id);
     if (!peer?.sloUrl) throw new AppError(409, 'logout_hop_done', 'This participant has no single logout URL any more.');
     const us = await this.us(hop.side);
-    // To an app: the NameID format we issued to it, so its logout lookup matches what it stored.
-    const nameIdFormat = app ? NAMEID_FORMATS[app.nameIdFormat] : null;
-    const { xml } = logoutRequestXml({ id: hop.requestId, issuer: us.entityId, destination: peer.sloUrl, now: this.now(), nameId: hop.nameId, nameIdFormat, sessionIndex: hop.sessionIndex });
+    // To an app: the NameID format we issued to it, so its logout lookup matches what it stored. To the IdP: the NameID
+    // exactly as it issued it, format and qualifiers included (ADFS, for one, finds nothing to log out otherwise).
+    const nameId = app
+      ? { nameIdFormat: NAMEID_FORMATS[app.nameIdFormat] }
+      : { nameIdFormat: hop.nameIdFormat, nameQualifier: hop.nameQualifier, spNameQualifier: hop.spNameQualifier };
+    const { xml } = logoutRequestXml({ id: hop.requestId, issuer: us.entityId, destination: peer.sloUrl, now: this.now(), nameId: hop.nameId, ...nameId, sessionIndex: hop.sessionIndex });
     return encodeOutgoing({ xml, id: hop.requestId, param: 'SAMLRequest', destination: peer.sloUrl, binding: 'redirect', relayState: flowId, signer: us.signer });
   }
 

@@ -41,6 +41,8 @@ export interface AppRequest {
 export interface UpstreamResult {
   nameId: string;
   nameIdFormat?: string;
+  nameQualifier?: string;
+  spNameQualifier?: string;
   sessionIndex?: string;
   attributes: Record<string, string[]>;
   assertionId: string;

@@ -62,13 +62,13 @@ export async function parseLogoutMessage(input: { binding: Binding; param: SamlP
 const instant = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 const PROTOCOL_NS = 'xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"';
 
-export function logoutRequestXml(m: { id?: string; issuer: string; destination: string; now: Date; nameId: string; nameIdFormat?: string | null; sessionIndex?: string | null; validSeconds?: number }): { id: string; xml: string } {
+export function logoutRequestXml(m: { id?: string; issuer: string; destination: string; now: Date; nameId: string; nameIdFormat?: string | null; nameQualifier?: string | null; spNameQualifier?: string | null; sessionIndex?: string | null; validSeconds?: number }): { id: string; xml: string } {
   const id = m.id ?? newSamlId();
   const notOnOrAfter = new Date(m.now.getTime() + (m.validSeconds ?? 300) * 1000);
   const xml =
     `<samlp:LogoutRequest ${PROTOCOL_NS} ID="${id}" Version="2.0" IssueInstant="${instant(m.now)}" Destination="${e(m.destination)}" NotOnOrAfter="${instant(notOnOrAfter)}">` +
     `<saml:Issuer>${e(m.issuer)}</saml:Issuer>` +
-    `<saml:NameID${m.nameIdFormat ? ` Format="${e(m.nameIdFormat)}"` : ''}>${e(m.nameId)}</saml:NameID>` +
+    `<saml:NameID${m.nameIdFormat ? ` Format="${e(m.nameIdFormat)}"` : ''}${m.nameQualifier ? ` NameQualifier="${e(m.nameQualifier)}"` : ''}${m.spNameQualifier ? ` SPNameQualifier="${e(m.spNameQualifier)}"` : ''}>${e(m.nameId)}</saml:NameID>` +
     (m.sessionIndex ? `<samlp:SessionIndex>${e(m.sessionIndex)}</samlp:SessionIndex>` : '') +
     `</samlp:LogoutRequest>`;
   return { id, xml };

@@ -11,8 +11,8 @@ import { saveApplication } from '../../src/orgs/registrations.ts';
 import type { Application } from '../../src/store/applications.ts';
 import { createOrg } from '../helpers/context.ts';
 import { Browser, formIn } from '../helpers/browser.ts';
-import type { FakeIdp } from '../helpers/fake-idp.ts';
-import { appReceives, createWorld, idpAnswers, type World } from '../helpers/sso-world.ts';
+import { b64, signWithXmlCrypto, type FakeIdp } from '../helpers/fake-idp.ts';
+import { appReceives, createWorld, idpAnswers, upstreamRequest, type World } from '../helpers/sso-world.ts';
 
 const ANN = 'ann@customer.example';
 
@@ -111,7 +111,7 @@ t.test('app-initiated: every other app, then the IdP, then the answer to the app
   verifyMessageSignature({ binding: 'redirect', param: 'SAMLRequest', rawQuery: queryOf(toIdp), message: '', certificates: [w.idpCert] });
   const idpRequest = inflate(paramsOf(toIdp).SAMLRequest);
   t.match(idpRequest, `<saml:Issuer>${w.org.urls.spEntityId}</saml:Issuer>`);
-  t.match(idpRequest, `<saml:NameID>${ANN}</saml:NameID>`);
+  t.match(idpRequest, `<saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${ANN}</saml:NameID>`, 'the NameID as the IdP issued it, format included');
   t.match(idpRequest, '<samlp:SessionIndex>_idp_session_1</samlp:SessionIndex>');
   const inResponseTo = /ID="([^"]+)"/.exec(idpRequest)![1];
   const idpAnswer = logoutResponseXml({ issuer: fake.entityId, destination: w.org.urls.spSlo, now: w.ta.clock.now(), inResponseTo, status: 'Success' });
@@ -141,6 +141,30 @@ t.test('app-initiated: every other app, then the IdP, then the answer to the app
     t.match(replay.body, /saml_replayed/);
   });
   t.ok(confluence);
+});
+
+t.test('to the IdP, the NameID goes back exactly as it issued it: format and qualifiers', async (t) => {
+  const { w, fake, sps, browser } = await setup();
+  t.teardown(w.ta.cleanup);
+  const start = await browser.get(await sps.jira.getAuthorizeUrlAsync('', undefined, {}));
+  const request = upstreamRequest(String(start.headers.location));
+  // A persistent, qualified NameID, as ADFS or Shibboleth issue them.
+  const unsigned = await fake.responseXml({ acsUrl: w.org.urls.spAcs, audience: w.org.urls.spEntityId, inResponseTo: request.id, nameId: 'opaque-7f3a', attributes: { Email: [ANN] }, signResponse: false });
+  // The builder always signs something: its signature is removed, and the edited assertion signed by xml-crypto.
+  const qualified = unsigned.replace(/<ds:Signature[\s\S]*?<\/ds:Signature>/, '').replace(/<saml:NameID [^>]*>/, '<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" NameQualifier="https://idp.example/saml" SPNameQualifier="sp &amp; qualifier">');
+  t.not(qualified, unsigned);
+  const acs = await browser.post(w.org.urls.spAcs, { SAMLResponse: b64(signWithXmlCrypto(qualified, fake.credential, 'Assertion')), RelayState: request.relayState }, { crossSite: true });
+  const landed = (await browser.follow(acs, w.base)).res;
+  t.equal(/Error code: <code>([^<]+)<\/code>/.exec(landed.body)?.[1], undefined, 'signed in');
+  const { profile } = await appReceives(sps.jira, landed);
+
+  const chain = String((await browser.get(await sps.jira.getLogoutUrlAsync(profile, '', {}))).headers.location);
+  const page = await browser.get(w.base + chain);
+  t.match(page.body, /Signing you out of <strong>Okta<\/strong>/);
+  const toIdp = String((await browser.get(`${w.base}${chain}/hop`)).headers.location);
+  const idpRequest = inflate(paramsOf(toIdp).SAMLRequest);
+  t.match(idpRequest, '<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" NameQualifier="https://idp.example/saml" SPNameQualifier="sp &amp; qualifier">opaque-7f3a</saml:NameID>');
+  verifyMessageSignature({ binding: 'redirect', param: 'SAMLRequest', rawQuery: queryOf(toIdp), message: '', certificates: [w.idpCert] });
 });
 
 t.test('an app that never answers: the chain moves on at the time limit and reports PartialLogout', async (t) => {

@@ -67,8 +67,16 @@ export class FakeIdp {
 
 /** Signs `xml` (no signature yet) with SHA-1 algorithms, as a legacy IdP would. */
 export function signSha1(xml: string, key: GeneratedCredential, elementName: 'Assertion' | 'Response'): string {
-  const sig = new SignedXml({ privateKey: key.privateKeyPem, publicCert: key.certificatePem, signatureAlgorithm: 'http://www.w3.org/2000/09/xmldsig#rsa-sha1', canonicalizationAlgorithm: 'http://www.w3.org/2001/10/xml-exc-c14n#' });
-  sig.addReference({ xpath: `//*[local-name(.)='${elementName}']`, transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'], digestAlgorithm: 'http://www.w3.org/2000/09/xmldsig#sha1' });
+  return signWithXmlCrypto(xml, key, elementName, 'sha1');
+}
+
+/** Signs `xml` (no signature yet) as an IdP would, with xml-crypto: enveloped, exclusive C14N, RSA-SHA256 by default. */
+export function signWithXmlCrypto(xml: string, key: GeneratedCredential, elementName: 'Assertion' | 'Response', hash: 'sha1' | 'sha256' = 'sha256'): string {
+  const algorithms = hash === 'sha1'
+    ? { signature: 'http://www.w3.org/2000/09/xmldsig#rsa-sha1', digest: 'http://www.w3.org/2000/09/xmldsig#sha1' }
+    : { signature: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256', digest: 'http://www.w3.org/2001/04/xmlenc#sha256' };
+  const sig = new SignedXml({ privateKey: key.privateKeyPem, publicCert: key.certificatePem, signatureAlgorithm: algorithms.signature, canonicalizationAlgorithm: 'http://www.w3.org/2001/10/xml-exc-c14n#' });
+  sig.addReference({ xpath: `//*[local-name(.)='${elementName}']`, transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'], digestAlgorithm: algorithms.digest });
   sig.computeSignature(xml, { prefix: 'ds', location: { reference: `//*[local-name(.)='${elementName}']/*[local-name(.)='Issuer']`, action: 'after' } });
   return sig.getSignedXml();
 }

@@ -227,6 +227,8 @@ function readAssertion(assertion: Element, input: VerifyInput, signed: { respons
     issuer: issuerText,
     nameId,
     nameIdFormat: nameIdEl!.getAttribute('Format') || undefined,
+    nameQualifier: nameIdEl!.getAttribute('NameQualifier') || undefined,
+    spNameQualifier: nameIdEl!.getAttribute('SPNameQualifier') || undefined,
     sessionIndex: authn?.getAttribute('SessionIndex') || undefined,
     attributes,
     inResponseTo: confirmation.getAttribute('InResponseTo') || null,

@@ -25,6 +25,9 @@ export interface VerifiedAssertion {
   issuer: string;
   nameId: string;
   nameIdFormat?: string;
+  /** NameQualifier and SPNameQualifier of the NameID: a logout request back to the IdP must repeat them */
+  nameQualifier?: string;
+  spNameQualifier?: string;
   sessionIndex?: string;
   attributes: Record<string, string[]>;
   inResponseTo: string | null;
