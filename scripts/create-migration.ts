@@ -1,26 +1,35 @@
-// Writes the next migration for both databases from prisma/schema.prisma, using the WASM schema engine
-// (the Prisma CLI's `migrate dev` needs a native engine this project cannot download).
-// Usage: npm run migration:create -- <name>     (needs the local PostgreSQL server for the postgresql diff)
+// Writes the next migration for both databases: the SQL from prisma/schema.prisma as it was at a git revision (the
+// last commit by default) to the schema as it is now, by Prisma's schema engine compiled to WebAssembly (the CLI's
+// `migrate dev` needs a native engine this project cannot download). Nothing is read from a database; for PostgreSQL
+// the engine opens a connection to SHADOW_DATABASE_URL (default: the local server's postgres database).
+// Usage: npm run migration:create -- <name> [--from <git revision>]
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { diffToSchema, migrationsDir } from '../src/store/migrations.ts';
-import type { DatabaseTarget } from '../src/store/database.ts';
+import { parseArgs } from 'node:util';
+import { diffSchemas, migrationsDir } from '../src/store/migrations.ts';
+import { schemaFor } from './schema-for.mjs';
 
-const name = (process.argv[2] ?? '').replace(/[^a-z0-9_]/gi, '_');
-if (!name) throw new Error('usage: npm run migration:create -- <name>');
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { from: { type: 'string', default: 'HEAD' } } });
+const name = (positionals[0] ?? '').replace(/[^a-z0-9_]/gi, '_');
+if (!name) throw new Error('usage: npm run migration:create -- <name> [--from <git revision>]');
 const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
 
-const targets: DatabaseTarget[] = [
-  { provider: 'sqlite', location: ':memory:' },
-  { provider: 'postgresql', location: process.env.SHADOW_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' },
-];
-for (const target of targets) {
-  const schemaPath = `generated/schema.${target.provider}.prisma`;
-  const sql = await diffToSchema(target, schemaPath, readFileSync(schemaPath, 'utf8'));
-  if (!sql.trim() || /empty migration/i.test(sql)) { console.log(`${target.provider}: no changes`); continue; }
-  const dir = join(migrationsDir(target.provider), `${stamp}_${name}`);
+const current = readFileSync('prisma/schema.prisma', 'utf8');
+let previous: string | null;
+try {
+  previous = execFileSync('git', ['show', `${values.from}:prisma/schema.prisma`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+} catch {
+  previous = null; // no schema at that revision: the first migration
+}
+if (previous === current) console.log(`prisma/schema.prisma has not changed since ${values.from}.`);
+
+for (const provider of ['sqlite', 'postgresql'] as const) {
+  const sql = await diffSchemas(provider, previous === null ? null : schemaFor(previous, provider), schemaFor(current, provider));
+  if (!sql.trim() || /empty migration/i.test(sql)) { console.log(`${provider}: no changes`); continue; }
+  const dir = join(migrationsDir(provider), `${stamp}_${name}`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'migration.sql'), sql);
-  writeFileSync(join(migrationsDir(target.provider), 'migration_lock.toml'), `provider = "${target.provider}"\n`);
-  console.log(`${target.provider}: wrote ${dir}`);
+  writeFileSync(join(migrationsDir(provider), 'migration_lock.toml'), `provider = "${provider}"\n`);
+  console.log(`${provider}: wrote ${dir}`);
 }

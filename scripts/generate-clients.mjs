@@ -6,21 +6,16 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { schemaFor } from './schema-for.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const source = readFileSync(join(root, 'prisma/schema.prisma'), 'utf8');
 const outDir = join(root, 'generated');
 mkdirSync(outDir, { recursive: true });
 
-export function schemaFor(provider) {
-  return source
-    .replace(/provider = "sqlite"/, `provider = "${provider}"`)
-    .replace(/output\s+=\s+"[^"]*"/, `output   = "./${provider}"`);
-}
-
 for (const provider of ['sqlite', 'postgresql']) {
   const schemaPath = join(outDir, `schema.${provider}.prisma`);
-  writeFileSync(schemaPath, schemaFor(provider));
+  writeFileSync(schemaPath, schemaFor(source, provider));
   execFileSync(process.execPath, [join(root, 'node_modules/prisma/build/index.js'), 'generate', '--schema', schemaPath], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -72,13 +72,18 @@ export async function migrate(target: DatabaseTarget): Promise<string[]> {
   return out.appliedMigrationNames;
 }
 
-/** SQL that takes the committed migrations to the given schema (empty when they already match). */
-export async function diffToSchema(target: DatabaseTarget, schemaPath: string, schema: string): Promise<string> {
-  const migrationsList = readMigrations(target.provider);
+/** The SQL migration from one schema file's content to another's (from nothing when `from` is null), for `provider`.
+ *  Both are datamodels: no database is read (PostgreSQL's engine only opens a connection to SHADOW_DATABASE_URL or
+ *  the local server), so it works the same way for both providers. (Replaying
+ *  the committed migrations on a shadow database would need the adapters to serve the engine's shadow-database and
+ *  introspection queries, which they do not.) */
+export async function diffSchemas(provider: DbProvider, from: string | null, to: string): Promise<string> {
+  // The engine starts with a connection of the provider's kind, and reads nothing through it for a datamodel diff.
+  const target: DatabaseTarget = provider === 'sqlite' ? { provider, location: ':memory:' } : { provider, location: process.env.SHADOW_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' };
   const result = await withSchemaEngine(target, (engine) =>
     engine.diff({
-      from: migrationsList.migrationDirectories.length ? { tag: 'migrations', ...migrationsList } : { tag: 'empty' },
-      to: { tag: 'schemaDatamodel', files: [{ path: schemaPath, content: schema }] },
+      from: from === null ? { tag: 'empty' } : { tag: 'schemaDatamodel', files: [{ path: 'from.prisma', content: from }] },
+      to: { tag: 'schemaDatamodel', files: [{ path: 'to.prisma', content: to }] },
       script: true,
       exitCode: null,
       filters: noFilter,

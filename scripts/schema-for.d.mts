@@ -1,0 +1,1 @@
+export function schemaFor(source: string, provider: 'sqlite' | 'postgresql'): string;
