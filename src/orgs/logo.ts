@@ -37,7 +37,16 @@ export async function removeLogo(ctx: AppContext, orgId: string, actor: string) 
 }
 
 /** A strong validator for caching: changes exactly when the bytes do. */
-export const logoEtag = (bytes: Buffer) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
+// The organisation cache hands out the same logo Buffer until the logo changes: its ETag is hashed once per Buffer.
+const etags = new WeakMap<Buffer, string>();
+export function logoEtag(bytes: Buffer): string {
+  let etag = etags.get(bytes);
+  if (!etag) {
+    etag = `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
+    etags.set(bytes, etag);
+  }
+  return etag;
+}
 
 /**
  * The address pages use for the logo: the uploaded one (its URL changes with every save, so browsers holding a
