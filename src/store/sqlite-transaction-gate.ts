@@ -4,6 +4,10 @@
 // back with it. A login's consumed assertion ID or TOTP step would then disappear and could be replayed; its flow,
 // session and audit events would be lost. The gate holds every statement from outside the transaction until the
 // transaction ends. PostgreSQL needs none of this: each transaction has a connection of its own.
+//
+// So work inside a transaction must go through the transaction's store (Store.transaction hands it over): a statement
+// through the process's store would wait for the end of the very transaction that waits for it, until Prisma's
+// transaction timeout rolls it back.
 import type { SqlDriverAdapter, Transaction } from '@prisma/driver-adapter-utils';
 
 export class TransactionGate {

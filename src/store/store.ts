@@ -86,7 +86,8 @@ export class Store {
     return tenant;
   }
   /** Runs `work` in one database transaction with a store bound to it. Reads inside it bypass the cache (they must
-   *  see the transaction's own writes); the cache is emptied once it commits. */
+   *  see the transaction's own writes); the cache is emptied once it commits. `work` must use only `tx`: on SQLite
+   *  any other statement waits for the transaction to end (sqlite-transaction-gate.ts). */
   async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
     try {
       return await this.db.$transaction((tx) => work(Store.inTransaction(tx as unknown as Db, this.sql.dialect)));
