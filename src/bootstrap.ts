@@ -7,7 +7,7 @@ import { loadMasterKey } from './crypto/master-key.ts';
 import { SealedBox } from './crypto/sealed-box.ts';
 import { OrganizationService } from './orgs/organization-service.ts';
 import { SigningCredentials } from './orgs/signing-credentials.ts';
-import { openDatabase, parseDatabaseUrl } from './store/database.ts';
+import { openDatabase, parseDatabaseUrl, type CheckpointMode } from './store/database.ts';
 import { migrate, pendingMigrations } from './store/migrations.ts';
 import { ConfigCache } from './store/config-cache.ts';
 import { Store } from './store/store.ts';
@@ -15,7 +15,7 @@ import { Metrics } from './metrics/metrics.ts';
 
 export interface BootstrapResult { ctx: AppContext; appliedMigrations: string[]; warnings: string[] }
 
-export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey?: Buffer; skipMigrations?: boolean; processMetrics?: boolean; backgroundCheckpoints?: boolean } = {}): Promise<BootstrapResult> {
+export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey?: Buffer; skipMigrations?: boolean; processMetrics?: boolean; checkpoints?: CheckpointMode } = {}): Promise<BootstrapResult> {
   const warnings: string[] = [];
   let key = opts.masterKey;
   if (!key) {
@@ -25,14 +25,14 @@ export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey
   }
   const target = parseDatabaseUrl(config.databaseUrl);
   const cache = new ConfigCache(config.configCacheSeconds * 1000);
-  let store = Store.open(await openDatabase(target, config.databasePoolSize, { backgroundCheckpoints: opts.backgroundCheckpoints }), cache);
+  let store = Store.open(await openDatabase(target, config.databasePoolSize, { checkpoints: opts.checkpoints }), cache);
   // The schema engine is started only when something is pending: it is slow to load, and on SQLite it needs the
   // file to itself (other processes, such as a running server, keep it open otherwise).
   let appliedMigrations: string[] = [];
   if (!opts.skipMigrations && (await pendingMigrations(store.db, target.provider)).length) {
     await store.close();
     appliedMigrations = await migrate(target);
-    store = Store.open(await openDatabase(target, config.databasePoolSize, { backgroundCheckpoints: opts.backgroundCheckpoints }), cache);
+    store = Store.open(await openDatabase(target, config.databasePoolSize, { checkpoints: opts.checkpoints }), cache);
   }
   const box = new SealedBox(key);
   const credentials = new SigningCredentials(box);

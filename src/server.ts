@@ -60,7 +60,8 @@ async function readyMessage(ctx: AppContext) {
 
 /** One broker process: the whole node (WORKERS=1), or a cluster worker (the primary migrated and runs the tasks). */
 async function runNode(config: Config, worker: boolean) {
-  const { ctx, appliedMigrations, warnings } = await bootstrap(config, { processMetrics: true, skipMigrations: worker, backgroundCheckpoints: true });
+  // A single process checkpoints SQLite from its own thread; in a cluster the primary does it for every worker.
+  const { ctx, appliedMigrations, warnings } = await bootstrap(config, { processMetrics: true, skipMigrations: worker, checkpoints: worker ? 'elsewhere' : 'thread' });
   if (worker) collectFromPrimary(ctx);
   const app = await buildApp(ctx);
   if (!worker) for (const w of warnings) app.log.warn(`\n\n  !!! ${w}\n`);
@@ -115,7 +116,7 @@ function collectFromPrimary(ctx: AppContext) {
 
 async function runPrimary(config: Config) {
   const log = pino({ level: config.logLevel });
-  const { ctx, appliedMigrations, warnings } = await bootstrap(config);
+  const { ctx, appliedMigrations, warnings } = await bootstrap(config, { checkpoints: 'thread' });
   for (const w of warnings) log.warn(`\n\n  !!! ${w}\n`);
   if (appliedMigrations.length) log.info({ appliedMigrations }, 'database migrations applied');
   const stopTasks = backgroundTasks(ctx, log);

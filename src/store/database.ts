@@ -50,10 +50,14 @@ export interface OpenDatabase {
 /** Loads only the client of the database in use: each generated client brings its own runtime and query
  *  compiler, and a process never needs both (the same goes for the two driver adapters). The driver connection
  *  (SQLite) or pool (PostgreSQL) is shared between Prisma and the hand-written statements of sql.ts. */
+/** Who copies a SQLite file's WAL into the database: the connection that commits, as SQLite does by default
+ *  (`commit`); a background thread of this process (`thread`, sqlite-checkpointer.ts: for the server); or another
+ *  process of the node (`elsewhere`: a cluster worker, whose primary runs the one thread for all of them, so that the
+ *  writers are held by one RESTART checkpoint at a time, not by one per worker). */
+export type CheckpointMode = 'commit' | 'thread' | 'elsewhere';
+
 export interface OpenOptions {
-  /** SQLite file: checkpoint the WAL from a background thread instead of inside commits (sqlite-checkpointer.ts);
-   *  for long-running processes (the server) */
-  backgroundCheckpoints?: boolean;
+  checkpoints?: CheckpointMode;
   onCheckpointError?: (message: string) => void;
 }
 
@@ -82,10 +86,9 @@ export async function openDatabase(target: DatabaseTarget, poolSize = 10, opts: 
       // (durable at checkpoints; a power cut can lose the last commits, never corrupt the file).
       connection.pragma('journal_mode = WAL');
       connection.pragma('synchronous = NORMAL');
-      if (opts.backgroundCheckpoints) {
-        connection.pragma('wal_autocheckpoint = 0');
-        checkpointer = startCheckpointer(target.location, 1000, opts.onCheckpointError ?? ((m) => console.error(`SQLite checkpoint: ${m}`)));
-      }
+      const mode = opts.checkpoints ?? 'commit';
+      if (mode !== 'commit') connection.pragma('wal_autocheckpoint = 0');
+      if (mode === 'thread') checkpointer = startCheckpointer(target.location, 1000, opts.onCheckpointError ?? ((m) => console.error(`SQLite checkpoint: ${m}`)));
     }
     return { db, sql: new SqliteRunner(() => connection!, gate), close: async () => { await checkpointer?.stop(); await db.$disconnect(); } };
   }

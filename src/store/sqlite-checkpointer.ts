@@ -37,8 +37,9 @@ parentPort.on('message', (m) => {
 
 export interface Checkpointer { stop(): Promise<void> }
 
-/** Log frames (pages) past which the log is restarted: SQLite's own automatic checkpoint threshold. */
-const RESTART_FRAMES = 1000;
+/** Log frames (pages, about 40 MB) past which the log is restarted. The file keeps its largest size, so once it is
+ *  that large, appends reuse its space; a higher threshold only makes the restarts, which hold writers, rarer. */
+const RESTART_FRAMES = 10_000;
 /** How long the RESTART waits for a writer or a reader of the server before it gives up until the next interval. */
 const BUSY_TIMEOUT_MS = 20;
 

@@ -11,7 +11,7 @@ t.test('WAL pages reach the database file from the background checkpointer, not 
   const dir = mkdtempSync(join(tmpdir(), 'ckpt-'));
   const path = join(dir, 'b.db');
   const errors: string[] = [];
-  const database = await openDatabase(parseDatabaseUrl(`file:${path}`), 2, { backgroundCheckpoints: true, onCheckpointError: (m) => errors.push(m) });
+  const database = await openDatabase(parseDatabaseUrl(`file:${path}`), 2, { checkpoints: 'thread', onCheckpointError: (m) => errors.push(m) });
   const store = Store.open(database);
   t.teardown(async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); });
   await store.db.$executeRawUnsafe('CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT)');
@@ -30,7 +30,7 @@ t.test('under writes that never pause, the WAL is restarted from its beginning i
   const dir = mkdtempSync(join(tmpdir(), 'ckpt-'));
   const path = join(dir, 'b.db');
   const errors: string[] = [];
-  const database = await openDatabase(parseDatabaseUrl(`file:${path}`), 2, { backgroundCheckpoints: true, onCheckpointError: (m) => errors.push(m) });
+  const database = await openDatabase(parseDatabaseUrl(`file:${path}`), 2, { checkpoints: 'thread', onCheckpointError: (m) => errors.push(m) });
   const store = Store.open(database);
   t.teardown(async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); });
   await store.db.$executeRawUnsafe('CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT)');
