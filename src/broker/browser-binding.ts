@@ -2,7 +2,8 @@
 // continue someone else's login: the browser must also carry the random token whose hash the flow stores.
 // SameSite=Lax: the cookie comes back on top-level navigations to our pages, but not on the IdP's cross-site POST
 // to the ACS, which is why the ACS only verifies and then redirects the browser to a page that checks the binding.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { pooledRandomBytes } from '../crypto/random-ids.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.ts';
 
@@ -19,7 +20,7 @@ export function cookieOptions(config: Config, maxAgeSeconds?: number) {
 export function browserBinding(request: FastifyRequest, reply: FastifyReply, config: Config): string {
   let token = request.cookies[BROWSER_COOKIE];
   if (!token || !/^[A-Za-z0-9_-]{43}$/.test(token)) {
-    token = randomBytes(32).toString('base64url');
+    token = pooledRandomBytes(32).toString('base64url');
     reply.setCookie(BROWSER_COOKIE, token, cookieOptions(config));
   }
   return sha256(token);

@@ -3,7 +3,7 @@
 // app). The only way to `completed` is through `issue`, which is reached either from a policy that allows without a
 // second factor, or from the `mfa_done` stage, which only a verified code can set. The flow moves to `completed` by
 // compare-and-set before the Response is built: one flow yields at most one Response, on any node.
-import { randomBytes } from 'node:crypto';
+import { pooledRandomBytes } from '../crypto/random-ids.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
@@ -112,7 +112,7 @@ async function issue(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>,
   let sessionId = flow.sessionId;
   let newSessionToken: string | undefined;
   if (!sessionId) {
-    newSessionToken = randomBytes(32).toString('base64url');
+    newSessionToken = pooledRandomBytes(32).toString('base64url');
     sessionId = sha256(newSessionToken);
     await tenant.store.sessions.create({
       id: sessionId, userId: user.id, idpId: flow.idpId!, nameId: flow.data.upstream!.nameId, upstreamSessionIndex: flow.data.upstream!.sessionIndex ?? null,

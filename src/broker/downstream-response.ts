@@ -1,6 +1,7 @@
 // Stage `completed`: the signed Response for the app, and the SAML error Response when a login is refused after
 // the app's request was accepted. Which NameID and attributes an app receives is decided by its registration.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { pooledRandomBytes } from '../crypto/random-ids.ts';
 import type { AppContext } from '../context.ts';
 import type { Tenant } from '../plugins/tenant.ts';
 import { buildErrorResponse, buildLoginResponse } from '../saml/downstream/response.ts';
@@ -34,7 +35,7 @@ export function releasedAttributes(app: Application, user: User, profile: Pick<P
 }
 
 export async function successResponse(ctx: AppContext, tenant: Tenant, app: Application, request: AppRequest, user: User, profile: Pick<Profile, 'firstName' | 'lastName' | 'groups'>, authnInstant: Date): Promise<PostToApp & { sessionIndex: string; nameId: string }> {
-  const sessionIndex = `_${randomBytes(16).toString('hex')}`;
+  const sessionIndex = `_${pooledRandomBytes(16).toString('hex')}`;
   const nameId = nameIdFor(app, user);
   const built = await buildLoginResponse({
     idp: await localIdp(ctx, tenant),

@@ -3,18 +3,19 @@
 // with a time limit, and finally the originator gets a LogoutResponse: Success, or PartialLogout when a participant
 // could not be logged out (no SLO URL, an error status, no answer in time). The chain is a stored flow that moves by
 // compare-and-set, so any node can take the next step and a replayed step changes nothing.
-import { randomBytes } from 'node:crypto';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import type { Tenant } from '../plugins/tenant.ts';
 import { encodeOutgoing, verifyMessageSignature, type Binding, type OutgoingMessage } from '../saml/bindings.ts';
 import { SamlError } from '../saml/errors.ts';
+import { newSamlId } from '../saml/downstream/response.ts';
 import { NAMEID_FORMATS } from '../saml/metadata.ts';
 import { logoutRequestXml, logoutResponseXml, parseLogoutMessage, type LogoutStatus, type ReceivedLogoutRequest, type ReceivedLogoutResponse } from '../saml/logout.ts';
 import type { BrokerSessionRow } from '../store/broker-sessions.ts';
 import type { LoginFlow } from '../store/login-flows.ts';
 import { localIdp, localSp } from './identities.ts';
 import { STAGE } from './stages.ts';
+import { newFlowId } from './start-flow.ts';
 
 /** How long the whole chain may take before its flow expires. */
 const CHAIN_TTL_SECONDS = 600;
@@ -178,7 +179,7 @@ export class SingleLogout {
       kind: 'logout', origin: { side, id: peer.id, name: peer.name, requestId: request.id, relayState: input.relayState, binding: input.binding },
       browser: input.browser, hops, current: 0, sessionIds: sessions.map((s) => s.id),
     };
-    const flow = await this.store.flows.create<LogoutChain>({ id: randomBytes(16).toString('base64url'), stage: STAGE.logout, data: chain, expiresAt: new Date(now.getTime() + CHAIN_TTL_SECONDS * 1000) });
+    const flow = await this.store.flows.create<LogoutChain>({ id: newFlowId(), stage: STAGE.logout, data: chain, expiresAt: new Date(now.getTime() + CHAIN_TTL_SECONDS * 1000) });
     await this.store.audit.record({
       type: 'logout.started', at: now, ...(side === 'app' ? { appId: peer.id } : { idpId: peer.id }), flowId: flow.id,
       ...(sessions[0] && { userId: sessions[0].userId }),
@@ -208,7 +209,7 @@ export class SingleLogout {
         hop = chain.hops[++chain.current];
       }
       if (!hop) return this.finish(flow, chain);
-      if (!hop.startedAt) Object.assign(hop, { startedAt: now.toISOString(), requestId: `_${randomBytes(20).toString('hex')}` });
+      if (!hop.startedAt) Object.assign(hop, { startedAt: now.toISOString(), requestId: newSamlId() });
       if (JSON.stringify(chain) !== JSON.stringify(flow.data) && !(await this.store.flows.advance(flow, STAGE.logout, { data: chain }))) continue;
       const remaining = Math.max(1, Math.ceil((Date.parse(hop.startedAt!) + hopTimeoutSeconds * 1000 - now.getTime()) / 1000));
       return { kind: 'hop', flowId, hop, remainingSeconds: remaining, done: chain.current, total: chain.hops.length };

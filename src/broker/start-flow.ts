@@ -2,7 +2,7 @@
 // app's launch link. The app is looked up by Issuer within the Host's organisation only; the ACS URL comes from
 // the app's registration (a requested one is accepted only if registered); RelayState is kept verbatim. The request
 // is only checked here: the flow is stored once the next step is known, at that step (see routes.ts `proceed`).
-import { randomBytes } from 'node:crypto';
+import { pooledRandomBytes } from '../crypto/random-ids.ts';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import type { Tenant } from '../plugins/tenant.ts';
@@ -14,7 +14,7 @@ import type { AppRequest, FlowData } from './stages.ts';
 
 export const MAX_RELAY_STATE = 1024; // generous: SAML says 80 bytes, real SPs send more
 
-export const newFlowId = () => randomBytes(16).toString('base64url');
+export const newFlowId = () => pooledRandomBytes(16).toString('base64url');
 
 /** An app's request, checked against its registration and not stored yet. */
 export interface AcceptedRequest { app: Application; via: 'sp_initiated' | 'launch'; request: AppRequest; browser: string }

@@ -10,7 +10,7 @@
 // lowercase), namespace declarations before attributes and only on the element that first uses the prefix (so the
 // Response declares samlp only, and saml is declared on its Issuer and on its Assertion), `<a></a>` never `<a/>`,
 // c14nText for text and c14nAttr for attribute values.
-import { randomBytes } from 'node:crypto';
+import { pooledRandomBytes } from '../../crypto/random-ids.ts';
 import xmlenc from 'xml-encryption';
 import { NAMEID_FORMATS } from '../metadata.ts';
 import { c14nAttr as a, c14nText as t } from '../xml.ts';
@@ -28,7 +28,7 @@ export interface DownstreamApp {
   nameIdFormat: 'emailAddress' | 'persistent' | 'unspecified';
 }
 
-export const newSamlId = () => `_${randomBytes(20).toString('hex')}`;
+export const newSamlId = () => `_${pooledRandomBytes(20).toString('hex')}`;
 const instant = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 const PROTOCOL = 'urn:oasis:names:tc:SAML:2.0:protocol';
 const ASSERTION = 'urn:oasis:names:tc:SAML:2.0:assertion';
