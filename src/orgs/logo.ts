@@ -36,9 +36,9 @@ export async function removeLogo(ctx: AppContext, orgId: string, actor: string) 
   return org;
 }
 
-/** A strong validator for caching: changes exactly when the bytes do. */
 // The organisation cache hands out the same logo Buffer until the logo changes: its ETag is hashed once per Buffer.
 const etags = new WeakMap<Buffer, string>();
+/** A strong validator for caching: changes exactly when the bytes do. */
 export function logoEtag(bytes: Buffer): string {
   let etag = etags.get(bytes);
   if (!etag) {

@@ -13,9 +13,6 @@ import { createSchemaValidator } from './schema-validator.ts';
 import { childElements, firstChild, NS, parseXml, strictText } from './xml-dom.ts';
 import { checkSignedInfoAlgorithms, findSigner, signXml } from './xml-signature.ts';
 
-// Kept here for the modules that import it from the bindings (downstream/authn-request.ts re-exports it).
-export { checkSignedInfoAlgorithms } from './xml-signature.ts';
-
 export type Binding = 'redirect' | 'post';
 export type SamlParam = 'SAMLRequest' | 'SAMLResponse';
 export type OutgoingMessage = { binding: 'redirect'; url: string } | { binding: 'post'; url: string; fields: Record<string, string> };

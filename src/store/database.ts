@@ -47,9 +47,6 @@ export interface OpenDatabase {
   close(): Promise<void>;
 }
 
-/** Loads only the client of the database in use: each generated client brings its own runtime and query
- *  compiler, and a process never needs both (the same goes for the two driver adapters). The driver connection
- *  (SQLite) or pool (PostgreSQL) is shared between Prisma and the hand-written statements of sql.ts. */
 /** Who copies a SQLite file's WAL into the database: the connection that commits, as SQLite does by default
  *  (`commit`); a background thread of this process (`thread`, sqlite-checkpointer.ts: for the server); or another
  *  process of the node (`elsewhere`: a cluster worker, whose primary runs the one thread for all of them, so that the
@@ -61,18 +58,31 @@ export interface OpenOptions {
   onCheckpointError?: (message: string) => void;
 }
 
+/** Loads only the client of the database in use: each generated client brings its own runtime and query
+ *  compiler, and a process never needs both (the same goes for the two driver adapters). The driver connection
+ *  (SQLite) or pool (PostgreSQL) is shared between Prisma and the hand-written statements of sql.ts. */
 export async function openDatabase(target: DatabaseTarget, poolSize = 10, opts: OpenOptions = {}): Promise<OpenDatabase> {
   if (target.provider === 'sqlite') {
     const inner = await adapterFactory(target, poolSize);
+    const file = target.location !== ':memory:';
+    const mode = opts.checkpoints ?? 'commit';
     let connection: SqliteDatabase | undefined;
     const gate = new TransactionGate();
-    // The adapter opens its better-sqlite3 connection in connect(); keep a hold of it (Prisma may connect again).
+    // The adapter opens its better-sqlite3 connection in connect(); keep a hold of it, and set it up there, so that a
+    // connection Prisma opens again is set up the same way.
     const adapter: SqlDriverAdapterFactory = {
       provider: inner.provider,
       adapterName: inner.adapterName,
       connect: async () => {
         const opened = await inner.connect();
         connection = (opened as unknown as { client: SqliteDatabase }).client;
+        if (file) {
+          // WAL lets readers proceed during a write and, with synchronous=NORMAL, commits without an fsync each time
+          // (durable at checkpoints; a power cut can lose the last commits, never corrupt the file).
+          connection.pragma('journal_mode = WAL');
+          connection.pragma('synchronous = NORMAL');
+          if (mode !== 'commit') connection.pragma('wal_autocheckpoint = 0');
+        }
         return gate.guard(opened);
       },
     };
@@ -80,16 +90,9 @@ export async function openDatabase(target: DatabaseTarget, poolSize = 10, opts: 
     const db = new PrismaClient({ adapter });
     await db.$connect();
     if (!connection) throw new Error('the SQLite adapter did not expose its connection');
-    let checkpointer: Checkpointer | undefined;
-    if (target.location !== ':memory:') {
-      // WAL lets readers proceed during a write and, with synchronous=NORMAL, commits without an fsync each time
-      // (durable at checkpoints; a power cut can lose the last commits, never corrupt the file).
-      connection.pragma('journal_mode = WAL');
-      connection.pragma('synchronous = NORMAL');
-      const mode = opts.checkpoints ?? 'commit';
-      if (mode !== 'commit') connection.pragma('wal_autocheckpoint = 0');
-      if (mode === 'thread') checkpointer = startCheckpointer(target.location, 1000, opts.onCheckpointError ?? ((m) => console.error(`SQLite checkpoint: ${m}`)));
-    }
+    const checkpointer: Checkpointer | undefined = file && mode === 'thread'
+      ? startCheckpointer(target.location, 1000, opts.onCheckpointError ?? ((m) => console.error(`SQLite checkpoint: ${m}`)))
+      : undefined;
     return { db, sql: new SqliteRunner(() => connection!, gate), close: async () => { await checkpointer?.stop(); await db.$disconnect(); } };
   }
   const [{ PrismaPg }, { default: pg }, { PrismaClient }] = await Promise.all([import('@prisma/adapter-pg'), import('pg'), import('../../generated/postgresql/client.ts')]);

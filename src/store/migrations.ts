@@ -74,9 +74,9 @@ export async function migrate(target: DatabaseTarget): Promise<string[]> {
 
 /** The SQL migration from one schema file's content to another's (from nothing when `from` is null), for `provider`.
  *  Both are datamodels: no database is read (PostgreSQL's engine only opens a connection to SHADOW_DATABASE_URL or
- *  the local server), so it works the same way for both providers. (Replaying
- *  the committed migrations on a shadow database would need the adapters to serve the engine's shadow-database and
- *  introspection queries, which they do not.) */
+ *  the local server), so it works the same way for both providers. Replaying the committed migrations on a shadow
+ *  database instead would need the adapters to serve the engine's shadow-database and introspection queries, which
+ *  they do not. */
 export async function diffSchemas(provider: DbProvider, from: string | null, to: string): Promise<string> {
   // The engine starts with a connection of the provider's kind, and reads nothing through it for a datamodel diff.
   const target: DatabaseTarget = provider === 'sqlite' ? { provider, location: ':memory:' } : { provider, location: process.env.SHADOW_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' };

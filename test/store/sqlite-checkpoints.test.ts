@@ -1,20 +1,25 @@
 // The server's SQLite connection never checkpoints inside a commit; a worker thread copies the WAL into the database
 // file in the background, and stops cleanly with the store.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, parseDatabaseUrl } from '../../src/store/database.ts';
 import { Store } from '../../src/store/store.ts';
 
-t.test('WAL pages reach the database file from the background checkpointer, not from commits', async (t) => {
+/** A fresh SQLite file opened as the server opens it (checkpoints from a thread), with a table to fill. */
+async function fillerDatabase(t: Test) {
   const dir = mkdtempSync(join(tmpdir(), 'ckpt-'));
   const path = join(dir, 'b.db');
   const errors: string[] = [];
-  const database = await openDatabase(parseDatabaseUrl(`file:${path}`), 2, { checkpoints: 'thread', onCheckpointError: (m) => errors.push(m) });
-  const store = Store.open(database);
+  const store = Store.open(await openDatabase(parseDatabaseUrl(`file:${path}`), 2, { checkpoints: 'thread', onCheckpointError: (m) => errors.push(m) }));
   t.teardown(async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); });
   await store.db.$executeRawUnsafe('CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT)');
+  return { path, store, errors };
+}
+
+t.test('WAL pages reach the database file from the background checkpointer, not from commits', async (t) => {
+  const { path, store, errors } = await fillerDatabase(t);
   const before = statSync(path).size;
   const body = 'x'.repeat(2000);
   // Well past the 1,000 pages at which a connection would checkpoint by itself.
@@ -27,13 +32,7 @@ t.test('WAL pages reach the database file from the background checkpointer, not 
 });
 
 t.test('under writes that never pause, the WAL is restarted from its beginning instead of growing', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ckpt-'));
-  const path = join(dir, 'b.db');
-  const errors: string[] = [];
-  const database = await openDatabase(parseDatabaseUrl(`file:${path}`), 2, { checkpoints: 'thread', onCheckpointError: (m) => errors.push(m) });
-  const store = Store.open(database);
-  t.teardown(async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); });
-  await store.db.$executeRawUnsafe('CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT)');
+  const { path, store, errors } = await fillerDatabase(t);
   // Bytes 16-23 of the WAL header are its salts: SQLite changes them each time the log starts again from its beginning.
   const salts = () => readFileSync(`${path}-wal`).subarray(16, 24).toString('hex');
   const body = 'y'.repeat(2000);

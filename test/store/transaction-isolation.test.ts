@@ -13,17 +13,26 @@ for (const provider of testProviders()) {
     const in10m = new Date(now.getTime() + 600_000);
     const db = tc.ctx.store.db;
 
-    t.test('a rolled-back transaction keeps nothing of what ran beside it', async (t) => {
-      let outsideStarted!: () => void;
-      const started = new Promise<void>((resolve) => (outsideStarted = resolve));
+    /** Opens a transaction that consumes `inside` and then runs `hold` before it ends. Resolves once the transaction
+     *  is open, with the transaction's own promise. */
+    async function openTransaction(inside: string, hold: () => Promise<unknown>) {
+      let opened!: () => void;
+      const started = new Promise<void>((resolve) => (opened = resolve));
       const transaction = tc.ctx.store.transaction(async (tx) => {
-        await tx.forOrg(a.org.id).oneTimeUse.consume('test', 'inside', in10m, now);
-        outsideStarted();
-        // Held open across real time, as an import batch waiting for the next part of its file is.
+        await tx.forOrg(a.org.id).oneTimeUse.consume('test', inside, in10m, now);
+        opened();
+        await hold();
+      });
+      await started;
+      return { transaction };
+    }
+
+    t.test('a rolled-back transaction keeps nothing of what ran beside it', async (t) => {
+      // Held open across real time, as an import batch waiting for the next part of its file is, then failing.
+      const { transaction } = await openTransaction('inside', async () => {
         await new Promise((resolve) => setTimeout(resolve, 150));
         throw new Error('the batch failed');
       });
-      await started;
       // A login consumes an assertion ID (hand-written SQL) and records an audit event (through Prisma) meanwhile.
       const consumed = a.store.oneTimeUse.consume('assertion', 'id-during-rollback', in10m, now);
       const created = db.oneTimeUse.create({ data: { orgId: a.org.id, kind: 'prisma', value: 'during-rollback', expiresAt: in10m } });
@@ -36,14 +45,7 @@ for (const provider of testProviders()) {
     });
 
     t.test('beside a committed transaction, both sides are kept', async (t) => {
-      let outsideStarted!: () => void;
-      const started = new Promise<void>((resolve) => (outsideStarted = resolve));
-      const transaction = tc.ctx.store.transaction(async (tx) => {
-        await tx.forOrg(a.org.id).oneTimeUse.consume('test', 'committed', in10m, now);
-        outsideStarted();
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      });
-      await started;
+      const { transaction } = await openTransaction('committed', () => new Promise((resolve) => setTimeout(resolve, 50)));
       t.equal(await a.store.oneTimeUse.consume('assertion', 'id-during-commit', in10m, now), true);
       await transaction;
       t.equal(await db.oneTimeUse.count({ where: { orgId: a.org.id, value: { in: ['committed', 'id-during-commit'] } } }), 2);

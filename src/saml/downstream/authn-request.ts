@@ -41,5 +41,3 @@ export async function parseAuthnRequest(input: { binding: 'redirect' | 'post'; s
 export function verifyAuthnRequestSignature(input: { binding: 'redirect' | 'post'; rawQuery?: string; samlRequest: string; certificatePem: string; allowSha1?: boolean }): void {
   verifyMessageSignature({ binding: input.binding, param: 'SAMLRequest', rawQuery: input.rawQuery, message: input.samlRequest, certificates: [input.certificatePem], allowSha1: input.allowSha1 });
 }
-
-export { checkSignedInfoAlgorithms } from '../bindings.ts';

@@ -67,49 +67,39 @@ export async function verifyUpstreamResponse(input: VerifyInput): Promise<Verifi
   const responseIssuer = firstChild(response, NS.saml, 'Issuer')?.textContent?.trim();
   if (responseIssuer !== undefined && responseIssuer !== idp.entityId) throw new SamlError('saml_wrong_issuer', 'The response comes from another identity provider.', { expected: idp.entityId, received: responseIssuer });
 
-  // The response signature, if any; the verified response element is then what response fields are read from.
-  let trusted: Element | null = null;
+  // The response signature, if any. It is verified on this very element, so once it holds, the response's own
+  // fields and its direct children are what the signature covers.
   const responseSignature = childElements(response, NS.ds, 'Signature')[0];
-  if (responseSignature) trusted = verifyEnvelopedSignature(response, responseSignature, { certificates: idp.certificates, allowSha1: idp.allowSha1, what: 'response' });
-  const responseSigned = trusted !== null;
+  if (responseSignature) verifyEnvelopedSignature(response, responseSignature, { certificates: idp.certificates, allowSha1: idp.allowSha1, what: 'response' });
+  const responseSigned = !!responseSignature;
   if (idp.wantResponseSigned && !responseSigned) throw new SamlError('saml_unsigned', 'The identity provider must sign the whole response, and this one is not signed.', { missing: 'response' });
 
-  // The assertion: decrypt if needed, then verify its own signature.
-  let assertionEl: Element;
+  // The assertion: decrypt if needed, then verify its own signature. The one assertion is a direct child of the
+  // response (checked above), so a verified response signature covers it, encrypted or not.
+  let assertion: Element;
   if (plain.length) {
-    assertionEl = plain[0];
-    checkNoComments(assertionEl);
+    assertion = plain[0];
+    checkNoComments(assertion);
   } else {
-    // When the response is signed, decrypt the one its signature covers.
-    const source = (trusted && firstChild(trusted, NS.saml, 'EncryptedAssertion')) || encrypted[0];
-    const assertionXml = await decrypt(source, sp.decryptionKeys);
+    const assertionXml = await decrypt(encrypted[0], sp.decryptionKeys);
     const assertionDoc = parseXml(checkXmlText(assertionXml));
-    assertionEl = assertionDoc.documentElement;
-    if (assertionEl.namespaceURI !== NS.saml || assertionEl.localName !== 'Assertion') throw new SamlError('saml_decryption_failed', 'The encrypted assertion does not contain an assertion.');
+    assertion = assertionDoc.documentElement;
+    if (assertion.namespaceURI !== NS.saml || assertion.localName !== 'Assertion') throw new SamlError('saml_decryption_failed', 'The encrypted assertion does not contain an assertion.');
     if (descendants(assertionDoc, NS.saml, 'Assertion').length !== 1) throw new SamlError('saml_multiple_assertions', 'The encrypted assertion carries more than one assertion.');
     checkUniqueIds(assertionDoc);
-    checkNoComments(assertionEl);
+    checkNoComments(assertion);
   }
-  const assertionSignature = childElements(assertionEl, NS.ds, 'Signature')[0];
-  let assertion: Element | null = null;
-  if (assertionSignature) assertion = verifyEnvelopedSignature(assertionEl, assertionSignature, { certificates: idp.certificates, allowSha1: idp.allowSha1, what: 'assertion' });
-  const assertionSigned = assertion !== null;
+  const assertionSignature = childElements(assertion, NS.ds, 'Signature')[0];
+  if (assertionSignature) verifyEnvelopedSignature(assertion, assertionSignature, { certificates: idp.certificates, allowSha1: idp.allowSha1, what: 'assertion' });
+  const assertionSigned = !!assertionSignature;
   if (idp.wantAssertionSigned && !assertionSigned) throw new SamlError('saml_unsigned', 'The identity provider must sign the assertion, and this one is not signed.', { missing: 'assertion' });
   if (!responseSigned && !assertionSigned) throw new SamlError('saml_unsigned', 'The response is not signed.', { missing: 'response and assertion' });
-  if (!assertion) {
-    // Only the response is signed: read the assertion from the verified response.
-    if (plain.length) assertion = firstChild(trusted!, NS.saml, 'Assertion') ?? null;
-    else assertion = assertionEl; // an encrypted assertion under a verified response signature
-    if (!assertion) throw new SamlError('saml_unsigned', 'The signed part of the response does not contain the assertion.');
-  }
 
-  // Response-level fields: from the verified response when it is signed; otherwise they are only claims, so
+  // Response-level fields: covered by the response signature when there is one; otherwise they are only claims, so
   // they may refuse a response but never make one acceptable.
-  const responseFields = trusted ?? response;
-  const destination = responseFields.getAttribute('Destination');
+  const destination = response.getAttribute('Destination');
   if (destination ? destination !== sp.acsUrl : responseSigned) throw new SamlError('saml_wrong_destination', 'The response was sent to another address.', { expected: sp.acsUrl, received: destination || null });
-  const responseInResponseTo = responseFields.getAttribute('InResponseTo') || null;
-  checkInResponseTo(responseInResponseTo, input.expectedInResponseTo, false);
+  checkInResponseTo(response.getAttribute('InResponseTo') || null, input.expectedInResponseTo, false);
 
   return readAssertion(assertion, input, { responseSigned, assertionSigned });
 }
