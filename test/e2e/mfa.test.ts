@@ -1,7 +1,7 @@
 // The app login policy and the TOTP second factor in the brokered flow, through HTTP, with codes computed by
 // oathtool from the key shown on the enrolment page; and the ways around it that must not exist.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
+import { oathtool } from '../helpers/oathtool.ts';
 import { Browser, formIn } from '../helpers/browser.ts';
 import { createOrg } from '../helpers/context.ts';
 import { appReceives, createWorld, idpAnswers, type World } from '../helpers/sso-world.ts';
@@ -9,7 +9,6 @@ import { setTwoFactor } from '../../src/policy/two-factor-toggle.ts';
 import type { FakeIdp } from '../helpers/fake-idp.ts';
 import type { SAML } from '@node-saml/node-saml';
 
-const oathtool = (key: string, at: Date) => execFileSync('oathtool', ['--totp', '-b', key.replace(/\s+/g, ''), '--now', at.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')], { encoding: 'utf8' }).trim();
 const codeOf = (html: string) => /Error code: <code>([^<]+)<\/code>/.exec(html)?.[1];
 const keyOn = (html: string) => /id="manual-key"[^>]*>([A-Z2-7 ]+)</.exec(html)![1];
 

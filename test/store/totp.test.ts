@@ -1,20 +1,12 @@
 // TOTP enrolment and verification on both databases, with codes from an independent generator (oathtool).
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
 import { createTestContext, createOrg, testProviders } from '../helpers/context.ts';
+import { oathtool } from '../helpers/oathtool.ts';
 import { TotpService, DEFAULT_LOCKOUT, type TotpSettings } from '../../src/mfa/totp-service.ts';
 import { RememberedDevices } from '../../src/mfa/remembered-devices.ts';
 import { AppError } from '../../src/errors.ts';
 
 const settings: TotpSettings = { digits: 6, period: 30, algorithm: 'SHA1', issuer: 'Pied Pipers', ...DEFAULT_LOCKOUT };
-
-/** The code an authenticator app shows at `at`, computed by Debian's oathtool. */
-export function oathtool(secret: string, at: Date, opts: { digits?: number; period?: number; algorithm?: string } = {}) {
-  const args = ['--totp' + (opts.algorithm && opts.algorithm !== 'SHA1' ? `=${opts.algorithm}` : ''), '-b', secret, '--now', at.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')];
-  if (opts.digits) args.push('--digits', String(opts.digits));
-  if (opts.period) args.push('--time-step-size', `${opts.period}s`);
-  return execFileSync('oathtool', args, { encoding: 'utf8' }).trim();
-}
 
 const codeOf = async (p: Promise<unknown>) => p.then(() => 'ok', (e: AppError) => e.code);
 
