@@ -1,4 +1,4 @@
-// `npm run bench [-- --pg] [--nodes 2] [--workers 2] [--seconds 8] [--warmup 10] [--concurrency 1,4,16,32]`: complete brokered logins with TOTP
+// `npm run bench [-- --pg] [--nodes 2 | --compare <checkout>] [--workers 2] [--seconds 8] [--warmup 10] [--concurrency 1,4,16,32]`: complete brokered logins with TOTP
 // against real broker processes on loopback. Per login: app AuthnRequest → broker SSO → (fake IdP signs a real
 // response) → broker ACS → continue → TOTP code → signed Response, whose signature, audience and NameID are
 // checked here (after each level, every one of them). Every user is distinct per login, so no TOTP time step is ever
@@ -24,8 +24,13 @@ import { buildLoginResponse } from '../src/saml/downstream/response.ts';
 import { freshPostgres } from '../test/helpers/context.ts';
 
 // All users share one TOTP secret (each is a distinct user, so the per-user step guard still applies).
-const { values: args } = parseArgs({ options: { pg: { type: 'boolean' }, nodes: { type: 'string', default: '1' }, workers: { type: 'string', default: '1' }, seconds: { type: 'string', default: '8' }, warmup: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '1,4,16,32' } } });
-const NODES = Number(args.nodes);
+const { values: args } = parseArgs({ options: { pg: { type: 'boolean' }, compare: { type: 'string' }, nodes: { type: 'string', default: '1' }, workers: { type: 'string', default: '1' }, seconds: { type: 'string', default: '8' }, warmup: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '1,4,16,32' } } });
+// --compare <checkout>: a second node runs the code of another checkout (a git worktree of an earlier commit, say)
+// beside this one, on the same database; logins alternate between the two, each login's hops all on one node, and
+// each node's figures are reported apart. The machine's speed drifts between runs (the RSA floor here has moved by
+// a factor of three within an hour); side by side, both see the same machine.
+const COMPARE = args.compare ? new URL(`${args.compare.replace(/\/?$/, '/')}`, `file://${process.cwd()}/`).pathname : undefined;
+const NODES = COMPARE ? 2 : Number(args.nodes);
 const WORKERS = Number(args.workers);
 const SECONDS = Number(args.seconds);
 const LEVELS = args.concurrency!.split(',').map(Number);
@@ -136,7 +141,7 @@ async function main() {
   for (let i = 0; i < NODES; i++) {
     const port = await freePort();
     // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=prof", profiles the broker nodes.
-    const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/server.ts'], { cwd: root, env: { PATH: process.env.PATH!, DATABASE_URL: databaseUrl, MASTER_KEY, BASE_DOMAIN, PORT: String(port), WORKERS: String(WORKERS), LOG_LEVEL: 'warn', NODE_ENV: 'production', DATABASE_POOL_SIZE: '16' }, stdio: 'inherit' });
+    const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/server.ts'], { cwd: COMPARE && i === 1 ? COMPARE : root, env: { PATH: process.env.PATH!, DATABASE_URL: databaseUrl, MASTER_KEY, BASE_DOMAIN, PORT: String(port), WORKERS: String(WORKERS), LOG_LEVEL: 'warn', NODE_ENV: 'production', DATABASE_POOL_SIZE: '16' }, stdio: 'inherit' });
     for (let k = 0; k < 300; k++) { if (await send(port, 'GET', '/healthz', '').then((r) => r.status === 200, () => false)) break; await new Promise((r) => setTimeout(r, 100)); }
     // The first worker answers before the others have booted: give them the time a worker takes to start.
     if (WORKERS > 1) await new Promise((r) => setTimeout(r, 4000));
@@ -144,20 +149,29 @@ async function main() {
   }
 
   let nextUser = 0;
-  const hop: Record<string, number[]> = { sso: [], acs: [], continue: [], mfa: [] };
+  type Hops = Record<'sso' | 'acs' | 'continue' | 'mfa', number[]>;
+  const noHops = (): Hops => ({ sso: [], acs: [], continue: [], mfa: [] });
+  let hop = noHops();
+  // With --compare: per node, and the logins each one completed.
+  let hopOf = nodes.map(noHops);
+  let countOf = nodes.map(() => 0);
 
   // Every Response is checked, after its level: the check's CPU (xml-crypto, another implementation than the broker's)
   // then does not compete with the broker for the cores, and a Response that fails it counts as a failed login.
-  let received: { samlResponse: string; email: string; reqId: string }[] = [];
+  let received: { samlResponse: string; email: string; reqId: string; node: number }[] = [];
 
-  async function login(): Promise<void> {
+  /** One complete login; resolves with the node it ran on (with --compare). */
+  async function login(): Promise<number> {
     const n = nextUser++;
     const email = `u${n}@bench.example`;
-    const port = () => nodes[Math.floor(Math.random() * nodes.length)].port;
+    // Without --compare each hop goes to any node (a flow continues wherever the balancer sends it).
+    const home = n % nodes.length;
+    const port = () => nodes[COMPARE ? home : Math.floor(Math.random() * nodes.length)].port;
+    const record = (name: keyof Hops, ms: number) => { hop[name].push(ms); hopOf[home][name].push(ms); };
     const reqId = `_b${randomUUID().replace(/-/g, '')}`;
     const authn = `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${reqId}" Version="2.0" IssueInstant="${new Date().toISOString()}" AssertionConsumerServiceURL="${app.acsUrls[0]}"><saml:Issuer>${app.entityId}</saml:Issuer></samlp:AuthnRequest>`;
     const sso = await send(port(), 'GET', `/saml/idp/sso?SAMLRequest=${encodeURIComponent(deflateRawSync(authn).toString('base64'))}&RelayState=r${n}`, '');
-    hop.sso.push(sso.ms);
+    record('sso', sso.ms);
     const cookies = new Map(sso.cookies.map((c) => [c.split('=')[0], c]));
     const up = new URL(sso.location!);
     const upXml = inflateRequest(up.searchParams.get('SAMLRequest')!);
@@ -165,17 +179,18 @@ async function main() {
     const now = new Date();
     const resp = await buildLoginResponse({ idp: { entityId: idpEntity, signingKeyPem: idpKey.privateKeyPem, certificatePem: idpKey.certificatePem }, app: { entityId: `${base}/saml/sp/metadata`, acsUrl: `${base}/saml/sp/acs`, signResponse: false, signAssertion: true, encryptAssertion: false, nameIdFormat: 'emailAddress' }, inResponseTo: upId, nameId: email, sessionIndex: '_s', attributes: { Email: [email] }, now, authnInstant: now });
     const acs = await send(port(), 'POST', '/saml/sp/acs', '', { SAMLResponse: resp.samlResponse, RelayState: up.searchParams.get('RelayState')! });
-    hop.acs.push(acs.ms);
+    record('acs', acs.ms);
     const jar = () => [...cookies.values()].join('; ');
     const cont = await send(port(), 'GET', acs.location!, jar());
-    hop.continue.push(cont.ms);
+    record('continue', cont.ms);
     if (cont.status !== 303 || !cont.location!.endsWith('/mfa')) throw new Error(`expected the TOTP step, got ${cont.status} ${cont.body.slice(0, 200)}`);
     const code = generateSync({ secret, crypto: totpCrypto });
     const done = await send(port(), 'POST', cont.location!, jar(), { code });
-    hop.mfa.push(done.ms);
+    record('mfa', done.ms);
     const samlResponse = /name="SAMLResponse" value="([^"]+)"/.exec(done.body)?.[1];
     if (!samlResponse) throw new Error(`no Response: ${done.status} ${done.body.slice(0, 300)}`);
-    received.push({ samlResponse, email, reqId });
+    received.push({ samlResponse, email, reqId, node: home });
+    return home;
   }
 
   function checkResponse(xml: string, email: string, inResponseTo: string) {
@@ -196,7 +211,9 @@ async function main() {
 
   const rows: string[] = [];
   for (const c of LEVELS) {
-    for (const k of Object.keys(hop)) hop[k] = [];
+    hop = noHops();
+    hopOf = nodes.map(noHops);
+    countOf = nodes.map(() => 0);
     const before = nodes.map((n) => cpuAndRss(n.proc.pid!));
     const postgresBefore = args.pg ? postgresCpuMs() : 0;
     const generatorBefore = process.cpuUsage();
@@ -206,7 +223,7 @@ async function main() {
     await Promise.all(Array.from({ length: c }, async () => {
       while (performance.now() - started < SECONDS * 1000) {
         if (nextUser >= USERS) break;
-        try { await login(); count++; } catch (err) { failures++; if (failures < 3) process.stderr.write(`login failed: ${(err as Error).message}\n`); }
+        try { countOf[await login()]++; count++; } catch (err) { failures++; if (failures < 3) process.stderr.write(`login failed: ${(err as Error).message}\n`); }
       }
     }));
     const secs = (performance.now() - started) / 1000;
@@ -218,6 +235,7 @@ async function main() {
         checkResponse(Buffer.from(r.samlResponse, 'base64').toString(), r.email, r.reqId);
       } catch (err) {
         count--;
+        countOf[r.node]--;
         failures++;
         if (failures < 3) process.stderr.write(`wrong Response: ${(err as Error).message}\n`);
       }
@@ -225,7 +243,13 @@ async function main() {
     received = [];
     const cpu = after.reduce((s, a, i) => s + a.cpuMs - before[i].cpuMs, 0);
     const fmt = (xs: number[]) => `${percentile(xs, 50).toFixed(1)} / ${percentile(xs, 95).toFixed(1)} / ${percentile(xs, 99).toFixed(1)}`;
-    rows.push(`| ${c} | ${(count / secs).toFixed(0)} | ${failures} | ${fmt(hop.sso)} | ${fmt(hop.acs)} | ${fmt(hop.continue)} | ${fmt(hop.mfa)} | ${(cpu / Math.max(1, count)).toFixed(1)} | ${Math.max(...after.map((a) => a.peakRssMb)).toFixed(0)} | ${((generator.user + generator.system) / 1000 / Math.max(1, count)).toFixed(1)} |${postgres}`);
+    const row = (label: string, h: Hops, logins: number, cpuMs: number, rssMb: number) =>
+      `| ${label} | ${(logins / secs).toFixed(0)} | ${failures} | ${fmt(h.sso)} | ${fmt(h.acs)} | ${fmt(h.continue)} | ${fmt(h.mfa)} | ${(cpuMs / Math.max(1, logins)).toFixed(2)} | ${rssMb.toFixed(0)} | ${((generator.user + generator.system) / 1000 / Math.max(1, count)).toFixed(1)} |${postgres}`;
+    if (COMPARE) {
+      nodes.forEach((_, i) => rows.push(row(`${c} (${i === 0 ? 'this checkout' : args.compare})`, hopOf[i], countOf[i], after[i].cpuMs - before[i].cpuMs, after[i].peakRssMb)));
+    } else {
+      rows.push(row(String(c), hop, count, cpu, Math.max(...after.map((a) => a.peakRssMb))));
+    }
   }
   console.log(`\nSSO benchmark: ${args.pg ? 'PostgreSQL' : 'SQLite'}, ${NODES} node(s) of ${WORKERS} worker process(es), ${SECONDS} s per level, complete logins with TOTP; hop latencies p50 / p95 / p99 in ms (client-measured on loopback)\n`);
   console.log(`| concurrency | logins/s | failed | SSO | ACS | continue | TOTP | broker CPU ms/login | broker peak RSS MB | load generator CPU ms/login |${args.pg ? ' PostgreSQL CPU ms/login |' : ''}`);

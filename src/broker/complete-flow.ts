@@ -14,7 +14,9 @@ import { evaluatePolicy } from '../policy/engine.ts';
 import { storedRules } from '../policy/rules.ts';
 import type { Application } from '../store/applications.ts';
 import type { LoginFlow } from '../store/login-flows.ts';
+import type { AuditInput } from '../store/audit.ts';
 import type { User } from '../store/users.ts';
+import type { VerifyOutcome } from '../mfa/totp-service.ts';
 import { resolveUser } from '../users/resolve-user.ts';
 import { browserBinding, sameBrowser, sha256 } from './browser-binding.ts';
 import { errorResponse, successResponse, type PostToApp } from './downstream-response.ts';
@@ -78,8 +80,11 @@ export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginF
 
   // The app login policy runs for every app, also when a broker session serves it.
   const decision = evaluatePolicy(storedRules(app.policy), { user, idpId: flow.idpId ?? '', profileGroups: flow.data.profile?.groups ?? [] });
-  await tenant.store.audit.record({ ...audit, type: 'policy.decision', userId: user.id, at: now, outcome: decision.action === 'deny' ? 'failure' : 'success', details: { action: decision.action, rule: decision.rule } });
-  if (decision.action === 'deny') return deny(ctx, tenant, flow, app, decision.code, decision.message, 'RequestDenied', { ...audit, userId: user.id });
+  const decisionAudit: AuditInput = { ...audit, type: 'policy.decision', userId: user.id, at: now, outcome: decision.action === 'deny' ? 'failure' : 'success', details: { action: decision.action, rule: decision.rule } };
+  if (decision.action === 'deny') {
+    await tenant.store.audit.record(decisionAudit);
+    return deny(ctx, tenant, flow, app, decision.code, decision.message, 'RequestDenied', { ...audit, userId: user.id });
+  }
 
   if (decision.action === 'require_totp') {
     const sessionCounts = sessionMfaAt !== null && !decision.freshFactor;
@@ -89,41 +94,54 @@ export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginF
       if (flow.data.request.isPassive) return deny(ctx, tenant, flow, app, 'mfa_required_passive', 'A second factor is needed, and the application asked not to show any page.', 'NoPassive', { ...audit, userId: user.id });
       const status = await totpFor(ctx, tenant.org, tenant.store).status(user.id);
       const stage = status.state === 'active' ? STAGE.mfaVerify : STAGE.mfaEnrol;
-      const moved = await tenant.store.flows.advance(flow, stage, { userId: user.id, data: { ...flow.data, mfa: { rememberDeviceDays: decision.rememberDeviceDays, ruleId: decision.rule.id } } });
+      const [moved] = await Promise.all([
+        tenant.store.flows.advance(flow, stage, { userId: user.id, data: { ...flow.data, mfa: { rememberDeviceDays: decision.rememberDeviceDays, ruleId: decision.rule.id } } }),
+        tenant.store.audit.record(decisionAudit),
+      ]);
       if (!moved) throw expired();
       return { kind: 'mfa', flowId: flow.id };
     }
   }
-  return issue(ctx, tenant, flow, app, user, { mfaNow: false });
+  return issue(ctx, tenant, flow, app, user, { mfaNow: false, alsoRecord: decisionAudit });
 }
 
-/** Stage `mfa_done` → `completed`: only reachable after a verified second factor in this flow. `loaded`: the flow's
- *  user when the caller has just read it. */
-export async function completeAfterMfa(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, loaded?: User): Promise<Completion> {
-  if (flow.stage !== STAGE.mfaDone || !flow.userId) throw expired();
+/** A code verified in this request, at `mfa_verify`: the proof completeAfterMfa asks for there (see mfa-routes.ts). */
+export interface VerifiedNow { verified: VerifyOutcome; audit: AuditInput }
+
+/** → `completed` after a second factor verified in this flow: at `mfa_done` (enrolment confirmed, recovery codes
+ *  shown), or at `mfa_verify` with the verification of this very request (`now`), whose audit line is written with
+ *  the session and the flow's move. `loaded`: the flow's user when the caller has just read it. */
+export async function completeAfterMfa(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, loaded?: User, now?: VerifiedNow): Promise<Completion> {
+  const verified = flow.stage === STAGE.mfaDone || (flow.stage === STAGE.mfaVerify && now?.verified.method !== undefined);
+  if (!verified || !flow.userId) throw expired();
   const app = await appOfFlow(tenant, flow);
   const user = loaded?.id === flow.userId ? loaded : await tenant.store.users.findById(flow.userId);
   if (!user || user.status !== 'active') throw expired();
-  return issue(ctx, tenant, flow, app, user, { mfaNow: true });
+  return issue(ctx, tenant, flow, app, user, { mfaNow: true, alsoRecord: now?.audit });
 }
 
-async function issue(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, app: Application, user: User, opts: { mfaNow: boolean }): Promise<Completion> {
+async function issue(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, app: Application, user: User, opts: { mfaNow: boolean; alsoRecord?: AuditInput }): Promise<Completion> {
   const now = ctx.clock.now();
   let sessionId = flow.sessionId;
   let newSessionToken: string | undefined;
+  // Written together with the flow's move (on PostgreSQL at once, on separate connections; on SQLite in one commit).
+  const alongside: Promise<unknown>[] = [];
   if (!sessionId) {
     newSessionToken = pooledRandomBytes(32).toString('base64url');
     sessionId = sha256(newSessionToken);
-    await tenant.store.sessions.create({
+    alongside.push(tenant.store.sessions.create({
       id: sessionId, userId: user.id, idpId: flow.idpId!, nameId: flow.data.upstream!.nameId, upstreamSessionIndex: flow.data.upstream!.sessionIndex ?? null,
       nameIdFormat: flow.data.upstream!.nameIdFormat ?? null, nameQualifier: flow.data.upstream!.nameQualifier ?? null, spNameQualifier: flow.data.upstream!.spNameQualifier ?? null,
       mfaAt: opts.mfaNow ? now : null, expiresAt: new Date(now.getTime() + tenant.org.sessionTtlSeconds * 1000),
-    });
+    }));
   } else if (opts.mfaNow) {
-    await tenant.store.sessions.markMfa(sessionId, now);
+    alongside.push(tenant.store.sessions.markMfa(sessionId, now));
   }
-  // A racing duplicate loses here (its session row, if any, is never handed out and simply expires).
-  if (!(await tenant.store.flows.advance(flow, STAGE.completed, { userId: user.id, sessionId }))) throw expired();
+  if (opts.alsoRecord) alongside.push(tenant.store.audit.record(opts.alsoRecord));
+  // A racing duplicate loses here (its session row, if any, is never handed out and simply expires). Only the winner
+  // goes on to sign a Response.
+  const [completed] = await Promise.all([tenant.store.flows.advance(flow, STAGE.completed, { userId: user.id, sessionId }), ...alongside]);
+  if (!completed) throw expired();
   const post = await successResponse(ctx, tenant, app, flow.data.request, user, flow.data.profile ?? { firstName: null, lastName: null, groups: [] }, now);
   // Independent writes: on PostgreSQL they travel on separate connections at once.
   await Promise.all([

@@ -1,6 +1,8 @@
 // Stage `mfa_enrol` / `mfa_verify`: the second-factor pages of a login. Each request loads the flow at exactly these
 // stages, for the browser that owns it (the cookie is SameSite=Lax, so a cross-site form cannot post here on a
-// user's behalf). Only a verified code moves the flow to `mfa_done`; only `mfa_done` leads to the app's Response.
+// user's behalf). Only a verified code leads to the app's Response: a confirmed enrolment moves the flow to
+// `mfa_done` (the recovery codes are shown, then /finish), a verified code moves it from `mfa_verify` straight to
+// `completed` in the same request.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
@@ -12,6 +14,7 @@ import type { LoginFlow } from '../store/login-flows.ts';
 import { appOfFlow, completeAfterMfa, expired, loadOwnedFlow } from './complete-flow.ts';
 import { answer, flowUrl } from './respond.ts';
 import { STAGE, type FlowData } from './stages.ts';
+import type { VerifyOutcome } from '../mfa/totp-service.ts';
 
 type CodeForm = { code?: string; remember?: string };
 
@@ -69,22 +72,23 @@ export async function mfaRoutes(app: FastifyInstance, { ctx }: { ctx: AppContext
       return page(request, reply, 'mfa-recovery', { title: 'Save your recovery codes', flowId: flow.id, codes: recoveryCodes });
     }
 
+    let verified: VerifyOutcome;
     try {
-      await totp.verify(user.id, code);
+      verified = await totp.verify(user.id, code);
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500) throw err;
       ctx.metrics.totpFailures.inc({ org: tenant.org.slug, code: err.code });
       await tenant.store.audit.record({ ...audit, type: 'mfa.verify_failed', outcome: 'failure', code: err.code });
       return verifyPage(request, reply, tenant, flow, err.message, err.status === 423 ? 423 : 400);
     }
-    const [, done] = await Promise.all([tenant.store.audit.record({ ...audit, type: 'mfa.verified' }), tenant.store.flows.advance(flow, STAGE.mfaDone, {})]);
-    if (!done) throw expired();
     const days = flow.data.mfa?.rememberDeviceDays ?? 0;
     if (days > 0 && request.body?.remember === 'on') {
       const device = await devicesFor(ctx, tenant.store).remember(user.id, days, String(request.headers['user-agent'] ?? '').slice(0, 200) || null);
       reply.setCookie(DEVICE_COOKIE, device.cookie, { path: '/', httpOnly: true, sameSite: 'lax', secure: ctx.config.publicScheme === 'https', maxAge: device.maxAgeSeconds });
     }
-    return answer(ctx, request, reply, tenant, await completeAfterMfa(ctx, tenant, done, user));
+    // Straight on to the Response: the flow moves from `mfa_verify` to `completed` (compare-and-set) with the audit
+    // line of this verification, so a second request with the same flow finds it moved.
+    return answer(ctx, request, reply, tenant, await completeAfterMfa(ctx, tenant, flow, user, { verified, audit: { ...audit, type: 'mfa.verified', details: { method: verified.method } } }));
   });
 
   // After the recovery codes page: continue to the app.

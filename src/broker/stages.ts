@@ -13,7 +13,8 @@ export const STAGE = {
   mfaEnrol: 'mfa_enrol',
   /** TOTP verification page shown */
   mfaVerify: 'mfa_verify',
-  /** the second factor was verified (or enrolled) in this flow; the response is next */
+  /** the enrolment was confirmed in this flow; the recovery codes are shown, the response is next (a verified code
+   *  at `mfa_verify` goes straight to `completed`) */
   mfaDone: 'mfa_done',
   /** the app received its Response; terminal */
   completed: 'completed',

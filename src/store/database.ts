@@ -56,6 +56,8 @@ export type CheckpointMode = 'commit' | 'thread' | 'elsewhere';
 export interface OpenOptions {
   checkpoints?: CheckpointMode;
   onCheckpointError?: (message: string) => void;
+  /** WAL frames past which the checkpointer restarts the log (default RESTART_FRAMES; tests use fewer) */
+  restartFrames?: number;
 }
 
 /** Loads only the client of the database in use: each generated client brings its own runtime and query
@@ -91,9 +93,10 @@ export async function openDatabase(target: DatabaseTarget, poolSize = 10, opts: 
     await db.$connect();
     if (!connection) throw new Error('the SQLite adapter did not expose its connection');
     const checkpointer: Checkpointer | undefined = file && mode === 'thread'
-      ? startCheckpointer(target.location, 1000, opts.onCheckpointError ?? ((m) => console.error(`SQLite checkpoint: ${m}`)))
+      ? startCheckpointer(target.location, 1000, opts.onCheckpointError ?? ((m) => console.error(`SQLite checkpoint: ${m}`)), opts.restartFrames)
       : undefined;
-    return { db, sql: new SqliteRunner(() => connection!, gate), close: async () => { await checkpointer?.stop(); await db.$disconnect(); } };
+    const sql = new SqliteRunner(() => connection!, gate);
+    return { db, sql, close: async () => { await sql.drain(); await checkpointer?.stop(); await db.$disconnect(); } };
   }
   const [{ PrismaPg }, { default: pg }, { PrismaClient }] = await Promise.all([import('@prisma/adapter-pg'), import('pg'), import('../../generated/postgresql/client.ts')]);
   const pool = new pg.Pool({ connectionString: target.location, max: poolSize });

@@ -11,6 +11,7 @@
 import type { Database as SqliteDatabase, Statement as SqliteStatement } from 'better-sqlite3';
 import type { Pool, QueryConfig } from 'pg';
 import type { Db } from './database.ts';
+import { GroupCommit } from './sqlite-group-commit.ts';
 import type { TransactionGate } from './sqlite-transaction-gate.ts';
 
 export type Dialect = 'sqlite' | 'postgresql';
@@ -44,7 +45,10 @@ export interface SqlRunner {
 export class SqliteRunner implements SqlRunner {
   readonly dialect = 'sqlite';
   private prepared = new WeakMap<SqliteDatabase, Map<Statement, SqliteStatement>>();
-  constructor(private readonly connection: () => SqliteDatabase, private readonly gate: TransactionGate) {}
+  private readonly writes: GroupCommit;
+  constructor(private readonly connection: () => SqliteDatabase, private readonly gate: TransactionGate) {
+    this.writes = new GroupCommit(connection, gate);
+  }
 
   private prepare(statement: Statement): SqliteStatement {
     const db = this.connection();
@@ -63,9 +67,13 @@ export class SqliteRunner implements SqlRunner {
     if (this.gate.closed) await this.gate.pass();
     return this.prepare(statement).all(...params.map(toSqlite)) as SqlRow[];
   }
-  async run(statement: Statement, params: readonly unknown[]) {
-    if (this.gate.closed) await this.gate.pass();
-    return this.prepare(statement).run(...params.map(toSqlite)).changes;
+  /** Writes commit in groups, at the end of the event-loop turn (sqlite-group-commit.ts). */
+  run(statement: Statement, params: readonly unknown[]) {
+    return this.writes.run(() => this.prepare(statement), params.map(toSqlite));
+  }
+  /** Commits the writes still queued. */
+  drain() {
+    return this.writes.drain();
   }
 }
 

@@ -121,6 +121,31 @@ t.test('2FA enabled for an app: enrol, then verify; nothing reaches the app with
     t.match(Buffer.from(formIn(r3.body)!.fields.SAMLResponse, 'base64').toString(), /status:NoPassive/);
   });
 
+  await t.test('two valid codes posted at once on one flow: one Response, the other finds the flow completed', async (t) => {
+    const browser = new Browser(w.ta);
+    const { cont, flowPath } = await upTo2fa(w, browser, sp, fake);
+    await browser.get(`${w.base}${cont.headers.location}`);
+    // Steps no earlier test used: two minutes back, once the IdP's assertion was accepted (the app checks the Response
+    // against its own, real clock, within the Response's validity).
+    w.ta.clock.advance(-120_000);
+    t.teardown(() => w.ta.clock.advance(120_000));
+    const at = now().getTime();
+    const both = await Promise.all([at - 30_000, at + 30_000].map((ms) => browser.post(`${w.base}${flowPath}/mfa`, { code: oathtool(key, new Date(ms)) })));
+    const responses = both.filter((r) => formIn(r.body)?.fields.SAMLResponse);
+    t.equal(responses.length, 1, 'exactly one Response');
+    t.same(both.map((r) => r.statusCode).sort(), [200, 410]);
+    t.equal(codeOf(both.find((r) => r.statusCode === 410)!.body), 'flow_not_found');
+    const { profile } = await appReceives(sp, responses[0]);
+    t.equal(profile.nameID, 'ann@customer.example');
+    const again = await browser.post(`${w.base}${flowPath}/mfa`, { code: oathtool(key, new Date(at)) });
+    t.equal(again.statusCode, 410, 'the completed flow takes no further code');
+    const user = (await w.org.store.users.findByEmail('ann@customer.example'))!;
+    const flowId = flowPath.split('/')[2];
+    const lines = (await w.org.store.audit.list({ userId: user.id })).filter((e) => e.flowId === flowId);
+    t.same(lines.filter((e) => e.type === 'login.success').length, 1, 'one login.success for the flow');
+    t.ok(lines.some((e) => e.type === 'mfa.verified' && (e.details as { method?: string }).method === 'totp'), 'the verification is audited with its method');
+  });
+
   await t.test('five wrong codes lock the factor; the page says so; audited', async (t) => {
     const browser = new Browser(w.ta);
     const { cont, flowPath } = await upTo2fa(w, browser, sp, fake);

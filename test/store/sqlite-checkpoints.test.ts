@@ -8,11 +8,11 @@ import { openDatabase, parseDatabaseUrl } from '../../src/store/database.ts';
 import { Store } from '../../src/store/store.ts';
 
 /** A fresh SQLite file opened as the server opens it (checkpoints from a thread), with a table to fill. */
-async function fillerDatabase(t: Test) {
+async function fillerDatabase(t: Test, restartFrames?: number) {
   const dir = mkdtempSync(join(tmpdir(), 'ckpt-'));
   const path = join(dir, 'b.db');
   const errors: string[] = [];
-  const store = Store.open(await openDatabase(parseDatabaseUrl(`file:${path}`), 2, { checkpoints: 'thread', onCheckpointError: (m) => errors.push(m) }));
+  const store = Store.open(await openDatabase(parseDatabaseUrl(`file:${path}`), 2, { checkpoints: 'thread', onCheckpointError: (m) => errors.push(m), restartFrames }));
   t.teardown(async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); });
   await store.db.$executeRawUnsafe('CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT)');
   return { path, store, errors };
@@ -32,15 +32,18 @@ t.test('WAL pages reach the database file from the background checkpointer, not 
 });
 
 t.test('under writes that never pause, the WAL is restarted from its beginning instead of growing', async (t) => {
-  const { path, store, errors } = await fillerDatabase(t);
+  // Restarts past 500 frames (2 MB) instead of the server's 40 MB: a few seconds of commits, on a slow machine too,
+  // write well past what the log holds.
+  const { path, store, errors } = await fillerDatabase(t, 500);
   // Bytes 16-23 of the WAL header are its salts: SQLite changes them each time the log starts again from its beginning.
   const salts = () => readFileSync(`${path}-wal`).subarray(16, 24).toString('hex');
   const body = 'y'.repeat(2000);
   await store.db.$executeRawUnsafe('INSERT INTO filler (body) VALUES (?)', body);
   const firstSalts = salts();
   let rows = 0;
-  // Commits back to back for 4 s: there is never a moment at which every frame of the log has been copied.
-  const until = Date.now() + 4000;
+  // Commits back to back for 8 s: there is never a moment at which every frame of the log has been copied. The log
+  // still grows between two passes of the checkpointer (1 s apart), so it takes a few of them to show.
+  const until = Date.now() + 8000;
   while (Date.now() < until) {
     await store.db.$executeRawUnsafe('INSERT INTO filler (body) VALUES (?)', body);
     rows++;
