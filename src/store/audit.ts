@@ -1,6 +1,6 @@
 // The audit log of one organisation. A line that cannot be written fails the request that caused it: an action
 // without its audit line would be lost from the record.
-import { randomUUID } from 'node:crypto';
+import { timeOrderedUuid } from '../crypto/random-ids.ts';
 import type { Db } from './database.ts';
 import { parseJson, toJson } from './json.ts';
 import { sql, type SqlRunner } from './sql.ts';
@@ -36,7 +36,7 @@ export class AuditRepository {
 
   /** One line; several happen on every login, so this is a hand-written statement (sql.ts). */
   async record(e: AuditInput) {
-    await this.sql.run(INSERT, [randomUUID(), this.orgId, e.at ?? new Date(), e.type, e.outcome ?? 'success', e.code ?? null, e.actor ?? null, e.userId ?? null, e.appId ?? null, e.idpId ?? null, e.flowId ?? null, toJson(e.details ?? {})]);
+    await this.sql.run(INSERT, [timeOrderedUuid(), this.orgId, e.at ?? new Date(), e.type, e.outcome ?? 'success', e.code ?? null, e.actor ?? null, e.userId ?? null, e.appId ?? null, e.idpId ?? null, e.flowId ?? null, toJson(e.details ?? {})]);
   }
   /** Newest first (time, then id, so that keyset pages never skip or repeat events of the same instant). With a
    *  `newer` cursor the rows are read upwards and returned newest first all the same. */

@@ -1,6 +1,6 @@
 // Broker SSO sessions: after one upstream login, other apps of the same organisation skip the upstream round trip.
 // The session id stored here is a SHA-256 of the cookie value, so a database reader cannot replay cookies.
-import { randomUUID } from 'node:crypto';
+import { timeOrderedUuid } from '../crypto/random-ids.ts';
 import type { Db } from './database.ts';
 import { rowReader, sql, type SqlRunner } from './sql.ts';
 
@@ -58,7 +58,7 @@ export class BrokerSessionRepository {
   }
   /** Records that `appId` received an assertion in this session (for single logout). */
   async addApp(sessionId: string, appId: string, nameId: string, sessionIndex: string) {
-    await this.sql.run(ADD_APP, [randomUUID(), appId, nameId, sessionIndex, new Date(), sessionId, this.orgId]);
+    await this.sql.run(ADD_APP, [timeOrderedUuid(), appId, nameId, sessionIndex, new Date(), sessionId, this.orgId]);
   }
   listApps(sessionId: string) {
     return this.db.sessionApp.findMany({ where: { sessionId, session: { orgId: this.orgId } }, orderBy: { createdAt: 'asc' } });

@@ -1,5 +1,5 @@
 // The directory of one organisation: users and their links to upstream identities (IdP + NameID).
-import { randomUUID } from 'node:crypto';
+import { timeOrderedUuid } from '../crypto/random-ids.ts';
 import type { Db } from './database.ts';
 import { parseJson, toJson } from './json.ts';
 import { rowReader, sql, type SqlRunner } from './sql.ts';
@@ -86,7 +86,7 @@ export class UserRepository {
   }
   /** Links the upstream identity to the user unless it is linked already (then the existing link stands). */
   async link(userId: string, idpId: string, nameId: string) {
-    await this.sql.run(LINK, [randomUUID(), this.orgId, userId, idpId, nameId, new Date()]);
+    await this.sql.run(LINK, [timeOrderedUuid(), this.orgId, userId, idpId, nameId, new Date()]);
   }
   /** Records a completed login (one statement, without reading the user back). */
   async signedIn(id: string, at: Date) {
