@@ -15,6 +15,7 @@ import type { BrokerSessionRow } from '../store/broker-sessions.ts';
 import type { LoginFlow } from '../store/login-flows.ts';
 import { localIdp, localSp } from './identities.ts';
 import { STAGE } from './stages.ts';
+import { sameEndpoint } from '../saml/endpoint-match.ts';
 import { newFlowId } from './start-flow.ts';
 
 /** How long the whole chain may take before its flow expires. */
@@ -122,7 +123,7 @@ export class SingleLogout {
     }
     const expected = input.side === 'app' ? this.tenant.urls.idpSlo : this.tenant.urls.spSlo;
     // A signed message must name where it was sent (SAML bindings 3.4.5.2, 3.5.5.2); unsigned, it is checked when present.
-    if (message.destination === undefined ? peer.certificates.length > 0 : message.destination !== expected) {
+    if (message.destination === undefined ? peer.certificates.length > 0 : !sameEndpoint(message.destination, expected)) {
       throw new SamlError('saml_wrong_destination', 'The logout message was sent to another endpoint.', { expected, received: message.destination ?? null });
     }
     if (message.kind === 'request' && message.notOnOrAfter && message.notOnOrAfter.getTime() + SKEW_SECONDS * 1000 < this.now().getTime()) {

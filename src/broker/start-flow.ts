@@ -7,6 +7,7 @@ import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import type { Tenant } from '../plugins/tenant.ts';
 import { SamlError } from '../saml/errors.ts';
+import { sameEndpoint } from '../saml/endpoint-match.ts';
 import { parseAuthnRequest, verifyAuthnRequestSignature } from '../saml/downstream/authn-request.ts';
 import type { Application } from '../store/applications.ts';
 import type { LoginFlow } from '../store/login-flows.ts';
@@ -45,7 +46,7 @@ export async function acceptAuthnRequest(ctx: AppContext, tenant: Tenant, input:
   }
   // A signed request must name where it was sent (SAML bindings 3.4.5.2, 3.5.5.2): otherwise one the app signed for
   // another IdP, or another organisation of this broker, would be accepted here. Unsigned, it is checked when present.
-  if (request.destination === undefined ? app.wantAuthnRequestsSigned : request.destination !== tenant.urls.idpSso) {
+  if (request.destination === undefined ? app.wantAuthnRequestsSigned : !sameEndpoint(request.destination, tenant.urls.idpSso)) {
     throw new SamlError('saml_wrong_destination', 'The application sent its login request to another address.', { expected: tenant.urls.idpSso, received: request.destination ?? null });
   }
 

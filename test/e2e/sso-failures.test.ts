@@ -49,6 +49,12 @@ t.test('failures before a valid AuthnRequest get a branded page and nothing is s
     const xml = `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_nodest2" Version="2.0" IssueInstant="${new Date().toISOString()}"><saml:Issuer>${app.entityId}</saml:Issuer></samlp:AuthnRequest>`;
     const unsignedNoDestination = await browser.get(`${w.base}/saml/idp/sso?SAMLRequest=${encodeURIComponent(deflateRawSync(xml).toString('base64'))}`);
     t.equal(unsignedNoDestination.statusCode, 302, 'unsigned and naming no Destination: accepted, as the bindings allow');
+    // Our own URL spelled another valid way (the host in capitals) is our endpoint all the same.
+    const base = new URL(w.base);
+    const spelled = `${base.protocol}//${base.host.toUpperCase()}/saml/idp/sso`;
+    const otherSpelling = xml.replace('ID="_nodest2"', `ID="_spelled" Destination="${spelled}"`);
+    const accepted = await browser.get(`${w.base}/saml/idp/sso?SAMLRequest=${encodeURIComponent(deflateRawSync(otherSpelling).toString('base64'))}`);
+    t.equal(accepted.statusCode, 302, `Destination ${spelled} is accepted for ${w.base}/saml/idp/sso`);
   });
 
   t.test('malformed input: bad base64, bad deflate, DOCTYPE, missing parameter, oversized', async (t) => {

@@ -8,6 +8,7 @@
 // document, checks neither Audience, Recipient, InResponseTo nor algorithms, and costs about twice as much.
 import xmlenc from 'xml-encryption';
 import { checkXmlText, decodePostBinding } from '../decode.ts';
+import { sameEndpoint } from '../endpoint-match.ts';
 import { SamlError } from '../errors.ts';
 import { createSchemaValidator } from '../schema-validator.ts';
 import { childElements, descendants, firstChild, NS, parseXml, strictText } from '../xml-dom.ts';
@@ -98,7 +99,7 @@ export async function verifyUpstreamResponse(input: VerifyInput): Promise<Verifi
   // Response-level fields: covered by the response signature when there is one; otherwise they are only claims, so
   // they may refuse a response but never make one acceptable.
   const destination = response.getAttribute('Destination');
-  if (destination ? destination !== sp.acsUrl : responseSigned) throw new SamlError('saml_wrong_destination', 'The response was sent to another address.', { expected: sp.acsUrl, received: destination || null });
+  if (destination ? !sameEndpoint(destination, sp.acsUrl) : responseSigned) throw new SamlError('saml_wrong_destination', 'The response was sent to another address.', { expected: sp.acsUrl, received: destination || null });
   checkInResponseTo(response.getAttribute('InResponseTo') || null, input.expectedInResponseTo, false);
 
   return readAssertion(assertion, input, { responseSigned, assertionSigned });
@@ -181,7 +182,7 @@ function readAssertion(assertion: Element, input: VerifyInput, signed: { respons
   const confirmations = subject ? childElements(subject, NS.saml, 'SubjectConfirmation').filter((c) => c.getAttribute('Method') === BEARER) : [];
   const data = confirmations.map((c) => firstChild(c, NS.saml, 'SubjectConfirmationData')).filter((d): d is Element => !!d);
   if (!data.length) throw new SamlError('saml_wrong_recipient', 'The assertion has no bearer subject confirmation.');
-  const forUs = data.filter((d) => d.getAttribute('Recipient') === sp.acsUrl);
+  const forUs = data.filter((d) => sameEndpoint(d.getAttribute('Recipient') ?? '', sp.acsUrl));
   if (!forUs.length) throw new SamlError('saml_wrong_recipient', 'The assertion is meant for another address.', { expected: sp.acsUrl, received: data.map((d) => d.getAttribute('Recipient')) });
   const confirmation = forUs[0];
   checkInResponseTo(confirmation.getAttribute('InResponseTo') || null, input.expectedInResponseTo, true);

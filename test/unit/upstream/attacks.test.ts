@@ -162,6 +162,14 @@ t.test('wrong Destination', async (t) => {
   await refused(t, b64(xml.replace(`Destination="${sp.acsUrl}"`, 'Destination="https://evil.example/acs"')), 'saml_wrong_destination');
 });
 
+t.test('our ACS URL spelled another valid way (host in capitals, explicit default port) is ours', async (t) => {
+  const u = new URL(sp.acsUrl);
+  const spelled = `${u.protocol}//${u.hostname.toUpperCase()}:${u.port || (u.protocol === 'https:' ? 443 : 80)}${u.pathname}`;
+  const v = await verify(await idp.response({ ...base, acsUrl: spelled }));
+  t.ok(v.nameId, `Destination and Recipient ${spelled} accepted for ${sp.acsUrl}`);
+  await refused(t, await idp.response({ ...base, acsUrl: sp.acsUrl.replace(u.pathname, u.pathname.toUpperCase()) }), 'saml_wrong_destination');
+});
+
 t.test('wrong Recipient (and Destination) — a response for another SP', async (t) => {
   const forOther = await idp.responseXml({ ...base, acsUrl: 'https://other-sp.example/acs', signResponse: false });
   // The unsigned Response-level Destination can be edited to ours; the signed Recipient cannot.
