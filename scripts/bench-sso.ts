@@ -1,9 +1,9 @@
-// `npm run bench [-- --pg] [--nodes 2 | --compare <checkout>] [--workers 2] [--seconds 8] [--warmup 10] [--concurrency 1,4,16,32]`: complete brokered logins with TOTP
+// `npm run bench [-- --pg] [--sources] [--nodes 2 | --compare <checkout>] [--workers 2] [--seconds 8] [--warmup 10] [--concurrency 1,4,16,32]`: complete brokered logins with TOTP
 // against real broker processes on loopback. Per login: app AuthnRequest → broker SSO → (fake IdP signs a real
 // response) → broker ACS → continue → TOTP code → signed Response, whose signature, audience and NameID are
 // checked here (after each level, every one of them). Every user is distinct per login, so no TOTP time step is ever
 // reused. Figures, never assertions.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, sign, verify, randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest, Agent } from 'node:http';
@@ -24,7 +24,7 @@ import { buildLoginResponse } from '../src/saml/downstream/response.ts';
 import { freshPostgres } from '../test/helpers/context.ts';
 
 // All users share one TOTP secret (each is a distinct user, so the per-user step guard still applies).
-const { values: args } = parseArgs({ options: { pg: { type: 'boolean' }, compare: { type: 'string' }, nodes: { type: 'string', default: '1' }, workers: { type: 'string', default: '1' }, seconds: { type: 'string', default: '8' }, warmup: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '1,4,16,32' } } });
+const { values: args } = parseArgs({ options: { pg: { type: 'boolean' }, sources: { type: 'boolean' }, compare: { type: 'string' }, nodes: { type: 'string', default: '1' }, workers: { type: 'string', default: '1' }, seconds: { type: 'string', default: '8' }, warmup: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '1,4,16,32' } } });
 // --compare <checkout>: a second node runs the code of another checkout (a git worktree of an earlier commit, say)
 // beside this one, on the same database; logins alternate between the two, each login's hops all on one node, and
 // each node's figures are reported apart. The machine's speed drifts between runs (the RSA floor here has moved by
@@ -137,11 +137,18 @@ async function main() {
   }
   await ctx.store.close();
 
+  // The compiled server, as production runs it (`npm run build`, then `npm run serve` or the Docker image), built
+  // afresh in each checkout; --sources runs src/server.ts through tsx instead (as `npm start` does). Through tsx a
+  // process holds about 190 MB more (its transformed modules, the largest being libxml2's 1 MB of generated
+  // JavaScript) and a login cost 15–30 % more CPU in runs side by side.
+  const checkouts = [root, ...(COMPARE ? [COMPARE] : [])];
+  if (!args.sources) for (const dir of checkouts) execFileSync('npm', ['run', '--silent', 'build'], { cwd: dir, stdio: 'inherit' });
+  const entry = args.sources ? ['--import', 'tsx', 'src/server.ts'] : ['dist/src/server.js'];
   const nodes: { port: number; proc: ChildProcess }[] = [];
   for (let i = 0; i < NODES; i++) {
     const port = await freePort();
     // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=prof", profiles the broker nodes.
-    const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/server.ts'], { cwd: COMPARE && i === 1 ? COMPARE : root, env: { PATH: process.env.PATH!, DATABASE_URL: databaseUrl, MASTER_KEY, BASE_DOMAIN, PORT: String(port), WORKERS: String(WORKERS), LOG_LEVEL: 'warn', NODE_ENV: 'production', DATABASE_POOL_SIZE: '16' }, stdio: 'inherit' });
+    const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...entry], { cwd: COMPARE && i === 1 ? COMPARE : root, env: { PATH: process.env.PATH!, DATABASE_URL: databaseUrl, MASTER_KEY, BASE_DOMAIN, PORT: String(port), WORKERS: String(WORKERS), LOG_LEVEL: 'warn', NODE_ENV: 'production', DATABASE_POOL_SIZE: '16' }, stdio: 'inherit' });
     for (let k = 0; k < 300; k++) { if (await send(port, 'GET', '/healthz', '').then((r) => r.status === 200, () => false)) break; await new Promise((r) => setTimeout(r, 100)); }
     // The first worker answers before the others have booted: give them the time a worker takes to start.
     if (WORKERS > 1) await new Promise((r) => setTimeout(r, 4000));
