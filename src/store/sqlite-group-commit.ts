@@ -50,7 +50,13 @@ export class GroupCommit {
     const batch = this.queue;
     if (!batch.length) return;
     this.queue = [];
-    const outcomes = batch.length === 1 ? [runAlone(batch[0])] : this.runTogether(batch);
+    let outcomes: Outcome[];
+    try {
+      outcomes = batch.length === 1 ? [runAlone(batch[0])] : this.runTogether(batch);
+    } catch (error) {
+      // Nothing ran (the connection is gone, say): every caller hears of it rather than waiting for ever.
+      outcomes = batch.map(() => ({ error }));
+    }
     outcomes.forEach((outcome, i) => ('error' in outcome ? batch[i].reject(outcome.error) : batch[i].resolve(outcome.changes)));
   };
 

@@ -79,3 +79,12 @@ t.test('drain commits what is still queued (before the connection closes)', asyn
   t.equal(w.count(), 2);
   t.same(await Promise.all(pending), [1, 1]);
 });
+
+t.test('a connection that is gone fails every queued write instead of leaving it waiting', async (t) => {
+  const w = world(t);
+  await w.add('f0');
+  const closed = new GroupCommit(() => { throw new Error('the database connection is closed'); }, new TransactionGate());
+  const outcomes = await Promise.allSettled([closed.run(() => w.db.prepare('SELECT 1'), []), closed.run(() => w.db.prepare('SELECT 1'), [])]);
+  t.same(outcomes.map((o) => o.status), ['rejected', 'rejected']);
+  t.match((outcomes[0] as PromiseRejectedResult).reason, /connection is closed/);
+});
