@@ -138,9 +138,9 @@ async function main() {
   await ctx.store.close();
 
   // The compiled server, as production runs it (`npm run build`, then `npm run serve` or the Docker image), built
-  // afresh in each checkout; --sources runs src/server.ts through tsx instead (as `npm start` does). Through tsx a
-  // process holds about 190 MB more (its transformed modules, the largest being libxml2's 1 MB of generated
-  // JavaScript) and a login cost 14–43 % more CPU in two alternating runs.
+  // afresh in each checkout; --sources runs src/server.ts through tsx instead (as `npm start` does). A login costs
+  // about the same CPU either way (3 % apart side by side), but through tsx a process holds about 190 MB more (its
+  // transformed modules, the largest being libxml2's 1 MB of generated JavaScript).
   const checkouts = [root, ...(COMPARE ? [COMPARE] : [])];
   if (!args.sources) for (const dir of checkouts) execFileSync('npm', ['run', '--silent', 'build'], { cwd: dir, stdio: 'inherit' });
   const entry = args.sources ? ['--import', 'tsx', 'src/server.ts'] : ['dist/src/server.js'];
