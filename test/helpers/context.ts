@@ -37,6 +37,14 @@ export async function freshPostgres(): Promise<{ url: string; drop(): Promise<vo
     async drop() {
       const c = new pg.Client({ connectionString: PG_ADMIN_URL });
       await c.connect();
+      // The store's pool has said goodbye, but its backends may take a moment to go: a forced drop before then
+      // kills them, and their clients report the FATAL into the test (seen under the full suite's load). Forced
+      // only after waiting up to 3 s.
+      for (let i = 0; i < 60; i++) {
+        const { rows } = await c.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+        if (rows[0].n === 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await c.end();
     },
