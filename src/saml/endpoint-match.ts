@@ -12,7 +12,9 @@ function endpointKey(url: string): string | null {
   if (!parts) return null;
   const scheme = parts[1].toLowerCase();
   const authority = parts[2];
-  if (authority.includes('@') || authority === '') return null;
+  // Only ASCII hosts are folded: toLowerCase maps some other characters onto ASCII letters (the Kelvin sign onto
+  // "k"), which would let a lookalike host match ours. A non-ASCII spelling matches only when identical.
+  if (authority.includes('@') || authority === '' || /[^\x21-\x7e]/.test(authority)) return null;
   // host, or [IPv6 literal], then an optional :port
   const hostPort = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(authority);
   if (!hostPort) return null;

@@ -31,6 +31,8 @@ t.test('another endpoint', async (t) => {
     'https://acme.broker.example/saml/idp/%73so',
     'https://user@acme.broker.example/saml/idp/sso',
     'https://acme.broker.example:443@evil.example/saml/idp/sso',
+    'https://acme.bro\u212Aer.example/saml/idp/sso',
+    'https://acme.broker.example /saml/idp/sso',
     'https://acme.broker.example:/saml/idp/sso/x',
     '//acme.broker.example/saml/idp/sso',
     '/saml/idp/sso',
