@@ -11,6 +11,7 @@ import { openDatabase, parseDatabaseUrl, type CheckpointMode } from './store/dat
 import { migrate, pendingMigrations } from './store/migrations.ts';
 import { ConfigCache } from './store/config-cache.ts';
 import { Store } from './store/store.ts';
+import { RedisRecords } from './store/redis/redis-records.ts';
 import { Metrics } from './metrics/metrics.ts';
 
 export interface BootstrapResult { ctx: AppContext; appliedMigrations: string[]; warnings: string[] }
@@ -25,14 +26,15 @@ export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey
   }
   const target = parseDatabaseUrl(config.databaseUrl);
   const cache = new ConfigCache(config.configCacheSeconds * 1000);
-  let store = Store.open(await openDatabase(target, config.databasePoolSize, { checkpoints: opts.checkpoints }), cache);
+  const redis = config.redisUrl ? await RedisRecords.open(config.redisUrl, config.redisKeyPrefix) : undefined;
+  let store = Store.open(await openDatabase(target, config.databasePoolSize, { checkpoints: opts.checkpoints }), cache, redis);
   // The schema engine is started only when something is pending: it is slow to load, and on SQLite it needs the
   // file to itself (other processes, such as a running server, keep it open otherwise).
   let appliedMigrations: string[] = [];
   if (!opts.skipMigrations && (await pendingMigrations(store.db, target.provider)).length) {
-    await store.close();
+    await store.closeDatabase();
     appliedMigrations = await migrate(target);
-    store = Store.open(await openDatabase(target, config.databasePoolSize, { checkpoints: opts.checkpoints }), cache);
+    store = Store.open(await openDatabase(target, config.databasePoolSize, { checkpoints: opts.checkpoints }), cache, redis);
   }
   const box = new SealedBox(key);
   const credentials = new SigningCredentials(box);

@@ -15,6 +15,10 @@ const schema = z.object({
   PUBLIC_SCHEME: z.enum(['http', 'https']).default('http'),
   DATABASE_URL: z.string().regex(/^(file:.+|postgres(ql)?:\/\/.+)$/, 'file:<path> for SQLite or postgresql://... for PostgreSQL').default('file:./data/broker.db'),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
+  // Optional: login flows and one-time-use records (assertion IDs, TOTP steps) in Redis instead of the database.
+  REDIS_URL: z.string().regex(/^rediss?:\/\/.+/, 'redis://[user:password@]host:port[/db] or rediss://... (TLS)').optional(),
+  // Prefix of every key the broker writes, so that one Redis can serve several brokers or other programs.
+  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, '1-64 letters, digits, _ . : -').default('saml-broker:'),
   // Broker processes on this machine, sharing the port: 1, a number, or "auto" (one per CPU core).
   WORKERS: z.union([z.literal('auto'), int(1, 64)]).default(1),
   // 32 bytes, base64 or hex. Encrypts private keys and TOTP secrets at rest.
@@ -53,6 +57,9 @@ export interface Config {
   publicScheme: 'http' | 'https';
   databaseUrl: string;
   databasePoolSize: number;
+  /** Redis for the short-lived records shared by the nodes (flows, one-time-use); unset: the database keeps them */
+  redisUrl?: string;
+  redisKeyPrefix: string;
   masterKey?: string;
   masterKeyFile?: string;
   logLevel: string;
@@ -110,6 +117,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicScheme: c.PUBLIC_SCHEME,
     databaseUrl: c.DATABASE_URL,
     databasePoolSize: c.DATABASE_POOL_SIZE,
+    redisUrl: c.REDIS_URL,
+    redisKeyPrefix: c.REDIS_KEY_PREFIX,
     masterKey: c.MASTER_KEY,
     masterKeyFile: c.MASTER_KEY_FILE,
     logLevel: c.LOG_LEVEL,

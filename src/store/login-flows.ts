@@ -27,7 +27,27 @@ function findAtStage(stages: number) {
 }
 
 const SETTABLE = ['idpId', 'userId', 'sessionId', 'appId'] as const;
-type Patch<D> = { data?: D } & Partial<Record<(typeof SETTABLE)[number], string | null>>;
+export type FlowPatch<D> = { data?: D } & Partial<Record<(typeof SETTABLE)[number], string | null>>;
+export interface NewFlow<D> { id: string; stage: string; appId?: string | null; idpId?: string | null; userId?: string | null; sessionId?: string | null; data: D; expiresAt: Date }
+
+/** Where login flows live: the database (this file), or Redis when REDIS_URL is set (redis/redis-login-flows.ts). */
+export interface LoginFlowStore {
+  create<D>(flow: NewFlow<D>): Promise<LoginFlow<D>>;
+  /** The flow if it belongs to this organisation, is in one of `stages` and has not expired; otherwise null. */
+  findAtStage<D>(id: string, stages: readonly string[], now: Date): Promise<LoginFlow<D> | null>;
+  /** Moves the flow from its current stage/version to `stage` and returns it as it now is (no read needed: the
+   *  compare-and-set proves what the record holds); null if someone else moved it first. */
+  advance<D>(flow: LoginFlow<D>, stage: string, patch: FlowPatch<D>): Promise<LoginFlow<D> | null>;
+}
+
+/** Flow ids are ours (random, short); anything else is not looked up. */
+export const plausibleFlowId = (id: unknown): id is string => typeof id === 'string' && id.length <= 64;
+
+/** The flow as `advance` leaves it, given that its compare-and-set succeeded. */
+export function advanced<D>(flow: LoginFlow<D>, stage: string, patch: FlowPatch<D>, updatedAt: Date): LoginFlow<D> {
+  const { data, ...set } = patch;
+  return { ...flow, ...set, stage, version: flow.version + 1, updatedAt, ...(data !== undefined && { data }) };
+}
 // One statement per combination of columns an advance sets, built on first use.
 const advanceStatements = new Map<string, ReturnType<typeof sql>>();
 function advanceStatement(columns: string[]) {
@@ -41,26 +61,23 @@ function advanceStatement(columns: string[]) {
   return statement;
 }
 
-export class LoginFlowRepository {
+export class LoginFlowRepository implements LoginFlowStore {
   constructor(private readonly db: Db, private readonly sql: SqlRunner, private readonly orgId: string) {}
 
-  async create<D>(flow: { id: string; stage: string; appId?: string | null; idpId?: string | null; userId?: string | null; sessionId?: string | null; data: D; expiresAt: Date }): Promise<LoginFlow<D>> {
+  async create<D>(flow: NewFlow<D>): Promise<LoginFlow<D>> {
     const now = new Date();
     const row: Row = { id: flow.id, orgId: this.orgId, stage: flow.stage, appId: flow.appId ?? null, idpId: flow.idpId ?? null, userId: flow.userId ?? null, sessionId: flow.sessionId ?? null, data: toJson(flow.data), version: 0, expiresAt: flow.expiresAt, createdAt: now, updatedAt: now };
     await this.sql.run(INSERT, [row.id, row.orgId, row.stage, row.appId, row.idpId, row.userId, row.sessionId, row.data, row.expiresAt, now, now]);
     return fromRow<D>(row);
   }
 
-  /** The flow if it belongs to this organisation, is in one of `stages` and has not expired; otherwise null. */
   async findAtStage<D>(id: string, stages: readonly string[], now: Date): Promise<LoginFlow<D> | null> {
-    if (typeof id !== 'string' || id.length > 64 || stages.length === 0) return null;
+    if (!plausibleFlowId(id) || stages.length === 0) return null;
     const [row] = await this.sql.all(findAtStage(stages.length), [id, this.orgId, now, ...stages]);
     return row ? fromRow<D>(readRow(row)) : null;
   }
 
-  /** Moves the flow from its current stage/version to `stage` and returns it as it now is (no read needed: the
-   *  compare-and-set proves what the row holds); null if someone else moved it first. */
-  async advance<D>(flow: LoginFlow<D>, stage: string, patch: Patch<D>): Promise<LoginFlow<D> | null> {
+  async advance<D>(flow: LoginFlow<D>, stage: string, patch: FlowPatch<D>): Promise<LoginFlow<D> | null> {
     const columns: string[] = SETTABLE.filter((c) => patch[c] !== undefined);
     const values: unknown[] = columns.map((c) => patch[c as (typeof SETTABLE)[number]]);
     if (patch.data !== undefined) {
@@ -69,9 +86,7 @@ export class LoginFlowRepository {
     }
     const updatedAt = new Date();
     const changed = await this.sql.run(advanceStatement(columns), [stage, updatedAt, ...values, flow.id, this.orgId, flow.stage, flow.version]);
-    if (changed !== 1) return null;
-    const { data, ...set } = patch;
-    return { ...flow, ...set, stage, version: flow.version + 1, updatedAt, ...(data !== undefined && { data }) };
+    return changed === 1 ? advanced(flow, stage, patch, updatedAt) : null;
   }
 }
 

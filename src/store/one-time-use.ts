@@ -9,10 +9,15 @@ const CONSUME = sql(`
   INSERT INTO "OneTimeUse" ("orgId", "kind", "value", "expiresAt") VALUES (?, ?, ?, ?)
   ON CONFLICT ("orgId", "kind", "value") DO UPDATE SET "expiresAt" = excluded."expiresAt" WHERE "OneTimeUse"."expiresAt" <= ?`);
 
-export class OneTimeUseRepository {
+/** Where one-time-use records live: the database (this file), or Redis when REDIS_URL is set. */
+export interface OneTimeUseStore {
+  /** true the first time (orgId, kind, value) is seen before it expires; false on every later attempt. */
+  consume(kind: string, value: string, expiresAt: Date, now: Date): Promise<boolean>;
+}
+
+export class OneTimeUseRepository implements OneTimeUseStore {
   constructor(private readonly db: Db, private readonly sql: SqlRunner, private readonly orgId: string) {}
 
-  /** true the first time (orgId, kind, value) is seen before it expires; false on every later attempt. */
   async consume(kind: string, value: string, expiresAt: Date, now: Date): Promise<boolean> {
     return (await this.sql.run(CONSUME, [this.orgId, kind, value, expiresAt, now])) === 1;
   }

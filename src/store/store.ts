@@ -9,14 +9,17 @@ import { ApplicationRepository } from './applications.ts';
 import { UserRepository } from './users.ts';
 import { AdminRepository } from './admins.ts';
 import { AuditRepository } from './audit.ts';
-import { OneTimeUseRepository } from './one-time-use.ts';
-import { LoginFlowRepository } from './login-flows.ts';
+import { OneTimeUseRepository, type OneTimeUseStore } from './one-time-use.ts';
+import { LoginFlowRepository, type LoginFlowStore } from './login-flows.ts';
 import { BrokerSessionRepository } from './broker-sessions.ts';
 import { AdminSessionRepository } from './admin-sessions.ts';
 import { RememberedDeviceRepository, TotpFactorRepository } from './totp-factors.ts';
 import { ImportJobRepository } from './import-jobs.ts';
 import { ApiTokenRepository } from './api-tokens.ts';
 import { cachedRepository, ConfigCache } from './config-cache.ts';
+import type { RedisRecords } from './redis/redis-records.ts';
+import { RedisLoginFlowRepository } from './redis/redis-login-flows.ts';
+import { RedisOneTimeUseRepository } from './redis/redis-one-time-use.ts';
 
 export interface TenantStore {
   orgId: string;
@@ -26,8 +29,8 @@ export interface TenantStore {
   users: UserRepository;
   admins: AdminRepository;
   audit: AuditRepository;
-  oneTimeUse: OneTimeUseRepository;
-  flows: LoginFlowRepository;
+  oneTimeUse: OneTimeUseStore;
+  flows: LoginFlowStore;
   sessions: BrokerSessionRepository;
   adminSessions: AdminSessionRepository;
   totp: TotpFactorRepository;
@@ -36,7 +39,8 @@ export interface TenantStore {
   apiTokens: ApiTokenRepository;
 }
 
-export function tenantStore(db: Db, sql: SqlRunner, orgId: string, cache: ConfigCache = NO_CACHE): TenantStore {
+/** `redis`: where the short-lived records (flows, one-time-use) live when REDIS_URL is set; the database otherwise. */
+export function tenantStore(db: Db, sql: SqlRunner, orgId: string, cache: ConfigCache = NO_CACHE, redis?: RedisRecords): TenantStore {
   if (!orgId) throw new Error('tenantStore needs an orgId');
   return {
     orgId,
@@ -47,8 +51,8 @@ export function tenantStore(db: Db, sql: SqlRunner, orgId: string, cache: Config
     users: new UserRepository(db, sql, orgId),
     admins: new AdminRepository(db, orgId),
     audit: new AuditRepository(db, sql, orgId),
-    oneTimeUse: new OneTimeUseRepository(db, sql, orgId),
-    flows: new LoginFlowRepository(db, sql, orgId),
+    oneTimeUse: redis ? new RedisOneTimeUseRepository(redis, orgId) : new OneTimeUseRepository(db, sql, orgId),
+    flows: redis ? new RedisLoginFlowRepository(redis, orgId) : new LoginFlowRepository(db, sql, orgId),
     sessions: new BrokerSessionRepository(db, sql, orgId),
     adminSessions: new AdminSessionRepository(db, orgId),
     totp: new TotpFactorRepository(db, sql, orgId),
@@ -63,16 +67,17 @@ const NO_CACHE = new ConfigCache(0);
 export class Store {
   readonly organizations: OrganizationRepository;
   /** `sql`: the same database through its driver (sql.ts); `cache`: the process's configuration cache (a store
-   *  without one always reads the database). */
-  constructor(readonly db: Db, readonly sql: SqlRunner, readonly cache: ConfigCache = NO_CACHE, private readonly closeDatabase = () => db.$disconnect()) {
+   *  without one always reads the database); `redis`: the short-lived records' home when REDIS_URL is set. */
+  constructor(readonly db: Db, readonly sql: SqlRunner, readonly cache: ConfigCache = NO_CACHE, readonly closeDatabase = () => db.$disconnect(), readonly redis?: RedisRecords) {
     this.organizations = cachedRepository(new OrganizationRepository(db), cache, 'orgs', ['findBySlug', 'findById', 'logo']);
   }
-  static open(database: OpenDatabase, cache?: ConfigCache) {
-    return new Store(database.db, database.sql, cache, database.close);
+  static open(database: OpenDatabase, cache?: ConfigCache, redis?: RedisRecords) {
+    return new Store(database.db, database.sql, cache, database.close, redis);
   }
-  /** A store bound to an open Prisma transaction: hand-written statements run through it too. */
-  static inTransaction(tx: Db, dialect: SqlRunner['dialect']) {
-    return new Store(tx, new PrismaRunner(tx, dialect));
+  /** A store bound to an open Prisma transaction: hand-written statements run through it too (the records kept in
+   *  Redis are not part of the transaction). */
+  static inTransaction(tx: Db, dialect: SqlRunner['dialect'], redis?: RedisRecords) {
+    return new Store(tx, new PrismaRunner(tx, dialect), NO_CACHE, () => tx.$disconnect(), redis);
   }
   // Repositories hold nothing but (database, organisation): one set per organisation serves every request.
   private readonly tenants = new Map<string, TenantStore>();
@@ -80,7 +85,7 @@ export class Store {
     let tenant = this.tenants.get(orgId);
     if (!tenant) {
       if (this.tenants.size >= 10_000) this.tenants.clear();
-      tenant = tenantStore(this.db, this.sql, orgId, this.cache);
+      tenant = tenantStore(this.db, this.sql, orgId, this.cache, this.redis);
       this.tenants.set(orgId, tenant);
     }
     return tenant;
@@ -90,7 +95,7 @@ export class Store {
    *  any other statement waits for the transaction to end (sqlite-transaction-gate.ts). */
   async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
     try {
-      return await this.db.$transaction((tx) => work(Store.inTransaction(tx as unknown as Db, this.sql.dialect)));
+      return await this.db.$transaction((tx) => work(Store.inTransaction(tx as unknown as Db, this.sql.dialect, this.redis)));
     } finally {
       this.cache.clear();
     }
@@ -98,7 +103,7 @@ export class Store {
   async ping() {
     await this.db.$queryRawUnsafe('SELECT 1');
   }
-  close() {
-    return this.closeDatabase();
+  async close() {
+    await Promise.all([this.closeDatabase(), this.redis?.close()]);
   }
 }

@@ -1,7 +1,8 @@
 // Two broker processes on one PostgreSQL database, as behind a load balancer: a flow begun on one node finishes on
 // the other; an assertion, a TOTP step and failed attempts are shared; admin sessions work on both; and a node
-// killed mid-flow loses nothing.
-import t from 'tap';
+// killed mid-flow loses nothing. Run twice: with everything in PostgreSQL, and with the short-lived records (flows,
+// one-time-use) in Redis (REDIS_URL).
+import t, { type Test } from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { generateSync } from 'otplib';
@@ -12,6 +13,7 @@ import { saveApplication, saveIdentityProvider } from '../../src/orgs/registrati
 import { setTwoFactor } from '../../src/policy/two-factor-toggle.ts';
 import { totpFor } from '../../src/mfa/for-tenant.ts';
 import { freshPostgres } from '../helpers/context.ts';
+import { freshRedisPrefix } from '../helpers/redis.ts';
 import { FakeIdp } from '../helpers/fake-idp.ts';
 import { HttpBrowser, type HttpResponse } from '../helpers/http-browser.ts';
 import { formIn } from '../helpers/browser.ts';
@@ -26,10 +28,10 @@ async function freePort(): Promise<number> {
   return new Promise((resolve) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); }); });
 }
 
-async function startNode(databaseUrl: string): Promise<{ port: number; proc: ChildProcess }> {
+async function startNode(databaseUrl: string, extraEnv: Record<string, string>): Promise<{ port: number; proc: ChildProcess }> {
   const port = await freePort();
   // node --import tsx (not the tsx wrapper): SIGKILL must hit the server process itself.
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: { PATH: process.env.PATH!, DATABASE_URL: databaseUrl, MASTER_KEY, BASE_DOMAIN: BASE, PORT: String(port), LOG_LEVEL: 'warn', PURGE_INTERVAL_SECONDS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: { PATH: process.env.PATH!, DATABASE_URL: databaseUrl, MASTER_KEY, BASE_DOMAIN: BASE, PORT: String(port), LOG_LEVEL: 'warn', PURGE_INTERVAL_SECONDS: '1', ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
@@ -42,11 +44,21 @@ async function startNode(databaseUrl: string): Promise<{ port: number; proc: Chi
   throw new Error(`node did not start: ${out}`);
 }
 
-t.test('two nodes, one PostgreSQL', async (t) => {
+t.test('two nodes, one PostgreSQL', (t) => twoNodes(t, {}));
+
+t.test('two nodes, one PostgreSQL, flows and one-time records in Redis', async (t) => {
+  const redis = freshRedisPrefix();
+  t.teardown(redis.clear);
+  await twoNodes(t, redis.env);
+  const keys = await redis.keys();
+  t.ok(keys.some((k) => k.includes(':flow:')) && keys.some((k) => k.includes(':once:')), 'the nodes kept flows and one-time records in Redis');
+});
+
+async function twoNodes(t: Test, extraEnv: Record<string, string>) {
   const db = await freshPostgres();
   t.teardown(db.drop);
   // Seed through the same code the CLI uses.
-  const { ctx } = await bootstrap(configFrom({ DATABASE_URL: db.url, BASE_DOMAIN: BASE, MASTER_KEY, LOG_LEVEL: 'silent' }));
+  const { ctx } = await bootstrap(configFrom({ DATABASE_URL: db.url, BASE_DOMAIN: BASE, MASTER_KEY, LOG_LEVEL: 'silent', ...extraEnv }));
   const created = await ctx.organizations.create({ slug: 'piedpipers', name: 'Pied Pipers', adminEmail: 'admin@pp.example', adminPassword: 'a long admin password' }, 'test');
   const store = ctx.store.forOrg(created.org.id);
   const fake = new FakeIdp({ entityId: 'https://okta.idp.example/saml' });
@@ -61,8 +73,8 @@ t.test('two nodes, one PostgreSQL', async (t) => {
   const idpCert = (await store.signingKeys.active())!.certificatePem;
   await ctx.store.close();
 
-  const a = await startNode(db.url);
-  const b = await startNode(db.url);
+  const a = await startNode(db.url, extraEnv);
+  const b = await startNode(db.url, extraEnv);
   t.teardown(() => { a.proc.kill('SIGKILL'); b.proc.kill('SIGKILL'); });
   const sp = new SAML({ entryPoint: `${base}/saml/idp/sso`, issuer: app.entityId, audience: app.entityId, callbackUrl: app.acsUrls[0], idpCert, wantAuthnResponseSigned: true, wantAssertionsSigned: false, validateInResponseTo: 'never' as never, acceptedClockSkewMs: 5000 });
 
@@ -137,10 +149,16 @@ t.test('two nodes, one PostgreSQL', async (t) => {
     await browser.send(b.port, 'GET', `${base}${acs.headers.location}`);
     const flowPath = String(acs.headers.location).replace('/continue', '');
     // The lock from the previous test is still on: the admin unlocks it (as the CLI would), then the user proceeds.
-    const { ctx: admin } = await bootstrap(configFrom({ DATABASE_URL: db.url, BASE_DOMAIN: BASE, MASTER_KEY, LOG_LEVEL: 'silent' }), { skipMigrations: true });
+    const { ctx: admin } = await bootstrap(configFrom({ DATABASE_URL: db.url, BASE_DOMAIN: BASE, MASTER_KEY, LOG_LEVEL: 'silent', ...extraEnv }), { skipMigrations: true });
     await totpFor(admin, org, admin.store.forOrg(org.id)).unlock(user.id, 'test');
     await admin.store.close();
     const done = await browser.send(b.port, 'POST', `${base}${flowPath}/mfa`, { code: codeAt(1) });
     t.equal((await profileOf(done)).nameID, 'ann@customer.example');
   });
-});
+
+  const { ctx: check } = await bootstrap(configFrom({ DATABASE_URL: db.url, BASE_DOMAIN: BASE, MASTER_KEY, LOG_LEVEL: 'silent', ...extraEnv }), { skipMigrations: true });
+  const rows = { flows: await check.store.db.loginFlow.count(), oneTimeUse: await check.store.db.oneTimeUse.count() };
+  await check.store.close();
+  if (extraEnv.REDIS_URL) t.same(rows, { flows: 0, oneTimeUse: 0 }, 'with REDIS_URL no flow or one-time record reaches the database');
+  else t.ok(rows.flows > 0 && rows.oneTimeUse > 0, 'without it they are in the database');
+}

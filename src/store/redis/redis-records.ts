@@ -1,0 +1,82 @@
+// The connection to Redis, for the short-lived records that every node of a cluster shares (login flows and
+// one-time-use records) when REDIS_URL is set. They are written and read on every login and live for minutes; in
+// Redis each is one round trip to an in-memory server instead of a statement on PostgreSQL, and expiry is Redis's
+// own TTL instead of the purge. Everything else (users, sessions, configuration, audit) stays in the database.
+//
+// Each compare-and-set is a Lua script, so it is atomic across nodes as the SQL statements are. Commands issued
+// within one event-loop turn leave in one write (auto-pipelining). A command never waits for a lost connection to
+// come back: it fails at once (no offline queue), and the request that needed it fails with a clear error rather
+// than hanging; the client reconnects in the background.
+import { Redis } from 'ioredis';
+
+/** Lua: create a flow unless one with that key exists. KEYS[1] flow; ARGV stage, record JSON, TTL ms. */
+const FLOW_CREATE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'stage', ARGV[1], 'version', '0', 'flow', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`;
+
+/** Lua: move a flow only if it is still at (stage, version). KEYS[1] flow; ARGV stage, version, new stage, new
+ *  version, record JSON. A missing key compares as false and changes nothing; the TTL set at creation is kept. */
+const FLOW_ADVANCE = `
+local current = redis.call('HMGET', KEYS[1], 'stage', 'version')
+if current[1] ~= ARGV[1] or current[2] ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'stage', ARGV[3], 'version', ARGV[4], 'flow', ARGV[5])
+return 1`;
+
+/** Lua: a one-time-use record. KEYS[1] record; ARGV expiresAt ms, now ms, TTL ms. Recorded unless a record that is
+ *  live at `now` exists (an expired one is taken over, as the SQL statement does). */
+const CONSUME_ONCE = `
+local stored = redis.call('GET', KEYS[1])
+if stored and tonumber(stored) > tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1`;
+
+interface ScriptedRedis extends Redis {
+  flowCreate(key: string, stage: string, record: string, ttlMs: number): Promise<number>;
+  flowAdvance(key: string, stage: string, version: string, newStage: string, newVersion: string, record: string): Promise<number>;
+  consumeOnce(key: string, expiresAtMs: number, nowMs: number, ttlMs: number): Promise<number>;
+}
+
+/** Kept this long past its expiry: a node whose clock runs behind the others' still finds a one-time-use record
+ *  for as long as it considers it live. Expiry itself is always checked against the caller's clock. */
+const EXPIRY_MARGIN_MS = 60_000;
+
+export class RedisRecords {
+  private constructor(readonly client: ScriptedRedis, private readonly prefix: string) {}
+
+  /** Connects (failing if Redis does not answer) and registers the scripts. */
+  static async open(url: string, prefix: string): Promise<RedisRecords> {
+    const client = new Redis(url, { lazyConnect: true, enableAutoPipelining: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 5000 }) as ScriptedRedis;
+    client.defineCommand('flowCreate', { numberOfKeys: 1, lua: FLOW_CREATE });
+    client.defineCommand('flowAdvance', { numberOfKeys: 1, lua: FLOW_ADVANCE });
+    client.defineCommand('consumeOnce', { numberOfKeys: 1, lua: CONSUME_ONCE });
+    // Errors are reported to the commands that meet them; without a listener ioredis would also print each one.
+    client.on('error', () => {});
+    try {
+      await client.connect();
+    } catch (err) {
+      client.disconnect(); // or it keeps trying in the background
+      throw new Error(`Redis at REDIS_URL does not answer: ${(err as Error).message}`);
+    }
+    return new RedisRecords(client, prefix);
+  }
+
+  /** The key of one record: prefix, kind, organisation, then the caller's id (which may contain anything). */
+  key(kind: 'flow' | 'once', orgId: string, id: string): string {
+    return `${this.prefix}${kind}:${orgId}:${id}`;
+  }
+
+  /** Milliseconds Redis keeps a record expiring at `expiresAt` (by this machine's clock, plus the margin). */
+  ttlMs(expiresAt: Date): number {
+    return Math.max(0, expiresAt.getTime() - Date.now()) + EXPIRY_MARGIN_MS;
+  }
+
+  async ping(): Promise<void> {
+    await this.client.ping();
+  }
+
+  async close(): Promise<void> {
+    await this.client.quit().catch(() => this.client.disconnect());
+  }
+}
