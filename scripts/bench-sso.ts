@@ -1,4 +1,4 @@
-// `npm run bench [-- --pg] [--sources] [--nodes 2 | --compare <checkout>] [--workers 2] [--seconds 8] [--warmup 10] [--concurrency 1,4,16,32]`: complete brokered logins with TOTP
+// `npm run bench [-- --pg] [--redis] [--sources] [--nodes 2 | --compare <checkout> | --compare-redis] [--workers 2] [--seconds 8] [--warmup 10] [--concurrency 1,4,16,32]`: complete brokered logins with TOTP
 // against real broker processes on loopback. Per login: app AuthnRequest → broker SSO → (fake IdP signs a real
 // response) → broker ACS → continue → TOTP code → signed Response, whose signature, audience and NameID are
 // checked here (after each level, every one of them). Every user is distinct per login, so no TOTP time step is ever
@@ -22,15 +22,21 @@ import { setTwoFactor } from '../src/policy/two-factor-toggle.ts';
 import { generateSigningCredential } from '../src/saml/certificates.ts';
 import { buildLoginResponse } from '../src/saml/downstream/response.ts';
 import { freshPostgres } from '../test/helpers/context.ts';
+import { freshRedisPrefix } from '../test/helpers/redis.ts';
 
 // All users share one TOTP secret (each is a distinct user, so the per-user step guard still applies).
-const { values: args } = parseArgs({ options: { pg: { type: 'boolean' }, sources: { type: 'boolean' }, compare: { type: 'string' }, nodes: { type: 'string', default: '1' }, workers: { type: 'string', default: '1' }, seconds: { type: 'string', default: '8' }, warmup: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '1,4,16,32' } } });
+const { values: args } = parseArgs({ options: { pg: { type: 'boolean' }, redis: { type: 'boolean' }, 'compare-redis': { type: 'boolean' }, sources: { type: 'boolean' }, compare: { type: 'string' }, nodes: { type: 'string', default: '1' }, workers: { type: 'string', default: '1' }, seconds: { type: 'string', default: '8' }, warmup: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '1,4,16,32' } } });
 // --compare <checkout>: a second node runs the code of another checkout (a git worktree of an earlier commit, say)
 // beside this one, on the same database; logins alternate between the two, each login's hops all on one node, and
 // each node's figures are reported apart. The machine's speed drifts between runs (the RSA floor here has moved by
 // a factor of three within an hour); side by side, both see the same machine.
-const COMPARE = args.compare ? new URL(`${args.compare.replace(/\/?$/, '/')}`, `file://${process.cwd()}/`).pathname : undefined;
+// --redis: the nodes keep flows and one-time-use records in Redis (REDIS_URL, the machine's server). --compare-redis:
+// two nodes of this checkout side by side, the second with Redis, the first without.
+const COMPARE = args.compare ? new URL(`${args.compare.replace(/\/?$/, '/')}`, `file://${process.cwd()}/`).pathname : args['compare-redis'] ? 'redis' : undefined;
+const COMPARE_LABELS = args['compare-redis'] ? ['database only', 'with Redis'] : ['this checkout', args.compare];
 const NODES = COMPARE ? 2 : Number(args.nodes);
+const REDIS = args.redis || args['compare-redis'] ? freshRedisPrefix() : undefined;
+const redisFor = (node: number) => (REDIS && (args.redis || node === 1) ? REDIS.env : {});
 const WORKERS = Number(args.workers);
 const SECONDS = Number(args.seconds);
 const LEVELS = args.concurrency!.split(',').map(Number);
@@ -92,13 +98,13 @@ function cpuAndRss(pid: number) {
   return { cpuMs, peakRssMb };
 }
 
-/** CPU time of the PostgreSQL server's processes (they share the cores with the broker on this machine). */
-function postgresCpuMs() {
+/** CPU time of a server's processes (PostgreSQL's or Redis's: they share the cores with the broker on this machine). */
+function serverCpuMs(command: 'postgres' | 'redis-server') {
   let ms = 0;
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
-      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() !== 'postgres') continue;
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() !== command) continue;
       const s = readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ');
       ms += ((Number(s[11]) + Number(s[12])) * 1000) / 100;
     } catch { /* exited meanwhile */ }
@@ -141,14 +147,14 @@ async function main() {
   // afresh in each checkout; --sources runs src/server.ts through tsx instead (as `npm start` does). A login costs
   // about the same CPU either way (3 % apart side by side), but through tsx a process holds about 190 MB more (its
   // transformed modules, the largest being libxml2's 1 MB of generated JavaScript).
-  const checkouts = [root, ...(COMPARE ? [COMPARE] : [])];
+  const checkouts = [root, ...(args.compare ? [COMPARE!] : [])];
   if (!args.sources) for (const dir of checkouts) execFileSync('npm', ['run', '--silent', 'build'], { cwd: dir, stdio: 'inherit' });
   const entry = args.sources ? ['--import', 'tsx', 'src/server.ts'] : ['dist/src/server.js'];
   const nodes: { port: number; proc: ChildProcess }[] = [];
   for (let i = 0; i < NODES; i++) {
     const port = await freePort();
     // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=prof", profiles the broker nodes.
-    const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...entry], { cwd: COMPARE && i === 1 ? COMPARE : root, env: { PATH: process.env.PATH!, DATABASE_URL: databaseUrl, MASTER_KEY, BASE_DOMAIN, PORT: String(port), WORKERS: String(WORKERS), LOG_LEVEL: 'warn', NODE_ENV: 'production', DATABASE_POOL_SIZE: '16' }, stdio: 'inherit' });
+    const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...entry], { cwd: args.compare && i === 1 ? COMPARE : root, env: { ...redisFor(i), PATH: process.env.PATH!, DATABASE_URL: databaseUrl, MASTER_KEY, BASE_DOMAIN, PORT: String(port), WORKERS: String(WORKERS), LOG_LEVEL: 'warn', NODE_ENV: 'production', DATABASE_POOL_SIZE: '16' }, stdio: 'inherit' });
     for (let k = 0; k < 300; k++) { if (await send(port, 'GET', '/healthz', '').then((r) => r.status === 200, () => false)) break; await new Promise((r) => setTimeout(r, 100)); }
     // The first worker answers before the others have booted: give them the time a worker takes to start.
     if (WORKERS > 1) await new Promise((r) => setTimeout(r, 4000));
@@ -222,7 +228,8 @@ async function main() {
     hopOf = nodes.map(noHops);
     countOf = nodes.map(() => 0);
     const before = nodes.map((n) => cpuAndRss(n.proc.pid!));
-    const postgresBefore = args.pg ? postgresCpuMs() : 0;
+    const postgresBefore = args.pg ? serverCpuMs('postgres') : 0;
+    const redisBefore = REDIS ? serverCpuMs('redis-server') : 0;
     const generatorBefore = process.cpuUsage();
     const started = performance.now();
     let count = 0;
@@ -235,7 +242,7 @@ async function main() {
     }));
     const secs = (performance.now() - started) / 1000;
     const after = nodes.map((n) => cpuAndRss(n.proc.pid!));
-    const postgres = args.pg ? ` ${((postgresCpuMs() - postgresBefore) / Math.max(1, count)).toFixed(1)} |` : '';
+    const postgres = (args.pg ? ` ${((serverCpuMs('postgres') - postgresBefore) / Math.max(1, count)).toFixed(1)} |` : '') + (REDIS ? ` ${((serverCpuMs('redis-server') - redisBefore) / Math.max(1, count)).toFixed(2)} |` : '');
     const generator = process.cpuUsage(generatorBefore);
     for (const r of received) {
       try {
@@ -253,19 +260,20 @@ async function main() {
     const row = (label: string, h: Hops, logins: number, cpuMs: number, rssMb: number) =>
       `| ${label} | ${(logins / secs).toFixed(0)} | ${failures} | ${fmt(h.sso)} | ${fmt(h.acs)} | ${fmt(h.continue)} | ${fmt(h.mfa)} | ${(cpuMs / Math.max(1, logins)).toFixed(2)} | ${rssMb.toFixed(0)} | ${((generator.user + generator.system) / 1000 / Math.max(1, count)).toFixed(1)} |${postgres}`;
     if (COMPARE) {
-      nodes.forEach((_, i) => rows.push(row(`${c} (${i === 0 ? 'this checkout' : args.compare})`, hopOf[i], countOf[i], after[i].cpuMs - before[i].cpuMs, after[i].peakRssMb)));
+      nodes.forEach((_, i) => rows.push(row(`${c} (${COMPARE_LABELS[i]})`, hopOf[i], countOf[i], after[i].cpuMs - before[i].cpuMs, after[i].peakRssMb)));
     } else {
       rows.push(row(String(c), hop, count, cpu, Math.max(...after.map((a) => a.peakRssMb))));
     }
   }
-  console.log(`\nSSO benchmark: ${args.pg ? 'PostgreSQL' : 'SQLite'}, ${NODES} node(s) of ${WORKERS} worker process(es), ${SECONDS} s per level, complete logins with TOTP; hop latencies p50 / p95 / p99 in ms (client-measured on loopback)\n`);
-  console.log(`| concurrency | logins/s | failed | SSO | ACS | continue | TOTP | broker CPU ms/login | broker peak RSS MB | load generator CPU ms/login |${args.pg ? ' PostgreSQL CPU ms/login |' : ''}`);
-  console.log(`|---|---|---|---|---|---|---|---|---|---|${args.pg ? '---|' : ''}`);
+  console.log(`\nSSO benchmark: ${args.pg ? 'PostgreSQL' : 'SQLite'}${args.redis ? ' with Redis' : ''}, ${NODES} node(s) of ${WORKERS} worker process(es), ${SECONDS} s per level, complete logins with TOTP; hop latencies p50 / p95 / p99 in ms (client-measured on loopback)\n`);
+  console.log(`| concurrency | logins/s | failed | SSO | ACS | continue | TOTP | broker CPU ms/login | broker peak RSS MB | load generator CPU ms/login |${args.pg ? ' PostgreSQL CPU ms/login |' : ''}${REDIS ? ' Redis CPU ms/login |' : ''}`);
+  console.log(`|---|---|---|---|---|---|---|---|---|---|${args.pg ? '---|' : ''}${REDIS ? '---|' : ''}`);
   for (const r of rows) console.log(r);
   console.log(`\nFloor on this machine (one core, Node crypto, RSA-2048/SHA-256): ${floor.signsPerSec.toFixed(0)} signs/s, ${floor.verifiesPerSec.toFixed(0)} verifies/s. A login costs the broker 1 signature (the Response) and 1 verification (the IdP's assertion).`);
   await Promise.all(nodes.map((n) => new Promise((resolve) => { n.proc.once('exit', resolve); n.proc.kill('SIGTERM'); })));
   agent.destroy();
   await drop();
+  await REDIS?.clear();
 }
 
 function inflateRequest(b64: string) {

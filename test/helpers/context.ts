@@ -10,6 +10,7 @@ import { ManualClock } from '../../src/clock.ts';
 import { configFrom, type Config } from '../../src/config/config.ts';
 import type { AppContext } from '../../src/context.ts';
 import type { DbProvider } from '../../src/store/database.ts';
+import { freshRedisPrefix } from './redis.ts';
 
 export const TEST_MASTER_KEY = Buffer.alloc(32, 7);
 
@@ -64,7 +65,9 @@ export async function createTestContext(opts: { provider?: DbProvider; env?: Rec
     databaseUrl = db.url;
     dropDb = db.drop;
   }
-  const config = configFrom({ NODE_ENV: 'test', DATABASE_URL: databaseUrl, BASE_DOMAIN: 'broker.test', LOG_LEVEL: 'silent', DATABASE_POOL_SIZE: '4', ...opts.env });
+  // TEST_WITH_REDIS=1 runs every test context with its flows and one-time records in Redis (a fresh key prefix each).
+  const redis = process.env.TEST_WITH_REDIS === '1' ? freshRedisPrefix() : undefined;
+  const config = configFrom({ NODE_ENV: 'test', DATABASE_URL: databaseUrl, BASE_DOMAIN: 'broker.test', LOG_LEVEL: 'silent', DATABASE_POOL_SIZE: '4', ...redis?.env, ...opts.env });
   const clock = opts.clock ?? new ManualClock();
   const { ctx } = await bootstrap(config, { clock, masterKey: TEST_MASTER_KEY });
   return {
@@ -72,6 +75,7 @@ export async function createTestContext(opts: { provider?: DbProvider; env?: Rec
     async cleanup() {
       await ctx.store.close();
       await dropDb();
+      await redis?.clear();
     },
   };
 }

@@ -1,5 +1,6 @@
 // Host resolution, the welcome page's first-organisation setup (loopback only), error pages and health.
 import t from 'tap';
+import { freshRedisPrefix } from '../helpers/redis.ts';
 import { createTestApp } from '../helpers/app.ts';
 import { createOrg } from '../helpers/context.ts';
 
@@ -99,4 +100,16 @@ t.test('readiness reports pending migrations', async (t) => {
   const r = await ta.app.inject({ method: 'GET', url: '/readyz' });
   t.equal(r.statusCode, 503);
   t.equal(r.json().code, 'migrations_pending');
+});
+
+t.test('readiness checks Redis when REDIS_URL is set', async (t) => {
+  const redis = freshRedisPrefix();
+  t.teardown(redis.clear);
+  const ta = await createTestApp({ env: redis.env });
+  t.teardown(ta.cleanup);
+  t.same((await ta.app.inject({ method: 'GET', url: '/readyz' })).json(), { status: 'ready' });
+  ta.ctx.store.redis!.client.disconnect();
+  const r = await ta.app.inject({ method: 'GET', url: '/readyz' });
+  t.equal(r.statusCode, 503);
+  t.equal(r.json().code, 'redis_unreachable');
 });

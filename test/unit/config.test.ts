@@ -29,12 +29,20 @@ t.test('a bad value names the variable', async (t) => {
     [{ NODE_ENV: 'staging' }, 'NODE_ENV'],
     [{ CLOCK_SKEW_SECONDS: '-1' }, 'CLOCK_SKEW_SECONDS'],
     [{ PUBLIC_SCHEME: 'ftp' }, 'PUBLIC_SCHEME'],
+    [{ REDIS_URL: 'http://127.0.0.1:6379' }, 'REDIS_URL'],
+    [{ REDIS_KEY_PREFIX: 'a b' }, 'REDIS_KEY_PREFIX'],
   ];
   for (const [env, name] of cases) {
     const err = t.throws(() => loadConfig(env)) as ConfigError;
     t.ok(err instanceof ConfigError, `${name} gives a ConfigError`);
     t.match(err.message, new RegExp(`^\\s+- ${name}:`, 'm'), `message names ${name}`);
   }
+});
+
+t.test('REDIS_URL is optional; redis:// and rediss:// are accepted', async (t) => {
+  t.equal(loadConfig({}).redisUrl, undefined, 'unset: the database keeps flows and one-time records');
+  t.equal(loadConfig({ REDIS_URL: 'rediss://user:pw@cache.example:6380/2' }).redisUrl, 'rediss://user:pw@cache.example:6380/2');
+  t.equal(loadConfig({}).redisKeyPrefix, 'saml-broker:');
 });
 
 t.test('several problems are reported together', async (t) => {
