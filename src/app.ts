@@ -7,6 +7,7 @@ import formbody from '@fastify/formbody';
 import type { AppContext } from './context.ts';
 import { AppError } from './errors.ts';
 import { tenantPlugin } from './plugins/tenant.ts';
+import { requestLogPlugin } from './plugins/request-log.ts';
 import { page, viewPlugin } from './plugins/view.ts';
 import { healthRoutes } from './health/routes.ts';
 import { welcomeRoutes } from './orgs/welcome-routes.ts';
@@ -78,6 +79,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   await app.register(formbody);
   await app.register(viewPlugin, { production: ctx.config.env === 'production' });
   await app.register(tenantPlugin, { ctx });
+  await app.register(requestLogPlugin);
 
   await app.register(metricsPlugin, { ctx });
   await app.register(healthRoutes, { ctx });

@@ -16,6 +16,7 @@ import { acceptTestConnectionResponse, loadTestResult, testResultUrl } from './t
 import { acceptUpstreamResponse, waitingFlow } from './upstream-response.ts';
 import { sendUpstream, startUpstream, type UpstreamDispatch } from './upstream-request.ts';
 import { SamlError } from '../saml/errors.ts';
+import { logWith } from '../plugins/request-log.ts';
 
 type SamlParams = { SAMLRequest?: string; RelayState?: string; idp?: string };
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
@@ -33,6 +34,7 @@ export async function brokerRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
     const session = token && !appRequest.forceAuthn ? await tenant.store.sessions.findActive(sha256(token), ctx.clock.now()) : null;
     if (session) {
       const stored = await storeFlow(ctx, tenant, { ...flow, stage: STAGE.upstreamVerified, sessionId: session.id, idpId: session.idpId, data: { ...flow.data, fromSession: true } });
+      logWith(request, reply, { flowId: stored.id });
       return reply.redirect(flowUrl(stored.id, 'continue'), 303);
     }
     // The app asked for no page, and only a login page could serve it: answer at once, nothing to store.
@@ -40,9 +42,12 @@ export async function brokerRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
     const choice = await selectIdp(tenant, target, hint);
     if ('choices' in choice) {
       const stored = await storeFlow(ctx, tenant, { ...flow, stage: STAGE.received });
+      logWith(request, reply, { flowId: stored.id });
       return reply.redirect(flowUrl(stored.id, 'idp'), 303);
     }
-    return dispatchUpstream(request, reply, await startUpstream(ctx, tenant, flow, choice.idp), choice.idp.name);
+    const upstream = await startUpstream(ctx, tenant, flow, choice.idp);
+    logWith(request, reply, { flowId: upstream.flowId });
+    return dispatchUpstream(request, reply, upstream, choice.idp.name);
   }
 
   // Stage 1: the app's AuthnRequest, HTTP-Redirect binding.
@@ -94,10 +99,12 @@ export async function brokerRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
     const samlResponse = str(request.body?.SAMLResponse);
     const relayState = str(request.body?.RelayState);
     const flow = await waitingFlow(ctx, tenant, relayState);
+    if (flow) logWith(request, reply, { flowId: flow.id });
     // An admin's "Test connection" ends on its own result page: it never signs anyone in.
     if (flow?.data.via === 'test') return reply.redirect(testResultUrl((await acceptTestConnectionResponse(ctx, tenant, flow, samlResponse)).flowId), 303);
     try {
       const result = await acceptUpstreamResponse(ctx, tenant, { samlResponse, relayState, flow });
+      if (!flow) logWith(request, reply, { flowId: result.flowId }); // an IdP-initiated login's new flow
       return reply.redirect(flowUrl(result.flowId, 'continue'), 303);
     } catch (err) {
       if (err instanceof SamlError) {

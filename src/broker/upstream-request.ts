@@ -21,11 +21,11 @@ async function authnRequestFor(ctx: AppContext, tenant: Tenant, flowId: string, 
 }
 
 /** A new flow that goes straight to `idp`: stored once, already at `upstream_sent`. */
-export async function startUpstream(ctx: AppContext, tenant: Tenant, flow: Omit<NewFlow, 'stage' | 'idpId'>, idp: IdentityProvider): Promise<UpstreamDispatch> {
+export async function startUpstream(ctx: AppContext, tenant: Tenant, flow: Omit<NewFlow, 'stage' | 'idpId'>, idp: IdentityProvider): Promise<UpstreamDispatch & { flowId: string }> {
   const id = newFlowId();
   const built = await authnRequestFor(ctx, tenant, id, idp, flow.data.request.forceAuthn);
   await storeFlow(ctx, tenant, { ...flow, id, stage: STAGE.upstreamSent, idpId: idp.id, data: { ...flow.data, upstreamRequestId: built.id } });
-  return dispatch(built);
+  return { ...dispatch(built), flowId: id };
 }
 
 /** A stored flow (waiting on the chooser) goes to the IdP the user picked. */

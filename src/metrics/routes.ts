@@ -4,15 +4,13 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { safeEqual } from '../admin/admin-session.ts';
-
-/** Routes whose server time is a "broker hop" of the login flow. */
-const FLOW_ROUTES = new Set(['/saml/idp/sso', '/apps/:appId/launch', '/flow/:id/idp', '/saml/sp/acs', '/flow/:id/continue', '/flow/:id/mfa', '/flow/:id/finish']);
+import { FLOW_STAGES } from '../plugins/request-log.ts';
 
 // fastify-plugin: the timing hook must see the routes of every module, not only this one's.
 export const metricsPlugin = fp(async (app: FastifyInstance, { ctx }: { ctx: AppContext }) => {
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url;
-    if (route && FLOW_ROUTES.has(route)) ctx.metrics.stageSeconds.observe({ stage: `${request.method} ${route}` }, reply.elapsedTime / 1000);
+    if (route && route in FLOW_STAGES) ctx.metrics.stageSeconds.observe({ stage: `${request.method} ${route}` }, reply.elapsedTime / 1000);
   });
 
   app.get('/metrics', async (request, reply) => {

@@ -9,9 +9,10 @@ export interface TestApp extends TestContext {
   request(slug: string | null, opts: InjectOptions): Promise<LightMyRequestResponse>;
 }
 
-export async function createTestApp(opts: Parameters<typeof createTestContext>[0] = {}): Promise<TestApp> {
+/** `logger`: Fastify's logger options (tests that read the log lines pass a stream); silent by default. */
+export async function createTestApp(opts: Parameters<typeof createTestContext>[0] & { logger?: object } = {}): Promise<TestApp> {
   const tc = await createTestContext(opts);
-  const app = await buildApp(tc.ctx, { logger: false });
+  const app = await buildApp(tc.ctx, { logger: opts.logger ?? false });
   await app.ready();
   return {
     ...tc,

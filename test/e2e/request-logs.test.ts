@@ -1,0 +1,55 @@
+// Every log line of a request names the organisation and, on the login flow's routes, the stage and the flow, so one
+// login can be followed through the JSON logs (and across nodes) by its flow id.
+import t from 'tap';
+import { Browser } from '../helpers/browser.ts';
+import { appReceives, createWorld, idpAnswers, upstreamRequest } from '../helpers/sso-world.ts';
+
+type Line = { msg: string; reqId?: string; org?: string; stage?: string; flowId?: string; req?: { url: string }; code?: string };
+
+t.test('request logs carry organisation, stage and flow id', async (t) => {
+  const lines: Line[] = [];
+  const w = await createWorld('piedpipers', undefined, { logger: { level: 'info', stream: { write: (s: string) => lines.push(JSON.parse(s)) } } });
+  t.teardown(w.ta.cleanup);
+  const { fake, idp } = await w.addIdp('Okta');
+  const { sp } = await w.addApp('Jira', { primaryIdpId: idp.id });
+  await w.org.store.users.create({ email: 'ann@customer.example' });
+  const browser = new Browser(w.ta);
+
+  const start = await browser.get(await sp.getAuthorizeUrlAsync('', undefined, {}));
+  const upstreamUrl = String(start.headers.location);
+  const flowId = upstreamRequest(upstreamUrl).relayState;
+  const acs = await idpAnswers(w, browser, fake, upstreamUrl);
+  const { res: page } = await browser.follow(acs.res, w.base);
+  await appReceives(sp, page);
+
+  // Lines are matched to their request by reqId: the incoming line has the URL, the completed line the context.
+  const completed = lines.filter((l) => l.msg === 'request completed');
+  const urlOf = new Map(lines.filter((l) => l.msg === 'incoming request').map((l) => [l.reqId, l.req!.url]));
+  const byStage = Object.fromEntries(completed.filter((l) => l.stage).map((l) => [l.stage, l]));
+  t.same(Object.keys(byStage).sort(), ['acs', 'continue', 'sso'], 'the three hops of a login without a second factor');
+  for (const stage of ['sso', 'acs', 'continue']) {
+    t.equal(byStage[stage].org, 'piedpipers', `${stage}: organisation`);
+    t.equal(byStage[stage].flowId, flowId, `${stage}: the flow, created at sso and named by the IdP's RelayState at the ACS`);
+  }
+  t.match(urlOf.get(byStage.continue.reqId), `/flow/${flowId}/continue`);
+
+  await t.test('a refused request names organisation and stage; a forged flow id is logged only when it could be one', async (t) => {
+    lines.length = 0;
+    await w.ta.request('piedpipers', { method: 'GET', url: `/flow/${'x'.repeat(80)}/continue` });
+    await w.ta.request('piedpipers', { method: 'GET', url: '/flow/unknown-flow/continue' });
+    const done = lines.filter((l) => l.msg === 'request completed');
+    t.equal(done.length, 2);
+    t.same(done.map((l) => [l.org, l.stage, l.flowId]), [['piedpipers', 'continue', undefined], ['piedpipers', 'continue', 'unknown-flow']]);
+    t.ok(lines.some((l) => l.code === 'flow_not_found' && l.org === 'piedpipers' && l.flowId === 'unknown-flow'), 'the refusal line carries the context too');
+  });
+
+  await t.test('requests outside the flow name only the organisation; probes name none', async (t) => {
+    lines.length = 0;
+    await w.ta.request('piedpipers', { method: 'GET', url: '/saml/idp/metadata' });
+    await w.ta.request(null, { method: 'GET', url: '/healthz' });
+    const [metadata, health] = lines.filter((l) => l.msg === 'request completed');
+    t.equal(metadata.org, 'piedpipers');
+    t.equal(metadata.stage, undefined);
+    t.equal(health.org, undefined);
+  });
+});
