@@ -34,7 +34,7 @@ export async function brokerRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
     const session = token && !appRequest.forceAuthn ? await tenant.store.sessions.findActive(sha256(token), ctx.clock.now()) : null;
     if (session) {
       const stored = await storeFlow(ctx, tenant, { ...flow, stage: STAGE.upstreamVerified, sessionId: session.id, idpId: session.idpId, data: { ...flow.data, fromSession: true } });
-      logWith(request, reply, { flowId: stored.id });
+      logWith(request, { flowId: stored.id });
       return reply.redirect(flowUrl(stored.id, 'continue'), 303);
     }
     // The app asked for no page, and only a login page could serve it: answer at once, nothing to store.
@@ -42,11 +42,11 @@ export async function brokerRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
     const choice = await selectIdp(tenant, target, hint);
     if ('choices' in choice) {
       const stored = await storeFlow(ctx, tenant, { ...flow, stage: STAGE.received });
-      logWith(request, reply, { flowId: stored.id });
+      logWith(request, { flowId: stored.id });
       return reply.redirect(flowUrl(stored.id, 'idp'), 303);
     }
     const upstream = await startUpstream(ctx, tenant, flow, choice.idp);
-    logWith(request, reply, { flowId: upstream.flowId });
+    logWith(request, { flowId: upstream.flowId });
     return dispatchUpstream(request, reply, upstream, choice.idp.name);
   }
 
@@ -99,12 +99,12 @@ export async function brokerRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
     const samlResponse = str(request.body?.SAMLResponse);
     const relayState = str(request.body?.RelayState);
     const flow = await waitingFlow(ctx, tenant, relayState);
-    if (flow) logWith(request, reply, { flowId: flow.id });
+    if (flow) logWith(request, { flowId: flow.id });
     // An admin's "Test connection" ends on its own result page: it never signs anyone in.
     if (flow?.data.via === 'test') return reply.redirect(testResultUrl((await acceptTestConnectionResponse(ctx, tenant, flow, samlResponse)).flowId), 303);
     try {
       const result = await acceptUpstreamResponse(ctx, tenant, { samlResponse, relayState, flow });
-      if (!flow) logWith(request, reply, { flowId: result.flowId }); // an IdP-initiated login's new flow
+      if (!flow) logWith(request, { flowId: result.flowId }); // an IdP-initiated login's new flow
       return reply.redirect(flowUrl(result.flowId, 'continue'), 303);
     } catch (err) {
       if (err instanceof SamlError) {
