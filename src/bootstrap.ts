@@ -27,14 +27,20 @@ export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey
   const target = parseDatabaseUrl(config.databaseUrl);
   const cache = new ConfigCache(config.configCacheSeconds * 1000);
   const redis = config.redisUrl ? await RedisRecords.open(config.redisUrl, config.redisKeyPrefix) : undefined;
-  let store = Store.open(await openDatabase(target, config.databasePoolSize, { checkpoints: opts.checkpoints }), cache, redis);
-  // The schema engine is started only when something is pending: it is slow to load, and on SQLite it needs the
-  // file to itself (other processes, such as a running server, keep it open otherwise).
+  let store: Store;
   let appliedMigrations: string[] = [];
-  if (!opts.skipMigrations && (await pendingMigrations(store.db, target.provider)).length) {
-    await store.closeDatabase();
-    appliedMigrations = await migrate(target);
+  try {
     store = Store.open(await openDatabase(target, config.databasePoolSize, { checkpoints: opts.checkpoints }), cache, redis);
+    // The schema engine is started only when something is pending: it is slow to load, and on SQLite it needs the
+    // file to itself (other processes, such as a running server, keep it open otherwise).
+    if (!opts.skipMigrations && (await pendingMigrations(store.db, target.provider)).length) {
+      await store.closeDatabase();
+      appliedMigrations = await migrate(target);
+      store = Store.open(await openDatabase(target, config.databasePoolSize, { checkpoints: opts.checkpoints }), cache, redis);
+    }
+  } catch (err) {
+    await redis?.close(); // an open connection would keep a failed CLI command or server from exiting
+    throw err;
   }
   const box = new SealedBox(key);
   const credentials = new SigningCredentials(box);

@@ -16,7 +16,6 @@ import type { Application } from '../store/applications.ts';
 import type { LoginFlow } from '../store/login-flows.ts';
 import type { AuditInput } from '../store/audit.ts';
 import type { User } from '../store/users.ts';
-import type { VerifyOutcome } from '../mfa/totp-service.ts';
 import { resolveUser } from '../users/resolve-user.ts';
 import { browserBinding, sameBrowser, sha256 } from './browser-binding.ts';
 import { errorResponse, successResponse, type PostToApp } from './downstream-response.ts';
@@ -105,14 +104,14 @@ export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginF
   return issue(ctx, tenant, flow, app, user, { mfaNow: false, alsoRecord: decisionAudit });
 }
 
-/** A code verified in this request, at `mfa_verify`: the proof completeAfterMfa asks for there (see mfa-routes.ts). */
-export interface VerifiedNow { verified: VerifyOutcome; audit: AuditInput }
+/** A code verified in this request, at `mfa_verify` (see mfa-routes.ts): its audit line, written with the flow's move. */
+export interface VerifiedNow { audit: AuditInput }
 
 /** → `completed` after a second factor verified in this flow: at `mfa_done` (enrolment confirmed, recovery codes
  *  shown), or at `mfa_verify` with the verification of this very request (`now`), whose audit line is written with
  *  the session and the flow's move. `loaded`: the flow's user when the caller has just read it. */
 export async function completeAfterMfa(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, loaded?: User, now?: VerifiedNow): Promise<Completion> {
-  const verified = flow.stage === STAGE.mfaDone || (flow.stage === STAGE.mfaVerify && now?.verified.method !== undefined);
+  const verified = flow.stage === STAGE.mfaDone || (flow.stage === STAGE.mfaVerify && now !== undefined);
   if (!verified || !flow.userId) throw expired();
   const app = await appOfFlow(tenant, flow);
   const user = loaded?.id === flow.userId ? loaded : await tenant.store.users.findById(flow.userId);

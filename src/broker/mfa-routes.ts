@@ -88,7 +88,7 @@ export async function mfaRoutes(app: FastifyInstance, { ctx }: { ctx: AppContext
     }
     // Straight on to the Response: the flow moves from `mfa_verify` to `completed` (compare-and-set) with the audit
     // line of this verification, so a second request with the same flow finds it moved.
-    return answer(ctx, request, reply, tenant, await completeAfterMfa(ctx, tenant, flow, user, { verified, audit: { ...audit, type: 'mfa.verified', details: { method: verified.method } } }));
+    return answer(ctx, request, reply, tenant, await completeAfterMfa(ctx, tenant, flow, user, { audit: { ...audit, type: 'mfa.verified', details: { method: verified.method } } }));
   });
 
   // After the recovery codes page: continue to the app.

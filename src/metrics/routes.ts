@@ -10,7 +10,7 @@ import { FLOW_STAGES } from '../plugins/request-log.ts';
 export const metricsPlugin = fp(async (app: FastifyInstance, { ctx }: { ctx: AppContext }) => {
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url;
-    if (route && route in FLOW_STAGES) ctx.metrics.stageSeconds.observe({ stage: `${request.method} ${route}` }, reply.elapsedTime / 1000);
+    if (route && FLOW_STAGES.has(route)) ctx.metrics.stageSeconds.observe({ stage: `${request.method} ${route}` }, reply.elapsedTime / 1000);
   });
 
   app.get('/metrics', async (request, reply) => {

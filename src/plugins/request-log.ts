@@ -6,15 +6,15 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { plausibleFlowId } from '../store/login-flows.ts';
 
 /** The login flow's routes, each a stage of the flow as logs and the per-stage latency metric name it. */
-export const FLOW_STAGES: Readonly<Record<string, string>> = {
-  '/saml/idp/sso': 'sso',
-  '/apps/:appId/launch': 'launch',
-  '/flow/:id/idp': 'idp_choice',
-  '/saml/sp/acs': 'acs',
-  '/flow/:id/continue': 'continue',
-  '/flow/:id/mfa': 'mfa',
-  '/flow/:id/finish': 'finish',
-};
+export const FLOW_STAGES: ReadonlyMap<string, string> = new Map([
+  ['/saml/idp/sso', 'sso'],
+  ['/apps/:appId/launch', 'launch'],
+  ['/flow/:id/idp', 'idp_choice'],
+  ['/saml/sp/acs', 'acs'],
+  ['/flow/:id/continue', 'continue'],
+  ['/flow/:id/mfa', 'mfa'],
+  ['/flow/:id/finish', 'finish'],
+]);
 
 /** Adds `fields` to every later log line of this request ("request completed" included). Fastify gives each request
  *  its own child logger (request.log, which is also reply.log): its bindings are extended in place, which costs a
@@ -34,7 +34,7 @@ export const requestLogPlugin = fp(async (app: FastifyInstance) => {
   app.addHook('preHandler', async (request) => {
     const fields: Record<string, string> = {};
     if (request.tenant) fields.org = request.tenant.org.slug;
-    const stage = request.routeOptions.url ? FLOW_STAGES[request.routeOptions.url] : undefined;
+    const stage = request.routeOptions.url ? FLOW_STAGES.get(request.routeOptions.url) : undefined;
     if (stage) {
       fields.stage = stage;
       const flowId = namedFlow(request);

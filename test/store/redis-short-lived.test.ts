@@ -4,7 +4,9 @@
 // expiry instead of the purge. A Redis that stops answering makes the call fail at once, never hang.
 import t from 'tap';
 import { Redis } from 'ioredis';
-import { createTestContext, createOrg } from '../helpers/context.ts';
+import { createTestContext, createOrg, TEST_MASTER_KEY } from '../helpers/context.ts';
+import { bootstrap } from '../../src/bootstrap.ts';
+import { configFrom } from '../../src/config/config.ts';
 import { freshRedisPrefix } from '../helpers/redis.ts';
 import { RedisRecords } from '../../src/store/redis/redis-records.ts';
 import { RedisLoginFlowRepository } from '../../src/store/redis/redis-login-flows.ts';
@@ -98,5 +100,17 @@ t.test('short-lived records in Redis', async (t) => {
     await t.rejects(new RedisOneTimeUseRepository(gone, a.org.id).consume('assertion', 'x', in10m, now));
     t.ok(Date.now() - started < 2000, 'no waiting for a reconnection');
     await t.rejects(RedisRecords.open('redis://127.0.0.1:1/0', 'x:'), 'a server that is not there stops the start');
+  });
+
+  await t.test('a start that fails after connecting to Redis closes that connection', async (t) => {
+    const own = freshRedisPrefix();
+    const client = new Redis(redis.url);
+    t.teardown(() => client.disconnect());
+    const ours = async () => String(await client.client('LIST')).split('\n').filter((line) => line.includes(` name=${own.prefix} `)).length;
+    await t.rejects(bootstrap(configFrom({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/none', ...own.env }), { masterKey: TEST_MASTER_KEY }));
+    t.equal(await ours(), 0, 'no connection left open (it would keep the process alive)');
+    const ok = await RedisRecords.open(own.url, own.prefix);
+    t.equal(await ours(), 1, 'a connection is named by its key prefix');
+    await ok.close();
   });
 });

@@ -47,7 +47,8 @@ export class RedisRecords {
 
   /** Connects (failing if Redis does not answer) and registers the scripts. */
   static async open(url: string, prefix: string): Promise<RedisRecords> {
-    const client = new Redis(url, { lazyConnect: true, enableAutoPipelining: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 5000 }) as ScriptedRedis;
+    // Named by the key prefix, so that CLIENT LIST shows which broker a connection belongs to.
+    const client = new Redis(url, { lazyConnect: true, enableAutoPipelining: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 5000, connectionName: prefix }) as ScriptedRedis;
     client.defineCommand('flowCreate', { numberOfKeys: 1, lua: FLOW_CREATE });
     client.defineCommand('flowAdvance', { numberOfKeys: 1, lua: FLOW_ADVANCE });
     client.defineCommand('consumeOnce', { numberOfKeys: 1, lua: CONSUME_ONCE });

@@ -362,7 +362,7 @@ class ImportRun {
   }
 
   private transaction<T>(timeout: number, work: (tx: { store: Store; db: Db }) => Promise<T>): Promise<T> {
-    return this.deps.store.db.$transaction((db) => work({ store: Store.inTransaction(db as unknown as Db, this.deps.store.sql.dialect), db: db as unknown as Db }), { maxWait: 30_000, timeout });
+    return this.deps.store.db.$transaction((db) => work({ store: Store.inTransaction(db as unknown as Db, this.deps.store.sql.dialect, this.deps.store.redis), db: db as unknown as Db }), { maxWait: 30_000, timeout });
   }
 
   private state(): ImportJobState {
