@@ -5,9 +5,15 @@ import { parseJson, toJson } from './json.ts';
 type Row = Awaited<ReturnType<Db['identityProvider']['findUniqueOrThrow']>>;
 export type MappingPreset = 'okta' | 'wso2' | 'adfs' | 'custom';
 export type CanonicalField = 'email' | 'firstName' | 'lastName' | 'groups';
+/** How a first login from this IdP may be linked to an existing directory user (see src/users/resolve-user.ts). */
+export type LinkingMode = 'never' | 'verified-domains' | 'any-email';
+export const LINKING_MODES: readonly LinkingMode[] = ['never', 'verified-domains', 'any-email'];
 
-export interface IdentityProvider extends Omit<Row, 'certificates' | 'attributeMapping' | 'ssoBinding' | 'mappingPreset'> {
+export interface IdentityProvider extends Omit<Row, 'certificates' | 'attributeMapping' | 'ssoBinding' | 'mappingPreset' | 'emailDomains' | 'linkingMode'> {
   certificates: string[];
+  /** lower-case domains this IdP is authoritative for; "*.example.com" covers example.com's subdomains */
+  emailDomains: string[];
+  linkingMode: LinkingMode;
   attributeMapping: Partial<Record<CanonicalField, string>>;
   ssoBinding: 'redirect' | 'post';
   mappingPreset: MappingPreset;
@@ -21,12 +27,15 @@ const fromRow = (row: Row): IdentityProvider => ({
   attributeMapping: parseJson(row.attributeMapping, {}),
   ssoBinding: row.ssoBinding === 'post' ? 'post' : 'redirect',
   mappingPreset: row.mappingPreset as MappingPreset,
+  emailDomains: parseJson<string[]>(row.emailDomains, []),
+  linkingMode: (LINKING_MODES as readonly string[]).includes(row.linkingMode) ? (row.linkingMode as LinkingMode) : 'never',
 });
 
 const toRow = (input: IdentityProviderInput) => {
-  const { certificates, attributeMapping, ...rest } = input;
+  const { certificates, attributeMapping, emailDomains, ...rest } = input;
   return {
     ...rest,
+    ...(emailDomains !== undefined && { emailDomains: toJson(emailDomains) }),
     ...(certificates !== undefined && { certificates: toJson(certificates) }),
     ...(attributeMapping !== undefined && { attributeMapping: toJson(attributeMapping) }),
   };
