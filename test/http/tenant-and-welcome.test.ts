@@ -1,6 +1,6 @@
 // Host resolution, the welcome page's first-organisation setup (loopback only), error pages and health.
 import t from 'tap';
-import { freshRedisPrefix } from '../helpers/redis.ts';
+import { freshRedisPrefix, redisSkipped } from '../helpers/redis.ts';
 import { createTestApp } from '../helpers/app.ts';
 import { createOrg } from '../helpers/context.ts';
 
@@ -102,7 +102,7 @@ t.test('readiness reports pending migrations', async (t) => {
   t.equal(r.json().code, 'migrations_pending');
 });
 
-t.test('readiness checks Redis when REDIS_URL is set', async (t) => {
+t.test('readiness checks Redis when REDIS_URL is set', { skip: redisSkipped }, async (t) => {
   const redis = freshRedisPrefix();
   t.teardown(redis.clear);
   const ta = await createTestApp({ env: redis.env });
