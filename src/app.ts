@@ -7,7 +7,7 @@ import formbody from '@fastify/formbody';
 import type { AppContext } from './context.ts';
 import { AppError } from './errors.ts';
 import { tenantPlugin } from './plugins/tenant.ts';
-import { requestLogPlugin } from './plugins/request-log.ts';
+import { logWithTenant, requestLogPlugin } from './plugins/request-log.ts';
 import { page, viewPlugin } from './plugins/view.ts';
 import { healthRoutes } from './health/routes.ts';
 import { welcomeRoutes } from './orgs/welcome-routes.ts';
@@ -61,7 +61,8 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
     if (err instanceof AppError) {
       const level = err.status >= 500 ? 'error' : 'info';
-      request.log[level]({ code: err.code, org: request.tenant?.org.slug }, err.message);
+      logWithTenant(request); // the organisation is a binding of the request's logger, never repeated in a line
+      request.log[level]({ code: err.code }, err.message);
       return respondWithError(request, reply, err.status, err.code, err.expose ? err.message : 'The request could not be completed.', err.details);
     }
     const status = (err as FastifyError).statusCode ?? 500;

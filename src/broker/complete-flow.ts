@@ -19,6 +19,7 @@ import type { User } from '../store/users.ts';
 import { resolveUser } from '../users/resolve-user.ts';
 import { browserBinding, sameBrowser, sha256 } from './browser-binding.ts';
 import { errorResponse, successResponse, type PostToApp } from './downstream-response.ts';
+import { sessionExpiry } from './session-expiry.ts';
 import { STAGE, type FlowData } from './stages.ts';
 
 export type Completion =
@@ -131,7 +132,7 @@ async function issue(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>,
     alongside.push(tenant.store.sessions.create({
       id: sessionId, userId: user.id, idpId: flow.idpId!, nameId: flow.data.upstream!.nameId, upstreamSessionIndex: flow.data.upstream!.sessionIndex ?? null,
       nameIdFormat: flow.data.upstream!.nameIdFormat ?? null, nameQualifier: flow.data.upstream!.nameQualifier ?? null, spNameQualifier: flow.data.upstream!.spNameQualifier ?? null,
-      mfaAt: opts.mfaNow ? now : null, expiresAt: new Date(now.getTime() + tenant.org.sessionTtlSeconds * 1000),
+      mfaAt: opts.mfaNow ? now : null, expiresAt: sessionExpiry(now, tenant.org.sessionTtlSeconds, flow.data.upstream!),
     }));
   } else if (opts.mfaNow) {
     alongside.push(tenant.store.sessions.markMfa(sessionId, now));

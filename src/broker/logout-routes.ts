@@ -30,7 +30,7 @@ export async function logoutRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
     if (relayState && relayState.length > MAX_RELAY_STATE) throw new AppError(400, 'relay_state_too_long', `The RelayState is longer than ${MAX_RELAY_STATE} characters.`);
     let received;
     try {
-      received = await slo.receive({ side, binding, samlRequest: str(params.SAMLRequest), samlResponse: str(params.SAMLResponse), rawQuery });
+      received = await slo.receive({ side, binding, samlRequest: str(params.SAMLRequest), samlResponse: str(params.SAMLResponse), relayState, rawQuery });
     } catch (err) {
       if (err instanceof SamlError) {
         ctx.metrics.upstreamErrors.inc({ org: tenant.org.slug, code: err.code });

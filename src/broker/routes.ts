@@ -108,7 +108,7 @@ export async function brokerRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
       return reply.redirect(flowUrl(result.flowId, 'continue'), 303);
     } catch (err) {
       if (err instanceof SamlError) {
-        request.log.warn({ code: err.code, diagnosis: err.diagnosis, org: tenant.org.slug }, 'upstream response rejected');
+        request.log.warn({ code: err.code, diagnosis: err.diagnosis }, 'upstream response rejected'); // org: bound to the request's logger
         ctx.metrics.upstreamErrors.inc({ org: tenant.org.slug, code: err.code });
         await tenant.store.audit.record({ type: 'login.upstream_rejected', outcome: 'failure', code: err.code, at: ctx.clock.now(), details: err.diagnosis });
       }

@@ -6,7 +6,7 @@
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import type { Tenant } from '../plugins/tenant.ts';
-import { encodeOutgoing, verifyMessageSignature, type Binding, type OutgoingMessage } from '../saml/bindings.ts';
+import { carriesSignature, encodeOutgoing, verifyMessageSignature, type Binding, type OutgoingMessage } from '../saml/bindings.ts';
 import { SamlError } from '../saml/errors.ts';
 import { newSamlId } from '../saml/downstream/response.ts';
 import { NAMEID_FORMATS } from '../saml/metadata.ts';
@@ -87,11 +87,11 @@ export class SingleLogout {
     if (side === 'app') {
       const app = await this.store.applications.findByEntityId(entityId);
       if (!app || !app.enabled) throw new SamlError('saml_unknown_app', `The application "${entityId}" is not registered with ${this.tenant.org.name}.`, { issuer: entityId });
-      return { id: app.id, name: app.name, entityId: app.entityId, sloUrl: app.sloUrl, certificates: app.certificate ? [app.certificate] : [], allowSha1: false };
+      return { id: app.id, name: app.name, entityId: app.entityId, sloUrl: app.sloUrl, certificates: app.certificate ? [app.certificate] : [], allowSha1: false, acceptUnsignedLogoutResponse: false };
     }
     const idp = await this.store.identityProviders.findByEntityId(entityId);
     if (!idp || !idp.enabled) throw new SamlError('saml_wrong_issuer', `The identity provider "${entityId}" is not registered with ${this.tenant.org.name}.`, { issuer: entityId });
-    return { id: idp.id, name: idp.name, entityId: idp.entityId, sloUrl: idp.sloUrl, certificates: idp.certificates, allowSha1: idp.allowSha1 };
+    return { id: idp.id, name: idp.name, entityId: idp.entityId, sloUrl: idp.sloUrl, certificates: idp.certificates, allowSha1: idp.allowSha1, acceptUnsignedLogoutResponse: idp.acceptUnsignedLogoutResponse };
   }
 
   /** Our endpoint and entity ID on the side a peer talks to. */
@@ -106,7 +106,8 @@ export class SingleLogout {
 
   /**
    * Reads and checks a logout message from a peer: Issuer registered, signature by its registered certificate
-   * (required whenever it has one; an upstream IdP always has), Destination our endpoint, not expired.
+   * (required whenever it has one; an upstream IdP always has, and only its LogoutResponse may come unsigned, see
+   * checkUnsignedIdpResponse), Destination our endpoint, not expired.
    */
   async receive(input: IncomingLogoutMessage): Promise<{ message: ReceivedLogoutRequest | ReceivedLogoutResponse; peer: Awaited<ReturnType<SingleLogout['peer']>> }> {
     const param = input.samlRequest ? 'SAMLRequest' : 'SAMLResponse';
@@ -114,8 +115,11 @@ export class SingleLogout {
     if (!raw) throw new SamlError('saml_malformed', 'The logout message is missing (no SAMLRequest or SAMLResponse).');
     const message = await parseLogoutMessage({ binding: input.binding, param, message: raw, maxBytes: this.ctx.config.maxSamlMessageBytes });
     const peer = await this.peer(input.side, message.issuer);
-    if (peer.certificates.length) {
-      verifyMessageSignature({ binding: input.binding, param, rawQuery: input.rawQuery, message: raw, certificates: peer.certificates, allowSha1: peer.allowSha1, maxBytes: this.ctx.config.maxSamlMessageBytes });
+    const signature = { binding: input.binding, param, rawQuery: input.rawQuery, message: raw, maxBytes: this.ctx.config.maxSamlMessageBytes } as const;
+    if (input.side === 'idp' && message.kind === 'response' && !carriesSignature(signature)) {
+      await this.checkUnsignedIdpResponse(message, peer, input.relayState);
+    } else if (peer.certificates.length) {
+      verifyMessageSignature({ ...signature, certificates: peer.certificates, allowSha1: peer.allowSha1 });
     } else if (message.kind === 'request' && !message.sessionIndexes.length) {
       // Unsigned (an app registered without a certificate): only the SessionIndex, a random value we gave that app
       // alone, shows the request comes from it. A NameID is often an email address anyone could write.
@@ -130,6 +134,34 @@ export class SingleLogout {
       throw new SamlError('saml_expired', 'The logout request has expired.', { notOnOrAfter: message.notOnOrAfter.toISOString() });
     }
     return { message, peer };
+  }
+
+  /**
+   * An upstream IdP's LogoutResponse that carries no signature at all (SimpleSAMLphp's default, Entra ID). Refused,
+   * naming the setting, unless the IdP is marked acceptUnsignedLogoutResponse; then accepted only as the answer to the
+   * LogoutRequest this chain sent that IdP: Issuer that IdP, Destination our SP SLO URL (required), InResponseTo the
+   * request ID stored on the chain's current hop, and once. A signed response is verified as ever; a LogoutRequest
+   * from an IdP is never accepted unsigned.
+   */
+  private async checkUnsignedIdpResponse(response: ReceivedLogoutResponse, peer: Awaited<ReturnType<SingleLogout['peer']>>, relayState: string | undefined) {
+    if (!peer.acceptUnsignedLogoutResponse) {
+      throw new SamlError('saml_unsigned', `The logout response of the identity provider "${peer.name}" is not signed. If it never signs them (SimpleSAMLphp's default, Entra ID), an administrator can accept them for this IdP: Identity providers → ${peer.name} → Accept unsigned LogoutResponses, or \`npm run cli -- idp update --org ${this.tenant.org.slug} --idp ${peer.id} --accept-unsigned-logout-response\`.`, { idp: peer.entityId, missing: 'logout response signature' });
+    }
+    const expected = this.tenant.urls.spSlo;
+    if (!response.destination || !sameEndpoint(response.destination, expected)) {
+      throw new SamlError('saml_wrong_destination', 'An unsigned logout response must name this endpoint as its Destination.', { expected, received: response.destination ?? null });
+    }
+    const now = this.now();
+    const flow = relayState ? await this.store.flows.findAtStage<LogoutChain>(relayState, [STAGE.logout], now) : null;
+    const hop = flow?.data.kind === 'logout' ? flow.data.hops[flow.data.current] : undefined;
+    if (!hop || hop.side !== 'idp' || !hop.requestId || hop.outcome) {
+      throw new SamlError('saml_wrong_in_response_to', 'The unsigned logout response does not answer a logout request this broker is waiting for.', { received: response.inResponseTo ?? null });
+    }
+    if (hop.id !== peer.id) throw new SamlError('saml_wrong_issuer', 'The unsigned logout response comes from another identity provider than the one asked.', { received: peer.entityId });
+    if (response.inResponseTo !== hop.requestId) throw new SamlError('saml_wrong_in_response_to', 'The unsigned logout response does not answer the logout request sent to this identity provider.', { expected: hop.requestId, received: response.inResponseTo ?? null });
+    const fresh = await this.store.oneTimeUse.consume('logout_response', `${peer.id}:${hop.requestId}`, new Date(now.getTime() + CHAIN_TTL_SECONDS * 1000), now);
+    if (!fresh) throw new SamlError('saml_replayed', 'This logout response was already processed.', { inResponseTo: hop.requestId });
+    await this.store.audit.record({ type: 'logout.unsigned_response_accepted', at: now, idpId: peer.id, flowId: flow!.id, details: { inResponseTo: hop.requestId } });
   }
 
   /**

@@ -45,6 +45,8 @@ export interface UpstreamResult {
   nameQualifier?: string;
   spNameQualifier?: string;
   sessionIndex?: string;
+  /** ISO time: the IdP's SessionNotOnOrAfter, the latest end of the broker session it starts */
+  sessionNotOnOrAfter?: string;
   attributes: Record<string, string[]>;
   assertionId: string;
 }

@@ -8,9 +8,10 @@ import { AppError } from '../errors.ts';
 import type { Tenant } from '../plugins/tenant.ts';
 import { SamlError } from '../saml/errors.ts';
 import { sameEndpoint } from '../saml/endpoint-match.ts';
-import { parseAuthnRequest, verifyAuthnRequestSignature } from '../saml/downstream/authn-request.ts';
+import { parseAuthnRequest } from '../saml/downstream/authn-request.ts';
 import type { Application } from '../store/applications.ts';
 import type { LoginFlow } from '../store/login-flows.ts';
+import { verifyAppRequestSignature } from './app-request-signature.ts';
 import type { AppRequest, FlowData } from './stages.ts';
 
 export const MAX_RELAY_STATE = 1024; // generous: SAML says 80 bytes, real SPs send more
@@ -42,7 +43,7 @@ export async function acceptAuthnRequest(ctx: AppContext, tenant: Tenant, input:
 
   if (app.wantAuthnRequestsSigned) {
     if (!app.certificate) throw new SamlError('saml_request_unsigned', 'The application requires signed requests but has no certificate registered.');
-    verifyAuthnRequestSignature({ binding: input.binding, rawQuery: input.rawQuery, samlRequest: input.samlRequest, certificatePem: app.certificate });
+    await verifyAppRequestSignature(ctx, tenant, { ...app, certificate: app.certificate }, { binding: input.binding, rawQuery: input.rawQuery, samlRequest: input.samlRequest });
   }
   // A signed request must name where it was sent (SAML bindings 3.4.5.2, 3.5.5.2): otherwise one the app signed for
   // another IdP, or another organisation of this broker, would be accepted here. Unsigned, it is checked when present.

@@ -88,7 +88,7 @@ export async function consumeAssertion(ctx: AppContext, tenant: Tenant, idp: Ide
 function withUpstream(data: FlowData, idp: IdentityProvider, a: VerifiedAssertion): FlowData {
   return {
     ...data,
-    upstream: { nameId: a.nameId, nameIdFormat: a.nameIdFormat, nameQualifier: a.nameQualifier, spNameQualifier: a.spNameQualifier, sessionIndex: a.sessionIndex, attributes: a.attributes, assertionId: a.assertionId },
+    upstream: { nameId: a.nameId, nameIdFormat: a.nameIdFormat, nameQualifier: a.nameQualifier, spNameQualifier: a.spNameQualifier, sessionIndex: a.sessionIndex, attributes: a.attributes, assertionId: a.assertionId, ...(a.sessionNotOnOrAfter && { sessionNotOnOrAfter: a.sessionNotOnOrAfter.toISOString() }) },
     profile: mapProfile(idp, a),
   };
 }

@@ -89,7 +89,9 @@ function endpoint(role: El, name: string, bindings: string[]): { url: string; bi
   return null;
 }
 
-export interface ImportedIdp { entityId: string; ssoUrl: string; ssoBinding: 'redirect' | 'post'; sloUrl: string | null; certificates: string[]; signRequests: boolean }
+/** `signRequests` is present only when the metadata asks for signed requests (WantAuthnRequestsSigned="true"): it can
+ *  turn signing on, never off, since requests are signed by default and an IdP that does not ask ignores it. */
+export interface ImportedIdp { entityId: string; ssoUrl: string; ssoBinding: 'redirect' | 'post'; sloUrl: string | null; certificates: string[]; signRequests?: true }
 
 export function parseIdpMetadata(xml: string): ImportedIdp {
   return idpFromEntity(parseEntity(xml, 'IDPSSODescriptor'));
@@ -106,7 +108,7 @@ function idpFromEntity({ entity, role }: { entity: El; role: El }): ImportedIdp 
     ssoBinding: sso.binding === BINDINGS.post ? 'post' : 'redirect',
     sloUrl: endpoint(role, 'SingleLogoutService', [BINDINGS.redirect, BINDINGS.post])?.url ?? null,
     certificates: certs,
-    signRequests: role.getAttribute('WantAuthnRequestsSigned') === 'true',
+    ...(role.getAttribute('WantAuthnRequestsSigned') === 'true' && { signRequests: true as const }),
   };
 }
 

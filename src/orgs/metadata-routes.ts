@@ -20,13 +20,19 @@ export async function buildIdpMetadata(tenant: Tenant) {
   });
 }
 
+/** Metadata must not promise what we do not do: AuthnRequestsSigned only while every enabled IdP of the organisation
+ *  gets signed requests (signRequests, on by default). One IdP switched to unsigned makes it "false". */
+export async function allUpstreamRequestsSigned(tenant: Tenant): Promise<boolean> {
+  return (await tenant.store.identityProviders.list({ enabledOnly: true })).every((idp) => idp.signRequests);
+}
+
 export async function buildSpMetadata(tenant: Tenant) {
   return spMetadata({
     entityId: tenant.urls.spEntityId,
     acsUrl: tenant.urls.spAcs,
     sloUrl: tenant.urls.spSlo,
     certificates: await publishedCertificates(tenant),
-    authnRequestsSigned: true,
+    authnRequestsSigned: await allUpstreamRequestsSigned(tenant),
     wantAssertionsSigned: true,
     organizationName: tenant.org.name,
     organizationUrl: tenant.urls.base,

@@ -31,12 +31,22 @@ export function matchHost(host: string | undefined, baseDomain: string): HostMat
   return { kind: 'unknown' };
 }
 
+/** Host headers as received (rawHeaders alternates names and values, every occurrence kept). */
+export function hostHeaderCount(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i].toLowerCase() === 'host') count++;
+  return count;
+}
+
 /** Routes that answer on any Host (load balancer probes do not send a tenant host). */
 const HOST_INDEPENDENT = new Set(['/healthz', '/readyz', '/metrics']);
 
 export const tenantPlugin = fp(async (app: FastifyInstance, { ctx }: { ctx: AppContext }) => {
   app.decorateRequest('tenant', null);
   app.addHook('onRequest', async (request: FastifyRequest) => {
+    // Node keeps the first of several Host headers and drops the rest; a proxy in front may have routed, cached or
+    // checked by another one. HTTP/1.1 says such a request gets 400 (RFC 9112 3.2), on every path.
+    if (hostHeaderCount(request.raw.rawHeaders) > 1) throw new AppError(400, 'duplicate_host', 'The request carries more than one Host header.');
     const path = request.url.split('?')[0];
     if (HOST_INDEPENDENT.has(path)) return;
     const match = matchHost(request.host, ctx.config.baseDomain);

@@ -5,12 +5,12 @@
 // xml-signature.ts's.
 import { createSign, verify as verifySignature } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
-import { RSA_SHA256, signatureAlgorithm } from './algorithms.ts';
+import { digestAlgorithm, RSA_SHA256, signatureAlgorithm } from './algorithms.ts';
 import { decodePostBinding, decodeRedirectBinding } from './decode.ts';
 import { SamlError } from './errors.ts';
 import { privateKeyObject, publicKeyObject } from './keys.ts';
 import { createSchemaValidator } from './schema-validator.ts';
-import { childElements, firstChild, NS, parseXml, strictText } from './xml-dom.ts';
+import { childElements, descendants, firstChild, NS, parseXml, strictText } from './xml-dom.ts';
 import { checkSignedInfoAlgorithms, findSigner, signXml } from './xml-signature.ts';
 
 export type Binding = 'redirect' | 'post';
@@ -68,6 +68,9 @@ function rawParam(rawQuery: string, name: string): string | undefined {
 }
 const decodeParam = (v: string) => decodeURIComponent(v.replace(/\+/g, ' '));
 
+/** `sha1`: the signature or a digest used SHA-1 (only possible where allowSha1 was given). */
+export interface VerifiedSignature { certificate: string; algorithm: string; digests: string[]; sha1: boolean }
+
 const FAILURES = {
   SAMLRequest: { unsigned: 'saml_request_unsigned', bad: 'saml_request_bad_signature', what: 'request' },
   SAMLResponse: { unsigned: 'saml_unsigned', bad: 'saml_bad_signature', what: 'response' },
@@ -76,9 +79,10 @@ const FAILURES = {
 /**
  * Checks that a received message is signed by one of `certificates`. Redirect binding: the detached signature over
  * the query parameters in the order the sender encoded them. POST binding: one enveloped signature over the root
- * element, by ID. Throws a SamlError naming what is wrong; returns the certificate that verified.
+ * element, by ID. Throws a SamlError naming what is wrong; returns the certificate that verified and the algorithms
+ * it was made with, so a caller can record a legacy algorithm it allowed.
  */
-export function verifyMessageSignature(input: { binding: Binding; param: SamlParam; rawQuery?: string; message: string; certificates: string[]; allowSha1?: boolean; maxBytes?: number }): string {
+export function verifyMessageSignature(input: { binding: Binding; param: SamlParam; rawQuery?: string; message: string; certificates: string[]; allowSha1?: boolean; maxBytes: number }): VerifiedSignature {
   const fail = FAILURES[input.param];
   const allowSha1 = !!input.allowSha1;
   if (!input.certificates.length) throw new SamlError(fail.bad, `No certificate is registered to check the ${fail.what} signature.`);
@@ -94,9 +98,9 @@ export function verifyMessageSignature(input: { binding: Binding; param: SamlPar
     const sigBytes = Buffer.from(decodeParam(signature), 'base64');
     const good = input.certificates.find((pem) => verifySignature(alg.hash!, signed, publicKeyObject(pem), sigBytes));
     if (!good) throw new SamlError(fail.bad, `The ${fail.what} signature does not match the registered certificate.`);
-    return good;
+    return { certificate: good, algorithm: decodeParam(sigAlg), digests: [], sha1: alg.hash === 'sha1' };
   }
-  const xml = decodePostBinding(input.message, input.maxBytes ?? Number.MAX_SAFE_INTEGER, { tolerateDeflate: true });
+  const xml = decodePostBinding(input.message, input.maxBytes, { tolerateDeflate: true });
   const root = parseXml(xml).documentElement;
   const signatures = childElements(root, NS.ds, 'Signature');
   if (signatures.length !== 1) throw new SamlError(fail.unsigned, `The ${fail.what} must be signed, and this one is not.`);
@@ -104,5 +108,16 @@ export function verifyMessageSignature(input: { binding: Binding; param: SamlPar
   // Only a signature over the whole message (its root, by ID) counts; a signed fragment elsewhere does not.
   const good = findSigner(root, signatures[0], { certificates: input.certificates, allowSha1, what: fail.what, code: fail.bad });
   if (!good) throw new SamlError(fail.bad, `The ${fail.what} signature does not match the registered certificate.`);
-  return good;
+  const signedInfo = firstChild(signatures[0], NS.ds, 'SignedInfo')!;
+  const algorithm = firstChild(signedInfo, NS.ds, 'SignatureMethod')!.getAttribute('Algorithm')!;
+  const digests = childElements(signedInfo, NS.ds, 'Reference').map((r) => firstChild(r, NS.ds, 'DigestMethod')!.getAttribute('Algorithm')!);
+  return { certificate: good, algorithm, digests, sha1: signatureAlgorithm(algorithm, false).verdict === 'weak' || digests.some((d) => digestAlgorithm(d, false) === 'weak') };
+}
+
+/** Whether a received message carries any signature at all: detached in the query (Redirect) or a ds:Signature
+ *  anywhere in the XML (POST). Only a message with none may take a path for unsigned messages, so a bad or misplaced
+ *  signature is never downgraded to "unsigned". */
+export function carriesSignature(input: { binding: Binding; param: SamlParam; rawQuery?: string; message: string; maxBytes: number }): boolean {
+  if (input.binding === 'redirect') return ['SigAlg', 'Signature'].some((n) => rawParam(input.rawQuery ?? '', n) !== undefined);
+  return descendants(parseXml(decodePostBinding(input.message, input.maxBytes, { tolerateDeflate: true })), NS.ds, 'Signature').length > 0;
 }

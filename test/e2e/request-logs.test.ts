@@ -6,9 +6,41 @@ import { appReceives, createWorld, idpAnswers, upstreamRequest } from '../helper
 
 type Line = { msg: string; reqId?: string; org?: string; stage?: string; flowId?: string; req?: { url: string }; code?: string };
 
+/** Keys written more than once into one object of a JSON text (JSON.parse silently keeps the last of them). */
+function duplicateKeys(json: string): string[] {
+  const found: string[] = [];
+  let i = 0;
+  const ws = () => { while (/\s/.test(json[i])) i++; };
+  const str = () => { const start = i++; while (json[i] !== '"') i += json[i] === '\\' ? 2 : 1; i++; return JSON.parse(json.slice(start, i)) as string; };
+  const value = (): void => {
+    ws();
+    if (json[i] === '{') {
+      i++;
+      const seen = new Set<string>();
+      for (ws(); json[i] !== '}'; ws()) {
+        if (json[i] === ',') { i++; ws(); }
+        const key = str();
+        if (seen.has(key)) found.push(key);
+        seen.add(key);
+        ws(); i++; // ':'
+        value();
+      }
+      i++;
+    } else if (json[i] === '[') {
+      i++;
+      for (ws(); json[i] !== ']'; ws()) { if (json[i] === ',') i++; value(); }
+      i++;
+    } else if (json[i] === '"') str();
+    else while (i < json.length && !/[,}\]\s]/.test(json[i])) i++;
+  };
+  value();
+  return found;
+}
+
 t.test('request logs carry organisation, stage and flow id', async (t) => {
   const lines: Line[] = [];
-  const w = await createWorld('piedpipers', undefined, { logger: { level: 'info', stream: { write: (s: string) => lines.push(JSON.parse(s)) } } });
+  const raw: string[] = [];
+  const w = await createWorld('piedpipers', undefined, { logger: { level: 'info', stream: { write: (s: string) => { raw.push(s); lines.push(JSON.parse(s)); } } } });
   t.teardown(w.ta.cleanup);
   const { fake, idp } = await w.addIdp('Okta');
   const { sp } = await w.addApp('Jira', { primaryIdpId: idp.id });
@@ -51,5 +83,26 @@ t.test('request logs carry organisation, stage and flow id', async (t) => {
     t.equal(metadata.org, 'piedpipers');
     t.equal(metadata.stage, undefined);
     t.equal(health.org, undefined);
+  });
+
+  await t.test('each key once per line: the organisation, stage and flow are bindings, never repeated by a log call', async (t) => {
+    t.same(duplicateKeys('{"org":"a","x":{"org":1},"org":"b"}'), ['org'], 'the check finds a repeated key');
+    raw.length = 0;
+    lines.length = 0;
+    // A full login, an upstream response refused at the ACS (its own warning line), refusals on every kind of route.
+    const other = new Browser(w.ta); // no broker session yet: the login goes to the IdP
+    const s2 = await other.get(await sp.getAuthorizeUrlAsync('', undefined, {}));
+    const u2 = String(s2.headers.location);
+    const { relayState } = upstreamRequest(u2);
+    await other.post(w.org.urls.spAcs, { SAMLResponse: Buffer.from('<samlp:Response/>').toString('base64'), RelayState: relayState }, { crossSite: true });
+    const acs2 = await idpAnswers(w, other, fake, u2);
+    await appReceives(sp, (await other.follow(acs2.res, w.base)).res);
+    await w.ta.request('piedpipers', { method: 'GET', url: '/flow/unknown-flow/continue' });
+    await w.ta.request('piedpipers', { method: 'GET', url: '/saml/idp/sso?SAMLRequest=%%%' });
+    await w.ta.request('nowhere', { method: 'GET', url: '/login' });
+    t.ok(lines.some((l) => l.msg === 'upstream response rejected' && l.org === 'piedpipers'), 'the ACS warning names the organisation');
+    t.ok(lines.some((l) => l.code === 'flow_not_found' && l.org === 'piedpipers'), 'so does a refusal');
+    t.ok(raw.length > 10);
+    for (const line of raw) t.same(duplicateKeys(line), [], `each key once: ${line.slice(0, 120)}`);
   });
 });

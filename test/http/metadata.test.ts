@@ -45,6 +45,25 @@ t.test('metadata', async (t) => {
     t.match(res.body, /KeyDescriptor use="encryption"/, 'IdPs can encrypt assertions to us');
   });
 
+  t.test('SP metadata says AuthnRequestsSigned="true" only while every enabled IdP gets signed requests', async (t) => {
+    const signed = async () => /AuthnRequestsSigned="(\w+)"/.exec((await ta.request('piedpipers', { method: 'GET', url: '/saml/sp/metadata' })).body)?.[1];
+    const idp = (name: string) => ({ name, entityId: `https://${name}.idp.example`, ssoUrl: `https://${name}.idp.example/sso`, certificates: [ppCert] });
+    const okta = await pp.store.identityProviders.create(idp('okta'));
+    t.equal(okta.signRequests, true, 'an IdP gets signed requests by default');
+    const legacy = await pp.store.identityProviders.create({ ...idp('legacy'), signRequests: false });
+    t.equal(await signed(), 'false', 'one enabled IdP gets unsigned requests: not promised');
+    await pp.store.identityProviders.update(legacy.id, { enabled: false });
+    t.equal(await signed(), 'true', 'a disabled IdP gets no requests at all');
+    await pp.store.identityProviders.update(legacy.id, { enabled: true, signRequests: true });
+    t.equal(await signed(), 'true', 'every enabled IdP signed');
+    t.equal(/AuthnRequestsSigned="(\w+)"/.exec((await ta.request('hooli', { method: 'GET', url: '/saml/sp/metadata' })).body)?.[1], 'true', 'another organisation\'s IdPs do not count');
+    await pp.store.identityProviders.update(okta.id, { signRequests: false });
+    t.equal(await signed(), 'false');
+    t.equal(/AuthnRequestsSigned="(\w+)"/.exec((await ta.request('hooli', { method: 'GET', url: '/saml/sp/metadata' })).body)?.[1], 'true', 'nor does this one\'s for another organisation');
+    await pp.store.identityProviders.delete(okta.id);
+    await pp.store.identityProviders.delete(legacy.id);
+  });
+
   t.test('each organisation publishes its own key', async (t) => {
     const a = parseIdpMetadata((await ta.request('piedpipers', { method: 'GET', url: '/saml/idp/metadata' })).body);
     const b = parseIdpMetadata((await ta.request('hooli', { method: 'GET', url: '/saml/idp/metadata' })).body);

@@ -29,6 +29,9 @@ t.test('IdP metadata: entity ID, SSO endpoint (Redirect preferred), SLO, certifi
   t.equal(m.certificates.length, 1);
   t.match(m.certificates[0], /^-----BEGIN CERTIFICATE-----/);
   t.equal(m.signRequests, true);
+  const noWish = parseIdpMetadata(okta.replace('WantAuthnRequestsSigned="true"', 'WantAuthnRequestsSigned="false"'));
+  t.equal(noWish.signRequests, undefined, 'an IdP that does not ask leaves signing at its default (on): metadata never turns it off');
+  t.notOk('signRequests' in noWish);
   const postOnly = okta.replace(/<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"[^>]*\/>/, '');
   t.equal(parseIdpMetadata(postOnly).ssoBinding, 'post');
 });

@@ -2,7 +2,7 @@
 // trusting it (enough to find the app by Issuer); `verifyAuthnRequestSignature` then checks the signature with that
 // app's registered certificate only. Nothing in a request decides where a response goes: the broker checks the
 // requested ACS URL against the app's registration.
-import { readProtocolMessage, verifyMessageSignature } from '../bindings.ts';
+import { readProtocolMessage, verifyMessageSignature, type VerifiedSignature } from '../bindings.ts';
 import { childElements, firstChild, NS } from '../xml-dom.ts';
 
 export interface ReceivedAuthnRequest {
@@ -38,6 +38,6 @@ export async function parseAuthnRequest(input: { binding: 'redirect' | 'post'; s
 }
 
 /** Checks the request's signature with the app's registered certificate (see bindings.ts for both bindings). */
-export function verifyAuthnRequestSignature(input: { binding: 'redirect' | 'post'; rawQuery?: string; samlRequest: string; certificatePem: string; allowSha1?: boolean }): void {
-  verifyMessageSignature({ binding: input.binding, param: 'SAMLRequest', rawQuery: input.rawQuery, message: input.samlRequest, certificates: [input.certificatePem], allowSha1: input.allowSha1 });
+export function verifyAuthnRequestSignature(input: { binding: 'redirect' | 'post'; rawQuery?: string; samlRequest: string; certificatePem: string; allowSha1?: boolean; maxBytes: number }): VerifiedSignature {
+  return verifyMessageSignature({ binding: input.binding, param: 'SAMLRequest', rawQuery: input.rawQuery, message: input.samlRequest, certificates: [input.certificatePem], allowSha1: input.allowSha1, maxBytes: input.maxBytes });
 }

@@ -221,6 +221,7 @@ function readAssertion(assertion: Element, input: VerifyInput, signed: { respons
     nameQualifier: nameIdEl!.getAttribute('NameQualifier') || undefined,
     spNameQualifier: nameIdEl!.getAttribute('SPNameQualifier') || undefined,
     sessionIndex: authn?.getAttribute('SessionIndex') || undefined,
+    sessionNotOnOrAfter: authn ? time(authn, 'SessionNotOnOrAfter') ?? undefined : undefined,
     attributes,
     inResponseTo: confirmation.getAttribute('InResponseTo') || null,
     notOnOrAfter: new Date(expiry),

@@ -29,6 +29,8 @@ export interface VerifiedAssertion {
   nameQualifier?: string;
   spNameQualifier?: string;
   sessionIndex?: string;
+  /** the AuthnStatement's SessionNotOnOrAfter: the IdP wants our session to end by then */
+  sessionNotOnOrAfter?: Date;
   attributes: Record<string, string[]>;
   inResponseTo: string | null;
   /** the latest instant at which this assertion could still be accepted (for the replay record) */

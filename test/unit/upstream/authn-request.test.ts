@@ -38,9 +38,9 @@ t.test('Redirect binding, signed (as WSO2 wants)', async (t) => {
   const rawQuery = req.url.slice(req.url.indexOf('?') + 1);
   const parsed = await parseAuthnRequest({ binding: 'redirect', samlRequest: url.searchParams.get('SAMLRequest')!, maxBytes: 65536 });
   t.equal(parsed.id, req.id);
-  verifyAuthnRequestSignature({ binding: 'redirect', rawQuery, samlRequest: url.searchParams.get('SAMLRequest')!, certificatePem: spCred.certificatePem });
-  t.throws(() => verifyAuthnRequestSignature({ binding: 'redirect', rawQuery, samlRequest: '', certificatePem: other.certificatePem }), { code: 'saml_request_bad_signature' });
-  t.throws(() => verifyAuthnRequestSignature({ binding: 'redirect', rawQuery: rawQuery.replace('RelayState=flow-123', 'RelayState=flow-999'), samlRequest: '', certificatePem: spCred.certificatePem }), { code: 'saml_request_bad_signature' });
+  verifyAuthnRequestSignature({ maxBytes: 262144, binding: 'redirect', rawQuery, samlRequest: url.searchParams.get('SAMLRequest')!, certificatePem: spCred.certificatePem });
+  t.throws(() => verifyAuthnRequestSignature({ maxBytes: 262144, binding: 'redirect', rawQuery, samlRequest: '', certificatePem: other.certificatePem }), { code: 'saml_request_bad_signature' });
+  t.throws(() => verifyAuthnRequestSignature({ maxBytes: 262144, binding: 'redirect', rawQuery: rawQuery.replace('RelayState=flow-123', 'RelayState=flow-999'), samlRequest: '', certificatePem: spCred.certificatePem }), { code: 'saml_request_bad_signature' });
 });
 
 t.test('Redirect binding, unsigned when the IdP does not ask', async (t) => {
@@ -59,8 +59,8 @@ t.test('POST binding, signed: xmlsec1 verifies the enveloped signature', async (
   writeFileSync(join(dir, 'req.xml'), xml);
   execFileSync('xmlsec1', ['--verify', '--pubkey-cert-pem', join(dir, 'cert.pem'), '--id-attr:ID', 'urn:oasis:names:tc:SAML:2.0:protocol:AuthnRequest', join(dir, 'req.xml')], { stdio: 'pipe' });
   t.pass('xmlsec1 verified');
-  verifyAuthnRequestSignature({ binding: 'post', samlRequest: req.fields.SAMLRequest, certificatePem: spCred.certificatePem });
-  t.throws(() => verifyAuthnRequestSignature({ binding: 'post', samlRequest: req.fields.SAMLRequest, certificatePem: other.certificatePem }), { code: 'saml_request_bad_signature' });
+  verifyAuthnRequestSignature({ maxBytes: 262144, binding: 'post', samlRequest: req.fields.SAMLRequest, certificatePem: spCred.certificatePem });
+  t.throws(() => verifyAuthnRequestSignature({ maxBytes: 262144, binding: 'post', samlRequest: req.fields.SAMLRequest, certificatePem: other.certificatePem }), { code: 'saml_request_bad_signature' });
   const tampered = Buffer.from(xml.replace('ForceAuthn="true"', 'ForceAuthn="false"')).toString('base64');
-  t.throws(() => verifyAuthnRequestSignature({ binding: 'post', samlRequest: tampered, certificatePem: spCred.certificatePem }), { code: 'saml_request_bad_signature' });
+  t.throws(() => verifyAuthnRequestSignature({ maxBytes: 262144, binding: 'post', samlRequest: tampered, certificatePem: spCred.certificatePem }), { code: 'saml_request_bad_signature' });
 });
