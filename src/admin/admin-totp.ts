@@ -1,11 +1,13 @@
 // TOTP second factor for console admins. The secret and its parameters (digits, period, algorithm: the
 // organisation's settings at enrolment, so later changes only affect new enrolments, as for users) are sealed
 // together in Admin.totpSecretEnc, bound to the organisation and admin. A setup in progress is not stored at all:
-// it travels sealed in the enrolment form until a first valid code confirms it. Every accepted time step is consumed
-// once across nodes; wrong codes count toward the admin lockout.
+// it travels sealed in the enrolment form until a first valid code confirms it. Once a time step is accepted, no
+// code of that step or an older one is accepted again, on any node (mfa/step-records.ts); wrong codes count toward
+// the admin lockout.
 import type { AppContext } from '../context.ts';
 import { AppError, ValidationError } from '../errors.ts';
-import { enrolmentCode, matchingStep, newTotpSecret, stepKeptUntil, type TotpParams } from '../mfa/totp-codes.ts';
+import { enrolmentCode, matchingStep, newTotpSecret, type TotpParams } from '../mfa/totp-codes.ts';
+import { acceptStepOnce } from '../mfa/step-records.ts';
 import type { Organization } from '../store/organizations.ts';
 import type { AdminRow } from '../store/admins.ts';
 import type { TenantStore } from '../store/store.ts';
@@ -68,8 +70,8 @@ export async function confirmAdminEnrolment(ctx: AppContext, store: TenantStore,
   const now = ctx.clock.now();
   const step = matchingStep(factor.secret, code, factor, now);
   if (step === null) throw new ValidationError({ code: 'is not right: check the time on your phone and enter the current code' });
-  // The confirming code is spent, so it cannot also open a sign-in.
-  await store.oneTimeUse.consume('admin_totp_step', `${admin.id}:${step}`, stepKeptUntil(step, factor.period), now);
+  // The confirming code is spent (and the steps before it), so it cannot also open a sign-in.
+  await acceptStepOnce(store.oneTimeUse, 'admin_totp_step', admin.id, step, factor.period, now);
   const { exp: _exp, ...kept } = factor;
   await store.admins.update(admin.id, { totpSecretEnc: ctx.box.seal(JSON.stringify(kept), factorContext(org.id, admin.id)) });
   await store.audit.record({ type: 'admin.totp_enrolled', actor: admin.email, at: now });
@@ -86,7 +88,7 @@ export async function verifyAdminCode(ctx: AppContext, store: TenantStore, admin
   const factor = JSON.parse(ctx.box.open(admin.totpSecretEnc, factorContext(store.orgId, admin.id)).toString('utf8')) as SealedFactor;
   const step = matchingStep(factor.secret, code, factor, now);
   const failure = step === null ? 'admin_invalid_code'
-    : (await store.oneTimeUse.consume('admin_totp_step', `${admin.id}:${step}`, stepKeptUntil(step, factor.period), now)) ? null : 'admin_code_reused';
+    : (await acceptStepOnce(store.oneTimeUse, 'admin_totp_step', admin.id, step, factor.period, now)) ? null : 'admin_code_reused';
   if (!failure) return;
   await countFailedAttempt(store, admin, now);
   await store.audit.record({ type: auditType, outcome: 'failure', code: failure, actor: admin.email, at: now });

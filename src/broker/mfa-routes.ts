@@ -25,21 +25,30 @@ export async function mfaRoutes(app: FastifyInstance, { ctx }: { ctx: AppContext
     return user;
   }
 
-  async function enrolPage(request: FastifyRequest, reply: FastifyReply, tenant: Tenant, flow: LoginFlow<FlowData>, error: string | null, status = 200) {
+  // The enrolment page shows this flow's setup: the same key on every render, after a wrong code or a reload. After
+  // another flow (window, browser) took the setup over, it shows no key, only the way to start again here.
+  async function enrolPage(request: FastifyRequest, reply: FastifyReply, tenant: Tenant, flow: LoginFlow<FlowData>, error: AppError | null, status = 200) {
     const user = await userOf(tenant, flow);
     const target = await appOfFlow(tenant, flow);
-    const enrolment = await totpFor(ctx, tenant.org, tenant.store).startEnrolment(user);
+    const shown = { title: 'Set up two-factor authentication', flowId: flow.id, appName: target.name, error: error?.message ?? null };
+    if (error?.code === 'mfa_enrolment_replaced') return page(request, reply, 'mfa-enrol-replaced', shown, status);
+    const totp = totpFor(ctx, tenant.org, tenant.store);
+    const enrolment = await totp.startEnrolment(user, flow.id);
     return page(request, reply, 'mfa-enrol', {
-      title: 'Set up two-factor authentication', flowId: flow.id, appName: target.name, email: user.email, error,
-      qr: enrolment.qrDataUrl, key: enrolment.secretBase32.match(/.{1,4}/g)!.join(' '), digits: tenant.org.totpDigits,
+      ...shown, email: user.email, qr: enrolment.qrDataUrl, key: enrolment.secretBase32.match(/.{1,4}/g)!.join(' '), digits: enrolment.digits,
+      notice: error?.code === 'mfa_locked' ? null : totp.notice(enrolment.status),
     }, status);
   }
 
-  async function verifyPage(request: FastifyRequest, reply: FastifyReply, tenant: Tenant, flow: LoginFlow<FlowData>, error: string | null, status = 200) {
+  async function verifyPage(request: FastifyRequest, reply: FastifyReply, tenant: Tenant, flow: LoginFlow<FlowData>, error: AppError | null, status = 200) {
+    if (!flow.userId) throw expired();
     const target = await appOfFlow(tenant, flow);
+    const totp = totpFor(ctx, tenant.org, tenant.store);
     return page(request, reply, 'mfa-verify', {
-      title: 'Two-factor authentication', flowId: flow.id, appName: target.name, error, digits: tenant.org.totpDigits,
+      title: 'Two-factor authentication', flowId: flow.id, appName: target.name, error: error?.message ?? null, digits: tenant.org.totpDigits,
       rememberDays: flow.data.mfa?.rememberDeviceDays ?? 0,
+      // Before the next try: locked (for how long), or one wrong code from the lock. A lock just reported is not repeated.
+      notice: error?.code === 'mfa_locked' ? null : totp.notice(await totp.status(flow.userId)),
     }, status);
   }
 
@@ -60,12 +69,12 @@ export async function mfaRoutes(app: FastifyInstance, { ctx }: { ctx: AppContext
     if (flow.stage === STAGE.mfaEnrol) {
       let recoveryCodes: string[];
       try {
-        recoveryCodes = await totp.confirmEnrolment(user.id, code);
+        recoveryCodes = await totp.confirmEnrolment(user.id, flow.id, code);
       } catch (err) {
         if (!(err instanceof AppError) || err.status >= 500) throw err;
         ctx.metrics.totpFailures.inc({ org: tenant.org.slug, code: err.code });
         await tenant.store.audit.record({ ...audit, type: 'mfa.enrol_failed', outcome: 'failure', code: err.code });
-        return enrolPage(request, reply, tenant, flow, err.message, err.status === 423 ? 423 : 400);
+        return enrolPage(request, reply, tenant, flow, err, err.status === 423 || err.code === 'mfa_enrolment_replaced' ? err.status : 400);
       }
       if (!(await tenant.store.flows.advance(flow, STAGE.mfaDone, {}))) throw expired();
       // Shown once: the codes exist nowhere else in clear.
@@ -79,7 +88,7 @@ export async function mfaRoutes(app: FastifyInstance, { ctx }: { ctx: AppContext
       if (!(err instanceof AppError) || err.status >= 500) throw err;
       ctx.metrics.totpFailures.inc({ org: tenant.org.slug, code: err.code });
       await tenant.store.audit.record({ ...audit, type: 'mfa.verify_failed', outcome: 'failure', code: err.code });
-      return verifyPage(request, reply, tenant, flow, err.message, err.status === 423 ? 423 : 400);
+      return verifyPage(request, reply, tenant, flow, err, err.status === 423 ? 423 : 400);
     }
     const days = flow.data.mfa?.rememberDeviceDays ?? 0;
     if (days > 0 && request.body?.remember === 'on') {

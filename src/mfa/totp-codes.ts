@@ -1,6 +1,7 @@
 // The TOTP arithmetic shared by end-user factors (totp-service.ts) and admin sign-in (admin/admin-totp.ts): a new
-// secret with its otpauth URI and QR code, and checking a code (±1 step) down to the time step it matched, which
-// callers consume once through store.oneTimeUse so a code is never accepted twice.
+// secret with its otpauth URI and QR code, and checking a code (±1 step) down to the time step it matched. Callers
+// then accept only a step newer than the last one accepted (RFC 6238 §5.2): the factor's lastUsedStep for users
+// (store/totp-factors.ts), one-time-use records for admins (step-records.ts).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { NodeCryptoPlugin } from '@otplib/plugin-crypto-node';
 import { generateSecret, generateURI } from 'otplib';

@@ -1,12 +1,16 @@
-// TOTP second factor (RFC 6238, via otplib): enrolment confirmed by a first code, verification with a ±1 step
-// window, every accepted time step consumed once per user across nodes, a lock after repeated failures (counted
-// for the second factor alone), and single-use recovery codes. Secrets are sealed with the master key, bound to
-// the organisation and user.
-import { enrolmentCode, matchingStep, newTotpSecret, stepKeptUntil } from './totp-codes.ts';
+// TOTP second factor (RFC 6238): enrolment confirmed by a first code, verification with a ±1 step window, the last
+// accepted time step kept per user so that no code of that step or an older one is accepted again on any node
+// (§5.2), a lock after repeated failures (counted for the second factor alone), and single-use recovery codes.
+// A setup in progress belongs to the login flow that started it: the same key on every render of that flow, until
+// it is confirmed or another flow takes it over. Secrets are sealed with the master key, bound to the organisation
+// and user.
+import { enrolmentCode, matchingStep, newTotpSecret } from './totp-codes.ts';
 import type { Clock } from '../clock.ts';
 import type { SealedBox } from '../crypto/sealed-box.ts';
 import { AppError } from '../errors.ts';
 import type { TenantStore } from '../store/store.ts';
+import type { TotpFactorRow } from '../store/totp-factors.ts';
+import { lastTryMessage, lockedMessage } from './lockout-wording.ts';
 import { hashRecoveryCode, newRecoveryCode, normaliseRecoveryCode, RECOVERY_CODE, RECOVERY_CODE_COUNT, recoveryCodeMatches } from './recovery-codes.ts';
 
 export type TotpAlgorithm = 'SHA1' | 'SHA256' | 'SHA512';
@@ -24,39 +28,69 @@ export interface TotpSettings {
 
 export const DEFAULT_LOCKOUT = { lockoutThreshold: 5, lockoutSeconds: 900 };
 
-export interface Enrolment { secretBase32: string; otpauthUri: string; qrDataUrl: string }
-export type VerifyOutcome = { method: 'totp' | 'recovery'; remainingRecoveryCodes?: number };
 export type FactorStatus = { state: 'none' | 'pending' | 'active'; lockedUntil: Date | null; failedAttempts: number };
+/** The key to scan, with the parameters it was made for (the organisation's settings when the setup began). */
+export interface Enrolment { secretBase32: string; otpauthUri: string; qrDataUrl: string; digits: number; status: FactorStatus }
+export type VerifyOutcome = { method: 'totp' | 'recovery'; remainingRecoveryCodes?: number };
 
 const sealContext = (orgId: string, userId: string) => `totp:${orgId}:${userId}`;
+
+const alreadyEnrolled = () => new AppError(409, 'mfa_already_enrolled', 'Two-factor authentication is already set up for this account.');
+const notPending = () => new AppError(409, 'mfa_not_pending', 'There is no two-factor setup in progress. Start again.');
+const replaced = () => new AppError(409, 'mfa_enrolment_replaced', 'Two-factor setup was started again in another window or browser, so the key on this page no longer works. Finish the setup there, or start again here with a new key.');
+const statusOf = (f: TotpFactorRow | null): FactorStatus =>
+  ({ state: (f?.status as FactorStatus['state']) ?? 'none', lockedUntil: f?.lockedUntil ?? null, failedAttempts: f?.failedAttempts ?? 0 });
 
 export class TotpService {
   constructor(private readonly store: TenantStore, private readonly box: SealedBox, private readonly clock: Clock, private readonly settings: TotpSettings) {}
 
   async status(userId: string): Promise<FactorStatus> {
-    const f = await this.store.totp.find(userId);
-    return { state: (f?.status as FactorStatus['state']) ?? 'none', lockedUntil: f?.lockedUntil ?? null, failedAttempts: f?.failedAttempts ?? 0 };
+    return statusOf(await this.store.totp.find(userId));
   }
 
-  /** A fresh pending secret (replacing an earlier pending one). An active factor is never replaced this way. */
-  async startEnrolment(user: { id: string; email: string }): Promise<Enrolment> {
-    const existing = await this.store.totp.find(user.id);
-    if (existing?.status === 'active') throw new AppError(409, 'mfa_already_enrolled', 'Two-factor authentication is already set up for this account.');
-    const secretBase32 = newTotpSecret();
-    const { digits, period, algorithm } = this.settings;
-    await this.store.totp.savePending(user.id, { secretEnc: this.box.seal(secretBase32, sealContext(this.store.orgId, user.id)), algorithm, digits, period });
-    return { secretBase32, ...(await enrolmentCode(this.settings.issuer, user.email, secretBase32, this.settings)) };
+  /** What a code page says before the next try: that the factor is locked and for how long, or that one more wrong
+   *  code locks it. Null when neither. */
+  notice(status: Pick<FactorStatus, 'lockedUntil' | 'failedAttempts'>): string | null {
+    const now = this.clock.now();
+    if (status.lockedUntil && status.lockedUntil > now) return lockedMessage(status.lockedUntil, now);
+    return status.failedAttempts >= this.settings.lockoutThreshold - 1 ? lastTryMessage(this.settings.lockoutSeconds) : null;
   }
 
-  /** Confirms the pending factor with a valid code, activates it, and returns the recovery codes (shown once). */
-  async confirmEnrolment(userId: string, code: string): Promise<string[]> {
+  /**
+   * The setup of login flow `flowId`: its pending factor's key again if it has one (every render, after a wrong code,
+   * back button), otherwise a new key, taking over a pending factor another flow started (whose confirmation then
+   * fails with mfa_enrolment_replaced). An active factor is never replaced this way.
+   */
+  async startEnrolment(user: { id: string; email: string }, flowId: string): Promise<Enrolment> {
+    let factor = await this.store.totp.find(user.id);
+    if (factor?.status === 'active') throw alreadyEnrolled();
+    if (factor?.enrolFlowId !== flowId) {
+      const { digits, period, algorithm } = this.settings;
+      const secretEnc = this.box.seal(newTotpSecret(), sealContext(this.store.orgId, user.id));
+      factor = await this.store.totp.savePending(user.id, { secretEnc, algorithm, digits, period, enrolFlowId: flowId });
+      if (factor?.status === 'active') throw alreadyEnrolled();
+      // Another flow's render won a race for the user's factor: this flow shows no key that would not work.
+      if (!factor || factor.enrolFlowId !== flowId) throw replaced();
+    }
+    const secretBase32 = this.secretOf(user.id, factor);
+    return { secretBase32, digits: factor.digits, status: statusOf(factor), ...(await enrolmentCode(this.settings.issuer, user.email, secretBase32, factor)) };
+  }
+
+  /** Confirms login flow `flowId`'s pending factor with a valid code, activates it, and returns the recovery codes
+   *  (shown once). The confirming code's time step counts as used. */
+  async confirmEnrolment(userId: string, flowId: string, code: string): Promise<string[]> {
     const factor = await this.store.totp.find(userId);
-    if (!factor || factor.status !== 'pending') throw new AppError(409, 'mfa_not_pending', 'There is no two-factor setup in progress. Start again.');
-    await this.checkCode(userId, factor, code);
-    if (!(await this.store.totp.activate(userId, this.clock.now()))) throw new AppError(409, 'mfa_not_pending', 'There is no two-factor setup in progress. Start again.');
+    if (!factor || factor.status !== 'pending') throw notPending();
+    if (factor.enrolFlowId !== flowId) throw replaced();
+    const now = this.clock.now();
+    const step = await this.matchCode(userId, factor, code, now);
+    if (!(await this.store.totp.activate(userId, now, { flowId, step }))) {
+      const current = await this.store.totp.find(userId);
+      throw current?.status === 'pending' && current.enrolFlowId !== flowId ? replaced() : notPending();
+    }
     const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
     await this.store.totp.replaceRecoveryCodes(userId, await Promise.all(codes.map(hashRecoveryCode)));
-    await this.store.audit.record({ type: 'mfa.enrolled', userId, at: this.clock.now() });
+    await this.store.audit.record({ type: 'mfa.enrolled', userId, at: now });
     return codes;
   }
 
@@ -66,27 +100,35 @@ export class TotpService {
     if (!factor || factor.status !== 'active') throw new AppError(409, 'mfa_not_enrolled', 'Two-factor authentication is not set up for this account.');
     const code = normaliseRecoveryCode(input);
     if (RECOVERY_CODE.test(code)) return this.useRecoveryCode(userId, factor, code);
-    await this.checkCode(userId, factor, input);
+    const now = this.clock.now();
+    const step = await this.matchCode(userId, factor, input, now);
+    // One write: the step becomes the last used one if it is newer than every step accepted before, on any node.
+    if (!(await this.store.totp.useStep(userId, step, now))) await this.refuseStep(userId, now);
     return { method: 'totp' };
   }
 
-  private async checkCode(userId: string, factor: NonNullable<Awaited<ReturnType<TenantStore['totp']['find']>>>, input: string) {
-    const now = this.clock.now();
+  private secretOf(userId: string, factor: TotpFactorRow) {
+    return this.box.open(factor.secretEnc, sealContext(this.store.orgId, userId)).toString('utf8');
+  }
+
+  /** The time step a code matches, checked only while the factor is not locked; a wrong code counts toward the lock. */
+  private async matchCode(userId: string, factor: TotpFactorRow, input: string, now: Date): Promise<number> {
     if (factor.lockedUntil && factor.lockedUntil > now) throw this.locked(factor.lockedUntil);
-    const secret = this.box.open(factor.secretEnc, sealContext(this.store.orgId, userId)).toString('utf8');
-    const step = matchingStep(secret, input, factor, now);
+    const step = matchingStep(this.secretOf(userId, factor), input, factor, now);
     if (step === null) {
       await this.failure(userId, now);
       throw new AppError(401, 'mfa_invalid_code', 'That code is not right. Check the time on your phone and try the current code.');
     }
-    // One accepted time step per user, across nodes: a code seen once (or an older one) is not accepted again.
-    if (!(await this.store.oneTimeUse.consume('totp_step', `${userId}:${step}`, stepKeptUntil(step, factor.period), now))) {
-      await this.failure(userId, now);
-      throw new AppError(401, 'mfa_code_reused', 'That code was already used. Wait for the next code.');
-    }
-    // Most verifications follow no failure: skip the write then (a failure counted meanwhile on another node merely
-    // stays counted until the next success that sees it).
-    if (factor.failedAttempts || factor.lockedUntil) await this.store.totp.resetFailures(userId);
+    return step;
+  }
+
+  /** A right code whose step was not accepted: why, read again (a rare path). A reused code counts as a failure. */
+  private async refuseStep(userId: string, now: Date): Promise<never> {
+    const factor = await this.store.totp.find(userId);
+    if (!factor || factor.status !== 'active') throw new AppError(409, 'mfa_not_enrolled', 'Two-factor authentication is not set up for this account.');
+    if (factor.lockedUntil && factor.lockedUntil > now) throw this.locked(factor.lockedUntil);
+    await this.failure(userId, now);
+    throw new AppError(401, 'mfa_code_reused', 'That code, or a newer one, was already used. Wait for the next code.');
   }
 
   private async useRecoveryCode(userId: string, factor: { lockedUntil: Date | null }, code: string): Promise<VerifyOutcome> {
@@ -116,7 +158,7 @@ export class TotpService {
   }
 
   private locked(until: Date) {
-    return new AppError(423, 'mfa_locked', `Too many wrong codes. Two-factor sign-in is locked until ${until.toISOString().slice(11, 16)} UTC.`, true, { lockedUntil: until.toISOString() });
+    return new AppError(423, 'mfa_locked', lockedMessage(until, this.clock.now()), true, { lockedUntil: until.toISOString() });
   }
 
   // Admin actions

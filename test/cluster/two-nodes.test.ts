@@ -67,9 +67,9 @@ async function twoNodes(t: Test, extraEnv: Record<string, string>) {
   await saveIdentityProvider(store, { defaultAppId: app.id }, idp.id);
   const user = await store.users.create({ email: 'ann@customer.example' });
   const org = (await ctx.store.organizations.findById(created.org.id))!;
-  const enrolment = await totpFor(ctx, org, store).startEnrolment(user);
+  const enrolment = await totpFor(ctx, org, store).startEnrolment(user, 'seed');
   const codeAt = (offsetSteps: number) => generateSync({ secret: enrolment.secretBase32, epoch: Math.floor(Date.now() / 1000) + offsetSteps * 30 });
-  await totpFor(ctx, org, store).confirmEnrolment(user.id, codeAt(-1));
+  await totpFor(ctx, org, store).confirmEnrolment(user.id, 'seed', codeAt(-1));
   const idpCert = (await store.signingKeys.active())!.certificatePem;
   await ctx.store.close();
 
