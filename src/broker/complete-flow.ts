@@ -16,6 +16,7 @@ import type { Application } from '../store/applications.ts';
 import type { LoginFlow } from '../store/login-flows.ts';
 import type { AuditInput } from '../store/audit.ts';
 import type { User } from '../store/users.ts';
+import { LinkRefusal } from '../users/link-refusal.ts';
 import { resolveUser } from '../users/resolve-user.ts';
 import { browserBinding, sameBrowser, sha256 } from './browser-binding.ts';
 import { errorResponse, successResponse, type PostToApp } from './downstream-response.ts';
@@ -69,11 +70,14 @@ export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginF
       sessionMfaAt = session.mfaAt;
     } else {
       const upstream = flow.data.upstream!;
-      const resolved = await resolveUser(tenant.store, { idpId: flow.idpId!, nameId: upstream.nameId, profile: flow.data.profile!, jitProvisioning: tenant.org.jitProvisioning });
+      const idp = flow.idpId ? await tenant.store.identityProviders.findById(flow.idpId) : null;
+      if (!idp) throw expired();
+      const resolved = await resolveUser(tenant.store, { idp, nameId: upstream.nameId, profile: flow.data.profile!, jitProvisioning: tenant.org.jitProvisioning });
       user = resolved.user;
-      if (resolved.how !== 'linked') await tenant.store.audit.record({ ...audit, type: resolved.how === 'created' ? 'user.jit_created' : 'user.linked', userId: user.id, at: now, details: { nameId: upstream.nameId } });
+      if (resolved.how !== 'linked') await tenant.store.audit.record({ ...audit, type: resolved.how === 'created' ? 'user.jit_created' : 'user.linked', userId: user.id, at: now, details: { nameId: upstream.nameId, mode: idp.linkingMode } });
     }
   } catch (err) {
+    if (err instanceof LinkRefusal) await recordLinkRefusal(ctx, tenant, flow, err, audit);
     if (err instanceof AppError && err.status === 403) return deny(ctx, tenant, flow, app, err.code, err.message, 'AuthnFailed', audit);
     throw err;
   }
@@ -158,4 +162,13 @@ async function deny(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, 
   ctx.metrics.logins.inc({ org: tenant.org.slug, outcome: code });
   await tenant.store.audit.record({ ...audit, type: 'login.denied', outcome: 'failure', code, at: ctx.clock.now() });
   return { kind: 'denied', code, message, post: await errorResponse(ctx, tenant, app, flow.data.request, subStatus, message) };
+}
+
+/** A login its IdP's linking rules refused: audited with the existing user it aimed at (for admins only) and counted. */
+async function recordLinkRefusal(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, refusal: LinkRefusal, audit: Record<string, string | undefined>) {
+  ctx.metrics.linkRefusals.inc({ org: tenant.org.slug, reason: refusal.reason });
+  await tenant.store.audit.record({
+    ...audit, type: 'user.link_refused', outcome: 'failure', code: refusal.code, at: ctx.clock.now(),
+    details: { reason: refusal.reason, mode: refusal.mode, nameId: flow.data.upstream?.nameId ?? null, email: flow.data.profile?.email ?? null, ...(refusal.existingUserId && { userId: refusal.existingUserId }) },
+  });
 }

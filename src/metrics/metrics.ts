@@ -10,6 +10,7 @@ export class Metrics {
   });
   readonly totpFailures = new Counter({ name: 'broker_totp_failures_total', help: 'Rejected second-factor codes by organisation and reason', labelNames: ['org', 'code'], registers: [this.registry] });
   readonly upstreamErrors = new Counter({ name: 'broker_upstream_errors_total', help: 'Rejected upstream SAML responses by organisation and error code', labelNames: ['org', 'code'], registers: [this.registry] });
+  readonly linkRefusals = new Counter({ name: 'broker_link_refusals_total', help: 'First logins refused by the IdP\'s identity-linking rules, by organisation and reason', labelNames: ['org', 'reason'], registers: [this.registry] });
   readonly importJobs = new Counter({ name: 'broker_import_jobs_total', help: 'User import jobs by outcome', labelNames: ['org', 'outcome'], registers: [this.registry] });
 
   /** The text /metrics serves: this registry, or (in a cluster worker, see server.ts) the sum over all workers. */

@@ -18,11 +18,14 @@ const FIND_BY_ID = sql(`${SELECT} WHERE "id" = ? AND "orgId" = ?`);
 const FIND_BY_EMAIL = sql(`${SELECT} WHERE "orgId" = ? AND "emailLower" = ?`);
 const FIND_BY_IDENTITY = sql(`${SELECT} JOIN "UserIdentity" ON "UserIdentity"."userId" = "User"."id" AND "UserIdentity"."orgId" = "User"."orgId" WHERE "UserIdentity"."orgId" = ? AND "UserIdentity"."idpId" = ? AND "UserIdentity"."nameId" = ?`);
 // The existing link stands when there is one: the statement then changes nothing.
-const LINK = sql(`INSERT INTO "UserIdentity" ("id", "orgId", "userId", "idpId", "nameId", "createdAt") VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT ("orgId", "idpId", "nameId") DO NOTHING`);
+const LINK = sql(`INSERT INTO "UserIdentity" ("id", "orgId", "userId", "idpId", "nameId", "source", "createdAt") VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT ("orgId", "idpId", "nameId") DO NOTHING`);
 const SIGNED_IN = sql(`UPDATE "User" SET "lastLoginAt" = ? WHERE "id" = ? AND "orgId" = ?`);
 const toRow = ({ groups, ...rest }: UserInput) => ({ ...rest, ...(groups !== undefined && { groups: toJson(groups) }) });
 
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
+
+/** How a link to an upstream identity came about: at sign-in (linked or just-in-time), by an import's pre-link, or by an admin. */
+export type IdentitySource = 'login' | 'imported' | 'admin';
 
 /** A page of the directory in email order, read by keyset (`after`/`before` an emailLower), never by offset. */
 export interface DirectoryPageQuery { search?: string; after?: string; before?: string; take: number }
@@ -84,9 +87,10 @@ export class UserRepository {
   findByIdentity(idpId: string, nameId: string) {
     return this.one(FIND_BY_IDENTITY, [this.orgId, idpId, nameId]);
   }
-  /** Links the upstream identity to the user unless it is linked already (then the existing link stands). */
-  async link(userId: string, idpId: string, nameId: string) {
-    await this.sql.run(LINK, [timeOrderedUuid(), this.orgId, userId, idpId, nameId, new Date()]);
+  /** Links the upstream identity to the user unless it is linked already (then the existing link stands, whoever
+   *  holds it, and false is returned: callers read the holder back rather than assume it is `userId`). */
+  async link(userId: string, idpId: string, nameId: string, source: IdentitySource = 'login'): Promise<boolean> {
+    return (await this.sql.run(LINK, [timeOrderedUuid(), this.orgId, userId, idpId, nameId, source, new Date()])) === 1;
   }
   /** Records a completed login (one statement, without reading the user back). */
   async signedIn(id: string, at: Date) {
@@ -141,7 +145,7 @@ export class UserRepository {
     return this.db.totpFactor.findMany({ where: { orgId: this.orgId, userId: { in: userIds } }, select: { userId: true, status: true, lockedUntil: true } });
   }
   identities(userId: string) {
-    return this.db.userIdentity.findMany({ where: { orgId: this.orgId, userId }, orderBy: { createdAt: 'asc' }, select: { id: true, idpId: true, nameId: true, createdAt: true } });
+    return this.db.userIdentity.findMany({ where: { orgId: this.orgId, userId }, orderBy: { createdAt: 'asc' }, select: { id: true, idpId: true, nameId: true, source: true, createdAt: true } });
   }
   /** Removes one upstream link of the user; false when the user has no such link. */
   async unlink(userId: string, linkId: string) {

@@ -1,15 +1,18 @@
 // What an administrator does to one user of the directory (console pages, API): add, edit, disable/enable,
-// delete, reset or unlock the second factor, revoke remembered devices, unlink an upstream identity. Fields are
+// delete, reset or unlock the second factor, revoke remembered devices, link and unlink upstream identities. Fields are
 // checked by the import's own row rules (one definition of a valid user), every change is audited with the user id,
 // and a user of another organisation is simply not found.
 import type { AppContext } from '../context.ts';
-import { notFound, ValidationError } from '../errors.ts';
+import { conflict, notFound, ValidationError } from '../errors.ts';
 import { devicesFor, totpFor } from '../mfa/for-tenant.ts';
+import type { IdentityProvider } from '../store/identity-providers.ts';
 import type { Organization } from '../store/organizations.ts';
 import type { TenantStore } from '../store/store.ts';
 import type { User } from '../store/users.ts';
+import { MAX_LENGTH } from './import/columns.ts';
 import type { SourceRow } from './import/rows.ts';
-import { RowValidator } from './import/validate-row.ts';
+import { idpResolver } from './idp-reference.ts';
+import { CONTROL, RowValidator } from './import/validate-row.ts';
 
 /** The fields an admin edits. Status has its own actions (disable/enable). */
 export interface UserFields {
@@ -134,12 +137,50 @@ export class UserAdmin {
     return devicesFor(this.ctx, this.store).revoke(id, null, actor);
   }
 
-  /** Removes one link to an upstream identity: the next login from it matches by email again (or is refused). */
+  /** The user's links to upstream identities, oldest first, with each IdP's name. */
+  async identities(id: string): Promise<LinkedIdentity[]> {
+    await this.get(id);
+    const [links, idps] = await Promise.all([this.store.users.identities(id), this.store.identityProviders.list()]);
+    return withIdpNames(links, idps);
+  }
+
+  /**
+   * Links an upstream identity (one of this organisation's IdPs, by id, entity ID or name, + NameID) to the user: their
+   * logins through it then reach this user whatever the IdP's linking mode. 409 identity_taken when another user
+   * holds it (unlink it there first: never moved silently). Adding a link the user already has changes nothing.
+   */
+  async addIdentity(id: string, input: { idp?: unknown; nameId?: unknown }, actor: string): Promise<{ identity: LinkedIdentity; created: boolean }> {
+    const user = await this.get(id);
+    const idps = await this.store.identityProviders.list();
+    const fields: Record<string, string> = {};
+    const reference = typeof input.idp === 'string' ? input.idp.trim() : '';
+    const found = reference ? idpResolver(idps)(reference) : null;
+    if (!found) fields.idp = 'Choose one of this organisation\'s identity providers.';
+    else if (!found.ok) fields.idp = found.reason;
+    const nameId = typeof input.nameId === 'string' ? input.nameId.trim() : '';
+    if (!nameId) fields.nameId = 'Enter the NameID this identity provider sends for the user.';
+    else if (nameId.length > MAX_LENGTH.nameId) fields.nameId = `longer than ${MAX_LENGTH.nameId} characters`;
+    else if (CONTROL.test(nameId)) fields.nameId = 'contains a control character';
+    if (Object.keys(fields).length || !found?.ok) throw new ValidationError(fields);
+    const idp = found.idp;
+    const created = await this.store.users.link(user.id, idp.id, nameId, 'admin');
+    if (!created) {
+      const holder = await this.store.users.findByIdentity(idp.id, nameId);
+      if (holder && holder.id !== user.id) throw conflict('identity_taken', `This identity (NameID "${nameId.slice(0, 200)}" at ${idp.name}) is already linked to another user of this organisation. Unlink it there first.`, { userId: holder.id });
+    } else {
+      await this.audit('user.identity_added', actor, user.id, { idpId: idp.id, idpName: idp.name, nameId });
+    }
+    const identity = (await this.identities(user.id)).find((l) => l.idpId === idp.id && l.nameId === nameId);
+    if (!identity) throw notFound('identity_not_found', 'The identity was unlinked meanwhile.');
+    return { identity, created };
+  }
+
+  /** Removes one link to an upstream identity: the next login from it is a first login again (linking rules apply). */
   async unlink(id: string, linkId: string, actor: string): Promise<void> {
     await this.get(id);
     const link = (await this.store.users.identities(id)).find((l) => l.id === linkId);
     if (!link || !(await this.store.users.unlink(id, linkId))) throw notFound('identity_not_found', 'This user has no such linked identity.');
-    await this.audit('user.unlinked', actor, id, { idpId: link.idpId, nameId: link.nameId });
+    await this.audit('user.identity_removed', actor, id, { idpId: link.idpId, nameId: link.nameId, source: link.source });
   }
 
   /** Everything the user's page shows: the user, second factor, remembered devices and linked identities. */
@@ -149,14 +190,21 @@ export class UserAdmin {
     const [factor, devices, links, idps] = await Promise.all([
       this.store.totp.find(id), this.store.devices.list(id), this.store.users.identities(id), this.store.identityProviders.list(),
     ]);
-    const idpNames = new Map(idps.map((i) => [i.id, i.name]));
     return {
       user,
       twoFactor: { state: twoFactorState(factor, now), lockedUntil: factor?.lockedUntil && factor.lockedUntil > now ? factor.lockedUntil : null, failedAttempts: factor?.failedAttempts ?? 0 },
       devices: devices.filter((d) => d.expiresAt > now).map((d) => ({ id: d.id, label: d.label, createdAt: d.createdAt, expiresAt: d.expiresAt })),
-      identities: links.map((l) => ({ ...l, idpName: idpNames.get(l.idpId) ?? null })),
+      identities: withIdpNames(links, idps),
     };
   }
+}
+
+/** A link as the console, API and CLI show it. */
+export interface LinkedIdentity { id: string; idpId: string; idpName: string | null; nameId: string; source: string; createdAt: Date }
+
+function withIdpNames(links: Omit<LinkedIdentity, 'idpName'>[], idps: IdentityProvider[]): LinkedIdentity[] {
+  const names = new Map(idps.map((i) => [i.id, i.name]));
+  return links.map((l) => ({ ...l, idpName: names.get(l.idpId) ?? null }));
 }
 
 function pickFields(user: User): Record<string, unknown> {

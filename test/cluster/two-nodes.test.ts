@@ -62,7 +62,7 @@ async function twoNodes(t: Test, extraEnv: Record<string, string>) {
   const created = await ctx.organizations.create({ slug: 'piedpipers', name: 'Pied Pipers', adminEmail: 'admin@pp.example', adminPassword: 'a long admin password' }, 'test');
   const store = ctx.store.forOrg(created.org.id);
   const fake = new FakeIdp({ entityId: 'https://okta.idp.example/saml' });
-  const idp = await saveIdentityProvider(store, { name: 'Okta', entityId: fake.entityId, ssoUrl: 'https://okta.idp.example/sso', certificates: [fake.certificatePem], allowIdpInitiated: true });
+  const idp = await saveIdentityProvider(store, { name: 'Okta', entityId: fake.entityId, ssoUrl: 'https://okta.idp.example/sso', certificates: [fake.certificatePem], allowIdpInitiated: true, emailDomains: ['customer.example'] });
   const app = await saveApplication(store, { name: 'Jira', entityId: 'https://jira.example/sp', acsUrls: ['https://jira.example/acs'], policy: setTwoFactor([], true), primaryIdpId: idp.id });
   await saveIdentityProvider(store, { defaultAppId: app.id }, idp.id);
   const user = await store.users.create({ email: 'ann@customer.example' });

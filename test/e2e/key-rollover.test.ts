@@ -11,7 +11,7 @@ import { AppError } from '../../src/errors.ts';
 t.test('key rollover', async (t) => {
   const w = await createWorld();
   t.teardown(w.ta.cleanup);
-  const { fake } = await w.addIdp('Okta');
+  const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   const { app } = await w.addApp('Jira');
   await w.org.store.users.create({ email: 'ann@customer.example' });
   const tenant = { org: (await w.ta.ctx.store.organizations.findById(w.org.org.id))!, store: w.org.store, urls: w.org.urls };

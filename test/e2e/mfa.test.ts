@@ -25,7 +25,7 @@ async function upTo2fa(w: World, browser: Browser, sp: SAML, idp: FakeIdp) {
 t.test('2FA enabled for an app: enrol, then verify; nothing reaches the app without the code', async (t) => {
   const w = await createWorld();
   t.teardown(w.ta.cleanup);
-  const { fake } = await w.addIdp('Okta');
+  const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   const { app, sp } = await w.addApp('Jira');
   await w.org.store.applications.update(app.id, { policy: setTwoFactor([], true, 30) });
   await w.org.store.users.create({ email: 'ann@customer.example' });
@@ -250,7 +250,7 @@ t.test('enrolment in two browsers: the later one owns the setup; the earlier one
 t.test('must hold: no Response without the code, whatever is posted where', async (t) => {
   const w = await createWorld();
   t.teardown(w.ta.cleanup);
-  const { fake } = await w.addIdp('Okta');
+  const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   const { app, sp } = await w.addApp('Jira');
   await w.org.store.applications.update(app.id, { policy: setTwoFactor([], true) });
   await w.org.store.users.create({ email: 'ann@customer.example' });
@@ -308,7 +308,7 @@ t.test('must hold: no Response without the code, whatever is posted where', asyn
 t.test('policy deny: branded page for the user, RequestDenied for the app, audited with the rule', async (t) => {
   const w = await createWorld();
   t.teardown(w.ta.cleanup);
-  const { fake } = await w.addIdp('Okta');
+  const { fake } = await w.addIdp('Okta', { emailDomains: ['partner.example'] });
   const { app, sp } = await w.addApp('Jira');
   await w.org.store.applications.update(app.id, { policy: [{ id: 'no-partners', action: 'deny', conditions: { emailDomains: ['partner.example'] }, message: 'Partners use the partner portal.' }] });
   await w.org.store.users.create({ email: 'pat@partner.example' });

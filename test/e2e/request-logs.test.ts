@@ -42,7 +42,7 @@ t.test('request logs carry organisation, stage and flow id', async (t) => {
   const raw: string[] = [];
   const w = await createWorld('piedpipers', undefined, { logger: { level: 'info', stream: { write: (s: string) => { raw.push(s); lines.push(JSON.parse(s)); } } } });
   t.teardown(w.ta.cleanup);
-  const { fake, idp } = await w.addIdp('Okta');
+  const { fake, idp } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   const { sp } = await w.addApp('Jira', { primaryIdpId: idp.id });
   await w.org.store.users.create({ email: 'ann@customer.example' });
   const browser = new Browser(w.ta);

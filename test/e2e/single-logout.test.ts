@@ -51,7 +51,7 @@ async function appAnswersHop(sp: SAML, hopRedirect: string, success = true) {
 
 async function setup(opts: { idpSlo?: boolean } = {}) {
   const w = await createWorld();
-  const { fake, idp } = await w.addIdp('Okta');
+  const { fake, idp } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   if (opts.idpSlo !== false) await w.org.store.identityProviders.update(idp.id, { sloUrl: 'https://okta.idp.example/slo' });
   const jiraKey = generateSigningCredential('jira');
   const { app: jira } = await w.addApp('Jira', { primaryIdpId: idp.id, sloUrl: 'https://jira.example/slo', certificate: jiraKey.certificatePem });

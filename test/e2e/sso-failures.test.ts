@@ -108,7 +108,7 @@ t.test('signed AuthnRequests, when the app requires them', async (t) => {
 t.test('failures after the app\'s request: the app gets a SAML error Response, the user a branded page', async (t) => {
   const w = await createWorld();
   t.teardown(w.ta.cleanup);
-  const { fake } = await w.addIdp('Okta');
+  const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   const { sp } = await w.addApp('Jira');
 
   async function loginAs(email: string) {
@@ -153,7 +153,7 @@ t.test('failures after the app\'s request: the app gets a SAML error Response, t
 t.test('no way around the flow: forged ids, other browsers, other organisations', async (t) => {
   const w = await createWorld();
   t.teardown(w.ta.cleanup);
-  const { fake } = await w.addIdp('Okta');
+  const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   const { sp } = await w.addApp('Jira');
   await w.org.store.users.create({ email: 'ann@customer.example' });
   const hooli = await createOrg(w.ta.ctx, 'hooli', 'Hooli');

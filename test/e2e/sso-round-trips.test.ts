@@ -7,7 +7,7 @@ import { OKTA_ATTRIBUTES, WSO2_ATTRIBUTES } from '../helpers/fake-idp.ts';
 t.test('SP-initiated, Redirect binding, primary IdP, Okta-shaped response', async (t) => {
   const w = await createWorld();
   t.teardown(w.ta.cleanup);
-  const { fake: okta, idp } = await w.addIdp('Okta');
+  const { fake: okta, idp } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   await w.addIdp('Other');
   const { app, sp } = await w.addApp('Jira', { primaryIdpId: idp.id });
   await w.org.store.users.create({ email: 'ann@customer.example', source: 'imported', groups: ['portal-customers'] });
@@ -78,7 +78,7 @@ t.test('SP-initiated, Redirect binding, primary IdP, Okta-shaped response', asyn
 t.test('SP-initiated, POST binding', async (t) => {
   const w = await createWorld();
   t.teardown(w.ta.cleanup);
-  const { fake } = await w.addIdp('Okta');
+  const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   const { app } = await w.addApp('Jira');
   const { SAML } = await import('@node-saml/node-saml');
   const sp = new SAML({ ...(w.nodeSaml(app) as unknown as { options: object }).options, authnRequestBinding: 'HTTP-POST' } as never);
@@ -136,7 +136,7 @@ t.test('IdP-initiated: accepted from an IdP that allows it, routed to its defaul
   const w = await createWorld();
   t.teardown(w.ta.cleanup);
   const { app, sp } = await w.addApp('Jira', { defaultRelayState: '/servicedesk/customer/portals' });
-  const { fake } = await w.addIdp('Okta', { allowIdpInitiated: true, defaultAppId: app.id });
+  const { fake } = await w.addIdp('Okta', { allowIdpInitiated: true, defaultAppId: app.id, emailDomains: ['customer.example'] });
   const { fake: strict } = await w.addIdp('Strict');
   await w.org.store.users.create({ email: 'ann@customer.example' });
   const browser = new Browser(w.ta);
@@ -175,7 +175,7 @@ t.test('IdP-initiated: accepted from an IdP that allows it, routed to its defaul
 t.test('app launch link starts an unsolicited login to that app', async (t) => {
   const w = await createWorld();
   t.teardown(w.ta.cleanup);
-  const { fake } = await w.addIdp('Okta');
+  const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   const { app } = await w.addApp('Jira');
   await w.org.store.users.create({ email: 'ann@customer.example' });
   const browser = new Browser(w.ta);

@@ -6,7 +6,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { ManualClock } from '../../src/clock.ts';
 import { saveApplication, saveIdentityProvider } from '../../src/orgs/registrations.ts';
 import type { Application } from '../../src/store/applications.ts';
-import type { IdentityProvider, MappingPreset } from '../../src/store/identity-providers.ts';
+import type { IdentityProvider, LinkingMode, MappingPreset } from '../../src/store/identity-providers.ts';
 import { createTestApp, type TestApp } from './app.ts';
 import { Browser, formIn } from './browser.ts';
 import { createOrg } from './context.ts';
@@ -17,7 +17,7 @@ export interface World {
   org: Awaited<ReturnType<typeof createOrg>>;
   base: string;
   idpCert: string;
-  addIdp(name: string, opts?: { preset?: MappingPreset; allowIdpInitiated?: boolean; defaultAppId?: string; entityId?: string }): Promise<{ fake: FakeIdp; idp: IdentityProvider }>;
+  addIdp(name: string, opts?: { preset?: MappingPreset; allowIdpInitiated?: boolean; defaultAppId?: string; entityId?: string; emailDomains?: string[]; linkingMode?: LinkingMode }): Promise<{ fake: FakeIdp; idp: IdentityProvider }>;
   addApp(name: string, opts?: Partial<Application>): Promise<{ app: Application; sp: SAML }>;
   nodeSaml(app: Application, validateInResponseTo?: 'always' | 'never' | 'ifPresent'): SAML;
 }
@@ -35,6 +35,7 @@ export async function createWorld(slug = 'piedpipers', provider?: 'sqlite' | 'po
       const idp = await saveIdentityProvider(org.store, {
         name, entityId: fake.entityId, ssoUrl: `https://${name.toLowerCase()}.idp.example/sso`, certificates: [fake.certificatePem],
         mappingPreset: opts.preset ?? 'okta', allowIdpInitiated: !!opts.allowIdpInitiated, defaultAppId: opts.defaultAppId ?? null,
+        ...(opts.emailDomains && { emailDomains: opts.emailDomains }), ...(opts.linkingMode && { linkingMode: opts.linkingMode }),
       });
       return { fake, idp };
     },

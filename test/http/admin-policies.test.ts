@@ -176,7 +176,7 @@ t.test('end to end: 2FA enabled in the console sends the next login of that app 
   const pp = ta.ctx.store.forOrg(admin.orgId);
   const urls = orgUrls(ta.config, 'piedpipers');
   const fake = new FakeIdp({ entityId: 'https://okta.idp.example/saml' });
-  await saveIdentityProvider(pp, { name: 'Okta', entityId: fake.entityId, ssoUrl: 'https://okta.idp.example/sso', certificates: [fake.certificatePem], mappingPreset: 'okta' });
+  await saveIdentityProvider(pp, { name: 'Okta', entityId: fake.entityId, ssoUrl: 'https://okta.idp.example/sso', certificates: [fake.certificatePem], mappingPreset: 'okta', emailDomains: ['customer.example'] });
   await pp.users.create({ email: 'ann@customer.example' });
   const added = await admin.post('/admin/apps/new', { name: 'Jira', entityId: 'https://jira.example/sp', acsUrls: 'https://jira.example/acs', signResponse: 'on', nameIdFormat: 'emailAddress', 'release.email': 'on' });
   t.equal(added.statusCode, 303);

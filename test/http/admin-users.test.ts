@@ -166,10 +166,34 @@ t.test('admin console: users', async (t) => {
     t.match(page.body, /<code>ann-okta-id<\/code>/);
     const [link] = await store.users.identities(annId);
     const res = await admin.post(`/admin/users/${annId}/identities/${link.id}/unlink`);
-    t.equal(res.headers.location, `/admin/users/${annId}?done=saved`);
+    t.equal(res.headers.location, `/admin/users/${annId}?done=identity-unlinked`);
     t.equal((await store.users.identities(annId)).length, 0);
-    t.match((await auditOf('user.unlinked', annId))[0].details, { nameId: 'ann-okta-id', idpId: idp.id });
+    t.match((await auditOf('user.identity_removed', annId))[0], { actor: admin.email, details: { nameId: 'ann-okta-id', idpId: idp.id } });
     t.equal((await admin.post(`/admin/users/${annId}/identities/${link.id}/unlink`)).statusCode, 404);
+  });
+
+  t.test('an identity can be linked from the user page; errors next to the fields; taken by another user: 409', async (t) => {
+    const okta = (await store.identityProviders.list()).find((i) => i.name === 'Okta')!;
+    const form = await admin.get(`/admin/users/${annId}`);
+    t.match(form.body, /<select id="link-idp" name="idp"[\s\S]*Okta<\/option>/);
+    const empty = await admin.post(`/admin/users/${annId}/identities`, { idp: okta.id, nameId: '' });
+    t.equal(empty.statusCode, 400);
+    t.match(empty.body, /id="link-nameId-error">Enter the NameID/);
+    const foreignIdp = await hooliStore.identityProviders.create({ name: 'Hooli IdP', entityId: 'https://idp.hooli.example', ssoUrl: 'https://idp.hooli.example/sso' });
+    const foreign = await admin.post(`/admin/users/${annId}/identities`, { idp: foreignIdp.id, nameId: 'x' });
+    t.equal(foreign.statusCode, 400);
+    t.match(foreign.body, /id="link-idp-error">unknown identity provider/);
+    const other = await store.users.create({ email: 'holder@customer.example' });
+    await store.users.link(other.id, okta.id, 'held');
+    const taken = await admin.post(`/admin/users/${annId}/identities`, { idp: okta.id, nameId: 'held' });
+    t.equal(taken.statusCode, 409);
+    t.match(taken.body, /already linked to another user of this organisation/);
+    t.equal((await store.users.findByIdentity(okta.id, 'held'))!.id, other.id, 'not moved');
+    const ok = await admin.post(`/admin/users/${annId}/identities`, { idp: okta.id, nameId: 'ann-new' });
+    t.equal(ok.headers.location, `/admin/users/${annId}?done=identity-linked`);
+    const shown = await admin.get(ok.headers.location!);
+    t.match(shown.body, /<code>ann-new<\/code><\/td>\s*<td>an admin<\/td>/);
+    t.match((await auditOf('user.identity_added', annId))[0], { actor: admin.email, details: { nameId: 'ann-new', idpId: okta.id } });
   });
 
   t.test('another organisation\'s user: 404 on every page and action, nothing changed', async (t) => {

@@ -1,4 +1,4 @@
-// The admin JSON API for single users: read, add, change, delete, disable/enable, second-factor actions and unlink;
+// The admin JSON API for single users: read, add, change, delete, disable/enable, second-factor actions, link and unlink;
 // validation answered as 400 with details.fields; another organisation's ids are 404; tokens required and of this
 // organisation; every route described in the OpenAPI document.
 import t from 'tap';
@@ -116,6 +116,49 @@ t.test('admin API: single users', async (t) => {
     t.equal(res.statusCode, 204);
     t.same(await store.users.identities(id), []);
     t.equal((await api('DELETE', `/api/users/${id}/identities/${link.id}`)).json().error.code, 'identity_not_found');
+    t.match((await store.audit.list({ type: 'user.identity_removed', userId: id }))[0], { actor: 'api-token:automation', details: { nameId: 'richard-okta', source: 'login' } });
+  });
+
+  t.test('link an identity: validation, another organisation\'s IdP, taken by another user (409), then 201 and audited', async (t) => {
+    const okta = (await store.identityProviders.list())[0];
+    const foreignIdp = await hooliStore.identityProviders.create({ name: 'Hooli IdP', entityId: 'https://idp.hooli.example', ssoUrl: 'https://idp.hooli.example/sso' });
+    const gilfoyle = await store.users.create({ email: 'gilfoyle@piedpiper.example' });
+    await store.users.link(gilfoyle.id, okta.id, '00u-gilfoyle', 'imported');
+
+    const bad = await api('POST', `/api/users/${id}/identities`, { idp: 'nope', nameId: ' ' });
+    t.equal(bad.statusCode, 400);
+    t.match(bad.json().error.details.fields, { idp: /unknown identity provider "nope"/, nameId: /Enter the NameID/ });
+    const control = await api('POST', `/api/users/${id}/identities`, { idp: okta.id, nameId: 'a\u0000b' });
+    t.match(control.json().error.details.fields, { nameId: /control character/ });
+    for (const ref of [foreignIdp.id, foreignIdp.entityId, 'Hooli IdP']) {
+      const foreign = await api('POST', `/api/users/${id}/identities`, { idp: ref, nameId: 'x' });
+      t.equal(foreign.statusCode, 400, `another organisation's IdP (${ref}) is unknown here`);
+    }
+    t.equal((await api('POST', `/api/users/${id}/identities`, { idp: okta.id })).statusCode, 400, 'nameId is required by the schema');
+    t.equal((await api('POST', `/api/users/${foreignUser.id}/identities`, { idp: okta.id, nameId: 'x' })).statusCode, 404, 'another organisation\'s user');
+
+    const taken = await api('POST', `/api/users/${id}/identities`, { idp: okta.entityId, nameId: '00u-gilfoyle' });
+    t.equal(taken.statusCode, 409);
+    t.equal(taken.json().error.code, 'identity_taken');
+    t.equal((await store.users.findByIdentity(okta.id, '00u-gilfoyle'))!.id, gilfoyle.id, 'never moved');
+    t.same(await store.users.identities(id), [], 'nothing linked');
+
+    const ok = await api('POST', `/api/users/${id}/identities`, { idp: 'Okta', nameId: ' 00u-richard ' });
+    t.equal(ok.statusCode, 201);
+    t.match(ok.json(), { idpId: okta.id, idpName: 'Okta', nameId: '00u-richard', source: 'admin' });
+    t.match((await store.audit.list({ type: 'user.identity_added', userId: id }))[0], { actor: 'api-token:automation', details: { idpId: okta.id, nameId: '00u-richard' } });
+    const again = await api('POST', `/api/users/${id}/identities`, { idp: okta.id, nameId: '00u-richard' });
+    t.equal(again.statusCode, 200, 'the user already has it: nothing changes');
+    t.equal((await store.audit.list({ type: 'user.identity_added', userId: id })).length, 1);
+
+    const list = await api('GET', `/api/users/${id}/identities`);
+    t.equal(list.statusCode, 200);
+    t.match(list.json(), { identities: [{ idpName: 'Okta', nameId: '00u-richard', source: 'admin' }] });
+    t.equal((await api('GET', `/api/users/${foreignUser.id}/identities`)).statusCode, 404);
+    const [link] = await store.users.identities(id);
+    t.equal((await api('DELETE', `/api/users/${id}/identities/${link.id}`)).statusCode, 204);
+    t.match((await store.audit.list({ type: 'user.identity_removed', userId: id }))[0].details, { nameId: '00u-richard', source: 'admin' });
+    await store.users.delete(gilfoyle.id); // the list test below counts the directory
   });
 
   t.test('list: keyset pages with the second-factor state; search count', async (t) => {
@@ -150,7 +193,7 @@ t.test('admin API: single users', async (t) => {
     const expected: [string, string][] = [
       ['/api/users', 'get'], ['/api/users', 'post'], ['/api/users/{id}', 'get'], ['/api/users/{id}', 'patch'], ['/api/users/{id}', 'delete'],
       ['/api/users/{id}/disable', 'post'], ['/api/users/{id}/enable', 'post'], ['/api/users/{id}/reset-totp', 'post'], ['/api/users/{id}/unlock', 'post'],
-      ['/api/users/{id}/revoke-devices', 'post'], ['/api/users/{id}/identities/{linkId}', 'delete'], ['/api/users/import', 'post'],
+      ['/api/users/{id}/revoke-devices', 'post'], ['/api/users/{id}/identities', 'get'], ['/api/users/{id}/identities', 'post'], ['/api/users/{id}/identities/{linkId}', 'delete'], ['/api/users/import', 'post'],
       ['/api/users/import/{jobId}', 'get'], ['/api/users/export', 'get'], ['/api/audit', 'get'], ['/api/audit/export', 'get'],
     ];
     for (const [path, method] of expected) {

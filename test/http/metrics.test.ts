@@ -7,7 +7,7 @@ import { createTestApp } from '../helpers/app.ts';
 t.test('metrics after real logins', async (t) => {
   const w = await createWorld();
   t.teardown(w.ta.cleanup);
-  const { fake } = await w.addIdp('Okta');
+  const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   const { sp } = await w.addApp('Jira');
   await w.org.store.users.create({ email: 'ann@customer.example' });
   const browser = new Browser(w.ta);

@@ -106,11 +106,40 @@ for (const provider of testProviders()) {
       ]);
       t.equal((await o.store.users.findByIdentity(okta.id, '00u-ann'))!.email, 'ann@example.com');
       t.equal((await o.store.users.findByIdentity(okta.id, '00u-bob'))!.email, 'bob@example.com');
+      const ann = (await o.store.users.findByEmail('ann@example.com'))!;
+      t.match(await o.store.users.identities(ann.id), [{ nameId: '00u-ann', source: 'imported' }], 'pre-links are recorded as imported');
       const taken = await run(o, 'email,idp,nameId\ncarl@example.com,http://www.okta.com/exk1,00u-ann\nbob@example.com,http://www.okta.com/exk1,00u-bob2\n', { mode: 'upsert' });
       t.same(taken.counts, { created: 0, updated: 1, unchanged: 0, disabled: 0, rejected: 1 });
       t.match(taken.rejections, [{ line: 2, column: 'nameId', reason: /already linked to another user/ }]);
       t.equal((await o.store.users.findByIdentity(okta.id, '00u-bob2'))!.email, 'bob@example.com', 'a second link added');
       t.equal((await o.store.users.findByIdentity(okta.id, '00u-bob'))!.email, 'bob@example.com', 'the first link kept');
+    });
+
+    t.test('pre-links: IdP by its name when exactly one IdP has it; another organisation\'s name is unknown; a link made at sign-in is not moved', async (t) => {
+      const o = await org();
+      const other = await org();
+      const okta = await o.store.identityProviders.create({ name: 'Okta', entityId: 'http://www.okta.com/exk1', ssoUrl: 'https://okta.example/sso', certificates: [] });
+      await o.store.identityProviders.create({ name: 'Twin', entityId: 'https://twin-1.example', ssoUrl: 'https://twin-1.example/sso', certificates: [] });
+      await o.store.identityProviders.create({ name: 'Twin', entityId: 'https://twin-2.example', ssoUrl: 'https://twin-2.example/sso', certificates: [] });
+      await other.store.identityProviders.create({ name: 'Foreign', entityId: 'http://foreign.example', ssoUrl: 'https://foreign.example/sso', certificates: [] });
+      const jit = await o.store.users.create({ email: 'jit@example.com', source: 'jit' });
+      await o.store.users.link(jit.id, okta.id, '00u-jit', 'login');
+      const report = await run(o, [
+        'email,idp,nameId',
+        'gail@example.com,Okta,00u-gail',
+        'hank@example.com,Twin,x',
+        'ivan@example.com,Foreign,x',
+        'jack@example.com,Okta,00u-jit',
+      ].join('\n'));
+      t.same(report.counts, { created: 1, updated: 0, unchanged: 0, disabled: 0, rejected: 3 });
+      t.match(report.rejections, [
+        { line: 3, column: 'idp', reason: /several identity providers are named "Twin": name it by its entity ID/ },
+        { line: 4, column: 'idp', reason: /unknown identity provider "Foreign"/ },
+        { line: 5, column: 'nameId', reason: /already linked to another user/ },
+      ]);
+      const gail = (await o.store.users.findByEmail('gail@example.com'))!;
+      t.match(await o.store.users.identities(gail.id), [{ idpId: okta.id, nameId: '00u-gail', source: 'imported' }]);
+      t.equal((await o.store.users.findByIdentity(okta.id, '00u-jit'))!.id, jit.id, 'the sign-in link stays with its user');
     });
 
     t.test('disable-missing: active users the file does not name are disabled; rejected rows still count as named', async (t) => {

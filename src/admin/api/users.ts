@@ -1,5 +1,5 @@
 // /api/users: the organisation's directory: list (keyset or offset pages), one user, add, change, delete, the
-// second-factor actions, bulk import (a job to poll) and export. The work is done by src/users.
+// second-factor actions, linked identities, bulk import (a job to poll) and export. The work is done by src/users.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
@@ -23,6 +23,14 @@ const userProperties = {
   createdAt: { type: 'string', format: 'date-time' }, updatedAt: { type: 'string', format: 'date-time' }, lastLoginAt: nullableTime,
 };
 const userSchema = { type: 'object', properties: userProperties };
+const identitySchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' }, idpId: { type: 'string' }, idpName: nullableString, nameId: { type: 'string' },
+    source: { type: 'string', enum: ['login', 'imported', 'admin'], description: 'login: linked or created at sign-in; imported: an import\'s pre-link; admin: added by an admin' },
+    createdAt: { type: 'string', format: 'date-time' },
+  },
+};
 const listedUserSchema = { type: 'object', properties: { ...userProperties, twoFactor: { type: 'string', enum: TWO_FACTOR_STATES } } };
 const userDetailsSchema = {
   type: 'object',
@@ -30,7 +38,7 @@ const userDetailsSchema = {
     ...userProperties,
     twoFactor: { type: 'object', properties: { state: { type: 'string', enum: TWO_FACTOR_STATES }, lockedUntil: nullableTime, failedAttempts: { type: 'integer' } } },
     rememberedDevices: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, label: nullableString, createdAt: { type: 'string', format: 'date-time' }, expiresAt: { type: 'string', format: 'date-time' } } } },
-    identities: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, idpId: { type: 'string' }, idpName: nullableString, nameId: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' } } } },
+    identities: { type: 'array', items: identitySchema },
   },
 };
 /** Types only: the rules (email syntax, lengths, duplicates) are the domain's, answered as 400 with details.fields. */
@@ -128,6 +136,23 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
       return { ...withoutKeys(d.user), twoFactor: d.twoFactor, rememberedDevices: d.devices, identities: d.identities };
     });
   }
+
+  app.get<{ Params: { id: string } }>('/api/users/:id/identities', {
+    schema: { tags, summary: 'The upstream identities (IdP + NameID) linked to a user, oldest first', params: idParams, response: { 200: { type: 'object', properties: { identities: { type: 'array', items: identitySchema } } }, 404: errorSchema } },
+  }, async (request) => ({ identities: await adminOf(request).identities(request.params.id) }));
+
+  app.post<{ Params: { id: string }; Body: { idp: string; nameId: string } }>('/api/users/:id/identities', {
+    schema: {
+      tags, summary: 'Link an upstream identity (IdP + NameID) to a user',
+      description: 'Logins through that IdP with that NameID then reach this user, whatever the IdP\'s linking mode. `idp`: one of this organisation\'s IdPs by id, entity ID or name. 201 when linked now, 200 when the user already had it; 409 identity_taken when another user holds it (unlink it there first).',
+      params: idParams,
+      body: { type: 'object', properties: { idp: { type: 'string' }, nameId: { type: 'string' } }, required: ['idp', 'nameId'], additionalProperties: false },
+      response: { 200: identitySchema, 201: identitySchema, ...errors, 409: errorSchema },
+    },
+  }, async (request, reply) => {
+    const { identity, created } = await adminOf(request).addIdentity(request.params.id, request.body, actorOf(request));
+    return reply.code(created ? 201 : 200).send(identity);
+  });
 
   app.delete<{ Params: { id: string; linkId: string } }>('/api/users/:id/identities/:linkId', {
     schema: {

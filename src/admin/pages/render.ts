@@ -19,6 +19,7 @@ const FLASHES: Record<string, string> = {
   'totp-reset': 'Two-factor authentication was reset. The user enrols again at the next sign-in.',
   unlocked: 'The user can try their code again.', 'devices-revoked': 'Remembered devices were revoked.',
   'token-revoked': 'The token was revoked.', imported: 'Import started.',
+  'identity-linked': 'The identity was linked: sign-ins through it reach this user.', 'identity-unlinked': 'The identity was unlinked.',
   'two-factor-on': '2-factor authentication is now required for this app.', 'two-factor-off': '2-factor authentication is no longer required for this app.',
   'rule-added': 'The rule was added at the end of the list. Move it up if an earlier rule would match first.',
   'logo-saved': 'The logo was saved. Every page of the organisation shows it now.', 'logo-removed': 'The logo was removed.',

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PassThrough } from 'node:stream';
 import type { AppContext } from '../../context.ts';
-import { AppError, notFound } from '../../errors.ts';
+import { AppError, notFound, ValidationError } from '../../errors.ts';
 import type { User } from '../../store/users.ts';
 import { directoryPage } from '../../users/directory-page.ts';
 import { exportUsersCsv } from '../../users/export-csv.ts';
@@ -126,10 +126,25 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
       return reply.redirect(`/admin/users/${request.params.id}?done=${action.done}`, 303);
     });
   }
+  app.post<{ Params: Params }>('/admin/users/:id/identities', async (request, reply) => {
+    const { users, actor } = usersOf(request);
+    const user = await users.get(request.params.id);
+    const body = request.body as FormBody;
+    const link = { idp: text(body, 'idp'), nameId: text(body, 'nameId') };
+    try {
+      await users.addIdentity(user.id, link, actor);
+      return reply.redirect(`/admin/users/${user.id}?done=identity-linked`, 303);
+    } catch (err) {
+      // Shown next to the form's fields; held by another user: next to the NameID.
+      if (err instanceof ValidationError) return renderForm(request, reply, user, formValues(user), {}, 400, { values: link, errors: err.fields });
+      if (err instanceof AppError && err.code === 'identity_taken') return renderForm(request, reply, user, formValues(user), {}, 409, { values: link, errors: { nameId: err.message } });
+      throw err;
+    }
+  });
   app.post<{ Params: Params & { linkId: string } }>('/admin/users/:id/identities/:linkId/unlink', async (request, reply) => {
     const { users, actor } = usersOf(request);
     await users.unlink(request.params.id, request.params.linkId, actor);
-    return reply.redirect(`/admin/users/${request.params.id}?done=saved`, 303);
+    return reply.redirect(`/admin/users/${request.params.id}?done=identity-unlinked`, 303);
   });
 
   // Delete, after a confirmation page
@@ -143,9 +158,11 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
     return reply.redirect('/admin/users?done=deleted', 303);
   });
 
-  async function renderForm(request: FastifyRequest, reply: FastifyReply, user: User | null, values: Record<string, string>, errors: Record<string, string>, status = 200) {
-    const details = user ? await usersOf(request).users.details(user.id) : null;
-    return adminPage(request, reply, 'admin/users/user', 'users', { title: user ? user.email : 'Add user', user, details, values, errors }, status);
+  /** The user's page; `link`: the add-identity form as submitted, with its errors. */
+  async function renderForm(request: FastifyRequest, reply: FastifyReply, user: User | null, values: Record<string, string>, errors: Record<string, string>, status = 200, link: { values: Record<string, string>; errors: Record<string, string> } = { values: { idp: '', nameId: '' }, errors: {} }) {
+    const { users, tenant } = usersOf(request);
+    const [details, idps] = user ? await Promise.all([users.details(user.id), tenant.store.identityProviders.list()]) : [null, []];
+    return adminPage(request, reply, 'admin/users/user', 'users', { title: user ? user.email : 'Add user', user, details, values, errors, idps: idps.map((i) => ({ id: i.id, name: i.name })), link }, status);
   }
 
   async function renderImport(request: FastifyRequest, reply: FastifyReply, options: Record<string, unknown>, errors: Record<string, string>, status = 200) {

@@ -1,4 +1,4 @@
-// `users import|export|list`: the directory from the command line. Import shows a progress bar on stderr and the
+// `users import|export|list|identities|link|unlink`: the directory from the command line. Import shows a progress bar on stderr and the
 // report on stdout (or the whole report as JSON with --json); exit code 0 = every row accepted, 2 = some rows
 // were rejected (see the report), 1 = the import failed as a whole.
 import { createWriteStream } from 'node:fs';
@@ -7,10 +7,12 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import type { AppContext } from '../../context.ts';
 import { exportUsersCsv } from '../../users/export-csv.ts';
+import { idpResolver } from '../../users/idp-reference.ts';
 import type { ImportMode } from '../../users/import/apply-batch.ts';
 import { UserImportService } from '../../users/import/import-service.ts';
 import type { ImportProgress, ImportReport } from '../../users/import/report.ts';
 import type { ImportFormat } from '../../users/import/source.ts';
+import { UserAdmin } from '../../users/user-admin.ts';
 import { UsageError } from '../output.ts';
 import { tenantBySlug } from '../resolve-org.ts';
 
@@ -18,7 +20,9 @@ export const usersUsage = `
   users import <file> --org <slug> [--mode create|upsert] [--disable-missing] [--dry-run] [--all-or-nothing]
           [--format csv|json] [--json]      (exit 0: all rows accepted, 2: some rows rejected)
   users export --org <slug> [--out <file>]  (CSV; re-importing it changes nothing)
-  users list --org <slug> [--search <prefix>] [--json]`;
+  users list --org <slug> [--search <prefix>] [--json]
+  users identities|link|unlink --org <slug> --email <user> [--idp <name|entity ID|id> --name-id <NameID>] [--json]
+          (a user's linked upstream identities; link or unlink one, audited)`;
 
 const SHOWN_REJECTIONS = 100;
 
@@ -27,6 +31,7 @@ export async function usersCommand(argv: string[], ctx: AppContext): Promise<num
   if (sub === 'import') return importCommand(rest, ctx);
   if (sub === 'export') return exportCommand(rest, ctx);
   if (sub === 'list') return listCommand(rest, ctx);
+  if (sub === 'identities' || sub === 'link' || sub === 'unlink') return identityCommand(sub, rest, ctx);
   throw new UsageError(`unknown users command "${sub ?? ''}"`);
 }
 
@@ -122,5 +127,37 @@ async function listCommand(args: string[], ctx: AppContext): Promise<number> {
   if (values.json) console.log(JSON.stringify(users, null, 2));
   else if (!users.length) console.log(values.search ? `No users match "${values.search}".` : 'No users yet. Import some with: users import <file> --org <slug>');
   else for (const u of users) console.log(`${u.email.padEnd(40)} ${[u.firstName, u.lastName].filter(Boolean).join(' ').padEnd(30)} ${u.status}`);
+  return 0;
+}
+
+/** `users identities|link|unlink`: what the user page's "Linked identities" card does, from the command line. */
+async function identityCommand(sub: 'identities' | 'link' | 'unlink', args: string[], ctx: AppContext): Promise<number> {
+  const { values } = parseArgs({ args, options: { org: { type: 'string' }, email: { type: 'string' }, idp: { type: 'string' }, 'name-id': { type: 'string' }, json: { type: 'boolean' } } });
+  const tenant = await tenantBySlug(ctx, values.org);
+  if (!values.email) throw new UsageError('--email <user email> is required');
+  const user = await tenant.store.users.findByEmail(values.email);
+  if (!user) throw new UsageError(`no user "${values.email}" in ${tenant.org.slug}`);
+  const admin = new UserAdmin(ctx, tenant);
+  const actor = 'cli';
+  if (sub !== 'identities' && (!values.idp || !values['name-id'])) throw new UsageError(`users ${sub} needs --idp <name, entity ID or id> and --name-id <NameID>`);
+  if (sub === 'link') {
+    const { identity, created } = await admin.addIdentity(user.id, { idp: values.idp, nameId: values['name-id'] }, actor);
+    if (values.json) console.log(JSON.stringify(identity, null, 2));
+    else console.log(created ? `Linked ${identity.nameId} at ${identity.idpName} to ${user.email}.` : `${user.email} already has ${identity.nameId} at ${identity.idpName}; nothing changed.`);
+    return 0;
+  }
+  const identities = await admin.identities(user.id);
+  if (sub === 'unlink') {
+    const idp = idpResolver(await tenant.store.identityProviders.list())(values.idp!);
+    if (!idp.ok) throw new UsageError(idp.reason);
+    const link = identities.find((l) => l.idpId === idp.idp.id && l.nameId === values['name-id']);
+    if (!link) throw new UsageError(`${user.email} has no identity ${values['name-id']} at ${idp.idp.name}`);
+    await admin.unlink(user.id, link.id, actor);
+    console.log(`Unlinked ${link.nameId} at ${idp.idp.name} from ${user.email}.`);
+    return 0;
+  }
+  if (values.json) console.log(JSON.stringify(identities, null, 2));
+  else if (!identities.length) console.log(`${user.email} has no linked identity.`);
+  else for (const l of identities) console.log(`${(l.idpName ?? l.idpId).padEnd(30)} ${l.nameId.padEnd(40)} ${l.source.padEnd(8)} ${l.createdAt.toISOString()}`);
   return 0;
 }

@@ -80,12 +80,12 @@ export class UserBulkSql {
     return this.insertUsersSql(users, now, `DO UPDATE SET ${UPDATABLE.map((c) => `"${c}" = excluded."${c}"`).join(', ')}`);
   }
 
-  /** Inserts identity links; a link that exists by now is skipped. Returns how many were inserted. */
+  /** Inserts identity links (source 'imported': pre-links); a link that exists by now is skipped. Returns how many were inserted. */
   insertLinks(links: LinkRecord[], now: Date): Promise<number> {
     if (!links.length) return Promise.resolve(0);
     const rows = links.map((l) => [randomUUID(), l.userId, l.idpId, l.nameId]);
-    const columns = [...LINK_FIELDS, 'orgId', 'createdAt'];
-    return this.insertFromJson('UserIdentity', columns, LINK_FIELDS.length, ['orgId', 'createdAt'], rows, now, 'ON CONFLICT ("orgId", "idpId", "nameId") DO NOTHING');
+    const columns = [...LINK_FIELDS, 'orgId', 'source', 'createdAt'];
+    return this.insertFromJson('UserIdentity', columns, LINK_FIELDS.length, ['orgId', 'source', 'createdAt'], rows, now, 'ON CONFLICT ("orgId", "idpId", "nameId") DO NOTHING');
   }
 
   private insertUsersSql(users: UserRecord[], now: Date, action: string): Promise<number> {

@@ -1,9 +1,10 @@
 // Checks one record against the rules that need no database lookup of users: email syntax, lengths, status,
-// groups, pre-link (IdP of this organisation + NameID), and duplicates inside the file (emails compared without
+// groups, pre-link (IdP of this organisation, by entity ID, id or name, + NameID), and duplicates inside the file (emails compared without
 // regard to case; the first occurrence wins, later ones are rejected). Re-checking a row gives the same answer,
 // so an import validates the whole file in one pass and then feeds the same validator the file again while it
 // writes (the second pass reuses the first pass's memory of emails instead of building it twice).
 import type { IdentityProvider } from '../../store/identity-providers.ts';
+import { idpResolver, type IdpReference } from '../idp-reference.ts';
 import { MAX_GROUPS, MAX_LENGTH, type Column } from './columns.ts';
 import type { RawValue, Rejection, SourceRow } from './rows.ts';
 
@@ -30,7 +31,7 @@ export type CheckResult = { ok: true; row: ValidRow } | { ok: false; rejections:
 // Pragmatic address check: one @, no whitespace, a dotted domain without empty labels, RFC length limits.
 const EMAIL = /^[^\s@]{1,64}@(?=.{1,253}$)[^\s@.]+(\.[^\s@.]+)+$/;
 // C0 controls other than tab, CR and LF, and DEL: PostgreSQL refuses NUL, and none belongs in a directory field.
-const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+export const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 const TEXT_FIELDS = ['username', 'firstName', 'lastName', 'phone'] as const;
 const GROUP_SEPARATOR = /[;|]/;
 
@@ -38,12 +39,10 @@ export class RowValidator {
   /** every email the file names (lower-cased, even when the row is rejected) -> line of its first occurrence */
   readonly emails = new Map<string, number>();
   private readonly links = new Map<string, number>();
-  private readonly idps = new Map<string, IdentityProvider>();
+  private readonly idpOf: (reference: string) => IdpReference;
 
   constructor(identityProviders: IdentityProvider[]) {
-    // An IdP is named by its entity ID (what admins see) or its id; entity IDs win if both would match.
-    for (const idp of identityProviders) this.idps.set(idp.id, idp);
-    for (const idp of identityProviders) this.idps.set(idp.entityId, idp);
+    this.idpOf = idpResolver(identityProviders);
   }
 
   check(src: SourceRow): CheckResult {
@@ -91,9 +90,10 @@ export class RowValidator {
     } else if (idpName && !nameId) fail('nameId', 'a pre-link needs both idp and nameId; nameId is empty');
     else if (nameId && !idpName) fail('idp', 'a pre-link needs both idp and nameId; idp is empty');
     else if (idpName && nameId) {
-      const idp = this.idps.get(idpName);
-      if (idpName.length > MAX_LENGTH.idp) fail('idp', `longer than ${MAX_LENGTH.idp} characters`);
-      else if (!idp) fail('idp', `unknown identity provider "${idpName.slice(0, 200)}": name one of this organisation's IdPs by its entity ID`);
+      const found = idpName.length > MAX_LENGTH.idp ? null : this.idpOf(idpName);
+      const idp = found?.ok ? found.idp : undefined;
+      if (!found) fail('idp', `longer than ${MAX_LENGTH.idp} characters`);
+      else if (!found.ok) fail('idp', found.reason);
       if (nameId.length > MAX_LENGTH.nameId) fail('nameId', `longer than ${MAX_LENGTH.nameId} characters`);
       else if (idp) {
         const key = `${idp.id}\n${nameId}`;
