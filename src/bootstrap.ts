@@ -11,7 +11,7 @@ import { openDatabase, parseDatabaseUrl, type CheckpointMode } from './store/dat
 import { migrate, pendingMigrations } from './store/migrations.ts';
 import { ConfigCache } from './store/config-cache.ts';
 import { Store } from './store/store.ts';
-import { RedisRecords } from './store/redis/redis-records.ts';
+import type { RedisRecords } from './store/redis/redis-records.ts';
 import { Metrics } from './metrics/metrics.ts';
 
 export interface BootstrapResult { ctx: AppContext; appliedMigrations: string[]; warnings: string[] }
@@ -26,7 +26,8 @@ export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey
   }
   const target = parseDatabaseUrl(config.databaseUrl);
   const cache = new ConfigCache(config.configCacheSeconds * 1000);
-  const redis = config.redisUrl ? await RedisRecords.open(config.redisUrl, config.redisKeyPrefix) : undefined;
+  // Loaded only when configured: the Redis client is a noticeable part of a CLI command's start-up otherwise.
+  const redis: RedisRecords | undefined = config.redisUrl ? await (await import('./store/redis/redis-records.ts')).RedisRecords.open(config.redisUrl, config.redisKeyPrefix) : undefined;
   let store: Store;
   let appliedMigrations: string[] = [];
   try {

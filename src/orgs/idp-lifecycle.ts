@@ -4,7 +4,7 @@ import { notFound, ValidationError } from '../errors.ts';
 import type { IdentityProvider, IdentityProviderInput } from '../store/identity-providers.ts';
 import type { Store, TenantStore } from '../store/store.ts';
 import { checkAttributeMapping } from './idp-registration-input.ts';
-import { changedFields, saveIdentityProvider } from './registrations.ts';
+import { changedFields, saveIdentityProvider, settingChanges } from './registrations.ts';
 
 /** Who made a change and when, for the audit log. */
 export interface IdpChangeBy { actor: string; at: Date }
@@ -29,9 +29,23 @@ async function checked(store: TenantStore, input: IdentityProviderInput): Promis
   return { ...input, ...(attributeMapping !== undefined && { attributeMapping }) };
 }
 
+/** Settings that decide whom and what the broker trusts: an update's audit line records their old and new values. */
+const TRUST_SETTINGS = ['emailDomains', 'linkingMode', 'signRequests', 'acceptUnsignedLogoutResponse', 'wantResponseSigned', 'wantAssertionSigned', 'allowIdpInitiated', 'allowSha1'] as const;
+
+/** any-email lets this IdP sign in as any user of the organisation by asserting their email: switching it on gets an
+ *  audit line of its own, so it stands out in the log. */
+async function auditAnyEmail(store: TenantStore, idp: IdentityProvider, previous: IdentityProvider['linkingMode'] | null, by: IdpChangeBy) {
+  if (idp.linkingMode !== 'any-email' || previous === 'any-email') return;
+  await store.audit.record({ type: 'idp.linking_any_email', actor: by.actor, idpId: idp.id, at: by.at, details: { name: idp.name, previous } });
+}
+
 export async function createIdp(store: TenantStore, input: IdentityProviderInput, by: IdpChangeBy): Promise<IdentityProvider> {
   const idp = await saveIdentityProvider(store, await checked(store, input));
-  await store.audit.record({ type: 'idp.created', actor: by.actor, idpId: idp.id, at: by.at, details: { name: idp.name, entityId: idp.entityId, source: sourceOf(idp) } });
+  await store.audit.record({
+    type: 'idp.created', actor: by.actor, idpId: idp.id, at: by.at,
+    details: { name: idp.name, entityId: idp.entityId, source: sourceOf(idp), emailDomains: idp.emailDomains, linkingMode: idp.linkingMode, signRequests: idp.signRequests, acceptUnsignedLogoutResponse: idp.acceptUnsignedLogoutResponse },
+  });
+  await auditAnyEmail(store, idp, null, by);
   return idp;
 }
 
@@ -39,7 +53,9 @@ export async function updateIdp(store: TenantStore, id: string, input: IdentityP
   const before = await findIdp(store, id);
   const idp = await saveIdentityProvider(store, await checked(store, input), id);
   const changed = changedFields(input, before, idp);
-  if (changed.length) await store.audit.record({ type: 'idp.updated', actor: by.actor, idpId: id, at: by.at, details: { changed } });
+  const changes = settingChanges(changed, before, idp, TRUST_SETTINGS);
+  if (changed.length) await store.audit.record({ type: 'idp.updated', actor: by.actor, idpId: id, at: by.at, details: { changed, ...(Object.keys(changes).length && { changes }) } });
+  await auditAnyEmail(store, idp, before.linkingMode, by);
   return idp;
 }
 

@@ -43,8 +43,11 @@ export async function idpFromMetadata(source: IdpMetadataSource, opts: MetadataO
     const { entityId } = parseIdpMetadata(xml);
     const doc = readIdpMetadata(xml, { entityId, signingCertificate });
     if (doc.validUntil && doc.validUntil.getTime() <= opts.now.getTime()) throw new ValidationError({ metadata: `expired on ${doc.validUntil.toISOString()} (its validUntil); ask the identity provider for current metadata` });
+    // WantAuthnRequestsSigned only says whether the IdP insists on signed requests; false or absent must not switch
+    // our signing off (it is on by default, and off only when an admin says the IdP cannot take signed requests).
+    const { signRequests: _idpInsists, ...fromDocument } = doc.idp;
     return {
-      ...doc.idp,
+      ...fromDocument,
       metadataXml: xml,
       metadataUrl: source.kind === 'url' ? source.url : null,
       metadataFetchedAt: source.kind === 'url' ? opts.now : null,

@@ -3,9 +3,10 @@
 import { ValidationError, conflict } from '../errors.ts';
 import { normaliseCertificate } from '../saml/certificates.ts';
 import type { TenantStore } from '../store/store.ts';
-import type { IdentityProvider, IdentityProviderInput, MappingPreset } from '../store/identity-providers.ts';
+import { LINKING_MODES, type IdentityProvider, type IdentityProviderInput, type MappingPreset } from '../store/identity-providers.ts';
 import type { Application, ApplicationInput, NameIdFormat } from '../store/applications.ts';
 import { MAPPING_PRESETS } from './attribute-presets.ts';
+import { domainClashes, normaliseDomainEntry } from './email-domains.ts';
 
 export const RELEASABLE_ATTRIBUTES = ['email', 'firstName', 'lastName', 'groups', 'username'] as const;
 const NAMEID_FORMATS: NameIdFormat[] = ['emailAddress', 'persistent', 'unspecified'];
@@ -39,6 +40,39 @@ function certificates(problems: Record<string, string>, field: string, list: str
   }
 }
 
+/** More than any organisation plausibly owns; keeps the clash check and the stored JSON small. */
+export const MAX_EMAIL_DOMAINS = 100;
+
+/** The email domains as stored: each entry in its canonical spelling ("*.x" for x's subdomains), duplicates dropped.
+ *  Anything that is not a domain is named in the field error instead of being dropped silently. */
+function emailDomains(problems: Record<string, string>, list: unknown): string[] | undefined {
+  if (list === undefined) return undefined;
+  if (!Array.isArray(list)) {
+    problems.emailDomains = 'must be a list of domains';
+    return undefined;
+  }
+  const out: string[] = [];
+  const invalid: string[] = [];
+  for (const entry of list) {
+    const domain = typeof entry === 'string' ? normaliseDomainEntry(entry) : null;
+    if (domain === null) invalid.push(typeof entry === 'string' ? `"${entry.slice(0, 80)}"` : String(entry));
+    else if (!out.includes(domain)) out.push(domain);
+  }
+  if (invalid.length) problems.emailDomains = `contains ${invalid.slice(0, 5).join(', ')}${invalid.length > 5 ? ' and more' : ''}, which ${invalid.length === 1 ? 'is not a domain' : 'are not domains'}; write acme.example, or *.acme.example for its subdomains`;
+  else if (out.length > MAX_EMAIL_DOMAINS) problems.emailDomains = `must list at most ${MAX_EMAIL_DOMAINS} domains`;
+  return out;
+}
+
+/** Two identity providers of one organisation never claim the same address (disabled ones keep their claim): the
+ *  409 names the identity provider that holds each domain, so the admin knows where to remove it. */
+async function checkDomainsFree(store: TenantStore, domains: string[], selfId: string | undefined) {
+  if (!domains.length) return;
+  const clashes = domainClashes(domains, await store.identityProviders.list(), selfId);
+  if (!clashes.length) return;
+  const message = clashes.map((c) => `${c.entry} is already claimed by identity provider "${c.idp.name}"${c.theirs === c.entry ? '' : ` (as ${c.theirs})`}`).join('; ');
+  throw conflict('idp_domain_taken', message, { field: 'emailDomains', clashes: clashes.map((c) => ({ domain: c.entry, idpId: c.idp.id, idpName: c.idp.name, claimedAs: c.theirs })) });
+}
+
 export async function saveIdentityProvider(store: TenantStore, input: IdentityProviderInput, existingId?: string): Promise<IdentityProvider> {
   const problems: Record<string, string> = {};
   const current = existingId ? await store.identityProviders.findById(existingId) : null;
@@ -54,8 +88,11 @@ export async function saveIdentityProvider(store: TenantStore, input: IdentityPr
   if (!(certs ?? current?.certificates ?? []).length) problems.certificates = problems.certificates ?? 'at least one signing certificate of the identity provider is required';
   if (merged.wantResponseSigned === false && merged.wantAssertionSigned === false) problems.wantAssertionSigned = 'the response or the assertion (or both) must be signed';
   for (const [k, v] of Object.entries(merged.attributeMapping ?? {})) if (typeof v !== 'string' || v.length > 512) problems[`attributeMapping.${k}`] = 'must be an attribute name';
+  const domains = emailDomains(problems, input.emailDomains);
+  if (input.linkingMode !== undefined && !(LINKING_MODES as readonly string[]).includes(input.linkingMode)) problems.linkingMode = `must be one of ${LINKING_MODES.join(', ')}`;
   if (Object.keys(problems).length) throw new ValidationError(problems);
-  const data = { ...input, ...(certs && { certificates: certs }) };
+  if (domains) await checkDomainsFree(store, domains, existingId);
+  const data = { ...input, ...(certs && { certificates: certs }), ...(domains && { emailDomains: domains }) };
   try {
     return existingId ? await store.identityProviders.update(existingId, data) : await store.identityProviders.create(data as Parameters<TenantStore['identityProviders']['create']>[0]);
   } catch (err) {
@@ -100,4 +137,10 @@ export async function saveApplication(store: TenantStore, input: ApplicationInpu
 /** The submitted fields whose stored value a save actually changed (what the audit line of an update names). */
 export function changedFields<T extends object>(input: object, before: T, after: T): string[] {
   return Object.keys(input).filter((k) => JSON.stringify(before[k as keyof T]) !== JSON.stringify(after[k as keyof T]));
+}
+
+/** For the security settings among `changed`, their old and new values: the audit line then says what a trust
+ *  decision was changed from and to, not only that it changed. */
+export function settingChanges<T extends object>(changed: string[], before: T, after: T, settings: readonly (keyof T & string)[]): Record<string, { from: unknown; to: unknown }> {
+  return Object.fromEntries(changed.filter((k) => (settings as readonly string[]).includes(k)).map((k) => [k, { from: before[k as keyof T], to: after[k as keyof T] }]));
 }

@@ -8,27 +8,31 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
-import * as glue from '@prisma/schema-engine-wasm/schema_engine_bg';
 import type { SchemaEngine, MigrationList } from '@prisma/schema-engine-wasm';
 import { adapterFactory, type DatabaseTarget, type DbProvider } from './database.ts';
 
 export const migrationsDir = (provider: DbProvider) => join(PROJECT_ROOT, 'prisma/migrations', provider);
 
-let wasmReady: Promise<void> | undefined;
-function loadWasm(): Promise<void> {
+type Glue = typeof import('@prisma/schema-engine-wasm/schema_engine_bg');
+let wasmReady: Promise<Glue> | undefined;
+/** The engine's JavaScript and WebAssembly, loaded on first use only: a start with nothing to migrate (every CLI
+ *  command, every server start but the first after an upgrade) never needs them. */
+function loadWasm(): Promise<Glue> {
   // The package is a wasm-bindgen "bundler" build: Node cannot import the .wasm, so we instantiate it ourselves.
   wasmReady ??= (async () => {
+    const glue = await import('@prisma/schema-engine-wasm/schema_engine_bg');
     const wasmPath = join(dirname(createRequire(import.meta.url).resolve('@prisma/schema-engine-wasm/schema_engine_bg')), 'schema_engine_bg.wasm');
     const module = await WebAssembly.compile(await readFile(wasmPath));
     const instance = new WebAssembly.Instance(module, { './schema_engine_bg.js': glue as unknown as WebAssembly.ModuleImports });
     glue.__wbg_set_wasm(instance.exports);
     (instance.exports as { __wbindgen_start: () => void }).__wbindgen_start();
+    return glue;
   })();
   return wasmReady;
 }
 
 export async function withSchemaEngine<T>(target: DatabaseTarget, use: (engine: SchemaEngine) => Promise<T>): Promise<T> {
-  await loadWasm();
+  const glue = await loadWasm();
   // The engine opens its own connections (SQLite in EXCLUSIVE locking mode) and does not close them when
   // freed, so we track them and close them here; otherwise the server's own client would find the file locked.
   const inner = await adapterFactory(target, 2);

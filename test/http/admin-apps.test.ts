@@ -70,7 +70,7 @@ t.test('admin console: apps', async (t) => {
     t.equal(pemBody(stored.certificate!), pemBody(spCert), 'the app\'s signing certificate comes from the metadata');
     t.equal(stored.wantAuthnRequestsSigned, true, 'so do its signed requests');
     jiraId = stored.id;
-    t.same(await audit('app.created'), [{ actor: admin.email, appId: stored.id, details: { name: 'Jira', entityId: stored.entityId } }]);
+    t.same(await audit('app.created'), [{ actor: admin.email, appId: stored.id, details: { name: 'Jira', entityId: stored.entityId, source: 'metadata', allowSha1: false, signedRequestsRequiredBy: 'metadata' } }]);
 
     const again = await admin.upload('/admin/apps/new/metadata', { name: 'Jira again' }, { metadataFile: { filename: 'jira.xml', content: xml } });
     t.equal(again.statusCode, 400);

@@ -25,6 +25,7 @@ const appFields = {
   signResponse: { type: 'boolean', description: 'Sign the Response (Jira\'s SSO app expects this).' },
   signAssertion: { type: 'boolean', description: 'Sign the Assertion.' },
   encryptAssertion: { type: 'boolean', description: 'Encrypt the assertion with the app certificate.' },
+  allowSha1: { type: 'boolean', description: 'Legacy switch, default false: accept RSA-SHA1 signatures on this app\'s requests (pysaml2\'s default and many older SP libraries). Changes are audited (app.updated with details.changes.allowSha1).' },
   nameIdFormat: { type: 'string', enum: ['emailAddress', 'persistent', 'unspecified'] },
   attributeRelease: { type: 'array', items: { type: 'string', enum: [...RELEASABLE_ATTRIBUTES] }, description: 'Attributes sent to the app.' },
   defaultRelayState: nullableString('RelayState for launch-link logins.'),
@@ -83,7 +84,7 @@ export async function appsApi(app: FastifyInstance, { ctx }: { ctx: AppContext }
     const fromMetadata = metadataXml ? await spMetadataInput({ xml: metadataXml }, { allowPrivate: ctx.config.metadataAllowPrivate, field: 'metadataXml' })
       : metadataUrl ? await spMetadataInput({ url: metadataUrl }, { allowPrivate: ctx.config.metadataAllowPrivate, field: 'metadataUrl' })
       : {};
-    const created = await createApp(tenant.store, { ...fromMetadata, ...fields }, changeBy(request));
+    const created = await createApp(tenant.store, { ...fromMetadata, ...fields }, changeBy(request), { fromMetadata: metadataXml || metadataUrl ? fromMetadata : undefined });
     return reply.code(201).header('location', `/api/apps/${created.id}`).send(toJson(request, created));
   });
 

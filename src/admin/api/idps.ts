@@ -11,7 +11,7 @@ import { refreshIdpMetadataNow } from '../../orgs/metadata-refresh.ts';
 import { requireTenant } from '../../plugins/tenant.ts';
 import { certificateFingerprint } from '../../saml/certificates.ts';
 import { errorJson, fieldErrorsFromSchema } from './schema-errors.ts';
-import type { IdentityProvider, IdentityProviderInput } from '../../store/identity-providers.ts';
+import { LINKING_MODES, type IdentityProvider, type IdentityProviderInput } from '../../store/identity-providers.ts';
 
 const tags = ['Identity providers'];
 const nullableString = { type: ['string', 'null'] };
@@ -21,7 +21,16 @@ const dateTime = { type: ['string', 'null'], format: 'date-time' };
 const optionProperties = {
   name: { type: 'string', maxLength: 100, description: 'Shown to users on the sign-in chooser' },
   sloUrl: { ...nullableString, description: 'Single logout URL of the IdP' },
-  signRequests: { type: 'boolean', description: 'Sign our AuthnRequests' },
+  signRequests: { type: 'boolean', description: 'Sign our AuthnRequests (RSA-SHA256). Default true; false only for an IdP that cannot take signed requests. Metadata saying WantAuthnRequestsSigned="false" does not turn it off.' },
+  acceptUnsignedLogoutResponse: { type: 'boolean', description: 'Accept unsigned LogoutResponses (SimpleSAMLphp and Entra ID send them unsigned); they are matched to the LogoutRequest we sent by Issuer, Destination and InResponseTo. Default false.' },
+  emailDomains: {
+    type: 'array', maxItems: 100, items: { type: 'string', maxLength: 255 },
+    description: 'Email domains this IdP is authoritative for: "acme.example", or "*.acme.example" for its subdomains. Stored lower case; two IdPs of one organisation cannot claim overlapping domains (409 `idp_domain_taken`, naming the IdP that holds the domain).',
+  },
+  linkingMode: {
+    type: 'string', enum: [...LINKING_MODES],
+    description: 'How a first login from this IdP may be linked to an existing directory user with the same email: `never`, `verified-domains` (default: only for emails in this IdP\'s emailDomains) or `any-email` (any email the IdP asserts: it can then sign in as any user of the organisation; audited as `idp.linking_any_email`).',
+  },
   wantResponseSigned: { type: 'boolean' },
   wantAssertionSigned: { type: 'boolean' },
   allowIdpInitiated: { type: 'boolean' },
@@ -46,6 +55,7 @@ const idpSchema = {
     ssoBinding: { type: 'string' }, sloUrl: nullableString,
     certificates: { type: 'array', items: { type: 'object', properties: { pem: { type: 'string' }, fingerprintSha256: { type: 'string' } } } },
     signRequests: { type: 'boolean' }, wantResponseSigned: { type: 'boolean' }, wantAssertionSigned: { type: 'boolean' },
+    acceptUnsignedLogoutResponse: { type: 'boolean' }, emailDomains: { type: 'array', items: { type: 'string' } }, linkingMode: { type: 'string', enum: [...LINKING_MODES] },
     allowIdpInitiated: { type: 'boolean' }, defaultAppId: nullableString, allowSha1: { type: 'boolean' },
     mappingPreset: { type: 'string' }, attributeMapping: { type: 'object', additionalProperties: { type: 'string' } },
     enabled: { type: 'boolean' },
@@ -70,6 +80,7 @@ function idpView(idp: IdentityProvider) {
     id: idp.id, name: idp.name, entityId: idp.entityId, ssoUrl: idp.ssoUrl, ssoBinding: idp.ssoBinding, sloUrl: idp.sloUrl,
     certificates: idp.certificates.map((pem) => ({ pem, fingerprintSha256: fingerprint(pem) })),
     signRequests: idp.signRequests, wantResponseSigned: idp.wantResponseSigned, wantAssertionSigned: idp.wantAssertionSigned,
+    acceptUnsignedLogoutResponse: idp.acceptUnsignedLogoutResponse, emailDomains: idp.emailDomains, linkingMode: idp.linkingMode,
     allowIdpInitiated: idp.allowIdpInitiated, defaultAppId: idp.defaultAppId, allowSha1: idp.allowSha1,
     mappingPreset: idp.mappingPreset, attributeMapping: idp.attributeMapping, enabled: idp.enabled, source: sourceOf(idp),
     metadataUrl: idp.metadataUrl, metadataFetchedAt: idp.metadataFetchedAt?.toISOString() ?? null, metadataValidUntil: idp.metadataValidUntil?.toISOString() ?? null,
@@ -102,7 +113,7 @@ export async function idpsApi(app: FastifyInstance, { ctx }: { ctx: AppContext }
     ...common,
     schema: {
       tags, summary: 'Add an identity provider',
-      description: 'Send `{ name, metadataUrl }` (fetched by the server; optional `metadataSigningCertificate` to require signed metadata), `{ name, metadataXml }`, or the fields `entityId`, `ssoUrl`, `certificates` (and optional settings). Validation failures answer 400 `validation_failed` with `details.fields`; an already registered entity ID answers 409 `idp_exists`.',
+      description: 'Send `{ name, metadataUrl }` (fetched by the server; optional `metadataSigningCertificate` to require signed metadata), `{ name, metadataXml }`, or the fields `entityId`, `ssoUrl`, `certificates` (and optional settings). Validation failures answer 400 `validation_failed` with `details.fields`; an already registered entity ID answers 409 `idp_exists`, an email domain another IdP of the organisation claims 409 `idp_domain_taken`. `signRequests` defaults to true whatever the metadata says.',
       body: {
         type: 'object', required: ['name'], additionalProperties: false,
         properties: { ...optionProperties, ...manualProperties, metadataUrl: { type: 'string' }, metadataXml: { type: 'string' }, metadataSigningCertificate: { type: 'string' } },
@@ -134,7 +145,7 @@ export async function idpsApi(app: FastifyInstance, { ctx }: { ctx: AppContext }
   app.patch<IdRequest & { Body: IdentityProviderInput }>('/api/idps/:id', {
     ...common,
     schema: {
-      tags, summary: 'Change an identity provider', description: 'Only the fields sent change.',
+      tags, summary: 'Change an identity provider', description: 'Only the fields sent change (`emailDomains` replaces the whole list). 409 `idp_exists` or `idp_domain_taken` as on create.',
       params: idParams,
       body: { type: 'object', additionalProperties: false, properties: { ...optionProperties, ...manualProperties } },
       response: { 200: idpSchema, 400: errorJson, 404: errorJson, 409: errorJson },

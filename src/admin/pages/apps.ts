@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.ts';
 import { AppError, ValidationError } from '../../errors.ts';
 import { appConnectionDetails } from '../../orgs/app-connection.ts';
-import { createApp, deleteApp, findApp, setAppEnabled, updateApp, type ChangeBy } from '../../orgs/app-lifecycle.ts';
+import { createApp, deleteApp, findApp, setAppEnabled, signedRequestsReason, updateApp, type ChangeBy } from '../../orgs/app-lifecycle.ts';
 import { buildIdpMetadata } from '../../orgs/metadata-routes.ts';
 import { RELEASABLE_ATTRIBUTES } from '../../orgs/registrations.ts';
 import { spMetadataInput } from '../../orgs/sp-metadata-input.ts';
@@ -27,7 +27,7 @@ const LABELS: Record<string, string> = {
   name: 'Name', entityId: 'Entity ID', acsUrls: 'ACS URLs', sloUrl: 'Single logout URL', certificate: 'Certificate',
   nameIdFormat: 'NameID format', attributeRelease: 'Released attributes', defaultRelayState: 'Default RelayState',
   primaryIdpId: 'Primary identity provider', metadataUrl: 'Metadata URL', metadataFile: 'Metadata file',
-  signResponse: 'Sign Response', signAssertion: 'Sign Assertion', wantAuthnRequestsSigned: 'Want AuthnRequests signed', encryptAssertion: 'Encrypt assertion',
+  signResponse: 'Sign Response', signAssertion: 'Sign Assertion', wantAuthnRequestsSigned: 'Want AuthnRequests signed', encryptAssertion: 'Encrypt assertion', allowSha1: 'Accept RSA-SHA1',
 };
 /** Messages from the domain are phrases ("is required", "must be …"); these start a sentence with the field's label. */
 const PHRASE = /^(is|must|contains|points|could|answered|returned|redirects|has|describes|does|at least)\b/;
@@ -59,7 +59,7 @@ async function saving<T>(save: () => Promise<T>) {
   });
 }
 
-const MANUAL_FIELDS = ['name', 'entityId', 'acsUrls', 'sloUrl', 'certificate', 'nameIdFormat', 'attributeRelease', 'defaultRelayState', 'primaryIdpId', 'signResponse', 'signAssertion', 'wantAuthnRequestsSigned', 'encryptAssertion'];
+const MANUAL_FIELDS = ['name', 'entityId', 'acsUrls', 'sloUrl', 'certificate', 'nameIdFormat', 'attributeRelease', 'defaultRelayState', 'primaryIdpId', 'signResponse', 'signAssertion', 'wantAuthnRequestsSigned', 'encryptAssertion', 'allowSha1'];
 const IMPORT_FIELDS = ['name', 'primaryIdpId', 'metadataUrl', 'metadataFile'];
 
 /** The manual/edit form as the domain's input. Every field is on the form, so absent checkboxes mean "off". */
@@ -74,6 +74,7 @@ function appInputFromForm(body: FormBody): ApplicationInput {
     signAssertion: checkbox(body, 'signAssertion'),
     wantAuthnRequestsSigned: checkbox(body, 'wantAuthnRequestsSigned'),
     encryptAssertion: checkbox(body, 'encryptAssertion'),
+    allowSha1: checkbox(body, 'allowSha1'),
     nameIdFormat: (text(body, 'nameIdFormat') || 'emailAddress') as NameIdFormat,
     attributeRelease: RELEASABLE_ATTRIBUTES.filter((a) => checkbox(body, `release.${a}`)),
     defaultRelayState: optionalText(body, 'defaultRelayState'),
@@ -86,7 +87,7 @@ function formValues(input: ApplicationInput) {
   return {
     name: input.name ?? '', entityId: input.entityId ?? '', acsUrls: (input.acsUrls ?? []).join('\n'), sloUrl: input.sloUrl ?? '',
     certificate: input.certificate ?? '', signResponse: input.signResponse ?? true, signAssertion: input.signAssertion ?? false,
-    wantAuthnRequestsSigned: input.wantAuthnRequestsSigned ?? false, encryptAssertion: input.encryptAssertion ?? false,
+    wantAuthnRequestsSigned: input.wantAuthnRequestsSigned ?? false, encryptAssertion: input.encryptAssertion ?? false, allowSha1: input.allowSha1 ?? false,
     nameIdFormat: input.nameIdFormat ?? 'emailAddress', release: input.attributeRelease ?? ['email', 'firstName', 'lastName', 'groups'],
     defaultRelayState: input.defaultRelayState ?? '', primaryIdpId: input.primaryIdpId ?? '',
   };
@@ -111,6 +112,7 @@ export async function appPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
       title: target.name, app: target, ...(await common(request)),
       form: formValues(edit?.input ?? target), errors: edit?.errors ?? {},
       connection: await appConnectionDetails(tenant, target), twoFactor: appPolicy(target).twoFactor,
+      signedRequests: await signedRequestsReason(tenant.store, target),
     }, edit ? 400 : 200);
   };
 
@@ -150,7 +152,7 @@ export async function appPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
     const source = file ? { xml: file.toString('utf8') } : { url: imported.metadataUrl };
     const fromMetadata = await withFieldErrors(() => spMetadataInput(source, { allowPrivate: ctx.config.metadataAllowPrivate, field: file ? 'metadataFile' : 'metadataUrl' }));
     if (!fromMetadata.ok) return fail({ ...fromMetadata.errors, ...(!imported.name && { name: 'is required' }) });
-    const saved = await saving(() => createApp(tenant.store, { ...fromMetadata.value, name: imported.name, primaryIdpId: imported.primaryIdpId || null }, changeBy(request)));
+    const saved = await saving(() => createApp(tenant.store, { ...fromMetadata.value, name: imported.name, primaryIdpId: imported.primaryIdpId || null }, changeBy(request), { fromMetadata: fromMetadata.value }));
     if (!saved.ok) return fail(saved.errors);
     return reply.redirect(`/admin/apps/${saved.value.id}?done=created`, 303);
   });

@@ -13,7 +13,7 @@ import { createIdp, deleteIdp, findIdp, idpDependents, setIdpEnabled, sourceOf, 
 import { idpFromMetadata, MAPPABLE_FIELDS, splitCertificates } from '../../orgs/idp-registration-input.ts';
 import { refreshIdpMetadataNow } from '../../orgs/metadata-refresh.ts';
 import { certificateFingerprint } from '../../saml/certificates.ts';
-import type { IdentityProvider, IdentityProviderInput, MappingPreset } from '../../store/identity-providers.ts';
+import type { IdentityProvider, IdentityProviderInput, LinkingMode, MappingPreset } from '../../store/identity-providers.ts';
 import { checkbox, optionalText, text, upload, withFieldErrors, type FormBody } from './forms.ts';
 import { adminOf } from './guard.ts';
 import { adminPage } from './render.ts';
@@ -25,7 +25,7 @@ const LABELS: Record<string, string> = {
   name: 'Name', entityId: 'Entity ID', ssoUrl: 'SSO URL', ssoBinding: 'SSO binding', sloUrl: 'Single logout URL',
   certificates: 'Signing certificates', mappingPreset: 'Attribute mapping preset', wantAssertionSigned: 'Signatures',
   defaultAppId: 'App for IdP-initiated logins', metadataUrl: 'Metadata URL', metadataFile: 'Metadata file',
-  metadataSigningCertificate: 'Metadata signing certificate',
+  metadataSigningCertificate: 'Metadata signing certificate', emailDomains: 'Email domains', linkingMode: 'Linking',
 };
 const FIELD_LABELS: Record<string, string> = { email: 'Email', firstName: 'First name', lastName: 'Last name', groups: 'Groups' };
 /** Domain messages are phrases ("is required", "must be …"); these start a sentence with the field's label. */
@@ -52,15 +52,24 @@ const saving = <T>(save: () => Promise<T>, duplicateField: string) => withFieldE
     return await save();
   } catch (err) {
     if (err instanceof AppError && err.code === 'idp_exists') throw new ValidationError({ [duplicateField]: 'is already registered for another identity provider of this organisation (same entity ID)' });
+    if (err instanceof AppError && err.code === 'idp_domain_taken') throw new ValidationError({ emailDomains: err.message });
     throw err;
   }
 });
 
-const MANUAL_FIELDS = ['name', 'entityId', 'ssoUrl', 'ssoBinding', 'sloUrl', 'certificates', 'mappingPreset', 'wantAssertionSigned', 'defaultAppId', ...MAPPABLE_FIELDS.map((f) => `map.${f}`)];
-const URL_FIELDS = ['name', 'metadataUrl', 'metadataSigningCertificate', 'mappingPreset'];
-const FILE_FIELDS = ['name', 'metadataFile', 'mappingPreset'];
+const TRUST_FIELDS = ['emailDomains', 'linkingMode'];
+const MANUAL_FIELDS = ['name', 'entityId', 'ssoUrl', 'ssoBinding', 'sloUrl', 'certificates', 'mappingPreset', 'wantAssertionSigned', 'defaultAppId', ...TRUST_FIELDS, ...MAPPABLE_FIELDS.map((f) => `map.${f}`)];
+const URL_FIELDS = ['name', 'metadataUrl', 'metadataSigningCertificate', 'mappingPreset', ...TRUST_FIELDS];
+const FILE_FIELDS = ['name', 'metadataFile', 'mappingPreset', ...TRUST_FIELDS];
 
 const presetOf = (body: FormBody) => (text(body, 'mappingPreset') || 'okta') as MappingPreset;
+
+/** The trust fields of every form: domains as typed (commas, spaces or lines between them; validation is the
+ *  domain's), and the linking mode, left out when the form sent none so that the stored one (or the default) stays. */
+function trustFromForm(body: FormBody): Pick<IdentityProviderInput, 'emailDomains' | 'linkingMode'> {
+  const linkingMode = text(body, 'linkingMode');
+  return { emailDomains: text(body, 'emailDomains').split(/[\s,;]+/).filter(Boolean), ...(linkingMode && { linkingMode: linkingMode as LinkingMode }) };
+}
 
 /** The manual/edit form as the domain's input. Every field is on the form, so absent checkboxes mean "off". */
 function idpInputFromForm(body: FormBody): IdentityProviderInput {
@@ -72,6 +81,8 @@ function idpInputFromForm(body: FormBody): IdentityProviderInput {
     sloUrl: optionalText(body, 'sloUrl'),
     certificates: splitCertificates(text(body, 'certificates')),
     signRequests: checkbox(body, 'signRequests'),
+    acceptUnsignedLogoutResponse: checkbox(body, 'acceptUnsignedLogoutResponse'),
+    ...trustFromForm(body),
     wantResponseSigned: checkbox(body, 'wantResponseSigned'),
     wantAssertionSigned: checkbox(body, 'wantAssertionSigned'),
     allowIdpInitiated: checkbox(body, 'allowIdpInitiated'),
@@ -82,12 +93,17 @@ function idpInputFromForm(body: FormBody): IdentityProviderInput {
   };
 }
 
+/** The trust fields as the admin typed them, to show again after a refused submission. */
+const trustEcho = (body: FormBody) => ({ emailDomains: text(body, 'emailDomains'), linkingMode: text(body, 'linkingMode') || 'verified-domains' });
+
 /** What the form shows: an IdP's stored values, or what the admin just submitted. */
 function formValues(input: IdentityProviderInput) {
   return {
     name: input.name ?? '', entityId: input.entityId ?? '', ssoUrl: input.ssoUrl ?? '', ssoBinding: input.ssoBinding ?? 'redirect',
     sloUrl: input.sloUrl ?? '', certificates: (input.certificates ?? []).join('\n'),
-    signRequests: input.signRequests ?? false, wantResponseSigned: input.wantResponseSigned ?? false, wantAssertionSigned: input.wantAssertionSigned ?? true,
+    signRequests: input.signRequests ?? true, acceptUnsignedLogoutResponse: input.acceptUnsignedLogoutResponse ?? false,
+    emailDomains: (input.emailDomains ?? []).join(', '), linkingMode: input.linkingMode ?? 'verified-domains',
+    wantResponseSigned: input.wantResponseSigned ?? false, wantAssertionSigned: input.wantAssertionSigned ?? true,
     allowIdpInitiated: input.allowIdpInitiated ?? false, defaultAppId: input.defaultAppId ?? '', allowSha1: input.allowSha1 ?? false,
     mappingPreset: input.mappingPreset ?? 'okta', map: input.attributeMapping ?? {},
   };
@@ -113,8 +129,8 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
     adminPage(request, reply, 'admin/idps/new', 'idps', {
       title: 'Add identity provider', ...(await common(request)), sp: adminOf(request).tenant.urls, open: data.open ?? 'url',
       form: formValues(data.manual ?? {}), errors: data.manualErrors ?? {},
-      urlForm: { name: '', metadataUrl: '', metadataSigningCertificate: '', mappingPreset: 'okta', ...data.byUrl }, urlErrors: data.urlErrors ?? {},
-      fileForm: { name: '', mappingPreset: 'okta', ...data.byFile }, fileErrors: data.fileErrors ?? {},
+      urlForm: { name: '', metadataUrl: '', metadataSigningCertificate: '', mappingPreset: 'okta', emailDomains: '', linkingMode: 'verified-domains', ...data.byUrl }, urlErrors: data.urlErrors ?? {},
+      fileForm: { name: '', mappingPreset: 'okta', emailDomains: '', linkingMode: 'verified-domains', ...data.byFile }, fileErrors: data.fileErrors ?? {},
     }, status);
 
   const idpPage = async (request: FastifyRequest, reply: FastifyReply, idp: IdentityProvider, edit?: { input: IdentityProviderInput; errors: Errors }) => {
@@ -125,6 +141,7 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
         id: idp.id, name: idp.name, entityId: idp.entityId, enabled: idp.enabled, metadataUrl: idp.metadataUrl,
         metadataFetchedAt: idp.metadataFetchedAt?.toISOString() ?? null, metadataValidUntil: idp.metadataValidUntil?.toISOString() ?? null,
         metadataError: idp.metadataError, metadataSigned: !!idp.metadataSigningCertificate, certificates: idp.certificates.map(certificateSummary),
+        emailDomains: idp.emailDomains, linkingMode: idp.linkingMode, signRequests: idp.signRequests,
       },
       form: formValues(edit?.input ?? idp), errors: edit?.errors ?? {},
     }, edit ? 400 : 200);
@@ -136,7 +153,7 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
     return adminPage(request, reply, 'admin/idps/list', 'idps', {
       title: 'Identity providers',
       idps: idps.map((i) => ({
-        id: i.id, name: i.name, entityId: i.entityId, enabled: i.enabled, source: sourceOf(i),
+        id: i.id, name: i.name, entityId: i.entityId, enabled: i.enabled, source: sourceOf(i), emailDomains: i.emailDomains, linkingMode: i.linkingMode,
         metadataFetchedAt: i.metadataFetchedAt?.toISOString() ?? null, metadataError: i.metadataError,
       })),
     });
@@ -148,7 +165,8 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
   app.post('/admin/idps/new/url', async (request, reply) => {
     const { tenant } = adminOf(request);
     const body = request.body as FormBody;
-    const byUrl = { name: text(body, 'name'), metadataUrl: text(body, 'metadataUrl'), metadataSigningCertificate: text(body, 'metadataSigningCertificate'), mappingPreset: presetOf(body) };
+    const trust = trustFromForm(body);
+    const byUrl = { name: text(body, 'name'), metadataUrl: text(body, 'metadataUrl'), metadataSigningCertificate: text(body, 'metadataSigningCertificate'), mappingPreset: presetOf(body), ...trustEcho(body) };
     const fail = (errors: Errors) => newPage(request, reply, { byUrl, urlErrors: formErrors(errors, URL_FIELDS, 'metadataUrl'), open: 'url' }, 400);
     if (!byUrl.metadataUrl) return fail({ metadataUrl: 'is required', ...(!byUrl.name && { name: 'is required' }) });
     const fromMetadata = await withFieldErrors(() => idpFromMetadata(
@@ -156,7 +174,7 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
       { allowPrivate: ctx.config.metadataAllowPrivate, timeoutMs: ctx.config.metadataFetchTimeoutSeconds * 1000, now: ctx.clock.now(), field: 'metadataUrl' },
     ));
     if (!fromMetadata.ok) return fail({ ...fromMetadata.errors, ...(!byUrl.name && { name: 'is required' }) });
-    const saved = await saving(() => createIdp(tenant.store, { ...fromMetadata.value, name: byUrl.name, mappingPreset: byUrl.mappingPreset }, changeBy(request)), 'metadataUrl');
+    const saved = await saving(() => createIdp(tenant.store, { ...fromMetadata.value, name: byUrl.name, mappingPreset: byUrl.mappingPreset, ...trust }, changeBy(request)), 'metadataUrl');
     if (!saved.ok) return fail(saved.errors);
     return reply.redirect(`/admin/idps/${saved.value.id}?done=created`, 303);
   });
@@ -165,13 +183,14 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
   app.post('/admin/idps/new/file', async (request, reply) => {
     const { tenant } = adminOf(request);
     const body = request.body as FormBody;
-    const byFile = { name: text(body, 'name'), mappingPreset: presetOf(body) };
+    const trust = trustFromForm(body);
+    const byFile = { name: text(body, 'name'), mappingPreset: presetOf(body), ...trustEcho(body) };
     const file = upload(body, 'metadataFile');
     const fail = (errors: Errors) => newPage(request, reply, { byFile, fileErrors: formErrors(errors, FILE_FIELDS, 'metadataFile'), open: 'file' }, 400);
     if (!file) return fail({ metadataFile: 'is required: choose the metadata XML file', ...(!byFile.name && { name: 'is required' }) });
     const fromMetadata = await withFieldErrors(() => idpFromMetadata({ kind: 'document', xml: file.toString('utf8') }, { allowPrivate: ctx.config.metadataAllowPrivate, timeoutMs: ctx.config.metadataFetchTimeoutSeconds * 1000, now: ctx.clock.now(), field: 'metadataFile' }));
     if (!fromMetadata.ok) return fail({ ...fromMetadata.errors, ...(!byFile.name && { name: 'is required' }) });
-    const saved = await saving(() => createIdp(tenant.store, { ...fromMetadata.value, name: byFile.name, mappingPreset: byFile.mappingPreset }, changeBy(request)), 'metadataFile');
+    const saved = await saving(() => createIdp(tenant.store, { ...fromMetadata.value, name: byFile.name, mappingPreset: byFile.mappingPreset, ...trust }, changeBy(request)), 'metadataFile');
     if (!saved.ok) return fail(saved.errors);
     return reply.redirect(`/admin/idps/${saved.value.id}?done=created`, 303);
   });
