@@ -21,11 +21,16 @@ export interface IdpHints {
 /** Email addresses are at most 254 characters (RFC 5321); anything longer is not a hint worth reading. */
 export const MAX_LOGIN_HINT = 254;
 
+/** The local part of an address as people type it: no spaces, controls, quotes or angle brackets (quoted local
+ *  parts are legal but no work address uses them, and a hint that is not plainly an address is better ignored). */
+const LOCAL_PART = /^[^\s\x00-\x1f\x7f"<>@]+$/;
+
 /** A login hint as received (query, form, AuthnRequest Subject), or undefined when it cannot be an address. */
 export function loginHint(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
   const hint = value.trim();
-  return hint && hint.length <= MAX_LOGIN_HINT && emailDomain(hint) ? hint : undefined;
+  if (!hint || hint.length > MAX_LOGIN_HINT || !emailDomain(hint)) return undefined;
+  return LOCAL_PART.test(hint.slice(0, hint.lastIndexOf('@'))) ? hint : undefined;
 }
 
 export async function enabledIdps(tenant: Tenant): Promise<IdentityProvider[]> {
