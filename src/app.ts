@@ -18,6 +18,7 @@ import { adminRoutes } from './admin/routes.ts';
 import { adminApi } from './admin/api/plugin.ts';
 import { adminPages } from './admin/pages/plugin.ts';
 import { brokerRoutes } from './broker/routes.ts';
+import { returnOfferFor } from './broker/flow-failure.ts';
 import { logoutRoutes } from './broker/logout-routes.ts';
 import { mfaRoutes } from './broker/mfa-routes.ts';
 import { metricsPlugin } from './metrics/routes.ts';
@@ -33,7 +34,8 @@ function wantsJson(request: FastifyRequest) {
 function respondWithError(request: FastifyRequest, reply: FastifyReply, status: number, code: string, message: string, details?: unknown) {
   if (wantsJson(request)) return reply.code(status).send({ error: { code, message, ...(details ? { details } : {}) } });
   const heading = status === 404 ? 'Page not found' : status === 403 ? 'Not allowed' : status < 500 ? 'Something is not right' : 'Something went wrong';
-  return page(request, reply, 'error', { heading, message, code }, status);
+  // A failure of a login flow offers its way back to the app (broker/flow-failure.ts).
+  return page(request, reply, 'error', { heading, message, code, returnTo: returnOfferFor(request) }, status);
 }
 
 export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promise<FastifyInstance> {

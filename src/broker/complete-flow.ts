@@ -19,13 +19,14 @@ import type { User } from '../store/users.ts';
 import { LinkRefusal } from '../users/link-refusal.ts';
 import { resolveUser } from '../users/resolve-user.ts';
 import { browserBinding, sameBrowser, sha256 } from './browser-binding.ts';
-import { errorResponse, successResponse, type PostToApp } from './downstream-response.ts';
+import { successResponse, type ErrorSubStatus, type PostToApp } from './downstream-response.ts';
+import { failFlow } from './flow-failure.ts';
 import { sessionExpiry } from './session-expiry.ts';
 import { STAGE, type FlowData } from './stages.ts';
 
 export type Completion =
   | { kind: 'respond'; post: PostToApp; newSessionToken?: string }
-  | { kind: 'denied'; code: string; message: string; post: PostToApp }
+  | { kind: 'denied'; code: string; message: string; flow: LoginFlow<FlowData>; appName: string }
   | { kind: 'mfa'; flowId: string };
 
 export const expired = () => new AppError(410, 'flow_not_found', 'This sign-in has expired or was already completed. Go back to your application and sign in again.');
@@ -157,11 +158,13 @@ async function issue(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>,
   return { kind: 'respond', post, ...(newSessionToken && { newSessionToken }) };
 }
 
-async function deny(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, app: Application, code: string, message: string, subStatus: 'RequestDenied' | 'AuthnFailed' | 'NoPassive', audit: Record<string, string | undefined>): Promise<Completion> {
-  if (!(await tenant.store.flows.advance(flow, STAGE.failed, {}))) throw expired();
+/** → `failed`: the page says why, and the app hears back from /flow/:id/return (flow-failure.ts). */
+async function deny(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, app: Application, code: string, message: string, subStatus: ErrorSubStatus, audit: Record<string, string | undefined>): Promise<Completion> {
+  const failed = await failFlow(tenant, flow, { code, message, subStatus });
+  if (!failed) throw expired();
   ctx.metrics.logins.inc({ org: tenant.org.slug, outcome: code });
   await tenant.store.audit.record({ ...audit, type: 'login.denied', outcome: 'failure', code, at: ctx.clock.now() });
-  return { kind: 'denied', code, message, post: await errorResponse(ctx, tenant, app, flow.data.request, subStatus, message) };
+  return { kind: 'denied', code, message, flow: failed, appName: app.name };
 }
 
 /** A login its IdP's linking rules refused: audited with the existing user it aimed at (for admins only) and counted. */

@@ -58,7 +58,10 @@ export async function successResponse(ctx: AppContext, tenant: Tenant, app: Appl
   return { acsUrl: request.acsUrl, samlResponse: built.samlResponse, relayState: request.relayState, appName: app.name, sessionIndex, nameId };
 }
 
-export async function errorResponse(ctx: AppContext, tenant: Tenant, app: Application, request: AppRequest, subStatus: 'RequestDenied' | 'AuthnFailed' | 'NoPassive', message: string): Promise<PostToApp> {
+/** Second-level status codes of our error Responses (top level: Requester for NoPassive, else Responder). */
+export type ErrorSubStatus = 'RequestDenied' | 'AuthnFailed' | 'NoPassive' | 'NoAvailableIDP';
+
+export async function errorResponse(ctx: AppContext, tenant: Tenant, app: Application, request: AppRequest, subStatus: ErrorSubStatus, message: string): Promise<PostToApp> {
   const built = buildErrorResponse({
     idp: await localIdp(ctx, tenant),
     acsUrl: request.acsUrl,

@@ -15,6 +15,7 @@ import { appOfFlow, completeAfterMfa, expired, loadOwnedFlow } from './complete-
 import { answer, flowUrl } from './respond.ts';
 import { STAGE, type FlowData } from './stages.ts';
 import type { VerifyOutcome } from '../mfa/totp-service.ts';
+import { failAndOffer } from './flow-failure.ts';
 
 type CodeForm = { code?: string; remember?: string };
 
@@ -52,6 +53,12 @@ export async function mfaRoutes(app: FastifyInstance, { ctx }: { ctx: AppContext
     }, status);
   }
 
+  /** A locked second factor ends the login: the error page says so and offers "Return to <app>" (AuthnFailed). */
+  async function lockEndsFlow(request: FastifyRequest, tenant: Tenant, flow: LoginFlow<FlowData>, err: AppError) {
+    await failAndOffer(tenant, request, flow, { code: err.code, message: err.message, subStatus: 'AuthnFailed' });
+    return err;
+  }
+
   app.get<{ Params: { id: string } }>('/flow/:id/mfa', async (request, reply) => {
     const tenant = requireTenant(request);
     const flow = await loadOwnedFlow(ctx, tenant, request, reply, request.params.id, [STAGE.mfaEnrol, STAGE.mfaVerify]);
@@ -74,7 +81,8 @@ export async function mfaRoutes(app: FastifyInstance, { ctx }: { ctx: AppContext
         if (!(err instanceof AppError) || err.status >= 500) throw err;
         ctx.metrics.totpFailures.inc({ org: tenant.org.slug, code: err.code });
         await tenant.store.audit.record({ ...audit, type: 'mfa.enrol_failed', outcome: 'failure', code: err.code });
-        return enrolPage(request, reply, tenant, flow, err, err.status === 423 || err.code === 'mfa_enrolment_replaced' ? err.status : 400);
+        if (err.status === 423) throw await lockEndsFlow(request, tenant, flow, err);
+        return enrolPage(request, reply, tenant, flow, err, err.code === 'mfa_enrolment_replaced' ? err.status : 400);
       }
       if (!(await tenant.store.flows.advance(flow, STAGE.mfaDone, {}))) throw expired();
       // Shown once: the codes exist nowhere else in clear.
@@ -88,7 +96,8 @@ export async function mfaRoutes(app: FastifyInstance, { ctx }: { ctx: AppContext
       if (!(err instanceof AppError) || err.status >= 500) throw err;
       ctx.metrics.totpFailures.inc({ org: tenant.org.slug, code: err.code });
       await tenant.store.audit.record({ ...audit, type: 'mfa.verify_failed', outcome: 'failure', code: err.code });
-      return verifyPage(request, reply, tenant, flow, err, err.status === 423 ? 423 : 400);
+      if (err.status === 423) throw await lockEndsFlow(request, tenant, flow, err);
+      return verifyPage(request, reply, tenant, flow, err, 400);
     }
     const days = flow.data.mfa?.rememberDeviceDays ?? 0;
     if (days > 0 && request.body?.remember === 'on') {

@@ -1,5 +1,6 @@
 // The stages a stored login flow passes through (see ARCHITECTURE.md). Only the stages where the browser comes
 // back to us are stored; the rest happen inside one request. Stable strings: they appear in logs and audit.
+import type { FlowFailure } from './flow-failure.ts';
 import type { TestConnection } from './test-connection.ts';
 
 export const STAGE = {
@@ -18,8 +19,10 @@ export const STAGE = {
   mfaDone: 'mfa_done',
   /** the app received its Response; terminal */
   completed: 'completed',
-  /** refused; terminal */
+  /** refused; `data.failure` says why. The app hears back once, from /flow/:id/return (flow-failure.ts) */
   failed: 'failed',
+  /** the app received the signed error Response of a failed flow; terminal */
+  returned: 'returned',
   /** a single logout chain is visiting the session's participants (see single-logout.ts) */
   logout: 'logout',
   /** the chain answered its originator; terminal */
@@ -64,6 +67,10 @@ export interface FlowData {
   fromSession?: boolean;
   /** what the policy asked for, kept while the second factor is pending */
   mfa?: { rememberDeviceDays: number; ruleId: string };
+  /** an email that may pick the IdP (home-realm discovery): prefills the chooser; never an identity */
+  loginHint?: string;
+  /** why a `failed` flow failed: what its error Response to the app says (flow-failure.ts) */
+  failure?: FlowFailure;
   /** only on `via: 'test'` flows: who started the test and, once the IdP answered, what it found */
   test?: TestConnection;
 }

@@ -12,14 +12,16 @@ import { parseAuthnRequest } from '../saml/downstream/authn-request.ts';
 import type { Application } from '../store/applications.ts';
 import type { LoginFlow } from '../store/login-flows.ts';
 import { verifyAppRequestSignature } from './app-request-signature.ts';
+import { loginHint } from './select-idp.ts';
 import type { AppRequest, FlowData } from './stages.ts';
 
 export const MAX_RELAY_STATE = 1024; // generous: SAML says 80 bytes, real SPs send more
 
 export const newFlowId = () => pooledRandomBytes(16).toString('base64url');
 
-/** An app's request, checked against its registration and not stored yet. */
-export interface AcceptedRequest { app: Application; via: 'sp_initiated' | 'launch'; request: AppRequest; browser: string }
+/** An app's request, checked against its registration and not stored yet. `loginHint`: an email that may pick the
+ *  IdP (home-realm discovery, select-idp.ts), from the request's Subject or a `login_hint` parameter. */
+export interface AcceptedRequest { app: Application; via: 'sp_initiated' | 'launch'; request: AppRequest; browser: string; loginHint?: string }
 
 export interface IncomingAuthnRequest {
   binding: 'redirect' | 'post';
@@ -28,6 +30,8 @@ export interface IncomingAuthnRequest {
   /** the raw query string as received (Redirect binding signatures cover its exact octets) */
   rawQuery?: string;
   browser: string;
+  /** a `login_hint` query or form parameter, as received */
+  loginHint?: unknown;
 }
 
 function checkRelayState(relayState: string | undefined) {
@@ -62,14 +66,18 @@ export async function acceptAuthnRequest(ctx: AppContext, tenant: Tenant, input:
     throw new SamlError('saml_unsupported_binding', 'The application asked for a response binding other than HTTP-POST.', { requested: request.protocolBinding });
   }
 
-  return { app, via: 'sp_initiated', request: { id: request.id, acsUrl, relayState: checkRelayState(input.relayState), forceAuthn: request.forceAuthn, isPassive: request.isPassive }, browser: input.browser };
+  return {
+    app, via: 'sp_initiated', request: { id: request.id, acsUrl, relayState: checkRelayState(input.relayState), forceAuthn: request.forceAuthn, isPassive: request.isPassive }, browser: input.browser,
+    // The Subject is part of the app's own request; a parameter beside it is the fallback.
+    loginHint: loginHint(request.subjectNameId) ?? loginHint(input.loginHint),
+  };
 }
 
 /** An app's launch link: an unsolicited login to that app (what the guides call a substitute link). */
-export async function acceptLaunch(tenant: Tenant, appId: string, browser: string): Promise<AcceptedRequest> {
+export async function acceptLaunch(tenant: Tenant, appId: string, browser: string, hint?: unknown): Promise<AcceptedRequest> {
   const app = await tenant.store.applications.findById(appId);
   if (!app || !app.enabled || !app.acsUrls[0]) throw new AppError(404, 'unknown_app', 'This application does not exist or is disabled.');
-  return { app, via: 'launch', request: { id: null, acsUrl: app.acsUrls[0], relayState: app.defaultRelayState ?? null, forceAuthn: false, isPassive: false }, browser };
+  return { app, via: 'launch', request: { id: null, acsUrl: app.acsUrls[0], relayState: app.defaultRelayState ?? null, forceAuthn: false, isPassive: false }, browser, loginHint: loginHint(hint) };
 }
 
 export interface NewFlow {

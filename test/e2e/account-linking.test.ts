@@ -62,7 +62,7 @@ async function victim(s: Scene, email: string, kind: 'imported' | 'jit', enrolle
   const user = await store.users.create({ email, source: kind });
   await store.users.link(user.id, s.owner.idp.id, kind === 'jit' ? email : `00u-${email}`, kind === 'jit' ? 'login' : 'imported');
   if (enrolled) {
-    await totpFor(s.w.ta.ctx, (await s.w.ta.ctx.store.organizations.findById(s.w.org.org.id))!, store).startEnrolment(user);
+    await totpFor(s.w.ta.ctx, (await s.w.ta.ctx.store.organizations.findById(s.w.org.org.id))!, store).startEnrolment(user, 'admin-setup');
     await store.totp.activate(user.id, s.w.ta.clock.now());
   }
   return user;

@@ -8,6 +8,7 @@ import { Browser, formIn } from '../helpers/browser.ts';
 import { createOrg } from '../helpers/context.ts';
 import { appReceives, createWorld, idpAnswers, upstreamRequest } from '../helpers/sso-world.ts';
 import { FakeIdp } from '../helpers/fake-idp.ts';
+import { pressReturn } from '../helpers/return-to-app.ts';
 
 const codeOf = (html: string) => /Error code: <code>([^<]+)<\/code>/.exec(html)?.[1];
 
@@ -115,14 +116,16 @@ t.test('failures after the app\'s request: the app gets a SAML error Response, t
     const browser = new Browser(w.ta);
     const start = await browser.get(await sp.getAuthorizeUrlAsync('keep-me', undefined, {}));
     const acs = await idpAnswers(w, browser, fake, String(start.headers.location), { email, attributes: { Email: [email] } });
-    return (await browser.follow(acs.res, w.base)).res;
+    const page = (await browser.follow(acs.res, w.base)).res;
+    // The page offers "Return to Jira"; pressed, it posts the app its signed error Response.
+    return Object.assign(page, { returned: () => pressReturn(browser, w.base, page) });
   }
 
   t.test('unknown user without just-in-time creation', async (t) => {
     const page = await loginAs('nobody@customer.example');
     t.equal(page.statusCode, 403);
     t.equal(codeOf(page.body), 'user_not_found');
-    const form = formIn(page.body)!;
+    const form = formIn((await page.returned()).body)!;
     t.equal(form.fields.RelayState, 'keep-me');
     const err = (await t.rejects(sp.validatePostResponseAsync({ SAMLResponse: form.fields.SAMLResponse }))) as Error;
     t.match(err.message, /AuthnFailed|Responder/, 'the app receives a signed error Response');
@@ -133,7 +136,7 @@ t.test('failures after the app\'s request: the app gets a SAML error Response, t
     await w.org.store.users.create({ email: 'gone@customer.example', status: 'disabled' });
     const page = await loginAs('gone@customer.example');
     t.equal(codeOf(page.body), 'user_disabled');
-    const samlResponse = formIn(page.body)!.fields.SAMLResponse;
+    const samlResponse = formIn((await page.returned()).body)!.fields.SAMLResponse;
     const err = (await t.rejects(sp.validatePostResponseAsync({ SAMLResponse: samlResponse }))) as Error;
     t.match(err.message, /Responder error: Your account is disabled/);
     t.match(Buffer.from(samlResponse, 'base64').toString(), /StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:RequestDenied"/);

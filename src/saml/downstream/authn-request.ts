@@ -17,6 +17,22 @@ export interface ReceivedAuthnRequest {
   issueInstant?: string;
   /** an enveloped signature is present (POST binding); says nothing about its validity */
   signed: boolean;
+  /** the request's <saml:Subject><saml:NameID>, when it names one: a login hint (which IdP to ask), never an identity */
+  subjectNameId?: string;
+}
+
+/** The Subject's NameID text, or undefined when absent or when it holds anything but text (a hint is optional: one
+ *  with markup or comments inside is ignored rather than trusted or refused). */
+function subjectNameId(root: Element): string | undefined {
+  const subject = firstChild(root, NS.saml, 'Subject');
+  const nameId = subject && firstChild(subject, NS.saml, 'NameID');
+  if (!nameId) return undefined;
+  let text = '';
+  for (let n = nameId.firstChild; n; n = n.nextSibling) {
+    if (n.nodeType !== 3 && n.nodeType !== 4) return undefined;
+    text += n.nodeValue ?? '';
+  }
+  return text.trim() || undefined;
 }
 
 export async function parseAuthnRequest(input: { binding: 'redirect' | 'post'; samlRequest: string; maxBytes: number }): Promise<ReceivedAuthnRequest> {
@@ -34,6 +50,7 @@ export async function parseAuthnRequest(input: { binding: 'redirect' | 'post'; s
     nameIdFormat: policy?.getAttribute('Format') || undefined,
     issueInstant: attr('IssueInstant'),
     signed: childElements(root, NS.ds, 'Signature').length > 0,
+    subjectNameId: subjectNameId(root),
   };
 }
 
