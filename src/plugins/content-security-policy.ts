@@ -43,10 +43,17 @@ export function cspOrigin(url: string | null | undefined): string | null {
   return /^https?:\/\/([a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?$/.test(origin) ? origin : null;
 }
 
-/** This page posts a form to `url` (another origin: the app's ACS, the IdP's SSO URL). */
+/** This page auto-POSTs a SAML message to `url` (another origin: the app's ACS, the IdP's SSO URL). Browsers apply
+ *  form-action to every redirect that follows the POST too (Chromium blocks the whole submission otherwise), and
+ *  SAML endpoints often redirect to another host: Atlassian Cloud's ACS hands over to the site, Entra ID's SSO URL
+ *  to a federated sign-in page. So such a page allows any https destination besides the target's own origin (which
+ *  may be http in development). The page's one form is ours and every value in it is escaped; its script still
+ *  runs only with the nonce, and every other page keeps form-action 'self'. */
 export function allowFormTarget(reply: FastifyReply, url: string) {
   const origin = cspOrigin(url);
-  if (origin) of(reply).formTargets.add(origin);
+  if (!origin) return;
+  of(reply).formTargets.add(origin);
+  of(reply).formTargets.add('https:');
 }
 
 /** This page loads `url` in a frame (single logout visits each app's SLO URL in a hidden frame). */

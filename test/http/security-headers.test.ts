@@ -119,11 +119,11 @@ t.test('the login\'s auto-POST page may post to the app\'s ACS; the logout chain
   const acs = await idpAnswers(w, browser, fake, String(start.headers.location));
   const post = (await browser.follow(acs.res, w.base)).res;
   const { csp } = assertNoncedPage(t, post, 'auto-POST to the app');
-  t.same(csp.get('form-action'), ["'self'", 'https://jira.example'], 'the form may go to the app\'s ACS origin, nowhere else');
+  t.same(csp.get('form-action'), ["'self'", 'https://jira.example', 'https:'], 'the form may go to the app\'s ACS origin, and on through https redirects');
   t.match(post.body, /<script nonce="[^"]+">document.getElementById\('saml-post'\).submit\(\);<\/script>/, 'the auto-submit script runs with the nonce');
   const { profile } = await appReceives(jiraSp, post);
   const second = (await browser.follow(await browser.get(await confluenceSp.getAuthorizeUrlAsync('', undefined, {})), w.base)).res;
-  t.same(policyOf(second).get('form-action'), ["'self'", 'https://confluence.example'], 'each response names its own target');
+  t.same(policyOf(second).get('form-action'), ["'self'", 'https://confluence.example', 'https:'], 'each response names its own target');
   await appReceives(confluenceSp, second);
 
   const logout = await browser.get(await jiraSp.getLogoutUrlAsync(profile, '', {}));
