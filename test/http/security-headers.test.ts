@@ -5,6 +5,7 @@ import t, { type Test } from 'tap';
 import { SAML } from '@node-saml/node-saml';
 import type { LightMyRequestResponse } from 'fastify';
 import { cspOrigin } from '../../src/plugins/content-security-policy.ts';
+import { saveAppPolicy } from '../../src/policy/app-policy.ts';
 import { createTestApp } from '../helpers/app.ts';
 import { Browser } from '../helpers/browser.ts';
 import { createOrg } from '../helpers/context.ts';
@@ -147,4 +148,21 @@ t.test('the login\'s auto-POST page may post to the app\'s ACS; the logout chain
   const doneCsp = assertNoncedPage(t, done, 'hop end page').csp;
   t.same(doneCsp.get('frame-ancestors'), ["'self'"], 'framed by our own pages only');
   t.same(doneCsp.get('frame-src'), ["'self'"]);
+});
+
+t.test('the access-denied page may post the SAML error Response to the app', async (t) => {
+  const w = await createWorld();
+  t.teardown(w.ta.cleanup);
+  const { fake, idp } = await w.addIdp('Okta');
+  const { app, sp } = await w.addApp('Jira', { primaryIdpId: idp.id });
+  await saveAppPolicy(w.org.store, app, [{ id: 'nobody', action: 'deny', conditions: {}, message: 'Not today.' }], { actor: 'test', at: new Date() });
+  await w.org.store.users.create({ email: ANN, source: 'imported' });
+  const browser = new Browser(w.ta);
+  const start = await browser.get(await sp.getAuthorizeUrlAsync('', undefined, {}));
+  const acs = await idpAnswers(w, browser, fake, String(start.headers.location));
+  const denied = (await browser.follow(acs.res, w.base)).res;
+  t.equal(denied.statusCode, 403);
+  t.match(denied.body, /Not today\./);
+  t.same(policyOf(denied).get('form-action'), ["'self'", 'https://jira.example', 'https:']);
+  assertNoncedPage(t, denied, 'access denied');
 });
