@@ -9,6 +9,8 @@ import { AppError } from './errors.ts';
 import { tenantPlugin } from './plugins/tenant.ts';
 import { logWithTenant, requestLogPlugin } from './plugins/request-log.ts';
 import { page, viewPlugin } from './plugins/view.ts';
+import { securityHeadersPlugin } from './plugins/security-headers.ts';
+import { rateLimitPlugin } from './plugins/rate-limit.ts';
 import { healthRoutes } from './health/routes.ts';
 import { welcomeRoutes } from './orgs/welcome-routes.ts';
 import { metadataRoutes } from './orgs/metadata-routes.ts';
@@ -54,9 +56,6 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('referrer-policy', 'no-referrer');
-    if (!reply.hasHeader('x-frame-options')) reply.header('x-frame-options', 'DENY');
   });
 
   // Handlers first: routes registered in child plugins keep the error handler that existed when they loaded.
@@ -78,11 +77,13 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
 
   app.setNotFoundHandler((request, reply) => respondWithError(request, reply, 404, 'not_found', 'There is nothing at this address.'));
 
+  await app.register(securityHeadersPlugin, { https: ctx.config.publicScheme === 'https' });
   await app.register(cookie);
   await app.register(formbody);
   await app.register(viewPlugin, { production: ctx.config.env === 'production' });
   await app.register(tenantPlugin, { ctx });
   await app.register(requestLogPlugin);
+  await app.register(rateLimitPlugin, { ctx });
 
   await app.register(metricsPlugin, { ctx });
   await app.register(healthRoutes, { ctx });

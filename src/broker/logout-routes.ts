@@ -7,6 +7,7 @@ import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { requireTenant, type Tenant } from '../plugins/tenant.ts';
 import { page } from '../plugins/view.ts';
+import { allowFrame, allowSameOriginFraming } from '../plugins/content-security-policy.ts';
 import type { Binding, OutgoingMessage } from '../saml/bindings.ts';
 import { SamlError } from '../saml/errors.ts';
 import { browserBinding, cookieOptions, sameBrowser, SESSION_COOKIE, sha256 } from './browser-binding.ts';
@@ -43,7 +44,7 @@ export async function logoutRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
     if (message.kind === 'response') {
       // A participant's answer, inside the chain page's frame: record it and send the top page on.
       const flowId = await slo.recordAnswer(relayState, side, message, peer.id);
-      reply.header('x-frame-options', 'SAMEORIGIN');
+      allowSameOriginFraming(reply);
       return page(request, reply, 'logout-hop-done', { title: 'Signed out', next: logoutUrl(flowId), name: peer.name });
     }
 
@@ -77,6 +78,9 @@ export async function logoutRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
     const slo = await ownedChain(tenant, request, request.params.id);
     const step: LogoutStep = await slo.step(request.params.id, ctx.config.sloHopTimeoutSeconds);
     if (step.kind === 'hop') {
+      // The frame opens our hop URL, which redirects to the participant's SLO URL: the frame may go there.
+      const peer = step.hop.side === 'app' ? await tenant.store.applications.findById(step.hop.id) : await tenant.store.identityProviders.findById(step.hop.id);
+      allowFrame(reply, peer?.sloUrl);
       return page(request, reply, 'logout', {
         title: 'Signing you out', finished: false, hopName: step.hop.name, frame: `${logoutUrl(step.flowId)}/hop`,
         done: step.done, total: step.total, refresh: `${step.remainingSeconds};url=${logoutUrl(step.flowId)}`, next: logoutUrl(step.flowId),
@@ -91,7 +95,7 @@ export async function logoutRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
   app.get<{ Params: { id: string } }>('/logout/:id/hop', async (request, reply) => {
     const tenant = requireTenant(request);
     const slo = await ownedChain(tenant, request, request.params.id);
-    reply.header('x-frame-options', 'SAMEORIGIN');
+    allowSameOriginFraming(reply);
     return send(request, reply, await slo.hopRequest(request.params.id), 'the application');
   });
 }

@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.ts';
 import type { Tenant } from '../plugins/tenant.ts';
 import { page } from '../plugins/view.ts';
+import { allowFormTarget } from '../plugins/content-security-policy.ts';
 import { cookieOptions, SESSION_COOKIE } from './browser-binding.ts';
 import { expired, type Completion } from './complete-flow.ts';
 import type { PostToApp } from './downstream-response.ts';
@@ -14,6 +15,7 @@ import type { LoginFlow } from '../store/login-flows.ts';
 export const flowUrl = (flowId: string, step: 'continue' | 'idp' | 'mfa' | 'finish') => `/flow/${encodeURIComponent(flowId)}/${step}`;
 
 export function postForm(request: FastifyRequest, reply: FastifyReply, action: string, fields: Record<string, string>, target: string) {
+  allowFormTarget(reply, action);
   return page(request, reply, 'saml-post', { title: `Signing you in to ${target}`, action, fields, target });
 }
 

@@ -44,10 +44,25 @@ const schema = z.object({
   METADATA_REFRESH_INTERVAL_SECONDS: int(60, 30 * 86400).default(3600),
   METADATA_REFRESH_MIN_SECONDS: int(10, 86400).default(300),
   METADATA_FETCH_TIMEOUT_SECONDS: int(1, 120).default(10),
+  // Requests per minute (0 = no limit): per client address on each route group, and per organisation overall.
+  RATE_LIMIT_LOGIN_PER_MINUTE: int(0, 10_000_000).default(600),
+  RATE_LIMIT_MFA_PER_MINUTE: int(0, 10_000_000).default(120),
+  RATE_LIMIT_ADMIN_LOGIN_PER_MINUTE: int(0, 10_000_000).default(30),
+  RATE_LIMIT_API_PER_MINUTE: int(0, 10_000_000).default(1200),
+  RATE_LIMIT_ORG_PER_MINUTE: int(0, 10_000_000).default(12_000),
 });
 
 /** Every environment variable the broker reads (documented one by one in .env.example). */
 export const CONFIG_VARIABLES = Object.keys(schema.shape);
+
+/** Requests per minute; 0 = no limit. The first four count per client address, the last per organisation. */
+export interface RateLimits {
+  loginPerMinute: number;
+  mfaPerMinute: number;
+  adminLoginPerMinute: number;
+  apiPerMinute: number;
+  orgPerMinute: number;
+}
 
 export interface Config {
   env: 'development' | 'production' | 'test';
@@ -88,6 +103,7 @@ export interface Config {
   metadataRefreshMinSeconds: number;
   /** time limit of one scheduled metadata fetch, redirects included */
   metadataFetchTimeoutSeconds: number;
+  rateLimits: RateLimits;
 }
 
 export class ConfigError extends Error {
@@ -141,6 +157,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metadataRefreshIntervalSeconds: c.METADATA_REFRESH_INTERVAL_SECONDS,
     metadataRefreshMinSeconds: c.METADATA_REFRESH_MIN_SECONDS,
     metadataFetchTimeoutSeconds: c.METADATA_FETCH_TIMEOUT_SECONDS,
+    rateLimits: {
+      loginPerMinute: c.RATE_LIMIT_LOGIN_PER_MINUTE,
+      mfaPerMinute: c.RATE_LIMIT_MFA_PER_MINUTE,
+      adminLoginPerMinute: c.RATE_LIMIT_ADMIN_LOGIN_PER_MINUTE,
+      apiPerMinute: c.RATE_LIMIT_API_PER_MINUTE,
+      orgPerMinute: c.RATE_LIMIT_ORG_PER_MINUTE,
+    },
   };
 }
 
