@@ -95,11 +95,14 @@ t.test('an admin sets up SSO with 2FA in the console; a customer then signs in t
     await admin.getByRole('link', { name: /Add identity provider/ }).first().click();
     await shot(admin, '03-idp-add');
     await admin.fill('#file-name', 'Okta');
+    // The customer's domain: first logins through this IdP may link to imported users of it (verified-domains).
+    await admin.fill('#file-emailDomains', 'customer.example');
     await admin.setInputFiles('#file-metadataFile', idpMetadataFile);
     await admin.getByRole('button', { name: 'Upload and add' }).click();
     await admin.waitForLoadState();
     t.match(await admin.textContent('body'), /Okta/);
     t.match(await admin.textContent('body'), new RegExp(demoIdpEntityId(idpPort).replace(/[.?]/g, '\\$&')), 'entity ID read from the file');
+    t.match(await admin.textContent('body'), /Email domains: customer\.example/, 'the domain it vouches for');
     await shot(admin, '04-idp-added');
   });
 

@@ -76,7 +76,7 @@ t.test('every page works under its CSP in Chromium, with no violation reported',
   const wiki = await sloApp(wikiPort, 'Wiki', created.urls, brokerCert);
   t.teardown(async () => { await idp.close(); await portal.app.close(); await wiki.app.close(); });
 
-  const okta = await saveIdentityProvider(store, { name: 'Okta', entityId: demoIdpEntityId(idpPort), ssoUrl: `http://localhost:${idpPort}/sso`, certificates: [idpCredential.certificatePem], mappingPreset: 'okta' });
+  const okta = await saveIdentityProvider(store, { name: 'Okta', entityId: demoIdpEntityId(idpPort), ssoUrl: `http://localhost:${idpPort}/sso`, certificates: [idpCredential.certificatePem], mappingPreset: 'okta', emailDomains: ['customer.example'] });
   const portalApp = await saveApplication(store, { name: 'Portal', entityId: portal.entityId, acsUrls: [portal.acs], sloUrl: portal.slo, primaryIdpId: okta.id });
   await saveApplication(store, { name: 'Wiki', entityId: wiki.entityId, acsUrls: [wiki.acs], sloUrl: wiki.slo, primaryIdpId: okta.id });
   await store.users.create({ email: 'erin@customer.example', source: 'imported' });
