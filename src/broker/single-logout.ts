@@ -87,7 +87,7 @@ export class SingleLogout {
     if (side === 'app') {
       const app = await this.store.applications.findByEntityId(entityId);
       if (!app || !app.enabled) throw new SamlError('saml_unknown_app', `The application "${entityId}" is not registered with ${this.tenant.org.name}.`, { issuer: entityId });
-      return { id: app.id, name: app.name, entityId: app.entityId, sloUrl: app.sloUrl, certificates: app.certificate ? [app.certificate] : [], allowSha1: false, acceptUnsignedLogoutResponse: false };
+      return { id: app.id, name: app.name, entityId: app.entityId, sloUrl: app.sloUrl, certificates: app.certificate ? [app.certificate] : [], allowSha1: app.allowSha1, acceptUnsignedLogoutResponse: false };
     }
     const idp = await this.store.identityProviders.findByEntityId(entityId);
     if (!idp || !idp.enabled) throw new SamlError('saml_wrong_issuer', `The identity provider "${entityId}" is not registered with ${this.tenant.org.name}.`, { issuer: entityId });

@@ -64,6 +64,19 @@ t.test('RSA-SHA1 requests: refused by default, with the setting that changes it;
   });
 });
 
+t.test('the same setting covers the app\'s RSA-SHA1 LogoutRequests', async (t) => {
+  const { w, app, appKey, browser } = await setup();
+  t.teardown(w.ta.cleanup);
+  await w.org.store.applications.update(app.id, { sloUrl: 'https://jira.example/slo' });
+  const sp = new SAML({ ...(signingSp(w, app, appKey.privateKeyPem, 'sha1') as unknown as { options: object }).options, logoutUrl: w.org.urls.idpSlo } as never);
+  const logoutUrl = () => sp.getLogoutUrlAsync({ issuer: app.entityId, nameID: 'ann@customer.example', nameIDFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress', sessionIndex: '_no_such_session' } as never, '', {});
+  t.equal(codeOf((await browser.get(await logoutUrl())).body), 'saml_weak_algorithm', 'refused by default');
+  await w.org.store.applications.update(app.id, { allowSha1: true });
+  const res = await browser.get(await logoutUrl());
+  t.equal(res.statusCode, 302, 'allowed: read and answered (no such session: UnknownPrincipal)');
+  t.match(String(res.headers.location), /^https:\/\/jira\.example\/slo\?SAMLResponse=/);
+});
+
 t.test('a signed AuthnRequest POSTed DEFLATE-compressed', async (t) => {
   const { w, app, appKey, browser } = await setup();
   t.teardown(w.ta.cleanup);

@@ -1,20 +1,14 @@
 // Interop: the upstream IdP is pysaml2 (Debian's python3-pysaml2), an implementation we did not write; the app is
 // @node-saml/node-saml. The broker sits between them.
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
 import { generateSigningCredential } from '../../src/saml/certificates.ts';
 import { saveIdentityProvider } from '../../src/orgs/registrations.ts';
 import { buildSpMetadata } from '../../src/orgs/metadata-routes.ts';
 import { Browser } from '../helpers/browser.ts';
+import { pysaml2Idp } from '../helpers/pysaml2.ts';
 import { appReceives, createWorld } from '../helpers/sso-world.ts';
 
-const script = new URL('./pysaml2_idp.py', import.meta.url).pathname;
-
-function pysaml2(input: object): { samlResponse: string; destination: string; inResponseTo: string | null } {
-  const r = spawnSync('/usr/bin/python3', [script], { input: JSON.stringify(input), encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`pysaml2 IdP failed: ${r.stderr}`);
-  return JSON.parse(r.stdout);
-}
+const pysaml2 = (input: object) => pysaml2Idp<{ samlResponse: string; destination: string; inResponseTo: string | null }>(input);
 
 for (const profile of ['okta', 'wso2'] as const) {
   t.test(`pysaml2 IdP (${profile} attribute names) → broker → node-saml app`, async (t) => {

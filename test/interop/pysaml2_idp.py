@@ -2,19 +2,28 @@
 """An upstream IdP built with pysaml2 (an independent SAML implementation), for interop tests.
 
 Reads one JSON object on stdin:
+  command                          "respond" (default), "metadata" or "logout"
   entityId, keyPem, certPem       the IdP's identity
+  wantSigned                       the IdP requires signed AuthnRequests (pysaml2's want_authn_requests_signed);
+                                   pysaml2 7.0 checks them in the HTTP-POST binding (enveloped signature)
+  ssoBinding                       "redirect" (default) or "post": the IdP's SSO endpoint, <entityId>/sso
   spMetadata                       the broker's SP metadata (XML)
-  samlRequest                      the broker's AuthnRequest as sent over HTTP-Redirect (base64 of deflated XML),
-                                   or null for an unsolicited (IdP-initiated) response
+  samlRequest                      the broker's AuthnRequest as sent in ssoBinding (HTTP-Redirect: base64 of deflated
+                                   XML; HTTP-POST: base64 of XML), or null for an unsolicited (IdP-initiated) response
   acsUrl                           where an unsolicited response goes
   user: {email, firstName, lastName, groups}
   profile: "okta" | "wso2"        attribute names to use
-Writes {"samlResponse": <base64>, "destination": <url>, "inResponseTo": <id or null>} on stdout.
+  relayState                       (logout) the RelayState that came with the broker's LogoutRequest
+"respond" writes {"samlResponse": <base64>, "destination": <url>, "inResponseTo": <id or null>};
+"metadata" writes {"metadata": <the IdP's metadata XML, SSO and SLO (HTTP-Redirect, <entityId>/slo) endpoints>};
+"logout" reads samlRequest (the broker's LogoutRequest, HTTP-Redirect) and writes {"location": <the URL of the IdP's
+UNSIGNED LogoutResponse, HTTP-Redirect, as SimpleSAMLphp sends it by default>, "inResponseTo": <id>}.
 """
 import base64, json, os, sys, tempfile
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import IdPConfig
+from saml2.metadata import entity_descriptor
 from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NameID
 from saml2.saml import NAME_FORMAT_BASIC
 from saml2.server import Server
@@ -30,13 +39,18 @@ def write(name, text):
 
 key_file = write("idp.key", args["keyPem"])
 cert_file = write("idp.crt", args["certPem"])
-sp_md = write("sp.xml", args["spMetadata"])
+command = args.get("command", "respond")
+sso_binding = BINDING_HTTP_POST if args.get("ssoBinding") == "post" else BINDING_HTTP_REDIRECT
 
 config = IdPConfig()
 config.load({
     "entityid": args["entityId"],
     "service": {"idp": {
-        "endpoints": {"single_sign_on_service": [(args["entityId"] + "/sso", BINDING_HTTP_REDIRECT)]},
+        "endpoints": {
+            "single_sign_on_service": [(args["entityId"] + "/sso", sso_binding)],
+            "single_logout_service": [(args["entityId"] + "/slo", BINDING_HTTP_REDIRECT)],
+        },
+        "want_authn_requests_signed": bool(args.get("wantSigned")),
         "policy": {"default": {"lifetime": {"minutes": 5}, "attribute_restrictions": None, "name_form": NAME_FORMAT_BASIC}},
         "name_id_format": [NAMEID_FORMAT_EMAILADDRESS],
         "sign_response": True,
@@ -44,12 +58,23 @@ config.load({
     }},
     "key_file": key_file,
     "cert_file": cert_file,
-    "metadata": {"local": [sp_md]},
+    **({"metadata": {"local": [write("sp.xml", args["spMetadata"])]}} if args.get("spMetadata") else {}),
     "xmlsec_binary": "/usr/bin/xmlsec1",
     "attribute_map_dir": None,
     "allow_unknown_attributes": True,
 })
+if command == "metadata":
+    print(json.dumps({"metadata": str(entity_descriptor(config))}))
+    sys.exit(0)
+
 idp = Server(config=config)
+
+if command == "logout":
+    req = idp.parse_logout_request(args["samlRequest"], BINDING_HTTP_REDIRECT)
+    resp = idp.create_logout_response(req.message, [BINDING_HTTP_REDIRECT], sign=False)
+    http = idp.apply_binding(BINDING_HTTP_REDIRECT, str(resp), resp.destination, args.get("relayState"), response=True, sign=False)
+    print(json.dumps({"location": dict(http["headers"])["Location"], "inResponseTo": req.message.id}))
+    sys.exit(0)
 
 user = args["user"]
 if args.get("profile") == "wso2":
@@ -64,7 +89,7 @@ else:
 
 in_response_to = None
 if args.get("samlRequest"):
-    req = idp.parse_authn_request(args["samlRequest"], BINDING_HTTP_REDIRECT)
+    req = idp.parse_authn_request(args["samlRequest"], sso_binding)
     in_response_to = req.message.id
     sp_entity_id = req.message.issuer.text
     destination = req.message.assertion_consumer_service_url
