@@ -125,6 +125,24 @@ for (const provider of testProviders()) {
       await totp.unlock(user.id, 'test');
     });
 
+    t.test('the hot path: a verified code is one read and one write, also after failures', async (t) => {
+      tc.clock.advance(120_000);
+      const sql = tc.ctx.store.sql;
+      const counts = { reads: 0, writes: 0 };
+      const { all, run } = sql;
+      sql.all = (...args) => { counts.reads++; return all.apply(sql, args); };
+      sql.run = (...args) => { counts.writes++; return run.apply(sql, args); };
+      t.teardown(() => { sql.all = all; sql.run = run; });
+      t.same(await totp.verify(user.id, oathtool(secret, tc.clock.now())), { method: 'totp' });
+      t.same(counts, { reads: 1, writes: 1 }, 'no failures before');
+      await codeOf(totp.verify(user.id, '123456'));
+      tc.clock.advance(30_000);
+      Object.assign(counts, { reads: 0, writes: 0 });
+      t.same(await totp.verify(user.id, oathtool(secret, tc.clock.now())), { method: 'totp' });
+      t.same(counts, { reads: 1, writes: 1 }, 'a failure before: cleared in the same write');
+      t.equal((await totp.status(user.id)).failedAttempts, 0);
+    });
+
     t.test('the same code posted at once is accepted once; codes of steps N and N-1 at once are accepted in order only', async (t) => {
       tc.clock.advance(120_000);
       const code = oathtool(secret, tc.clock.now());
