@@ -1,6 +1,7 @@
 // TOTP enrolment and verification on both databases, with codes from an independent generator (oathtool).
 import t from 'tap';
-import { createTestContext, createOrg, testProviders } from '../helpers/context.ts';
+import { createTestContext, createOrg, testProviders, TEST_MASTER_KEY } from '../helpers/context.ts';
+import { bootstrap } from '../../src/bootstrap.ts';
 import { oathtool } from '../helpers/oathtool.ts';
 import { TotpService, DEFAULT_LOCKOUT, type TotpSettings } from '../../src/mfa/totp-service.ts';
 import { RememberedDevices } from '../../src/mfa/remembered-devices.ts';
@@ -125,6 +126,24 @@ for (const provider of testProviders()) {
       await totp.unlock(user.id, 'test');
     });
 
+    t.test('the hot path: a verified code is one read and one write, also after failures', async (t) => {
+      tc.clock.advance(120_000);
+      const sql = tc.ctx.store.sql;
+      const counts = { reads: 0, writes: 0 };
+      const { all, run } = sql;
+      sql.all = (...args) => { counts.reads++; return all.apply(sql, args); };
+      sql.run = (...args) => { counts.writes++; return run.apply(sql, args); };
+      t.teardown(() => { sql.all = all; sql.run = run; });
+      t.same(await totp.verify(user.id, oathtool(secret, tc.clock.now())), { method: 'totp' });
+      t.same(counts, { reads: 1, writes: 1 }, 'no failures before');
+      await codeOf(totp.verify(user.id, '123456'));
+      tc.clock.advance(30_000);
+      Object.assign(counts, { reads: 0, writes: 0 });
+      t.same(await totp.verify(user.id, oathtool(secret, tc.clock.now())), { method: 'totp' });
+      t.same(counts, { reads: 1, writes: 1 }, 'a failure before: cleared in the same write');
+      t.equal((await totp.status(user.id)).failedAttempts, 0);
+    });
+
     t.test('the same code posted at once is accepted once; codes of steps N and N-1 at once are accepted in order only', async (t) => {
       tc.clock.advance(120_000);
       const code = oathtool(secret, tc.clock.now());
@@ -142,6 +161,29 @@ for (const provider of testProviders()) {
         t.equal(a, 'ok', 'step N is accepted, whichever arrives first');
         t.ok(b === 'ok' || b === 'mfa_code_reused', `step N-1 only if it came first (${b})`);
         t.equal((await pp.store.totp.find(user.id))!.lastUsedStep, stepAt(tc.clock.now()), 'the last used step is N');
+        await totp.unlock(user.id, 'test');
+      }
+    });
+
+    // Two processes on one PostgreSQL database, each with its own connection pool. (On SQLite, two processes of a
+    // node serialise their writes in the database file: test/cluster covers real processes.)
+    if (provider === 'postgresql') t.test('two nodes with their own pools: the same code accepted once, steps only forward', async (t) => {
+      const { ctx: node2 } = await bootstrap(tc.config, { clock: tc.clock, masterKey: TEST_MASTER_KEY, skipMigrations: true });
+      t.teardown(() => node2.store.close());
+      const secondNode = new TotpService(node2.store.forOrg(pp.org.id), node2.box, tc.clock, settings);
+      for (let round = 0; round < 3; round++) {
+        tc.clock.advance(120_000);
+        const code = oathtool(secret, tc.clock.now());
+        const results = await Promise.all(Array.from({ length: 5 }, (_, i) => codeOf((i % 2 ? secondNode : totp).verify(user.id, code))));
+        t.equal(results.filter((r) => r === 'ok').length, 1, 'one acceptance');
+        await totp.unlock(user.id, 'test');
+        tc.clock.advance(120_000);
+        const [older, newer] = [oathtool(secret, new Date(tc.clock.now().getTime() - 30_000)), oathtool(secret, tc.clock.now())];
+        if (older === newer) continue;
+        const [b, a] = await Promise.all([secondNode.verify(user.id, older), totp.verify(user.id, newer)].map(codeOf));
+        t.equal(a, 'ok', 'step N');
+        t.ok(b === 'ok' || b === 'mfa_code_reused', `step N-1 only if it came first (${b})`);
+        t.equal((await pp.store.totp.find(user.id))!.lastUsedStep, Math.floor(tc.clock.now().getTime() / 30_000));
         await totp.unlock(user.id, 'test');
       }
     });
