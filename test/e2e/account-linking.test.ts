@@ -11,6 +11,7 @@ import type { Application } from '../../src/store/applications.ts';
 import type { IdentityProvider, LinkingMode } from '../../src/store/identity-providers.ts';
 import type { User } from '../../src/store/users.ts';
 import { UserImportService } from '../../src/users/import/import-service.ts';
+import { UserAdmin } from '../../src/users/user-admin.ts';
 import { Browser, formIn } from '../helpers/browser.ts';
 import { testProviders } from '../helpers/context.ts';
 import type { FakeIdp } from '../helpers/fake-idp.ts';
@@ -262,4 +263,20 @@ t.test('mode never: only identities linked ahead of time (import pre-link, admin
   const bob = await login(s, strict, 'sp', '00u-bob', 'bob@customer.example');
   t.equal(codeOf(bob.res.body), 'link_refused', 'an imported user without a pre-link is not linked by email');
   t.match((await w.org.store.audit.list({ type: 'user.link_refused' })).map((e) => (e.details as { reason: string }).reason), ['mode_never', 'mode_never']);
+
+  const bobUser = (await w.org.store.users.findByEmail('bob@customer.example'))!;
+  const admin = new UserAdmin(w.ta.ctx, { org: (await w.ta.ctx.store.organizations.findById(w.org.org.id))!, store: w.org.store });
+  await admin.addIdentity(bobUser.id, { idp: strict.idp.entityId, nameId: '00u-bob' }, 'admin@piedpipers.example');
+  const linkedByAdmin = await login(s, strict, 'sp', '00u-bob', 'bob@customer.example');
+  t.equal((await appReceives(sp, linkedByAdmin.res)).profile.nameID, 'bob@customer.example', 'an identity an admin linked signs in');
+
+  // No email attribute: the NameID, an email address, stands in for it; the same rules apply.
+  await w.org.store.users.create({ email: 'cleo@customer.example', source: 'imported' });
+  const browser = new Browser(w.ta);
+  const start = await browser.get(await sp.getAuthorizeUrlAsync('', undefined, {}));
+  const req = upstreamRequest(String(start.headers.location));
+  const samlResponse = await strict.fake.response({ acsUrl: w.org.urls.spAcs, audience: w.org.urls.spEntityId, inResponseTo: req.id, nameId: 'CLEO@customer.example', attributes: {} });
+  const acs = await browser.post(w.org.urls.spAcs, { SAMLResponse: samlResponse, RelayState: req.relayState }, { crossSite: true });
+  const { res } = await browser.follow(acs, w.base);
+  t.equal(codeOf(res.body), 'link_refused', 'an email NameID is matched under the same rules');
 });
