@@ -132,7 +132,7 @@ async function main() {
   const store = ctx.store.forOrg(created.org.id);
   const idpKey = generateSigningCredential('bench-idp');
   const idpEntity = 'https://idp.bench.example';
-  const idp = await saveIdentityProvider(store, { name: 'IdP', entityId: idpEntity, ssoUrl: `${idpEntity}/sso`, certificates: [idpKey.certificatePem] });
+  const idp = await saveIdentityProvider(store, { name: 'IdP', entityId: idpEntity, ssoUrl: `${idpEntity}/sso`, certificates: [idpKey.certificatePem], emailDomains: ['bench.example'] });
   const app = await saveApplication(store, { name: 'App', entityId: 'https://app.bench.example', acsUrls: ['https://app.bench.example/acs'], primaryIdpId: idp.id, policy: setTwoFactor([], true) });
   const brokerCert = createPublicKey((await store.signingKeys.active())!.certificatePem);
   const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';

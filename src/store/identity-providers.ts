@@ -92,8 +92,8 @@ export class IdentityProviderRepository {
   async delete(id: string) {
     await this.db.identityProvider.delete({ where: { id, orgId: this.orgId } });
   }
-  /** Removes the IdP with what only it gave meaning to: its users' identity links (they match by email again if
-   *  it is added back) and the broker sessions it signed in (ended at `at`). Run it inside a transaction. */
+  /** Removes the IdP with what only it gave meaning to: its users' identity links (if it is added back, their
+   *  first logins go through its linking rules again, see resolve-user.ts) and the broker sessions it signed in (ended at `at`). Run it inside a transaction. */
   async deleteWithDependents(id: string, at: Date): Promise<{ identityLinks: number; sessionsEnded: number }> {
     const identityLinks = (await this.db.userIdentity.deleteMany({ where: { orgId: this.orgId, idpId: id } })).count;
     const sessionsEnded = (await this.db.brokerSession.updateMany({ where: { orgId: this.orgId, idpId: id, endedAt: null }, data: { endedAt: at } })).count;

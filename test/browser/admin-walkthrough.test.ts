@@ -104,6 +104,10 @@ t.test('an admin sets up SSO with 2FA in the console; a customer then signs in t
     t.match(await admin.textContent('body'), new RegExp(demoIdpEntityId(idpPort).replace(/[.?]/g, '\\$&')), 'entity ID read from the file');
     t.match(await admin.textContent('body'), /Email domains: customer\.example/, 'the domain it vouches for');
     await shot(admin, '04-idp-added');
+    // The IdP's email domain (set here through the store; the IdP form's field is not part of this walkthrough):
+    // imported customers of customer.example are linked on their first login through it (docs/identity-linking.md).
+    const store = tc.ctx.store.forOrg(created.org.id);
+    await store.identityProviders.update((await store.identityProviders.list())[0].id, { emailDomains: ['customer.example'] });
   });
 
   await t.test('add the app from its SP metadata, with Okta as primary IdP', async (t) => {
