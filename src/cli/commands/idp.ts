@@ -69,15 +69,16 @@ function usage(message: string): never {
   throw new UsageError(message);
 }
 
-/** The registration fields a metadata file or URL gives (with the metadata kept for the refresh), or none. */
-async function metadataInput(v: Values, ctx: AppContext): Promise<IdentityProviderInput> {
+/** The registration fields a metadata file or URL gives (with the metadata kept for the refresh), or none. A URL
+ *  given to an update keeps the IdP's metadata signing certificate: the new document must be signed by it too. */
+async function metadataInput(v: Values, ctx: AppContext, signingCertificate: string | null = null): Promise<IdentityProviderInput> {
   const file = v['metadata-file'] as string | undefined;
   const url = v['metadata-url'] as string | undefined;
   if (!file && !url) return {};
   if (file && url) usage('give --metadata-file or --metadata-url, not both');
   const manual = (['entity-id', 'sso-url', 'sso-binding', 'cert-file'] as const).filter((k) => v[k] !== undefined);
   if (manual.length) usage(`${manual.map((k) => `--${k}`).join(', ')} come${manual.length === 1 ? 's' : ''} from the metadata; leave ${manual.length === 1 ? 'it' : 'them'} out`);
-  const source = file ? { kind: 'document' as const, xml: readFileSync(file, 'utf8') } : { kind: 'url' as const, url: url! };
+  const source = file ? { kind: 'document' as const, xml: readFileSync(file, 'utf8') } : { kind: 'url' as const, url: url!, signingCertificate };
   return idpFromMetadata(source, { allowPrivate: ctx.config.metadataAllowPrivate, timeoutMs: ctx.config.metadataFetchTimeoutSeconds * 1000, now: ctx.clock.now(), field: 'metadata' });
 }
 
@@ -135,7 +136,7 @@ export async function idpCommand(argv: string[], ctx: AppContext): Promise<numbe
     if (v.enable && v.disable) usage('--enable and --disable contradict each other');
     const before = await findIdpByReference(tenant.store, tenant.org.slug, v.idp as string | undefined);
     const { mapping, given } = mappingArgs(v.map as string[] | undefined, before.attributeMapping);
-    const input: IdentityProviderInput = { ...(await metadataInput(v, ctx)), ...settingsFromArgs(v), ...(given && { attributeMapping: mapping }) };
+    const input: IdentityProviderInput = { ...(await metadataInput(v, ctx, before.metadataSigningCertificate)), ...settingsFromArgs(v), ...(given && { attributeMapping: mapping }) };
     if (!Object.keys(input).length && !v.enable && !v.disable) usage('idp update: nothing to change; give at least one option (see npm run cli -- help)');
     let idp = Object.keys(input).length ? await updateIdp(tenant.store, before.id, input, by) : before;
     if (v.enable || v.disable) idp = await setIdpEnabled(tenant.store, idp.id, !!v.enable, by);
