@@ -9,9 +9,8 @@ import { browserBinding, SESSION_COOKIE, sha256 } from './browser-binding.ts';
 import { appOfFlow, completeFlow, loadOwnedFlow } from './complete-flow.ts';
 import { errorResponse } from './downstream-response.ts';
 import { answer, flowUrl, postForm, postToApp, returnNow } from './respond.ts';
-import { enabledIdps, loginHint, MAX_LOGIN_HINT, selectIdp } from './select-idp.ts';
+import { discover, enabledIdps, selectIdp } from './select-idp.ts';
 import { failAndOffer, failFlow, offerReturn, returnOffer } from './flow-failure.ts';
-import { emailDomain, ownerOfEmail } from '../orgs/email-domains.ts';
 import type { LoginFlow } from '../store/login-flows.ts';
 import { STAGE, type FlowData } from './stages.ts';
 import { acceptAuthnRequest, acceptLaunch, storeFlow, type AcceptedRequest } from './start-flow.ts';
@@ -122,14 +121,9 @@ export async function brokerRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
     let idp;
     if (!idpId && typed !== undefined) {
       // Only this organisation's enabled IdPs are candidates; the address only picks one of them.
-      const email = loginHint(typed);
-      const target = await appOfFlow(tenant, flow);
-      idp = email ? ownerOfEmail(await idpsOrFail(request, tenant, flow, target.name), email) : null;
-      if (!idp) {
-        const shown = typed.trim().slice(0, MAX_LOGIN_HINT);
-        const note = email ? `No sign-in option is set up for ${emailDomain(email)}; choose one below.` : 'Enter an email address like name@example.com, or choose one below.';
-        return chooserPage(request, reply, tenant, flow, shown, note);
-      }
+      const found = discover(await idpsOrFail(request, tenant, flow, (await appOfFlow(tenant, flow)).name), typed);
+      if (!('idp' in found)) return chooserPage(request, reply, tenant, flow, found.shown, found.note);
+      idp = found.idp;
     } else {
       // Only this organisation's enabled IdPs can be chosen, whatever the form says.
       idp = idpId ? await tenant.store.identityProviders.findById(idpId) : null;

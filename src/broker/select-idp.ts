@@ -52,3 +52,13 @@ export async function selectIdp(tenant: Tenant, app: Application, hints: IdpHint
   if (owner) return { idp: owner };
   return { choices: enabled };
 }
+
+/** Home-realm discovery on the chooser: the enabled IdP that owns a typed address, or the note to show with the
+ *  list again (and the address to keep in the field). */
+export function discover(enabled: IdentityProvider[], typed: string): { idp: IdentityProvider } | { note: string; shown: string } {
+  const email = loginHint(typed);
+  const owner = ownerOfEmail(enabled, email);
+  if (owner) return { idp: owner };
+  const shown = typed.trim().slice(0, MAX_LOGIN_HINT);
+  return { shown, note: email ? `No sign-in option is set up for ${emailDomain(email)}; choose one below.` : 'Enter an email address like name@example.com, or choose one below.' };
+}

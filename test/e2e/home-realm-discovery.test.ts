@@ -31,6 +31,8 @@ for (const provider of ['sqlite', 'postgresql'] as const) {
   t.test(`home-realm discovery (${provider})`, async (t) => {
     const w = await createWorld('piedpipers', provider);
     t.teardown(w.ta.cleanup);
+    // The fake IdP and node-saml use the real clock: the broker's starts each step at real time.
+    t.beforeEach(() => w.ta.clock.set(new Date()));
     const okta = await w.addIdp('Okta');
     const wso2 = await w.addIdp('WSO2');
     const retired = await w.addIdp('Retired');
