@@ -65,7 +65,7 @@ export const rateLimitPlugin = fp(async (app: FastifyInstance, { ctx }: { ctx: A
 
   const perAddress = {} as Record<Group, Check | null>;
   for (const group of Object.keys(PER_ADDRESS) as Group[]) perAddress[group] = await counter(group, limits[PER_ADDRESS[group]], (r) => addressKey(r.ip));
-  // The tenant plugin ran first: the organisation is the one of the Host, and an unknown one was already refused.
+  // Registered after the tenant plugin (app.ts): the organisation is the one of the Host, an unknown one already refused.
   const perOrganization = await counter('org', limits.orgPerMinute, (r) => r.tenant?.org.slug ?? '');
 
   app.addHook('onRequest', async (request, reply) => {
