@@ -26,6 +26,19 @@ export function groupOf(method: string, route: string | undefined): Group | null
   return null;
 }
 
+/** The address a client is counted under: an IPv4 address as is, an IPv6 address by its /64 network (one host
+ *  usually holds a whole /64 and could otherwise take a fresh address for every request). */
+export function addressKey(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1];
+  if (!ip.includes(':')) return ip;
+  const [head, tail] = ip.toLowerCase().split('%')[0].split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
 const PER_ADDRESS: Record<Group, keyof RateLimits> = { login: 'loginPerMinute', mfa: 'mfaPerMinute', adminLogin: 'adminLoginPerMinute', api: 'apiPerMinute' };
 
 export const rateLimitPlugin = fp(async (app: FastifyInstance, { ctx }: { ctx: AppContext }) => {
@@ -51,8 +64,8 @@ export const rateLimitPlugin = fp(async (app: FastifyInstance, { ctx }: { ctx: A
   }
 
   const perAddress = {} as Record<Group, Check | null>;
-  for (const group of Object.keys(PER_ADDRESS) as Group[]) perAddress[group] = await counter(group, limits[PER_ADDRESS[group]], (r) => r.ip);
-  // The tenant plugin ran first: the organisation is the one of the Host, and an unknown one was already refused.
+  for (const group of Object.keys(PER_ADDRESS) as Group[]) perAddress[group] = await counter(group, limits[PER_ADDRESS[group]], (r) => addressKey(r.ip));
+  // Registered after the tenant plugin (app.ts): the organisation is the one of the Host, an unknown one already refused.
   const perOrganization = await counter('org', limits.orgPerMinute, (r) => r.tenant?.org.slug ?? '');
 
   app.addHook('onRequest', async (request, reply) => {

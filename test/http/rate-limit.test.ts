@@ -1,7 +1,7 @@
 // Rate limits on the login, second-factor, admin sign-in and API routes: per client address and per organisation,
 // in memory or shared through Redis; 429 with Retry-After as the branded page or the JSON error `rate_limited`.
 import t from 'tap';
-import { groupOf } from '../../src/plugins/rate-limit.ts';
+import { addressKey, groupOf } from '../../src/plugins/rate-limit.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { createOrg } from '../helpers/context.ts';
 import { freshRedisPrefix } from '../helpers/redis.ts';
@@ -29,6 +29,17 @@ t.test('route groups come from the route pattern; health, readiness and metrics 
   for (const route of ['/healthz', '/readyz', '/metrics', '/admin', '/saml/idp/metadata', '/login', undefined]) t.equal(groupOf('GET', route), null, String(route));
 });
 
+t.test('addresses are counted as IPv4 addresses or IPv6 /64 networks', async (t) => {
+  t.equal(addressKey('198.51.100.7'), '198.51.100.7');
+  t.equal(addressKey('::ffff:198.51.100.7'), '198.51.100.7', 'IPv4-mapped IPv6 is the IPv4 address');
+  t.equal(addressKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd'), '2001:db8:1:2::/64');
+  t.equal(addressKey('2001:db8:1:2::1'), '2001:db8:1:2::/64', 'another host of the same /64');
+  t.equal(addressKey('2001:0db8:0001:0002::9'), '2001:db8:1:2::/64', 'leading zeros do not make another key');
+  t.equal(addressKey('2001:db8::1'), '2001:db8:0:0::/64');
+  t.equal(addressKey('::1'), '0:0:0:0::/64');
+  t.equal(addressKey('fe80::1%eth0'), 'fe80:0:0:0::/64');
+});
+
 t.test('per address: 429 with Retry-After after the limit, as the branded page or JSON; other addresses go on', async (t) => {
   const ta = await appWith(t, { RATE_LIMIT_ADMIN_LOGIN_PER_MINUTE: '3' });
   for (let i = 0; i < 3; i++) t.equal((await adminLogin(ta, 'acme')).statusCode, 403, `attempt ${i + 1} reaches the sign-in`);
@@ -48,6 +59,11 @@ t.test('per address: 429 with Retry-After after the limit, as the branded page o
   t.equal(json.json().error.code, 'rate_limited');
 
   t.equal((await adminLogin(ta, 'acme', '203.0.113.9')).statusCode, 403, 'another address is not affected');
+  t.equal((await adminLogin(ta, 'acme', '2001:db8:1:2::1')).statusCode, 403);
+  t.equal((await adminLogin(ta, 'acme', '2001:db8:1:2::2')).statusCode, 403);
+  t.equal((await adminLogin(ta, 'acme', '2001:db8:1:2::3')).statusCode, 403);
+  t.equal((await adminLogin(ta, 'acme', '2001:db8:1:2:ffff::4')).statusCode, 429, 'IPv6 hosts of one /64 share a count');
+  t.equal((await adminLogin(ta, 'acme', '2001:db8:1:3::1')).statusCode, 403, 'the next /64 has its own');
 });
 
 t.test('the address comes from X-Forwarded-For only when TRUST_PROXY trusts the proxy', async (t) => {
