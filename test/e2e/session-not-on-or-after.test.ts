@@ -31,7 +31,7 @@ t.test('SessionNotOnOrAfter 10 minutes ahead, organisation lifetime 8 h: the ses
   const w = await createWorld();
   t.teardown(w.ta.cleanup);
   t.equal((await w.ta.ctx.store.organizations.findById(w.org.org.id))!.sessionTtlSeconds, 8 * 3600, 'the organisation\'s lifetime: 8 h');
-  const { fake, idp } = await w.addIdp('Okta');
+  const { fake, idp } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   const { sp: jira } = await w.addApp('Jira', { primaryIdpId: idp.id });
   const { sp: confluence } = await w.addApp('Confluence', { primaryIdpId: idp.id });
   await w.org.store.users.create({ email: 'ann@customer.example' });

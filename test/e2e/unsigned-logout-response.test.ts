@@ -18,7 +18,7 @@ const paramsOf = (url: string) => Object.fromEntries(new URL(url).searchParams);
 /** Ann signed in to Jira through Okta; Jira logs out; the chain's only hop is Okta. Returns what Okta was sent. */
 async function loggingOut(opts: { acceptUnsigned: boolean }) {
   const w = await createWorld();
-  const { fake, idp } = await w.addIdp('Okta');
+  const { fake, idp } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   await w.org.store.identityProviders.update(idp.id, { sloUrl: 'https://okta.idp.example/slo', acceptUnsignedLogoutResponse: opts.acceptUnsigned });
   const jiraKey = generateSigningCredential('jira');
   const { app } = await w.addApp('Jira', { primaryIdpId: idp.id, sloUrl: 'https://jira.example/slo', certificate: jiraKey.certificatePem });
