@@ -184,18 +184,21 @@ t.test('2FA enabled for an app: enrol, then verify; nothing reaches the app with
     t.equal(noticeOn((await browser.get(`${w.base}${flowPath}/mfa`)).body), 'One more wrong code locks two-factor sign-in for 15 minutes.', 'also on a reload');
     last = await browser.post(`${w.base}${flowPath}/mfa`, { code: '999994' });
     t.equal(last.statusCode, 423);
-    t.match(last.body, /id="code-error">Too many wrong codes: two-factor sign-in is locked\. Try again in 15 minutes\.</);
+    t.match(last.body, /Too many wrong codes: two-factor sign-in is locked\. Try again in 15 minutes\./);
     t.equal(noticeOn(last.body), undefined, 'the lock is said once');
     t.notMatch(last.body, /UTC/, 'no clock time');
     const right = await browser.post(`${w.base}${flowPath}/mfa`, { code: oathtool(key, new Date(now().getTime() + 30_000)) });
     t.equal(right.statusCode, 410, 'the lock ended the flow: not even the right code continues it');
     t.notOk(formIn(right.body)?.fields.SAMLResponse);
+    // The lock ended that flow (the app hears back); a new sign-in meets the lock, and its page says how long is left.
+    const newSignIn = async () => {
+      const b = new Browser(w.ta);
+      const { cont } = await upTo2fa(w, b, sp, fake);
+      return (await b.get(`${w.base}${cont.headers.location}`)).body;
+    };
     w.ta.clock.advance(61_000);
-    t.equal(noticeOn((await browser.get(`${w.base}${flowPath}/mfa`)).body), 'Too many wrong codes: two-factor sign-in is locked. Try again in 14 minutes.', 'the page says how long is left, by the clock');
-    w.ta.clock.advance(12.5 * 60_000);
-    t.match((await browser.post(`${w.base}${flowPath}/mfa`, { code: '999995' })).body, /Try again in 1 minute\./);
-    w.ta.clock.advance(30_000);
-    t.match((await browser.post(`${w.base}${flowPath}/mfa`, { code: '999996' })).body, /Try again in less than a minute\./);
+    t.equal(noticeOn(await newSignIn()), 'Too many wrong codes: two-factor sign-in is locked. Try again in 14 minutes.', 'the page says how long is left, by the clock');
+    // "1 minute" and "less than a minute" are checked in test/unit/lockout-wording.test.ts.
     t.equal((await w.org.store.audit.list({ type: 'mfa.locked', userId: user.id })).length, 1);
   });
 });
