@@ -206,7 +206,7 @@ t.test('2FA enabled for an app: enrol, then verify; nothing reaches the app with
 t.test('enrolment in two browsers: the later one owns the setup; the earlier one is told so and enrols nothing', async (t) => {
   const w = await createWorld();
   t.teardown(w.ta.cleanup);
-  const { fake } = await w.addIdp('Okta');
+  const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   const { app, sp } = await w.addApp('Jira');
   await w.org.store.applications.update(app.id, { policy: setTwoFactor([], true) });
   const ann = await w.org.store.users.create({ email: 'ann@customer.example' });

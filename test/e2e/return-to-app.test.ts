@@ -37,7 +37,7 @@ async function appAsks(browser: Browser, sp: SAML) {
 t.test('every failure after the app\'s request: the page offers "Return to <app>", the app gets a signed error Response', async (t) => {
   const w = await createWorld();
   t.teardown(w.ta.cleanup);
-  const { fake } = await w.addIdp('Okta');
+  const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   const { app, sp } = await w.addApp('Jira');
   await w.org.store.users.create({ email: 'ann@customer.example' });
   const idpMetadata = (await w.ta.request('piedpipers', { method: 'GET', url: '/saml/idp/metadata' })).body;

@@ -109,7 +109,7 @@ const ANN = 'ann@customer.example';
 t.test('the login\'s auto-POST page may post to the app\'s ACS; the logout chain may frame the app\'s SLO URL', async (t) => {
   const w = await createWorld();
   t.teardown(w.ta.cleanup);
-  const { fake, idp } = await w.addIdp('Okta');
+  const { fake, idp } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   const { app: jira } = await w.addApp('Jira', { primaryIdpId: idp.id, sloUrl: 'https://jira.example/slo' });
   const { app: confluence, sp: confluenceSp } = await w.addApp('Confluence', { sloUrl: 'https://wiki.confluence.example:8443/saml/slo' });
   await w.org.store.users.create({ email: ANN, source: 'imported' });
