@@ -12,6 +12,7 @@ import type { IdentityProvider, LinkingMode } from '../../src/store/identity-pro
 import type { User } from '../../src/store/users.ts';
 import { UserImportService } from '../../src/users/import/import-service.ts';
 import { UserAdmin } from '../../src/users/user-admin.ts';
+import { pressReturn, returnAction } from '../helpers/return-to-app.ts';
 import { Browser, formIn } from '../helpers/browser.ts';
 import { testProviders } from '../helpers/context.ts';
 import type { FakeIdp } from '../helpers/fake-idp.ts';
@@ -54,7 +55,7 @@ async function login(s: Scene, through: Idp, how: Initiation, nameId: string, em
   if (acs.statusCode !== 303) throw new Error(`ACS refused the response (${acs.statusCode}): ${acs.body.slice(0, 300)}`);
   const flowPath = String(acs.headers.location).replace(/\/continue$/, '');
   const { res } = await browser.follow(acs, w.base);
-  return { browser, res, flowPath, appSp: how === 'sp' ? s.sp : w.nodeSaml(s.app, 'never') };
+  return { browser, res, flowPath, how, appSp: how === 'sp' ? s.sp : w.nodeSaml(s.app, 'never') };
 }
 
 /** A victim of the directory linked to the owner IdP: imported with a pre-link, or created just in time by it. */
@@ -87,10 +88,16 @@ async function assertRefused(t: Test, s: Scene, attempt: Awaited<ReturnType<type
   t.equal(codeOf(res.body), 'link_refused');
   t.notMatch(res.body, target.id, 'the victim\'s id is not shown');
   t.notMatch(res.body, /class="qr"|manual-key|Enter the 6-digit code/, 'no second-factor page');
-  const form = formIn(res.body);
-  t.ok(form?.fields.SAMLResponse, 'the page carries a SAML Response to the app');
-  const err = (await t.rejects(appSp.validatePostResponseAsync({ SAMLResponse: form!.fields.SAMLResponse }))) as Error;
-  t.match(err.message, /AuthnFailed|Responder/, 'node-saml reports a failed login');
+  t.notOk(formIn(res.body)?.fields.SAMLResponse, 'the page itself carries no Response');
+  if (returnAction(res.body)) {
+    // The app asked (SP-initiated): "Return to <app>" takes it a signed error Response.
+    const form = formIn((await pressReturn(browser, s.w.base, res)).body);
+    t.ok(form?.fields.SAMLResponse, 'Return to the app carries a SAML Response to it');
+    const err = (await t.rejects(appSp.validatePostResponseAsync({ SAMLResponse: form!.fields.SAMLResponse }))) as Error;
+    t.match(err.message, /AuthnFailed|Responder/, 'node-saml reports a failed login');
+  } else {
+    t.equal(attempt.how, 'idp', 'only an unsolicited login has no request to answer');
+  }
   t.equal((await browser.get(`${s.w.base}${flowPath}/mfa`)).statusCode, 410, 'the flow cannot reach /mfa');
   t.equal((await browser.post(`${s.w.base}${flowPath}/mfa`, { code: '000000' })).statusCode, 410, 'no code can be tried on the flow');
   t.equal((await browser.get(`${s.w.base}${flowPath}/continue`)).statusCode, 410, 'the flow is over');

@@ -7,6 +7,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { cspOrigin } from '../../src/plugins/content-security-policy.ts';
 import { saveAppPolicy } from '../../src/policy/app-policy.ts';
 import { createTestApp } from '../helpers/app.ts';
+import { pressReturn } from '../helpers/return-to-app.ts';
 import { Browser } from '../helpers/browser.ts';
 import { createOrg } from '../helpers/context.ts';
 import { appReceives, createWorld, idpAnswers } from '../helpers/sso-world.ts';
@@ -150,10 +151,10 @@ t.test('the login\'s auto-POST page may post to the app\'s ACS; the logout chain
   t.same(doneCsp.get('frame-src'), ["'self'"]);
 });
 
-t.test('the access-denied page may post the SAML error Response to the app', async (t) => {
+t.test('the access-denied page posts only to us ("Return to <app>"), whose page may then post to the app', async (t) => {
   const w = await createWorld();
   t.teardown(w.ta.cleanup);
-  const { fake, idp } = await w.addIdp('Okta');
+  const { fake, idp } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   const { app, sp } = await w.addApp('Jira', { primaryIdpId: idp.id });
   await saveAppPolicy(w.org.store, app, [{ id: 'nobody', action: 'deny', conditions: {}, message: 'Not today.' }], { actor: 'test', at: new Date() });
   await w.org.store.users.create({ email: ANN, source: 'imported' });
@@ -163,6 +164,8 @@ t.test('the access-denied page may post the SAML error Response to the app', asy
   const denied = (await browser.follow(acs.res, w.base)).res;
   t.equal(denied.statusCode, 403);
   t.match(denied.body, /Not today\./);
-  t.same(policyOf(denied).get('form-action'), ["'self'", 'https://jira.example', 'https:']);
+  t.same(policyOf(denied).get('form-action'), ["'self'"]);
   assertNoncedPage(t, denied, 'access denied');
+  const back = await pressReturn(browser, w.base, denied);
+  t.same(policyOf(back).get('form-action'), ["'self'", 'https://jira.example', 'https:'], 'the auto-POST to the app');
 });
