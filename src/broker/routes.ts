@@ -8,6 +8,7 @@ import { page } from '../plugins/view.ts';
 import { browserBinding, SESSION_COOKIE, sha256 } from './browser-binding.ts';
 import { appOfFlow, completeFlow, loadOwnedFlow } from './complete-flow.ts';
 import { errorResponse } from './downstream-response.ts';
+import { allowFormTarget } from '../plugins/content-security-policy.ts';
 import { answer, flowUrl, postForm, postToApp, returnNow } from './respond.ts';
 import { discover, enabledIdps, selectIdp } from './select-idp.ts';
 import { failAndOffer, failFlow, offerReturn, returnOffer } from './flow-failure.ts';
@@ -91,6 +92,9 @@ export async function brokerRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
   async function chooserPage(request: FastifyRequest, reply: FastifyReply, tenant: Tenant, flow: LoginFlow<FlowData>, email: string, note: string | null) {
     const target = await appOfFlow(tenant, flow);
     const choices = await idpsOrFail(request, tenant, flow, target.name);
+    // The chooser's form posts here, and the answer redirects (or auto-POSTs) to the chosen IdP: CSP's form-action
+    // also governs that redirect, so every listed IdP's SSO origin is allowed on this page.
+    for (const idp of choices) allowFormTarget(reply, idp.ssoUrl);
     return page(request, reply, 'chooser', { title: 'Choose how to sign in', flowId: flow.id, appName: target.name, email, note, choices: choices.map((i) => ({ id: i.id, name: i.name })) });
   }
 
