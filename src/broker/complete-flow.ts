@@ -19,10 +19,10 @@ import type { User } from '../store/users.ts';
 import { LinkRefusal } from '../users/link-refusal.ts';
 import { resolveUser } from '../users/resolve-user.ts';
 import { browserBinding, sameBrowser, sha256 } from './browser-binding.ts';
-import { successResponse, type ErrorSubStatus, type PostToApp } from './downstream-response.ts';
+import { successResponse, type PostToApp } from './downstream-response.ts';
 import { failFlow } from './flow-failure.ts';
 import { sessionExpiry } from './session-expiry.ts';
-import { STAGE, type FlowData } from './stages.ts';
+import { STAGE, type ErrorSubStatus, type FlowData } from './stages.ts';
 
 export type Completion =
   | { kind: 'respond'; post: PostToApp; newSessionToken?: string }

@@ -8,7 +8,7 @@ import { buildErrorResponse, buildLoginResponse } from '../saml/downstream/respo
 import type { Application } from '../store/applications.ts';
 import type { User } from '../store/users.ts';
 import { localIdp } from './identities.ts';
-import type { AppRequest } from './stages.ts';
+import type { AppRequest, ErrorSubStatus } from './stages.ts';
 import type { Profile } from './profile.ts';
 
 export interface PostToApp { acsUrl: string; samlResponse: string; relayState: string | null; appName: string }
@@ -58,9 +58,7 @@ export async function successResponse(ctx: AppContext, tenant: Tenant, app: Appl
   return { acsUrl: request.acsUrl, samlResponse: built.samlResponse, relayState: request.relayState, appName: app.name, sessionIndex, nameId };
 }
 
-/** Second-level status codes of our error Responses (top level: Requester for NoPassive, else Responder). */
-export type ErrorSubStatus = 'RequestDenied' | 'AuthnFailed' | 'NoPassive' | 'NoAvailableIDP';
-
+/** An error Response (top level: Requester for NoPassive, else Responder; second level: `subStatus`). */
 export async function errorResponse(ctx: AppContext, tenant: Tenant, app: Application, request: AppRequest, subStatus: ErrorSubStatus, message: string): Promise<PostToApp> {
   const built = buildErrorResponse({
     idp: await localIdp(ctx, tenant),

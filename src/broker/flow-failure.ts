@@ -10,11 +10,8 @@ import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import type { Tenant } from '../plugins/tenant.ts';
 import type { LoginFlow } from '../store/login-flows.ts';
-import { errorResponse, type ErrorSubStatus, type PostToApp } from './downstream-response.ts';
-import { STAGE, type FlowData } from './stages.ts';
-
-/** What the app is told: `message` goes into the Response's StatusMessage, `code` into the audit log. */
-export interface FlowFailure { code: string; message: string; subStatus: ErrorSubStatus }
+import { errorResponse, type PostToApp } from './downstream-response.ts';
+import { STAGE, type FlowData, type FlowFailure } from './stages.ts';
 
 /** What a failure page offers: a button that posts to `action` (the app is waiting), or a link to `loginUrl`. */
 export interface ReturnOffer { appName: string; answerable: boolean; action: string; loginUrl: string }

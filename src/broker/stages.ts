@@ -1,7 +1,7 @@
 // The stages a stored login flow passes through (see ARCHITECTURE.md). Only the stages where the browser comes
 // back to us are stored; the rest happen inside one request. Stable strings: they appear in logs and audit.
-import type { FlowFailure } from './flow-failure.ts';
-import type { TestConnection } from './test-connection.ts';
+import type { Profile } from './profile.ts';
+import type { Diagnosis } from './test-connection-diagnosis.ts';
 
 export const STAGE = {
   /** the app's request is accepted; an IdP must be chosen on the chooser page */
@@ -73,4 +73,35 @@ export interface FlowData {
   failure?: FlowFailure;
   /** only on `via: 'test'` flows: who started the test and, once the IdP answered, what it found */
   test?: TestConnection;
+}
+
+/** Second-level status codes of our error Responses (top level: Requester for NoPassive, else Responder). */
+export type ErrorSubStatus = 'RequestDenied' | 'AuthnFailed' | 'NoPassive' | 'NoAvailableIDP';
+
+/** What the app is told: `message` goes into the Response's StatusMessage, `code` into the audit log. */
+export interface FlowFailure { code: string; message: string; subStatus: ErrorSubStatus }
+
+export interface TestConnectionSuccess {
+  nameId: string;
+  nameIdFormat: string | null;
+  sessionIndex: string | null;
+  attributes: Record<string, string[]>;
+  profile: Profile;
+  responseSigned: boolean;
+  assertionSigned: boolean;
+}
+
+export interface TestConnectionResult {
+  outcome: 'success' | 'failure';
+  /** ISO time the IdP's answer arrived */
+  at: string;
+  success?: TestConnectionSuccess;
+  failure?: Diagnosis;
+}
+
+export interface TestConnection {
+  /** the admin session (its stored id) that started the test */
+  adminSessionId: string;
+  actor: string;
+  result?: TestConnectionResult;
 }

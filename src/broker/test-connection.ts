@@ -12,35 +12,10 @@ import type { IdentityProvider } from '../store/identity-providers.ts';
 import type { LoginFlow } from '../store/login-flows.ts';
 import { sameBrowser } from './browser-binding.ts';
 import { mapProfile, type Profile } from './profile.ts';
-import { STAGE, type FlowData } from './stages.ts';
+import { STAGE, type FlowData, type TestConnectionResult } from './stages.ts';
 import { diagnose, type Diagnosis } from './test-connection-diagnosis.ts';
 import { startUpstream, type UpstreamDispatch } from './upstream-request.ts';
 import { consumeAssertion, verifyFromIdp } from './upstream-response.ts';
-
-export interface TestConnectionSuccess {
-  nameId: string;
-  nameIdFormat: string | null;
-  sessionIndex: string | null;
-  attributes: Record<string, string[]>;
-  profile: Profile;
-  responseSigned: boolean;
-  assertionSigned: boolean;
-}
-
-export interface TestConnectionResult {
-  outcome: 'success' | 'failure';
-  /** ISO time the IdP's answer arrived */
-  at: string;
-  success?: TestConnectionSuccess;
-  failure?: Diagnosis;
-}
-
-export interface TestConnection {
-  /** the admin session (its stored id) that started the test */
-  adminSessionId: string;
-  actor: string;
-  result?: TestConnectionResult;
-}
 
 export const testResultUrl = (flowId: string) => `/flow/${encodeURIComponent(flowId)}/test-result`;
 
