@@ -30,7 +30,7 @@ const { values: args } = parseArgs({ options: { pg: { type: 'boolean' }, redis: 
 // beside this one, on the same database; logins alternate between the two, each login's hops all on one node, and
 // each node's figures are reported apart. The machine's speed drifts between runs (the RSA floor here has moved by
 // a factor of three within an hour); side by side, both see the same machine.
-// --redis: the nodes keep flows and one-time-use records in Redis (REDIS_URL, the machine's server). --compare-redis:
+// --redis: the nodes keep the login flows in Redis (REDIS_URL, the machine's server). --compare-redis:
 // two nodes of this checkout side by side, the second with Redis, the first without.
 const COMPARE = args.compare ? new URL(`${args.compare.replace(/\/?$/, '/')}`, `file://${process.cwd()}/`).pathname : args['compare-redis'] ? 'redis' : undefined;
 const COMPARE_LABELS = args['compare-redis'] ? ['database only', 'with Redis'] : ['this checkout', args.compare];

@@ -171,8 +171,10 @@ export class SingleLogout {
    */
   async start(side: Side, request: ReceivedLogoutRequest, peer: { id: string; name: string }, input: { binding: Binding; relayState: string | null; browser: string | null }): Promise<{ flow: LogoutFlow; endedSessions: BrokerSessionRow[] } | null> {
     const now = this.now();
-    // A logout request is processed once, whichever node it reaches.
-    const fresh = await this.store.oneTimeUse.consume('logout_request', `${side}:${peer.id}:${request.id}`, new Date(now.getTime() + CHAIN_TTL_SECONDS * 1000), now);
+    // A logout request is processed once, whichever node it reaches: its record is kept at least as long as the
+    // request could still be accepted (its NotOnOrAfter plus the skew, checked in receive).
+    const keepUntil = Math.max(now.getTime() + CHAIN_TTL_SECONDS * 1000, (request.notOnOrAfter?.getTime() ?? 0) + SKEW_SECONDS * 1000);
+    const fresh = await this.store.oneTimeUse.consume('logout_request', `${side}:${peer.id}:${request.id}`, new Date(keepUntil), now);
     if (!fresh) throw new SamlError('saml_replayed', 'This logout request was already processed.', { id: request.id });
 
     const sessions = side === 'app'

@@ -15,7 +15,8 @@ const schema = z.object({
   PUBLIC_SCHEME: z.enum(['http', 'https']).default('http'),
   DATABASE_URL: z.string().regex(/^(file:.+|postgres(ql)?:\/\/.+)$/, 'file:<path> for SQLite or postgresql://... for PostgreSQL').default('file:./data/broker.db'),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
-  // Optional: login flows and one-time-use records (assertion IDs, TOTP steps) in Redis instead of the database.
+  // Optional: login flows (and rate-limit counters) in Redis instead of the database. One-time-use records (assertion
+  // IDs, TOTP steps, logout request IDs) stay in the database: losing Redis only makes logins in progress start again.
   REDIS_URL: z.string().regex(/^rediss?:\/\/.+/, 'redis://[user:password@]host:port[/db] or rediss://... (TLS)').optional(),
   // Prefix of every key the broker writes, so that one Redis can serve several brokers or other programs.
   REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, '1-64 letters, digits, _ . : -').default('saml-broker:'),
@@ -72,7 +73,7 @@ export interface Config {
   publicScheme: 'http' | 'https';
   databaseUrl: string;
   databasePoolSize: number;
-  /** Redis for the short-lived records shared by the nodes (flows, one-time-use); unset: the database keeps them */
+  /** Redis for the login flows shared by the nodes (and the rate-limit counters); unset: the database keeps the flows */
   redisUrl?: string;
   redisKeyPrefix: string;
   masterKey?: string;

@@ -1,5 +1,8 @@
-// One-time-use records shared by every node through the database: assertion IDs, TOTP time steps, consumed
-// tokens. `consume` relies on the primary key: of two inserts of the same value, on any nodes, one changes nothing.
+// One-time-use records shared by every node through the database: assertion IDs, TOTP time steps, logout request
+// IDs, consumed tokens. `consume` relies on the primary key: of two inserts of the same value, on any nodes, one
+// changes nothing. Always in the database, also with REDIS_URL: a record must last until its message could no longer
+// be accepted anyway (its expiry plus the allowed skew), and a Redis that restarts without persistence would forget
+// it and accept the message again.
 import type { Db } from './database.ts';
 import { sql, type SqlRunner } from './sql.ts';
 
@@ -9,7 +12,7 @@ const CONSUME = sql(`
   INSERT INTO "OneTimeUse" ("orgId", "kind", "value", "expiresAt") VALUES (?, ?, ?, ?)
   ON CONFLICT ("orgId", "kind", "value") DO UPDATE SET "expiresAt" = excluded."expiresAt" WHERE "OneTimeUse"."expiresAt" <= ?`);
 
-/** Where one-time-use records live: the database (this file), or Redis when REDIS_URL is set. */
+/** The one-time-use contract (one implementation: the database's, below). */
 export interface OneTimeUseStore {
   /** true the first time (orgId, kind, value) is seen before it expires; false on every later attempt. */
   consume(kind: string, value: string, expiresAt: Date, now: Date): Promise<boolean>;

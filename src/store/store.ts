@@ -19,7 +19,6 @@ import { ApiTokenRepository } from './api-tokens.ts';
 import { cachedRepository, ConfigCache } from './config-cache.ts';
 import type { RedisRecords } from './redis/redis-records.ts';
 import { RedisLoginFlowRepository } from './redis/redis-login-flows.ts';
-import { RedisOneTimeUseRepository } from './redis/redis-one-time-use.ts';
 
 export interface TenantStore {
   orgId: string;
@@ -39,7 +38,9 @@ export interface TenantStore {
   apiTokens: ApiTokenRepository;
 }
 
-/** `redis`: where the short-lived records (flows, one-time-use) live when REDIS_URL is set; the database otherwise. */
+/** `redis`: where login flows live when REDIS_URL is set; the database otherwise. One-time-use records (assertion
+ *  IDs, TOTP steps, logout request IDs) are always in the database: they must outlive a Redis restart, or a message
+ *  accepted before it would be accepted again. */
 export function tenantStore(db: Db, sql: SqlRunner, orgId: string, cache: ConfigCache = NO_CACHE, redis?: RedisRecords): TenantStore {
   if (!orgId) throw new Error('tenantStore needs an orgId');
   return {
@@ -51,7 +52,7 @@ export function tenantStore(db: Db, sql: SqlRunner, orgId: string, cache: Config
     users: new UserRepository(db, sql, orgId),
     admins: new AdminRepository(db, orgId),
     audit: new AuditRepository(db, sql, orgId),
-    oneTimeUse: redis ? new RedisOneTimeUseRepository(redis, orgId) : new OneTimeUseRepository(db, sql, orgId),
+    oneTimeUse: new OneTimeUseRepository(db, sql, orgId),
     flows: redis ? new RedisLoginFlowRepository(redis, orgId) : new LoginFlowRepository(db, sql, orgId),
     sessions: new BrokerSessionRepository(db, sql, orgId),
     adminSessions: new AdminSessionRepository(db, orgId),
@@ -67,14 +68,14 @@ const NO_CACHE = new ConfigCache(0);
 export class Store {
   readonly organizations: OrganizationRepository;
   /** `sql`: the same database through its driver (sql.ts); `cache`: the process's configuration cache (a store
-   *  without one always reads the database); `redis`: the short-lived records' home when REDIS_URL is set. */
+   *  without one always reads the database); `redis`: the login flows' home when REDIS_URL is set. */
   constructor(readonly db: Db, readonly sql: SqlRunner, readonly cache: ConfigCache = NO_CACHE, readonly closeDatabase = () => db.$disconnect(), readonly redis?: RedisRecords) {
     this.organizations = cachedRepository(new OrganizationRepository(db), cache, 'orgs', ['findBySlug', 'findById', 'logo']);
   }
   static open(database: OpenDatabase, cache?: ConfigCache, redis?: RedisRecords) {
     return new Store(database.db, database.sql, cache, database.close, redis);
   }
-  /** A store bound to an open Prisma transaction: hand-written statements run through it too (the records kept in
+  /** A store bound to an open Prisma transaction: hand-written statements run through it too (login flows kept in
    *  Redis are not part of the transaction). */
   static inTransaction(tx: Db, dialect: SqlRunner['dialect'], redis?: RedisRecords) {
     return new Store(tx, new PrismaRunner(tx, dialect), NO_CACHE, () => tx.$disconnect(), redis);

@@ -12,7 +12,7 @@ t.test('docker-compose config accepts docker-compose.yml', async (t) => {
   for (const service of ['postgres:', 'redis:', 'broker1:', 'broker2:', 'proxy:']) t.match(resolved, new RegExp(`^  ${service}`, 'm'), service);
   t.match(resolved, /MASTER_KEY_FILE: \/run\/secrets\/master_key/, 'the master key comes as a secret');
   t.match(resolved, /DATABASE_URL: postgresql:\/\/broker:broker@postgres:5432\/broker/);
-  t.match(resolved, /REDIS_URL: redis:\/\/redis:6379\/0/, 'the brokers share Redis for flows and one-time records');
+  t.match(resolved, /REDIS_URL: redis:\/\/redis:6379\/0/, 'the brokers share Redis for the login flows');
   t.match(resolved, /healthcheck:/);
   t.match(resolved, /pgdata:/, 'a volume for the database');
   t.notMatch(resolved, /MASTER_KEY: /, 'no master key in the environment');

@@ -304,3 +304,19 @@ t.test('IdP-initiated: the upstream IdP logs the user out of every app, then get
   const started = (await w.org.store.audit.list({ type: 'logout.started' }))[0];
   t.equal(started.idpId, idp.id);
 });
+
+t.test('a LogoutRequest valid for longer than the chain stays refused as a replay until its NotOnOrAfter plus skew', async (t) => {
+  const { w, fake, browser } = await setup();
+  t.teardown(w.ta.cleanup);
+  const request = logoutRequestXml({ issuer: fake.entityId, destination: w.org.urls.spSlo, now: w.ta.clock.now(), nameId: ANN, validSeconds: 1800 });
+  const sent = encodeOutgoing({ ...request, param: 'SAMLRequest', destination: w.org.urls.spSlo, binding: 'redirect', relayState: null, signer: { keyPem: fake.credential.privateKeyPem, certificatePem: fake.certificatePem } });
+  t.equal((await browser.get(sent.url)).statusCode, 302, 'processed (nobody to log out: UnknownPrincipal)');
+  w.ta.clock.advance(1200 * 1000); // past the chain's 10 minutes, before the request's 30
+  const replay = await browser.get(sent.url);
+  t.equal(replay.statusCode, 400);
+  t.match(replay.body, /saml_replayed/);
+  w.ta.clock.advance(660 * 1000); // past NotOnOrAfter plus the skew
+  const late = await browser.get(sent.url);
+  t.equal(late.statusCode, 400);
+  t.match(late.body, /saml_expired/, 'then it has expired anyway');
+});

@@ -65,7 +65,7 @@ export async function createTestContext(opts: { provider?: DbProvider; env?: Rec
     databaseUrl = db.url;
     dropDb = db.drop;
   }
-  // TEST_WITH_REDIS=1 runs every test context with its flows and one-time records in Redis (a fresh key prefix each).
+  // TEST_WITH_REDIS=1 runs every test context with its login flows in Redis (a fresh key prefix each).
   const redis = process.env.TEST_WITH_REDIS === '1' ? freshRedisPrefix() : undefined;
   const config = configFrom({ NODE_ENV: 'test', DATABASE_URL: databaseUrl, BASE_DOMAIN: 'broker.test', LOG_LEVEL: 'silent', DATABASE_POOL_SIZE: '4', ...redis?.env, ...opts.env });
   const clock = opts.clock ?? new ManualClock();

@@ -22,7 +22,7 @@ export interface World {
   nodeSaml(app: Application, validateInResponseTo?: 'always' | 'never' | 'ifPresent'): SAML;
 }
 
-export async function createWorld(slug = 'piedpipers', provider?: 'sqlite' | 'postgresql', opts: { logger?: object } = {}): Promise<World> {
+export async function createWorld(slug = 'piedpipers', provider?: 'sqlite' | 'postgresql', opts: { logger?: object; env?: Record<string, string> } = {}): Promise<World> {
   // node-saml checks times against the real clock, so the broker's injectable clock starts at real time here.
   const ta = await createTestApp({ clock: new ManualClock(new Date()), ...(provider && { provider }), ...opts });
   const org = await createOrg(ta.ctx, slug, 'Pied Pipers');

@@ -1,6 +1,6 @@
 // The step rule (RFC 6238 §5.2) for console admins' TOTP (src/mfa/step-records.ts through src/admin/admin-totp.ts):
-// once a step was accepted, no code of that step or an older one is, on any node, on both databases (and in Redis
-// with TEST_WITH_REDIS=1). Codes from oathtool.
+// once a step was accepted, no code of that step or an older one is, on any node, on both databases (also with
+// TEST_WITH_REDIS=1: the records stay in the database). Codes from oathtool.
 import t from 'tap';
 import { createOrg, createTestContext, testProviders } from '../helpers/context.ts';
 import { oathtool } from '../helpers/oathtool.ts';

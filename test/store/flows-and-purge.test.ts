@@ -53,8 +53,10 @@ for (const provider of testProviders()) {
       await a.store.oneTimeUse.consume('assertion', 'old', new Date(now.getTime() - 1000), new Date(now.getTime() - 2000));
       await a.store.oneTimeUse.consume('assertion', 'live', in10m, now);
       const removed = await purgeExpired(tc.ctx.store.db, now);
-      t.equal(removed.flows, 1);
-      t.equal(removed.oneTimeUse, 1);
+      // With REDIS_URL (TEST_WITH_REDIS=1) the flows are in Redis, which expires them itself; the one-time records
+      // are in the database either way, and the purge removes them.
+      t.equal(removed.flows, tc.config.redisUrl ? 0 : 1);
+      t.equal(removed.oneTimeUse, 1, 'the expired one-time record, with or without Redis');
       t.ok(await a.store.flows.findAtStage('flow-1', ['upstream_sent', 'failed'], now), 'live flow kept');
       t.equal(await a.store.oneTimeUse.consume('assertion', 'live', in10m, now), false, 'live one-time record kept');
     });

@@ -40,7 +40,7 @@ t.test('a bad value names the variable', async (t) => {
 });
 
 t.test('REDIS_URL is optional; redis:// and rediss:// are accepted', async (t) => {
-  t.equal(loadConfig({}).redisUrl, undefined, 'unset: the database keeps flows and one-time records');
+  t.equal(loadConfig({}).redisUrl, undefined, 'unset: the database keeps the flows');
   t.equal(loadConfig({ REDIS_URL: 'rediss://user:pw@cache.example:6380/2' }).redisUrl, 'rediss://user:pw@cache.example:6380/2');
   t.equal(loadConfig({}).redisKeyPrefix, 'saml-broker:');
 });

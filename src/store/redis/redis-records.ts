@@ -1,7 +1,10 @@
-// The connection to Redis, for the short-lived records that every node of a cluster shares (login flows and
-// one-time-use records) when REDIS_URL is set. They are written and read on every login and live for minutes; in
-// Redis each is one round trip to an in-memory server instead of a statement on PostgreSQL, and expiry is Redis's
-// own TTL instead of the purge. Everything else (users, sessions, configuration, audit) stays in the database.
+// The connection to Redis, for the login flows that every node of a cluster shares when REDIS_URL is set (the
+// rate limits' counters use the same connection: plugins/rate-limit.ts). Flows are written and read on every login
+// and live for minutes; in Redis each is one round trip to an in-memory server instead of a statement on
+// PostgreSQL, and expiry is Redis's own TTL instead of the purge. Everything else (users, sessions, configuration,
+// audit, and the one-time-use records: assertion IDs, TOTP steps, logout request IDs) stays in the database. Redis
+// may therefore lose its memory (a restart without persistence, an eviction): logins in progress start again, and
+// nothing accepted before is accepted a second time.
 //
 // Each compare-and-set is a Lua script, so it is atomic across nodes as the SQL statements are. Commands issued
 // within one event-loop turn leave in one write (auto-pipelining). A command never waits for a lost connection to
@@ -24,22 +27,13 @@ if current[1] ~= ARGV[1] or current[2] ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'stage', ARGV[3], 'version', ARGV[4], 'flow', ARGV[5])
 return 1`;
 
-/** Lua: a one-time-use record. KEYS[1] record; ARGV expiresAt ms, now ms, TTL ms. Recorded unless a record that is
- *  live at `now` exists (an expired one is taken over, as the SQL statement does). */
-const CONSUME_ONCE = `
-local stored = redis.call('GET', KEYS[1])
-if stored and tonumber(stored) > tonumber(ARGV[2]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-return 1`;
-
 interface ScriptedRedis extends Redis {
   flowCreate(key: string, stage: string, record: string, ttlMs: number): Promise<number>;
   flowAdvance(key: string, stage: string, version: string, newStage: string, newVersion: string, record: string): Promise<number>;
-  consumeOnce(key: string, expiresAtMs: number, nowMs: number, ttlMs: number): Promise<number>;
 }
 
-/** Kept this long past its expiry: a node whose clock runs behind the others' still finds a one-time-use record
- *  for as long as it considers it live. Expiry itself is always checked against the caller's clock. */
+/** Kept this long past its expiry: a node whose clock runs behind the others' still finds a flow for as long as it
+ *  considers it live. Expiry itself is always checked against the caller's clock. */
 const EXPIRY_MARGIN_MS = 60_000;
 
 export class RedisRecords {
@@ -51,7 +45,6 @@ export class RedisRecords {
     const client = new Redis(url, { lazyConnect: true, enableAutoPipelining: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 5000, connectionName: prefix }) as ScriptedRedis;
     client.defineCommand('flowCreate', { numberOfKeys: 1, lua: FLOW_CREATE });
     client.defineCommand('flowAdvance', { numberOfKeys: 1, lua: FLOW_ADVANCE });
-    client.defineCommand('consumeOnce', { numberOfKeys: 1, lua: CONSUME_ONCE });
     // Errors are reported to the commands that meet them; without a listener ioredis would also print each one.
     client.on('error', () => {});
     try {
@@ -64,7 +57,7 @@ export class RedisRecords {
   }
 
   /** The key of one record: prefix, kind, organisation, then the caller's id (which may contain anything). */
-  key(kind: 'flow' | 'once', orgId: string, id: string): string {
+  key(kind: 'flow', orgId: string, id: string): string {
     return `${this.prefix}${kind}:${orgId}:${id}`;
   }
 
