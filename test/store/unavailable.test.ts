@@ -8,7 +8,7 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { AppError } from '../../src/errors.ts';
 import { openDatabase, parseDatabaseUrl } from '../../src/store/database.ts';
-import { isMissingTable } from '../../src/store/migrations.ts';
+import { isMissingTable, pendingMigrations, readMigrations } from '../../src/store/migrations.ts';
 import { describeDriverError, unavailableReason } from '../../src/store/unavailable.ts';
 import { PG_ADMIN_URL } from '../helpers/context.ts';
 import { redisSkipped, TEST_REDIS_URL } from '../helpers/redis.ts';
@@ -105,6 +105,19 @@ t.test('ioredis', { skip: redisSkipped }, async (t) => {
   client.disconnect();
   const closed = await caught(() => client.get('x'));
   t.equal(unavailableReason(closed), 'unreachable', `a closed connection (${(closed as Error).message})`);
+});
+
+t.test('pendingMigrations: no migrations table means none applied; an unreachable database is an error', async (t) => {
+  const all = readMigrations('sqlite').migrationDirectories.map((d) => d.path);
+  const empty = await openDatabase(parseDatabaseUrl('file::memory:'), 1);
+  t.teardown(() => empty.close());
+  t.ok(isMissingTable(await caught(() => empty.db.$queryRawUnsafe('SELECT * FROM _prisma_migrations'))), 'SQLite: a missing table is read as one');
+  t.same(await pendingMigrations(empty.db, 'sqlite'), all, 'SQLite: an empty database misses every migration');
+  if (pgSkipped) return;
+  const refused = await openDatabase(parseDatabaseUrl('postgresql://postgres@127.0.0.1:1/x'), 1);
+  t.teardown(() => refused.close());
+  const err = await caught(() => pendingMigrations(refused.db, 'postgresql'));
+  t.equal(unavailableReason(err), 'unreachable', 'PostgreSQL refused: the error comes through, no list of migrations');
 });
 
 t.test('what is not an outage', async (t) => {
