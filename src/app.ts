@@ -24,6 +24,7 @@ import { returnOfferFor } from './broker/flow-failure.ts';
 import { logoutRoutes } from './broker/logout-routes.ts';
 import { mfaRoutes } from './broker/mfa-routes.ts';
 import { metricsPlugin } from './metrics/routes.ts';
+import { RETRY_AFTER_SECONDS, serviceUnavailable, unavailableReason } from './store/unavailable.ts';
 
 export interface BuildOptions { logger?: boolean | object }
 
@@ -33,11 +34,19 @@ function wantsJson(request: FastifyRequest) {
   return accept.includes('application/json') && !accept.includes('text/html');
 }
 
+/** The address a "Try again" link may point at: this request's own path, when it was a GET (never a
+ *  protocol-relative //host... that the browser would read as another site). */
+function retryUrlOf(request: FastifyRequest): string | undefined {
+  return request.method === 'GET' && /^\/(?![/\\])/.test(request.url) ? request.url : undefined;
+}
+
 function respondWithError(request: FastifyRequest, reply: FastifyReply, status: number, code: string, message: string, details?: unknown) {
+  // A dependency that is down for a moment (store/unavailable.ts): the client is told when to try again.
+  if (status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
   if (wantsJson(request)) return reply.code(status).send({ error: { code, message, ...(details ? { details } : {}) } });
-  const heading = status === 404 ? 'Page not found' : status === 403 ? 'Not allowed' : status < 500 ? 'Something is not right' : 'Something went wrong';
-  // A failure of a login flow offers its way back to the app (broker/flow-failure.ts).
-  return page(request, reply, 'error', { heading, message, code, returnTo: returnOfferFor(request) }, status);
+  const heading = status === 404 ? 'Page not found' : status === 403 ? 'Not allowed' : status === 503 ? 'Temporarily unavailable' : status < 500 ? 'Something is not right' : 'Something went wrong';
+  // A failure of a login flow offers its way back to the app (broker/flow-failure.ts); an outage, a way to try again.
+  return page(request, reply, 'error', { heading, message, code, returnTo: returnOfferFor(request), ...(status === 503 && { retryUrl: retryUrlOf(request) }) }, status);
 }
 
 export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promise<FastifyInstance> {
@@ -70,6 +79,13 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     if (status < 500) {
       request.log.info({ err: err.message, code: (err as FastifyError).code }, 'request refused');
       return respondWithError(request, reply, status, String((err as FastifyError).code ?? 'bad_request').toLowerCase(), err.message);
+    }
+    const unavailable = unavailableReason(err);
+    if (unavailable) {
+      // The database or Redis did not answer (a restart, a frozen host, a partition): not a bug of ours, and it passes.
+      const e = serviceUnavailable();
+      request.log.error({ err, code: e.code, reason: unavailable }, 'a dependency is unavailable');
+      return respondWithError(request, reply, e.status, e.code, e.message);
     }
     request.log.error({ err }, 'unhandled error');
     return respondWithError(request, reply, 500, 'internal_error', 'The server could not complete the request. The reference below helps your administrator find what happened.');

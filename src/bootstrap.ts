@@ -13,6 +13,18 @@ import { ConfigCache } from './store/config-cache.ts';
 import { Store } from './store/store.ts';
 import type { RedisRecords } from './store/redis/redis-records.ts';
 import { Metrics } from './metrics/metrics.ts';
+import { describeDriverError, unavailableReason } from './store/unavailable.ts';
+
+/** DATABASE_URL without its password, for messages. */
+function shownLocation(location: string): string {
+  try {
+    const url = new URL(location);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return location; // a file path
+  }
+}
 
 export interface BootstrapResult { ctx: AppContext; appliedMigrations: string[]; warnings: string[] }
 
@@ -27,17 +39,24 @@ export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey
   const target = parseDatabaseUrl(config.databaseUrl);
   const cache = new ConfigCache(config.configCacheSeconds * 1000);
   // Loaded only when configured: the Redis client is a noticeable part of a CLI command's start-up otherwise.
-  const redis: RedisRecords | undefined = config.redisUrl ? await (await import('./store/redis/redis-records.ts')).RedisRecords.open(config.redisUrl, config.redisKeyPrefix) : undefined;
+  const redis: RedisRecords | undefined = config.redisUrl ? await (await import('./store/redis/redis-records.ts')).RedisRecords.open(config.redisUrl, config.redisKeyPrefix, { connectMs: config.redisConnectTimeoutMs, commandMs: config.redisCommandTimeoutMs }) : undefined;
   let store: Store;
   let appliedMigrations: string[] = [];
   try {
-    store = Store.open(await openDatabase(target, config.databasePoolSize, { checkpoints: opts.checkpoints }), cache, redis);
+    store = Store.open(await openDatabase(target, config.databasePoolSize, { checkpoints: opts.checkpoints, connectTimeoutMs: config.databaseConnectTimeoutMs, statementTimeoutMs: config.databaseStatementTimeoutMs }), cache, redis);
     // The schema engine is started only when something is pending: it is slow to load, and on SQLite it needs the
     // file to itself (other processes, such as a running server, keep it open otherwise).
-    if (!opts.skipMigrations && (await pendingMigrations(store.db, target.provider)).length) {
+    // Only a migrations table that was read and misses entries means "pending": a database that cannot be reached
+    // is said to be so, rather than read as an empty one.
+    const pending = opts.skipMigrations ? [] : await pendingMigrations(store.db, target.provider).catch(async (err: unknown) => {
+      await store.closeDatabase().catch(() => {});
+      if (!unavailableReason(err)) throw err;
+      throw new Error(`cannot connect to the database at ${shownLocation(target.location)} (${describeDriverError(err)})`, { cause: err });
+    });
+    if (pending.length) {
       await store.closeDatabase();
       appliedMigrations = await migrate(target);
-      store = Store.open(await openDatabase(target, config.databasePoolSize, { checkpoints: opts.checkpoints }), cache, redis);
+      store = Store.open(await openDatabase(target, config.databasePoolSize, { checkpoints: opts.checkpoints, connectTimeoutMs: config.databaseConnectTimeoutMs, statementTimeoutMs: config.databaseStatementTimeoutMs }), cache, redis);
     }
   } catch (err) {
     await redis?.close(); // an open connection would keep a failed CLI command or server from exiting

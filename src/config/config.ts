@@ -15,11 +15,18 @@ const schema = z.object({
   PUBLIC_SCHEME: z.enum(['http', 'https']).default('http'),
   DATABASE_URL: z.string().regex(/^(file:.+|postgres(ql)?:\/\/.+)$/, 'file:<path> for SQLite or postgresql://... for PostgreSQL').default('file:./data/broker.db'),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
+  // PostgreSQL: how long opening a connection, or waiting for a free one of the pool, may take; and how long one
+  // statement may run (enforced by the server and, for a server that does not answer at all, by the client).
+  DATABASE_CONNECT_TIMEOUT_MS: int(100, 120000).default(5000),
+  DATABASE_STATEMENT_TIMEOUT_MS: int(100, 600000).default(10000),
   // Optional: login flows (and rate-limit counters) in Redis instead of the database. One-time-use records (assertion
   // IDs, TOTP steps, logout request IDs) stay in the database: losing Redis only makes logins in progress start again.
   REDIS_URL: z.string().regex(/^rediss?:\/\/.+/, 'redis://[user:password@]host:port[/db] or rediss://... (TLS)').optional(),
   // Prefix of every key the broker writes, so that one Redis can serve several brokers or other programs.
   REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, '1-64 letters, digits, _ . : -').default('saml-broker:'),
+  // How long connecting to Redis, and one Redis command, may take before the request that waits on it fails.
+  REDIS_CONNECT_TIMEOUT_MS: int(100, 120000).default(5000),
+  REDIS_COMMAND_TIMEOUT_MS: int(50, 60000).default(2000),
   // Broker processes on this machine, sharing the port: 1, a number, or "auto" (one per CPU core).
   WORKERS: z.union([z.literal('auto'), int(1, 64)]).default(1),
   // 32 bytes, base64 or hex. Encrypts private keys and TOTP secrets at rest.
@@ -73,9 +80,17 @@ export interface Config {
   publicScheme: 'http' | 'https';
   databaseUrl: string;
   databasePoolSize: number;
+  /** PostgreSQL: opening a connection or waiting for a pooled one (ms) */
+  databaseConnectTimeoutMs: number;
+  /** PostgreSQL: one statement, server-side statement_timeout and client-side query timeout (ms) */
+  databaseStatementTimeoutMs: number;
   /** Redis for the login flows shared by the nodes (and the rate-limit counters); unset: the database keeps the flows */
   redisUrl?: string;
   redisKeyPrefix: string;
+  /** Redis: connecting (ms) */
+  redisConnectTimeoutMs: number;
+  /** Redis: one command (ms) */
+  redisCommandTimeoutMs: number;
   masterKey?: string;
   masterKeyFile?: string;
   logLevel: string;
@@ -134,8 +149,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicScheme: c.PUBLIC_SCHEME,
     databaseUrl: c.DATABASE_URL,
     databasePoolSize: c.DATABASE_POOL_SIZE,
+    databaseConnectTimeoutMs: c.DATABASE_CONNECT_TIMEOUT_MS,
+    databaseStatementTimeoutMs: c.DATABASE_STATEMENT_TIMEOUT_MS,
     redisUrl: c.REDIS_URL,
     redisKeyPrefix: c.REDIS_KEY_PREFIX,
+    redisConnectTimeoutMs: c.REDIS_CONNECT_TIMEOUT_MS,
+    redisCommandTimeoutMs: c.REDIS_COMMAND_TIMEOUT_MS,
     masterKey: c.MASTER_KEY,
     masterKeyFile: c.MASTER_KEY_FILE,
     logLevel: c.LOG_LEVEL,

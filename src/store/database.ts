@@ -58,6 +58,24 @@ export interface OpenOptions {
   onCheckpointError?: (message: string) => void;
   /** WAL frames past which the checkpointer restarts the log (default RESTART_FRAMES; tests use fewer) */
   restartFrames?: number;
+  /** PostgreSQL: opening a connection or waiting for a free one of the pool (ms; default DEFAULT_TIMEOUTS) */
+  connectTimeoutMs?: number;
+  /** PostgreSQL: one statement (ms; default DEFAULT_TIMEOUTS) */
+  statementTimeoutMs?: number;
+}
+
+/** The defaults of DATABASE_CONNECT_TIMEOUT_MS and DATABASE_STATEMENT_TIMEOUT_MS (config.ts), for callers without a Config. */
+export const DEFAULT_TIMEOUTS = { connectTimeoutMs: 5000, statementTimeoutMs: 10_000 };
+
+/** The pg pool's settings. A request never waits longer than these on a server that does not answer (frozen, behind a
+ *  partition): `connectionTimeoutMillis` bounds opening a connection and waiting for a free one of the pool;
+ *  `statement_timeout` has the server cancel a statement that runs too long, and `query_timeout` (a little later, so
+ *  that a live server's own cancellation comes first) has the client give up on one that never answers. A connection
+ *  whose statement timed out is thrown away by the pool (it is released with the error), never reused. */
+export function pgPoolOptions(connectionString: string, max: number, opts: Pick<OpenOptions, 'connectTimeoutMs' | 'statementTimeoutMs'> = {}) {
+  const connect = opts.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectTimeoutMs;
+  const statement = opts.statementTimeoutMs ?? DEFAULT_TIMEOUTS.statementTimeoutMs;
+  return { connectionString, max, connectionTimeoutMillis: connect, statement_timeout: statement, query_timeout: statement + 500 };
 }
 
 /** Loads only the client of the database in use: each generated client brings its own runtime and query
@@ -99,7 +117,10 @@ export async function openDatabase(target: DatabaseTarget, poolSize = 10, opts: 
     return { db, sql, close: async () => { await sql.drain(); await checkpointer?.stop(); await db.$disconnect(); } };
   }
   const [{ PrismaPg }, { default: pg }, { PrismaClient }] = await Promise.all([import('@prisma/adapter-pg'), import('pg'), import('../../generated/postgresql/client.ts')]);
-  const pool = new pg.Pool({ connectionString: target.location, max: poolSize });
+  const pool = new pg.Pool(pgPoolOptions(target.location, poolSize, opts));
+  // An idle connection that the server closes (a restart, an admin's pg_terminate_backend) is dropped by the pool; the
+  // next statement opens another. Without a listener, its error would end the process.
+  pool.on('error', () => {});
   const db = new PrismaClient({ adapter: new PrismaPg(pool) }) as unknown as Db;
   return { db, sql: await PgRunner.create(pool), close: async () => { await db.$disconnect(); await pool.end(); } };
 }

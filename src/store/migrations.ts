@@ -96,14 +96,26 @@ export async function diffSchemas(provider: DbProvider, from: string | null, to:
   return result.stdout ?? '';
 }
 
-/** Names of committed migrations that the database has not applied yet (all of them on an empty database). */
+/** Whether `err` says that the table queried does not exist (and nothing else): PostgreSQL's 42P01, SQLite's
+ *  "no such table", as Prisma's driver adapters report them (meta.driverAdapterError.cause). */
+export function isMissingTable(err: unknown): boolean {
+  const e = err as { meta?: { driverAdapterError?: { cause?: { kind?: string; originalCode?: string; originalMessage?: string } } }; code?: string; message?: string } | undefined;
+  const cause = e?.meta?.driverAdapterError?.cause;
+  if (cause) return cause.kind === 'TableDoesNotExist' || cause.originalCode === '42P01' || /no such table/i.test(cause.originalMessage ?? '');
+  return e?.code === '42P01' || /^no such table|relation "[^"]+" does not exist/i.test(e?.message ?? '');
+}
+
+/** Names of committed migrations that the database has not applied yet (all of them on an empty database, that is
+ *  one without the migrations table). Any other error (the database cannot be reached, a statement timed out) is
+ *  thrown: it says nothing about the migrations. */
 export async function pendingMigrations(db: { $queryRawUnsafe<T>(sql: string): Promise<T> }, provider: DbProvider): Promise<string[]> {
   const expected = readMigrations(provider).migrationDirectories.map((d) => d.path);
   let applied: Set<string>;
   try {
     const rows = await db.$queryRawUnsafe<{ migration_name: string }[]>('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL');
     applied = new Set(rows.map((r) => r.migration_name));
-  } catch {
+  } catch (err) {
+    if (!isMissingTable(err)) throw err;
     applied = new Set();
   }
   return expected.filter((m) => !applied.has(m));

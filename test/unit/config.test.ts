@@ -86,3 +86,12 @@ t.test('.env.example documents exactly the variables the server reads, and its v
   t.doesNotThrow(() => loadConfig(entries));
   for (const name of CONFIG_VARIABLES) t.match(text, new RegExp(`#[^\\n]*\\n(#[^\\n]*\\n)*${name}=`), `${name} has a comment above it`);
 });
+
+t.test('dependency timeouts: defaults, and out-of-range values name the variable', async (t) => {
+  const c = loadConfig({});
+  t.same([c.databaseConnectTimeoutMs, c.databaseStatementTimeoutMs, c.redisConnectTimeoutMs, c.redisCommandTimeoutMs], [5000, 10000, 5000, 2000]);
+  t.equal(loadConfig({ DATABASE_STATEMENT_TIMEOUT_MS: '1500' }).databaseStatementTimeoutMs, 1500);
+  for (const name of ['DATABASE_CONNECT_TIMEOUT_MS', 'DATABASE_STATEMENT_TIMEOUT_MS', 'REDIS_CONNECT_TIMEOUT_MS', 'REDIS_COMMAND_TIMEOUT_MS']) {
+    t.match((t.throws(() => loadConfig({ [name]: '0' })) as Error).message, new RegExp(`- ${name}:`), `${name}=0 is refused`);
+  }
+});
