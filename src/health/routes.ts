@@ -11,6 +11,7 @@ export async function healthRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (request, reply) => {
+    if (ctx.lifecycle?.draining) return reply.code(503).send({ status: 'not_ready', code: 'draining' }); // shutting down (src/lifecycle.ts)
     try {
       await ctx.store.ping();
       const missing = await pendingMigrations(ctx.store.db, provider);
