@@ -13,6 +13,7 @@ import { ConfigCache } from './store/config-cache.ts';
 import { Store } from './store/store.ts';
 import type { RedisRecords } from './store/redis/redis-records.ts';
 import { Metrics } from './metrics/metrics.ts';
+import { createLifecycle } from './lifecycle.ts';
 import { describeDriverError, unavailableReason } from './store/unavailable.ts';
 
 /** DATABASE_URL without its password, for messages. */
@@ -68,5 +69,5 @@ export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey
   const organizations = new OrganizationService(config, store, credentials, clock);
   const deviceKey = createHmac('sha256', key).update('remembered-device-cookies').digest();
   const metrics = new Metrics({ processMetrics: opts.processMetrics });
-  return { ctx: { config, store, box, credentials, organizations, clock, deviceKey, metrics }, appliedMigrations, warnings };
+  return { ctx: { config, store, box, credentials, organizations, clock, deviceKey, metrics, lifecycle: createLifecycle() }, appliedMigrations, warnings };
 }

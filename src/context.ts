@@ -7,6 +7,7 @@ import type { OrganizationService } from './orgs/organization-service.ts';
 import type { SigningCredentials } from './orgs/signing-credentials.ts';
 import type { Store } from './store/store.ts';
 import type { Metrics } from './metrics/metrics.ts';
+import type { Lifecycle } from './lifecycle.ts';
 
 export interface AppContext {
   config: Config;
@@ -18,5 +19,7 @@ export interface AppContext {
   /** HMAC key for remembered-device cookies, derived from the master key */
   deviceKey: Buffer;
   metrics: Metrics;
+  /** draining flag of a shutting-down server (set by bootstrap; contexts built by hand may leave it out) */
+  lifecycle?: Lifecycle;
 }
 export type { FastifyBaseLogger };

@@ -1,4 +1,5 @@
-// Process entry: read config, migrate, listen, and close gracefully on SIGINT/SIGTERM (finish in-flight requests).
+// Process entry: read config, migrate, listen, and close gracefully on SIGINT/SIGTERM (drain, then finish in-flight
+// requests: src/lifecycle.ts).
 // With WORKERS > 1 this process is the primary of a node.js cluster: it migrates, runs the background tasks and
 // keeps WORKERS broker processes listening on the shared port (the kernel hands connections out among them). The
 // workers hold no state of their own beyond the configuration cache, exactly like separate nodes on one database.
@@ -12,6 +13,7 @@ import type { AppContext } from './context.ts';
 import { orgUrls } from './orgs/urls.ts';
 import { promoteDueKeys } from './orgs/key-rollover.ts';
 import { refreshDueMetadata } from './orgs/metadata-refresh.ts';
+import { closeConnectionsWhileDraining, shutdownOnSignals } from './lifecycle.ts';
 import { every, type TaskLog } from './scheduler.ts';
 import { purgeExpired } from './store/purge.ts';
 
@@ -68,20 +70,14 @@ async function runNode(config: Config, worker: boolean) {
   if (appliedMigrations.length) app.log.info({ appliedMigrations }, 'database migrations applied');
   const stopTasks = worker ? [] : backgroundTasks(ctx, app.log);
 
-  let closing = false;
-  const shutdown = async (signal: string) => {
-    if (closing) return;
-    closing = true;
-    app.log.info({ signal }, 'shutting down: finishing in-flight requests');
-    const timer = setTimeout(() => { app.log.error('shutdown timed out'); process.exit(1); }, config.shutdownTimeoutMs);
-    timer.unref();
-    for (const stop of stopTasks) stop();
-    await app.close();
-    await ctx.store.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // Drain on SIGTERM/SIGINT, then close (src/lifecycle.ts). In a cluster each worker drains the same way: the
+  // primary forwards the signal.
+  closeConnectionsWhileDraining(app, ctx.lifecycle!);
+  shutdownOnSignals({
+    app, lifecycle: ctx.lifecycle!, log: app.log, drainMs: config.shutdownDrainMs, timeoutMs: config.shutdownTimeoutMs,
+    stopTasks: () => { for (const stop of stopTasks) stop(); },
+    closeStore: () => ctx.store.close(),
+  });
 
   await app.listen({ host: config.host, port: config.port });
   if (!worker) {
@@ -149,7 +145,7 @@ async function runPrimary(config: Config) {
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
-    log.info({ signal }, 'shutting down: workers finish their in-flight requests');
+    log.info({ signal, drainSeconds: config.shutdownDrainMs / 1000 }, 'shutting down: each worker drains, then finishes its in-flight requests');
     const timer = setTimeout(() => { log.error('shutdown timed out'); process.exit(1); }, config.shutdownTimeoutMs + 1000);
     timer.unref();
     for (const stop of stopTasks) stop();

@@ -39,6 +39,14 @@ const schema = z.object({
   MAX_SAML_MESSAGE_BYTES: int(4096, 10 * 1024 * 1024).default(256 * 1024),
   BODY_LIMIT_BYTES: int(4096, 50 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: int(0, 120000).default(10000),
+  // --- drain on shutdown, import liveness (issue 24 items 4 and 6) ---
+  // Seconds a stopping node keeps serving while /readyz answers 503 "draining" (0 = close at once). Counted inside
+  // SHUTDOWN_TIMEOUT_MS; unset: 5, but at most half of SHUTDOWN_TIMEOUT_MS.
+  SHUTDOWN_DRAIN_SECONDS: int(0, 120).optional(),
+  // A running user import writes a heartbeat this often; one silent for IMPORT_STALE_AFTER_SECONDS is taken as dead.
+  IMPORT_HEARTBEAT_SECONDS: int(1, 300).default(5),
+  IMPORT_STALE_AFTER_SECONDS: int(2, 86400).default(30),
+  // --- end drain / import liveness ---
   PURGE_INTERVAL_SECONDS: int(0, 86400).default(300),
   LIFECYCLE_INTERVAL_SECONDS: int(0, 86400).default(60),
   SLO_HOP_TIMEOUT_SECONDS: int(1, 120).default(8),
@@ -100,6 +108,12 @@ export interface Config {
   maxSamlMessageBytes: number;
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
+  /** how long a stopping node keeps serving with /readyz at 503 "draining" before it closes (within shutdownTimeoutMs) */
+  shutdownDrainMs: number;
+  /** how often a running user import writes its heartbeat */
+  importHeartbeatSeconds: number;
+  /** a running import silent this long is taken as dead: it no longer blocks, and the next import resumes it */
+  importStaleAfterSeconds: number;
   /** broker processes on this machine ("auto" resolved to the number of cores) */
   workers: number;
   purgeIntervalSeconds: number;
@@ -140,6 +154,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (c.METADATA_REFRESH_MIN_SECONDS > c.METADATA_REFRESH_INTERVAL_SECONDS) {
     throw new ConfigError([`METADATA_REFRESH_MIN_SECONDS: must not exceed METADATA_REFRESH_INTERVAL_SECONDS (${c.METADATA_REFRESH_INTERVAL_SECONDS}) (got ${c.METADATA_REFRESH_MIN_SECONDS})`]);
   }
+  if (c.SHUTDOWN_DRAIN_SECONDS !== undefined && c.SHUTDOWN_DRAIN_SECONDS > 0 && c.SHUTDOWN_DRAIN_SECONDS * 1000 >= c.SHUTDOWN_TIMEOUT_MS) {
+    throw new ConfigError([`SHUTDOWN_DRAIN_SECONDS: the drain is part of the shutdown, so it must be shorter than SHUTDOWN_TIMEOUT_MS (${c.SHUTDOWN_TIMEOUT_MS} ms), leaving time for in-flight requests (got ${c.SHUTDOWN_DRAIN_SECONDS})`]);
+  }
+  if (c.IMPORT_STALE_AFTER_SECONDS < 2 * c.IMPORT_HEARTBEAT_SECONDS) {
+    throw new ConfigError([`IMPORT_STALE_AFTER_SECONDS: must be at least twice IMPORT_HEARTBEAT_SECONDS (${c.IMPORT_HEARTBEAT_SECONDS}), or a live import could be taken for dead (got ${c.IMPORT_STALE_AFTER_SECONDS})`]);
+  }
   const trust = c.TRUST_PROXY.trim();
   return {
     env: c.NODE_ENV,
@@ -165,6 +185,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxSamlMessageBytes: c.MAX_SAML_MESSAGE_BYTES,
     bodyLimitBytes: c.BODY_LIMIT_BYTES,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
+    shutdownDrainMs: c.SHUTDOWN_DRAIN_SECONDS !== undefined ? c.SHUTDOWN_DRAIN_SECONDS * 1000 : Math.min(5000, Math.floor(c.SHUTDOWN_TIMEOUT_MS / 2000) * 1000),
+    importHeartbeatSeconds: c.IMPORT_HEARTBEAT_SECONDS,
+    importStaleAfterSeconds: c.IMPORT_STALE_AFTER_SECONDS,
     workers: c.WORKERS === 'auto' ? availableParallelism() : c.WORKERS,
     purgeIntervalSeconds: c.PURGE_INTERVAL_SECONDS,
     lifecycleIntervalSeconds: c.LIFECYCLE_INTERVAL_SECONDS,

@@ -37,7 +37,8 @@ export async function healthRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (request, reply) => {
-    // A node that is shutting down says so here, before any dependency is asked (503 `draining`).
+    // A node that is shutting down says so here, before any dependency is asked.
+    if (ctx.lifecycle?.draining) return reply.code(503).send({ status: 'not_ready', code: 'draining' }); // shutting down (src/lifecycle.ts)
 
     const notReady = (code: string, outcome?: { err?: unknown }, extra: Record<string, unknown> = {}) => {
       request.log.warn({ err: outcome?.err, code }, 'readiness check failed');

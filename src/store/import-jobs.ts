@@ -8,11 +8,17 @@
 // second process waits (busy timeout) instead of interleaving. Other organisations are not blocked.
 //
 // Liveness: a running job carries a heartbeat (in `report` while it runs, see ImportJobState); a job without a
-// heartbeat for `staleAfterMs` is treated as dead (its process crashed) and is marked failed by the next `begin`.
+// heartbeat for `staleAfterMs` (IMPORT_STALE_AFTER_SECONDS) is treated as dead (its process crashed) and is marked
+// failed (phase "abandoned") by the next `begin`, which returns it so that the caller can say so and audit it.
+// One exception on PostgreSQL: a job row locked by an open transaction belongs to a live import (an all-or-nothing
+// import writes everything in one transaction, and its heartbeats inside it are invisible until it commits), so it
+// is never taken over (`FOR UPDATE SKIP LOCKED` finds it locked; `begin` does not wait for that lock). On SQLite
+// such a transaction holds the database's single write lock, so `begin` cannot run until it ends.
 // Marking it is a compare-and-set on the exact `report` text we read, so a job that heartbeats in the meantime is
 // not taken over; and the owner's writes each start with `claim`, which fails once the job is no longer running.
 import type { Db } from './database.ts';
 import { parseJson, toJson } from './json.ts';
+import type { Dialect } from './sql.ts';
 
 type Row = Awaited<ReturnType<Db['importJob']['findUniqueOrThrow']>>;
 export type ImportJobStatus = 'running' | 'done' | 'failed';
@@ -50,7 +56,7 @@ const fromRow = (row: Row): ImportJob => {
 export type BeginResult = { job: ImportJob; abandoned: ImportJob[] } | { blockedBy: ImportJob };
 
 export class ImportJobRepository {
-  constructor(private readonly db: Db, private readonly orgId: string) {}
+  constructor(private readonly db: Db, private readonly orgId: string, private readonly dialect: Dialect = 'sqlite') {}
 
   /**
    * Creates a running job. Unless the mode is a dry run, refuses (returns `blockedBy`) while another live
@@ -70,7 +76,8 @@ export class ImportJobRepository {
       const abandoned: ImportJob[] = [];
       for (const row of running) {
         const job = fromRow(row);
-        if (now.getTime() - job.heartbeatAt.getTime() <= staleAfterMs) {
+        const live = now.getTime() - job.heartbeatAt.getTime() <= staleAfterMs || (await this.lockedByLiveTransaction(tx, row.id));
+        if (live) {
           if (job.dryRun) continue; // a live dry run writes no users: it does not block
           return { blockedBy: job };
         }
@@ -81,6 +88,13 @@ export class ImportJobRepository {
       }
       return { job: fromRow(await tx.importJob.create({ data })), abandoned };
     });
+  }
+
+  /** PostgreSQL: the row is locked by another open transaction (its import is alive). Otherwise locks it for us. */
+  private async lockedByLiveTransaction(tx: Db, id: string): Promise<boolean> {
+    if (this.dialect !== 'postgresql') return false;
+    const rows = await tx.$queryRaw<{ id: string }[]>`SELECT "id" FROM "ImportJob" WHERE "id" = ${id} FOR UPDATE SKIP LOCKED`;
+    return rows.length === 0;
   }
 
   /**

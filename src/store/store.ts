@@ -58,7 +58,7 @@ export function tenantStore(db: Db, sql: SqlRunner, orgId: string, cache: Config
     adminSessions: new AdminSessionRepository(db, orgId),
     totp: new TotpFactorRepository(db, sql, orgId),
     devices: new RememberedDeviceRepository(db, sql, orgId),
-    importJobs: new ImportJobRepository(db, orgId),
+    importJobs: new ImportJobRepository(db, orgId, sql.dialect),
     apiTokens: new ApiTokenRepository(db, orgId),
   };
 }

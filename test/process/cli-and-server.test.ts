@@ -113,7 +113,7 @@ t.test('CLI: register an IdP by hand and from metadata, and an app from SP metad
 
 t.test('server: serves the organisation metadata over HTTP and shuts down gracefully on SIGTERM', async (t) => {
   const port = await freePort();
-  const server = spawn(tsx, ['src/server.ts'], { cwd: root, env: { ...baseEnv, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(tsx, ['src/server.ts'], { cwd: root, env: { ...baseEnv, PORT: String(port), SHUTDOWN_DRAIN_SECONDS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let logs = '';
   server.stdout.on('data', (d) => (logs += d));
   server.stderr.on('data', (d) => (logs += d));
@@ -138,7 +138,8 @@ t.test('server: serves the organisation metadata over HTTP and shuts down gracef
 
   server.kill('SIGTERM');
   t.equal(await exited, 0, 'graceful shutdown exits 0');
-  t.match(logs, /shutting down/);
+  t.match(logs, /draining for 1 s/);
+  t.match(logs, /"msg":"closing/);
 });
 
 t.test('server: a bad setting stops it with a message naming the variable', async (t) => {
@@ -149,7 +150,7 @@ t.test('server: a bad setting stops it with a message naming the variable', asyn
 
 t.test('server with WORKERS=2: both processes serve the port, /metrics covers the node, a dead worker is replaced, SIGTERM stops all', async (t) => {
   const port = await freePort();
-  const server = spawn(tsx, ['src/server.ts'], { cwd: root, env: { ...baseEnv, PORT: String(port), WORKERS: '2' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(tsx, ['src/server.ts'], { cwd: root, env: { ...baseEnv, PORT: String(port), WORKERS: '2', SHUTDOWN_DRAIN_SECONDS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let logs = '';
   server.stdout.on('data', (d) => (logs += d));
   server.stderr.on('data', (d) => (logs += d));
@@ -188,7 +189,11 @@ t.test('server with WORKERS=2: both processes serve the port, /metrics covers th
   for (let i = 0; i < 4; i++) t.equal((await httpGet(port, '/readyz', `localhost:${port}`)).status, 200);
 
   server.kill('SIGTERM');
+  // Each worker drains: whichever answers, /readyz says so while requests are still served.
+  await waitFor(() => (logs.match(/draining for 1 s/g)?.length ?? 0) === 2, 'both workers should drain');
+  for (let i = 0; i < 4; i++) t.same(JSON.parse((await httpGet(port, '/readyz', `localhost:${port}`)).body), { status: 'not_ready', code: 'draining' });
+  t.equal((await httpGet(port, '/healthz', `localhost:${port}`)).status, 200, 'still served while draining');
   t.equal(await exited, 0, 'graceful shutdown exits 0');
-  t.equal(logs.match(/"msg":"shutting down: finishing in-flight requests"/g)?.length, 2, 'both live workers shut down gracefully');
+  t.equal(logs.match(/"msg":"closing: no new connections/g)?.length, 2, 'both live workers shut down gracefully');
   for (const pid of pidsServing()) t.throws(() => process.kill(pid, 0), 'no worker outlives the primary');
 });

@@ -209,7 +209,8 @@ for (const provider of testProviders()) {
       const reached = deferred();
       const release = deferred();
       let frozenJob = '';
-      const svc = service({ batchSize: 2, staleJobAfterMs: staleAfter, afterBatch: async ({ jobId, batch }) => {
+      // heartbeatMs: a frozen process writes no heartbeat either (a live one does; see the next test)
+      const svc = service({ batchSize: 2, staleJobAfterMs: staleAfter, heartbeatMs: 3_600_000, afterBatch: async ({ jobId, batch }) => {
         if (jobId === frozenJob && batch === 1) { reached.resolve(); await release.promise; }
       } });
       const fileA = csv(...Array.from({ length: 6 }, (_, i) => `a${i}@example.com,,A,,,,`));
@@ -233,6 +234,55 @@ for (const provider of testProviders()) {
       release.resolve();
       t.equal(await outcome, 'import_superseded', 'the frozen import wakes up and is stopped before writing');
       t.equal(await o.store.users.count(), 6);
+    });
+
+    t.test('a live import keeps beating while a slow step runs: it is never taken for dead', async (t) => {
+      const o = await org();
+      const reached = deferred();
+      const release = deferred();
+      const svc = service({ batchSize: 2, staleJobAfterMs: 1_000, heartbeatMs: 50, afterBatch: async ({ batch }) => { if (batch === 1) { reached.resolve(); await release.promise; } } });
+      const started = await svc.start(o.id, { data: csv('a@example.com,,,,,,', 'b@example.com,,,,,,', 'c@example.com,,,,,,') }, {});
+      await reached.promise;
+      tc.clock.advance(60_000); // far past the stale limit of the heartbeat written by the batch
+      await new Promise((r) => setTimeout(r, 400)); // the timer beats meanwhile, at the clock's new time
+      await t.rejects(service({ staleJobAfterMs: 1_000 }).run(o.id, { data: csv('x@example.com,,,,,,') }), { code: 'import_in_progress', message: /counts as abandoned 1 s after its last sign of life/ });
+      release.resolve();
+      t.equal((await started.done).counts.created, 3);
+    });
+
+    t.test('a dead import is recognised within the stale limit, audited at once as abandoned, and resumed with a notice', async (t) => {
+      const o = await org();
+      const hung = deferred();
+      const file = csv(...Array.from({ length: 6 }, (_, i) => `d${i}@example.com,,D,,,,`));
+      // A process that died after its first batch: no more heartbeats, nothing more written.
+      const dying = service({ batchSize: 2, heartbeatMs: 3_600_000, afterBatch: async ({ batch }) => { if (batch === 1) await hung.promise; } });
+      const dead = await dying.start(o.id, { data: file }, { actor: 'cli' });
+      const deadOutcome = dead.done.then(() => 'finished', (err) => err.code);
+      for (let i = 0; i < 100 && (await o.store.users.count()) < 2; i++) await new Promise((r) => setTimeout(r, 20));
+
+      const svc = service({ batchSize: 2, staleJobAfterMs: 20_000, heartbeatMs: 5_000 });
+      tc.clock.advance(19_000);
+      await t.rejects(svc.run(o.id, { data: file }), { code: 'import_in_progress' }, 'alive until the stale limit');
+      tc.clock.advance(2_000);
+      const notices: string[] = [];
+      let auditedWhileRunning: unknown[] = [];
+      const resuming = service({ batchSize: 2, staleJobAfterMs: 20_000, afterBatch: async ({ batch }) => {
+        if (batch === 1) auditedWhileRunning = await o.store.audit.list({ type: 'users.import.abandoned' });
+      } });
+      const started = await resuming.start(o.id, { data: file }, { actor: 'admin@example.com', onNotice: (m) => notices.push(m) });
+      t.match(started.abandoned, [{ id: dead.jobId, status: 'failed', rowsDone: 2, rowsTotal: 6 }]);
+      const report = await started.done;
+      t.same(report.counts, { created: 4, updated: 0, unchanged: 2, disabled: 0, rejected: 0 });
+      t.equal(report.resumedFrom, dead.jobId);
+      t.match(notices, [
+        new RegExp(`^import job ${dead.jobId} was abandoned at 2 of 6 rows: no sign of life since `),
+        new RegExp(`^resuming import job ${dead.jobId} abandoned at 2 of 6 rows`),
+      ]);
+      t.match(auditedWhileRunning, [{ type: 'users.import.abandoned', outcome: 'failure', actor: 'admin@example.com', details: { jobId: dead.jobId, rowsDone: 2, rowsTotal: 6, takenOverBy: started.jobId } }], 'audited when recognised, before the new run ends');
+      t.match(await svc.getJob(o.id, dead.jobId), { status: 'failed', error: { code: 'import_abandoned' } });
+      t.equal(await o.store.users.count(), 6, 'no duplicates');
+      hung.resolve();
+      t.equal(await deadOutcome, 'import_superseded', 'the dead run can never write again');
     });
 
     t.test('two imports into one organisation at once: the second is refused clearly; another organisation is not blocked', async (t) => {

@@ -95,3 +95,16 @@ t.test('dependency timeouts: defaults, and out-of-range values name the variable
     t.match((t.throws(() => loadConfig({ [name]: '0' })) as Error).message, new RegExp(`- ${name}:`), `${name}=0 is refused`);
   }
 });
+
+t.test('shutdown drain: within SHUTDOWN_TIMEOUT_MS; import heartbeat and staleness', async (t) => {
+  t.equal(loadConfig({}).shutdownDrainMs, 5000, 'default 5 s');
+  t.equal(loadConfig({ SHUTDOWN_TIMEOUT_MS: '4000' }).shutdownDrainMs, 2000, 'unset: at most half of the timeout');
+  t.equal(loadConfig({ SHUTDOWN_TIMEOUT_MS: '1500' }).shutdownDrainMs, 0, 'a timeout too short for a drain: none');
+  t.equal(loadConfig({ SHUTDOWN_DRAIN_SECONDS: '0' }).shutdownDrainMs, 0, '0 allowed');
+  t.equal(loadConfig({ SHUTDOWN_DRAIN_SECONDS: '8', SHUTDOWN_TIMEOUT_MS: '20000' }).shutdownDrainMs, 8000);
+  t.throws(() => loadConfig({ SHUTDOWN_DRAIN_SECONDS: '10' }), { message: /SHUTDOWN_DRAIN_SECONDS: .*shorter than SHUTDOWN_TIMEOUT_MS \(10000 ms\)/ });
+  const c = loadConfig({});
+  t.same([c.importHeartbeatSeconds, c.importStaleAfterSeconds], [5, 30]);
+  t.throws(() => loadConfig({ IMPORT_HEARTBEAT_SECONDS: '10', IMPORT_STALE_AFTER_SECONDS: '15' }), { message: /IMPORT_STALE_AFTER_SECONDS: must be at least twice/ });
+  t.throws(() => loadConfig({ IMPORT_STALE_AFTER_SECONDS: '1' }), ConfigError);
+});

@@ -7,7 +7,7 @@ import { requireTenant } from '../../plugins/tenant.ts';
 import type { User } from '../../store/users.ts';
 import { directoryPage } from '../../users/directory-page.ts';
 import { exportUsersCsv } from '../../users/export-csv.ts';
-import { UserImportService } from '../../users/import/import-service.ts';
+import { importLiveness, UserImportService } from '../../users/import/import-service.ts';
 import { UserAdmin } from '../../users/user-admin.ts';
 import { PassThrough } from 'node:stream';
 
@@ -61,7 +61,7 @@ const tags = ['users'];
 const withoutKeys = ({ emailLower: _e, orgId: _o, ...u }: User) => u;
 
 export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
-  const imports = new UserImportService({ store: ctx.store, clock: ctx.clock }, { maxFileBytes: MAX_IMPORT_BYTES });
+  const imports = new UserImportService({ store: ctx.store, clock: ctx.clock }, { maxFileBytes: MAX_IMPORT_BYTES, ...importLiveness(ctx.config) });
 
   const adminOf = (request: FastifyRequest) => new UserAdmin(ctx, requireTenant(request));
   const actorOf = (request: FastifyRequest) => request.apiActor ?? 'api';
@@ -185,7 +185,7 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
         },
         additionalProperties: false,
       },
-      response: { 202: { type: 'object', properties: { jobId: { type: 'string' }, status: { type: 'string' } } } },
+      response: { 202: { type: 'object', properties: { jobId: { type: 'string' }, status: { type: 'string' }, notices: { type: 'array', items: { type: 'string' }, description: 'e.g. an earlier import found dead (no heartbeat) and marked abandoned; this one resumes it' } } } },
     },
   }, async (request, reply) => {
     const tenant = requireTenant(request);
@@ -193,15 +193,17 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
     if (!Buffer.isBuffer(request.body) || !request.body.length) throw new AppError(400, 'import_empty_body', 'Send the CSV or JSON file as the request body.');
     if (q.mode && !['create', 'upsert'].includes(q.mode)) throw new AppError(400, 'import_bad_mode', 'mode must be create or upsert');
     const format = q.format ?? (String(request.headers['content-type']).startsWith('application/json') ? 'json' : undefined);
+    const notices: string[] = [];
     const started = await imports.start(tenant.org.id, { data: request.body, name: format === 'json' ? 'upload.json' : 'upload.csv' }, {
       mode: (q.mode as 'create' | 'upsert' | undefined) ?? 'create', format: format as 'csv' | 'json' | undefined,
       disableMissing: flag(q.disableMissing), dryRun: flag(q.dryRun), allOrNothing: flag(q.allOrNothing), actor: request.apiActor,
+      onNotice: (message) => notices.push(message),
     });
     started.done.then(
       () => ctx.metrics.importJobs.inc({ org: tenant.org.slug, outcome: 'done' }),
       (err) => { ctx.metrics.importJobs.inc({ org: tenant.org.slug, outcome: 'failed' }); request.log.warn({ err, jobId: started.jobId }, 'import failed'); },
     );
-    return reply.code(202).header('location', `/api/users/import/${started.jobId}`).send({ jobId: started.jobId, status: `/api/users/import/${started.jobId}` });
+    return reply.code(202).header('location', `/api/users/import/${started.jobId}`).send({ jobId: started.jobId, status: `/api/users/import/${started.jobId}`, notices });
   });
   });
 

@@ -8,7 +8,7 @@ import { AppError, notFound, ValidationError } from '../../errors.ts';
 import type { User } from '../../store/users.ts';
 import { directoryPage } from '../../users/directory-page.ts';
 import { exportUsersCsv } from '../../users/export-csv.ts';
-import { UserImportService } from '../../users/import/import-service.ts';
+import { importLiveness, UserImportService } from '../../users/import/import-service.ts';
 import { EDITABLE_FIELDS, UserAdmin } from '../../users/user-admin.ts';
 import { checkbox, lines, optionalText, text, upload, withFieldErrors, type FormBody } from './forms.ts';
 import { adminOf } from './guard.ts';
@@ -34,7 +34,7 @@ const formValues = (u: Pick<User, 'email' | 'username' | 'firstName' | 'lastName
 });
 
 export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
-  const imports = new UserImportService({ store: ctx.store, clock: ctx.clock }, { maxFileBytes: MAX_UPLOAD_BYTES });
+  const imports = new UserImportService({ store: ctx.store, clock: ctx.clock }, { maxFileBytes: MAX_UPLOAD_BYTES, ...importLiveness(ctx.config) });
   const usersOf = (request: FastifyRequest) => {
     const { tenant, session } = adminOf(request);
     return { tenant, actor: session.admin.email, users: new UserAdmin(ctx, tenant) };

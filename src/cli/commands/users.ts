@@ -9,7 +9,7 @@ import type { AppContext } from '../../context.ts';
 import { exportUsersCsv } from '../../users/export-csv.ts';
 import { idpResolver } from '../../users/idp-reference.ts';
 import type { ImportMode } from '../../users/import/apply-batch.ts';
-import { UserImportService } from '../../users/import/import-service.ts';
+import { importLiveness, UserImportService } from '../../users/import/import-service.ts';
 import type { ImportProgress, ImportReport } from '../../users/import/report.ts';
 import type { ImportFormat } from '../../users/import/source.ts';
 import { UserAdmin } from '../../users/user-admin.ts';
@@ -72,7 +72,7 @@ async function importCommand(args: string[], ctx: AppContext): Promise<number> {
     }
   };
 
-  const service = new UserImportService(ctx);
+  const service = new UserImportService(ctx, importLiveness(ctx.config));
   let report: ImportReport;
   try {
     report = await service.run(tenant.org.id, { path: file }, {
@@ -83,6 +83,8 @@ async function importCommand(args: string[], ctx: AppContext): Promise<number> {
       allOrNothing: values['all-or-nothing'],
       actor: 'cli',
       onProgress,
+      // on stderr, beside the progress bar: stdout stays the report (or its JSON)
+      onNotice: (message) => process.stderr.write(`${barStarted ? '\n' : ''}${message}\n`),
     });
   } finally {
     if (barStarted) bar.stop();

@@ -12,6 +12,17 @@
 // Restart: re-running the same file after a crash redoes every row; the rows the dead run committed now compare
 // equal to the directory and count as unchanged, so nothing is duplicated and create-only mode rejects nothing
 // that it created itself. The report names the dead run (`resumedFrom`).
+//
+// Liveness (issue 24): while it runs, an import writes a heartbeat every `heartbeatMs` (IMPORT_HEARTBEAT_SECONDS)
+// from a timer, so a slow step (a slow file, a slow directory read, a caller's hook) does not make it look dead. The
+// timer writes only outside transactions, on the pool's own connection: inside a write transaction the job row is
+// the transaction's (claimed first), and a second write to it would wait for the commit (PostgreSQL: row lock;
+// SQLite: the single writer) and could then overwrite newer progress with older. Each write transaction records a
+// heartbeat itself when it starts and when it commits; a transaction that runs longer than the stale limit (an
+// all-or-nothing import) is recognised as alive by its lock (see src/store/import-jobs.ts). A job silent for
+// `staleJobAfterMs` (IMPORT_STALE_AFTER_SECONDS) is dead: the next import marks it abandoned, audits that at once
+// (users.import.abandoned), says so (`onNotice`, `StartedImport.abandoned`), and resumes the file.
+import type { Config } from '../../config/config.ts';
 import { createHash } from 'node:crypto';
 import type { Clock } from '../../clock.ts';
 import { AppError, notFound } from '../../errors.ts';
@@ -34,8 +45,10 @@ export interface UserImportServiceOptions {
   maxRows?: number;
   /** rows per write transaction (default 2,000) */
   batchSize?: number;
-  /** a running job with no heartbeat for this long is considered dead and no longer blocks (default 5 minutes) */
+  /** a running job with no heartbeat for this long is considered dead and no longer blocks (default 30 s) */
   staleJobAfterMs?: number;
+  /** how often a running import writes its heartbeat (default 5 s); keep it well under staleJobAfterMs */
+  heartbeatMs?: number;
   /** longest CSV record / JSON item in characters; longer means a broken file (default 64 KB) */
   maxRecordChars?: number;
   /** rejections kept in the stored job report (the returned report has all) (default 10,000) */
@@ -60,24 +73,33 @@ export interface ImportOptions {
   /** who runs it, for the audit log (e.g. "cli", an admin's email) */
   actor?: string;
   onProgress?: (progress: ImportProgress) => void;
+  /** one-line messages worth showing to whoever runs the import (an abandoned job taken over, resuming it) */
+  onNotice?: (message: string) => void;
 }
 
 export interface StartedImport {
   jobId: string;
   /** settles when the import ends: the report, or the error that stopped it (also stored on the job) */
   done: Promise<ImportReport>;
+  /** earlier jobs of this organisation found dead (no heartbeat) and marked abandoned by this start */
+  abandoned: ImportJobView[];
+}
+
+/** The service's liveness settings from the configuration (IMPORT_HEARTBEAT_SECONDS, IMPORT_STALE_AFTER_SECONDS). */
+export function importLiveness(config: Pick<Config, 'importHeartbeatSeconds' | 'importStaleAfterSeconds'>): Pick<UserImportServiceOptions, 'heartbeatMs' | 'staleJobAfterMs'> {
+  return { heartbeatMs: config.importHeartbeatSeconds * 1000, staleJobAfterMs: config.importStaleAfterSeconds * 1000 };
 }
 
 const DEFAULTS = {
   maxFileBytes: 50 * 1024 * 1024,
   maxRows: 200_000,
   batchSize: 2_000,
-  staleJobAfterMs: 5 * 60_000,
+  staleJobAfterMs: 30_000,
+  heartbeatMs: 5_000,
   maxRecordChars: 64 * 1024,
   maxStoredRejections: 10_000,
   allOrNothingTimeoutMs: 10 * 60_000,
 };
-const HEARTBEAT_MS = 2_000;
 const BATCH_ATTEMPTS = 3;
 
 interface Tally { rowsDone: number; rejectedRows: number; created: number; updated: number; unchanged: number; rejections: Rejection[] }
@@ -109,24 +131,37 @@ export class UserImportService {
     const store = this.deps.store.forOrg(orgId);
     const file = await openSource(source, options.format);
     let job: ImportJob;
+    let begun: Awaited<ReturnType<TenantStore['importJobs']['begin']>>;
     try {
       if (file.size > this.opts.maxFileBytes) {
         throw new AppError(413, 'import_too_large', `The file is ${mb(file.size)}; the limit is ${mb(this.opts.maxFileBytes)}. Split it into smaller files.`);
       }
       const flags = [mode, options.disableMissing && 'disable-missing', options.allOrNothing && 'all-or-nothing', options.dryRun && DRY_RUN_FLAG].filter(Boolean).join(',');
-      const begun = await store.importJobs.begin({ mode: flags, state: { phase: 'starting', format: file.format, file: file.name, bytes: file.size } }, this.deps.clock.now(), this.opts.staleJobAfterMs);
+      begun = await store.importJobs.begin({ mode: flags, state: { phase: 'starting', format: file.format, file: file.name, bytes: file.size } }, this.deps.clock.now(), this.opts.staleJobAfterMs);
       if ('blockedBy' in begun) {
         const other = begun.blockedBy;
-        throw new AppError(409, 'import_in_progress', `Another import into this organisation is running (job ${other.id}, started ${other.createdAt.toISOString()}, ${other.doneRows} of ${other.totalRows || '?'} rows done). Wait for it to finish, then try again.`, true, { jobId: other.id });
+        throw new AppError(409, 'import_in_progress', `Another import into this organisation is running (job ${other.id}, started ${other.createdAt.toISOString()}, ${other.doneRows} of ${other.totalRows || '?'} rows done, last sign of life ${other.heartbeatAt.toISOString()}). Wait for it to finish, then try again; if its process died, it counts as abandoned ${Math.round(this.opts.staleJobAfterMs / 1000)} s after its last sign of life.`, true, { jobId: other.id });
       }
       job = begun.job;
+      for (const dead of begun.abandoned) await this.recordAbandoned(store, dead, job, options);
     } catch (err) {
       await file.close();
       throw err;
     }
     const done = new ImportRun(this.deps, this.opts, store, job, file, { ...options, mode }).execute().finally(() => file.close());
     done.catch(() => {}); // the caller may only poll; the outcome is on the job either way
-    return { jobId: job.id, done };
+    return { jobId: job.id, done, abandoned: 'abandoned' in begun ? begun.abandoned.map(jobView) : [] };
+  }
+
+  /** Said and audited as soon as it is known, not when this import ends. */
+  private async recordAbandoned(store: TenantStore, dead: ImportJob, by: ImportJob, options: ImportOptions) {
+    const rows = `${dead.doneRows} of ${dead.totalRows || '?'} rows`;
+    options.onNotice?.(`import job ${dead.id} was abandoned at ${rows}: no sign of life since ${dead.heartbeatAt.toISOString()}; marked failed`);
+    try {
+      await store.audit.record({ type: 'users.import.abandoned', outcome: 'failure', actor: options.actor, details: { jobId: dead.id, mode: dead.mode, file: dead.report.file ?? null, rowsDone: dead.doneRows, rowsTotal: dead.totalRows || null, startedAt: dead.createdAt.toISOString(), lastHeartbeatAt: dead.heartbeatAt.toISOString(), takenOverBy: by.id } });
+    } catch {
+      // the job row says it too; a lost audit line must not stop the new import
+    }
   }
 
   /** A job of this organisation for polling (null if there is none with that id). */
@@ -151,6 +186,9 @@ class ImportRun {
   /** wall-clock start, compared with users' createdAt (set by the database layer's wall clock) */
   private readonly wallStart = new Date();
   private lastBeat = 0;
+  /** write transactions open now: the heartbeat timer keeps quiet meanwhile (see the header) */
+  private transactionsOpen = 0;
+  private timerBeat: Promise<void> | null = null;
 
   constructor(
     private readonly deps: { store: Store; clock: Clock },
@@ -164,11 +202,37 @@ class ImportRun {
   }
 
   async execute(): Promise<ImportReport> {
+    const stopHeartbeat = this.startHeartbeat();
+    try {
+      return await this.executeInner();
+    } finally {
+      stopHeartbeat();
+      await this.timerBeat;
+    }
+  }
+
+  /** Every `heartbeatMs`, outside transactions, unless a step wrote a heartbeat meanwhile. */
+  private startHeartbeat() {
+    const timer = setInterval(() => {
+      if (this.transactionsOpen > 0 || this.timerBeat || Date.now() - this.lastBeat < this.opts.heartbeatMs / 2) return;
+      this.lastBeat = Date.now();
+      // A failure here (the job was taken over, the database is away) shows at the next write, which claims the job.
+      this.timerBeat = this.claimOrThrow(this.store, {}).catch(() => {}).finally(() => { this.timerBeat = null; });
+    }, this.opts.heartbeatMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  private async executeInner(): Promise<ImportReport> {
     try {
       const validator = new RowValidator(await this.store.identityProviders.list());
       await this.validate(validator);
       const namedEmails = validator.emails;
       const previous = await this.store.importJobs.findUnfinished(this.fileHash, this.job.id);
+      if (previous) {
+        const abandoned = (previous.report.error as { code?: string } | undefined)?.code === 'import_abandoned';
+        this.options.onNotice?.(`${abandoned ? 'resuming import job' : 'completing the unfinished import job'} ${previous.id} ${abandoned ? 'abandoned' : 'stopped'} at ${previous.doneRows} of ${previous.totalRows || '?'} rows (rows it wrote count as unchanged)`);
+      }
       if (this.options.disableMissing && this.rowsTotal === 0) {
         throw new AppError(400, 'import_empty_file', 'The file has no rows; with "disable users missing from the file" that would disable everyone, so nothing was done.');
       }
@@ -361,8 +425,14 @@ class ImportRun {
     return this.file.format === 'json' ? readJson(chunks, limits) : readCsv(chunks, limits);
   }
 
-  private transaction<T>(timeout: number, work: (tx: { store: Store; db: Db }) => Promise<T>): Promise<T> {
-    return this.deps.store.db.$transaction((db) => work({ store: Store.inTransaction(db as unknown as Db, this.deps.store.sql.dialect, this.deps.store.redis), db: db as unknown as Db }), { maxWait: 30_000, timeout });
+  private async transaction<T>(timeout: number, work: (tx: { store: Store; db: Db }) => Promise<T>): Promise<T> {
+    this.transactionsOpen++;
+    try {
+      await this.timerBeat; // a timer heartbeat in flight finishes before the transaction claims the job
+      return await this.deps.store.db.$transaction((db) => work({ store: Store.inTransaction(db as unknown as Db, this.deps.store.sql.dialect, this.deps.store.redis), db: db as unknown as Db }), { maxWait: 30_000, timeout });
+    } finally {
+      this.transactionsOpen--;
+    }
   }
 
   private state(): ImportJobState {
@@ -384,10 +454,10 @@ class ImportRun {
     if (!ok) throw superseded();
   }
 
-  /** Progress to the caller; heartbeat + progress to the job row at most every HEARTBEAT_MS outside transactions. */
+  /** Progress to the caller; heartbeat + progress to the job row at most every heartbeatMs outside transactions. */
   private async beat() {
     this.progress();
-    if (Date.now() - this.lastBeat < HEARTBEAT_MS) return;
+    if (Date.now() - this.lastBeat < this.opts.heartbeatMs || this.timerBeat) return;
     this.lastBeat = Date.now();
     await this.claimOrThrow(this.store, {});
   }
