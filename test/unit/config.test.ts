@@ -87,6 +87,13 @@ t.test('.env.example documents exactly the variables the server reads, and its v
   for (const name of CONFIG_VARIABLES) t.match(text, new RegExp(`#[^\\n]*\\n(#[^\\n]*\\n)*${name}=`), `${name} has a comment above it`);
 });
 
+t.test('docs/configuration.md has a row for every variable the server reads', async (t) => {
+  const text = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+  const documented = new Set([...text.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]));
+  t.same([...CONFIG_VARIABLES].filter((name) => !documented.has(name)), [], 'none missing');
+  t.same([...documented].filter((name) => !CONFIG_VARIABLES.includes(name)), [], 'none that the server does not read');
+});
+
 t.test('dependency timeouts: defaults, and out-of-range values name the variable', async (t) => {
   const c = loadConfig({});
   t.same([c.databaseConnectTimeoutMs, c.databaseStatementTimeoutMs, c.redisConnectTimeoutMs, c.redisCommandTimeoutMs], [5000, 10000, 5000, 2000]);
