@@ -10,7 +10,6 @@
 // unixepoch-ms integers in SQLite and UTC TIMESTAMP(3) in PostgreSQL, Booleans 0/1 in SQLite.
 import type { Database as SqliteDatabase, Statement as SqliteStatement } from 'better-sqlite3';
 import type { Pool, QueryConfig } from 'pg';
-import type { Db } from './database.ts';
 import { GroupCommit } from './sqlite-group-commit.ts';
 import type { TransactionGate } from './sqlite-transaction-gate.ts';
 
@@ -108,10 +107,17 @@ export class PgRunner implements SqlRunner {
   }
 }
 
+/** The raw-statement methods of a Prisma client or of its transaction client (named here rather than imported from
+ *  database.ts, which opens the runners above: no import cycle). */
+interface RawQueries {
+  $queryRawUnsafe<T = unknown>(query: string, ...values: unknown[]): Promise<T>;
+  $executeRawUnsafe(query: string, ...values: unknown[]): Promise<number>;
+}
+
 /** Inside a Prisma transaction the same statements go through the transaction's client, so they commit or roll back
  *  with it. Slower, and only used there. */
 export class PrismaRunner implements SqlRunner {
-  constructor(private readonly db: Db, readonly dialect: Dialect) {}
+  constructor(private readonly db: RawQueries, readonly dialect: Dialect) {}
   async all(statement: Statement, params: readonly unknown[]) {
     return this.db.$queryRawUnsafe<SqlRow[]>(this.text(statement), ...params.map((v) => v ?? null));
   }

@@ -7,11 +7,10 @@ import { requireTenant } from '../../plugins/tenant.ts';
 import type { User } from '../../store/users.ts';
 import { directoryPage } from '../../users/directory-page.ts';
 import { exportUsersCsv } from '../../users/export-csv.ts';
-import { importLiveness, UserImportService } from '../../users/import/import-service.ts';
+import { importLiveness, MAX_IMPORT_FILE_BYTES, UserImportService } from '../../users/import/import-service.ts';
 import { UserAdmin } from '../../users/user-admin.ts';
 import { PassThrough } from 'node:stream';
 
-const MAX_IMPORT_BYTES = 50 * 1024 * 1024;
 const flag = (v: unknown) => v === '1' || v === 'true';
 
 const nullableString = { type: ['string', 'null'] };
@@ -61,7 +60,7 @@ const tags = ['users'];
 const withoutKeys = ({ emailLower: _e, orgId: _o, ...u }: User) => u;
 
 export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
-  const imports = new UserImportService({ store: ctx.store, clock: ctx.clock }, { maxFileBytes: MAX_IMPORT_BYTES, ...importLiveness(ctx.config) });
+  const imports = new UserImportService({ store: ctx.store, clock: ctx.clock }, { ...importLiveness(ctx.config) });
 
   const adminOf = (request: FastifyRequest) => new UserAdmin(ctx, requireTenant(request));
   const actorOf = (request: FastifyRequest) => request.apiActor ?? 'api';
@@ -170,7 +169,7 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
   raw.removeContentTypeParser(['application/json', 'text/plain']);
   raw.addContentTypeParser(['application/json', 'text/csv', 'text/plain', 'application/octet-stream'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   raw.post<{ Querystring: Record<string, string | undefined>; Body: Buffer }>('/api/users/import', {
-    bodyLimit: MAX_IMPORT_BYTES,
+    bodyLimit: MAX_IMPORT_FILE_BYTES,
     schema: {
       tags, summary: 'Start a bulk import (CSV or JSON file as the request body); poll the job it returns',
       description: 'Columns: email (required), username, firstName, lastName, phone, groups (| or ; separated), status, idp + nameId. 413 import_too_large, 409 import_in_progress.',

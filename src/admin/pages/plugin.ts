@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import type { AppContext } from '../../context.ts';
+import { MAX_IMPORT_FILE_BYTES } from '../../users/import/import-service.ts';
 import { adminGuard } from './guard.ts';
 import { homePages } from './home.ts';
 import { idpPages } from './idps.ts';
@@ -14,11 +15,9 @@ import { organizationPages } from './organization.ts';
 import { tokenPages } from './tokens.ts';
 import { securityPages } from './security.ts';
 
-/** Uploads on console forms: the largest is a user import file. */
-export const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
 
 export async function adminPages(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
-  await app.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fileSize: MAX_UPLOAD_BYTES, files: 1, fields: 200 } });
+  await app.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fileSize: MAX_IMPORT_FILE_BYTES, files: 1, fields: 200 } });
   app.addHook('preHandler', adminGuard(ctx));
   await app.register(homePages, { ctx });
   await app.register(idpPages, { ctx });

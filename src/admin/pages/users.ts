@@ -12,7 +12,6 @@ import { importLiveness, UserImportService } from '../../users/import/import-ser
 import { EDITABLE_FIELDS, UserAdmin } from '../../users/user-admin.ts';
 import { checkbox, lines, optionalText, text, upload, withFieldErrors, type FormBody } from './forms.ts';
 import { adminOf } from './guard.ts';
-import { MAX_UPLOAD_BYTES } from './plugin.ts';
 import { adminPage } from './render.ts';
 
 const PAGE_SIZE = 50;
@@ -34,7 +33,7 @@ const formValues = (u: Pick<User, 'email' | 'username' | 'firstName' | 'lastName
 });
 
 export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
-  const imports = new UserImportService({ store: ctx.store, clock: ctx.clock }, { maxFileBytes: MAX_UPLOAD_BYTES, ...importLiveness(ctx.config) });
+  const imports = new UserImportService({ store: ctx.store, clock: ctx.clock }, { ...importLiveness(ctx.config) });
   const usersOf = (request: FastifyRequest) => {
     const { tenant, session } = adminOf(request);
     return { tenant, actor: session.admin.email, users: new UserAdmin(ctx, tenant) };

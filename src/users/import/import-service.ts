@@ -90,8 +90,11 @@ export function importLiveness(config: Pick<Config, 'importHeartbeatSeconds' | '
   return { heartbeatMs: config.importHeartbeatSeconds * 1000, staleJobAfterMs: config.importStaleAfterSeconds * 1000 };
 }
 
+/** The largest import file, in the console and the API alike (their upload limits follow it). */
+export const MAX_IMPORT_FILE_BYTES = 50 * 1024 * 1024;
+
 const DEFAULTS = {
-  maxFileBytes: 50 * 1024 * 1024,
+  maxFileBytes: MAX_IMPORT_FILE_BYTES,
   maxRows: 200_000,
   batchSize: 2_000,
   staleJobAfterMs: 30_000,
