@@ -2,7 +2,7 @@
 import t from 'tap';
 import { Browser, formIn } from '../helpers/browser.ts';
 import { appReceives, createWorld, idpAnswers, upstreamRequest } from '../helpers/sso-world.ts';
-import { OKTA_ATTRIBUTES, WSO2_ATTRIBUTES } from '../helpers/fake-idp.ts';
+import { WSO2_ATTRIBUTES } from '../helpers/fake-idp.ts';
 
 t.test('SP-initiated, Redirect binding, primary IdP, Okta-shaped response', async (t) => {
   const w = await createWorld();

@@ -78,7 +78,7 @@ async function brokerOn(t: Tap, env: Record<string, string>): Promise<{ ctx: App
 }
 type Tap = { teardown(fn: () => unknown): void };
 
-function isOutagePage(t: { equal: Function; match: Function; ok: Function }, a: Answer, what: string, retryPath?: string) {
+function isOutagePage(t: { equal(...args: unknown[]): unknown; match(...args: unknown[]): unknown; ok(...args: unknown[]): unknown }, a: Answer, what: string, retryPath?: string) {
   t.equal(a.status, 503, `${what}: 503`);
   t.match(String(a.headers['content-type']), /text\/html/, `${what}: a page`);
   t.match(a.body, /Temporarily unavailable/, `${what}: says the service is unavailable`);

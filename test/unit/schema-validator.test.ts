@@ -6,7 +6,7 @@
 // here with xml-crypto, and the consumer shown accepting it is the broker's own ACS verifier, which calls the same
 // validator through the same promise contract.
 import t from 'tap';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignedXml } from 'xml-crypto';
