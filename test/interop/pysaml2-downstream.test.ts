@@ -18,7 +18,7 @@ type PysamlRequest = { id: string; url?: string; action?: string; fields?: Recor
 t.test('pysaml2 SP signing with RSA-SHA1 (its default)', async (t) => {
   const w = await createWorld();
   t.teardown(w.ta.cleanup);
-  const { fake, idp } = await w.addIdp('Okta');
+  const { fake, idp } = await w.addIdp('Okta', { emailDomains: ['customer.example'] }); // Okta vouches for ann's domain: she is linked by email
   await w.org.store.users.create({ email: 'ann@customer.example' });
   const key = generateSigningCredential('pysaml2-sp');
   const sp = { entityId: 'https://pysaml2.sp.example', keyPem: key.privateKeyPem, certPem: key.certificatePem };
