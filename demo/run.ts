@@ -1,6 +1,8 @@
 // `npm run demo`: the broker with a demo organisation, a demo upstream IdP and a demo app, wired together, so a
-// newcomer can click through a complete brokered login. Everything lives in ./data/demo (delete it to start over).
+// newcomer can click through a complete brokered login. Everything lives in ./data/demo (delete it to start over);
+// the demo peers' registrations follow the ports of each run (PORT, DEMO_IDP_PORT, DEMO_APP_PORT).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { buildApp } from '../src/app.ts';
@@ -16,6 +18,20 @@ const port = Number(process.env.PORT ?? 3000);
 const idpPort = Number(process.env.DEMO_IDP_PORT ?? port + 1);
 const appPort = Number(process.env.DEMO_APP_PORT ?? port + 2);
 const dataDir = resolve(process.env.DEMO_DATA_DIR ?? 'data/demo');
+
+/** Whether something already listens on the port (checked before anything is written, so a failed start leaves
+ *  nothing behind). */
+const taken = (p: number) => new Promise<boolean>((done) => {
+  const probe = createServer().once('error', () => done(true)).listen(p, '127.0.0.1', () => probe.close(() => done(false)));
+});
+const busy = [];
+for (const [what, p] of [['the broker (PORT)', port], ['the demo IdP (DEMO_IDP_PORT)', idpPort], ['the demo app (DEMO_APP_PORT)', appPort]] as const) {
+  if (await taken(p)) busy.push(`  port ${p}, for ${what}`);
+}
+if (busy.length) {
+  console.error(`The demo cannot start: these ports are in use (is \`npm start\` or another demo running?):\n${busy.join('\n')}\n\nStop what uses them, or run the demo on other ports, for example: PORT=4000 npm run demo`);
+  process.exit(1);
+}
 mkdirSync(dataDir, { recursive: true });
 
 function persisted<T>(file: string, make: () => T): T {
@@ -42,6 +58,11 @@ if (!org) {
   await saveApplication(store, { name: 'Demo App (stands in for Jira)', entityId: demoAppEntityId(appPort), acsUrls: [demoAppAcs(appPort)], primaryIdpId: idp.id });
 }
 const store = ctx.store.forOrg(org.id);
+// An earlier run may have used other ports: the demo peers' addresses follow this run's.
+const [demoIdp] = (await store.identityProviders.list()).filter((i) => i.name.startsWith('Demo IdP'));
+const [demoApp] = (await store.applications.list()).filter((a) => a.name.startsWith('Demo App'));
+if (demoIdp && demoIdp.entityId !== demoIdpEntityId(idpPort)) await saveIdentityProvider(store, { entityId: demoIdpEntityId(idpPort), ssoUrl: `http://localhost:${idpPort}/sso` }, demoIdp.id);
+if (demoApp && demoApp.entityId !== demoAppEntityId(appPort)) await saveApplication(store, { entityId: demoAppEntityId(appPort), acsUrls: [demoAppAcs(appPort)] }, demoApp.id);
 const brokerCert = (await store.signingKeys.active())!.certificatePem;
 
 const broker = await buildApp(ctx);

@@ -30,7 +30,7 @@ export async function startDemoApp(o: DemoAppOptions) {
     reply.type('text/html');
     try {
       const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: req.body.SAMLResponse ?? '' });
-      const rows = Object.entries(profile ?? {}).filter(([, v]) => v !== undefined && v !== null && (typeof v !== 'object' || Array.isArray(v)))
+      const rows = Object.entries(profile ?? {}).filter(([, v]) => v !== undefined && v !== null && typeof v !== 'function' && (typeof v !== 'object' || Array.isArray(v)))
         .map(([k, v]) => `<tr><td>${e(k)}</td><td>${e(Array.isArray(v) ? v.join(', ') : String(v))}</td></tr>`).join('');
       return page(`<span class="badge">DEMO APP</span><h1>Signed in as ${e(String(profile?.nameID))}</h1><p>The broker's signed response was verified by node-saml. It said:</p><table>${rows}</table><a class="button" href="/">Back</a>`);
     } catch (err) {
