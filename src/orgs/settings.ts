@@ -28,7 +28,25 @@ export async function updateOrganizationSettings(ctx: AppContext, orgId: string,
   if (input.totpAlgorithm !== undefined && !['SHA1', 'SHA256', 'SHA512'].includes(input.totpAlgorithm)) problems.totpAlgorithm = 'must be SHA1, SHA256 or SHA512';
   if (input.sessionTtlSeconds !== undefined && (!Number.isInteger(input.sessionTtlSeconds) || input.sessionTtlSeconds < 60 || input.sessionTtlSeconds > 30 * 86400)) problems.sessionTtlSeconds = 'must be 60 s to 30 days';
   if (Object.keys(problems).length) throw new ValidationError(problems);
+  const before = await ctx.store.organizations.findById(orgId);
   const updated = await ctx.store.organizations.update(orgId, input);
-  await ctx.store.forOrg(orgId).audit.record({ type: 'organization.settings_changed', actor, at: ctx.clock.now(), details: { fields: Object.keys(input) } });
+  const changes = changedSettings(before as unknown as Record<string, unknown> | null, input as Record<string, unknown>);
+  // A save that changes nothing (the form posted back as it was) is not an event.
+  if (Object.keys(changes).length) {
+    await ctx.store.forOrg(orgId).audit.record({ type: 'organization.settings_changed', actor, at: ctx.clock.now(), details: { fields: Object.keys(changes), changes } });
+  }
   return updated;
+}
+
+/** Fields whose value differs, each with its value before and after. A logo is large (an image data URL): the audit
+ *  says that it changed, not what it was. */
+function changedSettings(before: Record<string, unknown> | null, input: Record<string, unknown>): Record<string, { from: unknown; to: unknown }> {
+  const changes: Record<string, { from: unknown; to: unknown }> = {};
+  for (const [field, to] of Object.entries(input)) {
+    if (to === undefined) continue;
+    const from = before?.[field] ?? null;
+    if (from === (to ?? null)) continue;
+    changes[field] = field === 'logoUrl' ? { from: from ? '(an image)' : null, to: to ? '(an image)' : null } : { from, to: to ?? null };
+  }
+  return changes;
 }

@@ -90,6 +90,10 @@ t.test('organisation & branding', async (t) => {
     t.equal(await ta.ctx.store.organizations.findBySlug('hijacked'), null);
     const [event] = await audit(pp.orgId, 'organization.settings_changed');
     t.equal(event.actor, pp.email);
+    t.match(event.details, { changes: { name: { from: 'Pied Pipers', to: 'Pied Piper Inc.' }, primaryColor: { to: '#112233' } } }, 'the audit says what changed, from what to what');
+    t.notOk('slug' in (event.details as { changes: object }).changes, 'not what stayed the same');
+    t.equal((await pp.post('/admin/organization', { ...validSettings, requireAdminTotp: '' })).statusCode, 303);
+    t.equal((await audit(pp.orgId, 'organization.settings_changed')).length, 1, 'saving the form unchanged is not an event');
     t.match((await pp.get('/admin/organization?done=saved')).body, /role="status">Saved\./);
     const login = await ta.request('piedpipers', { method: 'GET', url: '/login' });
     t.match(login.body, /Sign in to Pied Piper Inc\./);
@@ -180,7 +184,7 @@ t.test('organisation & branding', async (t) => {
     t.equal(ok.statusCode, 200);
     t.match(ok.json(), { totpDigits: 8, loginMessage: null, name: 'Pied Piper Inc.' });
     const events = await audit(pp.orgId, 'organization.settings_changed');
-    t.match(events.filter((e) => e.actor === 'api-token:settings bot'), [{ details: { fields: ['loginMessage', 'totpDigits', 'requireAdminTotp'] } }], 'audited once, with the API token as actor');
+    t.same(events.filter((e) => e.actor === 'api-token:settings bot').map((e) => e.details), [{ fields: ['loginMessage', 'totpDigits'], changes: { loginMessage: { from: 'Use your company account.', to: null }, totpDigits: { from: 6, to: 8 } } }], 'audited once, with the API token as actor: only what changed (requireAdminTotp was off already), before and after');
     t.equal((await api('GET', undefined, '')).statusCode, 401);
     const hooliToken = await hooli.apiToken();
     t.equal((await api('PATCH', { name: 'x' }, `Bearer ${hooliToken}`)).statusCode, 401, 'another organisation\'s token is refused');
