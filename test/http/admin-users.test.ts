@@ -263,6 +263,20 @@ t.test('admin console: users', async (t) => {
     t.match((await admin.get('/admin/users/import')).body, new RegExp(`/admin/users/import/${jobId}`), 'recent imports are listed');
   });
 
+  t.test('import: a job whose process died is taken over, and the new job\'s page says so', async (t) => {
+    // A job left "running" ten minutes ago by a process that died (no heartbeat since).
+    const { job: dead } = await store.importJobs.begin({ mode: 'create', state: { phase: 'writing', format: 'csv', file: 'upload', bytes: 10 } }, new Date(ta.ctx.clock.now().getTime() - 10 * 60_000), 30_000) as { job: { id: string } };
+    const res = await admin.upload('/admin/users/import', { mode: 'create' }, { file: { filename: 'users.csv', content: 'email\nlate@import.example\n', contentType: 'text/csv' } });
+    t.equal(res.statusCode, 303, 'not refused as "another import is running"');
+    t.match(res.headers.location, `&took_over=${dead.id}`);
+    const page = await waitForJob(res.headers.location!);
+    t.match(page, new RegExp(`An earlier import \\(<a href="/admin/users/import/${dead.id}">`), 'the page names the abandoned job');
+    t.match(page, /its process died\. It is marked abandoned/);
+    const forged = await admin.get(`${res.headers.location!.replace(/&took_over=.*/, '')}&took_over=${encodeURIComponent('not-a-job')}`);
+    t.notMatch(forged.body, /An earlier import/, 'an id that is not an abandoned job of this organisation shows nothing');
+    t.equal((await store.audit.list({ type: 'users.import.abandoned' })).length, 1, 'audited');
+  });
+
   t.test('export CSV', async (t) => {
     const res = await admin.get('/admin/users/export.csv');
     t.equal(res.statusCode, 200);

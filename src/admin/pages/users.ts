@@ -68,23 +68,28 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
     if (!file) errors.file = 'Choose a CSV or JSON file.';
     if (mode !== 'create' && mode !== 'upsert') errors.mode = 'Choose one of the modes.';
     if (Object.keys(errors).length) return renderImport(request, reply, options, errors, 400);
-    let jobId: string;
+    let jobId: string, abandoned: { id: string }[];
     try {
-      ({ jobId } = await imports.start(tenant.org.id, { data: file!, name: 'upload' }, { ...options, mode: mode as 'create' | 'upsert', actor }));
+      ({ jobId, abandoned } = await imports.start(tenant.org.id, { data: file!, name: 'upload' }, { ...options, mode: mode as 'create' | 'upsert', actor }));
     } catch (err) {
       // Too large, or another import of this organisation still running: said next to the file field.
       if (err instanceof AppError && err.status < 500) return renderImport(request, reply, options, { file: err.message }, err.status === 413 ? 413 : 409);
       throw err;
     }
-    return reply.redirect(`/admin/users/import/${jobId}?done=imported`, 303);
+    // An earlier import whose process died was taken over: the job page says which (ids only travel in the URL).
+    const tookOver = abandoned.map((j) => `&took_over=${encodeURIComponent(j.id)}`).join('');
+    return reply.redirect(`/admin/users/import/${jobId}?done=imported${tookOver}`, 303);
   });
-  app.get<{ Params: { jobId: string } }>('/admin/users/import/:jobId', async (request, reply) => {
+  app.get<{ Params: { jobId: string }; Querystring: { took_over?: string | string[] } }>('/admin/users/import/:jobId', async (request, reply) => {
     const { tenant } = adminOf(request);
     const job = await imports.getJob(tenant.org.id, request.params.jobId);
     if (!job) throw notFound('import_not_found', 'There is no such import in this organisation.');
+    // Looked up in this organisation: an id from another one, or made up, shows nothing.
+    const tookOverIds = ([] as string[]).concat(request.query.took_over ?? []).slice(0, 5);
+    const tookOver = (await Promise.all(tookOverIds.map((id) => imports.getJob(tenant.org.id, id)))).filter((j) => j !== null && j.error?.code === 'import_abandoned');
     const rejections = job.report?.rejections ?? [];
     return adminPage(request, reply, 'admin/users/import-job', 'users', {
-      title: 'User import', job, ...(job.status === 'running' && { refresh: '2' }), rejections: rejections.slice(0, SHOWN_REJECTIONS), moreRejections: rejections.length - Math.min(rejections.length, SHOWN_REJECTIONS) + (job.report?.rejectionsOmitted ?? 0),
+      title: 'User import', job, tookOver, ...(job.status === 'running' && { refresh: '2' }), rejections: rejections.slice(0, SHOWN_REJECTIONS), moreRejections: rejections.length - Math.min(rejections.length, SHOWN_REJECTIONS) + (job.report?.rejectionsOmitted ?? 0),
     });
   });
   app.get('/admin/users/export.csv', async (request, reply) => {
