@@ -68,6 +68,17 @@ t.test('every console page fits at 1280 and 390 px and passes axe-core', async (
   t.ok(sections.length >= 8, 'the console lists its sections');
   const pages = [...sections, `/admin/idps/${idp.id}`, `/admin/apps/${app.id}`, `/admin/users/${user.id}`, '/admin/users/import', '/admin/idps/new', '/admin/apps/new'];
 
+  // A failed form on a long page: a banner at the top says so, and focus moves to the first field marked invalid.
+  await page.setViewportSize({ width: 390, height: 700 });
+  await page.goto(`${base}/admin/apps/new`);
+  await page.fill('#import-name', 'Portal');
+  await page.fill('#import-metadataUrl', 'http://127.0.0.1:1/metadata.xml');
+  await page.click('text=Import metadata and add app');
+  await page.waitForLoadState();
+  t.match(await page.textContent('[role=alert]'), /The app was not added/, 'a failed metadata import shows a banner');
+  t.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-invalid')), 'true', 'focus is on the first invalid field');
+  t.ok(await page.evaluate(() => { const r = document.activeElement!.getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; }), 'and it is in view');
+
   for (const width of WIDTHS) {
     await page.setViewportSize({ width, height: 900 });
     for (const path of pages) {
