@@ -1,4 +1,4 @@
-// Verifying on the DOM we already parsed (xml-signature.ts), on documents signed by xml-crypto as third-party IdPs
+// Verifying on the DOM we already parsed (signature/verify.ts), on documents signed by xml-crypto as third-party IdPs
 // sign them: what is accepted, what is refused and with which code. The ACS-level attacks (wrapping, moved
 // assertions, duplicate IDs) are in upstream/attacks.test.ts.
 import t, { type Test } from 'tap';
@@ -9,7 +9,7 @@ import { generateSigningCredential, type GeneratedCredential } from '../../src/s
 import { SamlError } from '../../src/saml/errors.ts';
 import { logoutRequestXml } from '../../src/saml/logout.ts';
 import { NS, parseXml, strictText } from '../../src/saml/xml-dom.ts';
-import { findSigner, verifyEnvelopedSignature } from '../../src/saml/xml-signature.ts';
+import { findSigner, verifyEnvelopedSignature } from '../../src/saml/signature/verify.ts';
 
 const idp = generateSigningCredential('verify-idp');
 const attacker = generateSigningCredential('verify-attacker');
