@@ -167,7 +167,8 @@ const cases: Case[] = [
   { file: 'valid/signed-with-next-certificate.xml', xml: () => signAssertion(base(), { key: idpNextKey }), idp: { certificates: [S.idpCertificate, 'keys/TEST-ONLY-fixture-idp-next.cert.pem'] }, nameId: 'ann@customer.example', note: 'a certificate rollover at the IdP: two certificates configured, signed with the second (xmlsec1 not run: it is given the first)' },
 
   // not signed as required
-  { file: 'invalid/unsigned.xml', xml: () => base(), code: 'saml_unsigned', note: 'no signature at all' },
+  { file: 'invalid/unsigned.xml', xml: () => base(), code: 'saml_unsigned', diagnosis: { missing: 'assertion' }, note: 'no signature at all' },
+  { file: 'invalid/unsigned-idp-not-requiring-signed-assertion.xml', xml: () => base(), idp: { wantAssertionSigned: false }, code: 'saml_unsigned', diagnosis: { missing: 'response and assertion' }, note: 'no signature at all, for an IdP that need not sign its assertions: something must be signed (the same bytes as invalid/unsigned.xml)' },
   { file: 'invalid/unsigned-response-signature-only-but-assertion-required.xml', xml: () => signResponse(base()), code: 'saml_unsigned', diagnosis: { missing: 'assertion' }, xmlsec1Nodes: ['first'], note: 'a valid Response signature, but this IdP is configured to sign its assertions (the default here): xmlsec1 passes, we refuse' },
 
   // changed after signing
