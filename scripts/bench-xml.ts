@@ -1,21 +1,26 @@
-// XML signature micro-benchmark (issue 7): `npm run bench:xml [-- --rounds 7] [--seconds 1]`.
+// XML signature micro-benchmark (issue 7): `npm run bench:xml [-- --rounds 7] [--seconds 1] [--only c]`.
 // Per operation, in µs: (a) building and signing a login Response as the broker sends it to an app (assertion
 // signed; also response signed, and both), (b) verifying an upstream IdP Response as the ACS does
 // (verifyUpstreamResponse, schema validation included), and the schema validation alone, to show what is left.
 // The upstream Responses are signed here with xml-crypto, as a third-party IdP would sign them (Okta-shaped:
 // InclusiveNamespaces PrefixList="xs"), so the input does not change when our own signing code does.
+// (c) compares the two ways of signing what we send: the hand-written canonical templates (signEnveloped: the digest
+// is SHA-256 of the text we wrote, no parse) against xml-crypto's SignedXml on the same unsigned text (parse, XPath,
+// canonicalise, sign, serialise), given the same parsed KeyObject and KeyInfo, i.e. xml-crypto at its best.
 // Each figure is the median of several rounds; CPU time (process.cpuUsage) is reported next to wall time because
 // the machine is shared with other benchmarks. Figures, never assertions.
 import { parseArgs } from 'node:util';
 import { SignedXml } from 'xml-crypto';
 import { ENVELOPED, EXC_C14N, RSA_SHA256, SHA256 } from '../src/saml/algorithms.ts';
 import { generateSigningCredential, type GeneratedCredential } from '../src/saml/certificates.ts';
+import { keyInfoContent, privateKeyObject } from '../src/saml/keys.ts';
+import { signEnveloped, signXml } from '../src/saml/signature/sign.ts';
 import { buildLoginResponse, type DownstreamApp } from '../src/saml/downstream/response.ts';
 import { createSchemaValidator } from '../src/saml/schema-validator.ts';
 import { verifyUpstreamResponse } from '../src/saml/upstream/response.ts';
 import type { UpstreamIdp } from '../src/saml/upstream/types.ts';
 
-const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, seconds: { type: 'string', default: '1' } } });
+const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, seconds: { type: 'string', default: '1' }, only: { type: 'string', default: '' } } });
 const ROUNDS = Number(args.rounds);
 const SECONDS = Number(args.seconds);
 
@@ -66,6 +71,28 @@ const acs = (xml: string) => {
 };
 const schema = createSchemaValidator();
 
+// (c) The assertion and Response text of a login Response as our templates write them, unsigned: taken from a signed
+// one, without its Signatures (each Signature sits right after the element's Issuer).
+const unsignedAssertion = { head: '', tail: '', id: '' };
+const unsignedResponse = { head: '', tail: '', id: '', xml: '' };
+{
+  const built = await login({ signResponse: true, signAssertion: true })();
+  const xml = Buffer.from(built.samlResponse, 'base64').toString().replace(/<ds:Signature[\s\S]*?<\/ds:Signature>/g, '');
+  const assertion = /<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(xml)![0];
+  const cut = (text: string) => { const at = text.indexOf('</saml:Issuer>') + '</saml:Issuer>'.length; return { head: text.slice(0, at), tail: text.slice(at) }; };
+  Object.assign(unsignedAssertion, cut(assertion), { id: built.assertionId });
+  Object.assign(unsignedResponse, cut(xml), { id: built.id, xml });
+}
+const brokerKey = { keyPem: brokerIdp.privateKeyPem, certificatePem: brokerIdp.certificatePem };
+const handWritten = (x: { head: string; tail: string; id: string }) => () => signEnveloped(x.head, x.tail, x.id, brokerKey, ['xs']);
+function signedXml(xml: string, id: string): string {
+  const sig = new SignedXml({ privateKey: privateKeyObject(brokerIdp.privateKeyPem), signatureAlgorithm: RSA_SHA256, canonicalizationAlgorithm: EXC_C14N, getKeyInfoContent: keyInfoContent(brokerIdp.certificatePem) });
+  sig.addReference({ xpath: `//*[@ID='${id}']`, transforms: [ENVELOPED, EXC_C14N], digestAlgorithm: SHA256, inclusiveNamespacesPrefixList: ['xs'] });
+  sig.computeSignature(xml, { prefix: 'ds', location: { reference: `//*[@ID='${id}']/*[local-name(.)='Issuer']`, action: 'after' } });
+  return sig.getSignedXml();
+}
+const assertionText = unsignedAssertion.head + unsignedAssertion.tail;
+
 async function measure(op: () => unknown): Promise<{ wall: number; cpu: number }> {
   const rounds: { wall: number; cpu: number }[] = [];
   for (let i = 0; i < 50; i++) await op(); // warm-up (JIT, key caches, schema compilation)
@@ -89,6 +116,11 @@ const ops: [string, () => unknown][] = [
   ['(b) ACS verifyUpstreamResponse, assertion signed', acs(assertionSigned)],
   ['    ACS verifyUpstreamResponse, response + assertion signed', acs(bothSigned)],
   ['    schema validation alone (inside (b))', () => schema.validate(bothSigned)],
+  ['(c) sign the assertion: hand-written canonical (signEnveloped)', handWritten(unsignedAssertion)],
+  ['    sign the assertion: xml-crypto SignedXml', () => signedXml(assertionText, unsignedAssertion.id)],
+  ['    sign the assertion: one parse + xml-crypto C14N (signXml)', () => signXml(assertionText, unsignedAssertion.id, brokerKey)],
+  ['    sign assertion then Response: hand-written canonical', () => { const assertion = handWritten(unsignedAssertion)(); return signEnveloped(unsignedResponse.head, unsignedResponse.tail.replace(assertionText, assertion), unsignedResponse.id, brokerKey, ['xs']); }],
+  ['    sign assertion then Response: xml-crypto SignedXml', () => signedXml(signedXml(unsignedResponse.xml, unsignedAssertion.id), unsignedResponse.id)],
 ];
 
 // Each op must succeed before it is timed.
@@ -97,6 +129,7 @@ console.log(`XML signature micro-benchmark: median of ${ROUNDS} rounds of ${SECO
 console.log('| operation | wall µs | CPU µs |');
 console.log('|---|---|---|');
 for (const [name, op] of ops) {
+  if (args.only && !name.startsWith(`(${args.only})`) && !ops.slice(0, ops.findIndex(([n]) => n === name) + 1).reverse().find(([n]) => n.startsWith('('))?.[0].startsWith(`(${args.only})`)) continue;
   const m = await measure(op);
   console.log(`| ${name.trim()} | ${m.wall.toFixed(0)} | ${m.cpu.toFixed(0)} |`);
 }

@@ -1,8 +1,8 @@
 // The two front-channel bindings, for every protocol message we send or receive (AuthnRequest, LogoutRequest,
 // LogoutResponse): encoding with an RSA-SHA256 signature (over the query string for HTTP-Redirect, enveloped in the
 // XML for HTTP-POST), and checking the signature of a received message against the certificates registered for its
-// sender only (a certificate carried in the message is never trusted). Enveloped XML signatures, both ways, are
-// xml-signature.ts's.
+// sender only (a certificate carried in the message is never trusted). Enveloped XML signatures are made in
+// signature/sign.ts and checked in signature/verify.ts.
 import { createSign, verify as verifySignature } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
 import { digestAlgorithm, RSA_SHA256, signatureAlgorithm } from './algorithms.ts';
@@ -11,7 +11,8 @@ import { SamlError } from './errors.ts';
 import { privateKeyObject, publicKeyObject } from './keys.ts';
 import { createSchemaValidator } from './schema-validator.ts';
 import { childElements, descendants, firstChild, NS, parseXml, strictText } from './xml-dom.ts';
-import { checkSignedInfoAlgorithms, findSigner, signXml } from './xml-signature.ts';
+import { signXml } from './signature/sign.ts';
+import { checkSignedInfoAlgorithms, findSigner } from './signature/verify.ts';
 
 export type Binding = 'redirect' | 'post';
 export type SamlParam = 'SAMLRequest' | 'SAMLResponse';

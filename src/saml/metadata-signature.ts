@@ -1,9 +1,9 @@
 // Signed metadata (federation aggregates, some IdPs): when the admin configured the publisher's signing certificate,
 // only a document whose root carries a valid signature by that certificate is accepted, and only what the signature
-// covers (the verified root) is read. The check is the one used for IdP responses (xml-signature.ts), SHA-1 refused.
+// covers (the verified root) is read. The check is the one used for IdP responses (signature/verify.ts), SHA-1 refused.
 import { SamlError } from './errors.ts';
 import { childElements, NS } from './xml-dom.ts';
-import { verifyEnvelopedSignature } from './xml-signature.ts';
+import { verifyEnvelopedSignature } from './signature/verify.ts';
 
 const MD = 'urn:oasis:names:tc:SAML:2.0:metadata';
 

@@ -2,16 +2,21 @@
 // process and reused: the validators published for samlify start a JVM or a worker per call (85–170 ms); this costs
 // 0.02 ms for a short request and 0.08 ms for a 6 KB signed Response. Documents are parsed with a DOCTYPE refused
 // up front (no DTD means no entity expansion and no external entity), and every parsed document is disposed after use.
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { ParseOption, XmlDocument, XsdValidator, xmlCleanupInputProvider, xmlRegisterInputProvider, type XmlInputProvider } from 'libxml2-wasm';
 import { fsInputProviders } from 'libxml2-wasm/lib/nodejs.mjs';
+import { PROJECT_ROOT } from '../project-root.ts';
 
-const require = createRequire(import.meta.url);
-
-/** The SAML 2.0 protocol, assertion, xmldsig and xenc schemas shipped with @authenio/samlify-xmllint-wasm. */
-export const SAML_SCHEMA_DIR = join(dirname(require.resolve('@authenio/samlify-xmllint-wasm/package.json')), 'schemas');
+/**
+ * The SAML 2.0 protocol, assertion, xmldsig and xenc schemas, vendored in src/saml/schemas (SOURCES.md says where
+ * from). Read next to this module: src/saml/schemas in development, dist/src/saml/schemas in the built image
+ * (`npm run build` copies the folder there, tsc alone does not); a build made by tsc alone, run from a checkout,
+ * reads the source folder.
+ */
+export const SAML_SCHEMA_DIR = [fileURLToPath(new URL('./schemas', import.meta.url)), join(PROJECT_ROOT, 'src/saml/schemas')]
+  .find((dir) => existsSync(join(dir, 'saml-schema-protocol-2.0.xsd'))) ?? fileURLToPath(new URL('./schemas', import.meta.url));
 
 const DOCTYPE = /<!DOCTYPE/i;
 // Defence in depth behind the DOCTYPE refusal. The string reaches libxml2 as UTF-8 whatever its XML declaration

@@ -3,7 +3,7 @@ const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;
 export const xmlEscape = (value: string) => value.replace(/[&<>"']/g, (c) => ENTITIES[c]);
 
 // The same escaping, in the exact form C14N gives (https://www.w3.org/TR/xml-c14n#ProcessingModel), for templates
-// that write an element already canonical so that its signature needs no parse (see xml-signature.ts). Both are
+// that write an element already canonical so that its signature needs no parse (see signature/sign.ts). Both are
 // complete escapings for their context: nothing else can end a value or start markup there. Text: & < > and CR as
 // references (a raw CR would be read back as LF). Attribute values (always written between double quotes): & < "
 // and TAB, LF, CR as references (raw, the parser would normalise them to spaces).

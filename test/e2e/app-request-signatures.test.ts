@@ -5,7 +5,7 @@ import t from 'tap';
 import { deflateRawSync } from 'node:zlib';
 import { SAML } from '@node-saml/node-saml';
 import { generateSigningCredential } from '../../src/saml/certificates.ts';
-import { signXml } from '../../src/saml/xml-signature.ts';
+import { signXml } from '../../src/saml/signature/sign.ts';
 import { Browser } from '../helpers/browser.ts';
 import { createWorld, type World } from '../helpers/sso-world.ts';
 import type { Application } from '../../src/store/applications.ts';

@@ -1,4 +1,4 @@
-// Proof that we sign without parsing correctly (xml-signature.ts): for every kind of message we sign, with hostile
+// Proof that we sign without parsing correctly (signature/sign.ts): for every kind of message we sign, with hostile
 // values in every field, xml-crypto's own canonicalisation of the parsed signed element equals the text we wrote
 // (so the digest, SHA-256 of our text, is the digest of the canonical form), xml-crypto's SignedXml.checkSignature
 // accepts the document, our verifier accepts it, and the values read back are the values we were given.
@@ -17,7 +17,7 @@ import { logoutRequestXml, logoutResponseXml } from '../../src/saml/logout.ts';
 import { buildUpstreamAuthnRequest } from '../../src/saml/upstream/authn-request.ts';
 import type { UpstreamIdp } from '../../src/saml/upstream/types.ts';
 import { c14nAttr, c14nText } from '../../src/saml/xml.ts';
-import { verifyEnvelopedSignature } from '../../src/saml/xml-signature.ts';
+import { verifyEnvelopedSignature } from '../../src/saml/signature/verify.ts';
 
 const DS = 'http://www.w3.org/2000/09/xmldsig#';
 const SAML = 'urn:oasis:names:tc:SAML:2.0:assertion';

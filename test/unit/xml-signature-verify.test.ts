@@ -1,7 +1,9 @@
-// Verifying on the DOM we already parsed (xml-signature.ts), on documents signed by xml-crypto as third-party IdPs
-// sign them: what is accepted, what is refused and with which code. The ACS-level attacks (wrapping, moved
-// assertions, duplicate IDs) are in upstream/attacks.test.ts.
+// Verifying on the DOM we already parsed (signature/verify.ts), on documents signed by xml-crypto as third-party IdPs
+// sign them: what is accepted, what is refused and with which code. The attacks as files, checked at the ACS
+// (wrapping, moved assertions, duplicate IDs, comments...), are test/fixtures/saml (xml-signature-fixtures.test.ts);
+// the last test here runs the verifier alone on their signatures.
 import t, { type Test } from 'tap';
+import { readFileSync } from 'node:fs';
 import { SignedXml } from 'xml-crypto';
 import { ENVELOPED, EXC_C14N, RSA_SHA256, SHA256 } from '../../src/saml/algorithms.ts';
 import { encodeOutgoing, verifyMessageSignature } from '../../src/saml/bindings.ts';
@@ -9,7 +11,7 @@ import { generateSigningCredential, type GeneratedCredential } from '../../src/s
 import { SamlError } from '../../src/saml/errors.ts';
 import { logoutRequestXml } from '../../src/saml/logout.ts';
 import { NS, parseXml, strictText } from '../../src/saml/xml-dom.ts';
-import { findSigner, verifyEnvelopedSignature } from '../../src/saml/xml-signature.ts';
+import { findSigner, verifyEnvelopedSignature } from '../../src/saml/signature/verify.ts';
 
 const idp = generateSigningCredential('verify-idp');
 const attacker = generateSigningCredential('verify-attacker');
@@ -190,4 +192,34 @@ t.test('POST-binding requests: refusals carry the request codes', async (t) => {
   t.throws(check(signed.replace(`<ds:Transform Algorithm="${EXC_C14N}">`, '<ds:Transform Algorithm="urn:example:unknown">')), { code: 'saml_request_bad_signature', message: /transform/ });
   t.throws(check(signed.replace(/URI="#[^"]+"/, 'URI="#_other"')), { code: 'saml_request_bad_signature', message: /does not cover/ });
   t.throws(check(signed.replace(/<ds:Signature[\s\S]*<\/ds:Signature>/, '')), { code: 'saml_request_unsigned' });
+});
+
+// The fixture corpus (test/fixtures/saml; xml-signature-fixtures.test.ts checks each file at the ACS): here the
+// verifier alone, on each signature of each file that the ACS refuses for its signature (or accepts). Signatures are
+// checked in the ACS's order, the Response's own first: the first refused carries the manifest's code.
+t.test('fixture corpus: each signature verdict comes from the verifier itself', async (t) => {
+  const dir = new URL('../fixtures/saml/', import.meta.url).pathname;
+  const { settings, fixtures } = JSON.parse(readFileSync(`${dir}manifest.json`, 'utf8')) as { settings: { idpCertificate: string }; fixtures: Record<string, { code?: string; idp?: { allowSha1?: boolean; certificates?: string[] } }> };
+  const SIGNATURE_CODES = ['saml_bad_signature', 'saml_weak_algorithm', 'saml_untrusted_certificate'];
+  let checked = 0;
+  for (const [file, e] of Object.entries(fixtures)) {
+    if (e.code && !SIGNATURE_CODES.includes(e.code)) continue;
+    const d = parseXml(readFileSync(dir + file, 'utf8'));
+    const certificates = (e.idp?.certificates ?? [settings.idpCertificate]).map((c) => readFileSync(dir + c, 'utf8'));
+    const signatures = Array.from(d.getElementsByTagNameNS(NS.ds, 'Signature') as unknown as Element[]).sort((a, b) => Number(b.parentNode === d.documentElement) - Number(a.parentNode === d.documentElement));
+    let refusal: unknown = null;
+    for (const signature of signatures) {
+      const el = signature.parentNode as Element;
+      try {
+        verifyEnvelopedSignature(el, signature, { certificates, allowSha1: !!e.idp?.allowSha1, what: el.localName === 'Response' ? 'response' : 'assertion' });
+      } catch (err) {
+        refusal = err;
+        break;
+      }
+    }
+    if (e.code) t.equal((refusal as SamlError | null)?.code, e.code, `${file}: ${(refusal as Error | null)?.message}`);
+    else t.equal(refusal, null, `${file}: every signature verifies`);
+    checked++;
+  }
+  t.ok(checked >= 20, `${checked} files checked`);
 });

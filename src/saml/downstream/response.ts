@@ -1,6 +1,6 @@
 // The Responses we send to apps (we are the IdP). Every element is written from a template already in its
 // exclusive-C14N form, every value escaped as C14N does (xml.ts), so that signing needs no parse: the digest is the
-// SHA-256 of the text itself (xml-signature.ts; the tests prove each template canonical with hostile values).
+// SHA-256 of the text itself (signature/sign.ts; the tests prove each template canonical with hostile values).
 // RSA-SHA256, SHA-256 digests, exclusive C14N with InclusiveNamespaces PrefixList="xs" (which keeps the xmlns:xs that
 // xsi:type="xs:string" needs, as Okta and ADFS do). The assertion is signed when the app wants it (and always when
 // the response itself is not signed: an unsigned assertion is never issued), then the response. The signature goes
@@ -14,7 +14,7 @@ import { pooledRandomBytes } from '../../crypto/random-ids.ts';
 import xmlenc from 'xml-encryption';
 import { NAMEID_FORMATS } from '../metadata.ts';
 import { c14nAttr as a, c14nText as t } from '../xml.ts';
-import { canonicalXml, signEnveloped } from '../xml-signature.ts';
+import { canonicalXml, signEnveloped } from '../signature/sign.ts';
 
 export interface IdpIdentity { entityId: string; signingKeyPem: string; certificatePem: string }
 

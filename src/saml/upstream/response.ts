@@ -1,6 +1,6 @@
 // Verifying an upstream IdP's Response at our ACS (we are the SP). Every check the broker owns happens here, each
 // failure with its own code. The rule that keeps signature wrapping out: identity and conditions are read only from
-// what a signature covers, which is the element whose signature was verified on this very DOM (xml-signature.ts: its
+// what a signature covers, which is the element whose signature was verified on this very DOM (signature/verify.ts: its
 // one Reference names that element by its own ID, and IDs are unique in the document), never from outside it; and
 // the received document must contain exactly one assertion, wherever an attacker might hide another.
 //
@@ -12,7 +12,7 @@ import { sameEndpoint } from '../endpoint-match.ts';
 import { SamlError } from '../errors.ts';
 import { createSchemaValidator } from '../schema-validator.ts';
 import { childElements, descendants, firstChild, NS, parseXml, strictText } from '../xml-dom.ts';
-import { verifyEnvelopedSignature } from '../xml-signature.ts';
+import { verifyEnvelopedSignature } from '../signature/verify.ts';
 import type { LocalSp, UpstreamIdp, VerifiedAssertion } from './types.ts';
 
 const schema = createSchemaValidator();
