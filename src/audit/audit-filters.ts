@@ -17,9 +17,11 @@ export interface AuditFilterInput {
   app?: string;
   idp?: string;
   actor?: string;
+  /** a refusal's error code */
+  code?: string;
 }
 
-export const AUDIT_FILTER_FIELDS = ['from', 'to', 'type', 'user', 'app', 'idp', 'actor'] as const;
+export const AUDIT_FILTER_FIELDS = ['from', 'to', 'type', 'user', 'app', 'idp', 'actor', 'code'] as const;
 const MAX_FILTER_LENGTH = 320;
 
 /** The filters with surrounding space removed and empty ones dropped (also what page links carry along). */
@@ -66,6 +68,7 @@ export async function auditQueryOf(store: TenantStore, filters: AuditFilterInput
     ...(filters.app && { appId: filters.app }),
     ...(filters.idp && { idpId: filters.idp }),
     ...(filters.actor && { actor: filters.actor }),
+    ...(filters.code && { code: filters.code }),
   };
 }
 

@@ -25,6 +25,10 @@ const readDevice = rowReader<DeviceRow>({ dates: ['createdAt', 'expiresAt', 'rev
 export class TotpFactorRepository {
   constructor(private readonly db: Db, private readonly sql: SqlRunner, private readonly orgId: string) {}
 
+  /** Users of the organisation with an enrolled (active) authenticator. */
+  countActive(): Promise<number> {
+    return this.db.totpFactor.count({ where: { orgId: this.orgId, status: 'active' } });
+  }
   async find(userId: string): Promise<TotpFactorRow | null> {
     const [row] = await this.sql.all(FIND_FACTOR, [userId, this.orgId]);
     return row ? readFactor(row) : null;

@@ -17,6 +17,7 @@ const filterProperties = {
   app: { type: 'string', description: 'app id' },
   idp: { type: 'string', description: 'identity provider id' },
   actor: { type: 'string', description: 'who made a change: an admin email, api-token:<name>, cli' },
+  code: { type: 'string', description: 'error code of a refusal (saml_bad_signature, link_refused…)' },
 };
 const eventSchema = {
   type: 'object',
