@@ -24,12 +24,13 @@ import { returnOfferFor } from './broker/flow-failure.ts';
 import { logoutRoutes } from './broker/logout-routes.ts';
 import { mfaRoutes } from './broker/mfa-routes.ts';
 import { metricsPlugin } from './metrics/routes.ts';
+import { scimRoutes } from './scim/routes.ts';
 import { RETRY_AFTER_SECONDS, serviceUnavailable, unavailableReason } from './store/unavailable.ts';
 
 export interface BuildOptions { logger?: boolean | object }
 
 function wantsJson(request: FastifyRequest) {
-  if (request.url.startsWith('/api/')) return true;
+  if (request.url.startsWith('/api/') || request.url.startsWith('/scim/')) return true;
   const accept = request.headers.accept ?? '';
   return accept.includes('application/json') && !accept.includes('text/html');
 }
@@ -113,6 +114,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   await app.register(adminRoutes, { ctx });
   await app.register(adminPages, { ctx });
   await app.register(adminApi, { ctx });
+  await app.register(scimRoutes, { ctx, prefix: '/scim/v2' });
 
   return app;
 }

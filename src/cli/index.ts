@@ -18,6 +18,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   mfa: async () => { const m = await import('./commands/mfa.ts'); return { run: m.mfaCommand, usage: m.mfaUsage }; },
   users: async () => { const m = await import('./commands/users.ts'); return { run: m.usersCommand, usage: m.usersUsage }; },
   token: async () => { const m = await import('./commands/token.ts'); return { run: m.tokenCommand, usage: m.tokenUsage }; },
+  scim: async () => { const m = await import('./commands/scim.ts'); return { run: m.scimCommand, usage: m.scimUsage }; },
   keys: async () => { const m = await import('./commands/keys.ts'); return { run: m.keysCommand, usage: m.keysUsage }; },
   admin: async () => { const m = await import('./commands/admin.ts'); return { run: m.adminCommand, usage: m.adminUsage }; },
 };

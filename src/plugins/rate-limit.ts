@@ -1,5 +1,5 @@
 // Request rate limits on the routes people and programs can hammer: the login routes, the second-factor form
-// (tighter), the admin sign-in (tight) and the admin API. Each request of those routes counts once against its
+// (tighter), the admin sign-in (tight) and the admin API (with the SCIM endpoints). Each request of those routes counts once against its
 // client address (per route group) and once against its organisation (every group together, a higher limit), in
 // one-minute windows, through @fastify/rate-limit: shared by every node in Redis when REDIS_URL is set, in this
 // process's memory otherwise. Over a limit: 429 with Retry-After, as the branded error page or the JSON error
@@ -21,7 +21,7 @@ export function groupOf(method: string, route: string | undefined): Group | null
   if (!route) return null;
   if (method === 'POST' && route === '/flow/:id/mfa') return 'mfa';
   if (method === 'POST' && (route === '/admin/login' || route === '/admin/login/totp')) return 'adminLogin';
-  if (route === '/api' || route.startsWith('/api/')) return 'api';
+  if (route === '/api' || route.startsWith('/api/') || route.startsWith('/scim/')) return 'api'; // SCIM clients count as API clients
   if (route === '/saml/idp/sso' || route === '/saml/sp/acs' || route.startsWith('/flow/') || route === '/apps/:appId/launch') return 'login';
   return null;
 }

@@ -53,6 +53,10 @@ export class BrokerSessionRepository {
       where: { orgId: this.orgId, endedAt: null, idpId, nameId, ...(sessionIndexes.length && { upstreamSessionIndex: { in: sessionIndexes } }) },
     });
   }
+  /** Ends every open session of the user (deprovisioning); the number ended. */
+  async endForUser(userId: string, at: Date) {
+    return (await this.db.brokerSession.updateMany({ where: { orgId: this.orgId, userId, endedAt: null }, data: { endedAt: at } })).count;
+  }
   endMany(ids: string[], at: Date) {
     return this.db.brokerSession.updateMany({ where: { id: { in: ids }, orgId: this.orgId, endedAt: null }, data: { endedAt: at } });
   }

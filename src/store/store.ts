@@ -16,6 +16,7 @@ import { AdminSessionRepository } from './admin-sessions.ts';
 import { RememberedDeviceRepository, TotpFactorRepository } from './totp-factors.ts';
 import { ImportJobRepository } from './import-jobs.ts';
 import { ApiTokenRepository } from './api-tokens.ts';
+import { ScimRepository, ScimTokenRepository } from './scim.ts';
 import { cachedRepository, ConfigCache } from './config-cache.ts';
 import type { RedisRecords } from './redis/redis-records.ts';
 import { RedisLoginFlowRepository } from './redis/redis-login-flows.ts';
@@ -36,6 +37,8 @@ export interface TenantStore {
   devices: RememberedDeviceRepository;
   importJobs: ImportJobRepository;
   apiTokens: ApiTokenRepository;
+  scimTokens: ScimTokenRepository;
+  scim: ScimRepository;
 }
 
 /** `redis`: where login flows live when REDIS_URL is set; the database otherwise. One-time-use records (assertion
@@ -60,6 +63,8 @@ export function tenantStore(db: Db, sql: SqlRunner, orgId: string, cache: Config
     devices: new RememberedDeviceRepository(db, sql, orgId),
     importJobs: new ImportJobRepository(db, orgId, sql.dialect),
     apiTokens: new ApiTokenRepository(db, orgId),
+    scimTokens: new ScimTokenRepository(db, orgId),
+    scim: new ScimRepository(db, orgId),
   };
 }
 

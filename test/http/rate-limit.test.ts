@@ -25,6 +25,7 @@ t.test('route groups come from the route pattern; health, readiness and metrics 
   t.equal(groupOf('POST', '/admin/login/totp'), 'adminLogin');
   t.equal(groupOf('GET', '/admin/login'), null, 'the form itself is not limited');
   t.equal(groupOf('GET', '/api/users/:id'), 'api');
+  t.equal(groupOf('PATCH', '/scim/v2/:idpId/Users/:id'), 'api', 'SCIM clients count as API clients');
   for (const route of ['/saml/idp/sso', '/saml/sp/acs', '/flow/:id/continue', '/apps/:appId/launch']) t.equal(groupOf('GET', route), 'login', route);
   for (const route of ['/healthz', '/readyz', '/metrics', '/admin', '/saml/idp/metadata', '/login', undefined]) t.equal(groupOf('GET', route), null, String(route));
 });

@@ -14,6 +14,7 @@ import { policiesApi } from './policies.ts';
 import { auditApi } from './audit.ts';
 import { organizationApi } from './organization.ts';
 import { keysApi } from './keys.ts';
+import { scimTokensApi } from './scim-tokens.ts';
 
 declare module 'fastify' {
   interface FastifyRequest { apiActor?: string }
@@ -49,4 +50,5 @@ export async function adminApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
   await app.register(auditApi, { ctx });
   await app.register(organizationApi, { ctx });
   await app.register(keysApi, { ctx });
+  await app.register(scimTokensApi, { ctx });
 }

@@ -18,7 +18,7 @@ const nullableTime = { type: ['string', 'null'], format: 'date-time' };
 const TWO_FACTOR_STATES = ['none', 'pending', 'active', 'locked'];
 const userProperties = {
   id: { type: 'string' }, email: { type: 'string' }, username: nullableString, firstName: nullableString, lastName: nullableString, phone: nullableString,
-  groups: { type: 'array', items: { type: 'string' } }, status: { type: 'string', enum: ['active', 'disabled'] }, source: { type: 'string', enum: ['admin', 'imported', 'jit'] },
+  groups: { type: 'array', items: { type: 'string' } }, status: { type: 'string', enum: ['active', 'disabled'] }, source: { type: 'string', enum: ['admin', 'imported', 'jit', 'scim'] },
   createdAt: { type: 'string', format: 'date-time' }, updatedAt: { type: 'string', format: 'date-time' }, lastLoginAt: nullableTime,
 };
 const userSchema = { type: 'object', properties: userProperties };
@@ -26,7 +26,7 @@ const identitySchema = {
   type: 'object',
   properties: {
     id: { type: 'string' }, idpId: { type: 'string' }, idpName: nullableString, nameId: { type: 'string' },
-    source: { type: 'string', enum: ['login', 'imported', 'admin'], description: 'login: linked or created at sign-in; imported: an import\'s pre-link; admin: added by an admin' },
+    source: { type: 'string', enum: ['login', 'imported', 'admin', 'scim'], description: 'login: linked or created at sign-in; imported: an import\'s pre-link; admin: added by an admin; scim: provisioned by the IdP\'s SCIM client' },
     createdAt: { type: 'string', format: 'date-time' },
   },
 };

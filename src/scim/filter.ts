@@ -1,0 +1,99 @@
+// SCIM filter expressions (RFC 7644 3.4.2.2): parsed by scim2-parse-filter, evaluated here over a resource's JSON
+// so that attribute names never depend on case and string comparisons follow each attribute's caseExact (only
+// id, externalId and meta are case-exact among what this server serves). A filter that does not parse is 400
+// invalidFilter.
+import { parse, type Filter } from 'scim2-parse-filter';
+import { invalidFilter } from './errors.ts';
+
+const CASE_EXACT = new Set(['id', 'externalid', 'meta']);
+const MAX_FILTER_LENGTH = 2000;
+
+export function parseFilter(text: string): Filter {
+  if (text.length > MAX_FILTER_LENGTH) throw invalidFilter(`The filter is longer than ${MAX_FILTER_LENGTH} characters.`);
+  let ast: Filter;
+  try {
+    ast = parse(text);
+  } catch (err) {
+    throw invalidFilter(`The filter could not be parsed: ${(err as Error).message}`.slice(0, 300));
+  }
+  if (!ast || typeof ast !== 'object' || !('op' in ast)) throw invalidFilter('The filter could not be parsed.');
+  return ast;
+}
+
+/** "urn:...:User:department" → [urn, department]; "name.givenName" → [name, givenName]. */
+export function splitAttrPath(path: string): string[] {
+  const i = path.lastIndexOf(':');
+  return i === -1 ? path.split('.') : [path.slice(0, i), ...path.slice(i + 1).split('.')];
+}
+
+function child(value: unknown, name: string): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const key = Object.keys(value).find((k) => k.toLowerCase() === name.toLowerCase());
+  return key === undefined ? undefined : (value as Record<string, unknown>)[key];
+}
+
+/** Values at `path` under `resource`, multi-valued attributes flattened. */
+function valuesAt(resource: unknown, path: string[]): unknown[] {
+  let current: unknown[] = [resource];
+  for (const name of path) {
+    current = current.flatMap((v) => (Array.isArray(v) ? v : [v])).map((v) => child(v, name)).filter((v) => v !== undefined && v !== null);
+  }
+  return current.flatMap((v) => (Array.isArray(v) ? v : [v]));
+}
+
+type Comparable = string | number | boolean | null;
+
+function compare(op: string, actual: unknown, expected: Comparable, caseExact: boolean): boolean {
+  if (actual !== null && typeof actual === 'object') return false;
+  let a = actual as Comparable;
+  let e = expected;
+  if (!caseExact && typeof a === 'string' && typeof e === 'string') { a = a.toLowerCase(); e = e.toLowerCase(); }
+  // Booleans arrive as strings from some clients ("True"), and the other way round.
+  if (typeof a === 'boolean' && typeof e === 'string' && /^(true|false)$/i.test(e)) e = e.toLowerCase() === 'true';
+  switch (op) {
+    case 'eq': return a === e;
+    case 'ne': return a !== e;
+    case 'co': return typeof a === 'string' && typeof e === 'string' && a.includes(e);
+    case 'sw': return typeof a === 'string' && typeof e === 'string' && a.startsWith(e);
+    case 'ew': return typeof a === 'string' && typeof e === 'string' && a.endsWith(e);
+    case 'gt': return e !== null && a !== null && a > e;
+    case 'ge': return e !== null && a !== null && a >= e;
+    case 'lt': return e !== null && a !== null && a < e;
+    case 'le': return e !== null && a !== null && a <= e;
+    default: throw invalidFilter(`Unknown operator ${op}.`);
+  }
+}
+
+export function matches(resource: unknown, f: Filter): boolean {
+  switch (f.op) {
+    case 'and': return (f as { filters: Filter[] }).filters.every((c) => matches(resource, c));
+    case 'or': return (f as { filters: Filter[] }).filters.some((c) => matches(resource, c));
+    case 'not': return !matches(resource, (f as { filter: Filter }).filter);
+    case '[]': {
+      const { attrPath, valFilter } = f as { attrPath: string; valFilter: Filter };
+      return valuesAt(resource, splitAttrPath(attrPath)).some((v) => matches(v, valFilter));
+    }
+    case 'pr': {
+      const values = valuesAt(resource, splitAttrPath((f as { attrPath: string }).attrPath));
+      return values.some((v) => v !== '' );
+    }
+    default: {
+      const { attrPath, compValue } = f as { op: string; attrPath: string; compValue: Comparable };
+      const path = splitAttrPath(attrPath);
+      const caseExact = CASE_EXACT.has(path[0].toLowerCase());
+      const values = valuesAt(resource, path);
+      if (f.op === 'ne') return values.length === 0 || values.every((v) => compare('ne', v, compValue, caseExact));
+      return values.some((v) => compare(f.op, v, compValue, caseExact));
+    }
+  }
+}
+
+/** The userName of a filter `userName eq "…"` (what Okta and Entra ask before creating a user), else null. */
+export function userNameEquals(f: Filter): string | null {
+  if (f.op !== 'eq') return null;
+  const { attrPath, compValue } = f as { attrPath: string; compValue: unknown };
+  const path = splitAttrPath(attrPath);
+  const last = path[path.length - 1].toLowerCase();
+  const plain = path.length === 1 || (path.length === 2 && path[0].toLowerCase() === 'urn:ietf:params:scim:schemas:core:2.0:user');
+  return plain && last === 'username' && typeof compValue === 'string' ? compValue : null;
+}

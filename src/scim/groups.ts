@@ -1,0 +1,151 @@
+// /Groups of one IdP's SCIM client. A group's members are users provisioned through the same IdP; membership puts the
+// group's displayName into each member's users.groups, which app policies' group conditions read, so a change
+// acts on the next sign-in (syncUserGroups in users.ts).
+import type { Filter } from 'scim2-parse-filter';
+import { CONTROL } from '../users/import/validate-row.ts';
+import { MAX_LENGTH } from '../users/import/columns.ts';
+import { invalidValue, scimNotFound, ScimError, uniqueness } from './errors.ts';
+import { matches, parseFilter } from './filter.ts';
+import { applyPatch, readPatch } from './patch.ts';
+import { checkIfMatch, GROUP_SCHEMA, type Json, listResponse, pageOf, withVersion } from './resources.ts';
+import { syncUserGroups, type ScimScope } from './users.ts';
+
+type GroupRow = NonNullable<Awaited<ReturnType<ScimScope['store']['scim']['findGroup']>>>;
+interface GroupInput { displayName: string; externalId: string | null; members: string[] | undefined }
+
+const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+const field = (obj: Json, name: string): unknown => {
+  const key = Object.keys(obj).find((k) => k.toLowerCase() === name.toLowerCase());
+  return key === undefined ? undefined : obj[key];
+};
+
+function readGroup(body: unknown): GroupInput {
+  if (!isObject(body)) throw new ScimError(400, 'invalidSyntax', 'The request body must be a JSON object.');
+  const displayName = typeof field(body, 'displayName') === 'string' ? (field(body, 'displayName') as string).trim() : '';
+  if (!displayName) throw invalidValue('displayName is required.');
+  if (displayName.length > MAX_LENGTH.groups || CONTROL.test(displayName)) throw invalidValue(`displayName must be at most ${MAX_LENGTH.groups} characters without control characters.`);
+  const externalId = field(body, 'externalId');
+  if (externalId !== undefined && externalId !== null && typeof externalId !== 'string') throw invalidValue('externalId must be a string.');
+  const members = field(body, 'members');
+  if (members !== undefined && members !== null && !Array.isArray(members)) throw invalidValue('members must be an array.');
+  return {
+    displayName,
+    externalId: typeof externalId === 'string' && externalId.trim() ? externalId.trim() : null,
+    members: Array.isArray(members) ? [...new Set(members.map((m) => (isObject(m) ? String(field(m, 'value') ?? '') : String(m))).filter(Boolean))] : undefined,
+  };
+}
+
+export class ScimGroups {
+  constructor(private readonly s: ScimScope) {}
+
+  private get store() {
+    return this.s.store;
+  }
+  private audit(type: string, details: Record<string, unknown>) {
+    return this.store.audit.record({ type, actor: this.s.actor, idpId: this.s.idp.id, at: this.s.ctx.clock.now(), details: { idpName: this.s.idp.name, ...details } });
+  }
+
+  toResource(g: GroupRow, opts: { members?: boolean } = {}): Json {
+    return withVersion({
+      schemas: [GROUP_SCHEMA],
+      id: g.id,
+      ...(g.externalId && { externalId: g.externalId }),
+      displayName: g.displayName,
+      ...(opts.members !== false && { members: g.members.map((m) => ({ value: m.userId, display: m.user.email, type: 'User', $ref: `${this.s.baseUrl}/Users/${m.userId}` })) }),
+      meta: { resourceType: 'Group', created: g.createdAt.toISOString(), lastModified: g.updatedAt.toISOString(), location: `${this.s.baseUrl}/Groups/${g.id}` },
+    });
+  }
+
+  private async find(id: string): Promise<GroupRow> {
+    const g = await this.store.scim.findGroup(this.s.idp.id, id);
+    if (!g) throw scimNotFound('Group', id);
+    return g;
+  }
+
+  async get(id: string, ifMatch?: string | string[], opts: { members?: boolean } = {}) {
+    const g = await this.find(id);
+    checkIfMatch(ifMatch, (this.toResource(g).meta as Json).version as string);
+    return this.toResource(g, opts);
+  }
+
+  async list(query: { filter?: unknown; startIndex?: unknown; count?: unknown }, opts: { members?: boolean } = {}) {
+    const page = pageOf(query);
+    const filter: Filter | null = typeof query.filter === 'string' && query.filter.trim() ? parseFilter(query.filter) : null;
+    let resources = (await this.store.scim.listGroups(this.s.idp.id)).map((g) => this.toResource(g));
+    if (filter) resources = resources.filter((r) => matches(r, filter));
+    if (opts.members === false) resources = resources.map(({ members: _m, ...r }) => r);
+    return listResponse(resources, page);
+  }
+
+  /** Members must be users provisioned through this IdP: anyone else is 400 invalidValue, as is an unknown id. */
+  private async checkMembers(ids: string[]) {
+    for (const id of ids) if (!(await this.store.scim.findUser(this.s.idp.id, id))) throw invalidValue(`Member ${id.slice(0, 100)} is not a user provisioned through this identity provider.`);
+  }
+
+  async create(body: unknown) {
+    const input = readGroup(body);
+    if (await this.findByName(input.displayName)) throw uniqueness(`A group named ${input.displayName} exists already.`);
+    const members = input.members ?? [];
+    await this.checkMembers(members);
+    let id: string;
+    try {
+      id = (await this.store.scim.createGroup(this.s.idp.id, { displayName: input.displayName, externalId: input.externalId })).id;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'P2002') throw uniqueness(`A group named ${input.displayName} exists already.`);
+      throw err;
+    }
+    for (const userId of members) {
+      await this.store.scim.addMember(id, userId);
+      await syncUserGroups(this.store, userId, [input.displayName]);
+    }
+    await this.audit('scim.group_created', { groupId: id, displayName: input.displayName, members: members.length });
+    return this.toResource(await this.find(id));
+  }
+
+  /** displayName is unique per IdP without regard to case. */
+  private async findByName(displayName: string, exceptId?: string) {
+    return (await this.store.scim.listGroups(this.s.idp.id)).find((g) => g.id !== exceptId && g.displayName.toLowerCase() === displayName.toLowerCase());
+  }
+
+  async replace(id: string, body: unknown, ifMatch?: string | string[]) {
+    const current = await this.find(id);
+    checkIfMatch(ifMatch, (this.toResource(current).meta as Json).version as string);
+    return this.apply(current, readGroup(body));
+  }
+
+  async patch(id: string, body: unknown, ifMatch?: string | string[]) {
+    const operations = readPatch(body);
+    const current = await this.find(id);
+    const resource = this.toResource(current);
+    checkIfMatch(ifMatch, (resource.meta as Json).version as string);
+    return this.apply(current, readGroup(applyPatch(resource, operations, { coreUrn: GROUP_SCHEMA, multiValued: new Set(['members']) })));
+  }
+
+  private async apply(current: GroupRow, input: GroupInput) {
+    const renamed = input.displayName !== current.displayName;
+    if (renamed && input.displayName.toLowerCase() !== current.displayName.toLowerCase() && (await this.findByName(input.displayName, current.id))) throw uniqueness(`A group named ${input.displayName} exists already.`);
+    const before = new Set(current.members.map((m) => m.userId));
+    const after = input.members === undefined ? before : new Set(input.members);
+    const added = [...after].filter((u) => !before.has(u));
+    const removed = [...before].filter((u) => !after.has(u));
+    await this.checkMembers(added);
+    if (renamed || input.externalId !== current.externalId || added.length || removed.length) {
+      await this.store.scim.updateGroup(current.id, { displayName: input.displayName, externalId: input.externalId });
+    }
+    for (const userId of added) await this.store.scim.addMember(current.id, userId);
+    for (const userId of removed) await this.store.scim.removeMember(current.id, userId);
+    const touched = [current.displayName, input.displayName];
+    for (const userId of renamed ? [...after, ...removed] : [...added, ...removed]) await syncUserGroups(this.store, userId, touched);
+    if (renamed || input.externalId !== current.externalId) await this.audit('scim.group_updated', { groupId: current.id, displayName: input.displayName, ...(renamed && { previousDisplayName: current.displayName }) });
+    if (added.length || removed.length) await this.audit('scim.group_members_changed', { groupId: current.id, displayName: input.displayName, added, removed });
+    return this.toResource(await this.find(current.id));
+  }
+
+  async delete(id: string, ifMatch?: string | string[]) {
+    const g = await this.find(id);
+    checkIfMatch(ifMatch, (this.toResource(g).meta as Json).version as string);
+    await this.store.scim.deleteGroup(g.id);
+    for (const m of g.members) await syncUserGroups(this.store, m.userId, [g.displayName]);
+    await this.audit('scim.group_deleted', { groupId: g.id, displayName: g.displayName, members: g.members.length });
+  }
+}

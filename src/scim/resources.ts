@@ -1,0 +1,52 @@
+// Shared pieces of the SCIM resources: schema URNs, meta with a content-derived version (the ETag), ListResponse
+// pages, If-Match.
+import { createHash } from 'node:crypto';
+import { ScimError } from './errors.ts';
+
+export const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
+export const ENTERPRISE_SCHEMA = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+export const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+export const LIST_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
+export const MAX_RESULTS = 200;
+export const DEFAULT_COUNT = 100;
+
+export type Json = Record<string, unknown>;
+
+/** Adds meta.version: a weak ETag over the resource's content, so it changes exactly when what a client sees does. */
+export function withVersion<T extends Json & { meta: Json }>(resource: T): T {
+  const version = `W/"${createHash('sha256').update(JSON.stringify(resource)).digest('base64url').slice(0, 22)}"`;
+  return { ...resource, meta: { ...resource.meta, version } };
+}
+
+/** 412 when the request's If-Match names neither `*` nor the resource's current version. */
+export function checkIfMatch(header: string | string[] | undefined, version: string) {
+  if (header === undefined) return;
+  const tags = (Array.isArray(header) ? header.join(',') : header).split(',').map((t) => t.trim()).filter(Boolean);
+  const bare = (t: string) => t.replace(/^W\//, '');
+  if (tags.includes('*') || tags.some((t) => bare(t) === bare(version))) return;
+  throw new ScimError(412, null, 'The resource has changed since that version (If-Match).');
+}
+
+/** startIndex (1-based) and count of a list request, as RFC 7644 3.4.2.4 reads them. */
+export function pageOf(query: { startIndex?: unknown; count?: unknown }) {
+  const int = (v: unknown, fallback: number) => {
+    const n = typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : typeof v === 'number' ? v : NaN;
+    return Number.isFinite(n) ? Math.trunc(n) : fallback;
+  };
+  const startIndex = Math.max(1, int(query.startIndex, 1));
+  const count = Math.min(MAX_RESULTS, Math.max(0, int(query.count, DEFAULT_COUNT)));
+  return { startIndex, count };
+}
+
+export function listResponse(all: Json[], page: { startIndex: number; count: number }) {
+  const resources = all.slice(page.startIndex - 1, page.startIndex - 1 + page.count);
+  return { schemas: [LIST_SCHEMA], totalResults: all.length, startIndex: page.startIndex, itemsPerPage: resources.length, Resources: resources };
+}
+
+/** true/false, also as the strings Entra ID sends ("True", "False"); undefined when absent; 400 otherwise. */
+export function readBoolean(value: unknown, name: string): boolean | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string' && /^(true|false)$/i.test(value.trim())) return value.trim().toLowerCase() === 'true';
+  throw new ScimError(400, 'invalidValue', `${name} must be true or false.`);
+}

@@ -1,0 +1,122 @@
+// What an upstream IdP's SCIM client reaches (src/scim): its tokens, the users linked to it by provisioning
+// (UserIdentity.source 'scim') and its groups. Every query carries the orgId, and every user or group query the idpId:
+// one IdP's client never sees another's users, nor users the admins keep by hand.
+import type { Db } from './database.ts';
+import { parseJson, toJson } from './json.ts';
+import type { User } from './users.ts';
+
+type UserRow = Awaited<ReturnType<Db['user']['findUniqueOrThrow']>>;
+const toUser = (row: UserRow): User => ({ ...row, groups: parseJson<string[]>(row.groups, []) });
+
+export interface ScimLink { id: string; userId: string; nameId: string; externalId: string | null; createdAt: Date }
+export interface ProvisionedUser { link: ScimLink; user: User; groups: { id: string; displayName: string }[] }
+
+const LINK_SELECT = { id: true, userId: true, nameId: true, externalId: true, createdAt: true } as const;
+const USER_INCLUDE = { user: { include: { scimGroups: { include: { group: { select: { id: true, displayName: true, idpId: true } } } } } } } as const;
+
+export class ScimTokenRepository {
+  constructor(private readonly db: Db, private readonly orgId: string) {}
+
+  create(data: { idpId: string; name: string; tokenHash: string; prefix: string }) {
+    return this.db.scimToken.create({ data: { ...data, orgId: this.orgId } });
+  }
+  /** The token's row only if it belongs to this organisation and is not revoked. */
+  findActive(tokenHash: string) {
+    return this.db.scimToken.findFirst({ where: { tokenHash, orgId: this.orgId, revokedAt: null } });
+  }
+  list(idpId: string) {
+    return this.db.scimToken.findMany({ where: { orgId: this.orgId, idpId }, orderBy: { createdAt: 'asc' } });
+  }
+  touch(id: string, at: Date) {
+    return this.db.scimToken.updateMany({ where: { id, orgId: this.orgId }, data: { lastUsedAt: at } });
+  }
+  async revoke(idpId: string, id: string, at: Date) {
+    return (await this.db.scimToken.updateMany({ where: { id, idpId, orgId: this.orgId, revokedAt: null }, data: { revokedAt: at } })).count === 1;
+  }
+}
+
+export class ScimRepository {
+  constructor(private readonly db: Db, private readonly orgId: string) {}
+
+  private provisioned(row: { id: string; userId: string; nameId: string; externalId: string | null; createdAt: Date; user: UserRow & { scimGroups: { group: { id: string; displayName: string; idpId: string } }[] } }, idpId: string): ProvisionedUser {
+    const { user, ...link } = row;
+    const { scimGroups, ...rest } = user;
+    return { link, user: toUser(rest), groups: scimGroups.filter((m) => m.group.idpId === idpId).map((m) => ({ id: m.group.id, displayName: m.group.displayName })) };
+  }
+
+  /** The user provisioned through `idpId` with this id, or null (not provisioned through it, another org's, unknown). */
+  async findUser(idpId: string, userId: string): Promise<ProvisionedUser | null> {
+    const row = await this.db.userIdentity.findFirst({ where: { orgId: this.orgId, idpId, source: 'scim', userId }, select: { ...LINK_SELECT, ...USER_INCLUDE } });
+    return row ? this.provisioned(row, idpId) : null;
+  }
+  /** Every user provisioned through `idpId`, oldest link first. Filters run in memory over this (src/scim/filter.ts). */
+  async listUsers(idpId: string): Promise<ProvisionedUser[]> {
+    const rows = await this.db.userIdentity.findMany({ where: { orgId: this.orgId, idpId, source: 'scim' }, select: { ...LINK_SELECT, ...USER_INCLUDE }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+    return rows.map((r) => this.provisioned(r, idpId));
+  }
+  /** Users provisioned through `idpId` whose userName equals one of `names` exactly (the fast path of `userName eq`). */
+  async findUsersByUserName(idpId: string, names: string[]): Promise<ProvisionedUser[]> {
+    const rows = await this.db.userIdentity.findMany({ where: { orgId: this.orgId, idpId, source: 'scim', nameId: { in: [...new Set(names)] } }, select: { ...LINK_SELECT, ...USER_INCLUDE }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+    return rows.map((r) => this.provisioned(r, idpId));
+  }
+  /** Every link (any source) of this IdP: the userNames taken, for a uniqueness check without regard to case. */
+  identityNames(idpId: string) {
+    return this.db.userIdentity.findMany({ where: { orgId: this.orgId, idpId }, select: { id: true, userId: true, nameId: true, source: true } });
+  }
+  /** Makes an existing link of this IdP a provisioned one (adopts a user who signed in through it before). */
+  adoptLink(linkId: string, nameId: string, externalId: string | null) {
+    return this.db.userIdentity.updateMany({ where: { id: linkId, orgId: this.orgId }, data: { source: 'scim', nameId, externalId } });
+  }
+  createLink(userId: string, idpId: string, nameId: string, externalId: string | null) {
+    return this.db.userIdentity.create({ data: { orgId: this.orgId, userId, idpId, nameId, externalId, source: 'scim' } });
+  }
+  updateLink(linkId: string, data: { nameId: string; externalId: string | null }) {
+    return this.db.userIdentity.updateMany({ where: { id: linkId, orgId: this.orgId }, data });
+  }
+  /** Bumps a user's updatedAt (their SCIM version) after a change that lives in another table. */
+  async touchUser(userId: string) {
+    await this.db.user.updateMany({ where: { id: userId, orgId: this.orgId }, data: { updatedAt: new Date() } });
+  }
+
+  // Groups
+
+  findGroup(idpId: string, id: string) {
+    return this.db.scimGroup.findFirst({ where: { id, idpId, orgId: this.orgId }, include: { members: { select: { userId: true, user: { select: { email: true } } }, orderBy: { createdAt: 'asc' } } } });
+  }
+  listGroups(idpId: string) {
+    return this.db.scimGroup.findMany({ where: { idpId, orgId: this.orgId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], include: { members: { select: { userId: true, user: { select: { email: true } } }, orderBy: { createdAt: 'asc' } } } });
+  }
+  findGroupByName(idpId: string, displayName: string) {
+    return this.db.scimGroup.findFirst({ where: { idpId, orgId: this.orgId, displayName } });
+  }
+  createGroup(idpId: string, data: { displayName: string; externalId: string | null }) {
+    return this.db.scimGroup.create({ data: { ...data, idpId, orgId: this.orgId } });
+  }
+  updateGroup(id: string, data: { displayName?: string; externalId?: string | null }) {
+    return this.db.scimGroup.update({ where: { id, orgId: this.orgId }, data: { ...data, updatedAt: new Date() } });
+  }
+  deleteGroup(id: string) {
+    return this.db.scimGroup.deleteMany({ where: { id, orgId: this.orgId } });
+  }
+  addMember(groupId: string, userId: string) {
+    return this.db.scimGroupMember.upsert({ where: { groupId_userId: { groupId, userId } }, create: { groupId, userId, orgId: this.orgId }, update: {} });
+  }
+  async removeMember(groupId: string, userId: string) {
+    return (await this.db.scimGroupMember.deleteMany({ where: { groupId, userId, orgId: this.orgId } })).count === 1;
+  }
+  /** The names of every SCIM group (of any IdP) the user is a member of. */
+  async memberGroupNames(userId: string): Promise<Set<string>> {
+    const rows = await this.db.scimGroupMember.findMany({ where: { userId, orgId: this.orgId }, select: { group: { select: { displayName: true } } } });
+    return new Set(rows.map((r) => r.group.displayName));
+  }
+  /** Writes the user's group names (the users.groups the policies read). */
+  async setUserGroups(userId: string, groups: string[]) {
+    await this.db.user.updateMany({ where: { id: userId, orgId: this.orgId }, data: { groups: toJson(groups) } });
+  }
+  /** Users of this organisation among `ids` (the rest do not exist here). */
+  async existingUserIds(ids: string[]): Promise<Set<string>> {
+    if (!ids.length) return new Set();
+    const rows = await this.db.user.findMany({ where: { orgId: this.orgId, id: { in: [...new Set(ids)] } }, select: { id: true } });
+    return new Set(rows.map((r) => r.id));
+  }
+}
