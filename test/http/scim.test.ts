@@ -2,7 +2,7 @@
 // isolation between organisations and IdPs, error bodies, ETags, pagination and groups feeding users.groups. On
 // both databases, through the real HTTP application.
 import t from 'tap';
-import { createTestApp, type TestApp } from '../helpers/app.ts';
+import { createTestApp } from '../helpers/app.ts';
 import { createOrg, testProviders } from '../helpers/context.ts';
 import { createScimToken } from '../../src/scim/tokens.ts';
 
