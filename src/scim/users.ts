@@ -18,6 +18,7 @@ import { invalidValue, scimNotFound, ScimError, uniqueness } from './errors.ts';
 import { matches, parseFilter, userNameEquals } from './filter.ts';
 import { applyPatch, readPatch } from './patch.ts';
 import { checkIfMatch, ENTERPRISE_SCHEMA, type Json, listResponse, pageOf, readBoolean, USER_SCHEMA, withVersion } from './resources.ts';
+import { deactivateUser } from '../users/deactivate.ts';
 
 export interface ScimScope { ctx: AppContext; store: TenantStore; idp: IdentityProvider; baseUrl: string; actor: string }
 
@@ -245,11 +246,8 @@ export class ScimUsers {
   /** Disables the user and ends what would let them in without the IdP: broker sessions and remembered devices.
    *  The second factor stays (a reactivated user keeps it). */
   private async deactivate(user: User, type: string, details: Record<string, unknown> = {}) {
-    const now = this.s.ctx.clock.now();
-    if (user.status !== 'disabled') await this.store.users.update(user.id, { status: 'disabled' });
-    const sessionsEnded = await this.store.sessions.endForUser(user.id, now);
-    // recorded in this event (devicesRevoked), not as a separate mfa.device_revoked
-    const devicesRevoked = await this.store.devices.revoke(user.id, null, now);
+    // what ended is recorded in this event (sessionsEnded, devicesRevoked), not as separate events
+    const { sessionsEnded, devicesRevoked } = await deactivateUser(this.store, user.id, this.s.ctx.clock.now());
     await this.audit(type, user.id, { email: user.email, sessionsEnded, devicesRevoked, ...details });
   }
 

@@ -13,6 +13,7 @@ import { MAX_LENGTH } from './import/columns.ts';
 import type { SourceRow } from './import/rows.ts';
 import { idpResolver } from './idp-reference.ts';
 import { CONTROL, RowValidator } from './import/validate-row.ts';
+import { deactivateUser } from './deactivate.ts';
 
 /** The fields an admin edits. Status has its own actions (disable/enable). */
 export interface UserFields {
@@ -104,8 +105,13 @@ export class UserAdmin {
   async setStatus(id: string, status: 'active' | 'disabled', actor: string): Promise<User> {
     const current = await this.get(id);
     if (current.status === status) return current;
+    if (status === 'disabled') {
+      const ended = await deactivateUser(this.store, id, this.ctx.clock.now());
+      await this.audit('user.disabled', actor, id, { email: current.email, ...ended });
+      return this.get(id);
+    }
     const user = await this.store.users.update(id, { status });
-    await this.audit(status === 'disabled' ? 'user.disabled' : 'user.enabled', actor, id, { email: user.email });
+    await this.audit('user.enabled', actor, id, { email: user.email });
     return user;
   }
 

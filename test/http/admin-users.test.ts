@@ -118,11 +118,15 @@ t.test('admin console: users', async (t) => {
   });
 
   t.test('disable and enable', async (t) => {
+    // Ann is signed in (a broker session): disabling her ends it at once, not only at her next login.
+    const idp = (await store.identityProviders.list())[0] ?? await store.identityProviders.create({ name: 'Okta', entityId: 'https://okta.example/e', ssoUrl: 'https://okta.example/sso' });
+    await store.sessions.create({ id: 'ann-session', userId: annId, idpId: idp.id, nameId: 'ann', expiresAt: new Date(ta.clock.now().getTime() + 3_600_000) });
     const off = await admin.post(`/admin/users/${annId}/disable`);
+    t.equal(await store.sessions.findActive('ann-session', ta.clock.now()), null, 'her broker session ended');
     t.equal(off.headers.location, `/admin/users/${annId}?done=disabled`);
     t.equal((await store.users.findById(annId))!.status, 'disabled');
     t.match((await admin.get(off.headers.location!)).body, /Enable user/);
-    t.equal((await auditOf('user.disabled', annId)).length, 1);
+    t.match(await auditOf('user.disabled', annId), [{ details: { sessionsEnded: 1, devicesRevoked: 0 } }], 'audited once, with what ended');
     await admin.post(`/admin/users/${annId}/enable`);
     t.equal((await store.users.findById(annId))!.status, 'active');
     t.equal((await auditOf('user.enabled', annId)).length, 1);
