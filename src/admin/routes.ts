@@ -1,4 +1,4 @@
-// The admin console's entry: sign-in, first-time password change and sign-out (the pages behind them live in
+// The admin console's entry: sign-in, invitation links (invite-routes.ts), first-time password change and sign-out (the pages behind them live in
 // ./pages, behind the admin guard). Every page is scoped to the Host's organisation: an admin of one organisation has no
 // session on another's host (cookies are per host, and sessions are looked up with the organisation's id).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -9,6 +9,7 @@ import { requireTenant, type Tenant } from '../plugins/tenant.ts';
 import { page } from '../plugins/view.ts';
 import { ADMIN_SESSION_SECONDS, completeSecondStep, SECOND_STEP_SECONDS, signIn, ticketAdmin, type AdminLogin } from './admin-auth.ts';
 import { access } from './roles.ts';
+import { inviteRoutes } from './invite-routes.ts';
 import { ADMIN_COOKIE, adminCookieOptions, checkCsrf, currentAdmin, loginCsrf, safeEqual, LOGIN_CSRF_COOKIE, type AdminContext } from './admin-session.ts';
 
 /** Holds the sealed ticket between the password and the code; it is not a session and opens no console page. */
@@ -39,6 +40,8 @@ export async function adminRoutes(app: FastifyInstance, { ctx }: { ctx: AppConte
     const next = login.admin.mustChangePassword ? '/admin/password' : tenant.org.requireAdminTotp && !login.admin.totpSecretEnc ? '/admin/security' : '/admin';
     return reply.redirect(next, 303);
   }
+
+  await app.register(inviteRoutes, { ctx });
 
   app.get('/admin/login', access('public'), async (request, reply) => {
     requireTenant(request);
