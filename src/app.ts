@@ -19,6 +19,7 @@ import { portalRoutes } from './broker/portal-routes.ts';
 import { adminRoutes } from './admin/routes.ts';
 import { adminApi } from './admin/api/plugin.ts';
 import { adminPages } from './admin/pages/plugin.ts';
+import { recordRoutes } from './admin/roles.ts';
 import { brokerRoutes } from './broker/routes.ts';
 import { returnOfferFor } from './broker/flow-failure.ts';
 import { logoutRoutes } from './broker/logout-routes.ts';
@@ -63,6 +64,8 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     },
     return503OnClosing: true,
   });
+  // Every route with its access rule (admin/roles.ts), for the test that checks each console and API route has one.
+  app.decorate('registeredRoutes', recordRoutes(app));
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -68,7 +68,7 @@ export async function completeSecondStep(ctx: AppContext, store: TenantStore, ti
   return startSession(ctx, store, admin);
 }
 
-async function startSession(ctx: AppContext, store: TenantStore, admin: AdminRow): Promise<AdminLogin> {
+export async function startSession(ctx: AppContext, store: TenantStore, admin: AdminRow): Promise<AdminLogin> {
   const now = ctx.clock.now();
   await store.admins.update(admin.id, { failedLogins: 0, lockedUntil: null, lastLoginAt: now });
   const token = randomBytes(32).toString('base64url');

@@ -17,6 +17,8 @@ import { assertNotLocked, countFailedAttempt } from './admin-lockout.ts';
 const ENROLMENT_SECONDS = 30 * 60;
 
 interface SealedFactor extends TotpParams { secret: string }
+/** The admin an enrolment is for: an existing one, or the one an invitation is about to create (its id chosen ahead). */
+export type EnrollingAdmin = Pick<AdminRow, 'id' | 'email' | 'totpSecretEnc'>;
 interface SealedEnrolment extends SealedFactor { exp: number }
 
 const factorContext = (orgId: string, adminId: string) => `admin-totp:${orgId}:${adminId}`;
@@ -32,12 +34,12 @@ export interface AdminEnrolment {
   period: number;
 }
 
-async function describe(org: Organization, admin: AdminRow, setup: string, factor: SealedFactor): Promise<AdminEnrolment> {
+async function describe(org: Organization, admin: EnrollingAdmin, setup: string, factor: SealedFactor): Promise<AdminEnrolment> {
   const code = await enrolmentCode(`${org.name} admin`, admin.email, factor.secret, factor);
   return { setup, secretBase32: factor.secret, ...code, digits: factor.digits, period: factor.period };
 }
 
-function openEnrolment(ctx: AppContext, org: Organization, admin: AdminRow, setup: string): SealedEnrolment | null {
+function openEnrolment(ctx: AppContext, org: Organization, admin: EnrollingAdmin, setup: string): SealedEnrolment | null {
   try {
     const parsed = JSON.parse(ctx.box.open(setup, enrolmentContext(org.id, admin.id)).toString('utf8')) as SealedEnrolment;
     return parsed.exp > ctx.clock.now().getTime() ? parsed : null;
@@ -47,7 +49,7 @@ function openEnrolment(ctx: AppContext, org: Organization, admin: AdminRow, setu
 }
 
 /** A new secret to scan, with the organisation's current TOTP parameters. Nothing is stored yet. */
-export async function startAdminEnrolment(ctx: AppContext, org: Organization, admin: AdminRow): Promise<AdminEnrolment> {
+export async function startAdminEnrolment(ctx: AppContext, org: Organization, admin: EnrollingAdmin): Promise<AdminEnrolment> {
   if (admin.totpSecretEnc) throw new AppError(409, 'admin_totp_enrolled', 'Two-factor sign-in is already set up. Remove it first to set up a new phone.');
   const factor: SealedEnrolment = {
     secret: newTotpSecret(), digits: org.totpDigits, period: org.totpPeriod, algorithm: org.totpAlgorithm,
@@ -57,24 +59,32 @@ export async function startAdminEnrolment(ctx: AppContext, org: Organization, ad
 }
 
 /** The setup the form carried, shown again (after a wrong code), or a fresh one when it expired or was tampered with. */
-export async function resumeAdminEnrolment(ctx: AppContext, org: Organization, admin: AdminRow, setup: string): Promise<AdminEnrolment> {
+export async function resumeAdminEnrolment(ctx: AppContext, org: Organization, admin: EnrollingAdmin, setup: string): Promise<AdminEnrolment> {
   const factor = openEnrolment(ctx, org, admin, setup);
   return factor ? describe(org, admin, setup, factor) : startAdminEnrolment(ctx, org, admin);
 }
 
-/** Confirms the setup with a first code from the app and turns the factor on. */
-export async function confirmAdminEnrolment(ctx: AppContext, store: TenantStore, org: Organization, admin: AdminRow, setup: string, code: string) {
+/**
+ * Checks a first code from the app against the setup and spends it (and the steps before it), so that it cannot
+ * also open a sign-in. Returns the factor sealed for Admin.totpSecretEnc; storing it is the caller's.
+ */
+export async function checkEnrolmentCode(ctx: AppContext, store: TenantStore, org: Organization, admin: EnrollingAdmin, setup: string, code: string): Promise<string> {
   if (admin.totpSecretEnc) throw new AppError(409, 'admin_totp_enrolled', 'Two-factor sign-in is already set up.');
   const factor = openEnrolment(ctx, org, admin, setup);
   if (!factor) throw new ValidationError({ code: 'belongs to a setup that expired: scan the new QR code and enter its code' });
   const now = ctx.clock.now();
   const step = matchingStep(factor.secret, code, factor, now);
   if (step === null) throw new ValidationError({ code: 'is not right: check the time on your phone and enter the current code' });
-  // The confirming code is spent (and the steps before it), so it cannot also open a sign-in.
   await acceptStepOnce(store.oneTimeUse, 'admin_totp_step', admin.id, step, factor.period, now);
   const { exp: _exp, ...kept } = factor;
-  await store.admins.update(admin.id, { totpSecretEnc: ctx.box.seal(JSON.stringify(kept), factorContext(org.id, admin.id)) });
-  await store.audit.record({ type: 'admin.totp_enrolled', actor: admin.email, at: now });
+  return ctx.box.seal(JSON.stringify(kept), factorContext(org.id, admin.id));
+}
+
+/** Confirms the setup with a first code from the app and turns the factor on. */
+export async function confirmAdminEnrolment(ctx: AppContext, store: TenantStore, org: Organization, admin: AdminRow, setup: string, code: string) {
+  const totpSecretEnc = await checkEnrolmentCode(ctx, store, org, admin, setup, code);
+  await store.admins.update(admin.id, { totpSecretEnc });
+  await store.audit.record({ type: 'admin.totp_enrolled', actor: admin.email, at: ctx.clock.now() });
 }
 
 /**

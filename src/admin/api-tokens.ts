@@ -1,16 +1,34 @@
-// Creating and checking admin API tokens: `brk_` + 32 random bytes. The database keeps only the SHA-256.
+// Creating and checking admin API tokens: `brk_` + 32 random bytes. The database keeps only the SHA-256. A token has
+// a role (../roles.ts; default admin), never above its creator's, and an optional expiry after which it is refused.
 import { randomBytes } from 'node:crypto';
 import { sha256 } from '../broker/browser-binding.ts';
 import type { Clock } from '../clock.ts';
 import { notFound, ValidationError } from '../errors.ts';
 import type { TenantStore } from '../store/store.ts';
+import { isRole, roleAllows, type AdminRole } from './roles.ts';
 
-export async function createApiToken(store: TenantStore, clock: Clock, name: string, actor: string): Promise<{ id: string; token: string }> {
-  if (!name.trim() || name.length > 100) throw new ValidationError({ name: 'must be 1-100 characters' });
+export interface TokenOptions {
+  /** What the token may do; default admin. */
+  role?: string;
+  /** Refused from then on; none: until revoked. */
+  expiresAt?: Date | null;
+  /** The role of whoever creates it (an admin's, or the calling token's); none: the operator (CLI), who may give any. */
+  creatorRole?: AdminRole;
+}
+
+export async function createApiToken(store: TenantStore, clock: Clock, name: string, actor: string, opts: TokenOptions = {}): Promise<{ id: string; token: string; role: AdminRole; expiresAt: Date | null }> {
+  const role = opts.role ?? 'admin';
+  const errors: Record<string, string> = {};
+  if (!name.trim() || name.length > 100) errors.name = 'must be 1-100 characters';
+  if (!isRole(role)) errors.role = 'must be one of viewer, helpdesk, admin, owner';
+  else if (opts.creatorRole && !roleAllows(opts.creatorRole, role)) errors.role = `cannot be above your own role (${opts.creatorRole})`;
+  const expiresAt = opts.expiresAt ?? null;
+  if (expiresAt && !(expiresAt.getTime() > clock.now().getTime())) errors.expiresAt = 'must be in the future';
+  if (Object.keys(errors).length || !isRole(role)) throw new ValidationError(errors);
   const token = `brk_${randomBytes(32).toString('base64url')}`;
-  const row = await store.apiTokens.create({ name: name.trim(), tokenHash: sha256(token), prefix: token.slice(0, 10) });
-  await store.audit.record({ type: 'api_token.created', actor, at: clock.now(), details: { tokenId: row.id, name: row.name } });
-  return { id: row.id, token };
+  const row = await store.apiTokens.create({ name: name.trim(), tokenHash: sha256(token), prefix: token.slice(0, 10), role, expiresAt, createdBy: actor });
+  await store.audit.record({ type: 'api_token.created', actor, at: clock.now(), details: { tokenId: row.id, name: row.name, role, ...(expiresAt && { expiresAt: expiresAt.toISOString() }) } });
+  return { id: row.id, token, role, expiresAt };
 }
 
 /** Revokes an active token of this organisation; any other id (another organisation's, revoked, unknown) is not found. */
@@ -19,8 +37,13 @@ export async function revokeApiToken(store: TenantStore, clock: Clock, id: strin
   await store.audit.record({ type: 'api_token.revoked', actor, at: clock.now(), details: { tokenId: id } });
 }
 
-/** The token's row when `authorization` carries an active token of this organisation; otherwise null. */
+/** The token's row when `authorization` carries a token of this organisation that is not revoked; otherwise null.
+ *  Its expiry is the caller's to check (an expired token is refused with its own code). */
 export async function checkApiToken(store: TenantStore, authorization: string | undefined) {
   const match = /^Bearer (brk_[A-Za-z0-9_-]{43})$/.exec(authorization ?? '');
   return match ? store.apiTokens.findActive(sha256(match[1])) : null;
 }
+
+/** A token's state for lists: active, expired or revoked. */
+export const tokenStatus = (t: { revokedAt: Date | null; expiresAt: Date | null }, now: Date) =>
+  t.revokedAt ? 'revoked' : t.expiresAt && t.expiresAt <= now ? 'expired' : 'active';

@@ -1,4 +1,4 @@
-// The admin console's entry: sign-in, first-time password change and sign-out (the pages behind them live in
+// The admin console's entry: sign-in, invitation links (invite-routes.ts), first-time password change and sign-out (the pages behind them live in
 // ./pages, behind the admin guard). Every page is scoped to the Host's organisation: an admin of one organisation has no
 // session on another's host (cookies are per host, and sessions are looked up with the organisation's id).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -8,6 +8,8 @@ import { hashPassword, passwordProblem, verifyPassword } from '../orgs/passwords
 import { requireTenant, type Tenant } from '../plugins/tenant.ts';
 import { page } from '../plugins/view.ts';
 import { ADMIN_SESSION_SECONDS, completeSecondStep, SECOND_STEP_SECONDS, signIn, ticketAdmin, type AdminLogin } from './admin-auth.ts';
+import { access } from './roles.ts';
+import { inviteRoutes } from './invite-routes.ts';
 import { ADMIN_COOKIE, adminCookieOptions, checkCsrf, currentAdmin, loginCsrf, safeEqual, LOGIN_CSRF_COOKIE, type AdminContext } from './admin-session.ts';
 
 /** Holds the sealed ticket between the password and the code; it is not a session and opens no console page. */
@@ -39,12 +41,14 @@ export async function adminRoutes(app: FastifyInstance, { ctx }: { ctx: AppConte
     return reply.redirect(next, 303);
   }
 
-  app.get('/admin/login', async (request, reply) => {
+  await app.register(inviteRoutes, { ctx });
+
+  app.get('/admin/login', access('public'), async (request, reply) => {
     requireTenant(request);
     return page(request, reply, 'admin/login', { title: 'Admin sign-in', csrf: loginCsrf(request, reply, ctx), values: {}, error: null });
   });
 
-  app.post<{ Body: Form }>('/admin/login', async (request, reply) => {
+  app.post<{ Body: Form }>('/admin/login', access('public'), async (request, reply) => {
     const tenant = requireTenant(request);
     checkLoginCsrf(request);
     const body = request.body ?? {};
@@ -60,14 +64,14 @@ export async function adminRoutes(app: FastifyInstance, { ctx }: { ctx: AppConte
     }
   });
 
-  app.get('/admin/login/totp', async (request, reply) => {
+  app.get('/admin/login/totp', access('public'), async (request, reply) => {
     const tenant = requireTenant(request);
     const admin = await ticketAdmin(ctx, tenant.store, request.cookies[SECOND_STEP_COOKIE]);
     if (!admin) return reply.redirect('/admin/login', 303);
     return page(request, reply, 'admin/login-totp', { title: 'Admin sign-in', csrf: loginCsrf(request, reply, ctx), email: admin.email, error: null });
   });
 
-  app.post<{ Body: Form }>('/admin/login/totp', async (request, reply) => {
+  app.post<{ Body: Form }>('/admin/login/totp', access('public'), async (request, reply) => {
     const tenant = requireTenant(request);
     checkLoginCsrf(request);
     const ticket = request.cookies[SECOND_STEP_COOKIE];
@@ -87,7 +91,7 @@ export async function adminRoutes(app: FastifyInstance, { ctx }: { ctx: AppConte
     }
   });
 
-  app.post<{ Body: Form }>('/admin/logout', async (request, reply) => {
+  app.post<{ Body: Form }>('/admin/logout', access('viewer'), async (request, reply) => {
     const auth = await requireAdmin(request, reply);
     if (!auth) return reply;
     checkCsrf(request, auth.session.csrfToken);
@@ -96,13 +100,13 @@ export async function adminRoutes(app: FastifyInstance, { ctx }: { ctx: AppConte
     return reply.redirect('/admin/login', 303);
   });
 
-  app.get('/admin/password', async (request, reply) => {
+  app.get('/admin/password', access('viewer'), async (request, reply) => {
     const auth = await requireAdmin(request, reply);
     if (!auth) return reply;
     return page(request, reply, 'admin/password', { title: 'Choose a password', csrf: auth.session.csrfToken, errors: {}, forced: auth.session.admin.mustChangePassword });
   });
 
-  app.post<{ Body: Form }>('/admin/password', async (request, reply) => {
+  app.post<{ Body: Form }>('/admin/password', access('viewer'), async (request, reply) => {
     const auth = await requireAdmin(request, reply);
     if (!auth) return reply;
     checkCsrf(request, auth.session.csrfToken);

@@ -53,6 +53,8 @@ const schema = z.object({
   CONFIG_CACHE_SECONDS: int(0, 300).default(5),
   MFA_LOCKOUT_THRESHOLD: int(1, 100).default(5),
   MFA_LOCKOUT_SECONDS: int(1, 86400 * 7).default(900),
+  // An admin invitation link works this long (and once).
+  ADMIN_INVITE_HOURS: int(1, 24 * 30).default(72),
   METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   METADATA_ALLOW_PRIVATE: bool.default(false),
   // Upstream IdPs added by metadata URL are fetched again at most this long apart (sooner when the metadata's
@@ -125,6 +127,8 @@ export interface Config {
   configCacheSeconds: number;
   mfaLockoutThreshold: number;
   mfaLockoutSeconds: number;
+  /** How long an admin invitation link works (once). */
+  adminInviteHours: number;
   metricsToken?: string;
   metadataAllowPrivate: boolean;
   /** longest time between two fetches of an IdP's metadata URL, and the backoff ceiling after failures */
@@ -195,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     configCacheSeconds: c.CONFIG_CACHE_SECONDS,
     mfaLockoutThreshold: c.MFA_LOCKOUT_THRESHOLD,
     mfaLockoutSeconds: c.MFA_LOCKOUT_SECONDS,
+    adminInviteHours: c.ADMIN_INVITE_HOURS,
     metricsToken: c.METRICS_TOKEN,
     metadataAllowPrivate: c.METADATA_ALLOW_PRIVATE,
     metadataRefreshIntervalSeconds: c.METADATA_REFRESH_INTERVAL_SECONDS,

@@ -1,13 +1,15 @@
-// Administrators of one organisation. Passwords are argon2id hashes (see orgs/passwords.ts).
+// Administrators of one organisation and their pending invitations. Passwords are argon2id hashes (see
+// orgs/passwords.ts); an invitation keeps only the SHA-256 of its link's token.
 import type { Db } from './database.ts';
 import { normaliseEmail } from './users.ts';
 
 export type AdminRow = Awaited<ReturnType<Db['admin']['findUniqueOrThrow']>>;
+export type AdminInviteRow = Awaited<ReturnType<Db['adminInvite']['findUniqueOrThrow']>>;
 
 export class AdminRepository {
   constructor(private readonly db: Db, private readonly orgId: string) {}
 
-  create(data: { email: string; name?: string; passwordHash: string; mustChangePassword?: boolean }) {
+  create(data: { id?: string; email: string; name?: string; passwordHash: string; mustChangePassword?: boolean; role?: string; totpSecretEnc?: string | null }) {
     return this.db.admin.create({ data: { ...data, email: data.email.trim(), emailLower: normaliseEmail(data.email), orgId: this.orgId } });
   }
   findByEmail(email: string) {
@@ -26,5 +28,33 @@ export class AdminRepository {
   }
   update(id: string, data: Partial<Pick<AdminRow, 'passwordHash' | 'failedLogins' | 'lockedUntil' | 'lastLoginAt' | 'mustChangePassword' | 'totpSecretEnc' | 'name'>>) {
     return this.db.admin.update({ where: { id, orgId: this.orgId }, data });
+  }
+  countWithRole(role: string) {
+    return this.db.admin.count({ where: { orgId: this.orgId, role } });
+  }
+  async setRole(id: string, role: string) {
+    return (await this.db.admin.updateMany({ where: { id, orgId: this.orgId }, data: { role } })).count === 1;
+  }
+  async delete(id: string) {
+    await this.db.adminSession.deleteMany({ where: { adminId: id, orgId: this.orgId } });
+    return (await this.db.admin.deleteMany({ where: { id, orgId: this.orgId } })).count === 1;
+  }
+
+  createInvite(data: { email: string; role: string; tokenHash: string; invitedBy: string; expiresAt: Date }) {
+    return this.db.adminInvite.create({ data: { ...data, email: data.email.trim(), emailLower: normaliseEmail(data.email), orgId: this.orgId } });
+  }
+  findInvite(tokenHash: string) {
+    return this.db.adminInvite.findFirst({ where: { tokenHash, orgId: this.orgId } });
+  }
+  /** Invitations neither used, withdrawn nor expired, newest first. */
+  pendingInvites(now: Date) {
+    return this.db.adminInvite.findMany({ where: { orgId: this.orgId, usedAt: null, revokedAt: null, expiresAt: { gt: now } }, orderBy: { createdAt: 'desc' } });
+  }
+  /** Marks a pending invitation used; false when it was used, withdrawn or expired meanwhile (on any node). */
+  async consumeInvite(id: string, now: Date) {
+    return (await this.db.adminInvite.updateMany({ where: { id, orgId: this.orgId, usedAt: null, revokedAt: null, expiresAt: { gt: now } }, data: { usedAt: now } })).count === 1;
+  }
+  async revokeInvite(id: string, now: Date) {
+    return (await this.db.adminInvite.updateMany({ where: { id, orgId: this.orgId, usedAt: null, revokedAt: null }, data: { revokedAt: now } })).count === 1;
   }
 }

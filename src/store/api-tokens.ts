@@ -4,7 +4,7 @@ import type { Db } from './database.ts';
 export class ApiTokenRepository {
   constructor(private readonly db: Db, private readonly orgId: string) {}
 
-  create(data: { name: string; tokenHash: string; prefix: string }) {
+  create(data: { name: string; tokenHash: string; prefix: string; role: string; expiresAt: Date | null; createdBy: string }) {
     return this.db.apiToken.create({ data: { ...data, orgId: this.orgId } });
   }
   /** The token's row only if it belongs to this organisation and is not revoked. */
@@ -14,6 +14,9 @@ export class ApiTokenRepository {
   list() {
     return this.db.apiToken.findMany({ where: { orgId: this.orgId }, orderBy: { createdAt: 'asc' } });
   }
+  findById(id: string) {
+    return this.db.apiToken.findFirst({ where: { id, orgId: this.orgId } });
+  }
   touch(id: string, at: Date) {
     return this.db.apiToken.updateMany({ where: { id, orgId: this.orgId }, data: { lastUsedAt: at } });
   }
@@ -21,3 +24,5 @@ export class ApiTokenRepository {
     return (await this.db.apiToken.updateMany({ where: { id, orgId: this.orgId, revokedAt: null }, data: { revokedAt: at } })).count === 1;
   }
 }
+
+export type ApiTokenRow = Awaited<ReturnType<ApiTokenRepository['list']>>[number];

@@ -1,8 +1,11 @@
 // A signed-in admin of one organisation, for page and API tests: creates the organisation with a known password,
 // signs in through the real form (CSRF cookie and token), and exposes get/post with the session cookie attached.
-// `apiToken()` creates a bearer token the way the console does.
+// `apiToken()` creates a bearer token the way the console does; `adminWithRole()` adds another admin of the same
+// organisation with a role and signs them in.
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import { createApiToken } from '../../src/admin/api-tokens.ts';
+import { createApiToken, type TokenOptions } from '../../src/admin/api-tokens.ts';
+import type { AdminRole } from '../../src/admin/roles.ts';
+import { hashPassword } from '../../src/orgs/passwords.ts';
 import type { TestApp } from './app.ts';
 
 export const ADMIN_PASSWORD = 'correct horse battery staple';
@@ -19,8 +22,8 @@ export interface AdminClient {
   /** POSTs a multipart form (files as { filename, content }), CSRF token added. */
   upload(url: string, fields: Record<string, string>, files: Record<string, { filename: string; content: Buffer | string; contentType?: string }>): Promise<LightMyRequestResponse>;
   request(opts: InjectOptions): Promise<LightMyRequestResponse>;
-  /** A bearer API token of this organisation. */
-  apiToken(name?: string): Promise<string>;
+  /** A bearer API token of this organisation (role admin unless given). */
+  apiToken(name?: string, opts?: TokenOptions): Promise<string>;
 }
 
 export const csrfIn = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
@@ -28,6 +31,16 @@ export const csrfIn = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html
 export async function signedInAdmin(ta: TestApp, slug: string, opts: { name?: string; email?: string } = {}): Promise<AdminClient> {
   const email = opts.email ?? `admin@${slug}.example`;
   const created = await ta.ctx.organizations.create({ slug, name: opts.name ?? slug, adminEmail: email, adminPassword: ADMIN_PASSWORD }, 'test');
+  return signInClient(ta, slug, created.org.id, email);
+}
+
+/** Another admin of `of`'s organisation, with `role`, signed in (password ADMIN_PASSWORD, no second factor). */
+export async function adminWithRole(ta: TestApp, of: { slug: string; orgId: string }, role: AdminRole, email = `${role}.admin@${of.slug}.example`): Promise<AdminClient> {
+  await ta.ctx.store.forOrg(of.orgId).admins.create({ email, passwordHash: await hashPassword(ADMIN_PASSWORD), role });
+  return signInClient(ta, of.slug, of.orgId, email);
+}
+
+export async function signInClient(ta: TestApp, slug: string, orgId: string, email: string): Promise<AdminClient> {
   const jar: Record<string, string> = {};
   const keep = (res: LightMyRequestResponse) => { for (const c of res.cookies as { name: string; value: string }[]) jar[c.name] = c.value; return res; };
   const cookie = () => Object.entries(jar).map(([k, v]) => `${k}=${v}`).join('; ');
@@ -40,7 +53,7 @@ export async function signedInAdmin(ta: TestApp, slug: string, opts: { name?: st
   if (!csrf) throw new Error('no CSRF token on the admin home page');
 
   const client: AdminClient = {
-    slug, orgId: created.org.id, email, csrf, cookie,
+    slug, orgId, email, csrf, cookie,
     request: (o) => ta.request(slug, { ...o, headers: { cookie: cookie(), ...(o.headers ?? {}) } }),
     get: (url) => client.request({ method: 'GET', url }),
     post: (url, f = {}) => client.request({
@@ -59,8 +72,8 @@ export async function signedInAdmin(ta: TestApp, slug: string, opts: { name?: st
       parts.push(Buffer.from(`--${boundary}--\r\n`));
       return client.request({ method: 'POST', url, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, payload: Buffer.concat(parts) });
     },
-    async apiToken(name = 'test token') {
-      const { token } = await createApiToken(ta.ctx.store.forOrg(created.org.id), ta.clock, name, email);
+    async apiToken(name = 'test token', tokenOpts = {}) {
+      const { token } = await createApiToken(ta.ctx.store.forOrg(orgId), ta.clock, name, email, tokenOpts);
       return token;
     },
   };

@@ -11,6 +11,7 @@ import { requireTenant } from '../../plugins/tenant.ts';
 import { ValidationError } from '../../errors.ts';
 import type { Application, ApplicationInput } from '../../store/applications.ts';
 import { appIdParams, errorResponses, fieldErrorsFromSchema } from './schema-errors.ts';
+import { access } from '../roles.ts';
 
 const nullableString = (description: string, extra: Record<string, unknown> = {}) => ({ type: ['string', 'null'], description, ...extra });
 
@@ -62,15 +63,15 @@ export async function appsApi(app: FastifyInstance, { ctx }: { ctx: AppContext }
   const toJson = (request: FastifyRequest, a: Application) => ({ ...a, twoFactor: appPolicy(a).twoFactor, launchUrl: requireTenant(request).urls.appLaunch(a.id) });
   const tags = ['apps'];
 
-  app.get('/api/apps', {
+  app.get('/api/apps', { ...access('viewer'),
     schema: { tags, summary: 'List apps', response: { 200: { type: 'object', properties: { apps: { type: 'array', items: appJson } } }, ...errorResponses } },
   }, async (request) => ({ apps: (await requireTenant(request).store.applications.list()).map((a) => toJson(request, a)) }));
 
-  app.get<IdParams>('/api/apps/:id', {
+  app.get<IdParams>('/api/apps/:id', { ...access('viewer'),
     schema: { tags, summary: 'Get an app', params: appIdParams, response: { 200: appJson, ...errorResponses } },
   }, async (request) => toJson(request, await findApp(requireTenant(request).store, request.params.id)));
 
-  app.post<{ Body: AppBody }>('/api/apps', {
+  app.post<{ Body: AppBody }>('/api/apps', { ...access('admin'),
     schema: {
       tags, summary: 'Add an app',
       description: 'From SP metadata (`metadataUrl` to fetch, or `metadataXml`) or field by field (`entityId`, `acsUrls`, …). Fields given next to metadata override what the metadata says.',
@@ -88,7 +89,7 @@ export async function appsApi(app: FastifyInstance, { ctx }: { ctx: AppContext }
     return reply.code(201).header('location', `/api/apps/${created.id}`).send(toJson(request, created));
   });
 
-  app.patch<IdParams & { Body: ApplicationInput }>('/api/apps/:id', {
+  app.patch<IdParams & { Body: ApplicationInput }>('/api/apps/:id', { ...access('admin'),
     schema: {
       tags, summary: 'Change an app', description: 'Only the fields sent change. `null` clears an optional field.',
       params: appIdParams, body: { type: 'object', additionalProperties: false, properties: appFields },
@@ -103,14 +104,14 @@ export async function appsApi(app: FastifyInstance, { ctx }: { ctx: AppContext }
     return toJson(request, updated);
   });
 
-  app.delete<IdParams>('/api/apps/:id', {
+  app.delete<IdParams>('/api/apps/:id', { ...access('admin'),
     schema: { tags, summary: 'Delete an app (and its login policy)', params: appIdParams, response: { 204: { type: 'null' }, ...errorResponses } },
   }, async (request, reply) => {
     await deleteApp(requireTenant(request).store, request.params.id, changeBy(request));
     return reply.code(204).send();
   });
 
-  app.get<IdParams>('/api/apps/:id/metadata', {
+  app.get<IdParams>('/api/apps/:id/metadata', { ...access('viewer'),
     schema: {
       tags, summary: 'What to configure in the app', description: 'The organisation\'s IdP values for the app\'s SAML settings, and the app\'s launch URL. The same as the XML at /saml/idp/metadata.',
       params: appIdParams, response: { 200: connectionJson, ...errorResponses },

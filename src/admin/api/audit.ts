@@ -6,6 +6,7 @@ import { requireTenant } from '../../plugins/tenant.ts';
 import { auditQueryOf, cleanFilters } from '../../audit/audit-filters.ts';
 import { auditPage } from '../../audit/audit-page.ts';
 import { exportAuditCsv } from '../../audit/audit-csv.ts';
+import { access } from '../roles.ts';
 
 const nullableString = { type: ['string', 'null'] };
 const filterProperties = {
@@ -29,7 +30,7 @@ const eventSchema = {
 };
 
 export async function auditApi(app: FastifyInstance, { ctx: _ctx }: { ctx: AppContext }) {
-  app.get<{ Querystring: Record<string, string | undefined> & { take?: number } }>('/api/audit', {
+  app.get<{ Querystring: Record<string, string | undefined> & { take?: number } }>('/api/audit', { ...access('viewer'),
     schema: {
       tags: ['audit'], summary: 'Audit events, newest first',
       description: 'Keyset pages: pass `before` = `older` of the previous answer for older events, `after` = `newer` for newer ones.',
@@ -46,7 +47,7 @@ export async function auditApi(app: FastifyInstance, { ctx: _ctx }: { ctx: AppCo
     return auditPage(tenant.store, await auditQueryOf(tenant.store, cleanFilters(q)), { before: q.before, after: q.after, take: q.take ?? 100 });
   });
 
-  app.get<{ Querystring: Record<string, string | undefined> }>('/api/audit/export', {
+  app.get<{ Querystring: Record<string, string | undefined> }>('/api/audit/export', { ...access('viewer'),
     schema: {
       tags: ['audit'], summary: 'Audit events as CSV (same filters), newest first',
       querystring: { type: 'object', properties: filterProperties, additionalProperties: false },

@@ -12,6 +12,7 @@ import { requireTenant } from '../../plugins/tenant.ts';
 import { certificateFingerprint } from '../../saml/certificates.ts';
 import { errorJson, fieldErrorsFromSchema } from './schema-errors.ts';
 import { LINKING_MODES, type IdentityProvider, type IdentityProviderInput } from '../../store/identity-providers.ts';
+import { access } from '../roles.ts';
 
 const tags = ['Identity providers'];
 const nullableString = { type: ['string', 'null'] };
@@ -96,7 +97,7 @@ export async function idpsApi(app: FastifyInstance, { ctx }: { ctx: AppContext }
   const by = (request: FastifyRequest): IdpChangeBy => ({ actor: request.apiActor ?? 'api', at: ctx.clock.now() });
   const common = { schemaErrorFormatter: fieldErrorsFromSchema };
 
-  app.get('/api/idps', {
+  app.get('/api/idps', { ...access('viewer'),
     ...common,
     schema: { tags, summary: 'List identity providers', response: { 200: { type: 'object', properties: { idps: { type: 'array', items: idpSchema } } } } },
   }, async (request) => {
@@ -104,12 +105,12 @@ export async function idpsApi(app: FastifyInstance, { ctx }: { ctx: AppContext }
     return { idps: (await store.identityProviders.list()).map(idpView) };
   });
 
-  app.get<IdRequest>('/api/idps/:id', {
+  app.get<IdRequest>('/api/idps/:id', { ...access('viewer'),
     ...common,
     schema: { tags, summary: 'Get one identity provider', params: idParams, response: { 200: idpSchema, 404: errorJson } },
   }, async (request) => idpView(await findIdp(requireTenant(request).store, request.params.id)));
 
-  app.post<{ Body: CreateBody }>('/api/idps', {
+  app.post<{ Body: CreateBody }>('/api/idps', { ...access('admin'),
     ...common,
     schema: {
       tags, summary: 'Add an identity provider',
@@ -142,7 +143,7 @@ export async function idpsApi(app: FastifyInstance, { ctx }: { ctx: AppContext }
     return reply.code(201).header('location', `/api/idps/${idp.id}`).send(idpView(idp));
   });
 
-  app.patch<IdRequest & { Body: IdentityProviderInput }>('/api/idps/:id', {
+  app.patch<IdRequest & { Body: IdentityProviderInput }>('/api/idps/:id', { ...access('admin'),
     ...common,
     schema: {
       tags, summary: 'Change an identity provider', description: 'Only the fields sent change (`emailDomains` replaces the whole list). 409 `idp_exists` or `idp_domain_taken` as on create.',
@@ -153,7 +154,7 @@ export async function idpsApi(app: FastifyInstance, { ctx }: { ctx: AppContext }
   }, async (request) => idpView(await updateIdp(requireTenant(request).store, request.params.id, request.body ?? {}, by(request))));
 
   for (const action of ['enable', 'disable'] as const) {
-    app.post<IdRequest>(`/api/idps/:id/${action}`, {
+    app.post<IdRequest>(`/api/idps/:id/${action}`, { ...access('admin'),
       ...common,
       schema: {
         tags, summary: action === 'enable' ? 'Enable an identity provider' : 'Disable an identity provider (no new logins through it)',
@@ -162,7 +163,7 @@ export async function idpsApi(app: FastifyInstance, { ctx }: { ctx: AppContext }
     }, async (request) => idpView(await setIdpEnabled(requireTenant(request).store, request.params.id, action === 'enable', by(request))));
   }
 
-  app.post<IdRequest>('/api/idps/:id/refresh-metadata', {
+  app.post<IdRequest>('/api/idps/:id/refresh-metadata', { ...access('admin'),
     ...common,
     schema: {
       tags, summary: 'Fetch the metadata of an identity provider added by URL now',
@@ -179,7 +180,7 @@ export async function idpsApi(app: FastifyInstance, { ctx }: { ctx: AppContext }
     return { ...outcome, idp: idpView(await findIdp(store, request.params.id)) };
   });
 
-  app.delete<IdRequest>('/api/idps/:id', {
+  app.delete<IdRequest>('/api/idps/:id', { ...access('admin'),
     ...common,
     schema: {
       tags, summary: 'Delete an identity provider',

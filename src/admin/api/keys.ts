@@ -5,6 +5,7 @@ import type { AppContext } from '../../context.ts';
 import { createNextKey, listKeys, promoteNextKey, retirePreviousKeys, schedulePromotion } from '../../orgs/key-rollover.ts';
 import { requireTenant } from '../../plugins/tenant.ts';
 import type { SigningKeyRow } from '../../store/signing-keys.ts';
+import { access } from '../roles.ts';
 
 const nullableDate = { type: ['string', 'null'], format: 'date-time' } as const;
 
@@ -36,15 +37,15 @@ const present = (k: SigningKeyRow) => ({
 export async function keysApi(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
   const actor = (request: { apiActor?: string }) => request.apiActor ?? 'api';
 
-  app.get('/api/keys', {
+  app.get('/api/keys', { ...access('viewer'),
     schema: { tags: ['keys'], summary: 'Signing keys: active, next, previous and retired', response: { 200: { type: 'object', properties: { keys: { type: 'array', items: keySchema } } } } },
   }, async (request) => ({ keys: (await listKeys(requireTenant(request))).map(present) }));
 
-  app.post('/api/keys/next', {
+  app.post('/api/keys/next', { ...access('admin'),
     schema: { tags: ['keys'], summary: 'Create the next key: published in both metadata documents, signing nothing yet', response: { 201: keySchema, 409: errorSchema } },
   }, async (request, reply) => reply.code(201).send(present(await createNextKey(ctx, requireTenant(request), actor(request)))));
 
-  app.post('/api/keys/promote', {
+  app.post('/api/keys/promote', { ...access('admin'),
     schema: { tags: ['keys'], summary: 'Promote the next key now: it signs from now on; the active key becomes previous', response: { 200: keySchema, 409: errorSchema } },
   }, async (request) => {
     const tenant = requireTenant(request);
@@ -52,11 +53,11 @@ export async function keysApi(app: FastifyInstance, { ctx }: { ctx: AppContext }
     return present((await tenant.store.signingKeys.active()) ?? promoted);
   });
 
-  app.post('/api/keys/retire', {
+  app.post('/api/keys/retire', { ...access('admin'),
     schema: { tags: ['keys'], summary: 'Retire previous keys (removes them from the metadata)', response: { 200: { type: 'object', properties: { retired: { type: 'integer' } } } } },
   }, async (request) => ({ retired: await retirePreviousKeys(ctx, requireTenant(request), actor(request)) }));
 
-  app.put<{ Body: { at: string | null } }>('/api/keys/next/promote-at', {
+  app.put<{ Body: { at: string | null } }>('/api/keys/next/promote-at', { ...access('admin'),
     schema: {
       tags: ['keys'],
       summary: 'Schedule the promotion of the next key (null cancels it)',

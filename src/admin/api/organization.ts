@@ -8,6 +8,7 @@ import { updateOrganizationSettings } from '../../orgs/settings.ts';
 import type { OrgUrls } from '../../orgs/urls.ts';
 import { requireTenant } from '../../plugins/tenant.ts';
 import type { BrandingUpdate, Organization, SettingsUpdate } from '../../store/organizations.ts';
+import { access } from '../roles.ts';
 
 const nullableString = { type: ['string', 'null'] } as const;
 
@@ -59,14 +60,14 @@ function present(org: Organization, urls: OrgUrls) {
 }
 
 export async function organizationApi(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
-  app.get('/api/organization', {
+  app.get('/api/organization', { ...access('viewer'),
     schema: { tags: ['organization'], summary: 'The organisation\'s settings, branding and URLs', response: { 200: organizationSchema } },
   }, async (request) => {
     const tenant = requireTenant(request);
     return present(tenant.org, tenant.urls);
   });
 
-  app.patch<{ Body: Record<string, unknown> }>('/api/organization', {
+  app.patch<{ Body: Record<string, unknown> }>('/api/organization', { ...access('admin'),
     schema: {
       tags: ['organization'],
       summary: 'Change settings or branding (only the fields sent); the slug cannot be changed',

@@ -7,6 +7,8 @@ import type { AppContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
 import { requireTenant } from '../../plugins/tenant.ts';
 import { checkApiToken } from '../api-tokens.ts';
+import { access, assertRouteAllowed, isRole, type AdminRole } from '../roles.ts';
+import { tokensApi } from './tokens.ts';
 import { usersApi } from './users.ts';
 import { idpsApi } from './idps.ts';
 import { appsApi } from './apps.ts';
@@ -17,7 +19,8 @@ import { keysApi } from './keys.ts';
 import { scimTokensApi } from './scim-tokens.ts';
 
 declare module 'fastify' {
-  interface FastifyRequest { apiActor?: string }
+  /** apiActor: who the audit log names; apiRole: what the token may do (../roles.ts). */
+  interface FastifyRequest { apiActor?: string; apiRole?: AdminRole }
 }
 
 const OPENAPI_PATH = '/api/openapi.json';
@@ -26,7 +29,7 @@ export async function adminApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'SAML Broker admin API', version: '1', description: 'Manage one organisation: identity providers, apps, users, policies, signing keys and the audit log. Send `Authorization: Bearer brk_…` (a token created in the admin console). Errors are `{ "error": { "code", "message", "details"? } }`.' },
+      info: { title: 'SAML Broker admin API', version: '1', description: 'Manage one organisation: identity providers, apps, users, policies, signing keys and the audit log. Send `Authorization: Bearer brk_…` (a token created in the admin console, by the CLI or by `POST /api/tokens`). A token has a role (viewer, helpdesk, admin, owner) and may expire: a call its role does not allow is 403 `forbidden_role` (details.required names the role needed), an expired token is 401 `api_token_expired`. Errors are `{ "error": { "code", "message", "details"? } }`.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
@@ -35,13 +38,17 @@ export async function adminApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
   app.addHook('onRequest', async (request) => {
     const tenant = requireTenant(request);
     if (request.url.split('?')[0] === OPENAPI_PATH) return;
+    const now = ctx.clock.now();
     const token = await checkApiToken(tenant.store, request.headers.authorization);
     if (!token) throw new AppError(401, 'api_unauthorized', 'Send an API token of this organisation: Authorization: Bearer brk_…');
+    if (token.expiresAt && token.expiresAt <= now) throw new AppError(401, 'api_token_expired', `This API token expired at ${token.expiresAt.toISOString()}. Create a new one.`);
     request.apiActor = `api-token:${token.name}`;
-    await tenant.store.apiTokens.touch(token.id, ctx.clock.now());
+    if (isRole(token.role)) request.apiRole = token.role;
+    assertRouteAllowed(request, token.role); // an unknown role may do nothing
+    await tenant.store.apiTokens.touch(token.id, now);
   });
 
-  app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
+  app.get(OPENAPI_PATH, { ...access('public'), schema: { hide: true } }, async () => app.swagger());
 
   await app.register(usersApi, { ctx });
   await app.register(idpsApi, { ctx });
@@ -51,4 +58,5 @@ export async function adminApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
   await app.register(organizationApi, { ctx });
   await app.register(keysApi, { ctx });
   await app.register(scimTokensApi, { ctx });
+  await app.register(tokensApi, { ctx });
 }

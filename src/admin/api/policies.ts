@@ -6,6 +6,7 @@ import { findApp, type ChangeBy } from '../../orgs/app-lifecycle.ts';
 import { appPolicy, MAX_REMEMBER_DEVICE_DAYS, saveAppPolicy, setAppTwoFactor } from '../../policy/app-policy.ts';
 import { requireTenant } from '../../plugins/tenant.ts';
 import { appIdParams, errorResponses, fieldErrorsFromSchema } from './schema-errors.ts';
+import { access } from '../roles.ts';
 
 /** Documents a rule for the OpenAPI file and checks JSON types; the policy validation (rules.ts) has the last word. */
 const ruleJson = {
@@ -52,14 +53,14 @@ export async function policiesApi(app: FastifyInstance, { ctx }: { ctx: AppConte
   const tags = ['policies'];
   const reply200 = { 200: policyJson, ...errorResponses };
 
-  app.get<IdParams>('/api/apps/:id/policy', {
+  app.get<IdParams>('/api/apps/:id/policy', { ...access('viewer'),
     schema: { tags, summary: 'Get an app\'s login policy', params: appIdParams, response: reply200 },
   }, async (request) => {
     const target = await findApp(requireTenant(request).store, request.params.id);
     return { appId: target.id, ...appPolicy(target) };
   });
 
-  app.put<IdParams & { Body: { rules: unknown[] } }>('/api/apps/:id/policy', {
+  app.put<IdParams & { Body: { rules: unknown[] } }>('/api/apps/:id/policy', { ...access('admin'),
     schema: {
       tags, summary: 'Replace an app\'s rules', description: 'The whole ordered list. Invalid rules: 400 with `details.fields` such as `rules.2.action`; nothing is changed.',
       params: appIdParams, body: { type: 'object', required: ['rules'], additionalProperties: false, properties: { rules: { type: 'array', maxItems: 100, items: ruleJson } } },
@@ -71,7 +72,7 @@ export async function policiesApi(app: FastifyInstance, { ctx }: { ctx: AppConte
     return { appId: request.params.id, ...saved };
   });
 
-  app.post<IdParams & { Body: { enabled: boolean; rememberDeviceDays?: number } }>('/api/apps/:id/policy/two-factor', {
+  app.post<IdParams & { Body: { enabled: boolean; rememberDeviceDays?: number } }>('/api/apps/:id/policy/two-factor', { ...access('admin'),
     schema: {
       tags, summary: 'Switch 2-factor authentication on or off for an app',
       description: 'The guides\' "Enable 2-Factor Authentication": one rule requiring TOTP for everyone, placed after any deny rules.',

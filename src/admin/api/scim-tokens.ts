@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.ts';
 import { requireTenant } from '../../plugins/tenant.ts';
 import { createScimToken, listScimTokens, revokeScimToken, scimBaseUrl } from '../../scim/tokens.ts';
+import { access } from '../roles.ts';
 
 const tags = ['Identity providers'];
 const tokenSchema = {
@@ -20,6 +21,7 @@ export async function scimTokensApi(app: FastifyInstance, { ctx }: { ctx: AppCon
   const actorOf = (request: FastifyRequest) => request.apiActor ?? 'api';
 
   app.get<{ Params: { id: string } }>('/api/idps/:id/scim-tokens', {
+    ...access('admin'),
     schema: {
       tags, summary: 'The IdP\'s SCIM base URL and tokens (revoked ones included)', params: idParams,
       response: { 200: { type: 'object', properties: { baseUrl: { type: 'string' }, tokens: { type: 'array', items: tokenSchema } } }, 404: errorSchema },
@@ -31,6 +33,7 @@ export async function scimTokensApi(app: FastifyInstance, { ctx }: { ctx: AppCon
   });
 
   app.post<{ Params: { id: string }; Body: { name: string } }>('/api/idps/:id/scim-tokens', {
+    ...access('admin'),
     schema: {
       tags, summary: 'Create a SCIM token for the IdP\'s provisioning client (shown once)', params: idParams,
       body: { type: 'object', properties: { name: { type: 'string', maxLength: 100 } }, required: ['name'], additionalProperties: false },
@@ -43,6 +46,7 @@ export async function scimTokensApi(app: FastifyInstance, { ctx }: { ctx: AppCon
   });
 
   app.delete<{ Params: { id: string; tokenId: string } }>('/api/idps/:id/scim-tokens/:tokenId', {
+    ...access('admin'),
     schema: {
       tags, summary: 'Revoke a SCIM token (its client gets 401 from then on)',
       params: { type: 'object', properties: { id: { type: 'string' }, tokenId: { type: 'string' } }, required: ['id', 'tokenId'] },

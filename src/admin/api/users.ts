@@ -10,6 +10,7 @@ import { exportUsersCsv } from '../../users/export-csv.ts';
 import { importLiveness, MAX_IMPORT_FILE_BYTES, UserImportService } from '../../users/import/import-service.ts';
 import { UserAdmin } from '../../users/user-admin.ts';
 import { PassThrough } from 'node:stream';
+import { access, type AdminRole } from '../roles.ts';
 
 const flag = (v: unknown) => v === '1' || v === 'true';
 
@@ -65,7 +66,7 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
   const adminOf = (request: FastifyRequest) => new UserAdmin(ctx, requireTenant(request));
   const actorOf = (request: FastifyRequest) => request.apiActor ?? 'api';
 
-  app.get<{ Querystring: { search?: string; skip?: number; take?: number; after?: string; before?: string } }>('/api/users', {
+  app.get<{ Querystring: { search?: string; skip?: number; take?: number; after?: string; before?: string } }>('/api/users', { ...access('viewer'),
     schema: {
       tags, summary: 'List users in email order',
       description: 'Search: start of an email, first name or last name. Pages: pass `after` = `next` of the previous answer (fast at any depth); `skip` still works for small directories. `total` (users in the organisation) comes with the first page of an unfiltered keyset list only; with `skip` it counts the search.',
@@ -95,22 +96,22 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
     return { ...page, users: page.users.map(withoutKeys), skip: 0, take };
   });
 
-  app.post<{ Body: Record<string, unknown> }>('/api/users', {
+  app.post<{ Body: Record<string, unknown> }>('/api/users', { ...access('admin'),
     schema: { tags, summary: 'Add a user', body: userBody(['email']), response: { 201: userSchema, ...errors } },
   }, async (request, reply) => reply.code(201).send(withoutKeys(await adminOf(request).create(request.body, actorOf(request)))));
 
-  app.get<{ Params: { id: string } }>('/api/users/:id', {
+  app.get<{ Params: { id: string } }>('/api/users/:id', { ...access('viewer'),
     schema: { tags, summary: 'One user with second factor, remembered devices and linked identities', params: idParams, response: { 200: userDetailsSchema, 404: errorSchema } },
   }, async (request) => {
     const d = await adminOf(request).details(request.params.id);
     return { ...withoutKeys(d.user), twoFactor: d.twoFactor, rememberedDevices: d.devices, identities: d.identities };
   });
 
-  app.patch<{ Params: { id: string }; Body: Record<string, unknown> }>('/api/users/:id', {
+  app.patch<{ Params: { id: string }; Body: Record<string, unknown> }>('/api/users/:id', { ...access('admin'),
     schema: { tags, summary: 'Change a user (fields not sent keep their value)', params: idParams, body: userBody([]), response: { 200: userSchema, ...errors } },
   }, async (request) => withoutKeys(await adminOf(request).update(request.params.id, request.body, actorOf(request))));
 
-  app.delete<{ Params: { id: string } }>('/api/users/:id', {
+  app.delete<{ Params: { id: string } }>('/api/users/:id', { ...access('admin'),
     schema: { tags, summary: 'Delete a user with their links, second factor and remembered devices', params: idParams, response: { 204: { type: 'null' }, 404: errorSchema } },
   }, async (request, reply) => {
     await adminOf(request).delete(request.params.id, actorOf(request));
@@ -118,15 +119,15 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
   });
 
   // Actions on one user: each answers with the user's details after the change.
-  const actions: Record<string, { summary: string; run: (users: UserAdmin, id: string, actor: string) => Promise<unknown> }> = {
-    disable: { summary: 'Disable a user (every sign-in is refused)', run: (u, id, a) => u.setStatus(id, 'disabled', a) },
-    enable: { summary: 'Enable a disabled user', run: (u, id, a) => u.setStatus(id, 'active', a) },
-    'reset-totp': { summary: 'Remove the second factor and recovery codes: the user enrols again', run: (u, id, a) => u.resetTotp(id, a) },
-    unlock: { summary: 'Clear a second-factor lockout after too many wrong codes', run: (u, id, a) => u.unlock(id, a) },
-    'revoke-devices': { summary: 'Revoke every remembered device of the user', run: (u, id, a) => u.revokeDevices(id, a) },
+  const actions: Record<string, { role: AdminRole; summary: string; run: (users: UserAdmin, id: string, actor: string) => Promise<unknown> }> = {
+    disable: { role: 'admin', summary: 'Disable a user (every sign-in is refused)', run: (u, id, a) => u.setStatus(id, 'disabled', a) },
+    enable: { role: 'admin', summary: 'Enable a disabled user', run: (u, id, a) => u.setStatus(id, 'active', a) },
+    'reset-totp': { role: 'helpdesk', summary: 'Remove the second factor and recovery codes: the user enrols again', run: (u, id, a) => u.resetTotp(id, a) },
+    unlock: { role: 'helpdesk', summary: 'Clear a second-factor lockout after too many wrong codes', run: (u, id, a) => u.unlock(id, a) },
+    'revoke-devices': { role: 'helpdesk', summary: 'Revoke every remembered device of the user', run: (u, id, a) => u.revokeDevices(id, a) },
   };
   for (const [name, action] of Object.entries(actions)) {
-    app.post<{ Params: { id: string } }>(`/api/users/:id/${name}`, {
+    app.post<{ Params: { id: string } }>(`/api/users/:id/${name}`, { ...access(action.role),
       schema: { tags, summary: action.summary, params: idParams, response: { 200: userDetailsSchema, 404: errorSchema } },
     }, async (request) => {
       const users = adminOf(request);
@@ -136,11 +137,11 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
     });
   }
 
-  app.get<{ Params: { id: string } }>('/api/users/:id/identities', {
+  app.get<{ Params: { id: string } }>('/api/users/:id/identities', { ...access('viewer'),
     schema: { tags, summary: 'The upstream identities (IdP + NameID) linked to a user, oldest first', params: idParams, response: { 200: { type: 'object', properties: { identities: { type: 'array', items: identitySchema } } }, 404: errorSchema } },
   }, async (request) => ({ identities: await adminOf(request).identities(request.params.id) }));
 
-  app.post<{ Params: { id: string }; Body: { idp: string; nameId: string } }>('/api/users/:id/identities', {
+  app.post<{ Params: { id: string }; Body: { idp: string; nameId: string } }>('/api/users/:id/identities', { ...access('admin'),
     schema: {
       tags, summary: 'Link an upstream identity (IdP + NameID) to a user',
       description: 'Logins through that IdP with that NameID then reach this user, whatever the IdP\'s linking mode. `idp`: one of this organisation\'s IdPs by id, entity ID or name. 201 when linked now, 200 when the user already had it; 409 identity_taken when another user holds it (unlink it there first).',
@@ -153,7 +154,7 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
     return reply.code(created ? 201 : 200).send(identity);
   });
 
-  app.delete<{ Params: { id: string; linkId: string } }>('/api/users/:id/identities/:linkId', {
+  app.delete<{ Params: { id: string; linkId: string } }>('/api/users/:id/identities/:linkId', { ...access('admin'),
     schema: {
       tags, summary: 'Unlink an upstream identity (IdP + NameID) from a user',
       params: { type: 'object', properties: { id: { type: 'string' }, linkId: { type: 'string' } }, required: ['id', 'linkId'] },
@@ -168,7 +169,7 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
   await app.register(async (raw) => {
   raw.removeContentTypeParser(['application/json', 'text/plain']);
   raw.addContentTypeParser(['application/json', 'text/csv', 'text/plain', 'application/octet-stream'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-  raw.post<{ Querystring: Record<string, string | undefined>; Body: Buffer }>('/api/users/import', {
+  raw.post<{ Querystring: Record<string, string | undefined>; Body: Buffer }>('/api/users/import', { ...access('admin'),
     bodyLimit: MAX_IMPORT_FILE_BYTES,
     schema: {
       tags, summary: 'Start a bulk import (CSV or JSON file as the request body); poll the job it returns',
@@ -206,7 +207,7 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
   });
   });
 
-  app.get<{ Params: { jobId: string } }>('/api/users/import/:jobId', {
+  app.get<{ Params: { jobId: string } }>('/api/users/import/:jobId', { ...access('viewer'),
     schema: {
       tags, summary: 'An import job: status while running, the report (counts and rejected rows) when done',
       params: { type: 'object', properties: { jobId: { type: 'string' } }, required: ['jobId'] },
@@ -231,7 +232,7 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
     return job;
   });
 
-  app.get('/api/users/export', {
+  app.get('/api/users/export', { ...access('viewer'),
     schema: {
       tags, summary: 'The directory as CSV in the import\'s columns (re-importing it changes nothing)',
       response: { 200: { description: 'CSV (UTF-8 with BOM)', content: { 'text/csv': { schema: { type: 'string' } } } } },

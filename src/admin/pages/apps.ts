@@ -14,6 +14,7 @@ import type { Application, ApplicationInput, NameIdFormat } from '../../store/ap
 import { checkbox, lines, optionalText, text, upload, withFieldErrors, type FormBody } from './forms.ts';
 import { adminOf } from './guard.ts';
 import { adminPage } from './render.ts';
+import { access } from '../roles.ts';
 
 type IdParams = { Params: { id: string } };
 
@@ -116,7 +117,7 @@ export async function appPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
     }, edit ? 400 : 200);
   };
 
-  app.get('/admin/apps', async (request, reply) => {
+  app.get('/admin/apps', access('viewer'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const [apps, idps] = await Promise.all([tenant.store.applications.list(), tenant.store.identityProviders.list()]);
     const idpName = new Map(idps.map((i) => [i.id, i.name]));
@@ -129,10 +130,10 @@ export async function appPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
     });
   });
 
-  app.get('/admin/apps/new', async (request, reply) => newPage(request, reply, {}));
+  app.get('/admin/apps/new', access('admin'), async (request, reply) => newPage(request, reply, {}));
 
   // By hand: every field of the registration on one form.
-  app.post('/admin/apps/new', async (request, reply) => {
+  app.post('/admin/apps/new', access('admin'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const input = appInputFromForm(request.body as FormBody);
     const saved = await saving(() => createApp(tenant.store, input, changeBy(request)));
@@ -141,7 +142,7 @@ export async function appPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
   });
 
   // From the app's SP metadata: a URL to fetch or an uploaded file (multipart). The rest can be edited afterwards.
-  app.post('/admin/apps/new/metadata', async (request, reply) => {
+  app.post('/admin/apps/new/metadata', access('admin'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const body = request.body as FormBody;
     const imported = { name: text(body, 'name'), metadataUrl: text(body, 'metadataUrl'), primaryIdpId: text(body, 'primaryIdpId') };
@@ -157,12 +158,12 @@ export async function appPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
     return reply.redirect(`/admin/apps/${saved.value.id}?done=created`, 303);
   });
 
-  app.get<IdParams>('/admin/apps/:id', async (request, reply) => {
+  app.get<IdParams>('/admin/apps/:id', access('viewer'), async (request, reply) => {
     const { tenant } = adminOf(request);
     return appPage(request, reply, await findApp(tenant.store, request.params.id));
   });
 
-  app.post<IdParams>('/admin/apps/:id', async (request, reply) => {
+  app.post<IdParams>('/admin/apps/:id', access('admin'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const target = await findApp(tenant.store, request.params.id);
     const input = appInputFromForm(request.body as FormBody);
@@ -172,7 +173,7 @@ export async function appPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
   });
 
   // The organisation's IdP metadata as a file for the app's "upload IdP metadata" option.
-  app.get<IdParams>('/admin/apps/:id/metadata.xml', async (request, reply) => {
+  app.get<IdParams>('/admin/apps/:id/metadata.xml', access('viewer'), async (request, reply) => {
     const { tenant } = adminOf(request);
     await findApp(tenant.store, request.params.id);
     return reply
@@ -181,7 +182,7 @@ export async function appPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
       .send(await buildIdpMetadata(tenant));
   });
 
-  app.post<IdParams>('/admin/apps/:id/enabled', async (request, reply) => {
+  app.post<IdParams>('/admin/apps/:id/enabled', access('admin'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const enabled = text(request.body as FormBody, 'enabled') === 'true';
     const target = await setAppEnabled(tenant.store, request.params.id, enabled, changeBy(request));
@@ -189,12 +190,12 @@ export async function appPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
   });
 
   // Deleting asks first: the app's users lose this sign-in at once.
-  app.get<IdParams>('/admin/apps/:id/delete', async (request, reply) => {
+  app.get<IdParams>('/admin/apps/:id/delete', access('admin'), async (request, reply) => {
     const { tenant } = adminOf(request);
     return adminPage(request, reply, 'admin/apps/delete', 'apps', { title: 'Delete app', app: await findApp(tenant.store, request.params.id) });
   });
 
-  app.post<IdParams>('/admin/apps/:id/delete', async (request, reply) => {
+  app.post<IdParams>('/admin/apps/:id/delete', access('admin'), async (request, reply) => {
     const { tenant } = adminOf(request);
     await deleteApp(tenant.store, request.params.id, changeBy(request));
     return reply.redirect('/admin/apps?done=deleted', 303);

@@ -9,12 +9,13 @@ import { auditPage } from '../../audit/audit-page.ts';
 import { exportAuditCsv } from '../../audit/audit-csv.ts';
 import { adminOf } from './guard.ts';
 import { adminPage } from './render.ts';
+import { access } from '../roles.ts';
 
 const PAGE_SIZE = 50;
 const query = (request: FastifyRequest) => request.query as Record<string, string | undefined>;
 
 export async function auditPages(app: FastifyInstance, { ctx: _ctx }: { ctx: AppContext }) {
-  app.get('/admin/audit', async (request, reply) => {
+  app.get('/admin/audit', access('viewer'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const q = query(request);
     const filters = cleanFilters(q);
@@ -29,7 +30,7 @@ export async function auditPages(app: FastifyInstance, { ctx: _ctx }: { ctx: App
     }
   });
 
-  app.get('/admin/audit/export.csv', async (request, reply) => {
+  app.get('/admin/audit/export.csv', access('viewer'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const auditQuery = await auditQueryOf(tenant.store, cleanFilters(query(request)));
     const out = new PassThrough();

@@ -1,10 +1,12 @@
 // The gate in front of every admin console page except sign-in: a live admin session of the Host's organisation,
-// the one-time password already replaced, and on every POST the session's CSRF token. Pages read the result with
+// the one-time password already replaced, on every POST the session's CSRF token, and the admin's role allowed by
+// the route's rule (`access(role)`, see ../roles.ts: 403 forbidden_role otherwise). Pages read the result with
 // `adminOf(request)`, so no handler can forget a check.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.ts';
 import { requireTenant, type Tenant } from '../../plugins/tenant.ts';
 import { checkCsrf, currentAdmin, type AdminContext } from '../admin-session.ts';
+import { assertRouteAllowed } from '../roles.ts';
 
 export interface AdminRequestContext { tenant: Tenant; session: AdminContext }
 
@@ -21,6 +23,7 @@ export function adminGuard(ctx: AppContext) {
     // An organisation that requires two-factor sign-in for admins gets it set up before any other console page.
     if (tenant.org.requireAdminTotp && !session.admin.totpSecretEnc && !/^\/admin\/security(\/|\?|$)/.test(request.url)) return reply.redirect('/admin/security', 303);
     if (request.method !== 'GET' && request.method !== 'HEAD') checkCsrf(request, session.csrfToken);
+    assertRouteAllowed(request, session.admin.role);
     request.adminContext = { tenant, session };
   };
 }

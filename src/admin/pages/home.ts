@@ -5,9 +5,10 @@ import type { AppContext } from '../../context.ts';
 import { buildOverview } from '../overview.ts';
 import { adminOf } from './guard.ts';
 import { adminPage } from './render.ts';
+import { access } from '../roles.ts';
 
 export async function homePages(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
-  app.get('/admin', async (request, reply) => {
+  app.get('/admin', access('viewer'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const [idps, apps, userCount, overview] = await Promise.all([tenant.store.identityProviders.list(), tenant.store.applications.list(), tenant.store.users.count(), buildOverview(tenant.store, ctx.clock.now())]);
     return adminPage(request, reply, 'admin/home', 'home', { title: 'Admin console', urls: tenant.urls, idpCount: idps.length, appCount: apps.length, userCount, overview });

@@ -17,6 +17,7 @@ import type { IdentityProvider, IdentityProviderInput, LinkingMode, MappingPrese
 import { checkbox, optionalText, text, upload, withFieldErrors, type FormBody } from './forms.ts';
 import { adminOf } from './guard.ts';
 import { adminPage } from './render.ts';
+import { access } from '../roles.ts';
 
 type IdParams = { Params: { id: string } };
 type Errors = Record<string, string>;
@@ -147,7 +148,7 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
     }, edit ? 400 : 200);
   };
 
-  app.get('/admin/idps', async (request, reply) => {
+  app.get('/admin/idps', access('viewer'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const idps = await tenant.store.identityProviders.list();
     return adminPage(request, reply, 'admin/idps/list', 'idps', {
@@ -159,10 +160,10 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
     });
   });
 
-  app.get('/admin/idps/new', async (request, reply) => newPage(request, reply, {}));
+  app.get('/admin/idps/new', access('admin'), async (request, reply) => newPage(request, reply, {}));
 
   // 1. From the IdP's metadata URL, fetched here (timeout, size limit, no private addresses unless allowed).
-  app.post('/admin/idps/new/url', async (request, reply) => {
+  app.post('/admin/idps/new/url', access('admin'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const body = request.body as FormBody;
     const trust = trustFromForm(body);
@@ -180,7 +181,7 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
   });
 
   // 2. From an uploaded metadata file (multipart).
-  app.post('/admin/idps/new/file', async (request, reply) => {
+  app.post('/admin/idps/new/file', access('admin'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const body = request.body as FormBody;
     const trust = trustFromForm(body);
@@ -196,7 +197,7 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
   });
 
   // 3. By hand: every field of the registration on one form.
-  app.post('/admin/idps/new/manual', async (request, reply) => {
+  app.post('/admin/idps/new/manual', access('admin'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const input = idpInputFromForm(request.body as FormBody);
     const saved = await saving(() => createIdp(tenant.store, input, changeBy(request)), 'entityId');
@@ -204,12 +205,12 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
     return reply.redirect(`/admin/idps/${saved.value.id}?done=created`, 303);
   });
 
-  app.get<IdParams>('/admin/idps/:id', async (request, reply) => {
+  app.get<IdParams>('/admin/idps/:id', access('viewer'), async (request, reply) => {
     const { tenant } = adminOf(request);
     return idpPage(request, reply, await findIdp(tenant.store, request.params.id));
   });
 
-  app.post<IdParams>('/admin/idps/:id', async (request, reply) => {
+  app.post<IdParams>('/admin/idps/:id', access('admin'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const idp = await findIdp(tenant.store, request.params.id);
     const input = idpInputFromForm(request.body as FormBody);
@@ -218,7 +219,7 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
     return reply.redirect(`/admin/idps/${idp.id}?done=saved`, 303);
   });
 
-  app.post<IdParams>('/admin/idps/:id/enabled', async (request, reply) => {
+  app.post<IdParams>('/admin/idps/:id/enabled', access('admin'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const enabled = text(request.body as FormBody, 'enabled') === 'true';
     const idp = await setIdpEnabled(tenant.store, request.params.id, enabled, changeBy(request));
@@ -226,13 +227,13 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
   });
 
   // Deleting asks first and says what it touches: apps using it as primary, users linked through it.
-  app.get<IdParams>('/admin/idps/:id/delete', async (request, reply) => {
+  app.get<IdParams>('/admin/idps/:id/delete', access('admin'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const idp = await findIdp(tenant.store, request.params.id);
     return adminPage(request, reply, 'admin/idps/delete', 'idps', { title: 'Delete identity provider', idp: { id: idp.id, name: idp.name, entityId: idp.entityId }, ...(await idpDependents(tenant.store, idp.id)) });
   });
 
-  app.post<IdParams>('/admin/idps/:id/delete', async (request, reply) => {
+  app.post<IdParams>('/admin/idps/:id/delete', access('admin'), async (request, reply) => {
     const { tenant } = adminOf(request);
     await findIdp(tenant.store, request.params.id);
     await deleteIdp(ctx.store, tenant.org.id, request.params.id, changeBy(request));
@@ -240,7 +241,7 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
   });
 
   // "Refresh now" for an IdP added by metadata URL, whatever the schedule (the scheduled refresh's own code path).
-  app.post<IdParams>('/admin/idps/:id/refresh', async (request, reply) => {
+  app.post<IdParams>('/admin/idps/:id/refresh', access('admin'), async (request, reply) => {
     const { tenant, session } = adminOf(request);
     const idp = await findIdp(tenant.store, request.params.id);
     const outcome = await refreshIdpMetadataNow(ctx, tenant.store, idp.id, session.admin.email);
@@ -248,7 +249,7 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
   });
 
   // Test connection: a real login against the IdP, opened in a new tab by the form; the ACS shows the outcome.
-  app.post<IdParams>('/admin/idps/:id/test', async (request, reply) => {
+  app.post<IdParams>('/admin/idps/:id/test', access('admin'), async (request, reply) => {
     const { tenant, session } = adminOf(request);
     const idp = await findIdp(tenant.store, request.params.id);
     const dispatch = await startTestConnection(ctx, tenant, idp, { adminSessionId: session.sessionId, actor: session.admin.email, browser: browserBinding(request, reply, ctx.config) });

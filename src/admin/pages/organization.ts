@@ -11,6 +11,7 @@ import type { Organization } from '../../store/organizations.ts';
 import { checkbox, optionalText, text, upload, withFieldErrors, type FormBody } from './forms.ts';
 import { adminOf } from './guard.ts';
 import { adminPage } from './render.ts';
+import { access } from '../roles.ts';
 
 type SettingsValues = Record<string, string | boolean>;
 
@@ -43,9 +44,9 @@ export async function organizationPages(app: FastifyInstance, { ctx }: { ctx: Ap
     }, status);
   }
 
-  app.get('/admin/organization', async (request, reply) => settingsPage(request, reply));
+  app.get('/admin/organization', access('viewer'), async (request, reply) => settingsPage(request, reply));
 
-  app.post<{ Body: FormBody }>('/admin/organization', async (request, reply) => {
+  app.post<{ Body: FormBody }>('/admin/organization', access('admin'), async (request, reply) => {
     const { tenant, session } = adminOf(request);
     const values = submittedValues(request.body ?? {});
     const saved = await withFieldErrors(() => updateOrganizationSettings(ctx, tenant.org.id, {
@@ -58,14 +59,14 @@ export async function organizationPages(app: FastifyInstance, { ctx }: { ctx: Ap
     return reply.redirect('/admin/organization?done=saved', 303);
   });
 
-  app.post<{ Body: FormBody }>('/admin/organization/logo', async (request, reply) => {
+  app.post<{ Body: FormBody }>('/admin/organization/logo', access('admin'), async (request, reply) => {
     const { tenant, session } = adminOf(request);
     const saved = await withFieldErrors(() => saveLogo(ctx, tenant.org.id, upload(request.body ?? {}, 'logo'), session.admin.email));
     if (!saved.ok) return settingsPage(request, reply, { logoError: saved.errors.logo }, 400);
     return reply.redirect('/admin/organization?done=logo-saved', 303);
   });
 
-  app.post('/admin/organization/logo/remove', async (request, reply) => {
+  app.post('/admin/organization/logo/remove', access('admin'), async (request, reply) => {
     const { tenant, session } = adminOf(request);
     await removeLogo(ctx, tenant.org.id, session.admin.email);
     return reply.redirect('/admin/organization?done=logo-removed', 303);
@@ -96,24 +97,24 @@ export async function organizationPages(app: FastifyInstance, { ctx }: { ctx: Ap
     return reply.redirect(`/admin/organization/keys?done=${done}`, 303);
   }
 
-  app.get('/admin/organization/keys', async (request, reply) => keysPage(request, reply));
+  app.get('/admin/organization/keys', access('viewer'), async (request, reply) => keysPage(request, reply));
 
-  app.post('/admin/organization/keys/next', async (request, reply) => {
+  app.post('/admin/organization/keys/next', access('admin'), async (request, reply) => {
     const { tenant, session } = adminOf(request);
     return keyAction(request, reply, () => createNextKey(ctx, tenant, session.admin.email), 'key-created');
   });
 
-  app.post('/admin/organization/keys/promote', async (request, reply) => {
+  app.post('/admin/organization/keys/promote', access('admin'), async (request, reply) => {
     const { tenant, session } = adminOf(request);
     return keyAction(request, reply, () => promoteNextKey(ctx, tenant, session.admin.email), 'key-promoted');
   });
 
-  app.post('/admin/organization/keys/retire', async (request, reply) => {
+  app.post('/admin/organization/keys/retire', access('admin'), async (request, reply) => {
     const { tenant, session } = adminOf(request);
     return keyAction(request, reply, () => retirePreviousKeys(ctx, tenant, session.admin.email), 'keys-retired');
   });
 
-  app.post<{ Body: FormBody }>('/admin/organization/keys/promote-at', async (request, reply) => {
+  app.post<{ Body: FormBody }>('/admin/organization/keys/promote-at', access('admin'), async (request, reply) => {
     const { tenant, session } = adminOf(request);
     const body = request.body ?? {};
     if (checkbox(body, 'cancel')) return keyAction(request, reply, () => schedulePromotion(ctx, tenant, null, session.admin.email), 'promotion-cancelled');

@@ -1,5 +1,5 @@
 // Every admin console page behind the sign-in: one encapsulated scope with the admin guard (session of this
-// organisation, CSRF on POST) and multipart forms (metadata files, logos, user imports). Each section is its own file.
+// organisation, CSRF on POST, the route's role rule) and multipart forms (metadata files, logos, user imports). Each section is its own file.
 import type { FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import type { AppContext } from '../../context.ts';
@@ -14,6 +14,7 @@ import { auditPages } from './audit.ts';
 import { organizationPages } from './organization.ts';
 import { tokenPages } from './tokens.ts';
 import { securityPages } from './security.ts';
+import { adminsPages } from './admins.ts';
 
 
 export async function adminPages(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
@@ -27,5 +28,6 @@ export async function adminPages(app: FastifyInstance, { ctx }: { ctx: AppContex
   await app.register(auditPages, { ctx });
   await app.register(organizationPages, { ctx });
   await app.register(tokenPages, { ctx });
+  await app.register(adminsPages, { ctx });
   await app.register(securityPages, { ctx });
 }

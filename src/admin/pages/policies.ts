@@ -10,6 +10,7 @@ import type { Application } from '../../store/applications.ts';
 import { checkbox, text, withFieldErrors, type FormBody } from './forms.ts';
 import { adminOf } from './guard.ts';
 import { adminPage } from './render.ts';
+import { access } from '../roles.ts';
 
 type AppParams = { Params: { appId: string } };
 
@@ -156,7 +157,7 @@ export async function policyPages(app: FastifyInstance, { ctx }: { ctx: AppConte
     }, status);
   };
 
-  app.get('/admin/policies', async (request, reply) => {
+  app.get('/admin/policies', access('viewer'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const apps = (await tenant.store.applications.list()).map((a) => {
       const p = appPolicy(a);
@@ -166,13 +167,13 @@ export async function policyPages(app: FastifyInstance, { ctx }: { ctx: AppConte
     return adminPage(request, reply, 'admin/policies/list', 'policies', { title: 'Policies', apps });
   });
 
-  app.get<AppParams>('/admin/policies/:appId', async (request, reply) => {
+  app.get<AppParams>('/admin/policies/:appId', access('viewer'), async (request, reply) => {
     const { tenant } = adminOf(request);
     return policyPage(request, reply, await findApp(tenant.store, request.params.appId));
   });
 
   // "Enable 2-Factor Authentication (MFA)": one rule for everyone, kept behind any deny rules.
-  app.post<AppParams>('/admin/policies/:appId/two-factor', async (request, reply) => {
+  app.post<AppParams>('/admin/policies/:appId/two-factor', access('admin'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const target = await findApp(tenant.store, request.params.appId);
     const body = request.body as FormBody;
@@ -184,7 +185,7 @@ export async function policyPages(app: FastifyInstance, { ctx }: { ctx: AppConte
   });
 
   // The whole rule list at once; the clicked button says whether to just save or also move/remove a row.
-  app.post<AppParams>('/admin/policies/:appId/rules', async (request, reply) => {
+  app.post<AppParams>('/admin/policies/:appId/rules', access('admin'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const target = await findApp(tenant.store, request.params.appId);
     const body = request.body as FormBody;
@@ -198,7 +199,7 @@ export async function policyPages(app: FastifyInstance, { ctx }: { ctx: AppConte
   });
 
   // A new rule, added at the end of the stored list (move it up afterwards: the first match decides).
-  app.post<AppParams>('/admin/policies/:appId/rules/add', async (request, reply) => {
+  app.post<AppParams>('/admin/policies/:appId/rules/add', access('admin'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const target = await findApp(tenant.store, request.params.appId);
     const current = appPolicy(target).rules;

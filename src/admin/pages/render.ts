@@ -3,13 +3,23 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { page } from '../../plugins/view.ts';
 import { adminOf } from './guard.ts';
+import { roleAllows, type AdminRole } from '../roles.ts';
 
-export type AdminSection = 'home' | 'organization' | 'idps' | 'apps' | 'users' | 'policies' | 'audit' | 'tokens' | 'security';
+export type AdminSection = 'home' | 'organization' | 'idps' | 'apps' | 'users' | 'policies' | 'audit' | 'tokens' | 'admins' | 'security';
+
+/** The navigation: each entry with the role its page needs, so an admin sees only what they can open. */
+const NAV: [AdminSection, string, string, AdminRole][] = [
+  ['home', '/admin', 'Overview', 'viewer'], ['organization', '/admin/organization', 'Organisation & branding', 'viewer'],
+  ['idps', '/admin/idps', 'Identity providers', 'viewer'], ['apps', '/admin/apps', 'Apps', 'viewer'], ['users', '/admin/users', 'Users', 'viewer'],
+  ['policies', '/admin/policies', 'Policies', 'viewer'], ['audit', '/admin/audit', 'Audit log', 'viewer'], ['tokens', '/admin/tokens', 'API tokens', 'admin'],
+  ['admins', '/admin/admins', 'Admins', 'owner'], ['security', '/admin/security', 'My sign-in', 'viewer'],
+];
 
 export function adminPage(request: FastifyRequest, reply: FastifyReply, template: string, section: AdminSection, data: Record<string, unknown>, status = 200) {
   const { tenant, session } = adminOf(request);
   return page(request, reply, template, {
-    wide: true, section, csrf: session.csrfToken, admin: session.admin.email, slug: tenant.org.slug, flash: flashOf(request), ...data,
+    wide: true, section, csrf: session.csrfToken, admin: session.admin.email, role: session.admin.role, slug: tenant.org.slug, flash: flashOf(request),
+    nav: NAV.filter((e) => roleAllows(session.admin.role, e[3])), can: (needed: AdminRole) => roleAllows(session.admin.role, needed), ...data,
   }, status);
 }
 
@@ -19,6 +29,7 @@ const FLASHES: Record<string, string> = {
   'totp-reset': 'Two-factor authentication was reset. The user enrols again at the next sign-in.',
   unlocked: 'The user can try their code again.', 'devices-revoked': 'Remembered devices were revoked.',
   'token-revoked': 'The token was revoked.', imported: 'Import started.',
+  'role-changed': 'The role was changed.', 'admin-removed': 'The admin was removed; their console sessions ended.', 'invite-revoked': 'The invitation was withdrawn.',
   'identity-linked': 'The identity was linked: sign-ins through it reach this user.', 'identity-unlinked': 'The identity was unlinked.',
   'two-factor-on': '2-factor authentication is now required for this app.', 'two-factor-off': '2-factor authentication is no longer required for this app.',
   'rule-added': 'The rule was added at the end of the list. Move it up if an earlier rule would match first.',

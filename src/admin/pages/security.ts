@@ -7,6 +7,7 @@ import { confirmAdminEnrolment, removeAdminTotp, resumeAdminEnrolment, startAdmi
 import { text, type FormBody } from './forms.ts';
 import { adminOf } from './guard.ts';
 import { adminPage } from './render.ts';
+import { access } from '../roles.ts';
 
 export async function securityPages(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
   async function securityPage(request: FastifyRequest, reply: FastifyReply, opts: { setup?: string; codeError?: string } = {}, status = 200) {
@@ -31,15 +32,15 @@ export async function securityPages(app: FastifyInstance, { ctx }: { ctx: AppCon
     return reply.redirect(`/admin/security?done=${done}`, 303);
   }
 
-  app.get('/admin/security', async (request, reply) => securityPage(request, reply));
+  app.get('/admin/security', access('viewer'), async (request, reply) => securityPage(request, reply));
 
-  app.post<{ Body: FormBody }>('/admin/security/totp', async (request, reply) => {
+  app.post<{ Body: FormBody }>('/admin/security/totp', access('viewer'), async (request, reply) => {
     const { tenant, session } = adminOf(request);
     const setup = text(request.body ?? {}, 'setup');
     return withCodeErrors(request, reply, () => confirmAdminEnrolment(ctx, tenant.store, tenant.org, session.admin, setup, text(request.body ?? {}, 'code')), 'totp-enrolled', setup);
   });
 
-  app.post<{ Body: FormBody }>('/admin/security/totp/remove', async (request, reply) => {
+  app.post<{ Body: FormBody }>('/admin/security/totp/remove', access('viewer'), async (request, reply) => {
     const { tenant, session } = adminOf(request);
     return withCodeErrors(request, reply, () => removeAdminTotp(ctx, tenant.store, session.admin, text(request.body ?? {}, 'code')), 'totp-removed');
   });

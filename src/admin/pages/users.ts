@@ -13,6 +13,7 @@ import { EDITABLE_FIELDS, UserAdmin } from '../../users/user-admin.ts';
 import { checkbox, lines, optionalText, text, upload, withFieldErrors, type FormBody } from './forms.ts';
 import { adminOf } from './guard.ts';
 import { adminPage } from './render.ts';
+import { access, type AdminRole } from '../roles.ts';
 
 const PAGE_SIZE = 50;
 /** Rejected rows shown on the job page; the rest are counted (the API and CLI give all of them). */
@@ -39,7 +40,7 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
     return { tenant, actor: session.admin.email, users: new UserAdmin(ctx, tenant) };
   };
 
-  app.get('/admin/users', async (request, reply) => {
+  app.get('/admin/users', access('viewer'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const q = query(request);
     const page = await directoryPage(tenant.store, { search: q.q, after: q.after, before: q.before, take: PAGE_SIZE }, ctx.clock.now());
@@ -47,8 +48,8 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
   });
 
   // Add
-  app.get('/admin/users/new', async (request, reply) => renderForm(request, reply, null, { email: '', username: '', firstName: '', lastName: '', phone: '', groups: '' }, {}));
-  app.post('/admin/users', async (request, reply) => {
+  app.get('/admin/users/new', access('admin'), async (request, reply) => renderForm(request, reply, null, { email: '', username: '', firstName: '', lastName: '', phone: '', groups: '' }, {}));
+  app.post('/admin/users', access('admin'), async (request, reply) => {
     const { users, actor } = usersOf(request);
     const body = request.body as FormBody;
     const saved = await withFieldErrors(() => users.create(userForm(body), actor));
@@ -57,8 +58,8 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
   });
 
   // Import and export (static paths: found before /admin/users/:id)
-  app.get('/admin/users/import', async (request, reply) => renderImport(request, reply, {}, {}));
-  app.post('/admin/users/import', async (request, reply) => {
+  app.get('/admin/users/import', access('admin'), async (request, reply) => renderImport(request, reply, {}, {}));
+  app.post('/admin/users/import', access('admin'), async (request, reply) => {
     const { tenant, actor } = usersOf(request);
     const body = request.body as FormBody;
     const file = upload(body, 'file');
@@ -80,7 +81,7 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
     const tookOver = abandoned.map((j) => `&took_over=${encodeURIComponent(j.id)}`).join('');
     return reply.redirect(`/admin/users/import/${jobId}?done=imported${tookOver}`, 303);
   });
-  app.get<{ Params: { jobId: string }; Querystring: { took_over?: string | string[] } }>('/admin/users/import/:jobId', async (request, reply) => {
+  app.get<{ Params: { jobId: string }; Querystring: { took_over?: string | string[] } }>('/admin/users/import/:jobId', access('viewer'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const job = await imports.getJob(tenant.org.id, request.params.jobId);
     if (!job) throw notFound('import_not_found', 'There is no such import in this organisation.');
@@ -92,7 +93,7 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
       title: 'User import', job, tookOver, ...(job.status === 'running' && { refresh: '2' }), rejections: rejections.slice(0, SHOWN_REJECTIONS), moreRejections: rejections.length - Math.min(rejections.length, SHOWN_REJECTIONS) + (job.report?.rejectionsOmitted ?? 0),
     });
   });
-  app.get('/admin/users/export.csv', async (request, reply) => {
+  app.get('/admin/users/export.csv', access('viewer'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const out = new PassThrough();
     reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${tenant.org.slug}-users.csv"`).header('cache-control', 'no-store');
@@ -101,12 +102,12 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
   });
 
   // One user
-  app.get<{ Params: Params }>('/admin/users/:id', async (request, reply) => {
+  app.get<{ Params: Params }>('/admin/users/:id', access('viewer'), async (request, reply) => {
     const { users } = usersOf(request);
     const user = await users.get(request.params.id);
     return renderForm(request, reply, user, formValues(user), {});
   });
-  app.post<{ Params: Params }>('/admin/users/:id', async (request, reply) => {
+  app.post<{ Params: Params }>('/admin/users/:id', access('admin'), async (request, reply) => {
     const { users, actor } = usersOf(request);
     const user = await users.get(request.params.id);
     const body = request.body as FormBody;
@@ -116,21 +117,21 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
   });
 
   // Actions without a form of their own: each a POST button on the user's page.
-  const actions: Record<string, { done: string; run: (users: UserAdmin, id: string, actor: string) => Promise<unknown> }> = {
-    disable: { done: 'disabled', run: (u, id, a) => u.setStatus(id, 'disabled', a) },
-    enable: { done: 'enabled', run: (u, id, a) => u.setStatus(id, 'active', a) },
-    'reset-totp': { done: 'totp-reset', run: (u, id, a) => u.resetTotp(id, a) },
-    unlock: { done: 'unlocked', run: (u, id, a) => u.unlock(id, a) },
-    'revoke-devices': { done: 'devices-revoked', run: (u, id, a) => u.revokeDevices(id, a) },
+  const actions: Record<string, { role: AdminRole; done: string; run: (users: UserAdmin, id: string, actor: string) => Promise<unknown> }> = {
+    disable: { role: 'admin', done: 'disabled', run: (u, id, a) => u.setStatus(id, 'disabled', a) },
+    enable: { role: 'admin', done: 'enabled', run: (u, id, a) => u.setStatus(id, 'active', a) },
+    'reset-totp': { role: 'helpdesk', done: 'totp-reset', run: (u, id, a) => u.resetTotp(id, a) },
+    unlock: { role: 'helpdesk', done: 'unlocked', run: (u, id, a) => u.unlock(id, a) },
+    'revoke-devices': { role: 'helpdesk', done: 'devices-revoked', run: (u, id, a) => u.revokeDevices(id, a) },
   };
   for (const [name, action] of Object.entries(actions)) {
-    app.post<{ Params: Params }>(`/admin/users/:id/${name}`, async (request, reply) => {
+    app.post<{ Params: Params }>(`/admin/users/:id/${name}`, access(action.role), async (request, reply) => {
       const { users, actor } = usersOf(request);
       await action.run(users, request.params.id, actor);
       return reply.redirect(`/admin/users/${request.params.id}?done=${action.done}`, 303);
     });
   }
-  app.post<{ Params: Params }>('/admin/users/:id/identities', async (request, reply) => {
+  app.post<{ Params: Params }>('/admin/users/:id/identities', access('admin'), async (request, reply) => {
     const { users, actor } = usersOf(request);
     const user = await users.get(request.params.id);
     const body = request.body as FormBody;
@@ -145,18 +146,18 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
       throw err;
     }
   });
-  app.post<{ Params: Params & { linkId: string } }>('/admin/users/:id/identities/:linkId/unlink', async (request, reply) => {
+  app.post<{ Params: Params & { linkId: string } }>('/admin/users/:id/identities/:linkId/unlink', access('admin'), async (request, reply) => {
     const { users, actor } = usersOf(request);
     await users.unlink(request.params.id, request.params.linkId, actor);
     return reply.redirect(`/admin/users/${request.params.id}?done=identity-unlinked`, 303);
   });
 
   // Delete, after a confirmation page
-  app.get<{ Params: Params }>('/admin/users/:id/delete', async (request, reply) => {
+  app.get<{ Params: Params }>('/admin/users/:id/delete', access('admin'), async (request, reply) => {
     const { users } = usersOf(request);
     return adminPage(request, reply, 'admin/users/delete', 'users', { title: 'Delete user', user: await users.get(request.params.id) });
   });
-  app.post<{ Params: Params }>('/admin/users/:id/delete', async (request, reply) => {
+  app.post<{ Params: Params }>('/admin/users/:id/delete', access('admin'), async (request, reply) => {
     const { users, actor } = usersOf(request);
     await users.delete(request.params.id, actor);
     return reply.redirect('/admin/users?done=deleted', 303);

@@ -1,0 +1,61 @@
+// Admin roles and the one access rule each console and API route declares. Roles are ordered: each can do what
+// the ones below it can.
+//   owner    everything, including managing admins (invite, change role, remove)
+//   admin    configuration (identity providers, apps, policies, organisation, keys, API tokens), users
+//   helpdesk find users, unlock, reset second factor, revoke remembered devices, read the audit log
+//   viewer   read only
+// A route says who may use it with `config: { role }` (the `access()` helper); the admin guard (pages/guard.ts) and
+// the API's token hook (api/plugin.ts) read it, and nothing else decides. `public` marks the few routes used
+// without a session or token (sign-in, invitation links, the OpenAPI document). A route without a rule is open only
+// to owners, and test/http/admin-roles.test.ts fails on it.
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import { AppError } from '../errors.ts';
+
+export const ROLES = ['viewer', 'helpdesk', 'admin', 'owner'] as const;
+export type AdminRole = (typeof ROLES)[number];
+export type RouteAccess = AdminRole | 'public';
+
+export const ROLE_LABELS: Record<AdminRole, string> = {
+  owner: 'Owner: everything, including managing admins',
+  admin: 'Admin: configuration, users, policies, API tokens',
+  helpdesk: 'Helpdesk: find users, unlock, reset second factor, revoke devices, read the audit log',
+  viewer: 'Viewer: read only',
+};
+
+const rank = (role: string) => ROLES.indexOf(role as AdminRole);
+export const isRole = (value: unknown): value is AdminRole => typeof value === 'string' && rank(value) >= 0;
+/** Whether `role` may do what `needed` allows (an unknown role may do nothing). */
+export const roleAllows = (role: string, needed: AdminRole) => rank(role) >= 0 && rank(role) >= rank(needed);
+
+/** Route options that declare who may use the route. */
+export const access = (role: RouteAccess) => ({ config: { role } });
+
+/** The rule a route declared, or null when it has none. */
+export function accessOf(request: FastifyRequest): RouteAccess | null {
+  const role = (request.routeOptions.config as { role?: unknown } | undefined)?.role;
+  return role === 'public' || isRole(role) ? role : null;
+}
+
+/** The one check: 403 `forbidden_role`, naming the role needed, when `role` may not use this route. */
+export function assertRouteAllowed(request: FastifyRequest, role: string) {
+  const needed = accessOf(request) ?? 'owner';
+  if (needed === 'public' || roleAllows(role, needed)) return;
+  throw new AppError(403, 'forbidden_role', `This needs the ${needed} role (or higher); you have the ${role} role.`, true, { required: needed, role });
+}
+
+export interface RegisteredRoute { method: string; url: string; role: RouteAccess | null }
+
+/** Records every route registered from now on with its declared rule (for the route × role test and docs). */
+export function recordRoutes(app: FastifyInstance): RegisteredRoute[] {
+  const routes: RegisteredRoute[] = [];
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const role = (route.config as { role?: unknown } | undefined)?.role;
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, role: role === 'public' || isRole(role) ? role : null });
+  });
+  return routes;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance { registeredRoutes: RegisteredRoute[] }
+  interface FastifyContextConfig { role?: RouteAccess }
+}
