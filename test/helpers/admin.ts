@@ -42,7 +42,14 @@ export async function adminWithRole(ta: TestApp, of: { slug: string; orgId: stri
 
 export async function signInClient(ta: TestApp, slug: string, orgId: string, email: string): Promise<AdminClient> {
   const jar: Record<string, string> = {};
-  const keep = (res: LightMyRequestResponse) => { for (const c of res.cookies as { name: string; value: string }[]) jar[c.name] = c.value; return res; };
+  // Like a browser: cookies the broker sets are sent back, cleared ones (empty value) are dropped.
+  const keep = (res: LightMyRequestResponse) => {
+    for (const c of res.cookies as { name: string; value: string }[]) {
+      if (c.value) jar[c.name] = c.value;
+      else delete jar[c.name];
+    }
+    return res;
+  };
   const cookie = () => Object.entries(jar).map(([k, v]) => `${k}=${v}`).join('; ');
 
   const form = keep(await ta.request(slug, { method: 'GET', url: '/admin/login' }));
@@ -54,7 +61,7 @@ export async function signInClient(ta: TestApp, slug: string, orgId: string, ema
 
   const client: AdminClient = {
     slug, orgId, email, csrf, cookie,
-    request: (o) => ta.request(slug, { ...o, headers: { cookie: cookie(), ...(o.headers ?? {}) } }),
+    request: async (o) => keep(await ta.request(slug, { ...o, headers: { cookie: cookie(), ...(o.headers ?? {}) } })),
     get: (url) => client.request({ method: 'GET', url }),
     post: (url, f = {}) => client.request({
       method: 'POST', url, headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -31,14 +31,22 @@ t.test('API tokens page', async (t) => {
   let token = '';
   let tokenId = '';
   t.test('create: shown once with a warning, stored hashed, works on the API, audited', async (t) => {
-    const res = await pp.post('/admin/tokens', { name: 'nightly <sync>' });
-    t.equal(res.statusCode, 201);
+    const posted = await pp.post('/admin/tokens', { name: 'nightly <sync>' });
+    t.equal(posted.statusCode, 303, 'POST-redirect-GET: a reload never creates another token');
+    t.match(posted.headers.location, /^\/admin\/tokens\/created\/[0-9a-f-]+$/);
+    t.notMatch(JSON.stringify(posted.headers), /brk_[A-Za-z0-9_-]{43}/, 'the token is not readable in the redirect (sealed in the cookie)');
+    const res = await pp.get(posted.headers.location!);
+    t.equal(res.statusCode, 200);
     t.equal(res.headers['cache-control'], 'no-store');
     token = /value="(brk_[A-Za-z0-9_-]{43})"/.exec(res.body)?.[1] ?? '';
     t.ok(token, 'the token is on the page');
     t.match(res.body, new RegExp(`data-copy="${token}"`), 'with a copy button');
     t.match(res.body, /shown only this once/);
     t.match(res.body, /nightly &lt;sync&gt;/, 'the name is escaped');
+    const reload = await pp.get(posted.headers.location!);
+    t.notOk(reload.body.includes(token), 'a reload does not show the token again');
+    t.match(reload.body, /its secret was shown once/);
+    t.equal((await ta.ctx.store.forOrg(pp.orgId).apiTokens.list()).length, 1, 'and created nothing');
     const [row] = await ta.ctx.store.forOrg(pp.orgId).apiTokens.list();
     tokenId = row.id;
     t.equal(row.tokenHash, sha256(token));

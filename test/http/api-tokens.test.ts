@@ -79,8 +79,9 @@ t.test('API tokens: roles, expiry and /api/tokens', async (t) => {
     const high = await admin.post('/admin/tokens', { name: 'x', role: 'owner' });
     t.equal(high.statusCode, 400);
     t.match(high.body, /Role cannot be above your own role \(admin\)/);
-    const ok = await admin.post('/admin/tokens', { name: 'weekly', role: 'helpdesk', expiresInDays: '7' });
-    t.equal(ok.statusCode, 201);
+    const posted = await admin.post('/admin/tokens', { name: 'weekly', role: 'helpdesk', expiresInDays: '7' });
+    t.equal(posted.statusCode, 303);
+    const ok = await admin.get(posted.headers.location!);
     t.match(ok.body, /Role: <strong>helpdesk<\/strong>/);
     const row = (await ta.ctx.store.forOrg(pp.orgId).apiTokens.list()).find((x) => x.name === 'weekly');
     t.equal(row?.role, 'helpdesk');
