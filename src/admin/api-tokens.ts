@@ -1,6 +1,6 @@
 // Creating and checking admin API tokens: `brk_` + 32 random bytes. The database keeps only the SHA-256.
 import { randomBytes } from 'node:crypto';
-import { sha256 } from '../broker/browser-binding.ts';
+import { sha256 } from '../broker/flow/browser.ts';
 import type { Clock } from '../clock.ts';
 import { notFound, ValidationError } from '../errors.ts';
 import type { TenantStore } from '../store/store.ts';

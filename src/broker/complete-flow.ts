@@ -18,11 +18,11 @@ import type { AuditInput } from '../store/audit.ts';
 import type { User } from '../store/users.ts';
 import { LinkRefusal } from '../users/link-refusal.ts';
 import { resolveUser } from '../users/resolve-user.ts';
-import { browserBinding, sameBrowser, sha256 } from './browser-binding.ts';
-import { successResponse, type PostToApp } from './downstream-response.ts';
+import { browserBinding, sameBrowser, sha256 } from './flow/browser.ts';
+import { successResponse, type PostToApp } from './flow/downstream-response.ts';
 import { failFlow } from './flow-failure.ts';
-import { sessionExpiry } from './session-expiry.ts';
-import { STAGE, type ErrorSubStatus, type FlowData } from './stages.ts';
+import { sessionExpiry } from './flow/session-expiry.ts';
+import { STAGE, type ErrorSubStatus, type FlowData } from './flow/stages.ts';
 
 export type Completion =
   | { kind: 'respond'; post: PostToApp; newSessionToken?: string }

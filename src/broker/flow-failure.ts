@@ -10,8 +10,8 @@ import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import type { Tenant } from '../plugins/tenant.ts';
 import type { LoginFlow } from '../store/login-flows.ts';
-import { errorResponse, type PostToApp } from './downstream-response.ts';
-import { STAGE, type FlowData, type FlowFailure } from './stages.ts';
+import { errorResponse, type PostToApp } from './flow/downstream-response.ts';
+import { STAGE, type FlowData, type FlowFailure } from './flow/stages.ts';
 
 /** What a failure page offers: a button that posts to `action` (the app is waiting), or a link to `loginUrl`. */
 export interface ReturnOffer { appName: string; answerable: boolean; action: string; loginUrl: string }

@@ -13,7 +13,7 @@ import { page } from '../plugins/view.ts';
 import type { LoginFlow } from '../store/login-flows.ts';
 import { appOfFlow, completeAfterMfa, expired, loadOwnedFlow } from './complete-flow.ts';
 import { answer, flowUrl } from './respond.ts';
-import { STAGE, type FlowData } from './stages.ts';
+import { STAGE, type FlowData } from './flow/stages.ts';
 import type { VerifyOutcome } from '../mfa/totp-service.ts';
 import { failAndOffer } from './flow-failure.ts';
 

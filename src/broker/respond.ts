@@ -5,11 +5,11 @@ import type { AppContext } from '../context.ts';
 import type { Tenant } from '../plugins/tenant.ts';
 import { page } from '../plugins/view.ts';
 import { allowFormTarget } from '../plugins/content-security-policy.ts';
-import { cookieOptions, SESSION_COOKIE } from './browser-binding.ts';
+import { cookieOptions, SESSION_COOKIE } from './flow/browser.ts';
 import { expired, type Completion } from './complete-flow.ts';
-import type { PostToApp } from './downstream-response.ts';
+import type { PostToApp } from './flow/downstream-response.ts';
 import { returnOffer, returnToApp } from './flow-failure.ts';
-import type { FlowData } from './stages.ts';
+import type { FlowData } from './flow/stages.ts';
 import type { LoginFlow } from '../store/login-flows.ts';
 
 export const flowUrl = (flowId: string, step: 'continue' | 'idp' | 'mfa' | 'finish') => `/flow/${encodeURIComponent(flowId)}/${step}`;

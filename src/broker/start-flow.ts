@@ -11,9 +11,9 @@ import { sameEndpoint } from '../saml/endpoint-match.ts';
 import { parseAuthnRequest } from '../saml/downstream/authn-request.ts';
 import type { Application } from '../store/applications.ts';
 import type { LoginFlow } from '../store/login-flows.ts';
-import { verifyAppRequestSignature } from './app-request-signature.ts';
-import { loginHint } from './select-idp.ts';
-import type { AppRequest, FlowData } from './stages.ts';
+import { verifyAppRequestSignature } from './flow/app-request-signature.ts';
+import { loginHint } from './flow/select-idp.ts';
+import type { AppRequest, FlowData } from './flow/stages.ts';
 
 export const MAX_RELAY_STATE = 1024; // generous: SAML says 80 bytes, real SPs send more
 

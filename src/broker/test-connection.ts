@@ -10,10 +10,10 @@ import type { Tenant } from '../plugins/tenant.ts';
 import { SamlError } from '../saml/errors.ts';
 import type { IdentityProvider } from '../store/identity-providers.ts';
 import type { LoginFlow } from '../store/login-flows.ts';
-import { sameBrowser } from './browser-binding.ts';
-import { mapProfile, type Profile } from './profile.ts';
-import { STAGE, type FlowData, type TestConnectionResult } from './stages.ts';
-import { diagnose, type Diagnosis } from './test-connection-diagnosis.ts';
+import { sameBrowser } from './flow/browser.ts';
+import { mapProfile, type Profile } from './upstream/profile.ts';
+import { STAGE, type FlowData, type TestConnectionResult } from './flow/stages.ts';
+import { diagnose, type Diagnosis } from './test-connection/diagnosis.ts';
 import { startUpstream, type UpstreamDispatch } from './upstream-request.ts';
 import { consumeAssertion, verifyFromIdp } from './upstream-response.ts';
 

@@ -7,7 +7,7 @@ import { buildUpstreamAuthnRequest } from '../saml/upstream/authn-request.ts';
 import type { IdentityProvider } from '../store/identity-providers.ts';
 import type { LoginFlow } from '../store/login-flows.ts';
 import { localSp } from './identities.ts';
-import { STAGE, type FlowData } from './stages.ts';
+import { STAGE, type FlowData } from './flow/stages.ts';
 import { newFlowId, storeFlow, type NewFlow } from './start-flow.ts';
 import { upstreamIdp } from './upstream-idp.ts';
 

@@ -10,8 +10,8 @@ import type { VerifiedAssertion } from '../saml/upstream/types.ts';
 import type { IdentityProvider } from '../store/identity-providers.ts';
 import type { LoginFlow } from '../store/login-flows.ts';
 import { localSp } from './identities.ts';
-import { mapProfile } from './profile.ts';
-import { STAGE, type FlowData } from './stages.ts';
+import { mapProfile } from './upstream/profile.ts';
+import { STAGE, type FlowData } from './flow/stages.ts';
 import { MAX_RELAY_STATE, storeFlow } from './start-flow.ts';
 import { upstreamIdp } from './upstream-idp.ts';
 

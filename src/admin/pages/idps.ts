@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.ts';
 import { AppError, ValidationError } from '../../errors.ts';
-import { browserBinding } from '../../broker/browser-binding.ts';
+import { browserBinding } from '../../broker/flow/browser.ts';
 import { postForm } from '../../broker/respond.ts';
 import { startTestConnection } from '../../broker/test-connection.ts';
 import { ATTRIBUTE_PRESETS, MAPPING_PRESETS } from '../../orgs/attribute-presets.ts';

@@ -1,8 +1,8 @@
 // The organisation's login page: branding, the admin's message, and the apps a user can start a login to.
 import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../context.ts';
-import { requireTenant } from '../plugins/tenant.ts';
-import { page } from '../plugins/view.ts';
+import type { AppContext } from '../../context.ts';
+import { requireTenant } from '../../plugins/tenant.ts';
+import { page } from '../../plugins/view.ts';
 
 export async function portalRoutes(app: FastifyInstance, _opts: { ctx: AppContext }) {
   app.get('/login', async (request, reply) => {

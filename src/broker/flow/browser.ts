@@ -3,9 +3,9 @@
 // SameSite=Lax: the cookie comes back on top-level navigations to our pages, but not on the IdP's cross-site POST
 // to the ACS, which is why the ACS only verifies and then redirects the browser to a page that checks the binding.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { pooledRandomBytes } from '../crypto/random-ids.ts';
+import { pooledRandomBytes } from '../../crypto/random-ids.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Config } from '../config/config.ts';
+import type { Config } from '../../config/config.ts';
 
 export const BROWSER_COOKIE = 'broker_browser';
 export const SESSION_COOKIE = 'broker_session';

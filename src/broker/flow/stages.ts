@@ -1,7 +1,7 @@
 // The stages a stored login flow passes through (see ARCHITECTURE.md). Only the stages where the browser comes
 // back to us are stored; the rest happen inside one request. Stable strings: they appear in logs and audit.
-import type { Profile } from './profile.ts';
-import type { Diagnosis } from './test-connection-diagnosis.ts';
+import type { Profile } from '../upstream/profile.ts';
+import type { Diagnosis } from '../test-connection/diagnosis.ts';
 
 export const STAGE = {
   /** the app's request is accepted; an IdP must be chosen on the chooser page */

@@ -3,17 +3,17 @@
 // The chain page shows progress and loads the current participant in a hidden frame, with a refresh at its time
 // limit; the participant's answer lands in that frame and sends the top page on.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AppContext } from '../context.ts';
-import { AppError } from '../errors.ts';
-import { requireTenant, type Tenant } from '../plugins/tenant.ts';
-import { page } from '../plugins/view.ts';
-import { allowFrame, allowSameOriginFraming } from '../plugins/content-security-policy.ts';
-import type { Binding, OutgoingMessage } from '../saml/bindings.ts';
-import { SamlError } from '../saml/errors.ts';
-import { browserBinding, cookieOptions, sameBrowser, SESSION_COOKIE, sha256 } from './browser-binding.ts';
-import { postForm } from './respond.ts';
-import { SingleLogout, type LogoutStep, type Side } from './single-logout.ts';
-import { MAX_RELAY_STATE } from './start-flow.ts';
+import type { AppContext } from '../../context.ts';
+import { AppError } from '../../errors.ts';
+import { requireTenant, type Tenant } from '../../plugins/tenant.ts';
+import { page } from '../../plugins/view.ts';
+import { allowFrame, allowSameOriginFraming } from '../../plugins/content-security-policy.ts';
+import type { Binding, OutgoingMessage } from '../../saml/bindings.ts';
+import { SamlError } from '../../saml/errors.ts';
+import { browserBinding, cookieOptions, sameBrowser, SESSION_COOKIE, sha256 } from '../flow/browser.ts';
+import { postForm } from '../respond.ts';
+import { SingleLogout, type LogoutStep, type Side } from '../logout/single-logout.ts';
+import { MAX_RELAY_STATE } from '../start-flow.ts';
 
 type SloParams = { SAMLRequest?: string; SAMLResponse?: string; RelayState?: string };
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
