@@ -9,9 +9,13 @@ import type { Application } from '../../store/applications.ts';
 import type { User } from '../../store/users.ts';
 import { localIdp } from '../identities.ts';
 import type { AppRequest, ErrorSubStatus } from './stages.ts';
+import { post, type Answer } from './outcome.ts';
 import type { Profile } from '../upstream/profile.ts';
 
 export interface PostToApp { acsUrl: string; samlResponse: string; relayState: string | null; appName: string }
+
+/** The auto-POST of a Response to the app's ACS URL. */
+export const postToApp = (p: PostToApp): Answer => post({ action: p.acsUrl, fields: { SAMLResponse: p.samlResponse, ...(p.relayState !== null && { RelayState: p.relayState }) }, target: p.appName });
 
 /** The NameID value per the app's format: the email, or a stable pairwise identifier that reveals nothing. */
 export function nameIdFor(app: Application, user: User): string {

@@ -1,6 +1,9 @@
 // The stages a stored login flow passes through (see ARCHITECTURE.md). Only the stages where the browser comes
 // back to us are stored; the rest happen inside one request. Stable strings: they appear in logs and audit.
 import type { Profile } from '../upstream/profile.ts';
+import type { UpstreamResult } from '../upstream/protocol.ts';
+
+export type { UpstreamResult };
 import type { Diagnosis } from '../test-connection/diagnosis.ts';
 
 export const STAGE = {
@@ -19,11 +22,11 @@ export const STAGE = {
   mfaDone: 'mfa_done',
   /** the app received its Response; terminal */
   completed: 'completed',
-  /** refused; `data.failure` says why. The app hears back once, from /flow/:id/return (flow-failure.ts) */
+  /** refused; `data.failure` says why. The app hears back once, from /flow/:id/return (fail.ts) */
   failed: 'failed',
   /** the app received the signed error Response of a failed flow; terminal */
   returned: 'returned',
-  /** a single logout chain is visiting the session's participants (see single-logout.ts) */
+  /** a single logout chain is visiting the session's participants (see logout/single-logout.ts) */
   logout: 'logout',
   /** the chain answered its originator; terminal */
   logoutDone: 'logout_done',
@@ -42,20 +45,8 @@ export interface AppRequest {
   isPassive: boolean;
 }
 
-export interface UpstreamResult {
-  nameId: string;
-  nameIdFormat?: string;
-  nameQualifier?: string;
-  spNameQualifier?: string;
-  sessionIndex?: string;
-  /** ISO time: the IdP's SessionNotOnOrAfter, the latest end of the broker session it starts */
-  sessionNotOnOrAfter?: string;
-  attributes: Record<string, string[]>;
-  assertionId: string;
-}
-
 export interface FlowData {
-  /** `test`: an admin's "Test connection" (test-connection.ts); it has no app and ends on its own result page */
+  /** `test`: an admin's "Test connection" (test-connection/); it has no app and ends on its own result page */
   via: 'sp_initiated' | 'launch' | 'idp_initiated' | 'test';
   request: AppRequest;
   /** SHA-256 of the browser-binding cookie of the browser that started the flow */
@@ -69,7 +60,7 @@ export interface FlowData {
   mfa?: { rememberDeviceDays: number; ruleId: string };
   /** an email that may pick the IdP (home-realm discovery): prefills the chooser; never an identity */
   loginHint?: string;
-  /** why a `failed` flow failed: what its error Response to the app says (flow-failure.ts) */
+  /** why a `failed` flow failed: what its error Response to the app says (fail.ts) */
   failure?: FlowFailure;
   /** only on `via: 'test'` flows: who started the test and, once the IdP answered, what it found */
   test?: TestConnection;

@@ -1,4 +1,4 @@
-// HTTP endpoints of single logout (see single-logout.ts for the chain). The SLO endpoints take both bindings and
+// HTTP endpoints of single logout (see logout/single-logout.ts for the chain). The SLO endpoints take both bindings and
 // both message kinds: a LogoutRequest starts a chain, a LogoutResponse answers the step the chain is waiting for.
 // The chain page shows progress and loads the current participant in a hidden frame, with a refresh at its time
 // limit; the participant's answer lands in that frame and sends the top page on.
@@ -10,13 +10,12 @@ import { page } from '../../plugins/view.ts';
 import { allowFrame, allowSameOriginFraming } from '../../plugins/content-security-policy.ts';
 import type { Binding, OutgoingMessage } from '../../saml/bindings.ts';
 import { SamlError } from '../../saml/errors.ts';
-import { browserBinding, cookieOptions, sameBrowser, SESSION_COOKIE, sha256 } from '../flow/browser.ts';
-import { postForm } from '../respond.ts';
+import { cookieOptions, sameBrowser, SESSION_COOKIE, sha256 } from '../flow/browser.ts';
+import { browserBinding, browserTokenOf, postForm, rawQueryOf, str } from './render.ts';
 import { SingleLogout, type LogoutStep, type Side } from '../logout/single-logout.ts';
-import { MAX_RELAY_STATE } from '../start-flow.ts';
+import { MAX_RELAY_STATE } from '../flow/load.ts';
 
 type SloParams = { SAMLRequest?: string; SAMLResponse?: string; RelayState?: string };
-const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 const logoutUrl = (flowId: string) => `/logout/${encodeURIComponent(flowId)}`;
 
 export async function logoutRoutes(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
@@ -59,7 +58,6 @@ export async function logoutRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
     return reply.redirect(logoutUrl(started.flow.id), 303);
   }
 
-  const rawQueryOf = (request: FastifyRequest) => (request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '');
   for (const [path, side] of [['/saml/idp/slo', 'app'], ['/saml/sp/slo', 'idp']] as const) {
     app.get<{ Querystring: SloParams }>(path, (request, reply) => handle(side, 'redirect', request.query, rawQueryOf(request), request, reply));
     app.post<{ Body: SloParams }>(path, (request, reply) => handle(side, 'post', request.body ?? {}, undefined, request, reply));
@@ -68,7 +66,7 @@ export async function logoutRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
   async function ownedChain(tenant: Tenant, request: FastifyRequest, flowId: string) {
     const slo = new SingleLogout(ctx, tenant);
     const flow = await slo.load(flowId);
-    if (!sameBrowser(request, flow.data.browser)) throw new AppError(403, 'logout_browser_mismatch', 'This sign-out was started in another browser.');
+    if (!sameBrowser(browserTokenOf(request), flow.data.browser)) throw new AppError(403, 'logout_browser_mismatch', 'This sign-out was started in another browser.');
     return slo;
   }
 

@@ -16,7 +16,7 @@ import type { LoginFlow } from '../../store/login-flows.ts';
 import { localIdp, localSp } from '../identities.ts';
 import { STAGE } from '../flow/stages.ts';
 import { sameEndpoint } from '../../saml/endpoint-match.ts';
-import { newFlowId } from '../start-flow.ts';
+import { newFlowId } from '../flow/load.ts';
 
 /** How long the whole chain may take before its flow expires. */
 const CHAIN_TTL_SECONDS = 600;
