@@ -1,7 +1,9 @@
 // What one hop of a flow answers, for the edge (http/) to render: a redirect, an auto-POST form, a page, or an
 // error (thrown there, so the app's one error handler renders it, with the "Return to <app>" offer when the flow
-// made one). Alongside: the cookies to set, the flow id the request's log lines carry, and lines to log. A hop collects these
-// while it runs (Hop) and `runHop` turns whatever it ends with, value or exception, into one Outcome.
+// made one). Any error, not only an AppError: an outage (503) or a bug (500) reaches the error handler as before,
+// with the cookies the hop had set. Alongside: the cookies to set, the flow id the request's log lines carry, and
+// lines to log. A hop collects these while it runs (Hop); `runHop` turns how it ends, value or exception, into one
+// Outcome.
 import { BROWSER_COOKIE, bindBrowser } from './browser.ts';
 
 /** What a failure page offers: a button that posts to `action` (the app is waiting), or a link to `loginUrl`. */

@@ -2,8 +2,6 @@
 // and its Response at our ACS, verified by src/saml/upstream against the IdP's registration: signature by its
 // certificate(s), Issuer, InResponseTo, Destination/Recipient, Audience, time window, then the assertion ID consumed
 // once, shared by every node.
-import type { AppContext } from '../../context.ts';
-import type { Tenant } from '../../plugins/tenant.ts';
 import { SamlError } from '../../saml/errors.ts';
 import { buildUpstreamAuthnRequest } from '../../saml/upstream/authn-request.ts';
 import { peekResponseIssuer, verifyUpstreamResponse } from '../../saml/upstream/response.ts';
