@@ -12,8 +12,12 @@ export interface ReturnOffer { appName: string; answerable: boolean; action: str
 /** An auto-POST form: `target` names who receives it (the page says "Signing you in to <target>"). */
 export interface AutoPost { action: string; fields: Record<string, string>; target: string }
 
-/** A cookie to set; its options are the broker's (path /, HttpOnly, SameSite=Lax, Secure under https). */
-export interface CookieWrite { name: string; value: string; maxAgeSeconds?: number }
+/** A cookie to set (or, `clear`, to clear); its options are the broker's (path /, HttpOnly, SameSite=Lax, Secure
+ *  under https). */
+export type CookieWrite = { name: string; value: string; maxAgeSeconds?: number } | { name: string; clear: true };
+
+/** What the page (or the error page) may frame, and whether our own pages may frame it (single logout). */
+export interface Framing { frames: string[]; bySameOrigin: boolean }
 
 export type Outcome = (
   | { kind: 'redirect'; url: string; status: 302 | 303 }
@@ -21,7 +25,7 @@ export type Outcome = (
   /** `formTargets`: other origins a form on the page may post (or redirect) to */
   | { kind: 'page'; template: string; data: Record<string, unknown>; status?: number; formTargets?: string[] }
   | { kind: 'error'; error: unknown; offer?: ReturnOffer }
-) & { cookies?: CookieWrite[]; flowId?: string; warnings?: Warning[] };
+) & { cookies?: CookieWrite[]; flowId?: string; warnings?: Warning[]; framing?: Framing };
 
 /** A line for the request's log, at level warn (a refused upstream message, with its diagnosis). */
 export interface Warning { fields: Record<string, unknown>; message: string }
@@ -41,6 +45,7 @@ export class Hop {
   flowId?: string;
   offered?: ReturnOffer;
   readonly warnings: Warning[] = [];
+  readonly framing: Framing = { frames: [], bySameOrigin: false };
 
   /** The browser token's hash, issuing a token (cookie) when the browser presented none. */
   bindBrowser(token: string | undefined): string {
@@ -52,6 +57,16 @@ export class Hop {
   /** The flow this request is about, for its log lines (the first one named wins). */
   about(flowId: string) {
     this.flowId ??= flowId;
+  }
+
+  /** The page may load `url` (an SLO URL) in a frame. */
+  allowFrame(url: string | null | undefined) {
+    if (url) this.framing.frames.push(url);
+  }
+
+  /** Our own pages may frame this answer, whatever it is (an error included). */
+  allowSameOriginFraming() {
+    this.framing.bySameOrigin = true;
   }
 
   warn(fields: Record<string, unknown>, message: string) {
@@ -66,7 +81,8 @@ export class Hop {
 
 export async function runHop(body: (hop: Hop) => Promise<Answer>): Promise<Outcome> {
   const hop = new Hop();
-  const extras = () => ({ ...(hop.cookies.length && { cookies: hop.cookies }), ...(hop.flowId && { flowId: hop.flowId }), ...(hop.warnings.length && { warnings: hop.warnings }) });
+  const extras = () => ({ ...(hop.cookies.length && { cookies: hop.cookies }), ...(hop.flowId && { flowId: hop.flowId }), ...(hop.warnings.length && { warnings: hop.warnings }),
+    ...((hop.framing.frames.length || hop.framing.bySameOrigin) && { framing: hop.framing }) });
   try {
     const answer = await body(hop);
     return { ...answer, ...extras() };

@@ -3,7 +3,7 @@
 // the app's error handler with the "Return to <app>" offer it reads (returnOfferFor, app.ts).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.ts';
-import { allowFormTarget } from '../../plugins/content-security-policy.ts';
+import { allowFormTarget, allowFrame, allowSameOriginFraming } from '../../plugins/content-security-policy.ts';
 import { logWith } from '../../plugins/request-log.ts';
 import { page } from '../../plugins/view.ts';
 import { BROWSER_COOKIE, bindBrowser, cookieOptions } from '../flow/browser.ts';
@@ -39,7 +39,12 @@ export function postForm(request: FastifyRequest, reply: FastifyReply, action: s
 export function render(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, outcome: Outcome) {
   if (outcome.flowId) logWith(request, { flowId: outcome.flowId });
   for (const w of outcome.warnings ?? []) request.log.warn(w.fields, w.message);
-  for (const c of outcome.cookies ?? []) reply.setCookie(c.name, c.value, cookieOptions(ctx.config, c.maxAgeSeconds));
+  for (const c of outcome.cookies ?? []) {
+    if ('clear' in c) reply.clearCookie(c.name, cookieOptions(ctx.config));
+    else reply.setCookie(c.name, c.value, cookieOptions(ctx.config, c.maxAgeSeconds));
+  }
+  if (outcome.framing?.bySameOrigin) allowSameOriginFraming(reply);
+  for (const url of outcome.framing?.frames ?? []) allowFrame(reply, url);
   switch (outcome.kind) {
     case 'redirect':
       return reply.redirect(outcome.url, outcome.status);
