@@ -1,10 +1,9 @@
 // The stages a stored login flow passes through (see ARCHITECTURE.md). Only the stages where the browser comes
 // back to us are stored; the rest happen inside one request. Stable strings: they appear in logs and audit.
-import type { Profile } from '../upstream/profile.ts';
+import type { TestConnection } from '../test-connection/types.ts';
 import type { UpstreamResult } from '../upstream/protocol.ts';
 
 export type { UpstreamResult };
-import type { Diagnosis } from '../test-connection/diagnosis.ts';
 
 export const STAGE = {
   /** the app's request is accepted; an IdP must be chosen on the chooser page */
@@ -62,7 +61,7 @@ export interface FlowData {
   loginHint?: string;
   /** why a `failed` flow failed: what its error Response to the app says (fail.ts) */
   failure?: FlowFailure;
-  /** only on `via: 'test'` flows: who started the test and, once the IdP answered, what it found */
+  /** only on `via: 'test'` flows: who started the test and, once the IdP answered, what it found (test-connection/) */
   test?: TestConnection;
 }
 
@@ -71,28 +70,3 @@ export type ErrorSubStatus = 'RequestDenied' | 'AuthnFailed' | 'NoPassive' | 'No
 
 /** What the app is told: `message` goes into the Response's StatusMessage, `code` into the audit log. */
 export interface FlowFailure { code: string; message: string; subStatus: ErrorSubStatus }
-
-export interface TestConnectionSuccess {
-  nameId: string;
-  nameIdFormat: string | null;
-  sessionIndex: string | null;
-  attributes: Record<string, string[]>;
-  profile: Profile;
-  responseSigned: boolean;
-  assertionSigned: boolean;
-}
-
-export interface TestConnectionResult {
-  outcome: 'success' | 'failure';
-  /** ISO time the IdP's answer arrived */
-  at: string;
-  success?: TestConnectionSuccess;
-  failure?: Diagnosis;
-}
-
-export interface TestConnection {
-  /** the admin session (its stored id) that started the test */
-  adminSessionId: string;
-  actor: string;
-  result?: TestConnectionResult;
-}
