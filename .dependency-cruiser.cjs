@@ -38,6 +38,13 @@ module.exports = {
       to: { path: ['^src/(broker|admin|plugins|cli|orgs|users|audit)/', '^src/(app|server)\\.ts$', 'node_modules/(fastify|@fastify)/'] },
     },
     {
+      name: 'broker-flow-knows-no-http',
+      severity: 'error',
+      comment: 'In src/broker/ only http/ reads requests and writes replies; the flow services take plain values and return outcomes.',
+      from: { path: '^src/broker/(?!http/)' },
+      to: { path: ['node_modules/(fastify|@fastify)/', '^src/broker/http/'] },
+    },
+    {
       name: 'only-cli-imports-cli',
       severity: 'error',
       from: { path: '^src/(?!cli/)' },

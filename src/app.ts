@@ -15,15 +15,15 @@ import { healthRoutes } from './health/routes.ts';
 import { welcomeRoutes } from './orgs/welcome-routes.ts';
 import { metadataRoutes } from './orgs/metadata-routes.ts';
 import { brandingRoutes } from './orgs/branding-routes.ts';
-import { portalRoutes } from './broker/portal-routes.ts';
+import { portalRoutes } from './broker/http/portal.ts';
 import { adminRoutes } from './admin/routes.ts';
 import { adminApi } from './admin/api/plugin.ts';
 import { adminPages } from './admin/pages/plugin.ts';
 import { recordRoutes } from './admin/roles.ts';
-import { brokerRoutes } from './broker/routes.ts';
-import { returnOfferFor } from './broker/flow-failure.ts';
-import { logoutRoutes } from './broker/logout-routes.ts';
-import { mfaRoutes } from './broker/mfa-routes.ts';
+import { brokerRoutes } from './broker/http/routes.ts';
+import { returnOfferFor } from './broker/http/render.ts';
+import { logoutRoutes } from './broker/http/logout.ts';
+import { mfaRoutes } from './broker/http/flow.ts';
 import { metricsPlugin } from './metrics/routes.ts';
 import { scimRoutes } from './scim/routes.ts';
 import { RETRY_AFTER_SECONDS, serviceUnavailable, unavailableReason } from './store/unavailable.ts';
@@ -47,7 +47,7 @@ function respondWithError(request: FastifyRequest, reply: FastifyReply, status: 
   if (status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
   if (wantsJson(request)) return reply.code(status).send({ error: { code, message, ...(details ? { details } : {}) } });
   const heading = status === 404 ? 'Page not found' : status === 403 ? 'Not allowed' : status === 503 ? 'Temporarily unavailable' : status < 500 ? 'Something is not right' : 'Something went wrong';
-  // A failure of a login flow offers its way back to the app (broker/flow-failure.ts); an outage, a way to try again.
+  // A failure of a login flow offers its way back to the app (broker/flow/fail.ts); an outage, a way to try again.
   return page(request, reply, 'error', { heading, message, code, returnTo: returnOfferFor(request), ...(status === 503 && { retryUrl: retryUrlOf(request) }) }, status);
 }
 

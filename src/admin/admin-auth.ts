@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { hashPassword, verifyPassword } from '../orgs/passwords.ts';
-import { sha256 } from '../broker/browser-binding.ts';
+import { sha256 } from '../crypto/hash.ts';
 import type { TenantStore } from '../store/store.ts';
 import type { AdminRow } from '../store/admins.ts';
 import { assertNotLocked, countFailedAttempt } from './admin-lockout.ts';

@@ -5,7 +5,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
-import { sha256 } from '../broker/browser-binding.ts';
+import { sha256 } from '../crypto/hash.ts';
 import type { Tenant } from '../plugins/tenant.ts';
 import type { AdminRow } from '../store/admins.ts';
 

@@ -1,7 +1,7 @@
 // Creating and checking admin API tokens: `brk_` + 32 random bytes. The database keeps only the SHA-256. A token has
 // a role (../roles.ts; default admin), never above its creator's, and an optional expiry after which it is refused.
 import { randomBytes } from 'node:crypto';
-import { sha256 } from '../broker/browser-binding.ts';
+import { sha256 } from '../crypto/hash.ts';
 import type { Clock } from '../clock.ts';
 import { notFound, ValidationError } from '../errors.ts';
 import type { TenantStore } from '../store/store.ts';

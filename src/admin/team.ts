@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { AppContext } from '../context.ts';
 import { AppError, conflict, notFound, ValidationError } from '../errors.ts';
 import { hashPassword, passwordProblem } from '../orgs/passwords.ts';
-import { sha256 } from '../broker/browser-binding.ts';
+import { sha256 } from '../crypto/hash.ts';
 import type { Organization } from '../store/organizations.ts';
 import type { AdminInviteRow, AdminRow } from '../store/admins.ts';
 import type { TenantStore } from '../store/store.ts';

@@ -1,7 +1,7 @@
 // SCIM bearer tokens, one set per upstream IdP: `scim_` + 32 random bytes, shown once; the database keeps the
 // SHA-256 (as admin API tokens, src/admin/api-tokens.ts). A token reaches only its own IdP's SCIM base URL.
 import { randomBytes } from 'node:crypto';
-import { sha256 } from '../broker/browser-binding.ts';
+import { sha256 } from '../crypto/hash.ts';
 import type { Clock } from '../clock.ts';
 import { notFound, ValidationError } from '../errors.ts';
 import type { TenantStore } from '../store/store.ts';

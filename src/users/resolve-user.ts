@@ -8,7 +8,7 @@
 //    IdP of the organisation owns, or (for an IdP that lists domains) outside its own domains; `any-email` skips
 //    both checks.
 // A refusal (LinkRefusal, 403 link_refused) changes nothing on the existing user: no link, no flow bound to them.
-import type { Profile } from '../broker/profile.ts';
+import type { Profile } from '../broker/upstream/profile.ts';
 import { emailDomain, coversEmail, ownerOfEmail } from '../orgs/email-domains.ts';
 import { AppError } from '../errors.ts';
 import type { IdentityProvider } from '../store/identity-providers.ts';

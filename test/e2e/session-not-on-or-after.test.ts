@@ -1,7 +1,7 @@
 // The upstream IdP's SessionNotOnOrAfter (in its AuthnStatement) bounds the broker session it starts: after it, the
 // organisation's other apps go back to the IdP, whatever the organisation's session lifetime.
 import t from 'tap';
-import { sessionExpiry } from '../../src/broker/session-expiry.ts';
+import { sessionExpiry } from '../../src/broker/flow/session-expiry.ts';
 import { Browser } from '../helpers/browser.ts';
 import { b64, signWithXmlCrypto, type FakeIdp } from '../helpers/fake-idp.ts';
 import { appReceives, createWorld, upstreamRequest, type World } from '../helpers/sso-world.ts';

@@ -1,4 +1,4 @@
-// The "Return to <app>" button of a failure page (src/broker/flow-failure.ts): pressed as a browser would, it posts
+// The "Return to <app>" button of a failure page (src/broker/flow/fail.ts): pressed as a browser would, it posts
 // to /flow/:id/return and gets the auto-POST page that takes the app its signed error Response.
 import type { LightMyRequestResponse } from 'fastify';
 import type { Browser } from './browser.ts';

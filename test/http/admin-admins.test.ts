@@ -5,7 +5,7 @@
 import t from 'tap';
 import { generateSync } from 'otplib';
 import type { LightMyRequestResponse } from 'fastify';
-import { sha256 } from '../../src/broker/browser-binding.ts';
+import { sha256 } from '../../src/crypto/hash.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { adminWithRole, csrfIn, signedInAdmin } from '../helpers/admin.ts';
 import { changeAdminRole } from '../../src/admin/team.ts';

@@ -1,7 +1,7 @@
 // API tokens in the console: created with the token shown once (stored hashed), usable as a bearer token on the
 // API, listed without the token, revoked (audited) so that it stops working; CSRF and other organisations' ids.
 import t from 'tap';
-import { sha256 } from '../../src/broker/browser-binding.ts';
+import { sha256 } from '../../src/crypto/hash.ts';
 import { createTestApp } from '../helpers/app.ts';
 import { signedInAdmin } from '../helpers/admin.ts';
 

@@ -3,7 +3,7 @@
 // the link. Each interleaving is replayed deterministically by a store whose first lookup answers as it did before
 // the other writer's commit.
 import t from 'tap';
-import type { Profile } from '../../src/broker/profile.ts';
+import type { Profile } from '../../src/broker/upstream/profile.ts';
 import type { IdentityProviderInput } from '../../src/store/identity-providers.ts';
 import type { TenantStore } from '../../src/store/store.ts';
 import type { UserRepository } from '../../src/store/users.ts';

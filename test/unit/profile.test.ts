@@ -1,6 +1,6 @@
 // Attribute mapping presets and overrides: upstream assertion → canonical profile.
 import t from 'tap';
-import { mapProfile } from '../../src/broker/profile.ts';
+import { mapProfile } from '../../src/broker/upstream/profile.ts';
 
 const email = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
 

@@ -5,9 +5,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.ts';
 import { AppError, ValidationError } from '../../errors.ts';
-import { browserBinding } from '../../broker/browser-binding.ts';
-import { postForm } from '../../broker/respond.ts';
-import { startTestConnection } from '../../broker/test-connection.ts';
+import { browserBinding, postForm } from '../../broker/http/render.ts';
+import { startTestConnection } from '../../broker/test-connection/start.ts';
 import { ATTRIBUTE_PRESETS, MAPPING_PRESETS } from '../../orgs/attribute-presets.ts';
 import { createIdp, deleteIdp, findIdp, idpDependents, setIdpEnabled, sourceOf, updateIdp, type IdpChangeBy } from '../../orgs/idp-lifecycle.ts';
 import { idpFromMetadata, MAPPABLE_FIELDS, splitCertificates } from '../../orgs/idp-registration-input.ts';

@@ -1,11 +1,11 @@
 // An app's signed AuthnRequest, verified with the app's registered certificate only. RSA-SHA1 (pysaml2's default,
 // older Shibboleth and SimpleSAMLphp SPs) is refused unless an administrator allowed it for this very app; the
 // refusal says which setting changes it, and every SHA-1 request accepted is audited with its algorithms.
-import type { AppContext } from '../context.ts';
-import type { Tenant } from '../plugins/tenant.ts';
-import { verifyAuthnRequestSignature } from '../saml/downstream/authn-request.ts';
-import { SamlError } from '../saml/errors.ts';
-import type { Application } from '../store/applications.ts';
+import type { AppContext } from '../../context.ts';
+import type { Tenant } from '../../plugins/tenant.ts';
+import { verifyAuthnRequestSignature } from '../../saml/downstream/authn-request.ts';
+import { SamlError } from '../../saml/errors.ts';
+import type { Application } from '../../store/applications.ts';
 
 export interface SignedAppRequest { binding: 'redirect' | 'post'; samlRequest: string; rawQuery?: string }
 

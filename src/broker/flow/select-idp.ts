@@ -3,11 +3,11 @@
 // discovery: an email from the app's request or typed on the chooser); else the user chooses. Only this
 // organisation's enabled IdPs are ever candidates, whatever a parameter or a hint says. A hint only picks an IdP:
 // who signs in is decided by that IdP's assertion, never by the hint.
-import type { Tenant } from '../plugins/tenant.ts';
-import type { Application } from '../store/applications.ts';
-import type { IdentityProvider } from '../store/identity-providers.ts';
-import { AppError } from '../errors.ts';
-import { emailDomain, ownerOfEmail } from '../orgs/email-domains.ts';
+import type { Tenant } from '../../plugins/tenant.ts';
+import type { Application } from '../../store/applications.ts';
+import type { IdentityProvider } from '../../store/identity-providers.ts';
+import { AppError } from '../../errors.ts';
+import { emailDomain, ownerOfEmail } from '../../orgs/email-domains.ts';
 
 export type IdpChoice = { idp: IdentityProvider } | { choices: IdentityProvider[] };
 

@@ -1,17 +1,21 @@
 // Stage `completed`: the signed Response for the app, and the SAML error Response when a login is refused after
 // the app's request was accepted. Which NameID and attributes an app receives is decided by its registration.
 import { createHash } from 'node:crypto';
-import { pooledRandomBytes } from '../crypto/random-ids.ts';
-import type { AppContext } from '../context.ts';
-import type { Tenant } from '../plugins/tenant.ts';
-import { buildErrorResponse, buildLoginResponse } from '../saml/downstream/response.ts';
-import type { Application } from '../store/applications.ts';
-import type { User } from '../store/users.ts';
-import { localIdp } from './identities.ts';
+import { pooledRandomBytes } from '../../crypto/random-ids.ts';
+import type { AppContext } from '../../context.ts';
+import type { Tenant } from '../../plugins/tenant.ts';
+import { buildErrorResponse, buildLoginResponse } from '../../saml/downstream/response.ts';
+import type { Application } from '../../store/applications.ts';
+import type { User } from '../../store/users.ts';
+import { localIdp } from '../identities.ts';
 import type { AppRequest, ErrorSubStatus } from './stages.ts';
-import type { Profile } from './profile.ts';
+import { post, type Answer } from './outcome.ts';
+import type { Profile } from '../upstream/profile.ts';
 
 export interface PostToApp { acsUrl: string; samlResponse: string; relayState: string | null; appName: string }
+
+/** The auto-POST of a Response to the app's ACS URL. */
+export const postToApp = (p: PostToApp): Answer => post({ action: p.acsUrl, fields: { SAMLResponse: p.samlResponse, ...(p.relayState !== null && { RelayState: p.relayState }) }, target: p.appName });
 
 /** The NameID value per the app's format: the email, or a stable pairwise identifier that reveals nothing. */
 export function nameIdFor(app: Application, user: User): string {

@@ -1,7 +1,9 @@
 // The stages a stored login flow passes through (see ARCHITECTURE.md). Only the stages where the browser comes
 // back to us are stored; the rest happen inside one request. Stable strings: they appear in logs and audit.
-import type { Profile } from './profile.ts';
-import type { Diagnosis } from './test-connection-diagnosis.ts';
+import type { TestConnection } from '../test-connection/types.ts';
+import type { UpstreamResult } from '../upstream/protocol.ts';
+
+export type { UpstreamResult };
 
 export const STAGE = {
   /** the app's request is accepted; an IdP must be chosen on the chooser page */
@@ -19,11 +21,11 @@ export const STAGE = {
   mfaDone: 'mfa_done',
   /** the app received its Response; terminal */
   completed: 'completed',
-  /** refused; `data.failure` says why. The app hears back once, from /flow/:id/return (flow-failure.ts) */
+  /** refused; `data.failure` says why. The app hears back once, from /flow/:id/return (fail.ts) */
   failed: 'failed',
   /** the app received the signed error Response of a failed flow; terminal */
   returned: 'returned',
-  /** a single logout chain is visiting the session's participants (see single-logout.ts) */
+  /** a single logout chain is visiting the session's participants (see logout/single-logout.ts) */
   logout: 'logout',
   /** the chain answered its originator; terminal */
   logoutDone: 'logout_done',
@@ -42,20 +44,8 @@ export interface AppRequest {
   isPassive: boolean;
 }
 
-export interface UpstreamResult {
-  nameId: string;
-  nameIdFormat?: string;
-  nameQualifier?: string;
-  spNameQualifier?: string;
-  sessionIndex?: string;
-  /** ISO time: the IdP's SessionNotOnOrAfter, the latest end of the broker session it starts */
-  sessionNotOnOrAfter?: string;
-  attributes: Record<string, string[]>;
-  assertionId: string;
-}
-
 export interface FlowData {
-  /** `test`: an admin's "Test connection" (test-connection.ts); it has no app and ends on its own result page */
+  /** `test`: an admin's "Test connection" (test-connection/); it has no app and ends on its own result page */
   via: 'sp_initiated' | 'launch' | 'idp_initiated' | 'test';
   request: AppRequest;
   /** SHA-256 of the browser-binding cookie of the browser that started the flow */
@@ -69,9 +59,9 @@ export interface FlowData {
   mfa?: { rememberDeviceDays: number; ruleId: string };
   /** an email that may pick the IdP (home-realm discovery): prefills the chooser; never an identity */
   loginHint?: string;
-  /** why a `failed` flow failed: what its error Response to the app says (flow-failure.ts) */
+  /** why a `failed` flow failed: what its error Response to the app says (fail.ts) */
   failure?: FlowFailure;
-  /** only on `via: 'test'` flows: who started the test and, once the IdP answered, what it found */
+  /** only on `via: 'test'` flows: who started the test and, once the IdP answered, what it found (test-connection/) */
   test?: TestConnection;
 }
 
@@ -80,28 +70,3 @@ export type ErrorSubStatus = 'RequestDenied' | 'AuthnFailed' | 'NoPassive' | 'No
 
 /** What the app is told: `message` goes into the Response's StatusMessage, `code` into the audit log. */
 export interface FlowFailure { code: string; message: string; subStatus: ErrorSubStatus }
-
-export interface TestConnectionSuccess {
-  nameId: string;
-  nameIdFormat: string | null;
-  sessionIndex: string | null;
-  attributes: Record<string, string[]>;
-  profile: Profile;
-  responseSigned: boolean;
-  assertionSigned: boolean;
-}
-
-export interface TestConnectionResult {
-  outcome: 'success' | 'failure';
-  /** ISO time the IdP's answer arrived */
-  at: string;
-  success?: TestConnectionSuccess;
-  failure?: Diagnosis;
-}
-
-export interface TestConnection {
-  /** the admin session (its stored id) that started the test */
-  adminSessionId: string;
-  actor: string;
-  result?: TestConnectionResult;
-}

@@ -1,23 +1,24 @@
 // Stage `received`: an app asks for a login (AuthnRequest over HTTP-Redirect or HTTP-POST), or a user follows an
 // app's launch link. The app is looked up by Issuer within the Host's organisation only; the ACS URL comes from
 // the app's registration (a requested one is accepted only if registered); RelayState is kept verbatim. The request
-// is only checked here: the flow is stored once the next step is known, at that step (see routes.ts `proceed`).
-import { pooledRandomBytes } from '../crypto/random-ids.ts';
-import type { AppContext } from '../context.ts';
-import { AppError } from '../errors.ts';
-import type { Tenant } from '../plugins/tenant.ts';
-import { SamlError } from '../saml/errors.ts';
-import { sameEndpoint } from '../saml/endpoint-match.ts';
-import { parseAuthnRequest } from '../saml/downstream/authn-request.ts';
-import type { Application } from '../store/applications.ts';
-import type { LoginFlow } from '../store/login-flows.ts';
+// is only checked here: the flow is stored once the next step is known, at that step (`proceed`): riding on the
+// broker session, answering a passive request at once, the chooser, or straight to the IdP.
+import type { AppContext } from '../../context.ts';
+import { AppError } from '../../errors.ts';
+import type { Tenant } from '../../plugins/tenant.ts';
+import { SamlError } from '../../saml/errors.ts';
+import { sameEndpoint } from '../../saml/endpoint-match.ts';
+import { parseAuthnRequest } from '../../saml/downstream/authn-request.ts';
+import type { Application } from '../../store/applications.ts';
 import { verifyAppRequestSignature } from './app-request-signature.ts';
-import { loginHint } from './select-idp.ts';
-import type { AppRequest, FlowData } from './stages.ts';
-
-export const MAX_RELAY_STATE = 1024; // generous: SAML says 80 bytes, real SPs send more
-
-export const newFlowId = () => pooledRandomBytes(16).toString('base64url');
+import { sha256 } from '../../crypto/hash.ts';
+import { errorResponse, postToApp } from './downstream-response.ts';
+import { returnOffer } from './fail.ts';
+import { MAX_RELAY_STATE, storeFlow } from './load.ts';
+import { flowUrl, redirect, runHop, type Answer, type Hop, type Outcome } from './outcome.ts';
+import { loginHint, selectIdp } from './select-idp.ts';
+import { STAGE, type AppRequest, type FlowData } from './stages.ts';
+import { startUpstream, toIdp } from './to-upstream.ts';
 
 /** An app's request, checked against its registration and not stored yet. `loginHint`: an email that may pick the
  *  IdP (home-realm discovery, select-idp.ts), from the request's Subject or a `login_hint` parameter. */
@@ -30,6 +31,18 @@ export interface IncomingAuthnRequest {
   /** the raw query string as received (Redirect binding signatures cover its exact octets) */
   rawQuery?: string;
   browser: string;
+  /** a `login_hint` query or form parameter, as received */
+  loginHint?: unknown;
+}
+
+/** What a browser brings to the start of a login, besides the request: its cookies, and hints for the IdP. */
+export interface Arrival {
+  /** the browser-binding cookie, as presented */
+  browserToken: string | undefined;
+  /** the broker-session cookie, as presented */
+  sessionToken: string | undefined;
+  /** `?idp=` (or the form's `idp`): an IdP id or entity ID */
+  idp?: string;
   /** a `login_hint` query or form parameter, as received */
   loginHint?: unknown;
 }
@@ -80,19 +93,51 @@ export async function acceptLaunch(tenant: Tenant, appId: string, browser: strin
   return { app, via: 'launch', request: { id: null, acsUrl: app.acsUrls[0], relayState: app.defaultRelayState ?? null, forceAuthn: false, isPassive: false }, browser, loginHint: loginHint(hint) };
 }
 
-export interface NewFlow {
-  /** default: a new random id */
-  id?: string;
-  stage: string;
-  appId: string | null;
-  idpId?: string | null;
-  userId?: string | null;
-  sessionId?: string | null;
-  data: FlowData;
+/** /saml/idp/sso: an app's AuthnRequest (either binding). */
+export function startFromRequest(ctx: AppContext, tenant: Tenant, message: Omit<IncomingAuthnRequest, 'browser' | 'loginHint'>, arrival: Arrival): Promise<Outcome> {
+  return runHop(async (hop) => {
+    const accepted = await acceptAuthnRequest(ctx, tenant, { ...message, browser: hop.bindBrowser(arrival.browserToken), loginHint: arrival.loginHint });
+    return proceed(ctx, tenant, hop, accepted, arrival);
+  });
 }
 
-/** Stores a flow at the stage it starts from, expiring FLOW_TTL_SECONDS from now. */
-export function storeFlow(ctx: AppContext, tenant: Tenant, flow: NewFlow): Promise<LoginFlow<FlowData>> {
-  const now = ctx.clock.now();
-  return tenant.store.flows.create<FlowData>({ ...flow, id: flow.id ?? newFlowId(), expiresAt: new Date(now.getTime() + ctx.config.flowTtlSeconds * 1000) });
+/** /apps/:appId/launch: an app's launch link. */
+export function startFromLaunch(ctx: AppContext, tenant: Tenant, appId: string, arrival: Arrival): Promise<Outcome> {
+  return runHop(async (hop) => proceed(ctx, tenant, hop, await acceptLaunch(tenant, appId, hop.bindBrowser(arrival.browserToken), arrival.loginHint), arrival));
+}
+
+/** After the app's request is accepted: ride on the broker session, or pick the IdP (or show the chooser), and go
+ *  upstream. The flow is stored once, at the stage this decides. */
+async function proceed(ctx: AppContext, tenant: Tenant, hop: Hop, accepted: AcceptedRequest, arrival: Arrival): Promise<Answer> {
+  const { app: target, request: appRequest } = accepted;
+  const flow = { appId: target.id, data: { via: accepted.via, request: appRequest, browser: accepted.browser, ...(accepted.loginHint && { loginHint: accepted.loginHint }) } satisfies FlowData };
+  const token = arrival.sessionToken;
+  const session = token && !appRequest.forceAuthn ? await tenant.store.sessions.findActive(sha256(token), ctx.clock.now()) : null;
+  if (session) {
+    const stored = await storeFlow(ctx, tenant, { ...flow, stage: STAGE.upstreamVerified, sessionId: session.id, idpId: session.idpId, data: { ...flow.data, fromSession: true } });
+    hop.about(stored.id);
+    return redirect(flowUrl(stored.id, 'continue'));
+  }
+  // The app asked for no page, and only a login page could serve it: answer at once, nothing to store.
+  if (appRequest.isPassive) return postToApp(await errorResponse(ctx, tenant, target, appRequest, 'NoPassive', 'No sign-in session exists and the application asked not to show any page.'));
+  let choice;
+  try {
+    choice = await selectIdp(tenant, target, { idp: arrival.idp, email: accepted.loginHint });
+  } catch (err) {
+    // No IdP at all: the flow starts failed, so that the app hears back (NoAvailableIDP) like any other failure.
+    if (err instanceof AppError && err.code === 'no_identity_provider') {
+      const failed = await storeFlow(ctx, tenant, { ...flow, stage: STAGE.failed, data: { ...flow.data, failure: { code: err.code, message: err.message, subStatus: 'NoAvailableIDP' } } });
+      hop.about(failed.id);
+      hop.offer(returnOffer(failed, target.name));
+    }
+    throw err;
+  }
+  if ('choices' in choice) {
+    const stored = await storeFlow(ctx, tenant, { ...flow, stage: STAGE.received });
+    hop.about(stored.id);
+    return redirect(flowUrl(stored.id, 'idp'));
+  }
+  const upstream = await startUpstream(ctx, tenant, flow, choice.idp);
+  hop.about(upstream.flowId);
+  return toIdp(upstream, choice.idp.name);
 }

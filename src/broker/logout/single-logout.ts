@@ -3,20 +3,20 @@
 // with a time limit, and finally the originator gets a LogoutResponse: Success, or PartialLogout when a participant
 // could not be logged out (no SLO URL, an error status, no answer in time). The chain is a stored flow that moves by
 // compare-and-set, so any node can take the next step and a replayed step changes nothing.
-import type { AppContext } from '../context.ts';
-import { AppError } from '../errors.ts';
-import type { Tenant } from '../plugins/tenant.ts';
-import { carriesSignature, encodeOutgoing, verifyMessageSignature, type Binding, type OutgoingMessage } from '../saml/bindings.ts';
-import { SamlError } from '../saml/errors.ts';
-import { newSamlId } from '../saml/downstream/response.ts';
-import { NAMEID_FORMATS } from '../saml/metadata.ts';
-import { logoutRequestXml, logoutResponseXml, parseLogoutMessage, type LogoutStatus, type ReceivedLogoutRequest, type ReceivedLogoutResponse } from '../saml/logout.ts';
-import type { BrokerSessionRow } from '../store/broker-sessions.ts';
-import type { LoginFlow } from '../store/login-flows.ts';
-import { localIdp, localSp } from './identities.ts';
-import { STAGE } from './stages.ts';
-import { sameEndpoint } from '../saml/endpoint-match.ts';
-import { newFlowId } from './start-flow.ts';
+import type { AppContext } from '../../context.ts';
+import { AppError } from '../../errors.ts';
+import type { Tenant } from '../../plugins/tenant.ts';
+import { carriesSignature, encodeOutgoing, verifyMessageSignature, type Binding, type OutgoingMessage } from '../../saml/bindings.ts';
+import { SamlError } from '../../saml/errors.ts';
+import { newSamlId } from '../../saml/downstream/response.ts';
+import { NAMEID_FORMATS } from '../../saml/metadata.ts';
+import { logoutRequestXml, logoutResponseXml, parseLogoutMessage, type LogoutStatus, type ReceivedLogoutRequest, type ReceivedLogoutResponse } from '../../saml/logout.ts';
+import type { BrokerSessionRow } from '../../store/broker-sessions.ts';
+import type { LoginFlow } from '../../store/login-flows.ts';
+import { localIdp, localSp } from '../identities.ts';
+import { STAGE } from '../flow/stages.ts';
+import { sameEndpoint } from '../../saml/endpoint-match.ts';
+import { newFlowId } from '../flow/load.ts';
 
 /** How long the whole chain may take before its flow expires. */
 const CHAIN_TTL_SECONDS = 600;

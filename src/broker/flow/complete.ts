@@ -1,0 +1,87 @@
+// Stage `completed`. The only way there is through `issue`, which is reached either from a policy that allows
+// without a second factor (continue.ts), or from the `mfa_done` stage, which only a verified code can set
+// (second-factor.ts). The flow moves to `completed` by compare-and-set before the Response is built: one flow yields
+// at most one Response, on any node.
+import { pooledRandomBytes } from '../../crypto/random-ids.ts';
+import type { AppContext } from '../../context.ts';
+import type { Tenant } from '../../plugins/tenant.ts';
+import type { Application } from '../../store/applications.ts';
+import type { LoginFlow } from '../../store/login-flows.ts';
+import type { AuditInput } from '../../store/audit.ts';
+import type { User } from '../../store/users.ts';
+import { SESSION_COOKIE } from './browser.ts';
+import { sha256 } from '../../crypto/hash.ts';
+import { postToApp, successResponse, type PostToApp } from './downstream-response.ts';
+import { returnOffer, returnToApp } from './fail.ts';
+import { appOfFlow, expired } from './load.ts';
+import { flowUrl, page, redirect, type Answer, type Hop } from './outcome.ts';
+import { sessionExpiry } from './session-expiry.ts';
+import { STAGE, type FlowData } from './stages.ts';
+
+/** How a login step ended: the Response for the app, a refusal (continue.ts), or on to the second factor. */
+export type Completion =
+  | { kind: 'respond'; post: PostToApp; newSessionToken?: string }
+  | { kind: 'denied'; code: string; message: string; flow: LoginFlow<FlowData>; appName: string }
+  | { kind: 'mfa'; flowId: string };
+
+/** What the browser gets: the auto-POST form to the app (and the broker-session cookie when one started), the
+ *  denied page (with a "Return to <app>" button, see fail.ts), or the second-factor page. */
+export async function answer(ctx: AppContext, tenant: Tenant, hop: Hop, outcome: Completion): Promise<Answer> {
+  if (outcome.kind === 'mfa') return redirect(flowUrl(outcome.flowId, 'mfa'));
+  if (outcome.kind === 'denied') {
+    // The app asked for no page at all (IsPassive): its error Response goes at once.
+    if (outcome.flow.data.failure?.subStatus === 'NoPassive') return returnToApp(ctx, tenant, outcome.flow);
+    return page('denied', { title: 'Access denied', message: outcome.message, code: outcome.code, returnTo: returnOffer(outcome.flow, outcome.appName) }, 403);
+  }
+  if (outcome.newSessionToken) hop.cookies.push({ name: SESSION_COOKIE, value: outcome.newSessionToken, maxAgeSeconds: tenant.org.sessionTtlSeconds });
+  return postToApp(outcome.post);
+}
+
+/** A code verified in this request, at `mfa_verify` (see second-factor.ts): its audit line, written with the flow's move. */
+export interface VerifiedNow { audit: AuditInput }
+
+/** → `completed` after a second factor verified in this flow: at `mfa_done` (enrolment confirmed, recovery codes
+ *  shown), or at `mfa_verify` with the verification of this very request (`now`), whose audit line is written with
+ *  the session and the flow's move. `loaded`: the flow's user when the caller has just read it. */
+export async function completeAfterMfa(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, loaded?: User, now?: VerifiedNow): Promise<Completion> {
+  const verified = flow.stage === STAGE.mfaDone || (flow.stage === STAGE.mfaVerify && now !== undefined);
+  if (!verified || !flow.userId) throw expired();
+  const app = await appOfFlow(tenant, flow);
+  const user = loaded?.id === flow.userId ? loaded : await tenant.store.users.findById(flow.userId);
+  if (!user || user.status !== 'active') throw expired();
+  return issue(ctx, tenant, flow, app, user, { mfaNow: true, alsoRecord: now?.audit });
+}
+
+export async function issue(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, app: Application, user: User, opts: { mfaNow: boolean; alsoRecord?: AuditInput }): Promise<Completion> {
+  const now = ctx.clock.now();
+  let sessionId = flow.sessionId;
+  let newSessionToken: string | undefined;
+  // Written together with the flow's move (on PostgreSQL at once, on separate connections; on SQLite in one commit).
+  const alongside: Promise<unknown>[] = [];
+  if (!sessionId) {
+    newSessionToken = pooledRandomBytes(32).toString('base64url');
+    sessionId = sha256(newSessionToken);
+    alongside.push(tenant.store.sessions.create({
+      id: sessionId, userId: user.id, idpId: flow.idpId!, nameId: flow.data.upstream!.nameId, upstreamSessionIndex: flow.data.upstream!.sessionIndex ?? null,
+      nameIdFormat: flow.data.upstream!.nameIdFormat ?? null, nameQualifier: flow.data.upstream!.nameQualifier ?? null, spNameQualifier: flow.data.upstream!.spNameQualifier ?? null,
+      mfaAt: opts.mfaNow ? now : null, expiresAt: sessionExpiry(now, tenant.org.sessionTtlSeconds, flow.data.upstream!),
+    }));
+  } else if (opts.mfaNow) {
+    alongside.push(tenant.store.sessions.markMfa(sessionId, now));
+  }
+  if (opts.alsoRecord) alongside.push(tenant.store.audit.record(opts.alsoRecord));
+  // A racing duplicate loses here (its session row, if any, is never handed out and simply expires). Only the winner
+  // goes on to sign a Response.
+  const [completed] = await Promise.all([tenant.store.flows.advance(flow, STAGE.completed, { userId: user.id, sessionId }), ...alongside]);
+  if (!completed) throw expired();
+  const post = await successResponse(ctx, tenant, app, flow.data.request, user, flow.data.profile ?? { firstName: null, lastName: null, groups: [] }, now);
+  // Independent writes: on PostgreSQL they travel on separate connections at once.
+  await Promise.all([
+    tenant.store.sessions.addApp(sessionId, app.id, post.nameId, post.sessionIndex),
+    tenant.store.users.signedIn(user.id, now),
+    tenant.store.audit.record({ flowId: flow.id, appId: app.id, idpId: flow.idpId ?? undefined, type: 'login.success', userId: user.id, at: now, details: { via: flow.data.via, fromSession: !!flow.data.fromSession, secondFactor: opts.mfaNow } }),
+  ]);
+  ctx.metrics.logins.inc({ org: tenant.org.slug, outcome: 'success' });
+  return { kind: 'respond', post, ...(newSessionToken && { newSessionToken }) };
+}
+

@@ -1,0 +1,102 @@
+// Stages `user_resolved` → `policy` → (`mfa_enrol` | `mfa_verify`, second-factor.ts) → `completed` (complete.ts),
+// run when the browser that started the flow comes back after the upstream login (or straight away when a broker
+// session serves the app): who is it, what does the app's policy say, and is a second factor needed now.
+import type { AppContext } from '../../context.ts';
+import { AppError } from '../../errors.ts';
+import { devicesFor, totpFor } from '../../mfa/for-tenant.ts';
+import type { Tenant } from '../../plugins/tenant.ts';
+import { evaluatePolicy } from '../../policy/engine.ts';
+import { storedRules } from '../../policy/rules.ts';
+import type { Application } from '../../store/applications.ts';
+import type { LoginFlow } from '../../store/login-flows.ts';
+import type { AuditInput } from '../../store/audit.ts';
+import type { User } from '../../store/users.ts';
+import { LinkRefusal } from '../../users/link-refusal.ts';
+import { resolveUser } from '../../users/resolve-user.ts';
+import { answer, issue, type Completion } from './complete.ts';
+import { failFlow } from './fail.ts';
+import { appOfFlow, expired, loadOwnedFlow } from './load.ts';
+import { runHop, type Outcome } from './outcome.ts';
+import { STAGE, type ErrorSubStatus, type FlowData } from './stages.ts';
+
+/** GET /flow/:id/continue, after the upstream login (or a broker session): `deviceToken` is the remembered-device
+ *  cookie, as presented. */
+export function continueFlow(ctx: AppContext, tenant: Tenant, visit: { flowId: string; browserToken: string | undefined; deviceToken: string | undefined }): Promise<Outcome> {
+  return runHop(async (hop) => {
+    const flow = await loadOwnedFlow(ctx, tenant, hop, visit.browserToken, visit.flowId, [STAGE.upstreamVerified]);
+    return answer(ctx, tenant, hop, await completeFlow(ctx, tenant, flow, visit.deviceToken));
+  });
+}
+
+export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, deviceToken: string | undefined): Promise<Completion> {
+  const now = ctx.clock.now();
+  const app = await appOfFlow(tenant, flow);
+  const audit = { flowId: flow.id, appId: app.id, idpId: flow.idpId ?? undefined };
+
+  let user: User;
+  let sessionMfaAt: Date | null = null;
+  try {
+    if (flow.data.fromSession && flow.sessionId) {
+      const session = await tenant.store.sessions.findActive(flow.sessionId, now);
+      const found = session && (await tenant.store.users.findById(session.userId));
+      if (!found) throw expired();
+      user = found;
+      sessionMfaAt = session.mfaAt;
+    } else {
+      const upstream = flow.data.upstream!;
+      const idp = flow.idpId ? await tenant.store.identityProviders.findById(flow.idpId) : null;
+      if (!idp) throw expired();
+      const resolved = await resolveUser(tenant.store, { idp, nameId: upstream.nameId, profile: flow.data.profile!, jitProvisioning: tenant.org.jitProvisioning });
+      user = resolved.user;
+      if (resolved.how !== 'linked') await tenant.store.audit.record({ ...audit, type: resolved.how === 'created' ? 'user.jit_created' : 'user.linked', userId: user.id, at: now, details: { nameId: upstream.nameId, mode: idp.linkingMode } });
+    }
+  } catch (err) {
+    if (err instanceof LinkRefusal) await recordLinkRefusal(ctx, tenant, flow, err, audit);
+    if (err instanceof AppError && err.status === 403) return deny(ctx, tenant, flow, app, err.code, err.message, 'AuthnFailed', audit);
+    throw err;
+  }
+
+  // The app login policy runs for every app, also when a broker session serves it.
+  const decision = evaluatePolicy(storedRules(app.policy), { user, idpId: flow.idpId ?? '', profileGroups: flow.data.profile?.groups ?? [] });
+  const decisionAudit: AuditInput = { ...audit, type: 'policy.decision', userId: user.id, at: now, outcome: decision.action === 'deny' ? 'failure' : 'success', details: { action: decision.action, rule: decision.rule } };
+  if (decision.action === 'deny') {
+    await tenant.store.audit.record(decisionAudit);
+    return deny(ctx, tenant, flow, app, decision.code, decision.message, 'RequestDenied', { ...audit, userId: user.id });
+  }
+
+  if (decision.action === 'require_totp') {
+    const sessionCounts = sessionMfaAt !== null && !decision.freshFactor;
+    const deviceCounts = decision.rememberDeviceDays > 0 && !decision.freshFactor && (await devicesFor(ctx, tenant.store).check(deviceToken, user.id));
+    if (!sessionCounts && !deviceCounts) {
+      // The app asked for no page at all: a second factor would need one.
+      if (flow.data.request.isPassive) return deny(ctx, tenant, flow, app, 'mfa_required_passive', 'A second factor is needed, and the application asked not to show any page.', 'NoPassive', { ...audit, userId: user.id });
+      const status = await totpFor(ctx, tenant.org, tenant.store).status(user.id);
+      const stage = status.state === 'active' ? STAGE.mfaVerify : STAGE.mfaEnrol;
+      const [moved] = await Promise.all([
+        tenant.store.flows.advance(flow, stage, { userId: user.id, data: { ...flow.data, mfa: { rememberDeviceDays: decision.rememberDeviceDays, ruleId: decision.rule.id } } }),
+        tenant.store.audit.record(decisionAudit),
+      ]);
+      if (!moved) throw expired();
+      return { kind: 'mfa', flowId: flow.id };
+    }
+  }
+  return issue(ctx, tenant, flow, app, user, { mfaNow: false, alsoRecord: decisionAudit });
+}
+
+/** → `failed`: the page says why, and the app hears back from /flow/:id/return (fail.ts). */
+async function deny(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, app: Application, code: string, message: string, subStatus: ErrorSubStatus, audit: Record<string, string | undefined>): Promise<Completion> {
+  const failed = await failFlow(tenant, flow, { code, message, subStatus });
+  if (!failed) throw expired();
+  ctx.metrics.logins.inc({ org: tenant.org.slug, outcome: code });
+  await tenant.store.audit.record({ ...audit, type: 'login.denied', outcome: 'failure', code, at: ctx.clock.now() });
+  return { kind: 'denied', code, message, flow: failed, appName: app.name };
+}
+
+/** A login its IdP's linking rules refused: audited with the existing user it aimed at (for admins only) and counted. */
+async function recordLinkRefusal(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, refusal: LinkRefusal, audit: Record<string, string | undefined>) {
+  ctx.metrics.linkRefusals.inc({ org: tenant.org.slug, reason: refusal.reason });
+  await tenant.store.audit.record({
+    ...audit, type: 'user.link_refused', outcome: 'failure', code: refusal.code, at: ctx.clock.now(),
+    details: { reason: refusal.reason, mode: refusal.mode, nameId: flow.data.upstream?.nameId ?? null, email: flow.data.profile?.email ?? null, ...(refusal.existingUserId && { userId: refusal.existingUserId }) },
+  });
+}

@@ -1,0 +1,122 @@
+// Stage `mfa_enrol` / `mfa_verify`: the second-factor hops of a login. Each request loads the flow at exactly these
+// stages, for the browser that owns it (the cookie is SameSite=Lax, so a cross-site form cannot post here on a
+// user's behalf). Only a verified code leads to the app's Response: a confirmed enrolment moves the flow to
+// `mfa_done` (the recovery codes are shown, then /finish), a verified code moves it from `mfa_verify` straight to
+// `completed` in the same request.
+import type { AppContext } from '../../context.ts';
+import { AppError } from '../../errors.ts';
+import { DEVICE_COOKIE } from '../../mfa/remembered-devices.ts';
+import { devicesFor, totpFor } from '../../mfa/for-tenant.ts';
+import type { Tenant } from '../../plugins/tenant.ts';
+import type { LoginFlow } from '../../store/login-flows.ts';
+import type { VerifyOutcome } from '../../mfa/totp-service.ts';
+import { answer, completeAfterMfa } from './complete.ts';
+import { failAndOffer } from './fail.ts';
+import { appOfFlow, expired, loadOwnedFlow } from './load.ts';
+import { page, runHop, type Answer, type Hop, type Outcome } from './outcome.ts';
+import { STAGE, type FlowData } from './stages.ts';
+
+/** The form of the second-factor page: the code (at most 64 characters are read) and "remember this device". */
+export interface CodeForm { code: string; remember: boolean }
+export interface FlowVisit { flowId: string; browserToken: string | undefined }
+
+async function userOf(tenant: Tenant, flow: LoginFlow<FlowData>) {
+  const user = flow.userId ? await tenant.store.users.findById(flow.userId) : null;
+  if (!user) throw expired();
+  return user;
+}
+
+// The enrolment page shows this flow's setup: the same key on every render, after a wrong code or a reload. After
+// another flow (window, browser) took the setup over, it shows no key, only the way to start again here.
+async function enrolPage(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, error: AppError | null, status = 200): Promise<Answer> {
+  const user = await userOf(tenant, flow);
+  const target = await appOfFlow(tenant, flow);
+  const shown = { title: 'Set up two-factor authentication', flowId: flow.id, appName: target.name, error: error?.message ?? null };
+  if (error?.code === 'mfa_enrolment_replaced') return page('mfa-enrol-replaced', shown, status);
+  const totp = totpFor(ctx, tenant.org, tenant.store);
+  const enrolment = await totp.startEnrolment(user, flow.id);
+  return page('mfa-enrol', {
+    ...shown, email: user.email, qr: enrolment.qrDataUrl, key: enrolment.secretBase32.match(/.{1,4}/g)!.join(' '), digits: enrolment.digits,
+    notice: error?.code === 'mfa_locked' ? null : totp.notice(enrolment.status),
+  }, status);
+}
+
+async function verifyPage(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, error: AppError | null, status = 200): Promise<Answer> {
+  if (!flow.userId) throw expired();
+  const target = await appOfFlow(tenant, flow);
+  const totp = totpFor(ctx, tenant.org, tenant.store);
+  return page('mfa-verify', {
+    title: 'Two-factor authentication', flowId: flow.id, appName: target.name, error: error?.message ?? null, digits: tenant.org.totpDigits,
+    rememberDays: flow.data.mfa?.rememberDeviceDays ?? 0,
+    // Before the next try: locked (for how long), or one wrong code from the lock. A lock just reported is not repeated.
+    notice: error?.code === 'mfa_locked' ? null : totp.notice(await totp.status(flow.userId)),
+  }, status);
+}
+
+/** A locked second factor ends the login: the error page says so and offers "Return to <app>" (AuthnFailed). */
+async function lockEndsFlow(tenant: Tenant, hop: Hop, flow: LoginFlow<FlowData>, err: AppError) {
+  await failAndOffer(tenant, hop, flow, { code: err.code, message: err.message, subStatus: 'AuthnFailed' });
+  return err;
+}
+
+/** GET /flow/:id/mfa: the enrolment page or the verification page, by the flow's stage. */
+export function showSecondFactor(ctx: AppContext, tenant: Tenant, visit: FlowVisit): Promise<Outcome> {
+  return runHop(async (hop) => {
+    const flow = await loadOwnedFlow(ctx, tenant, hop, visit.browserToken, visit.flowId, [STAGE.mfaEnrol, STAGE.mfaVerify]);
+    return flow.stage === STAGE.mfaEnrol ? enrolPage(ctx, tenant, flow, null) : verifyPage(ctx, tenant, flow, null);
+  });
+}
+
+/** POST /flow/:id/mfa: a code, to confirm the enrolment or to verify. `userAgent` names a remembered device. */
+export function submitSecondFactor(ctx: AppContext, tenant: Tenant, visit: FlowVisit, form: CodeForm, userAgent: string): Promise<Outcome> {
+  return runHop(async (hop) => {
+    const flow = await loadOwnedFlow(ctx, tenant, hop, visit.browserToken, visit.flowId, [STAGE.mfaEnrol, STAGE.mfaVerify]);
+    const user = await userOf(tenant, flow);
+    const totp = totpFor(ctx, tenant.org, tenant.store);
+    const code = form.code.slice(0, 64);
+    const audit = { flowId: flow.id, userId: user.id, appId: flow.appId ?? undefined, at: ctx.clock.now() };
+
+    if (flow.stage === STAGE.mfaEnrol) {
+      let recoveryCodes: string[];
+      try {
+        recoveryCodes = await totp.confirmEnrolment(user.id, flow.id, code);
+      } catch (err) {
+        if (!(err instanceof AppError) || err.status >= 500) throw err;
+        ctx.metrics.totpFailures.inc({ org: tenant.org.slug, code: err.code });
+        await tenant.store.audit.record({ ...audit, type: 'mfa.enrol_failed', outcome: 'failure', code: err.code });
+        if (err.status === 423) throw await lockEndsFlow(tenant, hop, flow, err);
+        return enrolPage(ctx, tenant, flow, err, err.code === 'mfa_enrolment_replaced' ? err.status : 400);
+      }
+      if (!(await tenant.store.flows.advance(flow, STAGE.mfaDone, {}))) throw expired();
+      // Shown once: the codes exist nowhere else in clear.
+      return page('mfa-recovery', { title: 'Save your recovery codes', flowId: flow.id, codes: recoveryCodes });
+    }
+
+    let verified: VerifyOutcome;
+    try {
+      verified = await totp.verify(user.id, code);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status >= 500) throw err;
+      ctx.metrics.totpFailures.inc({ org: tenant.org.slug, code: err.code });
+      await tenant.store.audit.record({ ...audit, type: 'mfa.verify_failed', outcome: 'failure', code: err.code });
+      if (err.status === 423) throw await lockEndsFlow(tenant, hop, flow, err);
+      return verifyPage(ctx, tenant, flow, err, 400);
+    }
+    const days = flow.data.mfa?.rememberDeviceDays ?? 0;
+    if (days > 0 && form.remember) {
+      const device = await devicesFor(ctx, tenant.store).remember(user.id, days, userAgent.slice(0, 200) || null);
+      hop.cookies.push({ name: DEVICE_COOKIE, value: device.cookie, maxAgeSeconds: device.maxAgeSeconds });
+    }
+    // Straight on to the Response: the flow moves from `mfa_verify` to `completed` (compare-and-set) with the audit
+    // line of this verification, so a second request with the same flow finds it moved.
+    return answer(ctx, tenant, hop, await completeAfterMfa(ctx, tenant, flow, user, { audit: { ...audit, type: 'mfa.verified', details: { method: verified.method } } }));
+  });
+}
+
+/** POST /flow/:id/finish: after the recovery codes page, on to the app. */
+export function finishAfterEnrolment(ctx: AppContext, tenant: Tenant, visit: FlowVisit): Promise<Outcome> {
+  return runHop(async (hop) => {
+    const flow = await loadOwnedFlow(ctx, tenant, hop, visit.browserToken, visit.flowId, [STAGE.mfaDone]);
+    return answer(ctx, tenant, hop, await completeAfterMfa(ctx, tenant, flow));
+  });
+}

@@ -1,0 +1,51 @@
+// The seam between the login flow and the upstream protocol that signs users in at their IdP. The flow only says
+// "send this flow to that IdP" (start) and "this came back: who is it" (finish); a protocol turns that into its own
+// messages and checks. SAML is the only one today (saml.ts); another (OpenID Connect) is a second implementation
+// of this interface, chosen by the IdP's registration in registry.ts, and the flow does not change.
+import type { AppContext } from '../../context.ts';
+import type { Tenant } from '../../plugins/tenant.ts';
+import type { IdentityProvider } from '../../store/identity-providers.ts';
+import type { Profile } from './profile.ts';
+
+/** How the browser goes to the IdP: a redirect, or an auto-POST form. */
+export type UpstreamDispatch = { binding: 'redirect'; url: string } | { binding: 'post'; url: string; fields: Record<string, string> };
+
+/** What a flow keeps of a verified upstream login (the broker session and single logout use it). */
+export interface UpstreamResult {
+  nameId: string;
+  nameIdFormat?: string;
+  nameQualifier?: string;
+  spNameQualifier?: string;
+  sessionIndex?: string;
+  /** ISO time: the IdP's SessionNotOnOrAfter, the latest end of the broker session it starts */
+  sessionNotOnOrAfter?: string;
+  attributes: Record<string, string[]>;
+  assertionId: string;
+}
+
+/** What the IdP sent back to our endpoint: the message, and the state it returns (the flow id we gave it). */
+export interface UpstreamReturn { message: string | undefined; relayState: string | undefined }
+
+/** A login the protocol verified against the IdP's registration. */
+export interface UpstreamLogin {
+  result: UpstreamResult;
+  profile: Profile;
+  /** what the IdP signed (shown by the admin's test connection) */
+  signed: { response: boolean; assertion: boolean };
+  /** used once only: see UpstreamProtocol.consume */
+  once: { key: string; keepUntil: Date; diagnosis: Record<string, unknown> };
+}
+
+export interface UpstreamProtocol {
+  readonly name: string;
+  /** The request (or redirect) that sends the browser of flow `flowId` to `idp`; `requestId` is what its answer
+   *  must refer to (stored on the flow, handed back to finish). */
+  start(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, opts: { flowId: string; forceAuthn: boolean }): Promise<{ dispatch: UpstreamDispatch; requestId: string }>;
+  /** Verifies what came back against `idp`'s registration: the login, or a refusal (a SamlError, thrown).
+   *  `expectedRequestId`: the request it must answer; null for an unsolicited (IdP-initiated) login. */
+  finish(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, returned: UpstreamReturn & { message: string }, expectedRequestId: string | null): Promise<UpstreamLogin>;
+  /** Unsolicited logins only: whom the message claims to come from, unverified, to choose whose settings verify it. */
+  claimedIssuer(ctx: AppContext, returned: UpstreamReturn & { message: string }): string;
+  /** Records the login as used, shared by every node; a second use is refused (replay). */
+  consume(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, login: UpstreamLogin, now: Date): Promise<void>;
+}
