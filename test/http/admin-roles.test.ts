@@ -47,6 +47,7 @@ const EXPECTED: Record<string, RouteAccess> = {
   'POST /admin/users/:id/identities': 'admin', 'POST /admin/users/:id/identities/:linkId/unlink': 'admin',
   'GET /admin/users/:id/delete': 'admin', 'POST /admin/users/:id/delete': 'admin',
   'GET /admin/tokens': 'admin', 'POST /admin/tokens': 'admin', 'POST /admin/tokens/:id/revoke': 'admin', 'GET /admin/tokens/created/:id': 'admin',
+  'POST /admin/idps/:id/scim-tokens': 'admin', 'GET /admin/idps/:id/scim-tokens/created/:tokenId': 'admin', 'POST /admin/idps/:id/scim-tokens/:tokenId/revoke': 'admin',
   'PATCH /api/organization': 'admin', 'POST /api/keys/next': 'admin', 'POST /api/keys/promote': 'admin', 'POST /api/keys/retire': 'admin',
   'PUT /api/keys/next/promote-at': 'admin', 'POST /api/idps': 'admin', 'PATCH /api/idps/:id': 'admin', 'POST /api/idps/:id/enable': 'admin',
   'POST /api/idps/:id/disable': 'admin', 'POST /api/idps/:id/refresh-metadata': 'admin', 'DELETE /api/idps/:id': 'admin',

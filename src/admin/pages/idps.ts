@@ -17,6 +17,7 @@ import { checkbox, optionalText, text, upload, withFieldErrors, type FormBody } 
 import { adminOf } from './guard.ts';
 import { adminPage } from './render.ts';
 import { access } from '../roles.ts';
+import { provisioningOf } from './idp-provisioning.ts';
 
 type IdParams = { Params: { id: string } };
 type Errors = Record<string, string>;
@@ -144,6 +145,7 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
         emailDomains: idp.emailDomains, linkingMode: idp.linkingMode, signRequests: idp.signRequests,
       },
       form: formValues(edit?.input ?? idp), errors: edit?.errors ?? {},
+      provisioning: await provisioningOf(tenant.store, tenant.urls.base, idp.id),
     }, edit ? 400 : 200);
   };
 

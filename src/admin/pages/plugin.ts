@@ -7,6 +7,7 @@ import { MAX_IMPORT_FILE_BYTES } from '../../users/import/import-service.ts';
 import { adminGuard } from './guard.ts';
 import { homePages } from './home.ts';
 import { idpPages } from './idps.ts';
+import { idpProvisioningPages } from './idp-provisioning.ts';
 import { appPages } from './apps.ts';
 import { policyPages } from './policies.ts';
 import { userPages } from './users.ts';
@@ -22,6 +23,7 @@ export async function adminPages(app: FastifyInstance, { ctx }: { ctx: AppContex
   app.addHook('preHandler', adminGuard(ctx));
   await app.register(homePages, { ctx });
   await app.register(idpPages, { ctx });
+  await app.register(idpProvisioningPages, { ctx });
   await app.register(appPages, { ctx });
   await app.register(policyPages, { ctx });
   await app.register(userPages, { ctx });

@@ -40,6 +40,7 @@ const FLASHES: Record<string, string> = {
   'promotion-scheduled': 'The promotion is scheduled.', 'promotion-cancelled': 'The scheduled promotion was cancelled.',
   'totp-enrolled': 'Two-factor sign-in is on. You will be asked for a code at your next sign-in.', 'totp-removed': 'Two-factor sign-in is off.',
   'metadata-refreshed': 'The metadata was fetched again: certificates and endpoints are those it publishes now.',
+  'scim-token-revoked': 'The SCIM token was revoked: its client is refused from now on.', 'scim-token-invalid': 'No token was created: give it a name of 1-100 characters.',
   'metadata-refresh-failed': 'The metadata could not be refreshed; the previous copy stays in use (the reason is shown below).',
 };
 function flashOf(request: FastifyRequest): string | null {

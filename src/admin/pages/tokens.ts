@@ -1,7 +1,6 @@
 // API tokens: the list (never the tokens themselves, only their prefix), creation with the token shown once, and
-// revocation. Creation is POST-redirect-GET, so that reloading the page never creates another token: the new token
-// travels to the GET in a short-lived cookie sealed under the master key for this organisation and admin session,
-// read once and cleared (the token is stored hashed; the broker cannot show it again). A token gets a role up
+// revocation. Creation is POST-redirect-GET (shown-once.ts), so that reloading the page never creates another token
+// (the token is stored hashed; the broker cannot show it again). A token gets a role up
 // to the signed-in admin's own, and may expire after a number of days.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.ts';
@@ -11,10 +10,7 @@ import { text, withFieldErrors, type FormBody } from './forms.ts';
 import { adminOf } from './guard.ts';
 import { adminPage } from './render.ts';
 import { access, ROLES, roleAllows, type AdminRole } from '../roles.ts';
-import { adminCookieOptions } from '../admin-session.ts';
-
-const NEW_TOKEN_COOKIE = 'brk_new_token';
-const NEW_TOKEN_SECONDS = 300;
+import { keepForOnce, takeOnce } from './shown-once.ts';
 
 /** Lifetimes offered on the form, in days ('' = until revoked). */
 const EXPIRY_DAYS = ['', '7', '30', '90', '365'];
@@ -45,8 +41,7 @@ export async function tokenPages(app: FastifyInstance, { ctx }: { ctx: AppContex
     });
     if (!created.ok) return listPage(request, reply, { name, role, expiresInDays, errors: created.errors }, 400);
     const { id, token } = created.value;
-    const sealed = ctx.box.seal(JSON.stringify({ id, token }), newTokenContext(tenant.org.id, session.sessionId));
-    reply.setCookie(NEW_TOKEN_COOKIE, sealed, { ...adminCookieOptions(ctx, NEW_TOKEN_SECONDS), path: '/admin/tokens/created' });
+    keepForOnce(ctx, reply, { path: '/admin/tokens/created', kind: 'api-token', orgId: tenant.org.id, adminSessionId: session.sessionId }, { id, secret: token });
     return reply.redirect(`/admin/tokens/created/${encodeURIComponent(id)}`, 303);
   });
 
@@ -54,16 +49,7 @@ export async function tokenPages(app: FastifyInstance, { ctx }: { ctx: AppContex
     const { tenant, session } = adminOf(request);
     const row = (await tenant.store.apiTokens.list()).find((t) => t.id === request.params.id);
     if (!row) return reply.redirect('/admin/tokens', 303);
-    // Read once: the cookie is cleared now, so a reload says the token was shown already.
-    reply.clearCookie(NEW_TOKEN_COOKIE, { ...adminCookieOptions(ctx), path: '/admin/tokens/created' });
-    let token: string | null = null;
-    const sealed = request.cookies[NEW_TOKEN_COOKIE];
-    if (sealed) {
-      try {
-        const opened = JSON.parse(ctx.box.open(sealed, newTokenContext(tenant.org.id, session.sessionId)).toString()) as { id: string; token: string };
-        if (opened.id === row.id) token = opened.token;
-      } catch { /* another session's or organisation's cookie, or a forged one: nothing to show */ }
-    }
+    const token = takeOnce(ctx, request, reply, { path: '/admin/tokens/created', kind: 'api-token', orgId: tenant.org.id, adminSessionId: session.sessionId }, row.id);
     return adminPage(request, reply, 'admin/tokens/created', 'tokens', {
       title: token ? 'API token created' : 'API token', name: row.name, token, role: row.role, expiresAt: row.expiresAt, apiBase: `${tenant.urls.base}/api`,
     });
@@ -75,5 +61,3 @@ export async function tokenPages(app: FastifyInstance, { ctx }: { ctx: AppContex
     return reply.redirect('/admin/tokens?done=token-revoked', 303);
   });
 }
-
-const newTokenContext = (orgId: string, adminSessionId: string) => `new-api-token:${orgId}:${adminSessionId}`;
