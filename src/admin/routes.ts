@@ -11,6 +11,7 @@ import { ADMIN_SESSION_SECONDS, completeSecondStep, SECOND_STEP_SECONDS, signIn,
 import { access } from './roles.ts';
 import { inviteRoutes } from './invite-routes.ts';
 import { ADMIN_COOKIE, adminCookieOptions, checkCsrf, currentAdmin, loginCsrf, safeEqual, LOGIN_CSRF_COOKIE, type AdminContext } from './admin-session.ts';
+import { afterSignIn } from './return-after-sign-in.ts';
 
 /** Holds the sealed ticket between the password and the code; it is not a session and opens no console page. */
 const SECOND_STEP_COOKIE = 'broker_admin_2fa';
@@ -35,9 +36,9 @@ export async function adminRoutes(app: FastifyInstance, { ctx }: { ctx: AppConte
   }
 
   /** Opens the session and sends the admin to what they must do first: a new password, the second factor their organisation requires, or the console. */
-  function enterConsole(tenant: Tenant, login: AdminLogin, reply: FastifyReply) {
+  function enterConsole(tenant: Tenant, login: AdminLogin, request: FastifyRequest, reply: FastifyReply) {
     reply.setCookie(ADMIN_COOKIE, login.token, adminCookieOptions(ctx, ADMIN_SESSION_SECONDS));
-    const next = login.admin.mustChangePassword ? '/admin/password' : tenant.org.requireAdminTotp && !login.admin.totpSecretEnc ? '/admin/security' : '/admin';
+    const next = login.admin.mustChangePassword ? '/admin/password' : tenant.org.requireAdminTotp && !login.admin.totpSecretEnc ? '/admin/security' : afterSignIn(ctx, request, reply);
     return reply.redirect(next, 303);
   }
 
@@ -45,7 +46,8 @@ export async function adminRoutes(app: FastifyInstance, { ctx }: { ctx: AppConte
 
   app.get('/admin/login', access('public'), async (request, reply) => {
     requireTenant(request);
-    return page(request, reply, 'admin/login', { title: 'Admin sign-in', csrf: loginCsrf(request, reply, ctx), values: {}, error: null });
+    const expired = Object.hasOwn((request.query as object | undefined) ?? {}, 'expired');
+    return page(request, reply, 'admin/login', { title: 'Admin sign-in', csrf: loginCsrf(request, reply, ctx), values: {}, error: null, expired });
   });
 
   app.post<{ Body: Form }>('/admin/login', access('public'), async (request, reply) => {
@@ -55,7 +57,7 @@ export async function adminRoutes(app: FastifyInstance, { ctx }: { ctx: AppConte
     const email = String(body.email ?? '').trim();
     try {
       const result = await signIn(ctx, tenant.store, email, String(body.password ?? ''));
-      if (result.kind === 'session') return enterConsole(tenant, result.login, reply);
+      if (result.kind === 'session') return enterConsole(tenant, result.login, request, reply);
       reply.setCookie(SECOND_STEP_COOKIE, result.ticket, adminCookieOptions(ctx, SECOND_STEP_SECONDS));
       return reply.redirect('/admin/login/totp', 303);
     } catch (err) {
@@ -78,7 +80,7 @@ export async function adminRoutes(app: FastifyInstance, { ctx }: { ctx: AppConte
     try {
       const login = await completeSecondStep(ctx, tenant.store, ticket, String(request.body?.code ?? ''));
       reply.clearCookie(SECOND_STEP_COOKIE, { path: '/admin' });
-      return enterConsole(tenant, login, reply);
+      return enterConsole(tenant, login, request, reply);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       const csrf = loginCsrf(request, reply, ctx);

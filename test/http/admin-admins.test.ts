@@ -192,7 +192,7 @@ t.test('admins and roles', async (t) => {
     const row = await store.admins.findByEmail(helper.email);
     const res = await owner.post(`/admin/admins/${row!.id}/remove`);
     t.equal(res.headers.location, '/admin/admins?done=admin-removed');
-    t.equal((await helper.get('/admin/users')).headers.location, '/admin/login', 'signed out');
+    t.equal((await helper.get('/admin/users')).headers.location, '/admin/login?expired', 'signed out: the sign-in page says the session ended');
     t.notOk(await store.admins.findById(row!.id));
     t.match(await audit('admin.removed'), [{ actor: owner.email, details: { email: 'monica@piedpipers.example', role: 'helpdesk' } }]);
     t.equal((await owner.post(`/admin/admins/${row!.id}/remove`)).statusCode, 404);

@@ -18,7 +18,7 @@ t.test('admin access reset', async (t) => {
   t.equal(after.totpSecretEnc, null, 'the lost authenticator no longer applies');
   t.equal(after.lockedUntil, null);
   t.equal(after.mustChangePassword, true);
-  t.equal((await pp.get('/admin')).headers.location, '/admin/login', 'open console sessions of that admin ended');
+  t.equal((await pp.get('/admin')).headers.location, '/admin/login?expired', 'open console sessions of that admin ended');
   t.equal((await hooli.get('/admin')).statusCode, 200, 'another organisation\'s admin is untouched');
 
   const form = await ta.request('piedpipers', { method: 'GET', url: '/admin/login' });

@@ -169,7 +169,7 @@ t.test('keys page in the console', async (t) => {
   t.test('another organisation\'s session does not reach these keys', async (t) => {
     const res = await ta.request('piedpipers', { method: 'POST', url: '/admin/organization/keys/next', headers: { cookie: hooli.cookie(), 'content-type': 'application/x-www-form-urlencoded' }, payload: `_csrf=${hooli.csrf}` });
     t.equal(res.statusCode, 303);
-    t.equal(res.headers.location, '/admin/login');
+    t.equal(res.headers.location, '/admin/login?expired');
     t.equal((await keysOf(pp.orgId)).filter((k) => k.status === 'next').length, 0);
     t.equal((await keysOf(hooli.orgId)).length, 1, 'and hooli still has its single key');
   });

@@ -7,6 +7,7 @@ import type { AppContext } from '../../context.ts';
 import { requireTenant, type Tenant } from '../../plugins/tenant.ts';
 import { checkCsrf, currentAdmin, type AdminContext } from '../admin-session.ts';
 import { assertRouteAllowed } from '../roles.ts';
+import { toSignIn } from '../return-after-sign-in.ts';
 
 export interface AdminRequestContext { tenant: Tenant; session: AdminContext }
 
@@ -18,7 +19,7 @@ export function adminGuard(ctx: AppContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const tenant = requireTenant(request);
     const session = await currentAdmin(ctx, tenant, request);
-    if (!session) return reply.redirect('/admin/login', 303);
+    if (!session) return toSignIn(ctx, request, reply);
     if (session.admin.mustChangePassword) return reply.redirect('/admin/password', 303);
     // An organisation that requires two-factor sign-in for admins gets it set up before any other console page.
     if (tenant.org.requireAdminTotp && !session.admin.totpSecretEnc && !/^\/admin\/security(\/|\?|$)/.test(request.url)) return reply.redirect('/admin/security', 303);
