@@ -88,12 +88,44 @@ export function matches(resource: unknown, f: Filter): boolean {
   }
 }
 
-/** The userName of a filter `userName eq "…"` (what Okta and Entra ask before creating a user), else null. */
-export function userNameEquals(f: Filter): string | null {
+export type IndexedLookup = { attr: 'userName' | 'externalId' | 'email'; value: string };
+
+const CORE_USER = 'urn:ietf:params:scim:schemas:core:2.0:user';
+
+/** The attribute path without the core User schema's URN, lower-cased and dotted ("emails.value"); null for an extension's. */
+function plainPath(attrPath: string): string | null {
+  const path = splitAttrPath(attrPath);
+  if (path.length > 1 && path[0].toLowerCase().startsWith('urn:')) {
+    if (path[0].toLowerCase() !== CORE_USER) return null;
+    path.shift();
+  }
+  return path.join('.').toLowerCase();
+}
+
+/** What an index answers in a filter: `userName eq`, `externalId eq`, `emails.value eq`, `emails[value eq …]`, or
+ *  one of those as a branch of an `and` (the candidates it finds are then filtered by the whole expression in memory).
+ *  null when the filter needs every user. */
+export function indexedLookup(f: Filter): IndexedLookup | null {
+  if (f.op === 'and') {
+    for (const c of (f as { filters: Filter[] }).filters) {
+      const hit = indexedLookup(c);
+      if (hit) return hit;
+    }
+    return null;
+  }
+  if (f.op === '[]') {
+    const { attrPath, valFilter } = f as { attrPath: string; valFilter: Filter };
+    if (plainPath(attrPath) !== 'emails' || valFilter.op !== 'eq') return null;
+    const inner = valFilter as { attrPath: string; compValue: unknown };
+    return inner.attrPath.toLowerCase() === 'value' && typeof inner.compValue === 'string' ? { attr: 'email', value: inner.compValue } : null;
+  }
   if (f.op !== 'eq') return null;
   const { attrPath, compValue } = f as { attrPath: string; compValue: unknown };
-  const path = splitAttrPath(attrPath);
-  const last = path[path.length - 1].toLowerCase();
-  const plain = path.length === 1 || (path.length === 2 && path[0].toLowerCase() === 'urn:ietf:params:scim:schemas:core:2.0:user');
-  return plain && last === 'username' && typeof compValue === 'string' ? compValue : null;
+  if (typeof compValue !== 'string') return null;
+  switch (plainPath(attrPath)) {
+    case 'username': return { attr: 'userName', value: compValue };
+    case 'externalid': return { attr: 'externalId', value: compValue };
+    case 'emails.value': case 'emails': return { attr: 'email', value: compValue };
+    default: return null;
+  }
 }

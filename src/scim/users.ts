@@ -15,7 +15,7 @@ import { MAX_LENGTH } from '../users/import/columns.ts';
 import { CONTROL } from '../users/import/validate-row.ts';
 import { validateUserFields } from '../users/user-admin.ts';
 import { invalidValue, scimNotFound, ScimError, uniqueness } from './errors.ts';
-import { matches, parseFilter, userNameEquals } from './filter.ts';
+import { indexedLookup, matches, parseFilter } from './filter.ts';
 import { applyPatch, readPatch } from './patch.ts';
 import { checkIfMatch, ENTERPRISE_SCHEMA, type Json, listResponse, pageOf, readBoolean, USER_SCHEMA, withVersion } from './resources.ts';
 import { deactivateUser } from '../users/deactivate.ts';
@@ -116,15 +116,15 @@ export class ScimUsers {
   async list(query: { filter?: unknown; startIndex?: unknown; count?: unknown }) {
     const page = pageOf(query);
     const filter = typeof query.filter === 'string' && query.filter.trim() ? parseFilter(query.filter) : null;
-    // `userName eq "…"` (each client's look-up before a create) reads only the IdP's userNames, not every user.
-    const userName = filter && userNameEquals(filter);
-    let users: ProvisionedUser[];
-    if (userName !== null && userName !== undefined && filter) {
-      const names = (await this.store.scim.identityNames(this.s.idp.id)).filter((l) => l.source === 'scim' && l.nameId.toLowerCase() === userName.toLowerCase());
-      users = await this.store.scim.findUsersByUserName(this.s.idp.id, names.map((n) => n.nameId));
-    } else {
-      users = await this.store.scim.listUsers(this.s.idp.id);
-    }
+    // `userName eq "…"` (each client's look-up before a create), `externalId eq` and `emails.value eq` read by index;
+    // the candidates then pass the whole filter in memory. Any other filter reads every provisioned user of the IdP.
+    const lookup = filter && indexedLookup(filter);
+    const scim = this.store.scim;
+    const idpId = this.s.idp.id;
+    const users: ProvisionedUser[] = !lookup ? await scim.listUsers(idpId)
+      : lookup.attr === 'userName' ? await scim.findUsersByUserName(idpId, lookup.value)
+      : lookup.attr === 'externalId' ? await scim.findUsersByExternalId(idpId, lookup.value)
+      : await scim.findUsersByEmail(idpId, lookup.value);
     let resources = users.map((u) => this.toResource(u));
     if (filter) resources = resources.filter((r) => matches(r, filter));
     return listResponse(resources, page);
@@ -134,7 +134,7 @@ export class ScimUsers {
   async create(body: unknown): Promise<Json> {
     const input = readUser(body);
     const idpId = this.s.idp.id;
-    const sameName = (await this.store.scim.identityNames(idpId)).filter((l) => l.nameId.toLowerCase() === input.userName.toLowerCase());
+    const sameName = await this.store.scim.linksByUserName(idpId, input.userName);
     if (sameName.some((l) => l.source === 'scim')) throw uniqueness(`A user with userName ${input.userName.slice(0, 200)} exists already.`);
     // Someone who signed in through this IdP before provisioning started: their link becomes the provisioned one.
     const signedIn = sameName[0];
@@ -213,7 +213,7 @@ export class ScimUsers {
     const { user, link } = p;
     if (input.userName !== link.nameId || input.externalId !== link.externalId) {
       if (input.userName.toLowerCase() !== link.nameId.toLowerCase()) {
-        const taken = (await this.store.scim.identityNames(this.s.idp.id)).some((l) => l.id !== link.id && l.nameId.toLowerCase() === input.userName.toLowerCase());
+        const taken = (await this.store.scim.linksByUserName(this.s.idp.id, input.userName)).some((l) => l.id !== link.id);
         if (taken) throw uniqueness(`A user with userName ${input.userName.slice(0, 200)} exists already.`);
       }
       try {

@@ -49,19 +49,37 @@ export class ScimRepository {
     const row = await this.db.userIdentity.findFirst({ where: { orgId: this.orgId, idpId, source: 'scim', userId }, select: { ...LINK_SELECT, ...USER_INCLUDE } });
     return row ? this.provisioned(row, idpId) : null;
   }
-  /** Every user provisioned through `idpId`, oldest link first. Filters run in memory over this (src/scim/filter.ts). */
+  /** Every user provisioned through `idpId`, oldest link first. Filters that no index answers run in memory over this
+   *  (src/scim/filter.ts); `userName eq`, `externalId eq` and `emails.value eq` use the lookups below. */
   async listUsers(idpId: string): Promise<ProvisionedUser[]> {
     const rows = await this.db.userIdentity.findMany({ where: { orgId: this.orgId, idpId, source: 'scim' }, select: { ...LINK_SELECT, ...USER_INCLUDE }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
     return rows.map((r) => this.provisioned(r, idpId));
   }
-  /** Users provisioned through `idpId` whose userName equals one of `names` exactly (the fast path of `userName eq`). */
-  async findUsersByUserName(idpId: string, names: string[]): Promise<ProvisionedUser[]> {
-    const rows = await this.db.userIdentity.findMany({ where: { orgId: this.orgId, idpId, source: 'scim', nameId: { in: [...new Set(names)] } }, select: { ...LINK_SELECT, ...USER_INCLUDE }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+  /** Users provisioned through `idpId` whose userName equals `name` without regard to case: the index on
+   *  (orgId, idpId, lower(nameId)) of the scim_indexes migration. */
+  async findUsersByUserName(idpId: string, name: string): Promise<ProvisionedUser[]> {
+    const ids = (await this.linksByUserName(idpId, name)).filter((l) => l.source === 'scim').map((l) => l.id);
+    if (!ids.length) return [];
+    const rows = await this.db.userIdentity.findMany({ where: { orgId: this.orgId, idpId, source: 'scim', id: { in: ids } }, select: { ...LINK_SELECT, ...USER_INCLUDE }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
     return rows.map((r) => this.provisioned(r, idpId));
   }
-  /** Every link (any source) of this IdP: the userNames taken, for a uniqueness check without regard to case. */
-  identityNames(idpId: string) {
-    return this.db.userIdentity.findMany({ where: { orgId: this.orgId, idpId }, select: { id: true, userId: true, nameId: true, source: true } });
+  /** Users provisioned through `idpId` with this externalId (case-exact, as SCIM defines it): index (orgId, idpId, externalId). */
+  async findUsersByExternalId(idpId: string, externalId: string): Promise<ProvisionedUser[]> {
+    const rows = await this.db.userIdentity.findMany({ where: { orgId: this.orgId, idpId, source: 'scim', externalId }, select: { ...LINK_SELECT, ...USER_INCLUDE }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+    return rows.map((r) => this.provisioned(r, idpId));
+  }
+  /** Users provisioned through `idpId` with this email address (without regard to case): the user's (orgId, emailLower). */
+  async findUsersByEmail(idpId: string, email: string): Promise<ProvisionedUser[]> {
+    const user = await this.db.user.findFirst({ where: { orgId: this.orgId, emailLower: email.trim().toLowerCase() }, select: { id: true } });
+    if (!user) return [];
+    const rows = await this.db.userIdentity.findMany({ where: { orgId: this.orgId, idpId, source: 'scim', userId: user.id }, select: { ...LINK_SELECT, ...USER_INCLUDE }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+    return rows.map((r) => this.provisioned(r, idpId));
+  }
+  /** The links (any source) of this IdP whose nameId equals `name` without regard to case, by the expression index on
+   *  lower("nameId"). Both sides are folded by the database's lower(): ASCII letters on SQLite, all of Unicode on
+   *  PostgreSQL. */
+  linksByUserName(idpId: string, name: string): Promise<{ id: string; userId: string; nameId: string; source: string }[]> {
+    return this.db.$queryRaw<{ id: string; userId: string; nameId: string; source: string }[]>`SELECT "id", "userId", "nameId", "source" FROM "UserIdentity" WHERE "orgId" = ${this.orgId} AND "idpId" = ${idpId} AND lower("nameId") = lower(${name}) ORDER BY "createdAt", "id"`;
   }
   /** Makes an existing link of this IdP a provisioned one (adopts a user who signed in through it before). */
   adoptLink(linkId: string, nameId: string, externalId: string | null) {
