@@ -31,7 +31,7 @@ const config = (url: string) => configFrom({ NODE_ENV: 'production', DATABASE_UR
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))]; };
 
 async function seed(ctx: AppContext, orgId: string, idpId: string) {
-  const bar = new SingleBar({ format: 'seeding {bar} {percentage}% | {value}/{total} users | {rate}/s', hideCursor: true }, Presets.shades_classic);
+  const bar = new SingleBar({ noTTYOutput: true, notTTYSchedule: 5000, format: 'seeding {bar} {percentage}% | {value}/{total} users | {rate}/s', hideCursor: true }, Presets.shades_classic);
   const started = performance.now();
   bar.start(USERS, 0, { rate: 0 });
   const base = Date.now() - USERS * 1000;
@@ -43,10 +43,8 @@ async function seed(ctx: AppContext, orgId: string, idpId: string) {
       const at = new Date(base + j * 1000);
       return { id: randomUUID(), orgId, email, emailLower: email.toLowerCase(), firstName: 'Ann', lastName: `Lee${j}`, groups: '[]', status: 'active', source: 'scim', createdAt: at, updatedAt: at };
     });
-    await ctx.store.db.$transaction([
-      ctx.store.db.user.createMany({ data: users }),
-      ctx.store.db.userIdentity.createMany({ data: users.map((u, k) => ({ id: randomUUID(), orgId, userId: u.id, idpId, nameId: u.email, source: 'scim', externalId: `00u${(i + k).toString(36)}`, createdAt: u.createdAt })) }),
-    ]);
+    await ctx.store.db.user.createMany({ data: users });
+    await ctx.store.db.userIdentity.createMany({ data: users.map((u, k) => ({ id: randomUUID(), orgId, userId: u.id, idpId, nameId: u.email, source: 'scim', externalId: `00u${(i + k).toString(36)}`, createdAt: u.createdAt })) });
     bar.update(i + n, { rate: Math.round((i + n) / ((performance.now() - started) / 1000)) });
   }
   bar.stop();

@@ -5,6 +5,7 @@
 import { parse, type Filter } from 'scim2-parse-filter';
 import { invalidFilter } from './errors.ts';
 
+const CORE_USER = 'urn:ietf:params:scim:schemas:core:2.0:user';
 const CASE_EXACT = new Set(['id', 'externalid', 'meta']);
 const MAX_FILTER_LENGTH = 2000;
 
@@ -88,9 +89,61 @@ export function matches(resource: unknown, f: Filter): boolean {
   }
 }
 
+// The attributes of RFC 7643's User (with the enterprise extension) and Group schemas, lower-cased: a filter may name
+// these (an attribute this server does not serve simply matches nothing), and nothing else. Sub-attributes of
+// complex attributes are listed; `null` for a simple attribute (no sub-attributes).
+const MULTI = ['value', 'display', 'type', 'primary', '$ref'];
+const META = ['resourcetype', 'created', 'lastmodified', 'location', 'version'];
+const ATTRIBUTES: Record<'User' | 'Group', Record<string, string[] | null>> = {
+  User: {
+    id: null, externalid: null, meta: META, schemas: null, username: null, displayname: null, nickname: null, profileurl: null, title: null, usertype: null,
+    preferredlanguage: null, locale: null, timezone: null, active: null,
+    name: ['formatted', 'familyname', 'givenname', 'middlename', 'honorificprefix', 'honorificsuffix'],
+    emails: MULTI, phonenumbers: MULTI, ims: MULTI, photos: MULTI, entitlements: MULTI, roles: MULTI, x509certificates: MULTI, groups: MULTI,
+    addresses: [...MULTI, 'formatted', 'streetaddress', 'locality', 'region', 'postalcode', 'country'],
+  },
+  Group: { id: null, externalid: null, meta: META, schemas: null, displayname: null, members: MULTI },
+};
+const ENTERPRISE: Record<string, string[] | null> = { employeenumber: null, costcenter: null, organization: null, division: null, department: null, manager: ['value', '$ref', 'displayname'] };
+const CORE: Record<'User' | 'Group', string> = { User: CORE_USER, Group: 'urn:ietf:params:scim:schemas:core:2.0:group' };
+const ENTERPRISE_URN = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:user';
+
+/** 400 invalidFilter unless every attribute the filter names is one of the resource type's schema (a filter like
+ *  `userName eq "x" or 1 eq 1` names an attribute "1"). */
+export function checkFilterAttributes(f: Filter, resource: 'User' | 'Group', within?: string[] | null): void {
+  const check = (attrPath: string): string[] | null => {
+    if (within !== undefined) {
+      if (!within || !within.includes(attrPath.toLowerCase())) throw invalidFilter(`The filter names an unknown sub-attribute ${attrPath.slice(0, 100)}.`);
+      return null;
+    }
+    const path = splitAttrPath(attrPath).map((p) => p.toLowerCase());
+    let table = ATTRIBUTES[resource];
+    if (path.length > 1 && path[0].startsWith('urn:')) {
+      const urn = path.shift()!;
+      if (urn === ENTERPRISE_URN && resource === 'User') table = ENTERPRISE;
+      else if (urn !== CORE[resource]) throw invalidFilter(`The filter names an attribute of an unknown schema: ${attrPath.slice(0, 100)}.`);
+    }
+    if (path.length > 2 || !(path[0] in table)) throw invalidFilter(`The filter names an attribute that is not in the ${resource} schema: ${attrPath.slice(0, 100)}.`);
+    const subs = table[path[0]];
+    if (path.length === 2 && (!subs || !subs.includes(path[1]))) throw invalidFilter(`The filter names an attribute that is not in the ${resource} schema: ${attrPath.slice(0, 100)}.`);
+    return path.length === 1 ? subs : null;
+  };
+  switch (f.op) {
+    case 'and': case 'or': for (const c of (f as { filters: Filter[] }).filters) checkFilterAttributes(c, resource, within); return;
+    case 'not': checkFilterAttributes((f as { filter: Filter }).filter, resource, within); return;
+    case '[]': {
+      const { attrPath, valFilter } = f as { attrPath: string; valFilter: Filter };
+      const subs = check(attrPath);
+      if (!subs) throw invalidFilter(`${attrPath.slice(0, 100)} takes no [filter].`);
+      checkFilterAttributes(valFilter, resource, subs);
+      return;
+    }
+    default: check((f as { attrPath: string }).attrPath);
+  }
+}
+
 export type IndexedLookup = { attr: 'userName' | 'externalId' | 'email'; value: string };
 
-const CORE_USER = 'urn:ietf:params:scim:schemas:core:2.0:user';
 
 /** The attribute path without the core User schema's URN, lower-cased and dotted ("emails.value"); null for an extension's. */
 function plainPath(attrPath: string): string | null {

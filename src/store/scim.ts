@@ -72,7 +72,12 @@ export class ScimRepository {
   async findUsersByEmail(idpId: string, email: string): Promise<ProvisionedUser[]> {
     const user = await this.db.user.findFirst({ where: { orgId: this.orgId, emailLower: email.trim().toLowerCase() }, select: { id: true } });
     if (!user) return [];
-    const rows = await this.db.userIdentity.findMany({ where: { orgId: this.orgId, idpId, source: 'scim', userId: user.id }, select: { ...LINK_SELECT, ...USER_INCLUDE }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+    // by userId alone (its index; a user has a link or two): with orgId and idpId in the same query SQLite's planner,
+    // without statistics, would rather walk (orgId, idpId, externalId) over every link of the IdP
+    const ids = (await this.db.userIdentity.findMany({ where: { userId: user.id }, select: { id: true, orgId: true, idpId: true, source: true } }))
+      .filter((l) => l.orgId === this.orgId && l.idpId === idpId && l.source === 'scim').map((l) => l.id);
+    if (!ids.length) return [];
+    const rows = await this.db.userIdentity.findMany({ where: { id: { in: ids } }, select: { ...LINK_SELECT, ...USER_INCLUDE } });
     return rows.map((r) => this.provisioned(r, idpId));
   }
   /** The links (any source) of this IdP whose nameId equals `name` without regard to case, by the expression index on
@@ -116,8 +121,16 @@ export class ScimRepository {
   deleteGroup(id: string) {
     return this.db.scimGroup.deleteMany({ where: { id, orgId: this.orgId } });
   }
-  addMember(groupId: string, userId: string) {
-    return this.db.scimGroupMember.upsert({ where: { groupId_userId: { groupId, userId } }, create: { groupId, userId, orgId: this.orgId }, update: {} });
+  /** Adds the membership row; one that exists already (a concurrent add of the same member) is no error. Inside a
+   *  transaction that holds the group's row (ScimGroups.apply) the look-up settles it without a failed insert, which
+   *  would abort a PostgreSQL transaction. */
+  async addMember(groupId: string, userId: string) {
+    if (await this.db.scimGroupMember.findUnique({ where: { groupId_userId: { groupId, userId } }, select: { userId: true } })) return;
+    try {
+      await this.db.scimGroupMember.create({ data: { groupId, userId, orgId: this.orgId } });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'P2002') throw err;
+    }
   }
   async removeMember(groupId: string, userId: string) {
     return (await this.db.scimGroupMember.deleteMany({ where: { groupId, userId, orgId: this.orgId } })).count === 1;
@@ -127,9 +140,18 @@ export class ScimRepository {
     const rows = await this.db.scimGroupMember.findMany({ where: { userId, orgId: this.orgId }, select: { group: { select: { displayName: true } } } });
     return new Set(rows.map((r) => r.group.displayName));
   }
-  /** Writes the user's group names (the users.groups the policies read). */
-  async setUserGroups(userId: string, groups: string[]) {
-    await this.db.user.updateMany({ where: { id: userId, orgId: this.orgId }, data: { groups: toJson(groups) } });
+  /** Rewrites the user's group names (the users.groups the policies read) with `change`, by compare-and-set on the
+   *  stored value: a concurrent writer (another group's membership sync, an admin) makes it read again and re-apply,
+   *  so that no change is lost. `change` returns null for "nothing to write". */
+  async updateUserGroups(userId: string, change: (groups: string[]) => Promise<string[] | null>): Promise<void> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const row = await this.db.user.findFirst({ where: { id: userId, orgId: this.orgId }, select: { groups: true } });
+      if (!row) return;
+      const next = await change(parseJson<string[]>(row.groups, []));
+      if (!next) return;
+      if ((await this.db.user.updateMany({ where: { id: userId, orgId: this.orgId, groups: row.groups }, data: { groups: toJson(next) } })).count === 1) return;
+    }
+    throw new Error(`users.groups of ${userId} kept changing under 50 attempts`);
   }
   /** Users of this organisation among `ids` (the rest do not exist here). */
   async existingUserIds(ids: string[]): Promise<Set<string>> {
