@@ -21,10 +21,14 @@ export function parseFilter(text: string): Filter {
   return ast;
 }
 
-/** "urn:...:User:department" → [urn, department]; "name.givenName" → [name, givenName]. */
+/** "urn:…:enterprise:2.0:User:department" → [urn, department]; "urn:…:core:2.0:User:userName" → [userName]; "name.givenName" → [name, givenName]. */
 export function splitAttrPath(path: string): string[] {
   const i = path.lastIndexOf(':');
-  return i === -1 ? path.split('.') : [path.slice(0, i), ...path.slice(i + 1).split('.')];
+  if (i === -1) return path.split('.');
+  // a core schema's URN names the resource's own attributes (RFC 7644 3.10): dropped
+  const urn = path.slice(0, i);
+  const core = /^urn:ietf:params:scim:schemas:core:2\.0:(user|group)$/i.test(urn);
+  return core ? path.slice(i + 1).split('.') : [urn, ...path.slice(i + 1).split('.')];
 }
 
 function child(value: unknown, name: string): unknown {
@@ -82,7 +86,8 @@ export function matches(resource: unknown, f: Filter): boolean {
       const { attrPath, compValue } = f as { op: string; attrPath: string; compValue: Comparable };
       const path = splitAttrPath(attrPath);
       const caseExact = CASE_EXACT.has(path[0].toLowerCase());
-      const values = valuesAt(resource, path);
+      // a multi-valued complex attribute named without a sub-attribute compares its `value`s (`emails co "example.com"`)
+      const values = valuesAt(resource, path).map((v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? child(v, 'value') ?? v : v));
       if (f.op === 'ne') return values.length === 0 || values.every((v) => compare('ne', v, compValue, caseExact));
       return values.some((v) => compare(f.op, v, compValue, caseExact));
     }

@@ -7,7 +7,7 @@ import { MAX_LENGTH } from '../users/import/columns.ts';
 import { invalidValue, scimNotFound, ScimError, uniqueness } from './errors.ts';
 import { checkFilterAttributes, matches, parseFilter } from './filter.ts';
 import { applyPatch, readPatch } from './patch.ts';
-import { checkIfMatch, checkSchemas, GROUP_SCHEMA, type Json, listResponse, pageOf, withVersion } from './resources.ts';
+import { checkId, checkIfMatch, checkSchemas, GROUP_SCHEMA, type Json, listResponse, pageOf, withVersion } from './resources.ts';
 import { syncUserGroups, type ScimScope } from './users.ts';
 
 type GroupRow = NonNullable<Awaited<ReturnType<ScimScope['store']['scim']['findGroup']>>>;
@@ -112,6 +112,7 @@ export class ScimGroups {
   async replace(id: string, body: unknown, ifMatch?: string | string[]) {
     const current = await this.find(id);
     checkIfMatch(ifMatch, (this.toResource(current).meta as Json).version as string);
+    if (isObject(body)) checkId(body, current.id);
     return this.apply(current, readGroup(body));
   }
 
@@ -120,7 +121,11 @@ export class ScimGroups {
     const current = await this.find(id);
     const resource = this.toResource(current);
     checkIfMatch(ifMatch, (resource.meta as Json).version as string);
-    return this.apply(current, readGroup(applyPatch(resource, operations, { coreUrn: GROUP_SCHEMA, multiValued: new Set(['members']) })));
+    const next = applyPatch(resource, operations, { coreUrn: GROUP_SCHEMA, multiValued: new Set(['members']) });
+    checkId(next, current.id);
+    // {"op":"remove","path":"members"} leaves no members attribute: every member is removed
+    if (field(next, 'members') === undefined) next.members = [];
+    return this.apply(current, readGroup(next));
   }
 
   private async apply(current: GroupRow, input: GroupInput) {

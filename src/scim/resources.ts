@@ -62,3 +62,9 @@ export function checkSchemas(body: Json, known: string[]) {
   const unknown = list.find((s) => !allowed.has((s as string).toLowerCase()));
   if (unknown !== undefined) throw new ScimError(400, 'invalidValue', `Unknown schema ${String(unknown).slice(0, 200)}: this resource takes ${known.join(', ')}.`);
 }
+
+/** 400 mutability when a PUT body or a PATCH result gives `id` another value (id is read-only, RFC 7643 3.1). */
+export function checkId(body: Json, id: string) {
+  const key = Object.keys(body).find((k) => k.toLowerCase() === 'id');
+  if (key !== undefined && body[key] !== undefined && body[key] !== null && body[key] !== id) throw new ScimError(400, 'mutability', 'id is read-only.');
+}

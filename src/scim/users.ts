@@ -17,7 +17,7 @@ import { validateUserFields } from '../users/user-admin.ts';
 import { invalidValue, scimNotFound, ScimError, uniqueness } from './errors.ts';
 import { checkFilterAttributes, indexedLookup, matches, parseFilter } from './filter.ts';
 import { applyPatch, readPatch } from './patch.ts';
-import { checkIfMatch, checkSchemas, ENTERPRISE_SCHEMA, type Json, listResponse, pageOf, readBoolean, USER_SCHEMA, withVersion } from './resources.ts';
+import { checkId, checkIfMatch, checkSchemas, ENTERPRISE_SCHEMA, type Json, listResponse, pageOf, readBoolean, USER_SCHEMA, withVersion } from './resources.ts';
 import { deactivateUser } from '../users/deactivate.ts';
 
 export interface ScimScope { ctx: AppContext; store: TenantStore; idp: IdentityProvider; baseUrl: string; actor: string }
@@ -197,6 +197,7 @@ export class ScimUsers {
   async replace(id: string, body: unknown, ifMatch?: string | string[]) {
     const current = await this.find(id);
     checkIfMatch(ifMatch, (this.toResource(current).meta as Json).version as string);
+    if (isObject(body)) checkId(body, current.user.id);
     return this.apply(current, readUser(body));
   }
 
@@ -206,6 +207,7 @@ export class ScimUsers {
     const resource = this.toResource(current);
     checkIfMatch(ifMatch, (resource.meta as Json).version as string);
     const next = applyPatch(resource, operations, { coreUrn: USER_SCHEMA, multiValued: MULTI_VALUED });
+    checkId(next, current.user.id);
     // active removed by a patch means "not given", not "false"
     return this.apply(current, readUser(next));
   }
