@@ -5,6 +5,7 @@
 import { parse, type Filter } from 'scim2-parse-filter';
 import { invalidFilter } from './errors.ts';
 
+const CORE_USER = 'urn:ietf:params:scim:schemas:core:2.0:user';
 const CASE_EXACT = new Set(['id', 'externalid', 'meta']);
 const MAX_FILTER_LENGTH = 2000;
 
@@ -20,10 +21,14 @@ export function parseFilter(text: string): Filter {
   return ast;
 }
 
-/** "urn:...:User:department" → [urn, department]; "name.givenName" → [name, givenName]. */
+/** "urn:…:enterprise:2.0:User:department" → [urn, department]; "urn:…:core:2.0:User:userName" → [userName]; "name.givenName" → [name, givenName]. */
 export function splitAttrPath(path: string): string[] {
   const i = path.lastIndexOf(':');
-  return i === -1 ? path.split('.') : [path.slice(0, i), ...path.slice(i + 1).split('.')];
+  if (i === -1) return path.split('.');
+  // a core schema's URN names the resource's own attributes (RFC 7644 3.10): dropped
+  const urn = path.slice(0, i);
+  const core = /^urn:ietf:params:scim:schemas:core:2\.0:(user|group)$/i.test(urn);
+  return core ? path.slice(i + 1).split('.') : [urn, ...path.slice(i + 1).split('.')];
 }
 
 function child(value: unknown, name: string): unknown {
@@ -81,19 +86,104 @@ export function matches(resource: unknown, f: Filter): boolean {
       const { attrPath, compValue } = f as { op: string; attrPath: string; compValue: Comparable };
       const path = splitAttrPath(attrPath);
       const caseExact = CASE_EXACT.has(path[0].toLowerCase());
-      const values = valuesAt(resource, path);
+      // a multi-valued complex attribute named without a sub-attribute compares its `value`s (`emails co "example.com"`)
+      const values = valuesAt(resource, path).map((v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? child(v, 'value') ?? v : v));
       if (f.op === 'ne') return values.length === 0 || values.every((v) => compare('ne', v, compValue, caseExact));
       return values.some((v) => compare(f.op, v, compValue, caseExact));
     }
   }
 }
 
-/** The userName of a filter `userName eq "…"` (what Okta and Entra ask before creating a user), else null. */
-export function userNameEquals(f: Filter): string | null {
+// The attributes of RFC 7643's User (with the enterprise extension) and Group schemas, lower-cased: a filter may name
+// these (an attribute this server does not serve simply matches nothing), and nothing else. Sub-attributes of
+// complex attributes are listed; `null` for a simple attribute (no sub-attributes).
+const MULTI = ['value', 'display', 'type', 'primary', '$ref'];
+const META = ['resourcetype', 'created', 'lastmodified', 'location', 'version'];
+const ATTRIBUTES: Record<'User' | 'Group', Record<string, string[] | null>> = {
+  User: {
+    id: null, externalid: null, meta: META, schemas: null, username: null, displayname: null, nickname: null, profileurl: null, title: null, usertype: null,
+    preferredlanguage: null, locale: null, timezone: null, active: null,
+    name: ['formatted', 'familyname', 'givenname', 'middlename', 'honorificprefix', 'honorificsuffix'],
+    emails: MULTI, phonenumbers: MULTI, ims: MULTI, photos: MULTI, entitlements: MULTI, roles: MULTI, x509certificates: MULTI, groups: MULTI,
+    addresses: [...MULTI, 'formatted', 'streetaddress', 'locality', 'region', 'postalcode', 'country'],
+  },
+  Group: { id: null, externalid: null, meta: META, schemas: null, displayname: null, members: MULTI },
+};
+const ENTERPRISE: Record<string, string[] | null> = { employeenumber: null, costcenter: null, organization: null, division: null, department: null, manager: ['value', '$ref', 'displayname'] };
+const CORE: Record<'User' | 'Group', string> = { User: CORE_USER, Group: 'urn:ietf:params:scim:schemas:core:2.0:group' };
+const ENTERPRISE_URN = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:user';
+
+/** 400 invalidFilter unless every attribute the filter names is one of the resource type's schema (a filter like
+ *  `userName eq "x" or 1 eq 1` names an attribute "1"). */
+export function checkFilterAttributes(f: Filter, resource: 'User' | 'Group', within?: string[] | null): void {
+  const check = (attrPath: string): string[] | null => {
+    if (within !== undefined) {
+      if (!within || !within.includes(attrPath.toLowerCase())) throw invalidFilter(`The filter names an unknown sub-attribute ${attrPath.slice(0, 100)}.`);
+      return null;
+    }
+    const path = splitAttrPath(attrPath).map((p) => p.toLowerCase());
+    let table = ATTRIBUTES[resource];
+    if (path.length > 1 && path[0].startsWith('urn:')) {
+      const urn = path.shift()!;
+      if (urn === ENTERPRISE_URN && resource === 'User') table = ENTERPRISE;
+      else if (urn !== CORE[resource]) throw invalidFilter(`The filter names an attribute of an unknown schema: ${attrPath.slice(0, 100)}.`);
+    }
+    if (path.length > 2 || !(path[0] in table)) throw invalidFilter(`The filter names an attribute that is not in the ${resource} schema: ${attrPath.slice(0, 100)}.`);
+    const subs = table[path[0]];
+    if (path.length === 2 && (!subs || !subs.includes(path[1]))) throw invalidFilter(`The filter names an attribute that is not in the ${resource} schema: ${attrPath.slice(0, 100)}.`);
+    return path.length === 1 ? subs : null;
+  };
+  switch (f.op) {
+    case 'and': case 'or': for (const c of (f as { filters: Filter[] }).filters) checkFilterAttributes(c, resource, within); return;
+    case 'not': checkFilterAttributes((f as { filter: Filter }).filter, resource, within); return;
+    case '[]': {
+      const { attrPath, valFilter } = f as { attrPath: string; valFilter: Filter };
+      const subs = check(attrPath);
+      if (!subs) throw invalidFilter(`${attrPath.slice(0, 100)} takes no [filter].`);
+      checkFilterAttributes(valFilter, resource, subs);
+      return;
+    }
+    default: check((f as { attrPath: string }).attrPath);
+  }
+}
+
+export type IndexedLookup = { attr: 'userName' | 'externalId' | 'email'; value: string };
+
+
+/** The attribute path without the core User schema's URN, lower-cased and dotted ("emails.value"); null for an extension's. */
+function plainPath(attrPath: string): string | null {
+  const path = splitAttrPath(attrPath);
+  if (path.length > 1 && path[0].toLowerCase().startsWith('urn:')) {
+    if (path[0].toLowerCase() !== CORE_USER) return null;
+    path.shift();
+  }
+  return path.join('.').toLowerCase();
+}
+
+/** What an index answers in a filter: `userName eq`, `externalId eq`, `emails.value eq`, `emails[value eq …]`, or
+ *  one of those as a branch of an `and` (the candidates it finds are then filtered by the whole expression in memory).
+ *  null when the filter needs every user. */
+export function indexedLookup(f: Filter): IndexedLookup | null {
+  if (f.op === 'and') {
+    for (const c of (f as { filters: Filter[] }).filters) {
+      const hit = indexedLookup(c);
+      if (hit) return hit;
+    }
+    return null;
+  }
+  if (f.op === '[]') {
+    const { attrPath, valFilter } = f as { attrPath: string; valFilter: Filter };
+    if (plainPath(attrPath) !== 'emails' || valFilter.op !== 'eq') return null;
+    const inner = valFilter as { attrPath: string; compValue: unknown };
+    return inner.attrPath.toLowerCase() === 'value' && typeof inner.compValue === 'string' ? { attr: 'email', value: inner.compValue } : null;
+  }
   if (f.op !== 'eq') return null;
   const { attrPath, compValue } = f as { attrPath: string; compValue: unknown };
-  const path = splitAttrPath(attrPath);
-  const last = path[path.length - 1].toLowerCase();
-  const plain = path.length === 1 || (path.length === 2 && path[0].toLowerCase() === 'urn:ietf:params:scim:schemas:core:2.0:user');
-  return plain && last === 'username' && typeof compValue === 'string' ? compValue : null;
+  if (typeof compValue !== 'string') return null;
+  switch (plainPath(attrPath)) {
+    case 'username': return { attr: 'userName', value: compValue };
+    case 'externalid': return { attr: 'externalId', value: compValue };
+    case 'emails.value': case 'emails': return { attr: 'email', value: compValue };
+    default: return null;
+  }
 }

@@ -5,9 +5,9 @@ import type { Filter } from 'scim2-parse-filter';
 import { CONTROL } from '../users/import/validate-row.ts';
 import { MAX_LENGTH } from '../users/import/columns.ts';
 import { invalidValue, scimNotFound, ScimError, uniqueness } from './errors.ts';
-import { matches, parseFilter } from './filter.ts';
+import { checkFilterAttributes, matches, parseFilter } from './filter.ts';
 import { applyPatch, readPatch } from './patch.ts';
-import { checkIfMatch, GROUP_SCHEMA, type Json, listResponse, pageOf, withVersion } from './resources.ts';
+import { checkId, checkIfMatch, checkSchemas, GROUP_SCHEMA, type Json, listResponse, pageOf, withVersion } from './resources.ts';
 import { syncUserGroups, type ScimScope } from './users.ts';
 
 type GroupRow = NonNullable<Awaited<ReturnType<ScimScope['store']['scim']['findGroup']>>>;
@@ -21,6 +21,7 @@ const field = (obj: Json, name: string): unknown => {
 
 function readGroup(body: unknown): GroupInput {
   if (!isObject(body)) throw new ScimError(400, 'invalidSyntax', 'The request body must be a JSON object.');
+  checkSchemas(body, [GROUP_SCHEMA]);
   const displayName = typeof field(body, 'displayName') === 'string' ? (field(body, 'displayName') as string).trim() : '';
   if (!displayName) throw invalidValue('displayName is required.');
   if (displayName.length > MAX_LENGTH.groups || CONTROL.test(displayName)) throw invalidValue(`displayName must be at most ${MAX_LENGTH.groups} characters without control characters.`);
@@ -71,6 +72,7 @@ export class ScimGroups {
   async list(query: { filter?: unknown; startIndex?: unknown; count?: unknown }, opts: { members?: boolean } = {}) {
     const page = pageOf(query);
     const filter: Filter | null = typeof query.filter === 'string' && query.filter.trim() ? parseFilter(query.filter) : null;
+    if (filter) checkFilterAttributes(filter, 'Group');
     let resources = (await this.store.scim.listGroups(this.s.idp.id)).map((g) => this.toResource(g));
     if (filter) resources = resources.filter((r) => matches(r, filter));
     if (opts.members === false) resources = resources.map(({ members: _m, ...r }) => r);
@@ -110,6 +112,7 @@ export class ScimGroups {
   async replace(id: string, body: unknown, ifMatch?: string | string[]) {
     const current = await this.find(id);
     checkIfMatch(ifMatch, (this.toResource(current).meta as Json).version as string);
+    if (isObject(body)) checkId(body, current.id);
     return this.apply(current, readGroup(body));
   }
 
@@ -118,7 +121,11 @@ export class ScimGroups {
     const current = await this.find(id);
     const resource = this.toResource(current);
     checkIfMatch(ifMatch, (resource.meta as Json).version as string);
-    return this.apply(current, readGroup(applyPatch(resource, operations, { coreUrn: GROUP_SCHEMA, multiValued: new Set(['members']) })));
+    const next = applyPatch(resource, operations, { coreUrn: GROUP_SCHEMA, multiValued: new Set(['members']) });
+    checkId(next, current.id);
+    // {"op":"remove","path":"members"} leaves no members attribute: every member is removed
+    if (field(next, 'members') === undefined) next.members = [];
+    return this.apply(current, readGroup(next));
   }
 
   private async apply(current: GroupRow, input: GroupInput) {
@@ -129,13 +136,19 @@ export class ScimGroups {
     const added = [...after].filter((u) => !before.has(u));
     const removed = [...before].filter((u) => !after.has(u));
     await this.checkMembers(added);
+    // One transaction: the group's row (its lock orders concurrent changes of this group), the membership rows and
+    // each touched member's users.groups, in user id order (no two transactions wait on each other's users). A request
+    // that fails half-way (503 under load) leaves nothing, and the client's retry finds the same work to do.
+    const syncFor = [...new Set(renamed ? [...after, ...removed] : [...added, ...removed])].sort();
     if (renamed || input.externalId !== current.externalId || added.length || removed.length) {
-      await this.store.scim.updateGroup(current.id, { displayName: input.displayName, externalId: input.externalId });
+      await this.s.ctx.store.transaction(async (tx) => {
+        const store = tx.forOrg(this.store.orgId);
+        await store.scim.updateGroup(current.id, { displayName: input.displayName, externalId: input.externalId });
+        for (const userId of added) await store.scim.addMember(current.id, userId);
+        for (const userId of removed) await store.scim.removeMember(current.id, userId);
+        for (const userId of syncFor) await syncUserGroups(store, userId, [current.displayName, input.displayName]);
+      });
     }
-    for (const userId of added) await this.store.scim.addMember(current.id, userId);
-    for (const userId of removed) await this.store.scim.removeMember(current.id, userId);
-    const touched = [current.displayName, input.displayName];
-    for (const userId of renamed ? [...after, ...removed] : [...added, ...removed]) await syncUserGroups(this.store, userId, touched);
     if (renamed || input.externalId !== current.externalId) await this.audit('scim.group_updated', { groupId: current.id, displayName: input.displayName, ...(renamed && { previousDisplayName: current.displayName }) });
     if (added.length || removed.length) await this.audit('scim.group_members_changed', { groupId: current.id, displayName: input.displayName, added, removed });
     return this.toResource(await this.find(current.id));

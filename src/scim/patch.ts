@@ -5,6 +5,7 @@
 import type { Filter } from 'scim2-parse-filter';
 import { invalidPath, invalidSyntax, invalidValue, ScimError } from './errors.ts';
 import { matches, parseFilter } from './filter.ts';
+import { checkSchemas } from './resources.ts';
 
 export const PATCH_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 type Json = Record<string, unknown>;
@@ -14,6 +15,7 @@ export interface PatchOperation { op: 'add' | 'replace' | 'remove'; path?: strin
 /** The operations of a PatchOp body, op names lower-cased; 400 invalidSyntax for anything else. */
 export function readPatch(body: unknown): PatchOperation[] {
   const ops = body && typeof body === 'object' ? (body as Json).Operations ?? (body as Json).operations : undefined;
+  if (body && typeof body === 'object' && !Array.isArray(body)) checkSchemas(body as Json, [PATCH_SCHEMA]);
   if (!Array.isArray(ops) || !ops.length) throw invalidSyntax('A PATCH request carries {"schemas":["' + PATCH_SCHEMA + '"],"Operations":[…]}.');
   if (ops.length > 1000) throw new ScimError(413, 'tooMany', 'At most 1000 operations per request.');
   return ops.map((o, i) => {

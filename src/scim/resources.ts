@@ -50,3 +50,21 @@ export function readBoolean(value: unknown, name: string): boolean | undefined {
   if (typeof value === 'string' && /^(true|false)$/i.test(value.trim())) return value.trim().toLowerCase() === 'true';
   throw new ScimError(400, 'invalidValue', `${name} must be true or false.`);
 }
+
+/** 400 invalidValue when the body's `schemas` is not a list of strings, or names a schema this resource does not
+ *  have (compared without regard to case). A body without `schemas` passes: some clients leave it out. */
+export function checkSchemas(body: Json, known: string[]) {
+  const key = Object.keys(body).find((k) => k.toLowerCase() === 'schemas');
+  if (key === undefined) return;
+  const list = body[key];
+  if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) throw new ScimError(400, 'invalidValue', 'schemas must be a list of schema URNs.');
+  const allowed = new Set(known.map((k) => k.toLowerCase()));
+  const unknown = list.find((s) => !allowed.has((s as string).toLowerCase()));
+  if (unknown !== undefined) throw new ScimError(400, 'invalidValue', `Unknown schema ${String(unknown).slice(0, 200)}: this resource takes ${known.join(', ')}.`);
+}
+
+/** 400 mutability when a PUT body or a PATCH result gives `id` another value (id is read-only, RFC 7643 3.1). */
+export function checkId(body: Json, id: string) {
+  const key = Object.keys(body).find((k) => k.toLowerCase() === 'id');
+  if (key !== undefined && body[key] !== undefined && body[key] !== null && body[key] !== id) throw new ScimError(400, 'mutability', 'id is read-only.');
+}

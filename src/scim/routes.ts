@@ -56,7 +56,9 @@ export async function scimRoutes(app: FastifyInstance, { ctx }: { ctx: AppContex
     }
     const status = (err as FastifyError).statusCode ?? 500;
     if (status < 500) return send(reply, status, new ScimError(status, status === 400 ? 'invalidSyntax' : null, err.message).body());
-    if (unavailableReason(err)) {
+    // P2028: Prisma could not start a transaction in time (every pooled connection busy) or it ran out of time
+    if (unavailableReason(err) || (err as { code?: string }).code === 'P2028') {
+      request.log.warn({ err }, 'dependency unavailable');
       reply.header('retry-after', '5');
       return send(reply, 503, new ScimError(503, null, 'A dependency of the service is unavailable; try again shortly.').body());
     }

@@ -15,9 +15,9 @@ import { MAX_LENGTH } from '../users/import/columns.ts';
 import { CONTROL } from '../users/import/validate-row.ts';
 import { validateUserFields } from '../users/user-admin.ts';
 import { invalidValue, scimNotFound, ScimError, uniqueness } from './errors.ts';
-import { matches, parseFilter, userNameEquals } from './filter.ts';
+import { checkFilterAttributes, indexedLookup, matches, parseFilter } from './filter.ts';
 import { applyPatch, readPatch } from './patch.ts';
-import { checkIfMatch, ENTERPRISE_SCHEMA, type Json, listResponse, pageOf, readBoolean, USER_SCHEMA, withVersion } from './resources.ts';
+import { checkId, checkIfMatch, checkSchemas, ENTERPRISE_SCHEMA, type Json, listResponse, pageOf, readBoolean, USER_SCHEMA, withVersion } from './resources.ts';
 import { deactivateUser } from '../users/deactivate.ts';
 
 export interface ScimScope { ctx: AppContext; store: TenantStore; idp: IdentityProvider; baseUrl: string; actor: string }
@@ -49,6 +49,7 @@ function preferred(list: unknown, name: string): string | null {
 
 export function readUser(body: unknown): UserInput {
   if (!isObject(body)) throw new ScimError(400, 'invalidSyntax', 'The request body must be a JSON object.');
+  checkSchemas(body, [USER_SCHEMA, ENTERPRISE_SCHEMA]);
   const userName = optionalText(field(body, 'userName'), 'userName');
   if (!userName) throw invalidValue('userName is required.');
   if (userName.length > MAX_LENGTH.nameId || CONTROL.test(userName)) throw invalidValue(`userName must be at most ${MAX_LENGTH.nameId} characters without control characters.`);
@@ -116,15 +117,16 @@ export class ScimUsers {
   async list(query: { filter?: unknown; startIndex?: unknown; count?: unknown }) {
     const page = pageOf(query);
     const filter = typeof query.filter === 'string' && query.filter.trim() ? parseFilter(query.filter) : null;
-    // `userName eq "…"` (each client's look-up before a create) reads only the IdP's userNames, not every user.
-    const userName = filter && userNameEquals(filter);
-    let users: ProvisionedUser[];
-    if (userName !== null && userName !== undefined && filter) {
-      const names = (await this.store.scim.identityNames(this.s.idp.id)).filter((l) => l.source === 'scim' && l.nameId.toLowerCase() === userName.toLowerCase());
-      users = await this.store.scim.findUsersByUserName(this.s.idp.id, names.map((n) => n.nameId));
-    } else {
-      users = await this.store.scim.listUsers(this.s.idp.id);
-    }
+    // `userName eq "…"` (each client's look-up before a create), `externalId eq` and `emails.value eq` read by index;
+    // the candidates then pass the whole filter in memory. Any other filter reads every provisioned user of the IdP.
+    if (filter) checkFilterAttributes(filter, 'User');
+    const lookup = filter && indexedLookup(filter);
+    const scim = this.store.scim;
+    const idpId = this.s.idp.id;
+    const users: ProvisionedUser[] = !lookup ? await scim.listUsers(idpId)
+      : lookup.attr === 'userName' ? await scim.findUsersByUserName(idpId, lookup.value)
+      : lookup.attr === 'externalId' ? await scim.findUsersByExternalId(idpId, lookup.value)
+      : await scim.findUsersByEmail(idpId, lookup.value);
     let resources = users.map((u) => this.toResource(u));
     if (filter) resources = resources.filter((r) => matches(r, filter));
     return listResponse(resources, page);
@@ -134,7 +136,7 @@ export class ScimUsers {
   async create(body: unknown): Promise<Json> {
     const input = readUser(body);
     const idpId = this.s.idp.id;
-    const sameName = (await this.store.scim.identityNames(idpId)).filter((l) => l.nameId.toLowerCase() === input.userName.toLowerCase());
+    const sameName = await this.store.scim.linksByUserName(idpId, input.userName);
     if (sameName.some((l) => l.source === 'scim')) throw uniqueness(`A user with userName ${input.userName.slice(0, 200)} exists already.`);
     // Someone who signed in through this IdP before provisioning started: their link becomes the provisioned one.
     const signedIn = sameName[0];
@@ -195,6 +197,7 @@ export class ScimUsers {
   async replace(id: string, body: unknown, ifMatch?: string | string[]) {
     const current = await this.find(id);
     checkIfMatch(ifMatch, (this.toResource(current).meta as Json).version as string);
+    if (isObject(body)) checkId(body, current.user.id);
     return this.apply(current, readUser(body));
   }
 
@@ -204,6 +207,7 @@ export class ScimUsers {
     const resource = this.toResource(current);
     checkIfMatch(ifMatch, (resource.meta as Json).version as string);
     const next = applyPatch(resource, operations, { coreUrn: USER_SCHEMA, multiValued: MULTI_VALUED });
+    checkId(next, current.user.id);
     // active removed by a patch means "not given", not "false"
     return this.apply(current, readUser(next));
   }
@@ -213,7 +217,7 @@ export class ScimUsers {
     const { user, link } = p;
     if (input.userName !== link.nameId || input.externalId !== link.externalId) {
       if (input.userName.toLowerCase() !== link.nameId.toLowerCase()) {
-        const taken = (await this.store.scim.identityNames(this.s.idp.id)).some((l) => l.id !== link.id && l.nameId.toLowerCase() === input.userName.toLowerCase());
+        const taken = (await this.store.scim.linksByUserName(this.s.idp.id, input.userName)).some((l) => l.id !== link.id);
         if (taken) throw uniqueness(`A user with userName ${input.userName.slice(0, 200)} exists already.`);
       }
       try {
@@ -228,7 +232,8 @@ export class ScimUsers {
     if (changed.length) {
       if (changed.includes('email') && fields.email.trim().toLowerCase() !== user.emailLower && (await this.store.users.findByEmail(fields.email))) throw uniqueness('Another user of this organisation has this email address.');
       try {
-        await this.store.users.update(user.id, fields);
+        // only what changed: a concurrent PATCH of another attribute of this user keeps its write
+        await this.store.users.update(user.id, Object.fromEntries(changed.map((f) => [f, fields[f]])));
       } catch (err) {
         if ((err as { code?: string }).code === 'P2002') throw uniqueness('Another user of this organisation has this email address.');
         throw err;
@@ -267,15 +272,17 @@ export class ScimUsers {
 /** Keeps users.groups (what app policies read) in step with SCIM memberships for the group names `touched`: a name is
  *  present when the user is in a SCIM group of that name, absent otherwise. Other names are left as they are. */
 export async function syncUserGroups(store: TenantStore, userId: string, touched: string[]) {
-  const user = await store.users.findById(userId);
-  if (!user) return;
-  const member = await store.scim.memberGroupNames(userId);
-  let groups = [...user.groups];
-  for (const name of new Set(touched)) {
-    if (member.has(name) && !groups.includes(name)) groups.push(name);
-    if (!member.has(name)) groups = groups.filter((g) => g !== name);
-  }
-  if (JSON.stringify(groups) !== JSON.stringify(user.groups)) await store.scim.setUserGroups(userId, groups);
+  const names = [...new Set(touched)];
+  // Memberships are read on each attempt of the compare-and-set: a retry sees the rows of the writer it lost to.
+  await store.scim.updateUserGroups(userId, async (current) => {
+    const member = await store.scim.memberGroupNames(userId);
+    let groups = [...current];
+    for (const name of names) {
+      if (member.has(name) && !groups.includes(name)) groups.push(name);
+      if (!member.has(name)) groups = groups.filter((g) => g !== name);
+    }
+    return JSON.stringify(groups) === JSON.stringify(current) ? null : groups;
+  });
 }
 
 export { ENTERPRISE_SCHEMA };

@@ -49,19 +49,42 @@ export class ScimRepository {
     const row = await this.db.userIdentity.findFirst({ where: { orgId: this.orgId, idpId, source: 'scim', userId }, select: { ...LINK_SELECT, ...USER_INCLUDE } });
     return row ? this.provisioned(row, idpId) : null;
   }
-  /** Every user provisioned through `idpId`, oldest link first. Filters run in memory over this (src/scim/filter.ts). */
+  /** Every user provisioned through `idpId`, oldest link first. Filters that no index answers run in memory over this
+   *  (src/scim/filter.ts); `userName eq`, `externalId eq` and `emails.value eq` use the lookups below. */
   async listUsers(idpId: string): Promise<ProvisionedUser[]> {
     const rows = await this.db.userIdentity.findMany({ where: { orgId: this.orgId, idpId, source: 'scim' }, select: { ...LINK_SELECT, ...USER_INCLUDE }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
     return rows.map((r) => this.provisioned(r, idpId));
   }
-  /** Users provisioned through `idpId` whose userName equals one of `names` exactly (the fast path of `userName eq`). */
-  async findUsersByUserName(idpId: string, names: string[]): Promise<ProvisionedUser[]> {
-    const rows = await this.db.userIdentity.findMany({ where: { orgId: this.orgId, idpId, source: 'scim', nameId: { in: [...new Set(names)] } }, select: { ...LINK_SELECT, ...USER_INCLUDE }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+  /** Users provisioned through `idpId` whose userName equals `name` without regard to case: the index on
+   *  (orgId, idpId, lower(nameId)) of the scim_indexes migration. */
+  async findUsersByUserName(idpId: string, name: string): Promise<ProvisionedUser[]> {
+    const ids = (await this.linksByUserName(idpId, name)).filter((l) => l.source === 'scim').map((l) => l.id);
+    if (!ids.length) return [];
+    const rows = await this.db.userIdentity.findMany({ where: { orgId: this.orgId, idpId, source: 'scim', id: { in: ids } }, select: { ...LINK_SELECT, ...USER_INCLUDE }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
     return rows.map((r) => this.provisioned(r, idpId));
   }
-  /** Every link (any source) of this IdP: the userNames taken, for a uniqueness check without regard to case. */
-  identityNames(idpId: string) {
-    return this.db.userIdentity.findMany({ where: { orgId: this.orgId, idpId }, select: { id: true, userId: true, nameId: true, source: true } });
+  /** Users provisioned through `idpId` with this externalId (case-exact, as SCIM defines it): index (orgId, idpId, externalId). */
+  async findUsersByExternalId(idpId: string, externalId: string): Promise<ProvisionedUser[]> {
+    const rows = await this.db.userIdentity.findMany({ where: { orgId: this.orgId, idpId, source: 'scim', externalId }, select: { ...LINK_SELECT, ...USER_INCLUDE }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+    return rows.map((r) => this.provisioned(r, idpId));
+  }
+  /** Users provisioned through `idpId` with this email address (without regard to case): the user's (orgId, emailLower). */
+  async findUsersByEmail(idpId: string, email: string): Promise<ProvisionedUser[]> {
+    const user = await this.db.user.findFirst({ where: { orgId: this.orgId, emailLower: email.trim().toLowerCase() }, select: { id: true } });
+    if (!user) return [];
+    // by userId alone (its index; a user has a link or two): with orgId and idpId in the same query SQLite's planner,
+    // without statistics, would rather walk (orgId, idpId, externalId) over every link of the IdP
+    const ids = (await this.db.userIdentity.findMany({ where: { userId: user.id }, select: { id: true, orgId: true, idpId: true, source: true } }))
+      .filter((l) => l.orgId === this.orgId && l.idpId === idpId && l.source === 'scim').map((l) => l.id);
+    if (!ids.length) return [];
+    const rows = await this.db.userIdentity.findMany({ where: { id: { in: ids } }, select: { ...LINK_SELECT, ...USER_INCLUDE } });
+    return rows.map((r) => this.provisioned(r, idpId));
+  }
+  /** The links (any source) of this IdP whose nameId equals `name` without regard to case, by the expression index on
+   *  lower("nameId"). Both sides are folded by the database's lower(): ASCII letters on SQLite, all of Unicode on
+   *  PostgreSQL. */
+  linksByUserName(idpId: string, name: string): Promise<{ id: string; userId: string; nameId: string; source: string }[]> {
+    return this.db.$queryRaw<{ id: string; userId: string; nameId: string; source: string }[]>`SELECT "id", "userId", "nameId", "source" FROM "UserIdentity" WHERE "orgId" = ${this.orgId} AND "idpId" = ${idpId} AND lower("nameId") = lower(${name}) ORDER BY "createdAt", "id"`;
   }
   /** Makes an existing link of this IdP a provisioned one (adopts a user who signed in through it before). */
   adoptLink(linkId: string, nameId: string, externalId: string | null) {
@@ -98,8 +121,16 @@ export class ScimRepository {
   deleteGroup(id: string) {
     return this.db.scimGroup.deleteMany({ where: { id, orgId: this.orgId } });
   }
-  addMember(groupId: string, userId: string) {
-    return this.db.scimGroupMember.upsert({ where: { groupId_userId: { groupId, userId } }, create: { groupId, userId, orgId: this.orgId }, update: {} });
+  /** Adds the membership row; one that exists already (a concurrent add of the same member) is no error. Inside a
+   *  transaction that holds the group's row (ScimGroups.apply) the look-up settles it without a failed insert, which
+   *  would abort a PostgreSQL transaction. */
+  async addMember(groupId: string, userId: string) {
+    if (await this.db.scimGroupMember.findUnique({ where: { groupId_userId: { groupId, userId } }, select: { userId: true } })) return;
+    try {
+      await this.db.scimGroupMember.create({ data: { groupId, userId, orgId: this.orgId } });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'P2002') throw err;
+    }
   }
   async removeMember(groupId: string, userId: string) {
     return (await this.db.scimGroupMember.deleteMany({ where: { groupId, userId, orgId: this.orgId } })).count === 1;
@@ -109,9 +140,18 @@ export class ScimRepository {
     const rows = await this.db.scimGroupMember.findMany({ where: { userId, orgId: this.orgId }, select: { group: { select: { displayName: true } } } });
     return new Set(rows.map((r) => r.group.displayName));
   }
-  /** Writes the user's group names (the users.groups the policies read). */
-  async setUserGroups(userId: string, groups: string[]) {
-    await this.db.user.updateMany({ where: { id: userId, orgId: this.orgId }, data: { groups: toJson(groups) } });
+  /** Rewrites the user's group names (the users.groups the policies read) with `change`, by compare-and-set on the
+   *  stored value: a concurrent writer (another group's membership sync, an admin) makes it read again and re-apply,
+   *  so that no change is lost. `change` returns null for "nothing to write". */
+  async updateUserGroups(userId: string, change: (groups: string[]) => Promise<string[] | null>): Promise<void> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const row = await this.db.user.findFirst({ where: { id: userId, orgId: this.orgId }, select: { groups: true } });
+      if (!row) return;
+      const next = await change(parseJson<string[]>(row.groups, []));
+      if (!next) return;
+      if ((await this.db.user.updateMany({ where: { id: userId, orgId: this.orgId, groups: row.groups }, data: { groups: toJson(next) } })).count === 1) return;
+    }
+    throw new Error(`users.groups of ${userId} kept changing under 50 attempts`);
   }
   /** Users of this organisation among `ids` (the rest do not exist here). */
   async existingUserIds(ids: string[]): Promise<Set<string>> {
