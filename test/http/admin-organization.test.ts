@@ -160,7 +160,7 @@ t.test('organisation & branding', async (t) => {
   t.test('one organisation\'s admin cannot change another organisation', async (t) => {
     const crossHost = await ta.request('hooli', { method: 'POST', url: '/admin/organization', headers: { cookie: pp.cookie(), 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams({ ...validSettings, _csrf: pp.csrf, name: 'Owned' }).toString() });
     t.equal(crossHost.statusCode, 303);
-    t.equal(crossHost.headers.location, '/admin/login', 'a session of piedpipers is no session on hooli');
+    t.equal(crossHost.headers.location, '/admin/login?expired', 'a session of piedpipers is no session on hooli');
     const logo = await ta.request('hooli', { method: 'POST', url: '/admin/organization/logo/remove', headers: { cookie: pp.cookie() } });
     t.equal(logo.statusCode, 303);
     t.equal((await org(hooli.orgId)).name, 'Hooli');
