@@ -39,6 +39,10 @@ t.test('SIGKILL mid-import, re-run at once: resumes the abandoned job, audits it
   t.ok(killedAt >= 2_000 && killedAt < ROWS, `killed mid-way, at ${killedAt} users`);
   t.ok(killedAt % 2_000 === 0, 'whole batches only');
 
+  // A dead job counts as abandoned once it has been silent for IMPORT_STALE_AFTER_SECONDS (2 s here): a re-run that
+  // starts sooner is rightly refused as "another import is running", so wait that long (CLI start-up alone may be
+  // quicker on a quiet machine).
+  await new Promise((r) => setTimeout(r, 2_500));
   const started = Date.now();
   const rerun = spawnSync(process.execPath, cliArgs(['users', 'import', file, '--org', 'crash']), { cwd: root, env, encoding: 'utf8' });
   const took = Date.now() - started;
