@@ -1,7 +1,6 @@
 // Creating and checking admin API tokens: `brk_` + 32 random bytes. The database keeps only the SHA-256. A token has
 // a role (../roles.ts; default admin), never above its creator's, and an optional expiry after which it is refused.
-import { randomBytes } from 'node:crypto';
-import { sha256 } from '../crypto/hash.ts';
+import { bearerSecretPattern, newBearerSecret, sha256 } from '../crypto/hash.ts';
 import type { Clock } from '../clock.ts';
 import { notFound, ValidationError } from '../errors.ts';
 import type { TenantStore } from '../store/store.ts';
@@ -16,6 +15,8 @@ export interface TokenOptions {
   creatorRole?: AdminRole;
 }
 
+const API_TOKEN = new RegExp(`^Bearer (${bearerSecretPattern('brk')})$`);
+
 export async function createApiToken(store: TenantStore, clock: Clock, name: string, actor: string, opts: TokenOptions = {}): Promise<{ id: string; token: string; role: AdminRole; expiresAt: Date | null }> {
   const role = opts.role ?? 'admin';
   const errors: Record<string, string> = {};
@@ -25,7 +26,7 @@ export async function createApiToken(store: TenantStore, clock: Clock, name: str
   const expiresAt = opts.expiresAt ?? null;
   if (expiresAt && !(expiresAt.getTime() > clock.now().getTime())) errors.expiresAt = 'must be in the future';
   if (Object.keys(errors).length || !isRole(role)) throw new ValidationError(errors);
-  const token = `brk_${randomBytes(32).toString('base64url')}`;
+  const token = newBearerSecret('brk');
   const row = await store.apiTokens.create({ name: name.trim(), tokenHash: sha256(token), prefix: token.slice(0, 10), role, expiresAt, createdBy: actor });
   await store.audit.record({ type: 'api_token.created', actor, at: clock.now(), details: { tokenId: row.id, name: row.name, role, ...(expiresAt && { expiresAt: expiresAt.toISOString() }) } });
   return { id: row.id, token, role, expiresAt };
@@ -40,7 +41,7 @@ export async function revokeApiToken(store: TenantStore, clock: Clock, id: strin
 /** The token's row when `authorization` carries a token of this organisation that is not revoked; otherwise null.
  *  Its expiry is the caller's to check (an expired token is refused with its own code). */
 export async function checkApiToken(store: TenantStore, authorization: string | undefined) {
-  const match = /^Bearer (brk_[A-Za-z0-9_-]{43})$/.exec(authorization ?? '');
+  const match = API_TOKEN.exec(authorization ?? '');
   return match ? store.apiTokens.findActive(sha256(match[1])) : null;
 }
 

@@ -33,6 +33,8 @@ export interface Overview {
   byApp: { name: string; n: number; width: number }[];
   topErrors: { code: string; n: number }[];
   enrolment: { enrolled: number; users: number; percent: number };
+  /** what the organisation has, for the overview's links */
+  counts: { idps: number; apps: number; users: number };
 }
 
 const share = (n: number, of: number) => (of ? Math.round((n / of) * 1000) / 10 : 0);
@@ -86,5 +88,6 @@ export async function buildOverview(store: TenantStore, now: Date): Promise<Over
     byApp: named(byApp, new Map(apps.map((a) => [a.id, a.name])), '(none)'),
     topErrors: codes.filter((c) => c.key).map((c) => ({ code: c.key!, n: c.n })),
     enrolment: { enrolled, users, percent: share(enrolled, users) },
+    counts: { idps: idps.length, apps: apps.length, users },
   };
 }

@@ -1,11 +1,10 @@
 // The organisation's admins: invitations by one-time link, role changes and removals, each audited
 // (admin.invited, admin.invite_accepted, admin.role_changed, admin.removed). An organisation always keeps an
 // owner: the last one can be neither demoted nor removed (409 admin_last_owner). Nobody raises their own role.
-import { randomBytes } from 'node:crypto';
 import type { AppContext } from '../context.ts';
 import { AppError, conflict, notFound, ValidationError } from '../errors.ts';
 import { hashPassword, passwordProblem } from '../orgs/passwords.ts';
-import { sha256 } from '../crypto/hash.ts';
+import { bearerSecretPattern, newBearerSecret, sha256 } from '../crypto/hash.ts';
 import type { Organization } from '../store/organizations.ts';
 import type { AdminInviteRow, AdminRow } from '../store/admins.ts';
 import type { TenantStore } from '../store/store.ts';
@@ -13,7 +12,7 @@ import { checkEnrolmentCode, resumeAdminEnrolment, startAdminEnrolment, type Adm
 import { isRole, roleAllows, type AdminRole } from './roles.ts';
 
 const EMAIL = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/;
-const TOKEN = /^inv_[A-Za-z0-9_-]{43}$/;
+const TOKEN = new RegExp(`^${bearerSecretPattern('inv')}$`);
 
 export interface Actor { id: string; email: string; role: string }
 
@@ -27,7 +26,7 @@ export async function inviteAdmin(ctx: AppContext, store: TenantStore, input: { 
   else if (!roleAllows(actor.role, input.role)) errors.role = `cannot be above your own role (${actor.role})`;
   if (Object.keys(errors).length) throw new ValidationError(errors);
   const now = ctx.clock.now();
-  const token = `inv_${randomBytes(32).toString('base64url')}`;
+  const token = newBearerSecret('inv');
   const invite = await store.admins.createInvite({
     email, role: input.role, tokenHash: sha256(token), invitedBy: actor.email, expiresAt: new Date(now.getTime() + ctx.config.adminInviteHours * 3600_000),
   });

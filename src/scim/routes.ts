@@ -7,7 +7,7 @@ import { AppError } from '../errors.ts';
 import { logWithTenant } from '../plugins/request-log.ts';
 import { requireTenant } from '../plugins/tenant.ts';
 import type { IdentityProvider } from '../store/identity-providers.ts';
-import { unavailableReason } from '../store/unavailable.ts';
+import { RETRY_AFTER_SECONDS, unavailableReason } from '../store/unavailable.ts';
 import { listOf, resourceTypes, schemas, serviceProviderConfig } from './discovery.ts';
 import { ScimError } from './errors.ts';
 import { ScimGroups } from './groups.ts';
@@ -56,10 +56,9 @@ export async function scimRoutes(app: FastifyInstance, { ctx }: { ctx: AppContex
     }
     const status = (err as FastifyError).statusCode ?? 500;
     if (status < 500) return send(reply, status, new ScimError(status, status === 400 ? 'invalidSyntax' : null, err.message).body());
-    // P2028: Prisma could not start a transaction in time (every pooled connection busy) or it ran out of time
-    if (unavailableReason(err) || (err as { code?: string }).code === 'P2028') {
+    if (unavailableReason(err)) {
       request.log.warn({ err }, 'dependency unavailable');
-      reply.header('retry-after', '5');
+      reply.header('retry-after', String(RETRY_AFTER_SECONDS));
       return send(reply, 503, new ScimError(503, null, 'A dependency of the service is unavailable; try again shortly.').body());
     }
     request.log.error({ err }, 'unhandled error');

@@ -1,7 +1,6 @@
 // SCIM bearer tokens, one set per upstream IdP: `scim_` + 32 random bytes, shown once; the database keeps the
 // SHA-256 (as admin API tokens, src/admin/api-tokens.ts). A token reaches only its own IdP's SCIM base URL.
-import { randomBytes } from 'node:crypto';
-import { sha256 } from '../crypto/hash.ts';
+import { bearerSecretPattern, newBearerSecret, sha256 } from '../crypto/hash.ts';
 import type { Clock } from '../clock.ts';
 import { notFound, ValidationError } from '../errors.ts';
 import type { TenantStore } from '../store/store.ts';
@@ -14,10 +13,13 @@ async function requireIdp(store: TenantStore, idpId: string) {
   return idp;
 }
 
+/** Lenient about spacing and the scheme's case (RFC 6750), as provisioning clients differ. */
+const SCIM_TOKEN = new RegExp(`^Bearer\\s+(${bearerSecretPattern('scim')})\\s*$`, 'i');
+
 export async function createScimToken(store: TenantStore, clock: Clock, idpId: string, name: string, actor: string): Promise<{ id: string; token: string; prefix: string }> {
   const idp = await requireIdp(store, idpId);
   if (!name.trim() || name.length > 100) throw new ValidationError({ name: 'must be 1-100 characters' });
-  const token = `scim_${randomBytes(32).toString('base64url')}`;
+  const token = newBearerSecret('scim');
   const row = await store.scimTokens.create({ idpId: idp.id, name: name.trim(), tokenHash: sha256(token), prefix: token.slice(0, 11) });
   await store.audit.record({ type: 'scim.token_created', actor, idpId: idp.id, at: clock.now(), details: { tokenId: row.id, name: row.name, idpName: idp.name } });
   return { id: row.id, token, prefix: row.prefix };
@@ -37,7 +39,7 @@ export async function revokeScimToken(store: TenantStore, clock: Clock, idpId: s
 
 /** The token's row when `authorization` carries an active SCIM token of this organisation and of `idpId`; otherwise null. */
 export async function checkScimToken(store: TenantStore, idpId: string, authorization: string | undefined) {
-  const match = /^Bearer\s+(scim_[A-Za-z0-9_-]{43})\s*$/i.exec(authorization ?? '');
+  const match = SCIM_TOKEN.exec(authorization ?? '');
   if (!match) return null;
   const row = await store.scimTokens.findActive(sha256(match[1]));
   return row && row.idpId === idpId ? row : null;

@@ -20,8 +20,9 @@ const PG_TIMEOUT = new Set(['57014', '55P03']);
 const PG_UNREACHABLE = /^(08...|57P0[123]|53300|5800[0-9]|58030)$/;
 
 /** Prisma's own codes: P1001 can't reach the server, P1002 timed out, P1008 operation timed out, P1017 server closed
- *  the connection, P2024 timed out fetching a connection from the pool. */
-const PRISMA_TIMEOUT = new Set(['P1002', 'P1008', 'P2024']);
+ *  the connection, P2024 timed out fetching a connection from the pool, P2028 a transaction could not start (or ran
+ *  out of time) because every pooled connection stayed busy. */
+const PRISMA_TIMEOUT = new Set(['P1002', 'P1008', 'P2024', 'P2028']);
 const PRISMA_UNREACHABLE = new Set(['P1001', 'P1017']);
 /** The kinds of Prisma's DriverAdapterError (meta.driverAdapterError.cause.kind) that mean the same. */
 const ADAPTER_TIMEOUT = new Set(['SocketTimeout', 'TransactionTimeout']);

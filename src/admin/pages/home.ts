@@ -10,7 +10,8 @@ import { access } from '../roles.ts';
 export async function homePages(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
   app.get('/admin', access('viewer'), async (request, reply) => {
     const { tenant } = adminOf(request);
-    const [idps, apps, userCount, overview] = await Promise.all([tenant.store.identityProviders.list(), tenant.store.applications.list(), tenant.store.users.count(), buildOverview(tenant.store, ctx.clock.now())]);
-    return adminPage(request, reply, 'admin/home', 'home', { title: 'Admin console', urls: tenant.urls, idpCount: idps.length, appCount: apps.length, userCount, overview });
+    const overview = await buildOverview(tenant.store, ctx.clock.now());
+    const { idps: idpCount, apps: appCount, users: userCount } = overview.counts;
+    return adminPage(request, reply, 'admin/home', 'home', { title: 'Admin console', urls: tenant.urls, idpCount, appCount, userCount, overview });
   });
 }
