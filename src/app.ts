@@ -1,11 +1,12 @@
 // Builds the HTTP application: plugins first (in a fixed order), then the modules, then one error handler and
-// one 404 handler that answer people with a branded page and programs with JSON carrying a stable code.
+// one 404 handler that answer people with a branded page and programs with JSON carrying a stable code, both from
+// the code's entry in the error catalogue (src/errors.ts).
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { AppContext } from './context.ts';
-import { AppError } from './errors.ts';
+import { AppError, entryOf, isErrorCode, pageTitleOf, type ErrorCode } from './errors.ts';
 import { tenantPlugin } from './plugins/tenant.ts';
 import { logWithTenant, requestLogPlugin } from './plugins/request-log.ts';
 import { page, viewPlugin } from './plugins/view.ts';
@@ -42,14 +43,19 @@ function retryUrlOf(request: FastifyRequest): string | undefined {
   return request.method === 'GET' && /^\/(?![/\\])/.test(request.url) ? request.url : undefined;
 }
 
-function respondWithError(request: FastifyRequest, reply: FastifyReply, status: number, code: string, message: string, details?: unknown) {
+/** `code`: a catalogue code, or (for the web framework's own refusals, e.g. a body that is not JSON) its code. */
+function respondWithError(request: FastifyRequest, reply: FastifyReply, status: number, code: ErrorCode | string, message: string, details?: unknown) {
   // A dependency that is down for a moment (store/unavailable.ts): the client is told when to try again.
   if (status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
   if (wantsJson(request)) return reply.code(status).send({ error: { code, message, ...(details ? { details } : {}) } });
-  const heading = status === 404 ? 'Page not found' : status === 403 ? 'Not allowed' : status === 503 ? 'Temporarily unavailable' : status < 500 ? 'Something is not right' : 'Something went wrong';
   // A failure of a login flow offers its way back to the app (broker/flow/fail.ts); an outage, a way to try again.
-  return page(request, reply, 'error', { heading, message, code, returnTo: returnOfferFor(request), ...(status === 503 && { retryUrl: retryUrlOf(request) }) }, status);
+  const retry = isErrorCode(code) && entryOf(code).retry;
+  return page(request, reply, 'error', { heading: pageTitleOf(code, status), message, code, returnTo: returnOfferFor(request), ...(retry && { retryUrl: retryUrlOf(request) }) }, status);
 }
+
+/** An AppError's answer: its status, its code, and its message (or its catalogue entry's text for people). */
+const respondWithAppError = (request: FastifyRequest, reply: FastifyReply, err: AppError) =>
+  respondWithError(request, reply, err.status, err.code, err.shownMessage, err.details);
 
 export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -77,7 +83,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
       const level = err.status >= 500 ? 'error' : 'info';
       logWithTenant(request); // the organisation is a binding of the request's logger, never repeated in a line
       request.log[level]({ code: err.code }, err.message);
-      return respondWithError(request, reply, err.status, err.code, err.expose ? err.message : 'The request could not be completed.', err.details);
+      return respondWithAppError(request, reply, err);
     }
     const status = (err as FastifyError).statusCode ?? 500;
     if (status < 500) {
@@ -89,13 +95,13 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
       // The database or Redis did not answer (a restart, a frozen host, a partition): not a bug of ours, and it passes.
       const e = serviceUnavailable();
       request.log.error({ err, code: e.code, reason: unavailable }, 'a dependency is unavailable');
-      return respondWithError(request, reply, e.status, e.code, e.message);
+      return respondWithAppError(request, reply, e);
     }
     request.log.error({ err }, 'unhandled error');
-    return respondWithError(request, reply, 500, 'internal_error', 'The server could not complete the request. The reference below helps your administrator find what happened.');
+    return respondWithAppError(request, reply, new AppError('internal_error', (err as Error).message ?? 'unhandled error'));
   });
 
-  app.setNotFoundHandler((request, reply) => respondWithError(request, reply, 404, 'not_found', 'There is nothing at this address.'));
+  app.setNotFoundHandler((request, reply) => respondWithAppError(request, reply, new AppError('not_found', 'There is nothing at this address.')));
 
   await app.register(securityHeadersPlugin, { https: ctx.config.publicScheme === 'https' });
   await app.register(cookie);

@@ -1,28 +1,243 @@
-// One error type for everything the broker refuses on purpose. `code` is a stable string (logs, audit, API);
-// `expose` says whether the message may be shown to the caller. The error handler in app.ts turns an AppError
-// into a branded page, JSON, or (via the SAML layer) a SAML error Response.
+// The error catalogue and the error type built on it. Every refusal the broker makes on purpose has one stable code
+// here, with its HTTP status, who meets it, the SAML status an app receives when a login ends with it, the audit
+// events that record it, and the text of its documentation (docs/errors.md is generated from this table by
+// scripts/generate-error-docs.ts). A code is only ever written at a call site as a key of CATALOGUE, so an unknown
+// code does not compile; adding a code is one line below. The error handler in app.ts renders an AppError from its
+// entry: a branded page for people, JSON `{ error: { code, message, details? } }` for programs, and (through the
+// login flow, broker/flow/fail.ts) a signed SAML error Response for the app that asked.
+
+/** Second-level SAML StatusCodes of our error Responses to apps (under samlp:StatusCode Requester or Responder). */
+export type ErrorSubStatus = 'RequestDenied' | 'AuthnFailed' | 'NoPassive' | 'NoAvailableIDP';
+/** What an app's ACS receives: top-level and second-level StatusCode (without the urn:…:status: prefix). */
+export interface AppStatus { readonly status: 'Requester' | 'Responder'; readonly sub: ErrorSubStatus }
+
+export const APP_STATUS = {
+  /** the person could not be signed in (a refused upstream answer, an unknown account, a locked factor) */
+  authnFailed: { status: 'Responder', sub: 'AuthnFailed' },
+  /** signed in, and the app's login policy (or the account's state) denies this app */
+  requestDenied: { status: 'Responder', sub: 'RequestDenied' },
+  /** the app asked for no page (IsPassive) and a page was needed: the app's own request cannot be served */
+  noPassive: { status: 'Requester', sub: 'NoPassive' },
+  /** the organisation has no identity provider to sign in with */
+  noAvailableIdp: { status: 'Responder', sub: 'NoAvailableIDP' },
+} as const satisfies Record<string, AppStatus>;
+
+/** Who meets the code: `user` the person signing in or out (branded pages), `admin` an admin in the console or
+ *  through the API, `api` a program (API token, metrics scraper, load balancer), `all` anyone. */
+export type Audience = 'user' | 'admin' | 'api' | 'all';
+
+export interface ErrorEntry {
+  /** the HTTP status of the answer; null: never an HTTP answer (a job's outcome, an audit line) */
+  status: number | null;
+  who: Audience;
+  /** what happened (docs/errors.md) */
+  meaning: string;
+  /** what to do about it, for whoever meets it (docs/errors.md) */
+  fix: string;
+  /** when given, people and programs get this text and the error's own message stays in the log */
+  text?: string;
+  /** the branded page's heading; by default one by status (pageTitleOf) */
+  title?: string;
+  /** the page offers "Try again" (the same address) */
+  retry?: true;
+  /** the SAML status an app receives when its login ends with this code (default: APP_STATUS.authnFailed) */
+  saml?: AppStatus;
+  /** the audit events (types) that record this code */
+  audit?: readonly string[];
+}
+
+const UPSTREAM = { who: 'user', saml: APP_STATUS.authnFailed, audit: ['login.upstream_rejected', 'logout.rejected', 'idp.test_connection'] } as const;
+const FROM_APP = { who: 'user', audit: ['logout.rejected'] } as const;
+const SIGN_IN_AGAIN = 'Go back to the application and sign in again.';
+const ASK_ADMIN = 'Ask your administrator.';
+const IMPORT_FILE = 'Fix the file (the message names the line) and import it again.';
+
+// One line per code, grouped by area. A new code: add a line here, run `npx tsx scripts/generate-error-docs.ts`,
+// and commit the regenerated docs/errors.md with it.
+export const CATALOGUE = {
+  // Anyone, any page
+  not_found: { status: 404, who: 'all', meaning: 'There is nothing at this address, or it belongs to another organisation.', fix: 'Check the address; organisation pages live on the organisation\'s own address.' },
+  bad_request: { status: 400, who: 'all', meaning: 'The request could not be read (the web framework\'s own refusals carry its code instead, e.g. fst_err_validation).', fix: 'Send a well-formed request; for the API see /api/openapi.json.' },
+  validation_failed: { status: 400, who: 'all', meaning: 'A form or API field is not valid; `details.fields` names each field and what is wrong with it.', fix: 'Correct the named fields and send again.' },
+  rate_limited: { status: 429, who: 'all', title: 'Too many requests', meaning: 'Too many requests from this address in a short time.', fix: 'Wait the seconds the message (and Retry-After) names, then try again.' },
+  internal_error: { status: 500, who: 'all', text: 'The server could not complete the request. The reference below helps your administrator find what happened.', meaning: 'A fault of the server; its details are only in the log, under the reference shown.', fix: 'Administrators: find the reference (request id) in the server log; report it if it repeats.' },
+  service_unavailable: { status: 503, who: 'all', retry: true, meaning: 'The database or Redis did not answer in time (a restart, a failover).', fix: 'Try again in a moment (Retry-After); operators: check the database and Redis.' },
+  draining: { status: 503, who: 'api', meaning: '/readyz while the node shuts down: the load balancer should stop sending requests to it.', fix: 'Nothing: requests go to the other nodes; the node exits once its requests are done.' },
+  duplicate_host: { status: 400, who: 'all', meaning: 'The request carries more than one Host header.', fix: 'Fix the client or proxy that adds a second Host header.' },
+  unknown_host: { status: 404, who: 'all', meaning: 'The Host is not BASE_DOMAIN nor one of its organisation subdomains.', fix: 'Open the organisation\'s address (<slug>.BASE_DOMAIN); operators: check BASE_DOMAIN and the proxy\'s Host.' },
+  unknown_organization: { status: 404, who: 'all', title: 'Unknown organisation', meaning: 'No organisation has the subdomain of this address.', fix: 'Check the address; an owner can see the organisation\'s slug in its settings.' },
+  org_not_found: { status: 404, who: 'admin', meaning: 'The organisation named (CLI, import) does not exist.', fix: 'Check the organisation slug or id.' },
+  csrf_failed: { status: 403, who: 'admin', title: 'This form has expired', meaning: 'The form\'s anti-forgery token is missing or from another session.', fix: 'Reload the page and send the form again.' },
+  metrics_unauthorized: { status: 401, who: 'api', meaning: '/metrics is protected by METRICS_TOKEN and the request did not send it.', fix: 'Configure the scraper with Authorization: Bearer <METRICS_TOKEN>.' },
+
+  // First organisation (the welcome page)
+  setup_done: { status: 403, who: 'admin', meaning: 'An organisation exists already, so the first-run setup is closed.', fix: 'Sign in to the existing organisation\'s console; create further organisations with the CLI.' },
+  setup_loopback_only: { status: 403, who: 'admin', meaning: 'The first organisation can only be created from the server itself.', fix: 'Open http://localhost on the server, or use `npm run cli -- org create`.' },
+  slug_taken: { status: 409, who: 'admin', meaning: 'Another organisation has this slug (subdomain).', fix: 'Choose another slug.' },
+
+  // Admin sign-in, team and API tokens
+  admin_invalid_credentials: { status: 401, who: 'admin', audit: ['admin.login'], meaning: 'The email or password is wrong (which one is not said).', fix: 'Check both and try again; repeated failures lock the account for a while.' },
+  admin_locked: { status: 423, who: 'admin', title: 'Sign-in locked', meaning: 'Too many failed sign-in attempts: the admin is locked out until the time shown.', fix: 'Wait until the time shown; an owner can also help.' },
+  admin_second_step_expired: { status: 401, who: 'admin', meaning: 'The two-factor step of the admin sign-in took too long.', fix: 'Enter email and password again.' },
+  admin_invalid_code: { status: 401, who: 'admin', audit: ['admin.login', 'admin.totp_removed'], meaning: 'The admin\'s authenticator code is wrong.', fix: 'Check the phone\'s clock and enter the current code.' },
+  admin_code_reused: { status: 401, who: 'admin', audit: ['admin.login', 'admin.totp_removed'], meaning: 'This authenticator code (or a newer one) was already used.', fix: 'Wait for the next code.' },
+  admin_totp_enrolled: { status: 409, who: 'admin', meaning: 'Two-factor sign-in is already set up for this admin.', fix: 'Remove it first to set up a new phone.' },
+  admin_totp_not_enrolled: { status: 409, who: 'admin', meaning: 'Two-factor sign-in is not set up for this admin.', fix: 'Set it up first.' },
+  forbidden_role: { status: 403, who: 'admin', meaning: 'The admin\'s role does not allow this; `details` names the role needed and the role held.', fix: 'Ask an owner for the role, or for the change.' },
+  admin_own_role: { status: 403, who: 'admin', meaning: 'Admins cannot raise their own role.', fix: 'Ask an owner.' },
+  admin_not_found: { status: 404, who: 'admin', meaning: 'No admin with this id in this organisation.', fix: 'Reload the team list.' },
+  admin_exists: { status: 409, who: 'admin', meaning: 'The invited address is already an admin of this organisation.', fix: 'Sign in instead.' },
+  admin_last_owner: { status: 409, who: 'admin', meaning: 'The change would leave the organisation without an owner.', fix: 'Make another admin an owner first.' },
+  admin_invite_not_found: { status: 404, who: 'admin', meaning: 'The invitation does not exist here or was revoked.', fix: 'Ask an owner for a new invitation.' },
+  admin_invite_used: { status: 410, who: 'admin', meaning: 'The invitation link was already used.', fix: 'Sign in, or ask an owner for a new invitation.' },
+  admin_invite_expired: { status: 410, who: 'admin', meaning: 'The invitation link has expired.', fix: 'Ask an owner for a new invitation.' },
+  api_unauthorized: { status: 401, who: 'api', meaning: 'No valid API token of this organisation was sent.', fix: 'Send Authorization: Bearer brk_… with a token created in the console (Settings → API tokens).' },
+  api_token_expired: { status: 401, who: 'api', meaning: 'The API token has passed its expiry date.', fix: 'Create a new token in the console.' },
+  api_token_not_found: { status: 404, who: 'admin', meaning: 'No active API token with this id in this organisation.', fix: 'Reload the token list.' },
+
+  // Identity providers, apps, keys (console and API)
+  idp_not_found: { status: 404, who: 'admin', meaning: 'No identity provider with this id in this organisation.', fix: 'Reload the list of identity providers.' },
+  idp_exists: { status: 409, who: 'admin', meaning: 'An identity provider with this entity ID is already registered.', fix: 'Edit the existing one instead.' },
+  idp_domain_taken: { status: 409, who: 'admin', meaning: 'An email domain is already claimed by another identity provider; `details.clashes` lists them.', fix: 'Remove the domain from one of the two identity providers.' },
+  metadata_refresh_running: { status: 409, who: 'admin', meaning: 'The identity provider\'s metadata is being refreshed right now.', fix: 'Try again in a moment.' },
+  app_not_found: { status: 404, who: 'admin', meaning: 'No app with this id in this organisation.', fix: 'Reload the list of apps.' },
+  app_exists: { status: 409, who: 'admin', meaning: 'An app with this entity ID is already registered.', fix: 'Edit the existing app instead.' },
+  next_key_exists: { status: 409, who: 'admin', meaning: 'A next signing key exists already.', fix: 'Promote or retire it first.' },
+  no_next_key: { status: 409, who: 'admin', meaning: 'There is no next signing key to promote or schedule.', fix: 'Create one and publish the metadata first.' },
+  logo_not_found: { status: 404, who: 'all', meaning: 'The organisation has no uploaded logo.', fix: 'Upload one in the branding settings, or ignore.' },
+  test_result_not_found: { status: 404, who: 'admin', meaning: 'The test connection result does not exist or has expired.', fix: 'Run the test again from the identity provider\'s page.' },
+  scim_token_not_found: { status: 404, who: 'admin', meaning: 'The identity provider has no active SCIM token with this id.', fix: 'Reload the identity provider\'s SCIM tokens.' },
+
+  // Users and their identities (console and API)
+  user_not_found: { status: 404, who: 'all', saml: APP_STATUS.authnFailed, audit: ['login.denied', 'login.returned'], meaning: 'No such user in this organisation; at sign-in (Access denied page): no account for this person and just-in-time creation is off.', fix: 'Admins: add the user, or turn on just-in-time creation; people: ask your administrator.' },
+  user_no_email: { status: 403, who: 'user', saml: APP_STATUS.authnFailed, audit: ['login.denied', 'login.returned'], meaning: 'The identity provider sent no email address, so the account cannot be matched.', fix: 'Admins: check the identity provider\'s attribute mapping (email).' },
+  link_refused: { status: 403, who: 'user', saml: APP_STATUS.authnFailed, audit: ['user.link_refused', 'login.denied', 'login.returned'], meaning: 'The identity provider\'s linking rules do not allow this first login to use the existing account; `details.reason` says why.', fix: 'Admins: link the identity to the user (console → Users), or review the identity provider\'s linking mode (docs/identity-linking.md).' },
+  user_disabled: { status: 403, who: 'user', saml: APP_STATUS.requestDenied, audit: ['login.denied', 'login.returned'], meaning: 'The account is disabled.', fix: ASK_ADMIN },
+  identity_not_found: { status: 404, who: 'admin', meaning: 'The user has no such linked identity (or it was unlinked meanwhile).', fix: 'Reload the user\'s page.' },
+  identity_taken: { status: 409, who: 'admin', meaning: 'This identity (IdP + NameID) is linked to another user; `details.userId` names them.', fix: 'Unlink it there first.' },
+
+  // User import
+  import_not_found: { status: 404, who: 'admin', meaning: 'No such import job in this organisation.', fix: 'Check the job id.' },
+  import_empty_body: { status: 400, who: 'api', meaning: 'The import request has no file in its body.', fix: 'Send the CSV or JSON file as the request body.' },
+  import_bad_mode: { status: 400, who: 'admin', meaning: 'The import mode is neither create nor upsert.', fix: 'Use mode=create or mode=upsert.' },
+  import_bad_header: { status: 400, who: 'admin', meaning: 'The CSV header is missing, repeats a column, or has no email column.', fix: IMPORT_FILE },
+  import_bad_file: { status: 400, who: 'admin', meaning: 'The file cannot be read as CSV or JSON at the line named in `details.line`.', fix: IMPORT_FILE },
+  import_empty_file: { status: 400, who: 'admin', meaning: 'The file has no rows, and "disable users missing from the file" would disable everyone.', fix: 'Check the file; nothing was changed.' },
+  import_too_large: { status: 413, who: 'admin', meaning: 'The file is larger than the import limit.', fix: 'Split it into smaller files.' },
+  import_too_many_rows: { status: 413, who: 'admin', meaning: 'The file has more rows than the import limit; nothing was imported.', fix: 'Split it into smaller files.' },
+  import_in_progress: { status: 409, who: 'admin', meaning: 'Another import into this organisation is running; `details.jobId` names it.', fix: 'Wait for it to finish; a dead one counts as abandoned after IMPORT_STALE_AFTER_SECONDS.' },
+  import_file_changed: { status: 409, who: 'admin', meaning: 'The file changed while it was being imported.', fix: 'Run the import again.' },
+  import_conflict: { status: 409, who: 'admin', meaning: 'The directory changed while an all-or-nothing import was written, so nothing was written.', fix: 'Run the import again.' },
+  import_superseded: { status: 409, who: 'admin', meaning: 'The import was silent for too long and a newer import took over.', fix: 'Check the newer import\'s report.' },
+  import_abandoned: { status: null, who: 'admin', meaning: 'An import job\'s outcome: its process stopped without finishing and a later import took over.', fix: 'Check the later import\'s report; run the file again if needed.' },
+
+  // The login flow, as the person signing in meets it
+  no_identity_provider: { status: 503, who: 'user', retry: true, saml: APP_STATUS.noAvailableIdp, audit: ['login.returned'], meaning: 'The organisation has no enabled identity provider.', fix: 'Admins: add or enable an identity provider.' },
+  unknown_idp: { status: 400, who: 'user', meaning: 'The chosen sign-in option is not (or no longer) one of the listed ones.', fix: 'Choose one of the listed options.' },
+  unknown_app: { status: 404, who: 'user', meaning: 'The application of this sign-in does not exist or is disabled.', fix: ASK_ADMIN },
+  relay_state_too_long: { status: 400, who: 'user', meaning: 'The app or identity provider sent a RelayState longer than SAML allows (80 bytes recommended; we take 1024).', fix: 'App owners: send a shorter RelayState.' },
+  flow_not_found: { status: 410, who: 'user', title: 'This sign-in has expired', meaning: 'The sign-in expired or was already completed.', fix: SIGN_IN_AGAIN },
+  flow_browser_mismatch: { status: 403, who: 'user', meaning: 'The sign-in was started in another browser (its binding cookie is missing or different).', fix: 'Start again from the application in this browser.' },
+  flow_stage_mismatch: { status: 409, who: 'user', meaning: 'The sign-in was already continued elsewhere (another tab).', fix: SIGN_IN_AGAIN },
+  flow_not_returnable: { status: 409, who: 'user', meaning: 'The application did not ask for this sign-in, so there is nothing to send back to it.', fix: 'Start again from the login page.' },
+  policy_denied: { status: 403, who: 'user', saml: APP_STATUS.requestDenied, audit: ['login.denied', 'login.returned'], meaning: 'The app\'s login policy denies this person (the rule\'s own message is shown).', fix: 'People: ask your administrator; admins: see the policy decision in the audit log.' },
+  policy_invalid: { status: 409, who: 'all', saml: APP_STATUS.requestDenied, audit: ['login.denied', 'login.returned'], meaning: 'The app\'s stored login policy cannot be read, so every login to it is denied.', fix: 'Admins: replace the app\'s rules with a valid list.' },
+
+  // Second factor (TOTP)
+  mfa_required_passive: { status: 403, who: 'user', saml: APP_STATUS.noPassive, audit: ['login.denied', 'login.returned'], meaning: 'A second factor is needed and the app asked for no page (IsPassive).', fix: 'App owners: retry without IsPassive.' },
+  mfa_already_enrolled: { status: 409, who: 'user', audit: ['mfa.enrol_failed'], meaning: 'Two-factor authentication is already set up for this account.', fix: SIGN_IN_AGAIN },
+  mfa_not_pending: { status: 409, who: 'user', audit: ['mfa.enrol_failed'], meaning: 'There is no two-factor setup in progress.', fix: 'Start again.' },
+  mfa_enrolment_replaced: { status: 409, who: 'user', audit: ['mfa.enrol_failed'], meaning: 'Two-factor setup was started again in another window, so this page\'s key no longer works.', fix: 'Finish the setup in the other window, or start again here.' },
+  mfa_not_enrolled: { status: 409, who: 'user', audit: ['mfa.verify_failed'], meaning: 'Two-factor authentication is not set up for this account.', fix: SIGN_IN_AGAIN },
+  mfa_invalid_code: { status: 401, who: 'user', audit: ['mfa.enrol_failed', 'mfa.verify_failed'], meaning: 'The authenticator or recovery code is wrong.', fix: 'Check the phone\'s clock and enter the current code.' },
+  mfa_code_reused: { status: 401, who: 'user', audit: ['mfa.verify_failed'], meaning: 'This code, or a newer one, was already used.', fix: 'Wait for the next code.' },
+  mfa_locked: { status: 423, who: 'user', title: 'Second factor locked', saml: APP_STATUS.authnFailed, audit: ['mfa.enrol_failed', 'mfa.verify_failed', 'login.returned'], meaning: 'Too many wrong codes: the second factor is locked until `details.lockedUntil`, and the sign-in ends.', fix: 'Wait until the time shown, or ask an administrator to reset the second factor.' },
+
+  // Single logout
+  logout_browser_mismatch: { status: 403, who: 'user', meaning: 'The sign-out was started in another browser.', fix: 'Sign out from the browser that started it.' },
+  logout_not_found: { status: 410, who: 'user', meaning: 'The sign-out has expired or was already completed.', fix: 'Nothing: close the page.' },
+  logout_busy: { status: 409, who: 'user', meaning: 'The sign-out is being processed in another request.', fix: 'Reload the page.' },
+  logout_hop_done: { status: 409, who: 'user', meaning: 'This step of the sign-out is already done (or its participant has no logout URL any more).', fix: 'Reload the page.' },
+  partial_logout: { status: null, who: 'admin', audit: ['logout.completed'], meaning: 'A single logout ended with a participant that did not confirm (the originator got PartialLogout); the event\'s details name it.', fix: 'Check that participant\'s single logout URL and its own log.' },
+  unknown_principal: { status: null, who: 'admin', audit: ['logout.unknown_session'], meaning: 'A logout request named a session or NameID the broker does not know (answered UnknownPrincipal).', fix: 'Nothing, usually: the session had already ended.' },
+
+  // SAML messages from identity providers (and logout messages from apps): refused before any use
+  saml_too_large: { status: 400, ...UPSTREAM, meaning: 'The SAML message (or what it inflates to) is larger than MAX_SAML_MESSAGE_BYTES.', fix: 'Check what the identity provider sends; raise MAX_SAML_MESSAGE_BYTES only for a known large message.' },
+  saml_malformed: { status: 400, ...UPSTREAM, meaning: 'The message is missing, not base64, not XML, or not the SAML message expected.', fix: 'Check the identity provider\'s (or app\'s) SAML configuration; the log has the detail.' },
+  saml_doctype: { status: 400, ...UPSTREAM, meaning: 'The message has a DOCTYPE, which SAML never needs (XXE, entity expansion).', fix: 'Nothing to configure: such messages are always refused.' },
+  saml_schema_invalid: { status: 400, ...UPSTREAM, meaning: 'The message does not validate against the SAML 2.0 schema.', fix: 'Report it to the identity provider\'s vendor; the test connection shows the schema error.' },
+  saml_unsigned: { status: 400, ...UPSTREAM, meaning: 'A signature that is required (response, assertion, logout response, metadata) is missing.', fix: 'Make the identity provider sign what the IdP settings require, or relax "want signed" for it.' },
+  saml_bad_signature: { status: 400, ...UPSTREAM, meaning: 'The signature does not verify, does not cover the element, or uses an unsupported algorithm or transform.', fix: 'Re-import the identity provider\'s metadata; check nothing between it and the broker rewrites the XML.' },
+  saml_untrusted_certificate: { status: 400, ...UPSTREAM, meaning: 'The message is signed with a certificate that is not the identity provider\'s.', fix: 'Refresh the identity provider\'s metadata or add its new certificate (rollover).' },
+  saml_weak_algorithm: { status: 400, ...UPSTREAM, meaning: 'The message (or an app\'s request) is signed with SHA-1.', fix: 'Switch the sender to RSA-SHA256, or allow SHA-1 for that one legacy IdP or app.' },
+  saml_no_assertion: { status: 400, ...UPSTREAM, meaning: 'The response carries no assertion.', fix: 'Check the identity provider\'s log for why it sent none.' },
+  saml_multiple_assertions: { status: 400, ...UPSTREAM, meaning: 'The response carries more than one assertion, or one out of place (wrapping attack).', fix: 'Report it: a legitimate identity provider sends exactly one.' },
+  saml_wrong_issuer: { status: 400, ...UPSTREAM, meaning: 'The message comes from another (or no longer registered) identity provider than expected.', fix: 'Check the entity ID registered for the identity provider.' },
+  saml_status_failure: { status: 400, ...UPSTREAM, meaning: 'The identity provider answered with a failure status (it did not sign the person in).', fix: 'The test connection shows its StatusCode and message; check the identity provider\'s side.' },
+  saml_wrong_in_response_to: { status: 400, ...UPSTREAM, meaning: 'The answer replies to another request than the one this sign-in (or sign-out) sent.', fix: 'Start again; if it repeats, check for a proxy replaying answers.' },
+  saml_unsolicited: { status: 400, ...UPSTREAM, meaning: 'An unsolicited (IdP-initiated) login that is not allowed, or that names no known app; or the sign-in expired.', fix: 'Start from the application, or allow IdP-initiated logins for the identity provider.' },
+  saml_wrong_destination: { status: 400, ...UPSTREAM, meaning: 'The message names another endpoint as its Destination.', fix: 'Check the ACS/SSO/SLO URLs registered at the sender against our metadata (PUBLIC_SCHEME, BASE_DOMAIN).' },
+  saml_wrong_recipient: { status: 400, ...UPSTREAM, meaning: 'The assertion\'s bearer confirmation is meant for another address.', fix: 'Re-register the broker\'s ACS URL at the identity provider (from our metadata).' },
+  saml_wrong_audience: { status: 400, ...UPSTREAM, meaning: 'The assertion is meant for another service (Audience).', fix: 'Set the broker\'s entity ID as the audience at the identity provider.' },
+  saml_expired: { status: 400, ...UPSTREAM, meaning: 'The response or logout request has expired (NotOnOrAfter), beyond the allowed clock skew.', fix: 'Check the clocks (NTP) of both sides; the test connection shows the offset.' },
+  saml_not_yet_valid: { status: 400, ...UPSTREAM, meaning: 'The response is not valid yet (NotBefore): the clocks differ.', fix: 'Check the clocks (NTP) of both sides.' },
+  saml_replayed: { status: 400, ...UPSTREAM, meaning: 'This response (or logout message) was already used.', fix: SIGN_IN_AGAIN },
+  saml_decryption_failed: { status: 400, ...UPSTREAM, meaning: 'The encrypted assertion could not be decrypted with any of our keys, or holds no assertion.', fix: 'Have the identity provider encrypt for the certificate in our current metadata.' },
+  saml_missing_name_id: { status: 400, ...UPSTREAM, meaning: 'The assertion (or logout request) does not say who it is about (no NameID).', fix: 'Configure a NameID at the identity provider.' },
+  saml_comment_injection: { status: 400, ...UPSTREAM, meaning: 'An identity value contains XML comments or markup (a known NameID truncation attack).', fix: 'Report it: a legitimate identity provider never does this.' },
+  saml_duplicate_id: { status: 400, ...UPSTREAM, meaning: 'Two elements of the message have the same ID (a signature wrapping attack).', fix: 'Report it: a legitimate identity provider never does this.' },
+
+  // SAML requests from apps: refused before a sign-in starts, so no error Response goes to the app
+  saml_unknown_app: { status: 400, ...FROM_APP, meaning: 'The requesting app (Issuer) is not registered with this organisation, or is disabled.', fix: 'Admins: register the app (its entity ID must match exactly).' },
+  saml_acs_not_registered: { status: 400, ...FROM_APP, meaning: 'The app asked for its answer at an ACS URL that is not registered for it (409 when it was removed during the sign-in).', fix: 'Admins: add the ACS URL to the app, if it is really the app\'s.' },
+  saml_request_unsigned: { status: 400, ...FROM_APP, meaning: 'The app must sign its requests (or an unsigned logout request names no session) and this one is not signed.', fix: 'Register the app\'s certificate and make it sign, or turn off "require signed requests".' },
+  saml_request_bad_signature: { status: 400, ...FROM_APP, meaning: 'The app\'s request signature does not match its registered certificate.', fix: 'Update the app\'s certificate in the console.' },
+  saml_unsupported_binding: { status: 400, ...FROM_APP, meaning: 'The app asked for its answer by a binding other than HTTP-POST.', fix: 'Configure the app for HTTP-POST responses.' },
+} as const satisfies Record<string, ErrorEntry>;
+
+/** Every code the broker answers with. */
+export type ErrorCode = keyof typeof CATALOGUE;
+/** The codes of SAML messages refused by the adapters in src/saml (SamlError). */
+export type SamlErrorCode = Extract<ErrorCode, `saml_${string}`>;
+
+export const entryOf = (code: ErrorCode): ErrorEntry => CATALOGUE[code];
+export const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(CATALOGUE, code);
+
+/** The SAML status an app receives when its login ends with `code`. */
+export const appStatusOf = (code: string): AppStatus => (isErrorCode(code) ? entryOf(code).saml : undefined) ?? APP_STATUS.authnFailed;
+
+/** The error page's heading: the code's own, else one by status. */
+export function pageTitleOf(code: string, status: number): string {
+  const own = isErrorCode(code) ? entryOf(code).title : undefined;
+  if (own) return own;
+  return status === 404 ? 'Page not found' : status === 403 ? 'Not allowed' : status === 503 ? 'Temporarily unavailable' : status < 500 ? 'Something is not right' : 'Something went wrong';
+}
+
+/** One error type for everything the broker refuses on purpose: its status (and whether its message may be shown)
+ *  come from the catalogue entry of its code; `details` travel to JSON answers. `status` overrides the entry's only where one code answers two
+ *  situations (the entry's meaning says when). */
 export class AppError extends Error {
+  readonly status: number;
+  /** what people and programs are told: `message`, or the catalogue entry's `text` (the message stays in the log) */
+  readonly shownMessage: string;
   constructor(
-    public readonly status: number,
-    public readonly code: string,
+    public readonly code: ErrorCode,
     message: string,
-    public readonly expose = true,
     public readonly details?: Record<string, unknown>,
+    status?: number,
   ) {
     super(message);
     this.name = 'AppError';
+    const entry = entryOf(code);
+    this.status = status ?? entry.status ?? 500;
+    this.shownMessage = entry.text ?? message;
   }
 }
-
-export const notFound = (code: string, message: string) => new AppError(404, code, message);
-export const badRequest = (code: string, message: string, details?: Record<string, unknown>) => new AppError(400, code, message, true, details);
-export const conflict = (code: string, message: string, details?: Record<string, unknown>) => new AppError(409, code, message, true, details);
-export const forbidden = (code: string, message: string) => new AppError(403, code, message);
 
 /** Field-level validation failure: `fields` maps a form field to the message shown next to it. */
 export class ValidationError extends AppError {
   constructor(public readonly fields: Record<string, string>) {
-    super(400, 'validation_failed', Object.entries(fields).map(([f, m]) => `${f}: ${m}`).join('; '), true, { fields });
+    super('validation_failed', Object.entries(fields).map(([f, m]) => `${f}: ${m}`).join('; '), { fields });
     this.name = 'ValidationError';
   }
 }

@@ -31,13 +31,13 @@ export async function signIn(ctx: AppContext, store: TenantStore, email: string,
   if (!admin) {
     dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
     await verifyPassword(await dummyHash, password);
-    throw new AppError(401, 'admin_invalid_credentials', 'The email or password is not right.');
+    throw new AppError('admin_invalid_credentials', 'The email or password is not right.');
   }
   assertNotLocked(admin, now);
   if (!(await verifyPassword(admin.passwordHash, password))) {
     await countFailedAttempt(store, admin, now);
     await store.audit.record({ type: 'admin.login', outcome: 'failure', code: 'admin_invalid_credentials', actor: admin.email, at: now });
-    throw new AppError(401, 'admin_invalid_credentials', 'The email or password is not right.');
+    throw new AppError('admin_invalid_credentials', 'The email or password is not right.');
   }
   // The failure count is not reset yet when a code is still due: re-entering the password must not buy more guesses.
   if (admin.totpSecretEnc) {
@@ -63,7 +63,7 @@ export async function ticketAdmin(ctx: AppContext, store: TenantStore, ticket: s
 /** The second step: a current code from the admin's app opens the session. */
 export async function completeSecondStep(ctx: AppContext, store: TenantStore, ticket: string | undefined, code: string): Promise<AdminLogin> {
   const admin = await ticketAdmin(ctx, store, ticket);
-  if (!admin) throw new AppError(401, 'admin_second_step_expired', 'The sign-in took too long. Enter your email and password again.');
+  if (!admin) throw new AppError('admin_second_step_expired', 'The sign-in took too long. Enter your email and password again.');
   await verifyAdminCode(ctx, store, admin, code, 'admin.login');
   return startSession(ctx, store, admin);
 }

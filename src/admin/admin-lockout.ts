@@ -9,7 +9,7 @@ export const ADMIN_LOCKOUT_THRESHOLD = 5;
 export const ADMIN_LOCKOUT_SECONDS = 15 * 60;
 
 export function lockedError(until: Date) {
-  return new AppError(423, 'admin_locked', `Too many failed attempts. Try again after ${until.toISOString().slice(11, 16)} UTC.`);
+  return new AppError('admin_locked', `Too many failed attempts. Try again after ${until.toISOString().slice(11, 16)} UTC.`);
 }
 
 export function assertNotLocked(admin: AdminRow, now: Date) {

@@ -35,7 +35,7 @@ export async function currentAdmin(ctx: AppContext, tenant: Tenant, request: Fas
 
 export function checkCsrf(request: FastifyRequest, expected: string) {
   const given = (request.body as Record<string, unknown> | undefined)?._csrf;
-  if (typeof given !== 'string' || !safeEqual(given, expected)) throw new AppError(403, 'csrf_failed', 'This form has expired. Reload the page and try again.');
+  if (typeof given !== 'string' || !safeEqual(given, expected)) throw new AppError('csrf_failed', 'This form has expired. Reload the page and try again.');
 }
 
 /** Token for the sign-in form, mirrored in a cookie (double submit). */

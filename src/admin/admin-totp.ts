@@ -50,7 +50,7 @@ function openEnrolment(ctx: AppContext, org: Organization, admin: EnrollingAdmin
 
 /** A new secret to scan, with the organisation's current TOTP parameters. Nothing is stored yet. */
 export async function startAdminEnrolment(ctx: AppContext, org: Organization, admin: EnrollingAdmin): Promise<AdminEnrolment> {
-  if (admin.totpSecretEnc) throw new AppError(409, 'admin_totp_enrolled', 'Two-factor sign-in is already set up. Remove it first to set up a new phone.');
+  if (admin.totpSecretEnc) throw new AppError('admin_totp_enrolled', 'Two-factor sign-in is already set up. Remove it first to set up a new phone.');
   const factor: SealedEnrolment = {
     secret: newTotpSecret(), digits: org.totpDigits, period: org.totpPeriod, algorithm: org.totpAlgorithm,
     exp: ctx.clock.now().getTime() + ENROLMENT_SECONDS * 1000,
@@ -69,7 +69,7 @@ export async function resumeAdminEnrolment(ctx: AppContext, org: Organization, a
  * also open a sign-in. Returns the factor sealed for Admin.totpSecretEnc; storing it is the caller's.
  */
 export async function checkEnrolmentCode(ctx: AppContext, store: TenantStore, org: Organization, admin: EnrollingAdmin, setup: string, code: string): Promise<string> {
-  if (admin.totpSecretEnc) throw new AppError(409, 'admin_totp_enrolled', 'Two-factor sign-in is already set up.');
+  if (admin.totpSecretEnc) throw new AppError('admin_totp_enrolled', 'Two-factor sign-in is already set up.');
   const factor = openEnrolment(ctx, org, admin, setup);
   if (!factor) throw new ValidationError({ code: 'belongs to a setup that expired: scan the new QR code and enter its code' });
   const now = ctx.clock.now();
@@ -94,7 +94,7 @@ export async function confirmAdminEnrolment(ctx: AppContext, store: TenantStore,
 export async function verifyAdminCode(ctx: AppContext, store: TenantStore, admin: AdminRow, code: string, auditType: string) {
   const now = ctx.clock.now();
   assertNotLocked(admin, now);
-  if (!admin.totpSecretEnc) throw new AppError(409, 'admin_totp_not_enrolled', 'Two-factor sign-in is not set up for this admin.');
+  if (!admin.totpSecretEnc) throw new AppError('admin_totp_not_enrolled', 'Two-factor sign-in is not set up for this admin.');
   const factor = JSON.parse(ctx.box.open(admin.totpSecretEnc, factorContext(store.orgId, admin.id)).toString('utf8')) as SealedFactor;
   const step = matchingStep(factor.secret, code, factor, now);
   const failure = step === null ? 'admin_invalid_code'
@@ -102,7 +102,7 @@ export async function verifyAdminCode(ctx: AppContext, store: TenantStore, admin
   if (!failure) return;
   await countFailedAttempt(store, admin, now);
   await store.audit.record({ type: auditType, outcome: 'failure', code: failure, actor: admin.email, at: now });
-  throw new AppError(401, failure, failure === 'admin_code_reused' ? 'That code was already used. Wait for the next code.' : 'That code is not right. Check the time on your phone and try the current code.');
+  throw new AppError(failure, failure === 'admin_code_reused' ? 'That code was already used. Wait for the next code.' : 'That code is not right. Check the time on your phone and try the current code.');
 }
 
 /** Turns the factor off; the admin proves possession with a current code first. */

@@ -2,7 +2,7 @@
 // a role (../roles.ts; default admin), never above its creator's, and an optional expiry after which it is refused.
 import { bearerSecretPattern, newBearerSecret, sha256 } from '../crypto/hash.ts';
 import type { Clock } from '../clock.ts';
-import { notFound, ValidationError } from '../errors.ts';
+import { AppError, ValidationError } from '../errors.ts';
 import type { TenantStore } from '../store/store.ts';
 import { isRole, roleAllows, type AdminRole } from './roles.ts';
 
@@ -34,7 +34,7 @@ export async function createApiToken(store: TenantStore, clock: Clock, name: str
 
 /** Revokes an active token of this organisation; any other id (another organisation's, revoked, unknown) is not found. */
 export async function revokeApiToken(store: TenantStore, clock: Clock, id: string, actor: string) {
-  if (!(await store.apiTokens.revoke(id, clock.now()))) throw notFound('api_token_not_found', 'There is no active API token with this id in this organisation.');
+  if (!(await store.apiTokens.revoke(id, clock.now()))) throw new AppError('api_token_not_found', 'There is no active API token with this id in this organisation.');
   await store.audit.record({ type: 'api_token.revoked', actor, at: clock.now(), details: { tokenId: id } });
 }
 

@@ -32,7 +32,7 @@ export async function inviteRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
     const tenant = requireTenant(request);
     const cookie = request.cookies[LOGIN_CSRF_COOKIE];
     const body = request.body ?? {};
-    if (!cookie || typeof body._csrf !== 'string' || !safeEqual(body._csrf, cookie)) throw new AppError(403, 'csrf_failed', 'This form has expired. Reload the page and try again.');
+    if (!cookie || typeof body._csrf !== 'string' || !safeEqual(body._csrf, cookie)) throw new AppError('csrf_failed', 'This form has expired. Reload the page and try again.');
     const setup = String(body.setup ?? '');
     try {
       const admin = await acceptInvite(ctx, tenant.store, tenant.org, request.params.token, {

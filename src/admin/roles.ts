@@ -40,7 +40,7 @@ export function accessOf(request: FastifyRequest): RouteAccess | null {
 export function assertRouteAllowed(request: FastifyRequest, role: string) {
   const needed = accessOf(request) ?? 'owner';
   if (needed === 'public' || roleAllows(role, needed)) return;
-  throw new AppError(403, 'forbidden_role', `This needs the ${needed} role (or higher); you have the ${role} role.`, true, { required: needed, role });
+  throw new AppError('forbidden_role', `This needs the ${needed} role (or higher); you have the ${role} role.`, { required: needed, role });
 }
 
 export interface RegisteredRoute { method: string; url: string; role: RouteAccess | null }

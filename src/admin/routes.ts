@@ -32,7 +32,7 @@ export async function adminRoutes(app: FastifyInstance, { ctx }: { ctx: AppConte
   function checkLoginCsrf(request: FastifyRequest<{ Body: Form }>) {
     const cookie = request.cookies[LOGIN_CSRF_COOKIE];
     const given = request.body?._csrf;
-    if (!cookie || typeof given !== 'string' || !safeEqual(given, cookie)) throw new AppError(403, 'csrf_failed', 'This form has expired. Reload the page and try again.');
+    if (!cookie || typeof given !== 'string' || !safeEqual(given, cookie)) throw new AppError('csrf_failed', 'This form has expired. Reload the page and try again.');
   }
 
   /** Opens the session and sends the admin to what they must do first: a new password, the second factor their organisation requires, or the console. */

@@ -2,7 +2,7 @@
 // (admin.invited, admin.invite_accepted, admin.role_changed, admin.removed). An organisation always keeps an
 // owner: the last one can be neither demoted nor removed (409 admin_last_owner). Nobody raises their own role.
 import type { AppContext } from '../context.ts';
-import { AppError, conflict, notFound, ValidationError } from '../errors.ts';
+import { AppError, ValidationError } from '../errors.ts';
 import { hashPassword, passwordProblem } from '../orgs/passwords.ts';
 import { bearerSecretPattern, newBearerSecret, sha256 } from '../crypto/hash.ts';
 import type { Organization } from '../store/organizations.ts';
@@ -35,7 +35,7 @@ export async function inviteAdmin(ctx: AppContext, store: TenantStore, input: { 
 }
 
 export async function withdrawInvite(ctx: AppContext, store: TenantStore, id: string, actor: Actor) {
-  if (!(await store.admins.revokeInvite(id, ctx.clock.now()))) throw notFound('admin_invite_not_found', 'There is no pending invitation with this id.');
+  if (!(await store.admins.revokeInvite(id, ctx.clock.now()))) throw new AppError('admin_invite_not_found', 'There is no pending invitation with this id.');
   await store.audit.record({ type: 'admin.invite_withdrawn', actor: actor.email, at: ctx.clock.now(), details: { inviteId: id } });
 }
 
@@ -43,9 +43,9 @@ export async function withdrawInvite(ctx: AppContext, store: TenantStore, id: st
  *  organisation's), used, withdrawn or expired. */
 export async function openInvite(ctx: AppContext, store: TenantStore, token: string): Promise<AdminInviteRow> {
   const invite = TOKEN.test(token) ? await store.admins.findInvite(sha256(token)) : null;
-  if (!invite || invite.revokedAt) throw notFound('admin_invite_not_found', 'This invitation link is not valid here. Ask an owner of the organisation for a new one.');
-  if (invite.usedAt) throw new AppError(410, 'admin_invite_used', 'This invitation link was already used. Sign in instead, or ask an owner for a new invitation.');
-  if (invite.expiresAt <= ctx.clock.now()) throw new AppError(410, 'admin_invite_expired', 'This invitation link has expired. Ask an owner of the organisation for a new one.');
+  if (!invite || invite.revokedAt) throw new AppError('admin_invite_not_found', 'This invitation link is not valid here. Ask an owner of the organisation for a new one.');
+  if (invite.usedAt) throw new AppError('admin_invite_used', 'This invitation link was already used. Sign in instead, or ask an owner for a new invitation.');
+  if (invite.expiresAt <= ctx.clock.now()) throw new AppError('admin_invite_expired', 'This invitation link has expired. Ask an owner of the organisation for a new one.');
   return invite;
 }
 
@@ -73,8 +73,8 @@ export async function acceptInvite(ctx: AppContext, store: TenantStore, org: Org
   const now = ctx.clock.now();
   const admin = await ctx.store.transaction(async (tx) => {
     const scoped = tx.forOrg(store.orgId);
-    if (!(await scoped.admins.consumeInvite(invite.id, now))) throw new AppError(410, 'admin_invite_used', 'This invitation link was already used. Sign in instead, or ask an owner for a new invitation.');
-    if (await scoped.admins.findByEmail(invite.email)) throw conflict('admin_exists', `${invite.email} is already an admin of this organisation. Sign in instead.`);
+    if (!(await scoped.admins.consumeInvite(invite.id, now))) throw new AppError('admin_invite_used', 'This invitation link was already used. Sign in instead, or ask an owner for a new invitation.');
+    if (await scoped.admins.findByEmail(invite.email)) throw new AppError('admin_exists', `${invite.email} is already an admin of this organisation. Sign in instead.`);
     return scoped.admins.create({ id: invite.id, email: invite.email, passwordHash, role: invite.role, totpSecretEnc });
   });
   await store.audit.record({ type: 'admin.invite_accepted', actor: admin.email, at: now, details: { inviteId: invite.id, role: admin.role, invitedBy: invite.invitedBy } });
@@ -83,18 +83,18 @@ export async function acceptInvite(ctx: AppContext, store: TenantStore, org: Org
 
 async function targetOf(store: TenantStore, id: string) {
   const admin = await store.admins.findById(id);
-  if (!admin) throw notFound('admin_not_found', 'There is no admin with this id in this organisation.');
+  if (!admin) throw new AppError('admin_not_found', 'There is no admin with this id in this organisation.');
   return admin;
 }
 
-const lastOwner = () => conflict('admin_last_owner', 'This is the organisation\'s last owner: make another admin an owner first. An organisation always keeps at least one owner.');
+const lastOwner = () => new AppError('admin_last_owner', 'This is the organisation\'s last owner: make another admin an owner first. An organisation always keeps at least one owner.');
 
 export async function changeAdminRole(ctx: AppContext, store: TenantStore, id: string, role: string, actor: Actor): Promise<AdminRow> {
   if (!isRole(role)) throw new ValidationError({ role: 'must be one of owner, admin, helpdesk, viewer' });
   const target = await targetOf(store, id);
   if (target.role === role) return target;
-  if (!roleAllows(actor.role, role)) throw new AppError(403, 'forbidden_role', `Giving the ${role} role needs the ${role} role (or higher); you have the ${actor.role} role.`, true, { required: role, role: actor.role });
-  if (target.id === actor.id && !roleAllows(target.role, role)) throw new AppError(403, 'admin_own_role', 'You cannot raise your own role. Ask an owner.');
+  if (!roleAllows(actor.role, role)) throw new AppError('forbidden_role', `Giving the ${role} role needs the ${role} role (or higher); you have the ${actor.role} role.`, { required: role, role: actor.role });
+  if (target.id === actor.id && !roleAllows(target.role, role)) throw new AppError('admin_own_role', 'You cannot raise your own role. Ask an owner.');
   if (target.role === 'owner' && (await store.admins.countWithRole('owner')) <= 1) throw lastOwner();
   await store.admins.setRole(id, role);
   await store.audit.record({ type: 'admin.role_changed', actor: actor.email, at: ctx.clock.now(), details: { adminId: id, email: target.email, from: target.role, to: role } });

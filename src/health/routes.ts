@@ -4,6 +4,7 @@
 //   503 database_unreachable | database_timeout | migrations_pending (with `missing`) | redis_unreachable | redis_timeout
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
+import { CATALOGUE, type ErrorCode } from '../errors.ts';
 import { pendingMigrations } from '../store/migrations.ts';
 import { parseDatabaseUrl } from '../store/database.ts';
 import { unavailableReason } from '../store/unavailable.ts';
@@ -38,7 +39,7 @@ export async function healthRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
 
   app.get('/readyz', async (request, reply) => {
     // A node that is shutting down says so here, before any dependency is asked.
-    if (ctx.lifecycle?.draining) return reply.code(503).send({ status: 'not_ready', code: 'draining' }); // shutting down (src/lifecycle.ts)
+    if (ctx.lifecycle?.draining) return reply.code(CATALOGUE.draining.status).send({ status: 'not_ready', code: 'draining' satisfies ErrorCode }); // shutting down (src/lifecycle.ts)
 
     const notReady = (code: string, outcome?: { err?: unknown }, extra: Record<string, unknown> = {}) => {
       request.log.warn({ err: outcome?.err, code }, 'readiness check failed');

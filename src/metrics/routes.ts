@@ -15,7 +15,7 @@ export const metricsPlugin = fp(async (app: FastifyInstance, { ctx }: { ctx: App
 
   app.get('/metrics', async (request, reply) => {
     const token = ctx.config.metricsToken;
-    if (token && !safeEqual(String(request.headers.authorization ?? ''), `Bearer ${token}`)) throw new AppError(401, 'metrics_unauthorized', 'A bearer token is required for /metrics.');
+    if (token && !safeEqual(String(request.headers.authorization ?? ''), `Bearer ${token}`)) throw new AppError('metrics_unauthorized', 'A bearer token is required for /metrics.');
     reply.header('content-type', ctx.metrics.registry.contentType);
     return ctx.metrics.exposition();
   });

@@ -35,9 +35,9 @@ export type VerifyOutcome = { method: 'totp' | 'recovery'; remainingRecoveryCode
 
 const sealContext = (orgId: string, userId: string) => `totp:${orgId}:${userId}`;
 
-const alreadyEnrolled = () => new AppError(409, 'mfa_already_enrolled', 'Two-factor authentication is already set up for this account.');
-const notPending = () => new AppError(409, 'mfa_not_pending', 'There is no two-factor setup in progress. Start again.');
-const replaced = () => new AppError(409, 'mfa_enrolment_replaced', 'Two-factor setup was started again in another window or browser, so the key on this page no longer works. Finish the setup there, or start again here with a new key.');
+const alreadyEnrolled = () => new AppError('mfa_already_enrolled', 'Two-factor authentication is already set up for this account.');
+const notPending = () => new AppError('mfa_not_pending', 'There is no two-factor setup in progress. Start again.');
+const replaced = () => new AppError('mfa_enrolment_replaced', 'Two-factor setup was started again in another window or browser, so the key on this page no longer works. Finish the setup there, or start again here with a new key.');
 const statusOf = (f: TotpFactorRow | null): FactorStatus =>
   ({ state: (f?.status as FactorStatus['state']) ?? 'none', lockedUntil: f?.lockedUntil ?? null, failedAttempts: f?.failedAttempts ?? 0 });
 
@@ -97,7 +97,7 @@ export class TotpService {
   /** A TOTP code or a recovery code for an active factor. Throws AppError with a stable code on failure. */
   async verify(userId: string, input: string): Promise<VerifyOutcome> {
     const factor = await this.store.totp.find(userId);
-    if (!factor || factor.status !== 'active') throw new AppError(409, 'mfa_not_enrolled', 'Two-factor authentication is not set up for this account.');
+    if (!factor || factor.status !== 'active') throw new AppError('mfa_not_enrolled', 'Two-factor authentication is not set up for this account.');
     const code = normaliseRecoveryCode(input);
     if (RECOVERY_CODE.test(code)) return this.useRecoveryCode(userId, factor, code);
     const now = this.clock.now();
@@ -117,7 +117,7 @@ export class TotpService {
     const step = matchingStep(this.secretOf(userId, factor), input, factor, now);
     if (step === null) {
       await this.failure(userId, now);
-      throw new AppError(401, 'mfa_invalid_code', 'That code is not right. Check the time on your phone and try the current code.');
+      throw new AppError('mfa_invalid_code', 'That code is not right. Check the time on your phone and try the current code.');
     }
     return step;
   }
@@ -125,10 +125,10 @@ export class TotpService {
   /** A right code whose step was not accepted: why, read again (a rare path). A reused code counts as a failure. */
   private async refuseStep(userId: string, now: Date): Promise<never> {
     const factor = await this.store.totp.find(userId);
-    if (!factor || factor.status !== 'active') throw new AppError(409, 'mfa_not_enrolled', 'Two-factor authentication is not set up for this account.');
+    if (!factor || factor.status !== 'active') throw new AppError('mfa_not_enrolled', 'Two-factor authentication is not set up for this account.');
     if (factor.lockedUntil && factor.lockedUntil > now) throw this.locked(factor.lockedUntil);
     await this.failure(userId, now);
-    throw new AppError(401, 'mfa_code_reused', 'That code, or a newer one, was already used. Wait for the next code.');
+    throw new AppError('mfa_code_reused', 'That code, or a newer one, was already used. Wait for the next code.');
   }
 
   private async useRecoveryCode(userId: string, factor: { lockedUntil: Date | null }, code: string): Promise<VerifyOutcome> {
@@ -144,7 +144,7 @@ export class TotpService {
       }
     }
     await this.failure(userId, now);
-    throw new AppError(401, 'mfa_invalid_code', 'That recovery code is not valid or was already used.');
+    throw new AppError('mfa_invalid_code', 'That recovery code is not valid or was already used.');
   }
 
   private async failure(userId: string, now: Date) {
@@ -158,7 +158,7 @@ export class TotpService {
   }
 
   private locked(until: Date) {
-    return new AppError(423, 'mfa_locked', lockedMessage(until, this.clock.now()), true, { lockedUntil: until.toISOString() });
+    return new AppError('mfa_locked', lockedMessage(until, this.clock.now()), { lockedUntil: until.toISOString() });
   }
 
   // Admin actions

@@ -1,6 +1,6 @@
 // Adding, changing, switching off and removing an organisation's apps, each change audited. The console, the API
 // and the CLI call these; validation itself is saveApplication's (registrations.ts).
-import { notFound } from '../errors.ts';
+import { AppError } from '../errors.ts';
 import type { Application, ApplicationInput } from '../store/applications.ts';
 import type { TenantStore } from '../store/store.ts';
 import { changedFields, saveApplication, settingChanges } from './registrations.ts';
@@ -11,7 +11,7 @@ export interface ChangeBy { actor: string; at: Date }
 /** The app with this id in this organisation; another organisation's id is "not found", never "forbidden". */
 export async function findApp(store: TenantStore, id: string): Promise<Application> {
   const app = await store.applications.findById(id);
-  if (!app) throw notFound('app_not_found', 'There is no app with this id in this organisation.');
+  if (!app) throw new AppError('app_not_found', 'There is no app with this id in this organisation.');
   return app;
 }
 

@@ -3,7 +3,7 @@
 // reading them as anything but the stored image type.
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
-import { notFound } from '../errors.ts';
+import { AppError } from '../errors.ts';
 import { requireTenant } from '../plugins/tenant.ts';
 import { LOGO_PATH, logoEtag } from './logo.ts';
 
@@ -11,7 +11,7 @@ export async function brandingRoutes(app: FastifyInstance, { ctx }: { ctx: AppCo
   app.get(LOGO_PATH, async (request, reply) => {
     const tenant = requireTenant(request);
     const logo = await ctx.store.organizations.logo(tenant.org.id);
-    if (!logo) throw notFound('logo_not_found', 'This organisation has no uploaded logo.');
+    if (!logo) throw new AppError('logo_not_found', 'This organisation has no uploaded logo.');
     const etag = logoEtag(logo.bytes);
     reply
       .header('etag', etag)

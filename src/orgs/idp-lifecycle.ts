@@ -1,6 +1,6 @@
 // Adding, changing, switching off and removing an organisation's upstream identity providers, each change audited.
 // The console and the API call these; validation of the registration itself is saveIdentityProvider's.
-import { notFound, ValidationError } from '../errors.ts';
+import { AppError, ValidationError } from '../errors.ts';
 import type { IdentityProvider, IdentityProviderInput } from '../store/identity-providers.ts';
 import type { Store, TenantStore } from '../store/store.ts';
 import { checkAttributeMapping } from './idp-registration-input.ts';
@@ -18,7 +18,7 @@ export const sourceOf = (idp: Pick<IdentityProvider, 'metadataUrl' | 'metadataXm
 /** The IdP with this id in this organisation; another organisation's id is "not found", never "forbidden". */
 export async function findIdp(store: TenantStore, id: string): Promise<IdentityProvider> {
   const idp = await store.identityProviders.findById(id);
-  if (!idp) throw notFound('idp_not_found', 'There is no identity provider with this id in this organisation.');
+  if (!idp) throw new AppError('idp_not_found', 'There is no identity provider with this id in this organisation.');
   return idp;
 }
 

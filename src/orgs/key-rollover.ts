@@ -9,7 +9,7 @@ import { orgUrls } from './urls.ts';
 
 export async function createNextKey(ctx: AppContext, tenant: Tenant, actor: string) {
   const keys = await tenant.store.signingKeys.list();
-  if (keys.some((k) => k.status === 'next')) throw new AppError(409, 'next_key_exists', 'A next key already exists: promote or retire it first.');
+  if (keys.some((k) => k.status === 'next')) throw new AppError('next_key_exists', 'A next key already exists: promote or retire it first.');
   const row = await tenant.store.signingKeys.create(ctx.credentials.prepare(tenant.org.id, `${tenant.org.slug}.${ctx.config.baseDomain.split(':')[0]}`, 'next', ctx.clock.now()));
   await tenant.store.audit.record({ type: 'key.next_created', actor, at: ctx.clock.now(), details: { keyId: row.id, fingerprint: row.fingerprint } });
   return row;
@@ -19,7 +19,7 @@ export async function promoteNextKey(ctx: AppContext, tenant: Tenant, actor: str
   const now = ctx.clock.now();
   const keys = await tenant.store.signingKeys.list();
   const next = keys.find((k) => k.status === 'next');
-  if (!next) throw new AppError(409, 'no_next_key', 'There is no next key to promote: create one first and publish the metadata.');
+  if (!next) throw new AppError('no_next_key', 'There is no next key to promote: create one first and publish the metadata.');
   // A promotion done now makes any scheduled one moot.
   if (next.promoteAt) await tenant.store.signingKeys.schedulePromotion(next.id, null);
   await ctx.store.transaction(async (tx) => {
@@ -53,7 +53,7 @@ export async function schedulePromotion(ctx: AppContext, tenant: Tenant, at: Dat
   if (at && at <= now) throw new ValidationError({ at: 'must be in the future' });
   const next = (await tenant.store.signingKeys.list()).find((k) => k.status === 'next');
   if (!next || !(await tenant.store.signingKeys.schedulePromotion(next.id, at))) {
-    throw new AppError(409, 'no_next_key', 'There is no next key to schedule: create one first and publish the metadata.');
+    throw new AppError('no_next_key', 'There is no next key to schedule: create one first and publish the metadata.');
   }
   await tenant.store.audit.record({
     type: at ? 'key.promotion_scheduled' : 'key.promotion_unscheduled', actor, at: now,

@@ -3,7 +3,7 @@
 // the new certificates and endpoints (an IdP's key rollover lands without an admin), and keep the last good copy
 // whenever a fetch fails or a document is refused. Every node runs it; each due IdP is claimed by exactly one.
 import type { AppContext } from '../context.ts';
-import { AppError, conflict, notFound, ValidationError } from '../errors.ts';
+import { AppError, ValidationError } from '../errors.ts';
 import { certificateFingerprint } from '../saml/certificates.ts';
 import { findDueMetadataRefreshes, type IdentityProvider } from '../store/identity-providers.ts';
 import type { TenantStore } from '../store/store.ts';
@@ -136,11 +136,11 @@ async function refreshClaimed(ctx: AppContext, store: TenantStore, idp: Identity
 /** "Refresh now" for one IdP of the organisation behind `store`, whatever its schedule. */
 export async function refreshIdpMetadataNow(ctx: AppContext, store: TenantStore, idpId: string, actor: string): Promise<RefreshOutcome> {
   const idp = await store.identityProviders.findById(idpId);
-  if (!idp) throw notFound('idp_not_found', 'There is no identity provider with this id in this organisation.');
+  if (!idp) throw new AppError('idp_not_found', 'There is no identity provider with this id in this organisation.');
   if (!idp.metadataUrl) throw new ValidationError({ metadataUrl: 'is not set: this identity provider was not added from a metadata URL' });
   const claimedUntil = new Date(ctx.clock.now().getTime() + REFRESH_LEASE_MS);
   if (!(await store.identityProviders.claimMetadataRefresh(idp.id, idp.metadataRefreshAt, claimedUntil))) {
-    throw conflict('metadata_refresh_running', 'The metadata of this identity provider is being refreshed right now; try again in a moment.');
+    throw new AppError('metadata_refresh_running', 'The metadata of this identity provider is being refreshed right now; try again in a moment.');
   }
   return refreshClaimed(ctx, store, idp, claimedUntil, actor);
 }

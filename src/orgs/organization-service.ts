@@ -2,7 +2,7 @@
 // failure leaves nothing behind. Used by the welcome page and the CLI.
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/config.ts';
-import { AppError, ValidationError, conflict } from '../errors.ts';
+import { AppError, ValidationError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
 import { generatePassword, hashPassword, passwordProblem } from './passwords.ts';
 import type { SigningCredentials } from './signing-credentials.ts';
@@ -52,7 +52,7 @@ export class OrganizationService {
   async create(input: CreateOrganizationInput, actor: string, opts: { onlyIfNoneExist?: boolean } = {}): Promise<CreatedOrganization> {
     const problems = this.validate(input);
     if (Object.keys(problems).length) throw new ValidationError(problems);
-    if (await this.store.organizations.findBySlug(input.slug)) throw conflict('slug_taken', `an organisation with slug "${input.slug}" already exists`);
+    if (await this.store.organizations.findBySlug(input.slug)) throw new AppError('slug_taken', `an organisation with slug "${input.slug}" already exists`);
 
     const now = this.clock.now();
     const password = input.adminPassword ?? generatePassword();
@@ -62,7 +62,7 @@ export class OrganizationService {
     try {
       const org = await this.store.transaction(async (tx) => {
         // The welcome page may only create the very first organisation: checked inside the transaction.
-        if (opts.onlyIfNoneExist && (await tx.organizations.count()) > 0) throw new AppError(403, 'setup_done', 'an organisation already exists; sign in to its admin console');
+        if (opts.onlyIfNoneExist && (await tx.organizations.count()) > 0) throw new AppError('setup_done', 'an organisation already exists; sign in to its admin console');
         const created = await tx.db.organization.create({ data: { slug: input.slug, name } });
         const scoped = tx.forOrg(created.id);
         await scoped.signingKeys.create(this.credentials.prepare(created.id, `${input.slug}.${this.config.baseDomain.split(':')[0]}`, 'active', now));
@@ -77,7 +77,7 @@ export class OrganizationService {
         urls: orgUrls(this.config, org.slug),
       };
     } catch (err) {
-      if ((err as { code?: string }).code === 'P2002') throw conflict('slug_taken', `an organisation with slug "${input.slug}" already exists`);
+      if ((err as { code?: string }).code === 'P2002') throw new AppError('slug_taken', `an organisation with slug "${input.slug}" already exists`);
       throw err;
     }
   }

@@ -1,6 +1,6 @@
 // Registering upstream IdPs and downstream apps: one validation path for the CLI, the admin API and the dashboard.
 // Everything that arrives here (by hand, from a metadata file or URL) is checked before it is stored.
-import { ValidationError, conflict } from '../errors.ts';
+import { AppError, ValidationError } from '../errors.ts';
 import { normaliseCertificate } from '../saml/certificates.ts';
 import type { TenantStore } from '../store/store.ts';
 import { LINKING_MODES, type IdentityProvider, type IdentityProviderInput, type MappingPreset } from '../store/identity-providers.ts';
@@ -70,7 +70,7 @@ async function checkDomainsFree(store: TenantStore, domains: string[], selfId: s
   const clashes = domainClashes(domains, await store.identityProviders.list(), selfId);
   if (!clashes.length) return;
   const message = clashes.map((c) => `${c.entry} is already claimed by identity provider "${c.idp.name}"${c.theirs === c.entry ? '' : ` (as ${c.theirs})`}`).join('; ');
-  throw conflict('idp_domain_taken', message, { field: 'emailDomains', clashes: clashes.map((c) => ({ domain: c.entry, idpId: c.idp.id, idpName: c.idp.name, claimedAs: c.theirs })) });
+  throw new AppError('idp_domain_taken', message, { field: 'emailDomains', clashes: clashes.map((c) => ({ domain: c.entry, idpId: c.idp.id, idpName: c.idp.name, claimedAs: c.theirs })) });
 }
 
 export async function saveIdentityProvider(store: TenantStore, input: IdentityProviderInput, existingId?: string): Promise<IdentityProvider> {
@@ -96,7 +96,7 @@ export async function saveIdentityProvider(store: TenantStore, input: IdentityPr
   try {
     return existingId ? await store.identityProviders.update(existingId, data) : await store.identityProviders.create(data as Parameters<TenantStore['identityProviders']['create']>[0]);
   } catch (err) {
-    if ((err as { code?: string }).code === 'P2002') throw conflict('idp_exists', `an identity provider with entity ID "${merged.entityId}" is already registered`);
+    if ((err as { code?: string }).code === 'P2002') throw new AppError('idp_exists', `an identity provider with entity ID "${merged.entityId}" is already registered`);
     throw err;
   }
 }
@@ -129,7 +129,7 @@ export async function saveApplication(store: TenantStore, input: ApplicationInpu
   try {
     return existingId ? await store.applications.update(existingId, data) : await store.applications.create(data as Parameters<TenantStore['applications']['create']>[0]);
   } catch (err) {
-    if ((err as { code?: string }).code === 'P2002') throw conflict('app_exists', `an application with entity ID "${merged.entityId}" is already registered`);
+    if ((err as { code?: string }).code === 'P2002') throw new AppError('app_exists', `an application with entity ID "${merged.entityId}" is already registered`);
     throw err;
   }
 }

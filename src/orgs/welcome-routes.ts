@@ -20,13 +20,13 @@ export async function welcomeRoutes(app: FastifyInstance, { ctx }: { ctx: AppCon
   app.get('/', async (request, reply) => {
     if (request.tenant) return reply.redirect('/login');
     if ((await ctx.store.organizations.count()) > 0) return page(request, reply, 'root', base);
-    if (!fromLoopback(request, ctx)) throw new AppError(403, 'setup_loopback_only', 'The first organisation can only be created from a browser on the server itself (http://localhost), or with the CLI: npm run cli -- org create.');
+    if (!fromLoopback(request, ctx)) throw new AppError('setup_loopback_only', 'The first organisation can only be created from a browser on the server itself (http://localhost), or with the CLI: npm run cli -- org create.');
     return page(request, reply, 'welcome', base);
   });
 
   app.post<{ Body: Record<string, string> }>('/', async (request, reply) => {
-    if (request.tenant) throw new AppError(404, 'not_found', 'Nothing to post here.');
-    if (!fromLoopback(request, ctx)) throw new AppError(403, 'setup_loopback_only', 'The first organisation can only be created from a browser on the server itself.');
+    if (request.tenant) throw new AppError('not_found', 'Nothing to post here.');
+    if (!fromLoopback(request, ctx)) throw new AppError('setup_loopback_only', 'The first organisation can only be created from a browser on the server itself.');
     const body = request.body ?? {};
     const values = { name: String(body.name ?? ''), slug: String(body.slug ?? '').trim(), adminEmail: String(body.adminEmail ?? '').trim() };
     const password = String(body.adminPassword ?? '');

@@ -77,7 +77,7 @@ export const rateLimitPlugin = fp(async (app: FastifyInstance, { ctx }: { ctx: A
       if (!outcome.isAllowed && outcome.isExceeded) {
         const seconds = Math.max(1, outcome.ttlInSeconds);
         reply.header('retry-after', String(seconds));
-        throw new AppError(429, 'rate_limited', `Too many requests. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`, true, { retryAfterSeconds: seconds });
+        throw new AppError('rate_limited', `Too many requests. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`, { retryAfterSeconds: seconds });
       }
     }
   });

@@ -76,6 +76,6 @@ export async function setAppTwoFactor(store: TenantStore, app: Application, opts
   const days = opts.rememberDeviceDays ?? 0;
   if (!Number.isInteger(days) || days < 0 || days > MAX_REMEMBER_DEVICE_DAYS) throw new ValidationError({ rememberDeviceDays: `must be a whole number of days from 0 to ${MAX_REMEMBER_DEVICE_DAYS}` });
   const current = storedRules(app.policy);
-  if (current === 'invalid') throw new AppError(409, 'policy_invalid', 'The stored rules of this app cannot be read; replace them with a valid rule list first.');
+  if (current === 'invalid') throw new AppError('policy_invalid', 'The stored rules of this app cannot be read; replace them with a valid rule list first.');
   return persist(store, app, setTwoFactor(current, opts.enabled, days), opts.enabled ? 'two_factor_on' : 'two_factor_off', by);
 }

@@ -3,7 +3,7 @@
 // also for another organisation's or another IdP's token); answers and errors are application/scim+json.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.ts';
-import { AppError } from '../errors.ts';
+import { AppError, CATALOGUE } from '../errors.ts';
 import { logWithTenant } from '../plugins/request-log.ts';
 import { requireTenant } from '../plugins/tenant.ts';
 import type { IdentityProvider } from '../store/identity-providers.ts';
@@ -52,19 +52,21 @@ export async function scimRoutes(app: FastifyInstance, { ctx }: { ctx: AppContex
     if (err instanceof AppError) {
       logWithTenant(request);
       request.log.info({ code: err.code }, err.message);
-      return send(reply, err.status, new ScimError(err.status, null, err.expose ? err.message : 'The request could not be completed.').body());
+      return send(reply, err.status, new ScimError(err.status, null, err.shownMessage).body());
     }
     const status = (err as FastifyError).statusCode ?? 500;
     if (status < 500) return send(reply, status, new ScimError(status, status === 400 ? 'invalidSyntax' : null, err.message).body());
     if (unavailableReason(err)) {
       request.log.warn({ err }, 'dependency unavailable');
       reply.header('retry-after', String(RETRY_AFTER_SECONDS));
-      return send(reply, 503, new ScimError(503, null, 'A dependency of the service is unavailable; try again shortly.').body());
+      const { status } = CATALOGUE.service_unavailable; // SCIM's body has no code: the catalogue gives the status
+      return send(reply, status, new ScimError(status, null, 'A dependency of the service is unavailable; try again shortly.').body());
     }
     request.log.error({ err }, 'unhandled error');
-    return send(reply, 500, new ScimError(500, null, 'The server could not complete the request.').body());
+    const { status: fault } = CATALOGUE.internal_error;
+    return send(reply, fault, new ScimError(fault, null, 'The server could not complete the request.').body());
   });
-  app.setNotFoundHandler((request, reply) => send(reply, 404, new ScimError(404, null, `There is no SCIM endpoint at ${request.url.split('?')[0].slice(0, 200)}.`).body()));
+  app.setNotFoundHandler((request, reply) => send(reply, CATALOGUE.not_found.status, new ScimError(CATALOGUE.not_found.status, null, `There is no SCIM endpoint at ${request.url.split('?')[0].slice(0, 200)}.`).body()));
 
   // The token: of this organisation (the Host's), of this IdP (the path's), not revoked.
   app.addHook('onRequest', async (request) => {

@@ -2,14 +2,14 @@
 // SHA-256 (as admin API tokens, src/admin/api-tokens.ts). A token reaches only its own IdP's SCIM base URL.
 import { bearerSecretPattern, newBearerSecret, sha256 } from '../crypto/hash.ts';
 import type { Clock } from '../clock.ts';
-import { notFound, ValidationError } from '../errors.ts';
+import { AppError, ValidationError } from '../errors.ts';
 import type { TenantStore } from '../store/store.ts';
 
 export interface ScimTokenView { id: string; idpId: string; name: string; prefix: string; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null }
 
 async function requireIdp(store: TenantStore, idpId: string) {
   const idp = await store.identityProviders.findById(idpId);
-  if (!idp) throw notFound('idp_not_found', 'There is no such identity provider in this organisation.');
+  if (!idp) throw new AppError('idp_not_found', 'There is no such identity provider in this organisation.');
   return idp;
 }
 
@@ -33,7 +33,7 @@ export async function listScimTokens(store: TenantStore, idpId: string): Promise
 /** Revokes an active token of this IdP; any other id (another IdP's, another organisation's, revoked, unknown) is not found. */
 export async function revokeScimToken(store: TenantStore, clock: Clock, idpId: string, id: string, actor: string) {
   const idp = await requireIdp(store, idpId);
-  if (!(await store.scimTokens.revoke(idp.id, id, clock.now()))) throw notFound('scim_token_not_found', 'This identity provider has no active SCIM token with this id.');
+  if (!(await store.scimTokens.revoke(idp.id, id, clock.now()))) throw new AppError('scim_token_not_found', 'This identity provider has no active SCIM token with this id.');
   await store.audit.record({ type: 'scim.token_revoked', actor, idpId: idp.id, at: clock.now(), details: { tokenId: id, idpName: idp.name } });
 }
 

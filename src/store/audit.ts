@@ -1,6 +1,7 @@
 // The audit log of one organisation. A line that cannot be written fails the request that caused it: an action
 // without its audit line would be lost from the record.
 import { timeOrderedUuid } from '../crypto/random-ids.ts';
+import type { ErrorCode } from '../errors.ts';
 import type { Db } from './database.ts';
 import { parseJson, toJson } from './json.ts';
 import { sql, type SqlRunner } from './sql.ts';
@@ -10,7 +11,8 @@ const INSERT = sql(`INSERT INTO "AuditEvent" ("id", "orgId", "at", "type", "outc
 export interface AuditInput {
   type: string;
   outcome?: 'success' | 'failure';
-  code?: string;
+  /** a refusal's code, from the error catalogue (src/errors.ts) */
+  code?: ErrorCode;
   actor?: string;
   userId?: string;
   appId?: string;

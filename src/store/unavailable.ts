@@ -73,7 +73,7 @@ export const isUnavailable = (err: unknown): boolean => unavailableReason(err) !
 
 /** The answer to a request that failed because a dependency is unavailable: 503, to be tried again shortly. */
 export function serviceUnavailable(): AppError {
-  return new AppError(503, 'service_unavailable', 'The service is temporarily unavailable. Please try again in a moment.');
+  return new AppError('service_unavailable', 'The service is temporarily unavailable. Please try again in a moment.');
 }
 
 /** A one-line account of a driver's error, for a person reading a log or a start-up message: the driver's own words

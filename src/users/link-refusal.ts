@@ -28,7 +28,7 @@ export class LinkRefusal extends AppError {
     /** the existing directory user the login would have been linked to: for the audit log only, never shown */
     readonly existingUserId: string | null,
   ) {
-    super(403, 'link_refused', message, true, { reason });
+    super('link_refused', message, { reason });
     this.name = 'LinkRefusal';
   }
 }

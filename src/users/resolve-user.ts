@@ -25,10 +25,10 @@ export async function resolveUser(store: TenantStore, input: Login): Promise<Res
   const linked = await store.users.findByIdentity(idp.id, nameId);
   if (linked) return { user: linked, how: 'linked' };
   const email = input.profile.email;
-  if (!email) throw new AppError(403, 'user_no_email', 'Your identity provider did not send an email address, so your account cannot be matched. Ask your administrator to check the attribute mapping.');
+  if (!email) throw new AppError('user_no_email', 'Your identity provider did not send an email address, so your account cannot be matched. Ask your administrator to check the attribute mapping.');
   const existing = await store.users.findByEmail(email);
   if (existing) return linkExisting(store, input, email, existing);
-  if (!input.jitProvisioning) throw new AppError(403, 'user_not_found', 'There is no account for you in this organisation. Ask your administrator to add you.');
+  if (!input.jitProvisioning) throw new AppError('user_not_found', 'There is no account for you in this organisation. Ask your administrator to add you.');
   await checkCreation(store, input, email);
   let user: User;
   try {

@@ -3,7 +3,7 @@
 // checked by the import's own row rules (one definition of a valid user), every change is audited with the user id,
 // and a user of another organisation is simply not found.
 import type { AppContext } from '../context.ts';
-import { conflict, notFound, ValidationError } from '../errors.ts';
+import { AppError, ValidationError } from '../errors.ts';
 import { devicesFor, totpFor } from '../mfa/for-tenant.ts';
 import type { IdentityProvider } from '../store/identity-providers.ts';
 import type { Organization } from '../store/organizations.ts';
@@ -66,7 +66,7 @@ export class UserAdmin {
   /** A user of this organisation, or 404 user_not_found (also for another organisation's id). */
   async get(id: string): Promise<User> {
     const user = await this.store.users.findById(id);
-    if (!user) throw notFound('user_not_found', 'There is no such user in this organisation.');
+    if (!user) throw new AppError('user_not_found', 'There is no such user in this organisation.');
     return user;
   }
 
@@ -172,12 +172,12 @@ export class UserAdmin {
     const created = await this.store.users.link(user.id, idp.id, nameId, 'admin');
     if (!created) {
       const holder = await this.store.users.findByIdentity(idp.id, nameId);
-      if (holder && holder.id !== user.id) throw conflict('identity_taken', `This identity (NameID "${nameId.slice(0, 200)}" at ${idp.name}) is already linked to another user of this organisation. Unlink it there first.`, { userId: holder.id });
+      if (holder && holder.id !== user.id) throw new AppError('identity_taken', `This identity (NameID "${nameId.slice(0, 200)}" at ${idp.name}) is already linked to another user of this organisation. Unlink it there first.`, { userId: holder.id });
     } else {
       await this.audit('user.identity_added', actor, user.id, { idpId: idp.id, idpName: idp.name, nameId });
     }
     const identity = (await this.identities(user.id)).find((l) => l.idpId === idp.id && l.nameId === nameId);
-    if (!identity) throw notFound('identity_not_found', 'The identity was unlinked meanwhile.');
+    if (!identity) throw new AppError('identity_not_found', 'The identity was unlinked meanwhile.');
     return { identity, created };
   }
 
@@ -185,7 +185,7 @@ export class UserAdmin {
   async unlink(id: string, linkId: string, actor: string): Promise<void> {
     await this.get(id);
     const link = (await this.store.users.identities(id)).find((l) => l.id === linkId);
-    if (!link || !(await this.store.users.unlink(id, linkId))) throw notFound('identity_not_found', 'This user has no such linked identity.');
+    if (!link || !(await this.store.users.unlink(id, linkId))) throw new AppError('identity_not_found', 'This user has no such linked identity.');
     await this.audit('user.identity_removed', actor, id, { idpId: link.idpId, nameId: link.nameId, source: link.source });
   }
 

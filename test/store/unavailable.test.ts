@@ -121,7 +121,7 @@ t.test('pendingMigrations: no migrations table means none applied; an unreachabl
 });
 
 t.test('what is not an outage', async (t) => {
-  t.equal(unavailableReason(new AppError(503, 'x', 'ours')), null, 'our own refusals');
+  t.equal(unavailableReason(new AppError('service_unavailable', 'ours')), null, 'our own refusals');
   t.equal(unavailableReason(new Error('boom')), null);
   t.equal(unavailableReason(new TypeError("Cannot read properties of undefined (reading 'x')")), null);
   t.equal(unavailableReason(undefined), null);

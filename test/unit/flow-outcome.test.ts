@@ -31,7 +31,7 @@ t.test('a hop keeps its cookies, flow id and offer, also when it ends in an erro
   t.equal(done.flowId, 'flow-1', 'the first flow named is the one logged');
   t.equal(done.cookies?.[0]?.name, BROWSER_COOKIE);
 
-  const err = new AppError(403, 'denied', 'no');
+  const err = new AppError('policy_denied', 'no');
   const offer = { appName: 'App', answerable: true, action: '/flow/x/return', loginUrl: '/login' };
   const failed = await runHop(async (hop) => {
     hop.about('flow-3');

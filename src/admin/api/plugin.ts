@@ -40,8 +40,8 @@ export async function adminApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
     if (request.url.split('?')[0] === OPENAPI_PATH) return;
     const now = ctx.clock.now();
     const token = await checkApiToken(tenant.store, request.headers.authorization);
-    if (!token) throw new AppError(401, 'api_unauthorized', 'Send an API token of this organisation: Authorization: Bearer brk_…');
-    if (token.expiresAt && token.expiresAt <= now) throw new AppError(401, 'api_token_expired', `This API token expired at ${token.expiresAt.toISOString()}. Create a new one.`);
+    if (!token) throw new AppError('api_unauthorized', 'Send an API token of this organisation: Authorization: Bearer brk_…');
+    if (token.expiresAt && token.expiresAt <= now) throw new AppError('api_token_expired', `This API token expired at ${token.expiresAt.toISOString()}. Create a new one.`);
     request.apiActor = `api-token:${token.name}`;
     if (isRole(token.role)) request.apiRole = token.role;
     assertRouteAllowed(request, token.role); // an unknown role may do nothing

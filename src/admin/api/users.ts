@@ -190,8 +190,8 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
   }, async (request, reply) => {
     const tenant = requireTenant(request);
     const q = request.query;
-    if (!Buffer.isBuffer(request.body) || !request.body.length) throw new AppError(400, 'import_empty_body', 'Send the CSV or JSON file as the request body.');
-    if (q.mode && !['create', 'upsert'].includes(q.mode)) throw new AppError(400, 'import_bad_mode', 'mode must be create or upsert');
+    if (!Buffer.isBuffer(request.body) || !request.body.length) throw new AppError('import_empty_body', 'Send the CSV or JSON file as the request body.');
+    if (q.mode && !['create', 'upsert'].includes(q.mode)) throw new AppError('import_bad_mode', 'mode must be create or upsert');
     const format = q.format ?? (String(request.headers['content-type']).startsWith('application/json') ? 'json' : undefined);
     const notices: string[] = [];
     const started = await imports.start(tenant.org.id, { data: request.body, name: format === 'json' ? 'upload.json' : 'upload.csv' }, {
@@ -228,7 +228,7 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
   }, async (request) => {
     const tenant = requireTenant(request);
     const job = await imports.getJob(tenant.org.id, request.params.jobId);
-    if (!job) throw new AppError(404, 'import_not_found', 'No such import job in this organisation.');
+    if (!job) throw new AppError('import_not_found', 'No such import job in this organisation.');
     return job;
   });
 

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PassThrough } from 'node:stream';
 import type { AppContext } from '../../context.ts';
-import { AppError, notFound, ValidationError } from '../../errors.ts';
+import { AppError, ValidationError } from '../../errors.ts';
 import type { User } from '../../store/users.ts';
 import { directoryPage } from '../../users/directory-page.ts';
 import { exportUsersCsv } from '../../users/export-csv.ts';
@@ -84,7 +84,7 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
   app.get<{ Params: { jobId: string }; Querystring: { took_over?: string | string[] } }>('/admin/users/import/:jobId', access('viewer'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const job = await imports.getJob(tenant.org.id, request.params.jobId);
-    if (!job) throw notFound('import_not_found', 'There is no such import in this organisation.');
+    if (!job) throw new AppError('import_not_found', 'There is no such import in this organisation.');
     // Looked up in this organisation: an id from another one, or made up, shows nothing.
     const tookOverIds = ([] as string[]).concat(request.query.took_over ?? []).slice(0, 5);
     const tookOver = (await Promise.all(tookOverIds.map((id) => imports.getJob(tenant.org.id, id)))).filter((j) => j !== null && j.error?.code === 'import_abandoned');

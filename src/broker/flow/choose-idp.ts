@@ -4,7 +4,7 @@ import type { AppContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
 import type { Tenant } from '../../plugins/tenant.ts';
 import type { LoginFlow } from '../../store/login-flows.ts';
-import { failFlow, returnOffer } from './fail.ts';
+import { failFlow, failureOf, returnOffer } from './fail.ts';
 import { appOfFlow, loadOwnedFlow } from './load.ts';
 import { page, runHop, type Answer, type Hop, type Outcome } from './outcome.ts';
 import { discover, enabledIdps } from './select-idp.ts';
@@ -27,7 +27,7 @@ async function idpsOrFail(tenant: Tenant, hop: Hop, flow: LoginFlow<FlowData>, a
     return await enabledIdps(tenant);
   } catch (err) {
     if (err instanceof AppError && err.code === 'no_identity_provider') {
-      const failed = await failFlow(tenant, flow, { code: err.code, message: err.message, subStatus: 'NoAvailableIDP' });
+      const failed = await failFlow(tenant, flow, failureOf(err.code, err.message));
       if (failed) hop.offer(returnOffer(failed, appName));
     }
     throw err;
@@ -55,7 +55,7 @@ export function chooseIdp(ctx: AppContext, tenant: Tenant, visit: ChooserVisit, 
     } else {
       // Only this organisation's enabled IdPs can be chosen, whatever the form says.
       idp = form.idpId ? await tenant.store.identityProviders.findById(form.idpId) : null;
-      if (!idp || !idp.enabled) throw new AppError(400, 'unknown_idp', 'Choose one of the listed sign-in options.');
+      if (!idp || !idp.enabled) throw new AppError('unknown_idp', 'Choose one of the listed sign-in options.');
     }
     return toIdp(await sendUpstream(ctx, tenant, flow, idp), idp.name);
   });

@@ -2,7 +2,7 @@
 // run when the browser that started the flow comes back after the upstream login (or straight away when a broker
 // session serves the app): who is it, what does the app's policy say, and is a second factor needed now.
 import type { AppContext } from '../../context.ts';
-import { AppError } from '../../errors.ts';
+import { AppError, entryOf, type ErrorCode } from '../../errors.ts';
 import { devicesFor, totpFor } from '../../mfa/for-tenant.ts';
 import type { Tenant } from '../../plugins/tenant.ts';
 import { evaluatePolicy } from '../../policy/engine.ts';
@@ -14,10 +14,10 @@ import type { User } from '../../store/users.ts';
 import { LinkRefusal } from '../../users/link-refusal.ts';
 import { resolveUser } from '../../users/resolve-user.ts';
 import { answer, issue, type Completion } from './complete.ts';
-import { failFlow } from './fail.ts';
+import { failFlow, failureOf } from './fail.ts';
 import { appOfFlow, expired, loadOwnedFlow } from './load.ts';
 import { runHop, type Outcome } from './outcome.ts';
-import { STAGE, type ErrorSubStatus, type FlowData } from './stages.ts';
+import { STAGE, type FlowData } from './stages.ts';
 
 /** GET /flow/:id/continue, after the upstream login (or a broker session): `deviceToken` is the remembered-device
  *  cookie, as presented. */
@@ -52,7 +52,9 @@ export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginF
     }
   } catch (err) {
     if (err instanceof LinkRefusal) await recordLinkRefusal(ctx, tenant, flow, err, audit);
-    if (err instanceof AppError && err.status === 403) return deny(ctx, tenant, flow, app, err.code, err.message, 'AuthnFailed', audit);
+    // A refusal of this person (its catalogue entry has a SAML status for the app: no account, no email, linking
+    // refused) ends the login on the denied page; anything else (an expired flow, an outage) is an error.
+    if (err instanceof AppError && entryOf(err.code).saml) return deny(ctx, tenant, flow, app, err.code, err.message, audit);
     throw err;
   }
 
@@ -61,7 +63,7 @@ export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginF
   const decisionAudit: AuditInput = { ...audit, type: 'policy.decision', userId: user.id, at: now, outcome: decision.action === 'deny' ? 'failure' : 'success', details: { action: decision.action, rule: decision.rule } };
   if (decision.action === 'deny') {
     await tenant.store.audit.record(decisionAudit);
-    return deny(ctx, tenant, flow, app, decision.code, decision.message, 'RequestDenied', { ...audit, userId: user.id });
+    return deny(ctx, tenant, flow, app, decision.code, decision.message, { ...audit, userId: user.id });
   }
 
   if (decision.action === 'require_totp') {
@@ -69,7 +71,7 @@ export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginF
     const deviceCounts = decision.rememberDeviceDays > 0 && !decision.freshFactor && (await devicesFor(ctx, tenant.store).check(deviceToken, user.id));
     if (!sessionCounts && !deviceCounts) {
       // The app asked for no page at all: a second factor would need one.
-      if (flow.data.request.isPassive) return deny(ctx, tenant, flow, app, 'mfa_required_passive', 'A second factor is needed, and the application asked not to show any page.', 'NoPassive', { ...audit, userId: user.id });
+      if (flow.data.request.isPassive) return deny(ctx, tenant, flow, app, 'mfa_required_passive', 'A second factor is needed, and the application asked not to show any page.', { ...audit, userId: user.id });
       const status = await totpFor(ctx, tenant.org, tenant.store).status(user.id);
       const stage = status.state === 'active' ? STAGE.mfaVerify : STAGE.mfaEnrol;
       const [moved] = await Promise.all([
@@ -83,9 +85,9 @@ export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginF
   return issue(ctx, tenant, flow, app, user, { mfaNow: false, alsoRecord: decisionAudit });
 }
 
-/** → `failed`: the page says why, and the app hears back from /flow/:id/return (fail.ts). */
-async function deny(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, app: Application, code: string, message: string, subStatus: ErrorSubStatus, audit: Record<string, string | undefined>): Promise<Completion> {
-  const failed = await failFlow(tenant, flow, { code, message, subStatus });
+/** → `failed`: the page says why, and the app hears back from /flow/:id/return (fail.ts) with the code's SAML status. */
+async function deny(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, app: Application, code: ErrorCode, message: string, audit: Record<string, string | undefined>): Promise<Completion> {
+  const failed = await failFlow(tenant, flow, failureOf(code, message));
   if (!failed) throw expired();
   ctx.metrics.logins.inc({ org: tenant.org.slug, outcome: code });
   await tenant.store.audit.record({ ...audit, type: 'login.denied', outcome: 'failure', code, at: ctx.clock.now() });

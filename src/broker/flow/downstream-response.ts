@@ -8,7 +8,8 @@ import { buildErrorResponse, buildLoginResponse } from '../../saml/downstream/re
 import type { Application } from '../../store/applications.ts';
 import type { User } from '../../store/users.ts';
 import { localIdp } from '../identities.ts';
-import type { AppRequest, ErrorSubStatus } from './stages.ts';
+import type { AppStatus } from '../../errors.ts';
+import type { AppRequest } from './stages.ts';
 import { post, type Answer } from './outcome.ts';
 import type { Profile } from '../upstream/profile.ts';
 
@@ -62,15 +63,15 @@ export async function successResponse(ctx: AppContext, tenant: Tenant, app: Appl
   return { acsUrl: request.acsUrl, samlResponse: built.samlResponse, relayState: request.relayState, appName: app.name, sessionIndex, nameId };
 }
 
-/** An error Response (top level: Requester for NoPassive, else Responder; second level: `subStatus`). */
-export async function errorResponse(ctx: AppContext, tenant: Tenant, app: Application, request: AppRequest, subStatus: ErrorSubStatus, message: string): Promise<PostToApp> {
+/** An error Response with the two levels of `status` (from the error catalogue, src/errors.ts). */
+export async function errorResponse(ctx: AppContext, tenant: Tenant, app: Application, request: AppRequest, status: AppStatus, message: string): Promise<PostToApp> {
   const built = buildErrorResponse({
     idp: await localIdp(ctx, tenant),
     acsUrl: request.acsUrl,
     appEntityId: app.entityId,
     inResponseTo: request.id,
-    status: subStatus === 'NoPassive' ? 'Requester' : 'Responder',
-    subStatus,
+    status: status.status,
+    subStatus: status.sub,
     message,
     now: ctx.clock.now(),
   });

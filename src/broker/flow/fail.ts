@@ -6,7 +6,7 @@
 // there (loadOwnedFlow, load.ts). Unsolicited logins (launch link, IdP-initiated) have no request to answer: their
 // failure pages link back to the organisation's login page instead, and no error Response is sent.
 import type { AppContext } from '../../context.ts';
-import { AppError } from '../../errors.ts';
+import { AppError, appStatusOf, type ErrorCode } from '../../errors.ts';
 import type { Tenant } from '../../plugins/tenant.ts';
 import type { LoginFlow } from '../../store/login-flows.ts';
 import { errorResponse, postToApp } from './downstream-response.ts';
@@ -23,6 +23,9 @@ export const appIsWaiting = (data: FlowData) => data.via === 'sp_initiated' && d
 export const returnOffer = (flow: LoginFlow<FlowData>, appName: string): ReturnOffer => ({
   appName, answerable: appIsWaiting(flow.data), action: `/flow/${encodeURIComponent(flow.id)}/return`, loginUrl: '/login',
 });
+
+/** The failure a flow keeps for its app: the SAML status comes from the code's catalogue entry. */
+export const failureOf = (code: ErrorCode, message: string): FlowFailure => ({ code, message, subStatus: appStatusOf(code).sub });
 
 /** Moves the flow, from the stage it was read at, to `failed`; null when it had already moved on (a racing request,
  *  another tab), in which case nothing is recorded and nothing may be offered. */
@@ -44,14 +47,14 @@ export async function failAndOffer(tenant: Tenant, hop: Hop, flow: LoginFlow<Flo
  *  click: expired). */
 export async function returnToApp(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>): Promise<Answer> {
   const failure = flow.data.failure;
-  if (!failure || !appIsWaiting(flow.data)) throw new AppError(409, 'flow_not_returnable', 'The application did not ask for this sign-in, so there is nothing to send back to it. Start again from the login page.');
+  if (!failure || !appIsWaiting(flow.data)) throw new AppError('flow_not_returnable', 'The application did not ask for this sign-in, so there is nothing to send back to it. Start again from the login page.');
   const app = flow.appId ? await tenant.store.applications.findById(flow.appId) : null;
-  if (!app || !app.enabled) throw new AppError(404, 'unknown_app', 'The application of this sign-in no longer exists or is disabled.');
+  if (!app || !app.enabled) throw new AppError('unknown_app', 'The application of this sign-in no longer exists or is disabled.');
   // The ACS URL was checked when the request arrived; an admin may have removed it since.
-  if (!app.acsUrls.includes(flow.data.request.acsUrl)) throw new AppError(409, 'saml_acs_not_registered', 'The application no longer accepts sign-ins at the address it asked for.');
+  if (!app.acsUrls.includes(flow.data.request.acsUrl)) throw new AppError('saml_acs_not_registered', 'The application no longer accepts sign-ins at the address it asked for.', undefined, 409); // a conflict with the request as accepted (catalogue: saml_acs_not_registered)
   if (!(await tenant.store.flows.advance(flow, STAGE.returned, {}))) throw expired();
   await tenant.store.audit.record({ type: 'login.returned', outcome: 'failure', code: failure.code, flowId: flow.id, appId: app.id, idpId: flow.idpId ?? undefined, userId: flow.userId ?? undefined, at: ctx.clock.now(), details: { subStatus: failure.subStatus } });
-  return postToApp(await errorResponse(ctx, tenant, app, flow.data.request, failure.subStatus, failure.message));
+  return postToApp(await errorResponse(ctx, tenant, app, flow.data.request, appStatusOf(failure.code), failure.message));
 }
 
 /** /flow/:id/return: the "Return to <app>" button of a failed flow, pressed by the flow's own browser. */

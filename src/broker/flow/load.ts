@@ -14,7 +14,7 @@ export const MAX_RELAY_STATE = 1024; // generous: SAML says 80 bytes, real SPs s
 
 export const newFlowId = () => pooledRandomBytes(16).toString('base64url');
 
-export const expired = () => new AppError(410, 'flow_not_found', 'This sign-in has expired or was already completed. Go back to your application and sign in again.');
+export const expired = () => new AppError('flow_not_found', 'This sign-in has expired or was already completed. Go back to your application and sign in again.');
 
 export interface NewFlow {
   /** default: a new random id */
@@ -47,12 +47,12 @@ export async function loadOwnedFlow(ctx: AppContext, tenant: Tenant, hop: Hop, b
     if (!claimed) throw expired();
     return claimed;
   }
-  if (!sameBrowser(browserToken, flow.data.browser)) throw new AppError(403, 'flow_browser_mismatch', 'This sign-in was started in another browser. Start again from your application.');
+  if (!sameBrowser(browserToken, flow.data.browser)) throw new AppError('flow_browser_mismatch', 'This sign-in was started in another browser. Start again from your application.');
   return flow;
 }
 
 export async function appOfFlow(tenant: Tenant, flow: LoginFlow<FlowData>): Promise<Application> {
   const app = flow.appId ? await tenant.store.applications.findById(flow.appId) : null;
-  if (!app || !app.enabled) throw new AppError(404, 'unknown_app', 'The application of this sign-in no longer exists or is disabled.');
+  if (!app || !app.enabled) throw new AppError('unknown_app', 'The application of this sign-in no longer exists or is disabled.');
   return app;
 }

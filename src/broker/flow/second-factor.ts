@@ -11,7 +11,7 @@ import type { Tenant } from '../../plugins/tenant.ts';
 import type { LoginFlow } from '../../store/login-flows.ts';
 import type { VerifyOutcome } from '../../mfa/totp-service.ts';
 import { answer, completeAfterMfa } from './complete.ts';
-import { failAndOffer } from './fail.ts';
+import { failAndOffer, failureOf } from './fail.ts';
 import { appOfFlow, expired, loadOwnedFlow } from './load.ts';
 import { page, runHop, type Answer, type Hop, type Outcome } from './outcome.ts';
 import { STAGE, type FlowData } from './stages.ts';
@@ -53,9 +53,10 @@ async function verifyPage(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowD
   }, status);
 }
 
-/** A locked second factor ends the login: the error page says so and offers "Return to <app>" (AuthnFailed). */
+/** A locked second factor ends the login: the error page says so and offers "Return to <app>" (mfa_locked's SAML
+ *  status in the catalogue: AuthnFailed). */
 async function lockEndsFlow(tenant: Tenant, hop: Hop, flow: LoginFlow<FlowData>, err: AppError) {
-  await failAndOffer(tenant, hop, flow, { code: err.code, message: err.message, subStatus: 'AuthnFailed' });
+  await failAndOffer(tenant, hop, flow, failureOf(err.code, err.message));
   return err;
 }
 

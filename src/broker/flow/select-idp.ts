@@ -35,7 +35,7 @@ export function loginHint(value: unknown): string | undefined {
 
 export async function enabledIdps(tenant: Tenant): Promise<IdentityProvider[]> {
   const enabled = await tenant.store.identityProviders.list({ enabledOnly: true });
-  if (!enabled.length) throw new AppError(503, 'no_identity_provider', `${tenant.org.name} has no identity provider configured yet. Ask your administrator.`);
+  if (!enabled.length) throw new AppError('no_identity_provider', `${tenant.org.name} has no identity provider configured yet. Ask your administrator.`);
   return enabled;
 }
 

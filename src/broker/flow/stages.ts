@@ -1,5 +1,6 @@
 // The stages a stored login flow passes through (see ARCHITECTURE.md). Only the stages where the browser comes
 // back to us are stored; the rest happen inside one request. Stable strings: they appear in logs and audit.
+import type { ErrorCode, ErrorSubStatus } from '../../errors.ts';
 import type { TestConnection } from '../test-connection/types.ts';
 import type { UpstreamResult } from '../upstream/protocol.ts';
 
@@ -65,8 +66,6 @@ export interface FlowData {
   test?: TestConnection;
 }
 
-/** Second-level status codes of our error Responses (top level: Requester for NoPassive, else Responder). */
-export type ErrorSubStatus = 'RequestDenied' | 'AuthnFailed' | 'NoPassive' | 'NoAvailableIDP';
-
-/** What the app is told: `message` goes into the Response's StatusMessage, `code` into the audit log. */
-export interface FlowFailure { code: string; message: string; subStatus: ErrorSubStatus }
+/** What the app is told: `message` goes into the Response's StatusMessage, `code` into the audit log; `subStatus`
+ *  is the code's SAML status in the error catalogue (src/errors.ts), kept with the flow (failureOf, fail.ts). */
+export interface FlowFailure { code: ErrorCode; message: string; subStatus: ErrorSubStatus }

@@ -4,7 +4,7 @@
 // is only checked here: the flow is stored once the next step is known, at that step (`proceed`): riding on the
 // broker session, answering a passive request at once, the chooser, or straight to the IdP.
 import type { AppContext } from '../../context.ts';
-import { AppError } from '../../errors.ts';
+import { APP_STATUS, AppError } from '../../errors.ts';
 import type { Tenant } from '../../plugins/tenant.ts';
 import { SamlError } from '../../saml/errors.ts';
 import { sameEndpoint } from '../../saml/endpoint-match.ts';
@@ -13,7 +13,7 @@ import type { Application } from '../../store/applications.ts';
 import { verifyAppRequestSignature } from './app-request-signature.ts';
 import { sha256 } from '../../crypto/hash.ts';
 import { errorResponse, postToApp } from './downstream-response.ts';
-import { returnOffer } from './fail.ts';
+import { failureOf, returnOffer } from './fail.ts';
 import { MAX_RELAY_STATE, storeFlow } from './load.ts';
 import { flowUrl, redirect, runHop, type Answer, type Hop, type Outcome } from './outcome.ts';
 import { loginHint, selectIdp } from './select-idp.ts';
@@ -48,7 +48,7 @@ export interface Arrival {
 }
 
 function checkRelayState(relayState: string | undefined) {
-  if (relayState !== undefined && relayState.length > MAX_RELAY_STATE) throw new AppError(400, 'relay_state_too_long', `The RelayState sent by the application is longer than ${MAX_RELAY_STATE} characters.`);
+  if (relayState !== undefined && relayState.length > MAX_RELAY_STATE) throw new AppError('relay_state_too_long', `The RelayState sent by the application is longer than ${MAX_RELAY_STATE} characters.`);
   return relayState ?? null;
 }
 
@@ -89,7 +89,7 @@ export async function acceptAuthnRequest(ctx: AppContext, tenant: Tenant, input:
 /** An app's launch link: an unsolicited login to that app (what the guides call a substitute link). */
 export async function acceptLaunch(tenant: Tenant, appId: string, browser: string, hint?: unknown): Promise<AcceptedRequest> {
   const app = await tenant.store.applications.findById(appId);
-  if (!app || !app.enabled || !app.acsUrls[0]) throw new AppError(404, 'unknown_app', 'This application does not exist or is disabled.');
+  if (!app || !app.enabled || !app.acsUrls[0]) throw new AppError('unknown_app', 'This application does not exist or is disabled.');
   return { app, via: 'launch', request: { id: null, acsUrl: app.acsUrls[0], relayState: app.defaultRelayState ?? null, forceAuthn: false, isPassive: false }, browser, loginHint: loginHint(hint) };
 }
 
@@ -119,14 +119,14 @@ async function proceed(ctx: AppContext, tenant: Tenant, hop: Hop, accepted: Acce
     return redirect(flowUrl(stored.id, 'continue'));
   }
   // The app asked for no page, and only a login page could serve it: answer at once, nothing to store.
-  if (appRequest.isPassive) return postToApp(await errorResponse(ctx, tenant, target, appRequest, 'NoPassive', 'No sign-in session exists and the application asked not to show any page.'));
+  if (appRequest.isPassive) return postToApp(await errorResponse(ctx, tenant, target, appRequest, APP_STATUS.noPassive, 'No sign-in session exists and the application asked not to show any page.'));
   let choice;
   try {
     choice = await selectIdp(tenant, target, { idp: arrival.idp, email: accepted.loginHint });
   } catch (err) {
     // No IdP at all: the flow starts failed, so that the app hears back (NoAvailableIDP) like any other failure.
     if (err instanceof AppError && err.code === 'no_identity_provider') {
-      const failed = await storeFlow(ctx, tenant, { ...flow, stage: STAGE.failed, data: { ...flow.data, failure: { code: err.code, message: err.message, subStatus: 'NoAvailableIDP' } } });
+      const failed = await storeFlow(ctx, tenant, { ...flow, stage: STAGE.failed, data: { ...flow.data, failure: failureOf(err.code, err.message) } });
       hop.about(failed.id);
       hop.offer(returnOffer(failed, target.name));
     }

@@ -27,6 +27,6 @@ export async function startUpstream(ctx: AppContext, tenant: Tenant, flow: Omit<
 export async function sendUpstream(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, idp: IdentityProvider): Promise<UpstreamDispatch> {
   const sent = await protocolOf(idp).start(ctx, tenant, idp, { flowId: flow.id, forceAuthn: flow.data.request.forceAuthn });
   const moved = await tenant.store.flows.advance(flow, STAGE.upstreamSent, { idpId: idp.id, data: { ...flow.data, upstreamRequestId: sent.requestId } });
-  if (!moved) throw new AppError(409, 'flow_stage_mismatch', 'This sign-in was already continued elsewhere. Start again from your application.');
+  if (!moved) throw new AppError('flow_stage_mismatch', 'This sign-in was already continued elsewhere. Start again from your application.');
   return sent.dispatch;
 }

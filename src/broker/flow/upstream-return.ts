@@ -12,7 +12,7 @@ import type { LoginFlow } from '../../store/login-flows.ts';
 import { receiveTestAnswer } from '../test-connection/result.ts';
 import type { UpstreamLogin, UpstreamProtocol, UpstreamReturn } from '../upstream/protocol.ts';
 import { protocolOf } from '../upstream/registry.ts';
-import { failAndOffer } from './fail.ts';
+import { failAndOffer, failureOf } from './fail.ts';
 import { MAX_RELAY_STATE, storeFlow } from './load.ts';
 import { flowUrl, redirect, runHop, type Answer, type Hop, type Outcome } from './outcome.ts';
 import { STAGE, type FlowData } from './stages.ts';
@@ -44,7 +44,7 @@ async function receiveLogin(ctx: AppContext, tenant: Tenant, hop: Hop, endpoint:
       ctx.metrics.upstreamErrors.inc({ org: tenant.org.slug, code: err.code });
       await tenant.store.audit.record({ type: 'login.upstream_rejected', outcome: 'failure', code: err.code, at: ctx.clock.now(), details: err.diagnosis, ...(flow && { flowId: flow.id, appId: flow.appId ?? undefined, idpId: flow.idpId ?? undefined }) });
       // The flow this answer was for ends here; its browser can take the app its error Response from the page.
-      if (flow) await failAndOffer(tenant, hop, flow, { code: err.code, message: err.message, subStatus: 'AuthnFailed' });
+      if (flow) await failAndOffer(tenant, hop, flow, failureOf(err.code, err.message));
     }
     throw err;
   }

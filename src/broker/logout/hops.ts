@@ -29,7 +29,7 @@ export function receiveLogoutMessage(ctx: AppContext, tenant: Tenant, input: Inc
   return runHop(async (hop) => {
     const { side, binding, relayState } = input;
     const slo = new SingleLogout(ctx, tenant);
-    if (relayState && relayState.length > MAX_RELAY_STATE) throw new AppError(400, 'relay_state_too_long', `The RelayState is longer than ${MAX_RELAY_STATE} characters.`);
+    if (relayState && relayState.length > MAX_RELAY_STATE) throw new AppError('relay_state_too_long', `The RelayState is longer than ${MAX_RELAY_STATE} characters.`);
     let received;
     try {
       received = await slo.receive(input);
@@ -64,7 +64,7 @@ export function receiveLogoutMessage(ctx: AppContext, tenant: Tenant, input: Inc
 async function ownedChain(ctx: AppContext, tenant: Tenant, browserToken: string | undefined, flowId: string) {
   const slo = new SingleLogout(ctx, tenant);
   const flow = await slo.load(flowId);
-  if (!sameBrowser(browserToken, flow.data.browser)) throw new AppError(403, 'logout_browser_mismatch', 'This sign-out was started in another browser.');
+  if (!sameBrowser(browserToken, flow.data.browser)) throw new AppError('logout_browser_mismatch', 'This sign-out was started in another browser.');
   return slo;
 }
 

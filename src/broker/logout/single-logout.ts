@@ -225,7 +225,7 @@ export class SingleLogout {
 
   async load(flowId: string): Promise<LogoutFlow> {
     const flow = await this.store.flows.findAtStage<LogoutChain>(flowId, [STAGE.logout], this.now());
-    if (!flow || flow.data.kind !== 'logout') throw new AppError(410, 'logout_not_found', 'This sign-out has expired or was already completed.');
+    if (!flow || flow.data.kind !== 'logout') throw new AppError('logout_not_found', 'This sign-out has expired or was already completed.');
     return flow;
   }
 
@@ -249,17 +249,17 @@ export class SingleLogout {
       const remaining = Math.max(1, Math.ceil((Date.parse(hop.startedAt!) + hopTimeoutSeconds * 1000 - now.getTime()) / 1000));
       return { kind: 'hop', flowId, hop, remainingSeconds: remaining, done: chain.current, total: chain.hops.length };
     }
-    throw new AppError(409, 'logout_busy', 'This sign-out is being processed elsewhere. Reload the page.');
+    throw new AppError('logout_busy', 'This sign-out is being processed elsewhere. Reload the page.');
   }
 
   /** The LogoutRequest for the current participant, addressed to its SLO URL (HTTP-Redirect, signed). */
   async hopRequest(flowId: string): Promise<OutgoingMessage> {
     const flow = await this.load(flowId);
     const hop = flow.data.hops[flow.data.current];
-    if (!hop?.requestId || hop.outcome) throw new AppError(409, 'logout_hop_done', 'This step of the sign-out is already done.');
+    if (!hop?.requestId || hop.outcome) throw new AppError('logout_hop_done', 'This step of the sign-out is already done.');
     const app = hop.side === 'app' ? await this.store.applications.findById(hop.id) : null;
     const peer = hop.side === 'app' ? app : await this.store.identityProviders.findById(hop.id);
-    if (!peer?.sloUrl) throw new AppError(409, 'logout_hop_done', 'This participant has no single logout URL any more.');
+    if (!peer?.sloUrl) throw new AppError('logout_hop_done', 'This participant has no single logout URL any more.');
     const us = await this.us(hop.side);
     // To an app: the NameID format we issued to it, so its logout lookup matches what it stored. To the IdP: the NameID
     // exactly as it issued it, format and qualifiers included (ADFS, for one, finds nothing to log out otherwise).
@@ -285,14 +285,14 @@ export class SingleLogout {
       chain.current++;
       if (await this.store.flows.advance(flow, STAGE.logout, { data: chain })) return flowId;
     }
-    throw new AppError(409, 'logout_busy', 'This sign-out is being processed elsewhere. Reload the page.');
+    throw new AppError('logout_busy', 'This sign-out is being processed elsewhere. Reload the page.');
   }
 
   /** Ends the chain: the flow becomes terminal and the originator gets its LogoutResponse. */
   private async finish(flow: LogoutFlow, chain: LogoutChain): Promise<LogoutStep> {
     const partial = chain.hops.some((h) => h.outcome !== 'success');
     const status: LogoutStatus = partial ? 'PartialLogout' : 'Success';
-    if (!(await this.store.flows.advance(flow, STAGE.logoutDone, { data: chain }))) throw new AppError(410, 'logout_not_found', 'This sign-out was already completed.');
+    if (!(await this.store.flows.advance(flow, STAGE.logoutDone, { data: chain }))) throw new AppError('logout_not_found', 'This sign-out was already completed.');
     await this.store.audit.record({
       type: 'logout.completed', outcome: partial ? 'failure' : 'success', code: partial ? 'partial_logout' : undefined, at: this.now(), flowId: flow.id,
       ...(chain.origin.side === 'app' ? { appId: chain.origin.id } : { idpId: chain.origin.id }),

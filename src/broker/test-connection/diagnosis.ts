@@ -1,9 +1,10 @@
 // Turns a refused upstream Response (a SamlError with its expected-vs-received facts) into what the admin testing
 // the connection needs: what went wrong in plain words, the facts that show it, and what to change where.
+import type { ErrorCode } from '../../errors.ts';
 import type { SamlError } from '../../saml/errors.ts';
 
 export interface Fact { label: string; value: string | string[] }
-export interface Diagnosis { code: string; title: string; explanation: string; facts: Fact[]; fix: string | null }
+export interface Diagnosis { code: ErrorCode; title: string; explanation: string; facts: Fact[]; fix: string | null }
 
 export interface DiagnosisContext {
   spEntityId: string;

@@ -61,7 +61,7 @@ export async function receiveTestAnswer(ctx: AppContext, tenant: Tenant, flow: L
 export function showTestResult(ctx: AppContext, tenant: Tenant, visit: { flowId: string; browserToken: string | undefined }): Promise<Outcome> {
   return runHop(async () => {
     const now = ctx.clock.now();
-    const missing = () => new AppError(404, 'test_result_not_found', 'This test result does not exist or has expired. Run the test again from the identity provider\'s page in the admin console.');
+    const missing = () => new AppError('test_result_not_found', 'This test result does not exist or has expired. Run the test again from the identity provider\'s page in the admin console.');
     const flow = await tenant.store.flows.findAtStage<FlowData>(visit.flowId, [STAGE.completed, STAGE.failed], now);
     const test = flow?.data.via === 'test' ? flow.data.test : undefined;
     if (!flow || !test?.result || !sameBrowser(visit.browserToken, flow.data.browser)) throw missing();

@@ -25,7 +25,7 @@
 import type { Config } from '../../config/config.ts';
 import { createHash } from 'node:crypto';
 import type { Clock } from '../../clock.ts';
-import { AppError, notFound } from '../../errors.ts';
+import { AppError } from '../../errors.ts';
 import type { Db } from '../../store/database.ts';
 import { DRY_RUN_FLAG, type ImportJob, type ImportJobState } from '../../store/import-jobs.ts';
 import { Store, type TenantStore } from '../../store/store.ts';
@@ -129,21 +129,21 @@ export class UserImportService {
    */
   async start(orgId: string, source: ImportSource, options: ImportOptions = {}): Promise<StartedImport> {
     const mode = options.mode ?? 'create';
-    if (mode !== 'create' && mode !== 'upsert') throw new AppError(400, 'import_bad_mode', `Unknown import mode "${mode}": use create or upsert.`);
-    if (!(await this.deps.store.organizations.findById(orgId))) throw notFound('org_not_found', 'No such organisation.');
+    if (mode !== 'create' && mode !== 'upsert') throw new AppError('import_bad_mode', `Unknown import mode "${mode}": use create or upsert.`);
+    if (!(await this.deps.store.organizations.findById(orgId))) throw new AppError('org_not_found', 'No such organisation.');
     const store = this.deps.store.forOrg(orgId);
     const file = await openSource(source, options.format);
     let job: ImportJob;
     let begun: Awaited<ReturnType<TenantStore['importJobs']['begin']>>;
     try {
       if (file.size > this.opts.maxFileBytes) {
-        throw new AppError(413, 'import_too_large', `The file is ${mb(file.size)}; the limit is ${mb(this.opts.maxFileBytes)}. Split it into smaller files.`);
+        throw new AppError('import_too_large', `The file is ${mb(file.size)}; the limit is ${mb(this.opts.maxFileBytes)}. Split it into smaller files.`);
       }
       const flags = [mode, options.disableMissing && 'disable-missing', options.allOrNothing && 'all-or-nothing', options.dryRun && DRY_RUN_FLAG].filter(Boolean).join(',');
       begun = await store.importJobs.begin({ mode: flags, state: { phase: 'starting', format: file.format, file: file.name, bytes: file.size } }, this.deps.clock.now(), this.opts.staleJobAfterMs);
       if ('blockedBy' in begun) {
         const other = begun.blockedBy;
-        throw new AppError(409, 'import_in_progress', `Another import into this organisation is running (job ${other.id}, started ${other.createdAt.toISOString()}, ${other.doneRows} of ${other.totalRows || '?'} rows done, last sign of life ${other.heartbeatAt.toISOString()}). Wait for it to finish, then try again; if its process died, it counts as abandoned ${Math.round(this.opts.staleJobAfterMs / 1000)} s after its last sign of life.`, true, { jobId: other.id });
+        throw new AppError('import_in_progress', `Another import into this organisation is running (job ${other.id}, started ${other.createdAt.toISOString()}, ${other.doneRows} of ${other.totalRows || '?'} rows done, last sign of life ${other.heartbeatAt.toISOString()}). Wait for it to finish, then try again; if its process died, it counts as abandoned ${Math.round(this.opts.staleJobAfterMs / 1000)} s after its last sign of life.`, { jobId: other.id });
       }
       job = begun.job;
       for (const dead of begun.abandoned) await this.recordAbandoned(store, dead, job, options);
@@ -237,7 +237,7 @@ class ImportRun {
         this.options.onNotice?.(`${abandoned ? 'resuming import job' : 'completing the unfinished import job'} ${previous.id} ${abandoned ? 'abandoned' : 'stopped'} at ${previous.doneRows} of ${previous.totalRows || '?'} rows (rows it wrote count as unchanged)`);
       }
       if (this.options.disableMissing && this.rowsTotal === 0) {
-        throw new AppError(400, 'import_empty_file', 'The file has no rows; with "disable users missing from the file" that would disable everyone, so nothing was done.');
+        throw new AppError('import_empty_file', 'The file has no rows; with "disable users missing from the file" that would disable everyone, so nothing was done.');
       }
 
       let disabled = 0;
@@ -305,7 +305,7 @@ class ImportRun {
     for await (const chunk of this.rows(hashed)) {
       rows += chunk.length;
       if (rows > this.opts.maxRows) {
-        throw new AppError(413, 'import_too_many_rows', `The file has more than ${this.opts.maxRows.toLocaleString('en')} rows (the limit); nothing was imported. Split it into smaller files.`);
+        throw new AppError('import_too_many_rows', `The file has more than ${this.opts.maxRows.toLocaleString('en')} rows (the limit); nothing was imported. Split it into smaller files.`);
       }
       for (const row of chunk) if (!validator.check(row).ok) rejected++;
       this.tally.rowsDone = rows;
@@ -356,7 +356,7 @@ class ImportRun {
     await flush();
     this.tally.rowsDone = rows;
     this.progress();
-    if (rows !== this.rowsTotal) throw new AppError(409, 'import_file_changed', 'The file changed while it was being imported; run the import again.');
+    if (rows !== this.rowsTotal) throw new AppError('import_file_changed', 'The file changed while it was being imported; run the import again.');
     this.tally.rejections.sort((a, b) => a.line - b.line);
   }
 
@@ -389,7 +389,7 @@ class ImportRun {
       return result;
     } catch (err) {
       if (err instanceof BatchRace && this.options.allOrNothing) {
-        throw new AppError(409, 'import_conflict', 'The directory changed while the import was being written, so nothing was written. Run the import again.');
+        throw new AppError('import_conflict', 'The directory changed while the import was being written, so nothing was written. Run the import again.');
       }
       throw err;
     }
@@ -504,7 +504,7 @@ class ImportRun {
 }
 
 function superseded() {
-  return new AppError(409, 'import_superseded', 'This import stopped: it was silent for too long and another import of this organisation took over.');
+  return new AppError('import_superseded', 'This import stopped: it was silent for too long and another import of this organisation took over.');
 }
 
 function mb(bytes: number) {
