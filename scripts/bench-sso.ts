@@ -197,6 +197,8 @@ function runGenerator() {
     if (!signed.includes(`>${email}</saml:NameID>`) || !signed.includes(`<saml:Audience>${setup.appEntityId}</saml:Audience>`) || !xml.includes(`InResponseTo="${inResponseTo}"`)) throw new Error('wrong Response content');
   }
 
+  // The benchmark ended (or failed) without saying so: nothing is left running.
+  process.once('disconnect', () => process.exit(0));
   process.on('message', async (m: ToGenerator) => {
     if (m.type === 'setup') { setup = m.setup; return; }
     if (m.type === 'exit') { agent.destroy(); process.exit(0); }
@@ -310,6 +312,9 @@ async function main() {
   if (!args.sources) for (const dir of checkouts) execFileSync('npm', ['run', '--silent', 'build'], { cwd: dir, stdio: 'inherit' });
   const entry = args.sources ? ['--import', 'tsx', 'src/server.ts'] : ['dist/src/server.js'];
 
+  // Broker processes still running when the benchmark exits (a failed level, say) are stopped with it.
+  const running = new Set<ChildProcess>();
+  process.once('exit', () => { for (const p of running) p.kill('SIGTERM'); });
   async function startNodes(count: number, workers: number): Promise<BrokerNode[]> {
     const nodes: BrokerNode[] = [];
     for (let i = 0; i < count; i++) {
@@ -319,11 +324,12 @@ async function main() {
       for (let k = 0; k < 300; k++) { if (await send(port, 'GET', '/healthz', '').then((r) => r.status === 200, () => false)) break; await new Promise((r) => setTimeout(r, 100)); }
       // The first worker answers before the others have booted: give them the time a worker takes to start.
       if (workers > 1) await new Promise((r) => setTimeout(r, 2000 + 1000 * workers));
+      running.add(proc);
       nodes.push({ port, proc });
     }
     return nodes;
   }
-  const stopNodes = (nodes: BrokerNode[]) => Promise.all(nodes.map((n) => new Promise((resolve) => { n.proc.once('exit', resolve); n.proc.kill('SIGTERM'); })));
+  const stopNodes = (nodes: BrokerNode[]) => Promise.all(nodes.map((n) => new Promise((resolve) => { running.delete(n.proc); n.proc.once('exit', resolve); n.proc.kill('SIGTERM'); })));
 
   const generators = Generators.start(GENERATORS, {
     ports: [], pinned: Boolean(COMPARE), idpEntity, idpKeyPem: idpKey.privateKeyPem, idpCertificatePem: idpKey.certificatePem,
