@@ -19,6 +19,8 @@ const FIND_BY_EMAIL = sql(`${SELECT} WHERE "orgId" = ? AND "emailLower" = ?`);
 const FIND_BY_IDENTITY = sql(`${SELECT} JOIN "UserIdentity" ON "UserIdentity"."userId" = "User"."id" AND "UserIdentity"."orgId" = "User"."orgId" WHERE "UserIdentity"."orgId" = ? AND "UserIdentity"."idpId" = ? AND "UserIdentity"."nameId" = ?`);
 // The existing link stands when there is one: the statement then changes nothing.
 const LINK = sql(`INSERT INTO "UserIdentity" ("id", "orgId", "userId", "idpId", "nameId", "source", "createdAt") VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT ("orgId", "idpId", "nameId") DO NOTHING`);
+// Whether a user holds any link: asked at the first sign-in of a directory user (linking by email), a login's path.
+const HAS_IDENTITY = sql(`SELECT 1 AS "one" FROM "UserIdentity" WHERE "userId" = ? AND "orgId" = ? LIMIT 1`);
 const SIGNED_IN = sql(`UPDATE "User" SET "lastLoginAt" = ? WHERE "id" = ? AND "orgId" = ?`);
 const toRow = ({ groups, ...rest }: UserInput) => ({ ...rest, ...(groups !== undefined && { groups: toJson(groups) }) });
 
@@ -143,6 +145,10 @@ export class UserRepository {
   twoFactorRows(userIds: string[]) {
     if (!userIds.length) return Promise.resolve([]);
     return this.db.totpFactor.findMany({ where: { orgId: this.orgId, userId: { in: userIds } }, select: { userId: true, status: true, lockedUntil: true } });
+  }
+  /** Whether the user has any upstream identity link (one indexed row read; `identities` reads them all). */
+  async hasIdentity(userId: string): Promise<boolean> {
+    return (await this.sql.all(HAS_IDENTITY, [userId, this.orgId])).length > 0;
   }
   identities(userId: string) {
     return this.db.userIdentity.findMany({ where: { orgId: this.orgId, userId }, orderBy: { createdAt: 'asc' }, select: { id: true, idpId: true, nameId: true, source: true, createdAt: true } });

@@ -56,7 +56,7 @@ async function linkExisting(store: TenantStore, input: Login, email: string, use
   if (idp.linkingMode === 'never') await refuse('mode_never');
   if (idp.linkingMode !== 'any-email') {
     if (!coversEmail(idp.emailDomains, email)) await refuse('domain_not_owned');
-    if ((await store.users.identities(user.id)).length) await refuse('other_idp');
+    if (await store.users.hasIdentity(user.id)) await refuse('other_idp');
   }
   return claimLink(store, input, user, 'matched_email');
 }

@@ -32,6 +32,8 @@ for (const provider of testProviders()) {
       t.equal(await b.store.users.findById(userA.id), null);
       t.equal((await b.store.users.findByEmail('same@customer.example'))!.firstName, 'Bob', 'by email: only its own user');
       t.equal(await b.store.users.findByIdentity(idpA.id, 'same@customer.example'), null, 'identity links are scoped');
+      t.equal(await b.store.users.hasIdentity(userA.id), false, 'whether a user has links: only in its own organisation');
+      t.equal(await a.store.users.hasIdentity(userA.id), true);
       t.equal(await b.store.admins.findById((await a.store.admins.list())[0].id), null);
       t.notOk((await b.store.signingKeys.list()).some((k) => k.id === keyA.id));
       t.notOk((await b.store.audit.list()).some((e) => e.orgId === a.org.id));
