@@ -1,6 +1,6 @@
 // Turns a refused upstream Response (a SamlError with its expected-vs-received facts) into what the admin testing
 // the connection needs: what went wrong in plain words, the facts that show it, and what to change where.
-import type { SamlError } from '../../saml/errors.ts';
+import type { UpstreamRefusal } from '../upstream/protocol.ts';
 
 export interface Fact { label: string; value: string | string[] }
 export interface Diagnosis { code: string; title: string; explanation: string; facts: Fact[]; fix: string | null }
@@ -27,7 +27,7 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : v === null || v
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(str) : [str(v)]);
 const seconds = (n: number) => `${Math.abs(n)} second${Math.abs(n) === 1 ? '' : 's'}`;
 
-export function diagnose(err: SamlError, c: DiagnosisContext): Diagnosis {
+export function diagnose(err: UpstreamRefusal, c: DiagnosisContext): Diagnosis {
   const d = err.diagnosis as Record<string, unknown>;
   const base = { code: err.code, explanation: err.message, facts: [] as Fact[], fix: null as string | null };
   switch (err.code) {

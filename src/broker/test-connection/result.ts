@@ -4,6 +4,7 @@ import type { AppContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
 import type { Tenant } from '../../plugins/tenant.ts';
 import { SamlError } from '../../saml/errors.ts';
+import { isUpstreamRefusal } from '../upstream/protocol.ts';
 import type { LoginFlow } from '../../store/login-flows.ts';
 import { sameBrowser } from '../flow/browser.ts';
 import { page, redirect, runHop, type Answer, type Outcome } from '../flow/outcome.ts';
@@ -39,7 +40,7 @@ export async function receiveTestAnswer(ctx: AppContext, tenant: Tenant, flow: L
       },
     };
   } catch (err) {
-    if (!(err instanceof SamlError)) throw err;
+    if (!isUpstreamRefusal(err)) throw err;
     diagnosis = err.diagnosis;
     result = {
       outcome: 'failure', at: now.toISOString(),
