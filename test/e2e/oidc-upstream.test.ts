@@ -147,3 +147,87 @@ t.test('Google-like OP: sign-in through to the SAML app with TOTP; email_verifie
     t.notOk(formIn(res.body)?.fields.SAMLResponse);
   });
 });
+
+t.test('Entra-like OP: identity is (tid, oid), preferred_username stands in for email, groups mapped', async (t) => {
+  const w = await createWorld('entrapipers', undefined, { env: ENV });
+  t.teardown(w.ta.cleanup);
+  const op = await startOidcProvider({
+    clientId: 'broker', clientSecret: 'broker-secret', redirectUri: `${w.base}/oidc/callback`,
+    claims: () => ({ tid: 'tenant-1', oid: 'object-7', preferred_username: 'Ann@Contoso.example', given_name: 'Ann', groups: ['g-admins'] }),
+  });
+  t.teardown(op.close);
+  const idp = await addOidcIdp(w, 'Entra ID', op.issuer, 'oidc-entra', { emailDomains: ['contoso.example'] });
+  const { sp } = await w.addApp('Jira', { attributeRelease: ['email', 'groups'] } as never);
+  await w.org.store.users.create({ email: 'ann@contoso.example' });
+  const browser = new Browser(w.ta);
+  const { page } = await back(w, browser, await op.login((await toIdp(w, browser, sp)).href, 'pairwise-sub-1'));
+  const { res: done } = await browser.follow(page, w.base);
+  const { profile } = await appReceives(sp, done);
+  t.equal(profile.nameID, 'ann@contoso.example');
+  const user = (await w.org.store.users.findByEmail('ann@contoso.example'))!;
+  t.equal((await w.org.store.users.findByIdentity(idp.id, 'tenant-1/object-7'))?.id, user.id, 'linked by (tid, oid), not sub');
+});
+
+t.test('forged ID tokens: each refused with its own code, nothing issued downstream', async (t) => {
+  const w = await createWorld('forgepipers', undefined, { env: ENV });
+  t.teardown(w.ta.cleanup);
+  const op = await startForgingOp();
+  t.teardown(op.close);
+  await addOidcIdp(w, 'Forge', op.issuer, 'oidc-okta', { emailDomains: ['customer.example'] });
+  const { sp } = await w.addApp('Jira');
+  await w.org.store.users.create({ email: 'ann@customer.example' });
+  const now = () => Math.floor(w.ta.clock.now().getTime() / 1000);
+  const good = (nonce: string) => ({ iss: op.issuer, aud: 'broker', sub: 'ann', nonce, iat: now(), exp: now() + 300, email: 'ann@customer.example', email_verified: true });
+  const { generateKeyPair, exportSPKI } = await import('jose');
+  const stranger = (await generateKeyPair('RS256')).privateKey;
+
+  /** One sign-in: the broker sends us to the OP, the OP "answers" with a code, its token endpoint with `idToken`. */
+  async function attempt(make: (nonce: string) => Promise<string | { body: string }>) {
+    const browser = new Browser(w.ta);
+    const auth = await toIdp(w, browser, sp);
+    const made = await make(auth.searchParams.get('nonce')!);
+    op.answer = typeof made === 'string' ? { idToken: made } : { body: made.body };
+    const { page } = await back(w, browser, `${w.base}/oidc/callback?code=c0de&state=${auth.searchParams.get('state')}&iss=${encodeURIComponent(op.issuer)}`);
+    return { page, browser, auth };
+  }
+  const cases: Array<[string, string, (nonce: string) => Promise<string | { body: string }>]> = [
+    ['an honest token is accepted (the control)', '', (n) => op.sign(good(n))],
+    ['nonce mismatch', 'oidc_nonce_mismatch', (n) => op.sign({ ...good(n), nonce: 'another-sign-ins-nonce' })],
+    ['signed by an unknown key', 'oidc_unknown_key', (n) => op.sign(good(n), { kid: 'k2' }, stranger)],
+    ['signed by another key under the known kid', 'oidc_bad_signature', (n) => op.sign(good(n), {}, stranger)],
+    ['alg none', 'oidc_weak_algorithm', async (n) => unsignedToken(good(n))],
+    ['HS256 signed with the public key', 'oidc_weak_algorithm', async (n) => op.sign(good(n), { alg: 'HS256' }, new TextEncoder().encode(await exportSPKI((await import('node:crypto')).createPublicKey(JSON.stringify(op.publicJwk) === '' ? '' : { key: op.publicJwk as never, format: 'jwk' }) as never)))],
+    ['wrong issuer (mix-up)', 'oidc_wrong_issuer', (n) => op.sign({ ...good(n), iss: 'https://other-idp.example' })],
+    ['wrong audience', 'oidc_wrong_audience', (n) => op.sign({ ...good(n), aud: 'another-client' })],
+    ['azp naming another party', 'oidc_wrong_audience', (n) => op.sign({ ...good(n), aud: ['broker', 'x'], azp: 'x' })],
+    ['expired', 'oidc_expired', (n) => op.sign({ ...good(n), iat: now() - 7200, exp: now() - 3600 })],
+    ['issued in the future', 'oidc_not_yet_valid', (n) => op.sign({ ...good(n), iat: now() + 3600, exp: now() + 7200 })],
+    ['malformed token', 'oidc_malformed', async () => 'not.a.jwt'],
+    ['oversized token', 'oidc_too_large', async (n) => op.sign({ ...good(n), padding: 'x'.repeat(100_000) })],
+    ['malformed token response', 'oidc_malformed', async () => ({ body: '{"access_token": ' })],
+  ];
+  for (const [name, code, make] of cases) {
+    await t.test(name, async (t) => {
+      const { page, browser } = await attempt(make);
+      if (!code) {
+        const { res } = await browser.follow(page, w.base);
+        t.equal((await appReceives(sp, res)).profile.nameID, 'ann@customer.example');
+        return;
+      }
+      t.equal(codeOf(page.body), code);
+      t.equal(page.statusCode, 400);
+      t.notOk(formIn(page.body)?.fields.SAMLResponse, 'nothing issued downstream');
+    });
+  }
+
+  await t.test('nonce replay: a token, once used, is refused on its own sign-in\'s second callback and elsewhere', async (t) => {
+    const { page, browser, auth } = await attempt((n) => op.sign(good(n)));
+    await browser.follow(page, w.base);
+    const again = await browser.get(`${w.base}/oidc/callback?code=c0de&state=${auth.searchParams.get('state')}`);
+    t.equal(codeOf(again.body), 'oidc_state_mismatch', 'the flow moved on');
+    // The same token (its nonce) offered to a new sign-in: its nonce is not the new one's.
+    const used = op.answer.idToken!;
+    const second = await attempt(async () => used);
+    t.equal(codeOf(second.page.body), 'oidc_nonce_mismatch');
+  });
+});

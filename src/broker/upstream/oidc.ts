@@ -10,6 +10,7 @@
 //   worse, a public key). We add the iat skew check and the email_verified rule.
 // - Identity is (IdP, sub); for Entra ID (tid, oid), stable across the tenant's apps where sub is pairwise.
 import { createHash } from 'node:crypto';
+import * as jose from 'jose';
 import * as client from 'openid-client';
 import type { AppContext } from '../../context.ts';
 import { ValidationError } from '../../errors.ts';
@@ -73,14 +74,8 @@ export function clientConfig(ctx: AppContext, tenant: Tenant, idp: IdentityProvi
   const config = new client.Configuration(d as client.ServerMetadata, idp.oidcClientId, { id_token_signed_response_alg: algs as unknown as string, [client.clockSkew]: Math.round((ctx.clock.now().getTime() - Date.now()) / 1000), [client.clockTolerance]: ctx.config.clockSkewSeconds }, auth);
   const timeoutMs = ctx.config.metadataFetchTimeoutSeconds * 1000;
   config[client.customFetch] = async (url, options) => {
-    // The JWKS under the metadata SSRF rules (the same fetch as discovery and SAML metadata); the token and userinfo
-    // endpoints, named by the same checked document, take a bounded answer within the same timeout.
-    if (options.method === 'GET' && url === d.jwks_uri) {
-      const text = await fetchMetadata(url, { allowPrivate: ctx.config.metadataAllowPrivate, timeoutMs, accept: 'application/jwk-set+json, application/json', maxBytes: MAX_OIDC_RESPONSE_BYTES }).catch((err) => {
-        throw new OidcError('oidc_unavailable', 'The identity provider\'s signing keys could not be fetched.', { jwksUri: url, problem: (err as Error).message });
-      });
-      return new Response(text, { status: 200, headers: { 'content-type': 'application/json' } });
-    }
+    // The token and userinfo endpoints, named by the checked discovery document: a bounded answer within the
+    // metadata fetch timeout. (The JWKS is fetched by verifySignature under the metadata SSRF rules.)
     const res = await fetch(url, { ...options, signal: AbortSignal.timeout(timeoutMs) } as RequestInit).catch((err) => {
       throw new OidcError('oidc_unavailable', 'The identity provider could not be reached.', { url, problem: (err as Error).message });
     });
@@ -91,9 +86,68 @@ export function clientConfig(ctx: AppContext, tenant: Tenant, idp: IdentityProvi
   return config;
 }
 
+/** The IdPs' key sets by jwks_uri, shared by this process's logins; fetched again on a kid it does not have (a key
+ *  rotation), at most once every JWKS_REFETCH_SECONDS so that forged kids cannot make us hammer the IdP. */
+const jwksCache = new Map<string, { keys: jose.JSONWebKeySet; fetchedAt: number }>();
+const JWKS_REFETCH_SECONDS = 30;
+
+async function fetchJwks(ctx: AppContext, uri: string): Promise<jose.JSONWebKeySet> {
+  let text: string;
+  try {
+    text = await fetchMetadata(uri, { allowPrivate: ctx.config.metadataAllowPrivate, timeoutMs: ctx.config.metadataFetchTimeoutSeconds * 1000, accept: 'application/jwk-set+json, application/json', maxBytes: MAX_OIDC_RESPONSE_BYTES });
+  } catch (err) {
+    throw new OidcError('oidc_unavailable', 'The identity provider\'s signing keys could not be fetched.', { jwksUri: uri, problem: (err as Error).message });
+  }
+  let keys: unknown;
+  try {
+    keys = JSON.parse(text);
+  } catch {
+    keys = null;
+  }
+  if (!keys || typeof keys !== 'object' || !Array.isArray((keys as { keys?: unknown }).keys)) throw new OidcError('oidc_unavailable', 'The identity provider\'s signing keys are not a JWK set.', { jwksUri: uri });
+  jwksCache.set(uri, { keys: keys as jose.JSONWebKeySet, fetchedAt: Date.now() });
+  return keys as jose.JSONWebKeySet;
+}
+
+async function verifySignature(ctx: AppContext, d: OidcDiscovery, idToken: string) {
+  const allowed = OIDC_ALLOWED_ALGS.filter((a) => !d.id_token_signing_alg_values_supported || d.id_token_signing_alg_values_supported.includes(a));
+  const verifyWith = (set: jose.JSONWebKeySet) => jose.compactVerify(idToken, jose.createLocalJWKSet(set), { algorithms: allowed });
+  const cached = jwksCache.get(d.jwks_uri);
+  try {
+    await verifyWith(cached?.keys ?? (await fetchJwks(ctx, d.jwks_uri)));
+  } catch (err) {
+    if (!(err instanceof jose.errors.JWKSNoMatchingKey) || !cached || Date.now() - cached.fetchedAt < JWKS_REFETCH_SECONDS * 1000) throw joseRefusal(err, idToken);
+    try {
+      await verifyWith(await fetchJwks(ctx, d.jwks_uri));
+    } catch (again) {
+      throw joseRefusal(again, idToken);
+    }
+  }
+}
+
+const headerOf = (token: string): { kid?: string; alg?: string } => {
+  try {
+    return jose.decodeProtectedHeader(token) as { kid?: string; alg?: string };
+  } catch {
+    return {};
+  }
+};
+
+function joseRefusal(err: unknown, idToken: string): unknown {
+  if (err instanceof jose.errors.JWKSNoMatchingKey) return new OidcError('oidc_unknown_key', 'The sign-in token is signed by a key the identity provider does not publish.', { kid: headerOf(idToken).kid ?? null, alg: headerOf(idToken).alg ?? null });
+  if (err instanceof jose.errors.JWSSignatureVerificationFailed) return new OidcError('oidc_bad_signature', 'The sign-in token\'s signature is not valid.', {});
+  if (err instanceof jose.errors.JOSEAlgNotAllowed || err instanceof jose.errors.JOSENotSupported) return new OidcError('oidc_weak_algorithm', 'The sign-in token uses an algorithm that is not accepted.', {});
+  if (err instanceof jose.errors.JOSEError) return new OidcError('oidc_malformed', 'The sign-in token could not be read.', { library: err.code });
+  return err;
+}
+
 /** openid-client's (oauth4webapi's) refusals, as our codes. */
 export function refusalOf(err: unknown): OidcError {
   if (err instanceof OidcError) return err;
+  // openid-client wraps oauth4webapi's errors (and ours, from the fetch) in a ClientError: the cause says what failed.
+  const wrapped = (err as { cause?: unknown }).cause;
+  if (wrapped instanceof OidcError) return wrapped;
+  if (wrapped instanceof Error && (err as Error).name === 'ClientError') err = wrapped;
   const e = err as { code?: string; error?: string; error_description?: string; message?: string; cause?: unknown; name?: string };
   const cause = (e.cause ?? {}) as { claim?: string; header?: { alg?: string; kid?: string }; alg?: string; expected?: unknown; claims?: Record<string, unknown> };
   const msg = String(e.message ?? '');
@@ -186,6 +240,9 @@ export const oidc: UpstreamProtocol = {
       const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: expectedRequestId, expectedNonce: nonce, expectedState: returned.relayState ?? '', idTokenExpected: true });
       claims = { ...(tokens.claims() as Record<string, unknown>) };
       accessToken = tokens.access_token;
+      // openid-client takes the token endpoint's TLS for the ID token's origin and does not check its signature
+      // (OpenID Connect Core 3.1.3.7 allows that); we check it all the same, against the IdP's JWKS.
+      await verifySignature(ctx, discoveryOf(idp), tokens.id_token!);
     } catch (err) {
       throw refusalOf(err);
     }
