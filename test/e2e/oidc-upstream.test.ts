@@ -2,7 +2,7 @@
 // Entra-like) on loopback, the broker as relying party, and a downstream SAML app (@node-saml/node-saml) that must
 // accept the Response, with the TOTP second factor; then every refusal, each with its own code and nothing issued
 // downstream, with ID tokens forged by jose where an honest OP would not send them.
-import { createHash } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import t from 'tap';
 import { saveIdentityProvider } from '../../src/orgs/registrations.ts';
 import { oidcIdpInput } from '../../src/orgs/oidc-registration.ts';
@@ -178,7 +178,7 @@ t.test('forged ID tokens: each refused with its own code, nothing issued downstr
   await w.org.store.users.create({ email: 'ann@customer.example' });
   const now = () => Math.floor(w.ta.clock.now().getTime() / 1000);
   const good = (nonce: string) => ({ iss: op.issuer, aud: 'broker', sub: 'ann', nonce, iat: now(), exp: now() + 300, email: 'ann@customer.example', email_verified: true });
-  const { generateKeyPair, exportSPKI } = await import('jose');
+  const { generateKeyPair } = await import('jose');
   const stranger = (await generateKeyPair('RS256')).privateKey;
 
   /** One sign-in: the broker sends us to the OP, the OP "answers" with a code, its token endpoint with `idToken`. */
@@ -196,7 +196,8 @@ t.test('forged ID tokens: each refused with its own code, nothing issued downstr
     ['signed by an unknown key', 'oidc_unknown_key', (n) => op.sign(good(n), { kid: 'k2' }, stranger)],
     ['signed by another key under the known kid', 'oidc_bad_signature', (n) => op.sign(good(n), {}, stranger)],
     ['alg none', 'oidc_weak_algorithm', async (n) => unsignedToken(good(n))],
-    ['HS256 signed with the public key', 'oidc_weak_algorithm', async (n) => op.sign(good(n), { alg: 'HS256' }, new TextEncoder().encode(await exportSPKI((await import('node:crypto')).createPublicKey(JSON.stringify(op.publicJwk) === '' ? '' : { key: op.publicJwk as never, format: 'jwk' }) as never)))],
+    // The classic key-confusion attack: the IdP's public key (PEM, as anyone can fetch it) used as an HMAC secret.
+    ['HS256 signed with the public key', 'oidc_weak_algorithm', (n) => op.sign(good(n), { alg: 'HS256' }, new TextEncoder().encode(String(createPublicKey({ key: op.publicJwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }))))],
     ['wrong issuer (mix-up)', 'oidc_wrong_issuer', (n) => op.sign({ ...good(n), iss: 'https://other-idp.example' })],
     ['wrong audience', 'oidc_wrong_audience', (n) => op.sign({ ...good(n), aud: 'another-client' })],
     ['azp naming another party', 'oidc_wrong_audience', (n) => op.sign({ ...good(n), aud: ['broker', 'x'], azp: 'x' })],
