@@ -49,7 +49,7 @@ const EXPECTED: Record<string, RouteAccess> = {
   'GET /admin/tokens': 'admin', 'POST /admin/tokens': 'admin', 'POST /admin/tokens/:id/revoke': 'admin', 'GET /admin/tokens/created/:id': 'admin',
   'POST /admin/idps/:id/scim-tokens': 'admin', 'GET /admin/idps/:id/scim-tokens/created/:tokenId': 'admin', 'POST /admin/idps/:id/scim-tokens/:tokenId/revoke': 'admin',
   'PATCH /api/organization': 'admin', 'POST /api/keys/next': 'admin', 'POST /api/keys/promote': 'admin', 'POST /api/keys/retire': 'admin',
-  'PUT /api/keys/next/promote-at': 'admin', 'POST /api/idps': 'admin', 'PATCH /api/idps/:id': 'admin', 'POST /api/idps/:id/enable': 'admin',
+  'PUT /api/keys/next/promote-at': 'admin', 'POST /api/idps': 'admin', 'POST /api/idps/oidc': 'admin', 'PATCH /api/idps/:id': 'admin', 'POST /api/idps/:id/enable': 'admin',
   'POST /api/idps/:id/disable': 'admin', 'POST /api/idps/:id/refresh-metadata': 'admin', 'DELETE /api/idps/:id': 'admin',
   'POST /api/apps': 'admin', 'PATCH /api/apps/:id': 'admin', 'DELETE /api/apps/:id': 'admin', 'PUT /api/apps/:id/policy': 'admin',
   'POST /api/apps/:id/policy/two-factor': 'admin', 'POST /api/users': 'admin', 'PATCH /api/users/:id': 'admin', 'DELETE /api/users/:id': 'admin',

@@ -29,7 +29,6 @@ export const OIDC_ALLOWED_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', '
 /** The largest callback query, token endpoint or userinfo answer we read. */
 export const MAX_OIDC_RESPONSE_BYTES = 64 * 1024;
 
-export const oidcCallbackUrl = (tenant: Pick<Tenant, 'urls'>) => `${tenant.urls.base}/oidc/callback`;
 const nonceOf = (verifier: string) => createHash('sha256').update(`nonce:${verifier}`).digest('base64url');
 
 export function discoveryOf(idp: IdentityProvider): OidcDiscovery {
@@ -211,7 +210,7 @@ export const oidc: UpstreamProtocol = {
     const config = clientConfig(ctx, tenant, idp);
     const verifier = client.randomPKCECodeVerifier();
     const params: Record<string, string> = {
-      redirect_uri: oidcCallbackUrl(tenant),
+      redirect_uri: tenant.urls.oidcCallback,
       scope: idp.oidcScopes,
       response_type: 'code',
       state: flowId,
@@ -235,7 +234,7 @@ export const oidc: UpstreamProtocol = {
     let claims: Record<string, unknown>;
     let accessToken: string;
     try {
-      const callback = new URL(oidcCallbackUrl(tenant));
+      const callback = new URL(tenant.urls.oidcCallback);
       callback.search = returned.message;
       const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: expectedRequestId, expectedNonce: nonce, expectedState: returned.relayState ?? '', idTokenExpected: true });
       claims = { ...(tokens.claims() as Record<string, unknown>) };
