@@ -39,6 +39,9 @@ for (const allowPrivate of [true, false]) {
     const audit = await pp.store.audit.list({ type: 'idp.created' } as never);
     t.match(JSON.stringify(audit), /"protocol":"oidc"/, 'audited with its protocol');
 
+    const refresh = await ta.request('piedpipers', { method: 'POST', url: `/api/idps/${idp.id}/refresh-metadata`, headers: { authorization: `Bearer ${token}` } });
+    t.match(refresh.json(), { status: 'updated', changes: null, idp: { metadataError: null, ssoUrl: `${op.issuer}/auth` } }, 'the discovery document is refreshed like metadata');
+
     t.equal((await api(body)).statusCode, 409, 'the same issuer twice');
     const wrongIssuer = await api({ ...body, issuer: undefined, discovery: JSON.stringify({ issuer: 'https://x.example', authorization_endpoint: 'https://x.example/a', token_endpoint: 'https://x.example/t', jwks_uri: 'https://x.example/j', response_types_supported: ['id_token'] }) });
     t.equal(wrongIssuer.statusCode, 400, wrongIssuer.body);
