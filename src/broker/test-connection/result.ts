@@ -44,7 +44,7 @@ export async function receiveTestAnswer(ctx: AppContext, tenant: Tenant, flow: L
     diagnosis = err.diagnosis;
     result = {
       outcome: 'failure', at: now.toISOString(),
-      failure: diagnose(err, { spEntityId: tenant.urls.spEntityId, acsUrl: tenant.urls.spAcs, skewSeconds: ctx.config.clockSkewSeconds, idpEntityId: idp?.entityId ?? '' }),
+      failure: diagnose(err, { spEntityId: tenant.urls.spEntityId, acsUrl: tenant.urls.spAcs, skewSeconds: ctx.config.clockSkewSeconds, idpEntityId: idp?.entityId ?? '', redirectUri: tenant.urls.oidcCallback, nowSeconds: Math.floor(now.getTime() / 1000) }),
     };
   }
   const moved = await tenant.store.flows.advance(flow, result.outcome === 'success' ? STAGE.completed : STAGE.failed, { data: { ...flow.data, test: { ...flow.data.test, result } } });
