@@ -113,12 +113,11 @@ async function fetchOidc(ctx: AppContext, idp: IdentityProvider): Promise<Fetche
   })();
   const changes: MetadataChanges & Record<string, unknown> = {};
   if (idp.ssoUrl !== d.authorization_endpoint) changes.ssoUrl = { old: idp.ssoUrl, new: d.authorization_endpoint };
-  if ((idp.sloUrl ?? null) !== (d.end_session_endpoint ?? null)) changes.sloUrl = { old: idp.sloUrl ?? null, new: d.end_session_endpoint ?? null };
-  for (const k of ['token_endpoint', 'jwks_uri', 'userinfo_endpoint'] as const) if (before?.[k] !== d[k]) changes[k] = { old: before?.[k] ?? null, new: d[k] ?? null };
+  for (const k of ['token_endpoint', 'jwks_uri', 'userinfo_endpoint', 'end_session_endpoint'] as const) if (before?.[k] !== d[k]) changes[k] = { old: before?.[k] ?? null, new: d[k] ?? null };
   return {
     doc: { cacheDurationSeconds: null, validUntil: null },
     changes: Object.keys(changes).length ? changes : null,
-    fields: { ssoUrl: d.authorization_endpoint, sloUrl: d.end_session_endpoint ?? null, oidcDiscovery: JSON.stringify(d) },
+    fields: { ssoUrl: d.authorization_endpoint, oidcDiscovery: JSON.stringify(d) },
   };
 }
 

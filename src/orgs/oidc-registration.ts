@@ -31,7 +31,9 @@ export function fromDiscovery(d: OidcDiscovery, fetched: { url: string | null; a
     protocol: 'oidc',
     entityId: d.issuer,
     ssoUrl: d.authorization_endpoint,
-    sloUrl: d.end_session_endpoint ?? null,
+    // Never the end_session_endpoint: sloUrl is where single logout sends a SAML LogoutRequest. RP-initiated logout
+    // reads the endpoint from the discovery document.
+    sloUrl: null,
     oidcDiscovery: JSON.stringify(d),
     metadataUrl: fetched.url,
     metadataFetchedAt: fetched.at,

@@ -36,7 +36,7 @@ const EXPECTED: Record<string, RouteAccess> = {
   'POST /admin/organization': 'admin', 'POST /admin/organization/logo': 'admin', 'POST /admin/organization/logo/remove': 'admin',
   'POST /admin/organization/keys/next': 'admin', 'POST /admin/organization/keys/promote': 'admin', 'POST /admin/organization/keys/retire': 'admin',
   'POST /admin/organization/keys/promote-at': 'admin',
-  'GET /admin/idps/new': 'admin', 'POST /admin/idps/new/url': 'admin', 'POST /admin/idps/new/file': 'admin', 'POST /admin/idps/new/manual': 'admin',
+  'GET /admin/idps/new': 'admin', 'POST /admin/idps/new/url': 'admin', 'POST /admin/idps/new/file': 'admin', 'POST /admin/idps/new/manual': 'admin', 'POST /admin/idps/new/oidc': 'admin',
   'POST /admin/idps/:id': 'admin', 'POST /admin/idps/:id/enabled': 'admin', 'GET /admin/idps/:id/delete': 'admin', 'POST /admin/idps/:id/delete': 'admin',
   'POST /admin/idps/:id/refresh': 'admin', 'POST /admin/idps/:id/test': 'admin',
   'GET /admin/apps/new': 'admin', 'POST /admin/apps/new': 'admin', 'POST /admin/apps/new/metadata': 'admin', 'POST /admin/apps/:id': 'admin',

@@ -42,6 +42,10 @@ for (const allowPrivate of [true, false]) {
     const refresh = await ta.request('piedpipers', { method: 'POST', url: `/api/idps/${idp.id}/refresh-metadata`, headers: { authorization: `Bearer ${token}` } });
     t.match(refresh.json(), { status: 'updated', changes: null, idp: { metadataError: null, ssoUrl: `${op.issuer}/auth` } }, 'the discovery document is refreshed like metadata');
 
+    const patched = await ta.request('piedpipers', { method: 'PATCH', url: `/api/idps/${idp.id}`, headers: { authorization: `Bearer ${token}` }, payload: { name: 'Okta', emailDomains: ['customer.example', 'sub.customer.example'] } });
+    t.equal(patched.statusCode, 200, patched.body);
+    t.match(patched.json(), { name: 'Okta', protocol: 'oidc', oidc: { hasClientSecret: true } }, 'an OIDC IdP\'s name and trust settings change through PATCH');
+
     t.equal((await api(body)).statusCode, 409, 'the same issuer twice');
     const wrongIssuer = await api({ ...body, issuer: undefined, discovery: JSON.stringify({ issuer: 'https://x.example', authorization_endpoint: 'https://x.example/a', token_endpoint: 'https://x.example/t', jwks_uri: 'https://x.example/j', response_types_supported: ['id_token'] }) });
     t.equal(wrongIssuer.statusCode, 400, wrongIssuer.body);

@@ -25,7 +25,7 @@ t.test('CLI: idp add-oidc', async (t) => {
   const db = new Database(dbFile, { readonly: true });
   t.teardown(() => db.close());
   const row = db.prepare('SELECT protocol, oidcClientId, oidcClientSecret, sloUrl, mappingPreset FROM IdentityProvider').get() as Record<string, string>;
-  t.match(row, { protocol: 'oidc', oidcClientId: 'app-1', sloUrl: `${issuer}/logout`, mappingPreset: 'oidc-entra' });
+  t.match(row, { protocol: 'oidc', oidcClientId: 'app-1', sloUrl: null, mappingPreset: 'oidc-entra' });
   t.notMatch(row.oidcClientSecret, /entra-secret-value/, 'the secret is sealed');
   t.match(db.prepare("SELECT actor, details FROM AuditEvent WHERE type = 'idp.created'").get(), { actor: 'cli', details: /"protocol":"oidc"/ });
 

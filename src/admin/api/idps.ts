@@ -76,6 +76,14 @@ const idpSchema = {
 } as const;
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } };
 
+const endSessionOf = (idp: IdentityProvider) => {
+  try {
+    return (JSON.parse(idp.oidcDiscovery ?? '{}') as { end_session_endpoint?: string }).end_session_endpoint ?? null;
+  } catch {
+    return null;
+  }
+};
+
 /** The registration without the stored metadata document or anything internal (the orgId, the refresh schedule). */
 function idpView(idp: IdentityProvider, urls: Pick<OrgUrls, 'oidcCallback'>) {
   const fingerprint = (pem: string) => {
@@ -95,7 +103,7 @@ function idpView(idp: IdentityProvider, urls: Pick<OrgUrls, 'oidcCallback'>) {
     metadataUrl: idp.metadataUrl, metadataFetchedAt: idp.metadataFetchedAt?.toISOString() ?? null, metadataValidUntil: idp.metadataValidUntil?.toISOString() ?? null,
     metadataError: idp.metadataError, metadataSigned: !!idp.metadataSigningCertificate,
     protocol: idp.protocol,
-    oidc: idp.protocol === 'oidc' ? { redirectUri: urls.oidcCallback, clientId: idp.oidcClientId ?? '', clientAuth: idp.oidcClientAuth, hasClientSecret: !!idp.oidcClientSecret, scopes: idp.oidcScopes, userinfo: idp.oidcUserinfo, endSessionEndpoint: idp.sloUrl } : null,
+    oidc: idp.protocol === 'oidc' ? { redirectUri: urls.oidcCallback, clientId: idp.oidcClientId ?? '', clientAuth: idp.oidcClientAuth, hasClientSecret: !!idp.oidcClientSecret, scopes: idp.oidcScopes, userinfo: idp.oidcUserinfo, endSessionEndpoint: endSessionOf(idp) } : null,
     createdAt: idp.createdAt.toISOString(), updatedAt: idp.updatedAt.toISOString(),
   };
 }

@@ -147,7 +147,7 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
         metadataFetchedAt: idp.metadataFetchedAt?.toISOString() ?? null, metadataValidUntil: idp.metadataValidUntil?.toISOString() ?? null,
         metadataError: idp.metadataError, metadataSigned: !!idp.metadataSigningCertificate, certificates: idp.certificates.map(certificateSummary),
         emailDomains: idp.emailDomains, linkingMode: idp.linkingMode, signRequests: idp.signRequests,
-        protocol: idp.protocol, oidc: idp.protocol === 'oidc' ? { clientId: idp.oidcClientId, clientAuth: idp.oidcClientAuth, scopes: idp.oidcScopes, userinfo: idp.oidcUserinfo, preset: idp.mappingPreset, endSession: idp.sloUrl } : null,
+        protocol: idp.protocol, oidc: idp.protocol === 'oidc' ? { clientId: idp.oidcClientId, clientAuth: idp.oidcClientAuth, scopes: idp.oidcScopes, userinfo: idp.oidcUserinfo, preset: idp.mappingPreset, endSession: !!idp.oidcDiscovery?.includes('"end_session_endpoint"') } : null,
       },
       form: formValues(edit?.input ?? idp), errors: edit?.errors ?? {},
       provisioning: await provisioningOf(tenant.store, tenant.urls.base, idp.id),
