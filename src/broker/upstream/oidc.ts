@@ -268,7 +268,7 @@ export const oidc: UpstreamProtocol = {
     if (claims.email_verified === false || claims.email_verified === 'false') profile.emailUnverified = true;
     const diagnosis: Record<string, unknown> = { sub: claims.sub, iss: claims.iss, ...(typeof claims.sid === 'string' && { sid: claims.sid }) };
     // Entra ID's groups overage: over 200 groups, the token names a Graph query instead of the groups. The broker
-    // does not call Graph: the user has no groups here, and the admin sees why.
+    // does not call Graph: the user has no groups here (noted with the login's facts; docs/oidc-idps.md says why).
     const claimNames = claims._claim_names as Record<string, unknown> | undefined;
     if (claimNames && typeof claimNames === 'object' && 'groups' in claimNames) diagnosis.groupsOverage = true;
     const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : now.getTime();
