@@ -47,6 +47,7 @@ export interface ErrorEntry {
 }
 
 const UPSTREAM = { who: 'user', saml: APP_STATUS.authnFailed, audit: ['login.upstream_rejected', 'logout.rejected', 'idp.test_connection'] } as const;
+const OIDC_UPSTREAM = { who: 'user', saml: APP_STATUS.authnFailed, audit: ['login.upstream_rejected', 'idp.test_connection'] } as const;
 const FROM_APP = { who: 'user', audit: ['logout.rejected'] } as const;
 const SIGN_IN_AGAIN = 'Go back to the application and sign in again.';
 const ASK_ADMIN = 'Ask your administrator.';
@@ -98,6 +99,7 @@ export const CATALOGUE = {
   // Identity providers, apps, keys (console and API)
   idp_not_found: { status: 404, who: 'admin', meaning: 'No identity provider with this id in this organisation.', fix: 'Reload the list of identity providers.' },
   idp_exists: { status: 409, who: 'admin', meaning: 'An identity provider with this entity ID is already registered.', fix: 'Edit the existing one instead.' },
+  idp_protocol_mismatch: { status: 400, who: 'admin', meaning: 'The change is for the other protocol (a SAML setting sent for an OpenID Connect identity provider, or the other way round).', fix: 'Use the form or API fields of the identity provider\'s own protocol.' },
   idp_domain_taken: { status: 409, who: 'admin', meaning: 'An email domain is already claimed by another identity provider; `details.clashes` lists them.', fix: 'Remove the domain from one of the two identity providers.' },
   metadata_refresh_running: { status: 409, who: 'admin', meaning: 'The identity provider\'s metadata is being refreshed right now.', fix: 'Try again in a moment.' },
   app_not_found: { status: 404, who: 'admin', meaning: 'No app with this id in this organisation.', fix: 'Reload the list of apps.' },
@@ -193,12 +195,34 @@ export const CATALOGUE = {
   saml_request_unsigned: { status: 400, ...FROM_APP, meaning: 'The app must sign its requests (or an unsigned logout request names no session) and this one is not signed.', fix: 'Register the app\'s certificate and make it sign, or turn off "require signed requests".' },
   saml_request_bad_signature: { status: 400, ...FROM_APP, meaning: 'The app\'s request signature does not match its registered certificate.', fix: 'Update the app\'s certificate in the console.' },
   saml_unsupported_binding: { status: 400, ...FROM_APP, meaning: 'The app asked for its answer by a binding other than HTTP-POST.', fix: 'Configure the app for HTTP-POST responses.' },
+  // OpenID Connect answers from upstream IdPs (src/broker/upstream/oidc.ts): like the SAML ones, each a refused sign-in
+  oidc_state_mismatch: { status: 400, ...OIDC_UPSTREAM, meaning: 'The answer names no sign-in of this organisation waiting for an identity provider (a wrong, used or foreign state).', fix: SIGN_IN_AGAIN },
+  oidc_idp_error: { status: 400, ...OIDC_UPSTREAM, meaning: 'The identity provider answered with an OAuth error (for example access_denied).', fix: 'The test connection shows the error and its description; check the identity provider\'s side.' },
+  oidc_code_rejected: { status: 400, ...OIDC_UPSTREAM, meaning: 'The token endpoint refused the authorization code (used already, expired, or a PKCE or redirect URI mismatch).', fix: 'Admins: check that the redirect URI registered at the identity provider is the one the console shows.' },
+  oidc_client_auth_failed: { status: 400, ...OIDC_UPSTREAM, meaning: 'The token endpoint refused our client credentials (invalid_client).', fix: 'Admins: check the client ID and secret (and that the secret has not expired at the identity provider).' },
+  oidc_nonce_mismatch: { status: 400, ...OIDC_UPSTREAM, meaning: 'The ID token\'s nonce is not the one this sign-in sent.', fix: SIGN_IN_AGAIN },
+  oidc_replayed: { status: 400, ...OIDC_UPSTREAM, meaning: 'This ID token (its nonce) was already used.', fix: SIGN_IN_AGAIN },
+  oidc_unknown_key: { status: 400, ...OIDC_UPSTREAM, meaning: 'The ID token is signed with a key (kid) that the identity provider\'s published keys do not have, even after fetching them again.', fix: 'Admins: check the issuer; the identity provider may publish its keys elsewhere.' },
+  oidc_bad_signature: { status: 400, ...OIDC_UPSTREAM, meaning: 'The ID token\'s signature does not verify with the identity provider\'s key.', fix: 'Report it: a legitimate identity provider never does this.' },
+  oidc_weak_algorithm: { status: 400, ...OIDC_UPSTREAM, meaning: 'The ID token uses an algorithm off the allow-list (none, HMAC, or an unknown one).', fix: 'Admins: configure the identity provider to sign ID tokens with RS256, PS256 or ES256.' },
+  oidc_wrong_issuer: { status: 400, ...OIDC_UPSTREAM, meaning: 'The ID token\'s issuer is not the registered one (a mix-up between identity providers).', fix: 'Admins: check the issuer URL registered for the identity provider.' },
+  oidc_wrong_audience: { status: 400, ...OIDC_UPSTREAM, meaning: 'The ID token is not for our client (aud, or azp names another party).', fix: 'Admins: check the client ID.' },
+  oidc_expired: { status: 400, ...OIDC_UPSTREAM, meaning: 'The ID token has expired (beyond the allowed clock skew).', fix: 'Check the clocks of the broker and the identity provider; sign in again.' },
+  oidc_not_yet_valid: { status: 400, ...OIDC_UPSTREAM, meaning: 'The ID token was issued in the future (beyond the allowed clock skew).', fix: 'Check the clocks of the broker and the identity provider.' },
+  oidc_malformed: { status: 400, ...OIDC_UPSTREAM, meaning: 'The answer or the ID token is not well formed.', fix: 'Report it with the test connection\'s details.' },
+  oidc_too_large: { status: 400, ...OIDC_UPSTREAM, meaning: 'An answer or token from the identity provider is over the size limit.', fix: 'Check what the identity provider sends (a very large groups claim, for example).' },
+  oidc_hosted_domain: { status: 400, ...OIDC_UPSTREAM, meaning: 'Google: the account\'s hosted domain (hd) is not one of the identity provider\'s email domains.', fix: 'Admins: add the domain to the identity provider, if it is really this customer\'s.' },
+  oidc_unavailable: { status: 400, ...OIDC_UPSTREAM, meaning: 'The identity provider\'s endpoints (token, keys, user info) could not be reached in time.', fix: 'Try again later; admins: check the identity provider\'s status and the discovery document.' },
+  oidc_not_configured: { status: 400, ...OIDC_UPSTREAM, meaning: 'The identity provider\'s registration is incomplete (no discovery document, client ID or secret).', fix: 'Admins: complete the identity provider\'s settings.' },
+  oidc_email_unverified: { status: 403, who: 'user', saml: APP_STATUS.authnFailed, audit: ['login.denied', 'login.returned'], meaning: 'The identity provider says the email address is not verified (email_verified: false), so it neither links nor creates an account.', fix: 'Verify the address at the identity provider, or ask an administrator to link the account.' },
 } as const satisfies Record<string, ErrorEntry>;
 
 /** Every code the broker answers with. */
 export type ErrorCode = keyof typeof CATALOGUE;
 /** The codes of SAML messages refused by the adapters in src/saml (SamlError). */
 export type SamlErrorCode = Extract<ErrorCode, `saml_${string}`>;
+/** The codes of OpenID Connect answers refused by the upstream OIDC adapter (OidcError). */
+export type OidcErrorCode = Extract<ErrorCode, `oidc_${string}`>;
 
 export const entryOf = (code: ErrorCode): ErrorEntry => CATALOGUE[code];
 export const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(CATALOGUE, code);

@@ -19,6 +19,14 @@ export const ATTRIBUTE_PRESETS: Record<MappingPreset, Partial<Record<CanonicalFi
     lastName: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname',
     groups: 'http://schemas.microsoft.com/ws/2008/06/identity/claims/groups',
   },
+  // OpenID Connect IdPs: claims of the ID token (and userinfo, when on). Entra ID: `email` is an optional claim,
+  // preferred_username (the UPN) stands in for it (src/broker/upstream/oidc.ts); groups are object IDs.
+  'oidc-entra': { email: 'email', firstName: 'given_name', lastName: 'family_name', groups: 'groups' },
+  // Google Workspace sends no groups; `hd` (the hosted domain) is checked against the IdP's email domains.
+  'oidc-google': { email: 'email', firstName: 'given_name', lastName: 'family_name' },
+  // Okta and Keycloak: `groups` once a groups claim (Okta) or the group membership mapper (Keycloak) is added.
+  'oidc-okta': { email: 'email', firstName: 'given_name', lastName: 'family_name', groups: 'groups' },
+  'oidc-keycloak': { email: 'email', firstName: 'given_name', lastName: 'family_name', groups: 'groups' },
   custom: {},
 };
 

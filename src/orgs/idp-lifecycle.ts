@@ -43,7 +43,7 @@ export async function createIdp(store: TenantStore, input: IdentityProviderInput
   const idp = await saveIdentityProvider(store, await checked(store, input));
   await store.audit.record({
     type: 'idp.created', actor: by.actor, idpId: idp.id, at: by.at,
-    details: { name: idp.name, entityId: idp.entityId, source: sourceOf(idp), emailDomains: idp.emailDomains, linkingMode: idp.linkingMode, signRequests: idp.signRequests, acceptUnsignedLogoutResponse: idp.acceptUnsignedLogoutResponse },
+    details: { name: idp.name, protocol: idp.protocol, entityId: idp.entityId, source: sourceOf(idp), emailDomains: idp.emailDomains, linkingMode: idp.linkingMode, signRequests: idp.signRequests, acceptUnsignedLogoutResponse: idp.acceptUnsignedLogoutResponse },
   });
   await auditAnyEmail(store, idp, null, by);
   return idp;

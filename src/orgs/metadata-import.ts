@@ -208,6 +208,8 @@ export interface FetchMetadataOptions {
   allowPrivate?: boolean;
   /** private addresses or CIDR ranges allowed all the same (one internal IdP), every other private address refused */
   allowAddresses?: string[];
+  /** the Accept header (default: SAML metadata); OpenID Connect discovery and JWKS ask for JSON */
+  accept?: string;
 }
 
 const PRIVATE_HINT = 'set METADATA_ALLOW_PRIVATE=true if that is intended';
@@ -246,10 +248,10 @@ function guardedLookup(allowedAddress: (address: string, family: number) => bool
   };
 }
 
-function get(url: URL, signal: AbortSignal, lookup: LookupFunction): Promise<IncomingMessage> {
+function get(url: URL, signal: AbortSignal, lookup: LookupFunction, accept = 'application/samlmetadata+xml, application/xml, text/xml'): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = request(url, { method: 'GET', signal, lookup, agent: false, headers: { accept: 'application/samlmetadata+xml, application/xml, text/xml' } }, resolve);
+    const req = request(url, { method: 'GET', signal, lookup, agent: false, headers: { accept } }, resolve);
     req.on('error', reject);
     req.end();
   });
@@ -292,7 +294,7 @@ export async function fetchMetadata(url: string, opts: FetchMetadataOptions = {}
     if (isIP(host) && !allowedAddress(host, isIP(host))) throw new ValidationError({ metadataUrl: `${where} into a private network; ${PRIVATE_HINT}` });
     let res: IncomingMessage;
     try {
-      res = await get(current, signal, lookup);
+      res = await get(current, signal, lookup, opts.accept);
     } catch (err) {
       if (err instanceof RefusedAddressError) throw new ValidationError({ metadataUrl: `${where} into a private network; ${PRIVATE_HINT}` });
       if (signal.aborted) throw new ValidationError({ metadataUrl: 'could not be fetched (timed out)' });

@@ -5,9 +5,10 @@
 import type { AppContext } from '../context.ts';
 import { AppError, ValidationError } from '../errors.ts';
 import { certificateFingerprint } from '../saml/certificates.ts';
-import { findDueMetadataRefreshes, type IdentityProvider } from '../store/identity-providers.ts';
+import { findDueMetadataRefreshes, type IdentityProvider, type IdentityProviderInput } from '../store/identity-providers.ts';
 import type { TenantStore } from '../store/store.ts';
 import { fetchMetadata, readIdpMetadata, type IdpMetadataDocument } from './metadata-import.ts';
+import { fetchDiscovery, readDiscovery } from './oidc-discovery.ts';
 
 /** Audit actor of scheduled refreshes. */
 export const SCHEDULED_REFRESH_ACTOR = 'metadata-refresh';
@@ -86,6 +87,40 @@ function changesBetween(idp: IdentityProvider, doc: IdpMetadataDocument): Metada
   return Object.keys(changes).length ? changes : null;
 }
 
+/** A fetched document: when to fetch again, the registration fields it gives, and what changed. */
+interface Fetched { doc: Pick<IdpMetadataDocument, 'cacheDurationSeconds' | 'validUntil'>; fields: IdentityProviderInput; changes: MetadataChanges | null }
+
+async function fetchSaml(ctx: AppContext, idp: IdentityProvider): Promise<Fetched> {
+  const xml = await fetchMetadata(idp.metadataUrl!, { allowPrivate: ctx.config.metadataAllowPrivate, timeoutMs: ctx.config.metadataFetchTimeoutSeconds * 1000 });
+  const doc = readIdpMetadata(xml, { entityId: idp.entityId, signingCertificate: idp.metadataSigningCertificate });
+  if (doc.validUntil && doc.validUntil <= ctx.clock.now()) throw new ValidationError({ metadata: `expired at ${doc.validUntil.toISOString()} (validUntil)` });
+  return {
+    doc, changes: changesBetween(idp, doc),
+    fields: { certificates: doc.idp.certificates, ssoUrl: doc.idp.ssoUrl, ssoBinding: doc.idp.ssoBinding, sloUrl: doc.idp.sloUrl, metadataXml: xml, metadataValidUntil: doc.validUntil },
+  };
+}
+
+/** An OpenID Connect IdP's discovery document, for the same issuer (the issuer never changes on a refresh). Its keys
+ *  are not copied: the JWKS is read at login (src/broker/upstream/oidc.ts), so a key rotation needs no refresh. */
+async function fetchOidc(ctx: AppContext, idp: IdentityProvider): Promise<Fetched> {
+  const d = await fetchDiscovery(idp.entityId, { allowPrivate: ctx.config.metadataAllowPrivate, timeoutMs: ctx.config.metadataFetchTimeoutSeconds * 1000, field: 'metadata' });
+  const before = (() => {
+    try {
+      return readDiscovery(idp.oidcDiscovery ?? '', idp.entityId);
+    } catch {
+      return null;
+    }
+  })();
+  const changes: MetadataChanges & Record<string, unknown> = {};
+  if (idp.ssoUrl !== d.authorization_endpoint) changes.ssoUrl = { old: idp.ssoUrl, new: d.authorization_endpoint };
+  for (const k of ['token_endpoint', 'jwks_uri', 'userinfo_endpoint', 'end_session_endpoint'] as const) if (before?.[k] !== d[k]) changes[k] = { old: before?.[k] ?? null, new: d[k] ?? null };
+  return {
+    doc: { cacheDurationSeconds: null, validUntil: null },
+    changes: Object.keys(changes).length ? changes : null,
+    fields: { ssoUrl: d.authorization_endpoint, oidcDiscovery: JSON.stringify(d) },
+  };
+}
+
 export type RefreshOutcome =
   | { status: 'updated'; changes: MetadataChanges | null; nextRefreshAt: Date }
   | { status: 'failed'; error: string; nextRefreshAt: Date }
@@ -95,12 +130,9 @@ export type RefreshOutcome =
 /** Fetches and applies the metadata of an IdP this caller has claimed until `claimedUntil`. */
 async function refreshClaimed(ctx: AppContext, store: TenantStore, idp: IdentityProvider, claimedUntil: Date, actor: string): Promise<RefreshOutcome> {
   const bounds = boundsOf(ctx);
-  let xml: string;
-  let doc: IdpMetadataDocument;
+  let fetched: Fetched;
   try {
-    xml = await fetchMetadata(idp.metadataUrl!, { allowPrivate: ctx.config.metadataAllowPrivate, timeoutMs: ctx.config.metadataFetchTimeoutSeconds * 1000 });
-    doc = readIdpMetadata(xml, { entityId: idp.entityId, signingCertificate: idp.metadataSigningCertificate });
-    if (doc.validUntil && doc.validUntil <= ctx.clock.now()) throw new ValidationError({ metadata: `expired at ${doc.validUntil.toISOString()} (validUntil)` });
+    fetched = idp.protocol === 'oidc' ? await fetchOidc(ctx, idp) : await fetchSaml(ctx, idp);
   } catch (err) {
     const now = ctx.clock.now();
     const reason = reasonOf(err);
@@ -115,16 +147,11 @@ async function refreshClaimed(ctx: AppContext, store: TenantStore, idp: Identity
     return { status: 'failed', error: reason, nextRefreshAt };
   }
   const now = ctx.clock.now();
-  const nextRefreshAt = nextRefreshAfterSuccess(now, doc, bounds);
-  const changes = changesBetween(idp, doc);
+  const nextRefreshAt = nextRefreshAfterSuccess(now, fetched.doc, bounds);
+  const { changes } = fetched;
   const written = await store.identityProviders.completeMetadataRefresh(idp.id, claimedUntil, {
-    certificates: doc.idp.certificates,
-    ssoUrl: doc.idp.ssoUrl,
-    ssoBinding: doc.idp.ssoBinding,
-    sloUrl: doc.idp.sloUrl,
-    metadataXml: xml,
+    ...fetched.fields,
     metadataFetchedAt: now,
-    metadataValidUntil: doc.validUntil,
     metadataRefreshAt: nextRefreshAt,
     metadataError: null,
   });

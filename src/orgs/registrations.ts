@@ -85,7 +85,15 @@ export async function saveIdentityProvider(store: TenantStore, input: IdentityPr
   if (merged.ssoBinding && !['redirect', 'post'].includes(merged.ssoBinding)) problems.ssoBinding = 'must be redirect or post';
   if (merged.mappingPreset && !MAPPING_PRESETS.includes(merged.mappingPreset as MappingPreset)) problems.mappingPreset = `must be one of ${MAPPING_PRESETS.join(', ')}`;
   const certs = certificates(problems, 'certificates', input.certificates);
-  if (!(certs ?? current?.certificates ?? []).length) problems.certificates = problems.certificates ?? 'at least one signing certificate of the identity provider is required';
+  const isOidc = (merged.protocol ?? 'saml') === 'oidc';
+  if (merged.protocol && !['saml', 'oidc'].includes(merged.protocol)) problems.protocol = 'must be saml or oidc';
+  // An OpenID Connect IdP's keys come from its JWKS, its endpoints from its discovery document (oidc-registration.ts).
+  if (isOidc) {
+    checkText(problems, 'oidcClientId', merged.oidcClientId, 512);
+    if (!merged.oidcDiscovery) problems.issuer = problems.issuer ?? 'the discovery document is required';
+    if (merged.oidcClientAuth !== 'private_key_jwt' && !merged.oidcClientSecret) problems.oidcClientSecret = 'is required';
+    if (!/(^|\s)openid(\s|$)/.test(merged.oidcScopes ?? 'openid') || (merged.oidcScopes ?? '').length > 512 || !/^[\x21-\x7e ]*$/.test(merged.oidcScopes ?? '')) problems.oidcScopes = 'must be space-separated scopes including openid';
+  } else if (!(certs ?? current?.certificates ?? []).length) problems.certificates = problems.certificates ?? 'at least one signing certificate of the identity provider is required';
   if (merged.wantResponseSigned === false && merged.wantAssertionSigned === false) problems.wantAssertionSigned = 'the response or the assertion (or both) must be signed';
   for (const [k, v] of Object.entries(merged.attributeMapping ?? {})) if (typeof v !== 'string' || v.length > 512) problems[`attributeMapping.${k}`] = 'must be an attribute name';
   const domains = emailDomains(problems, input.emailDomains);

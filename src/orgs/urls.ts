@@ -14,6 +14,8 @@ export interface OrgUrls {
   spMetadata: string;
   spAcs: string;
   spSlo: string;
+  /** the one redirect URI of the organisation for every OpenID Connect IdP */
+  oidcCallback: string;
   appLaunch: (appId: string) => string;
 }
 
@@ -35,6 +37,7 @@ export function orgUrls(config: Pick<Config, 'publicScheme' | 'baseDomain'>, slu
     spMetadata: `${base}/saml/sp/metadata`,
     spAcs: `${base}/saml/sp/acs`,
     spSlo: `${base}/saml/sp/slo`,
+    oidcCallback: `${base}/oidc/callback`,
     appLaunch: (appId: string) => `${base}/apps/${appId}/launch`,
   };
 }

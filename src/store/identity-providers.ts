@@ -3,13 +3,19 @@ import type { Db } from './database.ts';
 import { parseJson, toJson } from './json.ts';
 
 type Row = Awaited<ReturnType<Db['identityProvider']['findUniqueOrThrow']>>;
-export type MappingPreset = 'okta' | 'wso2' | 'adfs' | 'custom';
+export type MappingPreset = 'okta' | 'wso2' | 'adfs' | 'custom' | 'oidc-entra' | 'oidc-google' | 'oidc-okta' | 'oidc-keycloak';
+/** The protocol the broker speaks to an upstream IdP (src/broker/upstream/registry.ts picks its implementation). */
+export type UpstreamProtocolName = 'saml' | 'oidc';
+export type OidcClientAuth = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+export const OIDC_CLIENT_AUTHS: readonly OidcClientAuth[] = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
 export type CanonicalField = 'email' | 'firstName' | 'lastName' | 'groups';
 /** How a first login from this IdP may be linked to an existing directory user (see src/users/resolve-user.ts). */
 export type LinkingMode = 'never' | 'verified-domains' | 'any-email';
 export const LINKING_MODES: readonly LinkingMode[] = ['never', 'verified-domains', 'any-email'];
 
-export interface IdentityProvider extends Omit<Row, 'certificates' | 'attributeMapping' | 'ssoBinding' | 'mappingPreset' | 'emailDomains' | 'linkingMode'> {
+export interface IdentityProvider extends Omit<Row, 'certificates' | 'attributeMapping' | 'ssoBinding' | 'mappingPreset' | 'emailDomains' | 'linkingMode' | 'protocol' | 'oidcClientAuth'> {
+  protocol: UpstreamProtocolName;
+  oidcClientAuth: OidcClientAuth;
   certificates: string[];
   /** lower-case domains this IdP is authoritative for; "*.example.com" covers example.com's subdomains */
   emailDomains: string[];
@@ -29,6 +35,8 @@ const fromRow = (row: Row): IdentityProvider => ({
   mappingPreset: row.mappingPreset as MappingPreset,
   emailDomains: parseJson<string[]>(row.emailDomains, []),
   linkingMode: (LINKING_MODES as readonly string[]).includes(row.linkingMode) ? (row.linkingMode as LinkingMode) : 'never',
+  protocol: row.protocol === 'oidc' ? 'oidc' : 'saml',
+  oidcClientAuth: (OIDC_CLIENT_AUTHS as readonly string[]).includes(row.oidcClientAuth) ? (row.oidcClientAuth as OidcClientAuth) : 'client_secret_basic',
 });
 
 const toRow = (input: IdentityProviderInput) => {

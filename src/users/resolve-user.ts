@@ -15,6 +15,9 @@ import type { IdentityProvider } from '../store/identity-providers.ts';
 import type { TenantStore } from '../store/store.ts';
 import type { User } from '../store/users.ts';
 import { linkRefusal, type LinkRefusalReason } from './link-refusal.ts';
+import type { OidcErrorCode } from '../broker/upstream/oidc-errors.ts';
+
+const EMAIL_UNVERIFIED: OidcErrorCode = 'oidc_email_unverified';
 
 export type Resolution = { user: User; how: 'linked' | 'matched_email' | 'created' };
 
@@ -25,6 +28,9 @@ export async function resolveUser(store: TenantStore, input: Login): Promise<Res
   const linked = await store.users.findByIdentity(idp.id, nameId);
   if (linked) return { user: linked, how: 'linked' };
   const email = input.profile.email;
+  // An address the IdP itself says is unverified (OpenID Connect email_verified: false) proves nothing: anyone can
+  // type it into an account there. It neither links an existing user nor creates one.
+  if (email && input.profile.emailUnverified) throw new AppError(EMAIL_UNVERIFIED, 'Your identity provider says your email address is not verified, so your account cannot be matched. Verify it there, or ask your administrator.');
   if (!email) throw new AppError('user_no_email', 'Your identity provider did not send an email address, so your account cannot be matched. Ask your administrator to check the attribute mapping.');
   const existing = await store.users.findByEmail(email);
   if (existing) return linkExisting(store, input, email, existing);

@@ -13,6 +13,9 @@ import { certificateFingerprint } from '../../saml/certificates.ts';
 import { errorJson, fieldErrorsFromSchema } from './schema-errors.ts';
 import { LINKING_MODES, type IdentityProvider, type IdentityProviderInput } from '../../store/identity-providers.ts';
 import { access } from '../roles.ts';
+import { OIDC_PRESETS, oidcIdpInput, type OidcIdpSource } from '../../orgs/oidc-registration.ts';
+import type { OrgUrls } from '../../orgs/urls.ts';
+import { OIDC_CLIENT_AUTHS } from '../../store/identity-providers.ts';
 
 const tags = ['Identity providers'];
 const nullableString = { type: ['string', 'null'] };
@@ -63,13 +66,26 @@ const idpSchema = {
     source: { type: 'string', enum: ['metadata_url', 'metadata_file', 'manual'] },
     metadataUrl: nullableString, metadataFetchedAt: dateTime, metadataValidUntil: dateTime, metadataError: nullableString,
     metadataSigned: { type: 'boolean', description: 'fetched metadata must be signed by the configured metadata signing certificate' },
+    protocol: { type: 'string', enum: ['saml', 'oidc'] },
+    oidc: {
+      type: ['object', 'null'], description: 'OpenID Connect IdPs only (protocol oidc); entityId is the issuer. The client secret is never shown.',
+      properties: { redirectUri: { type: 'string', description: 'The redirect URI to register at the IdP (one per organisation)' }, clientId: { type: 'string' }, clientAuth: { type: 'string' }, hasClientSecret: { type: 'boolean' }, scopes: { type: 'string' }, userinfo: { type: 'boolean' }, endSessionEndpoint: nullableString },
+    },
     createdAt: { type: 'string', format: 'date-time' }, updatedAt: { type: 'string', format: 'date-time' },
   },
 } as const;
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } };
 
+const endSessionOf = (idp: IdentityProvider) => {
+  try {
+    return (JSON.parse(idp.oidcDiscovery ?? '{}') as { end_session_endpoint?: string }).end_session_endpoint ?? null;
+  } catch {
+    return null;
+  }
+};
+
 /** The registration without the stored metadata document or anything internal (the orgId, the refresh schedule). */
-function idpView(idp: IdentityProvider) {
+function idpView(idp: IdentityProvider, urls: Pick<OrgUrls, 'oidcCallback'>) {
   const fingerprint = (pem: string) => {
     try {
       return certificateFingerprint(pem);
@@ -86,12 +102,15 @@ function idpView(idp: IdentityProvider) {
     mappingPreset: idp.mappingPreset, attributeMapping: idp.attributeMapping, enabled: idp.enabled, source: sourceOf(idp),
     metadataUrl: idp.metadataUrl, metadataFetchedAt: idp.metadataFetchedAt?.toISOString() ?? null, metadataValidUntil: idp.metadataValidUntil?.toISOString() ?? null,
     metadataError: idp.metadataError, metadataSigned: !!idp.metadataSigningCertificate,
+    protocol: idp.protocol,
+    oidc: idp.protocol === 'oidc' ? { redirectUri: urls.oidcCallback, clientId: idp.oidcClientId ?? '', clientAuth: idp.oidcClientAuth, hasClientSecret: !!idp.oidcClientSecret, scopes: idp.oidcScopes, userinfo: idp.oidcUserinfo, endSessionEndpoint: endSessionOf(idp) } : null,
     createdAt: idp.createdAt.toISOString(), updatedAt: idp.updatedAt.toISOString(),
   };
 }
 
 type CreateBody = IdentityProviderInput & { metadataUrl?: string; metadataXml?: string; metadataSigningCertificate?: string };
 type IdRequest = { Params: { id: string } };
+type OidcBody = Omit<OidcIdpSource, 'preset'> & Pick<IdentityProviderInput, 'name' | 'emailDomains' | 'linkingMode' | 'attributeMapping' | 'mappingPreset'>;
 
 export async function idpsApi(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
   const by = (request: FastifyRequest): IdpChangeBy => ({ actor: request.apiActor ?? 'api', at: ctx.clock.now() });
@@ -101,14 +120,14 @@ export async function idpsApi(app: FastifyInstance, { ctx }: { ctx: AppContext }
     ...common,
     schema: { tags, summary: 'List identity providers', response: { 200: { type: 'object', properties: { idps: { type: 'array', items: idpSchema } } } } },
   }, async (request) => {
-    const { store } = requireTenant(request);
-    return { idps: (await store.identityProviders.list()).map(idpView) };
+    const { store, urls } = requireTenant(request);
+    return { idps: (await store.identityProviders.list()).map((idp) => idpView(idp, urls)) };
   });
 
   app.get<IdRequest>('/api/idps/:id', { ...access('viewer'),
     ...common,
     schema: { tags, summary: 'Get one identity provider', params: idParams, response: { 200: idpSchema, 404: errorJson } },
-  }, async (request) => idpView(await findIdp(requireTenant(request).store, request.params.id)));
+  }, async (request) => idpView(await findIdp(requireTenant(request).store, request.params.id), requireTenant(request).urls));
 
   app.post<{ Body: CreateBody }>('/api/idps', { ...access('admin'),
     ...common,
@@ -140,7 +159,35 @@ export async function idpsApi(app: FastifyInstance, { ctx }: { ctx: AppContext }
       throw new ValidationError({ metadataSigningCertificate: 'only applies to metadata fetched from metadataUrl' });
     }
     const idp = await createIdp(tenant.store, input, by(request));
-    return reply.code(201).header('location', `/api/idps/${idp.id}`).send(idpView(idp));
+    return reply.code(201).header('location', `/api/idps/${idp.id}`).send(idpView(idp, tenant.urls));
+  });
+
+  app.post<{ Body: OidcBody }>('/api/idps/oidc', { ...access('admin'),
+    ...common,
+    schema: {
+      tags, summary: 'Add an OpenID Connect identity provider',
+      description: 'Send `{ name, issuer, clientId, clientSecret }`: the discovery document (`<issuer>/.well-known/openid-configuration`) is fetched by the server under the same network rules as SAML metadata, and refreshed like it. Or `discovery` (the document, as JSON text) instead of `issuer`. The client secret is sealed at rest and never shown again. Register the `oidc.redirectUri` of the answer at the IdP. Validation failures answer 400 `validation_failed`; an issuer already registered 409 `idp_exists`.',
+      body: {
+        type: 'object', required: ['name', 'clientId'], additionalProperties: false,
+        properties: {
+          name: optionProperties.name, emailDomains: optionProperties.emailDomains, linkingMode: optionProperties.linkingMode,
+          issuer: { type: 'string', maxLength: 2048 }, discovery: { type: 'string', maxLength: 262144 },
+          clientId: { type: 'string', maxLength: 512 }, clientSecret: { type: 'string', maxLength: 1024 },
+          clientAuth: { type: 'string', enum: [...OIDC_CLIENT_AUTHS] }, scopes: { type: 'string', maxLength: 512, description: 'Default "openid email profile"' },
+          mappingPreset: { type: 'string', enum: OIDC_PRESETS, description: 'Claim mapping: oidc-entra (identity tid/oid, preferred_username for a missing email), oidc-google (hd checked against emailDomains), oidc-okta, oidc-keycloak, custom' },
+          attributeMapping: optionProperties.attributeMapping,
+          userinfo: { type: 'boolean', description: 'Merge the userinfo endpoint\'s claims into the ID token\'s (default false)' },
+        },
+      },
+      response: { 201: idpSchema, 400: errorJson, 409: errorJson },
+    },
+  }, async (request, reply) => {
+    const tenant = requireTenant(request);
+    const { name, emailDomains, linkingMode, attributeMapping, mappingPreset, ...source } = request.body;
+    if ((source.issuer === undefined) === (source.discovery === undefined)) throw new ValidationError({ issuer: 'send either issuer or discovery' });
+    const input = await oidcIdpInput({ ...source, preset: mappingPreset ?? 'custom' }, { orgId: tenant.org.id, box: ctx.box, now: ctx.clock.now(), allowPrivate: ctx.config.metadataAllowPrivate, timeoutMs: ctx.config.metadataFetchTimeoutSeconds * 1000, refreshSeconds: ctx.config.metadataRefreshIntervalSeconds });
+    const idp = await createIdp(tenant.store, { ...input, name, ...(emailDomains && { emailDomains }), ...(linkingMode && { linkingMode }), ...(attributeMapping && { attributeMapping }) }, by(request));
+    return reply.code(201).header('location', `/api/idps/${idp.id}`).send(idpView(idp, tenant.urls));
   });
 
   app.patch<IdRequest & { Body: IdentityProviderInput }>('/api/idps/:id', { ...access('admin'),
@@ -151,7 +198,7 @@ export async function idpsApi(app: FastifyInstance, { ctx }: { ctx: AppContext }
       body: { type: 'object', additionalProperties: false, properties: { ...optionProperties, ...manualProperties } },
       response: { 200: idpSchema, 400: errorJson, 404: errorJson, 409: errorJson },
     },
-  }, async (request) => idpView(await updateIdp(requireTenant(request).store, request.params.id, request.body ?? {}, by(request))));
+  }, async (request) => idpView(await updateIdp(requireTenant(request).store, request.params.id, request.body ?? {}, by(request)), requireTenant(request).urls));
 
   for (const action of ['enable', 'disable'] as const) {
     app.post<IdRequest>(`/api/idps/:id/${action}`, { ...access('admin'),
@@ -160,7 +207,7 @@ export async function idpsApi(app: FastifyInstance, { ctx }: { ctx: AppContext }
         tags, summary: action === 'enable' ? 'Enable an identity provider' : 'Disable an identity provider (no new logins through it)',
         params: idParams, response: { 200: idpSchema, 404: errorJson },
       },
-    }, async (request) => idpView(await setIdpEnabled(requireTenant(request).store, request.params.id, action === 'enable', by(request))));
+    }, async (request) => idpView(await setIdpEnabled(requireTenant(request).store, request.params.id, action === 'enable', by(request)), requireTenant(request).urls));
   }
 
   app.post<IdRequest>('/api/idps/:id/refresh-metadata', { ...access('admin'),
@@ -175,9 +222,9 @@ export async function idpsApi(app: FastifyInstance, { ctx }: { ctx: AppContext }
       },
     },
   }, async (request) => {
-    const { store } = requireTenant(request);
+    const { store, urls } = requireTenant(request);
     const outcome = await refreshIdpMetadataNow(ctx, store, request.params.id, request.apiActor ?? 'api');
-    return { ...outcome, idp: idpView(await findIdp(store, request.params.id)) };
+    return { ...outcome, idp: idpView(await findIdp(store, request.params.id), urls) };
   });
 
   app.delete<IdRequest>('/api/idps/:id', { ...access('admin'),

@@ -12,7 +12,8 @@ import { createIdp, deleteIdp, findIdp, idpDependents, setIdpEnabled, sourceOf, 
 import { idpFromMetadata, MAPPABLE_FIELDS, splitCertificates } from '../../orgs/idp-registration-input.ts';
 import { refreshIdpMetadataNow } from '../../orgs/metadata-refresh.ts';
 import { certificateFingerprint } from '../../saml/certificates.ts';
-import type { IdentityProvider, IdentityProviderInput, LinkingMode, MappingPreset } from '../../store/identity-providers.ts';
+import type { IdentityProvider, IdentityProviderInput, LinkingMode, MappingPreset, OidcClientAuth } from '../../store/identity-providers.ts';
+import { OIDC_PRESETS, oidcIdpInput } from '../../orgs/oidc-registration.ts';
 import { checkbox, optionalText, text, upload, withFieldErrors, type FormBody } from './forms.ts';
 import { adminOf } from './guard.ts';
 import { adminPage } from './render.ts';
@@ -26,6 +27,7 @@ const LABELS: Record<string, string> = {
   name: 'Name', entityId: 'Entity ID', ssoUrl: 'SSO URL', ssoBinding: 'SSO binding', sloUrl: 'Single logout URL',
   certificates: 'Signing certificates', mappingPreset: 'Attribute mapping preset', wantAssertionSigned: 'Signatures',
   defaultAppId: 'App for IdP-initiated logins', metadataUrl: 'Metadata URL', metadataFile: 'Metadata file',
+  issuer: 'Issuer URL', oidcClientId: 'Client ID', oidcClientSecret: 'Client secret', oidcClientAuth: 'Client authentication', oidcScopes: 'Scopes',
   metadataSigningCertificate: 'Metadata signing certificate', emailDomains: 'Email domains', linkingMode: 'Linking',
 };
 const FIELD_LABELS: Record<string, string> = { email: 'Email', firstName: 'First name', lastName: 'Last name', groups: 'Groups' };
@@ -63,6 +65,7 @@ const MANUAL_FIELDS = ['name', 'entityId', 'ssoUrl', 'ssoBinding', 'sloUrl', 'ce
 const URL_FIELDS = ['name', 'metadataUrl', 'metadataSigningCertificate', 'mappingPreset', ...TRUST_FIELDS];
 const FILE_FIELDS = ['name', 'metadataFile', 'mappingPreset', ...TRUST_FIELDS];
 
+const OIDC_FIELDS = ['name', 'issuer', 'oidcClientId', 'oidcClientSecret', 'oidcClientAuth', 'oidcScopes', 'mappingPreset', ...TRUST_FIELDS];
 const presetOf = (body: FormBody) => (text(body, 'mappingPreset') || 'okta') as MappingPreset;
 
 /** The trust fields of every form: domains as typed (commas, spaces or lines between them; validation is the
@@ -125,13 +128,14 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
     apps: (await adminOf(request).tenant.store.applications.list()).map((a) => ({ id: a.id, name: a.name })),
   });
 
-  type NewPageData = { manual?: IdentityProviderInput; manualErrors?: Errors; byUrl?: Record<string, string>; urlErrors?: Errors; byFile?: Record<string, string>; fileErrors?: Errors; open?: 'url' | 'file' | 'manual' };
+  type NewPageData = { manual?: IdentityProviderInput; manualErrors?: Errors; byUrl?: Record<string, string>; urlErrors?: Errors; byFile?: Record<string, string>; fileErrors?: Errors; byOidc?: Record<string, string | boolean>; oidcErrors?: Errors; open?: 'url' | 'file' | 'manual' | 'oidc' };
   const newPage = async (request: FastifyRequest, reply: FastifyReply, data: NewPageData, status = 200) =>
     adminPage(request, reply, 'admin/idps/new', 'idps', {
       title: 'Add identity provider', ...(await common(request)), sp: adminOf(request).tenant.urls, open: data.open ?? 'url',
       form: formValues(data.manual ?? {}), errors: data.manualErrors ?? {},
       urlForm: { name: '', metadataUrl: '', metadataSigningCertificate: '', mappingPreset: 'okta', emailDomains: '', linkingMode: 'verified-domains', ...data.byUrl }, urlErrors: data.urlErrors ?? {},
       fileForm: { name: '', mappingPreset: 'okta', emailDomains: '', linkingMode: 'verified-domains', ...data.byFile }, fileErrors: data.fileErrors ?? {},
+      oidcPresets: OIDC_PRESETS, oidcForm: { name: '', issuer: '', clientId: '', clientAuth: 'client_secret_basic', scopes: 'openid email profile', mappingPreset: 'oidc-entra', userinfo: false, emailDomains: '', linkingMode: 'verified-domains', ...data.byOidc }, oidcErrors: data.oidcErrors ?? {},
     }, status);
 
   const idpPage = async (request: FastifyRequest, reply: FastifyReply, idp: IdentityProvider, edit?: { input: IdentityProviderInput; errors: Errors }) => {
@@ -143,6 +147,7 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
         metadataFetchedAt: idp.metadataFetchedAt?.toISOString() ?? null, metadataValidUntil: idp.metadataValidUntil?.toISOString() ?? null,
         metadataError: idp.metadataError, metadataSigned: !!idp.metadataSigningCertificate, certificates: idp.certificates.map(certificateSummary),
         emailDomains: idp.emailDomains, linkingMode: idp.linkingMode, signRequests: idp.signRequests,
+        protocol: idp.protocol, oidc: idp.protocol === 'oidc' ? { clientId: idp.oidcClientId, clientAuth: idp.oidcClientAuth, scopes: idp.oidcScopes, userinfo: idp.oidcUserinfo, preset: idp.mappingPreset, endSession: !!idp.oidcDiscovery?.includes('"end_session_endpoint"') } : null,
       },
       form: formValues(edit?.input ?? idp), errors: edit?.errors ?? {},
       provisioning: await provisioningOf(tenant.store, tenant.urls.base, idp.id),
@@ -197,6 +202,26 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
     return reply.redirect(`/admin/idps/${saved.value.id}?done=created`, 303);
   });
 
+  // 4. OpenID Connect: from the issuer URL (discovery document fetched here under the metadata rules), the client ID
+  // and secret the admin created at the IdP for our redirect URI. The secret is never shown back, even on an error.
+  app.post('/admin/idps/new/oidc', access('admin'), async (request, reply) => {
+    const { tenant } = adminOf(request);
+    const body = request.body as FormBody;
+    const trust = trustFromForm(body);
+    const byOidc = { name: text(body, 'name'), issuer: text(body, 'issuer'), clientId: text(body, 'clientId'), clientAuth: text(body, 'clientAuth') || 'client_secret_basic', scopes: text(body, 'scopes') || 'openid email profile', mappingPreset: text(body, 'mappingPreset') || 'custom', userinfo: checkbox(body, 'userinfo'), ...trustEcho(body) };
+    const fail = (errors: Errors) => newPage(request, reply, { byOidc, oidcErrors: formErrors(errors, OIDC_FIELDS, 'issuer'), open: 'oidc' }, 400);
+    const required = { ...(!byOidc.name && { name: 'is required' }), ...(!byOidc.issuer && { issuer: 'is required' }), ...(!byOidc.clientId && { oidcClientId: 'is required' }), ...(!text(body, 'clientSecret') && { oidcClientSecret: 'is required' }) };
+    if (Object.keys(required).length) return fail(required);
+    const input = await withFieldErrors(() => oidcIdpInput(
+      { issuer: byOidc.issuer, clientId: byOidc.clientId, clientSecret: text(body, 'clientSecret'), clientAuth: byOidc.clientAuth as OidcClientAuth, scopes: byOidc.scopes, preset: byOidc.mappingPreset as MappingPreset, userinfo: byOidc.userinfo },
+      { orgId: tenant.org.id, box: ctx.box, now: ctx.clock.now(), allowPrivate: ctx.config.metadataAllowPrivate, timeoutMs: ctx.config.metadataFetchTimeoutSeconds * 1000, refreshSeconds: ctx.config.metadataRefreshIntervalSeconds },
+    ));
+    if (!input.ok) return fail(input.errors);
+    const saved = await saving(() => createIdp(tenant.store, { ...input.value, name: byOidc.name, ...trust }, changeBy(request)), 'issuer');
+    if (!saved.ok) return fail(saved.errors);
+    return reply.redirect(`/admin/idps/${saved.value.id}?done=created`, 303);
+  });
+
   // 3. By hand: every field of the registration on one form.
   app.post('/admin/idps/new/manual', access('admin'), async (request, reply) => {
     const { tenant } = adminOf(request);
@@ -214,6 +239,8 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
   app.post<IdParams>('/admin/idps/:id', access('admin'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const idp = await findIdp(tenant.store, request.params.id);
+    // The settings form is SAML's; an OpenID Connect IdP is changed through the API or the CLI for now.
+    if (idp.protocol === 'oidc') throw new AppError('idp_protocol_mismatch', 'This identity provider uses OpenID Connect: change it through the API (PATCH /api/idps/:id) or the CLI.');
     const input = idpInputFromForm(request.body as FormBody);
     const saved = await saving(() => updateIdp(tenant.store, idp.id, input, changeBy(request)), 'entityId');
     if (!saved.ok) return idpPage(request, reply, idp, { input, errors: formErrors(saved.errors, MANUAL_FIELDS, 'name') });

@@ -8,9 +8,10 @@
 import type { AppContext } from '../../context.ts';
 import type { Tenant } from '../../plugins/tenant.ts';
 import { SamlError } from '../../saml/errors.ts';
+import { OidcError } from '../upstream/oidc-errors.ts';
 import type { LoginFlow } from '../../store/login-flows.ts';
 import { receiveTestAnswer } from '../test-connection/result.ts';
-import type { UpstreamLogin, UpstreamProtocol, UpstreamReturn } from '../upstream/protocol.ts';
+import { isUpstreamRefusal, type UpstreamLogin, type UpstreamProtocol, type UpstreamReturn } from '../upstream/protocol.ts';
 import { protocolOf } from '../upstream/registry.ts';
 import { failAndOffer, failureOf } from './fail.ts';
 import { MAX_RELAY_STATE, storeFlow } from './load.ts';
@@ -39,7 +40,7 @@ async function receiveLogin(ctx: AppContext, tenant: Tenant, hop: Hop, endpoint:
     const flowId = await verifyLogin(ctx, tenant, hop, endpoint, flow, returned);
     return redirect(flowUrl(flowId, 'continue'));
   } catch (err) {
-    if (err instanceof SamlError) {
+    if (isUpstreamRefusal(err)) {
       hop.warn({ code: err.code, diagnosis: err.diagnosis }, 'upstream response rejected'); // org: bound to the request's logger
       ctx.metrics.upstreamErrors.inc({ org: tenant.org.slug, code: err.code });
       await tenant.store.audit.record({ type: 'login.upstream_rejected', outcome: 'failure', code: err.code, at: ctx.clock.now(), details: err.diagnosis, ...(flow && { flowId: flow.id, appId: flow.appId ?? undefined, idpId: flow.idpId ?? undefined }) });
@@ -61,6 +62,8 @@ async function verifyLogin(ctx: AppContext, tenant: Tenant, hop: Hop, endpoint: 
     const idp = flow.idpId ? await tenant.store.identityProviders.findById(flow.idpId) : null;
     if (!idp || !idp.enabled) throw new SamlError('saml_wrong_issuer', 'The identity provider of this sign-in is no longer available.');
     const protocol = protocolOf(idp);
+    // An answer at another protocol's endpoint (a SAML flow's id at the OIDC callback, or the reverse) is refused.
+    if (protocol !== endpoint) throw endpoint.name === 'oidc' ? new OidcError('oidc_state_mismatch', 'This answer does not belong to a sign-in that is waiting. Start again from your application.') : new SamlError('saml_wrong_issuer', 'The identity provider of this sign-in speaks another protocol.');
     const login = await protocol.finish(ctx, tenant, idp, message, flow.data.upstreamRequestId ?? '');
     await protocol.consume(ctx, tenant, idp, login, now);
     const moved = await tenant.store.flows.advance(flow, STAGE.upstreamVerified, { data: withUpstream(flow.data, login) });

@@ -207,7 +207,8 @@ export class SingleLogout {
         seenIdps.add(session.idpId);
         const idp = await this.store.identityProviders.findById(session.idpId);
         // An IdP without an SLO URL keeps its own session; that is its admin's choice, not a failed logout.
-        if (idp?.sloUrl && idp.enabled) hops.push({ side: 'idp', id: idp.id, name: idp.name, nameId: session.nameId, nameIdFormat: session.nameIdFormat, nameQualifier: session.nameQualifier, spNameQualifier: session.spNameQualifier, sessionIndex: session.upstreamSessionIndex });
+        // SAML IdPs only: an OpenID Connect IdP takes no LogoutRequest (RP-initiated logout is not wired yet).
+        if (idp?.sloUrl && idp.enabled && idp.protocol === 'saml') hops.push({ side: 'idp', id: idp.id, name: idp.name, nameId: session.nameId, nameIdFormat: session.nameIdFormat, nameQualifier: session.nameQualifier, spNameQualifier: session.spNameQualifier, sessionIndex: session.upstreamSessionIndex });
       }
     }
     const chain: LogoutChain = {

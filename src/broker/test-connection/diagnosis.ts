@@ -1,7 +1,7 @@
 // Turns a refused upstream Response (a SamlError with its expected-vs-received facts) into what the admin testing
 // the connection needs: what went wrong in plain words, the facts that show it, and what to change where.
 import type { ErrorCode } from '../../errors.ts';
-import type { SamlError } from '../../saml/errors.ts';
+import type { UpstreamRefusal } from '../upstream/protocol.ts';
 
 export interface Fact { label: string; value: string | string[] }
 export interface Diagnosis { code: ErrorCode; title: string; explanation: string; facts: Fact[]; fix: string | null }
@@ -11,6 +11,10 @@ export interface DiagnosisContext {
   acsUrl: string;
   skewSeconds: number;
   idpEntityId: string;
+  /** OpenID Connect: the redirect URI registered for the organisation */
+  redirectUri?: string;
+  /** OpenID Connect: now, in seconds since the epoch (this server's clock) */
+  nowSeconds?: number;
 }
 
 const STATUS = 'urn:oasis:names:tc:SAML:2.0:status:';
@@ -28,7 +32,7 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : v === null || v
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(str) : [str(v)]);
 const seconds = (n: number) => `${Math.abs(n)} second${Math.abs(n) === 1 ? '' : 's'}`;
 
-export function diagnose(err: SamlError, c: DiagnosisContext): Diagnosis {
+export function diagnose(err: UpstreamRefusal, c: DiagnosisContext): Diagnosis {
   const d = err.diagnosis as Record<string, unknown>;
   const base = { code: err.code, explanation: err.message, facts: [] as Fact[], fix: null as string | null };
   switch (err.code) {
@@ -123,6 +127,28 @@ export function diagnose(err: SamlError, c: DiagnosisContext): Diagnosis {
       return { ...base, title: 'The assertion could not be decrypted', fix: 'Give the identity provider this broker\'s current SP metadata, so it encrypts to our current certificate (or turn assertion encryption off there).' };
     case 'saml_replayed':
       return { ...base, title: 'Response already used', fix: 'Run the test again.' };
+    // OpenID Connect (src/broker/upstream/oidc-errors.ts)
+    case 'oidc_expired':
+    case 'oidc_not_yet_valid': {
+      const received = typeof d.received === 'number' ? d.received : null;
+      const facts: Fact[] = [{ label: 'Claim', value: str(d.claim) }];
+      if (received !== null) facts.push({ label: 'Its value (identity provider clock)', value: new Date(received * 1000).toISOString() });
+      if (c.nowSeconds !== undefined) facts.push({ label: 'This server\'s time', value: new Date(c.nowSeconds * 1000).toISOString() });
+      if (received !== null && c.nowSeconds !== undefined && d.claim === 'iat') facts.push({ label: 'Measured clock offset (identity provider minus this server)', value: `${received - c.nowSeconds >= 0 ? '+' : '−'}${seconds(received - c.nowSeconds)}` });
+      return { ...base, title: 'Clock skew', facts, fix: `Synchronise the clocks of the identity provider and this server (NTP); up to ${seconds(c.skewSeconds)} of difference is allowed.` };
+    }
+    case 'oidc_unknown_key':
+      return { ...base, title: 'Signed by an unknown key', facts: [{ label: 'Key ID (kid) of the token', value: str(d.kid) }, { label: 'Algorithm', value: str(d.alg) }], fix: 'The identity provider signed with a key its JWKS does not publish. If it has just rotated its keys, wait a minute and test again; otherwise check that the issuer URL is the right one.' };
+    case 'oidc_wrong_issuer':
+      return { ...base, title: 'Token from another issuer', facts: [{ label: 'Expected issuer', value: c.idpEntityId }, { label: 'Received', value: str(d.received) }], fix: 'Register the identity provider with the issuer its tokens carry (Entra ID: https://login.microsoftonline.com/<tenant ID>/v2.0, not the "common" endpoint).' };
+    case 'oidc_wrong_audience':
+      return { ...base, title: 'Token for another application', facts: [{ label: 'Expected client ID', value: str(d.expected) }, { label: 'Received', value: list(d.received) }], fix: 'Check the client ID registered here against the application at the identity provider.' };
+    case 'oidc_code_rejected':
+      return { ...base, title: 'The identity provider refused the code', facts: [{ label: 'Error', value: str(d.error) }, { label: 'Description', value: str(d.description) }, ...(c.redirectUri ? [{ label: 'Our redirect URI', value: c.redirectUri }] : [])], fix: 'Most often the redirect URI registered at the identity provider is not exactly ours (scheme, host, path, no trailing slash): register the one shown here. Otherwise start the test again (a code works once and expires quickly).' };
+    case 'oidc_idp_error':
+      return { ...base, title: 'The identity provider did not sign in', facts: [{ label: 'Error', value: str(d.error) }, { label: 'Description', value: str(d.description) }, ...(c.redirectUri ? [{ label: 'Our redirect URI', value: c.redirectUri }] : [])], fix: 'If the error mentions the redirect URI, register ours exactly at the identity provider; if the user is not assigned to the application there, assign them.' };
+    case 'oidc_client_auth_failed':
+      return { ...base, title: 'Client ID or secret refused', facts: [{ label: 'Error', value: str(d.error) }], fix: 'Paste the client secret again (it may have expired: Entra ID secrets do), and check the client authentication method.' };
     case 'saml_missing_name_id':
       return { ...base, title: 'No NameID', fix: 'Configure the identity provider to send a NameID (Okta: "Name ID format" EmailAddress, "Application username" Email).' };
     default:

@@ -4,6 +4,7 @@ import type { AppContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
 import type { Tenant } from '../../plugins/tenant.ts';
 import { SamlError } from '../../saml/errors.ts';
+import { isUpstreamRefusal } from '../upstream/protocol.ts';
 import type { LoginFlow } from '../../store/login-flows.ts';
 import { sameBrowser } from '../flow/browser.ts';
 import { page, redirect, runHop, type Answer, type Outcome } from '../flow/outcome.ts';
@@ -39,11 +40,11 @@ export async function receiveTestAnswer(ctx: AppContext, tenant: Tenant, flow: L
       },
     };
   } catch (err) {
-    if (!(err instanceof SamlError)) throw err;
+    if (!isUpstreamRefusal(err)) throw err;
     diagnosis = err.diagnosis;
     result = {
       outcome: 'failure', at: now.toISOString(),
-      failure: diagnose(err, { spEntityId: tenant.urls.spEntityId, acsUrl: tenant.urls.spAcs, skewSeconds: ctx.config.clockSkewSeconds, idpEntityId: idp?.entityId ?? '' }),
+      failure: diagnose(err, { spEntityId: tenant.urls.spEntityId, acsUrl: tenant.urls.spAcs, skewSeconds: ctx.config.clockSkewSeconds, idpEntityId: idp?.entityId ?? '', redirectUri: tenant.urls.oidcCallback, nowSeconds: Math.floor(now.getTime() / 1000) }),
     };
   }
   const moved = await tenant.store.flows.advance(flow, result.outcome === 'success' ? STAGE.completed : STAGE.failed, { data: { ...flow.data, test: { ...flow.data.test, result } } });

@@ -4,7 +4,11 @@ import { ATTRIBUTE_PRESETS } from '../../orgs/attribute-presets.ts';
 import type { IdentityProvider } from '../../store/identity-providers.ts';
 import { NAMEID_FORMATS } from '../../saml/metadata.ts';
 
-export interface Profile { email: string | null; firstName: string | null; lastName: string | null; groups: string[] }
+export interface Profile {
+  email: string | null; firstName: string | null; lastName: string | null; groups: string[];
+  /** the IdP said the email is not verified (OpenID Connect email_verified: false): it may not link nor create */
+  emailUnverified?: true;
+}
 
 const EMAIL = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/;
 const first = (values: string[] | undefined) => values?.map((v) => v.trim()).find((v) => v.length > 0) ?? null;

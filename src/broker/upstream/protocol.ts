@@ -5,7 +5,13 @@
 import type { AppContext } from '../../context.ts';
 import type { Tenant } from '../../plugins/tenant.ts';
 import type { IdentityProvider } from '../../store/identity-providers.ts';
+import { SamlError } from '../../saml/errors.ts';
+import { OidcError } from './oidc-errors.ts';
 import type { Profile } from './profile.ts';
+
+/** A protocol's refusal of what came back (each with a stable code and the admin's diagnosis). */
+export type UpstreamRefusal = SamlError | OidcError;
+export const isUpstreamRefusal = (err: unknown): err is UpstreamRefusal => err instanceof SamlError || err instanceof OidcError;
 
 /** How the browser goes to the IdP: a redirect, or an auto-POST form. */
 export type UpstreamDispatch = { binding: 'redirect'; url: string } | { binding: 'post'; url: string; fields: Record<string, string> };
@@ -41,7 +47,7 @@ export interface UpstreamProtocol {
   /** The request (or redirect) that sends the browser of flow `flowId` to `idp`; `requestId` is what its answer
    *  must refer to (stored on the flow, handed back to finish). */
   start(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, opts: { flowId: string; forceAuthn: boolean }): Promise<{ dispatch: UpstreamDispatch; requestId: string }>;
-  /** Verifies what came back against `idp`'s registration: the login, or a refusal (a SamlError, thrown).
+  /** Verifies what came back against `idp`'s registration: the login, or a refusal (an UpstreamRefusal, thrown).
    *  `expectedRequestId`: the request it must answer; null for an unsolicited (IdP-initiated) login. */
   finish(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, returned: UpstreamReturn & { message: string }, expectedRequestId: string | null): Promise<UpstreamLogin>;
   /** Unsolicited logins only: whom the message claims to come from, unverified, to choose whose settings verify it. */

@@ -1,12 +1,12 @@
-// Which upstream protocol an IdP speaks. Every registered IdP speaks SAML today; a second protocol (OpenID Connect)
-// is chosen here from the IdP's registration once it has one, beside SAML, without touching the flow.
-import type { IdentityProvider } from '../../store/identity-providers.ts';
+// Which upstream protocol an IdP speaks, from its registration (protocol: saml | oidc), without touching the flow.
+import type { IdentityProvider, UpstreamProtocolName } from '../../store/identity-providers.ts';
+import { oidc } from './oidc.ts';
 import type { UpstreamProtocol } from './protocol.ts';
 import { saml } from './saml.ts';
 
-export function protocolOf(_idp: IdentityProvider): UpstreamProtocol {
-  return saml;
+export function protocolOf(idp: IdentityProvider): UpstreamProtocol {
+  return idp.protocol === 'oidc' ? oidc : saml;
 }
 
-/** The protocol whose endpoint received a message (the SAML ACS: SAML). */
-export const protocolNamed = (name: 'saml'): UpstreamProtocol => ({ saml })[name];
+/** The protocol whose endpoint received a message (the SAML ACS: SAML; the OIDC callback: OIDC). */
+export const protocolNamed = (name: UpstreamProtocolName): UpstreamProtocol => ({ saml, oidc })[name];

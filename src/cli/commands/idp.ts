@@ -1,12 +1,13 @@
-// `idp add|update|list`: register upstream identity providers from metadata (file or URL) or by hand, and change
-// them. Both go through the lifecycle functions the console and the API use (validation, audit with actor "cli").
+// `idp add|add-oidc|update|list`: register upstream identity providers from metadata (file or URL) or by hand (SAML),
+// or from an issuer URL (OpenID Connect), and change them. Both go through the lifecycle functions the console and the API use (validation, audit with actor "cli").
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { AppContext } from '../../context.ts';
 import { createIdp, setIdpEnabled, updateIdp } from '../../orgs/idp-lifecycle.ts';
 import { idpFromMetadata } from '../../orgs/idp-registration-input.ts';
 import { changedFields } from '../../orgs/registrations.ts';
-import type { IdentityProvider, IdentityProviderInput, LinkingMode, MappingPreset } from '../../store/identity-providers.ts';
+import { oidcIdpInput } from '../../orgs/oidc-registration.ts';
+import type { IdentityProvider, IdentityProviderInput, LinkingMode, MappingPreset, OidcClientAuth } from '../../store/identity-providers.ts';
 import type { TenantStore } from '../../store/store.ts';
 import { UsageError } from '../output.ts';
 import { tenantBySlug } from '../resolve-org.ts';
@@ -21,7 +22,18 @@ export const idpUsage = `
   idp update --org <slug> --idp <id|entityId|name> [any add option] [--enable | --disable]
           [--sign-requests] [--no-want-response-signed] [--want-assertion-signature] [--no-allow-idp-initiated]
           [--no-default-app] [--no-allow-sha1] [--no-accept-unsigned-logout-response] [--no-domains] [--no-slo-url]
+  idp add-oidc --org <slug> --name <name> (--issuer <url> | --discovery-file <json>) --client-id <id>
+          --client-secret-file <file> [--client-auth client_secret_basic|client_secret_post]
+          [--preset oidc-entra|oidc-google|oidc-okta|oidc-keycloak|custom] [--scopes "openid email profile"] [--userinfo]
+          [--map field=claim ...] [--domain <domain> ...] [--linking never|verified-domains|any-email] [--json]
   idp list --org <slug> [--json]`;
+
+/** Options of `idp add-oidc` (the secret from a file, never the command line: that shows in ps and shell history). */
+const OIDC_OPTIONS = {
+  name: { type: 'string' }, issuer: { type: 'string' }, 'discovery-file': { type: 'string' }, 'client-id': { type: 'string' },
+  'client-secret-file': { type: 'string' }, 'client-auth': { type: 'string' }, preset: { type: 'string' }, scopes: { type: 'string' },
+  userinfo: { type: 'boolean' }, map: { type: 'string', multiple: true }, domain: { type: 'string', multiple: true }, linking: { type: 'string' },
+} as const;
 
 /** Options that set a registration's values: the same for add and update (update changes only those given). */
 const SETTING_OPTIONS = {
@@ -102,7 +114,7 @@ function warnings(idp: IdentityProvider, input: IdentityProviderInput) {
 
 export async function idpCommand(argv: string[], ctx: AppContext): Promise<number> {
   const [sub, ...rest] = argv;
-  const { values } = parseArgs({ args: rest, options: { org: { type: 'string' }, json: { type: 'boolean' }, ...(sub !== 'list' && SETTING_OPTIONS), ...(sub === 'update' && UPDATE_OPTIONS) } });
+  const { values } = parseArgs({ args: rest, options: { org: { type: 'string' }, json: { type: 'boolean' }, ...(sub === 'add-oidc' ? OIDC_OPTIONS : sub !== 'list' && SETTING_OPTIONS), ...(sub === 'update' && UPDATE_OPTIONS) } });
   const v = values as Values;
   const tenant = await tenantBySlug(ctx, v.org as string | undefined);
   const by = { actor: 'cli', at: ctx.clock.now() };
@@ -128,6 +140,27 @@ export async function idpCommand(argv: string[], ctx: AppContext): Promise<numbe
     else {
       console.log(`Registered identity provider "${idp.name}" (${idp.id})`);
       console.log(`  Entity ID: ${idp.entityId}\n  SSO URL:   ${idp.ssoUrl} (${idp.ssoBinding})\n  In the IdP, configure: ACS ${tenant.urls.spAcs}, Audience/SP entity ID ${tenant.urls.spEntityId}`);
+    }
+    return 0;
+  }
+
+  if (sub === 'add-oidc') {
+    const o = values as Partial<Record<keyof typeof OIDC_OPTIONS, string | boolean | string[]>>;
+    if (!o.issuer === !o['discovery-file']) usage('give --issuer or --discovery-file (one of them)');
+    if (!o['client-secret-file']) usage('--client-secret-file <file> is required');
+    const { mapping } = mappingArgs(o.map as string[] | undefined, {});
+    const input = await oidcIdpInput({
+      ...(o.issuer ? { issuer: o.issuer as string } : { discovery: readFileSync(o['discovery-file'] as string, 'utf8') }),
+      clientId: (o['client-id'] as string | undefined) ?? '', clientSecret: readFileSync(o['client-secret-file'] as string, 'utf8').trim(),
+      clientAuth: o['client-auth'] as OidcClientAuth | undefined, preset: ((o.preset as string | undefined) ?? 'custom') as MappingPreset,
+      scopes: o.scopes as string | undefined, userinfo: !!o.userinfo,
+    }, { orgId: tenant.org.id, box: ctx.box, now: ctx.clock.now(), allowPrivate: ctx.config.metadataAllowPrivate, timeoutMs: ctx.config.metadataFetchTimeoutSeconds * 1000, refreshSeconds: ctx.config.metadataRefreshIntervalSeconds });
+    const domains = (o.domain as string[] | undefined)?.flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean);
+    const idp = await createIdp(tenant.store, definedOnly<IdentityProviderInput>({ ...input, name: o.name as string | undefined, attributeMapping: mapping, emailDomains: domains, linkingMode: o.linking as LinkingMode | undefined }), by);
+    if (v.json) console.log(JSON.stringify({ id: idp.id, protocol: idp.protocol, issuer: idp.entityId, name: idp.name, redirectUri: tenant.urls.oidcCallback, emailDomains: idp.emailDomains, linkingMode: idp.linkingMode }, null, 2));
+    else {
+      console.log(`Registered OpenID Connect identity provider "${idp.name}" (${idp.id})`);
+      console.log(`  Issuer: ${idp.entityId}\n  In the IdP, register the redirect URI: ${tenant.urls.oidcCallback}`);
     }
     return 0;
   }

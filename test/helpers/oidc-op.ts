@@ -1,0 +1,95 @@
+// Upstream OpenID Connect providers for tests, on loopback: a real one (oidc-provider, a certified OP nobody here
+// wrote, with its development login and consent pages driven over HTTP), and a forging one whose token endpoint
+// returns whatever ID token the test made with jose (what no honest OP would send: alg none, unknown keys, ...).
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as jose from 'jose';
+import Provider from 'oidc-provider';
+
+const listen = async (server: Server) => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+};
+
+export interface RealOp { issuer: string; close(): Promise<void>; login(authUrl: string, accountId: string): Promise<string> }
+
+/** oidc-provider with one confidential client; `claims(accountId)` are the account's claims (sub = accountId). */
+export async function startOidcProvider(opts: { clientId: string; clientSecret: string; redirectUri: string; claims: (accountId: string) => Record<string, unknown> }): Promise<RealOp> {
+  const server = createServer();
+  const issuer = await listen(server);
+  const provider = new Provider(issuer, {
+    clients: [{ client_id: opts.clientId, client_secret: opts.clientSecret, redirect_uris: [opts.redirectUri], grant_types: ['authorization_code'], response_types: ['code'] }],
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['given_name', 'family_name', 'preferred_username', 'hd', 'tid', 'oid', 'groups'] },
+    conformIdTokenClaims: false, // the claims go into the ID token, as Google and Entra ID put them
+    findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub, ...opts.claims(sub) }) }),
+    pkce: { required: () => true },
+    cookies: { keys: ['test-cookie-key'] },
+  });
+  provider.on('server_error', (_ctx, err) => console.error(err));
+  server.on('request', provider.callback());
+  /** Follows the OP's redirects and submits its development login and consent forms, in a fresh browser (no OP
+   *  session); the URL it sends back. */
+  async function login(authUrl: string, accountId: string): Promise<string> {
+    const cookies = new Map<string, string>();
+    let url = authUrl;
+    let form: Record<string, string> | null = null;
+    for (let i = 0; i < 20; i++) {
+      if (!url.startsWith(issuer)) return url;
+      const res = await fetch(url, { method: form ? 'POST' : 'GET', redirect: 'manual', headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; '), ...(form && { 'content-type': 'application/x-www-form-urlencoded' }) }, body: form ? new URLSearchParams(form).toString() : undefined });
+      for (const c of res.headers.getSetCookie()) {
+        const [pair] = c.split(';');
+        const [k, v] = pair.split('=');
+        cookies.set(k, v);
+      }
+      form = null;
+      const location = res.headers.get('location');
+      if (location) url = new URL(location, url).href;
+      else {
+        const html = await res.text();
+        if (/name="prompt" value="login"|name="login"/.test(html)) form = { prompt: 'login', login: accountId, password: 'x' };
+        else if (/name="prompt" value="consent"/.test(html)) form = { prompt: 'consent' };
+        else throw new Error(`unexpected OP page ${res.status}: ${html.slice(0, 300)}`);
+      }
+    }
+    throw new Error('too many OP redirects');
+  }
+  return { issuer, login, close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
+}
+
+export interface ForgingOp {
+  issuer: string;
+  key: jose.CryptoKey;
+  publicJwk: jose.JWK;
+  /** the ID token (or whole token response) the token endpoint returns next */
+  answer: { idToken?: string; body?: string };
+  sign(claims: Record<string, unknown>, header?: Partial<jose.JWTHeaderParameters>, key?: jose.CryptoKey | Uint8Array): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** A provider whose discovery and JWKS are honest (one RS256 key, kid "k1") and whose token endpoint is not. */
+export async function startForgingOp(): Promise<ForgingOp> {
+  const { privateKey, publicKey } = await jose.generateKeyPair('RS256', { extractable: true });
+  const publicJwk = { ...(await jose.exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+  const server = createServer();
+  const issuer = await listen(server);
+  const op: ForgingOp = {
+    issuer, key: privateKey, publicJwk, answer: {},
+    sign: (claims, header = {}, key = privateKey) => new jose.SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1', ...header }).sign(key),
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+  server.on('request', (req, res) => {
+    const json = (v: unknown) => { res.setHeader('content-type', 'application/json'); res.end(typeof v === 'string' ? v : JSON.stringify(v)); };
+    if (req.url === '/.well-known/openid-configuration') return json({ issuer, authorization_endpoint: `${issuer}/auth`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks`, response_types_supported: ['code'], id_token_signing_alg_values_supported: ['RS256', 'HS256', 'none'], code_challenge_methods_supported: ['S256'] });
+    if (req.url === '/jwks') return json({ keys: [publicJwk] });
+    if (req.url === '/token' && req.method === 'POST') {
+      req.resume();
+      return req.on('end', () => json(op.answer.body ?? { access_token: 'at', token_type: 'Bearer', expires_in: 300, id_token: op.answer.idToken }));
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  return op;
+}
+
+/** An unsigned token (alg none). */
+export const unsignedToken = (claims: Record<string, unknown>) => new jose.UnsecuredJWT(claims).encode();
