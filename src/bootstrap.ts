@@ -13,6 +13,8 @@ import { ConfigCache } from './store/config-cache.ts';
 import { Store } from './store/store.ts';
 import type { RedisRecords } from './store/redis/redis-records.ts';
 import { Metrics } from './metrics/metrics.ts';
+import { pino } from 'pino';
+import { Mailer } from './mail/mailer.ts';
 import { createLifecycle } from './lifecycle.ts';
 import { describeDriverError, unavailableReason } from './store/unavailable.ts';
 
@@ -69,5 +71,6 @@ export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey
   const organizations = new OrganizationService(config, store, credentials, clock);
   const deviceKey = createHmac('sha256', key).update('remembered-device-cookies').digest();
   const metrics = new Metrics({ processMetrics: opts.processMetrics });
-  return { ctx: { config, store, box, credentials, organizations, clock, deviceKey, metrics, lifecycle: createLifecycle() }, appliedMigrations, warnings };
+  const mailer = new Mailer(config.smtp, pino({ level: config.logLevel, name: 'mail' }));
+  return { ctx: { config, store, box, credentials, organizations, clock, deviceKey, metrics, mailer, lifecycle: createLifecycle() }, appliedMigrations, warnings };
 }

@@ -19,7 +19,7 @@ function valuesOf(org: Organization): SettingsValues {
   return {
     name: org.name, logoUrl: org.logoUrl ?? '', primaryColor: org.primaryColor, accentColor: org.accentColor, loginMessage: org.loginMessage ?? '',
     sessionTtlSeconds: String(org.sessionTtlSeconds), totpDigits: String(org.totpDigits), totpPeriod: String(org.totpPeriod), totpAlgorithm: org.totpAlgorithm,
-    jitProvisioning: org.jitProvisioning, requireAdminTotp: org.requireAdminTotp,
+    jitProvisioning: org.jitProvisioning, requireAdminTotp: org.requireAdminTotp, notifyNewDevice: org.notifyNewDevice,
   };
 }
 
@@ -28,7 +28,7 @@ function submittedValues(body: FormBody): SettingsValues {
     name: text(body, 'name'), logoUrl: text(body, 'logoUrl'), primaryColor: text(body, 'primaryColor'), accentColor: text(body, 'accentColor'),
     loginMessage: text(body, 'loginMessage'), sessionTtlSeconds: text(body, 'sessionTtlSeconds'), totpDigits: text(body, 'totpDigits'),
     totpPeriod: text(body, 'totpPeriod'), totpAlgorithm: text(body, 'totpAlgorithm'),
-    jitProvisioning: checkbox(body, 'jitProvisioning'), requireAdminTotp: checkbox(body, 'requireAdminTotp'),
+    jitProvisioning: checkbox(body, 'jitProvisioning'), requireAdminTotp: checkbox(body, 'requireAdminTotp'), notifyNewDevice: checkbox(body, 'notifyNewDevice'),
   };
 }
 
@@ -40,7 +40,7 @@ export async function organizationPages(app: FastifyInstance, { ctx }: { ctx: Ap
     const { tenant } = adminOf(request);
     return adminPage(request, reply, 'admin/organization/settings', 'organization', {
       title: 'Organisation & branding', org: tenant.org, urls: tenant.urls, values: opts.values ?? valuesOf(tenant.org), errors: opts.errors ?? {},
-      logoError: opts.logoError ?? null, hasLogo: Boolean(tenant.org.logoContentType), logoVersion: tenant.org.updatedAt.getTime().toString(36), maxLogoKb: MAX_LOGO_BYTES / 1024,
+      logoError: opts.logoError ?? null, mailEnabled: ctx.mailer.enabled, hasLogo: Boolean(tenant.org.logoContentType), logoVersion: tenant.org.updatedAt.getTime().toString(36), maxLogoKb: MAX_LOGO_BYTES / 1024,
     }, status);
   }
 
@@ -53,7 +53,7 @@ export async function organizationPages(app: FastifyInstance, { ctx }: { ctx: Ap
       name: values.name as string, logoUrl: optionalText(request.body, 'logoUrl'), primaryColor: values.primaryColor as string, accentColor: values.accentColor as string,
       loginMessage: optionalText(request.body, 'loginMessage'), sessionTtlSeconds: wholeNumber(values.sessionTtlSeconds), totpDigits: wholeNumber(values.totpDigits),
       totpPeriod: wholeNumber(values.totpPeriod), totpAlgorithm: values.totpAlgorithm as string,
-      jitProvisioning: values.jitProvisioning as boolean, requireAdminTotp: values.requireAdminTotp as boolean,
+      jitProvisioning: values.jitProvisioning as boolean, requireAdminTotp: values.requireAdminTotp as boolean, notifyNewDevice: values.notifyNewDevice as boolean,
     }, session.admin.email));
     if (!saved.ok) return settingsPage(request, reply, { values, errors: saved.errors }, 400);
     return reply.redirect('/admin/organization?done=saved', 303);
