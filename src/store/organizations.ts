@@ -29,6 +29,21 @@ export class OrganizationRepository {
     const { slug: _ignored, id: _id, ...safe } = data as Record<string, unknown>;
     return this.db.organization.update({ where: { id }, data: safe, omit: WITHOUT_LOGO });
   }
+  /** Suspends (a date) or resumes (null) the organisation: a platform operator's decision (orgs/operator-service.ts). */
+  setSuspended(id: string, at: Date | null) {
+    return this.db.organization.update({ where: { id }, data: { suspendedAt: at }, omit: WITHOUT_LOGO });
+  }
+  /** Per organisation: users, IdPs, apps, and successful logins since `since` (the operator's list). */
+  async numbers(since: Date) {
+    const [users, idps, apps, logins] = await Promise.all([
+      this.db.user.groupBy({ by: ['orgId'], _count: { _all: true } }),
+      this.db.identityProvider.groupBy({ by: ['orgId'], _count: { _all: true } }),
+      this.db.application.groupBy({ by: ['orgId'], _count: { _all: true } }),
+      this.db.auditEvent.groupBy({ by: ['orgId'], where: { type: 'login.success', at: { gte: since } }, _count: { _all: true } }),
+    ]);
+    const by = (rows: { orgId: string; _count: { _all: number } }[]) => new Map(rows.map((r) => [r.orgId, r._count._all]));
+    return { users: by(users), idps: by(idps), apps: by(apps), logins: by(logins) };
+  }
   /** The uploaded logo (bytes and content type), or null when none is stored. */
   async logo(id: string) {
     const row = await this.db.organization.findUnique({ where: { id }, select: { logo: true, logoContentType: true } });
