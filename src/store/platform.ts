@@ -1,6 +1,7 @@
 // The platform's own data, outside every organisation: its operators, their console sessions and the platform audit
 // log. Shaped as a SignInStore (admin/sign-in-store.ts) so that operators sign in through the admin sign-in code;
 // `orgId` is the fixed scope PLATFORM_SCOPE, never an organisation's id (those are UUIDs).
+import { timeOrderedUuid } from '../crypto/random-ids.ts';
 import type { Db } from './database.ts';
 import type { AuditInput } from './audit.ts';
 import { parseJson, toJson } from './json.ts';
@@ -57,8 +58,9 @@ export interface PlatformAuditInput extends AuditInput { orgId?: string; orgSlug
 export class PlatformAuditRepository {
   constructor(private readonly db: Db) {}
   async record(e: PlatformAuditInput) {
+    // Time-ordered ids: lines of the same instant (an injected clock, a fast sequence) still list in the order written.
     await this.db.platformAuditEvent.create({ data: {
-      at: e.at ?? new Date(), type: e.type, outcome: e.outcome ?? 'success', code: e.code ?? null, actor: e.actor ?? null,
+      id: timeOrderedUuid(), at: e.at ?? new Date(), type: e.type, outcome: e.outcome ?? 'success', code: e.code ?? null, actor: e.actor ?? null,
       orgId: e.orgId ?? null, orgSlug: e.orgSlug ?? null, details: toJson(e.details ?? {}),
     } });
   }
