@@ -1,5 +1,5 @@
 // Platform operators: the people who run this broker and manage its organisations at the bare BASE_DOMAIN. An operator
-// is created by the CLI (`npm run cli -- operator create --email ...`), with a generated password and a TOTP factor,
+// is created by the CLI (`npm run cli -- operator create --email ...`), or on the welcome page at first start, with a generated password and a TOTP factor,
 // both shown once: their sign-in always asks for both (the admin sign-in, on the platform's store).
 import { randomUUID } from 'node:crypto';
 import { newSealedFactor } from '../admin/admin-totp.ts';
@@ -20,5 +20,5 @@ export async function createOperator(ctx: AppContext, email: string, actor: stri
   const totp = await newSealedFactor(ctx, PLATFORM_SCOPE, id, { issuer: 'SAML Broker operator', account: address });
   const operator = await platform.admins.create({ id, email: address, passwordHash: await hashPassword(password), totpSecretEnc: totp.totpSecretEnc });
   await platform.audit.record({ type: 'operator.created', actor, at: ctx.clock.now(), details: { email: operator.email } });
-  return { operator, password, totpSecret: totp.secretBase32, otpauthUri: totp.otpauthUri };
+  return { operator, password, totpSecret: totp.secretBase32, otpauthUri: totp.otpauthUri, qrDataUrl: totp.qrDataUrl };
 }

@@ -9,6 +9,8 @@ import { adminWithRole, csrfIn, signInClient } from '../helpers/admin.ts';
 import { Browser, formIn } from '../helpers/browser.ts';
 import { oathtool } from '../helpers/oathtool.ts';
 import { createWorld } from '../helpers/sso-world.ts';
+import { createTestApp } from '../helpers/app.ts';
+import { completeSecondStep, signIn } from '../../src/admin/admin-auth.ts';
 
 const codeOf = (html: string) => /Error code: <code>([^<]+)<\/code>/.exec(html)?.[1];
 
@@ -149,4 +151,20 @@ t.test('operator view', async (t) => {
     t.equal((await root('POST', '/operator/logout', { _csrf: csrf })).statusCode, 303);
     t.equal((await root('GET', '/operator')).statusCode, 303);
   });
+});
+
+t.test('the first operator on the welcome page, with the first organisation', async (t) => {
+  const ta = await createTestApp();
+  t.teardown(ta.cleanup);
+  const res = await ta.request(null, { method: 'POST', url: '/', remoteAddress: '127.0.0.1', payload: { name: 'Pied Pipers', slug: 'piedpipers', adminEmail: 'richard@pp.example', operator: 'yes' } });
+  t.equal(res.statusCode, 200);
+  t.match(res.body, /richard@pp\.example<\/strong> is the platform operator/);
+  const password = /password <span class="secret">([^<]+)<\/span>/.exec(res.body)![1];
+  const key = /authenticator app:\s*<span class="secret">([A-Z2-7]+)<\/span>/.exec(res.body)![1];
+  t.match(res.body, /<img src="data:image\/png;base64,/);
+  const platform = ta.ctx.store.platform;
+  const step = await signIn(ta.ctx, platform, 'richard@pp.example', password);
+  t.equal(step.kind, 'second_step');
+  if (step.kind === 'second_step') t.ok(await completeSecondStep(ta.ctx, platform, step.ticket, oathtool(key, ta.clock.now())), 'the key shown signs in');
+  t.equal(await platform.admins.count(), 1);
 });
