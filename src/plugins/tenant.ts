@@ -38,8 +38,9 @@ export function hostHeaderCount(rawHeaders: readonly string[]): number {
   return count;
 }
 
-/** The one endpoint of a suspended organisation that answers in SAML rather than with the page: the app hears why. */
-const SUSPENDED_STILL_ANSWERS = new Set(['/saml/idp/sso']);
+/** What a suspended organisation still answers: the app's login endpoint (in SAML, so the app hears why) and the logo
+ *  that the "suspended" page itself shows. */
+const SUSPENDED_STILL_ANSWERS = new Set(['/saml/idp/sso', '/branding/logo']);
 
 export const suspendedError = (name: string) => new AppError(403, 'organization_suspended', `${name} is suspended by the operator of this service: sign-in, its applications and the admin console are unavailable until it is resumed.`);
 
