@@ -30,9 +30,11 @@ export async function deliver(ctx: AppContext, store: TenantStore, message: Mail
   return result;
 }
 
-/** Starts `deliver` and returns at once; its outcome is audited and logged. */
-export function inBackground(ctx: AppContext, store: TenantStore, message: MailMessage, audit: { userId?: string; actor?: string }): void {
-  deliver(ctx, store, message, audit).catch((err: unknown) => ctx.mailer.log.warn({ err }, 'e-mail could not be sent'));
+/** Starts `deliver` and returns at once; its outcome is audited and logged. A message given as a function is also
+ *  composed in the background (when composing it reads the store). */
+export function inBackground(ctx: AppContext, store: TenantStore, message: MailMessage | (() => Promise<MailMessage>), audit: { userId?: string; actor?: string }): void {
+  (async () => deliver(ctx, store, typeof message === 'function' ? await message() : message, audit))()
+    .catch((err: unknown) => ctx.mailer.log.warn({ err }, 'e-mail could not be sent'));
 }
 
 /** An admin invitation: the same one-time link the console shows. Awaited by the console, which says whether it went. */

@@ -87,8 +87,12 @@ export async function issue(ctx: AppContext, tenant: Tenant, flow: LoginFlow<Flo
   ctx.metrics.logins.inc({ org: tenant.org.slug, outcome: 'success' });
   if (newSessionToken && opts.device && !opts.device.known && tenant.org.notifyNewDevice && ctx.mailer.enabled) {
     // In the background: the Response goes to the app now, whatever the relay does (the outcome is audited).
-    const idp = flow.idpId ? await tenant.store.identityProviders.findById(flow.idpId) : null;
-    inBackground(ctx, tenant.store, newDeviceMessage(ctx, tenant.org, user, { at: now, appName: app.name, idpName: idp?.name ?? null, browser: opts.device.browser?.slice(0, 200) || null }), { userId: user.id });
+    const { idpId } = flow;
+    const browser = opts.device.browser?.slice(0, 200) || null;
+    inBackground(ctx, tenant.store, async () => {
+      const idp = idpId ? await tenant.store.identityProviders.findById(idpId) : null;
+      return newDeviceMessage(ctx, tenant.org, user, { at: now, appName: app.name, idpName: idp?.name ?? null, browser });
+    }, { userId: user.id });
   }
   return { kind: 'respond', post, ...(newSessionToken && { newSessionToken }) };
 }
