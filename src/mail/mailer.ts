@@ -4,7 +4,7 @@
 // the link in the console instead. Sending never throws into its caller's work: `send` answers sent or failed.
 import { join } from 'node:path';
 import { Eta } from 'eta';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Config } from '../config/config.ts';
 import { PROJECT_ROOT } from '../project-root.ts';
 
@@ -29,24 +29,33 @@ const COLOR = /^#[0-9a-f]{6}$/i;
 const MAIL_TEMPLATES = join(PROJECT_ROOT, 'templates', 'mail');
 
 export class Mailer {
-  private readonly transport: Transporter | null;
+  // nodemailer is loaded on the first message only: the CLI and servers without SMTP never load it.
+  private transport: Promise<Transporter> | null = null;
   private readonly html = new Eta({ views: MAIL_TEMPLATES, autoEscape: true, cache: true });
   // Plain text is not HTML: nothing to escape (a name with "&" must read "&", not "&amp;"), and its line breaks are kept as written.
   private readonly text = new Eta({ views: MAIL_TEMPLATES, autoEscape: false, autoTrim: false, cache: true });
+  private logger: MailLog | null = null;
 
-  constructor(private readonly smtp: Config['smtp'], readonly log: MailLog) {
-    this.transport = smtp ? nodemailer.createTransport({
+  /** `log`: made on first use (a pino logger in the server). */
+  constructor(private readonly smtp: Config['smtp'], private readonly makeLog: () => MailLog) {}
+
+  get enabled(): boolean {
+    return this.smtp !== undefined;
+  }
+
+  get log(): MailLog {
+    return (this.logger ??= this.makeLog());
+  }
+
+  private transporter(smtp: NonNullable<Config['smtp']>): Promise<Transporter> {
+    return (this.transport ??= import('nodemailer').then(({ default: nodemailer }) => nodemailer.createTransport({
       url: smtp.url,
       requireTLS: smtp.requireTls,
       tls: { rejectUnauthorized: !smtp.tlsInsecure },
       connectionTimeout: smtp.timeoutMs,
       greetingTimeout: smtp.timeoutMs,
       socketTimeout: smtp.timeoutMs,
-    }) : null;
-  }
-
-  get enabled(): boolean {
-    return this.transport !== null;
+    })));
   }
 
   /** Both parts of a message, as they will be sent (also what the tests read). */
@@ -63,14 +72,15 @@ export class Mailer {
   /** Sends one message; never throws. The whole attempt is bounded by SMTP_TIMEOUT_MS (nodemailer's own timeouts
    *  cover each phase; this covers their sum). */
   async send(message: MailMessage): Promise<SendResult> {
-    if (!this.transport || !this.smtp) return { sent: false, error: 'e-mail is not configured (SMTP_URL)' };
+    if (!this.smtp) return { sent: false, error: 'e-mail is not configured (SMTP_URL)' };
+    const smtp = this.smtp;
     let timer: NodeJS.Timeout | undefined;
     try {
       const { html, text } = this.render(message);
-      const delivery = this.transport.sendMail({ from: this.smtp.from, to: message.to, subject: message.subject, html, text });
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer from the SMTP server within ${this.smtp!.timeoutMs} ms`)), this.smtp!.timeoutMs);
+        timer = setTimeout(() => reject(new Error(`no answer from the SMTP server within ${smtp.timeoutMs} ms`)), smtp.timeoutMs);
       });
+      const delivery = this.transporter(smtp).then((transport) => transport.sendMail({ from: smtp.from, to: message.to, subject: message.subject, html, text }));
       const info = await Promise.race([delivery, timeout]);
       return { sent: true, messageId: String(info.messageId ?? '') };
     } catch (err) {
@@ -81,6 +91,6 @@ export class Mailer {
   }
 
   close() {
-    this.transport?.close();
+    void this.transport?.then((transport) => transport.close());
   }
 }
