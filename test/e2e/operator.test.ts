@@ -96,6 +96,9 @@ t.test('operator view', async (t) => {
       t.equal(codeOf(res.body), 'organization_suspended');
       t.match(res.body, /Pied Pipers is suspended/);
     }
+    const api = await ta.request('piedpipers', { method: 'GET', url: '/api/organization', headers: { authorization: 'Bearer brk_anything' } });
+    t.equal(api.statusCode, 403);
+    t.equal(api.json().error.code, 'organization_suspended', 'the API answers JSON with the code');
     const browser = new Browser(ta);
     const answer = await browser.get(await sp.getAuthorizeUrlAsync('relay-x', undefined, {}));
     t.equal(answer.statusCode, 200, 'an auto-POST back to the app, not a page of ours');
