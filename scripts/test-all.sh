@@ -23,6 +23,7 @@ checks=(
   "command -v xmllint|libxml2-utils"
   "test -f /usr/share/xml/opensaml/saml-schema-metadata-2.0.xsd|opensaml-schemas"
   "/usr/bin/python3 -c 'import saml2'|python3-pysaml2"
+  "/usr/bin/python3 -c 'import aiosmtpd'|python3-aiosmtpd"
   "test -x /usr/bin/chromium|chromium"
   "command -v docker-compose|docker-compose"
 )

@@ -14,6 +14,7 @@ import { securityHeadersPlugin } from './plugins/security-headers.ts';
 import { rateLimitPlugin } from './plugins/rate-limit.ts';
 import { healthRoutes } from './health/routes.ts';
 import { welcomeRoutes } from './orgs/welcome-routes.ts';
+import { operatorRoutes } from './orgs/operator-routes.ts';
 import { metadataRoutes } from './orgs/metadata-routes.ts';
 import { brandingRoutes } from './orgs/branding-routes.ts';
 import { portalRoutes } from './broker/http/portal.ts';
@@ -114,6 +115,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   await app.register(metricsPlugin, { ctx });
   await app.register(healthRoutes, { ctx });
   await app.register(welcomeRoutes, { ctx });
+  await app.register(operatorRoutes, { ctx });
   await app.register(metadataRoutes, { ctx });
   await app.register(brandingRoutes, { ctx });
   await app.register(portalRoutes, { ctx });

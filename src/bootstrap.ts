@@ -1,5 +1,6 @@
 // Opens the database, applies pending migrations and wires the services: shared by the server, the CLI and tests.
 import { createHmac } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/config.ts';
 import type { AppContext } from './context.ts';
@@ -13,6 +14,7 @@ import { ConfigCache } from './store/config-cache.ts';
 import { Store } from './store/store.ts';
 import type { RedisRecords } from './store/redis/redis-records.ts';
 import { Metrics } from './metrics/metrics.ts';
+import { Mailer } from './mail/mailer.ts';
 import { createLifecycle } from './lifecycle.ts';
 import { describeDriverError, unavailableReason } from './store/unavailable.ts';
 
@@ -69,5 +71,7 @@ export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey
   const organizations = new OrganizationService(config, store, credentials, clock);
   const deviceKey = createHmac('sha256', key).update('remembered-device-cookies').digest();
   const metrics = new Metrics({ processMetrics: opts.processMetrics });
-  return { ctx: { config, store, box, credentials, organizations, clock, deviceKey, metrics, lifecycle: createLifecycle() }, appliedMigrations, warnings };
+  // The mail logger (pino) is made when a message first needs it, so that a CLI command does not load it.
+  const mailer = new Mailer(config.smtp, () => createRequire(import.meta.url)('pino').pino({ level: config.logLevel, name: 'mail' }));
+  return { ctx: { config, store, box, credentials, organizations, clock, deviceKey, metrics, mailer, lifecycle: createLifecycle() }, appliedMigrations, warnings };
 }

@@ -8,6 +8,7 @@ import type { SigningCredentials } from './orgs/signing-credentials.ts';
 import type { Store } from './store/store.ts';
 import type { Metrics } from './metrics/metrics.ts';
 import type { Lifecycle } from './lifecycle.ts';
+import type { Mailer } from './mail/mailer.ts';
 
 export interface AppContext {
   config: Config;
@@ -19,6 +20,8 @@ export interface AppContext {
   /** HMAC key for remembered-device cookies, derived from the master key */
   deviceKey: Buffer;
   metrics: Metrics;
+  /** optional e-mail (SMTP_URL); `enabled` is false without it */
+  mailer: Mailer;
   /** draining flag of a shutting-down server (set by bootstrap; contexts built by hand may leave it out) */
   lifecycle?: Lifecycle;
 }

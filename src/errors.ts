@@ -99,6 +99,12 @@ export const CATALOGUE = {
   // Identity providers, apps, keys (console and API)
   idp_not_found: { status: 404, who: 'admin', meaning: 'No identity provider with this id in this organisation.', fix: 'Reload the list of identity providers.' },
   idp_exists: { status: 409, who: 'admin', meaning: 'An identity provider with this entity ID is already registered.', fix: 'Edit the existing one instead.' },
+  organization_not_found: { status: 404, who: 'admin', meaning: 'The operator view names an organisation that does not exist (deleted, or a wrong id).', fix: 'Reload the list of organisations.' },
+  organization_already_suspended: { status: 409, who: 'admin', meaning: 'The organisation is already suspended.', fix: 'Nothing to do; resume it when it may sign in again.' },
+  organization_not_suspended: { status: 409, who: 'admin', meaning: 'The organisation is not suspended, so it cannot be resumed.', fix: 'Nothing to do.' },
+  organization_suspended: { status: 403, who: 'all', title: 'Organisation suspended', saml: APP_STATUS.requestDenied, meaning: 'The platform operator suspended this organisation: its sign-in, apps, console and API are closed until it is resumed (apps get a SAML RequestDenied Response).', fix: 'Ask the operator of the sign-in service.' },
+  operator_exists: { status: 409, who: 'admin', meaning: 'There is already a platform operator with this email address.', fix: 'Use another address, or sign in as that operator.' },
+  email_failed: { status: null, who: 'admin', audit: ['email.failed'], meaning: 'An e-mail (invitation, second factor reset, new device) could not be handed to the SMTP relay in time; the audit line names the template and the error.', fix: 'Check SMTP_URL and the relay; the console still shows invitation links to copy.' },
   idp_protocol_mismatch: { status: 400, who: 'admin', meaning: 'The change is for the other protocol (a SAML setting sent for an OpenID Connect identity provider, or the other way round).', fix: 'Use the form or API fields of the identity provider\'s own protocol.' },
   idp_domain_taken: { status: 409, who: 'admin', meaning: 'An email domain is already claimed by another identity provider; `details.clashes` lists them.', fix: 'Remove the domain from one of the two identity providers.' },
   metadata_refresh_running: { status: 409, who: 'admin', meaning: 'The identity provider\'s metadata is being refreshed right now.', fix: 'Try again in a moment.' },

@@ -7,8 +7,8 @@ import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { hashPassword, verifyPassword } from '../orgs/passwords.ts';
 import { sha256 } from '../crypto/hash.ts';
-import type { TenantStore } from '../store/store.ts';
 import type { AdminRow } from '../store/admins.ts';
+import type { SignInAccount, SignInStore } from './sign-in-store.ts';
 import { assertNotLocked, countFailedAttempt } from './admin-lockout.ts';
 import { verifyAdminCode } from './admin-totp.ts';
 
@@ -20,12 +20,12 @@ export const SECOND_STEP_SECONDS = 5 * 60;
 // Verifying against a fixed hash when the email is unknown keeps the response time the same as for a known one.
 let dummyHash: Promise<string> | undefined;
 
-export interface AdminLogin { admin: AdminRow; token: string; csrfToken: string }
-export type SignInResult = { kind: 'session'; login: AdminLogin } | { kind: 'second_step'; admin: AdminRow; ticket: string };
+export interface AdminLogin<A extends SignInAccount = AdminRow> { admin: A; token: string; csrfToken: string }
+export type SignInResult<A extends SignInAccount = AdminRow> = { kind: 'session'; login: AdminLogin<A> } | { kind: 'second_step'; admin: A; ticket: string };
 
 const ticketContext = (orgId: string) => `admin-second-step:${orgId}`;
 
-export async function signIn(ctx: AppContext, store: TenantStore, email: string, password: string): Promise<SignInResult> {
+export async function signIn<A extends SignInAccount>(ctx: AppContext, store: SignInStore<A>, email: string, password: string): Promise<SignInResult<A>> {
   const now = ctx.clock.now();
   const admin = await store.admins.findByEmail(email);
   if (!admin) {
@@ -48,7 +48,7 @@ export async function signIn(ctx: AppContext, store: TenantStore, email: string,
 }
 
 /** The admin a second-step ticket names, or null when it is missing, expired, forged or from another organisation. */
-export async function ticketAdmin(ctx: AppContext, store: TenantStore, ticket: string | undefined): Promise<AdminRow | null> {
+export async function ticketAdmin<A extends SignInAccount>(ctx: AppContext, store: SignInStore<A>, ticket: string | undefined): Promise<A | null> {
   if (!ticket) return null;
   try {
     const { adminId, exp } = JSON.parse(ctx.box.open(ticket, ticketContext(store.orgId)).toString('utf8')) as { adminId: string; exp: number };
@@ -61,14 +61,14 @@ export async function ticketAdmin(ctx: AppContext, store: TenantStore, ticket: s
 }
 
 /** The second step: a current code from the admin's app opens the session. */
-export async function completeSecondStep(ctx: AppContext, store: TenantStore, ticket: string | undefined, code: string): Promise<AdminLogin> {
+export async function completeSecondStep<A extends SignInAccount>(ctx: AppContext, store: SignInStore<A>, ticket: string | undefined, code: string): Promise<AdminLogin<A>> {
   const admin = await ticketAdmin(ctx, store, ticket);
   if (!admin) throw new AppError('admin_second_step_expired', 'The sign-in took too long. Enter your email and password again.');
   await verifyAdminCode(ctx, store, admin, code, 'admin.login');
   return startSession(ctx, store, admin);
 }
 
-export async function startSession(ctx: AppContext, store: TenantStore, admin: AdminRow): Promise<AdminLogin> {
+export async function startSession<A extends SignInAccount>(ctx: AppContext, store: SignInStore<A>, admin: A): Promise<AdminLogin<A>> {
   const now = ctx.clock.now();
   await store.admins.update(admin.id, { failedLogins: 0, lockedUntil: null, lastLoginAt: now });
   const token = randomBytes(32).toString('base64url');

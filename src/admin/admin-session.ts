@@ -39,11 +39,11 @@ export function checkCsrf(request: FastifyRequest, expected: string) {
 }
 
 /** Token for the sign-in form, mirrored in a cookie (double submit). */
-export function loginCsrf(request: FastifyRequest, reply: FastifyReply, ctx: AppContext): string {
+export function loginCsrf(request: FastifyRequest, reply: FastifyReply, ctx: AppContext, path = '/admin'): string {
   let token = request.cookies[LOGIN_CSRF_COOKIE];
   if (!token || !/^[A-Za-z0-9_-]{32}$/.test(token)) {
     token = randomBytes(24).toString('base64url');
-    reply.setCookie(LOGIN_CSRF_COOKIE, token, adminCookieOptions(ctx));
+    reply.setCookie(LOGIN_CSRF_COOKIE, token, { ...adminCookieOptions(ctx), path });
   }
   return token;
 }

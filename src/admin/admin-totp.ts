@@ -12,6 +12,7 @@ import type { Organization } from '../store/organizations.ts';
 import type { AdminRow } from '../store/admins.ts';
 import type { TenantStore } from '../store/store.ts';
 import { assertNotLocked, countFailedAttempt } from './admin-lockout.ts';
+import type { SignInAccount, SignInStore } from './sign-in-store.ts';
 
 /** How long a setup shown on the page may be confirmed. */
 const ENROLMENT_SECONDS = 30 * 60;
@@ -80,6 +81,15 @@ export async function checkEnrolmentCode(ctx: AppContext, store: TenantStore, or
   return ctx.box.seal(JSON.stringify(kept), factorContext(org.id, admin.id));
 }
 
+/** A factor for an account created outside the console (a platform operator, by the CLI): sealed as a confirmed
+ *  one would be, with the secret to show once. Enrolment by a first code is the console's way; the CLI prints the
+ *  key and the operator's first sign-in is its confirmation. */
+export async function newSealedFactor(ctx: AppContext, scopeId: string, accountId: string, label: { issuer: string; account: string }) {
+  const factor: SealedFactor = { secret: newTotpSecret(), digits: 6, period: 30, algorithm: 'SHA1' };
+  const code = await enrolmentCode(label.issuer, label.account, factor.secret, factor);
+  return { totpSecretEnc: ctx.box.seal(JSON.stringify(factor), factorContext(scopeId, accountId)), secretBase32: factor.secret, otpauthUri: code.otpauthUri, qrDataUrl: code.qrDataUrl };
+}
+
 /** Confirms the setup with a first code from the app and turns the factor on. */
 export async function confirmAdminEnrolment(ctx: AppContext, store: TenantStore, org: Organization, admin: AdminRow, setup: string, code: string) {
   const totpSecretEnc = await checkEnrolmentCode(ctx, store, org, admin, setup, code);
@@ -91,7 +101,7 @@ export async function confirmAdminEnrolment(ctx: AppContext, store: TenantStore,
  * Checks a code from the admin's app: refused while the admin is locked out, each time step accepted once, every
  * wrong or reused code counted toward the lockout and audited as a failure of `auditType`.
  */
-export async function verifyAdminCode(ctx: AppContext, store: TenantStore, admin: AdminRow, code: string, auditType: string) {
+export async function verifyAdminCode<A extends SignInAccount>(ctx: AppContext, store: SignInStore<A>, admin: A, code: string, auditType: string) {
   const now = ctx.clock.now();
   assertNotLocked(admin, now);
   if (!admin.totpSecretEnc) throw new AppError('admin_totp_not_enrolled', 'Two-factor sign-in is not set up for this admin.');

@@ -13,7 +13,8 @@ import { AppError } from '../errors.ts';
 
 export const ROLES = ['viewer', 'helpdesk', 'admin', 'owner'] as const;
 export type AdminRole = (typeof ROLES)[number];
-export type RouteAccess = AdminRole | 'public';
+/** `operator`: a signed-in platform operator, at the bare BASE_DOMAIN (orgs/operator-routes.ts); no admin role opens it. */
+export type RouteAccess = AdminRole | 'public' | 'operator';
 
 export const ROLE_LABELS: Record<AdminRole, string> = {
   owner: 'Owner: everything, including managing admins',
@@ -33,13 +34,15 @@ export const access = (role: RouteAccess) => ({ config: { role } });
 /** The rule a route declared, or null when it has none. */
 export function accessOf(request: FastifyRequest): RouteAccess | null {
   const role = (request.routeOptions.config as { role?: unknown } | undefined)?.role;
-  return role === 'public' || isRole(role) ? role : null;
+  return isRouteAccess(role) ? role : null;
 }
+
+const isRouteAccess = (role: unknown): role is RouteAccess => role === 'public' || role === 'operator' || isRole(role);
 
 /** The one check: 403 `forbidden_role`, naming the role needed, when `role` may not use this route. */
 export function assertRouteAllowed(request: FastifyRequest, role: string) {
   const needed = accessOf(request) ?? 'owner';
-  if (needed === 'public' || roleAllows(role, needed)) return;
+  if (needed === 'public' || (needed !== 'operator' && roleAllows(role, needed))) return;
   throw new AppError('forbidden_role', `This needs the ${needed} role (or higher); you have the ${role} role.`, { required: needed, role });
 }
 
@@ -50,7 +53,7 @@ export function recordRoutes(app: FastifyInstance): RegisteredRoute[] {
   const routes: RegisteredRoute[] = [];
   app.addHook('onRoute', (route: RouteOptions) => {
     const role = (route.config as { role?: unknown } | undefined)?.role;
-    for (const method of [route.method].flat()) routes.push({ method, url: route.url, role: role === 'public' || isRole(role) ? role : null });
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, role: isRouteAccess(role) ? role : null });
   });
   return routes;
 }

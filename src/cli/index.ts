@@ -21,6 +21,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   scim: async () => { const m = await import('./commands/scim.ts'); return { run: m.scimCommand, usage: m.scimUsage }; },
   keys: async () => { const m = await import('./commands/keys.ts'); return { run: m.keysCommand, usage: m.keysUsage }; },
   admin: async () => { const m = await import('./commands/admin.ts'); return { run: m.adminCommand, usage: m.adminUsage }; },
+  operator: async () => { const m = await import('./commands/operator.ts'); return { run: m.operatorCommand, usage: m.operatorUsage }; },
 };
 
 async function usage() {

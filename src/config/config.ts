@@ -55,6 +55,17 @@ const schema = z.object({
   MFA_LOCKOUT_SECONDS: int(1, 86400 * 7).default(900),
   // An admin invitation link works this long (and once).
   ADMIN_INVITE_HOURS: int(1, 24 * 30).default(72),
+  // Optional e-mail (src/mail): smtp://user:pass@host:587 (STARTTLS when offered) or smtps://host:465 (TLS from the
+  // start). Unset: no e-mail is sent and the console shows the links to copy.
+  SMTP_URL: z.string().regex(/^smtps?:\/\/[^\s]+$/, 'smtp://[user:password@]host[:port] or smtps://...').optional(),
+  // The From address of every message, e.g. "Acme sign-in <no-reply@example.com>".
+  SMTP_FROM: z.string().min(3).max(320).optional(),
+  // smtp:// only: refuse to send unless the server upgrades to TLS (STARTTLS).
+  SMTP_REQUIRE_TLS: bool.default(false),
+  // Accept a server certificate that does not verify (a test relay with a self-signed certificate). Never in production.
+  SMTP_TLS_INSECURE: bool.default(false),
+  // One message may take this long (connect, TLS, delivery) before it counts as failed; a login never waits for it.
+  SMTP_TIMEOUT_MS: int(500, 120000).default(10000),
   METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   METADATA_ALLOW_PRIVATE: bool.default(false),
   // Upstream IdPs added by metadata URL are fetched again at most this long apart (sooner when the metadata's
@@ -127,6 +138,8 @@ export interface Config {
   configCacheSeconds: number;
   mfaLockoutThreshold: number;
   mfaLockoutSeconds: number;
+  /** Optional SMTP relay for e-mail (src/mail); unset: nothing is sent */
+  smtp?: { url: string; from: string; requireTls: boolean; tlsInsecure: boolean; timeoutMs: number };
   /** How long an admin invitation link works (once). */
   adminInviteHours: number;
   metricsToken?: string;
@@ -200,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mfaLockoutThreshold: c.MFA_LOCKOUT_THRESHOLD,
     mfaLockoutSeconds: c.MFA_LOCKOUT_SECONDS,
     adminInviteHours: c.ADMIN_INVITE_HOURS,
+    ...(c.SMTP_URL && { smtp: { url: c.SMTP_URL, from: c.SMTP_FROM ?? `no-reply@${(c.BASE_DOMAIN ?? 'localhost').split(':')[0]}`, requireTls: c.SMTP_REQUIRE_TLS, tlsInsecure: c.SMTP_TLS_INSECURE, timeoutMs: c.SMTP_TIMEOUT_MS } }),
     metricsToken: c.METRICS_TOKEN,
     metadataAllowPrivate: c.METADATA_ALLOW_PRIVATE,
     metadataRefreshIntervalSeconds: c.METADATA_REFRESH_INTERVAL_SECONDS,

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { AppError, ValidationError } from '../errors.ts';
 import { page } from '../plugins/view.ts';
+import { createOperator } from './operators.ts';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
@@ -29,14 +30,17 @@ export async function welcomeRoutes(app: FastifyInstance, { ctx }: { ctx: AppCon
     if (!fromLoopback(request, ctx)) throw new AppError('setup_loopback_only', 'The first organisation can only be created from a browser on the server itself.');
     const body = request.body ?? {};
     const values = { name: String(body.name ?? ''), slug: String(body.slug ?? '').trim(), adminEmail: String(body.adminEmail ?? '').trim() };
+    const asked = { ...values, operator: body.operator === 'yes' };
     const password = String(body.adminPassword ?? '');
     try {
       const created = await ctx.organizations.create({ ...values, ...(password && { adminPassword: password }) }, 'welcome-page', { onlyIfNoneExist: true });
       request.log.info({ org: created.org.slug }, 'first organisation created from the welcome page');
-      return page(request, reply, 'welcome-done', { created });
+      // The first operator may come with the first organisation (the same address); later ones only from the CLI.
+      const operator = body.operator === 'yes' && (await ctx.store.platform.admins.count()) === 0 ? await createOperator(ctx, values.adminEmail, 'welcome-page') : null;
+      return page(request, reply, 'welcome-done', { created, operator });
     } catch (err) {
-      if (err instanceof ValidationError) return page(request, reply, 'welcome', { ...base, values, errors: err.fields }, 400);
-      if (err instanceof AppError && err.code === 'slug_taken') return page(request, reply, 'welcome', { ...base, values, errors: { slug: 'is already taken' } }, 409);
+      if (err instanceof ValidationError) return page(request, reply, 'welcome', { ...base, values: asked, errors: err.fields }, 400);
+      if (err instanceof AppError && err.code === 'slug_taken') return page(request, reply, 'welcome', { ...base, values: asked, errors: { slug: 'is already taken' } }, 409);
       throw err;
     }
   });

@@ -20,7 +20,8 @@ const WINDOW_MS = 60_000;
 export function groupOf(method: string, route: string | undefined): Group | null {
   if (!route) return null;
   if (method === 'POST' && route === '/flow/:id/mfa') return 'mfa';
-  if (method === 'POST' && (route === '/admin/login' || route === '/admin/login/totp')) return 'adminLogin';
+  // The operator's sign-in (orgs/operator-routes.ts) is the same sign-in on the root host: the same tight limit.
+  if (method === 'POST' && (route === '/admin/login' || route === '/admin/login/totp' || route === '/operator/login' || route === '/operator/login/totp')) return 'adminLogin';
   if (route === '/api' || route.startsWith('/api/') || route.startsWith('/scim/')) return 'api'; // SCIM clients count as API clients
   if (route === '/saml/idp/sso' || route === '/saml/sp/acs' || route.startsWith('/flow/') || route === '/apps/:appId/launch') return 'login';
   return null;

@@ -38,6 +38,12 @@ export function hostHeaderCount(rawHeaders: readonly string[]): number {
   return count;
 }
 
+/** What a suspended organisation still answers: the app's login endpoint (in SAML, so the app hears why) and the logo
+ *  that the "suspended" page itself shows. */
+const SUSPENDED_STILL_ANSWERS = new Set(['/saml/idp/sso', '/branding/logo']);
+
+export const suspendedError = (name: string) => new AppError('organization_suspended', `${name} is suspended by the operator of this service: sign-in, its applications and the admin console are unavailable until it is resumed.`);
+
 /** Routes that answer on any Host (load balancer probes do not send a tenant host). */
 const HOST_INDEPENDENT = new Set(['/healthz', '/readyz', '/metrics']);
 
@@ -55,6 +61,9 @@ export const tenantPlugin = fp(async (app: FastifyInstance, { ctx }: { ctx: AppC
     const org = await ctx.store.organizations.findBySlug(match.slug);
     if (!org) throw new AppError('unknown_organization', `There is no organisation called "${match.slug}" here.`);
     request.tenant = { org, store: ctx.store.forOrg(org.id), urls: orgUrls(ctx.config, org.slug) };
+    // Suspended by a platform operator (orgs/operator-service.ts): every page says so, on the organisation's branding.
+    // An app's login request goes on to the flow, which answers the app with a SAML error Response (flow/start.ts).
+    if (org.suspendedAt && !SUSPENDED_STILL_ANSWERS.has(path)) throw suspendedError(org.name);
   });
 });
 

@@ -7,7 +7,7 @@ export type Organization = Omit<OrganizationRow, 'logo'>;
 const WITHOUT_LOGO = { logo: true } as const;
 
 export type BrandingUpdate = Partial<Pick<Organization, 'name' | 'logoUrl' | 'primaryColor' | 'accentColor' | 'loginMessage'>>;
-export type SettingsUpdate = Partial<Pick<Organization, 'jitProvisioning' | 'sessionTtlSeconds' | 'totpDigits' | 'totpPeriod' | 'totpAlgorithm' | 'requireAdminTotp'>>;
+export type SettingsUpdate = Partial<Pick<Organization, 'jitProvisioning' | 'sessionTtlSeconds' | 'totpDigits' | 'totpPeriod' | 'totpAlgorithm' | 'requireAdminTotp' | 'notifyNewDevice'>>;
 
 export class OrganizationRepository {
   constructor(private readonly db: Db) {}
@@ -28,6 +28,21 @@ export class OrganizationRepository {
   update(id: string, data: BrandingUpdate & SettingsUpdate) {
     const { slug: _ignored, id: _id, ...safe } = data as Record<string, unknown>;
     return this.db.organization.update({ where: { id }, data: safe, omit: WITHOUT_LOGO });
+  }
+  /** Suspends (a date) or resumes (null) the organisation: a platform operator's decision (orgs/operator-service.ts). */
+  setSuspended(id: string, at: Date | null) {
+    return this.db.organization.update({ where: { id }, data: { suspendedAt: at }, omit: WITHOUT_LOGO });
+  }
+  /** Per organisation: users, IdPs, apps, and successful logins since `since` (the operator's list). */
+  async numbers(since: Date) {
+    const [users, idps, apps, logins] = await Promise.all([
+      this.db.user.groupBy({ by: ['orgId'], _count: { _all: true } }),
+      this.db.identityProvider.groupBy({ by: ['orgId'], _count: { _all: true } }),
+      this.db.application.groupBy({ by: ['orgId'], _count: { _all: true } }),
+      this.db.auditEvent.groupBy({ by: ['orgId'], where: { type: 'login.success', at: { gte: since } }, _count: { _all: true } }),
+    ]);
+    const by = (rows: { orgId: string; _count: { _all: number } }[]) => new Map(rows.map((r) => [r.orgId, r._count._all]));
+    return { users: by(users), idps: by(idps), apps: by(apps), logins: by(logins) };
   }
   /** The uploaded logo (bytes and content type), or null when none is stored. */
   async logo(id: string) {

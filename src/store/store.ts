@@ -20,6 +20,7 @@ import { ScimRepository, ScimTokenRepository } from './scim.ts';
 import { cachedRepository, ConfigCache } from './config-cache.ts';
 import type { RedisRecords } from './redis/redis-records.ts';
 import { RedisLoginFlowRepository } from './redis/redis-login-flows.ts';
+import { platformStore, type PlatformStore } from './platform.ts';
 
 export interface TenantStore {
   orgId: string;
@@ -72,10 +73,13 @@ const NO_CACHE = new ConfigCache(0);
 
 export class Store {
   readonly organizations: OrganizationRepository;
+  /** operators, their sessions and the platform audit log (no organisation's) */
+  readonly platform: PlatformStore;
   /** `sql`: the same database through its driver (sql.ts); `cache`: the process's configuration cache (a store
    *  without one always reads the database); `redis`: the login flows' home when REDIS_URL is set. */
   constructor(readonly db: Db, readonly sql: SqlRunner, readonly cache: ConfigCache = NO_CACHE, readonly closeDatabase = () => db.$disconnect(), readonly redis?: RedisRecords) {
     this.organizations = cachedRepository(new OrganizationRepository(db), cache, 'orgs', ['findBySlug', 'findById', 'logo']);
+    this.platform = platformStore(db, sql);
   }
   static open(database: OpenDatabase, cache?: ConfigCache, redis?: RedisRecords) {
     return new Store(database.db, database.sql, cache, database.close, redis);

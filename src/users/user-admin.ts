@@ -14,6 +14,7 @@ import type { SourceRow } from './import/rows.ts';
 import { idpResolver } from './idp-reference.ts';
 import { CONTROL, RowValidator } from './import/validate-row.ts';
 import { deactivateUser } from './deactivate.ts';
+import { inBackground, mfaResetMessage } from '../mail/notify.ts';
 
 /** The fields an admin edits. Status has its own actions (disable/enable). */
 export interface UserFields {
@@ -125,10 +126,12 @@ export class UserAdmin {
     });
   }
 
-  /** Removes the second factor and recovery codes (and remembered devices): the user enrols again. */
+  /** Removes the second factor and recovery codes (and remembered devices): the user enrols again. The user is told
+   *  by e-mail when it is set up (so that a reset they did not ask for does not go unnoticed). */
   async resetTotp(id: string, actor: string): Promise<void> {
-    await this.get(id);
+    const user = await this.get(id);
     await totpFor(this.ctx, this.tenant.org, this.store).reset(id, actor);
+    if (this.ctx.mailer.enabled) inBackground(this.ctx, this.store, mfaResetMessage(this.ctx, this.tenant.org, user, this.ctx.clock.now()), { userId: id, actor });
   }
 
   /** Clears a lockout after too many wrong codes (and the failure count). */

@@ -59,13 +59,18 @@ const EXPECTED: Record<string, RouteAccess> = {
   'GET /api/idps/:id/scim-tokens': 'admin', 'POST /api/idps/:id/scim-tokens': 'admin', 'DELETE /api/idps/:id/scim-tokens/:tokenId': 'admin',
   // owners
   'GET /admin/admins': 'owner', 'POST /admin/admins/invite': 'owner', 'POST /admin/admins/:id/role': 'owner', 'POST /admin/admins/:id/remove': 'owner',
-  'POST /admin/admins/invites/:id/withdraw': 'owner',
+  'POST /admin/admins/invites/:id/withdraw': 'owner', 'GET /admin/organization/delete': 'owner', 'POST /admin/organization/delete': 'owner',
+  // the operator view at the bare BASE_DOMAIN (a platform operator's session; no admin role opens it)
+  'GET /operator/login': 'public', 'POST /operator/login': 'public', 'GET /operator/login/totp': 'public', 'POST /operator/login/totp': 'public',
+  'POST /operator/logout': 'operator', 'GET /operator': 'operator', 'POST /operator/organizations': 'operator',
+  'POST /operator/organizations/:id/suspend': 'operator', 'POST /operator/organizations/:id/resume': 'operator',
+  'GET /operator/organizations/:id/delete': 'operator', 'POST /operator/organizations/:id/delete': 'operator',
 };
 
 /** Allowed requests really run: these would end the caller's session or start background work, so only their refusals are checked. */
 const NOT_RUN_WHEN_ALLOWED = new Set(['POST /admin/logout', 'POST /admin/users/import', 'POST /api/users/import']);
 
-const consoleOrApi = (url: string) => url === '/admin' || url.startsWith('/admin/') || url.startsWith('/api/');
+const consoleOrApi = (url: string) => url === '/admin' || url.startsWith('/admin/') || url.startsWith('/api/') || url === '/operator' || url.startsWith('/operator/');
 const routesOf = (ta: TestApp) => ta.app.registeredRoutes
   .filter((r) => r.method !== 'HEAD' && consoleOrApi(r.url))
   .map((r) => ({ key: `${r.method} ${r.url}`, ...r }));

@@ -23,6 +23,8 @@ t.test('route groups come from the route pattern; health, readiness and metrics 
   t.equal(groupOf('GET', '/flow/:id/mfa'), 'login', 'showing the form is part of the login');
   t.equal(groupOf('POST', '/admin/login'), 'adminLogin');
   t.equal(groupOf('POST', '/admin/login/totp'), 'adminLogin');
+  t.equal(groupOf('POST', '/operator/login'), 'adminLogin', 'the operator sign-in: the same limit');
+  t.equal(groupOf('POST', '/operator/login/totp'), 'adminLogin');
   t.equal(groupOf('GET', '/admin/login'), null, 'the form itself is not limited');
   t.equal(groupOf('GET', '/api/users/:id'), 'api');
   t.equal(groupOf('PATCH', '/scim/v2/:idpId/Users/:id'), 'api', 'SCIM clients count as API clients');

@@ -25,6 +25,7 @@ const settingsProperties = {
   totpPeriod: { type: 'integer', description: 'For new TOTP enrolments, 15-120 s' },
   totpAlgorithm: { type: 'string', enum: ['SHA1', 'SHA256', 'SHA512'], description: 'For new TOTP enrolments' },
   requireAdminTotp: { type: 'boolean', description: 'Admins must set up two-factor sign-in before using the console' },
+  notifyNewDevice: { type: 'boolean', description: 'E-mail users after a sign-in from a new device (needs SMTP_URL)' },
 } as const;
 const SETTINGS = Object.keys(settingsProperties) as (keyof typeof settingsProperties)[];
 
@@ -53,7 +54,7 @@ function present(org: Organization, urls: OrgUrls) {
   return {
     id: org.id, slug: org.slug, name: org.name, logoUrl: org.logoUrl, primaryColor: org.primaryColor, accentColor: org.accentColor, loginMessage: org.loginMessage,
     jitProvisioning: org.jitProvisioning, sessionTtlSeconds: org.sessionTtlSeconds, totpDigits: org.totpDigits, totpPeriod: org.totpPeriod,
-    totpAlgorithm: org.totpAlgorithm, requireAdminTotp: org.requireAdminTotp,
+    totpAlgorithm: org.totpAlgorithm, requireAdminTotp: org.requireAdminTotp, notifyNewDevice: org.notifyNewDevice,
     effectiveLogoUrl: logoUrlOf(org), hasUploadedLogo: Boolean(org.logoContentType), createdAt: org.createdAt, updatedAt: org.updatedAt,
     urls: Object.fromEntries(urlNames.map((n) => [n, urls[n]])),
   };

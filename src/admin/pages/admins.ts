@@ -8,6 +8,7 @@ import { actorOf, changeAdminRole, inviteAdmin, removeAdmin, withdrawInvite } fr
 import { text, withFieldErrors, type FormBody } from './forms.ts';
 import { adminOf } from './guard.ts';
 import { adminPage } from './render.ts';
+import { deliver, inviteMessage } from '../../mail/notify.ts';
 
 type IdParams = { Params: { id: string } };
 
@@ -17,7 +18,7 @@ export async function adminsPages(app: FastifyInstance, { ctx }: { ctx: AppConte
     const [admins, invites] = await Promise.all([tenant.store.admins.list(), tenant.store.admins.pendingInvites(ctx.clock.now())]);
     return adminPage(request, reply, 'admin/admins/list', 'admins', {
       title: 'Admins', admins, invites, me: session.admin.id, roles: [...ROLES].reverse(), roleLabels: ROLE_LABELS,
-      values: { email: '', role: 'admin', ...opts.values }, errors: opts.errors ?? {}, inviteHours: ctx.config.adminInviteHours,
+      values: { email: '', role: 'admin', ...opts.values }, errors: opts.errors ?? {}, inviteHours: ctx.config.adminInviteHours, mailEnabled: ctx.mailer.enabled,
     }, status);
   }
 
@@ -28,10 +29,16 @@ export async function adminsPages(app: FastifyInstance, { ctx }: { ctx: AppConte
     const values = { email: text(request.body ?? {}, 'email'), role: text(request.body ?? {}, 'role') };
     const created = await withFieldErrors(() => inviteAdmin(ctx, tenant.store, values, actorOf(session.admin)));
     if (!created.ok) return listPage(request, reply, { values, errors: created.errors }, 400);
-    // The link exists in clear only in this answer (sent no-store), like a new API token.
+    // The link exists in clear only in this answer (sent no-store), like a new API token; the e-mail, when asked
+    // for, carries the same link. A relay that fails leaves the invitation valid: the page says so and shows the link.
+    const link = `${tenant.urls.base}/admin/invite/${created.value.token}`;
+    const { invite } = created.value;
+    const mailed = ctx.mailer.enabled && text(request.body ?? {}, 'sendEmail') === 'yes'
+      ? await deliver(ctx, tenant.store, inviteMessage(ctx, tenant.org, invite, link), { actor: session.admin.email })
+      : null;
     return adminPage(request, reply, 'admin/admins/invited', 'admins', {
-      title: 'Invitation created', email: created.value.invite.email, role: created.value.invite.role, expiresAt: created.value.invite.expiresAt,
-      link: `${tenant.urls.base}/admin/invite/${created.value.token}`,
+      title: 'Invitation created', email: invite.email, role: invite.role, expiresAt: invite.expiresAt, link,
+      emailed: mailed ? mailed.sent : null, emailError: mailed && !mailed.sent ? mailed.error : null,
     }, 201);
   });
 

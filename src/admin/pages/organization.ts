@@ -7,6 +7,8 @@ import { AppError, ValidationError } from '../../errors.ts';
 import { listKeys, createNextKey, promoteNextKey, retirePreviousKeys, schedulePromotion } from '../../orgs/key-rollover.ts';
 import { MAX_LOGO_BYTES, removeLogo, saveLogo } from '../../orgs/logo.ts';
 import { updateOrganizationSettings } from '../../orgs/settings.ts';
+import { deleteOrganization } from '../../orgs/operator-service.ts';
+import { page } from '../../plugins/view.ts';
 import type { Organization } from '../../store/organizations.ts';
 import { checkbox, optionalText, text, upload, withFieldErrors, type FormBody } from './forms.ts';
 import { adminOf } from './guard.ts';
@@ -19,7 +21,7 @@ function valuesOf(org: Organization): SettingsValues {
   return {
     name: org.name, logoUrl: org.logoUrl ?? '', primaryColor: org.primaryColor, accentColor: org.accentColor, loginMessage: org.loginMessage ?? '',
     sessionTtlSeconds: String(org.sessionTtlSeconds), totpDigits: String(org.totpDigits), totpPeriod: String(org.totpPeriod), totpAlgorithm: org.totpAlgorithm,
-    jitProvisioning: org.jitProvisioning, requireAdminTotp: org.requireAdminTotp,
+    jitProvisioning: org.jitProvisioning, requireAdminTotp: org.requireAdminTotp, notifyNewDevice: org.notifyNewDevice,
   };
 }
 
@@ -28,7 +30,7 @@ function submittedValues(body: FormBody): SettingsValues {
     name: text(body, 'name'), logoUrl: text(body, 'logoUrl'), primaryColor: text(body, 'primaryColor'), accentColor: text(body, 'accentColor'),
     loginMessage: text(body, 'loginMessage'), sessionTtlSeconds: text(body, 'sessionTtlSeconds'), totpDigits: text(body, 'totpDigits'),
     totpPeriod: text(body, 'totpPeriod'), totpAlgorithm: text(body, 'totpAlgorithm'),
-    jitProvisioning: checkbox(body, 'jitProvisioning'), requireAdminTotp: checkbox(body, 'requireAdminTotp'),
+    jitProvisioning: checkbox(body, 'jitProvisioning'), requireAdminTotp: checkbox(body, 'requireAdminTotp'), notifyNewDevice: checkbox(body, 'notifyNewDevice'),
   };
 }
 
@@ -40,7 +42,7 @@ export async function organizationPages(app: FastifyInstance, { ctx }: { ctx: Ap
     const { tenant } = adminOf(request);
     return adminPage(request, reply, 'admin/organization/settings', 'organization', {
       title: 'Organisation & branding', org: tenant.org, urls: tenant.urls, values: opts.values ?? valuesOf(tenant.org), errors: opts.errors ?? {},
-      logoError: opts.logoError ?? null, hasLogo: Boolean(tenant.org.logoContentType), logoVersion: tenant.org.updatedAt.getTime().toString(36), maxLogoKb: MAX_LOGO_BYTES / 1024,
+      logoError: opts.logoError ?? null, mailEnabled: ctx.mailer.enabled, isOwner: adminOf(request).session.admin.role === 'owner', hasLogo: Boolean(tenant.org.logoContentType), logoVersion: tenant.org.updatedAt.getTime().toString(36), maxLogoKb: MAX_LOGO_BYTES / 1024,
     }, status);
   }
 
@@ -53,7 +55,7 @@ export async function organizationPages(app: FastifyInstance, { ctx }: { ctx: Ap
       name: values.name as string, logoUrl: optionalText(request.body, 'logoUrl'), primaryColor: values.primaryColor as string, accentColor: values.accentColor as string,
       loginMessage: optionalText(request.body, 'loginMessage'), sessionTtlSeconds: wholeNumber(values.sessionTtlSeconds), totpDigits: wholeNumber(values.totpDigits),
       totpPeriod: wholeNumber(values.totpPeriod), totpAlgorithm: values.totpAlgorithm as string,
-      jitProvisioning: values.jitProvisioning as boolean, requireAdminTotp: values.requireAdminTotp as boolean,
+      jitProvisioning: values.jitProvisioning as boolean, requireAdminTotp: values.requireAdminTotp as boolean, notifyNewDevice: values.notifyNewDevice as boolean,
     }, session.admin.email));
     if (!saved.ok) return settingsPage(request, reply, { values, errors: saved.errors }, 400);
     return reply.redirect('/admin/organization?done=saved', 303);
@@ -96,6 +98,24 @@ export async function organizationPages(app: FastifyInstance, { ctx }: { ctx: Ap
     }
     return reply.redirect(`/admin/organization/keys?done=${done}`, 303);
   }
+
+  // The owner's "delete this organisation": the operator's deletion service, with the slug typed as confirmation.
+  const deletePage = (request: FastifyRequest, reply: FastifyReply, errors: Record<string, string>, status = 200) => {
+    const { tenant, session } = adminOf(request);
+    return page(request, reply, 'operator/delete', { title: `Delete ${tenant.org.name}`, csrf: session.csrfToken, org: tenant.org, action: '/admin/organization/delete', back: '/admin/organization', errors }, status);
+  };
+  app.get('/admin/organization/delete', access('owner'), async (request, reply) => deletePage(request, reply, {}));
+  app.post<{ Body: FormBody }>('/admin/organization/delete', access('owner'), async (request, reply) => {
+    const { tenant, session } = adminOf(request);
+    try {
+      await deleteOrganization(ctx, tenant.org.id, text(request.body ?? {}, 'confirm'), { email: session.admin.email, as: 'owner' });
+    } catch (err) {
+      if (err instanceof ValidationError) return deletePage(request, reply, err.fields, 400);
+      throw err;
+    }
+    // Nothing of the organisation is left, its address included: off to the server's root page.
+    return reply.redirect(`${ctx.config.publicScheme}://${ctx.config.baseDomain}/`, 303);
+  });
 
   app.get('/admin/organization/keys', access('viewer'), async (request, reply) => keysPage(request, reply));
 

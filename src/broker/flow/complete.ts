@@ -16,6 +16,7 @@ import { returnOffer, returnToApp } from './fail.ts';
 import { appOfFlow, expired } from './load.ts';
 import { flowUrl, page, redirect, type Answer, type Hop } from './outcome.ts';
 import { sessionExpiry } from './session-expiry.ts';
+import { inBackground, newDeviceMessage } from '../../mail/notify.ts';
 import { STAGE, type FlowData } from './stages.ts';
 
 /** How a login step ended: the Response for the app, a refusal (continue.ts), or on to the second factor. */
@@ -43,16 +44,18 @@ export interface VerifiedNow { audit: AuditInput }
 /** → `completed` after a second factor verified in this flow: at `mfa_done` (enrolment confirmed, recovery codes
  *  shown), or at `mfa_verify` with the verification of this very request (`now`), whose audit line is written with
  *  the session and the flow's move. `loaded`: the flow's user when the caller has just read it. */
-export async function completeAfterMfa(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, loaded?: User, now?: VerifiedNow): Promise<Completion> {
+export async function completeAfterMfa(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, loaded?: User, now?: VerifiedNow, userAgent?: string): Promise<Completion> {
   const verified = flow.stage === STAGE.mfaDone || (flow.stage === STAGE.mfaVerify && now !== undefined);
   if (!verified || !flow.userId) throw expired();
   const app = await appOfFlow(tenant, flow);
   const user = loaded?.id === flow.userId ? loaded : await tenant.store.users.findById(flow.userId);
   if (!user || user.status !== 'active') throw expired();
-  return issue(ctx, tenant, flow, app, user, { mfaNow: true, alsoRecord: now?.audit });
+  return issue(ctx, tenant, flow, app, user, { mfaNow: true, alsoRecord: now?.audit, device: { known: flow.data.mfa?.knownDevice ?? true, browser: userAgent ?? null } });
 }
 
-export async function issue(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, app: Application, user: User, opts: { mfaNow: boolean; alsoRecord?: AuditInput }): Promise<Completion> {
+/** `device.known`: whether the browser was one the user had signed in on (continue.ts); a new broker session from an
+ *  unknown one sends the new-device e-mail when the organisation asks for it. */
+export async function issue(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, app: Application, user: User, opts: { mfaNow: boolean; alsoRecord?: AuditInput; device?: { known: boolean; browser: string | null } }): Promise<Completion> {
   const now = ctx.clock.now();
   let sessionId = flow.sessionId;
   let newSessionToken: string | undefined;
@@ -82,6 +85,15 @@ export async function issue(ctx: AppContext, tenant: Tenant, flow: LoginFlow<Flo
     tenant.store.audit.record({ flowId: flow.id, appId: app.id, idpId: flow.idpId ?? undefined, type: 'login.success', userId: user.id, at: now, details: { via: flow.data.via, fromSession: !!flow.data.fromSession, secondFactor: opts.mfaNow } }),
   ]);
   ctx.metrics.logins.inc({ org: tenant.org.slug, outcome: 'success' });
+  if (newSessionToken && opts.device && !opts.device.known && tenant.org.notifyNewDevice && ctx.mailer.enabled) {
+    // In the background: the Response goes to the app now, whatever the relay does (the outcome is audited).
+    const { idpId } = flow;
+    const browser = opts.device.browser?.slice(0, 200) || null;
+    inBackground(ctx, tenant.store, async () => {
+      const idp = idpId ? await tenant.store.identityProviders.findById(idpId) : null;
+      return newDeviceMessage(ctx, tenant.org, user, { at: now, appName: app.name, idpName: idp?.name ?? null, browser });
+    }, { userId: user.id });
+  }
   return { kind: 'respond', post, ...(newSessionToken && { newSessionToken }) };
 }
 

@@ -21,14 +21,14 @@ import { STAGE, type FlowData } from './stages.ts';
 
 /** GET /flow/:id/continue, after the upstream login (or a broker session): `deviceToken` is the remembered-device
  *  cookie, as presented. */
-export function continueFlow(ctx: AppContext, tenant: Tenant, visit: { flowId: string; browserToken: string | undefined; deviceToken: string | undefined }): Promise<Outcome> {
+export function continueFlow(ctx: AppContext, tenant: Tenant, visit: { flowId: string; browserToken: string | undefined; deviceToken: string | undefined; userAgent?: string }): Promise<Outcome> {
   return runHop(async (hop) => {
     const flow = await loadOwnedFlow(ctx, tenant, hop, visit.browserToken, visit.flowId, [STAGE.upstreamVerified]);
-    return answer(ctx, tenant, hop, await completeFlow(ctx, tenant, flow, visit.deviceToken));
+    return answer(ctx, tenant, hop, await completeFlow(ctx, tenant, flow, visit.deviceToken, visit.userAgent));
   });
 }
 
-export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, deviceToken: string | undefined): Promise<Completion> {
+export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, deviceToken: string | undefined, userAgent?: string): Promise<Completion> {
   const now = ctx.clock.now();
   const app = await appOfFlow(tenant, flow);
   const audit = { flowId: flow.id, appId: app.id, idpId: flow.idpId ?? undefined };
@@ -66,23 +66,29 @@ export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginF
     return deny(ctx, tenant, flow, app, decision.code, decision.message, { ...audit, userId: user.id });
   }
 
+  // The remembered-device cookie is checked at most once, and only when something needs it: the policy (a device
+  // remembered after a second factor), or the organisation's new-device e-mail (docs/email.md) for a login that opens
+  // a new broker session (a sign-in at the IdP, not single sign-on).
+  let deviceCheck: Promise<boolean> | undefined;
+  const deviceValid = () => (deviceCheck ??= devicesFor(ctx, tenant.store).check(deviceToken, user.id));
+  const knownDevice = tenant.org.notifyNewDevice && !flow.data.fromSession ? await deviceValid() : true;
   if (decision.action === 'require_totp') {
     const sessionCounts = sessionMfaAt !== null && !decision.freshFactor;
-    const deviceCounts = decision.rememberDeviceDays > 0 && !decision.freshFactor && (await devicesFor(ctx, tenant.store).check(deviceToken, user.id));
+    const deviceCounts = decision.rememberDeviceDays > 0 && !decision.freshFactor && (await deviceValid());
     if (!sessionCounts && !deviceCounts) {
       // The app asked for no page at all: a second factor would need one.
       if (flow.data.request.isPassive) return deny(ctx, tenant, flow, app, 'mfa_required_passive', 'A second factor is needed, and the application asked not to show any page.', { ...audit, userId: user.id });
       const status = await totpFor(ctx, tenant.org, tenant.store).status(user.id);
       const stage = status.state === 'active' ? STAGE.mfaVerify : STAGE.mfaEnrol;
       const [moved] = await Promise.all([
-        tenant.store.flows.advance(flow, stage, { userId: user.id, data: { ...flow.data, mfa: { rememberDeviceDays: decision.rememberDeviceDays, ruleId: decision.rule.id } } }),
+        tenant.store.flows.advance(flow, stage, { userId: user.id, data: { ...flow.data, mfa: { rememberDeviceDays: decision.rememberDeviceDays, ruleId: decision.rule.id, knownDevice } } }),
         tenant.store.audit.record(decisionAudit),
       ]);
       if (!moved) throw expired();
       return { kind: 'mfa', flowId: flow.id };
     }
   }
-  return issue(ctx, tenant, flow, app, user, { mfaNow: false, alsoRecord: decisionAudit });
+  return issue(ctx, tenant, flow, app, user, { mfaNow: false, alsoRecord: decisionAudit, device: { known: knownDevice, browser: userAgent ?? null } });
 }
 
 /** → `failed`: the page says why, and the app hears back from /flow/:id/return (fail.ts) with the code's SAML status. */

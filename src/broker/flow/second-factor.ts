@@ -110,7 +110,7 @@ export function submitSecondFactor(ctx: AppContext, tenant: Tenant, visit: FlowV
     }
     // Straight on to the Response: the flow moves from `mfa_verify` to `completed` (compare-and-set) with the audit
     // line of this verification, so a second request with the same flow finds it moved.
-    return answer(ctx, tenant, hop, await completeAfterMfa(ctx, tenant, flow, user, { audit: { ...audit, type: 'mfa.verified', details: { method: verified.method } } }));
+    return answer(ctx, tenant, hop, await completeAfterMfa(ctx, tenant, flow, user, { audit: { ...audit, type: 'mfa.verified', details: { method: verified.method } } }, userAgent));
   });
 }
 

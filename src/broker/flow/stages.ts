@@ -57,7 +57,8 @@ export interface FlowData {
   /** set when the flow rides on an existing broker session */
   fromSession?: boolean;
   /** what the policy asked for, kept while the second factor is pending */
-  mfa?: { rememberDeviceDays: number; ruleId: string };
+  /** knownDevice: the browser presented a valid remembered-device cookie of this user (for the new-device e-mail) */
+  mfa?: { rememberDeviceDays: number; ruleId: string; knownDevice?: boolean };
   /** an email that may pick the IdP (home-realm discovery): prefills the chooser; never an identity */
   loginHint?: string;
   /** why a `failed` flow failed: what its error Response to the app says (fail.ts) */

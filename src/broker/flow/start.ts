@@ -110,6 +110,8 @@ export function startFromLaunch(ctx: AppContext, tenant: Tenant, appId: string, 
  *  upstream. The flow is stored once, at the stage this decides. */
 async function proceed(ctx: AppContext, tenant: Tenant, hop: Hop, accepted: AcceptedRequest, arrival: Arrival): Promise<Answer> {
   const { app: target, request: appRequest } = accepted;
+  // A suspended organisation (plugins/tenant.ts lets only this endpoint through): the app is told in SAML.
+  if (tenant.org.suspendedAt) return postToApp(await errorResponse(ctx, tenant, target, appRequest, APP_STATUS.requestDenied, 'This organisation is suspended by the operator of the sign-in service.'));
   const flow = { appId: target.id, data: { via: accepted.via, request: appRequest, browser: accepted.browser, ...(accepted.loginHint && { loginHint: accepted.loginHint }) } satisfies FlowData };
   const token = arrival.sessionToken;
   const session = token && !appRequest.forceAuthn ? await tenant.store.sessions.findActive(sha256(token), ctx.clock.now()) : null;

@@ -32,7 +32,7 @@ export function flowRoutes(app: FastifyInstance, ctx: AppContext) {
 
   // Stages 5–8: user, policy, response.
   app.get<FlowParams>('/flow/:id/continue', async (request, reply) =>
-    render(ctx, request, reply, await continueFlow(ctx, requireTenant(request), { ...visit(request), deviceToken: request.cookies[DEVICE_COOKIE] })));
+    render(ctx, request, reply, await continueFlow(ctx, requireTenant(request), { ...visit(request), deviceToken: request.cookies[DEVICE_COOKIE], userAgent: String(request.headers['user-agent'] ?? '') })));
 }
 
 /** Stage `mfa_enrol` / `mfa_verify` / `mfa_done`: the second-factor pages of a login (flow/second-factor.ts). */

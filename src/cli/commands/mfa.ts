@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import type { AppContext } from '../../context.ts';
 import { devicesFor, totpFor } from '../../mfa/for-tenant.ts';
+import { deliver, mfaResetMessage } from '../../mail/notify.ts';
 import { UsageError } from '../output.ts';
 import { tenantBySlug } from '../resolve-org.ts';
 
@@ -29,6 +30,11 @@ export async function mfaCommand(argv: string[], ctx: AppContext): Promise<numbe
     case 'reset':
       await totp.reset(user.id, actor);
       console.log(`Second factor of ${user.email} removed; they enrol again at their next login that needs it.`);
+      // The CLI exits right after: the message is awaited here (bounded by SMTP_TIMEOUT_MS) rather than sent behind.
+      if (ctx.mailer.enabled) {
+        const mailed = await deliver(ctx, tenant.store, mfaResetMessage(ctx, tenant.org, user, ctx.clock.now()), { userId: user.id, actor });
+        console.log(mailed.sent ? `${user.email} was told by e-mail.` : `The e-mail to ${user.email} could not be sent: ${mailed.error}`);
+      }
       return 0;
     case 'unlock':
       await totp.unlock(user.id, actor);

@@ -68,6 +68,19 @@ export class RedisRecords {
     return Math.max(0, expiresAt.getTime() - Date.now()) + EXPIRY_MARGIN_MS;
   }
 
+  /** Removes every record of one organisation (its deletion): keys are found by SCAN, never KEYS, so a large Redis
+   *  is not blocked. Answers how many were removed. */
+  async deleteOrganization(orgId: string): Promise<number> {
+    let removed = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.client.scan(cursor, 'MATCH', `${this.prefix}flow:${orgId}:*`, 'COUNT', 500);
+      if (keys.length) removed += await this.client.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    return removed;
+  }
+
   async ping(): Promise<void> {
     await this.client.ping();
   }
