@@ -30,6 +30,13 @@ export class ScimTokenRepository {
   touch(id: string, at: Date) {
     return this.db.scimToken.updateMany({ where: { id, orgId: this.orgId }, data: { lastUsedAt: at } });
   }
+  /** Every token of the IdP, revoked or not (the IdP is being deleted); how many there were. */
+  async deleteAll(idpId: string): Promise<number> {
+    return (await this.db.scimToken.deleteMany({ where: { orgId: this.orgId, idpId } })).count;
+  }
+  countActive(idpId: string) {
+    return this.db.scimToken.count({ where: { orgId: this.orgId, idpId, revokedAt: null } });
+  }
   async revoke(idpId: string, id: string, at: Date) {
     return (await this.db.scimToken.updateMany({ where: { id, idpId, orgId: this.orgId, revokedAt: null }, data: { revokedAt: at } })).count === 1;
   }
@@ -48,6 +55,12 @@ export class ScimRepository {
   async findUser(idpId: string, userId: string): Promise<ProvisionedUser | null> {
     const row = await this.db.userIdentity.findFirst({ where: { orgId: this.orgId, idpId, source: 'scim', userId }, select: { ...LINK_SELECT, ...USER_INCLUDE } });
     return row ? this.provisioned(row, idpId) : null;
+  }
+  countUsers(idpId: string) {
+    return this.db.userIdentity.count({ where: { orgId: this.orgId, idpId, source: 'scim' } });
+  }
+  countGroups(idpId: string) {
+    return this.db.scimGroup.count({ where: { orgId: this.orgId, idpId } });
   }
   /** Every user provisioned through `idpId`, oldest link first. Filters that no index answers run in memory over this
    *  (src/scim/filter.ts); `userName eq`, `externalId eq` and `emails.value eq` use the lookups below. */
@@ -103,6 +116,11 @@ export class ScimRepository {
 
   // Groups
 
+  /** Takes the group's row lock for the rest of the transaction (a write that changes nothing: PostgreSQL holds the
+   *  row; SQLite's write transactions are serial anyway). false when this IdP has no such group. */
+  async lockGroup(idpId: string, id: string): Promise<boolean> {
+    return (await this.db.$executeRaw`UPDATE "ScimGroup" SET "idpId" = "idpId" WHERE "id" = ${id} AND "orgId" = ${this.orgId} AND "idpId" = ${idpId}`) === 1;
+  }
   findGroup(idpId: string, id: string) {
     return this.db.scimGroup.findFirst({ where: { id, idpId, orgId: this.orgId }, include: { members: { select: { userId: true, user: { select: { email: true } } }, orderBy: { createdAt: 'asc' } } } });
   }
