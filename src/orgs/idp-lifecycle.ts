@@ -3,6 +3,7 @@
 import { AppError, ValidationError } from '../errors.ts';
 import type { IdentityProvider, IdentityProviderInput } from '../store/identity-providers.ts';
 import type { Store, TenantStore } from '../store/store.ts';
+import { removeIdpProvisioning } from '../scim/groups.ts';
 import { checkAttributeMapping } from './idp-registration-input.ts';
 import { changedFields, saveIdentityProvider, settingChanges } from './registrations.ts';
 
@@ -71,22 +72,27 @@ export async function setIdpEnabled(store: TenantStore, id: string, enabled: boo
 
 /** What deleting the IdP touches, for the confirmation step. */
 export async function idpDependents(store: TenantStore, id: string) {
-  const [apps, linkedUsers] = await Promise.all([store.applications.list(), store.identityProviders.countLinkedUsers(id)]);
-  return { primaryFor: apps.filter((a) => a.primaryIdpId === id).map((a) => ({ id: a.id, name: a.name })), linkedUsers };
+  const [apps, linkedUsers, provisionedUsers, scimTokens, scimGroups] = await Promise.all([
+    store.applications.list(), store.identityProviders.countLinkedUsers(id), store.scim.countUsers(id), store.scimTokens.countActive(id), store.scim.countGroups(id),
+  ]);
+  return { primaryFor: apps.filter((a) => a.primaryIdpId === id).map((a) => ({ id: a.id, name: a.name })), linkedUsers, provisionedUsers, scimTokens, scimGroups };
 }
 
 /** Deletes the IdP in one transaction: apps that used it as primary go back to the chooser, its identity links go,
- *  and the broker sessions it signed in end (so no app can be reached through an IdP that no longer exists). */
+ *  and the broker sessions it signed in end (so no app can be reached through an IdP that no longer exists). Its SCIM
+ *  provisioning goes with it rather than blocking the deletion (docs/scim.md, "Deleting the identity provider"): its
+ *  tokens are deleted and its groups removed; provisioned users stay in the directory like its other users. */
 export async function deleteIdp(db: Store, orgId: string, id: string, by: IdpChangeBy): Promise<void> {
   await db.transaction(async (tx) => {
     const store = tx.forOrg(orgId);
     const idp = await findIdp(store, id);
     const { primaryFor } = await idpDependents(store, id);
     for (const app of primaryFor) await store.applications.update(app.id, { primaryIdpId: null });
+    const provisioning = await removeIdpProvisioning(store, id);
     const removed = await store.identityProviders.deleteWithDependents(id, by.at);
     await store.audit.record({
       type: 'idp.deleted', actor: by.actor, idpId: id, at: by.at,
-      details: { name: idp.name, entityId: idp.entityId, primaryClearedFor: primaryFor, identityLinksRemoved: removed.identityLinks, sessionsEnded: removed.sessionsEnded },
+      details: { name: idp.name, entityId: idp.entityId, primaryClearedFor: primaryFor, identityLinksRemoved: removed.identityLinks, sessionsEnded: removed.sessionsEnded, ...provisioning },
     });
   });
 }

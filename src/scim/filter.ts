@@ -3,6 +3,7 @@
 // id, externalId and meta are case-exact among what this server serves). A filter that does not parse is 400
 // invalidFilter.
 import { parse, type Filter } from 'scim2-parse-filter';
+import type { FilterColumn, FilterCondition } from '../store/scim.ts';
 import { invalidFilter } from './errors.ts';
 
 const CORE_USER = 'urn:ietf:params:scim:schemas:core:2.0:user';
@@ -185,5 +186,36 @@ export function indexedLookup(f: Filter): IndexedLookup | null {
     case 'externalid': return { attr: 'externalId', value: compValue };
     case 'emails.value': case 'emails': return { attr: 'email', value: compValue };
     default: return null;
+  }
+}
+
+
+const COLUMNS: Record<string, FilterColumn> = { username: 'userName', externalid: 'externalId', emails: 'email', 'emails.value': 'email', displayname: 'displayName' };
+const SQL_OPS = new Set(['eq', 'ne', 'co', 'sw', 'ew', 'pr']);
+
+/** The User filter as a condition on columns, or null when some part of it names another attribute, another
+ *  operator (gt…), or a value that is not a string: the caller then filters in memory. Same meaning as `matches`. */
+export function userFilterCondition(f: Filter, within?: 'emails'): FilterCondition | null {
+  const all = (list: Filter[]) => {
+    const parts = list.map((c) => userFilterCondition(c, within));
+    return parts.every((p): p is FilterCondition => p !== null) ? parts : null;
+  };
+  switch (f.op) {
+    case 'and': { const parts = all((f as { filters: Filter[] }).filters); return parts && { and: parts }; }
+    case 'or': { const parts = all((f as { filters: Filter[] }).filters); return parts && { or: parts }; }
+    case 'not': { const inner = userFilterCondition((f as { filter: Filter }).filter, within); return inner && { not: inner }; }
+    case '[]': {
+      const { attrPath, valFilter } = f as { attrPath: string; valFilter: Filter };
+      return !within && plainPath(attrPath) === 'emails' ? userFilterCondition(valFilter, 'emails') : null;
+    }
+    default: {
+      if (!SQL_OPS.has(f.op)) return null;
+      const { attrPath, compValue } = f as { attrPath: string; compValue?: unknown };
+      const path = within ? `${within}.${attrPath.toLowerCase()}` : plainPath(attrPath);
+      const column = path === null ? undefined : COLUMNS[path];
+      if (!column) return null;
+      if (f.op === 'pr') return { column, op: 'pr', value: '' };
+      return typeof compValue === 'string' ? { column, op: f.op as 'eq', value: compValue } : null;
+    }
   }
 }

@@ -2,6 +2,7 @@
 // pages, If-Match.
 import { createHash } from 'node:crypto';
 import { ScimError } from './errors.ts';
+import { splitAttrPath } from './filter.ts';
 
 export const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 export const ENTERPRISE_SCHEMA = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
@@ -67,4 +68,73 @@ export function checkSchemas(body: Json, known: string[]) {
 export function checkId(body: Json, id: string) {
   const key = Object.keys(body).find((k) => k.toLowerCase() === 'id');
   if (key !== undefined && body[key] !== undefined && body[key] !== null && body[key] !== id) throw new ScimError(400, 'mutability', 'id is read-only.');
+}
+
+/** The attributes a client asked for (RFC 7644 3.4.2.5): `attributes` keeps only those named (plus `schemas` and `id`,
+ *  which are always returned), `excludedAttributes` drops those named (never `schemas` or `id`). Names compare without
+ *  regard to case, may carry the core schema's URN, and may name a sub-attribute (`name.givenName`, `emails.value`,
+ *  which then applies to each entry of a multi-valued attribute). A name the resource does not have selects nothing. */
+export interface Projection { attributes: string[][] | null; excluded: string[][] }
+const ALWAYS = new Set(['schemas', 'id']);
+const MAX_PARAMETER_LENGTH = 2000;
+
+export function readProjection(query: { attributes?: unknown; excludedAttributes?: unknown }): Projection {
+  const list = (value: unknown, name: string): string[][] | null => {
+    if (value === undefined) return null;
+    if (typeof value !== 'string' || value.length > MAX_PARAMETER_LENGTH) throw new ScimError(400, 'invalidValue', `${name} must be one comma-separated list of at most ${MAX_PARAMETER_LENGTH} characters.`);
+    return value.split(',').map((a) => a.trim()).filter(Boolean).map((a) => splitAttrPath(a).map((p) => p.toLowerCase()));
+  };
+  return { attributes: list(query.attributes, 'attributes'), excluded: list(query.excludedAttributes, 'excludedAttributes') ?? [] };
+}
+
+const keyOf = (obj: Json, name: string) => Object.keys(obj).find((k) => k.toLowerCase() === name);
+const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** `value` with only the sub-attributes named (each entry of a multi-valued attribute alike). */
+function keepSubs(value: unknown, subs: Set<string>): unknown {
+  if (Array.isArray(value)) return value.map((v) => keepSubs(v, subs));
+  if (!isObject(value)) return value;
+  return Object.fromEntries(Object.entries(value).filter(([k]) => subs.has(k.toLowerCase())));
+}
+function dropSub(value: unknown, sub: string): unknown {
+  if (Array.isArray(value)) return value.map((v) => dropSub(v, sub));
+  if (!isObject(value)) return value;
+  return Object.fromEntries(Object.entries(value).filter(([k]) => k.toLowerCase() !== sub));
+}
+
+export function project(resource: Json, p: Projection): Json {
+  let out: Json = resource;
+  if (p.attributes && p.attributes.length) {
+    const wanted = new Map<string, Set<string> | null>(); // top-level name → sub-attributes (null: all of it)
+    for (const path of p.attributes) {
+      const [top, sub] = path;
+      if (sub === undefined || path.length > 2) wanted.set(top, null);
+      else if (wanted.get(top) !== null) wanted.set(top, new Set([...(wanted.get(top) ?? []), sub]));
+    }
+    out = {};
+    for (const [k, v] of Object.entries(resource)) {
+      const name = k.toLowerCase();
+      if (ALWAYS.has(name)) out[k] = v;
+      else if (wanted.has(name)) {
+        const subs = wanted.get(name);
+        out[k] = subs ? keepSubs(v, subs) : v;
+      }
+    }
+  }
+  for (const path of p.excluded) {
+    const key = keyOf(out, path[0]);
+    if (key === undefined || ALWAYS.has(path[0])) continue;
+    if (path.length === 1) {
+      const { [key]: _dropped, ...rest } = out;
+      out = rest;
+    } else if (path.length === 2) out = { ...out, [key]: dropSub(out[key], path[1]) };
+  }
+  return out;
+}
+
+/** A resource, or each resource of a ListResponse, as the projection asks. */
+export function projected(body: Json, p: Projection): Json {
+  if (!p.attributes && !p.excluded.length) return body;
+  if (Array.isArray(body.Resources)) return { ...body, Resources: (body.Resources as Json[]).map((r) => project(r, p)) };
+  return project(body, p);
 }

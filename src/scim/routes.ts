@@ -11,6 +11,7 @@ import { RETRY_AFTER_SECONDS, unavailableReason } from '../store/unavailable.ts'
 import { listOf, resourceTypes, schemas, serviceProviderConfig } from './discovery.ts';
 import { ScimError } from './errors.ts';
 import { ScimGroups } from './groups.ts';
+import { type Json, projected, readProjection } from './resources.ts';
 import { checkScimToken, scimBaseUrl } from './tokens.ts';
 import { type ScimScope, ScimUsers } from './users.ts';
 
@@ -29,6 +30,16 @@ function send(reply: FastifyReply, status: number, body: unknown) {
   if (version) reply.header('etag', version);
   if ((body as { meta?: { location?: string } } | null)?.meta?.location && status === 201) reply.header('location', (body as { meta: { location: string } }).meta.location);
   return reply.send(status === 204 ? undefined : JSON.stringify(body));
+}
+
+/** A resource answer as the request's `attributes` / `excludedAttributes` ask (RFC 7644 3.4.2.5); the ETag and Location
+ *  headers are the full resource's, whatever the projection leaves of meta. */
+function sendResource(request: FastifyRequest, reply: FastifyReply, status: number, body: Json) {
+  const version = (body.meta as { version?: string } | undefined)?.version;
+  if (version) reply.header('etag', version);
+  const location = (body.meta as { location?: string } | undefined)?.location;
+  if (location && status === 201) reply.header('location', location);
+  return send(reply, status, projected(body, readProjection(request.query as ListQuery)));
 }
 
 const scopeOf = (request: FastifyRequest): ScimScope => {
@@ -86,21 +97,21 @@ export async function scimRoutes(app: FastifyInstance, { ctx }: { ctx: AppContex
   const groups = (request: FastifyRequest) => new ScimGroups(scopeOf(request));
   const ifMatch = (request: FastifyRequest) => request.headers['if-match'];
 
-  app.get<{ Params: IdParams; Querystring: ListQuery }>('/:idpId/Users', async (request, reply) => send(reply, 200, await users(request).list(request.query)));
-  app.post<{ Params: IdParams }>('/:idpId/Users', async (request, reply) => send(reply, 201, await users(request).create(request.body)));
-  app.get<{ Params: IdParams }>('/:idpId/Users/:id', async (request, reply) => send(reply, 200, await users(request).get(request.params.id, ifMatch(request))));
-  app.put<{ Params: IdParams }>('/:idpId/Users/:id', async (request, reply) => send(reply, 200, await users(request).replace(request.params.id, request.body, ifMatch(request))));
-  app.patch<{ Params: IdParams }>('/:idpId/Users/:id', async (request, reply) => send(reply, 200, await users(request).patch(request.params.id, request.body, ifMatch(request))));
+  app.get<{ Params: IdParams; Querystring: ListQuery }>('/:idpId/Users', async (request, reply) => sendResource(request, reply, 200, await users(request).list(request.query)));
+  app.post<{ Params: IdParams }>('/:idpId/Users', async (request, reply) => sendResource(request, reply, 201, await users(request).create(request.body)));
+  app.get<{ Params: IdParams }>('/:idpId/Users/:id', async (request, reply) => sendResource(request, reply, 200, await users(request).get(request.params.id, ifMatch(request))));
+  app.put<{ Params: IdParams }>('/:idpId/Users/:id', async (request, reply) => sendResource(request, reply, 200, await users(request).replace(request.params.id, request.body, ifMatch(request))));
+  app.patch<{ Params: IdParams }>('/:idpId/Users/:id', async (request, reply) => sendResource(request, reply, 200, await users(request).patch(request.params.id, request.body, ifMatch(request))));
   app.delete<{ Params: IdParams }>('/:idpId/Users/:id', async (request, reply) => {
     await users(request).delete(request.params.id, ifMatch(request));
     return send(reply, 204, null);
   });
 
-  app.get<{ Params: IdParams; Querystring: ListQuery }>('/:idpId/Groups', async (request, reply) => send(reply, 200, await groups(request).list(request.query, { members: withoutMembers(request.query) })));
-  app.post<{ Params: IdParams }>('/:idpId/Groups', async (request, reply) => send(reply, 201, await groups(request).create(request.body)));
-  app.get<{ Params: IdParams; Querystring: ListQuery }>('/:idpId/Groups/:id', async (request, reply) => send(reply, 200, await groups(request).get(request.params.id, ifMatch(request), { members: withoutMembers(request.query) })));
-  app.put<{ Params: IdParams }>('/:idpId/Groups/:id', async (request, reply) => send(reply, 200, await groups(request).replace(request.params.id, request.body, ifMatch(request))));
-  app.patch<{ Params: IdParams }>('/:idpId/Groups/:id', async (request, reply) => send(reply, 200, await groups(request).patch(request.params.id, request.body, ifMatch(request))));
+  app.get<{ Params: IdParams; Querystring: ListQuery }>('/:idpId/Groups', async (request, reply) => sendResource(request, reply, 200, await groups(request).list(request.query, { members: withoutMembers(request.query) })));
+  app.post<{ Params: IdParams }>('/:idpId/Groups', async (request, reply) => sendResource(request, reply, 201, await groups(request).create(request.body)));
+  app.get<{ Params: IdParams; Querystring: ListQuery }>('/:idpId/Groups/:id', async (request, reply) => sendResource(request, reply, 200, await groups(request).get(request.params.id, ifMatch(request), { members: withoutMembers(request.query) })));
+  app.put<{ Params: IdParams }>('/:idpId/Groups/:id', async (request, reply) => sendResource(request, reply, 200, await groups(request).replace(request.params.id, request.body, ifMatch(request))));
+  app.patch<{ Params: IdParams }>('/:idpId/Groups/:id', async (request, reply) => sendResource(request, reply, 200, await groups(request).patch(request.params.id, request.body, ifMatch(request))));
   app.delete<{ Params: IdParams }>('/:idpId/Groups/:id', async (request, reply) => {
     await groups(request).delete(request.params.id, ifMatch(request));
     return send(reply, 204, null);

@@ -15,9 +15,9 @@ import { MAX_LENGTH } from '../users/import/columns.ts';
 import { CONTROL } from '../users/import/validate-row.ts';
 import { validateUserFields } from '../users/user-admin.ts';
 import { invalidValue, scimNotFound, ScimError, uniqueness } from './errors.ts';
-import { checkFilterAttributes, indexedLookup, matches, parseFilter } from './filter.ts';
+import { checkFilterAttributes, indexedLookup, matches, parseFilter, userFilterCondition } from './filter.ts';
 import { applyPatch, readPatch } from './patch.ts';
-import { checkId, checkIfMatch, checkSchemas, ENTERPRISE_SCHEMA, type Json, listResponse, pageOf, readBoolean, USER_SCHEMA, withVersion } from './resources.ts';
+import { checkId, checkIfMatch, checkSchemas, ENTERPRISE_SCHEMA, type Json, LIST_SCHEMA, listResponse, pageOf, readBoolean, USER_SCHEMA, withVersion } from './resources.ts';
 import { deactivateUser } from '../users/deactivate.ts';
 
 export interface ScimScope { ctx: AppContext; store: TenantStore; idp: IdentityProvider; baseUrl: string; actor: string }
@@ -123,13 +123,23 @@ export class ScimUsers {
     const lookup = filter && indexedLookup(filter);
     const scim = this.store.scim;
     const idpId = this.s.idp.id;
-    const users: ProvisionedUser[] = !lookup ? await scim.listUsers(idpId)
-      : lookup.attr === 'userName' ? await scim.findUsersByUserName(idpId, lookup.value)
-      : lookup.attr === 'externalId' ? await scim.findUsersByExternalId(idpId, lookup.value)
-      : await scim.findUsersByEmail(idpId, lookup.value);
-    let resources = users.map((u) => this.toResource(u));
-    if (filter) resources = resources.filter((r) => matches(r, filter));
-    return listResponse(resources, page);
+    if (lookup) {
+      // a handful of candidates: the whole filter in memory, then the page
+      const users = lookup.attr === 'userName' ? await scim.findUsersByUserName(idpId, lookup.value)
+        : lookup.attr === 'externalId' ? await scim.findUsersByExternalId(idpId, lookup.value)
+        : await scim.findUsersByEmail(idpId, lookup.value);
+      return listResponse(users.map((u) => this.toResource(u)).filter((r) => matches(r, filter!)), page);
+    }
+    // `co`, `sw`, `ew`, `ne`, `pr`, `and`/`or`/`not` on userName, externalId, emails.value and displayName (and no
+    // filter) run in the database, which counts the whole set and reads only the page
+    const where = filter ? userFilterCondition(filter) : null;
+    if (!filter || where) {
+      const { total, users } = await scim.pageOfUsers(idpId, where, page.startIndex - 1, page.count);
+      const resources = users.map((u) => this.toResource(u));
+      return { schemas: [LIST_SCHEMA], totalResults: total, startIndex: page.startIndex, itemsPerPage: resources.length, Resources: resources };
+    }
+    // any other attribute (name.familyName, active, meta…): every provisioned user of the IdP, filtered, then the page
+    return listResponse((await scim.listUsers(idpId)).map((u) => this.toResource(u)).filter((r) => matches(r, filter)), page);
   }
 
   /** POST /Users: a new user, or an existing one this IdP may take (docs/scim.md, "Matching existing users"). */

@@ -8,6 +8,13 @@ import type { User } from './users.ts';
 type UserRow = Awaited<ReturnType<Db['user']['findUniqueOrThrow']>>;
 const toUser = (row: UserRow): User => ({ ...row, groups: parseJson<string[]>(row.groups, []) });
 
+/** A SCIM filter in terms this store answers in SQL (src/scim/filter.ts makes it): the four attributes connectors
+ *  filter on, as columns. */
+export type FilterColumn = 'userName' | 'externalId' | 'email' | 'displayName';
+export type FilterCondition =
+  | { and: FilterCondition[] } | { or: FilterCondition[] } | { not: FilterCondition }
+  | { column: FilterColumn; op: 'eq' | 'ne' | 'co' | 'sw' | 'ew' | 'pr'; value: string };
+
 export interface ScimLink { id: string; userId: string; nameId: string; externalId: string | null; createdAt: Date }
 export interface ProvisionedUser { link: ScimLink; user: User; groups: { id: string; displayName: string }[] }
 
@@ -30,6 +37,13 @@ export class ScimTokenRepository {
   touch(id: string, at: Date) {
     return this.db.scimToken.updateMany({ where: { id, orgId: this.orgId }, data: { lastUsedAt: at } });
   }
+  /** Every token of the IdP, revoked or not (the IdP is being deleted); how many there were. */
+  async deleteAll(idpId: string): Promise<number> {
+    return (await this.db.scimToken.deleteMany({ where: { orgId: this.orgId, idpId } })).count;
+  }
+  countActive(idpId: string) {
+    return this.db.scimToken.count({ where: { orgId: this.orgId, idpId, revokedAt: null } });
+  }
   async revoke(idpId: string, id: string, at: Date) {
     return (await this.db.scimToken.updateMany({ where: { id, idpId, orgId: this.orgId, revokedAt: null }, data: { revokedAt: at } })).count === 1;
   }
@@ -49,11 +63,34 @@ export class ScimRepository {
     const row = await this.db.userIdentity.findFirst({ where: { orgId: this.orgId, idpId, source: 'scim', userId }, select: { ...LINK_SELECT, ...USER_INCLUDE } });
     return row ? this.provisioned(row, idpId) : null;
   }
+  countUsers(idpId: string) {
+    return this.db.userIdentity.count({ where: { orgId: this.orgId, idpId, source: 'scim' } });
+  }
+  countGroups(idpId: string) {
+    return this.db.scimGroup.count({ where: { orgId: this.orgId, idpId } });
+  }
   /** Every user provisioned through `idpId`, oldest link first. Filters that no index answers run in memory over this
    *  (src/scim/filter.ts); `userName eq`, `externalId eq` and `emails.value eq` use the lookups below. */
   async listUsers(idpId: string): Promise<ProvisionedUser[]> {
     const rows = await this.db.userIdentity.findMany({ where: { orgId: this.orgId, idpId, source: 'scim' }, select: { ...LINK_SELECT, ...USER_INCLUDE }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
     return rows.map((r) => this.provisioned(r, idpId));
+  }
+  /** One page of the users provisioned through `idpId` that meet `where` (every one without it), oldest link first, and
+   *  how many meet it: the filter runs in the database, so totalResults and startIndex count the whole set and only
+   *  the page is read. */
+  async pageOfUsers(idpId: string, where: FilterCondition | null, offset: number, limit: number): Promise<{ total: number; users: ProvisionedUser[] }> {
+    const postgres = (this.db as unknown as { _activeProvider?: string })._activeProvider === 'postgresql';
+    const params: unknown[] = [];
+    // every use of a value is a parameter of its own (SQLite's `?` are taken in order), typed as text for PostgreSQL
+    const param = (v: unknown) => { params.push(v); return postgres ? `CAST($${params.length} AS text)` : '?'; };
+    const from = `FROM "UserIdentity" l JOIN "User" u ON u."id" = l."userId" WHERE l."orgId" = ${param(this.orgId)} AND l."idpId" = ${param(idpId)} AND l."source" = 'scim' AND u."orgId" = l."orgId"${where ? ` AND ${conditionSql(where, param, postgres)}` : ''}`;
+    const [{ n }] = await this.db.$queryRawUnsafe<{ n: number | bigint }[]>(`SELECT COUNT(*) AS n ${from}`, ...params);
+    const total = Number(n);
+    if (!limit || offset >= total) return { total, users: [] };
+    const ids = (await this.db.$queryRawUnsafe<{ id: string }[]>(`SELECT l."id" AS id ${from} ORDER BY l."createdAt", l."id" LIMIT ${Math.trunc(limit)} OFFSET ${Math.trunc(offset)}`, ...params)).map((r) => r.id);
+    const rows = await this.db.userIdentity.findMany({ where: { orgId: this.orgId, id: { in: ids } }, select: { ...LINK_SELECT, ...USER_INCLUDE } });
+    const order = new Map(ids.map((id, i) => [id, i]));
+    return { total, users: rows.sort((a, b) => order.get(a.id)! - order.get(b.id)!).map((r) => this.provisioned(r, idpId)) };
   }
   /** Users provisioned through `idpId` whose userName equals `name` without regard to case: the index on
    *  (orgId, idpId, lower(nameId)) of the scim_indexes migration. */
@@ -103,6 +140,11 @@ export class ScimRepository {
 
   // Groups
 
+  /** Takes the group's row lock for the rest of the transaction (a write that changes nothing: PostgreSQL holds the
+   *  row; SQLite's write transactions are serial anyway). false when this IdP has no such group. */
+  async lockGroup(idpId: string, id: string): Promise<boolean> {
+    return (await this.db.$executeRaw`UPDATE "ScimGroup" SET "idpId" = "idpId" WHERE "id" = ${id} AND "orgId" = ${this.orgId} AND "idpId" = ${idpId}`) === 1;
+  }
   findGroup(idpId: string, id: string) {
     return this.db.scimGroup.findFirst({ where: { id, idpId, orgId: this.orgId }, include: { members: { select: { userId: true, user: { select: { email: true } } }, orderBy: { createdAt: 'asc' } } } });
   }
@@ -158,5 +200,37 @@ export class ScimRepository {
     if (!ids.length) return new Set();
     const rows = await this.db.user.findMany({ where: { orgId: this.orgId, id: { in: [...new Set(ids)] } }, select: { id: true } });
     return new Set(rows.map((r) => r.id));
+  }
+}
+
+// The SQL of a filter condition (src/scim/filter.ts), with the meaning of the in-memory `matches`: userName, emails and
+// displayName compare without regard to case (lower() on both sides, as the userName index does), externalId exactly.
+// No LIKE, so that no character of the value is a wildcard and SQLite's case-blind LIKE cannot change the meaning.
+// Each piece is true or false, never NULL (an absent attribute is false for every operator but ne), so NOT is right.
+const DISPLAY_NAME = `(CASE WHEN coalesce(u."firstName", '') <> '' AND coalesce(u."lastName", '') <> '' THEN u."firstName" || ' ' || u."lastName" ELSE nullif(coalesce(nullif(u."firstName", ''), u."lastName"), '') END)`;
+const FILTER_COLUMNS: Record<FilterColumn, { sql: string; caseExact: boolean }> = {
+  userName: { sql: 'l."nameId"', caseExact: false },
+  externalId: { sql: 'l."externalId"', caseExact: true },
+  email: { sql: 'u."email"', caseExact: false },
+  displayName: { sql: DISPLAY_NAME, caseExact: false },
+};
+
+function conditionSql(c: FilterCondition, param: (v: unknown) => string, postgres: boolean): string {
+  if ('and' in c) return `(${c.and.map((x) => conditionSql(x, param, postgres)).join(' AND ')})`;
+  if ('or' in c) return `(${c.or.map((x) => conditionSql(x, param, postgres)).join(' OR ')})`;
+  if ('not' in c) return `(NOT ${conditionSql(c.not, param, postgres)})`;
+  const column = FILTER_COLUMNS[c.column];
+  const x = column.caseExact ? column.sql : `lower(${column.sql})`;
+  const present = `${column.sql} IS NOT NULL`;
+  if (c.op === 'pr') return `(${present} AND ${column.sql} <> '')`;
+  // an empty value: every present value contains, starts and ends with it
+  if (c.value === '' && (c.op === 'co' || c.op === 'sw' || c.op === 'ew')) return `(${present})`;
+  const v = () => (column.caseExact ? param(c.value) : `lower(${param(c.value)})`);
+  switch (c.op) {
+    case 'eq': return `(${present} AND ${x} = ${v()})`;
+    case 'ne': return `(${column.sql} IS NULL OR ${x} <> ${v()})`;
+    case 'co': return `(${present} AND ${postgres ? `strpos(${x}, ${v()})` : `instr(${x}, ${v()})`} > 0)`;
+    case 'sw': return `(${present} AND substr(${x}, 1, length(${v()})) = ${v()})`;
+    case 'ew': return `(${present} AND ${postgres ? `right(${x}, length(${v()}))` : `substr(${x}, -length(${v()}))`} = ${v()})`;
   }
 }
