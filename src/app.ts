@@ -18,6 +18,8 @@ import { operatorRoutes } from './orgs/operator-routes.ts';
 import { metadataRoutes } from './orgs/metadata-routes.ts';
 import { brandingRoutes } from './orgs/branding-routes.ts';
 import { portalRoutes } from './broker/http/portal.ts';
+import { accountRoutes } from './account/routes.ts';
+import { assetRoutes } from './broker/http/assets.ts';
 import { adminRoutes } from './admin/routes.ts';
 import { adminApi } from './admin/api/plugin.ts';
 import { adminPages } from './admin/pages/plugin.ts';
@@ -122,6 +124,8 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   await app.register(brokerRoutes, { ctx });
   await app.register(mfaRoutes, { ctx });
   await app.register(logoutRoutes, { ctx });
+  await app.register(accountRoutes, { ctx });
+  await app.register(assetRoutes);
   await app.register(adminRoutes, { ctx });
   await app.register(adminPages, { ctx });
   await app.register(adminApi, { ctx });

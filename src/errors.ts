@@ -161,6 +161,28 @@ export const CATALOGUE = {
   mfa_code_reused: { status: 401, who: 'user', audit: ['mfa.verify_failed'], meaning: 'This code, or a newer one, was already used.', fix: 'Wait for the next code.' },
   mfa_locked: { status: 423, who: 'user', title: 'Second factor locked', saml: APP_STATUS.authnFailed, audit: ['mfa.enrol_failed', 'mfa.verify_failed', 'login.returned'], meaning: 'Too many wrong codes: the second factor is locked until `details.lockedUntil`, and the sign-in ends.', fix: 'Wait until the time shown, or ask an administrator to reset the second factor.' },
 
+  // Second factor (passkeys and security keys, WebAuthn)
+  webauthn_required: { status: 400, who: 'user', audit: ['mfa.enrol_failed', 'mfa.verify_failed'], meaning: 'The app\'s login policy asks for a passkey or security key, and an authenticator-app code was sent.', fix: 'Use a passkey or security key; if it is lost, a recovery code.' },
+  webauthn_not_allowed: { status: 400, who: 'user', audit: ['mfa.enrol_failed', 'mfa.verify_failed'], meaning: 'The app\'s login policy asks for an authenticator-app code, and a passkey answer was sent.', fix: 'Enter the code from the authenticator app.' },
+  webauthn_bad_name: { status: 400, who: 'user', audit: ['mfa.enrol_failed'], meaning: 'A passkey\'s name is empty or too long.', fix: 'Give the passkey a short name, like "Work laptop".' },
+  webauthn_refused: { status: 400, who: 'user', audit: ['mfa.enrol_failed', 'mfa.verify_failed'], meaning: 'The passkey\'s answer did not verify (malformed, wrong signature, or cancelled).', fix: 'Try again; if it repeats, use a recovery code and ask your administrator.' },
+  webauthn_wrong_origin: { status: 400, who: 'user', audit: ['mfa.enrol_failed', 'mfa.verify_failed'], meaning: 'The passkey\'s answer was made on another website than the organisation\'s address (a phishing site, or a proxy on another name).', fix: 'Sign in only on the organisation\'s own address.' },
+  webauthn_wrong_rp: { status: 400, who: 'user', audit: ['mfa.enrol_failed', 'mfa.verify_failed'], meaning: 'The passkey\'s answer names another relying party ID than the organisation\'s subdomain.', fix: 'Sign in only on the organisation\'s own address.' },
+  webauthn_wrong_challenge: { status: 400, who: 'user', audit: ['mfa.enrol_failed', 'mfa.verify_failed'], meaning: 'The passkey answered another request than the one this page issued.', fix: 'Try again on this page.' },
+  webauthn_no_challenge: { status: 409, who: 'user', audit: ['mfa.enrol_failed', 'mfa.verify_failed'], meaning: 'No passkey request is waiting for this sign-in (it was never issued, or the page is stale).', fix: 'Reload the page and try again.' },
+  webauthn_challenge_expired: { status: 409, who: 'user', audit: ['mfa.enrol_failed', 'mfa.verify_failed'], meaning: 'The passkey request expired before it was answered.', fix: 'Try again: the page issues a new request.' },
+  webauthn_challenge_used: { status: 409, who: 'user', audit: ['mfa.enrol_failed', 'mfa.verify_failed'], meaning: 'The passkey request was already answered once (a replay, or a second tab); each request is used once, on any node.', fix: 'Try again: the page issues a new request.' },
+  webauthn_credential_exists: { status: 409, who: 'user', audit: ['mfa.enrol_failed'], meaning: 'This passkey or security key is already registered.', fix: 'Use it to sign in, or register another key.' },
+  webauthn_unknown_credential: { status: 401, who: 'user', audit: ['mfa.verify_failed'], meaning: 'The passkey is not registered in this organisation (removed, or registered elsewhere).', fix: 'Use another passkey or a recovery code; ask your administrator to register a new one.' },
+  webauthn_wrong_user: { status: 401, who: 'user', audit: ['mfa.verify_failed'], meaning: 'The passkey is registered to another account of this organisation.', fix: 'Use your own passkey.' },
+  webauthn_counter_regressed: { status: 401, who: 'user', audit: ['mfa.webauthn_counter_regressed', 'mfa.verify_failed'], meaning: 'The security key answered with a signature count lower than (or equal to) one seen before, which a cloned key would do; the key is flagged.', fix: 'Administrators: check the user\'s keys (user page), remove the flagged one and have the user register a new one.' },
+  webauthn_not_found: { status: 404, who: 'all', meaning: 'No such passkey for this user (removed meanwhile).', fix: 'Reload the page.' },
+
+  // The account page (end-user self-service)
+  account_check_needed: { status: 403, who: 'user', meaning: 'A change on the account page needs a fresh second-factor check (in the last 5 minutes).', fix: 'Confirm with your passkey, an authenticator code or a recovery code, then make the change.' },
+  device_not_found: { status: 404, who: 'user', meaning: 'The device is not (or no longer) remembered for this account.', fix: 'Reload the page.' },
+  cross_origin_form: { status: 403, who: 'user', meaning: 'An account-page form was sent from another site (Origin or Sec-Fetch-Site says so).', fix: 'Use the account page itself.' },
+
   // Single logout
   logout_browser_mismatch: { status: 403, who: 'user', meaning: 'The sign-out was started in another browser.', fix: 'Sign out from the browser that started it.' },
   logout_not_found: { status: 410, who: 'user', meaning: 'The sign-out has expired or was already completed.', fix: 'Nothing: close the page.' },

@@ -34,6 +34,17 @@ export interface Enrolment { secretBase32: string; otpauthUri: string; qrDataUrl
 export type VerifyOutcome = { method: 'totp' | 'recovery'; remainingRecoveryCodes?: number };
 
 const sealContext = (orgId: string, userId: string) => `totp:${orgId}:${userId}`;
+// A key offered on the account page is sealed for the organisation, the user and the broker session showing it:
+// the sealed value cannot be replayed by another user, organisation or session.
+const newKeyContext = (orgId: string, userId: string, owner: string) => `totp-new-key:${orgId}:${userId}:${owner}`;
+interface NewKey { secret: string; digits: number; period: number; algorithm: TotpAlgorithm }
+function openNewKey(box: SealedBox, sealed: string, context: string): NewKey | null {
+  try {
+    return JSON.parse(box.open(sealed, context).toString('utf8')) as NewKey;
+  } catch {
+    return null; // sealed for another user, organisation or session, or forged
+  }
+}
 
 const alreadyEnrolled = () => new AppError('mfa_already_enrolled', 'Two-factor authentication is already set up for this account.');
 const notPending = () => new AppError('mfa_not_pending', 'There is no two-factor setup in progress. Start again.');
@@ -88,9 +99,65 @@ export class TotpService {
       const current = await this.store.totp.find(userId);
       throw current?.status === 'pending' && current.enrolFlowId !== flowId ? replaced() : notPending();
     }
+    const codes = await this.newRecoveryCodes(userId);
+    await this.store.audit.record({ type: 'mfa.enrolled', userId, at: now });
+    return codes;
+  }
+
+  /**
+   * A new authenticator key offered on the account page, for `owner` (the broker session showing it): `sealed` again
+   * when it still opens (the same key on every render until it is confirmed), else a new one. The key lives only in
+   * that sealed value, kept by the user's browser, until a code confirms it (`confirmNewKey`): an active factor keeps
+   * working meanwhile.
+   */
+  async offerNewKey(user: { id: string; email: string }, owner: string, sealed: string | undefined): Promise<{ sealed: string; secretBase32: string; qrDataUrl: string; digits: number }> {
+    const context = newKeyContext(this.store.orgId, user.id, owner);
+    let key = sealed ? openNewKey(this.box, sealed, context) : null;
+    if (!key) {
+      const { digits, period, algorithm } = this.settings;
+      key = { secret: newTotpSecret(), digits, period, algorithm };
+      sealed = this.box.seal(JSON.stringify(key), context);
+    }
+    return { sealed: sealed!, secretBase32: key.secret, digits: key.digits, qrDataUrl: (await enrolmentCode(this.settings.issuer, user.email, key.secret, key)).qrDataUrl };
+  }
+
+  /** Turns on the key of `offerNewKey` with a code from it, replacing the factor. Returns new recovery codes when
+   *  the user had no active factor before (shown once), else null: their recovery codes stay as they were. */
+  async confirmNewKey(userId: string, owner: string, sealed: string | undefined, code: string): Promise<string[] | null> {
+    const key = sealed ? openNewKey(this.box, sealed, newKeyContext(this.store.orgId, userId, owner)) : null;
+    if (!key) throw new AppError('mfa_not_pending', 'There is no new authenticator being set up here any more. Start again.');
+    const before = await this.store.totp.find(userId);
+    const now = this.clock.now();
+    if (before?.lockedUntil && before.lockedUntil > now) throw this.locked(before.lockedUntil);
+    const step = matchingStep(key.secret, code, key, now);
+    if (step === null) {
+      if (before) await this.failure(userId, now);
+      throw new AppError('mfa_invalid_code', 'That code is not right. Check the time on your phone and try the current code.');
+    }
+    const secretEnc = this.box.seal(key.secret, sealContext(this.store.orgId, userId));
+    await this.store.totp.saveConfirmed(userId, { secretEnc, algorithm: key.algorithm, digits: key.digits, period: key.period }, step, now);
+    const replaced = before?.status === 'active';
+    await this.store.audit.record({ type: 'mfa.enrolled', userId, at: now, details: { via: 'account', replaced } });
+    return replaced ? null : this.newRecoveryCodes(userId);
+  }
+
+  /** Ten new recovery codes for an active factor; the old ones stop working. Shown once. */
+  async regenerateRecoveryCodes(userId: string): Promise<string[]> {
+    const factor = await this.store.totp.find(userId);
+    if (factor?.status !== 'active') throw new AppError('mfa_not_enrolled', 'Two-factor authentication is not set up for this account.');
+    const codes = await this.newRecoveryCodes(userId);
+    await this.store.audit.record({ type: 'mfa.recovery_codes_regenerated', userId, at: this.clock.now() });
+    return codes;
+  }
+
+  /** How many recovery codes are left unused. */
+  async recoveryCodesLeft(userId: string): Promise<number> {
+    return (await this.store.totp.unusedRecoveryCodes(userId)).length;
+  }
+
+  private async newRecoveryCodes(userId: string) {
     const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
     await this.store.totp.replaceRecoveryCodes(userId, await Promise.all(codes.map(hashRecoveryCode)));
-    await this.store.audit.record({ type: 'mfa.enrolled', userId, at: now });
     return codes;
   }
 

@@ -1,5 +1,5 @@
 // The policy engine: pure (profile + user + rules in, decision out), no I/O, no clock.
-import type { PolicyRule } from './rules.ts';
+import type { PolicyRule, SecondFactorLevel } from './rules.ts';
 
 export interface PolicySubject {
   user: { status: string; email: string; groups: string[] };
@@ -12,7 +12,7 @@ export interface PolicySubject {
 export type PolicyDecision =
   | { action: 'allow'; rule: MatchedRule | null }
   | { action: 'deny'; code: 'user_disabled' | 'policy_denied' | 'policy_invalid'; message: string; rule: MatchedRule | null }
-  | { action: 'require_totp'; freshFactor: boolean; rememberDeviceDays: number; rule: MatchedRule };
+  | { action: 'require_totp'; freshFactor: boolean; rememberDeviceDays: number; secondFactor: SecondFactorLevel; rule: MatchedRule };
 
 export interface MatchedRule { index: number; id: string }
 
@@ -41,7 +41,7 @@ export function evaluatePolicy(rules: PolicyRule[] | 'invalid', subject: PolicyS
     if (!matches(rule, subject)) continue;
     const matched = { index, id: rule.id };
     if (rule.action === 'deny') return { action: 'deny', code: 'policy_denied', message: rule.message || DEFAULT_DENY, rule: matched };
-    if (rule.action === 'require_totp') return { action: 'require_totp', freshFactor: !!rule.freshFactor, rememberDeviceDays: rule.rememberDeviceDays ?? 0, rule: matched };
+    if (rule.action === 'require_totp') return { action: 'require_totp', freshFactor: !!rule.freshFactor, rememberDeviceDays: rule.rememberDeviceDays ?? 0, secondFactor: rule.secondFactor ?? 'totp', rule: matched };
     return { action: 'allow', rule: matched };
   }
   return { action: 'allow', rule: null };

@@ -22,7 +22,13 @@ export interface PolicyRule {
   freshFactor?: boolean;
   /** for require_totp: offer "remember this device" for N days (0 or absent: off) */
   rememberDeviceDays?: number;
+  /** for require_totp: which second factors count. `totp` (absent: the default) an authenticator app's code;
+   *  `any` that or a passkey / security key (WebAuthn); `webauthn` a passkey or security key only (phishing-resistant) */
+  secondFactor?: SecondFactorLevel;
 }
+
+export const SECOND_FACTOR_LEVELS = ['totp', 'any', 'webauthn'] as const;
+export type SecondFactorLevel = (typeof SECOND_FACTOR_LEVELS)[number];
 
 const ruleSchema = z.object({
   id: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/),
@@ -37,6 +43,7 @@ const ruleSchema = z.object({
   message: z.string().max(500).optional(),
   freshFactor: z.boolean().optional(),
   rememberDeviceDays: z.number().int().min(0).max(365).optional(),
+  secondFactor: z.enum(SECOND_FACTOR_LEVELS).optional(),
 }).strict();
 
 export function parsePolicyRules(input: unknown): PolicyRule[] {

@@ -9,7 +9,7 @@ type Delegate = { deleteMany(args: { where: { orgId: string } }): Promise<{ coun
 
 /** The tables that carry an orgId, children before the rows they point at. */
 export const ORG_TABLES = [
-  'scimGroupMember', 'scimGroup', 'scimToken', 'userIdentity', 'totpFactor', 'recoveryCode', 'rememberedDevice', 'loginFlow',
+  'scimGroupMember', 'scimGroup', 'scimToken', 'userIdentity', 'totpFactor', 'webAuthnCredential', 'recoveryCode', 'rememberedDevice', 'loginFlow',
   'brokerSession', 'oneTimeUse', 'adminSession', 'adminInvite', 'apiToken', 'importJob', 'auditEvent', 'admin', 'user',
   'application', 'identityProvider', 'signingKey',
 ] as const;

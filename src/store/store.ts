@@ -15,6 +15,7 @@ import { BrokerSessionRepository } from './broker-sessions.ts';
 import { AdminSessionRepository } from './admin-sessions.ts';
 import { RememberedDeviceRepository, TotpFactorRepository } from './totp-factors.ts';
 import { ImportJobRepository } from './import-jobs.ts';
+import { WebAuthnCredentialRepository } from './webauthn-credentials.ts';
 import { ApiTokenRepository } from './api-tokens.ts';
 import { ScimRepository, ScimTokenRepository } from './scim.ts';
 import { cachedRepository, ConfigCache } from './config-cache.ts';
@@ -36,6 +37,7 @@ export interface TenantStore {
   adminSessions: AdminSessionRepository;
   totp: TotpFactorRepository;
   devices: RememberedDeviceRepository;
+  webauthn: WebAuthnCredentialRepository;
   importJobs: ImportJobRepository;
   apiTokens: ApiTokenRepository;
   scimTokens: ScimTokenRepository;
@@ -62,6 +64,7 @@ export function tenantStore(db: Db, sql: SqlRunner, orgId: string, cache: Config
     adminSessions: new AdminSessionRepository(db, orgId),
     totp: new TotpFactorRepository(db, sql, orgId),
     devices: new RememberedDeviceRepository(db, sql, orgId),
+    webauthn: new WebAuthnCredentialRepository(db, orgId),
     importJobs: new ImportJobRepository(db, orgId, sql.dialect),
     apiTokens: new ApiTokenRepository(db, orgId),
     scimTokens: new ScimTokenRepository(db, orgId),

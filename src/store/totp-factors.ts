@@ -63,6 +63,23 @@ export class TotpFactorRepository {
     const data = { status: 'active', confirmedAt: at, failedAttempts: 0, lockedUntil: null, enrolFlowId: null, lastUsedStep: confirmed?.step ?? null };
     return (await this.db.totpFactor.updateMany({ where, data })).count === 1;
   }
+  /**
+   * The factor becomes `data`'s secret, on, confirmed now by a code of time step `step`: a new authenticator set up
+   * from the account page, replacing the active factor (or a pending one, or none). The last used step never moves
+   * back, so no code accepted before is accepted again. Recovery codes are not touched.
+   */
+  async saveConfirmed(userId: string, data: { secretEnc: string; algorithm: string; digits: number; period: number }, step: number, at: Date) {
+    const before = await this.find(userId);
+    const set = { ...data, status: 'active', confirmedAt: at, failedAttempts: 0, lockedUntil: null, enrolFlowId: null, lastUsedStep: Math.max(step, before?.lastUsedStep ?? step) };
+    if ((await this.db.totpFactor.updateMany({ where: { userId, orgId: this.orgId }, data: set })).count) return;
+    try {
+      await this.db.totpFactor.create({ data: { ...set, userId, orgId: this.orgId } });
+    } catch (err) {
+      // A login's enrolment created a pending factor meanwhile: this confirmed one replaces it.
+      if (!isUniqueViolation(err)) throw err;
+      await this.db.totpFactor.updateMany({ where: { userId, orgId: this.orgId }, data: set });
+    }
+  }
   /** Accepts time step `step` of the active factor if it is newer than every step accepted before, on any node, and
    *  clears the failures. False when it is not (or the factor is locked or gone). */
   async useStep(userId: string, step: number, now: Date): Promise<boolean> {

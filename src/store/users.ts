@@ -188,6 +188,7 @@ export class UserRepository {
     await this.db.totpFactor.deleteMany({ where: { userId: id, orgId: this.orgId } });
     await this.db.recoveryCode.deleteMany({ where: { userId: id, orgId: this.orgId } });
     await this.db.rememberedDevice.deleteMany({ where: { userId: id, orgId: this.orgId } });
+    await this.db.webAuthnCredential.deleteMany({ where: { userId: id, orgId: this.orgId } });
     await this.db.user.delete({ where: { id, orgId: this.orgId } });
   }
 }

@@ -4,7 +4,8 @@
 // and a user of another organisation is simply not found.
 import type { AppContext } from '../context.ts';
 import { AppError, ValidationError } from '../errors.ts';
-import { devicesFor, totpFor } from '../mfa/for-tenant.ts';
+import { devicesFor, totpFor, webauthnFor } from '../mfa/for-tenant.ts';
+import { orgUrls } from '../orgs/urls.ts';
 import type { IdentityProvider } from '../store/identity-providers.ts';
 import type { Organization } from '../store/organizations.ts';
 import type { TenantStore } from '../store/store.ts';
@@ -196,15 +197,22 @@ export class UserAdmin {
   async details(id: string) {
     const user = await this.get(id);
     const now = this.ctx.clock.now();
-    const [factor, devices, links, idps] = await Promise.all([
-      this.store.totp.find(id), this.store.devices.list(id), this.store.users.identities(id), this.store.identityProviders.list(),
+    const [factor, devices, links, idps, passkeys] = await Promise.all([
+      this.store.totp.find(id), this.store.devices.list(id), this.store.users.identities(id), this.store.identityProviders.list(), this.store.webauthn.list(id),
     ]);
     return {
       user,
       twoFactor: { state: twoFactorState(factor, now), lockedUntil: factor?.lockedUntil && factor.lockedUntil > now ? factor.lockedUntil : null, failedAttempts: factor?.failedAttempts ?? 0 },
       devices: devices.filter((d) => d.expiresAt > now).map((d) => ({ id: d.id, label: d.label, createdAt: d.createdAt, expiresAt: d.expiresAt })),
       identities: withIdpNames(links, idps),
+      passkeys: passkeys.map((c) => ({ id: c.id, name: c.name, createdAt: c.createdAt, lastUsedAt: c.lastUsedAt, synced: c.deviceType === 'multiDevice', backedUp: c.backedUp, counterWentBackAt: c.counterWentBackAt })),
     };
+  }
+
+  /** Removes one of the user's passkeys or security keys (a lost or suspect key), audited with the admin. */
+  async removePasskey(id: string, credentialId: string, actor: string): Promise<void> {
+    const user = await this.get(id);
+    await webauthnFor(this.ctx, this.tenant.org, this.store, orgUrls(this.ctx.config, this.tenant.org.slug).base).remove(user.id, credentialId, actor);
   }
 }
 

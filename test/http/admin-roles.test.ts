@@ -32,6 +32,7 @@ const EXPECTED: Record<string, RouteAccess> = {
   // helpdesk
   'POST /admin/users/:id/unlock': 'helpdesk', 'POST /admin/users/:id/reset-totp': 'helpdesk', 'POST /admin/users/:id/revoke-devices': 'helpdesk',
   'POST /api/users/:id/unlock': 'helpdesk', 'POST /api/users/:id/reset-totp': 'helpdesk', 'POST /api/users/:id/revoke-devices': 'helpdesk',
+  'POST /admin/users/:id/passkeys/:passkeyId/remove': 'helpdesk', 'DELETE /api/users/:id/passkeys/:passkeyId': 'helpdesk',
   // configuration and users
   'POST /admin/organization': 'admin', 'POST /admin/organization/logo': 'admin', 'POST /admin/organization/logo/remove': 'admin',
   'POST /admin/organization/keys/next': 'admin', 'POST /admin/organization/keys/promote': 'admin', 'POST /admin/organization/keys/retire': 'admin',

@@ -31,6 +31,7 @@ async function populate(tc: TestContext, org: Awaited<ReturnType<typeof createOr
   await store.users.link(user.id, idp.id, 'ann@customer.example');
   await store.totp.savePending(user.id, { secretEnc: 'x', algorithm: 'SHA1', digits: 6, period: 30 });
   await store.totp.replaceRecoveryCodes(user.id, ['h1', 'h2']);
+  await store.webauthn.create({ userId: user.id, credentialId: `cred-${org.org.slug}`, publicKey: 'pk', counter: 0, transports: ['usb'], deviceType: 'singleDevice', backedUp: false, name: 'Blue key' });
   await store.devices.create({ userId: user.id, label: 'laptop', expiresAt: later });
   await store.flows.create({ id: randomUUID(), stage: 'started', appId: app.id, data: {}, expiresAt: later });
   const sessionId = randomUUID();

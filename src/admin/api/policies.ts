@@ -31,6 +31,7 @@ const ruleJson = {
     message: { type: 'string', description: 'deny: what the user is told.' },
     freshFactor: { type: 'boolean', description: 'require_totp: ask again even after a code earlier in the broker session.' },
     rememberDeviceDays: { type: 'integer', minimum: 0, maximum: MAX_REMEMBER_DEVICE_DAYS, description: 'require_totp: offer "remember this device" for N days.' },
+    secondFactor: { type: 'string', enum: ['totp', 'any', 'webauthn'], description: 'require_totp: which second factors count: `totp` (default) an authenticator app, `any` that or a passkey / security key, `webauthn` a passkey or security key only (phishing-resistant).' },
   },
 } as const;
 

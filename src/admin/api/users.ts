@@ -39,6 +39,11 @@ const userDetailsSchema = {
     twoFactor: { type: 'object', properties: { state: { type: 'string', enum: TWO_FACTOR_STATES }, lockedUntil: nullableTime, failedAttempts: { type: 'integer' } } },
     rememberedDevices: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, label: nullableString, createdAt: { type: 'string', format: 'date-time' }, expiresAt: { type: 'string', format: 'date-time' } } } },
     identities: { type: 'array', items: identitySchema },
+    passkeys: { type: 'array', description: 'Passkeys and security keys (WebAuthn) of the user', items: { type: 'object', properties: {
+      id: { type: 'string' }, name: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' }, lastUsedAt: nullableTime,
+      synced: { type: 'boolean', description: 'a passkey that may be synced between devices' }, backedUp: { type: 'boolean' },
+      counterWentBackAt: { ...nullableTime, description: 'when a signature counter that went backwards was seen (a possible copy)' },
+    } } },
   },
 };
 /** Types only: the rules (email syntax, lengths, duplicates) are the domain's, answered as 400 with details.fields. */
@@ -104,7 +109,7 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
     schema: { tags, summary: 'One user with second factor, remembered devices and linked identities', params: idParams, response: { 200: userDetailsSchema, 404: errorSchema } },
   }, async (request) => {
     const d = await adminOf(request).details(request.params.id);
-    return { ...withoutKeys(d.user), twoFactor: d.twoFactor, rememberedDevices: d.devices, identities: d.identities };
+    return { ...withoutKeys(d.user), twoFactor: d.twoFactor, rememberedDevices: d.devices, identities: d.identities, passkeys: d.passkeys };
   });
 
   app.patch<{ Params: { id: string }; Body: Record<string, unknown> }>('/api/users/:id', { ...access('admin'),
@@ -133,9 +138,16 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
       const users = adminOf(request);
       await action.run(users, request.params.id, actorOf(request));
       const d = await users.details(request.params.id);
-      return { ...withoutKeys(d.user), twoFactor: d.twoFactor, rememberedDevices: d.devices, identities: d.identities };
+      return { ...withoutKeys(d.user), twoFactor: d.twoFactor, rememberedDevices: d.devices, identities: d.identities, passkeys: d.passkeys };
     });
   }
+
+  app.delete<{ Params: { id: string; passkeyId: string } }>('/api/users/:id/passkeys/:passkeyId', { ...access('helpdesk'),
+    schema: { tags, summary: 'Remove one of the user\'s passkeys or security keys (lost or suspect)', params: { type: 'object', properties: { id: { type: 'string' }, passkeyId: { type: 'string' } }, required: ['id', 'passkeyId'] }, response: { 204: { type: 'null' }, 404: errorSchema } },
+  }, async (request, reply) => {
+    await adminOf(request).removePasskey(request.params.id, request.params.passkeyId, actorOf(request));
+    return reply.code(204).send();
+  });
 
   app.get<{ Params: { id: string } }>('/api/users/:id/identities', { ...access('viewer'),
     schema: { tags, summary: 'The upstream identities (IdP + NameID) linked to a user, oldest first', params: idParams, response: { 200: { type: 'object', properties: { identities: { type: 'array', items: identitySchema } } }, 404: errorSchema } },

@@ -17,15 +17,22 @@ type AppParams = { Params: { appId: string } };
 /** One rule as the form shows it: lists as comma-separated text, numbers as typed. */
 interface RuleRow {
   id: string; name: string; action: string; idpIds: string[]; groups: string; emailDomains: string;
-  userStatus: string; message: string; freshFactor: boolean; rememberDeviceDays: string;
+  userStatus: string; message: string; freshFactor: boolean; rememberDeviceDays: string; secondFactor: string;
 }
 
 const ACTIONS = [
   { value: 'allow', label: 'Allow' },
-  { value: 'require_totp', label: 'Require 2-factor authentication (TOTP)' },
+  { value: 'require_totp', label: 'Require 2-factor authentication' },
   { value: 'deny', label: 'Deny' },
 ];
+/** Which second factors a require_totp rule counts (policy/rules.ts SECOND_FACTOR_LEVELS). */
+const SECOND_FACTORS = [
+  { value: 'totp', label: 'Authenticator app (TOTP) only' },
+  { value: 'any', label: 'Authenticator app or passkey / security key (the user chooses)' },
+  { value: 'webauthn', label: 'Passkey or security key only (phishing-resistant)' },
+];
 const FIELD_LABELS: Record<string, string> = {
+  secondFactor: 'Second factor',
   id: 'Rule ID', name: 'Name', action: 'Action', idpIds: 'Identity providers', groups: 'Groups', emailDomains: 'Email domains',
   userStatus: 'User status', message: 'Message', freshFactor: 'Fresh factor', rememberDeviceDays: 'Remember device (days)',
 };
@@ -51,7 +58,7 @@ function ruleToRow(rule: PolicyRule): RuleRow {
     id: rule.id, name: rule.name ?? '', action: rule.action, idpIds: rule.conditions.idpIds ?? [],
     groups: (rule.conditions.groups ?? []).join(', '), emailDomains: (rule.conditions.emailDomains ?? []).join(', '),
     userStatus: rule.conditions.userStatus ?? '', message: rule.message ?? '', freshFactor: !!rule.freshFactor,
-    rememberDeviceDays: rule.rememberDeviceDays ? String(rule.rememberDeviceDays) : '',
+    rememberDeviceDays: rule.rememberDeviceDays ? String(rule.rememberDeviceDays) : '', secondFactor: rule.secondFactor ?? 'totp',
   };
 }
 
@@ -61,6 +68,7 @@ function rowFromForm(body: FormBody, prefix: string): RuleRow {
     idpIds: values(body, `${prefix}.idpIds`), groups: text(body, `${prefix}.groups`), emailDomains: text(body, `${prefix}.emailDomains`),
     userStatus: text(body, `${prefix}.userStatus`), message: text(body, `${prefix}.message`),
     freshFactor: checkbox(body, `${prefix}.freshFactor`), rememberDeviceDays: text(body, `${prefix}.rememberDeviceDays`),
+    secondFactor: text(body, `${prefix}.secondFactor`),
   };
 }
 
@@ -85,6 +93,8 @@ function rowToRule(row: RuleRow): Record<string, unknown> {
     ...(row.freshFactor && { freshFactor: true }),
     // Whole numbers go through as numbers; anything else as typed, so the validation names the field.
     ...(days && { rememberDeviceDays: /^-?\d+$/.test(days) ? Number(days) : days }),
+    // TOTP is the default level: stored only when another is chosen, so existing rules read the same.
+    ...(row.action === 'require_totp' && row.secondFactor && row.secondFactor !== 'totp' && { secondFactor: row.secondFactor }),
   };
 }
 
@@ -126,7 +136,7 @@ function applyOp(rows: RuleRow[], op: string): RuleRow[] {
   return out;
 }
 
-const emptyRow = (): RuleRow => ({ id: '', name: '', action: 'require_totp', idpIds: [], groups: '', emailDomains: '', userStatus: '', message: '', freshFactor: false, rememberDeviceDays: '' });
+const emptyRow = (): RuleRow => ({ id: '', name: '', action: 'require_totp', idpIds: [], groups: '', emailDomains: '', userStatus: '', message: '', freshFactor: false, rememberDeviceDays: '', secondFactor: 'totp' });
 
 export async function policyPages(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
   const changeBy = (request: FastifyRequest): ChangeBy => ({ actor: adminOf(request).session.admin.email, at: ctx.clock.now() });
@@ -153,7 +163,7 @@ export async function policyPages(app: FastifyInstance, { ctx }: { ctx: AppConte
       rows, rowErrors: draft.rowErrors ?? {}, generalErrors: draft.generalErrors ?? [],
       unreachable: unreachableRules(rows.map(rowToRule) as { conditions: PolicyRule['conditions'] }[]),
       newRule: draft.newRule ?? emptyRow(), newRuleErrors: draft.newRuleErrors ?? {},
-      idps: [...idps, ...missing], actions: ACTIONS,
+      idps: [...idps, ...missing], actions: ACTIONS, secondFactors: SECOND_FACTORS,
     }, status);
   };
 

@@ -27,6 +27,7 @@ export function adminPage(request: FastifyRequest, reply: FastifyReply, template
 const FLASHES: Record<string, string> = {
   saved: 'Saved.', created: 'Created.', deleted: 'Deleted.', disabled: 'Disabled.', enabled: 'Enabled.',
   'totp-reset': 'Two-factor authentication was reset. The user enrols again at the next sign-in.',
+  'passkey-removed': 'The passkey or security key was removed: it no longer signs in.',
   unlocked: 'The user can try their code again.', 'devices-revoked': 'Remembered devices were revoked.',
   'token-revoked': 'The token was revoked.', imported: 'Import started.',
   'role-changed': 'The role was changed.', 'admin-removed': 'The admin was removed; their console sessions ended.', 'invite-revoked': 'The invitation was withdrawn.',

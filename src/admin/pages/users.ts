@@ -131,6 +131,12 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
       return reply.redirect(`/admin/users/${request.params.id}?done=${action.done}`, 303);
     });
   }
+  // A lost or suspect passkey / security key: helpdesk removes it (the user then uses another, or a recovery code).
+  app.post<{ Params: Params & { passkeyId: string } }>('/admin/users/:id/passkeys/:passkeyId/remove', access('helpdesk'), async (request, reply) => {
+    const { users, actor } = usersOf(request);
+    await users.removePasskey(request.params.id, request.params.passkeyId, actor);
+    return reply.redirect(`/admin/users/${request.params.id}?done=passkey-removed`, 303);
+  });
   app.post<{ Params: Params }>('/admin/users/:id/identities', access('admin'), async (request, reply) => {
     const { users, actor } = usersOf(request);
     const user = await users.get(request.params.id);

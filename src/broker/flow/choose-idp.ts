@@ -5,7 +5,7 @@ import { AppError } from '../../errors.ts';
 import type { Tenant } from '../../plugins/tenant.ts';
 import type { LoginFlow } from '../../store/login-flows.ts';
 import { failFlow, failureOf, returnOffer } from './fail.ts';
-import { appOfFlow, loadOwnedFlow } from './load.ts';
+import { loadOwnedFlow, targetNameOf } from './load.ts';
 import { page, runHop, type Answer, type Hop, type Outcome } from './outcome.ts';
 import { discover, enabledIdps } from './select-idp.ts';
 import { STAGE, type FlowData } from './stages.ts';
@@ -14,11 +14,11 @@ import { sendUpstream, toIdp } from './to-upstream.ts';
 export interface ChooserVisit { flowId: string; browserToken: string | undefined }
 
 async function chooserPage(tenant: Tenant, hop: Hop, flow: LoginFlow<FlowData>, email: string, note: string | null): Promise<Answer> {
-  const target = await appOfFlow(tenant, flow);
-  const choices = await idpsOrFail(tenant, hop, flow, target.name);
+  const targetName = await targetNameOf(tenant, flow);
+  const choices = await idpsOrFail(tenant, hop, flow, targetName);
   // The chooser's form posts here, and the answer redirects (or auto-POSTs) to the chosen IdP: CSP's form-action
   // also governs that redirect, so every listed IdP's SSO origin is allowed on this page.
-  return page('chooser', { title: 'Choose how to sign in', flowId: flow.id, appName: target.name, email, note, choices: choices.map((i) => ({ id: i.id, name: i.name })) }, undefined, choices.map((i) => i.ssoUrl));
+  return page('chooser', { title: 'Choose how to sign in', flowId: flow.id, appName: targetName, email, note, choices: choices.map((i) => ({ id: i.id, name: i.name })) }, undefined, choices.map((i) => i.ssoUrl));
 }
 
 /** The organisation's enabled IdPs; none left (all disabled while the flow waited) fails the flow (NoAvailableIDP). */
@@ -49,7 +49,7 @@ export function chooseIdp(ctx: AppContext, tenant: Tenant, visit: ChooserVisit, 
     let idp;
     if (!form.idpId && form.email !== undefined) {
       // Only this organisation's enabled IdPs are candidates; the address only picks one of them.
-      const found = discover(await idpsOrFail(tenant, hop, flow, (await appOfFlow(tenant, flow)).name), form.email);
+      const found = discover(await idpsOrFail(tenant, hop, flow, await targetNameOf(tenant, flow)), form.email);
       if (!('idp' in found)) return chooserPage(tenant, hop, flow, found.shown, found.note);
       idp = found.idp;
     } else {

@@ -1,6 +1,7 @@
 // Stages `user_resolved` → `policy` → (`mfa_enrol` | `mfa_verify`, second-factor.ts) → `completed` (complete.ts),
 // run when the browser that started the flow comes back after the upstream login (or straight away when a broker
 // session serves the app): who is it, what does the app's policy say, and is a second factor needed now.
+import { deviceLabel } from '../../account/device-label.ts';
 import type { AppContext } from '../../context.ts';
 import { AppError, entryOf, type ErrorCode } from '../../errors.ts';
 import { devicesFor, totpFor } from '../../mfa/for-tenant.ts';
@@ -13,7 +14,7 @@ import type { AuditInput } from '../../store/audit.ts';
 import type { User } from '../../store/users.ts';
 import { LinkRefusal } from '../../users/link-refusal.ts';
 import { resolveUser } from '../../users/resolve-user.ts';
-import { answer, issue, type Completion } from './complete.ts';
+import { answer, issue, openAccount, type Completion } from './complete.ts';
 import { failFlow, failureOf } from './fail.ts';
 import { appOfFlow, expired, loadOwnedFlow } from './load.ts';
 import { runHop, type Outcome } from './outcome.ts';
@@ -21,14 +22,45 @@ import { STAGE, type FlowData } from './stages.ts';
 
 /** GET /flow/:id/continue, after the upstream login (or a broker session): `deviceToken` is the remembered-device
  *  cookie, as presented. */
-export function continueFlow(ctx: AppContext, tenant: Tenant, visit: { flowId: string; browserToken: string | undefined; deviceToken: string | undefined; userAgent?: string }): Promise<Outcome> {
+export function continueFlow(ctx: AppContext, tenant: Tenant, visit: { flowId: string; browserToken: string | undefined; deviceToken: string | undefined; userAgent: string }): Promise<Outcome> {
   return runHop(async (hop) => {
     const flow = await loadOwnedFlow(ctx, tenant, hop, visit.browserToken, visit.flowId, [STAGE.upstreamVerified]);
-    return answer(ctx, tenant, hop, await completeFlow(ctx, tenant, flow, visit.deviceToken, visit.userAgent));
+    const device = deviceLabel(visit.userAgent);
+    if (flow.data.via === 'account') return answer(ctx, tenant, hop, await openAccount(ctx, tenant, flow, await accountUser(ctx, tenant, flow), device));
+    return answer(ctx, tenant, hop, await completeFlow(ctx, tenant, flow, visit.deviceToken, device));
   });
 }
 
-export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, deviceToken: string | undefined, userAgent?: string): Promise<Completion> {
+/** Who signs in to the account page: the user the IdP's login resolves to, by the same rules as a login to an app
+ *  (linking, JIT). There is no app to hear of a refusal: it is audited and shown as a page. */
+async function accountUser(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>): Promise<User> {
+  const audit = { flowId: flow.id, idpId: flow.idpId ?? undefined };
+  try {
+    const { user } = await upstreamUser(ctx, tenant, flow, audit);
+    if (user.status !== 'active') throw new AppError('user_disabled', 'This account is disabled. Ask your administrator.');
+    return user;
+  } catch (err) {
+    if (err instanceof LinkRefusal) await recordLinkRefusal(ctx, tenant, flow, err, audit);
+    if (err instanceof AppError && err.status === 403) {
+      await failFlow(tenant, flow, failureOf(err.code, err.message));
+      await tenant.store.audit.record({ ...audit, type: 'account.sign_in_refused', outcome: 'failure', code: err.code, at: ctx.clock.now() });
+    }
+    throw err;
+  }
+}
+
+/** The user of the flow's upstream login (linked, linked now, or created just in time), audited when new. */
+async function upstreamUser(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, audit: Record<string, string | undefined>) {
+  const now = ctx.clock.now();
+  const upstream = flow.data.upstream!;
+  const idp = flow.idpId ? await tenant.store.identityProviders.findById(flow.idpId) : null;
+  if (!idp) throw expired();
+  const resolved = await resolveUser(tenant.store, { idp, nameId: upstream.nameId, profile: flow.data.profile!, jitProvisioning: tenant.org.jitProvisioning });
+  if (resolved.how !== 'linked') await tenant.store.audit.record({ ...audit, type: resolved.how === 'created' ? 'user.jit_created' : 'user.linked', userId: resolved.user.id, at: now, details: { nameId: upstream.nameId, mode: idp.linkingMode } });
+  return resolved;
+}
+
+export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, deviceToken: string | undefined, device?: string): Promise<Completion> {
   const now = ctx.clock.now();
   const app = await appOfFlow(tenant, flow);
   const audit = { flowId: flow.id, appId: app.id, idpId: flow.idpId ?? undefined };
@@ -43,12 +75,7 @@ export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginF
       user = found;
       sessionMfaAt = session.mfaAt;
     } else {
-      const upstream = flow.data.upstream!;
-      const idp = flow.idpId ? await tenant.store.identityProviders.findById(flow.idpId) : null;
-      if (!idp) throw expired();
-      const resolved = await resolveUser(tenant.store, { idp, nameId: upstream.nameId, profile: flow.data.profile!, jitProvisioning: tenant.org.jitProvisioning });
-      user = resolved.user;
-      if (resolved.how !== 'linked') await tenant.store.audit.record({ ...audit, type: resolved.how === 'created' ? 'user.jit_created' : 'user.linked', userId: user.id, at: now, details: { nameId: upstream.nameId, mode: idp.linkingMode } });
+      user = (await upstreamUser(ctx, tenant, flow, audit)).user;
     }
   } catch (err) {
     if (err instanceof LinkRefusal) await recordLinkRefusal(ctx, tenant, flow, err, audit);
@@ -78,17 +105,20 @@ export async function completeFlow(ctx: AppContext, tenant: Tenant, flow: LoginF
     if (!sessionCounts && !deviceCounts) {
       // The app asked for no page at all: a second factor would need one.
       if (flow.data.request.isPassive) return deny(ctx, tenant, flow, app, 'mfa_required_passive', 'A second factor is needed, and the application asked not to show any page.', { ...audit, userId: user.id });
-      const status = await totpFor(ctx, tenant.org, tenant.store).status(user.id);
-      const stage = status.state === 'active' ? STAGE.mfaVerify : STAGE.mfaEnrol;
+      // Verify when the user has a factor the policy counts, else set one up.
+      const level = decision.secondFactor;
+      const hasTotp = level !== 'webauthn' && (await totpFor(ctx, tenant.org, tenant.store).status(user.id)).state === 'active';
+      const hasPasskey = level !== 'totp' && (await tenant.store.webauthn.count(user.id)) > 0;
+      const stage = hasTotp || hasPasskey ? STAGE.mfaVerify : STAGE.mfaEnrol;
       const [moved] = await Promise.all([
-        tenant.store.flows.advance(flow, stage, { userId: user.id, data: { ...flow.data, mfa: { rememberDeviceDays: decision.rememberDeviceDays, ruleId: decision.rule.id, knownDevice } } }),
+        tenant.store.flows.advance(flow, stage, { userId: user.id, data: { ...flow.data, mfa: { rememberDeviceDays: decision.rememberDeviceDays, ruleId: decision.rule.id, level, knownDevice } } }),
         tenant.store.audit.record(decisionAudit),
       ]);
       if (!moved) throw expired();
       return { kind: 'mfa', flowId: flow.id };
     }
   }
-  return issue(ctx, tenant, flow, app, user, { mfaNow: false, alsoRecord: decisionAudit, device: { known: knownDevice, browser: userAgent ?? null } });
+  return issue(ctx, tenant, flow, app, user, { mfaNow: false, alsoRecord: decisionAudit, device: { known: knownDevice, label: device } });
 }
 
 /** → `failed`: the page says why, and the app hears back from /flow/:id/return (fail.ts) with the code's SAML status. */

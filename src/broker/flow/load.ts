@@ -56,3 +56,8 @@ export async function appOfFlow(tenant: Tenant, flow: LoginFlow<FlowData>): Prom
   if (!app || !app.enabled) throw new AppError('unknown_app', 'The application of this sign-in no longer exists or is disabled.');
   return app;
 }
+
+/** What the login opens, as pages name it: the app, or the user's account page (an account flow has no app). */
+export async function targetNameOf(tenant: Tenant, flow: LoginFlow<FlowData>): Promise<string> {
+  return flow.data.via === 'account' ? 'your account' : (await appOfFlow(tenant, flow)).name;
+}

@@ -5,10 +5,15 @@
 // `completed` in the same request.
 import type { AppContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
+import { deviceLabel } from '../../account/device-label.ts';
 import { DEVICE_COOKIE } from '../../mfa/remembered-devices.ts';
-import { devicesFor, totpFor } from '../../mfa/for-tenant.ts';
+import { devicesFor, totpFor, webauthnFor } from '../../mfa/for-tenant.ts';
+import { optionsForPage, parsePasskeyAnswer } from '../../mfa/webauthn-service.ts';
+import { normaliseRecoveryCode, RECOVERY_CODE } from '../../mfa/recovery-codes.ts';
 import type { Tenant } from '../../plugins/tenant.ts';
 import type { LoginFlow } from '../../store/login-flows.ts';
+import type { AuditInput } from '../../store/audit.ts';
+import type { User } from '../../store/users.ts';
 import type { VerifyOutcome } from '../../mfa/totp-service.ts';
 import { answer, completeAfterMfa } from './complete.ts';
 import { failAndOffer, failureOf } from './fail.ts';
@@ -16,8 +21,24 @@ import { appOfFlow, expired, loadOwnedFlow } from './load.ts';
 import { page, runHop, type Answer, type Hop, type Outcome } from './outcome.ts';
 import { STAGE, type FlowData } from './stages.ts';
 
-/** The form of the second-factor page: the code (at most 64 characters are read) and "remember this device". */
-export interface CodeForm { code: string; remember: boolean }
+/** The form of the second-factor page: the code (at most 64 characters are read) or a passkey's answer (the JSON
+ *  @simplewebauthn/browser made, and for a new passkey its name), and "remember this device". */
+export interface CodeForm { code: string; remember: boolean; passkey?: string; passkeyName?: string }
+
+const levelOf = (flow: LoginFlow<FlowData>) => flow.data.mfa?.level ?? 'totp';
+
+const passkeysOf = (ctx: AppContext, tenant: Tenant) => webauthnFor(ctx, tenant.org, tenant.store, tenant.urls.base);
+
+/** The passkey part of a page: the options for the browser, with a new challenge kept on the flow (the page shown
+ *  last holds the only challenge that can be answered, once). */
+async function passkeyOffer(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, user: { id: string; email: string }, mode: 'register' | 'authenticate') {
+  const passkeys = passkeysOf(ctx, tenant);
+  const made = mode === 'register' ? await passkeys.registrationOptions(user) : await passkeys.authenticationOptions(user.id);
+  const kept = await tenant.store.flows.advance(flow, flow.stage, { data: { ...flow.data, mfa: { ...flow.data.mfa!, challenge: made.challenge } } });
+  if (!kept) throw expired();
+  return { mode, optionsJson: optionsForPage(made.options), action: `/flow/${encodeURIComponent(flow.id)}/mfa` };
+}
+
 export interface FlowVisit { flowId: string; browserToken: string | undefined }
 
 async function userOf(tenant: Tenant, flow: LoginFlow<FlowData>) {
@@ -33,23 +54,34 @@ async function enrolPage(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowDa
   const target = await appOfFlow(tenant, flow);
   const shown = { title: 'Set up two-factor authentication', flowId: flow.id, appName: target.name, error: error?.message ?? null };
   if (error?.code === 'mfa_enrolment_replaced') return page('mfa-enrol-replaced', shown, status);
+  // The policy decides what is offered: an authenticator app (totp), a passkey (webauthn), or both to choose (any).
+  const level = levelOf(flow);
+  const passkey = level === 'totp' ? null : await passkeyOffer(ctx, tenant, flow, user, 'register');
+  if (level === 'webauthn') return page('mfa-enrol', { ...shown, totp: null, passkey, notice: null }, status);
   const totp = totpFor(ctx, tenant.org, tenant.store);
   const enrolment = await totp.startEnrolment(user, flow.id);
   return page('mfa-enrol', {
-    ...shown, email: user.email, qr: enrolment.qrDataUrl, key: enrolment.secretBase32.match(/.{1,4}/g)!.join(' '), digits: enrolment.digits,
+    ...shown, passkey, totp: { email: user.email, qr: enrolment.qrDataUrl, key: enrolment.secretBase32.match(/.{1,4}/g)!.join(' '), digits: enrolment.digits },
     notice: error?.code === 'mfa_locked' ? null : totp.notice(enrolment.status),
   }, status);
 }
 
 async function verifyPage(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, error: AppError | null, status = 200): Promise<Answer> {
-  if (!flow.userId) throw expired();
+  const user = await userOf(tenant, flow);
   const target = await appOfFlow(tenant, flow);
   const totp = totpFor(ctx, tenant.org, tenant.store);
+  // What is offered: the factors the policy counts that the user has; with both, the user chooses on the page.
+  const level = levelOf(flow);
+  const factor = await totp.status(user.id);
+  const codes = level !== 'webauthn' && factor.state === 'active';
+  const passkey = level !== 'totp' && (await tenant.store.webauthn.count(user.id)) > 0 ? await passkeyOffer(ctx, tenant, flow, user, 'authenticate') : null;
+  // A lost key: at the passkey-only level, a user who also has an app's recovery codes may use one of them.
+  const recoveryOnly = level === 'webauthn' && factor.state === 'active';
   return page('mfa-verify', {
     title: 'Two-factor authentication', flowId: flow.id, appName: target.name, error: error?.message ?? null, digits: tenant.org.totpDigits,
-    rememberDays: flow.data.mfa?.rememberDeviceDays ?? 0,
+    rememberDays: flow.data.mfa?.rememberDeviceDays ?? 0, codes, passkey, recoveryOnly,
     // Before the next try: locked (for how long), or one wrong code from the lock. A lock just reported is not repeated.
-    notice: error?.code === 'mfa_locked' ? null : totp.notice(await totp.status(flow.userId)),
+    notice: !codes || error?.code === 'mfa_locked' ? null : totp.notice(factor),
   }, status);
 }
 
@@ -76,6 +108,13 @@ export function submitSecondFactor(ctx: AppContext, tenant: Tenant, visit: FlowV
     const totp = totpFor(ctx, tenant.org, tenant.store);
     const code = form.code.slice(0, 64);
     const audit = { flowId: flow.id, userId: user.id, appId: flow.appId ?? undefined, at: ctx.clock.now() };
+    if (form.passkey !== undefined) return submitPasskey(ctx, tenant, hop, flow, user, form, audit, userAgent);
+    // A passkey-only policy takes no app code: only a recovery code, at verification, for a lost key.
+    if (levelOf(flow) === 'webauthn' && (flow.stage === STAGE.mfaEnrol || !RECOVERY_CODE.test(normaliseRecoveryCode(code)))) {
+      const refused = new AppError('webauthn_required', 'This application asks for a passkey or security key (or, if you lost it, a recovery code).');
+      await tenant.store.audit.record({ ...audit, type: flow.stage === STAGE.mfaEnrol ? 'mfa.enrol_failed' : 'mfa.verify_failed', outcome: 'failure', code: refused.code });
+      return flow.stage === STAGE.mfaEnrol ? enrolPage(ctx, tenant, flow, refused, 400) : verifyPage(ctx, tenant, flow, refused, 400);
+    }
 
     if (flow.stage === STAGE.mfaEnrol) {
       let recoveryCodes: string[];
@@ -110,14 +149,55 @@ export function submitSecondFactor(ctx: AppContext, tenant: Tenant, visit: FlowV
     }
     // Straight on to the Response: the flow moves from `mfa_verify` to `completed` (compare-and-set) with the audit
     // line of this verification, so a second request with the same flow finds it moved.
-    return answer(ctx, tenant, hop, await completeAfterMfa(ctx, tenant, flow, user, { audit: { ...audit, type: 'mfa.verified', details: { method: verified.method } } }, userAgent));
+    return answer(ctx, tenant, hop, await completeAfterMfa(ctx, tenant, flow, deviceLabel(userAgent), user, { audit: { ...audit, type: 'mfa.verified', details: { method: verified.method } } }));
   });
 }
 
+/** A passkey's answer on the second-factor page: a new passkey (enrolment) or a sign-in with one (verification). A
+ *  refusal shows the page again, with a new challenge; the answer's challenge is spent either way. */
+async function submitPasskey(ctx: AppContext, tenant: Tenant, hop: Hop, flow: LoginFlow<FlowData>, user: User, form: CodeForm, audit: Omit<AuditInput, 'type'> & { at: Date }, userAgent: string): Promise<Answer> {
+  const passkeys = passkeysOf(ctx, tenant);
+  const enrolling = flow.stage === STAGE.mfaEnrol;
+  let method = 'webauthn';
+  try {
+    if (levelOf(flow) === 'totp') throw new AppError('webauthn_not_allowed', 'This application asks for a code from your authenticator app.');
+    const answered = parsePasskeyAnswer(form.passkey);
+    if (enrolling) {
+      await passkeys.register(user, flow.data.mfa?.challenge, answered, form.passkeyName);
+    } else {
+      const used = await passkeys.authenticate(user.id, flow.data.mfa?.challenge, answered);
+      method = `webauthn:${used.id}`;
+    }
+  } catch (err) {
+    if (!(err instanceof AppError) || err.status >= 500) throw err;
+    ctx.metrics.totpFailures.inc({ org: tenant.org.slug, code: err.code });
+    await tenant.store.audit.record({ ...audit, type: enrolling ? 'mfa.enrol_failed' : 'mfa.verify_failed', outcome: 'failure', code: err.code, details: { method: 'webauthn' } });
+    const current = await tenant.store.flows.findAtStage<FlowData>(flow.id, [flow.stage], ctx.clock.now());
+    if (!current) throw expired();
+    return enrolling ? enrolPage(ctx, tenant, current, err, 400) : verifyPage(ctx, tenant, current, err, 400);
+  }
+  const device = deviceLabel(userAgent);
+  if (enrolling) {
+    // A new passkey is the factor of this login: on to the app at once (its registration was audited).
+    const done = await tenant.store.flows.findAtStage<FlowData>(flow.id, [STAGE.mfaEnrol], ctx.clock.now());
+    const moved = done && (await tenant.store.flows.advance(done, STAGE.mfaDone, {}));
+    if (!moved) throw expired();
+    return answer(ctx, tenant, hop, await completeAfterMfa(ctx, tenant, moved, device, user));
+  }
+  const days = flow.data.mfa?.rememberDeviceDays ?? 0;
+  if (days > 0 && form.remember) {
+    const remembered = await devicesFor(ctx, tenant.store).remember(user.id, days, userAgent.slice(0, 200) || null);
+    hop.cookies.push({ name: DEVICE_COOKIE, value: remembered.cookie, maxAgeSeconds: remembered.maxAgeSeconds });
+  }
+  const current = await tenant.store.flows.findAtStage<FlowData>(flow.id, [STAGE.mfaVerify], ctx.clock.now());
+  if (!current) throw expired();
+  return answer(ctx, tenant, hop, await completeAfterMfa(ctx, tenant, current, device, user, { audit: { ...audit, type: 'mfa.verified', details: { method: 'webauthn', credential: method.slice('webauthn:'.length) } } }));
+}
+
 /** POST /flow/:id/finish: after the recovery codes page, on to the app. */
-export function finishAfterEnrolment(ctx: AppContext, tenant: Tenant, visit: FlowVisit): Promise<Outcome> {
+export function finishAfterEnrolment(ctx: AppContext, tenant: Tenant, visit: FlowVisit, userAgent: string): Promise<Outcome> {
   return runHop(async (hop) => {
     const flow = await loadOwnedFlow(ctx, tenant, hop, visit.browserToken, visit.flowId, [STAGE.mfaDone]);
-    return answer(ctx, tenant, hop, await completeAfterMfa(ctx, tenant, flow));
+    return answer(ctx, tenant, hop, await completeAfterMfa(ctx, tenant, flow, deviceLabel(userAgent)));
   });
 }

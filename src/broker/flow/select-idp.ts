@@ -39,13 +39,14 @@ export async function enabledIdps(tenant: Tenant): Promise<IdentityProvider[]> {
   return enabled;
 }
 
-export async function selectIdp(tenant: Tenant, app: Application, hints: IdpHints = {}): Promise<IdpChoice> {
+/** `app`: null for a sign-in to the account page, which has no primary IdP. */
+export async function selectIdp(tenant: Tenant, app: Application | null, hints: IdpHints = {}): Promise<IdpChoice> {
   const enabled = await enabledIdps(tenant);
   if (hints.idp) {
     const hinted = enabled.find((i) => i.id === hints.idp || i.entityId === hints.idp);
     if (hinted) return { idp: hinted };
   }
-  const primary = app.primaryIdpId ? enabled.find((i) => i.id === app.primaryIdpId) : undefined;
+  const primary = app?.primaryIdpId ? enabled.find((i) => i.id === app.primaryIdpId) : undefined;
   if (primary) return { idp: primary };
   if (enabled.length === 1) return { idp: enabled[0] };
   const owner = ownerOfEmail(enabled, hints.email);

@@ -1,6 +1,8 @@
 // The stages a stored login flow passes through (see ARCHITECTURE.md). Only the stages where the browser comes
 // back to us are stored; the rest happen inside one request. Stable strings: they appear in logs and audit.
 import type { ErrorCode, ErrorSubStatus } from '../../errors.ts';
+import type { IssuedChallenge } from '../../mfa/webauthn-service.ts';
+import type { SecondFactorLevel } from '../../policy/rules.ts';
 import type { TestConnection } from '../test-connection/types.ts';
 import type { UpstreamResult } from '../upstream/protocol.ts';
 
@@ -46,8 +48,10 @@ export interface AppRequest {
 }
 
 export interface FlowData {
-  /** `test`: an admin's "Test connection" (test-connection/); it has no app and ends on its own result page */
-  via: 'sp_initiated' | 'launch' | 'idp_initiated' | 'test';
+  /** `test`: an admin's "Test connection" (test-connection/); it has no app and ends on its own result page.
+   *  `account`: a user signing in to their account page (account/); it has no app, starts a broker session and
+   *  ends on /account */
+  via: 'sp_initiated' | 'launch' | 'idp_initiated' | 'test' | 'account';
   request: AppRequest;
   /** SHA-256 of the browser-binding cookie of the browser that started the flow */
   browser: string | null;
@@ -56,9 +60,10 @@ export interface FlowData {
   profile?: { email: string | null; firstName: string | null; lastName: string | null; groups: string[] };
   /** set when the flow rides on an existing broker session */
   fromSession?: boolean;
-  /** what the policy asked for, kept while the second factor is pending */
-  /** knownDevice: the browser presented a valid remembered-device cookie of this user (for the new-device e-mail) */
-  mfa?: { rememberDeviceDays: number; ruleId: string; knownDevice?: boolean };
+  /** what the policy asked for, kept while the second factor is pending. `level`: which factors count (absent: TOTP
+   *  only); `challenge`: the WebAuthn challenge of the page shown last (spent once, mfa/webauthn-service.ts);
+   *  `knownDevice`: the browser presented a valid remembered-device cookie of this user (for the new-device e-mail) */
+  mfa?: { rememberDeviceDays: number; ruleId: string; level?: SecondFactorLevel; challenge?: IssuedChallenge; knownDevice?: boolean };
   /** an email that may pick the IdP (home-realm discovery): prefills the chooser; never an identity */
   loginHint?: string;
   /** why a `failed` flow failed: what its error Response to the app says (fail.ts) */

@@ -40,14 +40,17 @@ export async function mfaRoutes(app: FastifyInstance, { ctx }: { ctx: AppContext
   app.get<FlowParams>('/flow/:id/mfa', async (request, reply) =>
     render(ctx, request, reply, await showSecondFactor(ctx, requireTenant(request), visit(request))));
 
-  app.post<FlowParams & { Body: { code?: string; remember?: string } }>('/flow/:id/mfa', async (request, reply) => {
-    const form = { code: typeof request.body?.code === 'string' ? request.body.code : '', remember: request.body?.remember === 'on' };
+  app.post<FlowParams & { Body: { code?: string; remember?: string; passkey?: string; passkeyName?: string } }>('/flow/:id/mfa', async (request, reply) => {
+    const form = {
+      code: str(request.body?.code) ?? '', remember: request.body?.remember === 'on',
+      ...(str(request.body?.passkey) !== undefined && { passkey: str(request.body?.passkey), passkeyName: str(request.body?.passkeyName) }),
+    };
     return render(ctx, request, reply, await submitSecondFactor(ctx, requireTenant(request), visit(request), form, String(request.headers['user-agent'] ?? '')));
   });
 
   // After the recovery codes page: continue to the app.
   app.post<FlowParams>('/flow/:id/finish', async (request, reply) =>
-    render(ctx, request, reply, await finishAfterEnrolment(ctx, requireTenant(request), visit(request))));
+    render(ctx, request, reply, await finishAfterEnrolment(ctx, requireTenant(request), visit(request), String(request.headers['user-agent'] ?? ''))));
 
   app.get<FlowParams>('/flow/:id/finish', async (request, reply) => reply.redirect(flowUrl(request.params.id, 'mfa'), 303));
 }

@@ -1,0 +1,146 @@
+// Passkeys as the second factor, end to end in Chromium with its virtual authenticator (DevTools protocol
+// WebAuthn.addVirtualAuthenticator through playwright-core): an app whose policy asks for a passkey only (`webauthn`)
+// enrols one during login, then signs in with it, each time ending with a Response that node-saml accepts. The pages
+// are checked at 1280 and 390 px with axe-core and used by keyboard only. The upstream IdP's part runs over HTTP
+// (the fake IdP is no web server); Chromium takes over the login's browser-binding cookie at the continue step.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import t from 'tap';
+import { chromium, type Page } from 'playwright-core';
+import { Browser } from '../helpers/browser.ts';
+import { freePort } from '../helpers/own-services.ts';
+import { createWorld, idpAnswers } from '../helpers/sso-world.ts';
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+async function checkPage(t: Pick<typeof import('tap').default, 'ok' | 'same'>, page: Page, what: string) {
+  for (const width of [1280, 390]) {
+    await page.setViewportSize({ width, height: 900 });
+    const o = await page.evaluate(() => ({ width: window.innerWidth, doc: document.documentElement.scrollWidth }));
+    t.ok(o.doc <= o.width + 1, `${what} at ${width} px: no sideways scrolling (page ${o.doc} px)`);
+    await page.evaluate(axeSource);
+    const found = await page.evaluate(async () => {
+      const result = await (window as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe.run(document, { resultTypes: ['violations'] });
+      return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+    });
+    t.same(found, [], `${what} at ${width} px: no serious or critical axe-core violation`);
+  }
+}
+
+/** Tabs until the focused element's text (or id) matches, at most 30 times. */
+async function tabTo(page: Page, text: RegExp) {
+  for (let i = 0; i < 30; i++) {
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => (document.activeElement as HTMLElement | null)?.innerText || (document.activeElement as HTMLElement | null)?.id || '');
+    if (text.test(focused)) return true;
+  }
+  return false;
+}
+
+t.test('a passkey enrolled during login, then used to sign in; the app accepts both Responses', async (t) => {
+  const port = await freePort();
+  const w = await createWorld('piedpipers', undefined, { env: { BASE_DOMAIN: `localhost:${port}` } });
+  await w.ta.app.listen({ host: '127.0.0.1', port });
+  t.teardown(w.ta.cleanup);
+  const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
+  const { app, sp } = await w.addApp('Jira');
+  await w.org.store.applications.update(app.id, { policy: [{ id: 'passkeys-only', conditions: {}, action: 'require_totp', secondFactor: 'webauthn' }] });
+  const ann = await w.org.store.users.create({ email: 'ann@customer.example' });
+  const host = new URL(w.base).host;
+
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  t.teardown(() => browser.close());
+  const context = await browser.newContext({ bypassCSP: false });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('console', (m) => { if (m.type() === 'error' && !m.location().url.endsWith('/favicon.ico')) errors.push(`${m.location().url}: ${m.text()}`); });
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', { options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true } });
+
+  // The app's ACS is not a real server: Chromium's POST to it is answered here, and what it carried kept.
+  const received: string[] = [];
+  await page.route(app.acsUrls[0], async (route) => {
+    received.push(new URLSearchParams(route.request().postData() ?? '').get('SAMLResponse') ?? '');
+    await route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>Jira</title><p>Signed in' });
+  });
+
+  const http = new Browser(w.ta);
+  /** The login up to the continue step over HTTP, then Chromium (holding the same binding cookie) goes on. */
+  async function loginInChromium() {
+    w.ta.clock.set(new Date());
+    const start = await http.get(await sp.getAuthorizeUrlAsync('relay-passkey', undefined, {}));
+    const acs = await idpAnswers(w, http, fake, String(start.headers.location));
+    await context.addCookies([{ name: 'broker_browser', value: http.cookies(host).get('broker_browser')!, domain: 'piedpipers.localhost', path: '/', httpOnly: true, sameSite: 'Lax' }]);
+    await page.goto(`${w.base}${acs.res.headers.location}`);
+    return String(acs.res.headers.location).replace('/continue', '');
+  }
+
+  let posted = '';
+  page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/mfa')) posted = r.postData() ?? ''; });
+
+  await t.test('first login: the policy asks for a passkey; one is set up by keyboard and the app gets its Response', async (t) => {
+    const flowPath = await loginInChromium();
+    t.equal(new URL(page.url()).pathname, `${flowPath}/mfa`);
+    t.match(await page.textContent('main'), /must be a passkey or a security key/);
+    t.equal(await page.$('#manual-key'), null, 'no authenticator app is offered at this level');
+    await checkPage(t, page, 'passkey setup page');
+    await page.setViewportSize({ width: 390, height: 900 });
+    t.ok(await tabTo(page, /^passkeyName$/), 'the name field is reachable by Tab');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('Work laptop');
+    t.ok(await tabTo(page, /Set up a passkey/), 'the button is reachable by Tab');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(app.acsUrls[0]);
+    t.equal(received.length, 1, 'the app received a Response');
+    const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: received[0] });
+    t.equal(profile!.nameID, 'ann@customer.example', 'node-saml accepts it');
+    const [credential] = await w.org.store.webauthn.list(ann.id);
+    t.equal(credential.name, 'Work laptop');
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    t.equal(credentials.length, 1, 'the virtual authenticator holds one credential');
+    t.equal(Buffer.from(credentials[0].credentialId, 'base64').toString('base64url'), credential.credentialId, 'the one stored');
+    t.equal(credentials[0].rpId, 'piedpipers.localhost', 'for the organisation\'s host');
+  });
+
+  await t.test('second login: the passkey signs in', async (t) => {
+    const flowPath = await loginInChromium();
+    t.equal(new URL(page.url()).pathname, `${flowPath}/mfa`);
+    t.match(await page.textContent('main'), /Use your passkey or security key to open/);
+    t.equal(await page.$('#code'), null, 'no code field at this level');
+    await checkPage(t, page, 'passkey sign-in page');
+    t.ok(await tabTo(page, /Use your passkey/), 'the button is reachable by Tab');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(app.acsUrls[0]);
+    t.equal(received.length, 2);
+    const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: received[1] });
+    t.equal(profile!.nameID, 'ann@customer.example');
+    const verified = await w.org.store.audit.list({ userId: ann.id, type: 'mfa.verified' });
+    t.equal(verified[0].details.method, 'webauthn', 'audited as a passkey sign-in');
+    const replay = await http.post(`${w.base}${flowPath}/mfa`, Object.fromEntries(new URLSearchParams(posted)));
+    t.equal(replay.statusCode, 410, 'the same answer on the completed flow: refused');
+    t.match(replay.body, /flow_not_found/);
+  });
+
+  await t.test('account page: the check with the passkey, then rename and remove it', async (t) => {
+    w.ta.clock.advance(6 * 60_000); // the login's check has lapsed
+    await page.goto(`${w.base}/account`);
+    t.match(await page.textContent('main'), /Work laptop/);
+    await checkPage(t, page, 'account page with a passkey');
+    t.ok(await tabTo(page, /Confirm with your passkey/), 'the passkey check is reachable by Tab');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${w.base}/account?done=checked`);
+    const [credential] = await w.org.store.webauthn.list(ann.id);
+    await page.fill(`#rename-${credential.id}`, 'Old laptop');
+    await page.click(`button[aria-label="Rename Work laptop"]`);
+    await page.waitForURL(`${w.base}/account?done=passkey-renamed`);
+    t.equal((await w.org.store.webauthn.list(ann.id))[0].name, 'Old laptop');
+    await checkPage(t, page, 'account page, checked, with a passkey');
+    await page.click(`button[aria-label="Remove Old laptop"]`);
+    await page.waitForURL(`${w.base}/account?done=passkey-removed`);
+    t.equal((await w.org.store.webauthn.list(ann.id)).length, 0, 'removed');
+    t.equal((await w.org.store.audit.list({ userId: ann.id, type: 'mfa.webauthn_removed' }))[0].actor, 'ann@customer.example', 'audited, by the user');
+  });
+
+  t.same(errors, [], 'no console error');
+});
