@@ -29,8 +29,8 @@ t.test('console: identity provider trust settings', async (t) => {
     t.ok(checked(page.body, 'signRequests'), 'Sign AuthnRequests is ticked on a new form');
     t.notOk(checked(page.body, 'acceptUnsignedLogoutResponse'));
     t.match(page.body, /Accept unsigned LogoutResponses \(SimpleSAMLphp, Entra ID send them unsigned; matched to the request we sent by Issuer, Destination and InResponseTo\)/);
-    for (const p of ['url-', 'file-', 'manual-']) t.match(page.body, `id="${p}emailDomains"`, `${p} form has the domains`);
-    t.equal(page.body.match(/name="linkingMode" value="verified-domains" checked/g)?.length, 3, 'each form defaults to verified-domains');
+    for (const p of ['url-', 'file-', 'manual-', 'oidc-']) t.match(page.body, `id="${p}emailDomains"`, `${p} form has the domains`);
+    t.equal(page.body.match(/name="linkingMode" value="verified-domains" checked/g)?.length, 4, 'each form (three SAML, one OpenID Connect) defaults to verified-domains');
     t.match(page.body, /can sign in as any user of the organisation simply by asserting their email address/);
   });
 
