@@ -7,7 +7,7 @@ import { MAX_LENGTH } from '../users/import/columns.ts';
 import { invalidValue, scimNotFound, ScimError, uniqueness } from './errors.ts';
 import { checkFilterAttributes, matches, parseFilter } from './filter.ts';
 import { applyPatch, readPatch } from './patch.ts';
-import { checkId, checkIfMatch, checkSchemas, GROUP_SCHEMA, type Json, listResponse, pageOf, withVersion } from './resources.ts';
+import { checkId, checkIfMatch, checkSchemas, ENTRA_LEGACY_GROUP_SCHEMA, GROUP_SCHEMA, type Json, listResponse, pageOf, withVersion } from './resources.ts';
 import type { TenantStore } from '../store/store.ts';
 import { syncUserGroups, type ScimScope } from './users.ts';
 
@@ -22,7 +22,7 @@ const field = (obj: Json, name: string): unknown => {
 
 function readGroup(body: unknown): GroupInput {
   if (!isObject(body)) throw new ScimError(400, 'invalidSyntax', 'The request body must be a JSON object.');
-  checkSchemas(body, [GROUP_SCHEMA]);
+  checkSchemas(body, [GROUP_SCHEMA, ENTRA_LEGACY_GROUP_SCHEMA]);
   const displayName = typeof field(body, 'displayName') === 'string' ? (field(body, 'displayName') as string).trim() : '';
   if (!displayName) throw invalidValue('displayName is required.');
   if (displayName.length > MAX_LENGTH.groups || CONTROL.test(displayName)) throw invalidValue(`displayName must be at most ${MAX_LENGTH.groups} characters without control characters.`);
