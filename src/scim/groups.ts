@@ -7,6 +7,7 @@ import { MAX_LENGTH } from '../users/import/columns.ts';
 import { invalidValue, scimNotFound, ScimError, uniqueness } from './errors.ts';
 import { checkFilterAttributes, matches, parseFilter } from './filter.ts';
 import { applyPatch, readPatch } from './patch.ts';
+import { readSort, sorted } from './sort.ts';
 import { checkId, checkIfMatch, checkSchemas, ENTRA_LEGACY_GROUP_SCHEMA, GROUP_SCHEMA, type Json, listResponse, pageOf, withVersion } from './resources.ts';
 import type { TenantStore } from '../store/store.ts';
 import { syncUserGroups, type ScimScope } from './users.ts';
@@ -70,12 +71,14 @@ export class ScimGroups {
     return this.toResource(g, opts);
   }
 
-  async list(query: { filter?: unknown; startIndex?: unknown; count?: unknown }, opts: { members?: boolean } = {}) {
+  async list(query: { filter?: unknown; startIndex?: unknown; count?: unknown; sortBy?: unknown; sortOrder?: unknown }, opts: { members?: boolean } = {}) {
     const page = pageOf(query);
     const filter: Filter | null = typeof query.filter === 'string' && query.filter.trim() ? parseFilter(query.filter) : null;
     if (filter) checkFilterAttributes(filter, 'Group');
+    const sort = readSort(query, 'Group');
     let resources = (await this.store.scim.listGroups(this.s.idp.id)).map((g) => this.toResource(g));
     if (filter) resources = resources.filter((r) => matches(r, filter));
+    if (sort) resources = sorted(resources, sort);
     if (opts.members === false) resources = resources.map(({ members: _m, ...r }) => r);
     return listResponse(resources, page);
   }
