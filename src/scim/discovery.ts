@@ -1,5 +1,5 @@
 // The static discovery documents (RFC 7644 4, RFC 7643 5-7), true to what this server does: PATCH, filters (at most
-// MAX_RESULTS per page), ETags; no bulk, no sort, no password change.
+// MAX_RESULTS per page), ETags; sorting (sortBy, sortOrder); no bulk, no password change.
 import { ENTERPRISE_SCHEMA, GROUP_SCHEMA, MAX_RESULTS, USER_SCHEMA } from './resources.ts';
 
 const LIST = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
@@ -12,7 +12,7 @@ export function serviceProviderConfig(baseUrl: string) {
     bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
     filter: { supported: true, maxResults: MAX_RESULTS },
     changePassword: { supported: false },
-    sort: { supported: false },
+    sort: { supported: true },
     etag: { supported: true },
     authenticationSchemes: [{ type: 'oauthbearertoken', name: 'Bearer token', description: 'A SCIM token of this identity provider, created in the admin console, the admin API or the CLI: Authorization: Bearer scim_…', primary: true }],
     meta: { resourceType: 'ServiceProviderConfig', location: `${baseUrl}/ServiceProviderConfig` },

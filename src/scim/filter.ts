@@ -7,7 +7,7 @@ import type { FilterColumn, FilterCondition } from '../store/scim.ts';
 import { invalidFilter } from './errors.ts';
 
 const CORE_USER = 'urn:ietf:params:scim:schemas:core:2.0:user';
-const CASE_EXACT = new Set(['id', 'externalid', 'meta']);
+export const CASE_EXACT = new Set(['id', 'externalid', 'meta']);
 const MAX_FILTER_LENGTH = 2000;
 
 export function parseFilter(text: string): Filter {
@@ -39,7 +39,7 @@ function child(value: unknown, name: string): unknown {
 }
 
 /** Values at `path` under `resource`, multi-valued attributes flattened. */
-function valuesAt(resource: unknown, path: string[]): unknown[] {
+export function valuesAt(resource: unknown, path: string[]): unknown[] {
   let current: unknown[] = [resource];
   for (const name of path) {
     current = current.flatMap((v) => (Array.isArray(v) ? v : [v])).map((v) => child(v, name)).filter((v) => v !== undefined && v !== null);

@@ -7,7 +7,8 @@ import { MAX_LENGTH } from '../users/import/columns.ts';
 import { invalidValue, scimNotFound, ScimError, uniqueness } from './errors.ts';
 import { checkFilterAttributes, matches, parseFilter } from './filter.ts';
 import { applyPatch, readPatch } from './patch.ts';
-import { checkId, checkIfMatch, checkSchemas, GROUP_SCHEMA, type Json, listResponse, pageOf, withVersion } from './resources.ts';
+import { readSort, sorted } from './sort.ts';
+import { checkId, checkIfMatch, checkSchemas, ENTRA_LEGACY_GROUP_SCHEMA, GROUP_SCHEMA, type Json, listResponse, pageOf, withVersion } from './resources.ts';
 import type { TenantStore } from '../store/store.ts';
 import { syncUserGroups, type ScimScope } from './users.ts';
 
@@ -22,7 +23,7 @@ const field = (obj: Json, name: string): unknown => {
 
 function readGroup(body: unknown): GroupInput {
   if (!isObject(body)) throw new ScimError(400, 'invalidSyntax', 'The request body must be a JSON object.');
-  checkSchemas(body, [GROUP_SCHEMA]);
+  checkSchemas(body, [GROUP_SCHEMA, ENTRA_LEGACY_GROUP_SCHEMA]);
   const displayName = typeof field(body, 'displayName') === 'string' ? (field(body, 'displayName') as string).trim() : '';
   if (!displayName) throw invalidValue('displayName is required.');
   if (displayName.length > MAX_LENGTH.groups || CONTROL.test(displayName)) throw invalidValue(`displayName must be at most ${MAX_LENGTH.groups} characters without control characters.`);
@@ -70,12 +71,14 @@ export class ScimGroups {
     return this.toResource(g, opts);
   }
 
-  async list(query: { filter?: unknown; startIndex?: unknown; count?: unknown }, opts: { members?: boolean } = {}) {
+  async list(query: { filter?: unknown; startIndex?: unknown; count?: unknown; sortBy?: unknown; sortOrder?: unknown }, opts: { members?: boolean } = {}) {
     const page = pageOf(query);
     const filter: Filter | null = typeof query.filter === 'string' && query.filter.trim() ? parseFilter(query.filter) : null;
     if (filter) checkFilterAttributes(filter, 'Group');
+    const sort = readSort(query, 'Group');
     let resources = (await this.store.scim.listGroups(this.s.idp.id)).map((g) => this.toResource(g));
     if (filter) resources = resources.filter((r) => matches(r, filter));
+    if (sort) resources = sorted(resources, sort);
     if (opts.members === false) resources = resources.map(({ members: _m, ...r }) => r);
     return listResponse(resources, page);
   }

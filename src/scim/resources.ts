@@ -7,6 +7,9 @@ import { splitAttrPath } from './filter.ts';
 export const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 export const ENTERPRISE_SCHEMA = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 export const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+/** Entra ID's provisioning service puts this URN beside the core one when it creates a group (Microsoft's "Create
+ *  Group" request in its SCIM endpoint tutorial). It defines no attributes: a marker accepted on input, never served. */
+export const ENTRA_LEGACY_GROUP_SCHEMA = 'http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group';
 export const LIST_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
 export const MAX_RESULTS = 200;
 export const DEFAULT_COUNT = 100;

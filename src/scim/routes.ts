@@ -22,7 +22,7 @@ declare module 'fastify' {
 const CONTENT_TYPE = 'application/scim+json; charset=utf-8';
 const TOUCH_EVERY_MS = 60_000;
 type IdParams = { idpId: string; id: string };
-type ListQuery = { filter?: string; startIndex?: string; count?: string; excludedAttributes?: string; attributes?: string };
+type ListQuery = { filter?: string; startIndex?: string; count?: string; sortBy?: string; sortOrder?: string; excludedAttributes?: string; attributes?: string };
 
 function send(reply: FastifyReply, status: number, body: unknown) {
   reply.code(status).header('content-type', CONTENT_TYPE);

@@ -17,6 +17,7 @@ import { validateUserFields } from '../users/user-admin.ts';
 import { invalidValue, scimNotFound, ScimError, uniqueness } from './errors.ts';
 import { checkFilterAttributes, indexedLookup, matches, parseFilter, userFilterCondition } from './filter.ts';
 import { applyPatch, readPatch } from './patch.ts';
+import { readSort, sorted } from './sort.ts';
 import { checkId, checkIfMatch, checkSchemas, ENTERPRISE_SCHEMA, type Json, LIST_SCHEMA, listResponse, pageOf, readBoolean, USER_SCHEMA, withVersion } from './resources.ts';
 import { deactivateUser } from '../users/deactivate.ts';
 
@@ -114,12 +115,14 @@ export class ScimUsers {
     return resource;
   }
 
-  async list(query: { filter?: unknown; startIndex?: unknown; count?: unknown }) {
+  async list(query: { filter?: unknown; startIndex?: unknown; count?: unknown; sortBy?: unknown; sortOrder?: unknown }) {
     const page = pageOf(query);
     const filter = typeof query.filter === 'string' && query.filter.trim() ? parseFilter(query.filter) : null;
     // `userName eq "…"` (each client's look-up before a create), `externalId eq` and `emails.value eq` read by index;
     // the candidates then pass the whole filter in memory. Any other filter reads every provisioned user of the IdP.
     if (filter) checkFilterAttributes(filter, 'User');
+    const sort = readSort(query, 'User');
+    const inOrder = (resources: Json[]) => (sort ? sorted(resources, sort) : resources);
     const lookup = filter && indexedLookup(filter);
     const scim = this.store.scim;
     const idpId = this.s.idp.id;
@@ -128,18 +131,19 @@ export class ScimUsers {
       const users = lookup.attr === 'userName' ? await scim.findUsersByUserName(idpId, lookup.value)
         : lookup.attr === 'externalId' ? await scim.findUsersByExternalId(idpId, lookup.value)
         : await scim.findUsersByEmail(idpId, lookup.value);
-      return listResponse(users.map((u) => this.toResource(u)).filter((r) => matches(r, filter!)), page);
+      return listResponse(inOrder(users.map((u) => this.toResource(u)).filter((r) => matches(r, filter!))), page);
     }
     // `co`, `sw`, `ew`, `ne`, `pr`, `and`/`or`/`not` on userName, externalId, emails.value and displayName (and no
-    // filter) run in the database, which counts the whole set and reads only the page
+    // filter) run in the database, which counts the whole set and reads only the page. A sorted list is sorted in
+    // memory, over every user the filter leaves (below): no client we serve sends sortBy in its routine requests.
     const where = filter ? userFilterCondition(filter) : null;
-    if (!filter || where) {
+    if (!sort && (!filter || where)) {
       const { total, users } = await scim.pageOfUsers(idpId, where, page.startIndex - 1, page.count);
       const resources = users.map((u) => this.toResource(u));
       return { schemas: [LIST_SCHEMA], totalResults: total, startIndex: page.startIndex, itemsPerPage: resources.length, Resources: resources };
     }
     // any other attribute (name.familyName, active, meta…): every provisioned user of the IdP, filtered, then the page
-    return listResponse((await scim.listUsers(idpId)).map((u) => this.toResource(u)).filter((r) => matches(r, filter)), page);
+    return listResponse(inOrder((await scim.listUsers(idpId)).map((u) => this.toResource(u)).filter((r) => !filter || matches(r, filter))), page);
   }
 
   /** POST /Users: a new user, or an existing one this IdP may take (docs/scim.md, "Matching existing users"). */

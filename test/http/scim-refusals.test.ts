@@ -1,6 +1,6 @@
 // Issue 22: what the SCIM service refuses, each with a SCIM error body (RFC 7644 3.12) and nothing changed: missing,
 // wrong and revoked tokens, one IdP's token on another's URL and users, another organisation's resource ids,
-// malformed JSON, an unknown schema URN, an oversized body, and filters that try to escape the grammar or name
+// malformed JSON, an unknown schema URN, an oversized body, a stale If-Match, and filters that try to escape the grammar or name
 // attributes outside the schema. On both databases.
 import t from 'tap';
 import { createTestApp } from '../helpers/app.ts';
@@ -103,6 +103,15 @@ for (const provider of testProviders()) {
     refused(await filter(`userName eq "${'a'.repeat(5000)}"`), 400, 'invalidFilter', 'a very long filter');
     refused(await filter(Array.from({ length: 300 }, (_, i) => `userName eq "u${i}"`).join(' or ')), 400, 'invalidFilter', 'a filter of 300 branches (over the length limit)');
     refused(await asA('GET', `/Groups?filter=${encodeURIComponent('userName eq "x"')}`), 400, 'invalidFilter', 'a User attribute in a Group filter');
+
+    // a stale If-Match (RFC 7644 3.14): 412 on every method that changes, users and groups alike
+    const stale = (method: string, path: string, payload?: unknown) => ta.request('piedpipers', { method: method as 'GET', url: `/scim/v2/${a.id}${path}`, headers: { authorization: `Bearer ${tokenA}`, 'if-match': 'W/"an-old-version"', ...(payload !== undefined && { 'content-type': SCIM }) }, ...(payload !== undefined && { payload: JSON.stringify(payload) }) });
+    refused(await stale('PATCH', `/Users/${userA.id}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: 'active', value: false }] }), 412, undefined, 'PATCH of a user with a stale If-Match');
+    refused(await stale('PUT', `/Users/${userA.id}`, { schemas: [USER], userName: 'ann@a.example', emails: [{ value: 'ann@a.example' }], active: false }), 412, undefined, 'PUT of a user with a stale If-Match');
+    refused(await stale('DELETE', `/Users/${userA.id}`), 412, undefined, 'DELETE of a user with a stale If-Match');
+    refused(await stale('PATCH', `/Groups/${groupA.id}`, { schemas: [PATCH], Operations: [{ op: 'remove', path: 'members' }] }), 412, undefined, 'PATCH of a group with a stale If-Match');
+    refused(await stale('PUT', `/Groups/${groupA.id}`, { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'renamed' }), 412, undefined, 'PUT of a group with a stale If-Match');
+    refused(await stale('DELETE', `/Groups/${groupA.id}`), 412, undefined, 'DELETE of a group with a stale If-Match');
 
     t.equal(await snapshot(), before, 'nothing changed');
     t.equal((await asA('GET', `/Users?filter=${encodeURIComponent('userName eq "ann@a.example" and name.givenName pr or title pr')}`)).statusCode, 200, 'a filter of schema attributes still works');

@@ -181,7 +181,7 @@ for (const provider of testProviders()) {
 
     t.test('discovery documents', async (t) => {
       const spc = (await asOkta('GET', '/ServiceProviderConfig')).json();
-      t.match(spc, { patch: { supported: true }, bulk: { supported: false }, filter: { supported: true, maxResults: 200 }, etag: { supported: true }, sort: { supported: false }, changePassword: { supported: false } });
+      t.match(spc, { patch: { supported: true }, bulk: { supported: false }, filter: { supported: true, maxResults: 200 }, etag: { supported: true }, sort: { supported: true }, changePassword: { supported: false } });
       t.equal((await asOkta('GET', '/ResourceTypes')).json().totalResults, 2);
       t.equal((await asOkta('GET', '/Schemas')).json().totalResults, 3);
       t.equal((await asOkta('GET', `/Schemas/${USER}`)).json().id, USER);
