@@ -24,6 +24,9 @@ const DOCTYPE = /<!DOCTYPE/i;
 // in which a DOCTYPE could hide from the check above.
 const MESSAGE_PARSE = { encoding: 'utf-8', option: ParseOption.XML_PARSE_NONET | ParseOption.XML_PARSE_NO_XXE };
 
+// String.prototype.isWellFormed (Node 20; not yet in the TypeScript lib this project targets): no lone surrogate.
+const wellFormedUnicode = (text: string) => (text as unknown as { isWellFormed(): boolean }).isWellFormed();
+
 /** Synchronous validator: throws an Error carrying libxml2's reasons. */
 export interface XsdValidatorHandle { validate(xml: string): void }
 
@@ -68,7 +71,11 @@ export function createXsdValidator(mainXsdPath: string, searchDirs: string[] = [
       if (DOCTYPE.test(xml)) throw new Error('XML with a DOCTYPE is refused');
       let doc: XmlDocument;
       try {
-        doc = XmlDocument.fromString(xml, MESSAGE_PARSE);
+        // The same UTF-8 octets either way; Node's native encoder writes them about ten times faster than the
+        // library's JavaScript loop (fromString), which cost a tenth of the validation of a 5 KB Response. A string
+        // with a lone surrogate (never one decoded from the wire) still goes the library's way, so libxml2 sees
+        // exactly what it saw before and refuses it as before.
+        doc = wellFormedUnicode(xml) ? XmlDocument.fromBuffer(Buffer.from(xml, 'utf8'), MESSAGE_PARSE) : XmlDocument.fromString(xml, MESSAGE_PARSE);
       } catch (err) {
         throw new Error(`not well-formed XML: ${(err as Error).message.trim()}`);
       }
