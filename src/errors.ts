@@ -123,6 +123,10 @@ export const CATALOGUE = {
   user_disabled: { status: 403, who: 'user', saml: APP_STATUS.requestDenied, audit: ['login.denied', 'login.returned'], meaning: 'The account is disabled.', fix: ASK_ADMIN },
   identity_not_found: { status: 404, who: 'admin', meaning: 'The user has no such linked identity (or it was unlinked meanwhile).', fix: 'Reload the user\'s page.' },
   identity_taken: { status: 409, who: 'admin', meaning: 'This identity (IdP + NameID) is linked to another user; `details.userId` names them.', fix: 'Unlink it there first.' },
+  bulk_no_users: { status: 400, who: 'admin', meaning: 'A bulk action named no user.', fix: 'Select at least one user (console: the check boxes of the list; API: `ids`).' },
+  bulk_too_many: { status: 400, who: 'admin', meaning: 'A bulk action named more users than one request may change; `details.max` says how many may.', fix: 'Split the selection into several requests.' },
+  bulk_users_not_found: { status: 404, who: 'admin', meaning: 'Some of the users named by a bulk action are not users of this organisation (unknown, deleted meanwhile, or another organisation\'s); nothing was changed. `details.ids` lists them.', fix: 'Reload the list and select again.' },
+  bulk_bad_action: { status: 400, who: 'admin', meaning: 'The bulk action is not one of those offered (disable, reset-totp).', fix: 'Choose one of the actions of the list.' },
 
   // User import
   import_not_found: { status: 404, who: 'admin', meaning: 'No such import job in this organisation.', fix: 'Check the job id.' },

@@ -57,6 +57,24 @@ export class BrokerSessionRepository {
   async endForUser(userId: string, at: Date) {
     return (await this.db.brokerSession.updateMany({ where: { orgId: this.orgId, userId, endedAt: null }, data: { endedAt: at } })).count;
   }
+  /**
+   * The user's open sessions, newest first (at most `take`): when each began and ends, the IdP, whether a second
+   * factor was passed, and the apps it signed in to; `lastUsedAt` is the last time an app received an assertion in it
+   * (or its start). No address or browser is stored with a session, so none is shown.
+   */
+  async listOpenForUser(userId: string, now: Date, take = 50) {
+    const rows = await this.db.brokerSession.findMany({
+      where: { orgId: this.orgId, userId, endedAt: null, expiresAt: { gt: now } },
+      orderBy: { createdAt: 'desc' },
+      take,
+      select: { id: true, idpId: true, createdAt: true, expiresAt: true, mfaAt: true, apps: { select: { appId: true, createdAt: true } } },
+    });
+    return rows.map(({ id, idpId, createdAt, expiresAt, mfaAt, apps }) => ({
+      // the stored id is a hash of the cookie: shown shortened, as a reference for the audit log, never usable
+      ref: id.slice(0, 12), idpId, createdAt, expiresAt, mfaAt, apps: apps.length,
+      lastUsedAt: apps.reduce((latest, a) => (a.createdAt > latest ? a.createdAt : latest), createdAt),
+    }));
+  }
   endMany(ids: string[], at: Date) {
     return this.db.brokerSession.updateMany({ where: { id: { in: ids }, orgId: this.orgId, endedAt: null }, data: { endedAt: at } });
   }

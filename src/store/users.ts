@@ -2,7 +2,8 @@
 import { timeOrderedUuid } from '../crypto/random-ids.ts';
 import type { Db } from './database.ts';
 import { parseJson, toJson } from './json.ts';
-import { rowReader, sql, type SqlRunner } from './sql.ts';
+import { asDate, rowReader, sql, type SqlRunner } from './sql.ts';
+import { countStatement, isTimeKey, listStatement, prefixEnd, type UserCursor, type UserListFilter, type UserListQuery } from './user-list-sql.ts';
 
 type Row = Awaited<ReturnType<Db['user']['findUniqueOrThrow']>>;
 export interface User extends Omit<Row, 'groups'> { groups: string[] }
@@ -29,22 +30,6 @@ export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 /** How a link to an upstream identity came about: at sign-in (linked or just-in-time), by an import's pre-link, or by an admin. */
 export type IdentitySource = 'login' | 'imported' | 'admin';
 
-/** A page of the directory in email order, read by keyset (`after`/`before` an emailLower), never by offset. */
-export interface DirectoryPageQuery { search?: string; after?: string; before?: string; take: number }
-
-/**
- * The smallest string above every string that starts with `prefix` (code point order), so that a prefix search
- * becomes a range on an indexed column: SQLite's LIKE (case-insensitive) cannot use a BINARY index, and
- * PostgreSQL's LIKE needs a pattern index. Undefined when no such bound exists (then only the lower bound is used).
- */
-function prefixEnd(prefix: string): string | undefined {
-  const points = Array.from(prefix);
-  while (points.length) {
-    const last = points.pop()!.codePointAt(0)!;
-    if (last < 0x10ffff) return points.join('') + String.fromCodePoint(last + 1 === 0xd800 ? 0xe000 : last + 1);
-  }
-  return undefined;
-}
 /** Range for the index, `startsWith` for exactness whatever the database's collation. */
 function prefixFilter(prefix: string) {
   const end = prefixEnd(prefix);
@@ -109,31 +94,47 @@ export class UserRepository {
     return this.db.user.count({ where: { orgId: this.orgId, ...searchFilter(opts.search) } });
   }
   /**
-   * One page for the console and the API: `take` users after `after` (or before `before`) in email order, plus
-   * whether there is more on either side. Keyset on the (orgId, emailLower) index, so page 2,000 costs as page 1.
-   * Measured at 100,000 users: a few ms per page; a search with few matches as well once SQLite has statistics
-   * (ANALYZE), without them SQLite walks the org's email index instead (about 60 ms).
+   * One page of the list with filters and a sort (user-list-sql.ts), each user with the cursor of their position:
+   * pass the last one's as `after` for the next page, the first one's as `before` for the previous one.
    */
-  async page(q: DirectoryPageQuery) {
+  async browse(q: UserListQuery, now: Date) {
     const take = Math.max(1, Math.min(q.take, 500));
     const backwards = q.before !== undefined;
-    const rows = await this.db.user.findMany({
-      where: {
-        orgId: this.orgId,
-        ...searchFilter(q.search),
-        ...(backwards ? { emailLower: { lt: q.before } } : q.after !== undefined && { emailLower: { gt: q.after } }),
-      },
-      orderBy: { emailLower: backwards ? 'desc' : 'asc' },
-      take: take + 1,
-    });
+    const { statement, params } = listStatement({ ...q, take }, this.orgId, now, this.sql.dialect);
+    const rows = await this.sql.all(statement, params);
     const more = rows.length > take;
-    const users = rows.slice(0, take).map(fromRow);
+    const users = rows.slice(0, take).map((row) => {
+      const { sortKey, ...rest } = row;
+      const user = fromRow(readRow(rest));
+      const cursor: UserCursor = { key: isTimeKey(q.sort) ? asDate(sortKey)!.getTime() : String(sortKey), id: user.id };
+      return { user, cursor };
+    });
     if (backwards) users.reverse();
-    return {
-      users,
-      hasNext: backwards ? true : more,
-      hasPrevious: backwards ? more : q.after !== undefined,
-    };
+    return { users, hasNext: backwards ? true : more, hasPrevious: backwards ? more : q.after !== undefined || (q.skip ?? 0) > 0 };
+  }
+  /** Users matching the filter (a count over the same conditions as `browse`). */
+  async countMatching(filter: UserListFilter, now: Date): Promise<number> {
+    const { statement, params } = countStatement(filter, this.orgId, now, this.sql.dialect);
+    const [row] = await this.sql.all(statement, params);
+    return Number(row?.n ?? 0);
+  }
+  /** The users of this organisation among `ids` (others' and unknown ids are simply absent). */
+  async findByIds(ids: string[]): Promise<User[]> {
+    if (!ids.length) return [];
+    return (await this.db.user.findMany({ where: { orgId: this.orgId, id: { in: [...new Set(ids)] } } })).map(fromRow);
+  }
+  /** Which of the given users have at least one passkey or security key (the list shows it beside TOTP). */
+  async withPasskeys(userIds: string[]): Promise<Set<string>> {
+    if (!userIds.length) return new Set();
+    const rows = await this.db.webAuthnCredential.findMany({ where: { orgId: this.orgId, userId: { in: userIds } }, select: { userId: true }, distinct: ['userId'] });
+    return new Set(rows.map((r) => r.userId));
+  }
+  /** The distinct group names of the organisation's users, for the list's group filter (at most `limit`). */
+  async groupNames(limit = 200): Promise<string[]> {
+    const rows = await this.db.user.findMany({ where: { orgId: this.orgId, NOT: { groups: '[]' } }, select: { groups: true }, distinct: ['groups'], take: 5000 });
+    const names = new Set<string>();
+    for (const r of rows) for (const g of parseJson<string[]>(r.groups, [])) names.add(g);
+    return [...names].sort().slice(0, limit);
   }
   /** Emails of the given users (that still exist), for showing ids as people. */
   async emailsByIds(ids: string[]): Promise<Map<string, string>> {

@@ -147,6 +147,24 @@ export class UserAdmin {
     return devicesFor(this.ctx, this.store).revoke(id, null, actor);
   }
 
+  /** The users of this organisation among `ids` (for bulk actions: others' and unknown ids are absent). */
+  findMany(ids: string[]): Promise<User[]> {
+    return this.store.users.findByIds(ids);
+  }
+
+  /**
+   * "Sign out everywhere": ends every open broker session of the user (apps then ask the IdP again; apps' own sessions
+   * are theirs to end) and forgets their remembered devices (the second factor is asked again). Audited with both counts.
+   */
+  async signOutEverywhere(id: string, actor: string): Promise<{ sessionsEnded: number; devicesRevoked: number }> {
+    await this.get(id);
+    const now = this.ctx.clock.now();
+    const sessionsEnded = await this.store.sessions.endForUser(id, now);
+    const devicesRevoked = await this.store.devices.revoke(id, null, now);
+    await this.audit('user.signed_out_everywhere', actor, id, { sessionsEnded, devicesRevoked });
+    return { sessionsEnded, devicesRevoked };
+  }
+
   /** The user's links to upstream identities, oldest first, with each IdP's name. */
   async identities(id: string): Promise<LinkedIdentity[]> {
     await this.get(id);
@@ -197,14 +215,17 @@ export class UserAdmin {
   async details(id: string) {
     const user = await this.get(id);
     const now = this.ctx.clock.now();
-    const [factor, devices, links, idps, passkeys] = await Promise.all([
+    const [factor, devices, links, idps, passkeys, sessions] = await Promise.all([
       this.store.totp.find(id), this.store.devices.list(id), this.store.users.identities(id), this.store.identityProviders.list(), this.store.webauthn.list(id),
+      this.store.sessions.listOpenForUser(id, now),
     ]);
+    const idpNames = new Map(idps.map((i) => [i.id, i.name]));
     return {
       user,
       twoFactor: { state: twoFactorState(factor, now), lockedUntil: factor?.lockedUntil && factor.lockedUntil > now ? factor.lockedUntil : null, failedAttempts: factor?.failedAttempts ?? 0 },
       devices: devices.filter((d) => d.expiresAt > now).map((d) => ({ id: d.id, label: d.label, createdAt: d.createdAt, expiresAt: d.expiresAt })),
       identities: withIdpNames(links, idps),
+      sessions: sessions.map((s) => ({ ...s, idpName: idpNames.get(s.idpId) ?? null })),
       passkeys: passkeys.map((c) => ({ id: c.id, name: c.name, createdAt: c.createdAt, lastUsedAt: c.lastUsedAt, synced: c.deviceType === 'multiDevice', backedUp: c.backedUp, counterWentBackAt: c.counterWentBackAt })),
     };
   }

@@ -27,12 +27,16 @@ const EXPECTED: Record<string, RouteAccess> = {
   'GET /admin/users/import/:jobId': 'viewer', 'GET /admin/audit': 'viewer', 'GET /admin/audit/export.csv': 'viewer',
   'GET /api/organization': 'viewer', 'GET /api/keys': 'viewer', 'GET /api/idps': 'viewer', 'GET /api/idps/:id': 'viewer',
   'GET /api/apps': 'viewer', 'GET /api/apps/:id': 'viewer', 'GET /api/apps/:id/metadata': 'viewer', 'GET /api/apps/:id/policy': 'viewer',
-  'GET /api/users': 'viewer', 'GET /api/users/:id': 'viewer', 'GET /api/users/:id/identities': 'viewer', 'GET /api/users/export': 'viewer',
+  'GET /api/users': 'viewer', 'GET /api/users/:id': 'viewer', 'GET /api/users/:id/identities': 'viewer', 'GET /api/users/:id/sessions': 'viewer', 'GET /api/users/export': 'viewer',
   'GET /api/users/import/:jobId': 'viewer', 'GET /api/audit': 'viewer', 'GET /api/audit/export': 'viewer',
   // helpdesk
   'POST /admin/users/:id/unlock': 'helpdesk', 'POST /admin/users/:id/reset-totp': 'helpdesk', 'POST /admin/users/:id/revoke-devices': 'helpdesk',
   'POST /api/users/:id/unlock': 'helpdesk', 'POST /api/users/:id/reset-totp': 'helpdesk', 'POST /api/users/:id/revoke-devices': 'helpdesk',
   'POST /admin/users/:id/passkeys/:passkeyId/remove': 'helpdesk', 'DELETE /api/users/:id/passkeys/:passkeyId': 'helpdesk',
+  'POST /admin/users/:id/sessions/revoke': 'helpdesk', 'POST /api/users/:id/sessions/revoke': 'helpdesk',
+  // bulk actions: the confirmation page opens to helpdesk (it then checks the chosen action's role); each action's route needs what its single-user action needs
+  'GET /admin/users/bulk': 'helpdesk', 'POST /admin/users/bulk/reset-totp': 'helpdesk', 'POST /api/users/bulk/reset-totp': 'helpdesk',
+  'POST /admin/users/bulk/disable': 'admin', 'POST /api/users/bulk/disable': 'admin',
   // configuration and users
   'POST /admin/organization': 'admin', 'POST /admin/organization/logo': 'admin', 'POST /admin/organization/logo/remove': 'admin',
   'POST /admin/organization/keys/next': 'admin', 'POST /admin/organization/keys/promote': 'admin', 'POST /admin/organization/keys/retire': 'admin',

@@ -2,12 +2,15 @@
 // second-factor actions, linked identities, bulk import (a job to poll) and export. The work is done by src/users.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.ts';
-import { AppError } from '../../errors.ts';
+import { AppError, ValidationError } from '../../errors.ts';
 import { requireTenant } from '../../plugins/tenant.ts';
 import type { User } from '../../store/users.ts';
+import { SECOND_FACTOR_FILTERS, USER_SORTS, USER_STATUS_FILTERS } from '../../store/user-list-sql.ts';
 import { directoryPage } from '../../users/directory-page.ts';
+import { readDirectoryQuery, type RawDirectoryQuery } from '../../users/directory-query.ts';
 import { exportUsersCsv } from '../../users/export-csv.ts';
 import { importLiveness, MAX_IMPORT_FILE_BYTES, UserImportService } from '../../users/import/import-service.ts';
+import { BULK_ACTIONS, BULK_MAX, runBulkAction, type BulkActionName } from '../../users/bulk-actions.ts';
 import { UserAdmin } from '../../users/user-admin.ts';
 import { PassThrough } from 'node:stream';
 import { access, type AdminRole } from '../roles.ts';
@@ -31,7 +34,15 @@ const identitySchema = {
     createdAt: { type: 'string', format: 'date-time' },
   },
 };
-const listedUserSchema = { type: 'object', properties: { ...userProperties, twoFactor: { type: 'string', enum: TWO_FACTOR_STATES } } };
+const sessionsSchema = {
+  type: 'array', description: 'Open broker sessions (single sign-on between this organisation\'s apps), newest first; no address or browser is stored with them',
+  items: { type: 'object', properties: {
+    ref: { type: 'string', description: 'a short reference (the start of the stored hash, not the cookie)' }, idpId: { type: 'string' }, idpName: nullableString,
+    createdAt: { type: 'string', format: 'date-time' }, lastUsedAt: { type: 'string', format: 'date-time', description: 'the last time an app received an assertion in it' },
+    expiresAt: { type: 'string', format: 'date-time' }, mfaAt: nullableTime, apps: { type: 'integer', description: 'apps signed in to in this session' },
+  } },
+};
+const listedUserSchema = { type: 'object', properties: { ...userProperties, twoFactor: { type: 'string', enum: TWO_FACTOR_STATES, description: 'state of the authenticator app (TOTP)' }, passkeys: { type: 'boolean', description: 'whether the user has a passkey or security key' } } };
 const userDetailsSchema = {
   type: 'object',
   properties: {
@@ -39,6 +50,7 @@ const userDetailsSchema = {
     twoFactor: { type: 'object', properties: { state: { type: 'string', enum: TWO_FACTOR_STATES }, lockedUntil: nullableTime, failedAttempts: { type: 'integer' } } },
     rememberedDevices: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, label: nullableString, createdAt: { type: 'string', format: 'date-time' }, expiresAt: { type: 'string', format: 'date-time' } } } },
     identities: { type: 'array', items: identitySchema },
+    sessions: sessionsSchema,
     passkeys: { type: 'array', description: 'Passkeys and security keys (WebAuthn) of the user', items: { type: 'object', properties: {
       id: { type: 'string' }, name: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' }, lastUsedAt: nullableTime,
       synced: { type: 'boolean', description: 'a passkey that may be synced between devices' }, backedUp: { type: 'boolean' },
@@ -64,6 +76,9 @@ const errorSchema = {
 const errors = { 400: errorSchema, 404: errorSchema };
 const tags = ['users'];
 const withoutKeys = ({ emailLower: _e, orgId: _o, ...u }: User) => u;
+const detailsJson = (d: Awaited<ReturnType<UserAdmin['details']>>) => ({
+  ...withoutKeys(d.user), twoFactor: d.twoFactor, rememberedDevices: d.devices, identities: d.identities, sessions: d.sessions, passkeys: d.passkeys,
+});
 
 export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
   const imports = new UserImportService({ store: ctx.store, clock: ctx.clock }, { ...importLiveness(ctx.config) });
@@ -71,13 +86,18 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
   const adminOf = (request: FastifyRequest) => new UserAdmin(ctx, requireTenant(request));
   const actorOf = (request: FastifyRequest) => request.apiActor ?? 'api';
 
-  app.get<{ Querystring: { search?: string; skip?: number; take?: number; after?: string; before?: string } }>('/api/users', { ...access('viewer'),
+  app.get<{ Querystring: RawDirectoryQuery & { skip?: number; take?: number } }>('/api/users', { ...access('viewer'),
     schema: {
-      tags, summary: 'List users in email order',
-      description: 'Search: start of an email, first name or last name. Pages: pass `after` = `next` of the previous answer (fast at any depth); `skip` still works for small directories. `total` (users in the organisation) comes with the first page of an unfiltered keyset list only; with `skip` it counts the search.',
+      tags, summary: 'List users, filtered and sorted',
+      description: 'Filters (all optional, combined with AND): `search` (start of an email, first name or last name), `status` (active, disabled, or locked: second factor locked after wrong codes), `group` (exact name), `idp` (id of an identity provider: users with an identity linked there), `secondFactor` (none, totp, passkey, both). Sort: `sort` = email (default), name (last name, first name), lastLogin (never signed in counts as oldest), created; `order` = asc (default) or desc. Pages: pass `after` = `next` (or `before` = `previous`) of the previous answer, with the same filters and sort (fast at any depth); `skip` still works for small directories and then counts the matches in `total`. Otherwise `total` (users in the organisation) comes with the first page of an unfiltered list only. An unknown value, IdP or cursor: 400 validation_failed naming the parameter in `details.fields`.',
+      // Values are checked by the domain (users/directory-query.ts), so that any wrong one is validation_failed naming it.
       querystring: {
         type: 'object',
-        properties: { search: { type: 'string' }, skip: { type: 'integer', minimum: 0 }, take: { type: 'integer', minimum: 1, maximum: 500, default: 50 }, after: { type: 'string' }, before: { type: 'string' } },
+        properties: {
+          search: { type: 'string', maxLength: 320 }, status: { type: 'string', description: USER_STATUS_FILTERS.join(' | ') }, group: { type: 'string', maxLength: 320 }, idp: { type: 'string', maxLength: 64 },
+          secondFactor: { type: 'string', description: SECOND_FACTOR_FILTERS.join(' | ') }, sort: { type: 'string', description: USER_SORTS.join(' | ') }, order: { type: 'string', description: 'asc | desc' },
+          skip: { type: 'integer', minimum: 0, maximum: 100000 }, take: { type: 'integer', minimum: 1, maximum: 500, default: 50 }, after: { type: 'string', maxLength: 1200 }, before: { type: 'string', maxLength: 1200 },
+        },
         additionalProperties: false,
       },
       response: {
@@ -88,17 +108,16 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
             next: nullableString, previous: nullableString,
           },
         },
+        400: errorSchema,
       },
     },
   }, async (request) => {
     const tenant = requireTenant(request);
-    const { search, skip = 0, take = 50, after, before } = request.query;
-    if (skip > 0) {
-      const users = await tenant.store.users.list({ search, skip, take });
-      return { users: users.map(withoutKeys), skip, take, total: await tenant.store.users.count({ search }), next: null, previous: null };
-    }
-    const page = await directoryPage(tenant.store, { search, after, before, take }, ctx.clock.now());
-    return { ...page, users: page.users.map(withoutKeys), skip: 0, take };
+    const { skip = 0, take = 50, ...raw } = request.query;
+    const query = await readDirectoryQuery(tenant.store, raw);
+    if (skip > 0 && (query.after || query.before)) throw new ValidationError({ skip: 'give skip or a cursor (after, before), not both' });
+    const page = await directoryPage(tenant.store, { ...query, take, skip, count: skip > 0 }, ctx.clock.now());
+    return { users: page.users.map(withoutKeys), next: page.next, previous: page.previous, total: page.total, skip, take };
   });
 
   app.post<{ Body: Record<string, unknown> }>('/api/users', { ...access('admin'),
@@ -107,10 +126,7 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
 
   app.get<{ Params: { id: string } }>('/api/users/:id', { ...access('viewer'),
     schema: { tags, summary: 'One user with second factor, remembered devices and linked identities', params: idParams, response: { 200: userDetailsSchema, 404: errorSchema } },
-  }, async (request) => {
-    const d = await adminOf(request).details(request.params.id);
-    return { ...withoutKeys(d.user), twoFactor: d.twoFactor, rememberedDevices: d.devices, identities: d.identities, passkeys: d.passkeys };
-  });
+  }, async (request) => detailsJson(await adminOf(request).details(request.params.id)));
 
   app.patch<{ Params: { id: string }; Body: Record<string, unknown> }>('/api/users/:id', { ...access('admin'),
     schema: { tags, summary: 'Change a user (fields not sent keep their value)', params: idParams, body: userBody([]), response: { 200: userSchema, ...errors } },
@@ -137,9 +153,34 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
     }, async (request) => {
       const users = adminOf(request);
       await action.run(users, request.params.id, actorOf(request));
-      const d = await users.details(request.params.id);
-      return { ...withoutKeys(d.user), twoFactor: d.twoFactor, rememberedDevices: d.devices, identities: d.identities, passkeys: d.passkeys };
+      return detailsJson(await users.details(request.params.id));
     });
+  }
+
+  app.get<{ Params: { id: string } }>('/api/users/:id/sessions', { ...access('viewer'),
+    schema: { tags, summary: 'The user\'s open broker sessions and remembered devices', params: idParams, response: { 200: { type: 'object', properties: { sessions: sessionsSchema, rememberedDevices: userDetailsSchema.properties.rememberedDevices } }, 404: errorSchema } },
+  }, async (request) => {
+    const d = await adminOf(request).details(request.params.id);
+    return { sessions: d.sessions, rememberedDevices: d.devices };
+  });
+  app.post<{ Params: { id: string } }>('/api/users/:id/sessions/revoke', { ...access('helpdesk'),
+    schema: {
+      tags, summary: 'Sign out everywhere: end every broker session of the user and forget their remembered devices',
+      description: 'Apps then send the user to the identity provider again, and the second factor is asked again where a policy needs it. Sessions the apps keep themselves are theirs to end. Audited (user.signed_out_everywhere).',
+      params: idParams, response: { 200: { type: 'object', properties: { sessionsEnded: { type: 'integer' }, devicesRevoked: { type: 'integer' } } }, 404: errorSchema },
+    },
+  }, async (request) => adminOf(request).signOutEverywhere(request.params.id, actorOf(request)));
+
+  // Bulk actions: one route per action, so each declares the role its single-user action needs.
+  for (const [name, action] of Object.entries(BULK_ACTIONS)) {
+    app.post<{ Body: { ids: string[] } }>(`/api/users/bulk/${name}`, { ...access(action.role),
+      schema: {
+        tags, summary: `${action.verb} several users (at most ${BULK_MAX})`,
+        description: `Each user is changed and audited as by the single-user action. All ids are checked first: one that is not a user of this organisation refuses the request (404 bulk_users_not_found, \`details.ids\`) and nothing is changed; more than ${BULK_MAX}: 400 bulk_too_many; none: 400 bulk_no_users. \`unchanged\`: users already in the state asked for.`,
+        body: { type: 'object', properties: { ids: { type: 'array', items: { type: 'string', maxLength: 64 }, maxItems: 10000 } }, required: ['ids'], additionalProperties: false },
+        response: { 200: { type: 'object', properties: { action: { type: 'string' }, changed: { type: 'array', items: { type: 'string' } }, unchanged: { type: 'array', items: { type: 'string' } } } }, ...errors },
+      },
+    }, async (request) => runBulkAction(adminOf(request), name as BulkActionName, request.body.ids, actorOf(request)));
   }
 
   app.delete<{ Params: { id: string; passkeyId: string } }>('/api/users/:id/passkeys/:passkeyId', { ...access('helpdesk'),

@@ -6,16 +6,58 @@ import { PassThrough } from 'node:stream';
 import type { AppContext } from '../../context.ts';
 import { AppError, ValidationError } from '../../errors.ts';
 import type { User } from '../../store/users.ts';
+import { BULK_ACTIONS, BULK_MAX, bulkTargets, isBulkAction, runBulkAction, type BulkActionName } from '../../users/bulk-actions.ts';
 import { directoryPage } from '../../users/directory-page.ts';
+import { directoryQueryString, isFiltered, readDirectoryQuery, type DirectoryQuery } from '../../users/directory-query.ts';
 import { exportUsersCsv } from '../../users/export-csv.ts';
 import { importLiveness, UserImportService } from '../../users/import/import-service.ts';
 import { EDITABLE_FIELDS, UserAdmin } from '../../users/user-admin.ts';
 import { checkbox, lines, optionalText, text, upload, withFieldErrors, type FormBody } from './forms.ts';
 import { adminOf } from './guard.ts';
 import { adminPage } from './render.ts';
-import { access, type AdminRole } from '../roles.ts';
+import { access, roleAllows, type AdminRole } from '../roles.ts';
 
 const PAGE_SIZE = 50;
+/** The list's own parameters, kept across a bulk action (the way back to the same filtered, sorted list). */
+const LIST_KEYS = ['q', 'status', 'group', 'idp', 'secondFactor', 'sort', 'order'];
+
+/** The list's query string from a form field: only its own parameters, so the redirect goes to the list and nowhere else. */
+function listQueryOf(value: unknown): URLSearchParams {
+  const given = new URLSearchParams(typeof value === 'string' && value.length <= 2000 ? value : '');
+  const kept = new URLSearchParams();
+  for (const key of LIST_KEYS) {
+    const v = given.get(key);
+    if (v) kept.set(key, v.slice(0, 320));
+  }
+  return kept;
+}
+const withParams = (base: URLSearchParams, extra: Record<string, string>) => {
+  const out = new URLSearchParams(base);
+  for (const [k, v] of Object.entries(extra)) out.set(k, v);
+  return out.toString();
+};
+/** The result banner of a bulk action, from the redirect's numbers (only numbers and a known action are read). */
+function bulkResultOf(q: Record<string, string | undefined>) {
+  if (!isBulkAction(q.bulk)) return null;
+  const count = (v: string | undefined) => (v && /^\d{1,4}$/.test(v) ? Number(v) : 0);
+  return { action: q.bulk, changed: count(q.changed), unchanged: count(q.unchanged) };
+}
+const BULK_ERRORS: Record<string, string> = {
+  bulk_no_users: 'Select at least one user first.',
+  bulk_too_many: `At most ${BULK_MAX} users can be changed at once. Narrow the list with the filters, or go page by page.`,
+  bulk_users_not_found: 'Some of the selected users are not in this organisation any more. Nothing was changed: select again.',
+};
+const bulkErrorOf = (q: Record<string, string | undefined>) => (q.bulkError && Object.hasOwn(BULK_ERRORS, q.bulkError) ? BULK_ERRORS[q.bulkError] : null);
+
+/** A column heading's link: this sort, ascending, or the other way round when it is the current sort already. */
+function sortLink(listLink: string, current: { sort: string; order: string }, column: string) {
+  const params = new URLSearchParams(listLink);
+  params.set('sort', column);
+  params.set('order', current.sort === column && current.order === 'asc' ? 'desc' : 'asc');
+  if (column === 'email' && params.get('order') === 'asc') params.delete('sort');
+  if (params.get('order') === 'asc') params.delete('order');
+  return `/admin/users?${params}`;
+}
 /** Rejected rows shown on the job page; the rest are counted (the API and CLI give all of them). */
 const SHOWN_REJECTIONS = 500;
 
@@ -42,10 +84,60 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
 
   app.get('/admin/users', access('viewer'), async (request, reply) => {
     const { tenant } = adminOf(request);
-    const q = query(request);
-    const page = await directoryPage(tenant.store, { search: q.q, after: q.after, before: q.before, take: PAGE_SIZE }, ctx.clock.now());
-    return adminPage(request, reply, 'admin/users/list', 'users', { title: 'Users', page, now: ctx.clock.now() });
+    const raw = query(request);
+    const [idps, groups] = await Promise.all([tenant.store.identityProviders.list(), tenant.store.users.groupNames()]);
+    const options = { idps: idps.map((i) => ({ id: i.id, name: i.name })), groups };
+    const banners = { bulkResult: bulkResultOf(raw), bulkError: bulkErrorOf(raw) };
+    let listQuery: DirectoryQuery;
+    try {
+      listQuery = await readDirectoryQuery(tenant.store, raw);
+    } catch (err) {
+      // A hand-edited or stale address: the filters are shown as sent with what is wrong, and no list.
+      if (!(err instanceof ValidationError)) throw err;
+      const asSent = { search: raw.q ?? '', status: raw.status ?? '', group: raw.group ?? '', idpId: raw.idp ?? '', secondFactor: raw.secondFactor ?? '', sort: 'email', order: 'asc' };
+      return adminPage(request, reply, 'admin/users/list', 'users', { title: 'Users', page: null, filters: asSent, queryErrors: err.fields, listLink: '', options, ...banners, now: ctx.clock.now(), sortLink, bulkActions: BULK_ACTIONS }, 400);
+    }
+    const page = await directoryPage(tenant.store, { ...listQuery, take: PAGE_SIZE }, ctx.clock.now());
+    return adminPage(request, reply, 'admin/users/list', 'users', {
+      title: 'Users', page, filters: { ...listQuery, search: listQuery.search ?? '' }, queryErrors: {}, listLink: directoryQueryString(listQuery), filtered: isFiltered(listQuery),
+      options, ...banners, now: ctx.clock.now(), sortLink, bulkActions: BULK_ACTIONS,
+    });
   });
+
+  // Bulk actions: the list's check boxes lead to a confirmation page (GET: nothing changes), whose form POSTs to the
+  // action's own route (its role is the single-user action's); the result comes back to the list as a banner.
+  app.get('/admin/users/bulk', access('helpdesk'), async (request, reply) => {
+    const { users } = usersOf(request);
+    const { session } = adminOf(request);
+    const raw = query(request) as Record<string, unknown>;
+    const back = listQueryOf(raw.back);
+    const action = raw.action;
+    if (!isBulkAction(action)) throw new AppError('bulk_bad_action', 'Choose one of the actions of the list.');
+    const needed = BULK_ACTIONS[action].role;
+    if (!roleAllows(session.admin.role, needed)) throw new AppError('forbidden_role', `This needs the ${needed} role (or higher); you have the ${session.admin.role} role.`, { required: needed, role: session.admin.role });
+    let targets: User[];
+    try {
+      targets = await bulkTargets(users, (request.query as Record<string, unknown>).id);
+    } catch (err) {
+      if (err instanceof AppError && err.code.startsWith('bulk_')) return reply.redirect(`/admin/users?${withParams(back, { bulkError: err.code })}`, 303);
+      throw err;
+    }
+    return adminPage(request, reply, 'admin/users/bulk-confirm', 'users', { title: 'Confirm bulk action', action, spec: BULK_ACTIONS[action], targets, back });
+  });
+  for (const [name, action] of Object.entries(BULK_ACTIONS)) {
+    app.post(`/admin/users/bulk/${name}`, access(action.role), async (request, reply) => {
+      const { users, actor } = usersOf(request);
+      const body = request.body as FormBody;
+      const back = listQueryOf(body.back);
+      try {
+        const result = await runBulkAction(users, name as BulkActionName, body.id, actor);
+        return reply.redirect(`/admin/users?${withParams(back, { bulk: name, changed: String(result.changed.length), unchanged: String(result.unchanged.length) })}`, 303);
+      } catch (err) {
+        if (err instanceof AppError && err.code.startsWith('bulk_')) return reply.redirect(`/admin/users?${withParams(back, { bulkError: err.code })}`, 303);
+        throw err;
+      }
+    });
+  }
 
   // Add
   app.get('/admin/users/new', access('admin'), async (request, reply) => renderForm(request, reply, null, { email: '', username: '', firstName: '', lastName: '', phone: '', groups: '' }, {}));
@@ -123,6 +215,7 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
     'reset-totp': { role: 'helpdesk', done: 'totp-reset', run: (u, id, a) => u.resetTotp(id, a) },
     unlock: { role: 'helpdesk', done: 'unlocked', run: (u, id, a) => u.unlock(id, a) },
     'revoke-devices': { role: 'helpdesk', done: 'devices-revoked', run: (u, id, a) => u.revokeDevices(id, a) },
+    'sessions/revoke': { role: 'helpdesk', done: 'signed-out-everywhere', run: (u, id, a) => u.signOutEverywhere(id, a) },
   };
   for (const [name, action] of Object.entries(actions)) {
     app.post<{ Params: Params }>(`/admin/users/:id/${name}`, access(action.role), async (request, reply) => {

@@ -1,0 +1,106 @@
+// The users list's filters and sort over the API and console (validated: unknown values are 400 validation_failed),
+// bulk actions (cap, all-or-nothing id check, per-user audit, roles, confirmation and POST-redirect-GET) and
+// "sign out everywhere" (broker sessions ended, remembered devices forgotten, audited).
+import t from 'tap';
+import { createTestApp } from '../helpers/app.ts';
+import { adminWithRole, signedInAdmin } from '../helpers/admin.ts';
+
+t.test('users: filters, bulk actions, sign out everywhere', async (t) => {
+  const ta = await createTestApp();
+  t.teardown(ta.cleanup);
+  const owner = await signedInAdmin(ta, 'piedpipers');
+  const helpdesk = await adminWithRole(ta, owner, 'helpdesk');
+  const store = ta.ctx.store.forOrg(owner.orgId);
+  const hooli = await signedInAdmin(ta, 'hooli');
+  const foreign = await ta.ctx.store.forOrg(hooli.orgId).users.create({ email: 'zed@hooli.example' });
+  const ann = await store.users.create({ email: 'ann@pp.example', firstName: 'Ann', lastName: 'Lee', groups: ['eng'] });
+  const bob = await store.users.create({ email: 'bob@pp.example', firstName: 'Bob', lastName: 'Adams', groups: ['ops'] });
+  const token = await owner.apiToken();
+  const helpdeskToken = await owner.apiToken('helpdesk', { role: 'helpdesk' });
+  const api = (method: 'GET' | 'POST', url: string, payload?: object, bearer = token) => ta.request('piedpipers', { method, url, headers: { authorization: `Bearer ${bearer}` }, ...(payload && { payload }) });
+
+  t.test('API list: filters and sort, unknown values refused with a stable code', async (t) => {
+    t.same((await api('GET', '/api/users?group=eng')).json().users.map((u: { email: string }) => u.email), ['ann@pp.example']);
+    t.same((await api('GET', '/api/users?sort=name')).json().users.map((u: { email: string }) => u.email), ['bob@pp.example', 'ann@pp.example']);
+    t.same((await api('GET', '/api/users?sort=email&order=desc')).json().users.map((u: { email: string }) => u.email), ['bob@pp.example', 'ann@pp.example']);
+    const page = (await api('GET', '/api/users?sort=name&take=1')).json();
+    t.same((await api('GET', `/api/users?sort=name&take=1&after=${page.next}`)).json().users.map((u: { email: string }) => u.email), ['ann@pp.example'], 'the cursor continues the sort');
+    for (const bad of ['status=gone', 'sort=password', 'secondFactor=sms', 'order=up']) {
+      const res = await api('GET', `/api/users?${bad}`);
+      t.equal(res.statusCode, 400, bad);
+      t.equal(res.json().error.code, 'validation_failed', `${bad}: validation_failed`);
+    }
+    const idp = await api('GET', '/api/users?idp=no-such-idp');
+    t.match(idp.json(), { error: { code: 'validation_failed', details: { fields: { idp: /not an identity provider/ } } } });
+    const cursor = await api('GET', `/api/users?sort=created&after=${page.next}`);
+    t.match(cursor.json(), { error: { code: 'validation_failed', details: { fields: { after: /not a page position/ } } } }, 'a cursor of another sort is refused');
+    t.equal((await api('GET', '/api/users?sort=name&skip=1&take=1')).json().total, 2, 'offset pages count the matches');
+  });
+
+  t.test('API bulk: refusals change nothing; roles as for one user', async (t) => {
+    const tooMany = await api('POST', '/api/users/bulk/disable', { ids: Array.from({ length: 101 }, (_, i) => `id-${i}`) });
+    t.match(tooMany.json(), { error: { code: 'bulk_too_many', details: { max: 100 } } });
+    t.equal(tooMany.statusCode, 400);
+    t.equal((await api('POST', '/api/users/bulk/disable', { ids: [] })).json().error.code, 'bulk_no_users');
+    const mixed = await api('POST', '/api/users/bulk/disable', { ids: [ann.id, foreign.id] });
+    t.equal(mixed.statusCode, 404);
+    t.match(mixed.json(), { error: { code: 'bulk_users_not_found', details: { ids: [foreign.id] } } });
+    t.equal((await store.users.findById(ann.id))!.status, 'active', 'nothing changed');
+    t.equal((await ta.ctx.store.forOrg(hooli.orgId).users.findById(foreign.id))!.status, 'active', 'the other organisation\'s user untouched');
+    const forbidden = await api('POST', '/api/users/bulk/disable', { ids: [ann.id] }, helpdeskToken);
+    t.equal(forbidden.statusCode, 403, 'helpdesk may not disable');
+    t.equal((await api('POST', '/api/users/bulk/reset-totp', { ids: [ann.id, bob.id] }, helpdeskToken)).statusCode, 200, 'helpdesk may reset the second factor');
+    const done = (await api('POST', '/api/users/bulk/disable', { ids: [ann.id, bob.id, ann.id] })).json();
+    t.same(done, { action: 'disable', changed: [ann.id, bob.id], unchanged: [] });
+    t.same((await api('POST', '/api/users/bulk/disable', { ids: [ann.id] })).json().unchanged, [ann.id], 'already disabled: unchanged');
+    const audited = await ta.ctx.store.db.auditEvent.findMany({ where: { orgId: owner.orgId, type: 'user.disabled' } });
+    t.same(audited.map((e) => e.userId).sort(), [ann.id, bob.id].sort(), 'each user audited once, as the single action does');
+    await store.users.update(ann.id, { status: 'active' });
+    await store.users.update(bob.id, { status: 'active' });
+  });
+
+  t.test('console bulk: confirmation, then POST-redirect-GET with a banner', async (t) => {
+    const list = await owner.get('/admin/users?group=eng');
+    t.match(list.body, /id="select-all"/);
+    t.match(list.body, /name="back" value="group=eng"/, 'the filters travel with the selection');
+    const confirm = await owner.get(`/admin/users/bulk?action=disable&id=${ann.id}&id=${bob.id}&back=group%3Deng`);
+    t.equal(confirm.statusCode, 200);
+    t.match(confirm.body, /Disable 2 users\?/);
+    t.equal((await store.users.findById(ann.id))!.status, 'active', 'the confirmation page changes nothing');
+    const refused = await helpdesk.get(`/admin/users/bulk?action=disable&id=${ann.id}`);
+    t.equal(refused.statusCode, 403, 'helpdesk cannot reach the disable confirmation');
+    const bad = await owner.post('/admin/users/bulk/disable', { id: [ann.id, foreign.id], back: 'group=eng' });
+    t.equal(bad.statusCode, 303);
+    t.match(bad.headers.location, /^\/admin\/users\?group=eng&bulkError=bulk_users_not_found$/);
+    t.match((await owner.get(bad.headers.location!)).body, /Nothing was changed/);
+    t.equal((await store.users.findById(ann.id))!.status, 'active');
+    const ok = await owner.post('/admin/users/bulk/disable', { id: [ann.id, bob.id], back: 'group=eng&next=https://evil.example' });
+    t.match(ok.headers.location, /^\/admin\/users\?group=eng&bulk=disable&changed=2&unchanged=0$/, 'back to the same list, nowhere else');
+    t.match((await owner.get(ok.headers.location!)).body, /Disabled 2 users/);
+    t.equal((await store.users.findById(bob.id))!.status, 'disabled');
+  });
+
+  t.test('sessions: listed, and sign out everywhere ends them (console and API)', async (t) => {
+    const expiresAt = new Date(ta.clock.now().getTime() + 3600_000);
+    await store.sessions.create({ id: 's1-hash', userId: ann.id, idpId: 'idp-x', nameId: 'ann', expiresAt });
+    await store.sessions.create({ id: 's2-hash', userId: ann.id, idpId: 'idp-x', nameId: 'ann', expiresAt });
+    await store.devices.create({ userId: ann.id, label: 'Firefox on Linux', expiresAt });
+    const listed = (await api('GET', `/api/users/${ann.id}/sessions`)).json();
+    t.equal(listed.sessions.length, 2);
+    t.equal(listed.rememberedDevices.length, 1);
+    t.match((await owner.get(`/admin/users/${ann.id}`)).body, /2 open sessions/);
+    const viewer = await owner.apiToken('viewer', { role: 'viewer' });
+    t.equal((await api('POST', `/api/users/${ann.id}/sessions/revoke`, {}, viewer)).statusCode, 403, 'a viewer cannot');
+    t.equal((await api('POST', `/api/users/${foreign.id}/sessions/revoke`, {}, helpdeskToken)).statusCode, 404, 'another organisation\'s user: not found');
+    t.same((await api('POST', `/api/users/${ann.id}/sessions/revoke`, {}, helpdeskToken)).json(), { sessionsEnded: 2, devicesRevoked: 1 });
+    t.same((await api('GET', `/api/users/${ann.id}/sessions`)).json(), { sessions: [], rememberedDevices: [] });
+    const audit = await ta.ctx.store.db.auditEvent.findMany({ where: { orgId: owner.orgId, type: 'user.signed_out_everywhere' } });
+    t.equal(audit.length, 1);
+    t.equal(audit[0].userId, ann.id);
+    await store.sessions.create({ id: 's3-hash', userId: ann.id, idpId: 'idp-x', nameId: 'ann', expiresAt });
+    const res = await helpdesk.post(`/admin/users/${ann.id}/sessions/revoke`);
+    t.equal(res.statusCode, 303);
+    t.match((await helpdesk.get(res.headers.location!)).body, /Signed out everywhere/);
+    t.equal((await store.sessions.listOpenForUser(ann.id, ta.clock.now())).length, 0);
+  });
+});
