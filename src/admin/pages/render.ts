@@ -16,8 +16,10 @@ const NAV: [AdminSection, string, string, AdminRole][] = [
 ];
 
 export function adminPage(request: FastifyRequest, reply: FastifyReply, template: string, section: AdminSection, data: Record<string, unknown>, status = 200) {
-  const { tenant, session } = adminOf(request);
+  const { tenant, session, keptForm } = adminOf(request);
   return page(request, reply, template, {
+    // A form's input kept when it met an ended session (return-after-sign-in.ts): the layout fills the form again.
+    keptForm: keptForm ?? null,
     wide: true, section, csrf: session.csrfToken, admin: session.admin.email, role: session.admin.role, slug: tenant.org.slug, flash: flashOf(request),
     nav: NAV.filter((e) => roleAllows(session.admin.role, e[3])),
     // `it.can('POST', '/admin/apps/' + id + '/delete')`: whether this admin may use that route (roles.ts canUse),
