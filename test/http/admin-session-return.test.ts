@@ -77,6 +77,7 @@ t.test('a form posted after the end keeps its input (no secrets), sealed, restor
   t.equal(signedIn.headers.location, '/admin/users/new', 'back to the page of the form');
   const page = await admin.get('/admin/users/new');
   t.match(page.body, /id="kept-form"/, 'the page carries the input to fill in');
+  t.equal(page.headers['referrer-policy'], 'same-origin', 'console pages tell the console (only) which page a form was on');
   t.match(page.body, /Check it and submit the form again: nothing was saved yet/);
   t.match(page.body, /&quot;action&quot;:&quot;\/admin\/users&quot;/, 'for the form that posts to /admin/users');
   t.notMatch(page.body, /hunter2|s3cret/);

@@ -17,6 +17,9 @@ const NAV: [AdminSection, string, string, AdminRole][] = [
 
 export function adminPage(request: FastifyRequest, reply: FastifyReply, template: string, section: AdminSection, data: Record<string, unknown>, status = 200) {
   const { tenant, session, keptForm } = adminOf(request);
+  // A console page's forms send their page's address to the console itself (never to another site): a form that
+  // meets an ended session returns there after sign-in (return-after-sign-in.ts). Elsewhere: no referrer at all.
+  reply.header('referrer-policy', 'same-origin');
   return page(request, reply, template, {
     // A form's input kept when it met an ended session (return-after-sign-in.ts): the layout fills the form again.
     keptForm: keptForm ?? null,
