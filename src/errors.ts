@@ -149,6 +149,7 @@ export const CATALOGUE = {
   unknown_app: { status: 404, who: 'user', meaning: 'The application of this sign-in does not exist or is disabled.', fix: ASK_ADMIN },
   relay_state_too_long: { status: 400, who: 'user', meaning: 'The app or identity provider sent a RelayState longer than SAML allows (80 bytes recommended; we take 1024).', fix: 'App owners: send a shorter RelayState.' },
   flow_not_found: { status: 410, who: 'user', title: 'This sign-in has expired', meaning: 'The sign-in expired or was already completed.', fix: SIGN_IN_AGAIN },
+  flow_already_used: { status: 409, who: 'user', title: 'This sign-in was already completed or restarted', audit: ['login.upstream_rejected'], meaning: 'The identity provider\'s answer came again for a sign-in that had already moved on (the browser\'s Back button after signing in, or a resent page). The answer is refused, as every replay is.', fix: 'Press Start again: it opens the application\'s launch link (or the organisation\'s sign-in page).' },
   flow_browser_mismatch: { status: 403, who: 'user', meaning: 'The sign-in was started in another browser (its binding cookie is missing or different).', fix: 'Start again from the application in this browser.' },
   flow_stage_mismatch: { status: 409, who: 'user', meaning: 'The sign-in was already continued elsewhere (another tab).', fix: SIGN_IN_AGAIN },
   flow_not_returnable: { status: 409, who: 'user', meaning: 'The application did not ask for this sign-in, so there is nothing to send back to it.', fix: 'Start again from the login page.' },

@@ -39,14 +39,47 @@ export function accessOf(request: FastifyRequest): RouteAccess | null {
 
 const isRouteAccess = (role: unknown): role is RouteAccess => role === 'public' || role === 'operator' || isRole(role);
 
+/** The one rule: whether `role` may use a route that declared `declared` (none: owners only). */
+function ruleAllows(declared: RouteAccess | null, role: string) {
+  const needed = declared ?? 'owner';
+  return needed === 'public' || (needed !== 'operator' && roleAllows(role, needed));
+}
+
 /** The one check: 403 `forbidden_role`, naming the role needed, when `role` may not use this route. */
 export function assertRouteAllowed(request: FastifyRequest, role: string) {
   const needed = accessOf(request) ?? 'owner';
-  if (needed === 'public' || (needed !== 'operator' && roleAllows(role, needed))) return;
+  if (ruleAllows(accessOf(request), role)) return;
   throw new AppError('forbidden_role', `This needs the ${needed} role (or higher); you have the ${role} role.`, { required: needed, role });
 }
 
 export interface RegisteredRoute { method: string; url: string; role: RouteAccess | null }
+
+/**
+ * Whether `role` may use `method path` (a concrete console path, e.g. `/admin/apps/3f…/delete`), read from the
+ * rule that route declared: the same rule assertRouteAllowed enforces, so what pages show and what the server
+ * allows cannot drift apart. Pages use it to leave out the buttons and forms an admin could not use. A path that
+ * matches no registered route throws: a page offering it is a bug, found by the page's tests.
+ */
+export function canUse(routes: RegisteredRoute[], role: string, method: string, path: string): boolean {
+  const route = routeFor(routes, method.toUpperCase(), path.split(/[?#]/)[0]);
+  if (!route) throw new Error(`no route ${method} ${path} to check a role against`);
+  return ruleAllows(route.role, role);
+}
+
+/** The registered route a concrete path reaches; a static segment wins over a parameter, as in Fastify's router. */
+function routeFor(routes: RegisteredRoute[], method: string, path: string): RegisteredRoute | undefined {
+  const segments = path.split('/');
+  let best: { route: RegisteredRoute; params: number } | undefined;
+  for (const route of routes) {
+    if (route.method !== method) continue;
+    const pattern = route.url.split('/');
+    if (pattern.length !== segments.length) continue;
+    let params = 0;
+    const matches = pattern.every((p, i) => (p.startsWith(':') ? (params++, segments[i] !== '') : p === segments[i]));
+    if (matches && (!best || params < best.params)) best = { route, params };
+  }
+  return best?.route;
+}
 
 /** Records every route registered from now on with its declared rule (for the route × role test and docs). */
 export function recordRoutes(app: FastifyInstance): RegisteredRoute[] {

@@ -91,22 +91,48 @@ const lastOwner = () => new AppError('admin_last_owner', 'This is the organisati
 
 export async function changeAdminRole(ctx: AppContext, store: TenantStore, id: string, role: string, actor: Actor): Promise<AdminRow> {
   if (!isRole(role)) throw new ValidationError({ role: 'must be one of owner, admin, helpdesk, viewer' });
-  const target = await targetOf(store, id);
-  if (target.role === role) return target;
-  if (!roleAllows(actor.role, role)) throw new AppError('forbidden_role', `Giving the ${role} role needs the ${role} role (or higher); you have the ${actor.role} role.`, { required: role, role: actor.role });
-  if (target.id === actor.id && !roleAllows(target.role, role)) throw new AppError('admin_own_role', 'You cannot raise your own role. Ask an owner.');
-  if (target.role === 'owner' && (await store.admins.countWithRole('owner')) <= 1) throw lastOwner();
-  await store.admins.setRole(id, role);
+  const target = await withOwnersLocked(ctx, store, id, async (admins, target) => {
+    if (target.role === role) return null;
+    if (!roleAllows(actor.role, role)) throw new AppError('forbidden_role', `Giving the ${role} role needs the ${role} role (or higher); you have the ${actor.role} role.`, { required: role, role: actor.role });
+    if (target.id === actor.id && !roleAllows(target.role, role)) throw new AppError('admin_own_role', 'You cannot raise your own role. Ask an owner.');
+    await keepAnOwner(admins, target);
+    await admins.setRole(id, role);
+    return target;
+  });
+  if (!target) return targetOf(store, id);
   await store.audit.record({ type: 'admin.role_changed', actor: actor.email, at: ctx.clock.now(), details: { adminId: id, email: target.email, from: target.role, to: role } });
   return { ...target, role };
 }
 
 /** Removes an admin; their console sessions end at once. */
 export async function removeAdmin(ctx: AppContext, store: TenantStore, id: string, actor: Actor) {
-  const target = await targetOf(store, id);
-  if (target.role === 'owner' && (await store.admins.countWithRole('owner')) <= 1) throw lastOwner();
-  await store.admins.delete(id);
+  const target = await withOwnersLocked(ctx, store, id, async (admins, target) => {
+    await keepAnOwner(admins, target);
+    await admins.delete(id);
+    return target;
+  });
   await store.audit.record({ type: 'admin.removed', actor: actor.email, at: ctx.clock.now(), details: { adminId: id, email: target.email, role: target.role } });
+}
+
+/**
+ * Runs a change of admin `id` in one transaction that holds the organisation's owner lock (AdminRepository
+ * .lockOwnerChanges): the target is read and the owners counted under the lock, so two owners removing or demoting
+ * each other at the same moment cannot both pass the last-owner check (`keepAnOwner`, which `change` calls on the
+ * admins of that transaction before it demotes or removes).
+ */
+async function withOwnersLocked<T>(ctx: AppContext, store: TenantStore, id: string, change: (admins: TenantStore['admins'], target: AdminRow) => Promise<T>): Promise<T> {
+  return ctx.store.transaction(async (tx) => {
+    const { admins } = tx.forOrg(store.orgId);
+    await admins.lockOwnerChanges();
+    const target = await admins.findById(id);
+    if (!target) throw new AppError('admin_not_found', 'There is no admin with this id in this organisation.');
+    return change(admins, target);
+  });
+}
+
+/** 409 admin_last_owner when `target` is the organisation's only owner (call it under the owner lock). */
+async function keepAnOwner(admins: TenantStore['admins'], target: AdminRow) {
+  if (target.role === 'owner' && (await admins.countWithRole('owner')) <= 1) throw lastOwner();
 }
 
 export const actorOf = (admin: AdminRow): Actor => ({ id: admin.id, email: admin.email, role: admin.role as AdminRole });

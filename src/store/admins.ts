@@ -29,6 +29,17 @@ export class AdminRepository {
   update(id: string, data: Partial<Pick<AdminRow, 'passwordHash' | 'failedLogins' | 'lockedUntil' | 'lastLoginAt' | 'mustChangePassword' | 'totpSecretEnc' | 'name'>>) {
     return this.db.admin.update({ where: { id, orgId: this.orgId }, data });
   }
+  /**
+   * Inside an open transaction (a store from `store.transaction`): takes the write lock of the organisation's own
+   * row, so that owner changes of one organisation run one after the other instead of each reading "two owners"
+   * and each removing one. On PostgreSQL the row lock queues the next transaction until we commit, and READ
+   * COMMITTED then lets it see our change; on SQLite the UPDATE takes the database's write lock as the
+   * transaction's first statement (the same lock import-jobs.ts takes). Other organisations are not held up.
+   */
+  async lockOwnerChanges() {
+    const locked = await this.db.$executeRaw`UPDATE "Organization" SET "name" = "name" WHERE "id" = ${this.orgId}`;
+    if (locked !== 1) throw new Error(`organisation ${this.orgId} does not exist`);
+  }
   countWithRole(role: string) {
     return this.db.admin.count({ where: { orgId: this.orgId, role } });
   }

@@ -89,10 +89,14 @@ t.test('Google-like OP: sign-in through to the SAML app with TOTP; email_verifie
     t.equal((await w.org.store.users.findByIdentity(idp.id, 'ann'))?.id, user.id, 'identity is (IdP, sub)');
 
     await t.test('the callback cannot be replayed', async (t) => {
+      // The flow moved on (Back after signing in): refused, and the page says so with a way to start again.
       const again = await browser.get(callback);
-      t.equal(again.statusCode, 400);
-      t.equal(codeOf(again.body), 'oidc_state_mismatch');
-      t.notOk(formIn(again.body)?.fields.SAMLResponse);
+      t.equal(again.statusCode, 303);
+      t.match(String(again.headers.location), /^\/flow\/[^/]+\/restart$/);
+      const { res: said } = await browser.follow(again, w.base);
+      t.equal(said.statusCode, 409);
+      t.equal(codeOf(said.body), 'flow_already_used');
+      t.notOk(formIn(said.body)?.fields.SAMLResponse);
     });
   });
 
@@ -225,7 +229,7 @@ t.test('forged ID tokens: each refused with its own code, nothing issued downstr
     const { page, browser, auth } = await attempt((n) => op.sign(good(n)));
     await browser.follow(page, w.base);
     const again = await browser.get(`${w.base}/oidc/callback?code=c0de&state=${auth.searchParams.get('state')}`);
-    t.equal(codeOf(again.body), 'oidc_state_mismatch', 'the flow moved on');
+    t.equal(codeOf((await browser.follow(again, w.base)).res.body), 'flow_already_used', 'the flow moved on');
     // The same token (its nonce) offered to a new sign-in: its nonce is not the new one's.
     const used = op.answer.idToken!;
     const second = await attempt(async () => used);

@@ -41,9 +41,22 @@ t.test('SP-initiated, Redirect binding, primary IdP, Okta-shaped response', asyn
   t.ok(audit.some((e) => e.type === 'user.linked'));
 
   t.test('the same upstream response cannot be replayed', async (t) => {
+    const successes = (await w.org.store.audit.list({ type: 'login.success' })).length;
     const again = await browser.post(w.org.urls.spAcs, { SAMLResponse: acs.samlResponse, RelayState: acs.relayState }, { crossSite: true });
-    t.equal(again.statusCode, 400);
-    t.match(again.body, /saml_unsolicited|saml_replayed/);
+    t.equal(again.statusCode, 303, 'refused at the ACS: the browser goes to the page that says so');
+    t.equal(again.headers.location, `/flow/${acs.relayState}/restart`);
+    const said = await browser.get(`${w.base}${again.headers.location}`);
+    t.equal(said.statusCode, 409);
+    t.match(said.body, /This sign-in was already completed or restarted/);
+    t.match(said.body, /flow_already_used/);
+    t.match(said.body, new RegExp(`href="/apps/${app.id}/launch">Start again<`), 'Start again: the app\'s launch link');
+    t.notOk(formIn(said.body)?.fields.SAMLResponse, 'no second Response');
+    t.equal((await w.org.store.audit.list({ type: 'login.success' })).length, successes, 'nobody signed in again');
+    const [refused] = await w.org.store.audit.list({ type: 'login.upstream_rejected' });
+    t.match(refused, { code: 'flow_already_used', flowId: acs.relayState }, 'the refusal is audited');
+    const stranger = await w.ta.request('piedpipers', { method: 'GET', url: `/flow/${acs.relayState}/restart` });
+    t.equal(stranger.statusCode, 410, 'another browser only learns that the sign-in expired');
+    t.notMatch(stranger.body, /Start again/);
     const noRelay = await browser.post(w.org.urls.spAcs, { SAMLResponse: acs.samlResponse }, { crossSite: true });
     t.match(noRelay.body, /saml_unsolicited/, 'without a waiting flow it is unsolicited, and the IdP does not allow that');
   });

@@ -7,9 +7,10 @@ import type { AppContext } from '../../context.ts';
 import { requireTenant, type Tenant } from '../../plugins/tenant.ts';
 import { checkCsrf, currentAdmin, type AdminContext } from '../admin-session.ts';
 import { assertRouteAllowed } from '../roles.ts';
-import { toSignIn } from '../return-after-sign-in.ts';
+import { takeKeptForm, toSignIn, type KeptForm } from '../return-after-sign-in.ts';
 
-export interface AdminRequestContext { tenant: Tenant; session: AdminContext }
+/** `keptForm`: on a page (GET), the input of a form that met an ended session, to fill in again. */
+export interface AdminRequestContext { tenant: Tenant; session: AdminContext; keptForm?: KeptForm | null }
 
 declare module 'fastify' {
   interface FastifyRequest { adminContext?: AdminRequestContext }
@@ -19,13 +20,13 @@ export function adminGuard(ctx: AppContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const tenant = requireTenant(request);
     const session = await currentAdmin(ctx, tenant, request);
-    if (!session) return toSignIn(ctx, request, reply);
+    if (!session) return toSignIn(ctx, request, reply, tenant.org.id);
     if (session.admin.mustChangePassword) return reply.redirect('/admin/password', 303);
     // An organisation that requires two-factor sign-in for admins gets it set up before any other console page.
     if (tenant.org.requireAdminTotp && !session.admin.totpSecretEnc && !/^\/admin\/security(\/|\?|$)/.test(request.url)) return reply.redirect('/admin/security', 303);
     if (request.method !== 'GET' && request.method !== 'HEAD') checkCsrf(request, session.csrfToken);
     assertRouteAllowed(request, session.admin.role);
-    request.adminContext = { tenant, session };
+    request.adminContext = { tenant, session, keptForm: request.method === 'GET' ? takeKeptForm(ctx, request, reply, tenant.org.id) : null };
   };
 }
 

@@ -42,7 +42,7 @@ export async function organizationPages(app: FastifyInstance, { ctx }: { ctx: Ap
     const { tenant } = adminOf(request);
     return adminPage(request, reply, 'admin/organization/settings', 'organization', {
       title: 'Organisation & branding', org: tenant.org, urls: tenant.urls, values: opts.values ?? valuesOf(tenant.org), errors: opts.errors ?? {},
-      logoError: opts.logoError ?? null, mailEnabled: ctx.mailer.enabled, isOwner: adminOf(request).session.admin.role === 'owner', hasLogo: Boolean(tenant.org.logoContentType), logoVersion: tenant.org.updatedAt.getTime().toString(36), maxLogoKb: MAX_LOGO_BYTES / 1024,
+      logoError: opts.logoError ?? null, mailEnabled: ctx.mailer.enabled, hasLogo: Boolean(tenant.org.logoContentType), logoVersion: tenant.org.updatedAt.getTime().toString(36), maxLogoKb: MAX_LOGO_BYTES / 1024,
     }, status);
   }
 

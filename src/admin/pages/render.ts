@@ -3,7 +3,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { page } from '../../plugins/view.ts';
 import { adminOf } from './guard.ts';
-import { roleAllows, type AdminRole } from '../roles.ts';
+import { canUse, roleAllows, type AdminRole } from '../roles.ts';
 
 export type AdminSection = 'home' | 'organization' | 'idps' | 'apps' | 'users' | 'policies' | 'audit' | 'tokens' | 'admins' | 'security';
 
@@ -16,10 +16,18 @@ const NAV: [AdminSection, string, string, AdminRole][] = [
 ];
 
 export function adminPage(request: FastifyRequest, reply: FastifyReply, template: string, section: AdminSection, data: Record<string, unknown>, status = 200) {
-  const { tenant, session } = adminOf(request);
+  const { tenant, session, keptForm } = adminOf(request);
+  // A console page's forms send their page's address to the console itself (never to another site): a form that
+  // meets an ended session returns there after sign-in (return-after-sign-in.ts). Elsewhere: no referrer at all.
+  reply.header('referrer-policy', 'same-origin');
   return page(request, reply, template, {
+    // A form's input kept when it met an ended session (return-after-sign-in.ts): the layout fills the form again.
+    keptForm: keptForm ?? null,
     wide: true, section, csrf: session.csrfToken, admin: session.admin.email, role: session.admin.role, slug: tenant.org.slug, flash: flashOf(request),
-    nav: NAV.filter((e) => roleAllows(session.admin.role, e[3])), can: (needed: AdminRole) => roleAllows(session.admin.role, needed), ...data,
+    nav: NAV.filter((e) => roleAllows(session.admin.role, e[3])),
+    // `it.can('POST', '/admin/apps/' + id + '/delete')`: whether this admin may use that route (roles.ts canUse),
+    // so a page leaves out the buttons and forms the server would refuse.
+    can: (method: string, path: string) => canUse(request.server.registeredRoutes, session.admin.role, method, path), ...data,
   }, status);
 }
 

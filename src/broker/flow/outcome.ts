@@ -6,8 +6,9 @@
 // Outcome.
 import { BROWSER_COOKIE, bindBrowser } from './browser.ts';
 
-/** What a failure page offers: a button that posts to `action` (the app is waiting), or a link to `loginUrl`. */
-export interface ReturnOffer { appName: string; answerable: boolean; action: string; loginUrl: string }
+/** What a failure page offers: a button that posts to `action` (the app is waiting), or a link to `loginUrl`; or,
+ *  `startAgainUrl`, a "Start again" link there (a sign-in that had already moved on, restart.ts). */
+export interface ReturnOffer { appName: string; answerable: boolean; action: string; loginUrl: string; startAgainUrl?: string }
 
 /** An auto-POST form: `target` names who receives it (the page says "Signing you in to <target>"). */
 export interface AutoPost { action: string; fields: Record<string, string>; target: string }

@@ -4,7 +4,8 @@
 // IdP-initiated login, the IdP it claims to come from, if that IdP allows unsolicited logins; then consumed once,
 // shared by every node. Only verified here: the IdP's cross-site POST carries no browser binding, so the browser is
 // redirected to a page that checks it (continue.ts). A refusal is audited and counted here, and ends the flow it
-// was for (its browser can take the app its error Response from the error page).
+// was for (its browser can take the app its error Response from the error page). An answer for a flow that has
+// already moved on (the browser's Back button) is refused too, with a way to start again (restart.ts).
 import type { AppContext } from '../../context.ts';
 import type { Tenant } from '../../plugins/tenant.ts';
 import { SamlError } from '../../saml/errors.ts';
@@ -14,6 +15,7 @@ import { receiveTestAnswer } from '../test-connection/result.ts';
 import { isUpstreamRefusal, type UpstreamLogin, type UpstreamProtocol, type UpstreamReturn } from '../upstream/protocol.ts';
 import { protocolOf } from '../upstream/registry.ts';
 import { failAndOffer, failureOf } from './fail.ts';
+import { movedOnFlow, refuseRepost } from './restart.ts';
 import { MAX_RELAY_STATE, storeFlow } from './load.ts';
 import { flowUrl, redirect, runHop, type Answer, type Hop, type Outcome } from './outcome.ts';
 import { STAGE, type FlowData } from './stages.ts';
@@ -25,6 +27,9 @@ export function returnFromUpstream(ctx: AppContext, tenant: Tenant, protocol: Up
     if (flow) hop.about(flow.id);
     // An admin's "Test connection" is its own kind of flow: it ends on its own result page, never signs anyone in.
     if (flow?.data.via === 'test') return receiveTestAnswer(ctx, tenant, flow, returned);
+    // Not waiting, but a login of ours that its IdP already answered: the same answer again (Back, a resent page).
+    const movedOn = flow ? null : await movedOnFlow(ctx, tenant, returned.relayState);
+    if (movedOn) return refuseRepost(ctx, tenant, hop, movedOn);
     return receiveLogin(ctx, tenant, hop, protocol, flow, returned);
   });
 }

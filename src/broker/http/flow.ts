@@ -7,6 +7,7 @@ import { requireTenant } from '../../plugins/tenant.ts';
 import { chooseIdp, showChooser } from '../flow/choose-idp.ts';
 import { continueFlow } from '../flow/continue.ts';
 import { returnFromFailure } from '../flow/fail.ts';
+import { showRestart } from '../flow/restart.ts';
 import { flowUrl } from '../flow/outcome.ts';
 import { finishAfterEnrolment, showSecondFactor, submitSecondFactor } from '../flow/second-factor.ts';
 import { showTestResult } from '../test-connection/result.ts';
@@ -29,6 +30,10 @@ export function flowRoutes(app: FastifyInstance, ctx: AppContext) {
   // A failed flow's "Return to <app>" button: the app's signed error Response, once, for the flow's own browser.
   app.post<FlowParams>('/flow/:id/return', async (request, reply) =>
     render(ctx, request, reply, await returnFromFailure(ctx, requireTenant(request), visit(request))));
+
+  // The IdP's answer came again for a flow that had moved on (Back): say so, and offer to start again.
+  app.get<FlowParams>('/flow/:id/restart', async (request, reply) =>
+    render(ctx, request, reply, await showRestart(ctx, requireTenant(request), visit(request))));
 
   // Stages 5–8: user, policy, response.
   app.get<FlowParams>('/flow/:id/continue', async (request, reply) =>
