@@ -8,7 +8,7 @@ import type { SAML } from '@node-saml/node-saml';
 import { Browser, formIn } from '../helpers/browser.ts';
 import { oathtool } from '../helpers/oathtool.ts';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.ts';
-import { appReceives, createWorld, idpAnswers, type World } from '../helpers/sso-world.ts';
+import { appReceives, createWorld, idpAnswers, upstreamRequest, type World } from '../helpers/sso-world.ts';
 import type { FakeIdp } from '../helpers/fake-idp.ts';
 import { totpFor, webauthnFor } from '../../src/mfa/for-tenant.ts';
 import { RecoveryCodes } from '../../src/mfa/recovery-codes.ts';
@@ -169,5 +169,40 @@ t.test('policy levels: any, totp, webauthn', async (t) => {
     t.match(res.body, /Save your recovery codes/, 'no code was left: a new set is shown');
     t.equal(codesOn(res.body).length, 10);
     t.equal((await appReceives(sp, await browser.post(`${w.base}${path.replace(/\/mfa$/, '')}/finish`, {}))).profile.nameID, 'bob@customer.example');
+  });
+
+  await t.test('a passkey-only user\'s wrong recovery codes lock like an app\'s: the login ends, and the lock lapses', async (t) => {
+    await setLevel('any');
+    const cleo = await w.org.store.users.create({ email: 'cleo@customer.example' });
+    const r = await passkeys.registrationOptions(cleo);
+    await passkeys.register(cleo, r.challenge, new SoftAuthenticator().create(r.options, origin), 'Cleo\'s key');
+    const cleoCodes = await new RecoveryCodes(w.org.store, w.ta.clock).issue(cleo.id);
+    const { mfaLockoutThreshold: threshold, mfaLockoutSeconds: seconds } = w.ta.ctx.config;
+    const browser = new Browser(w.ta);
+    const { path } = await loginAs(browser, cleo.email);
+    for (let i = 0; i < threshold; i++) {
+      const wrong = await browser.post(`${w.base}${path}`, { code: `aaaa-bbbb-${'cdefghjk'[i]}${'cdefghjk'[i]}` });
+      t.equal(wrong.statusCode, 400, `wrong code ${i + 1}`);
+    }
+    const locked = await browser.post(`${w.base}${path}`, { code: cleoCodes[0] });
+    t.equal(locked.statusCode, 423, 'then even a right code is refused: locked');
+    t.match(locked.body, /Try again in/);
+    t.equal(await new RecoveryCodes(w.org.store, w.ta.clock).left(cleo.id), 10, 'and not spent');
+    t.equal((await browser.post(`${w.base}${path}`, { code: cleoCodes[0] })).statusCode, 410, 'the login ended');
+    // Still locked in a new login; after the lock time (the broker's clock moved on: the IdP's assertion is made at
+    // that time, and the app's Response is only looked at, as node-saml checks it against the real time), it works.
+    const during = new Browser(w.ta);
+    t.equal((await during.post(`${w.base}${(await loginAs(during, cleo.email)).path}`, { code: cleoCodes[0] })).statusCode, 423, 'a new login is locked too');
+    w.ta.clock.advance((seconds + 1) * 1000);
+    const later = new Browser(w.ta);
+    const start = await later.get(await sp.getAuthorizeUrlAsync('relay', undefined, {}));
+    const req = upstreamRequest(String(start.headers.location));
+    const samlResponse = await fake.response({ acsUrl: w.org.urls.spAcs, audience: w.org.urls.spEntityId, inResponseTo: req.id, nameId: cleo.email, attributes: { email: [cleo.email], firstName: ['Cleo'], lastName: ['C'], groups: [] }, now: w.ta.clock.now() });
+    const acs = await later.post(w.org.urls.spAcs, { SAMLResponse: samlResponse, RelayState: req.relayState }, { crossSite: true });
+    const path2 = String((await later.get(`${w.base}${acs.headers.location}`)).headers.location);
+    const res = await later.post(`${w.base}${path2}`, { code: cleoCodes[0] });
+    t.equal(res.statusCode, 200);
+    t.ok(formIn(res.body)?.fields.SAMLResponse, 'after the lock time, the code works: the app gets its Response');
+    t.equal(await new RecoveryCodes(w.org.store, w.ta.clock).left(cleo.id), 9);
   });
 });
