@@ -54,7 +54,8 @@ export async function organizationPages(app: FastifyInstance, { ctx }: { ctx: Ap
     const saved = await withFieldErrors(() => updateOrganizationSettings(ctx, tenant.org.id, {
       name: values.name as string, logoUrl: optionalText(request.body, 'logoUrl'), primaryColor: values.primaryColor as string, accentColor: values.accentColor as string,
       loginMessage: optionalText(request.body, 'loginMessage'), sessionTtlSeconds: wholeNumber(values.sessionTtlSeconds), totpDigits: wholeNumber(values.totpDigits),
-      totpPeriod: wholeNumber(values.totpPeriod), totpAlgorithm: values.totpAlgorithm as string, webauthnCounterPolicy: values.webauthnCounterPolicy as string,
+      totpPeriod: wholeNumber(values.totpPeriod), totpAlgorithm: values.totpAlgorithm as string, // A form without the field (posted by a script written before it existed) leaves the policy as it is.
+      webauthnCounterPolicy: (values.webauthnCounterPolicy as string) || undefined,
       jitProvisioning: values.jitProvisioning as boolean, requireAdminTotp: values.requireAdminTotp as boolean, notifyNewDevice: values.notifyNewDevice as boolean,
     }, session.admin.email));
     if (!saved.ok) return settingsPage(request, reply, { values, errors: saved.errors }, 400);
