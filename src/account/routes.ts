@@ -204,15 +204,19 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: { ctx: AppCon
   app.post<Form>(PASSKEYS_PATH, async (request, reply) => {
     const found = await forPost(request, reply);
     if (!found) return reply;
+    let codes: string[] | null;
     try {
-      await addPasskey(ctx, found.tenant, found.account, request.cookies[CHALLENGE_COOKIE], parsePasskeyAnswer(str(request.body?.passkey)), request.body?.passkeyName);
+      codes = await addPasskey(ctx, found.tenant, found.account, request.cookies[CHALLENGE_COOKIE], parsePasskeyAnswer(str(request.body?.passkey)), request.body?.passkeyName);
     } catch (err) {
       if (err instanceof AppError && err.code === 'account_check_needed') return accountPage(request, reply, found.tenant, found.account, { error: err });
       if (err instanceof AppError && err.status < 500) return newPasskeyPage(request, reply, found.tenant, found.account, err);
       throw err;
     }
     reply.clearCookie(CHALLENGE_COOKIE, { ...cookieOptions(ctx.config), path: ACCOUNT_PATH });
-    return reply.redirect(`${ACCOUNT_PATH}?done=passkey-added`, 303);
+    if (!codes) return reply.redirect(`${ACCOUNT_PATH}?done=passkey-added`, 303);
+    // A first second factor: its recovery codes, shown once (as after a first authenticator app).
+    keepCodes(reply, found.tenant, found.account, codes);
+    return reply.redirect(CODES_PATH, 303);
   });
 
   app.post<Form & { Params: { id: string } }>(`${PASSKEYS_PATH}/:id/rename`, async (request, reply) => {

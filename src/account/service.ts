@@ -10,6 +10,7 @@ import { devicesFor, totpFor, webauthnFor } from '../mfa/for-tenant.ts';
 import type { IssuedChallenge } from '../mfa/webauthn-service.ts';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { FactorStatus } from '../mfa/totp-service.ts';
+import { RecoveryCodes } from '../mfa/recovery-codes.ts';
 import type { Tenant } from '../plugins/tenant.ts';
 import type { BrokerSessionRow } from '../store/broker-sessions.ts';
 import type { User } from '../store/users.ts';
@@ -68,7 +69,7 @@ export async function accountOverview(ctx: AppContext, tenant: Tenant, account: 
     user: account.user,
     factor,
     lockNotice: totp.notice(factor),
-    recoveryCodesLeft: factor.state === 'active' ? await totp.recoveryCodesLeft(userId) : 0,
+    recoveryCodesLeft: factor.state === 'active' || passkeys.length ? await totp.recoveryCodesLeft(userId) : 0,
     checked: checkedRecently(ctx, account),
     devices: devices.filter((d) => d.expiresAt > now).map((d) => ({ id: d.id, label: d.label ?? 'Unnamed device', createdAt: d.createdAt, expiresAt: d.expiresAt })),
     signIns,
@@ -169,9 +170,15 @@ export async function newPasskeyOptions(ctx: AppContext, tenant: Tenant, account
   return passkeysOf(ctx, tenant).registrationOptions(account.user);
 }
 
-export async function addPasskey(ctx: AppContext, tenant: Tenant, account: Account, sealed: string | undefined, answer: RegistrationResponseJSON, name: unknown) {
+/** A new passkey; recovery codes to show once when the user had none left (a first second factor), else null. */
+export async function addPasskey(ctx: AppContext, tenant: Tenant, account: Account, sealed: string | undefined, answer: RegistrationResponseJSON, name: unknown): Promise<string[] | null> {
   await requireFresh(ctx, tenant, account);
-  return passkeysOf(ctx, tenant).register(account.user, openChallenge(ctx, tenant, account, sealed), answer, name);
+  await passkeysOf(ctx, tenant).register(account.user, openChallenge(ctx, tenant, account, sealed), answer, name);
+  const recovery = new RecoveryCodes(tenant.store, ctx.clock);
+  if ((await recovery.left(account.user.id)) > 0) return null;
+  const codes = await recovery.issue(account.user.id);
+  await tenant.store.audit.record({ type: 'mfa.recovery_codes_issued', userId: account.user.id, at: ctx.clock.now(), details: { for: 'passkey', via: 'account' } });
+  return codes;
 }
 
 export async function renamePasskey(ctx: AppContext, tenant: Tenant, account: Account, id: string, name: unknown) {

@@ -4,7 +4,7 @@ import type { Organization } from '../store/organizations.ts';
 import type { TenantStore } from '../store/store.ts';
 import { RememberedDevices } from './remembered-devices.ts';
 import { TotpService, type TotpAlgorithm } from './totp-service.ts';
-import { relyingPartyOf, WebAuthnService } from './webauthn-service.ts';
+import { relyingPartyOf, WebAuthnService, type WebAuthnCounterPolicy } from './webauthn-service.ts';
 
 export function totpFor(ctx: AppContext, org: Organization, store: TenantStore) {
   return new TotpService(store, ctx.box, ctx.clock, {
@@ -17,4 +17,4 @@ export const devicesFor = (ctx: AppContext, store: TenantStore) => new Remembere
 
 /** Passkeys of one organisation: the relying party is its own host (`baseUrl`, from orgs/urls.ts). */
 export const webauthnFor = (ctx: AppContext, org: Organization, store: TenantStore, baseUrl: string) =>
-  new WebAuthnService(store, ctx.clock, relyingPartyOf(baseUrl, org.name));
+  new WebAuthnService(store, ctx.clock, relyingPartyOf(baseUrl, org.name), org.webauthnCounterPolicy as WebAuthnCounterPolicy);

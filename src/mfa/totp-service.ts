@@ -11,7 +11,7 @@ import { AppError } from '../errors.ts';
 import type { TenantStore } from '../store/store.ts';
 import type { TotpFactorRow } from '../store/totp-factors.ts';
 import { lastTryMessage, lockedMessage } from './lockout-wording.ts';
-import { hashRecoveryCode, newRecoveryCode, normaliseRecoveryCode, RECOVERY_CODE, RECOVERY_CODE_COUNT, recoveryCodeMatches } from './recovery-codes.ts';
+import { normaliseRecoveryCode, RECOVERY_CODE, RecoveryCodes } from './recovery-codes.ts';
 
 export type TotpAlgorithm = 'SHA1' | 'SHA256' | 'SHA512';
 
@@ -141,24 +141,27 @@ export class TotpService {
     return replaced ? null : this.newRecoveryCodes(userId);
   }
 
-  /** Ten new recovery codes for an active factor; the old ones stop working. Shown once. */
+  /** Ten new recovery codes for a user with a second factor (an active app or a passkey); the old ones stop
+   *  working. Shown once. */
   async regenerateRecoveryCodes(userId: string): Promise<string[]> {
     const factor = await this.store.totp.find(userId);
-    if (factor?.status !== 'active') throw new AppError('mfa_not_enrolled', 'Two-factor authentication is not set up for this account.');
+    if (factor?.status !== 'active' && !(await this.store.webauthn.count(userId))) throw new AppError('mfa_not_enrolled', 'Two-factor authentication is not set up for this account.');
     const codes = await this.newRecoveryCodes(userId);
     await this.store.audit.record({ type: 'mfa.recovery_codes_regenerated', userId, at: this.clock.now() });
     return codes;
   }
 
   /** How many recovery codes are left unused. */
-  async recoveryCodesLeft(userId: string): Promise<number> {
-    return (await this.store.totp.unusedRecoveryCodes(userId)).length;
+  recoveryCodesLeft(userId: string): Promise<number> {
+    return this.recovery.left(userId);
   }
 
-  private async newRecoveryCodes(userId: string) {
-    const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
-    await this.store.totp.replaceRecoveryCodes(userId, await Promise.all(codes.map(hashRecoveryCode)));
-    return codes;
+  private newRecoveryCodes(userId: string) {
+    return this.recovery.issue(userId);
+  }
+
+  private get recovery() {
+    return new RecoveryCodes(this.store, this.clock);
   }
 
   /** A TOTP code or a recovery code for an active factor. Throws AppError with a stable code on failure. */
@@ -201,14 +204,10 @@ export class TotpService {
   private async useRecoveryCode(userId: string, factor: { lockedUntil: Date | null }, code: string): Promise<VerifyOutcome> {
     const now = this.clock.now();
     if (factor.lockedUntil && factor.lockedUntil > now) throw this.locked(factor.lockedUntil);
-    const unused = await this.store.totp.unusedRecoveryCodes(userId);
-    for (const row of unused) {
-      if (await recoveryCodeMatches(row.codeHash, code)) {
-        if (!(await this.store.totp.useRecoveryCode(row.id, now))) break;
-        await this.store.totp.resetFailures(userId);
-        await this.store.audit.record({ type: 'mfa.recovery_code_used', userId, at: now, details: { remaining: unused.length - 1 } });
-        return { method: 'recovery', remainingRecoveryCodes: unused.length - 1 };
-      }
+    const remaining = await this.recovery.use(userId, code);
+    if (remaining !== null) {
+      await this.store.totp.resetFailures(userId);
+      return { method: 'recovery', remainingRecoveryCodes: remaining };
     }
     await this.failure(userId, now);
     throw new AppError('mfa_invalid_code', 'That recovery code is not valid or was already used.');
@@ -228,12 +227,7 @@ export class TotpService {
     return new AppError('mfa_locked', lockedMessage(until, this.clock.now()), { lockedUntil: until.toISOString() });
   }
 
-  // Admin actions
-  async reset(userId: string, actor: string) {
-    await this.store.totp.deleteAll(userId);
-    await this.store.devices.revoke(userId, null, this.clock.now());
-    await this.store.audit.record({ type: 'mfa.reset', actor, userId, at: this.clock.now() });
-  }
+  // Admin actions (a reset of the whole second factor: reset-second-factor.ts)
   async unlock(userId: string, actor: string) {
     await this.store.totp.resetFailures(userId);
     await this.store.audit.record({ type: 'mfa.unlocked', actor, userId, at: this.clock.now() });

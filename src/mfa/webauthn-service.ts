@@ -18,6 +18,20 @@ import { AppError } from '../errors.ts';
 import type { TenantStore } from '../store/store.ts';
 import type { WebAuthnCredentialRow } from '../store/webauthn-credentials.ts';
 
+/**
+ * What a signature counter that did not move forward means to an organisation (`webauthnCounterPolicy`):
+ * `refuse` (the default) refuses the sign-in, flags the credential and audits it; `allow-flagged` accepts the
+ * sign-in, flags the credential and audits it, for organisations whose users have keys known to reset their counter.
+ * Either way the judgement comes only after the signature verified: an answer that does not verify is a refusal like
+ * any other and changes nothing. A credential that reports 0 and was always seen at 0 (synced passkeys) keeps no
+ * counter and is accepted under both.
+ */
+export const WEBAUTHN_COUNTER_POLICIES = ['refuse', 'allow-flagged'] as const;
+export type WebAuthnCounterPolicy = (typeof WEBAUTHN_COUNTER_POLICIES)[number];
+
+/** True when `next` is not a forward move from `stored` (WebAuthn L2 §6.1.1): both 0 is "no counter kept". */
+export const counterWentBack = (stored: number, next: number) => (stored > 0 || next > 0) && next <= stored;
+
 /** Who the credentials are for: `id` is the RP ID (the organisation's host name), `origin` the one origin allowed. */
 export interface RelyingParty { id: string; origin: string; name: string }
 
@@ -72,7 +86,7 @@ function refusal(err: unknown): AppError {
 }
 
 export class WebAuthnService {
-  constructor(private readonly store: TenantStore, private readonly clock: Clock, private readonly rp: RelyingParty) {}
+  constructor(private readonly store: TenantStore, private readonly clock: Clock, private readonly rp: RelyingParty, private readonly counterPolicy: WebAuthnCounterPolicy = 'refuse') {}
 
   list(userId: string) {
     return this.store.webauthn.list(userId);
@@ -141,8 +155,10 @@ export class WebAuthnService {
 
   /**
    * Verifies an assertion of `userId`'s credential. Refused: a credential unknown to this organisation (another
-   * organisation's, or removed), another user's, a spent or stale challenge, another origin or RP ID, and a signature
-   * counter that did not move forward (a possible clone: the credential is flagged and the refusal audited).
+   * organisation's, or removed), another user's, a spent or stale challenge, another origin or RP ID, a signature that
+   * does not verify, and, under the `refuse` counter policy, a signature counter that did not move forward (a possible
+   * clone: the credential is flagged and the refusal audited). Under `allow-flagged` such an answer is accepted, the
+   * credential flagged and the event audited.
    */
   async authenticate(userId: string, challenge: IssuedChallenge | undefined, response: AuthenticationResponseJSON): Promise<WebAuthnCredentialRow> {
     await this.spend(challenge);
@@ -153,27 +169,40 @@ export class WebAuthnService {
     const now = this.clock.now();
     let verified;
     try {
+      // The library is given counter 0 so that it never judges the counter itself: the signature is verified first,
+      // and only a verified answer's counter is judged below, so a forged answer can never flag or change anything.
       verified = await verifyAuthenticationResponse({
         response, expectedChallenge: challenge!.value, expectedOrigin: this.rp.origin, expectedRPID: this.rp.id, requireUserVerification: false,
-        credential: { id: row.credentialId, publicKey: Buffer.from(row.publicKey, 'base64url'), counter: row.counter, transports: transportsOf(row) },
+        credential: { id: row.credentialId, publicKey: Buffer.from(row.publicKey, 'base64url'), counter: 0, transports: transportsOf(row) },
       });
     } catch (err) {
-      if (err instanceof Error && /counter value/i.test(err.message)) throw await this.counterWentBack(row, err.message, now);
       throw refusal(err);
     }
     if (!verified.verified) throw refusal(new Error('not verified'));
     const info = verified.authenticationInfo;
+    const flags = { deviceType: info.credentialDeviceType, backedUp: info.credentialBackedUp };
+    if (counterWentBack(row.counter, info.newCounter)) {
+      await this.counterRegressed(row, info.newCounter, 'lower than or equal to the last one seen', now);
+      // Accepted while flagged: the stored counter does not move back, so the key that kept counting still works.
+      await this.store.webauthn.used(row.id, row.counter, row.counter, flags, now);
+      return row;
+    }
     // Two answers racing with the same counter value: only one moves it.
-    if (!(await this.store.webauthn.used(row.id, info.newCounter, row.counter, { deviceType: info.credentialDeviceType, backedUp: info.credentialBackedUp }, now))) {
-      throw await this.counterWentBack(row, 'the counter was moved by another sign-in meanwhile', now);
+    if (!(await this.store.webauthn.used(row.id, info.newCounter, row.counter, flags, now))) {
+      await this.counterRegressed(row, info.newCounter, 'the counter was moved by another sign-in meanwhile', now);
     }
     return row;
   }
 
-  private async counterWentBack(row: WebAuthnCredentialRow, detail: string, now: Date) {
+  /** A verified answer whose counter did not move forward: flagged and audited; refused under `refuse`. */
+  private async counterRegressed(row: WebAuthnCredentialRow, reported: number, detail: string, now: Date) {
+    const refused = this.counterPolicy !== 'allow-flagged';
     await this.store.webauthn.flagCounterWentBack(row.id, now);
-    await this.store.audit.record({ type: 'mfa.webauthn_counter_regressed', outcome: 'failure', code: 'webauthn_counter_regressed', userId: row.userId, at: now, details: { credential: row.id, name: row.name, detail } });
-    return new AppError('webauthn_counter_regressed', 'This security key answered with an older signature count than before, which a copied key would do. It was refused; ask your administrator.');
+    await this.store.audit.record({
+      type: 'webauthn.counter_regressed', outcome: refused ? 'failure' : 'success', code: 'webauthn_counter_regressed', userId: row.userId, at: now,
+      details: { credential: row.id, name: row.name, stored: row.counter, reported, detail, policy: this.counterPolicy, refused },
+    });
+    if (refused) throw new AppError('webauthn_counter_regressed', 'This security key answered with an older signature count than before, which a copied key would do. It was refused; ask your administrator.');
   }
 
   async rename(userId: string, id: string, name: unknown, actor: string) {

@@ -3,6 +3,7 @@
 import type { AppContext } from '../context.ts';
 import { ValidationError } from '../errors.ts';
 import type { BrandingUpdate, SettingsUpdate } from '../store/organizations.ts';
+import { WEBAUTHN_COUNTER_POLICIES } from '../mfa/webauthn-service.ts';
 
 const COLOR = /^#[0-9a-f]{6}$/i;
 
@@ -24,6 +25,7 @@ export async function updateOrganizationSettings(ctx: AppContext, orgId: string,
   if (input.jitProvisioning !== undefined && typeof input.jitProvisioning !== 'boolean') problems.jitProvisioning = 'must be on or off';
   if (input.requireAdminTotp !== undefined && typeof input.requireAdminTotp !== 'boolean') problems.requireAdminTotp = 'must be on or off';
   if (input.notifyNewDevice !== undefined && typeof input.notifyNewDevice !== 'boolean') problems.notifyNewDevice = 'must be on or off';
+  if (input.webauthnCounterPolicy !== undefined && !(WEBAUTHN_COUNTER_POLICIES as readonly unknown[]).includes(input.webauthnCounterPolicy)) problems.webauthnCounterPolicy = 'must be refuse or allow-flagged';
   if (input.totpDigits !== undefined && ![6, 8].includes(input.totpDigits)) problems.totpDigits = 'must be 6 or 8';
   if (input.totpPeriod !== undefined && (!Number.isInteger(input.totpPeriod) || input.totpPeriod < 15 || input.totpPeriod > 120)) problems.totpPeriod = 'must be 15-120 seconds';
   if (input.totpAlgorithm !== undefined && !['SHA1', 'SHA256', 'SHA512'].includes(input.totpAlgorithm)) problems.totpAlgorithm = 'must be SHA1, SHA256 or SHA512';

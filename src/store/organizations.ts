@@ -7,7 +7,7 @@ export type Organization = Omit<OrganizationRow, 'logo'>;
 const WITHOUT_LOGO = { logo: true } as const;
 
 export type BrandingUpdate = Partial<Pick<Organization, 'name' | 'logoUrl' | 'primaryColor' | 'accentColor' | 'loginMessage'>>;
-export type SettingsUpdate = Partial<Pick<Organization, 'jitProvisioning' | 'sessionTtlSeconds' | 'totpDigits' | 'totpPeriod' | 'totpAlgorithm' | 'requireAdminTotp' | 'notifyNewDevice'>>;
+export type SettingsUpdate = Partial<Pick<Organization, 'jitProvisioning' | 'sessionTtlSeconds' | 'totpDigits' | 'totpPeriod' | 'totpAlgorithm' | 'requireAdminTotp' | 'notifyNewDevice' | 'webauthnCounterPolicy'>>;
 
 export class OrganizationRepository {
   constructor(private readonly db: Db) {}

@@ -5,6 +5,7 @@
 import type { AppContext } from '../context.ts';
 import { AppError, ValidationError } from '../errors.ts';
 import { devicesFor, totpFor, webauthnFor } from '../mfa/for-tenant.ts';
+import { resetSecondFactor, type SecondFactorRemoved } from '../mfa/reset-second-factor.ts';
 import { orgUrls } from '../orgs/urls.ts';
 import type { IdentityProvider } from '../store/identity-providers.ts';
 import type { Organization } from '../store/organizations.ts';
@@ -127,12 +128,14 @@ export class UserAdmin {
     });
   }
 
-  /** Removes the second factor and recovery codes (and remembered devices): the user enrols again. The user is told
-   *  by e-mail when it is set up (so that a reset they did not ask for does not go unnoticed). */
-  async resetTotp(id: string, actor: string): Promise<void> {
+  /** Removes the whole second factor: the authenticator app, passkeys and security keys, recovery codes and
+   *  remembered devices (mfa/reset-second-factor.ts): the user enrols again. The user is told by e-mail when it is set
+   *  up (so that a reset they did not ask for does not go unnoticed). */
+  async resetTotp(id: string, actor: string): Promise<SecondFactorRemoved> {
     const user = await this.get(id);
-    await totpFor(this.ctx, this.tenant.org, this.store).reset(id, actor);
+    const removed = await resetSecondFactor(this.store, this.ctx.clock, id, actor);
     if (this.ctx.mailer.enabled) inBackground(this.ctx, this.store, mfaResetMessage(this.ctx, this.tenant.org, user, this.ctx.clock.now()), { userId: id, actor });
+    return removed;
   }
 
   /** Clears a lockout after too many wrong codes (and the failure count). */

@@ -1,7 +1,10 @@
 // Passkeys as the second factor, end to end in Chromium with its virtual authenticator (DevTools protocol
 // WebAuthn.addVirtualAuthenticator through playwright-core): an app whose policy asks for a passkey only (`webauthn`)
-// enrols one during login, then signs in with it, each time ending with a Response that node-saml accepts. The pages
-// are checked at 1280 and 390 px with axe-core and used by keyboard only. The upstream IdP's part runs over HTTP
+// enrols one during login (its recovery codes shown once, none broken across lines at 390 px, downloadable), then
+// signs in with it, then, the key lost, with a recovery code that leads to setting up a new passkey; each time ending
+// with a Response that node-saml accepts. Every page (setup, codes, sign-in, new passkey after recovery, account page)
+// is checked at 1280 and 390 px with axe-core (no serious or critical violation, no sideways scrolling) and used by
+// keyboard only. The upstream IdP's part runs over HTTP
 // (the fake IdP is no web server); Chromium takes over the login's browser-binding cookie at the continue step.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -77,6 +80,7 @@ t.test('a passkey enrolled during login, then used to sign in; the app accepts b
   }
 
   let posted = '';
+  let codes: string[] = [];
   page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/mfa')) posted = r.postData() ?? ''; });
 
   await t.test('first login: the policy asks for a passkey; one is set up by keyboard and the app gets its Response', async (t) => {
@@ -90,6 +94,23 @@ t.test('a passkey enrolled during login, then used to sign in; the app accepts b
     await page.keyboard.press('Control+A');
     await page.keyboard.type('Work laptop');
     t.ok(await tabTo(page, /Set up a passkey/), 'the button is reachable by Tab');
+    await page.keyboard.press('Enter');
+    // A first factor: the recovery codes, shown once, before the app.
+    await page.waitForSelector('#recovery-codes');
+    t.match(await page.textContent('main'), /Your passkey is set up/);
+    await checkPage(t, page, 'recovery codes after a passkey');
+    await page.setViewportSize({ width: 390, height: 900 });
+    const lines = await page.$$eval('#recovery-codes li', (items) => items.map((li) => ({ text: li.textContent!, height: li.getBoundingClientRect().height, lineHeight: parseFloat(getComputedStyle(li).lineHeight) })));
+    t.equal(lines.length, 10, 'ten codes');
+    t.same(lines.filter((l) => l.height > l.lineHeight * 1.5).map((l) => l.text), [], 'no code breaks across lines at 390 px');
+    codes = lines.map((l) => l.text);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+    t.equal(download.suggestedFilename(), 'recovery-codes.txt');
+    const saved = readFileSync((await download.path())!, 'utf8');
+    t.same(codes.filter((c) => !saved.includes(c)), [], 'the .txt holds every code');
+    t.ok(await tabTo(page, /Copy codes/), 'copy is reachable by Tab');
+    t.ok(await tabTo(page, /Print/), 'print is reachable by Tab');
+    t.ok(await tabTo(page, /I saved them/), 'continue is reachable by Tab');
     await page.keyboard.press('Enter');
     await page.waitForURL(app.acsUrls[0]);
     t.equal(received.length, 1, 'the app received a Response');
@@ -107,7 +128,7 @@ t.test('a passkey enrolled during login, then used to sign in; the app accepts b
     const flowPath = await loginInChromium();
     t.equal(new URL(page.url()).pathname, `${flowPath}/mfa`);
     t.match(await page.textContent('main'), /Use your passkey or security key to open/);
-    t.equal(await page.$('#code'), null, 'no code field at this level');
+    t.match(await page.textContent('main'), /Lost your passkey or key\? Enter a recovery code/, 'no app code field at this level: only the recovery code');
     await checkPage(t, page, 'passkey sign-in page');
     t.ok(await tabTo(page, /Use your passkey/), 'the button is reachable by Tab');
     await page.keyboard.press('Enter');
@@ -120,6 +141,33 @@ t.test('a passkey enrolled during login, then used to sign in; the app accepts b
     const replay = await http.post(`${w.base}${flowPath}/mfa`, Object.fromEntries(new URLSearchParams(posted)));
     t.equal(replay.statusCode, 410, 'the same answer on the completed flow: refused');
     t.match(replay.body, /flow_not_found/);
+  });
+
+  await t.test('the key lost: a recovery code by keyboard, then a new passkey before the app', async (t) => {
+    await cdp.send('WebAuthn.clearCredentials', { authenticatorId }); // the key is gone
+    const flowPath = await loginInChromium();
+    t.equal(new URL(page.url()).pathname, `${flowPath}/mfa`);
+    await page.setViewportSize({ width: 390, height: 900 });
+    t.ok(await tabTo(page, /^code$/), 'the recovery code field is reachable by Tab');
+    await page.keyboard.type(codes[0]);
+    t.ok(await tabTo(page, /Use the recovery code/), 'its button too');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#recovered-notice');
+    t.match(await page.textContent('h1'), /Set up a new passkey/);
+    t.match(await page.textContent('#recovered-notice'), /9 left/);
+    t.equal(received.length, 2, 'no Response yet');
+    await checkPage(t, page, 'new passkey after a recovery code');
+    await page.setViewportSize({ width: 390, height: 900 });
+    t.ok(await tabTo(page, /^passkeyName$/), 'the name field is reachable by Tab');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('Spare key');
+    t.ok(await tabTo(page, /Set up a passkey/), 'the button is reachable by Tab');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(app.acsUrls[0]);
+    t.equal(received.length, 3, 'the app gets its Response after the new passkey (codes left: none shown)');
+    const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: received[2] });
+    t.equal(profile!.nameID, 'ann@customer.example');
+    t.same((await w.org.store.webauthn.list(ann.id)).map((c) => c.name), ['Work laptop', 'Spare key']);
   });
 
   await t.test('account page: the check with the passkey, then rename and remove it', async (t) => {
@@ -138,7 +186,7 @@ t.test('a passkey enrolled during login, then used to sign in; the app accepts b
     await checkPage(t, page, 'account page, checked, with a passkey');
     await page.click(`button[aria-label="Remove Old laptop"]`);
     await page.waitForURL(`${w.base}/account?done=passkey-removed`);
-    t.equal((await w.org.store.webauthn.list(ann.id)).length, 0, 'removed');
+    t.same((await w.org.store.webauthn.list(ann.id)).map((c) => c.name), ['Spare key'], 'removed');
     t.equal((await w.org.store.audit.list({ userId: ann.id, type: 'mfa.webauthn_removed' }))[0].actor, 'ann@customer.example', 'audited, by the user');
   });
 

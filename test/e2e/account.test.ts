@@ -246,8 +246,15 @@ t.test('account page passkeys: added after a check, refused without one or repla
   const answer = JSON.stringify(key.create(optionsOn(first.body), origin));
   const added = await browser.post(`${w.base}/account/passkeys`, { passkey: answer, passkeyName: 'Blue key' });
   t.equal(added.statusCode, 303);
-  t.equal(added.headers.location, '/account?done=passkey-added');
+  t.equal(added.headers.location, '/account/recovery-codes', 'a first second factor: its recovery codes follow');
   t.same((await w.org.store.webauthn.list(ann.id)).map((c) => c.name), ['Blue key']);
+  const codesPage = await browser.get(`${w.base}/account/recovery-codes`);
+  const codes = [...codesPage.body.matchAll(/<li>([a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{2})<\/li>/g)].map((m) => m[1]);
+  t.equal(codes.length, 10, 'ten codes, shown once');
+  t.match(codesPage.body, /lose your authenticator app, passkey or security key/);
+  t.equal([...(await browser.get(`${w.base}/account/recovery-codes`)).body.matchAll(/<li>[a-z2-9]{4}-/g)].length, 0, 'not shown again on reload');
+  t.equal((await w.org.store.audit.list({ userId: ann.id, type: 'mfa.recovery_codes_issued' })).length, 1, 'audited');
+  t.match((await browser.get(`${w.base}/account`)).body, /<strong>10<\/strong> of 10 recovery codes are unused/, 'the account page counts them');
   const replay = await browser.post(`${w.base}/account/passkeys`, { passkey: answer, passkeyName: 'Blue key' });
   t.equal(replay.statusCode, 400, 'the same answer again: refused (the user has a factor now, so first the check)');
   t.match(replay.body, /first confirm it is you/);
@@ -274,4 +281,13 @@ t.test('account page passkeys: added after a check, refused without one or repla
   t.equal(phone.statusCode, 400, 'a passkey needs a name');
   t.match(phone.body, /Give the passkey a name/);
   t.equal((await w.org.store.webauthn.list(ann.id)).length, 1);
+  const named = await browser.post(`${w.base}/account/passkeys`, { passkey: JSON.stringify(key.create(optionsOn(phone.body), origin)), passkeyName: 'Phone' });
+  t.equal(named.headers.location, '/account?done=passkey-added', 'a second passkey: the codes stay as they are, none shown');
+  t.equal((await w.org.store.webauthn.list(ann.id)).length, 2);
+  // A passkey-only user makes new recovery codes after the check, like a user with an app.
+  const renewed = await browser.post(`${w.base}/account/recovery-codes`, {});
+  t.equal(renewed.headers.location, '/account/recovery-codes');
+  const fresh = [...(await browser.get(`${w.base}/account/recovery-codes`)).body.matchAll(/<li>([a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{2})<\/li>/g)].map((m) => m[1]);
+  t.equal(fresh.length, 10);
+  t.notSame(fresh, codes, 'a new set');
 });

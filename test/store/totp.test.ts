@@ -5,6 +5,7 @@ import { bootstrap } from '../../src/bootstrap.ts';
 import { oathtool } from '../helpers/oathtool.ts';
 import { TotpService, DEFAULT_LOCKOUT, type TotpSettings } from '../../src/mfa/totp-service.ts';
 import { RememberedDevices } from '../../src/mfa/remembered-devices.ts';
+import { resetSecondFactor } from '../../src/mfa/reset-second-factor.ts';
 import { AppError } from '../../src/errors.ts';
 
 const settings: TotpSettings = { digits: 6, period: 30, algorithm: 'SHA1', issuer: 'Pied Pipers', ...DEFAULT_LOCKOUT };
@@ -229,7 +230,7 @@ for (const provider of testProviders()) {
       const foreign = new TotpService(hooli.store, tc.ctx.box, tc.clock, settings);
       tc.clock.advance(60_000);
       t.equal(await codeOf(foreign.verify(user.id, oathtool(secret, tc.clock.now()))), 'mfa_not_enrolled');
-      await foreign.reset(user.id, 'evil');
+      await resetSecondFactor(hooli.store, tc.clock, user.id, 'evil');
       t.match(await totp.status(user.id), { state: 'active' }, 'untouched');
     });
 
@@ -265,7 +266,7 @@ for (const provider of testProviders()) {
     });
 
     t.test('admin reset removes the factor, recovery codes and devices', async (t) => {
-      await totp.reset(user.id, 'admin@x');
+      await resetSecondFactor(pp.store, tc.clock, user.id, 'admin@x');
       t.match(await totp.status(user.id), { state: 'none' });
       t.equal((await pp.store.totp.unusedRecoveryCodes(user.id)).length, 0);
       t.ok((await pp.store.audit.list({ type: 'mfa.reset' })).length >= 1);

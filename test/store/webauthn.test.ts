@@ -1,11 +1,15 @@
 // Passkeys and security keys (mfa/webauthn-service.ts) on both databases, with a software authenticator built to the
 // WebAuthn spec: registration and sign-in, and every refusal of issue 23 below the browser: another organisation's
 // or user's credential, a replayed or stale challenge (also answered on another node), a wrong origin or RP ID, a
-// counter that goes backwards (flagged and audited), and names.
+// counter that goes backwards under both counter policies (judged only after the signature verified; synced passkeys
+// at 0 always accepted), names, recovery codes shared by every factor, and the admin's reset of the whole factor.
 import t from 'tap';
 import { createTestContext, createOrg, testProviders } from '../helpers/context.ts';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.ts';
-import { relyingPartyOf, WebAuthnService, CHALLENGE_SECONDS } from '../../src/mfa/webauthn-service.ts';
+import { generateKeyPairSync } from 'node:crypto';
+import { relyingPartyOf, WebAuthnService, CHALLENGE_SECONDS, counterWentBack } from '../../src/mfa/webauthn-service.ts';
+import { resetSecondFactor } from '../../src/mfa/reset-second-factor.ts';
+import { RecoveryCodes } from '../../src/mfa/recovery-codes.ts';
 import type { AppError } from '../../src/errors.ts';
 
 const codeOf = async (p: Promise<unknown>) => p.then(() => 'ok', (e: AppError) => e.code ?? String(e));
@@ -105,9 +109,121 @@ for (const provider of testProviders()) {
       const after = (await service.list(ann.id)).find((c) => c.id === before.id)!;
       t.ok(after.counterWentBackAt, 'flagged');
       t.equal(after.counter, before.counter, 'the stored counter stays');
-      const audit = await pp.store.audit.list({ userId: ann.id, type: 'mfa.webauthn_counter_regressed' });
+      const audit = await pp.store.audit.list({ userId: ann.id, type: 'webauthn.counter_regressed' });
       t.equal(audit.length, 1);
-      t.equal(audit[0].details.credential, before.id);
+      t.match(audit[0], { outcome: 'failure', code: 'webauthn_counter_regressed', details: { credential: before.id, stored: before.counter, reported: before.counter - 1, policy: 'refuse', refused: true } });
+    });
+
+    t.test('what counts as going backwards: lower or equal, unless both are 0', async (t) => {
+      t.equal(counterWentBack(0, 0), false, 'no counter kept (synced passkeys)');
+      t.equal(counterWentBack(0, 1), false);
+      t.equal(counterWentBack(4, 5), false);
+      t.equal(counterWentBack(5, 5), true, 'the same value again');
+      t.equal(counterWentBack(5, 4), true);
+      t.equal(counterWentBack(5, 0), true, 'a key that counted reports 0');
+    });
+
+    await t.test('counter policies: refuse and allow-flagged; a forged answer never flags or changes anything', async (t) => {
+      const carl = await pp.store.users.create({ email: 'carl@customer.example' });
+      const lenient = new WebAuthnService(pp.store, tc.clock, rp, 'allow-flagged');
+      const strict = new WebAuthnService(pp.store, tc.clock, rp, 'refuse');
+      const counting = new SoftAuthenticator();
+      const r = await strict.registrationOptions(carl);
+      const row = await strict.register(carl, r.challenge, counting.create(r.options, rp.origin), 'Counting key');
+      const cred = counting.credentials[0];
+      const stored = async () => (await strict.list(carl.id)).find((c) => c.id === row.id)!;
+      for (let i = 0; i < 3; i++) {
+        const o = await strict.authenticationOptions(carl.id);
+        await strict.authenticate(carl.id, o.challenge, counting.get(o.options, rp.origin));
+      }
+      t.equal((await stored()).counter, 3);
+      const regressedEvents = () => pp.store.audit.list({ userId: carl.id, type: 'webauthn.counter_regressed' });
+
+      // A forged answer (signed with another key) with a counter that went back: refused as unverified, under
+      // both policies, and nothing is flagged, moved or audited as a counter event.
+      const attacker = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+      for (const service of [strict, lenient]) {
+        const o = await service.authenticationOptions(carl.id);
+        const forged = counting.get(o.options, rp.origin, { ...cred, privateKey: attacker }, { counter: 1 });
+        t.equal(await codeOf(service.authenticate(carl.id, o.challenge, forged)), 'webauthn_refused', 'a forged answer is refused');
+      }
+      t.equal((await stored()).counterWentBackAt, null, 'not flagged by a forged answer');
+      t.equal((await stored()).counter, 3, 'nor its counter changed');
+      t.equal((await regressedEvents()).length, 0, 'nor audited as a counter event');
+
+      // allow-flagged: a verified answer with an older count is accepted, the key flagged, the event audited; the
+      // stored counter does not move back, so the key that kept counting still works.
+      const o1 = await lenient.authenticationOptions(carl.id);
+      t.equal((await lenient.authenticate(carl.id, o1.challenge, counting.get(o1.options, rp.origin, { ...cred }, { counter: 2 }))).id, row.id, 'accepted under allow-flagged');
+      const flagged = await stored();
+      t.ok(flagged.counterWentBackAt, 'flagged');
+      t.equal(flagged.counter, 3, 'the stored counter stays');
+      const [event] = await regressedEvents();
+      t.match(event, { outcome: 'success', code: 'webauthn_counter_regressed', details: { credential: row.id, stored: 3, reported: 2, policy: 'allow-flagged', refused: false } });
+      const o2 = await lenient.authenticationOptions(carl.id);
+      await lenient.authenticate(carl.id, o2.challenge, counting.get(o2.options, rp.origin));
+      t.equal((await stored()).counter, 4, 'the original key goes on counting');
+
+      // refuse: the same answer is refused (and audited as refused).
+      const o3 = await strict.authenticationOptions(carl.id);
+      t.equal(await codeOf(strict.authenticate(carl.id, o3.challenge, counting.get(o3.options, rp.origin, { ...cred }, { counter: 4 }))), 'webauthn_counter_regressed', 'the same count again: refused');
+      t.equal((await regressedEvents()).length, 2);
+      t.equal((await stored()).counter, 4);
+    });
+
+    await t.test('counter 0 always (synced passkeys): accepted under both policies, never flagged', async (t) => {
+      const dana = await pp.store.users.create({ email: 'dana@customer.example' });
+      const synced = new SoftAuthenticator(0);
+      for (const policy of ['refuse', 'allow-flagged'] as const) {
+        const service = new WebAuthnService(pp.store, tc.clock, rp, policy);
+        const r = await service.registrationOptions(dana);
+        const row = await service.register(dana, r.challenge, synced.create(r.options, rp.origin), `Phone (${policy})`);
+        for (let i = 0; i < 3; i++) {
+          const o = await service.authenticationOptions(dana.id);
+          t.equal((await service.authenticate(dana.id, o.challenge, synced.get(o.options, rp.origin, synced.credentials.at(-1)))).id, row.id, `${policy}: sign-in ${i + 1} at counter 0`);
+        }
+        const after = (await service.list(dana.id)).find((c) => c.id === row.id)!;
+        t.equal(after.counter, 0);
+        t.equal(after.counterWentBackAt, null, `${policy}: not flagged`);
+      }
+      t.equal((await pp.store.audit.list({ userId: dana.id, type: 'webauthn.counter_regressed' })).length, 0);
+    });
+
+    await t.test('recovery codes: shared by every factor, single use, also when two nodes race', async (t) => {
+      const erin = await pp.store.users.create({ email: 'erin@customer.example' });
+      const here = new RecoveryCodes(pp.store, tc.clock);
+      const there = new RecoveryCodes(tc.ctx.store.forOrg(pp.org.id), tc.clock);
+      const codes = await here.issue(erin.id);
+      t.equal(codes.length, 10);
+      t.equal(await here.left(erin.id), 10);
+      const raced = await Promise.all([here.use(erin.id, codes[0]), there.use(erin.id, ` ${codes[0].toUpperCase()} `)]);
+      t.same(raced.filter((r) => r !== null), [9], 'one of two nodes accepts the same code, once');
+      t.equal(await here.use(erin.id, codes[0]), null, 'used: refused');
+      t.equal(await here.use(erin.id, 'aaaa-bbbb-cc'), null, 'not one of hers');
+      t.equal(await new RecoveryCodes(hooli.store, tc.clock).use(erin.id, codes[1]), null, 'another organisation cannot use them');
+      t.equal(await here.left(erin.id), 9);
+      t.equal((await pp.store.audit.list({ userId: erin.id, type: 'mfa.recovery_code_used' })).length, 1, 'the use is audited');
+    });
+
+    await t.test('reset of the second factor: passkeys, recovery codes, app and devices go, audited with what was removed', async (t) => {
+      const fay = await pp.store.users.create({ email: 'fay@customer.example' });
+      const fayKey = new SoftAuthenticator();
+      for (const name of ['Blue key', 'Phone']) {
+        const r = await service.registrationOptions(fay);
+        await service.register(fay, r.challenge, fayKey.create(r.options, rp.origin), name);
+      }
+      await new RecoveryCodes(pp.store, tc.clock).issue(fay.id);
+      t.same(await resetSecondFactor(hooli.store, tc.clock, fay.id, 'evil@hooli'), { authenticatorApp: null, passkeys: [], recoveryCodes: 0, rememberedDevices: 0 }, 'another organisation removes nothing');
+      t.equal((await service.list(fay.id)).length, 2);
+      const removed = await resetSecondFactor(pp.store, tc.clock, fay.id, 'helpdesk@piedpipers.example');
+      t.same(removed.passkeys.map((p) => p.name), ['Blue key', 'Phone']);
+      t.equal(removed.recoveryCodes, 10);
+      t.equal((await service.list(fay.id)).length, 0, 'no passkey left');
+      t.equal(await new RecoveryCodes(pp.store, tc.clock).left(fay.id), 0, 'no recovery code left');
+      const [audit] = await pp.store.audit.list({ userId: fay.id, type: 'mfa.reset' });
+      t.match(audit, { actor: 'helpdesk@piedpipers.example', details: { removed: { authenticatorApp: null, recoveryCodes: 10, passkeys: [{ name: 'Blue key' }, { name: 'Phone' }] } } });
+      const o = await service.authenticationOptions(fay.id);
+      t.equal(await codeOf(service.authenticate(fay.id, o.challenge, fayKey.get(o.options, rp.origin, fayKey.credentials[0]))), 'webauthn_unknown_credential', 'a removed key no longer signs in');
     });
 
     await t.test('a passkey without a counter (0 always) is accepted each time', async (t) => {

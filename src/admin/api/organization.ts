@@ -26,6 +26,7 @@ const settingsProperties = {
   totpAlgorithm: { type: 'string', enum: ['SHA1', 'SHA256', 'SHA512'], description: 'For new TOTP enrolments' },
   requireAdminTotp: { type: 'boolean', description: 'Admins must set up two-factor sign-in before using the console' },
   notifyNewDevice: { type: 'boolean', description: 'E-mail users after a sign-in from a new device (needs SMTP_URL)' },
+  webauthnCounterPolicy: { type: 'string', enum: ['refuse', 'allow-flagged'], description: 'A security key whose signature counter went backwards (a possible clone): refuse the sign-in (default), or accept it, flag the key and audit webauthn.counter_regressed' },
 } as const;
 const SETTINGS = Object.keys(settingsProperties) as (keyof typeof settingsProperties)[];
 
@@ -55,6 +56,7 @@ function present(org: Organization, urls: OrgUrls) {
     id: org.id, slug: org.slug, name: org.name, logoUrl: org.logoUrl, primaryColor: org.primaryColor, accentColor: org.accentColor, loginMessage: org.loginMessage,
     jitProvisioning: org.jitProvisioning, sessionTtlSeconds: org.sessionTtlSeconds, totpDigits: org.totpDigits, totpPeriod: org.totpPeriod,
     totpAlgorithm: org.totpAlgorithm, requireAdminTotp: org.requireAdminTotp, notifyNewDevice: org.notifyNewDevice,
+    webauthnCounterPolicy: org.webauthnCounterPolicy,
     effectiveLogoUrl: logoUrlOf(org), hasUploadedLogo: Boolean(org.logoContentType), createdAt: org.createdAt, updatedAt: org.updatedAt,
     urls: Object.fromEntries(urlNames.map((n) => [n, urls[n]])),
   };

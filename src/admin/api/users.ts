@@ -143,7 +143,7 @@ export async function usersApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
   const actions: Record<string, { role: AdminRole; summary: string; run: (users: UserAdmin, id: string, actor: string) => Promise<unknown> }> = {
     disable: { role: 'admin', summary: 'Disable a user (every sign-in is refused)', run: (u, id, a) => u.setStatus(id, 'disabled', a) },
     enable: { role: 'admin', summary: 'Enable a disabled user', run: (u, id, a) => u.setStatus(id, 'active', a) },
-    'reset-totp': { role: 'helpdesk', summary: 'Remove the second factor and recovery codes: the user enrols again', run: (u, id, a) => u.resetTotp(id, a) },
+    'reset-totp': { role: 'helpdesk', summary: 'Remove the whole second factor (authenticator app, passkeys and security keys, recovery codes, remembered devices): the user enrols again', run: (u, id, a) => u.resetTotp(id, a) },
     unlock: { role: 'helpdesk', summary: 'Clear a second-factor lockout after too many wrong codes', run: (u, id, a) => u.unlock(id, a) },
     'revoke-devices': { role: 'helpdesk', summary: 'Revoke every remembered device of the user', run: (u, id, a) => u.revokeDevices(id, a) },
   };

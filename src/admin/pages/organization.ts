@@ -21,7 +21,7 @@ function valuesOf(org: Organization): SettingsValues {
   return {
     name: org.name, logoUrl: org.logoUrl ?? '', primaryColor: org.primaryColor, accentColor: org.accentColor, loginMessage: org.loginMessage ?? '',
     sessionTtlSeconds: String(org.sessionTtlSeconds), totpDigits: String(org.totpDigits), totpPeriod: String(org.totpPeriod), totpAlgorithm: org.totpAlgorithm,
-    jitProvisioning: org.jitProvisioning, requireAdminTotp: org.requireAdminTotp, notifyNewDevice: org.notifyNewDevice,
+    jitProvisioning: org.jitProvisioning, requireAdminTotp: org.requireAdminTotp, notifyNewDevice: org.notifyNewDevice, webauthnCounterPolicy: org.webauthnCounterPolicy,
   };
 }
 
@@ -29,7 +29,7 @@ function submittedValues(body: FormBody): SettingsValues {
   return {
     name: text(body, 'name'), logoUrl: text(body, 'logoUrl'), primaryColor: text(body, 'primaryColor'), accentColor: text(body, 'accentColor'),
     loginMessage: text(body, 'loginMessage'), sessionTtlSeconds: text(body, 'sessionTtlSeconds'), totpDigits: text(body, 'totpDigits'),
-    totpPeriod: text(body, 'totpPeriod'), totpAlgorithm: text(body, 'totpAlgorithm'),
+    totpPeriod: text(body, 'totpPeriod'), totpAlgorithm: text(body, 'totpAlgorithm'), webauthnCounterPolicy: text(body, 'webauthnCounterPolicy'),
     jitProvisioning: checkbox(body, 'jitProvisioning'), requireAdminTotp: checkbox(body, 'requireAdminTotp'), notifyNewDevice: checkbox(body, 'notifyNewDevice'),
   };
 }
@@ -54,7 +54,8 @@ export async function organizationPages(app: FastifyInstance, { ctx }: { ctx: Ap
     const saved = await withFieldErrors(() => updateOrganizationSettings(ctx, tenant.org.id, {
       name: values.name as string, logoUrl: optionalText(request.body, 'logoUrl'), primaryColor: values.primaryColor as string, accentColor: values.accentColor as string,
       loginMessage: optionalText(request.body, 'loginMessage'), sessionTtlSeconds: wholeNumber(values.sessionTtlSeconds), totpDigits: wholeNumber(values.totpDigits),
-      totpPeriod: wholeNumber(values.totpPeriod), totpAlgorithm: values.totpAlgorithm as string,
+      totpPeriod: wholeNumber(values.totpPeriod), totpAlgorithm: values.totpAlgorithm as string, // A form without the field (posted by a script written before it existed) leaves the policy as it is.
+      webauthnCounterPolicy: (values.webauthnCounterPolicy as string) || undefined,
       jitProvisioning: values.jitProvisioning as boolean, requireAdminTotp: values.requireAdminTotp as boolean, notifyNewDevice: values.notifyNewDevice as boolean,
     }, session.admin.email));
     if (!saved.ok) return settingsPage(request, reply, { values, errors: saved.errors }, 400);

@@ -34,7 +34,7 @@ export function adminPage(request: FastifyRequest, reply: FastifyReply, template
 /** A one-line confirmation carried across a POST → redirect → GET in the query string (?done=…), from a fixed list. */
 const FLASHES: Record<string, string> = {
   saved: 'Saved.', created: 'Created.', deleted: 'Deleted.', disabled: 'Disabled.', enabled: 'Enabled.',
-  'totp-reset': 'Two-factor authentication was reset. The user enrols again at the next sign-in.',
+  'totp-reset': 'Two-factor authentication was reset (authenticator app, passkeys, recovery codes, remembered devices). The user enrols again at the next sign-in.',
   'passkey-removed': 'The passkey or security key was removed: it no longer signs in.',
   unlocked: 'The user can try their code again.',
   'signed-out-everywhere': 'Signed out everywhere: the user\'s sessions ended and their remembered devices were forgotten.', 'devices-revoked': 'Remembered devices were revoked.',

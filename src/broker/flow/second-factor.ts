@@ -7,9 +7,10 @@ import type { AppContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
 import { deviceLabel } from '../../account/device-label.ts';
 import { DEVICE_COOKIE } from '../../mfa/remembered-devices.ts';
+import { lockedMessage } from '../../mfa/lockout-wording.ts';
 import { devicesFor, totpFor, webauthnFor } from '../../mfa/for-tenant.ts';
 import { optionsForPage, parsePasskeyAnswer } from '../../mfa/webauthn-service.ts';
-import { normaliseRecoveryCode, RECOVERY_CODE } from '../../mfa/recovery-codes.ts';
+import { normaliseRecoveryCode, RECOVERY_CODE, RecoveryCodes } from '../../mfa/recovery-codes.ts';
 import type { Tenant } from '../../plugins/tenant.ts';
 import type { LoginFlow } from '../../store/login-flows.ts';
 import type { AuditInput } from '../../store/audit.ts';
@@ -52,7 +53,8 @@ async function userOf(tenant: Tenant, flow: LoginFlow<FlowData>) {
 async function enrolPage(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, error: AppError | null, status = 200): Promise<Answer> {
   const user = await userOf(tenant, flow);
   const target = await appOfFlow(tenant, flow);
-  const shown = { title: 'Set up two-factor authentication', flowId: flow.id, appName: target.name, error: error?.message ?? null };
+  const recovered = flow.data.mfa?.recovered;
+  const shown = { title: recovered ? 'Set up a new passkey' : 'Set up two-factor authentication', flowId: flow.id, appName: target.name, error: error?.message ?? null, recovered: recovered ?? null };
   if (error?.code === 'mfa_enrolment_replaced') return page('mfa-enrol-replaced', shown, status);
   // The policy decides what is offered: an authenticator app (totp), a passkey (webauthn), or both to choose (any).
   const level = levelOf(flow);
@@ -75,8 +77,8 @@ async function verifyPage(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowD
   const factor = await totp.status(user.id);
   const codes = level !== 'webauthn' && factor.state === 'active';
   const passkey = level !== 'totp' && (await tenant.store.webauthn.count(user.id)) > 0 ? await passkeyOffer(ctx, tenant, flow, user, 'authenticate') : null;
-  // A lost key: at the passkey-only level, a user who also has an app's recovery codes may use one of them.
-  const recoveryOnly = level === 'webauthn' && factor.state === 'active';
+  // A lost key: beside the passkey, a recovery code (the app's code field takes one too, so only without it).
+  const recoveryOnly = !codes && passkey !== null && (await new RecoveryCodes(tenant.store, ctx.clock).left(user.id)) > 0;
   return page('mfa-verify', {
     title: 'Two-factor authentication', flowId: flow.id, appName: target.name, error: error?.message ?? null, digits: tenant.org.totpDigits,
     rememberDays: flow.data.mfa?.rememberDeviceDays ?? 0, codes, passkey, recoveryOnly,
@@ -129,12 +131,12 @@ export function submitSecondFactor(ctx: AppContext, tenant: Tenant, visit: FlowV
       }
       if (!(await tenant.store.flows.advance(flow, STAGE.mfaDone, {}))) throw expired();
       // Shown once: the codes exist nowhere else in clear.
-      return page('mfa-recovery', { title: 'Save your recovery codes', flowId: flow.id, codes: recoveryCodes });
+      return page('mfa-recovery', { title: 'Save your recovery codes', flowId: flow.id, codes: recoveryCodes, orgName: tenant.org.name, factor: 'app' });
     }
 
     let verified: VerifyOutcome;
     try {
-      verified = await totp.verify(user.id, code);
+      verified = await verifyCode(ctx, tenant, user.id, code);
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500) throw err;
       ctx.metrics.totpFailures.inc({ org: tenant.org.slug, code: err.code });
@@ -142,6 +144,7 @@ export function submitSecondFactor(ctx: AppContext, tenant: Tenant, visit: FlowV
       if (err.status === 423) throw await lockEndsFlow(tenant, hop, flow, err);
       return verifyPage(ctx, tenant, flow, err, 400);
     }
+    if (verified.method === 'recovery' && levelOf(flow) === 'webauthn') return recoveredToNewPasskey(ctx, tenant, flow, verified.remainingRecoveryCodes ?? 0);
     const days = flow.data.mfa?.rememberDeviceDays ?? 0;
     if (days > 0 && form.remember) {
       const device = await devicesFor(ctx, tenant.store).remember(user.id, days, userAgent.slice(0, 200) || null);
@@ -151,6 +154,51 @@ export function submitSecondFactor(ctx: AppContext, tenant: Tenant, visit: FlowV
     // line of this verification, so a second request with the same flow finds it moved.
     return answer(ctx, tenant, hop, await completeAfterMfa(ctx, tenant, flow, deviceLabel(userAgent), user, { audit: { ...audit, type: 'mfa.verified', details: { method: verified.method } } }));
   });
+}
+
+/**
+ * When a passkey-only user's recovery codes are locked: after the operator's threshold of wrong codes within the lock
+ * time, until the oldest of those is that long ago. Such a user has no app factor whose row counts failures, so the
+ * audited refusals (`mfa.verify_failed`, `mfa_invalid_code`, written by every node before it answers) are the count.
+ * Null when not locked.
+ */
+async function recoveryLockedUntil(ctx: AppContext, tenant: Tenant, userId: string, now: Date): Promise<Date | null> {
+  const { mfaLockoutThreshold: threshold, mfaLockoutSeconds: seconds } = ctx.config;
+  const recent = await tenant.store.audit.list({ userId, type: 'mfa.verify_failed', code: 'mfa_invalid_code', from: new Date(now.getTime() - seconds * 1000), take: threshold });
+  if (recent.length < threshold) return null;
+  return new Date(recent[threshold - 1].at.getTime() + seconds * 1000);
+}
+
+/** A code at verification: the authenticator app's (TOTP or recovery code, counted toward its lock) when the user
+ *  has an active app, else a recovery code of a passkey-only user (their codes cover a lost key the same way, with
+ *  the same lock after repeated wrong codes). */
+async function verifyCode(ctx: AppContext, tenant: Tenant, userId: string, code: string): Promise<VerifyOutcome> {
+  const totp = totpFor(ctx, tenant.org, tenant.store);
+  if ((await totp.status(userId)).state === 'active') return totp.verify(userId, code);
+  const now = ctx.clock.now();
+  const lockedUntil = await recoveryLockedUntil(ctx, tenant, userId, now);
+  if (lockedUntil && lockedUntil > now) throw new AppError('mfa_locked', lockedMessage(lockedUntil, now), { lockedUntil: lockedUntil.toISOString() });
+  const remaining = await new RecoveryCodes(tenant.store, ctx.clock).use(userId, code);
+  if (remaining === null) throw new AppError('mfa_invalid_code', 'That recovery code is not valid or was already used.');
+  return { method: 'recovery', remainingRecoveryCodes: remaining };
+}
+
+/**
+ * A recovery code at the `webauthn` level. The level means "only a factor a phishing page cannot replay", and a
+ * recovery code is typed like a password: letting it stand in for the passkey would make the level no stronger than
+ * `any` for whoever phished a code. Refusing it would leave a user who lost their only key with no way forward but the
+ * helpdesk. So it proves who the user is, and the login goes back to the enrolment step: the app opens only after a
+ * new passkey is set up in the same flow (Keycloak's "recovery code, then register a new credential"). The code is
+ * spent either way; the flow moves `mfa_verify` → `mfa_enrol` by compare-and-set, so it happens once.
+ */
+async function recoveredToNewPasskey(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, remaining: number): Promise<Answer> {
+  const current = await tenant.store.flows.findAtStage<FlowData>(flow.id, [STAGE.mfaVerify], ctx.clock.now());
+  const moved = current && (await tenant.store.flows.advance(current, STAGE.mfaEnrol, { data: { ...current.data, mfa: { ...current.data.mfa!, recovered: { remaining } } } }));
+  if (!moved) throw expired();
+  await tenant.store.audit.record({ type: 'mfa.recovery_needs_new_passkey', flowId: flow.id, userId: flow.userId ?? undefined, appId: flow.appId ?? undefined, at: ctx.clock.now(), details: { remaining } });
+  const fresh = await tenant.store.flows.findAtStage<FlowData>(flow.id, [STAGE.mfaEnrol], ctx.clock.now());
+  if (!fresh) throw expired();
+  return enrolPage(ctx, tenant, fresh, null);
 }
 
 /** A passkey's answer on the second-factor page: a new passkey (enrolment) or a sign-in with one (verification). A
@@ -178,10 +226,18 @@ async function submitPasskey(ctx: AppContext, tenant: Tenant, hop: Hop, flow: Lo
   }
   const device = deviceLabel(userAgent);
   if (enrolling) {
-    // A new passkey is the factor of this login: on to the app at once (its registration was audited).
+    // A new passkey is the factor of this login (its registration was audited). A user without recovery codes left
+    // (a first factor) gets them now, shown once before the app, as after an app's setup: they cover a lost key.
+    // A user who still has some (an app's, or the rest after recovering here) keeps them: on to the app at once.
     const done = await tenant.store.flows.findAtStage<FlowData>(flow.id, [STAGE.mfaEnrol], ctx.clock.now());
     const moved = done && (await tenant.store.flows.advance(done, STAGE.mfaDone, {}));
     if (!moved) throw expired();
+    const recovery = new RecoveryCodes(tenant.store, ctx.clock);
+    if ((await recovery.left(user.id)) === 0) {
+      const codes = await recovery.issue(user.id);
+      await tenant.store.audit.record({ ...audit, type: 'mfa.recovery_codes_issued', details: { for: 'passkey' } });
+      return page('mfa-recovery', { title: 'Save your recovery codes', flowId: flow.id, codes, orgName: tenant.org.name, factor: 'passkey' });
+    }
     return answer(ctx, tenant, hop, await completeAfterMfa(ctx, tenant, moved, device, user));
   }
   const days = flow.data.mfa?.rememberDeviceDays ?? 0;

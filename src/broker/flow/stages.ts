@@ -62,8 +62,10 @@ export interface FlowData {
   fromSession?: boolean;
   /** what the policy asked for, kept while the second factor is pending. `level`: which factors count (absent: TOTP
    *  only); `challenge`: the WebAuthn challenge of the page shown last (spent once, mfa/webauthn-service.ts);
-   *  `knownDevice`: the browser presented a valid remembered-device cookie of this user (for the new-device e-mail) */
-  mfa?: { rememberDeviceDays: number; ruleId: string; level?: SecondFactorLevel; challenge?: IssuedChallenge; knownDevice?: boolean };
+   *  `knownDevice`: the browser presented a valid remembered-device cookie of this user (for the new-device e-mail);
+   *  `recovered`: a recovery code was accepted at the `webauthn` level, which still asks for a new passkey before the
+   *  app (second-factor.ts) */
+  mfa?: { rememberDeviceDays: number; ruleId: string; level?: SecondFactorLevel; challenge?: IssuedChallenge; knownDevice?: boolean; recovered?: { remaining: number } };
   /** an email that may pick the IdP (home-realm discovery): prefills the chooser; never an identity */
   loginHint?: string;
   /** why a `failed` flow failed: what its error Response to the app says (fail.ts) */

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import type { AppContext } from '../../context.ts';
 import { devicesFor, totpFor } from '../../mfa/for-tenant.ts';
 import { deliver, mfaResetMessage } from '../../mail/notify.ts';
+import { resetSecondFactor } from '../../mfa/reset-second-factor.ts';
 import { UsageError } from '../output.ts';
 import { tenantBySlug } from '../resolve-org.ts';
 
@@ -28,14 +29,16 @@ export async function mfaCommand(argv: string[], ctx: AppContext): Promise<numbe
       return 0;
     }
     case 'reset':
-      await totp.reset(user.id, actor);
-      console.log(`Second factor of ${user.email} removed; they enrol again at their next login that needs it.`);
+    {
+      const removed = await resetSecondFactor(tenant.store, ctx.clock, user.id, actor);
+      console.log(`Second factor of ${user.email} removed (authenticator app: ${removed.authenticatorApp ?? 'none'}, passkeys: ${removed.passkeys.length}, recovery codes: ${removed.recoveryCodes}); they enrol again at their next login that needs it.`);
       // The CLI exits right after: the message is awaited here (bounded by SMTP_TIMEOUT_MS) rather than sent behind.
       if (ctx.mailer.enabled) {
         const mailed = await deliver(ctx, tenant.store, mfaResetMessage(ctx, tenant.org, user, ctx.clock.now()), { userId: user.id, actor });
         console.log(mailed.sent ? `${user.email} was told by e-mail.` : `The e-mail to ${user.email} could not be sent: ${mailed.error}`);
       }
       return 0;
+    }
     case 'unlock':
       await totp.unlock(user.id, actor);
       console.log(`Second factor of ${user.email} unlocked.`);

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "Organization" ADD COLUMN "webauthnCounterPolicy" TEXT NOT NULL DEFAULT 'refuse';
