@@ -29,6 +29,41 @@ export const OIDC_ALLOWED_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', '
 /** The largest callback query, token endpoint or userinfo answer we read. */
 export const MAX_OIDC_RESPONSE_BYTES = 64 * 1024;
 
+/** The sealing context of a login's ID token, kept for RP-initiated logout: bound to the organisation and the IdP,
+ *  so a sealed token copied into another organisation's or IdP's session does not open there. */
+export const idTokenSealContext = (orgId: string, idpId: string) => `oidc-id-token:${orgId}:${idpId}`;
+
+/** Whether the IdP's discovery document names an end_session_endpoint (RP-initiated logout). */
+export function offersEndSession(idp: IdentityProvider): boolean {
+  try {
+    return !!(idp.oidcDiscovery && discoveryOf(idp).end_session_endpoint);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): the URL of the IdP's end_session_endpoint with
+ * id_token_hint (the login's ID token, opened from its sealed copy), our client_id, our post-logout redirect URI and
+ * `state`; null when the IdP offers no end_session_endpoint (the logout then stays local).
+ */
+export function endSessionUrl(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, opts: { sealedIdToken: string | null; state: string }): string | null {
+  const endpoint = idp.oidcDiscovery ? discoveryOf(idp).end_session_endpoint : undefined;
+  if (!endpoint) return null;
+  const url = new URL(endpoint);
+  if (opts.sealedIdToken) {
+    try {
+      url.searchParams.set('id_token_hint', ctx.box.open(opts.sealedIdToken, idTokenSealContext(tenant.org.id, idp.id)).toString('utf8'));
+    } catch {
+      // A token sealed under an earlier master key: the IdP will ask the user to confirm instead of trusting a hint.
+    }
+  }
+  if (idp.oidcClientId) url.searchParams.set('client_id', idp.oidcClientId);
+  url.searchParams.set('post_logout_redirect_uri', tenant.urls.oidcLogoutCallback);
+  url.searchParams.set('state', opts.state);
+  return url.href;
+}
+
 const nonceOf = (verifier: string) => createHash('sha256').update(`nonce:${verifier}`).digest('base64url');
 
 export function discoveryOf(idp: IdentityProvider): OidcDiscovery {
@@ -206,7 +241,7 @@ function subjectOf(idp: IdentityProvider, claims: Record<string, unknown>): stri
 export const oidc: UpstreamProtocol = {
   name: 'oidc',
 
-  async start(ctx, tenant, idp, { flowId, forceAuthn }) {
+  async start(ctx, tenant, idp, { flowId, forceAuthn, loginHint }) {
     const config = clientConfig(ctx, tenant, idp);
     const verifier = client.randomPKCECodeVerifier();
     const params: Record<string, string> = {
@@ -219,6 +254,8 @@ export const oidc: UpstreamProtocol = {
       code_challenge_method: 'S256',
     };
     if (forceAuthn) params.prompt = 'login';
+    // A hint only (OpenID Connect Core 3.1.2.1): the IdP prefills its sign-in; who signs in is still what the ID token says.
+    if (loginHint) params.login_hint = loginHint;
     // Google Workspace: offer only accounts of the hosted domain (the ID token's hd is checked all the same).
     if (idp.mappingPreset === 'oidc-google' && idp.emailDomains.length === 1 && !idp.emailDomains[0].startsWith('*')) params.hd = idp.emailDomains[0];
     return { requestId: verifier, dispatch: { binding: 'redirect', url: client.buildAuthorizationUrl(config, params).href } };
@@ -233,12 +270,14 @@ export const oidc: UpstreamProtocol = {
     const nonce = nonceOf(expectedRequestId);
     let claims: Record<string, unknown>;
     let accessToken: string;
+    let idToken: string;
     try {
       const callback = new URL(tenant.urls.oidcCallback);
       callback.search = returned.message;
       const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: expectedRequestId, expectedNonce: nonce, expectedState: returned.relayState ?? '', idTokenExpected: true });
       claims = { ...(tokens.claims() as Record<string, unknown>) };
       accessToken = tokens.access_token;
+      idToken = tokens.id_token!;
       // openid-client takes the token endpoint's TLS for the ID token's origin and does not check its signature
       // (OpenID Connect Core 3.1.3.7 allows that); we check it all the same, against the IdP's JWKS.
       await verifySignature(ctx, discoveryOf(idp), tokens.id_token!);
@@ -273,7 +312,11 @@ export const oidc: UpstreamProtocol = {
     if (claimNames && typeof claimNames === 'object' && 'groups' in claimNames) diagnosis.groupsOverage = true;
     const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : now.getTime();
     const login: UpstreamLogin = {
-      result: { nameId: subject, ...(typeof claims.sid === 'string' && { sessionIndex: claims.sid }), attributes, assertionId: nonce },
+      result: {
+        nameId: subject, ...(typeof claims.sid === 'string' && { sessionIndex: claims.sid }), attributes, assertionId: nonce,
+        // Sealed before it is stored with the flow and then the broker session: the id_token_hint of RP-initiated logout.
+        idTokenSealed: ctx.box.seal(idToken, idTokenSealContext(tenant.org.id, idp.id)),
+      },
       profile,
       signed: { response: false, assertion: true },
       // Kept until the token could no longer be accepted anyway (its expiry plus the allowed skew).

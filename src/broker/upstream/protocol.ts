@@ -27,6 +27,8 @@ export interface UpstreamResult {
   sessionNotOnOrAfter?: string;
   attributes: Record<string, string[]>;
   assertionId: string;
+  /** OpenID Connect: the ID token, sealed with the master key (idTokenSealContext), for RP-initiated logout */
+  idTokenSealed?: string;
 }
 
 /** What the IdP sent back to our endpoint: the message, and the state it returns (the flow id we gave it). */
@@ -45,8 +47,9 @@ export interface UpstreamLogin {
 export interface UpstreamProtocol {
   readonly name: string;
   /** The request (or redirect) that sends the browser of flow `flowId` to `idp`; `requestId` is what its answer
-   *  must refer to (stored on the flow, handed back to finish). */
-  start(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, opts: { flowId: string; forceAuthn: boolean }): Promise<{ dispatch: UpstreamDispatch; requestId: string }>;
+   *  must refer to (stored on the flow, handed back to finish). `loginHint`: an email the user or the app already gave
+   *  (home-realm discovery, the AuthnRequest's Subject, a login_hint parameter), so the IdP need not ask for it. */
+  start(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, opts: { flowId: string; forceAuthn: boolean; loginHint?: string }): Promise<{ dispatch: UpstreamDispatch; requestId: string }>;
   /** Verifies what came back against `idp`'s registration: the login, or a refusal (an UpstreamRefusal, thrown).
    *  `expectedRequestId`: the request it must answer; null for an unsolicited (IdP-initiated) login. */
   finish(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, returned: UpstreamReturn & { message: string }, expectedRequestId: string | null): Promise<UpstreamLogin>;
