@@ -41,6 +41,8 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Real
     : { client_secret: opts.clientSecret };
   const provider = new Provider(issuer, {
     clients: [{ client_id: opts.clientId, ...auth, redirect_uris: [opts.redirectUri], grant_types: ['authorization_code'], response_types: ['code'], ...(opts.postLogoutRedirectUris && { post_logout_redirect_uris: opts.postLogoutRedirectUris }) }],
+    // The OP fetches our JWKS from a loopback address, which its SSRF guard (a dispatcher it adds) refuses: test only.
+    ...(opts.privateKeyJwt && { fetch: ((url: Parameters<typeof fetch>[0], options?: RequestInit) => globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit)) as typeof fetch }),
     ...(opts.extraIdTokenClaims && { extraTokenClaims: async (_ctx: unknown, token: { kind?: string }) => (token.kind === 'IdToken' ? opts.extraIdTokenClaims : undefined) }),
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['given_name', 'family_name', 'preferred_username', 'hd', 'tid', 'oid', 'groups'] },
     conformIdTokenClaims: false, // the claims go into the ID token, as Google and Entra ID put them

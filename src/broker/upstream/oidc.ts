@@ -20,6 +20,7 @@ import { readDiscovery, type OidcDiscovery } from '../../orgs/oidc-discovery.ts'
 import { secretSealContext } from '../../orgs/oidc-registration.ts';
 import type { Tenant } from '../../plugins/tenant.ts';
 import type { IdentityProvider } from '../../store/identity-providers.ts';
+import { clientAssertionKey } from './oidc-client-keys.ts';
 import { OidcError } from './oidc-errors.ts';
 import { mapProfile } from './profile.ts';
 import type { UpstreamLogin, UpstreamProtocol } from './protocol.ts';
@@ -97,13 +98,18 @@ async function bounded(res: Response, max: number): Promise<Response> {
 }
 
 /** openid-client's configuration for `idp`: the cached discovery document, our client, our clock, and our fetch. */
-export function clientConfig(ctx: AppContext, tenant: Tenant, idp: IdentityProvider): client.Configuration {
+export async function clientConfig(ctx: AppContext, tenant: Tenant, idp: IdentityProvider): Promise<client.Configuration> {
   const d = discoveryOf(idp);
   if (!idp.oidcClientId) throw new OidcError('oidc_not_configured', 'This identity provider has no client ID.', { idp: idp.entityId });
-  if (idp.oidcClientAuth === 'private_key_jwt') throw new OidcError('oidc_not_configured', 'private_key_jwt is not available yet; use a client secret.', { idp: idp.entityId });
-  if (!idp.oidcClientSecret) throw new OidcError('oidc_not_configured', 'This identity provider has no client secret.', { idp: idp.entityId });
-  const secret = ctx.box.open(idp.oidcClientSecret, secretSealContext(tenant.org.id, idp.entityId)).toString('utf8');
-  const auth = idp.oidcClientAuth === 'client_secret_post' ? client.ClientSecretPost(secret) : client.ClientSecretBasic(secret);
+  let auth: client.ClientAuth;
+  if (idp.oidcClientAuth === 'private_key_jwt') {
+    // A client assertion signed with the organisation's active key (its JWKS URL is registered at the IdP).
+    auth = client.PrivateKeyJwt(await clientAssertionKey(ctx, tenant));
+  } else {
+    if (!idp.oidcClientSecret) throw new OidcError('oidc_not_configured', 'This identity provider has no client secret.', { idp: idp.entityId });
+    const secret = ctx.box.open(idp.oidcClientSecret, secretSealContext(tenant.org.id, idp.entityId)).toString('utf8');
+    auth = idp.oidcClientAuth === 'client_secret_post' ? client.ClientSecretPost(secret) : client.ClientSecretBasic(secret);
+  }
   const algs = OIDC_ALLOWED_ALGS.filter((a) => !d.id_token_signing_alg_values_supported || d.id_token_signing_alg_values_supported.includes(a));
   const config = new client.Configuration(d as client.ServerMetadata, idp.oidcClientId, { id_token_signed_response_alg: algs as unknown as string, [client.clockSkew]: Math.round((ctx.clock.now().getTime() - Date.now()) / 1000), [client.clockTolerance]: ctx.config.clockSkewSeconds }, auth);
   const timeoutMs = ctx.config.metadataFetchTimeoutSeconds * 1000;
@@ -242,7 +248,7 @@ export const oidc: UpstreamProtocol = {
   name: 'oidc',
 
   async start(ctx, tenant, idp, { flowId, forceAuthn, loginHint }) {
-    const config = clientConfig(ctx, tenant, idp);
+    const config = await clientConfig(ctx, tenant, idp);
     const verifier = client.randomPKCECodeVerifier();
     const params: Record<string, string> = {
       redirect_uri: tenant.urls.oidcCallback,
@@ -266,7 +272,7 @@ export const oidc: UpstreamProtocol = {
     if (!expectedRequestId) throw new OidcError('oidc_state_mismatch', 'This answer does not belong to a sign-in that is waiting. Start again from your application.');
     if (returned.message.length > MAX_OIDC_RESPONSE_BYTES) throw new OidcError('oidc_too_large', 'The answer of the identity provider is too large.');
     const now = ctx.clock.now();
-    const config = clientConfig(ctx, tenant, idp);
+    const config = await clientConfig(ctx, tenant, idp);
     const nonce = nonceOf(expectedRequestId);
     let claims: Record<string, unknown>;
     let accessToken: string;
