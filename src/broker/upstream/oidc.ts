@@ -238,6 +238,22 @@ function claimsAsAttributes(claims: Record<string, unknown>): Record<string, str
   return out;
 }
 
+/** Entra ID's groups overage reference, if the token carries one: where it says the groups are (the endpoint's
+ *  origin and path only, for the audit log), or null when the source is not readable. */
+function overageOf(claims: Record<string, unknown>): { source: string | null } | null {
+  const names = claims._claim_names;
+  if (!names || typeof names !== 'object' || !('groups' in names)) return null;
+  const sourceName = (names as Record<string, unknown>).groups;
+  const sources = claims._claim_sources;
+  const endpoint = typeof sourceName === 'string' && sources && typeof sources === 'object' ? ((sources as Record<string, { endpoint?: unknown }>)[sourceName]?.endpoint) : undefined;
+  try {
+    const url = typeof endpoint === 'string' ? new URL(endpoint) : null;
+    return { source: url ? `${url.origin}${url.pathname}`.slice(0, 300) : null };
+  } catch {
+    return { source: null };
+  }
+}
+
 /** The upstream identity: (IdP, sub), or for Entra ID (tid, oid). */
 function subjectOf(idp: IdentityProvider, claims: Record<string, unknown>): string {
   if (idp.mappingPreset === 'oidc-entra' && typeof claims.tid === 'string' && typeof claims.oid === 'string') return `${claims.tid}/${claims.oid}`;
@@ -312,10 +328,15 @@ export const oidc: UpstreamProtocol = {
     // An email the IdP says is unverified never links an account nor creates one (src/users/resolve-user.ts).
     if (claims.email_verified === false || claims.email_verified === 'false') profile.emailUnverified = true;
     const diagnosis: Record<string, unknown> = { sub: claims.sub, iss: claims.iss, ...(typeof claims.sid === 'string' && { sid: claims.sid }) };
-    // Entra ID's groups overage: over 200 groups, the token names a Graph query instead of the groups. The broker
-    // does not call Graph: the user has no groups here (noted with the login's facts; docs/oidc-idps.md says why).
-    const claimNames = claims._claim_names as Record<string, unknown> | undefined;
-    if (claimNames && typeof claimNames === 'object' && 'groups' in claimNames) diagnosis.groupsOverage = true;
+    // Entra ID's groups overage: over 200 groups (6 in a SAML token), the token names a Graph query (_claim_names,
+    // _claim_sources) instead of the groups. The broker does not call Graph (our access token is not granted the
+    // directory permission it needs, and a partial list would be worse than none): the user has no groups here, the
+    // login is audited as login.groups_overage and test connection says so (docs/oidc-idps.md).
+    const groupsOverage = overageOf(claims);
+    if (groupsOverage) {
+      diagnosis.groupsOverage = true;
+      profile.groups = [];
+    }
     const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : now.getTime();
     const login: UpstreamLogin = {
       result: {
@@ -325,6 +346,7 @@ export const oidc: UpstreamProtocol = {
       },
       profile,
       signed: { response: false, assertion: true },
+      ...(groupsOverage && { groupsOverage }),
       // Kept until the token could no longer be accepted anyway (its expiry plus the allowed skew).
       once: { key: `${idp.id}:${nonce}`, keepUntil: new Date(Math.max(exp, now.getTime()) + skew * 1000), diagnosis },
     };

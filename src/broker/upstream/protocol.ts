@@ -40,6 +40,9 @@ export interface UpstreamLogin {
   profile: Profile;
   /** what the IdP signed (shown by the admin's test connection) */
   signed: { response: boolean; assertion: boolean };
+  /** OpenID Connect, Entra ID: the token names a "groups overage" source (_claim_names) instead of the groups; the
+   *  broker does not call Microsoft Graph, so the profile has no groups (audited; shown by test connection) */
+  groupsOverage?: { source: string | null };
   /** used once only: see UpstreamProtocol.consume */
   once: { key: string; keepUntil: Date; diagnosis: Record<string, unknown> };
 }
