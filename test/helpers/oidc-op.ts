@@ -28,8 +28,6 @@ export interface OidcProviderOptions {
   postLogoutRedirectUris?: string[];
   /** private_key_jwt: the client authenticates with a JWT signed by a key of this JWKS URL (no secret) */
   privateKeyJwt?: { jwksUri: string };
-  /** claims added to every ID token beside the account's (extraTokenClaims) */
-  extraIdTokenClaims?: Record<string, unknown>;
 }
 
 /** oidc-provider with one confidential client; `claims(accountId)` are the account's claims (sub = accountId). */
@@ -43,7 +41,6 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Real
     clients: [{ client_id: opts.clientId, ...auth, redirect_uris: [opts.redirectUri], grant_types: ['authorization_code'], response_types: ['code'], ...(opts.postLogoutRedirectUris && { post_logout_redirect_uris: opts.postLogoutRedirectUris }) }],
     // The OP fetches our JWKS from a loopback address, which its SSRF guard (a dispatcher it adds) refuses: test only.
     ...(opts.privateKeyJwt && { fetch: ((url: Parameters<typeof fetch>[0], options?: RequestInit) => globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit)) as typeof fetch }),
-    ...(opts.extraIdTokenClaims && { extraTokenClaims: async (_ctx: unknown, token: { kind?: string }) => (token.kind === 'IdToken' ? opts.extraIdTokenClaims : undefined) }),
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['given_name', 'family_name', 'preferred_username', 'hd', 'tid', 'oid', 'groups'] },
     conformIdTokenClaims: false, // the claims go into the ID token, as Google and Entra ID put them
     findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub, ...opts.claims(sub) }) }),
