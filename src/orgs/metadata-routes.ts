@@ -1,9 +1,11 @@
 // The organisation's two metadata documents at stable URLs: the broker as IdP (for apps such as the Jira SSO app)
-// and the broker as SP (for upstream IdPs such as Okta and WSO2).
+// and the broker as SP (for upstream IdPs such as Okta and WSO2); and the same keys as a JWK set for OpenID Connect
+// IdPs that authenticate us by private_key_jwt.
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { requireTenant, type Tenant } from '../plugins/tenant.ts';
 import { idpMetadata, spMetadata } from '../saml/metadata.ts';
+import { organisationJwks } from './oidc-jwks.ts';
 
 export async function publishedCertificates(tenant: Tenant) {
   return (await tenant.store.signingKeys.published()).map((k) => k.certificatePem);
@@ -53,4 +55,8 @@ export async function metadataRoutes(app: FastifyInstance, _opts: { ctx: AppCont
       return doc.xml;
     });
   }
+  app.get('/oidc/jwks.json', async (request, reply) => {
+    reply.header('content-type', 'application/jwk-set+json').header('cache-control', 'public, max-age=300');
+    return organisationJwks(requireTenant(request));
+  });
 }

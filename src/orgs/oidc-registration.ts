@@ -45,7 +45,6 @@ export function fromDiscovery(d: OidcDiscovery, fetched: { url: string | null; a
 export async function oidcIdpInput(source: OidcIdpSource, opts: { orgId: string; box: SealedBox; now: Date; allowPrivate: boolean; timeoutMs: number; refreshSeconds: number; currentIssuer?: string | null }): Promise<IdentityProviderInput> {
   const problems: Record<string, string> = {};
   if (source.clientAuth !== undefined && !OIDC_CLIENT_AUTHS.includes(source.clientAuth)) problems.oidcClientAuth = `must be one of ${OIDC_CLIENT_AUTHS.join(', ')}`;
-  if (source.clientAuth === 'private_key_jwt') problems.oidcClientAuth = 'private_key_jwt is not available yet; use client_secret_basic or client_secret_post';
   if (source.preset !== undefined && !OIDC_PRESETS.includes(source.preset)) problems.mappingPreset = `must be one of ${OIDC_PRESETS.join(', ')}`;
   if (source.clientSecret !== undefined && (source.clientSecret.length < 1 || source.clientSecret.length > 1024)) problems.oidcClientSecret = 'must be 1 to 1024 characters';
   if (Object.keys(problems).length) throw new ValidationError(problems);

@@ -16,6 +16,12 @@ export interface OrgUrls {
   spSlo: string;
   /** the one redirect URI of the organisation for every OpenID Connect IdP */
   oidcCallback: string;
+  /** where OpenID Connect IdPs send the browser back after RP-initiated logout (post_logout_redirect_uri) */
+  oidcLogoutCallback: string;
+  /** third-party initiated login (the initiate_login_uri to register at OpenID Connect IdPs) */
+  oidcInitiate: string;
+  /** the organisation's public signing keys, for private_key_jwt client authentication at OpenID Connect IdPs */
+  oidcJwks: string;
   appLaunch: (appId: string) => string;
 }
 
@@ -38,6 +44,9 @@ export function orgUrls(config: Pick<Config, 'publicScheme' | 'baseDomain'>, slu
     spAcs: `${base}/saml/sp/acs`,
     spSlo: `${base}/saml/sp/slo`,
     oidcCallback: `${base}/oidc/callback`,
+    oidcLogoutCallback: `${base}/oidc/logout-callback`,
+    oidcInitiate: `${base}/oidc/initiate`,
+    oidcJwks: `${base}/oidc/jwks.json`,
     appLaunch: (appId: string) => `${base}/apps/${appId}/launch`,
   };
 }

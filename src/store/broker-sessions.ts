@@ -7,9 +7,9 @@ import { rowReader, sql, type SqlRunner } from './sql.ts';
 export type BrokerSessionRow = Awaited<ReturnType<Db['brokerSession']['findUniqueOrThrow']>>;
 
 // The statements of a login are hand-written (sql.ts); logout and admin reads stay on Prisma.
-const COLUMNS = '"id", "orgId", "userId", "idpId", "nameId", "nameIdFormat", "nameQualifier", "spNameQualifier", "upstreamSessionIndex", "mfaAt", "createdAt", "expiresAt", "endedAt"';
+const COLUMNS = '"id", "orgId", "userId", "idpId", "nameId", "nameIdFormat", "nameQualifier", "spNameQualifier", "upstreamSessionIndex", "upstreamIdToken", "mfaAt", "createdAt", "expiresAt", "endedAt"';
 const readRow = rowReader<BrokerSessionRow>({ dates: ['mfaAt', 'createdAt', 'expiresAt', 'endedAt'] });
-const INSERT = sql(`INSERT INTO "BrokerSession" (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`);
+const INSERT = sql(`INSERT INTO "BrokerSession" (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`);
 const FIND_ACTIVE = sql(`SELECT ${COLUMNS} FROM "BrokerSession" WHERE "id" = ? AND "orgId" = ? AND "endedAt" IS NULL AND "expiresAt" > ?`);
 const MARK_MFA = sql(`UPDATE "BrokerSession" SET "mfaAt" = ? WHERE "id" = ? AND "orgId" = ?`);
 // Only into a session of this organisation; a second login to the same app in the session takes its new SessionIndex.
@@ -21,13 +21,14 @@ const ADD_APP = sql(`
 export class BrokerSessionRepository {
   constructor(private readonly db: Db, private readonly sql: SqlRunner, private readonly orgId: string) {}
 
-  /** `nameId` and its format and qualifiers: as the upstream IdP issued them (a logout request to it repeats them). */
-  async create(data: { id: string; userId: string; idpId: string; nameId: string; nameIdFormat?: string | null; nameQualifier?: string | null; spNameQualifier?: string | null; upstreamSessionIndex?: string | null; mfaAt?: Date | null; expiresAt: Date }): Promise<BrokerSessionRow> {
+  /** `nameId` and its format and qualifiers: as the upstream IdP issued them (a logout request to it repeats them).
+   *  `upstreamIdToken`: an OpenID Connect IdP's ID token, sealed (never stored in clear), for RP-initiated logout. */
+  async create(data: { id: string; userId: string; idpId: string; nameId: string; nameIdFormat?: string | null; nameQualifier?: string | null; spNameQualifier?: string | null; upstreamSessionIndex?: string | null; upstreamIdToken?: string | null; mfaAt?: Date | null; expiresAt: Date }): Promise<BrokerSessionRow> {
     const row: BrokerSessionRow = {
       ...data, orgId: this.orgId, nameIdFormat: data.nameIdFormat ?? null, nameQualifier: data.nameQualifier ?? null, spNameQualifier: data.spNameQualifier ?? null,
-      upstreamSessionIndex: data.upstreamSessionIndex ?? null, mfaAt: data.mfaAt ?? null, createdAt: new Date(), endedAt: null,
+      upstreamSessionIndex: data.upstreamSessionIndex ?? null, upstreamIdToken: data.upstreamIdToken ?? null, mfaAt: data.mfaAt ?? null, createdAt: new Date(), endedAt: null,
     };
-    await this.sql.run(INSERT, [row.id, row.orgId, row.userId, row.idpId, row.nameId, row.nameIdFormat, row.nameQualifier, row.spNameQualifier, row.upstreamSessionIndex, row.mfaAt, row.createdAt, row.expiresAt]);
+    await this.sql.run(INSERT, [row.id, row.orgId, row.userId, row.idpId, row.nameId, row.nameIdFormat, row.nameQualifier, row.spNameQualifier, row.upstreamSessionIndex, row.upstreamIdToken, row.mfaAt, row.createdAt, row.expiresAt]);
     return row;
   }
   async findActive(id: string, now: Date): Promise<BrokerSessionRow | null> {

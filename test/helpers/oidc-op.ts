@@ -11,14 +11,36 @@ const listen = async (server: Server) => {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 };
 
-export interface RealOp { issuer: string; close(): Promise<void>; login(authUrl: string, accountId: string): Promise<string> }
+export interface RealOp {
+  issuer: string;
+  close(): Promise<void>;
+  login(authUrl: string, accountId: string): Promise<string>;
+  /** RP-initiated logout: follows the end_session URL, confirms the OP's "sign out?" form; the URL it sends back */
+  logout(endSessionUrl: string): Promise<string>;
+}
+
+export interface OidcProviderOptions {
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+  claims: (accountId: string) => Record<string, unknown>;
+  /** the client's registered post_logout_redirect_uris (RP-initiated logout) */
+  postLogoutRedirectUris?: string[];
+  /** private_key_jwt: the client authenticates with a JWT signed by a key of this JWKS URL (no secret) */
+  privateKeyJwt?: { jwksUri: string };
+}
 
 /** oidc-provider with one confidential client; `claims(accountId)` are the account's claims (sub = accountId). */
-export async function startOidcProvider(opts: { clientId: string; clientSecret: string; redirectUri: string; claims: (accountId: string) => Record<string, unknown> }): Promise<RealOp> {
+export async function startOidcProvider(opts: OidcProviderOptions): Promise<RealOp> {
   const server = createServer();
   const issuer = await listen(server);
+  const auth = opts.privateKeyJwt
+    ? { token_endpoint_auth_method: 'private_key_jwt' as const, jwks_uri: opts.privateKeyJwt.jwksUri }
+    : { client_secret: opts.clientSecret };
   const provider = new Provider(issuer, {
-    clients: [{ client_id: opts.clientId, client_secret: opts.clientSecret, redirect_uris: [opts.redirectUri], grant_types: ['authorization_code'], response_types: ['code'] }],
+    clients: [{ client_id: opts.clientId, ...auth, redirect_uris: [opts.redirectUri], grant_types: ['authorization_code'], response_types: ['code'], ...(opts.postLogoutRedirectUris && { post_logout_redirect_uris: opts.postLogoutRedirectUris }) }],
+    // The OP fetches our JWKS from a loopback address, which its SSRF guard (a dispatcher it adds) refuses: test only.
+    ...(opts.privateKeyJwt && { fetch: ((url: Parameters<typeof fetch>[0], options?: RequestInit) => globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit)) as typeof fetch }),
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['given_name', 'family_name', 'preferred_username', 'hd', 'tid', 'oid', 'groups'] },
     conformIdTokenClaims: false, // the claims go into the ID token, as Google and Entra ID put them
     findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub, ...opts.claims(sub) }) }),
@@ -29,8 +51,10 @@ export async function startOidcProvider(opts: { clientId: string; clientSecret: 
   server.on('request', provider.callback());
   /** Follows the OP's redirects and submits its development login and consent forms, in a fresh browser (no OP
    *  session); the URL it sends back. */
+  // The OP's cookies of the last login, so that a logout ends that session.
+  let cookies = new Map<string, string>();
   async function login(authUrl: string, accountId: string): Promise<string> {
-    const cookies = new Map<string, string>();
+    cookies = new Map<string, string>();
     let url = authUrl;
     let form: Record<string, string> | null = null;
     for (let i = 0; i < 20; i++) {
@@ -53,7 +77,33 @@ export async function startOidcProvider(opts: { clientId: string; clientSecret: 
     }
     throw new Error('too many OP redirects');
   }
-  return { issuer, login, close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
+  async function logout(endSessionUrl: string): Promise<string> {
+    let url = endSessionUrl;
+    let form: Record<string, string> | null = null;
+    let action = '';
+    for (let i = 0; i < 10; i++) {
+      if (!url.startsWith(issuer)) return url;
+      const res = await fetch(form ? action : url, { method: form ? 'POST' : 'GET', redirect: 'manual', headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; '), ...(form && { 'content-type': 'application/x-www-form-urlencoded' }) }, body: form ? new URLSearchParams(form).toString() : undefined });
+      for (const c of res.headers.getSetCookie()) {
+        const [pair] = c.split(';');
+        const [k, v] = pair.split('=');
+        cookies.set(k, v);
+      }
+      form = null;
+      const location = res.headers.get('location');
+      if (location) {
+        url = new URL(location, url).href;
+        continue;
+      }
+      const html = await res.text();
+      const confirm = /<form id="op.logoutForm" method="post" action="([^"]+)"><input type="hidden" name="xsrf" value="([^"]+)"\/>/.exec(html);
+      if (!confirm) throw new Error(`unexpected OP page ${res.status}: ${html.slice(0, 300)}`);
+      action = new URL(confirm[1], url).href;
+      form = { xsrf: confirm[2], logout: 'yes' };
+    }
+    throw new Error('too many OP redirects');
+  }
+  return { issuer, login, logout, close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
 }
 
 export interface ForgingOp {

@@ -38,7 +38,10 @@ t.test('console: OpenID Connect identity providers', async (t) => {
   const show = await admin.get(idpPath);
   t.equal(show.statusCode, 200);
   t.match(show.body, `OpenID Connect issuer: <code>${op.issuer}</code>`);
-  t.match(show.body, `Redirect URI: <code>${redirectUri}</code>`);
+  t.match(show.body, `<code>${redirectUri}</code>`, 'the values to paste at the IdP: redirect URI');
+  t.match(show.body, `<code>http://piedpipers.${ta.config.baseDomain}/oidc/logout-callback</code>`, 'post-logout redirect URI');
+  t.match(show.body, `<code>http://piedpipers.${ta.config.baseDomain}/oidc/initiate</code>`, 'initiate login URI');
+  t.match(show.body, `<code>http://piedpipers.${ta.config.baseDomain}/oidc/jwks.json</code>`, 'JWKS URL');
   t.notMatch(show.body, /<h2>Settings<\/h2>/, 'no SAML settings form for an OIDC IdP');
   t.equal((await admin.post(idpPath, { name: 'x' })).statusCode, 400, 'and the SAML form cannot be posted to it');
 

@@ -30,7 +30,7 @@ for (const allowPrivate of [true, false]) {
     t.equal(idp.protocol, 'oidc');
     t.equal(idp.entityId, op.issuer);
     t.equal(idp.ssoUrl, `${op.issuer}/auth`);
-    t.same(idp.oidc, { redirectUri: 'http://piedpipers.broker.test/oidc/callback', clientId: 'broker', clientAuth: 'client_secret_basic', hasClientSecret: true, scopes: 'openid email profile', userinfo: false, endSessionEndpoint: null });
+    t.same(idp.oidc, { redirectUri: 'http://piedpipers.broker.test/oidc/callback', postLogoutRedirectUri: 'http://piedpipers.broker.test/oidc/logout-callback', initiateLoginUri: 'http://piedpipers.broker.test/oidc/initiate', jwksUri: 'http://piedpipers.broker.test/oidc/jwks.json', clientId: 'broker', clientAuth: 'client_secret_basic', hasClientSecret: true, scopes: 'openid email profile', userinfo: false, endSessionEndpoint: null });
     t.notMatch(res.body, /s3cret-value/, 'the secret is never shown');
     const stored = (await pp.store.identityProviders.findById(idp.id))!;
     t.notMatch(stored.oidcClientSecret!, /s3cret-value/, 'and sealed at rest');

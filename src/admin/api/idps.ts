@@ -69,7 +69,7 @@ const idpSchema = {
     protocol: { type: 'string', enum: ['saml', 'oidc'] },
     oidc: {
       type: ['object', 'null'], description: 'OpenID Connect IdPs only (protocol oidc); entityId is the issuer. The client secret is never shown.',
-      properties: { redirectUri: { type: 'string', description: 'The redirect URI to register at the IdP (one per organisation)' }, clientId: { type: 'string' }, clientAuth: { type: 'string' }, hasClientSecret: { type: 'boolean' }, scopes: { type: 'string' }, userinfo: { type: 'boolean' }, endSessionEndpoint: nullableString },
+      properties: { redirectUri: { type: 'string', description: 'The redirect URI to register at the IdP (one per organisation)' }, postLogoutRedirectUri: { type: 'string', description: 'The post-logout redirect URI to register at the IdP (RP-initiated logout)' }, initiateLoginUri: { type: 'string', description: 'The initiate login URI to register at the IdP (third-party initiated login)' }, jwksUri: { type: 'string', description: 'The JWKS URL of the organisation\'s signing key (private_key_jwt)' }, clientId: { type: 'string' }, clientAuth: { type: 'string' }, hasClientSecret: { type: 'boolean' }, scopes: { type: 'string' }, userinfo: { type: 'boolean' }, endSessionEndpoint: nullableString },
     },
     createdAt: { type: 'string', format: 'date-time' }, updatedAt: { type: 'string', format: 'date-time' },
   },
@@ -85,7 +85,7 @@ const endSessionOf = (idp: IdentityProvider) => {
 };
 
 /** The registration without the stored metadata document or anything internal (the orgId, the refresh schedule). */
-function idpView(idp: IdentityProvider, urls: Pick<OrgUrls, 'oidcCallback'>) {
+function idpView(idp: IdentityProvider, urls: Pick<OrgUrls, 'oidcCallback' | 'oidcLogoutCallback' | 'oidcInitiate' | 'oidcJwks'>) {
   const fingerprint = (pem: string) => {
     try {
       return certificateFingerprint(pem);
@@ -103,7 +103,7 @@ function idpView(idp: IdentityProvider, urls: Pick<OrgUrls, 'oidcCallback'>) {
     metadataUrl: idp.metadataUrl, metadataFetchedAt: idp.metadataFetchedAt?.toISOString() ?? null, metadataValidUntil: idp.metadataValidUntil?.toISOString() ?? null,
     metadataError: idp.metadataError, metadataSigned: !!idp.metadataSigningCertificate,
     protocol: idp.protocol,
-    oidc: idp.protocol === 'oidc' ? { redirectUri: urls.oidcCallback, clientId: idp.oidcClientId ?? '', clientAuth: idp.oidcClientAuth, hasClientSecret: !!idp.oidcClientSecret, scopes: idp.oidcScopes, userinfo: idp.oidcUserinfo, endSessionEndpoint: endSessionOf(idp) } : null,
+    oidc: idp.protocol === 'oidc' ? { redirectUri: urls.oidcCallback, postLogoutRedirectUri: urls.oidcLogoutCallback, initiateLoginUri: urls.oidcInitiate, jwksUri: urls.oidcJwks, clientId: idp.oidcClientId ?? '', clientAuth: idp.oidcClientAuth, hasClientSecret: !!idp.oidcClientSecret, scopes: idp.oidcScopes, userinfo: idp.oidcUserinfo, endSessionEndpoint: endSessionOf(idp) } : null,
     createdAt: idp.createdAt.toISOString(), updatedAt: idp.updatedAt.toISOString(),
   };
 }

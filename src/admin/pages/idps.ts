@@ -210,10 +210,10 @@ export async function idpPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
     const trust = trustFromForm(body);
     const byOidc = { name: text(body, 'name'), issuer: text(body, 'issuer'), clientId: text(body, 'clientId'), clientAuth: text(body, 'clientAuth') || 'client_secret_basic', scopes: text(body, 'scopes') || 'openid email profile', mappingPreset: text(body, 'mappingPreset') || 'custom', userinfo: checkbox(body, 'userinfo'), ...trustEcho(body) };
     const fail = (errors: Errors) => newPage(request, reply, { byOidc, oidcErrors: formErrors(errors, OIDC_FIELDS, 'issuer'), open: 'oidc' }, 400);
-    const required = { ...(!byOidc.name && { name: 'is required' }), ...(!byOidc.issuer && { issuer: 'is required' }), ...(!byOidc.clientId && { oidcClientId: 'is required' }), ...(!text(body, 'clientSecret') && { oidcClientSecret: 'is required' }) };
+    const required = { ...(!byOidc.name && { name: 'is required' }), ...(!byOidc.issuer && { issuer: 'is required' }), ...(!byOidc.clientId && { oidcClientId: 'is required' }), ...(!text(body, 'clientSecret') && byOidc.clientAuth !== 'private_key_jwt' && { oidcClientSecret: 'is required (or choose private_key_jwt)' }) };
     if (Object.keys(required).length) return fail(required);
     const input = await withFieldErrors(() => oidcIdpInput(
-      { issuer: byOidc.issuer, clientId: byOidc.clientId, clientSecret: text(body, 'clientSecret'), clientAuth: byOidc.clientAuth as OidcClientAuth, scopes: byOidc.scopes, preset: byOidc.mappingPreset as MappingPreset, userinfo: byOidc.userinfo },
+      { issuer: byOidc.issuer, clientId: byOidc.clientId, clientSecret: text(body, 'clientSecret') || undefined, clientAuth: byOidc.clientAuth as OidcClientAuth, scopes: byOidc.scopes, preset: byOidc.mappingPreset as MappingPreset, userinfo: byOidc.userinfo },
       { orgId: tenant.org.id, box: ctx.box, now: ctx.clock.now(), allowPrivate: ctx.config.metadataAllowPrivate, timeoutMs: ctx.config.metadataFetchTimeoutSeconds * 1000, refreshSeconds: ctx.config.metadataRefreshIntervalSeconds },
     ));
     if (!input.ok) return fail(input.errors);

@@ -7,7 +7,7 @@ import type { LoginFlow } from '../../store/login-flows.ts';
 import { failFlow, failureOf, returnOffer } from './fail.ts';
 import { loadOwnedFlow, targetNameOf } from './load.ts';
 import { page, runHop, type Answer, type Hop, type Outcome } from './outcome.ts';
-import { discover, enabledIdps } from './select-idp.ts';
+import { discover, enabledIdps, loginHint } from './select-idp.ts';
 import { STAGE, type FlowData } from './stages.ts';
 import { sendUpstream, toIdp } from './to-upstream.ts';
 
@@ -47,16 +47,18 @@ export function chooseIdp(ctx: AppContext, tenant: Tenant, visit: ChooserVisit, 
   return runHop(async (hop) => {
     const flow = await loadOwnedFlow(ctx, tenant, hop, visit.browserToken, visit.flowId, [STAGE.received]);
     let idp;
+    let typed: string | undefined;
     if (!form.idpId && form.email !== undefined) {
       // Only this organisation's enabled IdPs are candidates; the address only picks one of them.
       const found = discover(await idpsOrFail(tenant, hop, flow, await targetNameOf(tenant, flow)), form.email);
       if (!('idp' in found)) return chooserPage(tenant, hop, flow, found.shown, found.note);
       idp = found.idp;
+      typed = loginHint(form.email);
     } else {
       // Only this organisation's enabled IdPs can be chosen, whatever the form says.
       idp = form.idpId ? await tenant.store.identityProviders.findById(form.idpId) : null;
       if (!idp || !idp.enabled) throw new AppError('unknown_idp', 'Choose one of the listed sign-in options.');
     }
-    return toIdp(await sendUpstream(ctx, tenant, flow, idp), idp.name);
+    return toIdp(await sendUpstream(ctx, tenant, flow, idp, typed), idp.name);
   });
 }

@@ -69,6 +69,7 @@ function newSession(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, 
   const upstream = flow.data.upstream!;
   const stored = tenant.store.sessions.create({
     id, userId: user.id, idpId: flow.idpId!, nameId: upstream.nameId, upstreamSessionIndex: upstream.sessionIndex ?? null,
+    upstreamIdToken: upstream.idTokenSealed ?? null,
     nameIdFormat: upstream.nameIdFormat ?? null, nameQualifier: upstream.nameQualifier ?? null, spNameQualifier: upstream.spNameQualifier ?? null,
     mfaAt, expiresAt: sessionExpiry(ctx.clock.now(), tenant.org.sessionTtlSeconds, upstream),
   });

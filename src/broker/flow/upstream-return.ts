@@ -73,6 +73,8 @@ async function verifyLogin(ctx: AppContext, tenant: Tenant, hop: Hop, endpoint: 
     await protocol.consume(ctx, tenant, idp, login, now);
     const moved = await tenant.store.flows.advance(flow, STAGE.upstreamVerified, { data: withUpstream(flow.data, login) });
     if (!moved) throw new SamlError('saml_replayed', 'This sign-in response was already used.');
+    // The login goes on without groups; the admin sees why in the audit log.
+    if (login.groupsOverage) await tenant.store.audit.record({ type: 'login.groups_overage', at: now, idpId: idp.id, flowId: flow.id, ...(flow.appId && { appId: flow.appId }), details: { source: login.groupsOverage.source, groupsMapped: 0 } });
     return flow.id;
   }
 

@@ -5,7 +5,7 @@ import type { AppContext } from '../../context.ts';
 import { requireTenant } from '../../plugins/tenant.ts';
 import { SESSION_COOKIE } from '../flow/browser.ts';
 import type { Binding } from '../../saml/bindings.ts';
-import { receiveLogoutMessage, sendLogoutHop, showLogoutChain } from '../logout/hops.ts';
+import { receiveLogoutMessage, receiveOidcLogoutReturn, sendLogoutHop, showLogoutChain } from '../logout/hops.ts';
 import type { Side } from '../logout/single-logout.ts';
 import { browserTokenOf, rawQueryOf, render, str } from './render.ts';
 
@@ -25,6 +25,10 @@ export async function logoutRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
   // The chain page: the next participant in a frame, or the final answer to whoever asked.
   app.get<{ Params: { id: string } }>('/logout/:id', async (request, reply) =>
     render(ctx, request, reply, await showLogoutChain(ctx, requireTenant(request), { flowId: request.params.id, browserToken: browserTokenOf(request) })));
+
+  // Back from an OpenID Connect IdP's end_session_endpoint (its post_logout_redirect_uri), with our state.
+  app.get<{ Querystring: { state?: string } }>('/oidc/logout-callback', async (request, reply) =>
+    render(ctx, request, reply, await receiveOidcLogoutReturn(ctx, requireTenant(request), { state: str(request.query?.state), browserToken: browserTokenOf(request) })));
 
   // Inside the frame: our LogoutRequest to the current participant.
   app.get<{ Params: { id: string } }>('/logout/:id/hop', async (request, reply) =>

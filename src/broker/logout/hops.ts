@@ -12,6 +12,7 @@ import { SESSION_COOKIE, sameBrowser } from '../flow/browser.ts';
 import { sha256 } from '../../crypto/hash.ts';
 import { MAX_RELAY_STATE } from '../flow/load.ts';
 import { page, post, redirect, runHop, type Answer, type Outcome } from '../flow/outcome.ts';
+import { OidcError } from '../upstream/oidc-errors.ts';
 import { SingleLogout, type IncomingLogoutMessage, type LogoutStep } from './single-logout.ts';
 
 const logoutUrl = (flowId: string) => `/logout/${encodeURIComponent(flowId)}`;
@@ -73,6 +74,11 @@ export function showLogoutChain(ctx: AppContext, tenant: Tenant, visit: { flowId
   return runHop(async (hop) => {
     const slo = await ownedChain(ctx, tenant, visit.browserToken, visit.flowId);
     const step: LogoutStep = await slo.step(visit.flowId, ctx.config.sloHopTimeoutSeconds);
+    if (step.kind === 'hop' && step.hop.protocol === 'oidc') {
+      // RP-initiated logout: the whole page goes to the IdP (a frame would lack its cookies); it sends the browser
+      // back to /oidc/logout-callback, which brings it here for the rest of the chain.
+      return redirect(await slo.oidcLogoutUrl(step.flowId), 303);
+    }
     if (step.kind === 'hop') {
       // The frame opens our hop URL, which redirects to the participant's SLO URL: the frame may go there.
       const peer = step.hop.side === 'app' ? await tenant.store.applications.findById(step.hop.id) : await tenant.store.identityProviders.findById(step.hop.id);
@@ -85,6 +91,22 @@ export function showLogoutChain(ctx: AppContext, tenant: Tenant, visit: { flowId
     if (step.message) return send(step.message, step.chain.origin.name);
     const participants = step.chain.hops.map((h) => ({ name: h.name, ok: h.outcome === 'success', detail: h.detail ?? null }));
     return page('logout', { title: 'Signed out', finished: true, partial: step.status === 'PartialLogout', participants });
+  });
+}
+
+/** /oidc/logout-callback: back from an OpenID Connect IdP's end_session_endpoint; the chain page takes it on. */
+export function receiveOidcLogoutReturn(ctx: AppContext, tenant: Tenant, visit: { state: string | undefined; browserToken: string | undefined }): Promise<Outcome> {
+  return runHop(async () => {
+    const slo = new SingleLogout(ctx, tenant);
+    try {
+      return redirect(logoutUrl(await slo.recordOidcLogoutReturn(visit.state, (chainBrowser) => sameBrowser(visit.browserToken, chainBrowser))));
+    } catch (err) {
+      if (err instanceof OidcError) {
+        ctx.metrics.upstreamErrors.inc({ org: tenant.org.slug, code: err.code });
+        await tenant.store.audit.record({ type: 'logout.rejected', outcome: 'failure', code: err.code, at: ctx.clock.now(), details: { from: 'idp', ...err.diagnosis } });
+      }
+      throw err;
+    }
   });
 }
 

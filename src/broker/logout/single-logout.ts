@@ -3,6 +3,7 @@
 // with a time limit, and finally the originator gets a LogoutResponse: Success, or PartialLogout when a participant
 // could not be logged out (no SLO URL, an error status, no answer in time). The chain is a stored flow that moves by
 // compare-and-set, so any node can take the next step and a replayed step changes nothing.
+import { timingSafeEqual } from 'node:crypto';
 import type { AppContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
 import type { Tenant } from '../../plugins/tenant.ts';
@@ -17,6 +18,9 @@ import { localIdp, localSp } from '../identities.ts';
 import { STAGE } from '../flow/stages.ts';
 import { sameEndpoint } from '../../saml/endpoint-match.ts';
 import { newFlowId } from '../flow/load.ts';
+import { sha256 } from '../../crypto/hash.ts';
+import { endSessionUrl, offersEndSession } from '../upstream/oidc.ts';
+import { OidcError } from '../upstream/oidc-errors.ts';
 
 /** How long the whole chain may take before its flow expires. */
 const CHAIN_TTL_SECONDS = 600;
@@ -37,6 +41,12 @@ export interface LogoutHop {
   nameQualifier?: string | null;
   spNameQualifier?: string | null;
   sessionIndex: string | null;
+  /** an OpenID Connect IdP: the browser goes to its end_session_endpoint at the top level (not in a frame, where its
+   *  cookies would not be sent), and comes back to our post-logout redirect URI with `state` */
+  protocol?: 'oidc';
+  /** OpenID Connect: the login's ID token, still sealed, for id_token_hint */
+  idTokenHint?: string | null;
+  /** SAML: the LogoutRequest's ID; OpenID Connect: the secret half of the `state` sent to the IdP */
   requestId?: string;
   startedAt?: string;
   outcome?: 'success' | 'failed' | 'timeout' | 'skipped';
@@ -200,17 +210,25 @@ export class SingleLogout {
         hops.push(hop);
       }
     }
+    const oidcHops: LogoutHop[] = [];
     if (side === 'app') {
       const seenIdps = new Set<string>();
       for (const session of sessions) {
         if (seenIdps.has(session.idpId)) continue;
         seenIdps.add(session.idpId);
         const idp = await this.store.identityProviders.findById(session.idpId);
-        // An IdP without an SLO URL keeps its own session; that is its admin's choice, not a failed logout.
-        // SAML IdPs only: an OpenID Connect IdP takes no LogoutRequest (RP-initiated logout is not wired yet).
-        if (idp?.sloUrl && idp.enabled && idp.protocol === 'saml') hops.push({ side: 'idp', id: idp.id, name: idp.name, nameId: session.nameId, nameIdFormat: session.nameIdFormat, nameQualifier: session.nameQualifier, spNameQualifier: session.spNameQualifier, sessionIndex: session.upstreamSessionIndex });
+        if (!idp?.enabled) continue;
+        // An IdP without an SLO URL (SAML) or end_session_endpoint (OpenID Connect) keeps its own session; that is its
+        // admin's choice, not a failed logout.
+        if (idp.protocol === 'oidc') {
+          if (offersEndSession(idp)) oidcHops.push({ side: 'idp', protocol: 'oidc', id: idp.id, name: idp.name, nameId: session.nameId, sessionIndex: session.upstreamSessionIndex, idTokenHint: session.upstreamIdToken });
+        } else if (idp.sloUrl) {
+          hops.push({ side: 'idp', id: idp.id, name: idp.name, nameId: session.nameId, nameIdFormat: session.nameIdFormat, nameQualifier: session.nameQualifier, spNameQualifier: session.spNameQualifier, sessionIndex: session.upstreamSessionIndex });
+        }
       }
     }
+    // OpenID Connect IdPs last: the browser leaves the chain page for them, the frames of the others are done by then.
+    hops.push(...oidcHops);
     const chain: LogoutChain = {
       kind: 'logout', origin: { side, id: peer.id, name: peer.name, requestId: request.id, relayState: input.relayState, binding: input.binding },
       browser: input.browser, hops, current: 0, sessionIds: sessions.map((s) => s.id),
@@ -240,14 +258,16 @@ export class SingleLogout {
       const chain = structuredClone(flow.data);
       const now = this.now();
       let hop = chain.hops[chain.current];
-      while (hop && (hop.outcome || (hop.startedAt && now.getTime() - Date.parse(hop.startedAt) >= hopTimeoutSeconds * 1000))) {
-        if (!hop.outcome) Object.assign(hop, { outcome: 'timeout', detail: `no answer within ${hopTimeoutSeconds} s` });
+      // An OpenID Connect IdP has the browser itself (the user may have to confirm there): only the chain's end stops it.
+      const limitOf = (h: LogoutHop) => (h.protocol === 'oidc' ? CHAIN_TTL_SECONDS : hopTimeoutSeconds);
+      while (hop && (hop.outcome || (hop.startedAt && now.getTime() - Date.parse(hop.startedAt) >= limitOf(hop) * 1000))) {
+        if (!hop.outcome) Object.assign(hop, { outcome: 'timeout', detail: `no answer within ${limitOf(hop)} s` });
         hop = chain.hops[++chain.current];
       }
       if (!hop) return this.finish(flow, chain);
       if (!hop.startedAt) Object.assign(hop, { startedAt: now.toISOString(), requestId: newSamlId() });
       if (JSON.stringify(chain) !== JSON.stringify(flow.data) && !(await this.store.flows.advance(flow, STAGE.logout, { data: chain }))) continue;
-      const remaining = Math.max(1, Math.ceil((Date.parse(hop.startedAt!) + hopTimeoutSeconds * 1000 - now.getTime()) / 1000));
+      const remaining = Math.max(1, Math.ceil((Date.parse(hop.startedAt!) + limitOf(hop) * 1000 - now.getTime()) / 1000));
       return { kind: 'hop', flowId, hop, remainingSeconds: remaining, done: chain.current, total: chain.hops.length };
     }
     throw new AppError('logout_busy', 'This sign-out is being processed elsewhere. Reload the page.');
@@ -269,6 +289,46 @@ export class SingleLogout {
       : { nameIdFormat: hop.nameIdFormat, nameQualifier: hop.nameQualifier, spNameQualifier: hop.spNameQualifier };
     const { xml } = logoutRequestXml({ id: hop.requestId, issuer: us.entityId, destination: peer.sloUrl, now: this.now(), nameId: hop.nameId, ...nameId, sessionIndex: hop.sessionIndex });
     return encodeOutgoing({ xml, id: hop.requestId, param: 'SAMLRequest', destination: peer.sloUrl, binding: 'redirect', relayState: flowId, signer: us.signer });
+  }
+
+  /** RP-initiated logout at the current participant, an OpenID Connect IdP: its end_session_endpoint URL, with the
+   *  `state` that names this chain and the hop's secret (checked when the browser comes back). */
+  async oidcLogoutUrl(flowId: string): Promise<string> {
+    const flow = await this.load(flowId);
+    const hop = flow.data.hops[flow.data.current];
+    if (!hop?.requestId || hop.outcome || hop.protocol !== 'oidc') throw new AppError('logout_hop_done', 'This step of the sign-out is already done.');
+    const idp = await this.store.identityProviders.findById(hop.id);
+    const url = idp ? endSessionUrl(this.ctx, this.tenant, idp, { sealedIdToken: hop.idTokenHint ?? null, state: `${flowId}.${hop.requestId}` }) : null;
+    if (!url) throw new AppError('logout_hop_done', 'This identity provider has no end-session endpoint any more.');
+    return url;
+  }
+
+  /**
+   * The browser is back from an OpenID Connect IdP's end_session_endpoint: `state` must be the one sent for the
+   * chain's current hop, in the browser that runs the chain (`ownsChain`); then the hop succeeded and the chain goes on.
+   * The IdP says nothing else: RP-Initiated Logout has no error answer.
+   */
+  async recordOidcLogoutReturn(state: string | undefined, ownsChain: (chainBrowser: string | null) => boolean): Promise<string> {
+    const mismatch = (diagnosis: Record<string, unknown> = {}) => new OidcError('oidc_logout_state_mismatch', 'This sign-out answer does not belong to a sign-out that is waiting.', diagnosis);
+    const dot = state && state.length <= 256 ? state.lastIndexOf('.') : -1;
+    if (!state || dot <= 0) throw mismatch({ received: state?.slice(0, 100) ?? null });
+    const flowId = state.slice(0, dot);
+    const secret = state.slice(dot + 1);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const flow = await this.store.flows.findAtStage<LogoutChain>(flowId, [STAGE.logout], this.now());
+      if (!flow || flow.data.kind !== 'logout') throw mismatch({ problem: 'no sign-out of this organisation is waiting for this state' });
+      if (!ownsChain(flow.data.browser)) throw new AppError('logout_browser_mismatch', 'This sign-out was started in another browser.');
+      const chain = structuredClone(flow.data);
+      const hop = chain.hops[chain.current];
+      // Compared as hashes: equal length, constant time.
+      if (!hop || hop.protocol !== 'oidc' || !hop.requestId || hop.outcome || !timingSafeEqual(Buffer.from(sha256(hop.requestId), 'hex'), Buffer.from(sha256(secret), 'hex'))) {
+        throw mismatch({ problem: 'the state does not name the identity provider this sign-out is waiting for' });
+      }
+      Object.assign(hop, { outcome: 'success' });
+      chain.current++;
+      if (await this.store.flows.advance(flow, STAGE.logout, { data: chain })) return flowId;
+    }
+    throw new AppError('logout_busy', 'This sign-out is being processed elsewhere. Reload the page.');
   }
 
   /** A participant's LogoutResponse to our request: it must answer the request we sent it, for this chain. */

@@ -37,6 +37,7 @@ export async function receiveTestAnswer(ctx: AppContext, tenant: Tenant, flow: L
       success: {
         nameId: a.nameId, nameIdFormat: a.nameIdFormat ?? null, sessionIndex: a.sessionIndex ?? null, attributes: a.attributes,
         profile: login.profile, responseSigned: login.signed.response, assertionSigned: login.signed.assertion,
+        ...(login.groupsOverage && { groupsOverage: login.groupsOverage }),
       },
     };
   } catch (err) {

@@ -10,6 +10,8 @@ export interface TestConnectionSuccess {
   profile: Profile;
   responseSigned: boolean;
   assertionSigned: boolean;
+  /** Entra ID's groups overage reference came instead of the groups (no groups mapped): where it points */
+  groupsOverage?: { source: string | null };
 }
 
 export interface TestConnectionResult {

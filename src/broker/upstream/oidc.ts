@@ -20,6 +20,7 @@ import { readDiscovery, type OidcDiscovery } from '../../orgs/oidc-discovery.ts'
 import { secretSealContext } from '../../orgs/oidc-registration.ts';
 import type { Tenant } from '../../plugins/tenant.ts';
 import type { IdentityProvider } from '../../store/identity-providers.ts';
+import { clientAssertionKey } from './oidc-client-keys.ts';
 import { OidcError } from './oidc-errors.ts';
 import { mapProfile } from './profile.ts';
 import type { UpstreamLogin, UpstreamProtocol } from './protocol.ts';
@@ -28,6 +29,41 @@ import type { UpstreamLogin, UpstreamProtocol } from './protocol.ts';
 export const OIDC_ALLOWED_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
 /** The largest callback query, token endpoint or userinfo answer we read. */
 export const MAX_OIDC_RESPONSE_BYTES = 64 * 1024;
+
+/** The sealing context of a login's ID token, kept for RP-initiated logout: bound to the organisation and the IdP,
+ *  so a sealed token copied into another organisation's or IdP's session does not open there. */
+export const idTokenSealContext = (orgId: string, idpId: string) => `oidc-id-token:${orgId}:${idpId}`;
+
+/** Whether the IdP's discovery document names an end_session_endpoint (RP-initiated logout). */
+export function offersEndSession(idp: IdentityProvider): boolean {
+  try {
+    return !!(idp.oidcDiscovery && discoveryOf(idp).end_session_endpoint);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): the URL of the IdP's end_session_endpoint with
+ * id_token_hint (the login's ID token, opened from its sealed copy), our client_id, our post-logout redirect URI and
+ * `state`; null when the IdP offers no end_session_endpoint (the logout then stays local).
+ */
+export function endSessionUrl(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, opts: { sealedIdToken: string | null; state: string }): string | null {
+  const endpoint = idp.oidcDiscovery ? discoveryOf(idp).end_session_endpoint : undefined;
+  if (!endpoint) return null;
+  const url = new URL(endpoint);
+  if (opts.sealedIdToken) {
+    try {
+      url.searchParams.set('id_token_hint', ctx.box.open(opts.sealedIdToken, idTokenSealContext(tenant.org.id, idp.id)).toString('utf8'));
+    } catch {
+      // A token sealed under an earlier master key: the IdP will ask the user to confirm instead of trusting a hint.
+    }
+  }
+  if (idp.oidcClientId) url.searchParams.set('client_id', idp.oidcClientId);
+  url.searchParams.set('post_logout_redirect_uri', tenant.urls.oidcLogoutCallback);
+  url.searchParams.set('state', opts.state);
+  return url.href;
+}
 
 const nonceOf = (verifier: string) => createHash('sha256').update(`nonce:${verifier}`).digest('base64url');
 
@@ -62,13 +98,18 @@ async function bounded(res: Response, max: number): Promise<Response> {
 }
 
 /** openid-client's configuration for `idp`: the cached discovery document, our client, our clock, and our fetch. */
-export function clientConfig(ctx: AppContext, tenant: Tenant, idp: IdentityProvider): client.Configuration {
+export async function clientConfig(ctx: AppContext, tenant: Tenant, idp: IdentityProvider): Promise<client.Configuration> {
   const d = discoveryOf(idp);
   if (!idp.oidcClientId) throw new OidcError('oidc_not_configured', 'This identity provider has no client ID.', { idp: idp.entityId });
-  if (idp.oidcClientAuth === 'private_key_jwt') throw new OidcError('oidc_not_configured', 'private_key_jwt is not available yet; use a client secret.', { idp: idp.entityId });
-  if (!idp.oidcClientSecret) throw new OidcError('oidc_not_configured', 'This identity provider has no client secret.', { idp: idp.entityId });
-  const secret = ctx.box.open(idp.oidcClientSecret, secretSealContext(tenant.org.id, idp.entityId)).toString('utf8');
-  const auth = idp.oidcClientAuth === 'client_secret_post' ? client.ClientSecretPost(secret) : client.ClientSecretBasic(secret);
+  let auth: client.ClientAuth;
+  if (idp.oidcClientAuth === 'private_key_jwt') {
+    // A client assertion signed with the organisation's active key (its JWKS URL is registered at the IdP).
+    auth = client.PrivateKeyJwt(await clientAssertionKey(ctx, tenant));
+  } else {
+    if (!idp.oidcClientSecret) throw new OidcError('oidc_not_configured', 'This identity provider has no client secret.', { idp: idp.entityId });
+    const secret = ctx.box.open(idp.oidcClientSecret, secretSealContext(tenant.org.id, idp.entityId)).toString('utf8');
+    auth = idp.oidcClientAuth === 'client_secret_post' ? client.ClientSecretPost(secret) : client.ClientSecretBasic(secret);
+  }
   const algs = OIDC_ALLOWED_ALGS.filter((a) => !d.id_token_signing_alg_values_supported || d.id_token_signing_alg_values_supported.includes(a));
   const config = new client.Configuration(d as client.ServerMetadata, idp.oidcClientId, { id_token_signed_response_alg: algs as unknown as string, [client.clockSkew]: Math.round((ctx.clock.now().getTime() - Date.now()) / 1000), [client.clockTolerance]: ctx.config.clockSkewSeconds }, auth);
   const timeoutMs = ctx.config.metadataFetchTimeoutSeconds * 1000;
@@ -197,6 +238,22 @@ function claimsAsAttributes(claims: Record<string, unknown>): Record<string, str
   return out;
 }
 
+/** Entra ID's groups overage reference, if the token carries one: where it says the groups are (the endpoint's
+ *  origin and path only, for the audit log), or null when the source is not readable. */
+function overageOf(claims: Record<string, unknown>): { source: string | null } | null {
+  const names = claims._claim_names;
+  if (!names || typeof names !== 'object' || !('groups' in names)) return null;
+  const sourceName = (names as Record<string, unknown>).groups;
+  const sources = claims._claim_sources;
+  const endpoint = typeof sourceName === 'string' && sources && typeof sources === 'object' ? ((sources as Record<string, { endpoint?: unknown }>)[sourceName]?.endpoint) : undefined;
+  try {
+    const url = typeof endpoint === 'string' ? new URL(endpoint) : null;
+    return { source: url ? `${url.origin}${url.pathname}`.slice(0, 300) : null };
+  } catch {
+    return { source: null };
+  }
+}
+
 /** The upstream identity: (IdP, sub), or for Entra ID (tid, oid). */
 function subjectOf(idp: IdentityProvider, claims: Record<string, unknown>): string {
   if (idp.mappingPreset === 'oidc-entra' && typeof claims.tid === 'string' && typeof claims.oid === 'string') return `${claims.tid}/${claims.oid}`;
@@ -206,8 +263,8 @@ function subjectOf(idp: IdentityProvider, claims: Record<string, unknown>): stri
 export const oidc: UpstreamProtocol = {
   name: 'oidc',
 
-  async start(ctx, tenant, idp, { flowId, forceAuthn }) {
-    const config = clientConfig(ctx, tenant, idp);
+  async start(ctx, tenant, idp, { flowId, forceAuthn, loginHint }) {
+    const config = await clientConfig(ctx, tenant, idp);
     const verifier = client.randomPKCECodeVerifier();
     const params: Record<string, string> = {
       redirect_uri: tenant.urls.oidcCallback,
@@ -219,6 +276,8 @@ export const oidc: UpstreamProtocol = {
       code_challenge_method: 'S256',
     };
     if (forceAuthn) params.prompt = 'login';
+    // A hint only (OpenID Connect Core 3.1.2.1): the IdP prefills its sign-in; who signs in is still what the ID token says.
+    if (loginHint) params.login_hint = loginHint;
     // Google Workspace: offer only accounts of the hosted domain (the ID token's hd is checked all the same).
     if (idp.mappingPreset === 'oidc-google' && idp.emailDomains.length === 1 && !idp.emailDomains[0].startsWith('*')) params.hd = idp.emailDomains[0];
     return { requestId: verifier, dispatch: { binding: 'redirect', url: client.buildAuthorizationUrl(config, params).href } };
@@ -229,16 +288,18 @@ export const oidc: UpstreamProtocol = {
     if (!expectedRequestId) throw new OidcError('oidc_state_mismatch', 'This answer does not belong to a sign-in that is waiting. Start again from your application.');
     if (returned.message.length > MAX_OIDC_RESPONSE_BYTES) throw new OidcError('oidc_too_large', 'The answer of the identity provider is too large.');
     const now = ctx.clock.now();
-    const config = clientConfig(ctx, tenant, idp);
+    const config = await clientConfig(ctx, tenant, idp);
     const nonce = nonceOf(expectedRequestId);
     let claims: Record<string, unknown>;
     let accessToken: string;
+    let idToken: string;
     try {
       const callback = new URL(tenant.urls.oidcCallback);
       callback.search = returned.message;
       const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: expectedRequestId, expectedNonce: nonce, expectedState: returned.relayState ?? '', idTokenExpected: true });
       claims = { ...(tokens.claims() as Record<string, unknown>) };
       accessToken = tokens.access_token;
+      idToken = tokens.id_token!;
       // openid-client takes the token endpoint's TLS for the ID token's origin and does not check its signature
       // (OpenID Connect Core 3.1.3.7 allows that); we check it all the same, against the IdP's JWKS.
       await verifySignature(ctx, discoveryOf(idp), tokens.id_token!);
@@ -267,15 +328,25 @@ export const oidc: UpstreamProtocol = {
     // An email the IdP says is unverified never links an account nor creates one (src/users/resolve-user.ts).
     if (claims.email_verified === false || claims.email_verified === 'false') profile.emailUnverified = true;
     const diagnosis: Record<string, unknown> = { sub: claims.sub, iss: claims.iss, ...(typeof claims.sid === 'string' && { sid: claims.sid }) };
-    // Entra ID's groups overage: over 200 groups, the token names a Graph query instead of the groups. The broker
-    // does not call Graph: the user has no groups here (noted with the login's facts; docs/oidc-idps.md says why).
-    const claimNames = claims._claim_names as Record<string, unknown> | undefined;
-    if (claimNames && typeof claimNames === 'object' && 'groups' in claimNames) diagnosis.groupsOverage = true;
+    // Entra ID's groups overage: over 200 groups (6 in a SAML token), the token names a Graph query (_claim_names,
+    // _claim_sources) instead of the groups. The broker does not call Graph (our access token is not granted the
+    // directory permission it needs, and a partial list would be worse than none): the user has no groups here, the
+    // login is audited as login.groups_overage and test connection says so (docs/oidc-idps.md).
+    const groupsOverage = overageOf(claims);
+    if (groupsOverage) {
+      diagnosis.groupsOverage = true;
+      profile.groups = [];
+    }
     const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : now.getTime();
     const login: UpstreamLogin = {
-      result: { nameId: subject, ...(typeof claims.sid === 'string' && { sessionIndex: claims.sid }), attributes, assertionId: nonce },
+      result: {
+        nameId: subject, ...(typeof claims.sid === 'string' && { sessionIndex: claims.sid }), attributes, assertionId: nonce,
+        // Sealed before it is stored with the flow and then the broker session: the id_token_hint of RP-initiated logout.
+        idTokenSealed: ctx.box.seal(idToken, idTokenSealContext(tenant.org.id, idp.id)),
+      },
       profile,
       signed: { response: false, assertion: true },
+      ...(groupsOverage && { groupsOverage }),
       // Kept until the token could no longer be accepted anyway (its expiry plus the allowed skew).
       once: { key: `${idp.id}:${nonce}`, keepUntil: new Date(Math.max(exp, now.getTime()) + skew * 1000), diagnosis },
     };

@@ -27,6 +27,8 @@ export interface UpstreamResult {
   sessionNotOnOrAfter?: string;
   attributes: Record<string, string[]>;
   assertionId: string;
+  /** OpenID Connect: the ID token, sealed with the master key (idTokenSealContext), for RP-initiated logout */
+  idTokenSealed?: string;
 }
 
 /** What the IdP sent back to our endpoint: the message, and the state it returns (the flow id we gave it). */
@@ -38,6 +40,9 @@ export interface UpstreamLogin {
   profile: Profile;
   /** what the IdP signed (shown by the admin's test connection) */
   signed: { response: boolean; assertion: boolean };
+  /** OpenID Connect, Entra ID: the token names a "groups overage" source (_claim_names) instead of the groups; the
+   *  broker does not call Microsoft Graph, so the profile has no groups (audited; shown by test connection) */
+  groupsOverage?: { source: string | null };
   /** used once only: see UpstreamProtocol.consume */
   once: { key: string; keepUntil: Date; diagnosis: Record<string, unknown> };
 }
@@ -45,8 +50,9 @@ export interface UpstreamLogin {
 export interface UpstreamProtocol {
   readonly name: string;
   /** The request (or redirect) that sends the browser of flow `flowId` to `idp`; `requestId` is what its answer
-   *  must refer to (stored on the flow, handed back to finish). */
-  start(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, opts: { flowId: string; forceAuthn: boolean }): Promise<{ dispatch: UpstreamDispatch; requestId: string }>;
+   *  must refer to (stored on the flow, handed back to finish). `loginHint`: an email the user or the app already gave
+   *  (home-realm discovery, the AuthnRequest's Subject, a login_hint parameter), so the IdP need not ask for it. */
+  start(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, opts: { flowId: string; forceAuthn: boolean; loginHint?: string }): Promise<{ dispatch: UpstreamDispatch; requestId: string }>;
   /** Verifies what came back against `idp`'s registration: the login, or a refusal (an UpstreamRefusal, thrown).
    *  `expectedRequestId`: the request it must answer; null for an unsolicited (IdP-initiated) login. */
   finish(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, returned: UpstreamReturn & { message: string }, expectedRequestId: string | null): Promise<UpstreamLogin>;

@@ -23,7 +23,7 @@ export const idpUsage = `
           [--sign-requests] [--no-want-response-signed] [--want-assertion-signature] [--no-allow-idp-initiated]
           [--no-default-app] [--no-allow-sha1] [--no-accept-unsigned-logout-response] [--no-domains] [--no-slo-url]
   idp add-oidc --org <slug> --name <name> (--issuer <url> | --discovery-file <json>) --client-id <id>
-          --client-secret-file <file> [--client-auth client_secret_basic|client_secret_post]
+          [--client-secret-file <file>] [--client-auth client_secret_basic|client_secret_post|private_key_jwt]
           [--preset oidc-entra|oidc-google|oidc-okta|oidc-keycloak|custom] [--scopes "openid email profile"] [--userinfo]
           [--map field=claim ...] [--domain <domain> ...] [--linking never|verified-domains|any-email] [--json]
   idp list --org <slug> [--json]`;
@@ -147,11 +147,11 @@ export async function idpCommand(argv: string[], ctx: AppContext): Promise<numbe
   if (sub === 'add-oidc') {
     const o = values as Partial<Record<keyof typeof OIDC_OPTIONS, string | boolean | string[]>>;
     if (!o.issuer === !o['discovery-file']) usage('give --issuer or --discovery-file (one of them)');
-    if (!o['client-secret-file']) usage('--client-secret-file <file> is required');
+    if (!o['client-secret-file'] && o['client-auth'] !== 'private_key_jwt') usage('--client-secret-file <file> is required (unless --client-auth private_key_jwt)');
     const { mapping } = mappingArgs(o.map as string[] | undefined, {});
     const input = await oidcIdpInput({
       ...(o.issuer ? { issuer: o.issuer as string } : { discovery: readFileSync(o['discovery-file'] as string, 'utf8') }),
-      clientId: (o['client-id'] as string | undefined) ?? '', clientSecret: readFileSync(o['client-secret-file'] as string, 'utf8').trim(),
+      clientId: (o['client-id'] as string | undefined) ?? '', ...(o['client-secret-file'] && { clientSecret: readFileSync(o['client-secret-file'] as string, 'utf8').trim() }),
       clientAuth: o['client-auth'] as OidcClientAuth | undefined, preset: ((o.preset as string | undefined) ?? 'custom') as MappingPreset,
       scopes: o.scopes as string | undefined, userinfo: !!o.userinfo,
     }, { orgId: tenant.org.id, box: ctx.box, now: ctx.clock.now(), allowPrivate: ctx.config.metadataAllowPrivate, timeoutMs: ctx.config.metadataFetchTimeoutSeconds * 1000, refreshSeconds: ctx.config.metadataRefreshIntervalSeconds });
@@ -160,7 +160,7 @@ export async function idpCommand(argv: string[], ctx: AppContext): Promise<numbe
     if (v.json) console.log(JSON.stringify({ id: idp.id, protocol: idp.protocol, issuer: idp.entityId, name: idp.name, redirectUri: tenant.urls.oidcCallback, emailDomains: idp.emailDomains, linkingMode: idp.linkingMode }, null, 2));
     else {
       console.log(`Registered OpenID Connect identity provider "${idp.name}" (${idp.id})`);
-      console.log(`  Issuer: ${idp.entityId}\n  In the IdP, register the redirect URI: ${tenant.urls.oidcCallback}`);
+      console.log(`  Issuer: ${idp.entityId}\n  In the IdP, register the redirect URI: ${tenant.urls.oidcCallback}\n  post-logout redirect URI: ${tenant.urls.oidcLogoutCallback}\n  initiate login URI: ${tenant.urls.oidcInitiate}${idp.oidcClientAuth === 'private_key_jwt' ? `\n  JWKS URL (private_key_jwt): ${tenant.urls.oidcJwks}` : ''}`);
     }
     return 0;
   }
