@@ -38,6 +38,13 @@ module.exports = {
       to: { path: ['^src/(broker|admin|plugins|cli|orgs|users|audit)/', '^src/(app|server)\\.ts$', 'node_modules/(fastify|@fastify)/'] },
     },
     {
+      name: 'store-engine-behind-the-seam',
+      severity: 'error',
+      comment: 'The database engine (client, driver SQL, group commit, migrations, config cache) is reached through the Store and its repositories; only the composition root opens it.',
+      from: { path: '^src/(?!store/|bootstrap\\.ts$)' },
+      to: { path: '^src/store/engine/' },
+    },
+    {
       name: 'broker-flow-knows-no-http',
       severity: 'error',
       comment: 'In src/broker/ only http/ reads requests and writes replies; the flow services take plain values and return outcomes.',

@@ -18,4 +18,16 @@ export default tseslint.config(
       'no-control-regex': 'off',
     },
   },
+  {
+    // One store seam: outside src/store, code reaches data through forOrg(orgId), the platform store or the system
+    // repository, never through the database client the Store holds (tests may, to seed and to inspect).
+    files: ['src/**/*.ts'],
+    ignores: ['src/store/**'],
+    rules: {
+      'no-restricted-syntax': ['error', {
+        selector: "MemberExpression[property.name=/^(db|sql)$/][object.type='MemberExpression'][object.property.name='store'], MemberExpression[property.name=/^(db|sql)$/][object.name='store']",
+        message: 'Use the store\'s repositories (forOrg, platform, system), not its database client.',
+      }],
+    },
+  },
 );

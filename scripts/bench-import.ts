@@ -19,7 +19,7 @@ import pg from 'pg';
 import { bootstrap } from '../src/bootstrap.ts';
 import { configFrom } from '../src/config/config.ts';
 import type { AppContext } from '../src/context.ts';
-import type { DbProvider } from '../src/store/database.ts';
+import type { DbProvider } from '../src/store/engine/database.ts';
 import { exportUsersCsv } from '../src/users/export-csv.ts';
 import { UserImportService } from '../src/users/import/import-service.ts';
 

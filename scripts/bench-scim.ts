@@ -17,7 +17,7 @@ import { bootstrap } from '../src/bootstrap.ts';
 import { configFrom } from '../src/config/config.ts';
 import type { AppContext } from '../src/context.ts';
 import { createScimToken } from '../src/scim/tokens.ts';
-import type { DbProvider } from '../src/store/database.ts';
+import type { DbProvider } from '../src/store/engine/database.ts';
 import { freshPostgres } from '../test/helpers/context.ts';
 
 const { values } = parseArgs({ options: { users: { type: 'string', default: '100000' }, requests: { type: 'string', default: '200' }, 'no-pg': { type: 'boolean' }, batch: { type: 'string', default: '2000' } } });

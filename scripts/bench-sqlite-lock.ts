@@ -2,7 +2,7 @@
 // event loop stands still waiting for SQLite's write lock while another process holds it (WORKERS > 1). Each process
 // does what a broker process does per login, reduced to its shape: `--cpu-ms` of JavaScript work, then one group
 // commit (BEGIN IMMEDIATE, a dozen single-row writes, COMMIT) on the same kind of connection (better-sqlite3, WAL,
-// busy timeout 5 s as src/store/database.ts sets it). better-sqlite3 is synchronous: while BEGIN IMMEDIATE waits in
+// busy timeout 5 s as src/store/engine/database.ts sets it). better-sqlite3 is synchronous: while BEGIN IMMEDIATE waits in
 // SQLite's busy handler (which sleeps: 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100 ms…, so a wait overshoots a
 // short lock hold), nothing else in that process runs: the wait is time its event loop stands still. Figures, never assertions.
 import { fork } from 'node:child_process';

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { diffSchemas, migrationsDir } from '../src/store/migrations.ts';
+import { diffSchemas, migrationsDir } from '../src/store/engine/migrations.ts';
 import { schemaFor } from './schema-for.mjs';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { from: { type: 'string', default: 'HEAD' } } });

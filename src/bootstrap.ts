@@ -8,9 +8,9 @@ import { loadMasterKey } from './crypto/master-key.ts';
 import { SealedBox } from './crypto/sealed-box.ts';
 import { OrganizationService } from './orgs/organization-service.ts';
 import { SigningCredentials } from './orgs/signing-credentials.ts';
-import { openDatabase, parseDatabaseUrl, type CheckpointMode } from './store/database.ts';
-import { migrate, pendingMigrations } from './store/migrations.ts';
-import { ConfigCache } from './store/config-cache.ts';
+import { openDatabase, parseDatabaseUrl, type CheckpointMode } from './store/engine/database.ts';
+import { migrate } from './store/engine/migrations.ts';
+import { ConfigCache } from './store/engine/config-cache.ts';
 import { Store } from './store/store.ts';
 import type { RedisRecords } from './store/redis/redis-records.ts';
 import { Metrics } from './metrics/metrics.ts';
@@ -51,7 +51,7 @@ export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey
     // file to itself (other processes, such as a running server, keep it open otherwise).
     // Only a migrations table that was read and misses entries means "pending": a database that cannot be reached
     // is said to be so, rather than read as an empty one.
-    const pending = opts.skipMigrations ? [] : await pendingMigrations(store.db, target.provider).catch(async (err: unknown) => {
+    const pending = opts.skipMigrations ? [] : await store.system.pendingMigrations().catch(async (err: unknown) => {
       await store.closeDatabase().catch(() => {});
       if (!unavailableReason(err)) throw err;
       throw new Error(`cannot connect to the database at ${shownLocation(target.location)} (${describeDriverError(err)})`, { cause: err });

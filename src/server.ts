@@ -15,7 +15,6 @@ import { promoteDueKeys } from './orgs/key-rollover.ts';
 import { refreshDueMetadata } from './orgs/metadata-refresh.ts';
 import { closeConnectionsWhileDraining, shutdownOnSignals } from './lifecycle.ts';
 import { every, type TaskLog } from './scheduler.ts';
-import { purgeExpired } from './store/purge.ts';
 
 /** Asked by a worker's /metrics, answered by the primary with the sum over every worker. */
 type MetricsMessage = { type: 'broker:metrics'; id: number; text?: string; error?: string };
@@ -40,7 +39,7 @@ function backgroundTasks(ctx: AppContext, log: TaskLog) {
   const { config } = ctx;
   return [
     every(config.purgeIntervalSeconds, 'purge', async () => {
-      const removed = await purgeExpired(ctx.store.db, ctx.clock.now());
+      const removed = await ctx.store.system.purgeExpired(ctx.clock.now());
       return Object.values(removed).some((n) => n > 0) ? { removed } : null;
     }, log),
     every(config.lifecycleIntervalSeconds, 'key promotion', async () => {

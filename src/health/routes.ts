@@ -5,8 +5,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { CATALOGUE, type ErrorCode } from '../errors.ts';
-import { pendingMigrations } from '../store/migrations.ts';
-import { parseDatabaseUrl } from '../store/database.ts';
 import { unavailableReason } from '../store/unavailable.ts';
 
 /** The longest a readiness check waits for one dependency (less when its own timeout setting is shorter). */
@@ -31,7 +29,6 @@ async function within<T>(ms: number, work: () => Promise<T>): Promise<Outcome<T>
 }
 
 export async function healthRoutes(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
-  const provider = parseDatabaseUrl(ctx.config.databaseUrl).provider;
   const dbLimit = Math.min(READY_CHECK_TIMEOUT_MS, ctx.config.databaseStatementTimeoutMs);
   const redisLimit = Math.min(READY_CHECK_TIMEOUT_MS, ctx.config.redisCommandTimeoutMs);
 
@@ -49,7 +46,7 @@ export async function healthRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
     const [database, redis] = await Promise.all([
       within(dbLimit, async () => {
         await ctx.store.ping();
-        return pendingMigrations(ctx.store.db, provider);
+        return ctx.store.system.pendingMigrations();
       }),
       ctx.store.redis ? within(redisLimit, () => ctx.store.redis!.ping()) : Promise.resolve(null),
     ]);

@@ -4,7 +4,6 @@
 import type { AppContext } from '../context.ts';
 import { AppError, ValidationError } from '../errors.ts';
 import type { Tenant } from '../plugins/tenant.ts';
-import { nextKeysDueForPromotion } from '../store/signing-keys.ts';
 import { orgUrls } from './urls.ts';
 
 export async function createNextKey(ctx: AppContext, tenant: Tenant, actor: string) {
@@ -71,7 +70,7 @@ export type DuePromotion = { orgId: string; keyId: string; outcome: 'promoted' |
  */
 export async function promoteDueKeys(ctx: AppContext, now: Date): Promise<DuePromotion[]> {
   const results: DuePromotion[] = [];
-  for (const due of await nextKeysDueForPromotion(ctx.store.db, now)) {
+  for (const due of await ctx.store.system.keysDueForPromotion(now)) {
     try {
       const org = await ctx.store.organizations.findById(due.orgId);
       if (!org) continue;

@@ -5,7 +5,7 @@
 import type { AppContext } from '../context.ts';
 import { AppError, ValidationError } from '../errors.ts';
 import { certificateFingerprint } from '../saml/certificates.ts';
-import { findDueMetadataRefreshes, type IdentityProvider, type IdentityProviderInput } from '../store/identity-providers.ts';
+import { type IdentityProvider, type IdentityProviderInput } from '../store/identity-providers.ts';
 import type { TenantStore } from '../store/store.ts';
 import { fetchMetadata, readIdpMetadata, type IdpMetadataDocument } from './metadata-import.ts';
 import { fetchDiscovery, readDiscovery } from './oidc-discovery.ts';
@@ -188,7 +188,7 @@ export interface RefreshSummary {
  * IdP's failure (even an unexpected one) never stops the others; the summary says what happened, for the node's log.
  */
 export async function refreshDueMetadata(ctx: AppContext, now: Date, opts: { batchSize?: number; concurrency?: number } = {}): Promise<RefreshSummary> {
-  const due = await findDueMetadataRefreshes(ctx.store.db, now, opts.batchSize ?? 25);
+  const due = await ctx.store.system.dueMetadataRefreshes(now, opts.batchSize ?? 25);
   const summary: RefreshSummary = { due: due.length, skipped: 0, updated: 0, changed: 0, failed: 0, failures: [] };
   const claimedUntil = new Date(now.getTime() + REFRESH_LEASE_MS);
   const queue = [...due];

@@ -1,5 +1,5 @@
 // Admin console sessions. The id is the SHA-256 of the cookie value; the CSRF token lives with the session.
-import type { Db } from './database.ts';
+import type { Db } from './engine/database.ts';
 
 export class AdminSessionRepository {
   constructor(private readonly db: Db, private readonly orgId: string) {}

@@ -1,6 +1,6 @@
 // Administrators of one organisation and their pending invitations. Passwords are argon2id hashes (see
 // orgs/passwords.ts); an invitation keeps only the SHA-256 of its link's token.
-import type { Db } from './database.ts';
+import type { Db } from './engine/database.ts';
 import { normaliseEmail } from './users.ts';
 
 export type AdminRow = Awaited<ReturnType<Db['admin']['findUniqueOrThrow']>>;

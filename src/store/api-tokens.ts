@@ -1,5 +1,5 @@
 // Per-organisation API tokens for the admin JSON API. Only a SHA-256 of the token is stored; the token is shown once.
-import type { Db } from './database.ts';
+import type { Db } from './engine/database.ts';
 
 export class ApiTokenRepository {
   constructor(private readonly db: Db, private readonly orgId: string) {}

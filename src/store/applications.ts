@@ -1,6 +1,6 @@
 // Downstream apps of one organisation (SAML Service Providers; we are their Identity Provider).
-import type { Db } from './database.ts';
-import { parseJson, toJson } from './json.ts';
+import type { Db } from './engine/database.ts';
+import { parseJson, toJson } from './engine/json.ts';
 
 type Row = Awaited<ReturnType<Db['application']['findUniqueOrThrow']>>;
 export type NameIdFormat = 'emailAddress' | 'persistent' | 'unspecified';

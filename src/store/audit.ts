@@ -2,9 +2,9 @@
 // without its audit line would be lost from the record.
 import { timeOrderedUuid } from '../crypto/random-ids.ts';
 import type { ErrorCode } from '../errors.ts';
-import type { Db } from './database.ts';
-import { parseJson, toJson } from './json.ts';
-import { sql, type SqlRunner } from './sql.ts';
+import type { Db } from './engine/database.ts';
+import { parseJson, toJson } from './engine/json.ts';
+import { sql, type SqlRunner } from './engine/sql.ts';
 
 const INSERT = sql(`INSERT INTO "AuditEvent" ("id", "orgId", "at", "type", "outcome", "code", "actor", "userId", "appId", "idpId", "flowId", "details") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
 

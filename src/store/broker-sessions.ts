@@ -1,8 +1,8 @@
 // Broker SSO sessions: after one upstream login, other apps of the same organisation skip the upstream round trip.
 // The session id stored here is a SHA-256 of the cookie value, so a database reader cannot replay cookies.
 import { timeOrderedUuid } from '../crypto/random-ids.ts';
-import type { Db } from './database.ts';
-import { rowReader, sql, type SqlRunner } from './sql.ts';
+import type { Db } from './engine/database.ts';
+import { rowReader, sql, type SqlRunner } from './engine/sql.ts';
 
 export type BrokerSessionRow = Awaited<ReturnType<Db['brokerSession']['findUniqueOrThrow']>>;
 

@@ -1,6 +1,6 @@
 // Upstream identity providers of one organisation (we are their Service Provider).
-import type { Db } from './database.ts';
-import { parseJson, toJson } from './json.ts';
+import type { Db } from './engine/database.ts';
+import { parseJson, toJson } from './engine/json.ts';
 
 type Row = Awaited<ReturnType<Db['identityProvider']['findUniqueOrThrow']>>;
 export type MappingPreset = 'okta' | 'wso2' | 'adfs' | 'custom' | 'oidc-entra' | 'oidc-google' | 'oidc-okta' | 'oidc-keycloak';

@@ -16,9 +16,9 @@
 // such a transaction holds the database's single write lock, so `begin` cannot run until it ends.
 // Marking it is a compare-and-set on the exact `report` text we read, so a job that heartbeats in the meantime is
 // not taken over; and the owner's writes each start with `claim`, which fails once the job is no longer running.
-import type { Db } from './database.ts';
-import { parseJson, toJson } from './json.ts';
-import type { Dialect } from './sql.ts';
+import type { Db } from './engine/database.ts';
+import { parseJson, toJson } from './engine/json.ts';
+import type { Dialect } from './engine/sql.ts';
 
 type Row = Awaited<ReturnType<Db['importJob']['findUniqueOrThrow']>>;
 export type ImportJobStatus = 'running' | 'done' | 'failed';

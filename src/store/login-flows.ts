@@ -2,9 +2,9 @@
 // by a compare-and-set on (stage, version): a replayed form, a back button or a second node racing on the same
 // flow finds the stage already moved and is refused. Every statement here runs on each login: hand-written SQL
 // (sql.ts).
-import type { Db } from './database.ts';
-import { parseJson, toJson } from './json.ts';
-import { rowReader, sql, type SqlRunner } from './sql.ts';
+import type { Db } from './engine/database.ts';
+import { parseJson, toJson } from './engine/json.ts';
+import { rowReader, sql, type SqlRunner } from './engine/sql.ts';
 
 type Row = Awaited<ReturnType<Db['loginFlow']['findUniqueOrThrow']>>;
 export interface LoginFlow<D = Record<string, unknown>> extends Omit<Row, 'data'> { data: D }

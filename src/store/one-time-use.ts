@@ -3,8 +3,8 @@
 // changes nothing. Always in the database, also with REDIS_URL: a record must last until its message could no longer
 // be accepted anyway (its expiry plus the allowed skew), and a Redis that restarts without persistence would forget
 // it and accept the message again.
-import type { Db } from './database.ts';
-import { sql, type SqlRunner } from './sql.ts';
+import type { Db } from './engine/database.ts';
+import { sql, type SqlRunner } from './engine/sql.ts';
 
 // Inserted, or taking over an expired record that the purge has not removed yet; a live record stays as it is and
 // the statement changes no row. One atomic statement, on both databases.

@@ -3,7 +3,7 @@
 // model with an orgId and counts what is left. Rows without an orgId of their own go with their parent (SessionApp
 // with its BrokerSession, by the foreign key's cascade). Login flows kept in Redis are removed by the caller
 // (RedisRecords.deleteOrganization): Redis is not part of the transaction.
-import type { Db } from './database.ts';
+import type { Db } from './engine/database.ts';
 
 type Delegate = { deleteMany(args: { where: { orgId: string } }): Promise<{ count: number }> };
 

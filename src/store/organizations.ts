@@ -1,5 +1,5 @@
 // Organisations are the one table looked up without an orgId: by slug from the Host header, or by id.
-import type { Db } from './database.ts';
+import type { Db } from './engine/database.ts';
 
 type OrganizationRow = Awaited<ReturnType<Db['organization']['findUniqueOrThrow']>>;
 /** An organisation without its logo bytes: it is loaded on every request (Host lookup), the logo only at /branding/logo. */

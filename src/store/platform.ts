@@ -2,11 +2,11 @@
 // log. Shaped as a SignInStore (admin/sign-in-store.ts) so that operators sign in through the admin sign-in code;
 // `orgId` is the fixed scope PLATFORM_SCOPE, never an organisation's id (those are UUIDs).
 import { timeOrderedUuid } from '../crypto/random-ids.ts';
-import type { Db } from './database.ts';
+import type { Db } from './engine/database.ts';
 import type { AuditInput } from './audit.ts';
-import { parseJson, toJson } from './json.ts';
+import { parseJson, toJson } from './engine/json.ts';
 import { OneTimeUseRepository } from './one-time-use.ts';
-import type { SqlRunner } from './sql.ts';
+import type { SqlRunner } from './engine/sql.ts';
 import { normaliseEmail } from './users.ts';
 
 export const PLATFORM_SCOPE = 'platform';

@@ -1,8 +1,8 @@
 // What an upstream IdP's SCIM client reaches (src/scim): its tokens, the users linked to it by provisioning
 // (UserIdentity.source 'scim') and its groups. Every query carries the orgId, and every user or group query the idpId:
 // one IdP's client never sees another's users, nor users the admins keep by hand.
-import type { Db } from './database.ts';
-import { parseJson, toJson } from './json.ts';
+import type { Db } from './engine/database.ts';
+import { parseJson, toJson } from './engine/json.ts';
 import type { User } from './users.ts';
 
 type UserRow = Awaited<ReturnType<Db['user']['findUniqueOrThrow']>>;

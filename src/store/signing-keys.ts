@@ -1,7 +1,7 @@
 // Per-organisation signing credentials. Private keys are stored sealed (see crypto/sealed-box.ts); this
 // repository never sees a plaintext key. Status: next (published, not used) | active | previous (published for a
 // grace period) | retired.
-import type { Db } from './database.ts';
+import type { Db } from './engine/database.ts';
 
 export type SigningKeyRow = Awaited<ReturnType<Db['signingKey']['findUniqueOrThrow']>>;
 export type KeyStatus = 'next' | 'active' | 'previous' | 'retired';

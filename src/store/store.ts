@@ -1,7 +1,7 @@
 // The data layer's front door. Tenant-owned data is reached only through `forOrg(orgId)`, whose repositories
 // carry the orgId in every query: code holding one organisation's repositories cannot name another's rows.
-import type { Db, OpenDatabase } from './database.ts';
-import { PrismaRunner, type SqlRunner } from './sql.ts';
+import type { Db, OpenDatabase } from './engine/database.ts';
+import { PrismaRunner, type SqlRunner } from './engine/sql.ts';
 import { OrganizationRepository } from './organizations.ts';
 import { SigningKeyRepository } from './signing-keys.ts';
 import { IdentityProviderRepository } from './identity-providers.ts';
@@ -18,10 +18,12 @@ import { ImportJobRepository } from './import-jobs.ts';
 import { WebAuthnCredentialRepository } from './webauthn-credentials.ts';
 import { ApiTokenRepository } from './api-tokens.ts';
 import { ScimRepository, ScimTokenRepository } from './scim.ts';
-import { cachedRepository, ConfigCache } from './config-cache.ts';
+import { UserBulkSql } from './user-bulk.ts';
+import { cachedRepository, ConfigCache } from './engine/config-cache.ts';
 import type { RedisRecords } from './redis/redis-records.ts';
 import { RedisLoginFlowRepository } from './redis/redis-login-flows.ts';
 import { platformStore, type PlatformStore } from './platform.ts';
+import { SystemRepository } from './system.ts';
 
 export interface TenantStore {
   orgId: string;
@@ -29,6 +31,8 @@ export interface TenantStore {
   identityProviders: IdentityProviderRepository;
   applications: ApplicationRepository;
   users: UserRepository;
+  /** the user import's batch statements */
+  userBulk: UserBulkSql;
   admins: AdminRepository;
   audit: AuditRepository;
   oneTimeUse: OneTimeUseStore;
@@ -56,6 +60,7 @@ export function tenantStore(db: Db, sql: SqlRunner, orgId: string, cache: Config
     identityProviders: cachedRepository(new IdentityProviderRepository(db, orgId), cache, `${orgId}:idps`, ['findById', 'findByEntityId', 'list']),
     applications: cachedRepository(new ApplicationRepository(db, orgId), cache, `${orgId}:apps`, ['findById', 'findByEntityId', 'list']),
     users: new UserRepository(db, sql, orgId),
+    userBulk: new UserBulkSql(db, orgId, sql.dialect),
     admins: new AdminRepository(db, orgId),
     audit: new AuditRepository(db, sql, orgId),
     oneTimeUse: new OneTimeUseRepository(db, sql, orgId),
@@ -78,11 +83,14 @@ export class Store {
   readonly organizations: OrganizationRepository;
   /** operators, their sessions and the platform audit log (no organisation's) */
   readonly platform: PlatformStore;
+  /** the operations that span every organisation (purge, due refreshes and key promotions, pending migrations) */
+  readonly system: SystemRepository;
   /** `sql`: the same database through its driver (sql.ts); `cache`: the process's configuration cache (a store
    *  without one always reads the database); `redis`: the login flows' home when REDIS_URL is set. */
   constructor(readonly db: Db, readonly sql: SqlRunner, readonly cache: ConfigCache = NO_CACHE, readonly closeDatabase = () => db.$disconnect(), readonly redis?: RedisRecords) {
     this.organizations = cachedRepository(new OrganizationRepository(db), cache, 'orgs', ['findBySlug', 'findById', 'logo']);
     this.platform = platformStore(db, sql);
+    this.system = new SystemRepository(db, sql.dialect);
   }
   static open(database: OpenDatabase, cache?: ConfigCache, redis?: RedisRecords) {
     return new Store(database.db, database.sql, cache, database.close, redis);
@@ -106,9 +114,10 @@ export class Store {
   /** Runs `work` in one database transaction with a store bound to it. Reads inside it bypass the cache (they must
    *  see the transaction's own writes); the cache is emptied once it commits. `work` must use only `tx`: on SQLite
    *  any other statement waits for the transaction to end (sqlite-transaction-gate.ts). */
-  async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (tx: Store) => Promise<T>, limits?: { maxWaitMs: number; timeoutMs: number }): Promise<T> {
+    const options = limits && { maxWait: limits.maxWaitMs, timeout: limits.timeoutMs };
     try {
-      return await this.db.$transaction((tx) => work(Store.inTransaction(tx as unknown as Db, this.sql.dialect, this.redis)));
+      return await this.db.$transaction((tx) => work(Store.inTransaction(tx as unknown as Db, this.sql.dialect, this.redis)), options);
     } finally {
       this.cache.clear();
     }

@@ -2,8 +2,8 @@
 // codes hashed; the failed-attempt counter is incremented in the database so several nodes never lose a count; the
 // last accepted time step only ever moves up, by compare-and-set, so no node accepts a code of that step or an
 // older one again (RFC 6238 §5.2).
-import type { Db } from './database.ts';
-import { rowReader, sql, type SqlRunner } from './sql.ts';
+import type { Db } from './engine/database.ts';
+import { rowReader, sql, type SqlRunner } from './engine/sql.ts';
 
 export type TotpFactorRow = Awaited<ReturnType<Db['totpFactor']['findUniqueOrThrow']>>;
 type DeviceRow = Awaited<ReturnType<Db['rememberedDevice']['findUniqueOrThrow']>>;

@@ -4,7 +4,7 @@
 // exact expression of an index of the user_list_sort migration (SQLite only uses an expression index when the query
 // repeats it word for word). The SQL texts are finite (a few thousand combinations at most), so each is built once
 // and kept: PostgreSQL then prepares it once per connection.
-import { sql, type Dialect, type Statement } from './sql.ts';
+import { sql, type Dialect, type Statement } from './engine/sql.ts';
 
 export const USER_SORTS = ['email', 'name', 'lastLogin', 'created'] as const;
 export type UserSort = (typeof USER_SORTS)[number];

@@ -1,8 +1,8 @@
 // The directory of one organisation: users and their links to upstream identities (IdP + NameID).
 import { timeOrderedUuid } from '../crypto/random-ids.ts';
-import type { Db } from './database.ts';
-import { parseJson, toJson } from './json.ts';
-import { asDate, rowReader, sql, type SqlRunner } from './sql.ts';
+import type { Db } from './engine/database.ts';
+import { parseJson, toJson } from './engine/json.ts';
+import { asDate, rowReader, sql, type SqlRunner } from './engine/sql.ts';
 import { countStatement, isTimeKey, listStatement, prefixEnd, type UserCursor, type UserListFilter, type UserListQuery } from './user-list-sql.ts';
 
 type Row = Awaited<ReturnType<Db['user']['findUniqueOrThrow']>>;

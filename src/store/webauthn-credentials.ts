@@ -1,6 +1,6 @@
 // Passkeys and security keys (WebAuthn credentials) of one organisation's users. A credential ID is unique within
 // the organisation; every read and write names the organisation, and the user where the caller acts for one.
-import type { Db } from './database.ts';
+import type { Db } from './engine/database.ts';
 
 export type WebAuthnCredentialRow = Awaited<ReturnType<Db['webAuthnCredential']['findUniqueOrThrow']>>;
 

@@ -9,7 +9,7 @@ import { bootstrap } from '../../src/bootstrap.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { configFrom, type Config } from '../../src/config/config.ts';
 import type { AppContext } from '../../src/context.ts';
-import type { DbProvider } from '../../src/store/database.ts';
+import type { DbProvider } from '../../src/store/engine/database.ts';
 import { freshRedisPrefix } from './redis.ts';
 
 export const TEST_MASTER_KEY = Buffer.alloc(32, 7);

@@ -1,7 +1,6 @@
 // Login flows move forward only by compare-and-set; expired records are purged; on both databases.
 import t from 'tap';
 import { createTestContext, createOrg, testProviders } from '../helpers/context.ts';
-import { purgeExpired } from '../../src/store/purge.ts';
 
 for (const provider of testProviders()) {
   t.test(provider, async (t) => {
@@ -52,7 +51,7 @@ for (const provider of testProviders()) {
       await a.store.flows.create({ id: 'flow-old', stage: 'received', data: {}, expiresAt: new Date(now.getTime() - 1000) });
       await a.store.oneTimeUse.consume('assertion', 'old', new Date(now.getTime() - 1000), new Date(now.getTime() - 2000));
       await a.store.oneTimeUse.consume('assertion', 'live', in10m, now);
-      const removed = await purgeExpired(tc.ctx.store.db, now);
+      const removed = await tc.ctx.store.system.purgeExpired(now);
       // With REDIS_URL (TEST_WITH_REDIS=1) the flows are in Redis, which expires them itself; the one-time records
       // are in the database either way, and the purge removes them.
       t.equal(removed.flows, tc.config.redisUrl ? 0 : 1);

@@ -8,7 +8,7 @@ import { createOrg, createTestContext, testProviders, type TestContext } from '.
 import { freshRedisPrefix, redisSkipped } from '../helpers/redis.ts';
 import { deleteOrganization } from '../../src/orgs/operator-service.ts';
 import { ORG_TABLES } from '../../src/store/org-deletion.ts';
-import type { Db } from '../../src/store/database.ts';
+import type { Db } from '../../src/store/engine/database.ts';
 
 /** Every model of the schema with an orgId column, as Prisma's delegate name; but the platform audit log, which
  *  names organisations and is kept on purpose. */

@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase, parseDatabaseUrl } from '../../src/store/database.ts';
+import { openDatabase, parseDatabaseUrl } from '../../src/store/engine/database.ts';
 import { Store } from '../../src/store/store.ts';
 
 /** A fresh SQLite file opened as the server opens it (checkpoints from a thread), with a table to fill. */

@@ -1,12 +1,12 @@
-// Group commit of the hot writes on SQLite (src/store/sqlite-group-commit.ts): the writes of one event-loop turn
+// Group commit of the hot writes on SQLite (src/store/engine/sqlite-group-commit.ts): the writes of one event-loop turn
 // share one commit, and each caller still learns its own outcome only once its write is committed.
 import t from 'tap';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { GroupCommit } from '../../src/store/sqlite-group-commit.ts';
-import { TransactionGate } from '../../src/store/sqlite-transaction-gate.ts';
+import { GroupCommit } from '../../src/store/engine/sqlite-group-commit.ts';
+import { TransactionGate } from '../../src/store/engine/sqlite-transaction-gate.ts';
 
 function world(t: { teardown(fn: () => void): void }) {
   const dir = mkdtempSync(join(tmpdir(), 'group-commit-'));

@@ -7,7 +7,7 @@
 // crashed run committed compare equal now. In create-only mode an existing user that differs is rejected, never
 // changed.
 import { randomUUID } from 'node:crypto';
-import type { StoredUser, UserBulkSql, UserRecord } from './bulk-sql.ts';
+import type { StoredUser, UserBulkSql, UserRecord } from '../../store/user-bulk.ts';
 import type { Rejection } from './rows.ts';
 import type { ValidRow } from './validate-row.ts';
 

@@ -26,11 +26,9 @@ import type { Config } from '../../config/config.ts';
 import { createHash } from 'node:crypto';
 import type { Clock } from '../../clock.ts';
 import { AppError } from '../../errors.ts';
-import type { Db } from '../../store/database.ts';
 import { DRY_RUN_FLAG, type ImportJob, type ImportJobState } from '../../store/import-jobs.ts';
-import { Store, type TenantStore } from '../../store/store.ts';
+import type { Store, TenantStore } from '../../store/store.ts';
 import { applyBatch, BatchRace, type BatchResult, type ImportMode } from './apply-batch.ts';
-import { UserBulkSql } from './bulk-sql.ts';
 import { readCsv } from './csv-reader.ts';
 import { readJson } from './json-reader.ts';
 import type { ImportCounts, ImportJobView, ImportPhase, ImportProgress, ImportReport } from './report.ts';
@@ -362,7 +360,7 @@ class ImportRun {
 
   /** Dry run / all-or-nothing check: compare with the directory, write nothing. */
   private async checkBatch(rows: ValidRow[]) {
-    const result = await applyBatch(new UserBulkSql(this.deps.store.db, this.store.orgId), rows, { mode: this.options.mode, write: false, now: new Date() });
+    const result = await applyBatch(this.store.userBulk, rows, { mode: this.options.mode, write: false, now: new Date() });
     await this.beat();
     return result;
   }
@@ -378,12 +376,12 @@ class ImportRun {
     }
   }
 
-  private async writeBatchIn(tx: { store: Store; db: Db }, rows: ValidRow[], rowsRead: number): Promise<BatchResult> {
-    const store = tx.store.forOrg(this.store.orgId);
+  private async writeBatchIn(tx: Store, rows: ValidRow[], rowsRead: number): Promise<BatchResult> {
+    const store = tx.forOrg(this.store.orgId);
     // First statement: proves we still own the job (and on SQLite takes the write lock before any read).
     await this.claimOrThrow(store, {});
     try {
-      const result = await applyBatch(new UserBulkSql(tx.db, this.store.orgId), rows, { mode: this.options.mode, write: true, now: new Date() });
+      const result = await applyBatch(store.userBulk, rows, { mode: this.options.mode, write: true, now: new Date() });
       // Progress committed with the rows it counts: a poller never sees rows done that are not in the directory.
       await this.claimOrThrow(store, { doneRows: rowsRead, errorCount: this.tally.rejectedRows + result.rejections.length });
       return result;
@@ -396,10 +394,10 @@ class ImportRun {
   }
 
   /** Active users that existed when the import started and that the file does not name; disabled unless counting. */
-  private async disableMissing(named: Map<string, number>, tx: { store: Store; db: Db } | null): Promise<number> {
+  private async disableMissing(named: Map<string, number>, tx: Store | null): Promise<number> {
     this.phase = 'disabling';
     this.progress();
-    const reader = tx ? tx.store.forOrg(this.store.orgId) : this.store;
+    const reader = tx ? tx.forOrg(this.store.orgId) : this.store;
     let afterId: string | undefined;
     let disabled = 0;
     for (;;) {
@@ -408,13 +406,14 @@ class ImportRun {
       afterId = page[page.length - 1].id;
       const missing = page.filter((u) => !named.has(u.emailLower)).map((u) => u.id);
       if (this.options.dryRun) disabled += missing.length;
-      else if (tx) disabled += await new UserBulkSql(tx.db, this.store.orgId).disableUsers(missing, new Date());
+      else if (tx) disabled += await reader.userBulk.disableUsers(missing, new Date());
       else {
         for (let i = 0; i < missing.length; i += this.opts.batchSize) {
           const ids = missing.slice(i, i + this.opts.batchSize);
           disabled += await this.transaction(60_000, async (t) => {
-            await this.claimOrThrow(t.store.forOrg(this.store.orgId), {});
-            return new UserBulkSql(t.db, this.store.orgId).disableUsers(ids, new Date());
+            const inTx = t.forOrg(this.store.orgId);
+            await this.claimOrThrow(inTx, {});
+            return inTx.userBulk.disableUsers(ids, new Date());
           });
         }
       }
@@ -428,11 +427,11 @@ class ImportRun {
     return this.file.format === 'json' ? readJson(chunks, limits) : readCsv(chunks, limits);
   }
 
-  private async transaction<T>(timeout: number, work: (tx: { store: Store; db: Db }) => Promise<T>): Promise<T> {
+  private async transaction<T>(timeout: number, work: (tx: Store) => Promise<T>): Promise<T> {
     this.transactionsOpen++;
     try {
       await this.timerBeat; // a timer heartbeat in flight finishes before the transaction claims the job
-      return await this.deps.store.db.$transaction((db) => work({ store: Store.inTransaction(db as unknown as Db, this.deps.store.sql.dialect, this.deps.store.redis), db: db as unknown as Db }), { maxWait: 30_000, timeout });
+      return await this.deps.store.transaction(work, { maxWaitMs: 30_000, timeoutMs: timeout });
     } finally {
       this.transactionsOpen--;
     }

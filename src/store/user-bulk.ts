@@ -6,10 +6,9 @@
 // json_array_elements): 100,000 users in ~2 s on either database. Conflicts are settled in SQL (INSERT ... ON
 // CONFLICT DO NOTHING / DO UPDATE with `excluded`). Every statement is bound to one organisation, like a repository.
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../../store/database.ts';
-import { parseJson } from '../../store/json.ts';
-
-export type Dialect = 'sqlite' | 'postgresql';
+import type { Db } from './engine/database.ts';
+import { parseJson } from './engine/json.ts';
+import type { Dialect } from './engine/sql.ts';
 
 export interface UserRecord {
   id: string;
@@ -26,24 +25,15 @@ export interface UserRecord {
 export interface LinkRecord { userId: string; idpId: string; nameId: string }
 export type StoredUser = UserRecord;
 
-/** The Prisma client's provider. A private field, checked so that a Prisma upgrade that drops it fails loudly. */
-export function dialectOf(db: Db): Dialect {
-  const provider = (db as unknown as { _activeProvider?: string })._activeProvider;
-  if (provider === 'sqlite' || provider === 'postgresql') return provider;
-  throw new Error(`bulk import: cannot tell the database provider of this Prisma client (got ${String(provider)})`);
-}
-
 // Values travel as JSON arrays in this order; orgId, source and timestamps are added in SQL.
 const USER_FIELDS = ['id', 'email', 'emailLower', 'username', 'firstName', 'lastName', 'phone', 'groups', 'status'] as const;
 const LINK_FIELDS = ['id', 'userId', 'idpId', 'nameId'] as const;
 const ROWS_PER_STATEMENT = 500;
 const UPDATABLE = ['email', 'username', 'firstName', 'lastName', 'phone', 'groups', 'status', 'updatedAt'];
 
+/** The user import's repository (a tenant repository like the others: `forOrg(orgId).userBulk`). */
 export class UserBulkSql {
-  private readonly dialect: Dialect;
-  constructor(private readonly db: Db, private readonly orgId: string) {
-    this.dialect = dialectOf(db);
-  }
+  constructor(private readonly db: Db, private readonly orgId: string, private readonly dialect: Dialect) {}
 
   /** The users with these emailLower values. */
   async findUsers(emailsLower: string[]): Promise<StoredUser[]> {

@@ -3,7 +3,7 @@
 // host, which production hosts that reach only the npm registry cannot do. The engine records each migration
 // in Prisma's `_prisma_migrations` table, so a host with the native CLI sees the same history.
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
-import { PROJECT_ROOT } from '../project-root.ts';
+import { PROJECT_ROOT } from '../../project-root.ts';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';

@@ -8,7 +8,7 @@ import type { Database as SqliteDatabase } from 'better-sqlite3';
 import { PgRunner, SqliteRunner, type SqlRunner } from './sql.ts';
 import { startCheckpointer, type Checkpointer } from './sqlite-checkpointer.ts';
 import { TransactionGate } from './sqlite-transaction-gate.ts';
-import type { PrismaClient as SqliteClient } from '../../generated/sqlite/client.ts';
+import type { PrismaClient as SqliteClient } from '../../../generated/sqlite/client.ts';
 
 export type Db = SqliteClient;
 export type DbProvider = 'sqlite' | 'postgresql';
@@ -106,7 +106,7 @@ export async function openDatabase(target: DatabaseTarget, poolSize = 10, opts: 
         return gate.guard(opened);
       },
     };
-    const { PrismaClient } = await import('../../generated/sqlite/client.ts');
+    const { PrismaClient } = await import('../../../generated/sqlite/client.ts');
     const db = new PrismaClient({ adapter });
     await db.$connect();
     if (!connection) throw new Error('the SQLite adapter did not expose its connection');
@@ -116,7 +116,7 @@ export async function openDatabase(target: DatabaseTarget, poolSize = 10, opts: 
     const sql = new SqliteRunner(() => connection!, gate);
     return { db, sql, close: async () => { await sql.drain(); await checkpointer?.stop(); await db.$disconnect(); } };
   }
-  const [{ PrismaPg }, { default: pg }, { PrismaClient }] = await Promise.all([import('@prisma/adapter-pg'), import('pg'), import('../../generated/postgresql/client.ts')]);
+  const [{ PrismaPg }, { default: pg }, { PrismaClient }] = await Promise.all([import('@prisma/adapter-pg'), import('pg'), import('../../../generated/postgresql/client.ts')]);
   const pool = new pg.Pool(pgPoolOptions(target.location, poolSize, opts));
   // An idle connection that the server closes (a restart, an admin's pg_terminate_backend) is dropped by the pool; the
   // next statement opens another. Without a listener, its error would end the process.
