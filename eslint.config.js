@@ -13,7 +13,10 @@ export default tseslint.config(
   {
     rules: {
       // A leading underscore marks a parameter or a destructured field that is left out on purpose.
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
       // Control characters in patterns are deliberate here: they are what XML 1.0 and CSV cells must refuse.
       'no-control-regex': 'off',
     },
@@ -24,10 +27,14 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     ignores: ['src/store/**'],
     rules: {
-      'no-restricted-syntax': ['error', {
-        selector: "MemberExpression[property.name=/^(db|sql)$/][object.type='MemberExpression'][object.property.name='store'], MemberExpression[property.name=/^(db|sql)$/][object.name='store']",
-        message: 'Use the store\'s repositories (forOrg, platform, system), not its database client.',
-      }],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "MemberExpression[property.name=/^(db|sql)$/][object.type='MemberExpression'][object.property.name='store'], MemberExpression[property.name=/^(db|sql)$/][object.name='store']",
+          message: "Use the store's repositories (forOrg, platform, system), not its database client.",
+        },
+      ],
     },
   },
 );

@@ -21,15 +21,24 @@ const dataDir = resolve(process.env.DEMO_DATA_DIR ?? 'data/demo');
 
 /** Whether something already listens on the port (checked before anything is written, so a failed start leaves
  *  nothing behind). */
-const taken = (p: number) => new Promise<boolean>((done) => {
-  const probe = createServer().once('error', () => done(true)).listen(p, '127.0.0.1', () => probe.close(() => done(false)));
-});
+const taken = (p: number) =>
+  new Promise<boolean>((done) => {
+    const probe = createServer()
+      .once('error', () => done(true))
+      .listen(p, '127.0.0.1', () => probe.close(() => done(false)));
+  });
 const busy = [];
-for (const [what, p] of [['the broker (PORT)', port], ['the demo IdP (DEMO_IDP_PORT)', idpPort], ['the demo app (DEMO_APP_PORT)', appPort]] as const) {
+for (const [what, p] of [
+  ['the broker (PORT)', port],
+  ['the demo IdP (DEMO_IDP_PORT)', idpPort],
+  ['the demo app (DEMO_APP_PORT)', appPort],
+] as const) {
   if (await taken(p)) busy.push(`  port ${p}, for ${what}`);
 }
 if (busy.length) {
-  console.error(`The demo cannot start: these ports are in use (is \`npm start\` or another demo running?):\n${busy.join('\n')}\n\nStop what uses them, or run the demo on other ports, for example: PORT=4000 npm run demo`);
+  console.error(
+    `The demo cannot start: these ports are in use (is \`npm start\` or another demo running?):\n${busy.join('\n')}\n\nStop what uses them, or run the demo on other ports, for example: PORT=4000 npm run demo`,
+  );
   process.exit(1);
 }
 mkdirSync(dataDir, { recursive: true });
@@ -44,31 +53,71 @@ function persisted<T>(file: string, make: () => T): T {
 
 const masterKey = persisted('master-key.json', () => randomBytes(32).toString('base64'));
 const idpCredential = persisted<GeneratedCredential>('demo-idp.json', () => generateSigningCredential('demo-idp'));
-const config = loadConfig({ ...process.env, PORT: String(port), BASE_DOMAIN: `localhost:${port}`, DATABASE_URL: `file:${join(dataDir, 'broker.db')}`, MASTER_KEY: masterKey, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
+const config = loadConfig({
+  ...process.env,
+  PORT: String(port),
+  BASE_DOMAIN: `localhost:${port}`,
+  DATABASE_URL: `file:${join(dataDir, 'broker.db')}`,
+  MASTER_KEY: masterKey,
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+});
 const { ctx } = await bootstrap(config);
 const urls = orgUrls(config, 'demo');
 
 let org = await ctx.store.organizations.findBySlug('demo');
 if (!org) {
-  const created = await ctx.organizations.create({ slug: 'demo', name: 'Demo Org', adminEmail: 'admin@demo.example', adminPassword: 'demo-admin-password' }, 'demo');
+  const created = await ctx.organizations.create(
+    { slug: 'demo', name: 'Demo Org', adminEmail: 'admin@demo.example', adminPassword: 'demo-admin-password' },
+    'demo',
+  );
   org = (await ctx.store.organizations.findById(created.org.id))!;
-  await ctx.store.organizations.update(org.id, { jitProvisioning: true, loginMessage: 'This is a demo: the identity provider below signs in whoever you say you are.' });
+  await ctx.store.organizations.update(org.id, {
+    jitProvisioning: true,
+    loginMessage: 'This is a demo: the identity provider below signs in whoever you say you are.',
+  });
   const store = ctx.store.forOrg(org.id);
-  const idp = await saveIdentityProvider(store, { name: 'Demo IdP (stands in for Okta)', entityId: demoIdpEntityId(idpPort), ssoUrl: `http://localhost:${idpPort}/sso`, certificates: [idpCredential.certificatePem], mappingPreset: 'okta' });
-  await saveApplication(store, { name: 'Demo App (stands in for Jira)', entityId: demoAppEntityId(appPort), acsUrls: [demoAppAcs(appPort)], primaryIdpId: idp.id });
+  const idp = await saveIdentityProvider(store, {
+    name: 'Demo IdP (stands in for Okta)',
+    entityId: demoIdpEntityId(idpPort),
+    ssoUrl: `http://localhost:${idpPort}/sso`,
+    certificates: [idpCredential.certificatePem],
+    mappingPreset: 'okta',
+  });
+  await saveApplication(store, {
+    name: 'Demo App (stands in for Jira)',
+    entityId: demoAppEntityId(appPort),
+    acsUrls: [demoAppAcs(appPort)],
+    primaryIdpId: idp.id,
+  });
 }
 const store = ctx.store.forOrg(org.id);
 // An earlier run may have used other ports: the demo peers' addresses follow this run's.
 const [demoIdp] = (await store.identityProviders.list()).filter((i) => i.name.startsWith('Demo IdP'));
 const [demoApp] = (await store.applications.list()).filter((a) => a.name.startsWith('Demo App'));
-if (demoIdp && demoIdp.entityId !== demoIdpEntityId(idpPort)) await saveIdentityProvider(store, { entityId: demoIdpEntityId(idpPort), ssoUrl: `http://localhost:${idpPort}/sso` }, demoIdp.id);
-if (demoApp && demoApp.entityId !== demoAppEntityId(appPort)) await saveApplication(store, { entityId: demoAppEntityId(appPort), acsUrls: [demoAppAcs(appPort)] }, demoApp.id);
+if (demoIdp && demoIdp.entityId !== demoIdpEntityId(idpPort))
+  await saveIdentityProvider(
+    store,
+    { entityId: demoIdpEntityId(idpPort), ssoUrl: `http://localhost:${idpPort}/sso` },
+    demoIdp.id,
+  );
+if (demoApp && demoApp.entityId !== demoAppEntityId(appPort))
+  await saveApplication(store, { entityId: demoAppEntityId(appPort), acsUrls: [demoAppAcs(appPort)] }, demoApp.id);
 const brokerCert = (await store.signingKeys.active())!.certificatePem;
 
 const broker = await buildApp(ctx);
 await broker.listen({ host: '127.0.0.1', port });
-await startDemoIdp({ port: idpPort, credential: idpCredential, brokerAcs: urls.spAcs, brokerSpEntityId: urls.spEntityId });
-await startDemoApp({ port: appPort, brokerSso: urls.idpSso, brokerIdpCert: brokerCert, appName: 'Demo App (stands in for Jira)' });
+await startDemoIdp({
+  port: idpPort,
+  credential: idpCredential,
+  brokerAcs: urls.spAcs,
+  brokerSpEntityId: urls.spEntityId,
+});
+await startDemoApp({
+  port: appPort,
+  brokerSso: urls.idpSso,
+  brokerIdpCert: brokerCert,
+  appName: 'Demo App (stands in for Jira)',
+});
 
 console.log(`
   SAML broker demo is running.
@@ -83,6 +132,10 @@ console.log(`
   Stop with Ctrl-C. Data: ${dataDir}
 `);
 
-const stop = async () => { await broker.close(); await ctx.store.close(); process.exit(0); };
+const stop = async () => {
+  await broker.close();
+  await ctx.store.close();
+  process.exit(0);
+};
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);

@@ -13,7 +13,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { compare: { type: 'string' }, runs: { type: 'string', default: '7' }, command: { type: 'string', default: 'org list' } } });
+const { values } = parseArgs({
+  options: {
+    compare: { type: 'string' },
+    runs: { type: 'string', default: '7' },
+    command: { type: 'string', default: 'org list' },
+  },
+});
 const here = resolve(new URL('..', import.meta.url).pathname);
 const checkouts = [here, ...(values.compare ? [resolve(values.compare)] : [])];
 const runs = Number(values.runs);
@@ -22,7 +28,11 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-cli-'));
 const haveTime = existsSync('/usr/bin/time');
 
 function run(checkout: string, index: number, cliArgs: string[]): { wall: number; cpu: number | null } {
-  const env = { PATH: process.env.PATH!, DATABASE_URL: `file:${join(dir, `db-${index}.db`)}`, MASTER_KEY: Buffer.alloc(32, 1).toString('base64') };
+  const env = {
+    PATH: process.env.PATH!,
+    DATABASE_URL: `file:${join(dir, `db-${index}.db`)}`,
+    MASTER_KEY: Buffer.alloc(32, 1).toString('base64'),
+  };
   const node = ['node', '--max-old-space-size=192', '--import', 'tsx', 'src/cli/index.ts', ...cliArgs];
   const started = process.hrtime.bigint();
   const r = haveTime
@@ -44,7 +54,10 @@ for (let n = 0; n < runs; n++) {
   });
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const summary = (xs: number[]) => (xs.length ? `${(median(xs) / 1000).toFixed(2)} s (${(Math.min(...xs) / 1000).toFixed(2)}–${(Math.max(...xs) / 1000).toFixed(2)})` : 'n/a');
+const summary = (xs: number[]) =>
+  xs.length
+    ? `${(median(xs) / 1000).toFixed(2)} s (${(Math.min(...xs) / 1000).toFixed(2)}–${(Math.max(...xs) / 1000).toFixed(2)})`
+    : 'n/a';
 console.log(`npm run cli -- ${args.join(' ')}: ${runs} runs each, alternating`);
 console.log('| checkout | wall, median (range) | CPU user+sys, median (range) |\n|---|---|---|');
 checkouts.forEach((c, i) => console.log(`| ${c} | ${summary(results[i].wall)} | ${summary(results[i].cpu)} |`));

@@ -23,27 +23,95 @@ import type { DbProvider } from '../src/store/engine/database.ts';
 import { exportUsersCsv } from '../src/users/export-csv.ts';
 import { UserImportService } from '../src/users/import/import-service.ts';
 
-const { values } = parseArgs({ options: { pg: { type: 'boolean' }, rows: { type: 'string' }, 'pg-url': { type: 'string' }, 'batch-size': { type: 'string' }, 'heap-mb': { type: 'string' }, child: { type: 'string' }, csv: { type: 'string' }, db: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    pg: { type: 'boolean' },
+    rows: { type: 'string' },
+    'pg-url': { type: 'string' },
+    'batch-size': { type: 'string' },
+    'heap-mb': { type: 'string' },
+    child: { type: 'string' },
+    csv: { type: 'string' },
+    db: { type: 'string' },
+  },
+});
 /** The import process's heap limit: the one `npm run cli` runs with (see package.json), unless --heap-mb says otherwise. */
-const HEAP_MB = Number(values['heap-mb'] ?? /--max-old-space-size=(\d+)/.exec(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts.cli)?.[1] ?? 4096);
+const HEAP_MB = Number(
+  values['heap-mb'] ??
+    /--max-old-space-size=(\d+)/.exec(
+      JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts.cli,
+    )?.[1] ??
+    4096,
+);
 const ROWS = Number(values.rows ?? 100_000);
 const envUrl = process.env.DATABASE_URL ?? '';
 const usePg = values.pg || /^postgres(ql)?:\/\//.test(envUrl);
-const pgServer = values['pg-url'] ?? (/^postgres(ql)?:\/\//.test(envUrl) ? envUrl : (process.env.TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/test'));
+const pgServer =
+  values['pg-url'] ??
+  (/^postgres(ql)?:\/\//.test(envUrl)
+    ? envUrl
+    : (process.env.TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/test'));
 
-const LAST = ['Smith', 'Jones', 'Taylor', 'Brown', 'Williams', 'Wilson', 'Johnson', 'Davies', 'Robinson', 'Wright', 'Thompson', 'Evans', 'Walker', 'White', 'Roberts', 'Green', 'Hall', 'Wood', 'Jackson', 'Clarke', 'Müller', 'García', 'Nguyen', "O'Brien"];
-const FIRST = ['Ann', 'Bob', 'Carla', 'Dev', 'Eve', 'Femi', 'Grace', 'Hiro', 'Ines', 'Jon', 'Kai', 'Lena', 'Mo', 'Noor', 'Olu', 'Priya'];
+const LAST = [
+  'Smith',
+  'Jones',
+  'Taylor',
+  'Brown',
+  'Williams',
+  'Wilson',
+  'Johnson',
+  'Davies',
+  'Robinson',
+  'Wright',
+  'Thompson',
+  'Evans',
+  'Walker',
+  'White',
+  'Roberts',
+  'Green',
+  'Hall',
+  'Wood',
+  'Jackson',
+  'Clarke',
+  'Müller',
+  'García',
+  'Nguyen',
+  "O'Brien",
+];
+const FIRST = [
+  'Ann',
+  'Bob',
+  'Carla',
+  'Dev',
+  'Eve',
+  'Femi',
+  'Grace',
+  'Hiro',
+  'Ines',
+  'Jon',
+  'Kai',
+  'Lena',
+  'Mo',
+  'Noor',
+  'Olu',
+  'Priya',
+];
 
 async function generateCsv(path: string, rows: number) {
   const out = createWriteStream(path);
-  const write = async (s: string) => { if (!out.write(s)) await once(out, 'drain'); };
+  const write = async (s: string) => {
+    if (!out.write(s)) await once(out, 'drain');
+  };
   await write('email,username,firstName,lastName,phone,groups,status\r\n');
   let chunk = '';
   for (let i = 0; i < rows; i++) {
     const first = FIRST[i % FIRST.length];
     const last = `${LAST[(i * 7) % LAST.length]}${i % 1000}`;
     chunk += `user${i}@customer${i % 50}.example,user${i},${first},"${last}",+1 555 ${String(i).padStart(7, '0')},portal|customers${i % 3 ? '' : '|vip'},active\r\n`;
-    if (chunk.length > 256 * 1024) { await write(chunk); chunk = ''; }
+    if (chunk.length > 256 * 1024) {
+      await write(chunk);
+      chunk = '';
+    }
   }
   await write(chunk);
   out.end();
@@ -53,12 +121,21 @@ async function generateCsv(path: string, rows: number) {
 class RssSampler {
   peak = 0;
   private timer = setInterval(() => this.sample(), 50);
-  sample() { this.peak = Math.max(this.peak, process.memoryUsage().rss); }
-  stop() { clearInterval(this.timer); this.sample(); return this.peak; }
+  sample() {
+    this.peak = Math.max(this.peak, process.memoryUsage().rss);
+  }
+  stop() {
+    clearInterval(this.timer);
+    this.sample();
+    return this.peak;
+  }
 }
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
 
 /** A fresh, migrated database (in this parent process: the import process then finds nothing to migrate and
  *  never loads the schema engine, as when the CLI imports into a running deployment's database). */
@@ -90,7 +167,8 @@ async function freshDatabase(provider: DbProvider): Promise<{ url: string; drop(
   return { url, drop };
 }
 
-const benchConfig = (url: string) => configFrom({ NODE_ENV: 'production', DATABASE_URL: url, BASE_DOMAIN: 'bench.example', LOG_LEVEL: 'silent' });
+const benchConfig = (url: string) =>
+  configFrom({ NODE_ENV: 'production', DATABASE_URL: url, BASE_DOMAIN: 'bench.example', LOG_LEVEL: 'silent' });
 
 async function bench(provider: DbProvider, csvPath: string, databaseUrl: string) {
   const { ctx } = await bootstrap(benchConfig(databaseUrl), { masterKey: randomBytes(32) });
@@ -98,7 +176,9 @@ async function bench(provider: DbProvider, csvPath: string, databaseUrl: string)
     // A bare organisation row: the full OrganizationService.create also hashes an admin password with argon2,
     // whose ~60 MB of native memory would stay in this process's RSS and blur the import's own figure.
     const org = await ctx.store.db.organization.create({ data: { slug: 'bench', name: 'Bench' } });
-    const service = new UserImportService(ctx, { ...(values['batch-size'] && { batchSize: Number(values['batch-size']) }) });
+    const service = new UserImportService(ctx, {
+      ...(values['batch-size'] && { batchSize: Number(values['batch-size']) }),
+    });
 
     const before = process.memoryUsage();
     const sampler = new RssSampler();
@@ -113,7 +193,8 @@ async function bench(provider: DbProvider, csvPath: string, databaseUrl: string)
     const again = await service.run(org.id, { path: csvPath }, { mode: 'upsert', actor: 'bench' });
     const reimportMs = performance.now() - t;
     const peak2 = sampler2.stop();
-    if (again.counts.unchanged !== ROWS) throw new Error(`expected ${ROWS} unchanged, got ${JSON.stringify(again.counts)}`);
+    if (again.counts.unchanged !== ROWS)
+      throw new Error(`expected ${ROWS} unchanged, got ${JSON.stringify(again.counts)}`);
 
     t = performance.now();
     const sink = createWriteStream('/dev/null');
@@ -134,14 +215,26 @@ async function bench(provider: DbProvider, csvPath: string, databaseUrl: string)
     };
     await users.list({ search: 'warm' });
     const emailSearch = await timeSearch(Array.from({ length: 50 }, (_, i) => `user${(i * 1973) % ROWS}`));
-    const lastSearch = await timeSearch(Array.from({ length: 50 }, (_, i) => `${LAST[i % LAST.length]}${(i * 37) % 1000}`));
+    const lastSearch = await timeSearch(
+      Array.from({ length: 50 }, (_, i) => `${LAST[i % LAST.length]}${(i * 37) % 1000}`),
+    );
 
-    console.log(`\n${provider}: ${ROWS.toLocaleString('en')} rows (RSS before import ${mb(before.rss)}, of which JS heap ${mb(before.heapTotal)})`);
-    console.log(`  import (all new):      ${(importMs / 1000).toFixed(2)} s  ${Math.round(ROWS / (importMs / 1000)).toLocaleString('en')} rows/s  peak RSS ${mb(peak)}`);
-    console.log(`  re-import (unchanged): ${(reimportMs / 1000).toFixed(2)} s  ${Math.round(ROWS / (reimportMs / 1000)).toLocaleString('en')} rows/s  peak RSS ${mb(peak2)}`);
+    console.log(
+      `\n${provider}: ${ROWS.toLocaleString('en')} rows (RSS before import ${mb(before.rss)}, of which JS heap ${mb(before.heapTotal)})`,
+    );
+    console.log(
+      `  import (all new):      ${(importMs / 1000).toFixed(2)} s  ${Math.round(ROWS / (importMs / 1000)).toLocaleString('en')} rows/s  peak RSS ${mb(peak)}`,
+    );
+    console.log(
+      `  re-import (unchanged): ${(reimportMs / 1000).toFixed(2)} s  ${Math.round(ROWS / (reimportMs / 1000)).toLocaleString('en')} rows/s  peak RSS ${mb(peak2)}`,
+    );
     console.log(`  export:                ${(exportMs / 1000).toFixed(2)} s  ${exported.toLocaleString('en')} users`);
-    console.log(`  search email prefix:   median ${emailSearch.median.toFixed(1)} ms, max ${emailSearch.max.toFixed(1)} ms (50 queries, ${emailSearch.hits} hits)`);
-    console.log(`  search last-name prefix: median ${lastSearch.median.toFixed(1)} ms, max ${lastSearch.max.toFixed(1)} ms (50 queries, ${lastSearch.hits} hits)`);
+    console.log(
+      `  search email prefix:   median ${emailSearch.median.toFixed(1)} ms, max ${emailSearch.max.toFixed(1)} ms (50 queries, ${emailSearch.hits} hits)`,
+    );
+    console.log(
+      `  search last-name prefix: median ${lastSearch.median.toFixed(1)} ms, max ${lastSearch.max.toFixed(1)} ms (50 queries, ${lastSearch.hits} hits)`,
+    );
     await explain(ctx, provider, org.id);
   } finally {
     await ctx.store.close();
@@ -155,14 +248,32 @@ async function bench(provider: DbProvider, csvPath: string, databaseUrl: string)
 async function explain(ctx: AppContext, provider: DbProvider, orgId: string) {
   const p = (n: number) => (provider === 'sqlite' ? '?' : `$${n}`);
   const sql = `SELECT "id" FROM "User" WHERE "orgId" = ${p(1)} AND ("emailLower" LIKE (${p(2)} || '%') OR "firstName" LIKE (${p(3)} || '%') OR "lastName" LIKE (${p(4)} || '%')) ORDER BY "emailLower" ASC LIMIT 50`;
-  const rows = await ctx.store.db.$queryRawUnsafe<Record<string, unknown>[]>(provider === 'sqlite' ? `EXPLAIN QUERY PLAN ${sql}` : `EXPLAIN ${sql}`, orgId, 'user123', 'Smith12', 'Smith12');
+  const rows = await ctx.store.db.$queryRawUnsafe<Record<string, unknown>[]>(
+    provider === 'sqlite' ? `EXPLAIN QUERY PLAN ${sql}` : `EXPLAIN ${sql}`,
+    orgId,
+    'user123',
+    'Smith12',
+    'Smith12',
+  );
   console.log(`  search plan: ${rows.map((r) => String(r.detail ?? r['QUERY PLAN']).trim()).join(' | ')}`);
 }
 
 /** Runs `bench(provider)` in a child process (same Node flags and loader as this one). */
 async function inChild(provider: DbProvider, csvPath: string) {
   const db = await freshDatabase(provider);
-  const args = [...process.execArgv, `--max-old-space-size=${HEAP_MB}`, fileURLToPath(import.meta.url), '--child', provider, '--csv', csvPath, '--rows', String(ROWS), '--db', db.url];
+  const args = [
+    ...process.execArgv,
+    `--max-old-space-size=${HEAP_MB}`,
+    fileURLToPath(import.meta.url),
+    '--child',
+    provider,
+    '--csv',
+    csvPath,
+    '--rows',
+    String(ROWS),
+    '--db',
+    db.url,
+  ];
   if (values['batch-size']) args.push('--batch-size', values['batch-size']);
   const child = spawn(process.execPath, args, { stdio: 'inherit' });
   const [code] = await once(child, 'exit');
@@ -179,7 +290,9 @@ if (values.child) {
     const csvPath = join(dir, 'users.csv');
     const t = performance.now();
     await generateCsv(csvPath, ROWS);
-    console.log(`generated ${csvPath}: ${ROWS.toLocaleString('en')} rows, ${mb(statSync(csvPath).size)} in ${((performance.now() - t) / 1000).toFixed(1)} s; the import process runs with --max-old-space-size=${HEAP_MB}, as the CLI does`);
+    console.log(
+      `generated ${csvPath}: ${ROWS.toLocaleString('en')} rows, ${mb(statSync(csvPath).size)} in ${((performance.now() - t) / 1000).toFixed(1)} s; the import process runs with --max-old-space-size=${HEAP_MB}, as the CLI does`,
+    );
     await inChild('sqlite', csvPath);
     if (usePg) await inChild('postgresql', csvPath);
     else console.log('\n(PostgreSQL skipped: pass --pg or set DATABASE_URL=postgresql://...)');

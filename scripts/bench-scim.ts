@@ -20,18 +20,44 @@ import { createScimToken } from '../src/scim/tokens.ts';
 import type { DbProvider } from '../src/store/engine/database.ts';
 import { freshPostgres } from '../test/helpers/context.ts';
 
-const { values } = parseArgs({ options: { users: { type: 'string', default: '100000' }, requests: { type: 'string', default: '200' }, 'no-pg': { type: 'boolean' }, batch: { type: 'string', default: '2000' } } });
+const { values } = parseArgs({
+  options: {
+    users: { type: 'string', default: '100000' },
+    requests: { type: 'string', default: '200' },
+    'no-pg': { type: 'boolean' },
+    batch: { type: 'string', default: '2000' },
+  },
+});
 const USERS = Number(values.users);
 const REQUESTS = Number(values.requests);
 const BATCH = Number(values.batch);
 const BASE_DOMAIN = 'bench.example';
 const HOST = `bench.${BASE_DOMAIN}`;
 
-const config = (url: string) => configFrom({ NODE_ENV: 'production', DATABASE_URL: url, BASE_DOMAIN, LOG_LEVEL: 'silent', RATE_LIMIT_API_PER_MINUTE: '0', RATE_LIMIT_ORG_PER_MINUTE: '0' });
-const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))]; };
+const config = (url: string) =>
+  configFrom({
+    NODE_ENV: 'production',
+    DATABASE_URL: url,
+    BASE_DOMAIN,
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT_API_PER_MINUTE: '0',
+    RATE_LIMIT_ORG_PER_MINUTE: '0',
+  });
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))];
+};
 
 async function seed(ctx: AppContext, orgId: string, idpId: string) {
-  const bar = new SingleBar({ noTTYOutput: true, notTTYSchedule: 5000, format: 'seeding {bar} {percentage}% | {value}/{total} users | {rate}/s', hideCursor: true }, Presets.shades_classic);
+  const bar = new SingleBar(
+    {
+      noTTYOutput: true,
+      notTTYSchedule: 5000,
+      format: 'seeding {bar} {percentage}% | {value}/{total} users | {rate}/s',
+      hideCursor: true,
+    },
+    Presets.shades_classic,
+  );
   const started = performance.now();
   bar.start(USERS, 0, { rate: 0 });
   const base = Date.now() - USERS * 1000;
@@ -41,10 +67,33 @@ async function seed(ctx: AppContext, orgId: string, idpId: string) {
       const j = i + k;
       const email = `User${j}@customer${j % 50}.example`;
       const at = new Date(base + j * 1000);
-      return { id: randomUUID(), orgId, email, emailLower: email.toLowerCase(), firstName: 'Ann', lastName: `Lee${j}`, groups: '[]', status: 'active', source: 'scim', createdAt: at, updatedAt: at };
+      return {
+        id: randomUUID(),
+        orgId,
+        email,
+        emailLower: email.toLowerCase(),
+        firstName: 'Ann',
+        lastName: `Lee${j}`,
+        groups: '[]',
+        status: 'active',
+        source: 'scim',
+        createdAt: at,
+        updatedAt: at,
+      };
     });
     await ctx.store.db.user.createMany({ data: users });
-    await ctx.store.db.userIdentity.createMany({ data: users.map((u, k) => ({ id: randomUUID(), orgId, userId: u.id, idpId, nameId: u.email, source: 'scim', externalId: `00u${(i + k).toString(36)}`, createdAt: u.createdAt })) });
+    await ctx.store.db.userIdentity.createMany({
+      data: users.map((u, k) => ({
+        id: randomUUID(),
+        orgId,
+        userId: u.id,
+        idpId,
+        nameId: u.email,
+        source: 'scim',
+        externalId: `00u${(i + k).toString(36)}`,
+        createdAt: u.createdAt,
+      })),
+    });
     bar.update(i + n, { rate: Math.round((i + n) / ((performance.now() - started) / 1000)) });
   }
   bar.stop();
@@ -53,12 +102,23 @@ async function seed(ctx: AppContext, orgId: string, idpId: string) {
 
 function get(port: number, agent: Agent, path: string, token: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, agent, headers: { host: HOST, authorization: `Bearer ${token}`, accept: 'application/scim+json' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => { body += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        agent,
+        headers: { host: HOST, authorization: `Bearer ${token}`, accept: 'application/scim+json' },
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => {
+          body += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -68,9 +128,17 @@ async function bench(provider: DbProvider, url: string) {
   const { ctx } = await bootstrap(config(url), { masterKey: randomBytes(32) });
   const app = await buildApp(ctx, { logger: false });
   try {
-    const org = await ctx.organizations.create({ slug: 'bench', name: 'Bench', adminEmail: 'admin@bench.example', adminPassword: 'correct horse battery' }, 'bench');
+    const org = await ctx.organizations.create(
+      { slug: 'bench', name: 'Bench', adminEmail: 'admin@bench.example', adminPassword: 'correct horse battery' },
+      'bench',
+    );
     const store = ctx.store.forOrg(org.org.id);
-    const idp = await store.identityProviders.create({ name: 'Okta', entityId: 'http://www.okta.com/bench', ssoUrl: 'https://bench.okta.example/sso', linkingMode: 'any-email' });
+    const idp = await store.identityProviders.create({
+      name: 'Okta',
+      entityId: 'http://www.okta.com/bench',
+      ssoUrl: 'https://bench.okta.example/sso',
+      linkingMode: 'any-email',
+    });
     const token = (await createScimToken(store, ctx.clock, idp.id, 'bench', 'bench')).token;
     console.log(`\n${provider}: seeding ${USERS.toLocaleString('en')} SCIM-provisioned users`);
     const seconds = await seed(ctx, org.org.id, idp.id);
@@ -90,7 +158,10 @@ async function bench(provider: DbProvider, url: string) {
       // answered in SQL over the IdP's links (no index narrows a substring): the cost of a full scan of 100,000
       ['userName sw', (i) => `userName sw "user${pick(i)}@"`],
       ['userName co', (i) => `userName co "r${pick(i)}@customer"`],
-      ['emails.value co or externalId eq', (i) => `emails.value co "user${pick(i)}@" or externalId eq "00u${pick(i).toString(36)}"`],
+      [
+        'emails.value co or externalId eq',
+        (i) => `emails.value co "user${pick(i)}@" or externalId eq "00u${pick(i).toString(36)}"`,
+      ],
     ];
     for (const [label, filter] of filters) {
       const times: number[] = [];
@@ -104,11 +175,18 @@ async function bench(provider: DbProvider, url: string) {
         if (total !== (label.includes('no such') ? 0 : 1)) throw new Error(`${label}: totalResults ${total}`);
         if (i >= 0) times.push(ms);
       }
-      console.log(`  ${label.padEnd(28)} p50 ${pct(times, 50).toFixed(2)} ms  p99 ${pct(times, 99).toFixed(2)} ms  (${REQUESTS} GETs)`);
+      console.log(
+        `  ${label.padEnd(28)} p50 ${pct(times, 50).toFixed(2)} ms  p99 ${pct(times, 99).toFixed(2)} ms  (${REQUESTS} GETs)`,
+      );
     }
     agent.destroy();
     const sql = 'SELECT "id" FROM "UserIdentity" WHERE "orgId" = $1 AND "idpId" = $2 AND lower("nameId") = lower($3)';
-    const plan = await ctx.store.db.$queryRawUnsafe<Record<string, unknown>[]>(provider === 'sqlite' ? `EXPLAIN QUERY PLAN ${sql.replace(/\$\d/g, '?')}` : `EXPLAIN ${sql}`, org.org.id, idp.id, 'user1@customer1.example');
+    const plan = await ctx.store.db.$queryRawUnsafe<Record<string, unknown>[]>(
+      provider === 'sqlite' ? `EXPLAIN QUERY PLAN ${sql.replace(/\$\d/g, '?')}` : `EXPLAIN ${sql}`,
+      org.org.id,
+      idp.id,
+      'user1@customer1.example',
+    );
     console.log(`  userName plan: ${plan.map((r) => String(r.detail ?? r['QUERY PLAN']).trim()).join(' | ')}`);
   } finally {
     await app.close();

@@ -13,10 +13,23 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 
-const { values: args } = parseArgs({ options: { processes: { type: 'string', default: '1,2,4' }, seconds: { type: 'string', default: '5' }, 'cpu-ms': { type: 'string', default: '2.5' } } });
-const percentile = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0; };
+const { values: args } = parseArgs({
+  options: {
+    processes: { type: 'string', default: '1,2,4' },
+    seconds: { type: 'string', default: '5' },
+    'cpu-ms': { type: 'string', default: '2.5' },
+  },
+});
+const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
+};
 
-interface Report { logins: number; waits: number[]; blockedMs: number }
+interface Report {
+  logins: number;
+  waits: number[];
+  blockedMs: number;
+}
 
 async function child(path: string, seconds: number, cpuMs: number) {
   const db = new Database(path, { timeout: 5000 });
@@ -31,7 +44,9 @@ async function child(path: string, seconds: number, cpuMs: number) {
   const end = performance.now() + seconds * 1000;
   while (performance.now() < end) {
     const work = performance.now() + cpuMs;
-    while (performance.now() < work) { /* the login's own CPU */ }
+    while (performance.now() < work) {
+      /* the login's own CPU */
+    }
     const t = performance.now();
     begin.run();
     const waited = performance.now() - t;
@@ -48,7 +63,9 @@ async function child(path: string, seconds: number, cpuMs: number) {
 
 async function main() {
   const seconds = Number(args.seconds);
-  console.log(`| processes | logins/s (all) | BEGIN IMMEDIATE wait p50 / p99 / max ms | share of wall time blocked on the lock |\n|---|---|---|---|`);
+  console.log(
+    `| processes | logins/s (all) | BEGIN IMMEDIATE wait p50 / p99 / max ms | share of wall time blocked on the lock |\n|---|---|---|---|`,
+  );
   for (const n of args.processes!.split(',').map(Number)) {
     const dir = mkdtempSync(join(tmpdir(), 'sqlite-lock-'));
     const path = join(dir, 'lock.db');
@@ -56,17 +73,31 @@ async function main() {
     db.pragma('journal_mode = WAL');
     db.exec('CREATE TABLE audit (id INTEGER PRIMARY KEY, at INTEGER, body TEXT)');
     db.close();
-    const reports = await Promise.all(Array.from({ length: n }, () => new Promise<Report>((resolve, reject) => {
-      const p = fork(fileURLToPath(import.meta.url), [], { execArgv: process.execArgv, env: { ...process.env, LOCK_CHILD: JSON.stringify({ path, seconds, cpuMs: Number(args['cpu-ms']) }) } });
-      p.once('message', (m) => resolve(m as Report));
-      p.once('exit', (code) => code && reject(new Error(`child exited ${code}`)));
-    })));
+    const reports = await Promise.all(
+      Array.from(
+        { length: n },
+        () =>
+          new Promise<Report>((resolve, reject) => {
+            const p = fork(fileURLToPath(import.meta.url), [], {
+              execArgv: process.execArgv,
+              env: { ...process.env, LOCK_CHILD: JSON.stringify({ path, seconds, cpuMs: Number(args['cpu-ms']) }) },
+            });
+            p.once('message', (m) => resolve(m as Report));
+            p.once('exit', (code) => code && reject(new Error(`child exited ${code}`)));
+          }),
+      ),
+    );
     rmSync(dir, { recursive: true, force: true });
     const waits = reports.flatMap((r) => r.waits);
     const logins = reports.reduce((s, r) => s + r.logins, 0);
     const blocked = reports.reduce((s, r) => s + r.blockedMs, 0) / (n * seconds * 1000);
-    console.log(`| ${n} | ${(logins / seconds).toFixed(0)} | ${percentile(waits, 50).toFixed(2)} / ${percentile(waits, 99).toFixed(2)} / ${Math.max(...waits).toFixed(1)} | ${(100 * blocked).toFixed(1)} % |`);
+    console.log(
+      `| ${n} | ${(logins / seconds).toFixed(0)} | ${percentile(waits, 50).toFixed(2)} / ${percentile(waits, 99).toFixed(2)} / ${Math.max(...waits).toFixed(1)} | ${(100 * blocked).toFixed(1)} % |`,
+    );
   }
 }
 
-if (process.env.LOCK_CHILD) { const c = JSON.parse(process.env.LOCK_CHILD); await child(c.path, c.seconds, c.cpuMs); } else await main();
+if (process.env.LOCK_CHILD) {
+  const c = JSON.parse(process.env.LOCK_CHILD);
+  await child(c.path, c.seconds, c.cpuMs);
+} else await main();

@@ -20,30 +20,71 @@ import { createSchemaValidator } from '../src/saml/schema-validator.ts';
 import { verifyUpstreamResponse } from '../src/saml/upstream/response.ts';
 import type { UpstreamIdp } from '../src/saml/upstream/types.ts';
 
-const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, seconds: { type: 'string', default: '1' }, only: { type: 'string', default: '' } } });
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '7' },
+    seconds: { type: 'string', default: '1' },
+    only: { type: 'string', default: '' },
+  },
+});
 const ROUNDS = Number(args.rounds);
 const SECONDS = Number(args.seconds);
 
 const brokerIdp = generateSigningCredential('bench-broker-idp');
 const upstreamIdp = generateSigningCredential('bench-upstream-idp');
 const brokerSp = generateSigningCredential('bench-broker-sp');
-const attributes = { email: ['ann@customer.example'], firstName: ['Ann'], lastName: ['Lee'], groups: ['jira-users', 'confluence-users', 'staff'] };
-const app: DownstreamApp = { entityId: 'https://jira.example', acsUrl: 'https://jira.example/plugins/servlet/samlconsumer', signResponse: false, signAssertion: true, encryptAssertion: false, nameIdFormat: 'emailAddress' };
+const attributes = {
+  email: ['ann@customer.example'],
+  firstName: ['Ann'],
+  lastName: ['Lee'],
+  groups: ['jira-users', 'confluence-users', 'staff'],
+};
+const app: DownstreamApp = {
+  entityId: 'https://jira.example',
+  acsUrl: 'https://jira.example/plugins/servlet/samlconsumer',
+  signResponse: false,
+  signAssertion: true,
+  encryptAssertion: false,
+  nameIdFormat: 'emailAddress',
+};
 
-const login = (mode: Pick<DownstreamApp, 'signResponse' | 'signAssertion'>) => () => buildLoginResponse({
-  idp: { entityId: 'https://pp.broker.test/saml/idp/metadata', signingKeyPem: brokerIdp.privateKeyPem, certificatePem: brokerIdp.certificatePem },
-  app: { ...app, ...mode }, inResponseTo: '_req1', nameId: 'ann@customer.example', sessionIndex: '_s1', attributes, now: new Date(), authnInstant: new Date(),
-});
+const login = (mode: Pick<DownstreamApp, 'signResponse' | 'signAssertion'>) => () =>
+  buildLoginResponse({
+    idp: {
+      entityId: 'https://pp.broker.test/saml/idp/metadata',
+      signingKeyPem: brokerIdp.privateKeyPem,
+      certificatePem: brokerIdp.certificatePem,
+    },
+    app: { ...app, ...mode },
+    inResponseTo: '_req1',
+    nameId: 'ann@customer.example',
+    sessionIndex: '_s1',
+    attributes,
+    now: new Date(),
+    authnInstant: new Date(),
+  });
 
 // An Okta-shaped upstream Response, signed by xml-crypto as a third-party IdP would.
-const sp = { entityId: 'https://pp.broker.test/saml/sp/metadata', acsUrl: 'https://pp.broker.test/saml/sp/acs', signingKeyPem: brokerSp.privateKeyPem, certificatePem: brokerSp.certificatePem, decryptionKeys: [brokerSp.privateKeyPem] };
+const sp = {
+  entityId: 'https://pp.broker.test/saml/sp/metadata',
+  acsUrl: 'https://pp.broker.test/saml/sp/acs',
+  signingKeyPem: brokerSp.privateKeyPem,
+  certificatePem: brokerSp.certificatePem,
+  decryptionKeys: [brokerSp.privateKeyPem],
+};
 const idpEntity = 'http://www.okta.com/exk1bench';
 const now = new Date();
 const at = (ms: number) => new Date(now.getTime() + ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 function upstreamXml(): string {
-  const values = Object.entries(attributes).map(([name, vs]) => `<saml2:Attribute Name="${name}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified">${vs.map((v) => `<saml2:AttributeValue xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">${v}</saml2:AttributeValue>`).join('')}</saml2:Attribute>`).join('');
-  return `<saml2p:Response xmlns:saml2p="urn:oasis:names:tc:SAML:2.0:protocol" Destination="${sp.acsUrl}" ID="_resp1" InResponseTo="_req1" IssueInstant="${at(0)}" Version="2.0">` +
+  const values = Object.entries(attributes)
+    .map(
+      ([name, vs]) =>
+        `<saml2:Attribute Name="${name}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified">${vs.map((v) => `<saml2:AttributeValue xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">${v}</saml2:AttributeValue>`).join('')}</saml2:Attribute>`,
+    )
+    .join('');
+  return (
+    `<saml2p:Response xmlns:saml2p="urn:oasis:names:tc:SAML:2.0:protocol" Destination="${sp.acsUrl}" ID="_resp1" InResponseTo="_req1" IssueInstant="${at(0)}" Version="2.0">` +
     `<saml2:Issuer xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity">${idpEntity}</saml2:Issuer>` +
     `<saml2p:Status><saml2p:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></saml2p:Status>` +
     `<saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" ID="_assert1" IssueInstant="${at(0)}" Version="2.0">` +
@@ -52,22 +93,54 @@ function upstreamXml(): string {
     `<saml2:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml2:SubjectConfirmationData InResponseTo="_req1" NotOnOrAfter="${at(300_000)}" Recipient="${sp.acsUrl}"/></saml2:SubjectConfirmation></saml2:Subject>` +
     `<saml2:Conditions NotBefore="${at(-30_000)}" NotOnOrAfter="${at(300_000)}"><saml2:AudienceRestriction><saml2:Audience>${sp.entityId}</saml2:Audience></saml2:AudienceRestriction></saml2:Conditions>` +
     `<saml2:AuthnStatement AuthnInstant="${at(0)}" SessionIndex="_idp_session_1"><saml2:AuthnContext><saml2:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml2:AuthnContextClassRef></saml2:AuthnContext></saml2:AuthnStatement>` +
-    `<saml2:AttributeStatement>${values}</saml2:AttributeStatement></saml2:Assertion></saml2p:Response>`;
+    `<saml2:AttributeStatement>${values}</saml2:AttributeStatement></saml2:Assertion></saml2p:Response>`
+  );
 }
 
 function xmlCryptoSign(xml: string, key: GeneratedCredential, element: 'Assertion' | 'Response'): string {
-  const sig = new SignedXml({ privateKey: key.privateKeyPem, publicCert: key.certificatePem, signatureAlgorithm: RSA_SHA256, canonicalizationAlgorithm: EXC_C14N });
-  sig.addReference({ xpath: `//*[local-name(.)='${element}']`, transforms: [ENVELOPED, EXC_C14N], digestAlgorithm: SHA256, inclusiveNamespacesPrefixList: ['xs'] });
-  sig.computeSignature(xml, { prefix: 'ds', location: { reference: `//*[local-name(.)='${element}']/*[local-name(.)='Issuer']`, action: 'after' } });
+  const sig = new SignedXml({
+    privateKey: key.privateKeyPem,
+    publicCert: key.certificatePem,
+    signatureAlgorithm: RSA_SHA256,
+    canonicalizationAlgorithm: EXC_C14N,
+  });
+  sig.addReference({
+    xpath: `//*[local-name(.)='${element}']`,
+    transforms: [ENVELOPED, EXC_C14N],
+    digestAlgorithm: SHA256,
+    inclusiveNamespacesPrefixList: ['xs'],
+  });
+  sig.computeSignature(xml, {
+    prefix: 'ds',
+    location: { reference: `//*[local-name(.)='${element}']/*[local-name(.)='Issuer']`, action: 'after' },
+  });
   return sig.getSignedXml();
 }
 
 const assertionSigned = xmlCryptoSign(upstreamXml(), upstreamIdp, 'Assertion');
 const bothSigned = xmlCryptoSign(assertionSigned, upstreamIdp, 'Response');
-const idp: UpstreamIdp = { entityId: idpEntity, ssoUrl: 'https://okta.example/sso', ssoBinding: 'redirect', certificates: [upstreamIdp.certificatePem], signRequests: false, wantResponseSigned: false, wantAssertionSigned: true, allowSha1: false };
+const idp: UpstreamIdp = {
+  entityId: idpEntity,
+  ssoUrl: 'https://okta.example/sso',
+  ssoBinding: 'redirect',
+  certificates: [upstreamIdp.certificatePem],
+  signRequests: false,
+  wantResponseSigned: false,
+  wantAssertionSigned: true,
+  allowSha1: false,
+};
 const acs = (xml: string) => {
   const samlResponse = Buffer.from(xml).toString('base64');
-  return () => verifyUpstreamResponse({ samlResponse, sp, idp, expectedInResponseTo: '_req1', now, skewSeconds: 60, maxBytes: 256 * 1024 });
+  return () =>
+    verifyUpstreamResponse({
+      samlResponse,
+      sp,
+      idp,
+      expectedInResponseTo: '_req1',
+      now,
+      skewSeconds: 60,
+      maxBytes: 256 * 1024,
+    });
 };
 const schema = createSchemaValidator();
 
@@ -77,18 +150,37 @@ const unsignedAssertion = { head: '', tail: '', id: '' };
 const unsignedResponse = { head: '', tail: '', id: '', xml: '' };
 {
   const built = await login({ signResponse: true, signAssertion: true })();
-  const xml = Buffer.from(built.samlResponse, 'base64').toString().replace(/<ds:Signature[\s\S]*?<\/ds:Signature>/g, '');
+  const xml = Buffer.from(built.samlResponse, 'base64')
+    .toString()
+    .replace(/<ds:Signature[\s\S]*?<\/ds:Signature>/g, '');
   const assertion = /<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(xml)![0];
-  const cut = (text: string) => { const at = text.indexOf('</saml:Issuer>') + '</saml:Issuer>'.length; return { head: text.slice(0, at), tail: text.slice(at) }; };
+  const cut = (text: string) => {
+    const at = text.indexOf('</saml:Issuer>') + '</saml:Issuer>'.length;
+    return { head: text.slice(0, at), tail: text.slice(at) };
+  };
   Object.assign(unsignedAssertion, cut(assertion), { id: built.assertionId });
   Object.assign(unsignedResponse, cut(xml), { id: built.id, xml });
 }
 const brokerKey = { keyPem: brokerIdp.privateKeyPem, certificatePem: brokerIdp.certificatePem };
-const handWritten = (x: { head: string; tail: string; id: string }) => () => signEnveloped(x.head, x.tail, x.id, brokerKey, ['xs']);
+const handWritten = (x: { head: string; tail: string; id: string }) => () =>
+  signEnveloped(x.head, x.tail, x.id, brokerKey, ['xs']);
 function signedXml(xml: string, id: string): string {
-  const sig = new SignedXml({ privateKey: privateKeyObject(brokerIdp.privateKeyPem), signatureAlgorithm: RSA_SHA256, canonicalizationAlgorithm: EXC_C14N, getKeyInfoContent: keyInfoContent(brokerIdp.certificatePem) });
-  sig.addReference({ xpath: `//*[@ID='${id}']`, transforms: [ENVELOPED, EXC_C14N], digestAlgorithm: SHA256, inclusiveNamespacesPrefixList: ['xs'] });
-  sig.computeSignature(xml, { prefix: 'ds', location: { reference: `//*[@ID='${id}']/*[local-name(.)='Issuer']`, action: 'after' } });
+  const sig = new SignedXml({
+    privateKey: privateKeyObject(brokerIdp.privateKeyPem),
+    signatureAlgorithm: RSA_SHA256,
+    canonicalizationAlgorithm: EXC_C14N,
+    getKeyInfoContent: keyInfoContent(brokerIdp.certificatePem),
+  });
+  sig.addReference({
+    xpath: `//*[@ID='${id}']`,
+    transforms: [ENVELOPED, EXC_C14N],
+    digestAlgorithm: SHA256,
+    inclusiveNamespacesPrefixList: ['xs'],
+  });
+  sig.computeSignature(xml, {
+    prefix: 'ds',
+    location: { reference: `//*[@ID='${id}']/*[local-name(.)='Issuer']`, action: 'after' },
+  });
   return sig.getSignedXml();
 }
 const assertionText = unsignedAssertion.head + unsignedAssertion.tail;
@@ -100,7 +192,10 @@ async function measure(op: () => unknown): Promise<{ wall: number; cpu: number }
     let n = 0;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    while (performance.now() - t0 < SECONDS * 1000) { await op(); n++; }
+    while (performance.now() - t0 < SECONDS * 1000) {
+      await op();
+      n++;
+    }
     const wall = ((performance.now() - t0) * 1000) / n;
     const cpuUsed = process.cpuUsage(cpu0);
     rounds.push({ wall, cpu: (cpuUsed.user + cpuUsed.system) / n });
@@ -118,18 +213,47 @@ const ops: [string, () => unknown][] = [
   ['    schema validation alone (inside (b))', () => schema.validate(bothSigned)],
   ['(c) sign the assertion: hand-written canonical (signEnveloped)', handWritten(unsignedAssertion)],
   ['    sign the assertion: xml-crypto SignedXml', () => signedXml(assertionText, unsignedAssertion.id)],
-  ['    sign the assertion: one parse + xml-crypto C14N (signXml)', () => signXml(assertionText, unsignedAssertion.id, brokerKey)],
-  ['    sign assertion then Response: hand-written canonical', () => { const assertion = handWritten(unsignedAssertion)(); return signEnveloped(unsignedResponse.head, unsignedResponse.tail.replace(assertionText, assertion), unsignedResponse.id, brokerKey, ['xs']); }],
-  ['    sign assertion then Response: xml-crypto SignedXml', () => signedXml(signedXml(unsignedResponse.xml, unsignedAssertion.id), unsignedResponse.id)],
+  [
+    '    sign the assertion: one parse + xml-crypto C14N (signXml)',
+    () => signXml(assertionText, unsignedAssertion.id, brokerKey),
+  ],
+  [
+    '    sign assertion then Response: hand-written canonical',
+    () => {
+      const assertion = handWritten(unsignedAssertion)();
+      return signEnveloped(
+        unsignedResponse.head,
+        unsignedResponse.tail.replace(assertionText, assertion),
+        unsignedResponse.id,
+        brokerKey,
+        ['xs'],
+      );
+    },
+  ],
+  [
+    '    sign assertion then Response: xml-crypto SignedXml',
+    () => signedXml(signedXml(unsignedResponse.xml, unsignedAssertion.id), unsignedResponse.id),
+  ],
 ];
 
 // Each op must succeed before it is timed.
 for (const [, op] of ops) await op();
-console.log(`XML signature micro-benchmark: median of ${ROUNDS} rounds of ${SECONDS} s, µs per operation (wall / CPU)\n`);
+console.log(
+  `XML signature micro-benchmark: median of ${ROUNDS} rounds of ${SECONDS} s, µs per operation (wall / CPU)\n`,
+);
 console.log('| operation | wall µs | CPU µs |');
 console.log('|---|---|---|');
 for (const [name, op] of ops) {
-  if (args.only && !name.startsWith(`(${args.only})`) && !ops.slice(0, ops.findIndex(([n]) => n === name) + 1).reverse().find(([n]) => n.startsWith('('))?.[0].startsWith(`(${args.only})`)) continue;
+  if (
+    args.only &&
+    !name.startsWith(`(${args.only})`) &&
+    !ops
+      .slice(0, ops.findIndex(([n]) => n === name) + 1)
+      .reverse()
+      .find(([n]) => n.startsWith('('))?.[0]
+      .startsWith(`(${args.only})`)
+  )
+    continue;
   const m = await measure(op);
   console.log(`| ${name.trim()} | ${m.wall.toFixed(0)} | ${m.cpu.toFixed(0)} |`);
 }

@@ -10,7 +10,10 @@ import { parseArgs } from 'node:util';
 import { diffSchemas, migrationsDir } from '../src/store/engine/migrations.ts';
 import { schemaFor } from './schema-for.mjs';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { from: { type: 'string', default: 'HEAD' } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { from: { type: 'string', default: 'HEAD' } },
+});
 const name = (positionals[0] ?? '').replace(/[^a-z0-9_]/gi, '_');
 if (!name) throw new Error('usage: npm run migration:create -- <name> [--from <git revision>]');
 const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
@@ -18,15 +21,25 @@ const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
 const current = readFileSync('prisma/schema.prisma', 'utf8');
 let previous: string | null;
 try {
-  previous = execFileSync('git', ['show', `${values.from}:prisma/schema.prisma`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  previous = execFileSync('git', ['show', `${values.from}:prisma/schema.prisma`], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
 } catch {
   previous = null; // no schema at that revision: the first migration
 }
 if (previous === current) console.log(`prisma/schema.prisma has not changed since ${values.from}.`);
 
 for (const provider of ['sqlite', 'postgresql'] as const) {
-  const sql = await diffSchemas(provider, previous === null ? null : schemaFor(previous, provider), schemaFor(current, provider));
-  if (!sql.trim() || /empty migration/i.test(sql)) { console.log(`${provider}: no changes`); continue; }
+  const sql = await diffSchemas(
+    provider,
+    previous === null ? null : schemaFor(previous, provider),
+    schemaFor(current, provider),
+  );
+  if (!sql.trim() || /empty migration/i.test(sql)) {
+    console.log(`${provider}: no changes`);
+    continue;
+  }
   const dir = join(migrationsDir(provider), `${stamp}_${name}`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'migration.sql'), sql);

@@ -16,10 +16,18 @@ mkdirSync(outDir, { recursive: true });
 for (const provider of ['sqlite', 'postgresql']) {
   const schemaPath = join(outDir, `schema.${provider}.prisma`);
   writeFileSync(schemaPath, schemaFor(source, provider));
-  execFileSync(process.execPath, [join(root, 'node_modules/prisma/build/index.js'), 'generate', '--schema', schemaPath], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY || '/bin/true', PRISMA_HIDE_UPDATE_MESSAGE: '1' },
-  });
+  execFileSync(
+    process.execPath,
+    [join(root, 'node_modules/prisma/build/index.js'), 'generate', '--schema', schemaPath],
+    {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: {
+        ...process.env,
+        PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY || '/bin/true',
+        PRISMA_HIDE_UPDATE_MESSAGE: '1',
+      },
+    },
+  );
 }
 console.log('Prisma clients generated for sqlite and postgresql in ./generated');

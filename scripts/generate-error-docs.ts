@@ -19,7 +19,8 @@ const WHO: Record<Audience, string> = {
 };
 
 /** A table cell: one line; pipes and angle brackets (read as HTML by Markdown) escaped. */
-const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\n/g, ' ');
+const cell = (text: string) =>
+  text.replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\n/g, ' ');
 
 function row(code: string, e: ErrorEntry): string {
   const who = WHO[e.who] + (e.text ? '; a fixed text, the message only in the log' : '');

@@ -12,7 +12,12 @@ try {
     await client.query('SELECT 1');
     await client.end();
   } else if (kind === 'redis') {
-    const client = new Redis(url, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const client = new Redis(url, {
+      lazyConnect: true,
+      connectTimeout: 2000,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     client.on('error', () => {}); // the failed connect is reported by connect() below
     await client.connect();
     await client.ping();

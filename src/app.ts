@@ -32,7 +32,9 @@ import { metricsPlugin } from './metrics/routes.ts';
 import { scimRoutes } from './scim/routes.ts';
 import { RETRY_AFTER_SECONDS, serviceUnavailable, unavailableReason } from './store/unavailable.ts';
 
-export interface BuildOptions { logger?: boolean | object }
+export interface BuildOptions {
+  logger?: boolean | object;
+}
 
 function wantsJson(request: FastifyRequest) {
   if (request.url.startsWith('/api/') || request.url.startsWith('/scim/')) return true;
@@ -47,13 +49,32 @@ function retryUrlOf(request: FastifyRequest): string | undefined {
 }
 
 /** `code`: a catalogue code, or (for the web framework's own refusals, e.g. a body that is not JSON) its code. */
-function respondWithError(request: FastifyRequest, reply: FastifyReply, status: number, code: ErrorCode | string, message: string, details?: unknown) {
+function respondWithError(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  code: ErrorCode | string,
+  message: string,
+  details?: unknown,
+) {
   // A dependency that is down for a moment (store/unavailable.ts): the client is told when to try again.
   if (status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
   if (wantsJson(request)) return reply.code(status).send({ error: { code, message, ...(details ? { details } : {}) } });
   // A failure of a login flow offers its way back to the app (broker/flow/fail.ts); an outage, a way to try again.
   const retry = isErrorCode(code) && entryOf(code).retry;
-  return page(request, reply, 'error', { heading: pageTitleOf(code, status), message, code, returnTo: returnOfferFor(request), ...(retry && { retryUrl: retryUrlOf(request) }) }, status);
+  return page(
+    request,
+    reply,
+    'error',
+    {
+      heading: pageTitleOf(code, status),
+      message,
+      code,
+      returnTo: returnOfferFor(request),
+      ...(retry && { retryUrl: retryUrlOf(request) }),
+    },
+    status,
+  );
 }
 
 /** An AppError's answer: its status, its code, and its message (or its catalogue entry's text for people). */
@@ -91,7 +112,13 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     const status = (err as FastifyError).statusCode ?? 500;
     if (status < 500) {
       request.log.info({ err: err.message, code: (err as FastifyError).code }, 'request refused');
-      return respondWithError(request, reply, status, String((err as FastifyError).code ?? 'bad_request').toLowerCase(), err.message);
+      return respondWithError(
+        request,
+        reply,
+        status,
+        String((err as FastifyError).code ?? 'bad_request').toLowerCase(),
+        err.message,
+      );
     }
     const unavailable = unavailableReason(err);
     if (unavailable) {
@@ -101,10 +128,16 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
       return respondWithAppError(request, reply, e);
     }
     request.log.error({ err }, 'unhandled error');
-    return respondWithAppError(request, reply, new AppError('internal_error', (err as Error).message ?? 'unhandled error'));
+    return respondWithAppError(
+      request,
+      reply,
+      new AppError('internal_error', (err as Error).message ?? 'unhandled error'),
+    );
   });
 
-  app.setNotFoundHandler((request, reply) => respondWithAppError(request, reply, new AppError('not_found', 'There is nothing at this address.')));
+  app.setNotFoundHandler((request, reply) =>
+    respondWithAppError(request, reply, new AppError('not_found', 'There is nothing at this address.')),
+  );
 
   await app.register(securityHeadersPlugin, { https: ctx.config.publicScheme === 'https' });
   await app.register(cookie);

@@ -29,9 +29,22 @@ function shownLocation(location: string): string {
   }
 }
 
-export interface BootstrapResult { ctx: AppContext; appliedMigrations: string[]; warnings: string[] }
+export interface BootstrapResult {
+  ctx: AppContext;
+  appliedMigrations: string[];
+  warnings: string[];
+}
 
-export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey?: Buffer; skipMigrations?: boolean; processMetrics?: boolean; checkpoints?: CheckpointMode } = {}): Promise<BootstrapResult> {
+export async function bootstrap(
+  config: Config,
+  opts: {
+    clock?: Clock;
+    masterKey?: Buffer;
+    skipMigrations?: boolean;
+    processMetrics?: boolean;
+    checkpoints?: CheckpointMode;
+  } = {},
+): Promise<BootstrapResult> {
   const warnings: string[] = [];
   let key = opts.masterKey;
   if (!key) {
@@ -42,24 +55,52 @@ export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey
   const target = parseDatabaseUrl(config.databaseUrl);
   const cache = new ConfigCache(config.configCacheSeconds * 1000);
   // Loaded only when configured: the Redis client is a noticeable part of a CLI command's start-up otherwise.
-  const redis: RedisRecords | undefined = config.redisUrl ? await (await import('./store/redis/redis-records.ts')).RedisRecords.open(config.redisUrl, config.redisKeyPrefix, { connectMs: config.redisConnectTimeoutMs, commandMs: config.redisCommandTimeoutMs }) : undefined;
+  const redis: RedisRecords | undefined = config.redisUrl
+    ? await (
+        await import('./store/redis/redis-records.ts')
+      ).RedisRecords.open(config.redisUrl, config.redisKeyPrefix, {
+        connectMs: config.redisConnectTimeoutMs,
+        commandMs: config.redisCommandTimeoutMs,
+      })
+    : undefined;
   let store: Store;
   let appliedMigrations: string[] = [];
   try {
-    store = Store.open(await openDatabase(target, config.databasePoolSize, { checkpoints: opts.checkpoints, connectTimeoutMs: config.databaseConnectTimeoutMs, statementTimeoutMs: config.databaseStatementTimeoutMs }), cache, redis);
+    store = Store.open(
+      await openDatabase(target, config.databasePoolSize, {
+        checkpoints: opts.checkpoints,
+        connectTimeoutMs: config.databaseConnectTimeoutMs,
+        statementTimeoutMs: config.databaseStatementTimeoutMs,
+      }),
+      cache,
+      redis,
+    );
     // The schema engine is started only when something is pending: it is slow to load, and on SQLite it needs the
     // file to itself (other processes, such as a running server, keep it open otherwise).
     // Only a migrations table that was read and misses entries means "pending": a database that cannot be reached
     // is said to be so, rather than read as an empty one.
-    const pending = opts.skipMigrations ? [] : await store.system.pendingMigrations().catch(async (err: unknown) => {
-      await store.closeDatabase().catch(() => {});
-      if (!unavailableReason(err)) throw err;
-      throw new Error(`cannot connect to the database at ${shownLocation(target.location)} (${describeDriverError(err)})`, { cause: err });
-    });
+    const pending = opts.skipMigrations
+      ? []
+      : await store.system.pendingMigrations().catch(async (err: unknown) => {
+          await store.closeDatabase().catch(() => {});
+          if (!unavailableReason(err)) throw err;
+          throw new Error(
+            `cannot connect to the database at ${shownLocation(target.location)} (${describeDriverError(err)})`,
+            { cause: err },
+          );
+        });
     if (pending.length) {
       await store.closeDatabase();
       appliedMigrations = await migrate(target);
-      store = Store.open(await openDatabase(target, config.databasePoolSize, { checkpoints: opts.checkpoints, connectTimeoutMs: config.databaseConnectTimeoutMs, statementTimeoutMs: config.databaseStatementTimeoutMs }), cache, redis);
+      store = Store.open(
+        await openDatabase(target, config.databasePoolSize, {
+          checkpoints: opts.checkpoints,
+          connectTimeoutMs: config.databaseConnectTimeoutMs,
+          statementTimeoutMs: config.databaseStatementTimeoutMs,
+        }),
+        cache,
+        redis,
+      );
     }
   } catch (err) {
     await redis?.close(); // an open connection would keep a failed CLI command or server from exiting
@@ -72,6 +113,23 @@ export async function bootstrap(config: Config, opts: { clock?: Clock; masterKey
   const deviceKey = createHmac('sha256', key).update('remembered-device-cookies').digest();
   const metrics = new Metrics({ processMetrics: opts.processMetrics });
   // The mail logger (pino) is made when a message first needs it, so that a CLI command does not load it.
-  const mailer = new Mailer(config.smtp, () => createRequire(import.meta.url)('pino').pino({ level: config.logLevel, name: 'mail' }));
-  return { ctx: { config, store, box, credentials, organizations, clock, deviceKey, metrics, mailer, lifecycle: createLifecycle() }, appliedMigrations, warnings };
+  const mailer = new Mailer(config.smtp, () =>
+    createRequire(import.meta.url)('pino').pino({ level: config.logLevel, name: 'mail' }),
+  );
+  return {
+    ctx: {
+      config,
+      store,
+      box,
+      credentials,
+      organizations,
+      clock,
+      deviceKey,
+      metrics,
+      mailer,
+      lifecycle: createLifecycle(),
+    },
+    appliedMigrations,
+    warnings,
+  };
 }

@@ -58,26 +58,42 @@ export function shutdownOnSignals(opts: ShutdownOptions & { timeoutMs: number; e
     }
     started = true;
     sawSigint ||= signal === 'SIGINT';
-    const timer = setTimeout(() => { opts.log.error('shutdown timed out'); exit(1); }, opts.timeoutMs);
+    const timer = setTimeout(() => {
+      opts.log.error('shutdown timed out');
+      exit(1);
+    }, opts.timeoutMs);
     timer.unref();
     void drainAndClose(opts, signal, (end) => (endDrain = end)).then(
       () => exit(0),
-      (err) => { opts.log.error({ err }, 'shutdown failed'); exit(1); },
+      (err) => {
+        opts.log.error({ err }, 'shutdown failed');
+        exit(1);
+      },
     );
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
 }
 
-export async function drainAndClose(opts: ShutdownOptions, signal: string, onDrainStart: (end: (() => void) | null) => void = () => {}) {
+export async function drainAndClose(
+  opts: ShutdownOptions,
+  signal: string,
+  onDrainStart: (end: (() => void) | null) => void = () => {},
+) {
   const { app, lifecycle, log, drainMs } = opts;
   opts.stopTasks();
   lifecycle.draining = true;
-  log.info({ signal, drainSeconds: drainMs / 1000 }, `draining for ${drainMs / 1000} s: /readyz answers 503, requests are still served`);
+  log.info(
+    { signal, drainSeconds: drainMs / 1000 },
+    `draining for ${drainMs / 1000} s: /readyz answers 503, requests are still served`,
+  );
   if (drainMs > 0) {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, drainMs);
-      onDrainStart(() => { clearTimeout(timer); resolve(); });
+      onDrainStart(() => {
+        clearTimeout(timer);
+        resolve();
+      });
     });
   }
   onDrainStart(null);

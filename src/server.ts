@@ -38,31 +38,52 @@ async function main() {
 function backgroundTasks(ctx: AppContext, log: TaskLog) {
   const { config } = ctx;
   return [
-    every(config.purgeIntervalSeconds, 'purge', async () => {
-      const removed = await ctx.store.system.purgeExpired(ctx.clock.now());
-      return Object.values(removed).some((n) => n > 0) ? { removed } : null;
-    }, log),
-    every(config.lifecycleIntervalSeconds, 'key promotion', async () => {
-      const promoted = await promoteDueKeys(ctx, ctx.clock.now());
-      return promoted.length ? { promoted } : null;
-    }, log),
-    every(config.lifecycleIntervalSeconds, 'metadata refresh', async () => {
-      const summary = await refreshDueMetadata(ctx, ctx.clock.now());
-      return summary.due ? { ...summary } : null;
-    }, log),
+    every(
+      config.purgeIntervalSeconds,
+      'purge',
+      async () => {
+        const removed = await ctx.store.system.purgeExpired(ctx.clock.now());
+        return Object.values(removed).some((n) => n > 0) ? { removed } : null;
+      },
+      log,
+    ),
+    every(
+      config.lifecycleIntervalSeconds,
+      'key promotion',
+      async () => {
+        const promoted = await promoteDueKeys(ctx, ctx.clock.now());
+        return promoted.length ? { promoted } : null;
+      },
+      log,
+    ),
+    every(
+      config.lifecycleIntervalSeconds,
+      'metadata refresh',
+      async () => {
+        const summary = await refreshDueMetadata(ctx, ctx.clock.now());
+        return summary.due ? { ...summary } : null;
+      },
+      log,
+    ),
   ];
 }
 
 async function readyMessage(ctx: AppContext) {
   const orgs = await ctx.store.organizations.list();
   const root = `${ctx.config.publicScheme}://${ctx.config.baseDomain}`;
-  return orgs.length ? [{ organizations: orgs.map((o) => orgUrls(ctx.config, o.slug).login) }, 'broker ready'] as const : [{ welcome: root }, `broker ready: open ${root} to create the first organisation`] as const;
+  return orgs.length
+    ? ([{ organizations: orgs.map((o) => orgUrls(ctx.config, o.slug).login) }, 'broker ready'] as const)
+    : ([{ welcome: root }, `broker ready: open ${root} to create the first organisation`] as const);
 }
 
 /** One broker process: the whole node (WORKERS=1), or a cluster worker (the primary migrated and runs the tasks). */
 async function runNode(config: Config, worker: boolean) {
   // A single process checkpoints SQLite from its own thread; in a cluster the primary does it for every worker.
-  const { ctx, appliedMigrations, warnings } = await bootstrap(config, { processMetrics: true, skipMigrations: worker, checkpoints: worker ? 'elsewhere' : 'thread' });
+  const { ctx, appliedMigrations, warnings } = await bootstrap(config, {
+    processMetrics: true,
+    skipMigrations: worker,
+    checkpoints: worker ? 'elsewhere' : 'thread',
+  });
   if (worker) collectFromPrimary(ctx);
   const app = await buildApp(ctx);
   if (!worker) for (const w of warnings) app.log.warn(`\n\n  !!! ${w}\n`);
@@ -73,8 +94,14 @@ async function runNode(config: Config, worker: boolean) {
   // primary forwards the signal.
   closeConnectionsWhileDraining(app, ctx.lifecycle!);
   shutdownOnSignals({
-    app, lifecycle: ctx.lifecycle!, log: app.log, drainMs: config.shutdownDrainMs, timeoutMs: config.shutdownTimeoutMs,
-    stopTasks: () => { for (const stop of stopTasks) stop(); },
+    app,
+    lifecycle: ctx.lifecycle!,
+    log: app.log,
+    drainMs: config.shutdownDrainMs,
+    timeoutMs: config.shutdownTimeoutMs,
+    stopTasks: () => {
+      for (const stop of stopTasks) stop();
+    },
     closeStore: () => ctx.store.close(),
   });
 
@@ -99,14 +126,23 @@ function collectFromPrimary(ctx: AppContext) {
     if (m.text !== undefined) w?.resolve(m.text);
     else w?.reject(new Error(m.error ?? 'the primary did not answer'));
   });
-  ctx.metrics.exposition = () => new Promise<string>((resolve, reject) => {
-    const id = next++;
-    // A primary that never answers must not hold the scrape (and its entry here) forever.
-    const timer = setTimeout(() => { waiting.delete(id); reject(new Error('the primary did not answer within 10 s')); }, 10_000);
-    const settle = <T>(fn: (v: T) => void) => (v: T) => { clearTimeout(timer); fn(v); };
-    waiting.set(id, { resolve: settle(resolve), reject: settle(reject) });
-    process.send!({ type: 'broker:metrics', id } satisfies MetricsMessage);
-  });
+  ctx.metrics.exposition = () =>
+    new Promise<string>((resolve, reject) => {
+      const id = next++;
+      // A primary that never answers must not hold the scrape (and its entry here) forever.
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new Error('the primary did not answer within 10 s'));
+      }, 10_000);
+      const settle =
+        <T>(fn: (v: T) => void) =>
+        (v: T) => {
+          clearTimeout(timer);
+          fn(v);
+        };
+      waiting.set(id, { resolve: settle(resolve), reject: settle(reject) });
+      process.send!({ type: 'broker:metrics', id } satisfies MetricsMessage);
+    });
 }
 
 async function runPrimary(config: Config) {
@@ -123,8 +159,11 @@ async function runPrimary(config: Config) {
     worker.on('message', (m: MetricsMessage) => {
       if (m?.type !== 'broker:metrics') return;
       aggregator.clusterMetrics().then(
-        (text) => worker.isConnected() && worker.send({ type: 'broker:metrics', id: m.id, text } satisfies MetricsMessage),
-        (err: Error) => worker.isConnected() && worker.send({ type: 'broker:metrics', id: m.id, error: err.message } satisfies MetricsMessage),
+        (text) =>
+          worker.isConnected() && worker.send({ type: 'broker:metrics', id: m.id, text } satisfies MetricsMessage),
+        (err: Error) =>
+          worker.isConnected() &&
+          worker.send({ type: 'broker:metrics', id: m.id, error: err.message } satisfies MetricsMessage),
       );
     });
     return worker;
@@ -137,19 +176,34 @@ async function runPrimary(config: Config) {
   });
   let listening = 0;
   cluster.on('listening', () => {
-    if (++listening === config.workers) void readyMessage(ctx).then(([o, m]) => log.info({ ...o, workers: config.workers }, m));
+    if (++listening === config.workers)
+      void readyMessage(ctx).then(([o, m]) => log.info({ ...o, workers: config.workers }, m));
   });
   for (let i = 0; i < config.workers; i++) start();
 
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
-    log.info({ signal, drainSeconds: config.shutdownDrainMs / 1000 }, 'shutting down: each worker drains, then finishes its in-flight requests');
-    const timer = setTimeout(() => { log.error('shutdown timed out'); process.exit(1); }, config.shutdownTimeoutMs + 1000);
+    log.info(
+      { signal, drainSeconds: config.shutdownDrainMs / 1000 },
+      'shutting down: each worker drains, then finishes its in-flight requests',
+    );
+    const timer = setTimeout(() => {
+      log.error('shutdown timed out');
+      process.exit(1);
+    }, config.shutdownTimeoutMs + 1000);
     timer.unref();
     for (const stop of stopTasks) stop();
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && !w.isDead());
-    await Promise.all(workers.map((w) => new Promise<void>((resolve) => { w.once('exit', () => resolve()); w.process.kill('SIGTERM'); })));
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            w.once('exit', () => resolve());
+            w.process.kill('SIGTERM');
+          }),
+      ),
+    );
     await ctx.store.close();
     process.exit(0);
   };

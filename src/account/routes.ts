@@ -15,8 +15,22 @@ import { requireTenant, type Tenant } from '../plugins/tenant.ts';
 import { page } from '../plugins/view.ts';
 import { optionsForPage, parsePasskeyAnswer } from '../mfa/webauthn-service.ts';
 import {
-  accountOverview, addPasskey, checkSecondFactor, checkWithPasskey, confirmNewAuthenticator, findAccount, newPasskeyOptions, offerNewAuthenticator, passkeyCheckOptions,
-  regenerateRecoveryCodes, removePasskey, renamePasskey, revokeDevice, sealChallenge, FRESH_CHECK_SECONDS, type Account,
+  accountOverview,
+  addPasskey,
+  checkSecondFactor,
+  checkWithPasskey,
+  confirmNewAuthenticator,
+  findAccount,
+  newPasskeyOptions,
+  offerNewAuthenticator,
+  passkeyCheckOptions,
+  regenerateRecoveryCodes,
+  removePasskey,
+  renamePasskey,
+  revokeDevice,
+  sealChallenge,
+  FRESH_CHECK_SECONDS,
+  type Account,
 } from './service.ts';
 
 /** The new authenticator key being set up, sealed (service.ts), kept by the browser until a code confirms it. */
@@ -42,7 +56,8 @@ const DONE: Record<string, string> = {
 type Form = { Body: Record<string, unknown> | undefined };
 
 export async function accountRoutes(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
-  const accountOf = (request: FastifyRequest) => findAccount(ctx, requireTenant(request), request.cookies[SESSION_COOKIE]);
+  const accountOf = (request: FastifyRequest) =>
+    findAccount(ctx, requireTenant(request), request.cookies[SESSION_COOKIE]);
 
   // A form posted from another origin is refused before anything is read, also from another organisation's
   // subdomain (same-site, so the Lax cookie alone would not stop it). Browsers say where a form came from in
@@ -63,7 +78,10 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: { ctx: AppCon
   };
 
   /** The account of a form's request; none (signed out meanwhile) goes back to /account, which signs in again. */
-  async function forPost(request: FastifyRequest, reply: FastifyReply): Promise<{ tenant: Tenant; account: Account } | null> {
+  async function forPost(
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<{ tenant: Tenant; account: Account } | null> {
     const tenant = requireTenant(request);
     sameOrigin(request);
     const account = await accountOf(request);
@@ -74,25 +92,61 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: { ctx: AppCon
     return { tenant, account };
   }
 
-  const keepChallenge = (reply: FastifyReply, tenant: Tenant, account: Account, made: { challenge: Parameters<typeof sealChallenge>[3] }) =>
-    reply.setCookie(CHALLENGE_COOKIE, sealChallenge(ctx, tenant, account, made.challenge), { ...cookieOptions(ctx.config, CHALLENGE_SECONDS), path: ACCOUNT_PATH });
+  const keepChallenge = (
+    reply: FastifyReply,
+    tenant: Tenant,
+    account: Account,
+    made: { challenge: Parameters<typeof sealChallenge>[3] },
+  ) =>
+    reply.setCookie(CHALLENGE_COOKIE, sealChallenge(ctx, tenant, account, made.challenge), {
+      ...cookieOptions(ctx.config, CHALLENGE_SECONDS),
+      path: ACCOUNT_PATH,
+    });
 
-  async function accountPage(request: FastifyRequest, reply: FastifyReply, tenant: Tenant, account: Account, shown: { done?: string; error?: AppError }) {
+  async function accountPage(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    tenant: Tenant,
+    account: Account,
+    shown: { done?: string; error?: AppError },
+  ) {
     const overview = await accountOverview(ctx, tenant, account);
     // Not checked yet and the user has passkeys: the check can be made with one (a new challenge for this page).
     const check = overview.checked ? null : await passkeyCheckOptions(ctx, tenant, account);
     if (check) keepChallenge(reply, tenant, account, check);
-    return page(request, reply, 'account/index', {
-      title: 'Your account', wide: true, ...overview, freshMinutes: FRESH_CHECK_SECONDS / 60,
-      passkey: check && { mode: 'authenticate', optionsJson: optionsForPage(check.options), action: `${ACCOUNT_PATH}/check`, button: 'Confirm with your passkey' },
-      done: shown.done ? DONE[shown.done] ?? null : null, error: shown.error?.message ?? null, errorCode: shown.error?.code ?? null,
-    }, shown.error?.status === 423 ? 423 : shown.error ? 400 : 200);
+    return page(
+      request,
+      reply,
+      'account/index',
+      {
+        title: 'Your account',
+        wide: true,
+        ...overview,
+        freshMinutes: FRESH_CHECK_SECONDS / 60,
+        passkey: check && {
+          mode: 'authenticate',
+          optionsJson: optionsForPage(check.options),
+          action: `${ACCOUNT_PATH}/check`,
+          button: 'Confirm with your passkey',
+        },
+        done: shown.done ? (DONE[shown.done] ?? null) : null,
+        error: shown.error?.message ?? null,
+        errorCode: shown.error?.code ?? null,
+      },
+      shown.error?.status === 423 ? 423 : shown.error ? 400 : 200,
+    );
   }
 
   app.get<{ Querystring: { done?: string; idp?: string } }>(ACCOUNT_PATH, async (request, reply) => {
     const tenant = requireTenant(request);
     const account = await accountOf(request);
-    if (!account) return render(ctx, request, reply, await startAccountLogin(ctx, tenant, { browserToken: browserTokenOf(request), idp: str(request.query.idp) }));
+    if (!account)
+      return render(
+        ctx,
+        request,
+        reply,
+        await startAccountLogin(ctx, tenant, { browserToken: browserTokenOf(request), idp: str(request.query.idp) }),
+      );
     return accountPage(request, reply, tenant, account, { done: str(request.query.done) });
   });
 
@@ -102,10 +156,18 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: { ctx: AppCon
     if (!found) return reply;
     try {
       const passkey = str(request.body?.passkey);
-      if (passkey !== undefined) await checkWithPasskey(ctx, found.tenant, found.account, request.cookies[CHALLENGE_COOKIE], parsePasskeyAnswer(passkey));
+      if (passkey !== undefined)
+        await checkWithPasskey(
+          ctx,
+          found.tenant,
+          found.account,
+          request.cookies[CHALLENGE_COOKIE],
+          parsePasskeyAnswer(passkey),
+        );
       else await checkSecondFactor(ctx, found.tenant, found.account, str(request.body?.code) ?? '');
     } catch (err) {
-      if (err instanceof AppError && err.status < 500) return accountPage(request, reply, found.tenant, found.account, { error: err });
+      if (err instanceof AppError && err.status < 500)
+        return accountPage(request, reply, found.tenant, found.account, { error: err });
       throw err;
     }
     return reply.redirect(`${ACCOUNT_PATH}?done=checked`, 303);
@@ -119,19 +181,38 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: { ctx: AppCon
     return authenticatorPage(request, reply, tenant, account, null);
   });
 
-  async function authenticatorPage(request: FastifyRequest, reply: FastifyReply, tenant: Tenant, account: Account, error: AppError | null) {
+  async function authenticatorPage(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    tenant: Tenant,
+    account: Account,
+    error: AppError | null,
+  ) {
     let offered;
     try {
       offered = await offerNewAuthenticator(ctx, tenant, account, request.cookies[NEW_KEY_COOKIE]);
     } catch (err) {
-      if (err instanceof AppError && err.code === 'account_check_needed') return accountPage(request, reply, tenant, account, { error: err });
+      if (err instanceof AppError && err.code === 'account_check_needed')
+        return accountPage(request, reply, tenant, account, { error: err });
       throw err;
     }
-    reply.setCookie(NEW_KEY_COOKIE, offered.sealed, { ...cookieOptions(ctx.config, NEW_KEY_SECONDS), path: ACCOUNT_PATH });
-    return page(request, reply, 'account/authenticator', {
-      title: 'Set up a new authenticator app', qr: offered.qrDataUrl, key: offered.secretBase32.match(/.{1,4}/g)!.join(' '), digits: offered.digits,
-      error: error?.message ?? null,
-    }, error ? (error.status === 423 ? 423 : 400) : 200);
+    reply.setCookie(NEW_KEY_COOKIE, offered.sealed, {
+      ...cookieOptions(ctx.config, NEW_KEY_SECONDS),
+      path: ACCOUNT_PATH,
+    });
+    return page(
+      request,
+      reply,
+      'account/authenticator',
+      {
+        title: 'Set up a new authenticator app',
+        qr: offered.qrDataUrl,
+        key: offered.secretBase32.match(/.{1,4}/g)!.join(' '),
+        digits: offered.digits,
+        error: error?.message ?? null,
+      },
+      error ? (error.status === 423 ? 423 : 400) : 200,
+    );
   }
 
   app.post<Form>(AUTHENTICATOR_PATH, async (request, reply) => {
@@ -140,9 +221,16 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: { ctx: AppCon
     const { tenant, account } = found;
     let codes: string[] | null;
     try {
-      codes = await confirmNewAuthenticator(ctx, tenant, account, request.cookies[NEW_KEY_COOKIE], str(request.body?.code) ?? '');
+      codes = await confirmNewAuthenticator(
+        ctx,
+        tenant,
+        account,
+        request.cookies[NEW_KEY_COOKIE],
+        str(request.body?.code) ?? '',
+      );
     } catch (err) {
-      if (err instanceof AppError && err.code === 'account_check_needed') return accountPage(request, reply, tenant, account, { error: err });
+      if (err instanceof AppError && err.code === 'account_check_needed')
+        return accountPage(request, reply, tenant, account, { error: err });
       if (err instanceof AppError && err.status < 500) return authenticatorPage(request, reply, tenant, account, err);
       throw err;
     }
@@ -153,7 +241,12 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: { ctx: AppCon
   });
 
   // Recovery codes, shown once after a POST-redirect-GET (admin/pages/shown-once.ts): a reload shows them no more.
-  const codesAt = (tenant: Tenant, account: Account) => ({ path: CODES_PATH, kind: 'recovery-codes', orgId: tenant.org.id, adminSessionId: account.session.id });
+  const codesAt = (tenant: Tenant, account: Account) => ({
+    path: CODES_PATH,
+    kind: 'recovery-codes',
+    orgId: tenant.org.id,
+    adminSessionId: account.session.id,
+  });
   const keepCodes = (reply: FastifyReply, tenant: Tenant, account: Account, codes: string[]) =>
     keepForOnce(ctx, reply, codesAt(tenant, account), { id: account.user.id, secret: codes.join('\n') });
 
@@ -164,7 +257,8 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: { ctx: AppCon
     try {
       codes = await regenerateRecoveryCodes(ctx, found.tenant, found.account);
     } catch (err) {
-      if (err instanceof AppError && err.status < 500) return accountPage(request, reply, found.tenant, found.account, { error: err });
+      if (err instanceof AppError && err.status < 500)
+        return accountPage(request, reply, found.tenant, found.account, { error: err });
       throw err;
     }
     keepCodes(reply, found.tenant, found.account, codes);
@@ -176,23 +270,46 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: { ctx: AppCon
     const account = await accountOf(request);
     if (!account) return reply.redirect(ACCOUNT_PATH, 303);
     const kept = takeOnce(ctx, request, reply, codesAt(tenant, account), account.user.id);
-    return page(request, reply, 'account/recovery-codes', { title: 'Your recovery codes', codes: kept ? kept.split('\n') : null, orgName: tenant.org.name });
+    return page(request, reply, 'account/recovery-codes', {
+      title: 'Your recovery codes',
+      codes: kept ? kept.split('\n') : null,
+      orgName: tenant.org.name,
+    });
   });
 
   // Passkeys: add one (its own page: the ceremony and a name), rename, remove; each after a fresh check.
-  async function newPasskeyPage(request: FastifyRequest, reply: FastifyReply, tenant: Tenant, account: Account, error: AppError | null) {
+  async function newPasskeyPage(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    tenant: Tenant,
+    account: Account,
+    error: AppError | null,
+  ) {
     let made;
     try {
       made = await newPasskeyOptions(ctx, tenant, account);
     } catch (err) {
-      if (err instanceof AppError && err.code === 'account_check_needed') return accountPage(request, reply, tenant, account, { error: err });
+      if (err instanceof AppError && err.code === 'account_check_needed')
+        return accountPage(request, reply, tenant, account, { error: err });
       throw err;
     }
     keepChallenge(reply, tenant, account, made);
-    return page(request, reply, 'account/passkey-new', {
-      title: 'Add a passkey or security key', error: error?.message ?? null,
-      passkey: { mode: 'register', optionsJson: optionsForPage(made.options), action: PASSKEYS_PATH, button: 'Add the passkey' },
-    }, error ? 400 : 200);
+    return page(
+      request,
+      reply,
+      'account/passkey-new',
+      {
+        title: 'Add a passkey or security key',
+        error: error?.message ?? null,
+        passkey: {
+          mode: 'register',
+          optionsJson: optionsForPage(made.options),
+          action: PASSKEYS_PATH,
+          button: 'Add the passkey',
+        },
+      },
+      error ? 400 : 200,
+    );
   }
 
   app.get(`${PASSKEYS_PATH}/new`, async (request, reply) => {
@@ -206,10 +323,19 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: { ctx: AppCon
     if (!found) return reply;
     let codes: string[] | null;
     try {
-      codes = await addPasskey(ctx, found.tenant, found.account, request.cookies[CHALLENGE_COOKIE], parsePasskeyAnswer(str(request.body?.passkey)), request.body?.passkeyName);
+      codes = await addPasskey(
+        ctx,
+        found.tenant,
+        found.account,
+        request.cookies[CHALLENGE_COOKIE],
+        parsePasskeyAnswer(str(request.body?.passkey)),
+        request.body?.passkeyName,
+      );
     } catch (err) {
-      if (err instanceof AppError && err.code === 'account_check_needed') return accountPage(request, reply, found.tenant, found.account, { error: err });
-      if (err instanceof AppError && err.status < 500) return newPasskeyPage(request, reply, found.tenant, found.account, err);
+      if (err instanceof AppError && err.code === 'account_check_needed')
+        return accountPage(request, reply, found.tenant, found.account, { error: err });
+      if (err instanceof AppError && err.status < 500)
+        return newPasskeyPage(request, reply, found.tenant, found.account, err);
       throw err;
     }
     reply.clearCookie(CHALLENGE_COOKIE, { ...cookieOptions(ctx.config), path: ACCOUNT_PATH });
@@ -225,7 +351,8 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: { ctx: AppCon
     try {
       await renamePasskey(ctx, found.tenant, found.account, request.params.id, request.body?.name);
     } catch (err) {
-      if (err instanceof AppError && err.status < 500 && err.status !== 404) return accountPage(request, reply, found.tenant, found.account, { error: err });
+      if (err instanceof AppError && err.status < 500 && err.status !== 404)
+        return accountPage(request, reply, found.tenant, found.account, { error: err });
       throw err;
     }
     return reply.redirect(`${ACCOUNT_PATH}?done=passkey-renamed`, 303);
@@ -237,7 +364,8 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: { ctx: AppCon
     try {
       await removePasskey(ctx, found.tenant, found.account, request.params.id);
     } catch (err) {
-      if (err instanceof AppError && err.code === 'account_check_needed') return accountPage(request, reply, found.tenant, found.account, { error: err });
+      if (err instanceof AppError && err.code === 'account_check_needed')
+        return accountPage(request, reply, found.tenant, found.account, { error: err });
       throw err;
     }
     return reply.redirect(`${ACCOUNT_PATH}?done=passkey-removed`, 303);

@@ -19,10 +19,17 @@ import type { User } from '../store/users.ts';
 export const FRESH_CHECK_SECONDS = 300;
 export const RECENT_SIGN_INS = 10;
 
-export interface Account { session: BrokerSessionRow; user: User }
+export interface Account {
+  session: BrokerSessionRow;
+  user: User;
+}
 
 /** The account of a broker-session cookie as presented, or null (none, ended, expired, or its user disabled). */
-export async function findAccount(ctx: AppContext, tenant: Tenant, sessionToken: string | undefined): Promise<Account | null> {
+export async function findAccount(
+  ctx: AppContext,
+  tenant: Tenant,
+  sessionToken: string | undefined,
+): Promise<Account | null> {
   if (!sessionToken || sessionToken.length > 128) return null;
   const session = await tenant.store.sessions.findActive(sha256(sessionToken), ctx.clock.now());
   const user = session && (await tenant.store.users.findById(session.userId));
@@ -38,11 +45,19 @@ export function checkedRecently(ctx: AppContext, account: Account): boolean {
 /** A change that needs a fresh check, asked for without one. A user without a factor has nothing to check. */
 function requireFreshCheck(ctx: AppContext, account: Account, factor: FactorStatus, passkeys = 0) {
   if ((factor.state === 'active' || passkeys > 0) && !checkedRecently(ctx, account)) {
-    throw new AppError('account_check_needed', 'For this change, first confirm it is you with your passkey, a code from your authenticator app, or a recovery code.');
+    throw new AppError(
+      'account_check_needed',
+      'For this change, first confirm it is you with your passkey, a code from your authenticator app, or a recovery code.',
+    );
   }
 }
 
-export interface SignIn { at: Date; app: string; idp: string; device: string }
+export interface SignIn {
+  at: Date;
+  app: string;
+  idp: string;
+  device: string;
+}
 
 /** Everything the account page shows. */
 export async function accountOverview(ctx: AppContext, tenant: Tenant, account: Account) {
@@ -50,18 +65,25 @@ export async function accountOverview(ctx: AppContext, tenant: Tenant, account: 
   const userId = account.user.id;
   const now = ctx.clock.now();
   const [factor, devices, logins, accountSignIns, apps, idps, passkeys] = await Promise.all([
-    totp.status(userId), devicesFor(ctx, tenant.store).list(userId),
+    totp.status(userId),
+    devicesFor(ctx, tenant.store).list(userId),
     tenant.store.audit.list({ userId, type: 'login.success', take: RECENT_SIGN_INS }),
     tenant.store.audit.list({ userId, type: 'account.signed_in', take: RECENT_SIGN_INS }),
-    tenant.store.applications.list(), tenant.store.identityProviders.list(), tenant.store.webauthn.list(userId),
+    tenant.store.applications.list(),
+    tenant.store.identityProviders.list(),
+    tenant.store.webauthn.list(userId),
   ]);
   const appName = new Map(apps.map((a) => [a.id, a.name]));
   const idpName = new Map(idps.map((i) => [i.id, i.name]));
   const signIns: SignIn[] = [...logins, ...accountSignIns]
-    .sort((a, b) => b.at.getTime() - a.at.getTime()).slice(0, RECENT_SIGN_INS)
+    .sort((a, b) => b.at.getTime() - a.at.getTime())
+    .slice(0, RECENT_SIGN_INS)
     .map((e) => ({
       at: e.at,
-      app: e.type === 'account.signed_in' ? 'Your account' : (e.appId && appName.get(e.appId)) || 'An application since removed',
+      app:
+        e.type === 'account.signed_in'
+          ? 'Your account'
+          : (e.appId && appName.get(e.appId)) || 'An application since removed',
       idp: (e.idpId && idpName.get(e.idpId)) || (e.details.fromSession ? 'Already signed in' : 'Unknown'),
       device: typeof e.details.device === 'string' ? e.details.device : 'Unknown device',
     }));
@@ -71,9 +93,17 @@ export async function accountOverview(ctx: AppContext, tenant: Tenant, account: 
     lockNotice: totp.notice(factor),
     recoveryCodesLeft: factor.state === 'active' || passkeys.length ? await totp.recoveryCodesLeft(userId) : 0,
     checked: checkedRecently(ctx, account),
-    devices: devices.filter((d) => d.expiresAt > now).map((d) => ({ id: d.id, label: d.label ?? 'Unnamed device', createdAt: d.createdAt, expiresAt: d.expiresAt })),
+    devices: devices
+      .filter((d) => d.expiresAt > now)
+      .map((d) => ({ id: d.id, label: d.label ?? 'Unnamed device', createdAt: d.createdAt, expiresAt: d.expiresAt })),
     signIns,
-    passkeys: passkeys.map((c) => ({ id: c.id, name: c.name, createdAt: c.createdAt, lastUsedAt: c.lastUsedAt, synced: c.deviceType === 'multiDevice' })),
+    passkeys: passkeys.map((c) => ({
+      id: c.id,
+      name: c.name,
+      createdAt: c.createdAt,
+      lastUsedAt: c.lastUsedAt,
+      synced: c.deviceType === 'multiDevice',
+    })),
   };
 }
 
@@ -86,26 +116,49 @@ export async function checkSecondFactor(ctx: AppContext, tenant: Tenant, account
     const now = ctx.clock.now();
     await Promise.all([
       tenant.store.sessions.markMfa(account.session.id, now),
-      tenant.store.audit.record({ type: 'mfa.verified', userId, at: now, details: { method: verified.method, for: 'account' } }),
+      tenant.store.audit.record({
+        type: 'mfa.verified',
+        userId,
+        at: now,
+        details: { method: verified.method, for: 'account' },
+      }),
     ]);
   } catch (err) {
     if (err instanceof AppError && err.status < 500) {
       ctx.metrics.totpFailures.inc({ org: tenant.org.slug, code: err.code });
-      await tenant.store.audit.record({ type: 'mfa.verify_failed', outcome: 'failure', code: err.code, userId, at: ctx.clock.now(), details: { for: 'account' } });
+      await tenant.store.audit.record({
+        type: 'mfa.verify_failed',
+        outcome: 'failure',
+        code: err.code,
+        userId,
+        at: ctx.clock.now(),
+        details: { for: 'account' },
+      });
     }
     throw err;
   }
 }
 
 /** The new key to scan (the same one again while `sealed` still holds it). */
-export async function offerNewAuthenticator(ctx: AppContext, tenant: Tenant, account: Account, sealed: string | undefined) {
+export async function offerNewAuthenticator(
+  ctx: AppContext,
+  tenant: Tenant,
+  account: Account,
+  sealed: string | undefined,
+) {
   const totp = totpFor(ctx, tenant.org, tenant.store);
   await requireFresh(ctx, tenant, account);
   return totp.offerNewKey(account.user, account.session.id, sealed);
 }
 
 /** The new key confirmed by a code from it: recovery codes to show once when it is the user's first factor. */
-export async function confirmNewAuthenticator(ctx: AppContext, tenant: Tenant, account: Account, sealed: string | undefined, code: string): Promise<string[] | null> {
+export async function confirmNewAuthenticator(
+  ctx: AppContext,
+  tenant: Tenant,
+  account: Account,
+  sealed: string | undefined,
+  code: string,
+): Promise<string[] | null> {
   const totp = totpFor(ctx, tenant.org, tenant.store);
   const userId = account.user.id;
   await requireFresh(ctx, tenant, account);
@@ -114,7 +167,14 @@ export async function confirmNewAuthenticator(ctx: AppContext, tenant: Tenant, a
   } catch (err) {
     if (err instanceof AppError && err.status < 500) {
       ctx.metrics.totpFailures.inc({ org: tenant.org.slug, code: err.code });
-      await tenant.store.audit.record({ type: 'mfa.enrol_failed', outcome: 'failure', code: err.code, userId, at: ctx.clock.now(), details: { via: 'account' } });
+      await tenant.store.audit.record({
+        type: 'mfa.enrol_failed',
+        outcome: 'failure',
+        code: err.code,
+        userId,
+        at: ctx.clock.now(),
+        details: { via: 'account' },
+      });
     }
     throw err;
   }
@@ -122,11 +182,20 @@ export async function confirmNewAuthenticator(ctx: AppContext, tenant: Tenant, a
 
 // Passkey ceremonies on the account page have no login flow to keep their challenge: it is sealed for the
 // organisation, user and session into a cookie of the account page, and spent once when answered (the service).
-const challengeContext = (tenant: Tenant, account: Account) => `account-webauthn:${tenant.org.id}:${account.user.id}:${account.session.id}`;
-export const sealChallenge = (ctx: AppContext, tenant: Tenant, account: Account, challenge: IssuedChallenge) => ctx.box.seal(JSON.stringify(challenge), challengeContext(tenant, account));
-function openChallenge(ctx: AppContext, tenant: Tenant, account: Account, sealed: string | undefined): IssuedChallenge | undefined {
+const challengeContext = (tenant: Tenant, account: Account) =>
+  `account-webauthn:${tenant.org.id}:${account.user.id}:${account.session.id}`;
+export const sealChallenge = (ctx: AppContext, tenant: Tenant, account: Account, challenge: IssuedChallenge) =>
+  ctx.box.seal(JSON.stringify(challenge), challengeContext(tenant, account));
+function openChallenge(
+  ctx: AppContext,
+  tenant: Tenant,
+  account: Account,
+  sealed: string | undefined,
+): IssuedChallenge | undefined {
   try {
-    return sealed ? (JSON.parse(ctx.box.open(sealed, challengeContext(tenant, account)).toString('utf8')) as IssuedChallenge) : undefined;
+    return sealed
+      ? (JSON.parse(ctx.box.open(sealed, challengeContext(tenant, account)).toString('utf8')) as IssuedChallenge)
+      : undefined;
   } catch {
     return undefined; // another session's, or forged: refused as "no passkey request waiting"
   }
@@ -140,19 +209,41 @@ export async function passkeyCheckOptions(ctx: AppContext, tenant: Tenant, accou
 }
 
 /** A passkey's answer as the fresh check. */
-export async function checkWithPasskey(ctx: AppContext, tenant: Tenant, account: Account, sealed: string | undefined, answer: AuthenticationResponseJSON) {
+export async function checkWithPasskey(
+  ctx: AppContext,
+  tenant: Tenant,
+  account: Account,
+  sealed: string | undefined,
+  answer: AuthenticationResponseJSON,
+) {
   const userId = account.user.id;
   try {
-    const used = await passkeysOf(ctx, tenant).authenticate(userId, openChallenge(ctx, tenant, account, sealed), answer);
+    const used = await passkeysOf(ctx, tenant).authenticate(
+      userId,
+      openChallenge(ctx, tenant, account, sealed),
+      answer,
+    );
     const now = ctx.clock.now();
     await Promise.all([
       tenant.store.sessions.markMfa(account.session.id, now),
-      tenant.store.audit.record({ type: 'mfa.verified', userId, at: now, details: { method: 'webauthn', credential: used.id, for: 'account' } }),
+      tenant.store.audit.record({
+        type: 'mfa.verified',
+        userId,
+        at: now,
+        details: { method: 'webauthn', credential: used.id, for: 'account' },
+      }),
     ]);
   } catch (err) {
     if (err instanceof AppError && err.status < 500) {
       ctx.metrics.totpFailures.inc({ org: tenant.org.slug, code: err.code });
-      await tenant.store.audit.record({ type: 'mfa.verify_failed', outcome: 'failure', code: err.code, userId, at: ctx.clock.now(), details: { method: 'webauthn', for: 'account' } });
+      await tenant.store.audit.record({
+        type: 'mfa.verify_failed',
+        outcome: 'failure',
+        code: err.code,
+        userId,
+        at: ctx.clock.now(),
+        details: { method: 'webauthn', for: 'account' },
+      });
     }
     throw err;
   }
@@ -161,7 +252,12 @@ export async function checkWithPasskey(ctx: AppContext, tenant: Tenant, account:
 /** Any change to the second factor: a fresh check when the user has any factor (an app or a passkey). */
 async function requireFresh(ctx: AppContext, tenant: Tenant, account: Account) {
   const userId = account.user.id;
-  requireFreshCheck(ctx, account, await totpFor(ctx, tenant.org, tenant.store).status(userId), await tenant.store.webauthn.count(userId));
+  requireFreshCheck(
+    ctx,
+    account,
+    await totpFor(ctx, tenant.org, tenant.store).status(userId),
+    await tenant.store.webauthn.count(userId),
+  );
 }
 
 /** Options to add a passkey (after a fresh check when the user has any second factor). */
@@ -171,13 +267,25 @@ export async function newPasskeyOptions(ctx: AppContext, tenant: Tenant, account
 }
 
 /** A new passkey; recovery codes to show once when the user had none left (a first second factor), else null. */
-export async function addPasskey(ctx: AppContext, tenant: Tenant, account: Account, sealed: string | undefined, answer: RegistrationResponseJSON, name: unknown): Promise<string[] | null> {
+export async function addPasskey(
+  ctx: AppContext,
+  tenant: Tenant,
+  account: Account,
+  sealed: string | undefined,
+  answer: RegistrationResponseJSON,
+  name: unknown,
+): Promise<string[] | null> {
   await requireFresh(ctx, tenant, account);
   await passkeysOf(ctx, tenant).register(account.user, openChallenge(ctx, tenant, account, sealed), answer, name);
   const recovery = new RecoveryCodes(tenant.store, ctx.clock);
   if ((await recovery.left(account.user.id)) > 0) return null;
   const codes = await recovery.issue(account.user.id);
-  await tenant.store.audit.record({ type: 'mfa.recovery_codes_issued', userId: account.user.id, at: ctx.clock.now(), details: { for: 'passkey', via: 'account' } });
+  await tenant.store.audit.record({
+    type: 'mfa.recovery_codes_issued',
+    userId: account.user.id,
+    at: ctx.clock.now(),
+    details: { for: 'passkey', via: 'account' },
+  });
   return codes;
 }
 
@@ -200,6 +308,7 @@ export async function regenerateRecoveryCodes(ctx: AppContext, tenant: Tenant, a
 /** One of the user's own remembered devices stops skipping the second factor. */
 export async function revokeDevice(ctx: AppContext, tenant: Tenant, account: Account, deviceId: string) {
   const row = deviceId.length <= 64 ? await tenant.store.devices.find(deviceId) : null;
-  if (!row || row.userId !== account.user.id || row.revokedAt) throw new AppError('device_not_found', 'That device is not remembered for your account (any more).');
+  if (!row || row.userId !== account.user.id || row.revokedAt)
+    throw new AppError('device_not_found', 'That device is not remembered for your account (any more).');
   await devicesFor(ctx, tenant.store).revoke(account.user.id, row.id, account.user.email);
 }

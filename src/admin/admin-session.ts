@@ -13,7 +13,13 @@ export const ADMIN_COOKIE = 'broker_admin';
 export const LOGIN_CSRF_COOKIE = 'broker_admin_csrf';
 
 export function adminCookieOptions(ctx: AppContext, maxAge?: number) {
-  return { path: '/admin', httpOnly: true, sameSite: 'strict' as const, secure: ctx.config.publicScheme === 'https', ...(maxAge !== undefined && { maxAge }) };
+  return {
+    path: '/admin',
+    httpOnly: true,
+    sameSite: 'strict' as const,
+    secure: ctx.config.publicScheme === 'https',
+    ...(maxAge !== undefined && { maxAge }),
+  };
 }
 
 export const safeEqual = (a: string, b: string) => {
@@ -22,9 +28,17 @@ export const safeEqual = (a: string, b: string) => {
   return x.length === y.length && timingSafeEqual(x, y);
 };
 
-export interface AdminContext { admin: AdminRow; sessionId: string; csrfToken: string }
+export interface AdminContext {
+  admin: AdminRow;
+  sessionId: string;
+  csrfToken: string;
+}
 
-export async function currentAdmin(ctx: AppContext, tenant: Tenant, request: FastifyRequest): Promise<AdminContext | null> {
+export async function currentAdmin(
+  ctx: AppContext,
+  tenant: Tenant,
+  request: FastifyRequest,
+): Promise<AdminContext | null> {
   const token = request.cookies[ADMIN_COOKIE];
   if (!token) return null;
   const session = await tenant.store.adminSessions.findActive(sha256(token), ctx.clock.now());
@@ -35,7 +49,8 @@ export async function currentAdmin(ctx: AppContext, tenant: Tenant, request: Fas
 
 export function checkCsrf(request: FastifyRequest, expected: string) {
   const given = (request.body as Record<string, unknown> | undefined)?._csrf;
-  if (typeof given !== 'string' || !safeEqual(given, expected)) throw new AppError('csrf_failed', 'This form has expired. Reload the page and try again.');
+  if (typeof given !== 'string' || !safeEqual(given, expected))
+    throw new AppError('csrf_failed', 'This form has expired. Reload the page and try again.');
 }
 
 /** Token for the sign-in form, mirrored in a cookie (double submit). */

@@ -17,10 +17,14 @@ import type { SignInAccount, SignInStore } from './sign-in-store.ts';
 /** How long a setup shown on the page may be confirmed. */
 const ENROLMENT_SECONDS = 30 * 60;
 
-interface SealedFactor extends TotpParams { secret: string }
+interface SealedFactor extends TotpParams {
+  secret: string;
+}
 /** The admin an enrolment is for: an existing one, or the one an invitation is about to create (its id chosen ahead). */
 export type EnrollingAdmin = Pick<AdminRow, 'id' | 'email' | 'totpSecretEnc'>;
-interface SealedEnrolment extends SealedFactor { exp: number }
+interface SealedEnrolment extends SealedFactor {
+  exp: number;
+}
 
 const factorContext = (orgId: string, adminId: string) => `admin-totp:${orgId}:${adminId}`;
 const enrolmentContext = (orgId: string, adminId: string) => `admin-totp-setup:${orgId}:${adminId}`;
@@ -35,14 +39,26 @@ export interface AdminEnrolment {
   period: number;
 }
 
-async function describe(org: Organization, admin: EnrollingAdmin, setup: string, factor: SealedFactor): Promise<AdminEnrolment> {
+async function describe(
+  org: Organization,
+  admin: EnrollingAdmin,
+  setup: string,
+  factor: SealedFactor,
+): Promise<AdminEnrolment> {
   const code = await enrolmentCode(`${org.name} admin`, admin.email, factor.secret, factor);
   return { setup, secretBase32: factor.secret, ...code, digits: factor.digits, period: factor.period };
 }
 
-function openEnrolment(ctx: AppContext, org: Organization, admin: EnrollingAdmin, setup: string): SealedEnrolment | null {
+function openEnrolment(
+  ctx: AppContext,
+  org: Organization,
+  admin: EnrollingAdmin,
+  setup: string,
+): SealedEnrolment | null {
   try {
-    const parsed = JSON.parse(ctx.box.open(setup, enrolmentContext(org.id, admin.id)).toString('utf8')) as SealedEnrolment;
+    const parsed = JSON.parse(
+      ctx.box.open(setup, enrolmentContext(org.id, admin.id)).toString('utf8'),
+    ) as SealedEnrolment;
     return parsed.exp > ctx.clock.now().getTime() ? parsed : null;
   } catch {
     return null;
@@ -50,17 +66,33 @@ function openEnrolment(ctx: AppContext, org: Organization, admin: EnrollingAdmin
 }
 
 /** A new secret to scan, with the organisation's current TOTP parameters. Nothing is stored yet. */
-export async function startAdminEnrolment(ctx: AppContext, org: Organization, admin: EnrollingAdmin): Promise<AdminEnrolment> {
-  if (admin.totpSecretEnc) throw new AppError('admin_totp_enrolled', 'Two-factor sign-in is already set up. Remove it first to set up a new phone.');
+export async function startAdminEnrolment(
+  ctx: AppContext,
+  org: Organization,
+  admin: EnrollingAdmin,
+): Promise<AdminEnrolment> {
+  if (admin.totpSecretEnc)
+    throw new AppError(
+      'admin_totp_enrolled',
+      'Two-factor sign-in is already set up. Remove it first to set up a new phone.',
+    );
   const factor: SealedEnrolment = {
-    secret: newTotpSecret(), digits: org.totpDigits, period: org.totpPeriod, algorithm: org.totpAlgorithm,
+    secret: newTotpSecret(),
+    digits: org.totpDigits,
+    period: org.totpPeriod,
+    algorithm: org.totpAlgorithm,
     exp: ctx.clock.now().getTime() + ENROLMENT_SECONDS * 1000,
   };
   return describe(org, admin, ctx.box.seal(JSON.stringify(factor), enrolmentContext(org.id, admin.id)), factor);
 }
 
 /** The setup the form carried, shown again (after a wrong code), or a fresh one when it expired or was tampered with. */
-export async function resumeAdminEnrolment(ctx: AppContext, org: Organization, admin: EnrollingAdmin, setup: string): Promise<AdminEnrolment> {
+export async function resumeAdminEnrolment(
+  ctx: AppContext,
+  org: Organization,
+  admin: EnrollingAdmin,
+  setup: string,
+): Promise<AdminEnrolment> {
   const factor = openEnrolment(ctx, org, admin, setup);
   return factor ? describe(org, admin, setup, factor) : startAdminEnrolment(ctx, org, admin);
 }
@@ -69,13 +101,22 @@ export async function resumeAdminEnrolment(ctx: AppContext, org: Organization, a
  * Checks a first code from the app against the setup and spends it (and the steps before it), so that it cannot
  * also open a sign-in. Returns the factor sealed for Admin.totpSecretEnc; storing it is the caller's.
  */
-export async function checkEnrolmentCode(ctx: AppContext, store: TenantStore, org: Organization, admin: EnrollingAdmin, setup: string, code: string): Promise<string> {
+export async function checkEnrolmentCode(
+  ctx: AppContext,
+  store: TenantStore,
+  org: Organization,
+  admin: EnrollingAdmin,
+  setup: string,
+  code: string,
+): Promise<string> {
   if (admin.totpSecretEnc) throw new AppError('admin_totp_enrolled', 'Two-factor sign-in is already set up.');
   const factor = openEnrolment(ctx, org, admin, setup);
-  if (!factor) throw new ValidationError({ code: 'belongs to a setup that expired: scan the new QR code and enter its code' });
+  if (!factor)
+    throw new ValidationError({ code: 'belongs to a setup that expired: scan the new QR code and enter its code' });
   const now = ctx.clock.now();
   const step = matchingStep(factor.secret, code, factor, now);
-  if (step === null) throw new ValidationError({ code: 'is not right: check the time on your phone and enter the current code' });
+  if (step === null)
+    throw new ValidationError({ code: 'is not right: check the time on your phone and enter the current code' });
   await acceptStepOnce(store.oneTimeUse, 'admin_totp_step', admin.id, step, factor.period, now);
   const { exp: _exp, ...kept } = factor;
   return ctx.box.seal(JSON.stringify(kept), factorContext(org.id, admin.id));
@@ -84,14 +125,31 @@ export async function checkEnrolmentCode(ctx: AppContext, store: TenantStore, or
 /** A factor for an account created outside the console (a platform operator, by the CLI): sealed as a confirmed
  *  one would be, with the secret to show once. Enrolment by a first code is the console's way; the CLI prints the
  *  key and the operator's first sign-in is its confirmation. */
-export async function newSealedFactor(ctx: AppContext, scopeId: string, accountId: string, label: { issuer: string; account: string }) {
+export async function newSealedFactor(
+  ctx: AppContext,
+  scopeId: string,
+  accountId: string,
+  label: { issuer: string; account: string },
+) {
   const factor: SealedFactor = { secret: newTotpSecret(), digits: 6, period: 30, algorithm: 'SHA1' };
   const code = await enrolmentCode(label.issuer, label.account, factor.secret, factor);
-  return { totpSecretEnc: ctx.box.seal(JSON.stringify(factor), factorContext(scopeId, accountId)), secretBase32: factor.secret, otpauthUri: code.otpauthUri, qrDataUrl: code.qrDataUrl };
+  return {
+    totpSecretEnc: ctx.box.seal(JSON.stringify(factor), factorContext(scopeId, accountId)),
+    secretBase32: factor.secret,
+    otpauthUri: code.otpauthUri,
+    qrDataUrl: code.qrDataUrl,
+  };
 }
 
 /** Confirms the setup with a first code from the app and turns the factor on. */
-export async function confirmAdminEnrolment(ctx: AppContext, store: TenantStore, org: Organization, admin: AdminRow, setup: string, code: string) {
+export async function confirmAdminEnrolment(
+  ctx: AppContext,
+  store: TenantStore,
+  org: Organization,
+  admin: AdminRow,
+  setup: string,
+  code: string,
+) {
   const totpSecretEnc = await checkEnrolmentCode(ctx, store, org, admin, setup, code);
   await store.admins.update(admin.id, { totpSecretEnc });
   await store.audit.record({ type: 'admin.totp_enrolled', actor: admin.email, at: ctx.clock.now() });
@@ -101,18 +159,36 @@ export async function confirmAdminEnrolment(ctx: AppContext, store: TenantStore,
  * Checks a code from the admin's app: refused while the admin is locked out, each time step accepted once, every
  * wrong or reused code counted toward the lockout and audited as a failure of `auditType`.
  */
-export async function verifyAdminCode<A extends SignInAccount>(ctx: AppContext, store: SignInStore<A>, admin: A, code: string, auditType: string) {
+export async function verifyAdminCode<A extends SignInAccount>(
+  ctx: AppContext,
+  store: SignInStore<A>,
+  admin: A,
+  code: string,
+  auditType: string,
+) {
   const now = ctx.clock.now();
   assertNotLocked(admin, now);
-  if (!admin.totpSecretEnc) throw new AppError('admin_totp_not_enrolled', 'Two-factor sign-in is not set up for this admin.');
-  const factor = JSON.parse(ctx.box.open(admin.totpSecretEnc, factorContext(store.orgId, admin.id)).toString('utf8')) as SealedFactor;
+  if (!admin.totpSecretEnc)
+    throw new AppError('admin_totp_not_enrolled', 'Two-factor sign-in is not set up for this admin.');
+  const factor = JSON.parse(
+    ctx.box.open(admin.totpSecretEnc, factorContext(store.orgId, admin.id)).toString('utf8'),
+  ) as SealedFactor;
   const step = matchingStep(factor.secret, code, factor, now);
-  const failure = step === null ? 'admin_invalid_code'
-    : (await acceptStepOnce(store.oneTimeUse, 'admin_totp_step', admin.id, step, factor.period, now)) ? null : 'admin_code_reused';
+  const failure =
+    step === null
+      ? 'admin_invalid_code'
+      : (await acceptStepOnce(store.oneTimeUse, 'admin_totp_step', admin.id, step, factor.period, now))
+        ? null
+        : 'admin_code_reused';
   if (!failure) return;
   await countFailedAttempt(store, admin, now);
   await store.audit.record({ type: auditType, outcome: 'failure', code: failure, actor: admin.email, at: now });
-  throw new AppError(failure, failure === 'admin_code_reused' ? 'That code was already used. Wait for the next code.' : 'That code is not right. Check the time on your phone and try the current code.');
+  throw new AppError(
+    failure,
+    failure === 'admin_code_reused'
+      ? 'That code was already used. Wait for the next code.'
+      : 'That code is not right. Check the time on your phone and try the current code.',
+  );
 }
 
 /** Turns the factor off; the admin proves possession with a current code first. */

@@ -17,24 +17,44 @@ export interface TokenOptions {
 
 const API_TOKEN = new RegExp(`^Bearer (${bearerSecretPattern('brk')})$`);
 
-export async function createApiToken(store: TenantStore, clock: Clock, name: string, actor: string, opts: TokenOptions = {}): Promise<{ id: string; token: string; role: AdminRole; expiresAt: Date | null }> {
+export async function createApiToken(
+  store: TenantStore,
+  clock: Clock,
+  name: string,
+  actor: string,
+  opts: TokenOptions = {},
+): Promise<{ id: string; token: string; role: AdminRole; expiresAt: Date | null }> {
   const role = opts.role ?? 'admin';
   const errors: Record<string, string> = {};
   if (!name.trim() || name.length > 100) errors.name = 'must be 1-100 characters';
   if (!isRole(role)) errors.role = 'must be one of viewer, helpdesk, admin, owner';
-  else if (opts.creatorRole && !roleAllows(opts.creatorRole, role)) errors.role = `cannot be above your own role (${opts.creatorRole})`;
+  else if (opts.creatorRole && !roleAllows(opts.creatorRole, role))
+    errors.role = `cannot be above your own role (${opts.creatorRole})`;
   const expiresAt = opts.expiresAt ?? null;
   if (expiresAt && !(expiresAt.getTime() > clock.now().getTime())) errors.expiresAt = 'must be in the future';
   if (Object.keys(errors).length || !isRole(role)) throw new ValidationError(errors);
   const token = newBearerSecret('brk');
-  const row = await store.apiTokens.create({ name: name.trim(), tokenHash: sha256(token), prefix: token.slice(0, 10), role, expiresAt, createdBy: actor });
-  await store.audit.record({ type: 'api_token.created', actor, at: clock.now(), details: { tokenId: row.id, name: row.name, role, ...(expiresAt && { expiresAt: expiresAt.toISOString() }) } });
+  const row = await store.apiTokens.create({
+    name: name.trim(),
+    tokenHash: sha256(token),
+    prefix: token.slice(0, 10),
+    role,
+    expiresAt,
+    createdBy: actor,
+  });
+  await store.audit.record({
+    type: 'api_token.created',
+    actor,
+    at: clock.now(),
+    details: { tokenId: row.id, name: row.name, role, ...(expiresAt && { expiresAt: expiresAt.toISOString() }) },
+  });
   return { id: row.id, token, role, expiresAt };
 }
 
 /** Revokes an active token of this organisation; any other id (another organisation's, revoked, unknown) is not found. */
 export async function revokeApiToken(store: TenantStore, clock: Clock, id: string, actor: string) {
-  if (!(await store.apiTokens.revoke(id, clock.now()))) throw new AppError('api_token_not_found', 'There is no active API token with this id in this organisation.');
+  if (!(await store.apiTokens.revoke(id, clock.now())))
+    throw new AppError('api_token_not_found', 'There is no active API token with this id in this organisation.');
   await store.audit.record({ type: 'api_token.revoked', actor, at: clock.now(), details: { tokenId: id } });
 }
 

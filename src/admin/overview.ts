@@ -55,7 +55,9 @@ export async function buildOverview(store: TenantStore, now: Date): Promise<Over
     store.users.count(),
   ]);
 
-  const outcomeOf = new Map<string, Outcome>(Object.entries(OUTCOMES).flatMap(([o, types]) => types.map((t) => [t, o as Outcome] as const)));
+  const outcomeOf = new Map<string, Outcome>(
+    Object.entries(OUTCOMES).flatMap(([o, types]) => types.map((t) => [t, o as Outcome] as const)),
+  );
   const perDay = new Map<number, Record<Outcome, number>>();
   for (let d = firstDay; d <= today; d++) perDay.set(d, { success: 0, refused: 0, mfaFailed: 0 });
   for (const row of daily) {
@@ -67,18 +69,24 @@ export async function buildOverview(store: TenantStore, now: Date): Promise<Over
   const totals: Record<Outcome, number> = { success: 0, refused: 0, mfaFailed: 0 };
   const days: DayBar[] = [...perDay.entries()].map(([day, counts]) => {
     let y = 100;
-    const segments = (['success', 'refused', 'mfaFailed'] as const).filter((o) => counts[o] > 0).map((outcome) => {
-      totals[outcome] += counts[outcome];
-      const height = (counts[outcome] / peak) * 100;
-      y -= height;
-      return { outcome, y, height };
-    });
+    const segments = (['success', 'refused', 'mfaFailed'] as const)
+      .filter((o) => counts[o] > 0)
+      .map((outcome) => {
+        totals[outcome] += counts[outcome];
+        const height = (counts[outcome] / peak) * 100;
+        y -= height;
+        return { outcome, y, height };
+      });
     return { date: new Date(day * DAY_MS).toISOString().slice(0, 10), counts, segments };
   });
 
   const named = (rows: { key: string | null; n: number }[], names: Map<string, string>, none: string) => {
     const most = Math.max(1, ...rows.map((r) => r.n));
-    return rows.map((r) => ({ name: r.key ? names.get(r.key) ?? '(removed)' : none, n: r.n, width: Math.round((r.n / most) * 100) }));
+    return rows.map((r) => ({
+      name: r.key ? (names.get(r.key) ?? '(removed)') : none,
+      n: r.n,
+      width: Math.round((r.n / most) * 100),
+    }));
   };
   return {
     days,

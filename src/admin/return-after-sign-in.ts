@@ -58,7 +58,10 @@ export function afterSignIn(ctx: AppContext, request: FastifyRequest, reply: Fas
 }
 
 /** A posted form's input, as the page restores it: the form's action and its fields in order. */
-export interface KeptForm { action: string; fields: [string, string][] }
+export interface KeptForm {
+  action: string;
+  fields: [string, string][];
+}
 
 const formContext = (orgId: string) => `admin-form:${orgId}`;
 
@@ -80,16 +83,32 @@ function keepForm(ctx: AppContext, request: FastifyRequest, reply: FastifyReply,
 
 /** The kept form input waiting for this organisation's console (once: the cookie is cleared), or null when none
  *  waits or it is expired, forged or another organisation's. */
-export function takeKeptForm(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, orgId: string): KeptForm | null {
+export function takeKeptForm(
+  ctx: AppContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  orgId: string,
+): KeptForm | null {
   const sealed = request.cookies[FORM_COOKIE];
   if (!sealed) return null;
   reply.clearCookie(FORM_COOKIE, adminCookieOptions(ctx));
   try {
-    const kept = JSON.parse(ctx.box.open(sealed, formContext(orgId)).toString('utf8')) as { action?: unknown; fields?: unknown; until?: unknown };
+    const kept = JSON.parse(ctx.box.open(sealed, formContext(orgId)).toString('utf8')) as {
+      action?: unknown;
+      fields?: unknown;
+      until?: unknown;
+    };
     if (typeof kept.until !== 'number' || kept.until <= ctx.clock.now().getTime()) return null;
     const action = consolePath(typeof kept.action === 'string' ? kept.action : null);
     if (!action || !Array.isArray(kept.fields)) return null;
-    const fields = kept.fields.filter((f): f is [string, string] => Array.isArray(f) && f.length === 2 && typeof f[0] === 'string' && typeof f[1] === 'string' && !NEVER_KEPT.test(f[0]));
+    const fields = kept.fields.filter(
+      (f): f is [string, string] =>
+        Array.isArray(f) &&
+        f.length === 2 &&
+        typeof f[0] === 'string' &&
+        typeof f[1] === 'string' &&
+        !NEVER_KEPT.test(f[0]),
+    );
     return { action, fields };
   } catch {
     return null; // forged, another organisation's, or sealed under a previous master key

@@ -49,10 +49,17 @@ function ruleAllows(declared: RouteAccess | null, role: string) {
 export function assertRouteAllowed(request: FastifyRequest, role: string) {
   const needed = accessOf(request) ?? 'owner';
   if (ruleAllows(accessOf(request), role)) return;
-  throw new AppError('forbidden_role', `This needs the ${needed} role (or higher); you have the ${role} role.`, { required: needed, role });
+  throw new AppError('forbidden_role', `This needs the ${needed} role (or higher); you have the ${role} role.`, {
+    required: needed,
+    role,
+  });
 }
 
-export interface RegisteredRoute { method: string; url: string; role: RouteAccess | null }
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  role: RouteAccess | null;
+}
 
 /**
  * Whether `role` may use `method path` (a concrete console path, e.g. `/admin/apps/3f…/delete`), read from the
@@ -86,12 +93,17 @@ export function recordRoutes(app: FastifyInstance): RegisteredRoute[] {
   const routes: RegisteredRoute[] = [];
   app.addHook('onRoute', (route: RouteOptions) => {
     const role = (route.config as { role?: unknown } | undefined)?.role;
-    for (const method of [route.method].flat()) routes.push({ method, url: route.url, role: isRouteAccess(role) ? role : null });
+    for (const method of [route.method].flat())
+      routes.push({ method, url: route.url, role: isRouteAccess(role) ? role : null });
   });
   return routes;
 }
 
 declare module 'fastify' {
-  interface FastifyInstance { registeredRoutes: RegisteredRoute[] }
-  interface FastifyContextConfig { role?: RouteAccess }
+  interface FastifyInstance {
+    registeredRoutes: RegisteredRoute[];
+  }
+  interface FastifyContextConfig {
+    role?: RouteAccess;
+  }
 }

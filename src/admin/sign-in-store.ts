@@ -6,8 +6,16 @@ import type { AdminRow } from '../store/admins.ts';
 import type { AuditInput } from '../store/audit.ts';
 import type { OneTimeUseStore } from '../store/one-time-use.ts';
 
-export type SignInAccount = Pick<AdminRow, 'id' | 'email' | 'passwordHash' | 'totpSecretEnc' | 'failedLogins' | 'lockedUntil' | 'mustChangePassword'>;
-type AccountUpdate = Partial<Pick<AdminRow, 'failedLogins' | 'lockedUntil' | 'lastLoginAt' | 'totpSecretEnc' | 'passwordHash' | 'mustChangePassword'>>;
+export type SignInAccount = Pick<
+  AdminRow,
+  'id' | 'email' | 'passwordHash' | 'totpSecretEnc' | 'failedLogins' | 'lockedUntil' | 'mustChangePassword'
+>;
+type AccountUpdate = Partial<
+  Pick<
+    AdminRow,
+    'failedLogins' | 'lockedUntil' | 'lastLoginAt' | 'totpSecretEnc' | 'passwordHash' | 'mustChangePassword'
+  >
+>;
 
 export interface SignInStore<A extends SignInAccount = AdminRow> {
   orgId: string;

@@ -8,10 +8,29 @@ import type { TenantStore } from '../store/store.ts';
 import { csvField, escapeFormula } from '../users/csv-cells.ts';
 import { namesFor } from './audit-page.ts';
 
-export const AUDIT_CSV_COLUMNS = ['time', 'type', 'outcome', 'code', 'actor', 'user', 'userId', 'app', 'appId', 'idp', 'idpId', 'flowId', 'details'];
+export const AUDIT_CSV_COLUMNS = [
+  'time',
+  'type',
+  'outcome',
+  'code',
+  'actor',
+  'user',
+  'userId',
+  'app',
+  'appId',
+  'idp',
+  'idpId',
+  'flowId',
+  'details',
+];
 
 /** Writes the CSV to `out` (not ended) and returns the number of events written. */
-export async function exportAuditCsv(store: TenantStore, query: AuditQuery, out: Writable, opts: { pageSize?: number } = {}): Promise<number> {
+export async function exportAuditCsv(
+  store: TenantStore,
+  query: AuditQuery,
+  out: Writable,
+  opts: { pageSize?: number } = {},
+): Promise<number> {
   const write = async (text: string) => {
     if (!out.write(text)) await once(out, 'drain');
   };
@@ -27,8 +46,18 @@ export async function exportAuditCsv(store: TenantStore, query: AuditQuery, out:
     let text = '';
     for (const e of page) {
       const cells = [
-        e.at.toISOString(), e.type, e.outcome, e.code, e.actor,
-        e.userId && names.users.get(e.userId), e.userId, e.appId && names.apps.get(e.appId), e.appId, e.idpId && names.idps.get(e.idpId), e.idpId, e.flowId,
+        e.at.toISOString(),
+        e.type,
+        e.outcome,
+        e.code,
+        e.actor,
+        e.userId && names.users.get(e.userId),
+        e.userId,
+        e.appId && names.apps.get(e.appId),
+        e.appId,
+        e.idpId && names.idps.get(e.idpId),
+        e.idpId,
+        e.flowId,
         Object.keys(e.details).length ? JSON.stringify(e.details) : '',
       ];
       text += cells.map((c) => csvField(escapeFormula(c ?? ''))).join(',') + '\r\n';

@@ -46,7 +46,9 @@ function parseTime(value: string): Date | null {
 /** Resolves the filters into a query (without paging); throws ValidationError for unusable ones. */
 export async function auditQueryOf(store: TenantStore, filters: AuditFilterInput): Promise<AuditQuery> {
   const errors: Record<string, string> = {};
-  for (const [k, v] of Object.entries(filters)) if (typeof v === 'string' && v.length > MAX_FILTER_LENGTH) errors[k] = `longer than ${MAX_FILTER_LENGTH} characters`;
+  for (const [k, v] of Object.entries(filters))
+    if (typeof v === 'string' && v.length > MAX_FILTER_LENGTH)
+      errors[k] = `longer than ${MAX_FILTER_LENGTH} characters`;
   const from = filters.from ? parseTime(filters.from) : undefined;
   const to = filters.to ? parseTime(filters.to) : undefined;
   if (from === null) errors.from = 'not a date and time (use 2026-01-15T10:00, UTC)';
@@ -54,7 +56,9 @@ export async function auditQueryOf(store: TenantStore, filters: AuditFilterInput
   if (from && to && from > to) errors.to = 'must not be before "from"';
   let userId = filters.userId;
   if (filters.user && !errors.user) {
-    const user = filters.user.includes('@') ? await store.users.findByEmail(filters.user) : await store.users.findById(filters.user);
+    const user = filters.user.includes('@')
+      ? await store.users.findByEmail(filters.user)
+      : await store.users.findById(filters.user);
     if (user) userId = user.id;
     else errors.user = 'no user with this email in this organisation';
   }
@@ -80,6 +84,7 @@ export function decodeCursor(value: string | undefined, direction: AuditCursor['
   const sep = value.indexOf('_');
   const at = new Date(value.slice(0, sep));
   const id = value.slice(sep + 1);
-  if (sep < 0 || Number.isNaN(at.getTime()) || !id || id.length > 64) throw new ValidationError({ cursor: 'not a cursor from a previous page' });
+  if (sep < 0 || Number.isNaN(at.getTime()) || !id || id.length > 64)
+    throw new ValidationError({ cursor: 'not a cursor from a previous page' });
   return { at, id, direction };
 }

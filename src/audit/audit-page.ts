@@ -4,24 +4,32 @@ import type { AuditQuery } from '../store/audit.ts';
 import type { TenantStore } from '../store/store.ts';
 import { decodeCursor, encodeCursor } from './audit-filters.ts';
 
-export async function auditPage(store: TenantStore, query: AuditQuery, paging: { before?: string; after?: string; take: number }) {
+export async function auditPage(
+  store: TenantStore,
+  query: AuditQuery,
+  paging: { before?: string; after?: string; take: number },
+) {
   const cursor = decodeCursor(paging.before, 'older') ?? decodeCursor(paging.after, 'newer');
   const take = Math.max(1, Math.min(paging.take, 500));
   const rows = await store.audit.list({ ...query, cursor, take: take + 1 });
   const more = rows.length > take;
   // Reading newer events comes back newest first: the extra row is then the newest one, not the oldest.
-  const events = cursor?.direction === 'newer' ? rows.slice(rows.length - Math.min(rows.length, take)) : rows.slice(0, take);
+  const events =
+    cursor?.direction === 'newer' ? rows.slice(rows.length - Math.min(rows.length, take)) : rows.slice(0, take);
   const names = await namesFor(store, events);
   return {
     events: events.map((e) => ({
       ...e,
-      userEmail: e.userId ? names.users.get(e.userId) ?? null : null,
-      appName: e.appId ? names.apps.get(e.appId) ?? null : null,
-      idpName: e.idpId ? names.idps.get(e.idpId) ?? null : null,
+      userEmail: e.userId ? (names.users.get(e.userId) ?? null) : null,
+      appName: e.appId ? (names.apps.get(e.appId) ?? null) : null,
+      idpName: e.idpId ? (names.idps.get(e.idpId) ?? null) : null,
     })),
     /** cursors: older events (next page) and newer events (previous page), null at either end */
     older: events.length && (cursor?.direction === 'newer' || more) ? encodeCursor(events[events.length - 1]) : null,
-    newer: events.length && (cursor?.direction === 'older' || (cursor?.direction === 'newer' && more)) ? encodeCursor(events[0]) : null,
+    newer:
+      events.length && (cursor?.direction === 'older' || (cursor?.direction === 'newer' && more))
+        ? encodeCursor(events[0])
+        : null,
   };
 }
 

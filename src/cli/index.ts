@@ -11,17 +11,50 @@ type CommandModule = { run: Command; usage: string };
 // Each command's module is loaded only when that command runs: a command then loads only what it needs (the user
 // import's CSV parser, the TOTP and QR code libraries, ...), which is most of a short command's start-up time.
 const commands: Record<string, () => Promise<CommandModule>> = {
-  org: async () => { const m = await import('./commands/org.ts'); return { run: m.orgCommand, usage: m.orgUsage }; },
-  idp: async () => { const m = await import('./commands/idp.ts'); return { run: m.idpCommand, usage: m.idpUsage }; },
-  app: async () => { const m = await import('./commands/app.ts'); return { run: m.appCommand, usage: m.appUsage }; },
-  policy: async () => { const m = await import('./commands/policy.ts'); return { run: m.policyCommand, usage: m.policyUsage }; },
-  mfa: async () => { const m = await import('./commands/mfa.ts'); return { run: m.mfaCommand, usage: m.mfaUsage }; },
-  users: async () => { const m = await import('./commands/users.ts'); return { run: m.usersCommand, usage: m.usersUsage }; },
-  token: async () => { const m = await import('./commands/token.ts'); return { run: m.tokenCommand, usage: m.tokenUsage }; },
-  scim: async () => { const m = await import('./commands/scim.ts'); return { run: m.scimCommand, usage: m.scimUsage }; },
-  keys: async () => { const m = await import('./commands/keys.ts'); return { run: m.keysCommand, usage: m.keysUsage }; },
-  admin: async () => { const m = await import('./commands/admin.ts'); return { run: m.adminCommand, usage: m.adminUsage }; },
-  operator: async () => { const m = await import('./commands/operator.ts'); return { run: m.operatorCommand, usage: m.operatorUsage }; },
+  org: async () => {
+    const m = await import('./commands/org.ts');
+    return { run: m.orgCommand, usage: m.orgUsage };
+  },
+  idp: async () => {
+    const m = await import('./commands/idp.ts');
+    return { run: m.idpCommand, usage: m.idpUsage };
+  },
+  app: async () => {
+    const m = await import('./commands/app.ts');
+    return { run: m.appCommand, usage: m.appUsage };
+  },
+  policy: async () => {
+    const m = await import('./commands/policy.ts');
+    return { run: m.policyCommand, usage: m.policyUsage };
+  },
+  mfa: async () => {
+    const m = await import('./commands/mfa.ts');
+    return { run: m.mfaCommand, usage: m.mfaUsage };
+  },
+  users: async () => {
+    const m = await import('./commands/users.ts');
+    return { run: m.usersCommand, usage: m.usersUsage };
+  },
+  token: async () => {
+    const m = await import('./commands/token.ts');
+    return { run: m.tokenCommand, usage: m.tokenUsage };
+  },
+  scim: async () => {
+    const m = await import('./commands/scim.ts');
+    return { run: m.scimCommand, usage: m.scimUsage };
+  },
+  keys: async () => {
+    const m = await import('./commands/keys.ts');
+    return { run: m.keysCommand, usage: m.keysUsage };
+  },
+  admin: async () => {
+    const m = await import('./commands/admin.ts');
+    return { run: m.adminCommand, usage: m.adminUsage };
+  },
+  operator: async () => {
+    const m = await import('./commands/operator.ts');
+    return { run: m.operatorCommand, usage: m.operatorUsage };
+  },
 };
 
 async function usage() {
@@ -59,8 +92,19 @@ export async function runCli(argv: string[]): Promise<number> {
 runCli(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => {
-    if (err instanceof ValidationError) process.stderr.write(`Error: ${Object.entries(err.fields).map(([f, m]) => `${f} ${m}`).join('; ')}\n`);
-    else if (err instanceof AppError || err instanceof UsageError || err instanceof ConfigError || (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) process.stderr.write(`Error: ${err.message}\n`);
+    if (err instanceof ValidationError)
+      process.stderr.write(
+        `Error: ${Object.entries(err.fields)
+          .map(([f, m]) => `${f} ${m}`)
+          .join('; ')}\n`,
+      );
+    else if (
+      err instanceof AppError ||
+      err instanceof UsageError ||
+      err instanceof ConfigError ||
+      (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')
+    )
+      process.stderr.write(`Error: ${err.message}\n`);
     else process.stderr.write(`${err?.stack ?? err}\n`);
     process.exit(err instanceof UsageError || (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS') ? 64 : 1);
   },

@@ -3,7 +3,9 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
-const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const schema = z.object({
@@ -11,9 +13,15 @@ const schema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: int(0, 65535).default(3000),
   // Host (with port when not 80/443) under which organisations get their subdomains: <slug>.<BASE_DOMAIN>
-  BASE_DOMAIN: z.string().regex(/^[a-z0-9.-]+(:\d{1,5})?$/i, 'a host name with an optional :port, e.g. broker.example.com or localhost:3000').optional(),
+  BASE_DOMAIN: z
+    .string()
+    .regex(/^[a-z0-9.-]+(:\d{1,5})?$/i, 'a host name with an optional :port, e.g. broker.example.com or localhost:3000')
+    .optional(),
   PUBLIC_SCHEME: z.enum(['http', 'https']).default('http'),
-  DATABASE_URL: z.string().regex(/^(file:.+|postgres(ql)?:\/\/.+)$/, 'file:<path> for SQLite or postgresql://... for PostgreSQL').default('file:./data/broker.db'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^(file:.+|postgres(ql)?:\/\/.+)$/, 'file:<path> for SQLite or postgresql://... for PostgreSQL')
+    .default('file:./data/broker.db'),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
   // PostgreSQL: how long opening a connection, or waiting for a free one of the pool, may take; and how long one
   // statement may run (enforced by the server and, for a server that does not answer at all, by the client).
@@ -21,9 +29,15 @@ const schema = z.object({
   DATABASE_STATEMENT_TIMEOUT_MS: int(100, 600000).default(10000),
   // Optional: login flows (and rate-limit counters) in Redis instead of the database. One-time-use records (assertion
   // IDs, TOTP steps, logout request IDs) stay in the database: losing Redis only makes logins in progress start again.
-  REDIS_URL: z.string().regex(/^rediss?:\/\/.+/, 'redis://[user:password@]host:port[/db] or rediss://... (TLS)').optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/.+/, 'redis://[user:password@]host:port[/db] or rediss://... (TLS)')
+    .optional(),
   // Prefix of every key the broker writes, so that one Redis can serve several brokers or other programs.
-  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, '1-64 letters, digits, _ . : -').default('saml-broker:'),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, '1-64 letters, digits, _ . : -')
+    .default('saml-broker:'),
   // How long connecting to Redis, and one Redis command, may take before the request that waits on it fails.
   REDIS_CONNECT_TIMEOUT_MS: int(100, 120000).default(5000),
   REDIS_COMMAND_TIMEOUT_MS: int(50, 60000).default(2000),
@@ -57,7 +71,10 @@ const schema = z.object({
   ADMIN_INVITE_HOURS: int(1, 24 * 30).default(72),
   // Optional e-mail (src/mail): smtp://user:pass@host:587 (STARTTLS when offered) or smtps://host:465 (TLS from the
   // start). Unset: no e-mail is sent and the console shows the links to copy.
-  SMTP_URL: z.string().regex(/^smtps?:\/\/[^\s]+$/, 'smtp://[user:password@]host[:port] or smtps://...').optional(),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/[^\s]+$/, 'smtp://[user:password@]host[:port] or smtps://...')
+    .optional(),
   // The From address of every message, e.g. "Acme sign-in <no-reply@example.com>".
   SMTP_FROM: z.string().min(3).max(320).optional(),
   // smtp:// only: refuse to send unless the server upgrades to TLS (STARTTLS).
@@ -165,17 +182,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const input = Object.fromEntries(Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(input[String(i.path[0])])})`));
+    throw new ConfigError(
+      parsed.error.issues.map(
+        (i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(input[String(i.path[0])])})`,
+      ),
+    );
   }
   const c = parsed.data;
   if (c.METADATA_REFRESH_MIN_SECONDS > c.METADATA_REFRESH_INTERVAL_SECONDS) {
-    throw new ConfigError([`METADATA_REFRESH_MIN_SECONDS: must not exceed METADATA_REFRESH_INTERVAL_SECONDS (${c.METADATA_REFRESH_INTERVAL_SECONDS}) (got ${c.METADATA_REFRESH_MIN_SECONDS})`]);
+    throw new ConfigError([
+      `METADATA_REFRESH_MIN_SECONDS: must not exceed METADATA_REFRESH_INTERVAL_SECONDS (${c.METADATA_REFRESH_INTERVAL_SECONDS}) (got ${c.METADATA_REFRESH_MIN_SECONDS})`,
+    ]);
   }
-  if (c.SHUTDOWN_DRAIN_SECONDS !== undefined && c.SHUTDOWN_DRAIN_SECONDS > 0 && c.SHUTDOWN_DRAIN_SECONDS * 1000 >= c.SHUTDOWN_TIMEOUT_MS) {
-    throw new ConfigError([`SHUTDOWN_DRAIN_SECONDS: the drain is part of the shutdown, so it must be shorter than SHUTDOWN_TIMEOUT_MS (${c.SHUTDOWN_TIMEOUT_MS} ms), leaving time for in-flight requests (got ${c.SHUTDOWN_DRAIN_SECONDS})`]);
+  if (
+    c.SHUTDOWN_DRAIN_SECONDS !== undefined &&
+    c.SHUTDOWN_DRAIN_SECONDS > 0 &&
+    c.SHUTDOWN_DRAIN_SECONDS * 1000 >= c.SHUTDOWN_TIMEOUT_MS
+  ) {
+    throw new ConfigError([
+      `SHUTDOWN_DRAIN_SECONDS: the drain is part of the shutdown, so it must be shorter than SHUTDOWN_TIMEOUT_MS (${c.SHUTDOWN_TIMEOUT_MS} ms), leaving time for in-flight requests (got ${c.SHUTDOWN_DRAIN_SECONDS})`,
+    ]);
   }
   if (c.IMPORT_STALE_AFTER_SECONDS < 2 * c.IMPORT_HEARTBEAT_SECONDS) {
-    throw new ConfigError([`IMPORT_STALE_AFTER_SECONDS: must be at least twice IMPORT_HEARTBEAT_SECONDS (${c.IMPORT_HEARTBEAT_SECONDS}), or a live import could be taken for dead (got ${c.IMPORT_STALE_AFTER_SECONDS})`]);
+    throw new ConfigError([
+      `IMPORT_STALE_AFTER_SECONDS: must be at least twice IMPORT_HEARTBEAT_SECONDS (${c.IMPORT_HEARTBEAT_SECONDS}), or a live import could be taken for dead (got ${c.IMPORT_STALE_AFTER_SECONDS})`,
+    ]);
   }
   const trust = c.TRUST_PROXY.trim();
   return {
@@ -202,7 +233,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxSamlMessageBytes: c.MAX_SAML_MESSAGE_BYTES,
     bodyLimitBytes: c.BODY_LIMIT_BYTES,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
-    shutdownDrainMs: c.SHUTDOWN_DRAIN_SECONDS !== undefined ? c.SHUTDOWN_DRAIN_SECONDS * 1000 : Math.min(5000, Math.floor(c.SHUTDOWN_TIMEOUT_MS / 2000) * 1000),
+    shutdownDrainMs:
+      c.SHUTDOWN_DRAIN_SECONDS !== undefined
+        ? c.SHUTDOWN_DRAIN_SECONDS * 1000
+        : Math.min(5000, Math.floor(c.SHUTDOWN_TIMEOUT_MS / 2000) * 1000),
     importHeartbeatSeconds: c.IMPORT_HEARTBEAT_SECONDS,
     importStaleAfterSeconds: c.IMPORT_STALE_AFTER_SECONDS,
     workers: c.WORKERS === 'auto' ? availableParallelism() : c.WORKERS,
@@ -213,7 +247,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mfaLockoutThreshold: c.MFA_LOCKOUT_THRESHOLD,
     mfaLockoutSeconds: c.MFA_LOCKOUT_SECONDS,
     adminInviteHours: c.ADMIN_INVITE_HOURS,
-    ...(c.SMTP_URL && { smtp: { url: c.SMTP_URL, from: c.SMTP_FROM ?? `no-reply@${(c.BASE_DOMAIN ?? 'localhost').split(':')[0]}`, requireTls: c.SMTP_REQUIRE_TLS, tlsInsecure: c.SMTP_TLS_INSECURE, timeoutMs: c.SMTP_TIMEOUT_MS } }),
+    ...(c.SMTP_URL && {
+      smtp: {
+        url: c.SMTP_URL,
+        from: c.SMTP_FROM ?? `no-reply@${(c.BASE_DOMAIN ?? 'localhost').split(':')[0]}`,
+        requireTls: c.SMTP_REQUIRE_TLS,
+        tlsInsecure: c.SMTP_TLS_INSECURE,
+        timeoutMs: c.SMTP_TIMEOUT_MS,
+      },
+    }),
     metricsToken: c.METRICS_TOKEN,
     metadataAllowPrivate: c.METADATA_ALLOW_PRIVATE,
     metadataRefreshIntervalSeconds: c.METADATA_REFRESH_INTERVAL_SECONDS,

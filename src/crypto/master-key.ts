@@ -11,16 +11,26 @@ export const DEV_MASTER_KEY_PATH = resolve('data/master.key');
 export function decodeMasterKey(text: string, source: string): Buffer {
   const trimmed = text.trim();
   const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
-  if (key.length !== 32) throw new Error(`${source}: the master key must be 32 bytes, as 64 hex digits or base64 (generate one with: openssl rand -base64 32)`);
+  if (key.length !== 32)
+    throw new Error(
+      `${source}: the master key must be 32 bytes, as 64 hex digits or base64 (generate one with: openssl rand -base64 32)`,
+    );
   return key;
 }
 
-export interface MasterKeyResult { key: Buffer; warning?: string }
+export interface MasterKeyResult {
+  key: Buffer;
+  warning?: string;
+}
 
 export function loadMasterKey(config: Config, devKeyPath = DEV_MASTER_KEY_PATH): MasterKeyResult {
   if (config.masterKey) return { key: decodeMasterKey(config.masterKey, 'MASTER_KEY') };
-  if (config.masterKeyFile) return { key: decodeMasterKey(readFileSync(config.masterKeyFile, 'utf8'), 'MASTER_KEY_FILE') };
-  if (config.env === 'production') throw new Error('MASTER_KEY: required in production (or MASTER_KEY_FILE); generate one with: openssl rand -base64 32');
+  if (config.masterKeyFile)
+    return { key: decodeMasterKey(readFileSync(config.masterKeyFile, 'utf8'), 'MASTER_KEY_FILE') };
+  if (config.env === 'production')
+    throw new Error(
+      'MASTER_KEY: required in production (or MASTER_KEY_FILE); generate one with: openssl rand -base64 32',
+    );
   if (!existsSync(devKeyPath)) {
     mkdirSync(dirname(devKeyPath), { recursive: true });
     writeFileSync(devKeyPath, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });

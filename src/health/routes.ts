@@ -16,7 +16,9 @@ type Outcome<T> = { ok: true; value: T } | { ok: false; reason: 'timeout' | 'unr
  *  does not know counts as unreachable: the check could not be done). The work itself is left to end on its own. */
 async function within<T>(ms: number, work: () => Promise<T>): Promise<Outcome<T>> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<Outcome<T>>((resolve) => { timer = setTimeout(() => resolve({ ok: false, reason: 'timeout' }), ms); });
+  const late = new Promise<Outcome<T>>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, reason: 'timeout' }), ms);
+  });
   const done = work().then(
     (value): Outcome<T> => ({ ok: true, value }),
     (err: unknown): Outcome<T> => ({ ok: false, reason: unavailableReason(err) ?? 'unreachable', err }),
@@ -36,7 +38,8 @@ export async function healthRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
 
   app.get('/readyz', async (request, reply) => {
     // A node that is shutting down says so here, before any dependency is asked.
-    if (ctx.lifecycle?.draining) return reply.code(CATALOGUE.draining.status).send({ status: 'not_ready', code: 'draining' satisfies ErrorCode }); // shutting down (src/lifecycle.ts)
+    if (ctx.lifecycle?.draining)
+      return reply.code(CATALOGUE.draining.status).send({ status: 'not_ready', code: 'draining' satisfies ErrorCode }); // shutting down (src/lifecycle.ts)
 
     const notReady = (code: string, outcome?: { err?: unknown }, extra: Record<string, unknown> = {}) => {
       request.log.warn({ err: outcome?.err, code }, 'readiness check failed');
@@ -50,7 +53,8 @@ export async function healthRoutes(app: FastifyInstance, { ctx }: { ctx: AppCont
       }),
       ctx.store.redis ? within(redisLimit, () => ctx.store.redis!.ping()) : Promise.resolve(null),
     ]);
-    if (!database.ok) return notReady(database.reason === 'timeout' ? 'database_timeout' : 'database_unreachable', database);
+    if (!database.ok)
+      return notReady(database.reason === 'timeout' ? 'database_timeout' : 'database_unreachable', database);
     if (database.value.length) return notReady('migrations_pending', undefined, { missing: database.value });
     if (redis && !redis.ok) return notReady(redis.reason === 'timeout' ? 'redis_timeout' : 'redis_unreachable', redis);
     return { status: 'ready' };

@@ -9,7 +9,12 @@ import type { Config } from '../config/config.ts';
 import { PROJECT_ROOT } from '../project-root.ts';
 
 /** The organisation a message speaks for: its name, colours and (absolute) logo address. */
-export interface MailBrand { name: string; primaryColor: string; accentColor: string; logoUrl: string | null }
+export interface MailBrand {
+  name: string;
+  primaryColor: string;
+  accentColor: string;
+  logoUrl: string | null;
+}
 
 export interface MailMessage {
   to: string;
@@ -21,7 +26,9 @@ export interface MailMessage {
 }
 
 /** Where the mailer reports failures (a pino logger in the server). */
-export interface MailLog { warn(o: object, m: string): void }
+export interface MailLog {
+  warn(o: object, m: string): void;
+}
 
 export type SendResult = { sent: true; messageId: string } | { sent: false; error: string };
 
@@ -37,7 +44,10 @@ export class Mailer {
   private logger: MailLog | null = null;
 
   /** `log`: made on first use (a pino logger in the server). */
-  constructor(private readonly smtp: Config['smtp'], private readonly makeLog: () => MailLog) {}
+  constructor(
+    private readonly smtp: Config['smtp'],
+    private readonly makeLog: () => MailLog,
+  ) {}
 
   get enabled(): boolean {
     return this.smtp !== undefined;
@@ -48,14 +58,16 @@ export class Mailer {
   }
 
   private transporter(smtp: NonNullable<Config['smtp']>): Promise<Transporter> {
-    return (this.transport ??= import('nodemailer').then(({ default: nodemailer }) => nodemailer.createTransport({
-      url: smtp.url,
-      requireTLS: smtp.requireTls,
-      tls: { rejectUnauthorized: !smtp.tlsInsecure },
-      connectionTimeout: smtp.timeoutMs,
-      greetingTimeout: smtp.timeoutMs,
-      socketTimeout: smtp.timeoutMs,
-    })));
+    return (this.transport ??= import('nodemailer').then(({ default: nodemailer }) =>
+      nodemailer.createTransport({
+        url: smtp.url,
+        requireTLS: smtp.requireTls,
+        tls: { rejectUnauthorized: !smtp.tlsInsecure },
+        connectionTimeout: smtp.timeoutMs,
+        greetingTimeout: smtp.timeoutMs,
+        socketTimeout: smtp.timeoutMs,
+      }),
+    ));
   }
 
   /** Both parts of a message, as they will be sent (also what the tests read). */
@@ -66,7 +78,10 @@ export class Mailer {
       accentColor: COLOR.test(message.brand.accentColor) ? message.brand.accentColor : '#0f172a',
     };
     const it = { ...message.data, brand, subject: message.subject };
-    return { html: this.html.render(`./${message.template}.html.eta`, it), text: this.text.render(`./${message.template}.txt.eta`, it) };
+    return {
+      html: this.html.render(`./${message.template}.html.eta`, it),
+      text: this.text.render(`./${message.template}.txt.eta`, it),
+    };
   }
 
   /** Sends one message; never throws. The whole attempt is bounded by SMTP_TIMEOUT_MS (nodemailer's own timeouts
@@ -78,9 +93,14 @@ export class Mailer {
     try {
       const { html, text } = this.render(message);
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer from the SMTP server within ${smtp.timeoutMs} ms`)), smtp.timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`no answer from the SMTP server within ${smtp.timeoutMs} ms`)),
+          smtp.timeoutMs,
+        );
       });
-      const delivery = this.transporter(smtp).then((transport) => transport.sendMail({ from: smtp.from, to: message.to, subject: message.subject, html, text }));
+      const delivery = this.transporter(smtp).then((transport) =>
+        transport.sendMail({ from: smtp.from, to: message.to, subject: message.subject, html, text }),
+      );
       const info = await Promise.race([delivery, timeout]);
       return { sent: true, messageId: String(info.messageId ?? '') };
     } catch (err) {

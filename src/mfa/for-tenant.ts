@@ -8,13 +8,23 @@ import { relyingPartyOf, WebAuthnService, type WebAuthnCounterPolicy } from './w
 
 export function totpFor(ctx: AppContext, org: Organization, store: TenantStore) {
   return new TotpService(store, ctx.box, ctx.clock, {
-    digits: org.totpDigits, period: org.totpPeriod, algorithm: org.totpAlgorithm as TotpAlgorithm, issuer: org.name,
-    lockoutThreshold: ctx.config.mfaLockoutThreshold, lockoutSeconds: ctx.config.mfaLockoutSeconds,
+    digits: org.totpDigits,
+    period: org.totpPeriod,
+    algorithm: org.totpAlgorithm as TotpAlgorithm,
+    issuer: org.name,
+    lockoutThreshold: ctx.config.mfaLockoutThreshold,
+    lockoutSeconds: ctx.config.mfaLockoutSeconds,
   });
 }
 
-export const devicesFor = (ctx: AppContext, store: TenantStore) => new RememberedDevices(store, ctx.deviceKey, ctx.clock);
+export const devicesFor = (ctx: AppContext, store: TenantStore) =>
+  new RememberedDevices(store, ctx.deviceKey, ctx.clock);
 
 /** Passkeys of one organisation: the relying party is its own host (`baseUrl`, from orgs/urls.ts). */
 export const webauthnFor = (ctx: AppContext, org: Organization, store: TenantStore, baseUrl: string) =>
-  new WebAuthnService(store, ctx.clock, relyingPartyOf(baseUrl, org.name), org.webauthnCounterPolicy as WebAuthnCounterPolicy);
+  new WebAuthnService(
+    store,
+    ctx.clock,
+    relyingPartyOf(baseUrl, org.name),
+    org.webauthnCounterPolicy as WebAuthnCounterPolicy,
+  );

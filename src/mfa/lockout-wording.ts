@@ -27,4 +27,5 @@ export const lockedMessage = (until: Date, now: Date) =>
   `Too many wrong codes: two-factor sign-in is locked. Try again in ${timeLeftInWords(until.getTime() - now.getTime())}.`;
 
 /** The warning before the last try. */
-export const lastTryMessage = (lockoutSeconds: number) => `One more wrong code locks two-factor sign-in for ${lockLengthInWords(lockoutSeconds)}.`;
+export const lastTryMessage = (lockoutSeconds: number) =>
+  `One more wrong code locks two-factor sign-in for ${lockLengthInWords(lockoutSeconds)}.`;

@@ -29,7 +29,10 @@ export const recoveryCodeMatches = (hash: string, code: string) => argon2.verify
  * caller (the TOTP factor's lock where the user has one).
  */
 export class RecoveryCodes {
-  constructor(private readonly store: TenantStore, private readonly clock: Clock) {}
+  constructor(
+    private readonly store: TenantStore,
+    private readonly clock: Clock,
+  ) {}
 
   /** Ten new codes; the old ones stop working. Returned once, kept only as hashes. */
   async issue(userId: string): Promise<string[]> {
@@ -52,7 +55,12 @@ export class RecoveryCodes {
     for (const row of unused) {
       if (await recoveryCodeMatches(row.codeHash, code)) {
         if (!(await this.store.totp.useRecoveryCode(row.id, now))) return null;
-        await this.store.audit.record({ type: 'mfa.recovery_code_used', userId, at: now, details: { remaining: unused.length - 1 } });
+        await this.store.audit.record({
+          type: 'mfa.recovery_code_used',
+          userId,
+          at: now,
+          details: { remaining: unused.length - 1 },
+        });
         return unused.length - 1;
       }
     }

@@ -8,16 +8,31 @@ import type { TenantStore } from '../store/store.ts';
 export const DEVICE_COOKIE = 'broker_device';
 
 export class RememberedDevices {
-  constructor(private readonly store: TenantStore, private readonly key: Buffer, private readonly clock: Clock) {}
+  constructor(
+    private readonly store: TenantStore,
+    private readonly key: Buffer,
+    private readonly clock: Clock,
+  ) {}
 
   private mac(userId: string, deviceId: string, expiresAt: Date) {
-    return createHmac('sha256', this.key).update(`${this.store.orgId}|${userId}|${deviceId}|${expiresAt.getTime()}`).digest('base64url');
+    return createHmac('sha256', this.key)
+      .update(`${this.store.orgId}|${userId}|${deviceId}|${expiresAt.getTime()}`)
+      .digest('base64url');
   }
 
-  async remember(userId: string, days: number, label: string | null): Promise<{ cookie: string; maxAgeSeconds: number }> {
+  async remember(
+    userId: string,
+    days: number,
+    label: string | null,
+  ): Promise<{ cookie: string; maxAgeSeconds: number }> {
     const expiresAt = new Date(this.clock.now().getTime() + days * 86400_000);
     const row = await this.store.devices.create({ userId, label: label?.slice(0, 200) ?? null, expiresAt });
-    await this.store.audit.record({ type: 'mfa.device_remembered', userId, at: this.clock.now(), details: { deviceId: row.id, days } });
+    await this.store.audit.record({
+      type: 'mfa.device_remembered',
+      userId,
+      at: this.clock.now(),
+      details: { deviceId: row.id, days },
+    });
     return { cookie: `${row.id}.${this.mac(userId, row.id, expiresAt)}`, maxAgeSeconds: days * 86400 };
   }
 
@@ -37,7 +52,13 @@ export class RememberedDevices {
   }
   async revoke(userId: string, deviceId: string | null, actor: string) {
     const count = await this.store.devices.revoke(userId, deviceId, this.clock.now());
-    await this.store.audit.record({ type: 'mfa.device_revoked', actor, userId, at: this.clock.now(), details: { deviceId, count } });
+    await this.store.audit.record({
+      type: 'mfa.device_revoked',
+      actor,
+      userId,
+      at: this.clock.now(),
+      details: { deviceId, count },
+    });
     return count;
   }
 }

@@ -6,10 +6,24 @@
 import type { Clock } from '../clock.ts';
 import type { TenantStore } from '../store/store.ts';
 
-export interface SecondFactorRemoved { authenticatorApp: 'active' | 'pending' | null; passkeys: { id: string; name: string }[]; recoveryCodes: number; rememberedDevices: number }
+export interface SecondFactorRemoved {
+  authenticatorApp: 'active' | 'pending' | null;
+  passkeys: { id: string; name: string }[];
+  recoveryCodes: number;
+  rememberedDevices: number;
+}
 
-export async function resetSecondFactor(store: TenantStore, clock: Clock, userId: string, actor: string): Promise<SecondFactorRemoved> {
-  const [factor, passkeys, recoveryCodes] = await Promise.all([store.totp.find(userId), store.webauthn.list(userId), store.totp.unusedRecoveryCodes(userId)]);
+export async function resetSecondFactor(
+  store: TenantStore,
+  clock: Clock,
+  userId: string,
+  actor: string,
+): Promise<SecondFactorRemoved> {
+  const [factor, passkeys, recoveryCodes] = await Promise.all([
+    store.totp.find(userId),
+    store.webauthn.list(userId),
+    store.totp.unusedRecoveryCodes(userId),
+  ]);
   const now = clock.now();
   await store.totp.deleteAll(userId); // the factor and every recovery code, used or not
   await store.webauthn.removeAll(userId);

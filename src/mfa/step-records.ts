@@ -12,7 +12,18 @@ import { stepKeptUntil } from './totp-codes.ts';
 const OLDER_STEPS_SPENT = [1, 2, 3];
 
 /** true when `step` is accepted for `subject` now: newer than any step accepted before, on any node. */
-export async function acceptStepOnce(records: OneTimeUseStore, kind: string, subject: string, step: number, period: number, now: Date): Promise<boolean> {
-  await Promise.all(OLDER_STEPS_SPENT.map((back) => records.consume(kind, `${subject}:${step - back}`, stepKeptUntil(step - back, period), now)));
+export async function acceptStepOnce(
+  records: OneTimeUseStore,
+  kind: string,
+  subject: string,
+  step: number,
+  period: number,
+  now: Date,
+): Promise<boolean> {
+  await Promise.all(
+    OLDER_STEPS_SPENT.map((back) =>
+      records.consume(kind, `${subject}:${step - back}`, stepKeptUntil(step - back, period), now),
+    ),
+  );
   return records.consume(kind, `${subject}:${step}`, stepKeptUntil(step, period), now);
 }

@@ -7,7 +7,11 @@ import { NodeCryptoPlugin } from '@otplib/plugin-crypto-node';
 import { generateSecret, generateURI } from 'otplib';
 import QRCode from 'qrcode';
 
-export interface TotpParams { digits: number; period: number; algorithm: string }
+export interface TotpParams {
+  digits: number;
+  period: number;
+  algorithm: string;
+}
 
 // Node's own random source for otplib's secrets.
 const crypto = new NodeCryptoPlugin();
@@ -18,8 +22,18 @@ export const newTotpSecret = () => generateSecret({ crypto, length: 20 });
 
 /** The otpauth:// URI an authenticator app reads, and the same as a QR code image (data URL). */
 export async function enrolmentCode(issuer: string, label: string, secretBase32: string, p: TotpParams) {
-  const otpauthUri = generateURI({ issuer, label, secret: secretBase32, algorithm: otpAlgorithm(p.algorithm), digits: p.digits as 6, period: p.period });
-  return { otpauthUri, qrDataUrl: await QRCode.toDataURL(otpauthUri, { errorCorrectionLevel: 'M', margin: 1, width: 220 }) };
+  const otpauthUri = generateURI({
+    issuer,
+    label,
+    secret: secretBase32,
+    algorithm: otpAlgorithm(p.algorithm),
+    digits: p.digits as 6,
+    period: p.period,
+  });
+  return {
+    otpauthUri,
+    qrDataUrl: await QRCode.toDataURL(otpauthUri, { errorCorrectionLevel: 'M', margin: 1, width: 220 }),
+  };
 }
 
 /** The time step `input` is valid for at `now` (within one step either side), or null when it is not a valid code.

@@ -30,14 +30,25 @@ export const DEFAULT_LOCKOUT = { lockoutThreshold: 5, lockoutSeconds: 900 };
 
 export type FactorStatus = { state: 'none' | 'pending' | 'active'; lockedUntil: Date | null; failedAttempts: number };
 /** The key to scan, with the parameters it was made for (the organisation's settings when the setup began). */
-export interface Enrolment { secretBase32: string; otpauthUri: string; qrDataUrl: string; digits: number; status: FactorStatus }
+export interface Enrolment {
+  secretBase32: string;
+  otpauthUri: string;
+  qrDataUrl: string;
+  digits: number;
+  status: FactorStatus;
+}
 export type VerifyOutcome = { method: 'totp' | 'recovery'; remainingRecoveryCodes?: number };
 
 const sealContext = (orgId: string, userId: string) => `totp:${orgId}:${userId}`;
 // A key offered on the account page is sealed for the organisation, the user and the broker session showing it:
 // the sealed value cannot be replayed by another user, organisation or session.
 const newKeyContext = (orgId: string, userId: string, owner: string) => `totp-new-key:${orgId}:${userId}:${owner}`;
-interface NewKey { secret: string; digits: number; period: number; algorithm: TotpAlgorithm }
+interface NewKey {
+  secret: string;
+  digits: number;
+  period: number;
+  algorithm: TotpAlgorithm;
+}
 function openNewKey(box: SealedBox, sealed: string, context: string): NewKey | null {
   try {
     return JSON.parse(box.open(sealed, context).toString('utf8')) as NewKey;
@@ -46,14 +57,27 @@ function openNewKey(box: SealedBox, sealed: string, context: string): NewKey | n
   }
 }
 
-const alreadyEnrolled = () => new AppError('mfa_already_enrolled', 'Two-factor authentication is already set up for this account.');
+const alreadyEnrolled = () =>
+  new AppError('mfa_already_enrolled', 'Two-factor authentication is already set up for this account.');
 const notPending = () => new AppError('mfa_not_pending', 'There is no two-factor setup in progress. Start again.');
-const replaced = () => new AppError('mfa_enrolment_replaced', 'Two-factor setup was started again in another window or browser, so the key on this page no longer works. Finish the setup there, or start again here with a new key.');
-const statusOf = (f: TotpFactorRow | null): FactorStatus =>
-  ({ state: (f?.status as FactorStatus['state']) ?? 'none', lockedUntil: f?.lockedUntil ?? null, failedAttempts: f?.failedAttempts ?? 0 });
+const replaced = () =>
+  new AppError(
+    'mfa_enrolment_replaced',
+    'Two-factor setup was started again in another window or browser, so the key on this page no longer works. Finish the setup there, or start again here with a new key.',
+  );
+const statusOf = (f: TotpFactorRow | null): FactorStatus => ({
+  state: (f?.status as FactorStatus['state']) ?? 'none',
+  lockedUntil: f?.lockedUntil ?? null,
+  failedAttempts: f?.failedAttempts ?? 0,
+});
 
 export class TotpService {
-  constructor(private readonly store: TenantStore, private readonly box: SealedBox, private readonly clock: Clock, private readonly settings: TotpSettings) {}
+  constructor(
+    private readonly store: TenantStore,
+    private readonly box: SealedBox,
+    private readonly clock: Clock,
+    private readonly settings: TotpSettings,
+  ) {}
 
   async status(userId: string): Promise<FactorStatus> {
     return statusOf(await this.store.totp.find(userId));
@@ -64,7 +88,9 @@ export class TotpService {
   notice(status: Pick<FactorStatus, 'lockedUntil' | 'failedAttempts'>): string | null {
     const now = this.clock.now();
     if (status.lockedUntil && status.lockedUntil > now) return lockedMessage(status.lockedUntil, now);
-    return status.failedAttempts >= this.settings.lockoutThreshold - 1 ? lastTryMessage(this.settings.lockoutSeconds) : null;
+    return status.failedAttempts >= this.settings.lockoutThreshold - 1
+      ? lastTryMessage(this.settings.lockoutSeconds)
+      : null;
   }
 
   /**
@@ -78,13 +104,24 @@ export class TotpService {
     if (factor?.enrolFlowId !== flowId) {
       const { digits, period, algorithm } = this.settings;
       const secretEnc = this.box.seal(newTotpSecret(), sealContext(this.store.orgId, user.id));
-      factor = await this.store.totp.savePending(user.id, { secretEnc, algorithm, digits, period, enrolFlowId: flowId });
+      factor = await this.store.totp.savePending(user.id, {
+        secretEnc,
+        algorithm,
+        digits,
+        period,
+        enrolFlowId: flowId,
+      });
       if (factor?.status === 'active') throw alreadyEnrolled();
       // Another flow's render won a race for the user's factor: this flow shows no key that would not work.
       if (!factor || factor.enrolFlowId !== flowId) throw replaced();
     }
     const secretBase32 = this.secretOf(user.id, factor);
-    return { secretBase32, digits: factor.digits, status: statusOf(factor), ...(await enrolmentCode(this.settings.issuer, user.email, secretBase32, factor)) };
+    return {
+      secretBase32,
+      digits: factor.digits,
+      status: statusOf(factor),
+      ...(await enrolmentCode(this.settings.issuer, user.email, secretBase32, factor)),
+    };
   }
 
   /** Confirms login flow `flowId`'s pending factor with a valid code, activates it, and returns the recovery codes
@@ -110,7 +147,11 @@ export class TotpService {
    * that sealed value, kept by the user's browser, until a code confirms it (`confirmNewKey`): an active factor keeps
    * working meanwhile.
    */
-  async offerNewKey(user: { id: string; email: string }, owner: string, sealed: string | undefined): Promise<{ sealed: string; secretBase32: string; qrDataUrl: string; digits: number }> {
+  async offerNewKey(
+    user: { id: string; email: string },
+    owner: string,
+    sealed: string | undefined,
+  ): Promise<{ sealed: string; secretBase32: string; qrDataUrl: string; digits: number }> {
     const context = newKeyContext(this.store.orgId, user.id, owner);
     let key = sealed ? openNewKey(this.box, sealed, context) : null;
     if (!key) {
@@ -118,24 +159,43 @@ export class TotpService {
       key = { secret: newTotpSecret(), digits, period, algorithm };
       sealed = this.box.seal(JSON.stringify(key), context);
     }
-    return { sealed: sealed!, secretBase32: key.secret, digits: key.digits, qrDataUrl: (await enrolmentCode(this.settings.issuer, user.email, key.secret, key)).qrDataUrl };
+    return {
+      sealed: sealed!,
+      secretBase32: key.secret,
+      digits: key.digits,
+      qrDataUrl: (await enrolmentCode(this.settings.issuer, user.email, key.secret, key)).qrDataUrl,
+    };
   }
 
   /** Turns on the key of `offerNewKey` with a code from it, replacing the factor. Returns new recovery codes when
    *  the user had no active factor before (shown once), else null: their recovery codes stay as they were. */
-  async confirmNewKey(userId: string, owner: string, sealed: string | undefined, code: string): Promise<string[] | null> {
+  async confirmNewKey(
+    userId: string,
+    owner: string,
+    sealed: string | undefined,
+    code: string,
+  ): Promise<string[] | null> {
     const key = sealed ? openNewKey(this.box, sealed, newKeyContext(this.store.orgId, userId, owner)) : null;
-    if (!key) throw new AppError('mfa_not_pending', 'There is no new authenticator being set up here any more. Start again.');
+    if (!key)
+      throw new AppError('mfa_not_pending', 'There is no new authenticator being set up here any more. Start again.');
     const before = await this.store.totp.find(userId);
     const now = this.clock.now();
     if (before?.lockedUntil && before.lockedUntil > now) throw this.locked(before.lockedUntil);
     const step = matchingStep(key.secret, code, key, now);
     if (step === null) {
       if (before) await this.failure(userId, now);
-      throw new AppError('mfa_invalid_code', 'That code is not right. Check the time on your phone and try the current code.');
+      throw new AppError(
+        'mfa_invalid_code',
+        'That code is not right. Check the time on your phone and try the current code.',
+      );
     }
     const secretEnc = this.box.seal(key.secret, sealContext(this.store.orgId, userId));
-    await this.store.totp.saveConfirmed(userId, { secretEnc, algorithm: key.algorithm, digits: key.digits, period: key.period }, step, now);
+    await this.store.totp.saveConfirmed(
+      userId,
+      { secretEnc, algorithm: key.algorithm, digits: key.digits, period: key.period },
+      step,
+      now,
+    );
     const replaced = before?.status === 'active';
     await this.store.audit.record({ type: 'mfa.enrolled', userId, at: now, details: { via: 'account', replaced } });
     return replaced ? null : this.newRecoveryCodes(userId);
@@ -145,7 +205,8 @@ export class TotpService {
    *  working. Shown once. */
   async regenerateRecoveryCodes(userId: string): Promise<string[]> {
     const factor = await this.store.totp.find(userId);
-    if (factor?.status !== 'active' && !(await this.store.webauthn.count(userId))) throw new AppError('mfa_not_enrolled', 'Two-factor authentication is not set up for this account.');
+    if (factor?.status !== 'active' && !(await this.store.webauthn.count(userId)))
+      throw new AppError('mfa_not_enrolled', 'Two-factor authentication is not set up for this account.');
     const codes = await this.newRecoveryCodes(userId);
     await this.store.audit.record({ type: 'mfa.recovery_codes_regenerated', userId, at: this.clock.now() });
     return codes;
@@ -167,7 +228,8 @@ export class TotpService {
   /** A TOTP code or a recovery code for an active factor. Throws AppError with a stable code on failure. */
   async verify(userId: string, input: string): Promise<VerifyOutcome> {
     const factor = await this.store.totp.find(userId);
-    if (!factor || factor.status !== 'active') throw new AppError('mfa_not_enrolled', 'Two-factor authentication is not set up for this account.');
+    if (!factor || factor.status !== 'active')
+      throw new AppError('mfa_not_enrolled', 'Two-factor authentication is not set up for this account.');
     const code = normaliseRecoveryCode(input);
     if (RECOVERY_CODE.test(code)) return this.useRecoveryCode(userId, factor, code);
     const now = this.clock.now();
@@ -187,7 +249,10 @@ export class TotpService {
     const step = matchingStep(this.secretOf(userId, factor), input, factor, now);
     if (step === null) {
       await this.failure(userId, now);
-      throw new AppError('mfa_invalid_code', 'That code is not right. Check the time on your phone and try the current code.');
+      throw new AppError(
+        'mfa_invalid_code',
+        'That code is not right. Check the time on your phone and try the current code.',
+      );
     }
     return step;
   }
@@ -195,13 +260,18 @@ export class TotpService {
   /** A right code whose step was not accepted: why, read again (a rare path). A reused code counts as a failure. */
   private async refuseStep(userId: string, now: Date): Promise<never> {
     const factor = await this.store.totp.find(userId);
-    if (!factor || factor.status !== 'active') throw new AppError('mfa_not_enrolled', 'Two-factor authentication is not set up for this account.');
+    if (!factor || factor.status !== 'active')
+      throw new AppError('mfa_not_enrolled', 'Two-factor authentication is not set up for this account.');
     if (factor.lockedUntil && factor.lockedUntil > now) throw this.locked(factor.lockedUntil);
     await this.failure(userId, now);
     throw new AppError('mfa_code_reused', 'That code, or a newer one, was already used. Wait for the next code.');
   }
 
-  private async useRecoveryCode(userId: string, factor: { lockedUntil: Date | null }, code: string): Promise<VerifyOutcome> {
+  private async useRecoveryCode(
+    userId: string,
+    factor: { lockedUntil: Date | null },
+    code: string,
+  ): Promise<VerifyOutcome> {
     const now = this.clock.now();
     if (factor.lockedUntil && factor.lockedUntil > now) throw this.locked(factor.lockedUntil);
     const remaining = await this.recovery.use(userId, code);
@@ -218,7 +288,13 @@ export class TotpService {
     if (count >= this.settings.lockoutThreshold) {
       const until = new Date(now.getTime() + this.settings.lockoutSeconds * 1000);
       await this.store.totp.lock(userId, until);
-      await this.store.audit.record({ type: 'mfa.locked', outcome: 'failure', userId, at: now, details: { until: until.toISOString(), failures: count } });
+      await this.store.audit.record({
+        type: 'mfa.locked',
+        outcome: 'failure',
+        userId,
+        at: now,
+        details: { until: until.toISOString(), failures: count },
+      });
       throw this.locked(until);
     }
   }

@@ -6,7 +6,10 @@ import type { TenantStore } from '../store/store.ts';
 import { changedFields, saveApplication, settingChanges } from './registrations.ts';
 
 /** Who made a change and when, for the audit log. */
-export interface ChangeBy { actor: string; at: Date }
+export interface ChangeBy {
+  actor: string;
+  at: Date;
+}
 
 /** The app with this id in this organisation; another organisation's id is "not found", never "forbidden". */
 export async function findApp(store: TenantStore, id: string): Promise<Application> {
@@ -17,36 +20,70 @@ export async function findApp(store: TenantStore, id: string): Promise<Applicati
 
 /** Settings that decide what the broker accepts from the app and how it answers: an update's audit line records their
  *  old and new values (allowSha1 above all: a legacy switch that weakens request signatures). */
-const SECURITY_SETTINGS = ['allowSha1', 'wantAuthnRequestsSigned', 'signResponse', 'signAssertion', 'encryptAssertion'] as const;
+const SECURITY_SETTINGS = [
+  'allowSha1',
+  'wantAuthnRequestsSigned',
+  'signResponse',
+  'signAssertion',
+  'encryptAssertion',
+] as const;
 
 /** Who decided that an app's requests must be signed. The app table keeps no metadata document, so the reason is
  *  the audit line of the registration (app.created says whether the app's metadata asked for it). */
 export type SignedRequestsReason =
-  | { by: 'metadata'; at: Date }
-  | { by: 'admin'; actor: string | null; at: Date }
-  | { by: 'unknown' };
+  { by: 'metadata'; at: Date } | { by: 'admin'; actor: string | null; at: Date } | { by: 'unknown' };
 
 export interface CreateAppOptions {
   /** the fields read from the app's SP metadata, when it was registered from metadata */
   fromMetadata?: ApplicationInput;
 }
 
-export async function createApp(store: TenantStore, input: ApplicationInput, by: ChangeBy, opts: CreateAppOptions = {}): Promise<Application> {
+export async function createApp(
+  store: TenantStore,
+  input: ApplicationInput,
+  by: ChangeBy,
+  opts: CreateAppOptions = {},
+): Promise<Application> {
   const app = await saveApplication(store, input);
-  const requiredBy = app.wantAuthnRequestsSigned ? (opts.fromMetadata?.wantAuthnRequestsSigned ? 'metadata' : 'admin') : undefined;
+  const requiredBy = app.wantAuthnRequestsSigned
+    ? opts.fromMetadata?.wantAuthnRequestsSigned
+      ? 'metadata'
+      : 'admin'
+    : undefined;
   await store.audit.record({
-    type: 'app.created', actor: by.actor, appId: app.id, at: by.at,
-    details: { name: app.name, entityId: app.entityId, source: opts.fromMetadata ? 'metadata' : 'manual', allowSha1: app.allowSha1, ...(requiredBy && { signedRequestsRequiredBy: requiredBy }) },
+    type: 'app.created',
+    actor: by.actor,
+    appId: app.id,
+    at: by.at,
+    details: {
+      name: app.name,
+      entityId: app.entityId,
+      source: opts.fromMetadata ? 'metadata' : 'manual',
+      allowSha1: app.allowSha1,
+      ...(requiredBy && { signedRequestsRequiredBy: requiredBy }),
+    },
   });
   return app;
 }
 
-export async function updateApp(store: TenantStore, id: string, input: ApplicationInput, by: ChangeBy): Promise<Application> {
+export async function updateApp(
+  store: TenantStore,
+  id: string,
+  input: ApplicationInput,
+  by: ChangeBy,
+): Promise<Application> {
   const before = await findApp(store, id);
   const app = await saveApplication(store, input, id);
   const changed = changedFields(input, before, app);
   const changes = settingChanges(changed, before, app, SECURITY_SETTINGS);
-  if (changed.length) await store.audit.record({ type: 'app.updated', actor: by.actor, appId: id, at: by.at, details: { changed, ...(Object.keys(changes).length && { changes }) } });
+  if (changed.length)
+    await store.audit.record({
+      type: 'app.updated',
+      actor: by.actor,
+      appId: id,
+      at: by.at,
+      details: { changed, ...(Object.keys(changes).length && { changes }) },
+    });
   return app;
 }
 
@@ -54,7 +91,11 @@ export async function updateApp(store: TenantStore, id: string, input: Applicati
 export async function signedRequestsReason(store: TenantStore, app: Application): Promise<SignedRequestsReason | null> {
   if (!app.wantAuthnRequestsSigned) return null;
   for (const e of await store.audit.list({ appId: app.id, typePrefix: 'app.', take: 1000 })) {
-    if (e.type === 'app.updated' && ((e.details.changed as string[] | undefined) ?? []).includes('wantAuthnRequestsSigned')) return { by: 'admin', actor: e.actor, at: e.at };
+    if (
+      e.type === 'app.updated' &&
+      ((e.details.changed as string[] | undefined) ?? []).includes('wantAuthnRequestsSigned')
+    )
+      return { by: 'admin', actor: e.actor, at: e.at };
     if (e.type === 'app.created') {
       if (e.details.signedRequestsRequiredBy === 'metadata') return { by: 'metadata', at: e.at };
       // A registration line from before the reason was recorded (no source) cannot tell.
@@ -64,16 +105,33 @@ export async function signedRequestsReason(store: TenantStore, app: Application)
   return { by: 'unknown' };
 }
 
-export async function setAppEnabled(store: TenantStore, id: string, enabled: boolean, by: ChangeBy): Promise<Application> {
+export async function setAppEnabled(
+  store: TenantStore,
+  id: string,
+  enabled: boolean,
+  by: ChangeBy,
+): Promise<Application> {
   const before = await findApp(store, id);
   if (before.enabled === enabled) return before;
   const app = await store.applications.update(id, { enabled });
-  await store.audit.record({ type: enabled ? 'app.enabled' : 'app.disabled', actor: by.actor, appId: id, at: by.at, details: { name: app.name } });
+  await store.audit.record({
+    type: enabled ? 'app.enabled' : 'app.disabled',
+    actor: by.actor,
+    appId: id,
+    at: by.at,
+    details: { name: app.name },
+  });
   return app;
 }
 
 export async function deleteApp(store: TenantStore, id: string, by: ChangeBy): Promise<void> {
   const app = await findApp(store, id);
   await store.applications.delete(id);
-  await store.audit.record({ type: 'app.deleted', actor: by.actor, appId: id, at: by.at, details: { name: app.name, entityId: app.entityId } });
+  await store.audit.record({
+    type: 'app.deleted',
+    actor: by.actor,
+    appId: id,
+    at: by.at,
+    details: { name: app.name, entityId: app.entityId },
+  });
 }

@@ -11,7 +11,10 @@ const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 export function normaliseDomainEntry(input: string): string | null {
   let s = input.trim().toLowerCase().replace(/\.$/, '');
   let wildcard = false;
-  if (s.startsWith('*.')) { wildcard = true; s = s.slice(2); }
+  if (s.startsWith('*.')) {
+    wildcard = true;
+    s = s.slice(2);
+  }
   if (!s || s.length > 253) return null;
   const labels = s.split('.');
   if (labels.length < 2 || !labels.every((l) => LABEL.test(l))) return null;
@@ -51,18 +54,28 @@ export function entriesOverlap(a: string, b: string): boolean {
 }
 
 /** The first of `idps` whose entries cover the domain of `email` (at most one can: overlaps are refused at registration). */
-export function ownerOfEmail<T extends { emailDomains: readonly string[] }>(idps: readonly T[], email: string | null | undefined): T | null {
+export function ownerOfEmail<T extends { emailDomains: readonly string[] }>(
+  idps: readonly T[],
+  email: string | null | undefined,
+): T | null {
   return idps.find((idp) => coversEmail(idp.emailDomains, email)) ?? null;
 }
 
 /** For each entry of `entries`, the other IdP that already claims an overlapping entry, if any. */
-export function domainClashes<T extends { id: string; emailDomains: readonly string[] }>(entries: readonly string[], others: readonly T[], selfId?: string): { entry: string; idp: T; theirs: string }[] {
+export function domainClashes<T extends { id: string; emailDomains: readonly string[] }>(
+  entries: readonly string[],
+  others: readonly T[],
+  selfId?: string,
+): { entry: string; idp: T; theirs: string }[] {
   const clashes: { entry: string; idp: T; theirs: string }[] = [];
   for (const entry of entries) {
     for (const idp of others) {
       if (idp.id === selfId) continue;
       const theirs = idp.emailDomains.find((t) => entriesOverlap(entry, t));
-      if (theirs) { clashes.push({ entry, idp, theirs }); break; }
+      if (theirs) {
+        clashes.push({ entry, idp, theirs });
+        break;
+      }
     }
   }
   return clashes;

@@ -8,9 +8,22 @@ import { orgUrls } from './urls.ts';
 
 export async function createNextKey(ctx: AppContext, tenant: Tenant, actor: string) {
   const keys = await tenant.store.signingKeys.list();
-  if (keys.some((k) => k.status === 'next')) throw new AppError('next_key_exists', 'A next key already exists: promote or retire it first.');
-  const row = await tenant.store.signingKeys.create(ctx.credentials.prepare(tenant.org.id, `${tenant.org.slug}.${ctx.config.baseDomain.split(':')[0]}`, 'next', ctx.clock.now()));
-  await tenant.store.audit.record({ type: 'key.next_created', actor, at: ctx.clock.now(), details: { keyId: row.id, fingerprint: row.fingerprint } });
+  if (keys.some((k) => k.status === 'next'))
+    throw new AppError('next_key_exists', 'A next key already exists: promote or retire it first.');
+  const row = await tenant.store.signingKeys.create(
+    ctx.credentials.prepare(
+      tenant.org.id,
+      `${tenant.org.slug}.${ctx.config.baseDomain.split(':')[0]}`,
+      'next',
+      ctx.clock.now(),
+    ),
+  );
+  await tenant.store.audit.record({
+    type: 'key.next_created',
+    actor,
+    at: ctx.clock.now(),
+    details: { keyId: row.id, fingerprint: row.fingerprint },
+  });
   return row;
 }
 
@@ -18,7 +31,8 @@ export async function promoteNextKey(ctx: AppContext, tenant: Tenant, actor: str
   const now = ctx.clock.now();
   const keys = await tenant.store.signingKeys.list();
   const next = keys.find((k) => k.status === 'next');
-  if (!next) throw new AppError('no_next_key', 'There is no next key to promote: create one first and publish the metadata.');
+  if (!next)
+    throw new AppError('no_next_key', 'There is no next key to promote: create one first and publish the metadata.');
   // A promotion done now makes any scheduled one moot.
   if (next.promoteAt) await tenant.store.signingKeys.schedulePromotion(next.id, null);
   await ctx.store.transaction(async (tx) => {
@@ -26,7 +40,12 @@ export async function promoteNextKey(ctx: AppContext, tenant: Tenant, actor: str
     for (const k of keys.filter((k) => k.status === 'active')) await store.signingKeys.setStatus(k.id, 'previous', now);
     await store.signingKeys.setStatus(next.id, 'active', now);
   });
-  await tenant.store.audit.record({ type: 'key.promoted', actor, at: now, details: { keyId: next.id, fingerprint: next.fingerprint } });
+  await tenant.store.audit.record({
+    type: 'key.promoted',
+    actor,
+    at: now,
+    details: { keyId: next.id, fingerprint: next.fingerprint },
+  });
   return next;
 }
 
@@ -34,7 +53,13 @@ export async function retirePreviousKeys(ctx: AppContext, tenant: Tenant, actor:
   const now = ctx.clock.now();
   const previous = (await tenant.store.signingKeys.list()).filter((k) => k.status === 'previous');
   for (const k of previous) await tenant.store.signingKeys.setStatus(k.id, 'retired', now);
-  if (previous.length) await tenant.store.audit.record({ type: 'key.retired', actor, at: now, details: { keyIds: previous.map((k) => k.id) } });
+  if (previous.length)
+    await tenant.store.audit.record({
+      type: 'key.retired',
+      actor,
+      at: now,
+      details: { keyIds: previous.map((k) => k.id) },
+    });
   return previous.length;
 }
 
@@ -42,7 +67,9 @@ export async function retirePreviousKeys(ctx: AppContext, tenant: Tenant, actor:
 export async function listKeys(tenant: Tenant) {
   const rank: Record<string, number> = { active: 0, next: 1, previous: 2, retired: 3 };
   const keys = await tenant.store.signingKeys.list();
-  return [...keys].sort((a, b) => (rank[a.status] ?? 9) - (rank[b.status] ?? 9) || b.createdAt.getTime() - a.createdAt.getTime());
+  return [...keys].sort(
+    (a, b) => (rank[a.status] ?? 9) - (rank[b.status] ?? 9) || b.createdAt.getTime() - a.createdAt.getTime(),
+  );
 }
 
 /** Schedules the next key's promotion for `at` (null cancels it); promoteDueKeys carries it out. */
@@ -55,7 +82,9 @@ export async function schedulePromotion(ctx: AppContext, tenant: Tenant, at: Dat
     throw new AppError('no_next_key', 'There is no next key to schedule: create one first and publish the metadata.');
   }
   await tenant.store.audit.record({
-    type: at ? 'key.promotion_scheduled' : 'key.promotion_unscheduled', actor, at: now,
+    type: at ? 'key.promotion_scheduled' : 'key.promotion_unscheduled',
+    actor,
+    at: now,
     details: { keyId: next.id, fingerprint: next.fingerprint, ...(at && { promoteAt: at.toISOString() }) },
   });
   return { ...next, promoteAt: at };

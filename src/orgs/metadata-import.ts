@@ -16,23 +16,35 @@ const DS = 'http://www.w3.org/2000/09/xmldsig#';
 export const MAX_METADATA_BYTES = 1024 * 1024;
 
 type El = Element;
-const children = (el: El | Document, ns: string, name: string): El[] => Array.from(el.getElementsByTagNameNS(ns, name) as unknown as ArrayLike<El>);
+const children = (el: El | Document, ns: string, name: string): El[] =>
+  Array.from(el.getElementsByTagNameNS(ns, name) as unknown as ArrayLike<El>);
 
 function parseDocument(xml: string): El {
-  if (Buffer.byteLength(xml) > MAX_METADATA_BYTES) throw new ValidationError({ metadata: `is larger than ${MAX_METADATA_BYTES} bytes` });
+  if (Buffer.byteLength(xml) > MAX_METADATA_BYTES)
+    throw new ValidationError({ metadata: `is larger than ${MAX_METADATA_BYTES} bytes` });
   if (/<!DOCTYPE/i.test(xml)) throw new ValidationError({ metadata: 'must not contain a DOCTYPE' });
   const errors: string[] = [];
-  const doc = new DOMParser({ errorHandler: (level: string, msg: string) => { if (level !== 'warning') errors.push(msg); } } as never).parseFromString(xml, 'text/xml');
-  if (errors.length || !doc?.documentElement) throw new ValidationError({ metadata: `is not well-formed XML${errors[0] ? `: ${errors[0]}` : ''}` });
+  const doc = new DOMParser({
+    errorHandler: (level: string, msg: string) => {
+      if (level !== 'warning') errors.push(msg);
+    },
+  } as never).parseFromString(xml, 'text/xml');
+  if (errors.length || !doc?.documentElement)
+    throw new ValidationError({ metadata: `is not well-formed XML${errors[0] ? `: ${errors[0]}` : ''}` });
   return doc.documentElement as unknown as El;
 }
 
 /** The entity to read: the only one with the wanted role, or (on a refresh, where the entity ID is known and never
  *  changes) the one with that entity ID, even inside an aggregate of many. */
-function pickEntity(root: El, roleName: 'IDPSSODescriptor' | 'SPSSODescriptor', entityId?: string): { entity: El; role: El } {
+function pickEntity(
+  root: El,
+  roleName: 'IDPSSODescriptor' | 'SPSSODescriptor',
+  entityId?: string,
+): { entity: El; role: El } {
   const isMetadata = (name: string) => root.namespaceURI === MD && root.localName === name;
   let entity: El | undefined;
-  if (!isMetadata('EntityDescriptor') && !isMetadata('EntitiesDescriptor')) throw new ValidationError({ metadata: 'is not SAML 2.0 metadata (no md:EntityDescriptor)' });
+  if (!isMetadata('EntityDescriptor') && !isMetadata('EntitiesDescriptor'))
+    throw new ValidationError({ metadata: 'is not SAML 2.0 metadata (no md:EntityDescriptor)' });
   if (entityId !== undefined) {
     const all = isMetadata('EntityDescriptor') ? [root] : children(root, MD, 'EntityDescriptor');
     entity = all.find((e) => e.getAttribute('entityID') === entityId);
@@ -40,12 +52,21 @@ function pickEntity(root: El, roleName: 'IDPSSODescriptor' | 'SPSSODescriptor', 
   } else if (isMetadata('EntityDescriptor')) entity = root;
   else {
     const all = children(root, MD, 'EntityDescriptor').filter((e) => children(e, MD, roleName).length > 0);
-    if (all.length !== 1) throw new ValidationError({ metadata: `contains ${all.length} entities with an ${roleName}; upload the metadata of exactly one` });
+    if (all.length !== 1)
+      throw new ValidationError({
+        metadata: `contains ${all.length} entities with an ${roleName}; upload the metadata of exactly one`,
+      });
     entity = all[0];
   }
   if (!entity) throw new ValidationError({ metadata: 'is not SAML 2.0 metadata (no md:EntityDescriptor)' });
   const role = children(entity, MD, roleName)[0];
-  if (!role) throw new ValidationError({ metadata: roleName === 'IDPSSODescriptor' ? 'describes no identity provider (no IDPSSODescriptor)' : 'describes no service provider (no SPSSODescriptor)' });
+  if (!role)
+    throw new ValidationError({
+      metadata:
+        roleName === 'IDPSSODescriptor'
+          ? 'describes no identity provider (no IDPSSODescriptor)'
+          : 'describes no service provider (no SPSSODescriptor)',
+    });
   if (!entity.getAttribute('entityID')) throw new ValidationError({ metadata: 'has no entityID' });
   return { entity, role };
 }
@@ -91,7 +112,14 @@ function endpoint(role: El, name: string, bindings: string[]): { url: string; bi
 
 /** `signRequests` is present only when the metadata asks for signed requests (WantAuthnRequestsSigned="true"): it can
  *  turn signing on, never off, since requests are signed by default and an IdP that does not ask ignores it. */
-export interface ImportedIdp { entityId: string; ssoUrl: string; ssoBinding: 'redirect' | 'post'; sloUrl: string | null; certificates: string[]; signRequests?: true }
+export interface ImportedIdp {
+  entityId: string;
+  ssoUrl: string;
+  ssoBinding: 'redirect' | 'post';
+  sloUrl: string | null;
+  certificates: string[];
+  signRequests?: true;
+}
 
 export function parseIdpMetadata(xml: string): ImportedIdp {
   return idpFromEntity(parseEntity(xml, 'IDPSSODescriptor'));
@@ -99,7 +127,8 @@ export function parseIdpMetadata(xml: string): ImportedIdp {
 
 function idpFromEntity({ entity, role }: { entity: El; role: El }): ImportedIdp {
   const sso = endpoint(role, 'SingleSignOnService', [BINDINGS.redirect, BINDINGS.post]);
-  if (!sso) throw new ValidationError({ metadata: 'has no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding' });
+  if (!sso)
+    throw new ValidationError({ metadata: 'has no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding' });
   const certs = certificates(role, 'signing');
   if (!certs.length) throw new ValidationError({ metadata: 'has no signing certificate for the identity provider' });
   return {
@@ -126,7 +155,10 @@ export interface IdpMetadataDocument {
  * the copy the signature covers (never from the document as received, which may wrap extra content around it).
  * Throws a ValidationError for a refused document, a SamlError for a refused signature.
  */
-export function readIdpMetadata(xml: string, opts: { entityId: string; signingCertificate?: string | null }): IdpMetadataDocument {
+export function readIdpMetadata(
+  xml: string,
+  opts: { entityId: string; signingCertificate?: string | null },
+): IdpMetadataDocument {
   let root = parseDocument(xml);
   if (opts.signingCertificate) root = verifyMetadataSignature(root, opts.signingCertificate);
   const picked = pickEntity(root, 'IDPSSODescriptor', opts.entityId);
@@ -139,7 +171,8 @@ export function readIdpMetadata(xml: string, opts: { entityId: string; signingCe
     const until = el.getAttribute('validUntil');
     if (until) {
       const at = new Date(until);
-      if (Number.isNaN(at.getTime())) throw new ValidationError({ metadata: `has an unreadable validUntil ("${until}")` });
+      if (Number.isNaN(at.getTime()))
+        throw new ValidationError({ metadata: `has an unreadable validUntil ("${until}")` });
       if (!validUntil || at < validUntil) validUntil = at;
     }
     const cache = el.getAttribute('cacheDuration');
@@ -161,15 +194,28 @@ export function parseXsDuration(value: string): number | null {
   return y * 365 * 86400 + mo * 30 * 86400 + d * 86400 + h * 3600 + mi * 60 + s;
 }
 
-export interface ImportedSp { entityId: string; acsUrls: string[]; sloUrl: string | null; certificate: string | null; encryptionCertificate: string | null; wantAuthnRequestsSigned: boolean; signAssertion: boolean }
+export interface ImportedSp {
+  entityId: string;
+  acsUrls: string[];
+  sloUrl: string | null;
+  certificate: string | null;
+  encryptionCertificate: string | null;
+  wantAuthnRequestsSigned: boolean;
+  signAssertion: boolean;
+}
 
 export function parseSpMetadata(xml: string): ImportedSp {
   const { entity, role } = parseEntity(xml, 'SPSSODescriptor');
   const acs = children(role, MD, 'AssertionConsumerService')
     .filter((e) => e.getAttribute('Binding') === BINDINGS.post && httpUrl(e.getAttribute('Location')))
-    .sort((a, b) => (b.getAttribute('isDefault') === 'true' ? 1 : 0) - (a.getAttribute('isDefault') === 'true' ? 1 : 0) || Number(a.getAttribute('index') ?? 0) - Number(b.getAttribute('index') ?? 0))
+    .sort(
+      (a, b) =>
+        (b.getAttribute('isDefault') === 'true' ? 1 : 0) - (a.getAttribute('isDefault') === 'true' ? 1 : 0) ||
+        Number(a.getAttribute('index') ?? 0) - Number(b.getAttribute('index') ?? 0),
+    )
     .map((e) => e.getAttribute('Location')!);
-  if (!acs.length) throw new ValidationError({ metadata: 'has no AssertionConsumerService with the HTTP-POST binding' });
+  if (!acs.length)
+    throw new ValidationError({ metadata: 'has no AssertionConsumerService with the HTTP-POST binding' });
   const signing = certificates(role, 'signing');
   return {
     entityId: entity.getAttribute('entityID')!,
@@ -188,13 +234,35 @@ export function parseSpMetadata(xml: string): ImportedSp {
 // inside it (IPv4-mapped and -compatible, NAT64, 6to4, Teredo), through which an internal IPv4 address could be reached.
 const PRIVATE = new BlockList();
 const PRIVATE_V4: [string, number][] = [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24],
-  ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.88.99.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
 ];
 const PRIVATE_V6: [string, number][] = [
-  ['::', 96], ['::ffff:0:0', 96], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23], ['2001:db8::', 32],
-  ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
+  ['::', 96],
+  ['::ffff:0:0', 96],
+  ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
+  ['100::', 64],
+  ['2001::', 23],
+  ['2001:db8::', 32],
+  ['2002::', 16],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['fec0::', 10],
+  ['ff00::', 8],
 ];
 for (const [net, bits] of PRIVATE_V4) PRIVATE.addSubnet(net, bits, 'ipv4');
 for (const [net, bits] of PRIVATE_V6) PRIVATE.addSubnet(net, bits, 'ipv6');
@@ -241,14 +309,20 @@ function guardedLookup(allowedAddress: (address: string, family: number) => bool
     dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '', 0);
       const list = addresses as LookupAddress[];
-      if (!list.length || list.some((a) => !allowedAddress(a.address, a.family))) return callback(new RefusedAddressError(hostname) as NodeJS.ErrnoException, '', 0);
+      if (!list.length || list.some((a) => !allowedAddress(a.address, a.family)))
+        return callback(new RefusedAddressError(hostname) as NodeJS.ErrnoException, '', 0);
       if (options.all) callback(null, list);
       else callback(null, list[0].address, list[0].family);
     });
   };
 }
 
-function get(url: URL, signal: AbortSignal, lookup: LookupFunction, accept = 'application/samlmetadata+xml, application/xml, text/xml'): Promise<IncomingMessage> {
+function get(
+  url: URL,
+  signal: AbortSignal,
+  lookup: LookupFunction,
+  accept = 'application/samlmetadata+xml, application/xml, text/xml',
+): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = request(url, { method: 'GET', signal, lookup, agent: false, headers: { accept } }, resolve);
@@ -291,29 +365,35 @@ export async function fetchMetadata(url: string, opts: FetchMetadataOptions = {}
     const where = hop === 0 ? 'points' : `redirects (to ${current.host})`;
     const host = current.hostname.replace(/^\[|\]$/g, '');
     // Literal addresses never go through the lookup, so they are checked here.
-    if (isIP(host) && !allowedAddress(host, isIP(host))) throw new ValidationError({ metadataUrl: `${where} into a private network; ${PRIVATE_HINT}` });
+    if (isIP(host) && !allowedAddress(host, isIP(host)))
+      throw new ValidationError({ metadataUrl: `${where} into a private network; ${PRIVATE_HINT}` });
     let res: IncomingMessage;
     try {
       res = await get(current, signal, lookup, opts.accept);
     } catch (err) {
-      if (err instanceof RefusedAddressError) throw new ValidationError({ metadataUrl: `${where} into a private network; ${PRIVATE_HINT}` });
+      if (err instanceof RefusedAddressError)
+        throw new ValidationError({ metadataUrl: `${where} into a private network; ${PRIVATE_HINT}` });
       if (signal.aborted) throw new ValidationError({ metadataUrl: 'could not be fetched (timed out)' });
-      if ((err as NodeJS.ErrnoException).code === 'ENOTFOUND') throw new ValidationError({ metadataUrl: `could not be resolved (${host})` });
+      if ((err as NodeJS.ErrnoException).code === 'ENOTFOUND')
+        throw new ValidationError({ metadataUrl: `could not be resolved (${host})` });
       throw new ValidationError({ metadataUrl: `could not be fetched (${(err as Error).message})` });
     }
     const status = res.statusCode ?? 0;
     const location = res.headers.location;
     if ([301, 302, 303, 307, 308].includes(status) && location) {
       res.resume();
-      if (hop >= MAX_METADATA_REDIRECTS) throw new ValidationError({ metadataUrl: `redirects more than ${MAX_METADATA_REDIRECTS} times` });
+      if (hop >= MAX_METADATA_REDIRECTS)
+        throw new ValidationError({ metadataUrl: `redirects more than ${MAX_METADATA_REDIRECTS} times` });
       let next: URL;
       try {
         next = new URL(location, current);
       } catch {
         throw new ValidationError({ metadataUrl: `redirects to an invalid address (${location.slice(0, 200)})` });
       }
-      if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new ValidationError({ metadataUrl: `redirects to a non-http(s) address (${next.protocol})` });
-      if (current.protocol === 'https:' && next.protocol === 'http:') throw new ValidationError({ metadataUrl: 'redirects from https to plain http' });
+      if (next.protocol !== 'http:' && next.protocol !== 'https:')
+        throw new ValidationError({ metadataUrl: `redirects to a non-http(s) address (${next.protocol})` });
+      if (current.protocol === 'https:' && next.protocol === 'http:')
+        throw new ValidationError({ metadataUrl: 'redirects from https to plain http' });
       current = next;
       continue;
     }

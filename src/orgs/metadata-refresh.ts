@@ -18,13 +18,23 @@ export const REFRESH_LEASE_MS = 5 * 60_000;
 // a few failed attempts still leave time before the copy expires.
 const VALIDITY_FACTOR = 0.75;
 
-export interface RefreshBounds { minSeconds: number; maxSeconds: number }
+export interface RefreshBounds {
+  minSeconds: number;
+  maxSeconds: number;
+}
 
-const boundsOf = (ctx: AppContext): RefreshBounds => ({ minSeconds: ctx.config.metadataRefreshMinSeconds, maxSeconds: ctx.config.metadataRefreshIntervalSeconds });
+const boundsOf = (ctx: AppContext): RefreshBounds => ({
+  minSeconds: ctx.config.metadataRefreshMinSeconds,
+  maxSeconds: ctx.config.metadataRefreshIntervalSeconds,
+});
 
 /** When to fetch again after a good document: the soonest of its cacheDuration, the configured interval and most of
  *  its remaining validity, but never sooner than the configured minimum. */
-export function nextRefreshAfterSuccess(now: Date, doc: Pick<IdpMetadataDocument, 'cacheDurationSeconds' | 'validUntil'>, bounds: RefreshBounds): Date {
+export function nextRefreshAfterSuccess(
+  now: Date,
+  doc: Pick<IdpMetadataDocument, 'cacheDurationSeconds' | 'validUntil'>,
+  bounds: RefreshBounds,
+): Date {
   const t = now.getTime();
   let next = t + bounds.maxSeconds * 1000;
   if (doc.cacheDurationSeconds !== null) next = Math.min(next, t + doc.cacheDurationSeconds * 1000);
@@ -35,7 +45,10 @@ export function nextRefreshAfterSuccess(now: Date, doc: Pick<IdpMetadataDocument
 /** When to try again after a failure that has lasted since `failingSince`: the wait doubles with every attempt
  *  (min, min, 2·min, 4·min… measured from the first failure) up to the configured interval. */
 export function nextRefreshAfterFailure(now: Date, failingSince: Date, bounds: RefreshBounds): Date {
-  const waitMs = Math.min(Math.max(now.getTime() - failingSince.getTime(), bounds.minSeconds * 1000), bounds.maxSeconds * 1000);
+  const waitMs = Math.min(
+    Math.max(now.getTime() - failingSince.getTime(), bounds.minSeconds * 1000),
+    bounds.maxSeconds * 1000,
+  );
   return new Date(now.getTime() + waitMs);
 }
 
@@ -50,13 +63,17 @@ export function parseFailure(stored: string | null): { reason: string; since: Da
   if (!stored) return null;
   const m = SINCE.exec(stored);
   const since = m ? new Date(m[1]) : null;
-  return since && !Number.isNaN(since.getTime()) ? { reason: stored.slice(0, m!.index), since } : { reason: stored, since: null };
+  return since && !Number.isNaN(since.getTime())
+    ? { reason: stored.slice(0, m!.index), since }
+    : { reason: stored, since: null };
 }
 
 /** A refusal as one plain sentence for admins. */
 function reasonOf(err: unknown): string {
   if (err instanceof ValidationError) {
-    return Object.entries(err.fields).map(([field, message]) => `${field === 'metadataUrl' ? 'The metadata URL' : 'The metadata'} ${message}`).join('; ');
+    return Object.entries(err.fields)
+      .map(([field, message]) => `${field === 'metadataUrl' ? 'The metadata URL' : 'The metadata'} ${message}`)
+      .join('; ');
   }
   if (err instanceof AppError) return err.message;
   return `The metadata could not be refreshed (${(err as Error).message ?? String(err)})`;
@@ -69,13 +86,16 @@ export interface MetadataChanges {
   sloUrl?: { old: string | null; new: string | null };
 }
 
-const fingerprints = (pems: string[]) => pems.map((pem) => {
-  try {
-    return certificateFingerprint(pem);
-  } catch {
-    return 'unparseable';
-  }
-}).sort();
+const fingerprints = (pems: string[]) =>
+  pems
+    .map((pem) => {
+      try {
+        return certificateFingerprint(pem);
+      } catch {
+        return 'unparseable';
+      }
+    })
+    .sort();
 
 function changesBetween(idp: IdentityProvider, doc: IdpMetadataDocument): MetadataChanges | null {
   const changes: MetadataChanges = {};
@@ -88,22 +108,42 @@ function changesBetween(idp: IdentityProvider, doc: IdpMetadataDocument): Metada
 }
 
 /** A fetched document: when to fetch again, the registration fields it gives, and what changed. */
-interface Fetched { doc: Pick<IdpMetadataDocument, 'cacheDurationSeconds' | 'validUntil'>; fields: IdentityProviderInput; changes: MetadataChanges | null }
+interface Fetched {
+  doc: Pick<IdpMetadataDocument, 'cacheDurationSeconds' | 'validUntil'>;
+  fields: IdentityProviderInput;
+  changes: MetadataChanges | null;
+}
 
 async function fetchSaml(ctx: AppContext, idp: IdentityProvider): Promise<Fetched> {
-  const xml = await fetchMetadata(idp.metadataUrl!, { allowPrivate: ctx.config.metadataAllowPrivate, timeoutMs: ctx.config.metadataFetchTimeoutSeconds * 1000 });
+  const xml = await fetchMetadata(idp.metadataUrl!, {
+    allowPrivate: ctx.config.metadataAllowPrivate,
+    timeoutMs: ctx.config.metadataFetchTimeoutSeconds * 1000,
+  });
   const doc = readIdpMetadata(xml, { entityId: idp.entityId, signingCertificate: idp.metadataSigningCertificate });
-  if (doc.validUntil && doc.validUntil <= ctx.clock.now()) throw new ValidationError({ metadata: `expired at ${doc.validUntil.toISOString()} (validUntil)` });
+  if (doc.validUntil && doc.validUntil <= ctx.clock.now())
+    throw new ValidationError({ metadata: `expired at ${doc.validUntil.toISOString()} (validUntil)` });
   return {
-    doc, changes: changesBetween(idp, doc),
-    fields: { certificates: doc.idp.certificates, ssoUrl: doc.idp.ssoUrl, ssoBinding: doc.idp.ssoBinding, sloUrl: doc.idp.sloUrl, metadataXml: xml, metadataValidUntil: doc.validUntil },
+    doc,
+    changes: changesBetween(idp, doc),
+    fields: {
+      certificates: doc.idp.certificates,
+      ssoUrl: doc.idp.ssoUrl,
+      ssoBinding: doc.idp.ssoBinding,
+      sloUrl: doc.idp.sloUrl,
+      metadataXml: xml,
+      metadataValidUntil: doc.validUntil,
+    },
   };
 }
 
 /** An OpenID Connect IdP's discovery document, for the same issuer (the issuer never changes on a refresh). Its keys
  *  are not copied: the JWKS is read at login (src/broker/upstream/oidc.ts), so a key rotation needs no refresh. */
 async function fetchOidc(ctx: AppContext, idp: IdentityProvider): Promise<Fetched> {
-  const d = await fetchDiscovery(idp.entityId, { allowPrivate: ctx.config.metadataAllowPrivate, timeoutMs: ctx.config.metadataFetchTimeoutSeconds * 1000, field: 'metadata' });
+  const d = await fetchDiscovery(idp.entityId, {
+    allowPrivate: ctx.config.metadataAllowPrivate,
+    timeoutMs: ctx.config.metadataFetchTimeoutSeconds * 1000,
+    field: 'metadata',
+  });
   const before = (() => {
     try {
       return readDiscovery(idp.oidcDiscovery ?? '', idp.entityId);
@@ -113,7 +153,8 @@ async function fetchOidc(ctx: AppContext, idp: IdentityProvider): Promise<Fetche
   })();
   const changes: MetadataChanges & Record<string, unknown> = {};
   if (idp.ssoUrl !== d.authorization_endpoint) changes.ssoUrl = { old: idp.ssoUrl, new: d.authorization_endpoint };
-  for (const k of ['token_endpoint', 'jwks_uri', 'userinfo_endpoint', 'end_session_endpoint'] as const) if (before?.[k] !== d[k]) changes[k] = { old: before?.[k] ?? null, new: d[k] ?? null };
+  for (const k of ['token_endpoint', 'jwks_uri', 'userinfo_endpoint', 'end_session_endpoint'] as const)
+    if (before?.[k] !== d[k]) changes[k] = { old: before?.[k] ?? null, new: d[k] ?? null };
   return {
     doc: { cacheDurationSeconds: null, validUntil: null },
     changes: Object.keys(changes).length ? changes : null,
@@ -128,7 +169,13 @@ export type RefreshOutcome =
   | { status: 'superseded' };
 
 /** Fetches and applies the metadata of an IdP this caller has claimed until `claimedUntil`. */
-async function refreshClaimed(ctx: AppContext, store: TenantStore, idp: IdentityProvider, claimedUntil: Date, actor: string): Promise<RefreshOutcome> {
+async function refreshClaimed(
+  ctx: AppContext,
+  store: TenantStore,
+  idp: IdentityProvider,
+  claimedUntil: Date,
+  actor: string,
+): Promise<RefreshOutcome> {
   const bounds = boundsOf(ctx);
   let fetched: Fetched;
   try {
@@ -140,9 +187,22 @@ async function refreshClaimed(ctx: AppContext, store: TenantStore, idp: Identity
     const since = previous?.since ?? now;
     const nextRefreshAt = nextRefreshAfterFailure(now, since, bounds);
     // The certificates and endpoints stay as they are: the previous good copy keeps logins working.
-    if (!(await store.identityProviders.completeMetadataRefresh(idp.id, claimedUntil, { metadataError: describeFailure(reason, since), metadataRefreshAt: nextRefreshAt }))) return { status: 'superseded' };
+    if (
+      !(await store.identityProviders.completeMetadataRefresh(idp.id, claimedUntil, {
+        metadataError: describeFailure(reason, since),
+        metadataRefreshAt: nextRefreshAt,
+      }))
+    )
+      return { status: 'superseded' };
     if (previous?.reason !== reason) {
-      await store.audit.record({ type: 'idp.metadata_refresh_failed', outcome: 'failure', actor, idpId: idp.id, at: now, details: { metadataUrl: idp.metadataUrl, error: reason } });
+      await store.audit.record({
+        type: 'idp.metadata_refresh_failed',
+        outcome: 'failure',
+        actor,
+        idpId: idp.id,
+        at: now,
+        details: { metadataUrl: idp.metadataUrl, error: reason },
+      });
     }
     return { status: 'failed', error: reason, nextRefreshAt };
   }
@@ -156,18 +216,34 @@ async function refreshClaimed(ctx: AppContext, store: TenantStore, idp: Identity
     metadataError: null,
   });
   if (!written) return { status: 'superseded' };
-  if (changes) await store.audit.record({ type: 'idp.metadata_changed', actor, idpId: idp.id, at: now, details: { metadataUrl: idp.metadataUrl, ...changes } });
+  if (changes)
+    await store.audit.record({
+      type: 'idp.metadata_changed',
+      actor,
+      idpId: idp.id,
+      at: now,
+      details: { metadataUrl: idp.metadataUrl, ...changes },
+    });
   return { status: 'updated', changes, nextRefreshAt };
 }
 
 /** "Refresh now" for one IdP of the organisation behind `store`, whatever its schedule. */
-export async function refreshIdpMetadataNow(ctx: AppContext, store: TenantStore, idpId: string, actor: string): Promise<RefreshOutcome> {
+export async function refreshIdpMetadataNow(
+  ctx: AppContext,
+  store: TenantStore,
+  idpId: string,
+  actor: string,
+): Promise<RefreshOutcome> {
   const idp = await store.identityProviders.findById(idpId);
   if (!idp) throw new AppError('idp_not_found', 'There is no identity provider with this id in this organisation.');
-  if (!idp.metadataUrl) throw new ValidationError({ metadataUrl: 'is not set: this identity provider was not added from a metadata URL' });
+  if (!idp.metadataUrl)
+    throw new ValidationError({ metadataUrl: 'is not set: this identity provider was not added from a metadata URL' });
   const claimedUntil = new Date(ctx.clock.now().getTime() + REFRESH_LEASE_MS);
   if (!(await store.identityProviders.claimMetadataRefresh(idp.id, idp.metadataRefreshAt, claimedUntil))) {
-    throw new AppError('metadata_refresh_running', 'The metadata of this identity provider is being refreshed right now; try again in a moment.');
+    throw new AppError(
+      'metadata_refresh_running',
+      'The metadata of this identity provider is being refreshed right now; try again in a moment.',
+    );
   }
   return refreshClaimed(ctx, store, idp, claimedUntil, actor);
 }
@@ -187,7 +263,11 @@ export interface RefreshSummary {
  * One round of the scheduled refresh over every organisation: at most `batchSize` due IdPs, a few at a time. One
  * IdP's failure (even an unexpected one) never stops the others; the summary says what happened, for the node's log.
  */
-export async function refreshDueMetadata(ctx: AppContext, now: Date, opts: { batchSize?: number; concurrency?: number } = {}): Promise<RefreshSummary> {
+export async function refreshDueMetadata(
+  ctx: AppContext,
+  now: Date,
+  opts: { batchSize?: number; concurrency?: number } = {},
+): Promise<RefreshSummary> {
   const due = await ctx.store.system.dueMetadataRefreshes(now, opts.batchSize ?? 25);
   const summary: RefreshSummary = { due: due.length, skipped: 0, updated: 0, changed: 0, failed: 0, failures: [] };
   const claimedUntil = new Date(now.getTime() + REFRESH_LEASE_MS);

@@ -50,7 +50,9 @@ export async function metadataRoutes(app: FastifyInstance, _opts: { ctx: AppCont
     app.get<{ Querystring: { download?: string } }>(path, async (request, reply) => {
       const tenant = requireTenant(request);
       const doc = send(await build(tenant), request.query.download !== undefined, `${tenant.org.slug}-${name}`);
-      reply.header('content-type', 'application/samlmetadata+xml; charset=utf-8').header('cache-control', 'public, max-age=300');
+      reply
+        .header('content-type', 'application/samlmetadata+xml; charset=utf-8')
+        .header('cache-control', 'public, max-age=300');
       if (doc.download) reply.header('content-disposition', `attachment; filename="${doc.name}"`);
       return doc.xml;
     });

@@ -26,7 +26,10 @@ export const OIDC_PRESETS: MappingPreset[] = ['oidc-entra', 'oidc-google', 'oidc
 export const secretSealContext = (orgId: string, issuer: string) => `oidc-client-secret:${orgId}:${issuer}`;
 
 /** The fields the discovery document gives an IdP registration, and when to fetch it again. */
-export function fromDiscovery(d: OidcDiscovery, fetched: { url: string | null; at: Date; refreshSeconds: number }): IdentityProviderInput {
+export function fromDiscovery(
+  d: OidcDiscovery,
+  fetched: { url: string | null; at: Date; refreshSeconds: number },
+): IdentityProviderInput {
   return {
     protocol: 'oidc',
     entityId: d.issuer,
@@ -42,14 +45,33 @@ export function fromDiscovery(d: OidcDiscovery, fetched: { url: string | null; a
   };
 }
 
-export async function oidcIdpInput(source: OidcIdpSource, opts: { orgId: string; box: SealedBox; now: Date; allowPrivate: boolean; timeoutMs: number; refreshSeconds: number; currentIssuer?: string | null }): Promise<IdentityProviderInput> {
+export async function oidcIdpInput(
+  source: OidcIdpSource,
+  opts: {
+    orgId: string;
+    box: SealedBox;
+    now: Date;
+    allowPrivate: boolean;
+    timeoutMs: number;
+    refreshSeconds: number;
+    currentIssuer?: string | null;
+  },
+): Promise<IdentityProviderInput> {
   const problems: Record<string, string> = {};
-  if (source.clientAuth !== undefined && !OIDC_CLIENT_AUTHS.includes(source.clientAuth)) problems.oidcClientAuth = `must be one of ${OIDC_CLIENT_AUTHS.join(', ')}`;
-  if (source.preset !== undefined && !OIDC_PRESETS.includes(source.preset)) problems.mappingPreset = `must be one of ${OIDC_PRESETS.join(', ')}`;
-  if (source.clientSecret !== undefined && (source.clientSecret.length < 1 || source.clientSecret.length > 1024)) problems.oidcClientSecret = 'must be 1 to 1024 characters';
+  if (source.clientAuth !== undefined && !OIDC_CLIENT_AUTHS.includes(source.clientAuth))
+    problems.oidcClientAuth = `must be one of ${OIDC_CLIENT_AUTHS.join(', ')}`;
+  if (source.preset !== undefined && !OIDC_PRESETS.includes(source.preset))
+    problems.mappingPreset = `must be one of ${OIDC_PRESETS.join(', ')}`;
+  if (source.clientSecret !== undefined && (source.clientSecret.length < 1 || source.clientSecret.length > 1024))
+    problems.oidcClientSecret = 'must be 1 to 1024 characters';
   if (Object.keys(problems).length) throw new ValidationError(problems);
   let input: IdentityProviderInput = { protocol: 'oidc' };
-  if (source.discovery) input = fromDiscovery(readDiscovery(source.discovery, null, 'discovery'), { url: null, at: opts.now, refreshSeconds: opts.refreshSeconds });
+  if (source.discovery)
+    input = fromDiscovery(readDiscovery(source.discovery, null, 'discovery'), {
+      url: null,
+      at: opts.now,
+      refreshSeconds: opts.refreshSeconds,
+    });
   else if (source.issuer) {
     const issuer = source.issuer.trim();
     const d = await fetchDiscovery(issuer, { allowPrivate: opts.allowPrivate, timeoutMs: opts.timeoutMs });
@@ -58,11 +80,19 @@ export async function oidcIdpInput(source: OidcIdpSource, opts: { orgId: string;
   const issuer = input.entityId ?? opts.currentIssuer;
   if (!issuer) throw new ValidationError({ issuer: 'is required' });
   // The secret is sealed to the issuer: a new issuer needs the secret again (it is another client anyway).
-  if (opts.currentIssuer && input.entityId && input.entityId !== opts.currentIssuer && source.clientSecret === undefined) throw new ValidationError({ oidcClientSecret: 'is required again when the issuer changes' });
+  if (
+    opts.currentIssuer &&
+    input.entityId &&
+    input.entityId !== opts.currentIssuer &&
+    source.clientSecret === undefined
+  )
+    throw new ValidationError({ oidcClientSecret: 'is required again when the issuer changes' });
   return {
     ...input,
     ...(source.clientId !== undefined && { oidcClientId: source.clientId.trim() }),
-    ...(source.clientSecret !== undefined && { oidcClientSecret: opts.box.seal(source.clientSecret, secretSealContext(opts.orgId, issuer)) }),
+    ...(source.clientSecret !== undefined && {
+      oidcClientSecret: opts.box.seal(source.clientSecret, secretSealContext(opts.orgId, issuer)),
+    }),
     ...(source.clientAuth !== undefined && { oidcClientAuth: source.clientAuth }),
     ...(source.scopes !== undefined && { oidcScopes: source.scopes.trim().replace(/\s+/g, ' ') }),
     ...(source.preset !== undefined && { mappingPreset: source.preset }),

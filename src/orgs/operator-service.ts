@@ -17,7 +17,10 @@ export interface OrganizationSummary {
 }
 
 /** Who acts: an operator (by e-mail) or an organisation's owner deleting their own organisation. */
-export interface PlatformActor { email: string; as: 'operator' | 'owner' }
+export interface PlatformActor {
+  email: string;
+  as: 'operator' | 'owner';
+}
 
 const actorName = (a: PlatformActor) => `${a.as}:${a.email}`;
 
@@ -30,12 +33,25 @@ async function orgById(ctx: AppContext, id: string) {
 export async function listOrganizations(ctx: AppContext): Promise<OrganizationSummary[]> {
   const since = new Date(ctx.clock.now().getTime() - 7 * 86400_000);
   const [orgs, n] = await Promise.all([ctx.store.organizations.list(), ctx.store.organizations.numbers(since)]);
-  return orgs.map((org) => ({ org, users: n.users.get(org.id) ?? 0, loginsLast7Days: n.logins.get(org.id) ?? 0, idps: n.idps.get(org.id) ?? 0, apps: n.apps.get(org.id) ?? 0 }));
+  return orgs.map((org) => ({
+    org,
+    users: n.users.get(org.id) ?? 0,
+    loginsLast7Days: n.logins.get(org.id) ?? 0,
+    idps: n.idps.get(org.id) ?? 0,
+    apps: n.apps.get(org.id) ?? 0,
+  }));
 }
 
 export async function createOrganization(ctx: AppContext, input: CreateOrganizationInput, actor: PlatformActor) {
   const created = await ctx.organizations.create(input, actorName(actor));
-  await ctx.store.platform.audit.record({ type: 'organization.created', actor: actor.email, at: ctx.clock.now(), orgId: created.org.id, orgSlug: created.org.slug, details: { name: created.org.name, adminEmail: created.adminEmail } });
+  await ctx.store.platform.audit.record({
+    type: 'organization.created',
+    actor: actor.email,
+    at: ctx.clock.now(),
+    orgId: created.org.id,
+    orgSlug: created.org.slug,
+    details: { name: created.org.name, adminEmail: created.adminEmail },
+  });
   return created;
 }
 
@@ -47,8 +63,17 @@ export async function suspendOrganization(ctx: AppContext, id: string, actor: Pl
   const now = ctx.clock.now();
   await ctx.store.organizations.setSuspended(id, now);
   const details = { reason: reason.slice(0, 500) || null };
-  await ctx.store.platform.audit.record({ type: 'organization.suspended', actor: actor.email, at: now, orgId: id, orgSlug: org.slug, details });
-  await ctx.store.forOrg(id).audit.record({ type: 'organization.suspended', actor: actorName(actor), at: now, details });
+  await ctx.store.platform.audit.record({
+    type: 'organization.suspended',
+    actor: actor.email,
+    at: now,
+    orgId: id,
+    orgSlug: org.slug,
+    details,
+  });
+  await ctx.store
+    .forOrg(id)
+    .audit.record({ type: 'organization.suspended', actor: actorName(actor), at: now, details });
 }
 
 export async function resumeOrganization(ctx: AppContext, id: string, actor: PlatformActor) {
@@ -56,7 +81,13 @@ export async function resumeOrganization(ctx: AppContext, id: string, actor: Pla
   if (!org.suspendedAt) throw new AppError('organization_not_suspended', `${org.name} is not suspended.`);
   const now = ctx.clock.now();
   await ctx.store.organizations.setSuspended(id, null);
-  await ctx.store.platform.audit.record({ type: 'organization.resumed', actor: actor.email, at: now, orgId: id, orgSlug: org.slug });
+  await ctx.store.platform.audit.record({
+    type: 'organization.resumed',
+    actor: actor.email,
+    at: now,
+    orgId: id,
+    orgSlug: org.slug,
+  });
   await ctx.store.forOrg(id).audit.record({ type: 'organization.resumed', actor: actorName(actor), at: now });
 }
 
@@ -67,12 +98,17 @@ export async function resumeOrganization(ctx: AppContext, id: string, actor: Pla
  */
 export async function deleteOrganization(ctx: AppContext, id: string, confirmSlug: string, actor: PlatformActor) {
   const org = await orgById(ctx, id);
-  if (confirmSlug.trim().toLowerCase() !== org.slug) throw new ValidationError({ confirm: `must be the organisation's address name, ${org.slug}` });
+  if (confirmSlug.trim().toLowerCase() !== org.slug)
+    throw new ValidationError({ confirm: `must be the organisation's address name, ${org.slug}` });
   const now = ctx.clock.now();
   const removed = await ctx.store.transaction((tx) => deleteOrganizationRows(tx.db, id));
   const redisKeys = (await ctx.store.redis?.deleteOrganization(id)) ?? 0;
   await ctx.store.platform.audit.record({
-    type: 'organization.deleted', actor: actor.email, at: now, orgId: id, orgSlug: org.slug,
+    type: 'organization.deleted',
+    actor: actor.email,
+    at: now,
+    orgId: id,
+    orgSlug: org.slug,
     details: { name: org.name, by: actor.as, rows: removed, ...(ctx.store.redis && { redisKeys }) },
   });
   return { removed, redisKeys };

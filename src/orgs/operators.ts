@@ -12,13 +12,25 @@ const EMAIL = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/;
 
 export async function createOperator(ctx: AppContext, email: string, actor: string) {
   const address = email.trim();
-  if (!EMAIL.test(address) || address.length > 254) throw new ValidationError({ email: 'is not a valid email address' });
+  if (!EMAIL.test(address) || address.length > 254)
+    throw new ValidationError({ email: 'is not a valid email address' });
   const platform = ctx.store.platform;
-  if (await platform.admins.findByEmail(address)) throw new AppError('operator_exists', `${address} is already an operator.`);
+  if (await platform.admins.findByEmail(address))
+    throw new AppError('operator_exists', `${address} is already an operator.`);
   const id = randomUUID();
   const password = generatePassword();
   const totp = await newSealedFactor(ctx, PLATFORM_SCOPE, id, { issuer: 'SAML Broker operator', account: address });
-  const operator = await platform.admins.create({ id, email: address, passwordHash: await hashPassword(password), totpSecretEnc: totp.totpSecretEnc });
-  await platform.audit.record({ type: 'operator.created', actor, at: ctx.clock.now(), details: { email: operator.email } });
+  const operator = await platform.admins.create({
+    id,
+    email: address,
+    passwordHash: await hashPassword(password),
+    totpSecretEnc: totp.totpSecretEnc,
+  });
+  await platform.audit.record({
+    type: 'operator.created',
+    actor,
+    at: ctx.clock.now(),
+    details: { email: operator.email },
+  });
   return { operator, password, totpSecret: totp.secretBase32, otpauthUri: totp.otpauthUri, qrDataUrl: totp.qrDataUrl };
 }

@@ -41,7 +41,8 @@ export class OrganizationService {
     const name = (input.name ?? '').trim();
     if (!name) problems.name = 'is required';
     else if (name.length > 100) problems.name = 'must be at most 100 characters';
-    if (!EMAIL.test((input.adminEmail ?? '').trim()) || input.adminEmail.length > 254) problems.adminEmail = 'is not a valid email address';
+    if (!EMAIL.test((input.adminEmail ?? '').trim()) || input.adminEmail.length > 254)
+      problems.adminEmail = 'is not a valid email address';
     if (input.adminPassword !== undefined) {
       const issue = passwordProblem(input.adminPassword);
       if (issue) problems.adminPassword = issue;
@@ -49,10 +50,15 @@ export class OrganizationService {
     return problems;
   }
 
-  async create(input: CreateOrganizationInput, actor: string, opts: { onlyIfNoneExist?: boolean } = {}): Promise<CreatedOrganization> {
+  async create(
+    input: CreateOrganizationInput,
+    actor: string,
+    opts: { onlyIfNoneExist?: boolean } = {},
+  ): Promise<CreatedOrganization> {
     const problems = this.validate(input);
     if (Object.keys(problems).length) throw new ValidationError(problems);
-    if (await this.store.organizations.findBySlug(input.slug)) throw new AppError('slug_taken', `an organisation with slug "${input.slug}" already exists`);
+    if (await this.store.organizations.findBySlug(input.slug))
+      throw new AppError('slug_taken', `an organisation with slug "${input.slug}" already exists`);
 
     const now = this.clock.now();
     const password = input.adminPassword ?? generatePassword();
@@ -62,12 +68,24 @@ export class OrganizationService {
     try {
       const org = await this.store.transaction(async (tx) => {
         // The welcome page may only create the very first organisation: checked inside the transaction.
-        if (opts.onlyIfNoneExist && (await tx.organizations.count()) > 0) throw new AppError('setup_done', 'an organisation already exists; sign in to its admin console');
+        if (opts.onlyIfNoneExist && (await tx.organizations.count()) > 0)
+          throw new AppError('setup_done', 'an organisation already exists; sign in to its admin console');
         const created = await tx.db.organization.create({ data: { slug: input.slug, name } });
         const scoped = tx.forOrg(created.id);
-        await scoped.signingKeys.create(this.credentials.prepare(created.id, `${input.slug}.${this.config.baseDomain.split(':')[0]}`, 'active', now));
-        await scoped.admins.create({ email: input.adminEmail, passwordHash, mustChangePassword: input.adminPassword === undefined });
-        await scoped.audit.record({ type: 'organization.created', actor, at: now, details: { slug: input.slug, adminEmail: input.adminEmail } });
+        await scoped.signingKeys.create(
+          this.credentials.prepare(created.id, `${input.slug}.${this.config.baseDomain.split(':')[0]}`, 'active', now),
+        );
+        await scoped.admins.create({
+          email: input.adminEmail,
+          passwordHash,
+          mustChangePassword: input.adminPassword === undefined,
+        });
+        await scoped.audit.record({
+          type: 'organization.created',
+          actor,
+          at: now,
+          details: { slug: input.slug, adminEmail: input.adminEmail },
+        });
         return created;
       });
       return {
@@ -77,7 +95,8 @@ export class OrganizationService {
         urls: orgUrls(this.config, org.slug),
       };
     } catch (err) {
-      if ((err as { code?: string }).code === 'P2002') throw new AppError('slug_taken', `an organisation with slug "${input.slug}" already exists`);
+      if ((err as { code?: string }).code === 'P2002')
+        throw new AppError('slug_taken', `an organisation with slug "${input.slug}" already exists`);
       throw err;
     }
   }

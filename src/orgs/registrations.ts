@@ -3,7 +3,12 @@
 import { AppError, ValidationError } from '../errors.ts';
 import { normaliseCertificate } from '../saml/certificates.ts';
 import type { TenantStore } from '../store/store.ts';
-import { LINKING_MODES, type IdentityProvider, type IdentityProviderInput, type MappingPreset } from '../store/identity-providers.ts';
+import {
+  LINKING_MODES,
+  type IdentityProvider,
+  type IdentityProviderInput,
+  type MappingPreset,
+} from '../store/identity-providers.ts';
 import type { Application, ApplicationInput, NameIdFormat } from '../store/applications.ts';
 import { MAPPING_PRESETS } from './attribute-presets.ts';
 import { domainClashes, normaliseDomainEntry } from './email-domains.ts';
@@ -11,7 +16,12 @@ import { domainClashes, normaliseDomainEntry } from './email-domains.ts';
 export const RELEASABLE_ATTRIBUTES = ['email', 'firstName', 'lastName', 'groups', 'username'] as const;
 const NAMEID_FORMATS: NameIdFormat[] = ['emailAddress', 'persistent', 'unspecified'];
 
-function checkUrl(problems: Record<string, string>, field: string, value: string | null | undefined, required: boolean) {
+function checkUrl(
+  problems: Record<string, string>,
+  field: string,
+  value: string | null | undefined,
+  required: boolean,
+) {
   if (!value) {
     if (required) problems[field] = 'is required';
     return;
@@ -30,7 +40,11 @@ function checkText(problems: Record<string, string>, field: string, value: strin
   else if (value.length > max) problems[field] = `must be at most ${max} characters`;
 }
 
-function certificates(problems: Record<string, string>, field: string, list: string[] | undefined): string[] | undefined {
+function certificates(
+  problems: Record<string, string>,
+  field: string,
+  list: string[] | undefined,
+): string[] | undefined {
   if (list === undefined) return undefined;
   try {
     return [...new Set(list.filter((c) => c.trim()).map(normaliseCertificate))];
@@ -58,7 +72,8 @@ function emailDomains(problems: Record<string, string>, list: unknown): string[]
     if (domain === null) invalid.push(typeof entry === 'string' ? `"${entry.slice(0, 80)}"` : String(entry));
     else if (!out.includes(domain)) out.push(domain);
   }
-  if (invalid.length) problems.emailDomains = `contains ${invalid.slice(0, 5).join(', ')}${invalid.length > 5 ? ' and more' : ''}, which ${invalid.length === 1 ? 'is not a domain' : 'are not domains'}; write acme.example, or *.acme.example for its subdomains`;
+  if (invalid.length)
+    problems.emailDomains = `contains ${invalid.slice(0, 5).join(', ')}${invalid.length > 5 ? ' and more' : ''}, which ${invalid.length === 1 ? 'is not a domain' : 'are not domains'}; write acme.example, or *.acme.example for its subdomains`;
   else if (out.length > MAX_EMAIL_DOMAINS) problems.emailDomains = `must list at most ${MAX_EMAIL_DOMAINS} domains`;
   return out;
 }
@@ -69,11 +84,23 @@ async function checkDomainsFree(store: TenantStore, domains: string[], selfId: s
   if (!domains.length) return;
   const clashes = domainClashes(domains, await store.identityProviders.list(), selfId);
   if (!clashes.length) return;
-  const message = clashes.map((c) => `${c.entry} is already claimed by identity provider "${c.idp.name}"${c.theirs === c.entry ? '' : ` (as ${c.theirs})`}`).join('; ');
-  throw new AppError('idp_domain_taken', message, { field: 'emailDomains', clashes: clashes.map((c) => ({ domain: c.entry, idpId: c.idp.id, idpName: c.idp.name, claimedAs: c.theirs })) });
+  const message = clashes
+    .map(
+      (c) =>
+        `${c.entry} is already claimed by identity provider "${c.idp.name}"${c.theirs === c.entry ? '' : ` (as ${c.theirs})`}`,
+    )
+    .join('; ');
+  throw new AppError('idp_domain_taken', message, {
+    field: 'emailDomains',
+    clashes: clashes.map((c) => ({ domain: c.entry, idpId: c.idp.id, idpName: c.idp.name, claimedAs: c.theirs })),
+  });
 }
 
-export async function saveIdentityProvider(store: TenantStore, input: IdentityProviderInput, existingId?: string): Promise<IdentityProvider> {
+export async function saveIdentityProvider(
+  store: TenantStore,
+  input: IdentityProviderInput,
+  existingId?: string,
+): Promise<IdentityProvider> {
   const problems: Record<string, string> = {};
   const current = existingId ? await store.identityProviders.findById(existingId) : null;
   const merged = { ...current, ...input };
@@ -82,8 +109,10 @@ export async function saveIdentityProvider(store: TenantStore, input: IdentityPr
   checkUrl(problems, 'ssoUrl', merged.ssoUrl, true);
   checkUrl(problems, 'sloUrl', merged.sloUrl, false);
   checkUrl(problems, 'metadataUrl', merged.metadataUrl, false);
-  if (merged.ssoBinding && !['redirect', 'post'].includes(merged.ssoBinding)) problems.ssoBinding = 'must be redirect or post';
-  if (merged.mappingPreset && !MAPPING_PRESETS.includes(merged.mappingPreset as MappingPreset)) problems.mappingPreset = `must be one of ${MAPPING_PRESETS.join(', ')}`;
+  if (merged.ssoBinding && !['redirect', 'post'].includes(merged.ssoBinding))
+    problems.ssoBinding = 'must be redirect or post';
+  if (merged.mappingPreset && !MAPPING_PRESETS.includes(merged.mappingPreset as MappingPreset))
+    problems.mappingPreset = `must be one of ${MAPPING_PRESETS.join(', ')}`;
   const certs = certificates(problems, 'certificates', input.certificates);
   const isOidc = (merged.protocol ?? 'saml') === 'oidc';
   if (merged.protocol && !['saml', 'oidc'].includes(merged.protocol)) problems.protocol = 'must be saml or oidc';
@@ -91,25 +120,46 @@ export async function saveIdentityProvider(store: TenantStore, input: IdentityPr
   if (isOidc) {
     checkText(problems, 'oidcClientId', merged.oidcClientId, 512);
     if (!merged.oidcDiscovery) problems.issuer = problems.issuer ?? 'the discovery document is required';
-    if (merged.oidcClientAuth !== 'private_key_jwt' && !merged.oidcClientSecret) problems.oidcClientSecret = 'is required';
-    if (!/(^|\s)openid(\s|$)/.test(merged.oidcScopes ?? 'openid') || (merged.oidcScopes ?? '').length > 512 || !/^[\x21-\x7e ]*$/.test(merged.oidcScopes ?? '')) problems.oidcScopes = 'must be space-separated scopes including openid';
-  } else if (!(certs ?? current?.certificates ?? []).length) problems.certificates = problems.certificates ?? 'at least one signing certificate of the identity provider is required';
-  if (merged.wantResponseSigned === false && merged.wantAssertionSigned === false) problems.wantAssertionSigned = 'the response or the assertion (or both) must be signed';
-  for (const [k, v] of Object.entries(merged.attributeMapping ?? {})) if (typeof v !== 'string' || v.length > 512) problems[`attributeMapping.${k}`] = 'must be an attribute name';
+    if (merged.oidcClientAuth !== 'private_key_jwt' && !merged.oidcClientSecret)
+      problems.oidcClientSecret = 'is required';
+    if (
+      !/(^|\s)openid(\s|$)/.test(merged.oidcScopes ?? 'openid') ||
+      (merged.oidcScopes ?? '').length > 512 ||
+      !/^[\x21-\x7e ]*$/.test(merged.oidcScopes ?? '')
+    )
+      problems.oidcScopes = 'must be space-separated scopes including openid';
+  } else if (!(certs ?? current?.certificates ?? []).length)
+    problems.certificates =
+      problems.certificates ?? 'at least one signing certificate of the identity provider is required';
+  if (merged.wantResponseSigned === false && merged.wantAssertionSigned === false)
+    problems.wantAssertionSigned = 'the response or the assertion (or both) must be signed';
+  for (const [k, v] of Object.entries(merged.attributeMapping ?? {}))
+    if (typeof v !== 'string' || v.length > 512) problems[`attributeMapping.${k}`] = 'must be an attribute name';
   const domains = emailDomains(problems, input.emailDomains);
-  if (input.linkingMode !== undefined && !(LINKING_MODES as readonly string[]).includes(input.linkingMode)) problems.linkingMode = `must be one of ${LINKING_MODES.join(', ')}`;
+  if (input.linkingMode !== undefined && !(LINKING_MODES as readonly string[]).includes(input.linkingMode))
+    problems.linkingMode = `must be one of ${LINKING_MODES.join(', ')}`;
   if (Object.keys(problems).length) throw new ValidationError(problems);
   if (domains) await checkDomainsFree(store, domains, existingId);
   const data = { ...input, ...(certs && { certificates: certs }), ...(domains && { emailDomains: domains }) };
   try {
-    return existingId ? await store.identityProviders.update(existingId, data) : await store.identityProviders.create(data as Parameters<TenantStore['identityProviders']['create']>[0]);
+    return existingId
+      ? await store.identityProviders.update(existingId, data)
+      : await store.identityProviders.create(data as Parameters<TenantStore['identityProviders']['create']>[0]);
   } catch (err) {
-    if ((err as { code?: string }).code === 'P2002') throw new AppError('idp_exists', `an identity provider with entity ID "${merged.entityId}" is already registered`);
+    if ((err as { code?: string }).code === 'P2002')
+      throw new AppError(
+        'idp_exists',
+        `an identity provider with entity ID "${merged.entityId}" is already registered`,
+      );
     throw err;
   }
 }
 
-export async function saveApplication(store: TenantStore, input: ApplicationInput, existingId?: string): Promise<Application> {
+export async function saveApplication(
+  store: TenantStore,
+  input: ApplicationInput,
+  existingId?: string,
+): Promise<Application> {
   const problems: Record<string, string> = {};
   const current = existingId ? await store.applications.findById(existingId) : null;
   const merged = { ...current, ...input };
@@ -118,8 +168,11 @@ export async function saveApplication(store: TenantStore, input: ApplicationInpu
   if (!merged.acsUrls?.length) problems.acsUrls = 'at least one assertion consumer service URL is required';
   merged.acsUrls?.forEach((u, i) => checkUrl(problems, `acsUrls.${i}`, u, true));
   checkUrl(problems, 'sloUrl', merged.sloUrl, false);
-  if (merged.nameIdFormat && !NAMEID_FORMATS.includes(merged.nameIdFormat)) problems.nameIdFormat = `must be one of ${NAMEID_FORMATS.join(', ')}`;
-  for (const a of merged.attributeRelease ?? []) if (!(RELEASABLE_ATTRIBUTES as readonly string[]).includes(a)) problems.attributeRelease = `unknown attribute "${a}"; choose from ${RELEASABLE_ATTRIBUTES.join(', ')}`;
+  if (merged.nameIdFormat && !NAMEID_FORMATS.includes(merged.nameIdFormat))
+    problems.nameIdFormat = `must be one of ${NAMEID_FORMATS.join(', ')}`;
+  for (const a of merged.attributeRelease ?? [])
+    if (!(RELEASABLE_ATTRIBUTES as readonly string[]).includes(a))
+      problems.attributeRelease = `unknown attribute "${a}"; choose from ${RELEASABLE_ATTRIBUTES.join(', ')}`;
   let certificate: string | null | undefined = input.certificate;
   if (input.certificate) {
     try {
@@ -129,15 +182,24 @@ export async function saveApplication(store: TenantStore, input: ApplicationInpu
     }
   }
   // An explicit null clears the stored certificate, so only an absent one falls back to it.
-  if ((merged.wantAuthnRequestsSigned || merged.encryptAssertion) && !(certificate !== undefined ? certificate : current?.certificate)) problems.certificate = 'is required to verify signed requests or encrypt assertions';
-  if (merged.defaultRelayState && merged.defaultRelayState.length > 1024) problems.defaultRelayState = 'must be at most 1024 characters';
-  if (merged.primaryIdpId && !(await store.identityProviders.findById(merged.primaryIdpId))) problems.primaryIdpId = 'is not an identity provider of this organisation';
+  if (
+    (merged.wantAuthnRequestsSigned || merged.encryptAssertion) &&
+    !(certificate !== undefined ? certificate : current?.certificate)
+  )
+    problems.certificate = 'is required to verify signed requests or encrypt assertions';
+  if (merged.defaultRelayState && merged.defaultRelayState.length > 1024)
+    problems.defaultRelayState = 'must be at most 1024 characters';
+  if (merged.primaryIdpId && !(await store.identityProviders.findById(merged.primaryIdpId)))
+    problems.primaryIdpId = 'is not an identity provider of this organisation';
   if (Object.keys(problems).length) throw new ValidationError(problems);
   const data = { ...input, ...(certificate !== undefined && { certificate }) };
   try {
-    return existingId ? await store.applications.update(existingId, data) : await store.applications.create(data as Parameters<TenantStore['applications']['create']>[0]);
+    return existingId
+      ? await store.applications.update(existingId, data)
+      : await store.applications.create(data as Parameters<TenantStore['applications']['create']>[0]);
   } catch (err) {
-    if ((err as { code?: string }).code === 'P2002') throw new AppError('app_exists', `an application with entity ID "${merged.entityId}" is already registered`);
+    if ((err as { code?: string }).code === 'P2002')
+      throw new AppError('app_exists', `an application with entity ID "${merged.entityId}" is already registered`);
     throw err;
   }
 }
@@ -149,6 +211,15 @@ export function changedFields<T extends object>(input: object, before: T, after:
 
 /** For the security settings among `changed`, their old and new values: the audit line then says what a trust
  *  decision was changed from and to, not only that it changed. */
-export function settingChanges<T extends object>(changed: string[], before: T, after: T, settings: readonly (keyof T & string)[]): Record<string, { from: unknown; to: unknown }> {
-  return Object.fromEntries(changed.filter((k) => (settings as readonly string[]).includes(k)).map((k) => [k, { from: before[k as keyof T], to: after[k as keyof T] }]));
+export function settingChanges<T extends object>(
+  changed: string[],
+  before: T,
+  after: T,
+  settings: readonly (keyof T & string)[],
+): Record<string, { from: unknown; to: unknown }> {
+  return Object.fromEntries(
+    changed
+      .filter((k) => (settings as readonly string[]).includes(k))
+      .map((k) => [k, { from: before[k as keyof T], to: after[k as keyof T] }]),
+  );
 }

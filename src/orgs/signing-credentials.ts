@@ -6,7 +6,11 @@ import { generateSigningCredential } from '../saml/certificates.ts';
 import type { TenantStore } from '../store/store.ts';
 import type { KeyStatus, SigningKeyRow } from '../store/signing-keys.ts';
 
-export interface SigningCredential { keyId: string; privateKeyPem: string; certificatePem: string }
+export interface SigningCredential {
+  keyId: string;
+  privateKeyPem: string;
+  certificatePem: string;
+}
 
 const sealContext = (orgId: string, keyId: string) => `signing-key:${orgId}:${keyId}`;
 

@@ -21,12 +21,16 @@ export type SpMetadataSource = { xml: string; url?: undefined } | { url: string;
 
 /** Reads SP metadata from a document or a URL. Problems are reported under `field` (the form or API field the
  *  admin used), so they appear next to what they typed or uploaded. */
-export async function spMetadataInput(source: SpMetadataSource, opts: { allowPrivate: boolean; field: string }): Promise<ApplicationInput> {
+export async function spMetadataInput(
+  source: SpMetadataSource,
+  opts: { allowPrivate: boolean; field: string },
+): Promise<ApplicationInput> {
   try {
     const xml = source.xml ?? (await fetchMetadata(source.url!, { allowPrivate: opts.allowPrivate }));
     return applicationFromSpMetadata(parseSpMetadata(xml));
   } catch (err) {
-    if (err instanceof ValidationError) throw new ValidationError({ [opts.field]: Object.values(err.fields).join('; ') });
+    if (err instanceof ValidationError)
+      throw new ValidationError({ [opts.field]: Object.values(err.fields).join('; ') });
     throw err;
   }
 }

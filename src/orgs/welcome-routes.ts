@@ -21,26 +21,47 @@ export async function welcomeRoutes(app: FastifyInstance, { ctx }: { ctx: AppCon
   app.get('/', async (request, reply) => {
     if (request.tenant) return reply.redirect('/login');
     if ((await ctx.store.organizations.count()) > 0) return page(request, reply, 'root', base);
-    if (!fromLoopback(request, ctx)) throw new AppError('setup_loopback_only', 'The first organisation can only be created from a browser on the server itself (http://localhost), or with the CLI: npm run cli -- org create.');
+    if (!fromLoopback(request, ctx))
+      throw new AppError(
+        'setup_loopback_only',
+        'The first organisation can only be created from a browser on the server itself (http://localhost), or with the CLI: npm run cli -- org create.',
+      );
     return page(request, reply, 'welcome', base);
   });
 
   app.post<{ Body: Record<string, string> }>('/', async (request, reply) => {
     if (request.tenant) throw new AppError('not_found', 'Nothing to post here.');
-    if (!fromLoopback(request, ctx)) throw new AppError('setup_loopback_only', 'The first organisation can only be created from a browser on the server itself.');
+    if (!fromLoopback(request, ctx))
+      throw new AppError(
+        'setup_loopback_only',
+        'The first organisation can only be created from a browser on the server itself.',
+      );
     const body = request.body ?? {};
-    const values = { name: String(body.name ?? ''), slug: String(body.slug ?? '').trim(), adminEmail: String(body.adminEmail ?? '').trim() };
+    const values = {
+      name: String(body.name ?? ''),
+      slug: String(body.slug ?? '').trim(),
+      adminEmail: String(body.adminEmail ?? '').trim(),
+    };
     const asked = { ...values, operator: body.operator === 'yes' };
     const password = String(body.adminPassword ?? '');
     try {
-      const created = await ctx.organizations.create({ ...values, ...(password && { adminPassword: password }) }, 'welcome-page', { onlyIfNoneExist: true });
+      const created = await ctx.organizations.create(
+        { ...values, ...(password && { adminPassword: password }) },
+        'welcome-page',
+        { onlyIfNoneExist: true },
+      );
       request.log.info({ org: created.org.slug }, 'first organisation created from the welcome page');
       // The first operator may come with the first organisation (the same address); later ones only from the CLI.
-      const operator = body.operator === 'yes' && (await ctx.store.platform.admins.count()) === 0 ? await createOperator(ctx, values.adminEmail, 'welcome-page') : null;
+      const operator =
+        body.operator === 'yes' && (await ctx.store.platform.admins.count()) === 0
+          ? await createOperator(ctx, values.adminEmail, 'welcome-page')
+          : null;
       return page(request, reply, 'welcome-done', { created, operator });
     } catch (err) {
-      if (err instanceof ValidationError) return page(request, reply, 'welcome', { ...base, values: asked, errors: err.fields }, 400);
-      if (err instanceof AppError && err.code === 'slug_taken') return page(request, reply, 'welcome', { ...base, values: asked, errors: { slug: 'is already taken' } }, 409);
+      if (err instanceof ValidationError)
+        return page(request, reply, 'welcome', { ...base, values: asked, errors: err.fields }, 400);
+      if (err instanceof AppError && err.code === 'slug_taken')
+        return page(request, reply, 'welcome', { ...base, values: asked, errors: { slug: 'is already taken' } }, 409);
       throw err;
     }
   });

@@ -21,9 +21,22 @@ export function groupOf(method: string, route: string | undefined): Group | null
   if (!route) return null;
   if (method === 'POST' && route === '/flow/:id/mfa') return 'mfa';
   // The operator's sign-in (orgs/operator-routes.ts) is the same sign-in on the root host: the same tight limit.
-  if (method === 'POST' && (route === '/admin/login' || route === '/admin/login/totp' || route === '/operator/login' || route === '/operator/login/totp')) return 'adminLogin';
+  if (
+    method === 'POST' &&
+    (route === '/admin/login' ||
+      route === '/admin/login/totp' ||
+      route === '/operator/login' ||
+      route === '/operator/login/totp')
+  )
+    return 'adminLogin';
   if (route === '/api' || route.startsWith('/api/') || route.startsWith('/scim/')) return 'api'; // SCIM clients count as API clients
-  if (route === '/saml/idp/sso' || route === '/saml/sp/acs' || route.startsWith('/flow/') || route === '/apps/:appId/launch') return 'login';
+  if (
+    route === '/saml/idp/sso' ||
+    route === '/saml/sp/acs' ||
+    route.startsWith('/flow/') ||
+    route === '/apps/:appId/launch'
+  )
+    return 'login';
   return null;
 }
 
@@ -36,11 +49,20 @@ export function addressKey(ip: string): string {
   const [head, tail] = ip.toLowerCase().split('%')[0].split('::');
   const left = head ? head.split(':') : [];
   const right = tail !== undefined && tail !== '' ? tail.split(':') : [];
-  const groups = tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  const groups =
+    tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
-const PER_ADDRESS: Record<Group, keyof RateLimits> = { login: 'loginPerMinute', mfa: 'mfaPerMinute', adminLogin: 'adminLoginPerMinute', api: 'apiPerMinute' };
+const PER_ADDRESS: Record<Group, keyof RateLimits> = {
+  login: 'loginPerMinute',
+  mfa: 'mfaPerMinute',
+  adminLogin: 'adminLoginPerMinute',
+  api: 'apiPerMinute',
+};
 
 export const rateLimitPlugin = fp(async (app: FastifyInstance, { ctx }: { ctx: AppContext }) => {
   const limits = ctx.config.rateLimits;
@@ -53,7 +75,11 @@ export const rateLimitPlugin = fp(async (app: FastifyInstance, { ctx }: { ctx: A
     let check: Check | null = null;
     await app.register(async (scope) => {
       await scope.register(rateLimit, {
-        global: false, max, timeWindow: WINDOW_MS, keyGenerator: key, cache: 10_000,
+        global: false,
+        max,
+        timeWindow: WINDOW_MS,
+        keyGenerator: key,
+        cache: 10_000,
         ...(redis && { redis, nameSpace: `${ctx.config.redisKeyPrefix}rate:${name}:` }),
         // Redis not answering: let the request through (it fails on its own if it needs Redis) rather than lock
         // everybody out.
@@ -65,7 +91,8 @@ export const rateLimitPlugin = fp(async (app: FastifyInstance, { ctx }: { ctx: A
   }
 
   const perAddress = {} as Record<Group, Check | null>;
-  for (const group of Object.keys(PER_ADDRESS) as Group[]) perAddress[group] = await counter(group, limits[PER_ADDRESS[group]], (r) => addressKey(r.ip));
+  for (const group of Object.keys(PER_ADDRESS) as Group[])
+    perAddress[group] = await counter(group, limits[PER_ADDRESS[group]], (r) => addressKey(r.ip));
   // Registered after the tenant plugin (app.ts): the organisation is the one of the Host, an unknown one already refused.
   const perOrganization = await counter('org', limits.orgPerMinute, (r) => r.tenant?.org.slug ?? '');
 
@@ -78,7 +105,11 @@ export const rateLimitPlugin = fp(async (app: FastifyInstance, { ctx }: { ctx: A
       if (!outcome.isAllowed && outcome.isExceeded) {
         const seconds = Math.max(1, outcome.ttlInSeconds);
         reply.header('retry-after', String(seconds));
-        throw new AppError('rate_limited', `Too many requests. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`, { retryAfterSeconds: seconds });
+        throw new AppError(
+          'rate_limited',
+          `Too many requests. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`,
+          { retryAfterSeconds: seconds },
+        );
       }
     }
   });

@@ -15,7 +15,9 @@ const ignore = () => {};
 // @fastify/helmet re-exports helmet's CSP middleware (which validates every directive value), but its type
 // declarations leave that export out of the default import.
 type CspMiddleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
-const { contentSecurityPolicy } = helmet as unknown as { contentSecurityPolicy: (o: { useDefaults: boolean; directives: Record<string, string[]> }) => CspMiddleware };
+const { contentSecurityPolicy } = helmet as unknown as {
+  contentSecurityPolicy: (o: { useDefaults: boolean; directives: Record<string, string[]> }) => CspMiddleware;
+};
 
 export const securityHeadersPlugin = fp(async (app: FastifyInstance, opts: { https: boolean }) => {
   await app.register(helmet, {

@@ -9,7 +9,11 @@ import type { Organization } from '../store/organizations.ts';
 import type { TenantStore } from '../store/store.ts';
 import { orgUrls, type OrgUrls } from '../orgs/urls.ts';
 
-export interface Tenant { org: Organization; store: TenantStore; urls: OrgUrls }
+export interface Tenant {
+  org: Organization;
+  store: TenantStore;
+  urls: OrgUrls;
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -42,7 +46,11 @@ export function hostHeaderCount(rawHeaders: readonly string[]): number {
  *  that the "suspended" page itself shows. */
 const SUSPENDED_STILL_ANSWERS = new Set(['/saml/idp/sso', '/branding/logo']);
 
-export const suspendedError = (name: string) => new AppError('organization_suspended', `${name} is suspended by the operator of this service: sign-in, its applications and the admin console are unavailable until it is resumed.`);
+export const suspendedError = (name: string) =>
+  new AppError(
+    'organization_suspended',
+    `${name} is suspended by the operator of this service: sign-in, its applications and the admin console are unavailable until it is resumed.`,
+  );
 
 /** Routes that answer on any Host (load balancer probes do not send a tenant host). */
 const HOST_INDEPENDENT = new Set(['/healthz', '/readyz', '/metrics']);
@@ -52,12 +60,17 @@ export const tenantPlugin = fp(async (app: FastifyInstance, { ctx }: { ctx: AppC
   app.addHook('onRequest', async (request: FastifyRequest) => {
     // Node keeps the first of several Host headers and drops the rest; a proxy in front may have routed, cached or
     // checked by another one. HTTP/1.1 says such a request gets 400 (RFC 9112 3.2), on every path.
-    if (hostHeaderCount(request.raw.rawHeaders) > 1) throw new AppError('duplicate_host', 'The request carries more than one Host header.');
+    if (hostHeaderCount(request.raw.rawHeaders) > 1)
+      throw new AppError('duplicate_host', 'The request carries more than one Host header.');
     const path = request.url.split('?')[0];
     if (HOST_INDEPENDENT.has(path)) return;
     const match = matchHost(request.host, ctx.config.baseDomain);
     if (match.kind === 'root') return;
-    if (match.kind === 'unknown') throw new AppError('unknown_host', `This address is not served here. Organisations live at <name>.${ctx.config.baseDomain}.`);
+    if (match.kind === 'unknown')
+      throw new AppError(
+        'unknown_host',
+        `This address is not served here. Organisations live at <name>.${ctx.config.baseDomain}.`,
+      );
     const org = await ctx.store.organizations.findBySlug(match.slug);
     if (!org) throw new AppError('unknown_organization', `There is no organisation called "${match.slug}" here.`);
     request.tenant = { org, store: ctx.store.forOrg(org.id), urls: orgUrls(ctx.config, org.slug) };
@@ -69,6 +82,7 @@ export const tenantPlugin = fp(async (app: FastifyInstance, { ctx }: { ctx: AppC
 
 /** For routes that only make sense on an organisation's host. */
 export function requireTenant(request: FastifyRequest): Tenant {
-  if (!request.tenant) throw new AppError('not_found', 'This page belongs to an organisation: open it on your organisation\'s address.');
+  if (!request.tenant)
+    throw new AppError('not_found', "This page belongs to an organisation: open it on your organisation's address.");
   return request.tenant;
 }

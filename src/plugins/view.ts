@@ -11,9 +11,21 @@ import { cspNonce } from './content-security-policy.ts';
 
 export const TEMPLATES_DIR = join(PROJECT_ROOT, 'templates');
 
-export interface Branding { name: string; logoUrl: string | null; primaryColor: string; accentColor: string; loginMessage: string | null }
+export interface Branding {
+  name: string;
+  logoUrl: string | null;
+  primaryColor: string;
+  accentColor: string;
+  loginMessage: string | null;
+}
 
-const DEFAULT_BRANDING: Branding = { name: 'SAML Broker', logoUrl: null, primaryColor: '#1f4fd1', accentColor: '#0f172a', loginMessage: null };
+const DEFAULT_BRANDING: Branding = {
+  name: 'SAML Broker',
+  logoUrl: null,
+  primaryColor: '#1f4fd1',
+  accentColor: '#0f172a',
+  loginMessage: null,
+};
 const COLOR = /^#[0-9a-f]{6}$/i;
 
 export function brandingFor(request: FastifyRequest): Branding {
@@ -37,10 +49,21 @@ export const viewPlugin = fp(async (app: FastifyInstance, opts: { production: bo
 
 /** Renders a full page with the tenant's branding. `status` defaults to 200. `nonce` goes on every inline <script>
  *  and <style>: the page's Content-Security-Policy runs nothing else. */
-export function page(request: FastifyRequest, reply: FastifyReply, template: string, data: Record<string, unknown> = {}, status = 200) {
+export function page(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  template: string,
+  data: Record<string, unknown> = {},
+  status = 200,
+) {
   return reply
     .code(status)
     .header('content-type', 'text/html; charset=utf-8')
     .header('cache-control', 'no-store')
-    .viewAsync(`${template}.eta`, { brand: brandingFor(request), requestId: request.id, nonce: cspNonce(reply), ...data });
+    .viewAsync(`${template}.eta`, {
+      brand: brandingFor(request),
+      requestId: request.id,
+      nonce: cspNonce(reply),
+      ...data,
+    });
 }

@@ -22,25 +22,49 @@ export function appPolicy(app: Application): AppPolicy {
   const stored = storedRules(app.policy);
   const rules = stored === 'invalid' ? [] : stored;
   const toggle = rules.find((r) => r.id === TWO_FACTOR_RULE_ID);
-  return { valid: stored !== 'invalid', rules, twoFactor: twoFactorEnabled(rules), rememberDeviceDays: toggle?.rememberDeviceDays ?? 0 };
+  return {
+    valid: stored !== 'invalid',
+    rules,
+    twoFactor: twoFactorEnabled(rules),
+    rememberDeviceDays: toggle?.rememberDeviceDays ?? 0,
+  };
 }
 
-async function persist(store: TenantStore, app: Application, rules: PolicyRule[], change: string, by: ChangeBy): Promise<AppPolicy> {
+async function persist(
+  store: TenantStore,
+  app: Application,
+  rules: PolicyRule[],
+  change: string,
+  by: ChangeBy,
+): Promise<AppPolicy> {
   const saved = await store.applications.update(app.id, { policy: rules });
-  await store.audit.record({ type: 'policy.updated', actor: by.actor, appId: app.id, at: by.at, details: { change, rules: rules.length, twoFactor: twoFactorEnabled(rules) } });
+  await store.audit.record({
+    type: 'policy.updated',
+    actor: by.actor,
+    appId: app.id,
+    at: by.at,
+    details: { change, rules: rules.length, twoFactor: twoFactorEnabled(rules) },
+  });
   return appPolicy(saved);
 }
 
 /** Indexes of rules that can never decide because an earlier rule without conditions matches everyone (for
  *  example a deny rule added below the one-click 2-factor rule). */
 export function unreachableRules(rules: Pick<PolicyRule, 'conditions'>[]): number[] {
-  const catchAll = rules.findIndex((r) => !Object.values(r.conditions ?? {}).some((v) => (Array.isArray(v) ? v.length : v !== undefined)));
+  const catchAll = rules.findIndex(
+    (r) => !Object.values(r.conditions ?? {}).some((v) => (Array.isArray(v) ? v.length : v !== undefined)),
+  );
   return catchAll < 0 ? [] : rules.map((_, i) => i).filter((i) => i > catchAll);
 }
 
 /** Replaces the rule list (order matters: the first matching rule decides). Throws ValidationError with
  *  `rules.<index>.<field>` keys. */
-export async function saveAppPolicy(store: TenantStore, app: Application, rules: unknown, by: ChangeBy): Promise<AppPolicy> {
+export async function saveAppPolicy(
+  store: TenantStore,
+  app: Application,
+  rules: unknown,
+  by: ChangeBy,
+): Promise<AppPolicy> {
   // Both checks run, so the admin sees every problem at once.
   let parsed: PolicyRule[] | null = null;
   let problems: Record<string, string> = {};
@@ -66,16 +90,36 @@ async function unknownIdps(store: TenantStore, app: Application, rules: unknown)
   (Array.isArray(rules) ? rules : []).forEach((r, i) => {
     const ids: unknown = (r as { conditions?: { idpIds?: unknown } } | null)?.conditions?.idpIds;
     const unknown = (Array.isArray(ids) ? ids : []).filter((id) => typeof id === 'string' && !known.has(id));
-    if (unknown.length) problems[`rules.${i}.conditions.idpIds`] = `${unknown.join(', ')} is not an identity provider of this organisation`;
+    if (unknown.length)
+      problems[`rules.${i}.conditions.idpIds`] =
+        `${unknown.join(', ')} is not an identity provider of this organisation`;
   });
   return problems;
 }
 
 /** The guides' "Enable 2-Factor Authentication" switch. */
-export async function setAppTwoFactor(store: TenantStore, app: Application, opts: { enabled: boolean; rememberDeviceDays?: number }, by: ChangeBy): Promise<AppPolicy> {
+export async function setAppTwoFactor(
+  store: TenantStore,
+  app: Application,
+  opts: { enabled: boolean; rememberDeviceDays?: number },
+  by: ChangeBy,
+): Promise<AppPolicy> {
   const days = opts.rememberDeviceDays ?? 0;
-  if (!Number.isInteger(days) || days < 0 || days > MAX_REMEMBER_DEVICE_DAYS) throw new ValidationError({ rememberDeviceDays: `must be a whole number of days from 0 to ${MAX_REMEMBER_DEVICE_DAYS}` });
+  if (!Number.isInteger(days) || days < 0 || days > MAX_REMEMBER_DEVICE_DAYS)
+    throw new ValidationError({
+      rememberDeviceDays: `must be a whole number of days from 0 to ${MAX_REMEMBER_DEVICE_DAYS}`,
+    });
   const current = storedRules(app.policy);
-  if (current === 'invalid') throw new AppError('policy_invalid', 'The stored rules of this app cannot be read; replace them with a valid rule list first.');
-  return persist(store, app, setTwoFactor(current, opts.enabled, days), opts.enabled ? 'two_factor_on' : 'two_factor_off', by);
+  if (current === 'invalid')
+    throw new AppError(
+      'policy_invalid',
+      'The stored rules of this app cannot be read; replace them with a valid rule list first.',
+    );
+  return persist(
+    store,
+    app,
+    setTwoFactor(current, opts.enabled, days),
+    opts.enabled ? 'two_factor_on' : 'two_factor_off',
+    by,
+  );
 }

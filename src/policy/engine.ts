@@ -11,10 +11,24 @@ export interface PolicySubject {
 
 export type PolicyDecision =
   | { action: 'allow'; rule: MatchedRule | null }
-  | { action: 'deny'; code: 'user_disabled' | 'policy_denied' | 'policy_invalid'; message: string; rule: MatchedRule | null }
-  | { action: 'require_totp'; freshFactor: boolean; rememberDeviceDays: number; secondFactor: SecondFactorLevel; rule: MatchedRule };
+  | {
+      action: 'deny';
+      code: 'user_disabled' | 'policy_denied' | 'policy_invalid';
+      message: string;
+      rule: MatchedRule | null;
+    }
+  | {
+      action: 'require_totp';
+      freshFactor: boolean;
+      rememberDeviceDays: number;
+      secondFactor: SecondFactorLevel;
+      rule: MatchedRule;
+    };
 
-export interface MatchedRule { index: number; id: string }
+export interface MatchedRule {
+  index: number;
+  id: string;
+}
 
 const DEFAULT_DENY = 'Your organisation does not allow you to sign in to this application.';
 
@@ -35,13 +49,33 @@ function matches(rule: PolicyRule, s: PolicySubject): boolean {
 
 export function evaluatePolicy(rules: PolicyRule[] | 'invalid', subject: PolicySubject): PolicyDecision {
   // A disabled user never gets in, whatever the rules say.
-  if (subject.user.status !== 'active') return { action: 'deny', code: 'user_disabled', message: 'Your account is disabled. Ask your administrator.', rule: null };
-  if (rules === 'invalid') return { action: 'deny', code: 'policy_invalid', message: 'This application\'s sign-in policy cannot be read. Ask your administrator.', rule: null };
+  if (subject.user.status !== 'active')
+    return {
+      action: 'deny',
+      code: 'user_disabled',
+      message: 'Your account is disabled. Ask your administrator.',
+      rule: null,
+    };
+  if (rules === 'invalid')
+    return {
+      action: 'deny',
+      code: 'policy_invalid',
+      message: "This application's sign-in policy cannot be read. Ask your administrator.",
+      rule: null,
+    };
   for (const [index, rule] of rules.entries()) {
     if (!matches(rule, subject)) continue;
     const matched = { index, id: rule.id };
-    if (rule.action === 'deny') return { action: 'deny', code: 'policy_denied', message: rule.message || DEFAULT_DENY, rule: matched };
-    if (rule.action === 'require_totp') return { action: 'require_totp', freshFactor: !!rule.freshFactor, rememberDeviceDays: rule.rememberDeviceDays ?? 0, secondFactor: rule.secondFactor ?? 'totp', rule: matched };
+    if (rule.action === 'deny')
+      return { action: 'deny', code: 'policy_denied', message: rule.message || DEFAULT_DENY, rule: matched };
+    if (rule.action === 'require_totp')
+      return {
+        action: 'require_totp',
+        freshFactor: !!rule.freshFactor,
+        rememberDeviceDays: rule.rememberDeviceDays ?? 0,
+        secondFactor: rule.secondFactor ?? 'totp',
+        rule: matched,
+      };
     return { action: 'allow', rule: matched };
   }
   return { action: 'allow', rule: null };

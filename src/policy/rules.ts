@@ -30,21 +30,39 @@ export interface PolicyRule {
 export const SECOND_FACTOR_LEVELS = ['totp', 'any', 'webauthn'] as const;
 export type SecondFactorLevel = (typeof SECOND_FACTOR_LEVELS)[number];
 
-const ruleSchema = z.object({
-  id: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/),
-  name: z.string().max(100).optional(),
-  conditions: z.object({
-    idpIds: z.array(z.string().min(1).max(64)).max(50).optional(),
-    groups: z.array(z.string().min(1).max(256)).max(100).optional(),
-    emailDomains: z.array(z.string().min(1).max(253).regex(/^[a-z0-9.-]+$/i, 'a domain like example.com')).max(100).optional(),
-    userStatus: z.enum(['active', 'disabled']).optional(),
-  }).strict().default({}),
-  action: z.enum(['allow', 'deny', 'require_totp']),
-  message: z.string().max(500).optional(),
-  freshFactor: z.boolean().optional(),
-  rememberDeviceDays: z.number().int().min(0).max(365).optional(),
-  secondFactor: z.enum(SECOND_FACTOR_LEVELS).optional(),
-}).strict();
+const ruleSchema = z
+  .object({
+    id: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9_-]+$/),
+    name: z.string().max(100).optional(),
+    conditions: z
+      .object({
+        idpIds: z.array(z.string().min(1).max(64)).max(50).optional(),
+        groups: z.array(z.string().min(1).max(256)).max(100).optional(),
+        emailDomains: z
+          .array(
+            z
+              .string()
+              .min(1)
+              .max(253)
+              .regex(/^[a-z0-9.-]+$/i, 'a domain like example.com'),
+          )
+          .max(100)
+          .optional(),
+        userStatus: z.enum(['active', 'disabled']).optional(),
+      })
+      .strict()
+      .default({}),
+    action: z.enum(['allow', 'deny', 'require_totp']),
+    message: z.string().max(500).optional(),
+    freshFactor: z.boolean().optional(),
+    rememberDeviceDays: z.number().int().min(0).max(365).optional(),
+    secondFactor: z.enum(SECOND_FACTOR_LEVELS).optional(),
+  })
+  .strict();
 
 export function parsePolicyRules(input: unknown): PolicyRule[] {
   const parsed = z.array(ruleSchema).max(100).safeParse(input);

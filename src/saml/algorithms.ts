@@ -20,7 +20,10 @@ const DIGEST: Record<string, { hash: string; weak: boolean }> = {
 
 export type AlgorithmVerdict = 'ok' | 'weak' | 'unknown';
 
-export function signatureAlgorithm(uri: string | null | undefined, allowSha1: boolean): { verdict: AlgorithmVerdict; hash?: string } {
+export function signatureAlgorithm(
+  uri: string | null | undefined,
+  allowSha1: boolean,
+): { verdict: AlgorithmVerdict; hash?: string } {
   const alg = uri ? SIGNATURE[uri] : undefined;
   if (!alg) return { verdict: 'unknown' };
   if (alg.weak && !allowSha1) return { verdict: 'weak' };

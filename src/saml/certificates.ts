@@ -22,10 +22,18 @@ export function generateSigningCredential(commonName: string, now = new Date(), 
   const subject = [{ name: 'commonName', value: commonName.slice(0, 64) }];
   cert.setSubject(subject);
   cert.setIssuer(subject);
-  cert.setExtensions([{ name: 'basicConstraints', cA: false }, { name: 'keyUsage', digitalSignature: true, keyEncipherment: true }]);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+  ]);
   cert.sign(forge.pki.privateKeyFromPem(privateKeyPem), forge.md.sha256.create());
   const certificatePem = forge.pki.certificateToPem(cert);
-  return { privateKeyPem, certificatePem, fingerprint: certificateFingerprint(certificatePem), notAfter: cert.validity.notAfter };
+  return {
+    privateKeyPem,
+    certificatePem,
+    fingerprint: certificateFingerprint(certificatePem),
+    notAfter: cert.validity.notAfter,
+  };
 }
 
 /** SHA-256 fingerprint of the DER certificate, uppercase hex with colons (as admin consoles show it). */

@@ -8,8 +8,12 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 export function decodeBase64(encoded: string, maxBytes: number): Buffer {
   const compact = encoded.replace(/\s+/g, '');
-  if (compact.length > Math.ceil((maxBytes * 4) / 3) + 4) throw new SamlError('saml_too_large', `The SAML message is larger than ${maxBytes} bytes.`, { encodedLength: compact.length });
-  if (!compact.length || compact.length % 4 !== 0 || !BASE64.test(compact)) throw new SamlError('saml_malformed', 'The SAML message is not valid base64.');
+  if (compact.length > Math.ceil((maxBytes * 4) / 3) + 4)
+    throw new SamlError('saml_too_large', `The SAML message is larger than ${maxBytes} bytes.`, {
+      encodedLength: compact.length,
+    });
+  if (!compact.length || compact.length % 4 !== 0 || !BASE64.test(compact))
+    throw new SamlError('saml_malformed', 'The SAML message is not valid base64.');
   return Buffer.from(compact, 'base64');
 }
 
@@ -31,12 +35,14 @@ export function decodePostBinding(encoded: string, maxBytes: number, opts: { tol
 function inflateCapped(compressed: Buffer, maxBytes: number): string {
   // The cap is the configured message limit, always: an out-of-range cap would make zlib throw a RangeError for
   // every message, which must not pass for "too large" (it once refused every compressed POST that way).
-  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1 || maxBytes > kMaxLength) throw new RangeError(`SAML inflation limit out of range: ${maxBytes}`);
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1 || maxBytes > kMaxLength)
+    throw new RangeError(`SAML inflation limit out of range: ${maxBytes}`);
   let inflated: Buffer;
   try {
     inflated = inflateRawSync(compressed, { maxOutputLength: maxBytes });
   } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new SamlError('saml_too_large', `The SAML message inflates to more than ${maxBytes} bytes.`);
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE')
+      throw new SamlError('saml_too_large', `The SAML message inflates to more than ${maxBytes} bytes.`);
     throw new SamlError('saml_malformed', 'The SAML message is neither XML nor valid DEFLATE data.');
   }
   return checkXmlText(inflated.toString('utf8'));

@@ -19,7 +19,10 @@ function endpointKey(url: string): string | null {
   const hostPort = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(authority);
   if (!hostPort) return null;
   const host = hostPort[1].toLowerCase();
-  const port = hostPort[2] === undefined || hostPort[2] === '' || hostPort[2] === DEFAULT_PORTS[scheme] ? '' : String(Number(hostPort[2]));
+  const port =
+    hostPort[2] === undefined || hostPort[2] === '' || hostPort[2] === DEFAULT_PORTS[scheme]
+      ? ''
+      : String(Number(hostPort[2]));
   return `${scheme}://${host}${port ? `:${port}` : ''}${parts[3]}`;
 }
 

@@ -6,7 +6,11 @@ import { AppError, type SamlErrorCode } from '../errors.ts';
 export type { SamlErrorCode };
 
 export class SamlError extends AppError {
-  constructor(code: SamlErrorCode, message: string, public readonly diagnosis: Record<string, unknown> = {}) {
+  constructor(
+    code: SamlErrorCode,
+    message: string,
+    public readonly diagnosis: Record<string, unknown> = {},
+  ) {
     super(code, message);
     this.name = 'SamlError';
   }

@@ -34,7 +34,12 @@ export interface ReceivedLogoutResponse {
 }
 
 /** Decodes and reads a logout message; `param` says which one the binding carried. */
-export async function parseLogoutMessage(input: { binding: Binding; param: SamlParam; message: string; maxBytes: number }): Promise<ReceivedLogoutRequest | ReceivedLogoutResponse> {
+export async function parseLogoutMessage(input: {
+  binding: Binding;
+  param: SamlParam;
+  message: string;
+  maxBytes: number;
+}): Promise<ReceivedLogoutRequest | ReceivedLogoutResponse> {
   const expected = input.param === 'SAMLRequest' ? 'LogoutRequest' : 'LogoutResponse';
   const { root, issuer } = await readProtocolMessage({ ...input, expected });
   const attr = (name: string) => root.getAttribute(name) || undefined;
@@ -44,14 +49,25 @@ export async function parseLogoutMessage(input: { binding: Binding; param: SamlP
     const top = firstChild(firstChild(root, NS.samlp, 'Status')!, NS.samlp, 'StatusCode')!;
     const sub = firstChild(top, NS.samlp, 'StatusCode');
     const strip = (v: string | null) => (v ?? '').replace(STATUS, '');
-    return { kind: 'response', id, issuer, destination: attr('Destination'), inResponseTo: attr('InResponseTo'), status: strip(top.getAttribute('Value')), ...(sub && { subStatus: strip(sub.getAttribute('Value')) }) };
+    return {
+      kind: 'response',
+      id,
+      issuer,
+      destination: attr('Destination'),
+      inResponseTo: attr('InResponseTo'),
+      status: strip(top.getAttribute('Value')),
+      ...(sub && { subStatus: strip(sub.getAttribute('Value')) }),
+    };
   }
   // An EncryptedID cannot name a session we can find without decrypting; we never ask apps to encrypt NameIDs.
   const nameIdEl = firstChild(root, NS.saml, 'NameID');
   if (!nameIdEl) throw new SamlError('saml_missing_name_id', 'The logout request carries no NameID.');
   const notOnOrAfter = attr('NotOnOrAfter');
   return {
-    kind: 'request', id, issuer, destination: attr('Destination'),
+    kind: 'request',
+    id,
+    issuer,
+    destination: attr('Destination'),
     ...(notOnOrAfter && { notOnOrAfter: new Date(notOnOrAfter) }),
     nameId: strictText(nameIdEl, 'NameID'),
     nameIdFormat: nameIdEl.getAttribute('Format') || undefined,
@@ -60,9 +76,21 @@ export async function parseLogoutMessage(input: { binding: Binding; param: SamlP
 }
 
 const instant = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-const PROTOCOL_NS = 'xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"';
+const PROTOCOL_NS =
+  'xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"';
 
-export function logoutRequestXml(m: { id?: string; issuer: string; destination: string; now: Date; nameId: string; nameIdFormat?: string | null; nameQualifier?: string | null; spNameQualifier?: string | null; sessionIndex?: string | null; validSeconds?: number }): { id: string; xml: string } {
+export function logoutRequestXml(m: {
+  id?: string;
+  issuer: string;
+  destination: string;
+  now: Date;
+  nameId: string;
+  nameIdFormat?: string | null;
+  nameQualifier?: string | null;
+  spNameQualifier?: string | null;
+  sessionIndex?: string | null;
+  validSeconds?: number;
+}): { id: string; xml: string } {
   const id = m.id ?? newSamlId();
   const notOnOrAfter = new Date(m.now.getTime() + (m.validSeconds ?? 300) * 1000);
   const xml =
@@ -76,7 +104,14 @@ export function logoutRequestXml(m: { id?: string; issuer: string; destination: 
 
 /** PartialLogout is a second-level code under Success (the responder did log the session out, not all of it);
  *  UnknownPrincipal and RequestDenied sit under Requester. */
-export function logoutResponseXml(m: { issuer: string; destination: string; now: Date; inResponseTo: string; status: LogoutStatus; message?: string }): { id: string; xml: string } {
+export function logoutResponseXml(m: {
+  issuer: string;
+  destination: string;
+  now: Date;
+  inResponseTo: string;
+  status: LogoutStatus;
+  message?: string;
+}): { id: string; xml: string } {
   const id = newSamlId();
   const top = m.status === 'Success' || m.status === 'PartialLogout' ? 'Success' : 'Requester';
   const sub = m.status === 'Success' ? '' : `<samlp:StatusCode Value="${STATUS}${m.status}"/>`;

@@ -5,7 +5,14 @@
 import { dirname, join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ParseOption, XmlDocument, XsdValidator, xmlCleanupInputProvider, xmlRegisterInputProvider, type XmlInputProvider } from 'libxml2-wasm';
+import {
+  ParseOption,
+  XmlDocument,
+  XsdValidator,
+  xmlCleanupInputProvider,
+  xmlRegisterInputProvider,
+  type XmlInputProvider,
+} from 'libxml2-wasm';
 import { fsInputProviders } from 'libxml2-wasm/lib/nodejs.mjs';
 import { PROJECT_ROOT } from '../project-root.ts';
 
@@ -15,8 +22,10 @@ import { PROJECT_ROOT } from '../project-root.ts';
  * (`npm run build` copies the folder there, tsc alone does not); a build made by tsc alone, run from a checkout,
  * reads the source folder.
  */
-export const SAML_SCHEMA_DIR = [fileURLToPath(new URL('./schemas', import.meta.url)), join(PROJECT_ROOT, 'src/saml/schemas')]
-  .find((dir) => existsSync(join(dir, 'saml-schema-protocol-2.0.xsd'))) ?? fileURLToPath(new URL('./schemas', import.meta.url));
+export const SAML_SCHEMA_DIR =
+  [fileURLToPath(new URL('./schemas', import.meta.url)), join(PROJECT_ROOT, 'src/saml/schemas')].find((dir) =>
+    existsSync(join(dir, 'saml-schema-protocol-2.0.xsd')),
+  ) ?? fileURLToPath(new URL('./schemas', import.meta.url));
 
 const DOCTYPE = /<!DOCTYPE/i;
 // Defence in depth behind the DOCTYPE refusal. The string reaches libxml2 as UTF-8 whatever its XML declaration
@@ -28,10 +37,14 @@ const MESSAGE_PARSE = { encoding: 'utf-8', option: ParseOption.XML_PARSE_NONET |
 const wellFormedUnicode = (text: string) => (text as unknown as { isWellFormed(): boolean }).isWellFormed();
 
 /** Synchronous validator: throws an Error carrying libxml2's reasons. */
-export interface XsdValidatorHandle { validate(xml: string): void }
+export interface XsdValidatorHandle {
+  validate(xml: string): void;
+}
 
 /** The samlify `setSchemaValidator` contract: resolves when valid, rejects with the reason otherwise. */
-export interface SchemaValidator { validate(xml: string): Promise<string> }
+export interface SchemaValidator {
+  validate(xml: string): Promise<string>;
+}
 
 /**
  * Schemas import each other by W3C/OASIS URLs. Those are resolved to local files with the same name, looked up in
@@ -54,7 +67,8 @@ function localSchemaProvider(dirs: string[]): XmlInputProvider {
 export function createXsdValidator(mainXsdPath: string, searchDirs: string[] = [SAML_SCHEMA_DIR]): XsdValidatorHandle {
   // File access is enabled only while the schema and its imports load, never while messages are parsed.
   // (xmlCleanupInputProvider drops every registered provider: nothing else in this process registers one.)
-  if (!xmlRegisterInputProvider(localSchemaProvider([dirname(mainXsdPath), ...searchDirs]))) throw new Error('libxml2 refused the schema input provider');
+  if (!xmlRegisterInputProvider(localSchemaProvider([dirname(mainXsdPath), ...searchDirs])))
+    throw new Error('libxml2 refused the schema input provider');
   let validator: XsdValidator;
   try {
     const schemaDoc = XmlDocument.fromBuffer(readFileSync(mainXsdPath), { url: mainXsdPath });
@@ -75,7 +89,9 @@ export function createXsdValidator(mainXsdPath: string, searchDirs: string[] = [
         // library's JavaScript loop (fromString), which cost a tenth of the validation of a 5 KB Response. A string
         // with a lone surrogate (never one decoded from the wire) still goes the library's way, so libxml2 sees
         // exactly what it saw before and refuses it as before.
-        doc = wellFormedUnicode(xml) ? XmlDocument.fromBuffer(Buffer.from(xml, 'utf8'), MESSAGE_PARSE) : XmlDocument.fromString(xml, MESSAGE_PARSE);
+        doc = wellFormedUnicode(xml)
+          ? XmlDocument.fromBuffer(Buffer.from(xml, 'utf8'), MESSAGE_PARSE)
+          : XmlDocument.fromString(xml, MESSAGE_PARSE);
       } catch (err) {
         throw new Error(`not well-formed XML: ${(err as Error).message.trim()}`);
       }
@@ -83,7 +99,9 @@ export function createXsdValidator(mainXsdPath: string, searchDirs: string[] = [
         validator.validate(doc);
       } catch (err) {
         const details = (err as { details?: { message: string }[] }).details;
-        throw new Error(`schema validation failed: ${details?.map((d) => d.message.trim()).join('; ') || (err as Error).message}`);
+        throw new Error(
+          `schema validation failed: ${details?.map((d) => d.message.trim()).join('; ') || (err as Error).message}`,
+        );
       } finally {
         doc.dispose();
       }
@@ -97,7 +115,8 @@ let protocolValidator: XsdValidatorHandle | undefined;
 export function createSchemaValidator(xsdDir = SAML_SCHEMA_DIR): SchemaValidator {
   const main = join(xsdDir, 'saml-schema-protocol-2.0.xsd');
   // The bundled schemas never change, so every caller shares one compiled copy.
-  const handle = xsdDir === SAML_SCHEMA_DIR ? (protocolValidator ??= createXsdValidator(main)) : createXsdValidator(main);
+  const handle =
+    xsdDir === SAML_SCHEMA_DIR ? (protocolValidator ??= createXsdValidator(main)) : createXsdValidator(main);
   return {
     validate: async (xml: string) => {
       handle.validate(xml);

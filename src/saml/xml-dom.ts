@@ -13,9 +13,14 @@ export const NS = {
 export function parseXml(xml: string): Document {
   const problems: string[] = [];
   const doc = new DOMParser({
-    errorHandler: (level: string, msg: string) => { if (level !== 'warning') problems.push(msg); },
+    errorHandler: (level: string, msg: string) => {
+      if (level !== 'warning') problems.push(msg);
+    },
   } as never).parseFromString(xml, 'text/xml') as unknown as Document;
-  if (problems.length || !doc?.documentElement) throw new SamlError('saml_malformed', 'The SAML message is not well-formed XML.', { parser: problems[0] ?? 'no root element' });
+  if (problems.length || !doc?.documentElement)
+    throw new SamlError('saml_malformed', 'The SAML message is not well-formed XML.', {
+      parser: problems[0] ?? 'no root element',
+    });
   return doc;
 }
 
@@ -23,12 +28,14 @@ export function parseXml(xml: string): Document {
 export function childElements(parent: Node, ns: string, localName: string): Element[] {
   const out: Element[] = [];
   for (let n = parent.firstChild; n; n = n.nextSibling) {
-    if (n.nodeType === 1 && (n as Element).namespaceURI === ns && (n as Element).localName === localName) out.push(n as Element);
+    if (n.nodeType === 1 && (n as Element).namespaceURI === ns && (n as Element).localName === localName)
+      out.push(n as Element);
   }
   return out;
 }
 
-export const firstChild = (parent: Node, ns: string, localName: string): Element | undefined => childElements(parent, ns, localName)[0];
+export const firstChild = (parent: Node, ns: string, localName: string): Element | undefined =>
+  childElements(parent, ns, localName)[0];
 
 /** Every descendant element with that name, anywhere in the tree (used to count assertions, wherever hidden). */
 export function descendants(root: Document | Element, ns: string, localName: string): Element[] {

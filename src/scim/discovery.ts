@@ -14,51 +14,133 @@ export function serviceProviderConfig(baseUrl: string) {
     changePassword: { supported: false },
     sort: { supported: true },
     etag: { supported: true },
-    authenticationSchemes: [{ type: 'oauthbearertoken', name: 'Bearer token', description: 'A SCIM token of this identity provider, created in the admin console, the admin API or the CLI: Authorization: Bearer scim_…', primary: true }],
+    authenticationSchemes: [
+      {
+        type: 'oauthbearertoken',
+        name: 'Bearer token',
+        description:
+          'A SCIM token of this identity provider, created in the admin console, the admin API or the CLI: Authorization: Bearer scim_…',
+        primary: true,
+      },
+    ],
     meta: { resourceType: 'ServiceProviderConfig', location: `${baseUrl}/ServiceProviderConfig` },
   };
 }
 
 export function resourceTypes(baseUrl: string) {
   return [
-    { schemas: ['urn:ietf:params:scim:schemas:core:2.0:ResourceType'], id: 'User', name: 'User', endpoint: '/Users', description: 'A person of the directory provisioned through this identity provider', schema: USER_SCHEMA, schemaExtensions: [{ schema: ENTERPRISE_SCHEMA, required: false }], meta: { resourceType: 'ResourceType', location: `${baseUrl}/ResourceTypes/User` } },
-    { schemas: ['urn:ietf:params:scim:schemas:core:2.0:ResourceType'], id: 'Group', name: 'Group', endpoint: '/Groups', description: 'A group whose name app policies can test', schema: GROUP_SCHEMA, meta: { resourceType: 'ResourceType', location: `${baseUrl}/ResourceTypes/Group` } },
+    {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:ResourceType'],
+      id: 'User',
+      name: 'User',
+      endpoint: '/Users',
+      description: 'A person of the directory provisioned through this identity provider',
+      schema: USER_SCHEMA,
+      schemaExtensions: [{ schema: ENTERPRISE_SCHEMA, required: false }],
+      meta: { resourceType: 'ResourceType', location: `${baseUrl}/ResourceTypes/User` },
+    },
+    {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:ResourceType'],
+      id: 'Group',
+      name: 'Group',
+      endpoint: '/Groups',
+      description: 'A group whose name app policies can test',
+      schema: GROUP_SCHEMA,
+      meta: { resourceType: 'ResourceType', location: `${baseUrl}/ResourceTypes/Group` },
+    },
   ];
 }
 
 const attr = (name: string, type: string, extra: Record<string, unknown> = {}) => ({
-  name, type, multiValued: false, required: false, caseExact: false, mutability: 'readWrite', returned: 'default', uniqueness: 'none', ...extra,
+  name,
+  type,
+  multiValued: false,
+  required: false,
+  caseExact: false,
+  mutability: 'readWrite',
+  returned: 'default',
+  uniqueness: 'none',
+  ...extra,
 });
-const multi = (name: string, subAttributes: unknown[], extra: Record<string, unknown> = {}) => attr(name, 'complex', { multiValued: true, subAttributes, ...extra });
+const multi = (name: string, subAttributes: unknown[], extra: Record<string, unknown> = {}) =>
+  attr(name, 'complex', { multiValued: true, subAttributes, ...extra });
 
 export function schemas(baseUrl: string) {
   const user = {
-    id: USER_SCHEMA, name: 'User', description: 'User account',
+    id: USER_SCHEMA,
+    name: 'User',
+    description: 'User account',
     attributes: [
-      attr('userName', 'string', { required: true, uniqueness: 'server', description: 'Unique per identity provider; the SAML NameID the IdP sends for the user' }),
-      attr('name', 'complex', { subAttributes: [attr('givenName', 'string'), attr('familyName', 'string'), attr('formatted', 'string', { mutability: 'readOnly' })] }),
+      attr('userName', 'string', {
+        required: true,
+        uniqueness: 'server',
+        description: 'Unique per identity provider; the SAML NameID the IdP sends for the user',
+      }),
+      attr('name', 'complex', {
+        subAttributes: [
+          attr('givenName', 'string'),
+          attr('familyName', 'string'),
+          attr('formatted', 'string', { mutability: 'readOnly' }),
+        ],
+      }),
       attr('displayName', 'string', { mutability: 'readOnly', description: 'given and family name' }),
-      attr('active', 'boolean', { description: 'false disables the user at once: sign-ins refused, broker sessions and remembered devices ended' }),
-      multi('emails', [attr('value', 'string'), attr('type', 'string'), attr('primary', 'boolean')], { required: true, description: 'The primary (else work, else first) address is the directory email; unique in the organisation' }),
-      multi('phoneNumbers', [attr('value', 'string'), attr('type', 'string'), attr('primary', 'boolean')], { description: 'one number is kept' }),
-      multi('groups', [attr('value', 'string', { mutability: 'readOnly' }), attr('display', 'string', { mutability: 'readOnly' }), attr('$ref', 'reference', { mutability: 'readOnly', referenceTypes: ['Group'] })], { mutability: 'readOnly' }),
+      attr('active', 'boolean', {
+        description: 'false disables the user at once: sign-ins refused, broker sessions and remembered devices ended',
+      }),
+      multi('emails', [attr('value', 'string'), attr('type', 'string'), attr('primary', 'boolean')], {
+        required: true,
+        description: 'The primary (else work, else first) address is the directory email; unique in the organisation',
+      }),
+      multi('phoneNumbers', [attr('value', 'string'), attr('type', 'string'), attr('primary', 'boolean')], {
+        description: 'one number is kept',
+      }),
+      multi(
+        'groups',
+        [
+          attr('value', 'string', { mutability: 'readOnly' }),
+          attr('display', 'string', { mutability: 'readOnly' }),
+          attr('$ref', 'reference', { mutability: 'readOnly', referenceTypes: ['Group'] }),
+        ],
+        { mutability: 'readOnly' },
+      ),
     ],
     meta: { resourceType: 'Schema', location: `${baseUrl}/Schemas/${USER_SCHEMA}` },
   };
   const group = {
-    id: GROUP_SCHEMA, name: 'Group', description: 'Group',
+    id: GROUP_SCHEMA,
+    name: 'Group',
+    description: 'Group',
     attributes: [
       attr('displayName', 'string', { required: true, uniqueness: 'server' }),
-      multi('members', [attr('value', 'string', { mutability: 'immutable' }), attr('display', 'string', { mutability: 'readOnly' }), attr('type', 'string', { mutability: 'immutable' }), attr('$ref', 'reference', { mutability: 'immutable', referenceTypes: ['User'] })]),
+      multi('members', [
+        attr('value', 'string', { mutability: 'immutable' }),
+        attr('display', 'string', { mutability: 'readOnly' }),
+        attr('type', 'string', { mutability: 'immutable' }),
+        attr('$ref', 'reference', { mutability: 'immutable', referenceTypes: ['User'] }),
+      ]),
     ],
     meta: { resourceType: 'Schema', location: `${baseUrl}/Schemas/${GROUP_SCHEMA}` },
   };
   const enterprise = {
-    id: ENTERPRISE_SCHEMA, name: 'EnterpriseUser', description: 'Accepted and not stored: its attributes are ignored',
-    attributes: [attr('employeeNumber', 'string'), attr('department', 'string'), attr('organization', 'string'), attr('division', 'string'), attr('costCenter', 'string')],
+    id: ENTERPRISE_SCHEMA,
+    name: 'EnterpriseUser',
+    description: 'Accepted and not stored: its attributes are ignored',
+    attributes: [
+      attr('employeeNumber', 'string'),
+      attr('department', 'string'),
+      attr('organization', 'string'),
+      attr('division', 'string'),
+      attr('costCenter', 'string'),
+    ],
     meta: { resourceType: 'Schema', location: `${baseUrl}/Schemas/${ENTERPRISE_SCHEMA}` },
   };
   return [user, group, enterprise].map((s) => ({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:Schema'], ...s }));
 }
 
-export const listOf = (resources: unknown[]) => ({ schemas: [LIST], totalResults: resources.length, startIndex: 1, itemsPerPage: resources.length, Resources: resources });
+export const listOf = (resources: unknown[]) => ({
+  schemas: [LIST],
+  totalResults: resources.length,
+  startIndex: 1,
+  itemsPerPage: resources.length,
+  Resources: resources,
+});

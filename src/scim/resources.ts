@@ -25,7 +25,10 @@ export function withVersion<T extends Json & { meta: Json }>(resource: T): T {
 /** 412 when the request's If-Match names neither `*` nor the resource's current version. */
 export function checkIfMatch(header: string | string[] | undefined, version: string) {
   if (header === undefined) return;
-  const tags = (Array.isArray(header) ? header.join(',') : header).split(',').map((t) => t.trim()).filter(Boolean);
+  const tags = (Array.isArray(header) ? header.join(',') : header)
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   const bare = (t: string) => t.replace(/^W\//, '');
   if (tags.includes('*') || tags.some((t) => bare(t) === bare(version))) return;
   throw new ScimError(412, null, 'The resource has changed since that version (If-Match).');
@@ -44,7 +47,13 @@ export function pageOf(query: { startIndex?: unknown; count?: unknown }) {
 
 export function listResponse(all: Json[], page: { startIndex: number; count: number }) {
   const resources = all.slice(page.startIndex - 1, page.startIndex - 1 + page.count);
-  return { schemas: [LIST_SCHEMA], totalResults: all.length, startIndex: page.startIndex, itemsPerPage: resources.length, Resources: resources };
+  return {
+    schemas: [LIST_SCHEMA],
+    totalResults: all.length,
+    startIndex: page.startIndex,
+    itemsPerPage: resources.length,
+    Resources: resources,
+  };
 }
 
 /** true/false, also as the strings Entra ID sends ("True", "False"); undefined when absent; 400 otherwise. */
@@ -61,33 +70,55 @@ export function checkSchemas(body: Json, known: string[]) {
   const key = Object.keys(body).find((k) => k.toLowerCase() === 'schemas');
   if (key === undefined) return;
   const list = body[key];
-  if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) throw new ScimError(400, 'invalidValue', 'schemas must be a list of schema URNs.');
+  if (!Array.isArray(list) || !list.every((s) => typeof s === 'string'))
+    throw new ScimError(400, 'invalidValue', 'schemas must be a list of schema URNs.');
   const allowed = new Set(known.map((k) => k.toLowerCase()));
   const unknown = list.find((s) => !allowed.has((s as string).toLowerCase()));
-  if (unknown !== undefined) throw new ScimError(400, 'invalidValue', `Unknown schema ${String(unknown).slice(0, 200)}: this resource takes ${known.join(', ')}.`);
+  if (unknown !== undefined)
+    throw new ScimError(
+      400,
+      'invalidValue',
+      `Unknown schema ${String(unknown).slice(0, 200)}: this resource takes ${known.join(', ')}.`,
+    );
 }
 
 /** 400 mutability when a PUT body or a PATCH result gives `id` another value (id is read-only, RFC 7643 3.1). */
 export function checkId(body: Json, id: string) {
   const key = Object.keys(body).find((k) => k.toLowerCase() === 'id');
-  if (key !== undefined && body[key] !== undefined && body[key] !== null && body[key] !== id) throw new ScimError(400, 'mutability', 'id is read-only.');
+  if (key !== undefined && body[key] !== undefined && body[key] !== null && body[key] !== id)
+    throw new ScimError(400, 'mutability', 'id is read-only.');
 }
 
 /** The attributes a client asked for (RFC 7644 3.4.2.5): `attributes` keeps only those named (plus `schemas` and `id`,
  *  which are always returned), `excludedAttributes` drops those named (never `schemas` or `id`). Names compare without
  *  regard to case, may carry the core schema's URN, and may name a sub-attribute (`name.givenName`, `emails.value`,
  *  which then applies to each entry of a multi-valued attribute). A name the resource does not have selects nothing. */
-export interface Projection { attributes: string[][] | null; excluded: string[][] }
+export interface Projection {
+  attributes: string[][] | null;
+  excluded: string[][];
+}
 const ALWAYS = new Set(['schemas', 'id']);
 const MAX_PARAMETER_LENGTH = 2000;
 
 export function readProjection(query: { attributes?: unknown; excludedAttributes?: unknown }): Projection {
   const list = (value: unknown, name: string): string[][] | null => {
     if (value === undefined) return null;
-    if (typeof value !== 'string' || value.length > MAX_PARAMETER_LENGTH) throw new ScimError(400, 'invalidValue', `${name} must be one comma-separated list of at most ${MAX_PARAMETER_LENGTH} characters.`);
-    return value.split(',').map((a) => a.trim()).filter(Boolean).map((a) => splitAttrPath(a).map((p) => p.toLowerCase()));
+    if (typeof value !== 'string' || value.length > MAX_PARAMETER_LENGTH)
+      throw new ScimError(
+        400,
+        'invalidValue',
+        `${name} must be one comma-separated list of at most ${MAX_PARAMETER_LENGTH} characters.`,
+      );
+    return value
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean)
+      .map((a) => splitAttrPath(a).map((p) => p.toLowerCase()));
   };
-  return { attributes: list(query.attributes, 'attributes'), excluded: list(query.excludedAttributes, 'excludedAttributes') ?? [] };
+  return {
+    attributes: list(query.attributes, 'attributes'),
+    excluded: list(query.excludedAttributes, 'excludedAttributes') ?? [],
+  };
 }
 
 const keyOf = (obj: Json, name: string) => Object.keys(obj).find((k) => k.toLowerCase() === name);
@@ -138,6 +169,7 @@ export function project(resource: Json, p: Projection): Json {
 /** A resource, or each resource of a ListResponse, as the projection asks. */
 export function projected(body: Json, p: Projection): Json {
   if (!p.attributes && !p.excluded.length) return body;
-  if (Array.isArray(body.Resources)) return { ...body, Resources: (body.Resources as Json[]).map((r) => project(r, p)) };
+  if (Array.isArray(body.Resources))
+    return { ...body, Resources: (body.Resources as Json[]).map((r) => project(r, p)) };
   return project(body, p);
 }

@@ -16,19 +16,30 @@ import { checkScimToken, scimBaseUrl } from './tokens.ts';
 import { type ScimScope, ScimUsers } from './users.ts';
 
 declare module 'fastify' {
-  interface FastifyRequest { scim?: ScimScope }
+  interface FastifyRequest {
+    scim?: ScimScope;
+  }
 }
 
 const CONTENT_TYPE = 'application/scim+json; charset=utf-8';
 const TOUCH_EVERY_MS = 60_000;
 type IdParams = { idpId: string; id: string };
-type ListQuery = { filter?: string; startIndex?: string; count?: string; sortBy?: string; sortOrder?: string; excludedAttributes?: string; attributes?: string };
+type ListQuery = {
+  filter?: string;
+  startIndex?: string;
+  count?: string;
+  sortBy?: string;
+  sortOrder?: string;
+  excludedAttributes?: string;
+  attributes?: string;
+};
 
 function send(reply: FastifyReply, status: number, body: unknown) {
   reply.code(status).header('content-type', CONTENT_TYPE);
   const version = (body as { meta?: { version?: string } } | null)?.meta?.version;
   if (version) reply.header('etag', version);
-  if ((body as { meta?: { location?: string } } | null)?.meta?.location && status === 201) reply.header('location', (body as { meta: { location: string } }).meta.location);
+  if ((body as { meta?: { location?: string } } | null)?.meta?.location && status === 201)
+    reply.header('location', (body as { meta: { location: string } }).meta.location);
   return reply.send(status === 204 ? undefined : JSON.stringify(body));
 }
 
@@ -43,7 +54,8 @@ function sendResource(request: FastifyRequest, reply: FastifyReply, status: numb
 }
 
 const scopeOf = (request: FastifyRequest): ScimScope => {
-  if (!request.scim) throw new ScimError(401, null, 'Send a SCIM token of this identity provider: Authorization: Bearer scim_…');
+  if (!request.scim)
+    throw new ScimError(401, null, 'Send a SCIM token of this identity provider: Authorization: Bearer scim_…');
   return request.scim;
 };
 const withoutMembers = (q: ListQuery) => !/(^|,)\s*members\s*(,|$)/i.test(q.excludedAttributes ?? '');
@@ -66,65 +78,127 @@ export async function scimRoutes(app: FastifyInstance, { ctx }: { ctx: AppContex
       return send(reply, err.status, new ScimError(err.status, null, err.shownMessage).body());
     }
     const status = (err as FastifyError).statusCode ?? 500;
-    if (status < 500) return send(reply, status, new ScimError(status, status === 400 ? 'invalidSyntax' : null, err.message).body());
+    if (status < 500)
+      return send(reply, status, new ScimError(status, status === 400 ? 'invalidSyntax' : null, err.message).body());
     if (unavailableReason(err)) {
       request.log.warn({ err }, 'dependency unavailable');
       reply.header('retry-after', String(RETRY_AFTER_SECONDS));
       const { status } = CATALOGUE.service_unavailable; // SCIM's body has no code: the catalogue gives the status
-      return send(reply, status, new ScimError(status, null, 'A dependency of the service is unavailable; try again shortly.').body());
+      return send(
+        reply,
+        status,
+        new ScimError(status, null, 'A dependency of the service is unavailable; try again shortly.').body(),
+      );
     }
     request.log.error({ err }, 'unhandled error');
     const { status: fault } = CATALOGUE.internal_error;
     return send(reply, fault, new ScimError(fault, null, 'The server could not complete the request.').body());
   });
-  app.setNotFoundHandler((request, reply) => send(reply, CATALOGUE.not_found.status, new ScimError(CATALOGUE.not_found.status, null, `There is no SCIM endpoint at ${request.url.split('?')[0].slice(0, 200)}.`).body()));
+  app.setNotFoundHandler((request, reply) =>
+    send(
+      reply,
+      CATALOGUE.not_found.status,
+      new ScimError(
+        CATALOGUE.not_found.status,
+        null,
+        `There is no SCIM endpoint at ${request.url.split('?')[0].slice(0, 200)}.`,
+      ).body(),
+    ),
+  );
 
   // The token: of this organisation (the Host's), of this IdP (the path's), not revoked.
   app.addHook('onRequest', async (request) => {
     const tenant = requireTenant(request);
     const { idpId } = (request.params ?? {}) as { idpId?: string };
-    const unauthorized = new ScimError(401, null, 'Send a SCIM token of this identity provider: Authorization: Bearer scim_…');
+    const unauthorized = new ScimError(
+      401,
+      null,
+      'Send a SCIM token of this identity provider: Authorization: Bearer scim_…',
+    );
     if (!idpId) throw unauthorized;
     const token = await checkScimToken(tenant.store, idpId, request.headers.authorization);
     const idp: IdentityProvider | null = token ? await tenant.store.identityProviders.findById(idpId) : null;
     if (!token || !idp) throw unauthorized;
     const now = ctx.clock.now();
-    if (!token.lastUsedAt || now.getTime() - token.lastUsedAt.getTime() > TOUCH_EVERY_MS) await tenant.store.scimTokens.touch(token.id, now);
-    request.scim = { ctx, store: tenant.store, idp, baseUrl: scimBaseUrl(tenant.urls.base, idp.id), actor: `scim-token:${token.name}` };
+    if (!token.lastUsedAt || now.getTime() - token.lastUsedAt.getTime() > TOUCH_EVERY_MS)
+      await tenant.store.scimTokens.touch(token.id, now);
+    request.scim = {
+      ctx,
+      store: tenant.store,
+      idp,
+      baseUrl: scimBaseUrl(tenant.urls.base, idp.id),
+      actor: `scim-token:${token.name}`,
+    };
   });
 
   const users = (request: FastifyRequest) => new ScimUsers(scopeOf(request));
   const groups = (request: FastifyRequest) => new ScimGroups(scopeOf(request));
   const ifMatch = (request: FastifyRequest) => request.headers['if-match'];
 
-  app.get<{ Params: IdParams; Querystring: ListQuery }>('/:idpId/Users', async (request, reply) => sendResource(request, reply, 200, await users(request).list(request.query)));
-  app.post<{ Params: IdParams }>('/:idpId/Users', async (request, reply) => sendResource(request, reply, 201, await users(request).create(request.body)));
-  app.get<{ Params: IdParams }>('/:idpId/Users/:id', async (request, reply) => sendResource(request, reply, 200, await users(request).get(request.params.id, ifMatch(request))));
-  app.put<{ Params: IdParams }>('/:idpId/Users/:id', async (request, reply) => sendResource(request, reply, 200, await users(request).replace(request.params.id, request.body, ifMatch(request))));
-  app.patch<{ Params: IdParams }>('/:idpId/Users/:id', async (request, reply) => sendResource(request, reply, 200, await users(request).patch(request.params.id, request.body, ifMatch(request))));
+  app.get<{ Params: IdParams; Querystring: ListQuery }>('/:idpId/Users', async (request, reply) =>
+    sendResource(request, reply, 200, await users(request).list(request.query)),
+  );
+  app.post<{ Params: IdParams }>('/:idpId/Users', async (request, reply) =>
+    sendResource(request, reply, 201, await users(request).create(request.body)),
+  );
+  app.get<{ Params: IdParams }>('/:idpId/Users/:id', async (request, reply) =>
+    sendResource(request, reply, 200, await users(request).get(request.params.id, ifMatch(request))),
+  );
+  app.put<{ Params: IdParams }>('/:idpId/Users/:id', async (request, reply) =>
+    sendResource(request, reply, 200, await users(request).replace(request.params.id, request.body, ifMatch(request))),
+  );
+  app.patch<{ Params: IdParams }>('/:idpId/Users/:id', async (request, reply) =>
+    sendResource(request, reply, 200, await users(request).patch(request.params.id, request.body, ifMatch(request))),
+  );
   app.delete<{ Params: IdParams }>('/:idpId/Users/:id', async (request, reply) => {
     await users(request).delete(request.params.id, ifMatch(request));
     return send(reply, 204, null);
   });
 
-  app.get<{ Params: IdParams; Querystring: ListQuery }>('/:idpId/Groups', async (request, reply) => sendResource(request, reply, 200, await groups(request).list(request.query, { members: withoutMembers(request.query) })));
-  app.post<{ Params: IdParams }>('/:idpId/Groups', async (request, reply) => sendResource(request, reply, 201, await groups(request).create(request.body)));
-  app.get<{ Params: IdParams; Querystring: ListQuery }>('/:idpId/Groups/:id', async (request, reply) => sendResource(request, reply, 200, await groups(request).get(request.params.id, ifMatch(request), { members: withoutMembers(request.query) })));
-  app.put<{ Params: IdParams }>('/:idpId/Groups/:id', async (request, reply) => sendResource(request, reply, 200, await groups(request).replace(request.params.id, request.body, ifMatch(request))));
-  app.patch<{ Params: IdParams }>('/:idpId/Groups/:id', async (request, reply) => sendResource(request, reply, 200, await groups(request).patch(request.params.id, request.body, ifMatch(request))));
+  app.get<{ Params: IdParams; Querystring: ListQuery }>('/:idpId/Groups', async (request, reply) =>
+    sendResource(
+      request,
+      reply,
+      200,
+      await groups(request).list(request.query, { members: withoutMembers(request.query) }),
+    ),
+  );
+  app.post<{ Params: IdParams }>('/:idpId/Groups', async (request, reply) =>
+    sendResource(request, reply, 201, await groups(request).create(request.body)),
+  );
+  app.get<{ Params: IdParams; Querystring: ListQuery }>('/:idpId/Groups/:id', async (request, reply) =>
+    sendResource(
+      request,
+      reply,
+      200,
+      await groups(request).get(request.params.id, ifMatch(request), { members: withoutMembers(request.query) }),
+    ),
+  );
+  app.put<{ Params: IdParams }>('/:idpId/Groups/:id', async (request, reply) =>
+    sendResource(request, reply, 200, await groups(request).replace(request.params.id, request.body, ifMatch(request))),
+  );
+  app.patch<{ Params: IdParams }>('/:idpId/Groups/:id', async (request, reply) =>
+    sendResource(request, reply, 200, await groups(request).patch(request.params.id, request.body, ifMatch(request))),
+  );
   app.delete<{ Params: IdParams }>('/:idpId/Groups/:id', async (request, reply) => {
     await groups(request).delete(request.params.id, ifMatch(request));
     return send(reply, 204, null);
   });
 
-  app.get<{ Params: IdParams }>('/:idpId/ServiceProviderConfig', async (request, reply) => send(reply, 200, serviceProviderConfig(scopeOf(request).baseUrl)));
-  app.get<{ Params: IdParams }>('/:idpId/ResourceTypes', async (request, reply) => send(reply, 200, listOf(resourceTypes(scopeOf(request).baseUrl))));
+  app.get<{ Params: IdParams }>('/:idpId/ServiceProviderConfig', async (request, reply) =>
+    send(reply, 200, serviceProviderConfig(scopeOf(request).baseUrl)),
+  );
+  app.get<{ Params: IdParams }>('/:idpId/ResourceTypes', async (request, reply) =>
+    send(reply, 200, listOf(resourceTypes(scopeOf(request).baseUrl))),
+  );
   app.get<{ Params: IdParams }>('/:idpId/ResourceTypes/:id', async (request, reply) => {
     const found = resourceTypes(scopeOf(request).baseUrl).find((r) => r.id === request.params.id);
     if (!found) throw new ScimError(404, null, 'No such resource type.');
     return send(reply, 200, found);
   });
-  app.get<{ Params: IdParams }>('/:idpId/Schemas', async (request, reply) => send(reply, 200, listOf(schemas(scopeOf(request).baseUrl))));
+  app.get<{ Params: IdParams }>('/:idpId/Schemas', async (request, reply) =>
+    send(reply, 200, listOf(schemas(scopeOf(request).baseUrl))),
+  );
   app.get<{ Params: IdParams }>('/:idpId/Schemas/:id', async (request, reply) => {
     const found = schemas(scopeOf(request).baseUrl).find((s) => s.id === request.params.id);
     if (!found) throw new ScimError(404, null, 'No such schema.');

@@ -7,16 +7,24 @@ import { invalidValue } from './errors.ts';
 import { CASE_EXACT, checkFilterAttributes, parseFilter, splitAttrPath, valuesAt } from './filter.ts';
 import type { Json } from './resources.ts';
 
-export interface SortRequest { path: string[]; descending: boolean; caseExact: boolean }
+export interface SortRequest {
+  path: string[];
+  descending: boolean;
+  caseExact: boolean;
+}
 
 /** An attribute path and nothing else: letters, digits, dots, colons (a schema URN), `$` and `-`. */
 const ATTRIBUTE_PATH = /^[A-Za-z][A-Za-z0-9:._$-]{0,199}$/;
 
 /** The request's sort, or null without sortBy. 400 invalidValue for a sortBy that is not one attribute of the
  *  resource type's schema, or a sortOrder other than ascending/descending. */
-export function readSort(query: { sortBy?: unknown; sortOrder?: unknown }, resource: 'User' | 'Group'): SortRequest | null {
+export function readSort(
+  query: { sortBy?: unknown; sortOrder?: unknown },
+  resource: 'User' | 'Group',
+): SortRequest | null {
   const { sortBy, sortOrder } = query;
-  if (sortOrder !== undefined && (typeof sortOrder !== 'string' || !/^(ascending|descending)$/i.test(sortOrder))) throw invalidValue('sortOrder must be ascending or descending.');
+  if (sortOrder !== undefined && (typeof sortOrder !== 'string' || !/^(ascending|descending)$/i.test(sortOrder)))
+    throw invalidValue('sortOrder must be ascending or descending.');
   if (sortBy === undefined || sortBy === '') return null;
   if (typeof sortBy !== 'string' || !ATTRIBUTE_PATH.test(sortBy)) throw invalidValue('sortBy must name one attribute.');
   try {
@@ -26,7 +34,11 @@ export function readSort(query: { sortBy?: unknown; sortOrder?: unknown }, resou
     throw invalidValue(`sortBy names an attribute that is not in the ${resource} schema: ${sortBy}.`);
   }
   const path = splitAttrPath(sortBy);
-  return { path, descending: typeof sortOrder === 'string' && sortOrder.toLowerCase() === 'descending', caseExact: CASE_EXACT.has(path[0].toLowerCase()) };
+  return {
+    path,
+    descending: typeof sortOrder === 'string' && sortOrder.toLowerCase() === 'descending',
+    caseExact: CASE_EXACT.has(path[0].toLowerCase()),
+  };
 }
 
 const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -35,7 +47,10 @@ const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' 
 function keyOf(resource: Json, path: string[]): unknown {
   const [head, ...rest] = path;
   const entries = valuesAt(resource, [head]);
-  const entry = entries.find((v) => isObject(v) && Object.entries(v).some(([k, p]) => k.toLowerCase() === 'primary' && p === true)) ?? entries[0];
+  const entry =
+    entries.find(
+      (v) => isObject(v) && Object.entries(v).some(([k, p]) => k.toLowerCase() === 'primary' && p === true),
+    ) ?? entries[0];
   if (entry === undefined) return undefined;
   if (rest.length) return valuesAt(entry, rest)[0];
   return isObject(entry) ? valuesAt(entry, ['value'])[0] : entry;

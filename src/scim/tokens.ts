@@ -5,7 +5,15 @@ import type { Clock } from '../clock.ts';
 import { AppError, ValidationError } from '../errors.ts';
 import type { TenantStore } from '../store/store.ts';
 
-export interface ScimTokenView { id: string; idpId: string; name: string; prefix: string; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null }
+export interface ScimTokenView {
+  id: string;
+  idpId: string;
+  name: string;
+  prefix: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
 
 async function requireIdp(store: TenantStore, idpId: string) {
   const idp = await store.identityProviders.findById(idpId);
@@ -16,12 +24,29 @@ async function requireIdp(store: TenantStore, idpId: string) {
 /** Lenient about spacing and the scheme's case (RFC 6750), as provisioning clients differ. */
 const SCIM_TOKEN = new RegExp(`^Bearer\\s+(${bearerSecretPattern('scim')})\\s*$`, 'i');
 
-export async function createScimToken(store: TenantStore, clock: Clock, idpId: string, name: string, actor: string): Promise<{ id: string; token: string; prefix: string }> {
+export async function createScimToken(
+  store: TenantStore,
+  clock: Clock,
+  idpId: string,
+  name: string,
+  actor: string,
+): Promise<{ id: string; token: string; prefix: string }> {
   const idp = await requireIdp(store, idpId);
   if (!name.trim() || name.length > 100) throw new ValidationError({ name: 'must be 1-100 characters' });
   const token = newBearerSecret('scim');
-  const row = await store.scimTokens.create({ idpId: idp.id, name: name.trim(), tokenHash: sha256(token), prefix: token.slice(0, 11) });
-  await store.audit.record({ type: 'scim.token_created', actor, idpId: idp.id, at: clock.now(), details: { tokenId: row.id, name: row.name, idpName: idp.name } });
+  const row = await store.scimTokens.create({
+    idpId: idp.id,
+    name: name.trim(),
+    tokenHash: sha256(token),
+    prefix: token.slice(0, 11),
+  });
+  await store.audit.record({
+    type: 'scim.token_created',
+    actor,
+    idpId: idp.id,
+    at: clock.now(),
+    details: { tokenId: row.id, name: row.name, idpName: idp.name },
+  });
   return { id: row.id, token, prefix: row.prefix };
 }
 
@@ -33,8 +58,15 @@ export async function listScimTokens(store: TenantStore, idpId: string): Promise
 /** Revokes an active token of this IdP; any other id (another IdP's, another organisation's, revoked, unknown) is not found. */
 export async function revokeScimToken(store: TenantStore, clock: Clock, idpId: string, id: string, actor: string) {
   const idp = await requireIdp(store, idpId);
-  if (!(await store.scimTokens.revoke(idp.id, id, clock.now()))) throw new AppError('scim_token_not_found', 'This identity provider has no active SCIM token with this id.');
-  await store.audit.record({ type: 'scim.token_revoked', actor, idpId: idp.id, at: clock.now(), details: { tokenId: id, idpName: idp.name } });
+  if (!(await store.scimTokens.revoke(idp.id, id, clock.now())))
+    throw new AppError('scim_token_not_found', 'This identity provider has no active SCIM token with this id.');
+  await store.audit.record({
+    type: 'scim.token_revoked',
+    actor,
+    idpId: idp.id,
+    at: clock.now(),
+    details: { tokenId: id, idpName: idp.name },
+  });
 }
 
 /** The token's row when `authorization` carries an active SCIM token of this organisation and of `idpId`; otherwise null. */

@@ -18,12 +18,40 @@ import { invalidValue, scimNotFound, ScimError, uniqueness } from './errors.ts';
 import { checkFilterAttributes, indexedLookup, matches, parseFilter, userFilterCondition } from './filter.ts';
 import { applyPatch, readPatch } from './patch.ts';
 import { readSort, sorted } from './sort.ts';
-import { checkId, checkIfMatch, checkSchemas, ENTERPRISE_SCHEMA, type Json, LIST_SCHEMA, listResponse, pageOf, readBoolean, USER_SCHEMA, withVersion } from './resources.ts';
+import {
+  checkId,
+  checkIfMatch,
+  checkSchemas,
+  ENTERPRISE_SCHEMA,
+  type Json,
+  LIST_SCHEMA,
+  listResponse,
+  pageOf,
+  readBoolean,
+  USER_SCHEMA,
+  withVersion,
+} from './resources.ts';
 import { deactivateUser } from '../users/deactivate.ts';
 
-export interface ScimScope { ctx: AppContext; store: TenantStore; idp: IdentityProvider; baseUrl: string; actor: string }
+export interface ScimScope {
+  ctx: AppContext;
+  store: TenantStore;
+  idp: IdentityProvider;
+  baseUrl: string;
+  actor: string;
+}
 
-const MULTI_VALUED = new Set(['emails', 'phonenumbers', 'addresses', 'groups', 'roles', 'entitlements', 'ims', 'photos', 'x509certificates']);
+const MULTI_VALUED = new Set([
+  'emails',
+  'phonenumbers',
+  'addresses',
+  'groups',
+  'roles',
+  'entitlements',
+  'ims',
+  'photos',
+  'x509certificates',
+]);
 const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 const field = (obj: Json, name: string): unknown => {
   const key = Object.keys(obj).find((k) => k.toLowerCase() === name.toLowerCase());
@@ -31,7 +59,15 @@ const field = (obj: Json, name: string): unknown => {
 };
 
 /** What a SCIM user representation says, in the directory's terms. */
-interface UserInput { userName: string; externalId: string | null; email: string; firstName: string | null; lastName: string | null; phone: string | null; active: boolean | undefined }
+interface UserInput {
+  userName: string;
+  externalId: string | null;
+  email: string;
+  firstName: string | null;
+  lastName: string | null;
+  phone: string | null;
+  active: boolean | undefined;
+}
 
 function optionalText(value: unknown, name: string): string | null {
   if (value === undefined || value === null || value === '') return null;
@@ -44,7 +80,10 @@ function preferred(list: unknown, name: string): string | null {
   if (list === undefined || list === null) return null;
   if (!Array.isArray(list)) throw invalidValue(`${name} must be an array.`);
   const entries = list.filter(isObject);
-  const pick = entries.find((e) => readBoolean(field(e, 'primary'), `${name}.primary`) === true) ?? entries.find((e) => String(field(e, 'type') ?? '').toLowerCase() === 'work') ?? entries[0];
+  const pick =
+    entries.find((e) => readBoolean(field(e, 'primary'), `${name}.primary`) === true) ??
+    entries.find((e) => String(field(e, 'type') ?? '').toLowerCase() === 'work') ??
+    entries[0];
   return pick ? optionalText(field(pick, 'value'), `${name}.value`) : null;
 }
 
@@ -53,7 +92,8 @@ export function readUser(body: unknown): UserInput {
   checkSchemas(body, [USER_SCHEMA, ENTERPRISE_SCHEMA]);
   const userName = optionalText(field(body, 'userName'), 'userName');
   if (!userName) throw invalidValue('userName is required.');
-  if (userName.length > MAX_LENGTH.nameId || CONTROL.test(userName)) throw invalidValue(`userName must be at most ${MAX_LENGTH.nameId} characters without control characters.`);
+  if (userName.length > MAX_LENGTH.nameId || CONTROL.test(userName))
+    throw invalidValue(`userName must be at most ${MAX_LENGTH.nameId} characters without control characters.`);
   const externalId = optionalText(field(body, 'externalId'), 'externalId');
   if (externalId && externalId.length > 512) throw invalidValue('externalId is longer than 512 characters.');
   const name = field(body, 'name');
@@ -69,7 +109,12 @@ export function readUser(body: unknown): UserInput {
   try {
     validateUserFields(fields);
   } catch (err) {
-    if (err instanceof ValidationError) throw invalidValue(Object.entries(err.fields).map(([f, m]) => `${f === 'email' ? 'emails' : f}: ${m}`).join('; '));
+    if (err instanceof ValidationError)
+      throw invalidValue(
+        Object.entries(err.fields)
+          .map(([f, m]) => `${f === 'email' ? 'emails' : f}: ${m}`)
+          .join('; '),
+      );
     throw err;
   }
   return { userName, externalId, ...fields, active: readBoolean(field(body, 'active'), 'active') };
@@ -82,7 +127,14 @@ export class ScimUsers {
     return this.s.store;
   }
   private audit(type: string, userId: string, details: Record<string, unknown> = {}) {
-    return this.store.audit.record({ type, actor: this.s.actor, userId, idpId: this.s.idp.id, at: this.s.ctx.clock.now(), details: { idpName: this.s.idp.name, ...details } });
+    return this.store.audit.record({
+      type,
+      actor: this.s.actor,
+      userId,
+      idpId: this.s.idp.id,
+      at: this.s.ctx.clock.now(),
+      details: { idpName: this.s.idp.name, ...details },
+    });
   }
 
   toResource(p: ProvisionedUser): Json {
@@ -93,13 +145,22 @@ export class ScimUsers {
       id: u.id,
       ...(p.link.externalId && { externalId: p.link.externalId }),
       userName: p.link.nameId,
-      name: { ...(u.firstName && { givenName: u.firstName }), ...(u.lastName && { familyName: u.lastName }), ...(displayName && { formatted: displayName }) },
+      name: {
+        ...(u.firstName && { givenName: u.firstName }),
+        ...(u.lastName && { familyName: u.lastName }),
+        ...(displayName && { formatted: displayName }),
+      },
       ...(displayName && { displayName }),
       emails: [{ value: u.email, type: 'work', primary: true }],
       ...(u.phone && { phoneNumbers: [{ value: u.phone, type: 'work' }] }),
       active: u.status === 'active',
       groups: p.groups.map((g) => ({ value: g.id, display: g.displayName, $ref: `${this.s.baseUrl}/Groups/${g.id}` })),
-      meta: { resourceType: 'User', created: u.createdAt.toISOString(), lastModified: u.updatedAt.toISOString(), location: `${this.s.baseUrl}/Users/${u.id}` },
+      meta: {
+        resourceType: 'User',
+        created: u.createdAt.toISOString(),
+        lastModified: u.updatedAt.toISOString(),
+        location: `${this.s.baseUrl}/Users/${u.id}`,
+      },
     });
   }
 
@@ -115,7 +176,13 @@ export class ScimUsers {
     return resource;
   }
 
-  async list(query: { filter?: unknown; startIndex?: unknown; count?: unknown; sortBy?: unknown; sortOrder?: unknown }) {
+  async list(query: {
+    filter?: unknown;
+    startIndex?: unknown;
+    count?: unknown;
+    sortBy?: unknown;
+    sortOrder?: unknown;
+  }) {
     const page = pageOf(query);
     const filter = typeof query.filter === 'string' && query.filter.trim() ? parseFilter(query.filter) : null;
     // `userName eq "…"` (each client's look-up before a create), `externalId eq` and `emails.value eq` read by index;
@@ -128,9 +195,12 @@ export class ScimUsers {
     const idpId = this.s.idp.id;
     if (lookup) {
       // a handful of candidates: the whole filter in memory, then the page
-      const users = lookup.attr === 'userName' ? await scim.findUsersByUserName(idpId, lookup.value)
-        : lookup.attr === 'externalId' ? await scim.findUsersByExternalId(idpId, lookup.value)
-        : await scim.findUsersByEmail(idpId, lookup.value);
+      const users =
+        lookup.attr === 'userName'
+          ? await scim.findUsersByUserName(idpId, lookup.value)
+          : lookup.attr === 'externalId'
+            ? await scim.findUsersByExternalId(idpId, lookup.value)
+            : await scim.findUsersByEmail(idpId, lookup.value);
       return listResponse(inOrder(users.map((u) => this.toResource(u)).filter((r) => matches(r, filter!))), page);
     }
     // `co`, `sw`, `ew`, `ne`, `pr`, `and`/`or`/`not` on userName, externalId, emails.value and displayName (and no
@@ -140,10 +210,21 @@ export class ScimUsers {
     if (!sort && (!filter || where)) {
       const { total, users } = await scim.pageOfUsers(idpId, where, page.startIndex - 1, page.count);
       const resources = users.map((u) => this.toResource(u));
-      return { schemas: [LIST_SCHEMA], totalResults: total, startIndex: page.startIndex, itemsPerPage: resources.length, Resources: resources };
+      return {
+        schemas: [LIST_SCHEMA],
+        totalResults: total,
+        startIndex: page.startIndex,
+        itemsPerPage: resources.length,
+        Resources: resources,
+      };
     }
     // any other attribute (name.familyName, active, meta…): every provisioned user of the IdP, filtered, then the page
-    return listResponse(inOrder((await scim.listUsers(idpId)).map((u) => this.toResource(u)).filter((r) => !filter || matches(r, filter))), page);
+    return listResponse(
+      inOrder(
+        (await scim.listUsers(idpId)).map((u) => this.toResource(u)).filter((r) => !filter || matches(r, filter)),
+      ),
+      page,
+    );
   }
 
   /** POST /Users: a new user, or an existing one this IdP may take (docs/scim.md, "Matching existing users"). */
@@ -151,13 +232,18 @@ export class ScimUsers {
     const input = readUser(body);
     const idpId = this.s.idp.id;
     const sameName = await this.store.scim.linksByUserName(idpId, input.userName);
-    if (sameName.some((l) => l.source === 'scim')) throw uniqueness(`A user with userName ${input.userName.slice(0, 200)} exists already.`);
+    if (sameName.some((l) => l.source === 'scim'))
+      throw uniqueness(`A user with userName ${input.userName.slice(0, 200)} exists already.`);
     // Someone who signed in through this IdP before provisioning started: their link becomes the provisioned one.
     const signedIn = sameName[0];
     if (signedIn) {
       await this.store.scim.adoptLink(signedIn.id, input.userName, input.externalId);
       const p = await this.find(signedIn.userId);
-      await this.audit('scim.user_linked', p.user.id, { userName: input.userName, email: p.user.email, how: 'signed_in_before' });
+      await this.audit('scim.user_linked', p.user.id, {
+        userName: input.userName,
+        email: p.user.email,
+        how: 'signed_in_before',
+      });
       return this.apply(p, input);
     }
     const existing = await this.store.users.findByEmail(input.email);
@@ -167,12 +253,20 @@ export class ScimUsers {
     try {
       created = await this.s.ctx.store.transaction(async (tx) => {
         const store = tx.forOrg(this.store.orgId);
-        const user = await store.users.create({ email: input.email, firstName: input.firstName, lastName: input.lastName, phone: input.phone, status: input.active === false ? 'disabled' : 'active', source: 'scim' });
+        const user = await store.users.create({
+          email: input.email,
+          firstName: input.firstName,
+          lastName: input.lastName,
+          phone: input.phone,
+          status: input.active === false ? 'disabled' : 'active',
+          source: 'scim',
+        });
         await store.scim.createLink(user.id, idpId, input.userName, input.externalId);
         return user;
       });
     } catch (err) {
-      if ((err as { code?: string }).code === 'P2002') throw uniqueness('A user with this userName or email address was created meanwhile.');
+      if ((err as { code?: string }).code === 'P2002')
+        throw uniqueness('A user with this userName or email address was created meanwhile.');
       throw err;
     }
     await this.audit('scim.user_created', created.id, { userName: input.userName, email: created.email });
@@ -184,10 +278,18 @@ export class ScimUsers {
   private async linkExisting(user: User, input: UserInput): Promise<Json> {
     const idp = this.s.idp;
     const links = await this.store.users.identities(user.id);
-    if (links.some((l) => l.idpId !== idp.id)) throw uniqueness('A user with this email address exists and signs in through another identity provider.');
-    if (links.some((l) => l.source === 'scim')) throw uniqueness('A user with this email address is provisioned already under another userName.');
-    if (idp.linkingMode === 'never') throw uniqueness('A user with this email address exists, and this identity provider\'s linking mode (never) does not link existing users.');
-    if (idp.linkingMode === 'verified-domains' && !coversEmail(idp.emailDomains, input.email)) throw uniqueness(`A user with this email address exists, and ${emailDomain(input.email) ?? 'its domain'} is not one of this identity provider's email domains.`);
+    if (links.some((l) => l.idpId !== idp.id))
+      throw uniqueness('A user with this email address exists and signs in through another identity provider.');
+    if (links.some((l) => l.source === 'scim'))
+      throw uniqueness('A user with this email address is provisioned already under another userName.');
+    if (idp.linkingMode === 'never')
+      throw uniqueness(
+        "A user with this email address exists, and this identity provider's linking mode (never) does not link existing users.",
+      );
+    if (idp.linkingMode === 'verified-domains' && !coversEmail(idp.emailDomains, input.email))
+      throw uniqueness(
+        `A user with this email address exists, and ${emailDomain(input.email) ?? 'its domain'} is not one of this identity provider's email domains.`,
+      );
     try {
       await this.store.scim.createLink(user.id, idp.id, input.userName, input.externalId);
     } catch (err) {
@@ -203,9 +305,18 @@ export class ScimUsers {
   private async checkCreation(email: string) {
     const idp = this.s.idp;
     if (idp.linkingMode === 'any-email') return;
-    const owner = ownerOfEmail((await this.store.identityProviders.list()).filter((i) => i.id !== idp.id), email);
-    if (owner) throw invalidValue(`The address's domain belongs to another identity provider of this organisation (${owner.name}).`);
-    if (idp.emailDomains.length && !coversEmail(idp.emailDomains, email)) throw invalidValue(`The address's domain is not one of this identity provider's email domains (${idp.emailDomains.join(', ')}).`);
+    const owner = ownerOfEmail(
+      (await this.store.identityProviders.list()).filter((i) => i.id !== idp.id),
+      email,
+    );
+    if (owner)
+      throw invalidValue(
+        `The address's domain belongs to another identity provider of this organisation (${owner.name}).`,
+      );
+    if (idp.emailDomains.length && !coversEmail(idp.emailDomains, email))
+      throw invalidValue(
+        `The address's domain is not one of this identity provider's email domains (${idp.emailDomains.join(', ')}).`,
+      );
   }
 
   async replace(id: string, body: unknown, ifMatch?: string | string[]) {
@@ -231,28 +342,44 @@ export class ScimUsers {
     const { user, link } = p;
     if (input.userName !== link.nameId || input.externalId !== link.externalId) {
       if (input.userName.toLowerCase() !== link.nameId.toLowerCase()) {
-        const taken = (await this.store.scim.linksByUserName(this.s.idp.id, input.userName)).some((l) => l.id !== link.id);
+        const taken = (await this.store.scim.linksByUserName(this.s.idp.id, input.userName)).some(
+          (l) => l.id !== link.id,
+        );
         if (taken) throw uniqueness(`A user with userName ${input.userName.slice(0, 200)} exists already.`);
       }
       try {
         await this.store.scim.updateLink(link.id, { nameId: input.userName, externalId: input.externalId });
       } catch (err) {
-        if ((err as { code?: string }).code === 'P2002') throw uniqueness(`A user with userName ${input.userName.slice(0, 200)} exists already.`);
+        if ((err as { code?: string }).code === 'P2002')
+          throw uniqueness(`A user with userName ${input.userName.slice(0, 200)} exists already.`);
         throw err;
       }
     }
     const fields = { email: input.email, firstName: input.firstName, lastName: input.lastName, phone: input.phone };
-    const changed = (Object.keys(fields) as (keyof typeof fields)[]).filter((f) => (f === 'email' ? fields.email.trim().toLowerCase() !== user.emailLower || fields.email.trim() !== user.email : fields[f] !== user[f]));
+    const changed = (Object.keys(fields) as (keyof typeof fields)[]).filter((f) =>
+      f === 'email'
+        ? fields.email.trim().toLowerCase() !== user.emailLower || fields.email.trim() !== user.email
+        : fields[f] !== user[f],
+    );
     if (changed.length) {
-      if (changed.includes('email') && fields.email.trim().toLowerCase() !== user.emailLower && (await this.store.users.findByEmail(fields.email))) throw uniqueness('Another user of this organisation has this email address.');
+      if (
+        changed.includes('email') &&
+        fields.email.trim().toLowerCase() !== user.emailLower &&
+        (await this.store.users.findByEmail(fields.email))
+      )
+        throw uniqueness('Another user of this organisation has this email address.');
       try {
         // only what changed: a concurrent PATCH of another attribute of this user keeps its write
         await this.store.users.update(user.id, Object.fromEntries(changed.map((f) => [f, fields[f]])));
       } catch (err) {
-        if ((err as { code?: string }).code === 'P2002') throw uniqueness('Another user of this organisation has this email address.');
+        if ((err as { code?: string }).code === 'P2002')
+          throw uniqueness('Another user of this organisation has this email address.');
         throw err;
       }
-      await this.audit('scim.user_updated', user.id, { changed, ...(changed.includes('email') && { previousEmail: user.email, email: fields.email }) });
+      await this.audit('scim.user_updated', user.id, {
+        changed,
+        ...(changed.includes('email') && { previousEmail: user.email, email: fields.email }),
+      });
     }
     if (input.active === false && user.status === 'active') await this.deactivate(user, 'scim.user_deactivated');
     if (input.active === true && user.status !== 'active') {
@@ -279,7 +406,12 @@ export class ScimUsers {
     await this.store.users.unlink(p.user.id, p.link.id);
     const groups = p.groups;
     for (const g of groups) await this.store.scim.removeMember(g.id, p.user.id);
-    if (groups.length) await syncUserGroups(this.store, p.user.id, groups.map((g) => g.displayName));
+    if (groups.length)
+      await syncUserGroups(
+        this.store,
+        p.user.id,
+        groups.map((g) => g.displayName),
+      );
   }
 }
 

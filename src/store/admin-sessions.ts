@@ -2,7 +2,10 @@
 import type { Db } from './engine/database.ts';
 
 export class AdminSessionRepository {
-  constructor(private readonly db: Db, private readonly orgId: string) {}
+  constructor(
+    private readonly db: Db,
+    private readonly orgId: string,
+  ) {}
 
   create(data: { id: string; adminId: string; csrfToken: string; expiresAt: Date }) {
     return this.db.adminSession.create({ data: { ...data, orgId: this.orgId } });

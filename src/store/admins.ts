@@ -7,13 +7,28 @@ export type AdminRow = Awaited<ReturnType<Db['admin']['findUniqueOrThrow']>>;
 export type AdminInviteRow = Awaited<ReturnType<Db['adminInvite']['findUniqueOrThrow']>>;
 
 export class AdminRepository {
-  constructor(private readonly db: Db, private readonly orgId: string) {}
+  constructor(
+    private readonly db: Db,
+    private readonly orgId: string,
+  ) {}
 
-  create(data: { id?: string; email: string; name?: string; passwordHash: string; mustChangePassword?: boolean; role?: string; totpSecretEnc?: string | null }) {
-    return this.db.admin.create({ data: { ...data, email: data.email.trim(), emailLower: normaliseEmail(data.email), orgId: this.orgId } });
+  create(data: {
+    id?: string;
+    email: string;
+    name?: string;
+    passwordHash: string;
+    mustChangePassword?: boolean;
+    role?: string;
+    totpSecretEnc?: string | null;
+  }) {
+    return this.db.admin.create({
+      data: { ...data, email: data.email.trim(), emailLower: normaliseEmail(data.email), orgId: this.orgId },
+    });
   }
   findByEmail(email: string) {
-    return this.db.admin.findUnique({ where: { orgId_emailLower: { orgId: this.orgId, emailLower: normaliseEmail(email) } } });
+    return this.db.admin.findUnique({
+      where: { orgId_emailLower: { orgId: this.orgId, emailLower: normaliseEmail(email) } },
+    });
   }
   findById(id: string) {
     return this.db.admin.findFirst({ where: { id, orgId: this.orgId } });
@@ -26,7 +41,21 @@ export class AdminRepository {
     await this.db.admin.updateMany({ where: { id, orgId: this.orgId }, data: { failedLogins: { increment: 1 } } });
     return (await this.findById(id))?.failedLogins ?? 0;
   }
-  update(id: string, data: Partial<Pick<AdminRow, 'passwordHash' | 'failedLogins' | 'lockedUntil' | 'lastLoginAt' | 'mustChangePassword' | 'totpSecretEnc' | 'name'>>) {
+  update(
+    id: string,
+    data: Partial<
+      Pick<
+        AdminRow,
+        | 'passwordHash'
+        | 'failedLogins'
+        | 'lockedUntil'
+        | 'lastLoginAt'
+        | 'mustChangePassword'
+        | 'totpSecretEnc'
+        | 'name'
+      >
+    >,
+  ) {
     return this.db.admin.update({ where: { id, orgId: this.orgId }, data });
   }
   /**
@@ -52,20 +81,39 @@ export class AdminRepository {
   }
 
   createInvite(data: { email: string; role: string; tokenHash: string; invitedBy: string; expiresAt: Date }) {
-    return this.db.adminInvite.create({ data: { ...data, email: data.email.trim(), emailLower: normaliseEmail(data.email), orgId: this.orgId } });
+    return this.db.adminInvite.create({
+      data: { ...data, email: data.email.trim(), emailLower: normaliseEmail(data.email), orgId: this.orgId },
+    });
   }
   findInvite(tokenHash: string) {
     return this.db.adminInvite.findFirst({ where: { tokenHash, orgId: this.orgId } });
   }
   /** Invitations neither used, withdrawn nor expired, newest first. */
   pendingInvites(now: Date) {
-    return this.db.adminInvite.findMany({ where: { orgId: this.orgId, usedAt: null, revokedAt: null, expiresAt: { gt: now } }, orderBy: { createdAt: 'desc' } });
+    return this.db.adminInvite.findMany({
+      where: { orgId: this.orgId, usedAt: null, revokedAt: null, expiresAt: { gt: now } },
+      orderBy: { createdAt: 'desc' },
+    });
   }
   /** Marks a pending invitation used; false when it was used, withdrawn or expired meanwhile (on any node). */
   async consumeInvite(id: string, now: Date) {
-    return (await this.db.adminInvite.updateMany({ where: { id, orgId: this.orgId, usedAt: null, revokedAt: null, expiresAt: { gt: now } }, data: { usedAt: now } })).count === 1;
+    return (
+      (
+        await this.db.adminInvite.updateMany({
+          where: { id, orgId: this.orgId, usedAt: null, revokedAt: null, expiresAt: { gt: now } },
+          data: { usedAt: now },
+        })
+      ).count === 1
+    );
   }
   async revokeInvite(id: string, now: Date) {
-    return (await this.db.adminInvite.updateMany({ where: { id, orgId: this.orgId, usedAt: null, revokedAt: null }, data: { revokedAt: now } })).count === 1;
+    return (
+      (
+        await this.db.adminInvite.updateMany({
+          where: { id, orgId: this.orgId, usedAt: null, revokedAt: null },
+          data: { revokedAt: now },
+        })
+      ).count === 1
+    );
   }
 }

@@ -2,9 +2,19 @@
 import type { Db } from './engine/database.ts';
 
 export class ApiTokenRepository {
-  constructor(private readonly db: Db, private readonly orgId: string) {}
+  constructor(
+    private readonly db: Db,
+    private readonly orgId: string,
+  ) {}
 
-  create(data: { name: string; tokenHash: string; prefix: string; role: string; expiresAt: Date | null; createdBy: string }) {
+  create(data: {
+    name: string;
+    tokenHash: string;
+    prefix: string;
+    role: string;
+    expiresAt: Date | null;
+    createdBy: string;
+  }) {
     return this.db.apiToken.create({ data: { ...data, orgId: this.orgId } });
   }
   /** The token's row only if it belongs to this organisation and is not revoked. */
@@ -21,7 +31,14 @@ export class ApiTokenRepository {
     return this.db.apiToken.updateMany({ where: { id, orgId: this.orgId }, data: { lastUsedAt: at } });
   }
   async revoke(id: string, at: Date) {
-    return (await this.db.apiToken.updateMany({ where: { id, orgId: this.orgId, revokedAt: null }, data: { revokedAt: at } })).count === 1;
+    return (
+      (
+        await this.db.apiToken.updateMany({
+          where: { id, orgId: this.orgId, revokedAt: null },
+          data: { revokedAt: at },
+        })
+      ).count === 1
+    );
   }
 }
 

@@ -33,10 +33,17 @@ const toRow = (input: ApplicationInput) => {
 };
 
 export class ApplicationRepository {
-  constructor(private readonly db: Db, private readonly orgId: string) {}
+  constructor(
+    private readonly db: Db,
+    private readonly orgId: string,
+  ) {}
 
   async create(input: ApplicationInput & Pick<Application, 'name' | 'entityId' | 'acsUrls'>) {
-    return fromRow(await this.db.application.create({ data: { ...toRow(input), name: input.name, entityId: input.entityId, orgId: this.orgId } }));
+    return fromRow(
+      await this.db.application.create({
+        data: { ...toRow(input), name: input.name, entityId: input.entityId, orgId: this.orgId },
+      }),
+    );
   }
   async update(id: string, input: ApplicationInput) {
     return fromRow(await this.db.application.update({ where: { id, orgId: this.orgId }, data: toRow(input) }));
@@ -50,7 +57,9 @@ export class ApplicationRepository {
     return row && fromRow(row);
   }
   async list() {
-    return (await this.db.application.findMany({ where: { orgId: this.orgId }, orderBy: { name: 'asc' } })).map(fromRow);
+    return (await this.db.application.findMany({ where: { orgId: this.orgId }, orderBy: { name: 'asc' } })).map(
+      fromRow,
+    );
   }
   async delete(id: string) {
     await this.db.application.delete({ where: { id, orgId: this.orgId } });

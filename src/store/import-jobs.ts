@@ -56,33 +56,63 @@ const fromRow = (row: Row): ImportJob => {
 export type BeginResult = { job: ImportJob; abandoned: ImportJob[] } | { blockedBy: ImportJob };
 
 export class ImportJobRepository {
-  constructor(private readonly db: Db, private readonly orgId: string, private readonly dialect: Dialect = 'sqlite') {}
+  constructor(
+    private readonly db: Db,
+    private readonly orgId: string,
+    private readonly dialect: Dialect = 'sqlite',
+  ) {}
 
   /**
    * Creates a running job. Unless the mode is a dry run, refuses (returns `blockedBy`) while another live
    * non-dry-run job of this organisation is running; running jobs (dry runs too) silent for `staleAfterMs` are
    * marked failed (returned in `abandoned`) and do not block.
    */
-  async begin(input: { mode: string; fileHash?: string; state: Omit<ImportJobState, 'heartbeatAt'> }, now: Date, staleAfterMs: number): Promise<BeginResult> {
+  async begin(
+    input: { mode: string; fileHash?: string; state: Omit<ImportJobState, 'heartbeatAt'> },
+    now: Date,
+    staleAfterMs: number,
+  ): Promise<BeginResult> {
     const state = toJson({ ...input.state, heartbeatAt: now.toISOString() });
-    const data = { orgId: this.orgId, status: 'running', mode: input.mode, fileHash: input.fileHash ?? '', report: state, createdAt: now };
-    if (input.mode.split(',').includes(DRY_RUN_FLAG)) return { job: fromRow(await this.db.importJob.create({ data })), abandoned: [] };
+    const data = {
+      orgId: this.orgId,
+      status: 'running',
+      mode: input.mode,
+      fileHash: input.fileHash ?? '',
+      report: state,
+      createdAt: now,
+    };
+    if (input.mode.split(',').includes(DRY_RUN_FLAG))
+      return { job: fromRow(await this.db.importJob.create({ data })), abandoned: [] };
 
     return inTransaction(this.db, async (tx) => {
       // The lock: see the header comment. "name" = "name" changes nothing but takes the row's write lock.
       const locked = await tx.$executeRaw`UPDATE "Organization" SET "name" = "name" WHERE "id" = ${this.orgId}`;
       if (locked !== 1) throw new Error(`organisation ${this.orgId} does not exist`);
-      const running = await tx.importJob.findMany({ where: { orgId: this.orgId, status: 'running' }, orderBy: { createdAt: 'asc' } });
+      const running = await tx.importJob.findMany({
+        where: { orgId: this.orgId, status: 'running' },
+        orderBy: { createdAt: 'asc' },
+      });
       const abandoned: ImportJob[] = [];
       for (const row of running) {
         const job = fromRow(row);
-        const live = now.getTime() - job.heartbeatAt.getTime() <= staleAfterMs || (await this.lockedByLiveTransaction(tx, row.id));
+        const live =
+          now.getTime() - job.heartbeatAt.getTime() <= staleAfterMs || (await this.lockedByLiveTransaction(tx, row.id));
         if (live) {
           if (job.dryRun) continue; // a live dry run writes no users: it does not block
           return { blockedBy: job };
         }
-        const report = toJson({ ...job.report, phase: 'abandoned', error: { code: 'import_abandoned', message: `The import stopped without finishing (no sign of life since ${job.heartbeatAt.toISOString()}); a later import took over.` } });
-        const marked = await tx.importJob.updateMany({ where: { id: row.id, status: 'running', report: row.report }, data: { status: 'failed', finishedAt: now, report } });
+        const report = toJson({
+          ...job.report,
+          phase: 'abandoned',
+          error: {
+            code: 'import_abandoned',
+            message: `The import stopped without finishing (no sign of life since ${job.heartbeatAt.toISOString()}); a later import took over.`,
+          },
+        });
+        const marked = await tx.importJob.updateMany({
+          where: { id: row.id, status: 'running', report: row.report },
+          data: { status: 'failed', finishedAt: now, report },
+        });
         if (marked.count !== 1 && !job.dryRun) return { blockedBy: job }; // it showed a sign of life after all
         abandoned.push({ ...job, status: 'failed', finishedAt: now });
       }
@@ -93,7 +123,9 @@ export class ImportJobRepository {
   /** PostgreSQL: the row is locked by another open transaction (its import is alive). Otherwise locks it for us. */
   private async lockedByLiveTransaction(tx: Db, id: string): Promise<boolean> {
     if (this.dialect !== 'postgresql') return false;
-    const rows = await tx.$queryRaw<{ id: string }[]>`SELECT "id" FROM "ImportJob" WHERE "id" = ${id} FOR UPDATE SKIP LOCKED`;
+    const rows = await tx.$queryRaw<
+      { id: string }[]
+    >`SELECT "id" FROM "ImportJob" WHERE "id" = ${id} FOR UPDATE SKIP LOCKED`;
     return rows.length === 0;
   }
 
@@ -101,16 +133,36 @@ export class ImportJobRepository {
    * Records progress and a heartbeat, but only while the job is still running (not taken over as abandoned).
    * Run it first in each write transaction: it proves ownership, and on SQLite it takes the write lock up front.
    */
-  async claim(id: string, progress: { state: ImportJobState; doneRows?: number; totalRows?: number; errorCount?: number; fileHash?: string }): Promise<boolean> {
+  async claim(
+    id: string,
+    progress: { state: ImportJobState; doneRows?: number; totalRows?: number; errorCount?: number; fileHash?: string },
+  ): Promise<boolean> {
     const { state, ...columns } = progress;
-    const updated = await this.db.importJob.updateMany({ where: { id, orgId: this.orgId, status: 'running' }, data: { ...columns, report: toJson(state) } });
+    const updated = await this.db.importJob.updateMany({
+      where: { id, orgId: this.orgId, status: 'running' },
+      data: { ...columns, report: toJson(state) },
+    });
     return updated.count === 1;
   }
 
   /** Ends a running job with its final report; false if it was no longer running. */
-  async finish(id: string, status: Exclude<ImportJobStatus, 'running'>, result: { report: Record<string, unknown>; doneRows?: number; totalRows?: number; errorCount?: number; fileHash?: string }, now: Date): Promise<boolean> {
+  async finish(
+    id: string,
+    status: Exclude<ImportJobStatus, 'running'>,
+    result: {
+      report: Record<string, unknown>;
+      doneRows?: number;
+      totalRows?: number;
+      errorCount?: number;
+      fileHash?: string;
+    },
+    now: Date,
+  ): Promise<boolean> {
     const { report, ...columns } = result;
-    const updated = await this.db.importJob.updateMany({ where: { id, orgId: this.orgId, status: 'running' }, data: { ...columns, status, report: toJson(report), finishedAt: now } });
+    const updated = await this.db.importJob.updateMany({
+      where: { id, orgId: this.orgId, status: 'running' },
+      data: { ...columns, status, report: toJson(report), finishedAt: now },
+    });
     return updated.count === 1;
   }
 
@@ -120,14 +172,24 @@ export class ImportJobRepository {
   }
 
   async list(opts: { take?: number } = {}) {
-    const rows = await this.db.importJob.findMany({ where: { orgId: this.orgId }, orderBy: { createdAt: 'desc' }, take: Math.min(opts.take ?? 20, 200) });
+    const rows = await this.db.importJob.findMany({
+      where: { orgId: this.orgId },
+      orderBy: { createdAt: 'desc' },
+      take: Math.min(opts.take ?? 20, 200),
+    });
     return rows.map(fromRow);
   }
 
   /** The latest earlier job for the same file that did not finish (crashed, abandoned or failed), if any. */
   async findUnfinished(fileHash: string, excludeId: string) {
     const row = await this.db.importJob.findFirst({
-      where: { orgId: this.orgId, fileHash, status: { in: ['failed', 'running'] }, id: { not: excludeId }, NOT: { mode: { contains: DRY_RUN_FLAG } } },
+      where: {
+        orgId: this.orgId,
+        fileHash,
+        status: { in: ['failed', 'running'] },
+        id: { not: excludeId },
+        NOT: { mode: { contains: DRY_RUN_FLAG } },
+      },
       orderBy: { createdAt: 'desc' },
     });
     return row && fromRow(row);

@@ -7,9 +7,12 @@ import { parseJson, toJson } from './engine/json.ts';
 import { rowReader, sql, type SqlRunner } from './engine/sql.ts';
 
 type Row = Awaited<ReturnType<Db['loginFlow']['findUniqueOrThrow']>>;
-export interface LoginFlow<D = Record<string, unknown>> extends Omit<Row, 'data'> { data: D }
+export interface LoginFlow<D = Record<string, unknown>> extends Omit<Row, 'data'> {
+  data: D;
+}
 
-const COLUMNS = '"id", "orgId", "stage", "appId", "idpId", "userId", "sessionId", "data", "version", "expiresAt", "createdAt", "updatedAt"';
+const COLUMNS =
+  '"id", "orgId", "stage", "appId", "idpId", "userId", "sessionId", "data", "version", "expiresAt", "createdAt", "updatedAt"';
 const readRow = rowReader<Row>({ dates: ['expiresAt', 'createdAt', 'updatedAt'], ints: ['version'] });
 const fromRow = <D>(row: Row): LoginFlow<D> => ({ ...row, data: parseJson<D>(row.data, {} as D) });
 
@@ -20,7 +23,9 @@ const findAtStageStatements = new Map<number, ReturnType<typeof sql>>();
 function findAtStage(stages: number) {
   let statement = findAtStageStatements.get(stages);
   if (!statement) {
-    statement = sql(`SELECT ${COLUMNS} FROM "LoginFlow" WHERE "id" = ? AND "orgId" = ? AND "expiresAt" > ? AND "stage" IN (${Array(stages).fill('?').join(', ')})`);
+    statement = sql(
+      `SELECT ${COLUMNS} FROM "LoginFlow" WHERE "id" = ? AND "orgId" = ? AND "expiresAt" > ? AND "stage" IN (${Array(stages).fill('?').join(', ')})`,
+    );
     findAtStageStatements.set(stages, statement);
   }
   return statement;
@@ -28,7 +33,16 @@ function findAtStage(stages: number) {
 
 const SETTABLE = ['idpId', 'userId', 'sessionId', 'appId'] as const;
 export type FlowPatch<D> = { data?: D } & Partial<Record<(typeof SETTABLE)[number], string | null>>;
-export interface NewFlow<D> { id: string; stage: string; appId?: string | null; idpId?: string | null; userId?: string | null; sessionId?: string | null; data: D; expiresAt: Date }
+export interface NewFlow<D> {
+  id: string;
+  stage: string;
+  appId?: string | null;
+  idpId?: string | null;
+  userId?: string | null;
+  sessionId?: string | null;
+  data: D;
+  expiresAt: Date;
+}
 
 /** Where login flows live: the database (this file), or Redis when REDIS_URL is set (redis/redis-login-flows.ts). */
 export interface LoginFlowStore {
@@ -55,19 +69,50 @@ function advanceStatement(columns: string[]) {
   let statement = advanceStatements.get(key);
   if (!statement) {
     const sets = ['"stage" = ?', '"version" = "version" + 1', '"updatedAt" = ?', ...columns.map((c) => `"${c}" = ?`)];
-    statement = sql(`UPDATE "LoginFlow" SET ${sets.join(', ')} WHERE "id" = ? AND "orgId" = ? AND "stage" = ? AND "version" = ?`);
+    statement = sql(
+      `UPDATE "LoginFlow" SET ${sets.join(', ')} WHERE "id" = ? AND "orgId" = ? AND "stage" = ? AND "version" = ?`,
+    );
     advanceStatements.set(key, statement);
   }
   return statement;
 }
 
 export class LoginFlowRepository implements LoginFlowStore {
-  constructor(private readonly db: Db, private readonly sql: SqlRunner, private readonly orgId: string) {}
+  constructor(
+    private readonly db: Db,
+    private readonly sql: SqlRunner,
+    private readonly orgId: string,
+  ) {}
 
   async create<D>(flow: NewFlow<D>): Promise<LoginFlow<D>> {
     const now = new Date();
-    const row: Row = { id: flow.id, orgId: this.orgId, stage: flow.stage, appId: flow.appId ?? null, idpId: flow.idpId ?? null, userId: flow.userId ?? null, sessionId: flow.sessionId ?? null, data: toJson(flow.data), version: 0, expiresAt: flow.expiresAt, createdAt: now, updatedAt: now };
-    await this.sql.run(INSERT, [row.id, row.orgId, row.stage, row.appId, row.idpId, row.userId, row.sessionId, row.data, row.expiresAt, now, now]);
+    const row: Row = {
+      id: flow.id,
+      orgId: this.orgId,
+      stage: flow.stage,
+      appId: flow.appId ?? null,
+      idpId: flow.idpId ?? null,
+      userId: flow.userId ?? null,
+      sessionId: flow.sessionId ?? null,
+      data: toJson(flow.data),
+      version: 0,
+      expiresAt: flow.expiresAt,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.sql.run(INSERT, [
+      row.id,
+      row.orgId,
+      row.stage,
+      row.appId,
+      row.idpId,
+      row.userId,
+      row.sessionId,
+      row.data,
+      row.expiresAt,
+      now,
+      now,
+    ]);
     return fromRow<D>(row);
   }
 
@@ -85,7 +130,15 @@ export class LoginFlowRepository implements LoginFlowStore {
       values.push(toJson(patch.data));
     }
     const updatedAt = new Date();
-    const changed = await this.sql.run(advanceStatement(columns), [stage, updatedAt, ...values, flow.id, this.orgId, flow.stage, flow.version]);
+    const changed = await this.sql.run(advanceStatement(columns), [
+      stage,
+      updatedAt,
+      ...values,
+      flow.id,
+      this.orgId,
+      flow.stage,
+      flow.version,
+    ]);
     return changed === 1 ? advanced(flow, stage, patch, updatedAt) : null;
   }
 }

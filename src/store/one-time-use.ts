@@ -19,7 +19,11 @@ export interface OneTimeUseStore {
 }
 
 export class OneTimeUseRepository implements OneTimeUseStore {
-  constructor(private readonly db: Db, private readonly sql: SqlRunner, private readonly orgId: string) {}
+  constructor(
+    private readonly db: Db,
+    private readonly sql: SqlRunner,
+    private readonly orgId: string,
+  ) {}
 
   async consume(kind: string, value: string, expiresAt: Date, now: Date): Promise<boolean> {
     return (await this.sql.run(CONSUME, [this.orgId, kind, value, expiresAt, now])) === 1;

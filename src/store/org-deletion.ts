@@ -9,9 +9,27 @@ type Delegate = { deleteMany(args: { where: { orgId: string } }): Promise<{ coun
 
 /** The tables that carry an orgId, children before the rows they point at. */
 export const ORG_TABLES = [
-  'scimGroupMember', 'scimGroup', 'scimToken', 'userIdentity', 'totpFactor', 'webAuthnCredential', 'recoveryCode', 'rememberedDevice', 'loginFlow',
-  'brokerSession', 'oneTimeUse', 'adminSession', 'adminInvite', 'apiToken', 'importJob', 'auditEvent', 'admin', 'user',
-  'application', 'identityProvider', 'signingKey',
+  'scimGroupMember',
+  'scimGroup',
+  'scimToken',
+  'userIdentity',
+  'totpFactor',
+  'webAuthnCredential',
+  'recoveryCode',
+  'rememberedDevice',
+  'loginFlow',
+  'brokerSession',
+  'oneTimeUse',
+  'adminSession',
+  'adminInvite',
+  'apiToken',
+  'importJob',
+  'auditEvent',
+  'admin',
+  'user',
+  'application',
+  'identityProvider',
+  'signingKey',
 ] as const;
 
 /** Deletes the organisation and every row of it; answers how many rows each table lost (for the platform audit). */

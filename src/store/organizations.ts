@@ -6,8 +6,22 @@ type OrganizationRow = Awaited<ReturnType<Db['organization']['findUniqueOrThrow'
 export type Organization = Omit<OrganizationRow, 'logo'>;
 const WITHOUT_LOGO = { logo: true } as const;
 
-export type BrandingUpdate = Partial<Pick<Organization, 'name' | 'logoUrl' | 'primaryColor' | 'accentColor' | 'loginMessage'>>;
-export type SettingsUpdate = Partial<Pick<Organization, 'jitProvisioning' | 'sessionTtlSeconds' | 'totpDigits' | 'totpPeriod' | 'totpAlgorithm' | 'requireAdminTotp' | 'notifyNewDevice' | 'webauthnCounterPolicy'>>;
+export type BrandingUpdate = Partial<
+  Pick<Organization, 'name' | 'logoUrl' | 'primaryColor' | 'accentColor' | 'loginMessage'>
+>;
+export type SettingsUpdate = Partial<
+  Pick<
+    Organization,
+    | 'jitProvisioning'
+    | 'sessionTtlSeconds'
+    | 'totpDigits'
+    | 'totpPeriod'
+    | 'totpAlgorithm'
+    | 'requireAdminTotp'
+    | 'notifyNewDevice'
+    | 'webauthnCounterPolicy'
+  >
+>;
 
 export class OrganizationRepository {
   constructor(private readonly db: Db) {}
@@ -39,9 +53,14 @@ export class OrganizationRepository {
       this.db.user.groupBy({ by: ['orgId'], _count: { _all: true } }),
       this.db.identityProvider.groupBy({ by: ['orgId'], _count: { _all: true } }),
       this.db.application.groupBy({ by: ['orgId'], _count: { _all: true } }),
-      this.db.auditEvent.groupBy({ by: ['orgId'], where: { type: 'login.success', at: { gte: since } }, _count: { _all: true } }),
+      this.db.auditEvent.groupBy({
+        by: ['orgId'],
+        where: { type: 'login.success', at: { gte: since } },
+        _count: { _all: true },
+      }),
     ]);
-    const by = (rows: { orgId: string; _count: { _all: number } }[]) => new Map(rows.map((r) => [r.orgId, r._count._all]));
+    const by = (rows: { orgId: string; _count: { _all: number } }[]) =>
+      new Map(rows.map((r) => [r.orgId, r._count._all]));
     return { users: by(users), idps: by(idps), apps: by(apps), logins: by(logins) };
   }
   /** The uploaded logo (bytes and content type), or null when none is stored. */
@@ -51,6 +70,10 @@ export class OrganizationRepository {
   }
   /** Stores (or with null, removes) the uploaded logo; the caller has checked the bytes. */
   setLogo(id: string, logo: { bytes: Buffer; contentType: string } | null) {
-    return this.db.organization.update({ where: { id }, data: { logo: logo ? new Uint8Array(logo.bytes) : null, logoContentType: logo?.contentType ?? null }, omit: WITHOUT_LOGO });
+    return this.db.organization.update({
+      where: { id },
+      data: { logo: logo ? new Uint8Array(logo.bytes) : null, logoContentType: logo?.contentType ?? null },
+      omit: WITHOUT_LOGO,
+    });
   }
 }

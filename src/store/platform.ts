@@ -15,8 +15,16 @@ export type OperatorRow = Awaited<ReturnType<Db['operator']['findUniqueOrThrow']
 
 export class OperatorRepository {
   constructor(private readonly db: Db) {}
-  create(data: { id?: string; email: string; passwordHash: string; totpSecretEnc: string | null; mustChangePassword?: boolean }) {
-    return this.db.operator.create({ data: { ...data, email: data.email.trim(), emailLower: normaliseEmail(data.email) } });
+  create(data: {
+    id?: string;
+    email: string;
+    passwordHash: string;
+    totpSecretEnc: string | null;
+    mustChangePassword?: boolean;
+  }) {
+    return this.db.operator.create({
+      data: { ...data, email: data.email.trim(), emailLower: normaliseEmail(data.email) },
+    });
   }
   findByEmail(email: string) {
     return this.db.operator.findUnique({ where: { emailLower: normaliseEmail(email) } });
@@ -31,7 +39,15 @@ export class OperatorRepository {
     await this.db.operator.updateMany({ where: { id }, data: { failedLogins: { increment: 1 } } });
     return (await this.findById(id))?.failedLogins ?? 0;
   }
-  update(id: string, data: Partial<Pick<OperatorRow, 'passwordHash' | 'failedLogins' | 'lockedUntil' | 'lastLoginAt' | 'mustChangePassword' | 'totpSecretEnc'>>) {
+  update(
+    id: string,
+    data: Partial<
+      Pick<
+        OperatorRow,
+        'passwordHash' | 'failedLogins' | 'lockedUntil' | 'lastLoginAt' | 'mustChangePassword' | 'totpSecretEnc'
+      >
+    >,
+  ) {
     return this.db.operator.update({ where: { id }, data });
   }
 }
@@ -53,16 +69,28 @@ export class OperatorSessionRepository {
 
 /** A platform audit line: an AuditInput, plus the organisation it concerns (kept as id and slug, since the
  *  organisation itself may be gone). */
-export interface PlatformAuditInput extends AuditInput { orgId?: string; orgSlug?: string }
+export interface PlatformAuditInput extends AuditInput {
+  orgId?: string;
+  orgSlug?: string;
+}
 
 export class PlatformAuditRepository {
   constructor(private readonly db: Db) {}
   async record(e: PlatformAuditInput) {
     // Time-ordered ids: lines of the same instant (an injected clock, a fast sequence) still list in the order written.
-    await this.db.platformAuditEvent.create({ data: {
-      id: timeOrderedUuid(), at: e.at ?? new Date(), type: e.type, outcome: e.outcome ?? 'success', code: e.code ?? null, actor: e.actor ?? null,
-      orgId: e.orgId ?? null, orgSlug: e.orgSlug ?? null, details: toJson(e.details ?? {}),
-    } });
+    await this.db.platformAuditEvent.create({
+      data: {
+        id: timeOrderedUuid(),
+        at: e.at ?? new Date(),
+        type: e.type,
+        outcome: e.outcome ?? 'success',
+        code: e.code ?? null,
+        actor: e.actor ?? null,
+        orgId: e.orgId ?? null,
+        orgSlug: e.orgSlug ?? null,
+        details: toJson(e.details ?? {}),
+      },
+    });
   }
   async list(take = 100) {
     const rows = await this.db.platformAuditEvent.findMany({ orderBy: [{ at: 'desc' }, { id: 'desc' }], take });
@@ -79,5 +107,11 @@ export interface PlatformStore {
 }
 
 export function platformStore(db: Db, sql: SqlRunner): PlatformStore {
-  return { orgId: PLATFORM_SCOPE, admins: new OperatorRepository(db), adminSessions: new OperatorSessionRepository(db), audit: new PlatformAuditRepository(db), oneTimeUse: new OneTimeUseRepository(db, sql, PLATFORM_SCOPE) };
+  return {
+    orgId: PLATFORM_SCOPE,
+    admins: new OperatorRepository(db),
+    adminSessions: new OperatorSessionRepository(db),
+    audit: new PlatformAuditRepository(db),
+    oneTimeUse: new OneTimeUseRepository(db, sql, PLATFORM_SCOPE),
+  };
 }

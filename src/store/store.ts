@@ -51,14 +51,32 @@ export interface TenantStore {
 /** `redis`: where login flows live when REDIS_URL is set; the database otherwise. One-time-use records (assertion
  *  IDs, TOTP steps, logout request IDs) are always in the database: they must outlive a Redis restart, or a message
  *  accepted before it would be accepted again. */
-export function tenantStore(db: Db, sql: SqlRunner, orgId: string, cache: ConfigCache = NO_CACHE, redis?: RedisRecords): TenantStore {
+export function tenantStore(
+  db: Db,
+  sql: SqlRunner,
+  orgId: string,
+  cache: ConfigCache = NO_CACHE,
+  redis?: RedisRecords,
+): TenantStore {
   if (!orgId) throw new Error('tenantStore needs an orgId');
   return {
     orgId,
     // The configuration a login reads several times goes through the process's cache (see config-cache.ts).
-    signingKeys: cachedRepository(new SigningKeyRepository(db, orgId), cache, `${orgId}:keys`, ['active', 'published', 'list']),
-    identityProviders: cachedRepository(new IdentityProviderRepository(db, orgId), cache, `${orgId}:idps`, ['findById', 'findByEntityId', 'list']),
-    applications: cachedRepository(new ApplicationRepository(db, orgId), cache, `${orgId}:apps`, ['findById', 'findByEntityId', 'list']),
+    signingKeys: cachedRepository(new SigningKeyRepository(db, orgId), cache, `${orgId}:keys`, [
+      'active',
+      'published',
+      'list',
+    ]),
+    identityProviders: cachedRepository(new IdentityProviderRepository(db, orgId), cache, `${orgId}:idps`, [
+      'findById',
+      'findByEntityId',
+      'list',
+    ]),
+    applications: cachedRepository(new ApplicationRepository(db, orgId), cache, `${orgId}:apps`, [
+      'findById',
+      'findByEntityId',
+      'list',
+    ]),
     users: new UserRepository(db, sql, orgId),
     userBulk: new UserBulkSql(db, orgId, sql.dialect),
     admins: new AdminRepository(db, orgId),
@@ -87,8 +105,18 @@ export class Store {
   readonly system: SystemRepository;
   /** `sql`: the same database through its driver (sql.ts); `cache`: the process's configuration cache (a store
    *  without one always reads the database); `redis`: the login flows' home when REDIS_URL is set. */
-  constructor(readonly db: Db, readonly sql: SqlRunner, readonly cache: ConfigCache = NO_CACHE, readonly closeDatabase = () => db.$disconnect(), readonly redis?: RedisRecords) {
-    this.organizations = cachedRepository(new OrganizationRepository(db), cache, 'orgs', ['findBySlug', 'findById', 'logo']);
+  constructor(
+    readonly db: Db,
+    readonly sql: SqlRunner,
+    readonly cache: ConfigCache = NO_CACHE,
+    readonly closeDatabase = () => db.$disconnect(),
+    readonly redis?: RedisRecords,
+  ) {
+    this.organizations = cachedRepository(new OrganizationRepository(db), cache, 'orgs', [
+      'findBySlug',
+      'findById',
+      'logo',
+    ]);
     this.platform = platformStore(db, sql);
     this.system = new SystemRepository(db, sql.dialect);
   }
@@ -117,7 +145,10 @@ export class Store {
   async transaction<T>(work: (tx: Store) => Promise<T>, limits?: { maxWaitMs: number; timeoutMs: number }): Promise<T> {
     const options = limits && { maxWait: limits.maxWaitMs, timeout: limits.timeoutMs };
     try {
-      return await this.db.$transaction((tx) => work(Store.inTransaction(tx as unknown as Db, this.sql.dialect, this.redis)), options);
+      return await this.db.$transaction(
+        (tx) => work(Store.inTransaction(tx as unknown as Db, this.sql.dialect, this.redis)),
+        options,
+      );
     } finally {
       this.cache.clear();
     }

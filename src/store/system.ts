@@ -10,7 +10,10 @@ import { findDueMetadataRefreshes, type IdentityProvider } from './identity-prov
 import { nextKeysDueForPromotion } from './signing-keys.ts';
 
 export class SystemRepository {
-  constructor(private readonly db: Db, private readonly provider: DbProvider) {}
+  constructor(
+    private readonly db: Db,
+    private readonly provider: DbProvider,
+  ) {}
 
   /** Removes expired login flows, broker sessions, one-time-use records and admin sessions. Runs on a timer on every
    *  node; each statement is a plain indexed DELETE on expiresAt, so it never holds locks a login would wait on long. */

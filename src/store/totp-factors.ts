@@ -9,8 +9,13 @@ export type TotpFactorRow = Awaited<ReturnType<Db['totpFactor']['findUniqueOrThr
 type DeviceRow = Awaited<ReturnType<Db['rememberedDevice']['findUniqueOrThrow']>>;
 
 // The reads of a login are hand-written (sql.ts); enrolment and admin actions stay on Prisma.
-const FIND_FACTOR = sql(`SELECT "id", "orgId", "userId", "secretEnc", "status", "algorithm", "digits", "period", "failedAttempts", "lockedUntil", "lastUsedStep", "enrolFlowId", "createdAt", "confirmedAt" FROM "TotpFactor" WHERE "userId" = ? AND "orgId" = ?`);
-const readFactor = rowReader<TotpFactorRow>({ dates: ['lockedUntil', 'createdAt', 'confirmedAt'], ints: ['digits', 'period', 'failedAttempts', 'lastUsedStep'] });
+const FIND_FACTOR = sql(
+  `SELECT "id", "orgId", "userId", "secretEnc", "status", "algorithm", "digits", "period", "failedAttempts", "lockedUntil", "lastUsedStep", "enrolFlowId", "createdAt", "confirmedAt" FROM "TotpFactor" WHERE "userId" = ? AND "orgId" = ?`,
+);
+const readFactor = rowReader<TotpFactorRow>({
+  dates: ['lockedUntil', 'createdAt', 'confirmedAt'],
+  ints: ['digits', 'period', 'failedAttempts', 'lastUsedStep'],
+});
 // A verified code: its step becomes the last used one if it is newer than that, and the same statement clears the
 // failures, so the hot path makes one write. Refused (no row changed) for a step not newer, a factor locked meanwhile
 // on another node, or one no longer active.
@@ -19,11 +24,17 @@ const USE_STEP = sql(`
   WHERE "userId" = ? AND "orgId" = ? AND "status" = 'active' AND ("lastUsedStep" IS NULL OR "lastUsedStep" < ?) AND ("lockedUntil" IS NULL OR "lockedUntil" <= ?)`);
 
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === 'P2002';
-const FIND_DEVICE = sql(`SELECT "id", "orgId", "userId", "label", "createdAt", "expiresAt", "revokedAt" FROM "RememberedDevice" WHERE "id" = ? AND "orgId" = ?`);
+const FIND_DEVICE = sql(
+  `SELECT "id", "orgId", "userId", "label", "createdAt", "expiresAt", "revokedAt" FROM "RememberedDevice" WHERE "id" = ? AND "orgId" = ?`,
+);
 const readDevice = rowReader<DeviceRow>({ dates: ['createdAt', 'expiresAt', 'revokedAt'] });
 
 export class TotpFactorRepository {
-  constructor(private readonly db: Db, private readonly sql: SqlRunner, private readonly orgId: string) {}
+  constructor(
+    private readonly db: Db,
+    private readonly sql: SqlRunner,
+    private readonly orgId: string,
+  ) {}
 
   /** Users of the organisation with an enrolled (active) authenticator. */
   countActive(): Promise<number> {
@@ -39,15 +50,26 @@ export class TotpFactorRepository {
    * failure count and lock carry over a take-over: a new login does not lift them. Returns the row as it is now,
    * which may belong to another request that won a race; the caller checks.
    */
-  async savePending(userId: string, data: { secretEnc: string; algorithm: string; digits: number; period: number; enrolFlowId?: string | null }): Promise<TotpFactorRow | null> {
+  async savePending(
+    userId: string,
+    data: { secretEnc: string; algorithm: string; digits: number; period: number; enrolFlowId?: string | null },
+  ): Promise<TotpFactorRow | null> {
     const flowId = data.enrolFlowId ?? null;
-    const takeOver = () => this.db.totpFactor.updateMany({
-      where: { userId, orgId: this.orgId, status: 'pending', ...(flowId && { OR: [{ enrolFlowId: null }, { enrolFlowId: { not: flowId } }] }) },
-      data: { ...data, enrolFlowId: flowId, lastUsedStep: null },
-    });
+    const takeOver = () =>
+      this.db.totpFactor.updateMany({
+        where: {
+          userId,
+          orgId: this.orgId,
+          status: 'pending',
+          ...(flowId && { OR: [{ enrolFlowId: null }, { enrolFlowId: { not: flowId } }] }),
+        },
+        data: { ...data, enrolFlowId: flowId, lastUsedStep: null },
+      });
     if (!(await takeOver()).count) {
       try {
-        await this.db.totpFactor.create({ data: { ...data, enrolFlowId: flowId, userId, orgId: this.orgId, status: 'pending' } });
+        await this.db.totpFactor.create({
+          data: { ...data, enrolFlowId: flowId, userId, orgId: this.orgId, status: 'pending' },
+        });
       } catch (err) {
         // Another request created the user's factor meanwhile: take it over if it is another flow's pending one.
         if (!isUniqueViolation(err)) throw err;
@@ -60,7 +82,14 @@ export class TotpFactorRepository {
    *  confirming code becomes the last used one. False when there is no such pending factor (any more). */
   async activate(userId: string, at: Date, confirmed?: { flowId: string; step: number }) {
     const where = { userId, orgId: this.orgId, status: 'pending', ...(confirmed && { enrolFlowId: confirmed.flowId }) };
-    const data = { status: 'active', confirmedAt: at, failedAttempts: 0, lockedUntil: null, enrolFlowId: null, lastUsedStep: confirmed?.step ?? null };
+    const data = {
+      status: 'active',
+      confirmedAt: at,
+      failedAttempts: 0,
+      lockedUntil: null,
+      enrolFlowId: null,
+      lastUsedStep: confirmed?.step ?? null,
+    };
     return (await this.db.totpFactor.updateMany({ where, data })).count === 1;
   }
   /**
@@ -68,9 +97,22 @@ export class TotpFactorRepository {
    * from the account page, replacing the active factor (or a pending one, or none). The last used step never moves
    * back, so no code accepted before is accepted again. Recovery codes are not touched.
    */
-  async saveConfirmed(userId: string, data: { secretEnc: string; algorithm: string; digits: number; period: number }, step: number, at: Date) {
+  async saveConfirmed(
+    userId: string,
+    data: { secretEnc: string; algorithm: string; digits: number; period: number },
+    step: number,
+    at: Date,
+  ) {
     const before = await this.find(userId);
-    const set = { ...data, status: 'active', confirmedAt: at, failedAttempts: 0, lockedUntil: null, enrolFlowId: null, lastUsedStep: Math.max(step, before?.lastUsedStep ?? step) };
+    const set = {
+      ...data,
+      status: 'active',
+      confirmedAt: at,
+      failedAttempts: 0,
+      lockedUntil: null,
+      enrolFlowId: null,
+      lastUsedStep: Math.max(step, before?.lastUsedStep ?? step),
+    };
     if ((await this.db.totpFactor.updateMany({ where: { userId, orgId: this.orgId }, data: set })).count) return;
     try {
       await this.db.totpFactor.create({ data: { ...set, userId, orgId: this.orgId } });
@@ -87,14 +129,23 @@ export class TotpFactorRepository {
   }
   /** Atomically adds one failure and returns the new count. */
   async recordFailure(userId: string): Promise<number> {
-    await this.db.totpFactor.updateMany({ where: { userId, orgId: this.orgId }, data: { failedAttempts: { increment: 1 } } });
+    await this.db.totpFactor.updateMany({
+      where: { userId, orgId: this.orgId },
+      data: { failedAttempts: { increment: 1 } },
+    });
     return (await this.find(userId))?.failedAttempts ?? 0;
   }
   lock(userId: string, until: Date) {
-    return this.db.totpFactor.updateMany({ where: { userId, orgId: this.orgId }, data: { lockedUntil: until, failedAttempts: 0 } });
+    return this.db.totpFactor.updateMany({
+      where: { userId, orgId: this.orgId },
+      data: { lockedUntil: until, failedAttempts: 0 },
+    });
   }
   resetFailures(userId: string) {
-    return this.db.totpFactor.updateMany({ where: { userId, orgId: this.orgId }, data: { failedAttempts: 0, lockedUntil: null } });
+    return this.db.totpFactor.updateMany({
+      where: { userId, orgId: this.orgId },
+      data: { failedAttempts: 0, lockedUntil: null },
+    });
   }
   async deleteAll(userId: string) {
     await this.db.totpFactor.deleteMany({ where: { userId, orgId: this.orgId } });
@@ -104,19 +155,28 @@ export class TotpFactorRepository {
   // Recovery codes
   async replaceRecoveryCodes(userId: string, hashes: string[]) {
     await this.db.recoveryCode.deleteMany({ where: { userId, orgId: this.orgId } });
-    await this.db.recoveryCode.createMany({ data: hashes.map((codeHash) => ({ codeHash, userId, orgId: this.orgId })) });
+    await this.db.recoveryCode.createMany({
+      data: hashes.map((codeHash) => ({ codeHash, userId, orgId: this.orgId })),
+    });
   }
   unusedRecoveryCodes(userId: string) {
     return this.db.recoveryCode.findMany({ where: { userId, orgId: this.orgId, usedAt: null } });
   }
   /** Marks a code used; false if another request used it first. */
   async useRecoveryCode(id: string, at: Date) {
-    return (await this.db.recoveryCode.updateMany({ where: { id, orgId: this.orgId, usedAt: null }, data: { usedAt: at } })).count === 1;
+    return (
+      (await this.db.recoveryCode.updateMany({ where: { id, orgId: this.orgId, usedAt: null }, data: { usedAt: at } }))
+        .count === 1
+    );
   }
 }
 
 export class RememberedDeviceRepository {
-  constructor(private readonly db: Db, private readonly sql: SqlRunner, private readonly orgId: string) {}
+  constructor(
+    private readonly db: Db,
+    private readonly sql: SqlRunner,
+    private readonly orgId: string,
+  ) {}
 
   create(data: { userId: string; label: string | null; expiresAt: Date }) {
     return this.db.rememberedDevice.create({ data: { ...data, orgId: this.orgId } });
@@ -126,9 +186,17 @@ export class RememberedDeviceRepository {
     return row ? readDevice(row) : null;
   }
   list(userId: string) {
-    return this.db.rememberedDevice.findMany({ where: { userId, orgId: this.orgId, revokedAt: null }, orderBy: { createdAt: 'desc' } });
+    return this.db.rememberedDevice.findMany({
+      where: { userId, orgId: this.orgId, revokedAt: null },
+      orderBy: { createdAt: 'desc' },
+    });
   }
   async revoke(userId: string, id: string | null, at: Date) {
-    return (await this.db.rememberedDevice.updateMany({ where: { userId, orgId: this.orgId, revokedAt: null, ...(id && { id }) }, data: { revokedAt: at } })).count;
+    return (
+      await this.db.rememberedDevice.updateMany({
+        where: { userId, orgId: this.orgId, revokedAt: null, ...(id && { id }) },
+        data: { revokedAt: at },
+      })
+    ).count;
   }
 }

@@ -11,7 +11,18 @@ export const RETRY_AFTER_SECONDS = 5;
 
 // Node's socket errors (error.code), and SQLite's busy database (its busy timeout ran out).
 const SOCKET_TIMEOUT = new Set(['ETIMEDOUT', 'ESOCKETTIMEDOUT', 'SQLITE_BUSY']);
-const SOCKET_UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN']);
+const SOCKET_UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENETDOWN',
+]);
 
 /** PostgreSQL SQLSTATEs: 57014 query_canceled (statement_timeout), 55P03 lock_not_available (lock_timeout). */
 const PG_TIMEOUT = new Set(['57014', '55P03']);
@@ -30,15 +41,18 @@ const ADAPTER_UNREACHABLE = new Set(['DatabaseNotReachable', 'ConnectionClosed',
 
 /** Messages of errors that carry no code: pg's client-side timers and closed sockets, ioredis's command timeout and
  *  closed connection, SQLite's busy database. */
-const MESSAGE_TIMEOUT = /^(Query read timeout|timeout expired|Connection terminated due to connection timeout|timeout exceeded when trying to connect|Command timed out|Connection timeout)$|^database is (locked|busy)|^SQLITE_BUSY/i;
-const MESSAGE_UNREACHABLE = /^(Connection terminated( unexpectedly)?|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|Cannot use a pool after calling end on the pool|Connection is closed\.?|None of the sentinels are available|All sentinels are unreachable|Reached the max retries per request limit.*)$|^Stream isn't writeable|^connect (ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH)/i;
+const MESSAGE_TIMEOUT =
+  /^(Query read timeout|timeout expired|Connection terminated due to connection timeout|timeout exceeded when trying to connect|Command timed out|Connection timeout)$|^database is (locked|busy)|^SQLITE_BUSY/i;
+const MESSAGE_UNREACHABLE =
+  /^(Connection terminated( unexpectedly)?|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|Cannot use a pool after calling end on the pool|Connection is closed\.?|None of the sentinels are available|All sentinels are unreachable|Reached the max retries per request limit.*)$|^Stream isn't writeable|^connect (ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH)/i;
 
 function ownReason(e: Record<string, unknown>): UnavailableReason | null {
   const code = typeof e.code === 'string' ? e.code : undefined;
   const message = typeof e.message === 'string' ? e.message.trim() : '';
   const kind = typeof e.kind === 'string' ? e.kind : undefined;
   if (code && (SOCKET_TIMEOUT.has(code) || PG_TIMEOUT.has(code) || PRISMA_TIMEOUT.has(code))) return 'timeout';
-  if (code && (SOCKET_UNREACHABLE.has(code) || PG_UNREACHABLE.test(code) || PRISMA_UNREACHABLE.has(code))) return 'unreachable';
+  if (code && (SOCKET_UNREACHABLE.has(code) || PG_UNREACHABLE.test(code) || PRISMA_UNREACHABLE.has(code)))
+    return 'unreachable';
   if (kind && ADAPTER_TIMEOUT.has(kind)) return 'timeout';
   if (kind && ADAPTER_UNREACHABLE.has(kind)) return 'unreachable';
   if (kind === 'postgres' && typeof e.originalCode === 'string') return ownReason({ code: e.originalCode });
@@ -64,7 +78,11 @@ export function unavailableReason(err: unknown): UnavailableReason | null {
     if (reason === 'timeout') return reason; // the more precise reading wins: a timeout often ends in a closed socket
     found ??= reason;
     const meta = rec.meta as Record<string, unknown> | undefined;
-    queue.push(rec.cause, (meta?.driverAdapterError as Record<string, unknown> | undefined), ...(Array.isArray(rec.errors) ? rec.errors : []));
+    queue.push(
+      rec.cause,
+      meta?.driverAdapterError as Record<string, unknown> | undefined,
+      ...(Array.isArray(rec.errors) ? rec.errors : []),
+    );
   }
   return found;
 }
@@ -79,13 +97,18 @@ export function serviceUnavailable(): AppError {
 /** A one-line account of a driver's error, for a person reading a log or a start-up message: the driver's own words
  *  where Prisma wrapped them (its message is several lines long and names our call site). */
 export function describeDriverError(err: unknown): string {
-  const e = err as { message?: string; code?: string; meta?: { driverAdapterError?: { cause?: Record<string, unknown> } } } | undefined;
+  const e = err as
+    | { message?: string; code?: string; meta?: { driverAdapterError?: { cause?: Record<string, unknown> } } }
+    | undefined;
   const cause = e?.meta?.driverAdapterError?.cause;
   if (cause) {
     const words = cause.originalMessage ?? cause.message ?? cause.kind;
     const where = cause.host ? ` ${String(cause.host)}${cause.port ? `:${String(cause.port)}` : ''}` : '';
     return `${String(words)}${where}${cause.originalCode ? ` (${String(cause.originalCode)})` : ''}`;
   }
-  const lines = String(e?.message ?? err).split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = String(e?.message ?? err)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return lines[lines.length - 1] ?? 'unknown error';
 }

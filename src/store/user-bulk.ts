@@ -22,18 +22,36 @@ export interface UserRecord {
   status: 'active' | 'disabled';
 }
 
-export interface LinkRecord { userId: string; idpId: string; nameId: string }
+export interface LinkRecord {
+  userId: string;
+  idpId: string;
+  nameId: string;
+}
 export type StoredUser = UserRecord;
 
 // Values travel as JSON arrays in this order; orgId, source and timestamps are added in SQL.
-const USER_FIELDS = ['id', 'email', 'emailLower', 'username', 'firstName', 'lastName', 'phone', 'groups', 'status'] as const;
+const USER_FIELDS = [
+  'id',
+  'email',
+  'emailLower',
+  'username',
+  'firstName',
+  'lastName',
+  'phone',
+  'groups',
+  'status',
+] as const;
 const LINK_FIELDS = ['id', 'userId', 'idpId', 'nameId'] as const;
 const ROWS_PER_STATEMENT = 500;
 const UPDATABLE = ['email', 'username', 'firstName', 'lastName', 'phone', 'groups', 'status', 'updatedAt'];
 
 /** The user import's repository (a tenant repository like the others: `forOrg(orgId).userBulk`). */
 export class UserBulkSql {
-  constructor(private readonly db: Db, private readonly orgId: string, private readonly dialect: Dialect) {}
+  constructor(
+    private readonly db: Db,
+    private readonly orgId: string,
+    private readonly dialect: Dialect,
+  ) {}
 
   /** The users with these emailLower values. */
   async findUsers(emailsLower: string[]): Promise<StoredUser[]> {
@@ -67,7 +85,11 @@ export class UserBulkSql {
 
   /** Overwrites the directory fields of existing users (matched by email); source and createdAt are kept. */
   updateUsers(users: UserRecord[], now: Date): Promise<number> {
-    return this.insertUsersSql(users, now, `DO UPDATE SET ${UPDATABLE.map((c) => `"${c}" = excluded."${c}"`).join(', ')}`);
+    return this.insertUsersSql(
+      users,
+      now,
+      `DO UPDATE SET ${UPDATABLE.map((c) => `"${c}" = excluded."${c}"`).join(', ')}`,
+    );
   }
 
   /** Inserts identity links (source 'imported': pre-links); a link that exists by now is skipped. Returns how many were inserted. */
@@ -75,30 +97,85 @@ export class UserBulkSql {
     if (!links.length) return Promise.resolve(0);
     const rows = links.map((l) => [randomUUID(), l.userId, l.idpId, l.nameId]);
     const columns = [...LINK_FIELDS, 'orgId', 'source', 'createdAt'];
-    return this.insertFromJson('UserIdentity', columns, LINK_FIELDS.length, ['orgId', 'source', 'createdAt'], rows, now, 'ON CONFLICT ("orgId", "idpId", "nameId") DO NOTHING');
+    return this.insertFromJson(
+      'UserIdentity',
+      columns,
+      LINK_FIELDS.length,
+      ['orgId', 'source', 'createdAt'],
+      rows,
+      now,
+      'ON CONFLICT ("orgId", "idpId", "nameId") DO NOTHING',
+    );
   }
 
   private insertUsersSql(users: UserRecord[], now: Date, action: string): Promise<number> {
     if (!users.length) return Promise.resolve(0);
-    const rows = users.map((u) => [u.id, u.email, u.emailLower, u.username, u.firstName, u.lastName, u.phone, JSON.stringify(u.groups), u.status]);
+    const rows = users.map((u) => [
+      u.id,
+      u.email,
+      u.emailLower,
+      u.username,
+      u.firstName,
+      u.lastName,
+      u.phone,
+      JSON.stringify(u.groups),
+      u.status,
+    ]);
     const columns = [...USER_FIELDS, 'orgId', 'source', 'createdAt', 'updatedAt'];
-    return this.insertFromJson('User', columns, USER_FIELDS.length, ['orgId', 'source', 'createdAt', 'updatedAt'], rows, now, `ON CONFLICT ("orgId", "emailLower") ${action}`);
+    return this.insertFromJson(
+      'User',
+      columns,
+      USER_FIELDS.length,
+      ['orgId', 'source', 'createdAt', 'updatedAt'],
+      rows,
+      now,
+      `ON CONFLICT ("orgId", "emailLower") ${action}`,
+    );
   }
 
   /** INSERT INTO table (columns) SELECT <json fields>, <orgId, 'imported', now> FROM <json rows> ON CONFLICT ... */
-  private async insertFromJson(table: string, columns: string[], fields: number, constants: string[], rows: unknown[][], now: Date, conflict: string): Promise<number> {
+  private async insertFromJson(
+    table: string,
+    columns: string[],
+    fields: number,
+    constants: string[],
+    rows: unknown[][],
+    now: Date,
+    conflict: string,
+  ): Promise<number> {
     // Statements of ROWS_PER_STATEMENT rows keep each JSON text small enough (< ~128 KB) for V8's young
     // generation; bigger strings go straight to the old generation and pile up until a full GC (peak memory).
     let affected = 0;
-    for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) affected += await this.insertChunk(table, columns, fields, constants, rows.slice(i, i + ROWS_PER_STATEMENT), now, conflict);
+    for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT)
+      affected += await this.insertChunk(
+        table,
+        columns,
+        fields,
+        constants,
+        rows.slice(i, i + ROWS_PER_STATEMENT),
+        now,
+        conflict,
+      );
     return affected;
   }
 
-  private insertChunk(table: string, columns: string[], fields: number, constants: string[], rows: unknown[][], now: Date, conflict: string): Promise<number> {
+  private insertChunk(
+    table: string,
+    columns: string[],
+    fields: number,
+    constants: string[],
+    rows: unknown[][],
+    now: Date,
+    conflict: string,
+  ): Promise<number> {
     const q = this.query();
     const picks = Array.from({ length: fields }, (_, i) => `${q.sqlite ? 'value' : 'r'} ->> ${i}`);
-    const values = constants.map((c) => (c === 'orgId' ? q.param(this.orgId) : c === 'source' ? `'imported'` : q.time(now)));
-    const from = q.sqlite ? `json_each(${q.param(JSON.stringify(rows))}) WHERE true` : `json_array_elements(${q.param(JSON.stringify(rows))}::json) AS r`;
+    const values = constants.map((c) =>
+      c === 'orgId' ? q.param(this.orgId) : c === 'source' ? `'imported'` : q.time(now),
+    );
+    const from = q.sqlite
+      ? `json_each(${q.param(JSON.stringify(rows))}) WHERE true`
+      : `json_array_elements(${q.param(JSON.stringify(rows))}::json) AS r`;
     const sql = `INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) SELECT ${[...picks, ...values].join(', ')} FROM ${from} ${conflict}`;
     return this.db.$executeRawUnsafe(sql, ...q.params);
   }

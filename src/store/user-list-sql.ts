@@ -27,7 +27,10 @@ export interface UserListFilter {
 }
 
 /** A position in the list: the sort key of a user (text, or ms since the epoch for times) and their id. */
-export interface UserCursor { key: string | number; id: string }
+export interface UserCursor {
+  key: string | number;
+  id: string;
+}
 
 export interface UserListQuery extends UserListFilter {
   sort: UserSort;
@@ -43,10 +46,16 @@ const NAME_KEY = `lower(COALESCE("User"."lastName", '') || ' ' || COALESCE("User
 /** The sort key's SQL; never NULL (a user who never signed in sorts as if at the epoch), so keyset comparisons hold. */
 function sortKey(sort: UserSort, dialect: Dialect): string {
   switch (sort) {
-    case 'email': return '"User"."emailLower"';
-    case 'name': return NAME_KEY;
-    case 'created': return '"User"."createdAt"';
-    case 'lastLogin': return dialect === 'sqlite' ? 'COALESCE("User"."lastLoginAt", 0)' : `COALESCE("User"."lastLoginAt", TIMESTAMP '1970-01-01 00:00:00')`;
+    case 'email':
+      return '"User"."emailLower"';
+    case 'name':
+      return NAME_KEY;
+    case 'created':
+      return '"User"."createdAt"';
+    case 'lastLogin':
+      return dialect === 'sqlite'
+        ? 'COALESCE("User"."lastLoginAt", 0)'
+        : `COALESCE("User"."lastLoginAt", TIMESTAMP '1970-01-01 00:00:00')`;
   }
 }
 /** Email is unique within the organisation; the other keys are made unique by the id. */
@@ -67,7 +76,10 @@ export function prefixEnd(prefix: string): string | undefined {
   return undefined;
 }
 
-interface Built { text: string; params: unknown[] }
+interface Built {
+  text: string;
+  params: unknown[];
+}
 
 /** WHERE clause (after the organisation) and its parameters; `now` decides what counts as locked. */
 function where(f: UserListFilter, orgId: string, now: Date): Built {
@@ -82,35 +94,50 @@ function where(f: UserListFilter, orgId: string, now: Date): Built {
       return `(${column} >= ?${end !== undefined ? ` AND ${column} < ?` : ''} AND substr(${column}, 1, ?) = ?)`;
     };
     const names = [...new Set([q, q.charAt(0).toUpperCase() + q.slice(1)])];
-    const branches = [prefix('"User"."emailLower"', q.toLowerCase()), ...names.flatMap((n) => [prefix('"User"."firstName"', n), prefix('"User"."lastName"', n)])];
+    const branches = [
+      prefix('"User"."emailLower"', q.toLowerCase()),
+      ...names.flatMap((n) => [prefix('"User"."firstName"', n), prefix('"User"."lastName"', n)]),
+    ];
     parts.push(`(${branches.join(' OR ')})`);
   }
   if (f.status === 'active' || f.status === 'disabled') {
     parts.push('"User"."status" = ?');
     params.push(f.status);
   } else if (f.status === 'locked') {
-    parts.push('EXISTS (SELECT 1 FROM "TotpFactor" "t" WHERE "t"."userId" = "User"."id" AND "t"."orgId" = "User"."orgId" AND "t"."lockedUntil" > ?)');
+    parts.push(
+      'EXISTS (SELECT 1 FROM "TotpFactor" "t" WHERE "t"."userId" = "User"."id" AND "t"."orgId" = "User"."orgId" AND "t"."lockedUntil" > ?)',
+    );
     params.push(now);
   }
   if (f.group !== undefined) parts.push(GROUP_TEST);
   if (f.group !== undefined) params.push(f.group);
   if (f.idpId !== undefined) {
-    parts.push('EXISTS (SELECT 1 FROM "UserIdentity" "i" WHERE "i"."userId" = "User"."id" AND "i"."orgId" = "User"."orgId" AND "i"."idpId" = ?)');
+    parts.push(
+      'EXISTS (SELECT 1 FROM "UserIdentity" "i" WHERE "i"."userId" = "User"."id" AND "i"."orgId" = "User"."orgId" AND "i"."idpId" = ?)',
+    );
     params.push(f.idpId);
   }
   if (f.secondFactor) {
-    const totp = 'EXISTS (SELECT 1 FROM "TotpFactor" "tf" WHERE "tf"."userId" = "User"."id" AND "tf"."orgId" = "User"."orgId" AND "tf"."status" = \'active\')';
-    const passkey = 'EXISTS (SELECT 1 FROM "WebAuthnCredential" "w" WHERE "w"."orgId" = "User"."orgId" AND "w"."userId" = "User"."id")';
-    const [hasTotp, hasPasskey] = { none: [false, false], totp: [true, false], passkey: [false, true], both: [true, true] }[f.secondFactor];
+    const totp =
+      'EXISTS (SELECT 1 FROM "TotpFactor" "tf" WHERE "tf"."userId" = "User"."id" AND "tf"."orgId" = "User"."orgId" AND "tf"."status" = \'active\')';
+    const passkey =
+      'EXISTS (SELECT 1 FROM "WebAuthnCredential" "w" WHERE "w"."orgId" = "User"."orgId" AND "w"."userId" = "User"."id")';
+    const [hasTotp, hasPasskey] = {
+      none: [false, false],
+      totp: [true, false],
+      passkey: [false, true],
+      both: [true, true],
+    }[f.secondFactor];
     parts.push(`${hasTotp ? '' : 'NOT '}${totp}`, `${hasPasskey ? '' : 'NOT '}${passkey}`);
   }
   return { text: parts.join(' AND '), params };
 }
 // Groups are a JSON array of names in a text column; the test is marked for the dialect and replaced below.
 const GROUP_TEST = '/*group*/';
-const groupTest = (dialect: Dialect) => (dialect === 'sqlite'
-  ? 'EXISTS (SELECT 1 FROM json_each("User"."groups") WHERE json_each.value = ?)'
-  : 'CAST("User"."groups" AS jsonb) @> jsonb_build_array(CAST(? AS text))');
+const groupTest = (dialect: Dialect) =>
+  dialect === 'sqlite'
+    ? 'EXISTS (SELECT 1 FROM json_each("User"."groups") WHERE json_each.value = ?)'
+    : 'CAST("User"."groups" AS jsonb) @> jsonb_build_array(CAST(? AS text))';
 
 const statements = new Map<string, Statement>();
 function statement(text: string, dialect: Dialect): Statement {
@@ -120,11 +147,31 @@ function statement(text: string, dialect: Dialect): Statement {
   return s;
 }
 
-const COLUMNS = ['id', 'orgId', 'email', 'emailLower', 'username', 'firstName', 'lastName', 'phone', 'groups', 'status', 'source', 'createdAt', 'updatedAt', 'lastLoginAt'];
+const COLUMNS = [
+  'id',
+  'orgId',
+  'email',
+  'emailLower',
+  'username',
+  'firstName',
+  'lastName',
+  'phone',
+  'groups',
+  'status',
+  'source',
+  'createdAt',
+  'updatedAt',
+  'lastLoginAt',
+];
 
 /** The page's statement: `take + 1` rows (the extra one says whether there is more), in list order or, for
  *  `before`, in reverse (the caller turns them round). */
-export function listStatement(q: UserListQuery, orgId: string, now: Date, dialect: Dialect): { statement: Statement; params: unknown[] } {
+export function listStatement(
+  q: UserListQuery,
+  orgId: string,
+  now: Date,
+  dialect: Dialect,
+): { statement: Statement; params: unknown[] } {
   const w = where(q, orgId, now);
   const key = sortKey(q.sort, dialect);
   const backwards = q.before !== undefined;
@@ -150,7 +197,12 @@ export function listStatement(q: UserListQuery, orgId: string, now: Date, dialec
   return { statement: statement(text, dialect), params };
 }
 
-export function countStatement(f: UserListFilter, orgId: string, now: Date, dialect: Dialect): { statement: Statement; params: unknown[] } {
+export function countStatement(
+  f: UserListFilter,
+  orgId: string,
+  now: Date,
+  dialect: Dialect,
+): { statement: Statement; params: unknown[] } {
   const w = where(f, orgId, now);
   return { statement: statement(`SELECT COUNT(*) AS "n" FROM "User" WHERE ${w.text}`, dialect), params: w.params };
 }

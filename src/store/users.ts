@@ -3,27 +3,61 @@ import { timeOrderedUuid } from '../crypto/random-ids.ts';
 import type { Db } from './engine/database.ts';
 import { parseJson, toJson } from './engine/json.ts';
 import { asDate, rowReader, sql, type SqlRunner } from './engine/sql.ts';
-import { countStatement, isTimeKey, listStatement, prefixEnd, type UserCursor, type UserListFilter, type UserListQuery } from './user-list-sql.ts';
+import {
+  countStatement,
+  isTimeKey,
+  listStatement,
+  prefixEnd,
+  type UserCursor,
+  type UserListFilter,
+  type UserListQuery,
+} from './user-list-sql.ts';
 
 type Row = Awaited<ReturnType<Db['user']['findUniqueOrThrow']>>;
-export interface User extends Omit<Row, 'groups'> { groups: string[] }
-export type UserInput = Partial<Pick<User, 'username' | 'firstName' | 'lastName' | 'phone' | 'groups' | 'status' | 'source' | 'lastLoginAt'>>;
+export interface User extends Omit<Row, 'groups'> {
+  groups: string[];
+}
+export type UserInput = Partial<
+  Pick<User, 'username' | 'firstName' | 'lastName' | 'phone' | 'groups' | 'status' | 'source' | 'lastLoginAt'>
+>;
 
 const fromRow = (row: Row): User => ({ ...row, groups: parseJson<string[]>(row.groups, []) });
 
 // The statements of a login are hand-written (sql.ts); the directory pages and imports stay on Prisma.
-const COLUMNS = ['id', 'orgId', 'email', 'emailLower', 'username', 'firstName', 'lastName', 'phone', 'groups', 'status', 'source', 'createdAt', 'updatedAt', 'lastLoginAt'];
+const COLUMNS = [
+  'id',
+  'orgId',
+  'email',
+  'emailLower',
+  'username',
+  'firstName',
+  'lastName',
+  'phone',
+  'groups',
+  'status',
+  'source',
+  'createdAt',
+  'updatedAt',
+  'lastLoginAt',
+];
 const readRow = rowReader<Row>({ dates: ['createdAt', 'updatedAt', 'lastLoginAt'] });
 const SELECT = `SELECT ${COLUMNS.map((c) => `"User"."${c}"`).join(', ')} FROM "User"`;
 const FIND_BY_ID = sql(`${SELECT} WHERE "id" = ? AND "orgId" = ?`);
 const FIND_BY_EMAIL = sql(`${SELECT} WHERE "orgId" = ? AND "emailLower" = ?`);
-const FIND_BY_IDENTITY = sql(`${SELECT} JOIN "UserIdentity" ON "UserIdentity"."userId" = "User"."id" AND "UserIdentity"."orgId" = "User"."orgId" WHERE "UserIdentity"."orgId" = ? AND "UserIdentity"."idpId" = ? AND "UserIdentity"."nameId" = ?`);
+const FIND_BY_IDENTITY = sql(
+  `${SELECT} JOIN "UserIdentity" ON "UserIdentity"."userId" = "User"."id" AND "UserIdentity"."orgId" = "User"."orgId" WHERE "UserIdentity"."orgId" = ? AND "UserIdentity"."idpId" = ? AND "UserIdentity"."nameId" = ?`,
+);
 // The existing link stands when there is one: the statement then changes nothing.
-const LINK = sql(`INSERT INTO "UserIdentity" ("id", "orgId", "userId", "idpId", "nameId", "source", "createdAt") VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT ("orgId", "idpId", "nameId") DO NOTHING`);
+const LINK = sql(
+  `INSERT INTO "UserIdentity" ("id", "orgId", "userId", "idpId", "nameId", "source", "createdAt") VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT ("orgId", "idpId", "nameId") DO NOTHING`,
+);
 // Whether a user holds any link: asked at the first sign-in of a directory user (linking by email), a login's path.
 const HAS_IDENTITY = sql(`SELECT 1 AS "one" FROM "UserIdentity" WHERE "userId" = ? AND "orgId" = ? LIMIT 1`);
 const SIGNED_IN = sql(`UPDATE "User" SET "lastLoginAt" = ? WHERE "id" = ? AND "orgId" = ?`);
-const toRow = ({ groups, ...rest }: UserInput) => ({ ...rest, ...(groups !== undefined && { groups: toJson(groups) }) });
+const toRow = ({ groups, ...rest }: UserInput) => ({
+  ...rest,
+  ...(groups !== undefined && { groups: toJson(groups) }),
+});
 
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
@@ -44,11 +78,20 @@ function searchFilter(search: string | undefined) {
   const q = search?.trim();
   if (!q) return {};
   const names = [...new Set([q, q.charAt(0).toUpperCase() + q.slice(1)])];
-  return { OR: [{ emailLower: prefixFilter(q.toLowerCase()) }, ...names.flatMap((n) => [{ firstName: prefixFilter(n) }, { lastName: prefixFilter(n) }])] };
+  return {
+    OR: [
+      { emailLower: prefixFilter(q.toLowerCase()) },
+      ...names.flatMap((n) => [{ firstName: prefixFilter(n) }, { lastName: prefixFilter(n) }]),
+    ],
+  };
 }
 
 export class UserRepository {
-  constructor(private readonly db: Db, private readonly sql: SqlRunner, private readonly orgId: string) {}
+  constructor(
+    private readonly db: Db,
+    private readonly sql: SqlRunner,
+    private readonly orgId: string,
+  ) {}
 
   private async one(statement: ReturnType<typeof sql>, params: unknown[]): Promise<User | null> {
     const [row] = await this.sql.all(statement, params);
@@ -57,13 +100,19 @@ export class UserRepository {
 
   async create(input: UserInput & { email: string }) {
     const email = input.email.trim();
-    return fromRow(await this.db.user.create({ data: { ...toRow(input), email, emailLower: normaliseEmail(email), orgId: this.orgId } }));
+    return fromRow(
+      await this.db.user.create({
+        data: { ...toRow(input), email, emailLower: normaliseEmail(email), orgId: this.orgId },
+      }),
+    );
   }
   /** An email change keeps emailLower in step (the unique key of the directory). */
   async update(id: string, input: UserInput & { email?: string }) {
     const { email, ...rest } = input;
     const emailData = email !== undefined ? { email: email.trim(), emailLower: normaliseEmail(email) } : {};
-    return fromRow(await this.db.user.update({ where: { id, orgId: this.orgId }, data: { ...toRow(rest), ...emailData } }));
+    return fromRow(
+      await this.db.user.update({ where: { id, orgId: this.orgId }, data: { ...toRow(rest), ...emailData } }),
+    );
   }
   findById(id: string) {
     return this.one(FIND_BY_ID, [id, this.orgId]);
@@ -86,7 +135,12 @@ export class UserRepository {
 
   async list(opts: { search?: string; skip?: number; take?: number } = {}) {
     const where = { orgId: this.orgId, ...searchFilter(opts.search) };
-    const rows = await this.db.user.findMany({ where, orderBy: { emailLower: 'asc' }, skip: opts.skip ?? 0, take: Math.min(opts.take ?? 50, 500) });
+    const rows = await this.db.user.findMany({
+      where,
+      orderBy: { emailLower: 'asc' },
+      skip: opts.skip ?? 0,
+      take: Math.min(opts.take ?? 50, 500),
+    });
     return rows.map(fromRow);
   }
   /** Users (matching `search`). Unfiltered, it reads only the org's range of the (orgId, emailLower) index. */
@@ -110,7 +164,11 @@ export class UserRepository {
       return { user, cursor };
     });
     if (backwards) users.reverse();
-    return { users, hasNext: backwards ? true : more, hasPrevious: backwards ? more : q.after !== undefined || (q.skip ?? 0) > 0 };
+    return {
+      users,
+      hasNext: backwards ? true : more,
+      hasPrevious: backwards ? more : q.after !== undefined || (q.skip ?? 0) > 0,
+    };
   }
   /** Users matching the filter (a count over the same conditions as `browse`). */
   async countMatching(filter: UserListFilter, now: Date): Promise<number> {
@@ -126,12 +184,21 @@ export class UserRepository {
   /** Which of the given users have at least one passkey or security key (the list shows it beside TOTP). */
   async withPasskeys(userIds: string[]): Promise<Set<string>> {
     if (!userIds.length) return new Set();
-    const rows = await this.db.webAuthnCredential.findMany({ where: { orgId: this.orgId, userId: { in: userIds } }, select: { userId: true }, distinct: ['userId'] });
+    const rows = await this.db.webAuthnCredential.findMany({
+      where: { orgId: this.orgId, userId: { in: userIds } },
+      select: { userId: true },
+      distinct: ['userId'],
+    });
     return new Set(rows.map((r) => r.userId));
   }
   /** The distinct group names of the organisation's users, for the list's group filter (at most `limit`). */
   async groupNames(limit = 200): Promise<string[]> {
-    const rows = await this.db.user.findMany({ where: { orgId: this.orgId, NOT: { groups: '[]' } }, select: { groups: true }, distinct: ['groups'], take: 5000 });
+    const rows = await this.db.user.findMany({
+      where: { orgId: this.orgId, NOT: { groups: '[]' } },
+      select: { groups: true },
+      distinct: ['groups'],
+      take: 5000,
+    });
     const names = new Set<string>();
     for (const r of rows) for (const g of parseJson<string[]>(r.groups, [])) names.add(g);
     return [...names].sort().slice(0, limit);
@@ -139,20 +206,30 @@ export class UserRepository {
   /** Emails of the given users (that still exist), for showing ids as people. */
   async emailsByIds(ids: string[]): Promise<Map<string, string>> {
     if (!ids.length) return new Map();
-    const rows = await this.db.user.findMany({ where: { orgId: this.orgId, id: { in: [...new Set(ids)] } }, select: { id: true, email: true } });
+    const rows = await this.db.user.findMany({
+      where: { orgId: this.orgId, id: { in: [...new Set(ids)] } },
+      select: { id: true, email: true },
+    });
     return new Map(rows.map((r) => [r.id, r.email]));
   }
   /** The second-factor rows of several users in one query (the directory page shows each user's state). */
   twoFactorRows(userIds: string[]) {
     if (!userIds.length) return Promise.resolve([]);
-    return this.db.totpFactor.findMany({ where: { orgId: this.orgId, userId: { in: userIds } }, select: { userId: true, status: true, lockedUntil: true } });
+    return this.db.totpFactor.findMany({
+      where: { orgId: this.orgId, userId: { in: userIds } },
+      select: { userId: true, status: true, lockedUntil: true },
+    });
   }
   /** Whether the user has any upstream identity link (one indexed row read; `identities` reads them all). */
   async hasIdentity(userId: string): Promise<boolean> {
     return (await this.sql.all(HAS_IDENTITY, [userId, this.orgId])).length > 0;
   }
   identities(userId: string) {
-    return this.db.userIdentity.findMany({ where: { orgId: this.orgId, userId }, orderBy: { createdAt: 'asc' }, select: { id: true, idpId: true, nameId: true, source: true, createdAt: true } });
+    return this.db.userIdentity.findMany({
+      where: { orgId: this.orgId, userId },
+      orderBy: { createdAt: 'asc' },
+      select: { id: true, idpId: true, nameId: true, source: true, createdAt: true },
+    });
   }
   /** Removes one upstream link of the user; false when the user has no such link. */
   async unlink(userId: string, linkId: string) {
@@ -177,7 +254,12 @@ export class UserRepository {
   /** Active users created before `createdBefore`, in id order (keyset pagination): ids and emails only. */
   activePage(opts: { afterId?: string; take: number; createdBefore: Date }) {
     return this.db.user.findMany({
-      where: { orgId: this.orgId, status: 'active', createdAt: { lt: opts.createdBefore }, ...(opts.afterId !== undefined && { id: { gt: opts.afterId } }) },
+      where: {
+        orgId: this.orgId,
+        status: 'active',
+        createdAt: { lt: opts.createdBefore },
+        ...(opts.afterId !== undefined && { id: { gt: opts.afterId } }),
+      },
       orderBy: { id: 'asc' },
       take: opts.take,
       select: { id: true, emailLower: true },

@@ -21,19 +21,37 @@ interface BulkAction {
 }
 
 export const BULK_ACTIONS = {
-  disable: { role: 'admin', verb: 'Disable', applies: (u) => u.status !== 'disabled', run: (users, id, actor) => users.setStatus(id, 'disabled', actor) },
-  'reset-totp': { role: 'helpdesk', verb: 'Reset the second factor of', applies: () => true, run: (users, id, actor) => users.resetTotp(id, actor) },
+  disable: {
+    role: 'admin',
+    verb: 'Disable',
+    applies: (u) => u.status !== 'disabled',
+    run: (users, id, actor) => users.setStatus(id, 'disabled', actor),
+  },
+  'reset-totp': {
+    role: 'helpdesk',
+    verb: 'Reset the second factor of',
+    applies: () => true,
+    run: (users, id, actor) => users.resetTotp(id, actor),
+  },
 } satisfies Record<string, BulkAction>;
 export type BulkActionName = keyof typeof BULK_ACTIONS;
 
-export const isBulkAction = (v: unknown): v is BulkActionName => typeof v === 'string' && Object.hasOwn(BULK_ACTIONS, v);
+export const isBulkAction = (v: unknown): v is BulkActionName =>
+  typeof v === 'string' && Object.hasOwn(BULK_ACTIONS, v);
 
 /** The ids of a request, deduplicated, checked for count and shape (not yet for existence). */
 export function bulkIds(raw: unknown): string[] {
-  const list = (Array.isArray(raw) ? raw : raw === undefined || raw === null || raw === '' ? [] : [raw]).filter((v): v is string => typeof v === 'string' && v !== '');
+  const list = (Array.isArray(raw) ? raw : raw === undefined || raw === null || raw === '' ? [] : [raw]).filter(
+    (v): v is string => typeof v === 'string' && v !== '',
+  );
   const ids = [...new Set(list)];
   if (!ids.length) throw new AppError('bulk_no_users', 'Select at least one user.');
-  if (ids.length > BULK_MAX) throw new AppError('bulk_too_many', `At most ${BULK_MAX} users can be changed at once; ${ids.length} were selected.`, { max: BULK_MAX, selected: ids.length });
+  if (ids.length > BULK_MAX)
+    throw new AppError(
+      'bulk_too_many',
+      `At most ${BULK_MAX} users can be changed at once; ${ids.length} were selected.`,
+      { max: BULK_MAX, selected: ids.length },
+    );
   return ids;
 }
 
@@ -42,14 +60,28 @@ export async function bulkTargets(users: UserAdmin, raw: unknown): Promise<User[
   const ids = bulkIds(raw);
   const found = new Map((await users.findMany(ids)).map((u) => [u.id, u]));
   const missing = ids.filter((id) => !found.has(id));
-  if (missing.length) throw new AppError('bulk_users_not_found', `${missing.length} of the selected users ${missing.length === 1 ? 'is' : 'are'} not in this organisation (any more). Nothing was changed.`, { ids: missing.slice(0, BULK_MAX).map((id) => id.slice(0, 64)) });
+  if (missing.length)
+    throw new AppError(
+      'bulk_users_not_found',
+      `${missing.length} of the selected users ${missing.length === 1 ? 'is' : 'are'} not in this organisation (any more). Nothing was changed.`,
+      { ids: missing.slice(0, BULK_MAX).map((id) => id.slice(0, 64)) },
+    );
   return ids.map((id) => found.get(id)!);
 }
 
-export interface BulkResult { action: BulkActionName; changed: string[]; unchanged: string[] }
+export interface BulkResult {
+  action: BulkActionName;
+  changed: string[];
+  unchanged: string[];
+}
 
 /** Runs the action on each user (after `bulkTargets`): changed and unchanged ids (already in the state asked for). */
-export async function runBulkAction(users: UserAdmin, action: BulkActionName, raw: unknown, actor: string): Promise<BulkResult> {
+export async function runBulkAction(
+  users: UserAdmin,
+  action: BulkActionName,
+  raw: unknown,
+  actor: string,
+): Promise<BulkResult> {
   const targets = await bulkTargets(users, raw);
   const spec: BulkAction = BULK_ACTIONS[action];
   const result: BulkResult = { action, changed: [], unchanged: [] };

@@ -13,6 +13,7 @@ export const unescapeFormula = (cell: string) => (ESCAPED.test(cell) ? cell.slic
 /** One CSV field: quoted when it holds the delimiter, a quote, a line break or edge spaces. */
 export function csvField(value: string, delimiter = ','): string {
   if (value === '') return '';
-  if (value.includes(delimiter) || /["\r\n]/.test(value) || value.trimEnd() !== value || value.trimStart() !== value) return `"${value.replace(/"/g, '""')}"`;
+  if (value.includes(delimiter) || /["\r\n]/.test(value) || value.trimEnd() !== value || value.trimStart() !== value)
+    return `"${value.replace(/"/g, '""')}"`;
   return value;
 }

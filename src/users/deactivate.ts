@@ -3,7 +3,11 @@
 // and remembered devices. The second factor stays, so a user enabled again keeps it.
 import type { TenantStore } from '../store/store.ts';
 
-export async function deactivateUser(store: TenantStore, userId: string, now: Date): Promise<{ sessionsEnded: number; devicesRevoked: number }> {
+export async function deactivateUser(
+  store: TenantStore,
+  userId: string,
+  now: Date,
+): Promise<{ sessionsEnded: number; devicesRevoked: number }> {
   await store.users.update(userId, { status: 'disabled' });
   const sessionsEnded = await store.sessions.endForUser(userId, now);
   const devicesRevoked = await store.devices.revoke(userId, null, now);

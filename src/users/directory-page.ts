@@ -7,7 +7,11 @@ import type { TenantStore } from '../store/store.ts';
 import { encodeCursor, isFiltered, type DirectoryQuery } from './directory-query.ts';
 import { twoFactorState } from './user-admin.ts';
 
-export async function directoryPage(store: TenantStore, query: DirectoryQuery & { take: number; skip?: number; count?: boolean }, now: Date) {
+export async function directoryPage(
+  store: TenantStore,
+  query: DirectoryQuery & { take: number; skip?: number; count?: boolean },
+  now: Date,
+) {
   const firstPage = query.after === undefined && query.before === undefined && !query.skip;
   const [page, total] = await Promise.all([
     store.users.browse(query, now),
@@ -16,10 +20,15 @@ export async function directoryPage(store: TenantStore, query: DirectoryQuery & 
   const ids = page.users.map((u) => u.user.id);
   const [factorRows, passkeys] = await Promise.all([store.users.twoFactorRows(ids), store.users.withPasskeys(ids)]);
   const factors = new Map(factorRows.map((f) => [f.userId, f]));
-  const first = page.users[0], last = page.users[page.users.length - 1];
+  const first = page.users[0],
+    last = page.users[page.users.length - 1];
   return {
     query,
-    users: page.users.map(({ user }) => ({ ...user, twoFactor: twoFactorState(factors.get(user.id), now), passkeys: passkeys.has(user.id) })),
+    users: page.users.map(({ user }) => ({
+      ...user,
+      twoFactor: twoFactorState(factors.get(user.id), now),
+      passkeys: passkeys.has(user.id),
+    })),
     /** cursors for the next and previous page, null at either end */
     next: page.hasNext && last ? encodeCursor(last.cursor) : null,
     previous: page.hasPrevious && first && !query.skip ? encodeCursor(first.cursor) : null,

@@ -4,7 +4,14 @@
 // shared link either shows exactly what it says or says why not.
 import { ValidationError } from '../errors.ts';
 import {
-  SECOND_FACTOR_FILTERS, USER_SORTS, USER_STATUS_FILTERS, type SecondFactorFilter, type UserCursor, type UserListFilter, type UserSort, type UserStatusFilter,
+  SECOND_FACTOR_FILTERS,
+  USER_SORTS,
+  USER_STATUS_FILTERS,
+  type SecondFactorFilter,
+  type UserCursor,
+  type UserListFilter,
+  type UserSort,
+  type UserStatusFilter,
 } from '../store/user-list-sql.ts';
 import type { TenantStore } from '../store/store.ts';
 
@@ -16,7 +23,9 @@ export interface DirectoryQuery extends UserListFilter {
 }
 
 /** The parameters as they arrive (query string); absent or empty ones mean "no filter". */
-export type RawDirectoryQuery = Partial<Record<'q' | 'search' | 'status' | 'group' | 'idp' | 'secondFactor' | 'sort' | 'order' | 'after' | 'before', unknown>>;
+export type RawDirectoryQuery = Partial<
+  Record<'q' | 'search' | 'status' | 'group' | 'idp' | 'secondFactor' | 'sort' | 'order' | 'after' | 'before', unknown>
+>;
 
 const MAX_TEXT = 320;
 const MAX_CURSOR = 1200;
@@ -32,7 +41,12 @@ function decodeCursor(value: string, sort: UserSort): UserCursor | null {
     const [key, id] = parsed as unknown[];
     if (typeof id !== 'string' || !id || id.length > 64) return null;
     const timeKey = sort === 'created' || sort === 'lastLogin';
-    if (timeKey ? !(Number.isSafeInteger(key) && (key as number) >= 0) : typeof key !== 'string' || key.length > MAX_TEXT * 2) return null;
+    if (
+      timeKey
+        ? !(Number.isSafeInteger(key) && (key as number) >= 0)
+        : typeof key !== 'string' || key.length > MAX_TEXT * 2
+    )
+      return null;
     return { key: key as string | number, id };
   } catch {
     return null;
@@ -43,7 +57,12 @@ function oneString(v: unknown): string | undefined {
   const s = Array.isArray(v) ? v[0] : v;
   return typeof s === 'string' && s.trim() !== '' ? s.trim() : undefined;
 }
-function choice<T extends string>(v: unknown, allowed: readonly T[], field: string, fields: Record<string, string>): T | undefined {
+function choice<T extends string>(
+  v: unknown,
+  allowed: readonly T[],
+  field: string,
+  fields: Record<string, string>,
+): T | undefined {
   const s = oneString(v);
   if (s === undefined) return undefined;
   if ((allowed as readonly string[]).includes(s)) return s as T;
@@ -58,7 +77,8 @@ function choice<T extends string>(v: unknown, allowed: readonly T[], field: stri
 export async function readDirectoryQuery(store: TenantStore, raw: RawDirectoryQuery): Promise<DirectoryQuery> {
   const fields: Record<string, string> = {};
   const search = oneString(raw.search) ?? oneString(raw.q);
-  if (search !== undefined && search.length > MAX_TEXT) fields[raw.search !== undefined ? 'search' : 'q'] = `longer than ${MAX_TEXT} characters`;
+  if (search !== undefined && search.length > MAX_TEXT)
+    fields[raw.search !== undefined ? 'search' : 'q'] = `longer than ${MAX_TEXT} characters`;
   const status = choice<UserStatusFilter>(raw.status, USER_STATUS_FILTERS, 'status', fields);
   const secondFactor = choice<SecondFactorFilter>(raw.secondFactor, SECOND_FACTOR_FILTERS, 'secondFactor', fields);
   const sort = choice<UserSort>(raw.sort, USER_SORTS, 'sort', fields) ?? 'email';
@@ -66,7 +86,8 @@ export async function readDirectoryQuery(store: TenantStore, raw: RawDirectoryQu
   const group = oneString(raw.group);
   if (group !== undefined && group.length > MAX_TEXT) fields.group = `longer than ${MAX_TEXT} characters`;
   const idpId = oneString(raw.idp);
-  if (idpId !== undefined && (idpId.length > 64 || !(await store.identityProviders.list()).some((i) => i.id === idpId))) fields.idp = 'is not an identity provider of this organisation';
+  if (idpId !== undefined && (idpId.length > 64 || !(await store.identityProviders.list()).some((i) => i.id === idpId)))
+    fields.idp = 'is not an identity provider of this organisation';
   const cursors: { after?: UserCursor; before?: UserCursor } = {};
   for (const name of ['after', 'before'] as const) {
     const value = oneString(raw[name]);
@@ -81,7 +102,10 @@ export async function readDirectoryQuery(store: TenantStore, raw: RawDirectoryQu
 }
 
 /** The query string of a list (without its cursor), for links that keep the filters and sort: shareable. */
-export function directoryQueryString(q: Omit<DirectoryQuery, 'after' | 'before'>, extra: Record<string, string> = {}): string {
+export function directoryQueryString(
+  q: Omit<DirectoryQuery, 'after' | 'before'>,
+  extra: Record<string, string> = {},
+): string {
   const params = new URLSearchParams();
   if (q.search) params.set('q', q.search);
   if (q.status) params.set('status', q.status);

@@ -14,7 +14,11 @@ export interface ExportOptions {
 }
 
 /** Writes the CSV to `out` (not ended) and returns the number of users written. */
-export async function exportUsersCsv(store: Pick<TenantStore, 'users' | 'identityProviders'>, out: Writable, opts: ExportOptions = {}): Promise<number> {
+export async function exportUsersCsv(
+  store: Pick<TenantStore, 'users' | 'identityProviders'>,
+  out: Writable,
+  opts: ExportOptions = {},
+): Promise<number> {
   const entityIds = new Map((await store.identityProviders.list()).map((i) => [i.id, i.entityId]));
   const write = async (text: string) => {
     if (!out.write(text)) await once(out, 'drain');
@@ -30,7 +34,17 @@ export async function exportUsersCsv(store: Pick<TenantStore, 'users' | 'identit
     for (const u of page) {
       // One pre-link per row: the oldest. Import only ever adds links, so re-importing never removes the others.
       const link = u.identities[0];
-      const cells = [u.email, u.username, u.firstName, u.lastName, u.phone, u.groups.join('|'), u.status, link ? (entityIds.get(link.idpId) ?? link.idpId) : '', link?.nameId];
+      const cells = [
+        u.email,
+        u.username,
+        u.firstName,
+        u.lastName,
+        u.phone,
+        u.groups.join('|'),
+        u.status,
+        link ? (entityIds.get(link.idpId) ?? link.idpId) : '',
+        link?.nameId,
+      ];
       text += cells.map((c) => csvField(escapeFormula(c ?? ''))).join(',') + '\r\n';
     }
     await write(text);

@@ -20,7 +20,11 @@ export function idpResolver(idps: readonly IdentityProvider[]): (reference: stri
     const named = byName.get(key) ?? [];
     if (named.length === 1) return { ok: true, idp: named[0] };
     const shown = key.slice(0, 200);
-    if (named.length > 1) return { ok: false, reason: `several identity providers are named "${shown}": name it by its entity ID` };
-    return { ok: false, reason: `unknown identity provider "${shown}": name one of this organisation's IdPs by its name or entity ID` };
+    if (named.length > 1)
+      return { ok: false, reason: `several identity providers are named "${shown}": name it by its entity ID` };
+    return {
+      ok: false,
+      reason: `unknown identity provider "${shown}": name one of this organisation's IdPs by its name or entity ID`,
+    };
   };
 }

@@ -17,7 +17,13 @@ export type LinkRefusalReason =
   /** the address has no domain that ownership could be checked against */
   | 'email_domain_invalid';
 
-export const LINK_REFUSAL_REASONS: readonly LinkRefusalReason[] = ['mode_never', 'domain_not_owned', 'other_idp', 'domain_owned_by_other_idp', 'email_domain_invalid'];
+export const LINK_REFUSAL_REASONS: readonly LinkRefusalReason[] = [
+  'mode_never',
+  'domain_not_owned',
+  'other_idp',
+  'domain_owned_by_other_idp',
+  'email_domain_invalid',
+];
 
 export class LinkRefusal extends AppError {
   constructor(
@@ -37,9 +43,14 @@ const ASK = 'Ask your administrator to link your account to this identity provid
 
 /** The refusal for `reason`, worded for the person signing in. `owner`: the IdP of the organisation that owns the
  *  address's domain, if any (named so the person knows where to sign in instead). */
-export function linkRefusal(reason: LinkRefusalReason, at: { idp: IdentityProvider; domain: string | null; owner: IdentityProvider | null; existingUserId: string | null }): LinkRefusal {
+export function linkRefusal(
+  reason: LinkRefusalReason,
+  at: { idp: IdentityProvider; domain: string | null; owner: IdentityProvider | null; existingUserId: string | null },
+): LinkRefusal {
   const via = `“${at.idp.name}”`;
-  const elsewhere = at.owner ? ` Addresses at ${at.domain} sign in through “${at.owner.name}”: use that one, or ${ASK.charAt(0).toLowerCase()}${ASK.slice(1)}` : ` ${ASK}`;
+  const elsewhere = at.owner
+    ? ` Addresses at ${at.domain} sign in through “${at.owner.name}”: use that one, or ${ASK.charAt(0).toLowerCase()}${ASK.slice(1)}`
+    : ` ${ASK}`;
   const messages: Record<LinkRefusalReason, string> = {
     mode_never: `Your sign-in through ${via} cannot be connected to an existing account of this organisation: this identity provider may not link accounts by email address. ${ASK}`,
     domain_not_owned: `Your sign-in through ${via} cannot be connected to an account for this email address: ${via} is not registered as the identity provider for ${at.domain ?? 'its domain'}.${elsewhere}`,

@@ -21,7 +21,12 @@ const EMAIL_UNVERIFIED: OidcErrorCode = 'oidc_email_unverified';
 
 export type Resolution = { user: User; how: 'linked' | 'matched_email' | 'created' };
 
-interface Login { idp: IdentityProvider; nameId: string; profile: Profile; jitProvisioning: boolean }
+interface Login {
+  idp: IdentityProvider;
+  nameId: string;
+  profile: Profile;
+  jitProvisioning: boolean;
+}
 
 export async function resolveUser(store: TenantStore, input: Login): Promise<Resolution> {
   const { idp, nameId } = input;
@@ -30,15 +35,33 @@ export async function resolveUser(store: TenantStore, input: Login): Promise<Res
   const email = input.profile.email;
   // An address the IdP itself says is unverified (OpenID Connect email_verified: false) proves nothing: anyone can
   // type it into an account there. It neither links an existing user nor creates one.
-  if (email && input.profile.emailUnverified) throw new AppError(EMAIL_UNVERIFIED, 'Your identity provider says your email address is not verified, so your account cannot be matched. Verify it there, or ask your administrator.');
-  if (!email) throw new AppError('user_no_email', 'Your identity provider did not send an email address, so your account cannot be matched. Ask your administrator to check the attribute mapping.');
+  if (email && input.profile.emailUnverified)
+    throw new AppError(
+      EMAIL_UNVERIFIED,
+      'Your identity provider says your email address is not verified, so your account cannot be matched. Verify it there, or ask your administrator.',
+    );
+  if (!email)
+    throw new AppError(
+      'user_no_email',
+      'Your identity provider did not send an email address, so your account cannot be matched. Ask your administrator to check the attribute mapping.',
+    );
   const existing = await store.users.findByEmail(email);
   if (existing) return linkExisting(store, input, email, existing);
-  if (!input.jitProvisioning) throw new AppError('user_not_found', 'There is no account for you in this organisation. Ask your administrator to add you.');
+  if (!input.jitProvisioning)
+    throw new AppError(
+      'user_not_found',
+      'There is no account for you in this organisation. Ask your administrator to add you.',
+    );
   await checkCreation(store, input, email);
   let user: User;
   try {
-    user = await store.users.create({ email, firstName: input.profile.firstName, lastName: input.profile.lastName, groups: input.profile.groups, source: 'jit' });
+    user = await store.users.create({
+      email,
+      firstName: input.profile.firstName,
+      lastName: input.profile.lastName,
+      groups: input.profile.groups,
+      source: 'jit',
+    });
   } catch (err) {
     // Two first logins at once: the other one created the user. This one is then a login to an existing user, and
     // goes through the same rules (the other login may have come from another IdP).
@@ -57,7 +80,12 @@ async function linkExisting(store: TenantStore, input: Login, email: string, use
   const linked = await store.users.findByIdentity(idp.id, input.nameId);
   if (linked) return { user: linked, how: 'linked' };
   const refuse = async (reason: LinkRefusalReason) => {
-    throw linkRefusal(reason, { idp, domain: emailDomain(email), owner: reason === 'domain_not_owned' ? await domainOwner(store, idp, email) : null, existingUserId: user.id });
+    throw linkRefusal(reason, {
+      idp,
+      domain: emailDomain(email),
+      owner: reason === 'domain_not_owned' ? await domainOwner(store, idp, email) : null,
+      existingUserId: user.id,
+    });
   };
   if (idp.linkingMode === 'never') await refuse('mode_never');
   if (idp.linkingMode !== 'any-email') {
@@ -72,7 +100,8 @@ async function checkCreation(store: TenantStore, input: Login, email: string) {
   const { idp } = input;
   if (idp.linkingMode === 'any-email') return;
   const domain = emailDomain(email);
-  const refuse = (reason: LinkRefusalReason, owner: IdentityProvider | null = null) => linkRefusal(reason, { idp, domain, owner, existingUserId: null });
+  const refuse = (reason: LinkRefusalReason, owner: IdentityProvider | null = null) =>
+    linkRefusal(reason, { idp, domain, owner, existingUserId: null });
   if (!domain) throw refuse('email_domain_invalid');
   const owner = await domainOwner(store, idp, email);
   if (owner) throw refuse('domain_owned_by_other_idp', owner);
@@ -81,11 +110,19 @@ async function checkCreation(store: TenantStore, input: Login, email: string) {
 
 /** Another IdP of the organisation (enabled or not: a disabled IdP keeps its domains) that owns the address's domain. */
 async function domainOwner(store: TenantStore, idp: IdentityProvider, email: string) {
-  return ownerOfEmail((await store.identityProviders.list()).filter((i) => i.id !== idp.id), email);
+  return ownerOfEmail(
+    (await store.identityProviders.list()).filter((i) => i.id !== idp.id),
+    email,
+  );
 }
 
 /** Links the identity to `user`; if it was linked to someone in the meantime, that link wins (as rule 1 says). */
-async function claimLink(store: TenantStore, input: Login, user: User, how: 'matched_email' | 'created'): Promise<Resolution> {
+async function claimLink(
+  store: TenantStore,
+  input: Login,
+  user: User,
+  how: 'matched_email' | 'created',
+): Promise<Resolution> {
   if (await store.users.link(user.id, input.idp.id, input.nameId, 'login')) return { user, how };
   const holder = await store.users.findByIdentity(input.idp.id, input.nameId);
   if (!holder) throw new Error('identity link vanished while it was being created');

@@ -31,7 +31,10 @@ export const EDITABLE_FIELDS = ['email', 'username', 'firstName', 'lastName', 'p
 
 export type TwoFactorState = 'none' | 'pending' | 'active' | 'locked';
 
-export function twoFactorState(factor: { status: string; lockedUntil: Date | null } | null | undefined, now: Date): TwoFactorState {
+export function twoFactorState(
+  factor: { status: string; lockedUntil: Date | null } | null | undefined,
+  now: Date,
+): TwoFactorState {
   if (!factor) return 'none';
   if (factor.lockedUntil && factor.lockedUntil > now) return 'locked';
   return factor.status === 'active' ? 'active' : 'pending';
@@ -42,22 +45,39 @@ export function twoFactorState(factor: { status: string; lockedUntil: Date | nul
  * names) and returns them normalised; throws ValidationError naming each field at fault.
  */
 export function validateUserFields(input: Record<string, unknown>): UserFields {
-  const values = Object.fromEntries(EDITABLE_FIELDS.filter((f) => f in input).map((f) => [f, input[f]])) as SourceRow['values'];
+  const values = Object.fromEntries(
+    EDITABLE_FIELDS.filter((f) => f in input).map((f) => [f, input[f]]),
+  ) as SourceRow['values'];
   const result = new RowValidator([]).check({ line: 0, values, problems: [] });
   if (!result.ok) {
     const fields: Record<string, string> = {};
     for (const r of result.rejections) if (r.column && !(r.column in fields)) fields[r.column] = r.reason;
-    throw new ValidationError(Object.keys(fields).length ? fields : { email: result.rejections[0]?.reason ?? 'not valid' });
+    throw new ValidationError(
+      Object.keys(fields).length ? fields : { email: result.rejections[0]?.reason ?? 'not valid' },
+    );
   }
   const { set } = result.row;
-  return { email: result.row.email, username: set.username ?? null, firstName: set.firstName ?? null, lastName: set.lastName ?? null, phone: set.phone ?? null, groups: set.groups ?? [] };
+  return {
+    email: result.row.email,
+    username: set.username ?? null,
+    firstName: set.firstName ?? null,
+    lastName: set.lastName ?? null,
+    phone: set.phone ?? null,
+    groups: set.groups ?? [],
+  };
 }
 
-const duplicateEmail = () => new ValidationError({ email: 'Another user of this organisation already has this email address (compared without regard to case).' });
+const duplicateEmail = () =>
+  new ValidationError({
+    email: 'Another user of this organisation already has this email address (compared without regard to case).',
+  });
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === 'P2002';
 
 export class UserAdmin {
-  constructor(private readonly ctx: AppContext, private readonly tenant: { org: Organization; store: TenantStore }) {}
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly tenant: { org: Organization; store: TenantStore },
+  ) {}
 
   private get store() {
     return this.tenant.store;
@@ -91,7 +111,8 @@ export class UserAdmin {
   async update(id: string, input: Record<string, unknown>, actor: string): Promise<User> {
     const current = await this.get(id);
     const fields = validateUserFields({ ...pickFields(current), ...input });
-    if (fields.email.toLowerCase() !== current.emailLower && (await this.store.users.findByEmail(fields.email))) throw duplicateEmail();
+    if (fields.email.toLowerCase() !== current.emailLower && (await this.store.users.findByEmail(fields.email)))
+      throw duplicateEmail();
     const changed = EDITABLE_FIELDS.filter((f) => JSON.stringify(fields[f]) !== JSON.stringify(current[f]));
     if (!changed.length) return current;
     let user: User;
@@ -101,7 +122,10 @@ export class UserAdmin {
       if (isUniqueViolation(err)) throw duplicateEmail();
       throw err;
     }
-    await this.audit('user.updated', actor, id, { changed, ...(changed.includes('email') && { previousEmail: current.email, email: user.email }) });
+    await this.audit('user.updated', actor, id, {
+      changed,
+      ...(changed.includes('email') && { previousEmail: current.email, email: user.email }),
+    });
     return user;
   }
 
@@ -124,7 +148,13 @@ export class UserAdmin {
     await this.ctx.store.transaction(async (tx) => {
       const store = tx.forOrg(this.store.orgId);
       await store.users.delete(id);
-      await store.audit.record({ type: 'user.deleted', actor, userId: id, at: this.ctx.clock.now(), details: { email: user.email } });
+      await store.audit.record({
+        type: 'user.deleted',
+        actor,
+        userId: id,
+        at: this.ctx.clock.now(),
+        details: { email: user.email },
+      });
     });
   }
 
@@ -134,7 +164,11 @@ export class UserAdmin {
   async resetTotp(id: string, actor: string): Promise<SecondFactorRemoved> {
     const user = await this.get(id);
     const removed = await resetSecondFactor(this.store, this.ctx.clock, id, actor);
-    if (this.ctx.mailer.enabled) inBackground(this.ctx, this.store, mfaResetMessage(this.ctx, this.tenant.org, user, this.ctx.clock.now()), { userId: id, actor });
+    if (this.ctx.mailer.enabled)
+      inBackground(this.ctx, this.store, mfaResetMessage(this.ctx, this.tenant.org, user, this.ctx.clock.now()), {
+        userId: id,
+        actor,
+      });
     return removed;
   }
 
@@ -180,13 +214,17 @@ export class UserAdmin {
    * logins through it then reach this user whatever the IdP's linking mode. 409 identity_taken when another user
    * holds it (unlink it there first: never moved silently). Adding a link the user already has changes nothing.
    */
-  async addIdentity(id: string, input: { idp?: unknown; nameId?: unknown }, actor: string): Promise<{ identity: LinkedIdentity; created: boolean }> {
+  async addIdentity(
+    id: string,
+    input: { idp?: unknown; nameId?: unknown },
+    actor: string,
+  ): Promise<{ identity: LinkedIdentity; created: boolean }> {
     const user = await this.get(id);
     const idps = await this.store.identityProviders.list();
     const fields: Record<string, string> = {};
     const reference = typeof input.idp === 'string' ? input.idp.trim() : '';
     const found = reference ? idpResolver(idps)(reference) : null;
-    if (!found) fields.idp = 'Choose one of this organisation\'s identity providers.';
+    if (!found) fields.idp = "Choose one of this organisation's identity providers.";
     else if (!found.ok) fields.idp = found.reason;
     const nameId = typeof input.nameId === 'string' ? input.nameId.trim() : '';
     if (!nameId) fields.nameId = 'Enter the NameID this identity provider sends for the user.';
@@ -197,7 +235,12 @@ export class UserAdmin {
     const created = await this.store.users.link(user.id, idp.id, nameId, 'admin');
     if (!created) {
       const holder = await this.store.users.findByIdentity(idp.id, nameId);
-      if (holder && holder.id !== user.id) throw new AppError('identity_taken', `This identity (NameID "${nameId.slice(0, 200)}" at ${idp.name}) is already linked to another user of this organisation. Unlink it there first.`, { userId: holder.id });
+      if (holder && holder.id !== user.id)
+        throw new AppError(
+          'identity_taken',
+          `This identity (NameID "${nameId.slice(0, 200)}" at ${idp.name}) is already linked to another user of this organisation. Unlink it there first.`,
+          { userId: holder.id },
+        );
     } else {
       await this.audit('user.identity_added', actor, user.id, { idpId: idp.id, idpName: idp.name, nameId });
     }
@@ -210,8 +253,13 @@ export class UserAdmin {
   async unlink(id: string, linkId: string, actor: string): Promise<void> {
     await this.get(id);
     const link = (await this.store.users.identities(id)).find((l) => l.id === linkId);
-    if (!link || !(await this.store.users.unlink(id, linkId))) throw new AppError('identity_not_found', 'This user has no such linked identity.');
-    await this.audit('user.identity_removed', actor, id, { idpId: link.idpId, nameId: link.nameId, source: link.source });
+    if (!link || !(await this.store.users.unlink(id, linkId)))
+      throw new AppError('identity_not_found', 'This user has no such linked identity.');
+    await this.audit('user.identity_removed', actor, id, {
+      idpId: link.idpId,
+      nameId: link.nameId,
+      source: link.source,
+    });
   }
 
   /** Everything the user's page shows: the user, second factor, remembered devices and linked identities. */
@@ -219,29 +267,59 @@ export class UserAdmin {
     const user = await this.get(id);
     const now = this.ctx.clock.now();
     const [factor, devices, links, idps, passkeys, sessions] = await Promise.all([
-      this.store.totp.find(id), this.store.devices.list(id), this.store.users.identities(id), this.store.identityProviders.list(), this.store.webauthn.list(id),
+      this.store.totp.find(id),
+      this.store.devices.list(id),
+      this.store.users.identities(id),
+      this.store.identityProviders.list(),
+      this.store.webauthn.list(id),
       this.store.sessions.listOpenForUser(id, now),
     ]);
     const idpNames = new Map(idps.map((i) => [i.id, i.name]));
     return {
       user,
-      twoFactor: { state: twoFactorState(factor, now), lockedUntil: factor?.lockedUntil && factor.lockedUntil > now ? factor.lockedUntil : null, failedAttempts: factor?.failedAttempts ?? 0 },
-      devices: devices.filter((d) => d.expiresAt > now).map((d) => ({ id: d.id, label: d.label, createdAt: d.createdAt, expiresAt: d.expiresAt })),
+      twoFactor: {
+        state: twoFactorState(factor, now),
+        lockedUntil: factor?.lockedUntil && factor.lockedUntil > now ? factor.lockedUntil : null,
+        failedAttempts: factor?.failedAttempts ?? 0,
+      },
+      devices: devices
+        .filter((d) => d.expiresAt > now)
+        .map((d) => ({ id: d.id, label: d.label, createdAt: d.createdAt, expiresAt: d.expiresAt })),
       identities: withIdpNames(links, idps),
       sessions: sessions.map((s) => ({ ...s, idpName: idpNames.get(s.idpId) ?? null })),
-      passkeys: passkeys.map((c) => ({ id: c.id, name: c.name, createdAt: c.createdAt, lastUsedAt: c.lastUsedAt, synced: c.deviceType === 'multiDevice', backedUp: c.backedUp, counterWentBackAt: c.counterWentBackAt })),
+      passkeys: passkeys.map((c) => ({
+        id: c.id,
+        name: c.name,
+        createdAt: c.createdAt,
+        lastUsedAt: c.lastUsedAt,
+        synced: c.deviceType === 'multiDevice',
+        backedUp: c.backedUp,
+        counterWentBackAt: c.counterWentBackAt,
+      })),
     };
   }
 
   /** Removes one of the user's passkeys or security keys (a lost or suspect key), audited with the admin. */
   async removePasskey(id: string, credentialId: string, actor: string): Promise<void> {
     const user = await this.get(id);
-    await webauthnFor(this.ctx, this.tenant.org, this.store, orgUrls(this.ctx.config, this.tenant.org.slug).base).remove(user.id, credentialId, actor);
+    await webauthnFor(
+      this.ctx,
+      this.tenant.org,
+      this.store,
+      orgUrls(this.ctx.config, this.tenant.org.slug).base,
+    ).remove(user.id, credentialId, actor);
   }
 }
 
 /** A link as the console, API and CLI show it. */
-export interface LinkedIdentity { id: string; idpId: string; idpName: string | null; nameId: string; source: string; createdAt: Date }
+export interface LinkedIdentity {
+  id: string;
+  idpId: string;
+  idpName: string | null;
+  nameId: string;
+  source: string;
+  createdAt: Date;
+}
 
 function withIdpNames(links: Omit<LinkedIdentity, 'idpName'>[], idps: IdentityProvider[]): LinkedIdentity[] {
   const names = new Map(idps.map((i) => [i.id, i.name]));

@@ -21,8 +21,25 @@ async function overflow(page: Page) {
 async function axeViolations(page: Page) {
   await page.evaluate(axeSource);
   return page.evaluate(async () => {
-    const result = await (window as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe.run(document, { resultTypes: ['violations'] });
-    return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+    const result = await (
+      window as unknown as {
+        axe: {
+          run(
+            ctx: Document,
+            opts: object,
+          ): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
+        };
+      }
+    ).axe.run(document, { resultTypes: ['violations'] });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map(
+        (v) =>
+          `${v.id} (${v.impact}): ${v.nodes
+            .slice(0, 3)
+            .map((n) => n.target.join(' '))
+            .join(', ')}`,
+      );
   });
 }
 
@@ -30,7 +47,12 @@ async function axeViolations(page: Page) {
 async function tabTo(page: Page, text: RegExp) {
   for (let i = 0; i < 30; i++) {
     await page.keyboard.press('Tab');
-    const focused = await page.evaluate(() => (document.activeElement as HTMLElement | null)?.innerText || (document.activeElement as HTMLInputElement | null)?.id || '');
+    const focused = await page.evaluate(
+      () =>
+        (document.activeElement as HTMLElement | null)?.innerText ||
+        (document.activeElement as HTMLInputElement | null)?.id ||
+        '',
+    );
     if (text.test(focused)) return true;
   }
   return false;
@@ -50,19 +72,37 @@ t.test('account pages: layout, axe-core, keyboard walk', async (t) => {
   // The sign-in to the account page, over HTTP.
   const http = new Browser(w.ta);
   const start = await http.get(`${w.base}/account`);
-  const acs = await idpAnswers(w, http, fake, String(start.headers.location), { email, attributes: { email: [email], firstName: ['Ann'], lastName: ['Example'], groups: [] } });
+  const acs = await idpAnswers(w, http, fake, String(start.headers.location), {
+    email,
+    attributes: { email: [email], firstName: ['Ann'], lastName: ['Example'], groups: [] },
+  });
   const cont = await http.get(`${w.base}${acs.res.headers.location}`);
   t.equal(cont.headers.location, '/account');
   const session = http.cookies(new URL(w.base).host).get('broker_session')!;
 
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+  });
   t.teardown(() => browser.close());
   const context = await browser.newContext({ bypassCSP: true });
-  await context.addCookies([{ name: 'broker_session', value: session, domain: 'piedpipers.localhost', path: '/', httpOnly: true, sameSite: 'Lax' }]);
+  await context.addCookies([
+    {
+      name: 'broker_session',
+      value: session,
+      domain: 'piedpipers.localhost',
+      path: '/',
+      httpOnly: true,
+      sameSite: 'Lax',
+    },
+  ]);
   const page = await context.newPage();
   const errors: string[] = [];
   // The browser's own request for /favicon.ico (the broker serves none) is not a page's error.
-  page.on('console', (m) => { if (m.type() === 'error' && !m.location().url.endsWith('/favicon.ico')) errors.push(`${m.location().url}: ${m.text()}`); });
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.location().url.endsWith('/favicon.ico'))
+      errors.push(`${m.location().url}: ${m.text()}`);
+  });
   const clock = w.ta.clock;
   let key = '';
 
@@ -77,16 +117,30 @@ t.test('account pages: layout, axe-core, keyboard walk', async (t) => {
     await page.keyboard.type(oathtool(key, clock.now()));
     await page.keyboard.press('Enter');
     await page.waitForURL(`${w.base}/account/recovery-codes`);
-    const lines = await page.$$eval('#recovery-codes li', (items) => items.map((li) => ({ text: li.textContent, height: li.getBoundingClientRect().height, lineHeight: parseFloat(getComputedStyle(li).lineHeight) })));
+    const lines = await page.$$eval('#recovery-codes li', (items) =>
+      items.map((li) => ({
+        text: li.textContent,
+        height: li.getBoundingClientRect().height,
+        lineHeight: parseFloat(getComputedStyle(li).lineHeight),
+      })),
+    );
     t.equal(lines.length, 10, 'ten codes');
-    t.same(lines.filter((l) => l.height > l.lineHeight * 1.5).map((l) => l.text), [], 'no code breaks across lines at 390 px');
+    t.same(
+      lines.filter((l) => l.height > l.lineHeight * 1.5).map((l) => l.text),
+      [],
+      'no code breaks across lines at 390 px',
+    );
     t.ok(await tabTo(page, /Copy codes/), 'copy is reachable');
     t.ok(await tabTo(page, /Download \.txt/), 'download is reachable');
     t.ok(await tabTo(page, /Print/), 'print is reachable');
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
     const saved = readFileSync((await download.path())!, 'utf8');
     t.equal(download.suggestedFilename(), 'recovery-codes.txt');
-    t.same(lines.map((l) => l.text).filter((c) => !saved.includes(c!)), [], 'the .txt holds every code');
+    t.same(
+      lines.map((l) => l.text).filter((c) => !saved.includes(c!)),
+      [],
+      'the .txt holds every code',
+    );
   });
 
   await t.test('keyboard only: the fresh check, then new recovery codes', async (t) => {
@@ -109,7 +163,10 @@ t.test('account pages: layout, axe-core, keyboard walk', async (t) => {
       const res = await page.goto(`${w.base}${path}`);
       t.ok(res && [200, 400].includes(res.status()), `${path} at ${width} px: a page (${res?.status()})`);
       const o = await overflow(page);
-      t.ok(o.doc <= o.width + 1, `${path} at ${width} px: no sideways scrolling (page ${o.doc} px, window ${o.width} px)`);
+      t.ok(
+        o.doc <= o.width + 1,
+        `${path} at ${width} px: no sideways scrolling (page ${o.doc} px, window ${o.width} px)`,
+      );
       t.same(await axeViolations(page), [], `${path} at ${width} px: no serious or critical axe-core violation`);
     }
   }

@@ -25,11 +25,18 @@ mkdirSync(artifacts, { recursive: true });
 
 /** The browser needs real time: node-saml and the demo IdP check it, and TOTP codes are computed from it. */
 class RealClock extends ManualClock {
-  override now() { return new Date(); }
+  override now() {
+    return new Date();
+  }
 }
 
 async function freePort(): Promise<number> {
-  return new Promise((resolve) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); }); });
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
 }
 
 const ADMIN = { email: 'admin@acme.example', password: 'a long admin password for acme' };
@@ -40,37 +47,79 @@ t.test('an admin sets up SSO with 2FA in the console; a customer then signs in t
   const tc = await createTestContext({ clock: new RealClock(), env: { BASE_DOMAIN: `localhost:${port}` } });
   const broker = await buildApp(tc.ctx, { logger: false });
   await broker.listen({ host: '127.0.0.1', port });
-  t.teardown(async () => { await broker.close(); await tc.cleanup(); });
+  t.teardown(async () => {
+    await broker.close();
+    await tc.cleanup();
+  });
 
-  const created = await tc.ctx.organizations.create({ slug: 'acme', name: 'Acme Support', adminEmail: ADMIN.email, adminPassword: ADMIN.password }, 'test');
+  const created = await tc.ctx.organizations.create(
+    { slug: 'acme', name: 'Acme Support', adminEmail: ADMIN.email, adminPassword: ADMIN.password },
+    'test',
+  );
   const urls = created.urls;
   const base = `http://acme.localhost:${port}`;
   const brokerCert = (await tc.ctx.store.forOrg(created.org.id).signingKeys.active())!.certificatePem;
 
   // The two peers: the upstream IdP (stands in for Okta) and the app (stands in for Jira), each on its own port.
   const idpCredential = generateSigningCredential('walkthrough-idp');
-  const idp = await startDemoIdp({ port: idpPort, credential: idpCredential, brokerAcs: urls.spAcs, brokerSpEntityId: urls.spEntityId });
-  const app = await startDemoApp({ port: appPort, brokerSso: urls.idpSso, brokerIdpCert: brokerCert, appName: 'Acme Customer Portal' });
-  t.teardown(async () => { await idp.close(); await app.close(); });
+  const idp = await startDemoIdp({
+    port: idpPort,
+    credential: idpCredential,
+    brokerAcs: urls.spAcs,
+    brokerSpEntityId: urls.spEntityId,
+  });
+  const app = await startDemoApp({
+    port: appPort,
+    brokerSso: urls.idpSso,
+    brokerIdpCert: brokerCert,
+    appName: 'Acme Customer Portal',
+  });
+  t.teardown(async () => {
+    await idp.close();
+    await app.close();
+  });
 
   // What the admin downloads from each side before opening the console.
   const files = mkdtempSync(join(tmpdir(), 'walkthrough-'));
   const idpMetadataFile = join(files, 'okta-metadata.xml');
-  writeFileSync(idpMetadataFile, `<?xml version="1.0" encoding="UTF-8"?>
+  writeFileSync(
+    idpMetadataFile,
+    `<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="${demoIdpEntityId(idpPort)}">
   <md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
     <md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>${certificateBody(idpCredential.certificatePem)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
     <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="http://localhost:${idpPort}/sso"/>
   </md:IDPSSODescriptor>
-</md:EntityDescriptor>`);
+</md:EntityDescriptor>`,
+  );
   const spMetadataFile = join(files, 'jira-sp-metadata.xml');
-  const appSaml = new SAML({ entryPoint: urls.idpSso, issuer: demoAppEntityId(appPort), callbackUrl: demoAppAcs(appPort), idpCert: brokerCert, wantAuthnResponseSigned: true });
+  const appSaml = new SAML({
+    entryPoint: urls.idpSso,
+    issuer: demoAppEntityId(appPort),
+    callbackUrl: demoAppAcs(appPort),
+    idpCert: brokerCert,
+    wantAuthnResponseSigned: true,
+  });
   writeFileSync(spMetadataFile, appSaml.generateServiceProviderMetadata(null, null));
   const usersFile = join(files, 'customers.csv');
-  writeFileSync(usersFile, `email,firstName,lastName,groups\r\n${CUSTOMER},Erin,Ng,portal-customers\r\nfrank@customer.example,Frank,Ode,portal-customers\r\nnot-an-email,Bad,Row,\r\n`);
+  writeFileSync(
+    usersFile,
+    `email,firstName,lastName,groups\r\n${CUSTOMER},Erin,Ng,portal-customers\r\nfrank@customer.example,Frank,Ode,portal-customers\r\nnot-an-email,Bad,Row,\r\n`,
+  );
 
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
   t.teardown(() => browser.close());
   const shot = (page: Page, name: string) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
 
@@ -86,13 +135,20 @@ t.test('an admin sets up SSO with 2FA in the console; a customer then signs in t
     await admin.keyboard.press('Enter');
     await admin.waitForURL(`${base}/admin`);
     t.match(await admin.textContent('h1'), /Overview/);
-    t.match(await admin.textContent('body'), new RegExp(urls.idpMetadata.replace(/[.?]/g, '\\$&')), 'the organisation\'s URLs are shown');
+    t.match(
+      await admin.textContent('body'),
+      new RegExp(urls.idpMetadata.replace(/[.?]/g, '\\$&')),
+      "the organisation's URLs are shown",
+    );
     await shot(admin, '02-admin-overview');
   });
 
   await t.test('add the upstream IdP from its metadata file', async (t) => {
     await nav().getByRole('link', { name: 'Identity providers' }).click();
-    await admin.getByRole('link', { name: /Add identity provider/ }).first().click();
+    await admin
+      .getByRole('link', { name: /Add identity provider/ })
+      .first()
+      .click();
     await shot(admin, '03-idp-add');
     await admin.fill('#file-name', 'Okta');
     // The customer's domain: first logins through this IdP may link to imported users of it (verified-domains).
@@ -101,18 +157,27 @@ t.test('an admin sets up SSO with 2FA in the console; a customer then signs in t
     await admin.getByRole('button', { name: 'Upload and add' }).click();
     await admin.waitForLoadState();
     t.match(await admin.textContent('body'), /Okta/);
-    t.match(await admin.textContent('body'), new RegExp(demoIdpEntityId(idpPort).replace(/[.?]/g, '\\$&')), 'entity ID read from the file');
+    t.match(
+      await admin.textContent('body'),
+      new RegExp(demoIdpEntityId(idpPort).replace(/[.?]/g, '\\$&')),
+      'entity ID read from the file',
+    );
     t.match(await admin.textContent('body'), /Email domains: customer\.example/, 'the domain it vouches for');
     await shot(admin, '04-idp-added');
     // The IdP's email domain (set here through the store; the IdP form's field is not part of this walkthrough):
     // imported customers of customer.example are linked on their first login through it (docs/identity-linking.md).
     const store = tc.ctx.store.forOrg(created.org.id);
-    await store.identityProviders.update((await store.identityProviders.list())[0].id, { emailDomains: ['customer.example'] });
+    await store.identityProviders.update((await store.identityProviders.list())[0].id, {
+      emailDomains: ['customer.example'],
+    });
   });
 
   await t.test('add the app from its SP metadata, with Okta as primary IdP', async (t) => {
     await nav().getByRole('link', { name: 'Apps', exact: true }).click();
-    await admin.getByRole('link', { name: /Add app/ }).first().click();
+    await admin
+      .getByRole('link', { name: /Add app/ })
+      .first()
+      .click();
     await admin.fill('#import-name', 'Acme Customer Portal');
     await admin.setInputFiles('#import-metadataFile', spMetadataFile);
     await admin.selectOption('#import-primaryIdpId', { label: 'Okta' });
@@ -133,7 +198,10 @@ t.test('an admin sets up SSO with 2FA in the console; a customer then signs in t
 
   await t.test('import users from CSV: two created, the bad row reported', async (t) => {
     await nav().getByRole('link', { name: 'Users', exact: true }).click();
-    await admin.getByRole('link', { name: /Import/ }).first().click();
+    await admin
+      .getByRole('link', { name: /Import/ })
+      .first()
+      .click();
     await admin.setInputFiles('#file', usersFile);
     await shot(admin, '07-users-import');
     await admin.getByRole('button', { name: 'Start import' }).click();

@@ -17,10 +17,15 @@ t.test('Back from the second-factor page to the IdP, and its form sent again', a
   t.teardown(w.ta.cleanup);
   const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   const { app, sp } = await w.addApp('Jira');
-  await w.org.store.applications.update(app.id, { policy: [{ id: 'everyone-2fa', conditions: {}, action: 'require_totp' }] });
+  await w.org.store.applications.update(app.id, {
+    policy: [{ id: 'everyone-2fa', conditions: {}, action: 'require_totp' }],
+  });
   await w.org.store.users.create({ email: 'ann@customer.example' });
 
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+  });
   t.teardown(() => browser.close());
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -28,25 +33,47 @@ t.test('Back from the second-factor page to the IdP, and its form sent again', a
   // The upstream IdP: its sign-in page answers the broker's AuthnRequest with a signed Response in a form that
   // posts (cross-site) to the broker's ACS, as IdPs do; a button rather than a script, so that the test sends it.
   const idpPages: string[] = [];
-  await page.route((url) => url.hostname === 'okta.idp.example', async (route) => {
-    const req = upstreamRequest(route.request().url());
-    idpPages.push(req.relayState);
-    const samlResponse = await fake.response({ acsUrl: w.org.urls.spAcs, audience: w.org.urls.spEntityId, inResponseTo: req.id, nameId: 'ann@customer.example', attributes: OKTA_ATTRIBUTES('ann@customer.example') });
-    const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
-    await route.fulfill({
-      status: 200, contentType: 'text/html', headers: { 'cache-control': 'no-store' },
-      body: `<!doctype html><title>Okta</title><form method="post" action="${esc(w.org.urls.spAcs)}"><input type="hidden" name="SAMLResponse" value="${esc(samlResponse)}"><input type="hidden" name="RelayState" value="${esc(req.relayState)}"><button type="submit">Continue to Pied Pipers</button></form>`,
-    });
-  });
-  await page.route(app.acsUrls[0], (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>Jira</title><p>Signed in' }));
+  await page.route(
+    (url) => url.hostname === 'okta.idp.example',
+    async (route) => {
+      const req = upstreamRequest(route.request().url());
+      idpPages.push(req.relayState);
+      const samlResponse = await fake.response({
+        acsUrl: w.org.urls.spAcs,
+        audience: w.org.urls.spEntityId,
+        inResponseTo: req.id,
+        nameId: 'ann@customer.example',
+        attributes: OKTA_ATTRIBUTES('ann@customer.example'),
+      });
+      const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+      await route.fulfill({
+        status: 200,
+        contentType: 'text/html',
+        headers: { 'cache-control': 'no-store' },
+        body: `<!doctype html><title>Okta</title><form method="post" action="${esc(w.org.urls.spAcs)}"><input type="hidden" name="SAMLResponse" value="${esc(samlResponse)}"><input type="hidden" name="RelayState" value="${esc(req.relayState)}"><button type="submit">Continue to Pied Pipers</button></form>`,
+      });
+    },
+  );
+  await page.route(app.acsUrls[0], (route) =>
+    route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>Jira</title><p>Signed in' }),
+  );
 
   // The login: the app's request → the IdP's page → its form → the ACS → the second-factor (enrolment) page.
   // Playwright does not route a redirect's target, so the app's request goes over HTTP and Chromium takes over its
   // browser-binding cookie and opens the IdP's page itself.
   const http = new Browser(w.ta);
   const start = await http.get(await sp.getAuthorizeUrlAsync('relay-back', undefined, {}));
-  t.match(String(start.headers.location), /^https:\/\/okta\.idp\.example\/sso\?/, 'the app\'s request goes to the IdP');
-  await context.addCookies([{ name: 'broker_browser', value: http.cookies(new URL(w.base).host).get('broker_browser')!, domain: 'piedpipers.localhost', path: '/', httpOnly: true, sameSite: 'Lax' }]);
+  t.match(String(start.headers.location), /^https:\/\/okta\.idp\.example\/sso\?/, "the app's request goes to the IdP");
+  await context.addCookies([
+    {
+      name: 'broker_browser',
+      value: http.cookies(new URL(w.base).host).get('broker_browser')!,
+      domain: 'piedpipers.localhost',
+      path: '/',
+      httpOnly: true,
+      sameSite: 'Lax',
+    },
+  ]);
   await page.goto(String(start.headers.location));
   await page.click('text=Continue to Pied Pipers');
   await page.waitForURL(/\/flow\/[^/]+\/mfa$/);
@@ -66,7 +93,7 @@ t.test('Back from the second-factor page to the IdP, and its form sent again', a
   t.notMatch(text, /IdP-initiated SSO is off|Something is not right/, 'not the unsolicited-login page');
   t.match(text, /flow_already_used/, 'its error code');
   const startAgain = page.getByRole('link', { name: 'Start again' });
-  t.equal(await startAgain.getAttribute('href'), `/apps/${app.id}/launch`, 'Start again is the app\'s launch link');
+  t.equal(await startAgain.getAttribute('href'), `/apps/${app.id}/launch`, "Start again is the app's launch link");
 
   // The replay was refused: the flow is where it was, and the refusal is in the audit log.
   const after = await w.org.store.flows.findAtStage(flowId, ['mfa_enrol', 'mfa_verify'], w.ta.clock.now());
@@ -79,7 +106,10 @@ t.test('Back from the second-factor page to the IdP, and its form sent again', a
 
   // Start again: a new login to the same app, sent to the IdP again with a new flow (the launch link redirects
   // there, which Playwright does not route: the request is enough).
-  const [again] = await Promise.all([page.waitForRequest((r) => new URL(r.url()).hostname === 'okta.idp.example'), startAgain.click()]);
+  const [again] = await Promise.all([
+    page.waitForRequest((r) => new URL(r.url()).hostname === 'okta.idp.example'),
+    startAgain.click(),
+  ]);
   const relayState = upstreamRequest(again.url()).relayState;
   t.not(relayState, flowId, 'a new flow');
   const fresh = await w.org.store.flows.findAtStage(relayState, ['upstream_sent'], w.ta.clock.now());

@@ -13,7 +13,9 @@ import { createTestContext } from '../helpers/context.ts';
 import { freePort } from '../helpers/own-services.ts';
 
 class RealClock extends ManualClock {
-  override now() { return new Date(); }
+  override now() {
+    return new Date();
+  }
 }
 const ADMIN = { email: 'admin@layout.example', password: 'a long admin password for layout' };
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -27,7 +29,10 @@ async function overflow(page: Page) {
     const culprits: string[] = [];
     for (const el of Array.from(document.querySelectorAll('body *'))) {
       const r = el.getBoundingClientRect();
-      if (r.right > width + 1 && r.width > 0) culprits.push(`${el.tagName.toLowerCase()}${el.className ? '.' + String(el.className).split(' ').join('.') : ''} (right edge ${Math.round(r.right)})`);
+      if (r.right > width + 1 && r.width > 0)
+        culprits.push(
+          `${el.tagName.toLowerCase()}${el.className ? '.' + String(el.className).split(' ').join('.') : ''} (right edge ${Math.round(r.right)})`,
+        );
     }
     return { width, doc, culprits: culprits.slice(0, 5) };
   });
@@ -38,16 +43,55 @@ t.test('every console page fits at 1280 and 390 px and passes axe-core', async (
   const tc = await createTestContext({ clock: new RealClock(), env: { BASE_DOMAIN: `localhost:${port}` } });
   const broker = await buildApp(tc.ctx, { logger: false });
   await broker.listen({ host: '127.0.0.1', port });
-  t.teardown(async () => { await broker.close(); await tc.cleanup(); });
-  const created = await tc.ctx.organizations.create({ slug: 'layout', name: 'Layout Check Ltd', adminEmail: ADMIN.email, adminPassword: ADMIN.password }, 'test');
+  t.teardown(async () => {
+    await broker.close();
+    await tc.cleanup();
+  });
+  const created = await tc.ctx.organizations.create(
+    { slug: 'layout', name: 'Layout Check Ltd', adminEmail: ADMIN.email, adminPassword: ADMIN.password },
+    'test',
+  );
   const store = tc.ctx.store.forOrg(created.org.id);
   const cred = generateSigningCredential('layout-idp');
-  const idp = await saveIdentityProvider(store, { name: 'Okta (customer-one.example)', entityId: 'http://www.okta.com/exk1a2b3c4d5e6f7g8h9i0j1k2l3m4n5o6p7q8r9', ssoUrl: 'https://customer-one.okta.com/app/customer-one_broker_1/exk1a2b3c4d5e6f7g8h9/sso/saml', certificates: [cred.certificatePem], mappingPreset: 'okta', emailDomains: ['customer-one.example'] });
-  const app = await saveApplication(store, { name: 'Jira Service Management portal', entityId: 'https://customer-portal.atlassian.net/plugins/servlet/samlconsumer/metadata/a-rather-long-entity-id', acsUrls: ['https://customer-portal.atlassian.net/plugins/servlet/samlconsumer'], primaryIdpId: idp.id });
-  const user = await store.users.create({ email: 'a.very.long.email.address.for.layout.checks@customer-one.example', firstName: 'Ann', lastName: 'Example-With-A-Long-Name', source: 'imported' });
-  await store.audit.record({ type: 'login.failed', actor: 'system', at: new Date(), details: { code: 'saml_bad_signature', message: 'The assertion signature does not verify with the certificate configured for this identity provider: '.repeat(3), idp: idp.id, app: app.id } });
+  const idp = await saveIdentityProvider(store, {
+    name: 'Okta (customer-one.example)',
+    entityId: 'http://www.okta.com/exk1a2b3c4d5e6f7g8h9i0j1k2l3m4n5o6p7q8r9',
+    ssoUrl: 'https://customer-one.okta.com/app/customer-one_broker_1/exk1a2b3c4d5e6f7g8h9/sso/saml',
+    certificates: [cred.certificatePem],
+    mappingPreset: 'okta',
+    emailDomains: ['customer-one.example'],
+  });
+  const app = await saveApplication(store, {
+    name: 'Jira Service Management portal',
+    entityId: 'https://customer-portal.atlassian.net/plugins/servlet/samlconsumer/metadata/a-rather-long-entity-id',
+    acsUrls: ['https://customer-portal.atlassian.net/plugins/servlet/samlconsumer'],
+    primaryIdpId: idp.id,
+  });
+  const user = await store.users.create({
+    email: 'a.very.long.email.address.for.layout.checks@customer-one.example',
+    firstName: 'Ann',
+    lastName: 'Example-With-A-Long-Name',
+    source: 'imported',
+  });
+  await store.audit.record({
+    type: 'login.failed',
+    actor: 'system',
+    at: new Date(),
+    details: {
+      code: 'saml_bad_signature',
+      message:
+        'The assertion signature does not verify with the certificate configured for this identity provider: '.repeat(
+          3,
+        ),
+      idp: idp.id,
+      app: app.id,
+    },
+  });
 
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+  });
   t.teardown(() => browser.close());
   // axe-core is injected by the test (bypassCSP), not by the page: the pages' own CSP stays as it is elsewhere.
   const context = await browser.newContext({ bypassCSP: true });
@@ -64,9 +108,19 @@ t.test('every console page fits at 1280 and 390 px and passes axe-core', async (
     await page.keyboard.press('Enter');
     await page.waitForURL(`${base}/admin`);
   }
-  const sections = await page.$$eval('.console-nav a', (links) => links.map((a) => (a as HTMLAnchorElement).getAttribute('href')!));
+  const sections = await page.$$eval('.console-nav a', (links) =>
+    links.map((a) => (a as HTMLAnchorElement).getAttribute('href')!),
+  );
   t.ok(sections.length >= 8, 'the console lists its sections');
-  const pages = [...sections, `/admin/idps/${idp.id}`, `/admin/apps/${app.id}`, `/admin/users/${user.id}`, '/admin/users/import', '/admin/idps/new', '/admin/apps/new'];
+  const pages = [
+    ...sections,
+    `/admin/idps/${idp.id}`,
+    `/admin/apps/${app.id}`,
+    `/admin/users/${user.id}`,
+    '/admin/users/import',
+    '/admin/idps/new',
+    '/admin/apps/new',
+  ];
 
   // A failed form on a long page: a banner at the top says so, and focus moves to the first field marked invalid.
   await page.setViewportSize({ width: 390, height: 700 });
@@ -76,8 +130,18 @@ t.test('every console page fits at 1280 and 390 px and passes axe-core', async (
   await page.click('text=Import metadata and add app');
   await page.waitForLoadState();
   t.match(await page.textContent('[role=alert]'), /The app was not added/, 'a failed metadata import shows a banner');
-  t.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-invalid')), 'true', 'focus is on the first invalid field');
-  t.ok(await page.evaluate(() => { const r = document.activeElement!.getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; }), 'and it is in view');
+  t.equal(
+    await page.evaluate(() => document.activeElement?.getAttribute('aria-invalid')),
+    'true',
+    'focus is on the first invalid field',
+  );
+  t.ok(
+    await page.evaluate(() => {
+      const r = document.activeElement!.getBoundingClientRect();
+      return r.top >= 0 && r.bottom <= window.innerHeight;
+    }),
+    'and it is in view',
+  );
 
   for (const width of WIDTHS) {
     await page.setViewportSize({ width, height: 900 });
@@ -85,12 +149,33 @@ t.test('every console page fits at 1280 and 390 px and passes axe-core', async (
       const res = await page.goto(`${base}${path}`);
       t.equal(res?.status(), 200, `${path} at ${width} px: 200`);
       const o = await overflow(page);
-      t.ok(o.doc <= o.width + 1, `${path} at ${width} px: no sideways scrolling (page ${o.doc} px, window ${o.width} px)`, { culprits: o.culprits });
+      t.ok(
+        o.doc <= o.width + 1,
+        `${path} at ${width} px: no sideways scrolling (page ${o.doc} px, window ${o.width} px)`,
+        { culprits: o.culprits },
+      );
       if (width === 1280) {
         await page.evaluate(axeSource);
         const found = await page.evaluate(async () => {
-          const result = await (window as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe.run(document, { resultTypes: ['violations'] });
-          return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+          const result = await (
+            window as unknown as {
+              axe: {
+                run(
+                  ctx: Document,
+                  opts: object,
+                ): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
+              };
+            }
+          ).axe.run(document, { resultTypes: ['violations'] });
+          return result.violations
+            .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+            .map(
+              (v) =>
+                `${v.id} (${v.impact}): ${v.nodes
+                  .slice(0, 3)
+                  .map((n) => n.target.join(' '))
+                  .join(', ')}`,
+            );
         });
         t.same(found, [], `${path}: no serious or critical axe-core violation`);
       }

@@ -17,9 +17,16 @@ async function freeBase(): Promise<number> {
   // three consecutive free ports: broker, demo IdP, demo app
   for (;;) {
     const base = 20000 + Math.floor(Math.random() * 20000);
-    const ok = await Promise.all([0, 1, 2].map((i) => new Promise<boolean>((resolve) => {
-      const s = createServer().once('error', () => resolve(false)).listen(base + i, '127.0.0.1', () => s.close(() => resolve(true)));
-    })));
+    const ok = await Promise.all(
+      [0, 1, 2].map(
+        (i) =>
+          new Promise<boolean>((resolve) => {
+            const s = createServer()
+              .once('error', () => resolve(false))
+              .listen(base + i, '127.0.0.1', () => s.close(() => resolve(true)));
+          }),
+      ),
+    );
     if (ok.every(Boolean)) return base;
   }
 }
@@ -29,20 +36,38 @@ t.test('a newcomer clicks through the demo in Chromium', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'demo-'));
   // The 2FA step below changes the app from the CLI, another process: without the configuration cache the running
   // demo sees it at once (with it, within CONFIG_CACHE_SECONDS).
-  const demo = spawn(join(root, 'node_modules/.bin/tsx'), ['demo/run.ts'], { cwd: root, env: { ...process.env, PORT: String(port), DEMO_DATA_DIR: dataDir, CONFIG_CACHE_SECONDS: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const demo = spawn(join(root, 'node_modules/.bin/tsx'), ['demo/run.ts'], {
+    cwd: root,
+    env: { ...process.env, PORT: String(port), DEMO_DATA_DIR: dataDir, CONFIG_CACHE_SECONDS: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   demo.stdout.on('data', (d) => (out += d));
   demo.stderr.on('data', (d) => (out += d));
-  t.teardown(() => { demo.kill('SIGTERM'); });
+  t.teardown(() => {
+    demo.kill('SIGTERM');
+  });
   let exited = false;
   demo.once('exit', () => (exited = true));
   // Up to 120 s: on a loaded two-core machine the demo's first start (compiling, migrating, keys) took over 30 s.
-  for (let i = 0; i < 1200 && !exited && !out.includes('demo is running'); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 1200 && !exited && !out.includes('demo is running'); i++)
+    await new Promise((r) => setTimeout(r, 100));
   t.match(out, /Open this in your browser/, 'the demo prints the URL to open');
   const appUrl = `http://localhost:${port + 2}/`;
   t.match(out, appUrl);
 
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
   t.teardown(() => browser.close());
   const page = await (await browser.newContext()).newPage();
 
@@ -69,8 +94,17 @@ t.test('a newcomer clicks through the demo in Chromium', async (t) => {
   await page.screenshot({ path: join(artifacts, '4-org-login-page.png') });
 
   await t.test('the admin turns on 2FA for the app; the next login enrols through the branded pages', async (t) => {
-    const env = { ...process.env, DATABASE_URL: `file:${join(dataDir, 'broker.db')}`, MASTER_KEY: JSON.parse(readFileSync(join(dataDir, 'master-key.json'), 'utf8')), PORT: String(port) };
-    const cli = spawnSync(join(root, 'node_modules/.bin/tsx'), ['src/cli/index.ts', 'policy', '2fa', 'on', '--org', 'demo', '--app', `http://localhost:${port + 2}/metadata`], { cwd: root, env, encoding: 'utf8' });
+    const env = {
+      ...process.env,
+      DATABASE_URL: `file:${join(dataDir, 'broker.db')}`,
+      MASTER_KEY: JSON.parse(readFileSync(join(dataDir, 'master-key.json'), 'utf8')),
+      PORT: String(port),
+    };
+    const cli = spawnSync(
+      join(root, 'node_modules/.bin/tsx'),
+      ['src/cli/index.ts', 'policy', '2fa', 'on', '--org', 'demo', '--app', `http://localhost:${port + 2}/metadata`],
+      { cwd: root, env, encoding: 'utf8' },
+    );
     t.equal(cli.status, 0, cli.stderr);
     const fresh = await (await browser.newContext()).newPage();
     await fresh.goto(appUrl);

@@ -15,12 +15,22 @@ t.test('a form sent after the session ended: sign in, back on the page, input re
   const ta = await createTestApp({ env: { BASE_DOMAIN: `localhost:${port}` } });
   await ta.app.listen({ host: '127.0.0.1', port });
   t.teardown(ta.cleanup);
-  const { org } = await ta.ctx.organizations.create({ slug: 'expiry', name: 'Expiry Ltd', adminEmail: 'first@expiry.example', adminPassword: ADMIN_PASSWORD }, 'test');
+  const { org } = await ta.ctx.organizations.create(
+    { slug: 'expiry', name: 'Expiry Ltd', adminEmail: 'first@expiry.example', adminPassword: ADMIN_PASSWORD },
+    'test',
+  );
   const store = ta.ctx.store.forOrg(org.id);
-  await store.admins.create({ email: 'ada@expiry.example', passwordHash: await hashPassword(ADMIN_PASSWORD), role: 'admin' });
+  await store.admins.create({
+    email: 'ada@expiry.example',
+    passwordHash: await hashPassword(ADMIN_PASSWORD),
+    role: 'admin',
+  });
   const base = `http://expiry.localhost:${port}`;
 
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+  });
   t.teardown(() => browser.close());
   const page = await (await browser.newContext()).newPage();
 
@@ -53,7 +63,10 @@ t.test('a form sent after the session ended: sign in, back on the page, input re
   t.equal(await page.inputValue('#groups'), 'portal-customers\njira-admins', 'line breaks kept');
   const banner = page.locator('#kept-form');
   t.ok(await banner.isVisible(), 'a banner says so');
-  t.match(await banner.textContent(), /filled in again below\. Check it and submit the form again: nothing was saved yet/);
+  t.match(
+    await banner.textContent(),
+    /filled in again below\. Check it and submit the form again: nothing was saved yet/,
+  );
   t.equal(await page.evaluate(() => document.activeElement?.id), 'kept-form', 'focus is on the banner');
   await page.waitForTimeout(300);
   t.equal(new URL(page.url()).pathname, '/admin/users/new', 'nothing was submitted by itself');

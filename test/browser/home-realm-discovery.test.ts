@@ -23,10 +23,12 @@ mkdirSync(artifacts, { recursive: true });
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const s = createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
+    const s = createServer()
+      .once('error', reject)
+      .listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as { port: number };
+        s.close(() => resolve(port));
+      });
   });
 }
 
@@ -55,7 +57,11 @@ t.test('home-realm discovery and "Return to <app>" in Chromium', async (t) => {
       res.setHeader('content-type', 'text/html');
       if (idp && fakes.has(idp)) {
         const xml = inflateRawSync(Buffer.from(url.searchParams.get('SAMLRequest') ?? '', 'base64')).toString();
-        return res.end(idpAnswer ? idpAnswer(/ID="([^"]+)"/.exec(xml)![1], url.searchParams.get('RelayState')!, fakes.get(idp)!) : `<h1>Sign in at ${idp}</h1>`);
+        return res.end(
+          idpAnswer
+            ? idpAnswer(/ID="([^"]+)"/.exec(xml)![1], url.searchParams.get('RelayState')!, fakes.get(idp)!)
+            : `<h1>Sign in at ${idp}</h1>`,
+        );
       }
       if (url.pathname === '/jira/acs' && req.method === 'POST') received.push(body);
       res.end(`<h1>${url.pathname}</h1>`);
@@ -64,24 +70,60 @@ t.test('home-realm discovery and "Return to <app>" in Chromium', async (t) => {
   await new Promise<void>((resolve) => server.listen(peersPort, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  for (const [name, domains] of [['Okta', ['acme.example']], ['WSO2', ['*.globex.example']]] as const) {
+  for (const [name, domains] of [
+    ['Okta', ['acme.example']],
+    ['WSO2', ['*.globex.example']],
+  ] as const) {
     const fake = new FakeIdp({ entityId: `https://${name.toLowerCase()}.idp.example/saml` });
     fakes.set(name.toLowerCase(), fake);
-    await saveIdentityProvider(org.store, { name, entityId: fake.entityId, ssoUrl: `${peers}/${name.toLowerCase()}/sso`, certificates: [fake.certificatePem], emailDomains: [...domains] });
+    await saveIdentityProvider(org.store, {
+      name,
+      entityId: fake.entityId,
+      ssoUrl: `${peers}/${name.toLowerCase()}/sso`,
+      certificates: [fake.certificatePem],
+      emailDomains: [...domains],
+    });
   }
-  const app = await saveApplication(org.store, { name: 'Jira', entityId: 'https://jira.example/sp', acsUrls: [`${peers}/jira/acs`] });
+  const app = await saveApplication(org.store, {
+    name: 'Jira',
+    entityId: 'https://jira.example/sp',
+    acsUrls: [`${peers}/jira/acs`],
+  });
   const idpCert = (await org.store.signingKeys.active())!.certificatePem;
-  const sp = new SAML({ entryPoint: `${base}/saml/idp/sso`, issuer: app.entityId, audience: app.entityId, callbackUrl: app.acsUrls[0], idpCert, wantAssertionsSigned: false, wantAuthnResponseSigned: true, validateInResponseTo: 'always' as never, acceptedClockSkewMs: 5000 });
+  const sp = new SAML({
+    entryPoint: `${base}/saml/idp/sso`,
+    issuer: app.entityId,
+    audience: app.entityId,
+    callbackUrl: app.acsUrls[0],
+    idpCert,
+    wantAssertionsSigned: false,
+    wantAuthnResponseSigned: true,
+    validateInResponseTo: 'always' as never,
+    acceptedClockSkewMs: 5000,
+  });
   await ta.app.listen({ host: '127.0.0.1', port });
 
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
   t.teardown(() => browser.close());
 
   /** A fresh browser profile, and the main frame's navigations. */
   async function freshPage(): Promise<{ page: Page; visited: string[] }> {
     const page = await (await browser.newContext()).newPage();
     const visited: string[] = [];
-    page.on('framenavigated', (f) => { if (f === page.mainFrame()) visited.push(f.url()); });
+    page.on('framenavigated', (f) => {
+      if (f === page.mainFrame()) visited.push(f.url());
+    });
     return { page, visited };
   }
   const atIdp = (name: string) => new RegExp(`^${peers.replace(/\./g, '\\.')}/${name}/sso\\?SAMLRequest=`);
@@ -99,11 +141,14 @@ t.test('home-realm discovery and "Return to <app>" in Chromium', async (t) => {
     t.match(await page.textContent('h1'), 'Sign in at wso2', 'WSO2 was asked');
   });
 
-  await t.test('login_hint on the app\'s request: straight to the owning IdP, no chooser shown', async (t) => {
+  await t.test("login_hint on the app's request: straight to the owning IdP, no chooser shown", async (t) => {
     const { page, visited } = await freshPage();
     await page.goto(await authorizeUrl('&login_hint=ann%40acme.example'));
     await page.waitForURL(atIdp('okta'));
-    t.notOk(visited.some((u) => /\/flow\/[^/]+\/idp$/.test(u)), 'no chooser on the way');
+    t.notOk(
+      visited.some((u) => /\/flow\/[^/]+\/idp$/.test(u)),
+      'no chooser on the way',
+    );
   });
 
   await t.test('an unknown domain shows the list again with a note, keeping the address', async (t) => {
@@ -125,16 +170,29 @@ t.test('home-realm discovery and "Return to <app>" in Chromium', async (t) => {
   await t.test('the IdP answers with an error: "Return to Jira" takes the app a signed error Response', async (t) => {
     idpAnswer = (id, relayState, fake) => {
       const { samlResponse } = buildErrorResponse({
-        idp: { entityId: fake.entityId, signingKeyPem: fake.credential.privateKeyPem, certificatePem: fake.certificatePem },
-        acsUrl: org.urls.spAcs, appEntityId: org.urls.spEntityId, inResponseTo: id, status: 'Responder', subStatus: 'AuthnFailed', now: new Date(),
+        idp: {
+          entityId: fake.entityId,
+          signingKeyPem: fake.credential.privateKeyPem,
+          certificatePem: fake.certificatePem,
+        },
+        acsUrl: org.urls.spAcs,
+        appEntityId: org.urls.spEntityId,
+        inResponseTo: id,
+        status: 'Responder',
+        subStatus: 'AuthnFailed',
+        now: new Date(),
       });
       // The IdP's page posts its Response to the broker's ACS, cross-site, as IdPs do.
       return `<form id="f" method="post" action="${org.urls.spAcs}"><input type="hidden" name="SAMLResponse" value="${samlResponse}"><input type="hidden" name="RelayState" value="${relayState}"></form><script>document.getElementById('f').submit()</script>`;
     };
-    t.teardown(() => { idpAnswer = null; });
+    t.teardown(() => {
+      idpAnswer = null;
+    });
     const { page } = await freshPage();
     const url = await authorizeUrl('&login_hint=ann%40acme.example');
-    const requestId = /ID="([^"]+)"/.exec(inflateRawSync(Buffer.from(new URL(url).searchParams.get('SAMLRequest')!, 'base64')).toString())![1];
+    const requestId = /ID="([^"]+)"/.exec(
+      inflateRawSync(Buffer.from(new URL(url).searchParams.get('SAMLRequest')!, 'base64')).toString(),
+    )![1];
     await page.goto(url);
     await page.waitForURL(`${org.urls.spAcs}`);
     await page.getByRole('button', { name: 'Return to Jira' }).waitFor();
@@ -147,7 +205,9 @@ t.test('home-realm discovery and "Return to <app>" in Chromium', async (t) => {
     t.equal(form.get('RelayState'), 'keep-me');
     const xml = Buffer.from(form.get('SAMLResponse')!, 'base64').toString();
     t.match(xml, `InResponseTo="${requestId}"`);
-    const err = (await t.rejects(sp.validatePostResponseAsync({ SAMLResponse: form.get('SAMLResponse')! }))) as Error & { xmlStatus?: string };
+    const err = (await t.rejects(
+      sp.validatePostResponseAsync({ SAMLResponse: form.get('SAMLResponse')! }),
+    )) as Error & { xmlStatus?: string };
     t.match(err.message, /^SAML provider returned Responder error/, 'node-saml: a failed login answering its request');
     t.match(String(err.xmlStatus), 'AuthnFailed');
   });

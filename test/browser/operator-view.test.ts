@@ -16,11 +16,18 @@ import { oathtool } from '../helpers/oathtool.ts';
 const docs = join(new URL('../..', import.meta.url).pathname, 'docs', 'admin');
 
 class RealClock extends ManualClock {
-  override now() { return new Date(); }
+  override now() {
+    return new Date();
+  }
 }
 
 async function freePort(): Promise<number> {
-  return new Promise((resolve) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); }); });
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
 }
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -29,30 +36,81 @@ const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/
 async function axeProblems(page: Page): Promise<string[]> {
   await page.evaluate(axeSource);
   return page.evaluate(async () => {
-    const result = await (window as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe.run(document, { resultTypes: ['violations'] });
-    return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+    const result = await (
+      window as unknown as {
+        axe: {
+          run(
+            ctx: Document,
+            opts: object,
+          ): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
+        };
+      }
+    ).axe.run(document, { resultTypes: ['violations'] });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map(
+        (v) =>
+          `${v.id} (${v.impact}): ${v.nodes
+            .slice(0, 3)
+            .map((n) => n.target.join(' '))
+            .join(', ')}`,
+      );
   });
 }
 
-const overflow = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+const overflow = (page: Page) =>
+  page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
 
 t.test('operator view in a browser', async (t) => {
   const port = await freePort();
   const tc = await createTestContext({ clock: new RealClock(), env: { BASE_DOMAIN: `localhost:${port}` } });
   const broker = await buildApp(tc.ctx, { logger: false });
   await broker.listen({ host: '127.0.0.1', port });
-  t.teardown(async () => { await broker.close(); await tc.cleanup(); });
-  const acme = await tc.ctx.organizations.create({ slug: 'acme', name: 'Acme Support', adminEmail: 'owner@acme.example', adminPassword: 'a long admin password for acme' }, 'test');
-  await tc.ctx.organizations.create({ slug: 'globex', name: 'Globex Corporation', adminEmail: 'owner@globex.example', adminPassword: 'a long admin password for globex' }, 'test');
+  t.teardown(async () => {
+    await broker.close();
+    await tc.cleanup();
+  });
+  const acme = await tc.ctx.organizations.create(
+    {
+      slug: 'acme',
+      name: 'Acme Support',
+      adminEmail: 'owner@acme.example',
+      adminPassword: 'a long admin password for acme',
+    },
+    'test',
+  );
+  await tc.ctx.organizations.create(
+    {
+      slug: 'globex',
+      name: 'Globex Corporation',
+      adminEmail: 'owner@globex.example',
+      adminPassword: 'a long admin password for globex',
+    },
+    'test',
+  );
   await tc.ctx.store.forOrg(acme.org.id).users.create({ email: 'erin@customer.example' });
   const op = await createOperator(tc.ctx, 'ops@broker.example', 'test');
 
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
   t.teardown(() => browser.close());
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true })).newPage();
   const errors: string[] = [];
   // The browser's own favicon request is not the page's doing.
-  page.on('console', (m) => { if (m.type() === 'error' && !m.location().url.endsWith('/favicon.ico')) errors.push(`${m.text()} ${m.location().url}`); });
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.location().url.endsWith('/favicon.ico'))
+      errors.push(`${m.text()} ${m.location().url}`);
+  });
   const root = `http://localhost:${port}`;
 
   await page.goto(`${root}/operator`);

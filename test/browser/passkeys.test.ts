@@ -23,8 +23,25 @@ async function checkPage(t: Pick<typeof import('tap').default, 'ok' | 'same'>, p
     t.ok(o.doc <= o.width + 1, `${what} at ${width} px: no sideways scrolling (page ${o.doc} px)`);
     await page.evaluate(axeSource);
     const found = await page.evaluate(async () => {
-      const result = await (window as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe.run(document, { resultTypes: ['violations'] });
-      return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+      const result = await (
+        window as unknown as {
+          axe: {
+            run(
+              ctx: Document,
+              opts: object,
+            ): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
+          };
+        }
+      ).axe.run(document, { resultTypes: ['violations'] });
+      return result.violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map(
+          (v) =>
+            `${v.id} (${v.impact}): ${v.nodes
+              .slice(0, 3)
+              .map((n) => n.target.join(' '))
+              .join(', ')}`,
+        );
     });
     t.same(found, [], `${what} at ${width} px: no serious or critical axe-core violation`);
   }
@@ -34,7 +51,12 @@ async function checkPage(t: Pick<typeof import('tap').default, 'ok' | 'same'>, p
 async function tabTo(page: Page, text: RegExp) {
   for (let i = 0; i < 30; i++) {
     await page.keyboard.press('Tab');
-    const focused = await page.evaluate(() => (document.activeElement as HTMLElement | null)?.innerText || (document.activeElement as HTMLElement | null)?.id || '');
+    const focused = await page.evaluate(
+      () =>
+        (document.activeElement as HTMLElement | null)?.innerText ||
+        (document.activeElement as HTMLElement | null)?.id ||
+        '',
+    );
     if (text.test(focused)) return true;
   }
   return false;
@@ -47,25 +69,46 @@ t.test('a passkey enrolled during login, then used to sign in; the app accepts b
   t.teardown(w.ta.cleanup);
   const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   const { app, sp } = await w.addApp('Jira');
-  await w.org.store.applications.update(app.id, { policy: [{ id: 'passkeys-only', conditions: {}, action: 'require_totp', secondFactor: 'webauthn' }] });
+  await w.org.store.applications.update(app.id, {
+    policy: [{ id: 'passkeys-only', conditions: {}, action: 'require_totp', secondFactor: 'webauthn' }],
+  });
   const ann = await w.org.store.users.create({ email: 'ann@customer.example' });
   const host = new URL(w.base).host;
 
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+  });
   t.teardown(() => browser.close());
   const context = await browser.newContext({ bypassCSP: false });
   const page = await context.newPage();
   const errors: string[] = [];
-  page.on('console', (m) => { if (m.type() === 'error' && !m.location().url.endsWith('/favicon.ico')) errors.push(`${m.location().url}: ${m.text()}`); });
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.location().url.endsWith('/favicon.ico'))
+      errors.push(`${m.location().url}: ${m.text()}`);
+  });
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable');
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', { options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true } });
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
 
   // The app's ACS is not a real server: Chromium's POST to it is answered here, and what it carried kept.
   const received: string[] = [];
   await page.route(app.acsUrls[0], async (route) => {
     received.push(new URLSearchParams(route.request().postData() ?? '').get('SAMLResponse') ?? '');
-    await route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>Jira</title><p>Signed in' });
+    await route.fulfill({
+      status: 200,
+      contentType: 'text/html',
+      body: '<!doctype html><title>Jira</title><p>Signed in',
+    });
   });
 
   const http = new Browser(w.ta);
@@ -74,61 +117,97 @@ t.test('a passkey enrolled during login, then used to sign in; the app accepts b
     w.ta.clock.set(new Date());
     const start = await http.get(await sp.getAuthorizeUrlAsync('relay-passkey', undefined, {}));
     const acs = await idpAnswers(w, http, fake, String(start.headers.location));
-    await context.addCookies([{ name: 'broker_browser', value: http.cookies(host).get('broker_browser')!, domain: 'piedpipers.localhost', path: '/', httpOnly: true, sameSite: 'Lax' }]);
+    await context.addCookies([
+      {
+        name: 'broker_browser',
+        value: http.cookies(host).get('broker_browser')!,
+        domain: 'piedpipers.localhost',
+        path: '/',
+        httpOnly: true,
+        sameSite: 'Lax',
+      },
+    ]);
     await page.goto(`${w.base}${acs.res.headers.location}`);
     return String(acs.res.headers.location).replace('/continue', '');
   }
 
   let posted = '';
   let codes: string[] = [];
-  page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/mfa')) posted = r.postData() ?? ''; });
-
-  await t.test('first login: the policy asks for a passkey; one is set up by keyboard and the app gets its Response', async (t) => {
-    const flowPath = await loginInChromium();
-    t.equal(new URL(page.url()).pathname, `${flowPath}/mfa`);
-    t.match(await page.textContent('main'), /must be a passkey or a security key/);
-    t.equal(await page.$('#manual-key'), null, 'no authenticator app is offered at this level');
-    await checkPage(t, page, 'passkey setup page');
-    await page.setViewportSize({ width: 390, height: 900 });
-    t.ok(await tabTo(page, /^passkeyName$/), 'the name field is reachable by Tab');
-    await page.keyboard.press('Control+A');
-    await page.keyboard.type('Work laptop');
-    t.ok(await tabTo(page, /Set up a passkey/), 'the button is reachable by Tab');
-    await page.keyboard.press('Enter');
-    // A first factor: the recovery codes, shown once, before the app.
-    await page.waitForSelector('#recovery-codes');
-    t.match(await page.textContent('main'), /Your passkey is set up/);
-    await checkPage(t, page, 'recovery codes after a passkey');
-    await page.setViewportSize({ width: 390, height: 900 });
-    const lines = await page.$$eval('#recovery-codes li', (items) => items.map((li) => ({ text: li.textContent!, height: li.getBoundingClientRect().height, lineHeight: parseFloat(getComputedStyle(li).lineHeight) })));
-    t.equal(lines.length, 10, 'ten codes');
-    t.same(lines.filter((l) => l.height > l.lineHeight * 1.5).map((l) => l.text), [], 'no code breaks across lines at 390 px');
-    codes = lines.map((l) => l.text);
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-    t.equal(download.suggestedFilename(), 'recovery-codes.txt');
-    const saved = readFileSync((await download.path())!, 'utf8');
-    t.same(codes.filter((c) => !saved.includes(c)), [], 'the .txt holds every code');
-    t.ok(await tabTo(page, /Copy codes/), 'copy is reachable by Tab');
-    t.ok(await tabTo(page, /Print/), 'print is reachable by Tab');
-    t.ok(await tabTo(page, /I saved them/), 'continue is reachable by Tab');
-    await page.keyboard.press('Enter');
-    await page.waitForURL(app.acsUrls[0]);
-    t.equal(received.length, 1, 'the app received a Response');
-    const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: received[0] });
-    t.equal(profile!.nameID, 'ann@customer.example', 'node-saml accepts it');
-    const [credential] = await w.org.store.webauthn.list(ann.id);
-    t.equal(credential.name, 'Work laptop');
-    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
-    t.equal(credentials.length, 1, 'the virtual authenticator holds one credential');
-    t.equal(Buffer.from(credentials[0].credentialId, 'base64').toString('base64url'), credential.credentialId, 'the one stored');
-    t.equal(credentials[0].rpId, 'piedpipers.localhost', 'for the organisation\'s host');
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && r.url().endsWith('/mfa')) posted = r.postData() ?? '';
   });
+
+  await t.test(
+    'first login: the policy asks for a passkey; one is set up by keyboard and the app gets its Response',
+    async (t) => {
+      const flowPath = await loginInChromium();
+      t.equal(new URL(page.url()).pathname, `${flowPath}/mfa`);
+      t.match(await page.textContent('main'), /must be a passkey or a security key/);
+      t.equal(await page.$('#manual-key'), null, 'no authenticator app is offered at this level');
+      await checkPage(t, page, 'passkey setup page');
+      await page.setViewportSize({ width: 390, height: 900 });
+      t.ok(await tabTo(page, /^passkeyName$/), 'the name field is reachable by Tab');
+      await page.keyboard.press('Control+A');
+      await page.keyboard.type('Work laptop');
+      t.ok(await tabTo(page, /Set up a passkey/), 'the button is reachable by Tab');
+      await page.keyboard.press('Enter');
+      // A first factor: the recovery codes, shown once, before the app.
+      await page.waitForSelector('#recovery-codes');
+      t.match(await page.textContent('main'), /Your passkey is set up/);
+      await checkPage(t, page, 'recovery codes after a passkey');
+      await page.setViewportSize({ width: 390, height: 900 });
+      const lines = await page.$$eval('#recovery-codes li', (items) =>
+        items.map((li) => ({
+          text: li.textContent!,
+          height: li.getBoundingClientRect().height,
+          lineHeight: parseFloat(getComputedStyle(li).lineHeight),
+        })),
+      );
+      t.equal(lines.length, 10, 'ten codes');
+      t.same(
+        lines.filter((l) => l.height > l.lineHeight * 1.5).map((l) => l.text),
+        [],
+        'no code breaks across lines at 390 px',
+      );
+      codes = lines.map((l) => l.text);
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+      t.equal(download.suggestedFilename(), 'recovery-codes.txt');
+      const saved = readFileSync((await download.path())!, 'utf8');
+      t.same(
+        codes.filter((c) => !saved.includes(c)),
+        [],
+        'the .txt holds every code',
+      );
+      t.ok(await tabTo(page, /Copy codes/), 'copy is reachable by Tab');
+      t.ok(await tabTo(page, /Print/), 'print is reachable by Tab');
+      t.ok(await tabTo(page, /I saved them/), 'continue is reachable by Tab');
+      await page.keyboard.press('Enter');
+      await page.waitForURL(app.acsUrls[0]);
+      t.equal(received.length, 1, 'the app received a Response');
+      const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: received[0] });
+      t.equal(profile!.nameID, 'ann@customer.example', 'node-saml accepts it');
+      const [credential] = await w.org.store.webauthn.list(ann.id);
+      t.equal(credential.name, 'Work laptop');
+      const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+      t.equal(credentials.length, 1, 'the virtual authenticator holds one credential');
+      t.equal(
+        Buffer.from(credentials[0].credentialId, 'base64').toString('base64url'),
+        credential.credentialId,
+        'the one stored',
+      );
+      t.equal(credentials[0].rpId, 'piedpipers.localhost', "for the organisation's host");
+    },
+  );
 
   await t.test('second login: the passkey signs in', async (t) => {
     const flowPath = await loginInChromium();
     t.equal(new URL(page.url()).pathname, `${flowPath}/mfa`);
     t.match(await page.textContent('main'), /Use your passkey or security key to open/);
-    t.match(await page.textContent('main'), /Lost your passkey or key\? Enter a recovery code/, 'no app code field at this level: only the recovery code');
+    t.match(
+      await page.textContent('main'),
+      /Lost your passkey or key\? Enter a recovery code/,
+      'no app code field at this level: only the recovery code',
+    );
     await checkPage(t, page, 'passkey sign-in page');
     t.ok(await tabTo(page, /Use your passkey/), 'the button is reachable by Tab');
     await page.keyboard.press('Enter');
@@ -167,7 +246,10 @@ t.test('a passkey enrolled during login, then used to sign in; the app accepts b
     t.equal(received.length, 3, 'the app gets its Response after the new passkey (codes left: none shown)');
     const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: received[2] });
     t.equal(profile!.nameID, 'ann@customer.example');
-    t.same((await w.org.store.webauthn.list(ann.id)).map((c) => c.name), ['Work laptop', 'Spare key']);
+    t.same(
+      (await w.org.store.webauthn.list(ann.id)).map((c) => c.name),
+      ['Work laptop', 'Spare key'],
+    );
   });
 
   await t.test('account page: the check with the passkey, then rename and remove it', async (t) => {
@@ -186,8 +268,16 @@ t.test('a passkey enrolled during login, then used to sign in; the app accepts b
     await checkPage(t, page, 'account page, checked, with a passkey');
     await page.click(`button[aria-label="Remove Old laptop"]`);
     await page.waitForURL(`${w.base}/account?done=passkey-removed`);
-    t.same((await w.org.store.webauthn.list(ann.id)).map((c) => c.name), ['Spare key'], 'removed');
-    t.equal((await w.org.store.audit.list({ userId: ann.id, type: 'mfa.webauthn_removed' }))[0].actor, 'ann@customer.example', 'audited, by the user');
+    t.same(
+      (await w.org.store.webauthn.list(ann.id)).map((c) => c.name),
+      ['Spare key'],
+      'removed',
+    );
+    t.equal(
+      (await w.org.store.audit.list({ userId: ann.id, type: 'mfa.webauthn_removed' }))[0].actor,
+      'ann@customer.example',
+      'audited, by the user',
+    );
   });
 
   t.same(errors, [], 'no console error');

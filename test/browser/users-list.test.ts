@@ -10,7 +10,9 @@ import { createTestContext } from '../helpers/context.ts';
 import { freePort } from '../helpers/own-services.ts';
 
 class RealClock extends ManualClock {
-  override now() { return new Date(); }
+  override now() {
+    return new Date();
+  }
 }
 const ADMIN = { email: 'admin@userslist.example', password: 'a long admin password for the users list' };
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -20,12 +22,27 @@ t.test('users list: layout, accessibility, keyboard', async (t) => {
   const tc = await createTestContext({ clock: new RealClock(), env: { BASE_DOMAIN: `localhost:${port}` } });
   const broker = await buildApp(tc.ctx, { logger: false });
   await broker.listen({ host: '127.0.0.1', port });
-  t.teardown(async () => { await broker.close(); await tc.cleanup(); });
-  const created = await tc.ctx.organizations.create({ slug: 'userslist', name: 'Users List Ltd', adminEmail: ADMIN.email, adminPassword: ADMIN.password }, 'test');
+  t.teardown(async () => {
+    await broker.close();
+    await tc.cleanup();
+  });
+  const created = await tc.ctx.organizations.create(
+    { slug: 'userslist', name: 'Users List Ltd', adminEmail: ADMIN.email, adminPassword: ADMIN.password },
+    'test',
+  );
   const store = tc.ctx.store.forOrg(created.org.id);
-  for (let i = 0; i < 6; i++) await store.users.create({ email: `a.rather.long.address.number.${i}@customer-one.example`, firstName: 'Ann', lastName: `Example-${i}`, groups: [i % 2 ? 'eng' : 'ops'] });
+  for (let i = 0; i < 6; i++)
+    await store.users.create({
+      email: `a.rather.long.address.number.${i}@customer-one.example`,
+      firstName: 'Ann',
+      lastName: `Example-${i}`,
+      groups: [i % 2 ? 'eng' : 'ops'],
+    });
 
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+  });
   t.teardown(() => browser.close());
   const page = await (await browser.newContext({ bypassCSP: true })).newPage();
   const base = `http://userslist.localhost:${port}`;
@@ -48,7 +65,11 @@ t.test('users list: layout, accessibility, keyboard', async (t) => {
     t.ok(o.doc <= o.width + 1, `${width} px: no sideways scrolling (page ${o.doc}, window ${o.width})`);
     await page.evaluate(axeSource);
     const found = await page.evaluate(async () => {
-      const result = await (window as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: { id: string; impact: string }[] }> } }).axe.run(document, { resultTypes: ['violations'] });
+      const result = await (
+        window as unknown as {
+          axe: { run(ctx: Document, opts: object): Promise<{ violations: { id: string; impact: string }[] }> };
+        }
+      ).axe.run(document, { resultTypes: ['violations'] });
       return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id);
     });
     t.same(found, [], `${width} px: no serious or critical axe-core violation`);
@@ -61,7 +82,7 @@ t.test('users list: layout, accessibility, keyboard', async (t) => {
   await page.keyboard.type('eng');
   await page.keyboard.press('Enter');
   await page.waitForURL(/group=eng/);
-  t.equal(await page.locator('#bulk input[name="id"]').count(), 3, 'the filter shows the group\'s users');
+  t.equal(await page.locator('#bulk input[name="id"]').count(), 3, "the filter shows the group's users");
   await page.focus('#select-all');
   await page.keyboard.press('Space');
   t.equal(await page.locator('#bulk input[name="id"]:checked').count(), 3, 'select all on this page, by keyboard');

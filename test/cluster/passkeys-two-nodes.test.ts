@@ -22,16 +22,38 @@ const root = new URL('../..', import.meta.url).pathname;
 const MASTER_KEY = Buffer.alloc(32, 12).toString('base64');
 const BASE = 'broker.test';
 const base = `http://piedpipers.${BASE}`;
-const optionsOn = (html: string) => JSON.parse(/<script type="application\/json" id="passkey-options">([^<]*)<\/script>/.exec(html)![1]);
+const optionsOn = (html: string) =>
+  JSON.parse(/<script type="application\/json" id="passkey-options">([^<]*)<\/script>/.exec(html)![1]);
 
-async function startNode(databaseUrl: string, extraEnv: Record<string, string>): Promise<{ port: number; proc: ChildProcess }> {
+async function startNode(
+  databaseUrl: string,
+  extraEnv: Record<string, string>,
+): Promise<{ port: number; proc: ChildProcess }> {
   const port = await freePort();
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: { PATH: process.env.PATH!, DATABASE_URL: databaseUrl, MASTER_KEY, BASE_DOMAIN: BASE, PORT: String(port), LOG_LEVEL: 'warn', ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH!,
+      DATABASE_URL: databaseUrl,
+      MASTER_KEY,
+      BASE_DOMAIN: BASE,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   for (let i = 0; i < 300; i++) {
-    if (await new HttpBrowser().send(port, 'GET', 'http://lb/healthz').then((r) => r.status === 200, () => false)) return { port, proc };
+    if (
+      await new HttpBrowser().send(port, 'GET', 'http://lb/healthz').then(
+        (r) => r.status === 200,
+        () => false,
+      )
+    )
+      return { port, proc };
     if (proc.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -48,12 +70,29 @@ t.test('two nodes, one PostgreSQL, flows in Redis', async (t) => {
 async function twoNodes(t: Test, extraEnv: Record<string, string>) {
   const db = await freshPostgres();
   t.teardown(db.drop);
-  const { ctx } = await bootstrap(configFrom({ DATABASE_URL: db.url, BASE_DOMAIN: BASE, MASTER_KEY, LOG_LEVEL: 'silent', ...extraEnv }));
-  const created = await ctx.organizations.create({ slug: 'piedpipers', name: 'Pied Pipers', adminEmail: 'admin@pp.example', adminPassword: 'a long admin password' }, 'test');
+  const { ctx } = await bootstrap(
+    configFrom({ DATABASE_URL: db.url, BASE_DOMAIN: BASE, MASTER_KEY, LOG_LEVEL: 'silent', ...extraEnv }),
+  );
+  const created = await ctx.organizations.create(
+    { slug: 'piedpipers', name: 'Pied Pipers', adminEmail: 'admin@pp.example', adminPassword: 'a long admin password' },
+    'test',
+  );
   const store = ctx.store.forOrg(created.org.id);
   const fake = new FakeIdp({ entityId: 'https://okta.idp.example/saml' });
-  const idp = await saveIdentityProvider(store, { name: 'Okta', entityId: fake.entityId, ssoUrl: 'https://okta.idp.example/sso', certificates: [fake.certificatePem], emailDomains: ['customer.example'] });
-  const app = await saveApplication(store, { name: 'Jira', entityId: 'https://jira.example/sp', acsUrls: ['https://jira.example/acs'], primaryIdpId: idp.id, policy: [{ id: 'passkeys', conditions: {}, action: 'require_totp', secondFactor: 'webauthn' }] });
+  const idp = await saveIdentityProvider(store, {
+    name: 'Okta',
+    entityId: fake.entityId,
+    ssoUrl: 'https://okta.idp.example/sso',
+    certificates: [fake.certificatePem],
+    emailDomains: ['customer.example'],
+  });
+  const app = await saveApplication(store, {
+    name: 'Jira',
+    entityId: 'https://jira.example/sp',
+    acsUrls: ['https://jira.example/acs'],
+    primaryIdpId: idp.id,
+    policy: [{ id: 'passkeys', conditions: {}, action: 'require_totp', secondFactor: 'webauthn' }],
+  });
   const user = await store.users.create({ email: 'ann@customer.example' });
   const org = (await ctx.store.organizations.findById(created.org.id))!;
   const key = new SoftAuthenticator();
@@ -65,15 +104,38 @@ async function twoNodes(t: Test, extraEnv: Record<string, string>) {
 
   const a = await startNode(db.url, extraEnv);
   const b = await startNode(db.url, extraEnv);
-  t.teardown(() => { a.proc.kill('SIGKILL'); b.proc.kill('SIGKILL'); });
-  const sp = new SAML({ entryPoint: `${base}/saml/idp/sso`, issuer: app.entityId, audience: app.entityId, callbackUrl: app.acsUrls[0], idpCert, wantAuthnResponseSigned: true, wantAssertionsSigned: false, validateInResponseTo: 'never' as never, acceptedClockSkewMs: 5000 });
+  t.teardown(() => {
+    a.proc.kill('SIGKILL');
+    b.proc.kill('SIGKILL');
+  });
+  const sp = new SAML({
+    entryPoint: `${base}/saml/idp/sso`,
+    issuer: app.entityId,
+    audience: app.entityId,
+    callbackUrl: app.acsUrls[0],
+    idpCert,
+    wantAuthnResponseSigned: true,
+    wantAssertionsSigned: false,
+    validateInResponseTo: 'never' as never,
+    acceptedClockSkewMs: 5000,
+  });
 
   /** A login on node `port` up to its passkey page. */
   async function passkeyPage(browser: HttpBrowser, port: number) {
     const start = await browser.send(port, 'GET', await sp.getAuthorizeUrlAsync('', undefined, {}));
     const req = upstreamRequest(String(start.headers.location));
-    const samlResponse = await fake.response({ acsUrl: `${base}/saml/sp/acs`, audience: `${base}/saml/sp/metadata`, inResponseTo: req.id });
-    const acs = await browser.send(port, 'POST', `${base}/saml/sp/acs`, { SAMLResponse: samlResponse, RelayState: req.relayState }, { crossSite: true });
+    const samlResponse = await fake.response({
+      acsUrl: `${base}/saml/sp/acs`,
+      audience: `${base}/saml/sp/metadata`,
+      inResponseTo: req.id,
+    });
+    const acs = await browser.send(
+      port,
+      'POST',
+      `${base}/saml/sp/acs`,
+      { SAMLResponse: samlResponse, RelayState: req.relayState },
+      { crossSite: true },
+    );
     const cont = await browser.send(port, 'GET', `${base}${acs.headers.location}`);
     const path = String(cont.headers.location);
     return { path, page: await browser.send(port, 'GET', `${base}${path}`) };

@@ -25,18 +25,42 @@ const BASE = 'broker.test';
 const base = `http://piedpipers.${BASE}`;
 
 async function freePort(): Promise<number> {
-  return new Promise((resolve) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); }); });
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
 }
 
-async function startNode(databaseUrl: string, extraEnv: Record<string, string>): Promise<{ port: number; proc: ChildProcess }> {
+async function startNode(
+  databaseUrl: string,
+  extraEnv: Record<string, string>,
+): Promise<{ port: number; proc: ChildProcess }> {
   const port = await freePort();
   // node --import tsx (not the tsx wrapper): SIGKILL must hit the server process itself.
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: { PATH: process.env.PATH!, DATABASE_URL: databaseUrl, MASTER_KEY, BASE_DOMAIN: BASE, PORT: String(port), LOG_LEVEL: 'warn', PURGE_INTERVAL_SECONDS: '1', ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH!,
+      DATABASE_URL: databaseUrl,
+      MASTER_KEY,
+      BASE_DOMAIN: BASE,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      PURGE_INTERVAL_SECONDS: '1',
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   for (let i = 0; i < 300; i++) {
-    const up = await new HttpBrowser().send(port, 'GET', 'http://lb/healthz').then((r) => r.status === 200, () => false);
+    const up = await new HttpBrowser().send(port, 'GET', 'http://lb/healthz').then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (up) return { port, proc };
     if (proc.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 100));
@@ -51,44 +75,93 @@ t.test('two nodes, one PostgreSQL, flows in Redis', async (t) => {
   t.teardown(redis.clear);
   await twoNodes(t, redis.env);
   const keys = await redis.keys();
-  t.ok(keys.some((k) => k.includes(':flow:')), 'the nodes kept the flows in Redis');
-  t.notOk(keys.some((k) => k.includes(':once:')), 'and no one-time record');
+  t.ok(
+    keys.some((k) => k.includes(':flow:')),
+    'the nodes kept the flows in Redis',
+  );
+  t.notOk(
+    keys.some((k) => k.includes(':once:')),
+    'and no one-time record',
+  );
 });
 
 async function twoNodes(t: Test, extraEnv: Record<string, string>) {
   const db = await freshPostgres();
   t.teardown(db.drop);
   // Seed through the same code the CLI uses.
-  const { ctx } = await bootstrap(configFrom({ DATABASE_URL: db.url, BASE_DOMAIN: BASE, MASTER_KEY, LOG_LEVEL: 'silent', ...extraEnv }));
-  const created = await ctx.organizations.create({ slug: 'piedpipers', name: 'Pied Pipers', adminEmail: 'admin@pp.example', adminPassword: 'a long admin password' }, 'test');
+  const { ctx } = await bootstrap(
+    configFrom({ DATABASE_URL: db.url, BASE_DOMAIN: BASE, MASTER_KEY, LOG_LEVEL: 'silent', ...extraEnv }),
+  );
+  const created = await ctx.organizations.create(
+    { slug: 'piedpipers', name: 'Pied Pipers', adminEmail: 'admin@pp.example', adminPassword: 'a long admin password' },
+    'test',
+  );
   const store = ctx.store.forOrg(created.org.id);
   const fake = new FakeIdp({ entityId: 'https://okta.idp.example/saml' });
-  const idp = await saveIdentityProvider(store, { name: 'Okta', entityId: fake.entityId, ssoUrl: 'https://okta.idp.example/sso', certificates: [fake.certificatePem], allowIdpInitiated: true, emailDomains: ['customer.example'] });
-  const app = await saveApplication(store, { name: 'Jira', entityId: 'https://jira.example/sp', acsUrls: ['https://jira.example/acs'], policy: setTwoFactor([], true), primaryIdpId: idp.id });
+  const idp = await saveIdentityProvider(store, {
+    name: 'Okta',
+    entityId: fake.entityId,
+    ssoUrl: 'https://okta.idp.example/sso',
+    certificates: [fake.certificatePem],
+    allowIdpInitiated: true,
+    emailDomains: ['customer.example'],
+  });
+  const app = await saveApplication(store, {
+    name: 'Jira',
+    entityId: 'https://jira.example/sp',
+    acsUrls: ['https://jira.example/acs'],
+    policy: setTwoFactor([], true),
+    primaryIdpId: idp.id,
+  });
   await saveIdentityProvider(store, { defaultAppId: app.id }, idp.id);
   const user = await store.users.create({ email: 'ann@customer.example' });
   const org = (await ctx.store.organizations.findById(created.org.id))!;
   const enrolment = await totpFor(ctx, org, store).startEnrolment(user, 'seed');
-  const codeAt = (offsetSteps: number) => generateSync({ secret: enrolment.secretBase32, epoch: Math.floor(Date.now() / 1000) + offsetSteps * 30 });
+  const codeAt = (offsetSteps: number) =>
+    generateSync({ secret: enrolment.secretBase32, epoch: Math.floor(Date.now() / 1000) + offsetSteps * 30 });
   await totpFor(ctx, org, store).confirmEnrolment(user.id, 'seed', codeAt(-1));
   const idpCert = (await store.signingKeys.active())!.certificatePem;
   await ctx.store.close();
 
   const a = await startNode(db.url, extraEnv);
   const b = await startNode(db.url, extraEnv);
-  t.teardown(() => { a.proc.kill('SIGKILL'); b.proc.kill('SIGKILL'); });
-  const sp = new SAML({ entryPoint: `${base}/saml/idp/sso`, issuer: app.entityId, audience: app.entityId, callbackUrl: app.acsUrls[0], idpCert, wantAuthnResponseSigned: true, wantAssertionsSigned: false, validateInResponseTo: 'never' as never, acceptedClockSkewMs: 5000 });
+  t.teardown(() => {
+    a.proc.kill('SIGKILL');
+    b.proc.kill('SIGKILL');
+  });
+  const sp = new SAML({
+    entryPoint: `${base}/saml/idp/sso`,
+    issuer: app.entityId,
+    audience: app.entityId,
+    callbackUrl: app.acsUrls[0],
+    idpCert,
+    wantAuthnResponseSigned: true,
+    wantAssertionsSigned: false,
+    validateInResponseTo: 'never' as never,
+    acceptedClockSkewMs: 5000,
+  });
 
   /** SSO on one node, the IdP's answer at another's ACS, the continue step on a third choice. */
   async function upToMfa(browser: HttpBrowser, ssoPort: number, acsPort: number, continuePort: number) {
     const start = await browser.send(ssoPort, 'GET', await sp.getAuthorizeUrlAsync('', undefined, {}));
     const req = upstreamRequest(String(start.headers.location));
-    const samlResponse = await fake.response({ acsUrl: `${base}/saml/sp/acs`, audience: `${base}/saml/sp/metadata`, inResponseTo: req.id });
-    const acs = await browser.send(acsPort, 'POST', `${base}/saml/sp/acs`, { SAMLResponse: samlResponse, RelayState: req.relayState }, { crossSite: true });
+    const samlResponse = await fake.response({
+      acsUrl: `${base}/saml/sp/acs`,
+      audience: `${base}/saml/sp/metadata`,
+      inResponseTo: req.id,
+    });
+    const acs = await browser.send(
+      acsPort,
+      'POST',
+      `${base}/saml/sp/acs`,
+      { SAMLResponse: samlResponse, RelayState: req.relayState },
+      { crossSite: true },
+    );
     const cont = await browser.send(continuePort, 'GET', `${base}${acs.headers.location}`);
     return { acs, cont, flowPath: String(acs.headers.location).replace('/continue', '') };
   }
-  const profileOf = async (res: HttpResponse) => (await sp.validatePostResponseAsync({ SAMLResponse: formIn(res.body)!.fields.SAMLResponse })).profile!;
+  const profileOf = async (res: HttpResponse) =>
+    (await sp.validatePostResponseAsync({ SAMLResponse: formIn(res.body)!.fields.SAMLResponse })).profile!;
 
   await t.test('a flow started on A continues on B, and its TOTP step is then refused on A', async (t) => {
     const browser = new HttpBrowser();
@@ -107,10 +180,26 @@ async function twoNodes(t: Test, extraEnv: Record<string, string>) {
   });
 
   await t.test('an assertion consumed on A is refused on B', async (t) => {
-    const unsolicited = await fake.response({ acsUrl: `${base}/saml/sp/acs`, audience: `${base}/saml/sp/metadata`, inResponseTo: null });
-    const first = await new HttpBrowser().send(a.port, 'POST', `${base}/saml/sp/acs`, { SAMLResponse: unsolicited }, { crossSite: true });
+    const unsolicited = await fake.response({
+      acsUrl: `${base}/saml/sp/acs`,
+      audience: `${base}/saml/sp/metadata`,
+      inResponseTo: null,
+    });
+    const first = await new HttpBrowser().send(
+      a.port,
+      'POST',
+      `${base}/saml/sp/acs`,
+      { SAMLResponse: unsolicited },
+      { crossSite: true },
+    );
     t.equal(first.status, 303);
-    const replay = await new HttpBrowser().send(b.port, 'POST', `${base}/saml/sp/acs`, { SAMLResponse: unsolicited }, { crossSite: true });
+    const replay = await new HttpBrowser().send(
+      b.port,
+      'POST',
+      `${base}/saml/sp/acs`,
+      { SAMLResponse: unsolicited },
+      { crossSite: true },
+    );
     t.equal(replay.status, 400);
     t.match(replay.body, /saml_replayed/);
   });
@@ -119,7 +208,10 @@ async function twoNodes(t: Test, extraEnv: Record<string, string>) {
     const browser = new HttpBrowser();
     const { flowPath } = await upToMfa(browser, a.port, b.port, b.port);
     const statuses: number[] = [];
-    for (let i = 0; i < 5; i++) statuses.push((await browser.send(i % 2 ? a.port : b.port, 'POST', `${base}${flowPath}/mfa`, { code: '00000' + i })).status);
+    for (let i = 0; i < 5; i++)
+      statuses.push(
+        (await browser.send(i % 2 ? a.port : b.port, 'POST', `${base}${flowPath}/mfa`, { code: '00000' + i })).status,
+      );
     // The reused code refused in the first test already counted as one failure of this user's second factor.
     // The lock ends the flow (its app hears back): the next code, on either node, finds it over.
     t.same(statuses, [400, 400, 400, 423, 410]);
@@ -131,7 +223,11 @@ async function twoNodes(t: Test, extraEnv: Record<string, string>) {
     const browser = new HttpBrowser();
     const form = await browser.send(a.port, 'GET', `${base}/admin/login`);
     const csrf = /name="_csrf" value="([^"]+)"/.exec(form.body)![1];
-    const login = await browser.send(a.port, 'POST', `${base}/admin/login`, { _csrf: csrf, email: 'admin@pp.example', password: 'a long admin password' });
+    const login = await browser.send(a.port, 'POST', `${base}/admin/login`, {
+      _csrf: csrf,
+      email: 'admin@pp.example',
+      password: 'a long admin password',
+    });
     t.equal(login.status, 303);
     const home = await browser.send(b.port, 'GET', `${base}/admin`);
     t.equal(home.status, 200);
@@ -145,20 +241,36 @@ async function twoNodes(t: Test, extraEnv: Record<string, string>) {
     a.proc.kill('SIGKILL');
     await new Promise((r) => a.proc.once('exit', r));
     const req = upstreamRequest(String(start.headers.location));
-    const samlResponse = await fake.response({ acsUrl: `${base}/saml/sp/acs`, audience: `${base}/saml/sp/metadata`, inResponseTo: req.id });
-    const acs = await browser.send(b.port, 'POST', `${base}/saml/sp/acs`, { SAMLResponse: samlResponse, RelayState: req.relayState }, { crossSite: true });
+    const samlResponse = await fake.response({
+      acsUrl: `${base}/saml/sp/acs`,
+      audience: `${base}/saml/sp/metadata`,
+      inResponseTo: req.id,
+    });
+    const acs = await browser.send(
+      b.port,
+      'POST',
+      `${base}/saml/sp/acs`,
+      { SAMLResponse: samlResponse, RelayState: req.relayState },
+      { crossSite: true },
+    );
     t.equal(acs.status, 303);
     await browser.send(b.port, 'GET', `${base}${acs.headers.location}`);
     const flowPath = String(acs.headers.location).replace('/continue', '');
     // The lock from the previous test is still on: the admin unlocks it (as the CLI would), then the user proceeds.
-    const { ctx: admin } = await bootstrap(configFrom({ DATABASE_URL: db.url, BASE_DOMAIN: BASE, MASTER_KEY, LOG_LEVEL: 'silent', ...extraEnv }), { skipMigrations: true });
+    const { ctx: admin } = await bootstrap(
+      configFrom({ DATABASE_URL: db.url, BASE_DOMAIN: BASE, MASTER_KEY, LOG_LEVEL: 'silent', ...extraEnv }),
+      { skipMigrations: true },
+    );
     await totpFor(admin, org, admin.store.forOrg(org.id)).unlock(user.id, 'test');
     await admin.store.close();
     const done = await browser.send(b.port, 'POST', `${base}${flowPath}/mfa`, { code: codeAt(1) });
     t.equal((await profileOf(done)).nameID, 'ann@customer.example');
   });
 
-  const { ctx: check } = await bootstrap(configFrom({ DATABASE_URL: db.url, BASE_DOMAIN: BASE, MASTER_KEY, LOG_LEVEL: 'silent', ...extraEnv }), { skipMigrations: true });
+  const { ctx: check } = await bootstrap(
+    configFrom({ DATABASE_URL: db.url, BASE_DOMAIN: BASE, MASTER_KEY, LOG_LEVEL: 'silent', ...extraEnv }),
+    { skipMigrations: true },
+  );
   const rows = { flows: await check.store.db.loginFlow.count(), oneTimeUse: await check.store.db.oneTimeUse.count() };
   await check.store.close();
   if (extraEnv.REDIS_URL) t.equal(rows.flows, 0, 'with REDIS_URL no flow reaches the database');

@@ -13,14 +13,19 @@ import { devicesFor, totpFor } from '../../src/mfa/for-tenant.ts';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.ts';
 
 const keyOn = (html: string) => /id="manual-key"[^>]*>([A-Z2-7 ]+)</.exec(html)![1];
-const codesOn = (html: string) => [...html.matchAll(/<li>([a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{2})<\/li>/g)].map((m) => m[1]);
+const codesOn = (html: string) =>
+  [...html.matchAll(/<li>([a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{2})<\/li>/g)].map((m) => m[1]);
 const wrongCode = (right: string) => (right === '000000' ? '111111' : '000000');
 
 /** /account without a session: the sign-in through the IdP, ending back on /account with a broker session. */
 async function signInToAccount(w: World, browser: Browser, fake: FakeIdp, email = 'ann@customer.example') {
   const start = await browser.get(`${w.base}/account`);
-  if (start.statusCode !== 302) throw new Error(`expected the way to the IdP, got ${start.statusCode}: ${start.body.slice(0, 300)}`);
-  const acs = await idpAnswers(w, browser, fake, String(start.headers.location), { email, attributes: { email: [email], firstName: ['Ann'], lastName: ['Lee'], groups: [] } });
+  if (start.statusCode !== 302)
+    throw new Error(`expected the way to the IdP, got ${start.statusCode}: ${start.body.slice(0, 300)}`);
+  const acs = await idpAnswers(w, browser, fake, String(start.headers.location), {
+    email,
+    attributes: { email: [email], firstName: ['Ann'], lastName: ['Lee'], groups: [] },
+  });
   const cont = await browser.get(`${w.base}${acs.res.headers.location}`);
   return { start, acs, cont };
 }
@@ -37,7 +42,11 @@ t.test('account page: sign-in, authenticator, recovery codes, devices, sign-ins'
 
   await t.test('without a session, /account signs in through the IdP and comes back to /account', async (t) => {
     const { start, cont } = await signInToAccount(w, browser, fake);
-    t.match(String(start.headers.location), /^https:\/\/okta\.idp\.example\/sso\?SAMLRequest=/, 'straight to the only IdP');
+    t.match(
+      String(start.headers.location),
+      /^https:\/\/okta\.idp\.example\/sso\?SAMLRequest=/,
+      'straight to the only IdP',
+    );
     t.equal(cont.statusCode, 303);
     t.equal(cont.headers.location, '/account');
     t.ok(browser.cookies(new URL(w.base).host).get('broker_session'), 'a broker session started');
@@ -46,7 +55,11 @@ t.test('account page: sign-in, authenticator, recovery codes, devices, sign-ins'
     t.match(page.body, /Signed in as <strong class="account-email">ann@customer.example<\/strong>/);
     t.match(page.body, /Pied Pipers/, 'branded');
     t.match(page.body, /Two-factor authentication is not set up yet/);
-    t.match(page.body, /<td data-label="To">Your account<\/td><td data-label="Through">Okta<\/td>/, 'the sign-in is listed, with its IdP');
+    t.match(
+      page.body,
+      /<td data-label="To">Your account<\/td><td data-label="Through">Okta<\/td>/,
+      'the sign-in is listed, with its IdP',
+    );
     const audit = await w.org.store.audit.list({ userId: ann.id, type: 'account.signed_in' });
     t.equal(audit.length, 1, 'audited');
     t.equal((await w.org.store.audit.list({ type: 'login.success' })).length, 0, 'no app heard of it');
@@ -54,30 +67,35 @@ t.test('account page: sign-in, authenticator, recovery codes, devices, sign-ins'
 
   let key = '';
   let firstCodes: string[] = [];
-  await t.test('setting up an authenticator: the same key on reload, a wrong code refused, codes shown once', async (t) => {
-    const shown = await browser.get(`${w.base}/account/authenticator`);
-    t.equal(shown.statusCode, 200);
-    key = keyOn(shown.body);
-    t.equal(keyOn((await browser.get(`${w.base}/account/authenticator`)).body), key, 'a reload shows the same key');
-    const wrong = await browser.post(`${w.base}/account/authenticator`, { code: wrongCode(oathtool(key, clock.now())) });
-    t.equal(wrong.statusCode, 400);
-    t.match(wrong.body, /That code is not right/);
-    t.equal(keyOn(wrong.body), key, 'the key stays after a wrong code');
-    t.equal((await (await totp()).status(ann.id)).state, 'none', 'nothing is on yet');
-    const ok = await browser.post(`${w.base}/account/authenticator`, { code: oathtool(key, clock.now()) });
-    t.equal(ok.statusCode, 303);
-    t.equal(ok.headers.location, '/account/recovery-codes');
-    const codes = await browser.get(`${w.base}/account/recovery-codes`);
-    firstCodes = codesOn(codes.body);
-    t.equal(firstCodes.length, 10, 'ten recovery codes');
-    t.match(codes.body, /download="recovery-codes.txt" href="data:text\/plain;charset=utf-8,/, 'a .txt download');
-    t.match(codes.body, /data-copy=/, 'a copy button');
-    t.match(codes.body, /data-print/, 'a print button');
-    const again = await browser.get(`${w.base}/account/recovery-codes`);
-    t.equal(codesOn(again.body).length, 0, 'a reload does not show them again');
-    t.match(again.body, /were shown once/);
-    t.equal((await (await totp()).status(ann.id)).state, 'active');
-  });
+  await t.test(
+    'setting up an authenticator: the same key on reload, a wrong code refused, codes shown once',
+    async (t) => {
+      const shown = await browser.get(`${w.base}/account/authenticator`);
+      t.equal(shown.statusCode, 200);
+      key = keyOn(shown.body);
+      t.equal(keyOn((await browser.get(`${w.base}/account/authenticator`)).body), key, 'a reload shows the same key');
+      const wrong = await browser.post(`${w.base}/account/authenticator`, {
+        code: wrongCode(oathtool(key, clock.now())),
+      });
+      t.equal(wrong.statusCode, 400);
+      t.match(wrong.body, /That code is not right/);
+      t.equal(keyOn(wrong.body), key, 'the key stays after a wrong code');
+      t.equal((await (await totp()).status(ann.id)).state, 'none', 'nothing is on yet');
+      const ok = await browser.post(`${w.base}/account/authenticator`, { code: oathtool(key, clock.now()) });
+      t.equal(ok.statusCode, 303);
+      t.equal(ok.headers.location, '/account/recovery-codes');
+      const codes = await browser.get(`${w.base}/account/recovery-codes`);
+      firstCodes = codesOn(codes.body);
+      t.equal(firstCodes.length, 10, 'ten recovery codes');
+      t.match(codes.body, /download="recovery-codes.txt" href="data:text\/plain;charset=utf-8,/, 'a .txt download');
+      t.match(codes.body, /data-copy=/, 'a copy button');
+      t.match(codes.body, /data-print/, 'a print button');
+      const again = await browser.get(`${w.base}/account/recovery-codes`);
+      t.equal(codesOn(again.body).length, 0, 'a reload does not show them again');
+      t.match(again.body, /were shown once/);
+      t.equal((await (await totp()).status(ann.id)).state, 'active');
+    },
+  );
 
   await t.test('with a factor on, changes need a fresh check first', async (t) => {
     const page = await browser.get(`${w.base}/account`);
@@ -108,11 +126,19 @@ t.test('account page: sign-in, authenticator, recovery codes, devices, sign-ins'
     t.equal(made.statusCode, 303);
     const fresh = codesOn((await browser.get(`${w.base}/account/recovery-codes`)).body);
     t.equal(fresh.length, 10);
-    t.same(fresh.filter((c) => firstCodes.includes(c)), [], 'all new');
+    t.same(
+      fresh.filter((c) => firstCodes.includes(c)),
+      [],
+      'all new',
+    );
     const service = await totp();
     await t.rejects(service.verify(ann.id, firstCodes[0]), { code: 'mfa_invalid_code' }, 'an old code no longer works');
     t.same(await service.verify(ann.id, fresh[0]), { method: 'recovery', remainingRecoveryCodes: 9 }, 'a new one does');
-    t.equal((await w.org.store.audit.list({ userId: ann.id, type: 'mfa.recovery_codes_regenerated' })).length, 1, 'audited');
+    t.equal(
+      (await w.org.store.audit.list({ userId: ann.id, type: 'mfa.recovery_codes_regenerated' })).length,
+      1,
+      'audited',
+    );
   });
 
   await t.test('a new authenticator app replaces the old one; recovery codes stay', async (t) => {
@@ -126,11 +152,23 @@ t.test('account page: sign-in, authenticator, recovery codes, devices, sign-ins'
     t.equal(ok.headers.location, '/account?done=authenticator', 'no new recovery codes for a replaced app');
     t.equal(await (await totp()).recoveryCodesLeft(ann.id), 9);
     clock.advance(30_000);
-    await t.rejects((await totp()).verify(ann.id, oathtool(key, clock.now())), { code: 'mfa_invalid_code' }, 'the old app\'s codes stop working');
+    await t.rejects(
+      (await totp()).verify(ann.id, oathtool(key, clock.now())),
+      { code: 'mfa_invalid_code' },
+      "the old app's codes stop working",
+    );
     clock.advance(30_000);
-    t.same(await (await totp()).verify(ann.id, oathtool(newKey, clock.now())), { method: 'totp' }, 'the new one\'s work');
+    t.same(
+      await (await totp()).verify(ann.id, oathtool(newKey, clock.now())),
+      { method: 'totp' },
+      "the new one's work",
+    );
     const enrolled = await w.org.store.audit.list({ userId: ann.id, type: 'mfa.enrolled' });
-    t.same(enrolled.map((e) => e.details.replaced), [true, false], 'audited, as a replacement');
+    t.same(
+      enrolled.map((e) => e.details.replaced),
+      [true, false],
+      'audited, as a replacement',
+    );
     const replay = await browser.post(`${w.base}/account/authenticator`, { code: oathtool(newKey, clock.now()) });
     t.equal(replay.statusCode, 400, 'the setup cannot be posted again');
     t.match(replay.body, /no new authenticator being set up/);
@@ -143,7 +181,7 @@ t.test('account page: sign-in, authenticator, recovery codes, devices, sign-ins'
     t.match(page.body, /first confirm it is you/);
   });
 
-  await t.test('remembered devices: listed, forgotten; another user\'s device is not', async (t) => {
+  await t.test("remembered devices: listed, forgotten; another user's device is not", async (t) => {
     const devices = devicesFor(w.ta.ctx, w.org.store);
     const mine = await devices.remember(ann.id, 30, 'Firefox on Linux');
     const bob = await w.org.store.users.create({ email: 'bob@customer.example' });
@@ -151,11 +189,11 @@ t.test('account page: sign-in, authenticator, recovery codes, devices, sign-ins'
     const bobs = (await devices.list(bob.id))[0];
     const page = await browser.get(`${w.base}/account`);
     t.match(page.body, /Firefox on Linux/);
-    t.notMatch(page.body, /Safari on iOS/, 'only the user\'s own devices');
+    t.notMatch(page.body, /Safari on iOS/, "only the user's own devices");
     const refused = await browser.post(`${w.base}/account/devices/${bobs.id}/revoke`, {});
     t.equal(refused.statusCode, 404);
     t.match(refused.body, /device_not_found/);
-    t.equal((await devices.list(bob.id)).length, 1, 'bob\'s device stays');
+    t.equal((await devices.list(bob.id)).length, 1, "bob's device stays");
     const done = await browser.post(`${w.base}/account/devices/${(await devices.list(ann.id))[0].id}/revoke`, {});
     t.equal(done.statusCode, 303);
     t.equal(done.headers.location, '/account?done=device');
@@ -177,22 +215,39 @@ t.test('account page: sign-in, authenticator, recovery codes, devices, sign-ins'
 
   await t.test('a form from another origin is refused', async (t) => {
     const res = await w.ta.app.inject({
-      method: 'POST', url: '/account/recovery-codes',
-      headers: { host: new URL(w.base).host, origin: 'http://evil.example', cookie: `broker_session=${browser.cookies(new URL(w.base).host).get('broker_session')}` },
+      method: 'POST',
+      url: '/account/recovery-codes',
+      headers: {
+        host: new URL(w.base).host,
+        origin: 'http://evil.example',
+        cookie: `broker_session=${browser.cookies(new URL(w.base).host).get('broker_session')}`,
+      },
     });
     t.equal(res.statusCode, 403);
     t.match(res.body, /cross_origin_form/);
     const sibling = await w.ta.app.inject({
-      method: 'POST', url: '/account/recovery-codes',
-      headers: { host: new URL(w.base).host, 'sec-fetch-site': 'same-site', cookie: `broker_session=${browser.cookies(new URL(w.base).host).get('broker_session')}` },
+      method: 'POST',
+      url: '/account/recovery-codes',
+      headers: {
+        host: new URL(w.base).host,
+        'sec-fetch-site': 'same-site',
+        cookie: `broker_session=${browser.cookies(new URL(w.base).host).get('broker_session')}`,
+      },
     });
-    t.equal(sibling.statusCode, 403, 'also from another organisation\'s subdomain (same-site)');
+    t.equal(sibling.statusCode, 403, "also from another organisation's subdomain (same-site)");
   });
 
   await t.test('the session cookie of one organisation opens nothing in another', async (t) => {
     const other = await createOrg(w.ta.ctx, 'hooli', 'Hooli');
     t.ok(other);
-    const res = await w.ta.app.inject({ method: 'GET', url: '/account', headers: { host: `hooli.${w.ta.config.baseDomain}`, cookie: `broker_session=${browser.cookies(new URL(w.base).host).get('broker_session')}` } });
+    const res = await w.ta.app.inject({
+      method: 'GET',
+      url: '/account',
+      headers: {
+        host: `hooli.${w.ta.config.baseDomain}`,
+        cookie: `broker_session=${browser.cookies(new URL(w.base).host).get('broker_session')}`,
+      },
+    });
     t.not(res.statusCode, 200, 'no account page');
     t.notMatch(res.body, /ann@customer\.example/);
   });
@@ -228,66 +283,102 @@ t.test('account sign-in with several IdPs: the chooser names the account; a disa
   t.notOk(browser.cookies(new URL(w.base).host).get('broker_session'), 'no session');
 });
 
-t.test('account page passkeys: added after a check, refused without one or replayed; the check by passkey', async (t) => {
-  const w = await createWorld();
-  t.teardown(w.ta.cleanup);
-  const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
-  const ann = await w.org.store.users.create({ email: 'ann@customer.example' });
-  const browser = new Browser(w.ta);
-  await signInToAccount(w, browser, fake);
-  const key = new SoftAuthenticator();
-  const optionsOn = (html: string) => JSON.parse(/<script type="application\/json" id="passkey-options">([^<]*)<\/script>/.exec(html)![1]);
-  const origin = new URL(w.base).origin;
+t.test(
+  'account page passkeys: added after a check, refused without one or replayed; the check by passkey',
+  async (t) => {
+    const w = await createWorld();
+    t.teardown(w.ta.cleanup);
+    const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
+    const ann = await w.org.store.users.create({ email: 'ann@customer.example' });
+    const browser = new Browser(w.ta);
+    await signInToAccount(w, browser, fake);
+    const key = new SoftAuthenticator();
+    const optionsOn = (html: string) =>
+      JSON.parse(/<script type="application\/json" id="passkey-options">([^<]*)<\/script>/.exec(html)![1]);
+    const origin = new URL(w.base).origin;
 
-  // No factor yet: the first passkey needs no check (there is nothing to check with).
-  const first = await browser.get(`${w.base}/account/passkeys/new`);
-  t.equal(first.statusCode, 200);
-  t.match(first.body, /src="\/assets\/simplewebauthn-browser.js"/, 'the browser library comes from the broker');
-  const answer = JSON.stringify(key.create(optionsOn(first.body), origin));
-  const added = await browser.post(`${w.base}/account/passkeys`, { passkey: answer, passkeyName: 'Blue key' });
-  t.equal(added.statusCode, 303);
-  t.equal(added.headers.location, '/account/recovery-codes', 'a first second factor: its recovery codes follow');
-  t.same((await w.org.store.webauthn.list(ann.id)).map((c) => c.name), ['Blue key']);
-  const codesPage = await browser.get(`${w.base}/account/recovery-codes`);
-  const codes = [...codesPage.body.matchAll(/<li>([a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{2})<\/li>/g)].map((m) => m[1]);
-  t.equal(codes.length, 10, 'ten codes, shown once');
-  t.match(codesPage.body, /lose your authenticator app, passkey or security key/);
-  t.equal([...(await browser.get(`${w.base}/account/recovery-codes`)).body.matchAll(/<li>[a-z2-9]{4}-/g)].length, 0, 'not shown again on reload');
-  t.equal((await w.org.store.audit.list({ userId: ann.id, type: 'mfa.recovery_codes_issued' })).length, 1, 'audited');
-  t.match((await browser.get(`${w.base}/account`)).body, /<strong>10<\/strong> of 10 recovery codes are unused/, 'the account page counts them');
-  const replay = await browser.post(`${w.base}/account/passkeys`, { passkey: answer, passkeyName: 'Blue key' });
-  t.equal(replay.statusCode, 400, 'the same answer again: refused (the user has a factor now, so first the check)');
-  t.match(replay.body, /first confirm it is you/);
+    // No factor yet: the first passkey needs no check (there is nothing to check with).
+    const first = await browser.get(`${w.base}/account/passkeys/new`);
+    t.equal(first.statusCode, 200);
+    t.match(first.body, /src="\/assets\/simplewebauthn-browser.js"/, 'the browser library comes from the broker');
+    const answer = JSON.stringify(key.create(optionsOn(first.body), origin));
+    const added = await browser.post(`${w.base}/account/passkeys`, { passkey: answer, passkeyName: 'Blue key' });
+    t.equal(added.statusCode, 303);
+    t.equal(added.headers.location, '/account/recovery-codes', 'a first second factor: its recovery codes follow');
+    t.same(
+      (await w.org.store.webauthn.list(ann.id)).map((c) => c.name),
+      ['Blue key'],
+    );
+    const codesPage = await browser.get(`${w.base}/account/recovery-codes`);
+    const codes = [...codesPage.body.matchAll(/<li>([a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{2})<\/li>/g)].map((m) => m[1]);
+    t.equal(codes.length, 10, 'ten codes, shown once');
+    t.match(codesPage.body, /lose your authenticator app, passkey or security key/);
+    t.equal(
+      [...(await browser.get(`${w.base}/account/recovery-codes`)).body.matchAll(/<li>[a-z2-9]{4}-/g)].length,
+      0,
+      'not shown again on reload',
+    );
+    t.equal((await w.org.store.audit.list({ userId: ann.id, type: 'mfa.recovery_codes_issued' })).length, 1, 'audited');
+    t.match(
+      (await browser.get(`${w.base}/account`)).body,
+      /<strong>10<\/strong> of 10 recovery codes are unused/,
+      'the account page counts them',
+    );
+    const replay = await browser.post(`${w.base}/account/passkeys`, { passkey: answer, passkeyName: 'Blue key' });
+    t.equal(replay.statusCode, 400, 'the same answer again: refused (the user has a factor now, so first the check)');
+    t.match(replay.body, /first confirm it is you/);
 
-  // Now a factor exists: another passkey needs the check first, which a passkey can give.
-  const second = await browser.get(`${w.base}/account/passkeys/new`);
-  t.equal(second.statusCode, 400);
-  t.match(second.body, /first confirm it is you/);
-  const check = await browser.get(`${w.base}/account`);
-  t.match(check.body, /Confirm with your passkey/);
-  const wrongOrigin = await browser.post(`${w.base}/account/check`, { passkey: JSON.stringify(key.get(optionsOn(check.body), 'https://piedpipers.evil.example')) });
-  t.equal(wrongOrigin.statusCode, 400);
-  t.match(wrongOrigin.body, /made for another website/);
-  const again = await browser.get(`${w.base}/account`);
-  const checked = await browser.post(`${w.base}/account/check`, { passkey: JSON.stringify(key.get(optionsOn(again.body), origin)) });
-  t.equal(checked.statusCode, 303);
-  t.equal(checked.headers.location, '/account?done=checked');
-  const replayChecked = await browser.post(`${w.base}/account/passkeys`, { passkey: answer, passkeyName: 'Blue key' });
-  t.equal(replayChecked.statusCode, 400, 'after the check, the old answer is still refused');
-  t.match(replayChecked.body, /There is no passkey request waiting here|answered another request|already answered/);
-  const next = await browser.get(`${w.base}/account/passkeys/new`);
-  t.equal(next.statusCode, 200);
-  const phone = await browser.post(`${w.base}/account/passkeys`, { passkey: JSON.stringify(key.create(optionsOn(next.body), origin)), passkeyName: '' });
-  t.equal(phone.statusCode, 400, 'a passkey needs a name');
-  t.match(phone.body, /Give the passkey a name/);
-  t.equal((await w.org.store.webauthn.list(ann.id)).length, 1);
-  const named = await browser.post(`${w.base}/account/passkeys`, { passkey: JSON.stringify(key.create(optionsOn(phone.body), origin)), passkeyName: 'Phone' });
-  t.equal(named.headers.location, '/account?done=passkey-added', 'a second passkey: the codes stay as they are, none shown');
-  t.equal((await w.org.store.webauthn.list(ann.id)).length, 2);
-  // A passkey-only user makes new recovery codes after the check, like a user with an app.
-  const renewed = await browser.post(`${w.base}/account/recovery-codes`, {});
-  t.equal(renewed.headers.location, '/account/recovery-codes');
-  const fresh = [...(await browser.get(`${w.base}/account/recovery-codes`)).body.matchAll(/<li>([a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{2})<\/li>/g)].map((m) => m[1]);
-  t.equal(fresh.length, 10);
-  t.notSame(fresh, codes, 'a new set');
-});
+    // Now a factor exists: another passkey needs the check first, which a passkey can give.
+    const second = await browser.get(`${w.base}/account/passkeys/new`);
+    t.equal(second.statusCode, 400);
+    t.match(second.body, /first confirm it is you/);
+    const check = await browser.get(`${w.base}/account`);
+    t.match(check.body, /Confirm with your passkey/);
+    const wrongOrigin = await browser.post(`${w.base}/account/check`, {
+      passkey: JSON.stringify(key.get(optionsOn(check.body), 'https://piedpipers.evil.example')),
+    });
+    t.equal(wrongOrigin.statusCode, 400);
+    t.match(wrongOrigin.body, /made for another website/);
+    const again = await browser.get(`${w.base}/account`);
+    const checked = await browser.post(`${w.base}/account/check`, {
+      passkey: JSON.stringify(key.get(optionsOn(again.body), origin)),
+    });
+    t.equal(checked.statusCode, 303);
+    t.equal(checked.headers.location, '/account?done=checked');
+    const replayChecked = await browser.post(`${w.base}/account/passkeys`, {
+      passkey: answer,
+      passkeyName: 'Blue key',
+    });
+    t.equal(replayChecked.statusCode, 400, 'after the check, the old answer is still refused');
+    t.match(replayChecked.body, /There is no passkey request waiting here|answered another request|already answered/);
+    const next = await browser.get(`${w.base}/account/passkeys/new`);
+    t.equal(next.statusCode, 200);
+    const phone = await browser.post(`${w.base}/account/passkeys`, {
+      passkey: JSON.stringify(key.create(optionsOn(next.body), origin)),
+      passkeyName: '',
+    });
+    t.equal(phone.statusCode, 400, 'a passkey needs a name');
+    t.match(phone.body, /Give the passkey a name/);
+    t.equal((await w.org.store.webauthn.list(ann.id)).length, 1);
+    const named = await browser.post(`${w.base}/account/passkeys`, {
+      passkey: JSON.stringify(key.create(optionsOn(phone.body), origin)),
+      passkeyName: 'Phone',
+    });
+    t.equal(
+      named.headers.location,
+      '/account?done=passkey-added',
+      'a second passkey: the codes stay as they are, none shown',
+    );
+    t.equal((await w.org.store.webauthn.list(ann.id)).length, 2);
+    // A passkey-only user makes new recovery codes after the check, like a user with an app.
+    const renewed = await browser.post(`${w.base}/account/recovery-codes`, {});
+    t.equal(renewed.headers.location, '/account/recovery-codes');
+    const fresh = [
+      ...(await browser.get(`${w.base}/account/recovery-codes`)).body.matchAll(
+        /<li>([a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{2})<\/li>/g,
+      ),
+    ].map((m) => m[1]);
+    t.equal(fresh.length, 10);
+    t.notSame(fresh, codes, 'a new set');
+  },
+);

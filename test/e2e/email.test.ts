@@ -42,29 +42,40 @@ t.test('admin invitation and second-factor reset, by e-mail', async (t) => {
   const admin = await signedInAdmin(ta, 'acme', { name: 'Acme & Co' });
   await ta.ctx.store.organizations.update(admin.orgId, { primaryColor: '#aa3300' });
 
-  await t.test('the invitation goes to the invited address with the same one-time link the console shows', async (t) => {
-    const form = await admin.get('/admin/admins');
-    t.match(form.body, /name="sendEmail"/, 'the invite form offers e-mail');
-    const res = await admin.post('/admin/admins/invite', { email: 'new.admin@acme.example', role: 'helpdesk', sendEmail: 'yes' });
-    t.equal(res.statusCode, 201);
-    t.match(res.body, /sent by e-mail to new\.admin@acme\.example/);
-    const shown = /id="link" type="text" readonly value="([^"]+)"/.exec(res.body)![1];
-    const mail: SunkMessage = await sink.waitFor((m) => m.rcptTos.includes('new.admin@acme.example'));
-    t.equal(mail.subject, 'You are invited to administer Acme & Co');
-    t.equal(mail.from, 'Sign-in <no-reply@broker.test>');
-    t.equal(mail.contentType, 'multipart/alternative', 'HTML and plain text');
-    t.equal(linkIn(mail.text!), shown, 'plain text carries the link');
-    t.match(mail.text!, /Acme & Co/, 'plain text is not HTML-escaped');
-    t.match(mail.text!, /as helpdesk/);
-    t.match(mail.html!, new RegExp(`href="${shown.replace(/[.?*+^$[\]\\(){}|-]/g, '\\$&')}"`), 'HTML carries the link as a button');
-    t.match(mail.html!, /Acme &amp; Co/, 'HTML escapes the name');
-    t.match(mail.html!, /#aa3300/, 'in the organisation\'s colour');
-    const opened = await ta.request('acme', { method: 'GET', url: new URL(shown).pathname });
-    t.equal(opened.statusCode, 200, 'the link opens the invitation');
-    t.match(opened.body, /new\.admin@acme\.example/);
-    const sent = (await ta.ctx.store.forOrg(admin.orgId).audit.list({ type: 'email.sent' }))[0];
-    t.match(sent, { actor: admin.email, details: { template: 'admin-invite', to: 'new.admin@acme.example' } });
-  });
+  await t.test(
+    'the invitation goes to the invited address with the same one-time link the console shows',
+    async (t) => {
+      const form = await admin.get('/admin/admins');
+      t.match(form.body, /name="sendEmail"/, 'the invite form offers e-mail');
+      const res = await admin.post('/admin/admins/invite', {
+        email: 'new.admin@acme.example',
+        role: 'helpdesk',
+        sendEmail: 'yes',
+      });
+      t.equal(res.statusCode, 201);
+      t.match(res.body, /sent by e-mail to new\.admin@acme\.example/);
+      const shown = /id="link" type="text" readonly value="([^"]+)"/.exec(res.body)![1];
+      const mail: SunkMessage = await sink.waitFor((m) => m.rcptTos.includes('new.admin@acme.example'));
+      t.equal(mail.subject, 'You are invited to administer Acme & Co');
+      t.equal(mail.from, 'Sign-in <no-reply@broker.test>');
+      t.equal(mail.contentType, 'multipart/alternative', 'HTML and plain text');
+      t.equal(linkIn(mail.text!), shown, 'plain text carries the link');
+      t.match(mail.text!, /Acme & Co/, 'plain text is not HTML-escaped');
+      t.match(mail.text!, /as helpdesk/);
+      t.match(
+        mail.html!,
+        new RegExp(`href="${shown.replace(/[.?*+^$[\]\\(){}|-]/g, '\\$&')}"`),
+        'HTML carries the link as a button',
+      );
+      t.match(mail.html!, /Acme &amp; Co/, 'HTML escapes the name');
+      t.match(mail.html!, /#aa3300/, "in the organisation's colour");
+      const opened = await ta.request('acme', { method: 'GET', url: new URL(shown).pathname });
+      t.equal(opened.statusCode, 200, 'the link opens the invitation');
+      t.match(opened.body, /new\.admin@acme\.example/);
+      const sent = (await ta.ctx.store.forOrg(admin.orgId).audit.list({ type: 'email.sent' }))[0];
+      t.match(sent, { actor: admin.email, details: { template: 'admin-invite', to: 'new.admin@acme.example' } });
+    },
+  );
 
   await t.test('without the box ticked, nothing is sent and the link is to copy', async (t) => {
     const before = sink.messages().length;
@@ -90,25 +101,38 @@ t.test('admin invitation and second-factor reset, by e-mail', async (t) => {
   });
 });
 
-t.test('a relay that is down: the console shows the link and says so; the reset is done and the failure audited', async (t) => {
-  const ta = await createTestApp({ env: { SMTP_URL: `smtp://127.0.0.1:${await closedPort()}`, SMTP_TIMEOUT_MS: '2000' } });
-  t.teardown(ta.cleanup);
-  const admin = await signedInAdmin(ta, 'acme');
-  const res = await admin.post('/admin/admins/invite', { email: 'new.admin@acme.example', role: 'admin', sendEmail: 'yes' });
-  t.equal(res.statusCode, 201, 'the invitation exists all the same');
-  t.match(res.body, /could not be sent/);
-  t.match(res.body, /\/admin\/invite\/inv_/, 'the link is shown to copy');
-  const store = ta.ctx.store.forOrg(admin.orgId);
-  const [failed] = await store.audit.list({ type: 'email.failed' });
-  t.match(failed, { outcome: 'failure', code: 'email_failed', details: { template: 'admin-invite', to: 'new.admin@acme.example' } });
-  t.ok((failed.details as { error: string }).error, 'with the SMTP error');
+t.test(
+  'a relay that is down: the console shows the link and says so; the reset is done and the failure audited',
+  async (t) => {
+    const ta = await createTestApp({
+      env: { SMTP_URL: `smtp://127.0.0.1:${await closedPort()}`, SMTP_TIMEOUT_MS: '2000' },
+    });
+    t.teardown(ta.cleanup);
+    const admin = await signedInAdmin(ta, 'acme');
+    const res = await admin.post('/admin/admins/invite', {
+      email: 'new.admin@acme.example',
+      role: 'admin',
+      sendEmail: 'yes',
+    });
+    t.equal(res.statusCode, 201, 'the invitation exists all the same');
+    t.match(res.body, /could not be sent/);
+    t.match(res.body, /\/admin\/invite\/inv_/, 'the link is shown to copy');
+    const store = ta.ctx.store.forOrg(admin.orgId);
+    const [failed] = await store.audit.list({ type: 'email.failed' });
+    t.match(failed, {
+      outcome: 'failure',
+      code: 'email_failed',
+      details: { template: 'admin-invite', to: 'new.admin@acme.example' },
+    });
+    t.ok((failed.details as { error: string }).error, 'with the SMTP error');
 
-  const user = await store.users.create({ email: 'ann@acme.example' });
-  t.equal((await admin.post(`/admin/users/${user.id}/reset-totp`)).statusCode, 303);
-  t.ok((await store.audit.list({ userId: user.id, type: 'mfa.reset' })).length, 'the reset happened');
-  const [resetFailed] = await auditWait(() => store.audit.list({ userId: user.id }), 'email.failed');
-  t.match(resetFailed, { details: { template: 'mfa-reset' } });
-});
+    const user = await store.users.create({ email: 'ann@acme.example' });
+    t.equal((await admin.post(`/admin/users/${user.id}/reset-totp`)).statusCode, 303);
+    t.ok((await store.audit.list({ userId: user.id, type: 'mfa.reset' })).length, 'the reset happened');
+    const [resetFailed] = await auditWait(() => store.audit.list({ userId: user.id }), 'email.failed');
+    t.match(resetFailed, { details: { template: 'mfa-reset' } });
+  },
+);
 
 t.test('without SMTP_URL: nothing to send, the console says so and shows the link', async (t) => {
   const ta = await createTestApp();
@@ -118,14 +142,22 @@ t.test('without SMTP_URL: nothing to send, the console says so and shows the lin
   const form = await admin.get('/admin/admins');
   t.notMatch(form.body, /name="sendEmail"/);
   t.match(form.body, /E-mail is not set up on this server/);
-  const res = await admin.post('/admin/admins/invite', { email: 'new.admin@acme.example', role: 'admin', sendEmail: 'yes' });
+  const res = await admin.post('/admin/admins/invite', {
+    email: 'new.admin@acme.example',
+    role: 'admin',
+    sendEmail: 'yes',
+  });
   t.equal(res.statusCode, 201);
   t.match(res.body, /Copy this link now and send it to new\.admin@acme\.example/);
   const user = await ta.ctx.store.forOrg(admin.orgId).users.create({ email: 'ann@acme.example' });
   t.equal((await admin.post(`/admin/users/${user.id}/reset-totp`)).statusCode, 303);
   const settings = await admin.get('/admin/organization');
   t.match(settings.body, /name="notifyNewDevice"/);
-  t.equal((await ta.ctx.store.forOrg(admin.orgId).audit.list()).filter((e) => e.type.startsWith('email.')).length, 0, 'no e-mail was attempted');
+  t.equal(
+    (await ta.ctx.store.forOrg(admin.orgId).audit.list()).filter((e) => e.type.startsWith('email.')).length,
+    0,
+    'no e-mail was attempted',
+  );
 });
 
 /** A whole login from `browser`, straight to the app (no second factor in these apps' policies). */
@@ -153,16 +185,35 @@ t.test('new sign-in from a new device', async (t) => {
   const newDevice = () => sink.messages().filter((m) => m.subject.startsWith('New sign-in'));
 
   // What must not send (checked first; the one login that must send comes last, and its message is awaited).
-  t.equal((await login(w, new Browser(w.ta), sp, fake)).profile.nameID, 'ann@customer.example', 'switch off: login as usual');
+  t.equal(
+    (await login(w, new Browser(w.ta), sp, fake)).profile.nameID,
+    'ann@customer.example',
+    'switch off: login as usual',
+  );
   await w.ta.ctx.store.organizations.update(w.org.org.id, { notifyNewDevice: true });
   const known = new Browser(w.ta);
-  const { cookie } = await new RememberedDevices(w.org.store, w.ta.ctx.deviceKey, w.ta.clock).remember(user.id, 30, 'laptop');
-  (known as unknown as { jar: Map<string, Map<string, string>> }).jar.set(new URL(w.base).host, new Map([['broker_device', cookie]]));
+  const { cookie } = await new RememberedDevices(w.org.store, w.ta.ctx.deviceKey, w.ta.clock).remember(
+    user.id,
+    30,
+    'laptop',
+  );
+  (known as unknown as { jar: Map<string, Map<string, string>> }).jar.set(
+    new URL(w.base).host,
+    new Map([['broker_device', cookie]]),
+  );
   await login(w, known, sp, fake);
-  t.equal((await login(w, known, wiki, fake)).profile.nameID, 'ann@customer.example', 'single sign-on to a second app from the open session');
+  t.equal(
+    (await login(w, known, wiki, fake)).profile.nameID,
+    'ann@customer.example',
+    'single sign-on to a second app from the open session',
+  );
 
   const fresh = new Browser(w.ta);
-  t.equal((await login(w, fresh, sp, fake)).profile.nameID, 'ann@customer.example', 'the login completes without waiting for the relay');
+  t.equal(
+    (await login(w, fresh, sp, fake)).profile.nameID,
+    'ann@customer.example',
+    'the login completes without waiting for the relay',
+  );
   const mail = await sink.waitFor((m) => m.subject === 'New sign-in to Jira (Pied Pipers)');
   t.same(mail.rcptTos, ['ann@customer.example']);
   t.match(mail.text!, /Hello Ann,/);
@@ -175,7 +226,9 @@ t.test('new sign-in from a new device', async (t) => {
 });
 
 t.test('new-device e-mail with the relay down: the login completes, the failure is audited', async (t) => {
-  const w = await createWorld('piedpipers', undefined, { env: { SMTP_URL: `smtp://127.0.0.1:${await closedPort()}`, SMTP_TIMEOUT_MS: '2000' } });
+  const w = await createWorld('piedpipers', undefined, {
+    env: { SMTP_URL: `smtp://127.0.0.1:${await closedPort()}`, SMTP_TIMEOUT_MS: '2000' },
+  });
   t.teardown(w.ta.cleanup);
   const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   const { sp } = await w.addApp('Jira');

@@ -14,9 +14,16 @@ t.test('key rollover', async (t) => {
   const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   const { app } = await w.addApp('Jira');
   await w.org.store.users.create({ email: 'ann@customer.example' });
-  const tenant = { org: (await w.ta.ctx.store.organizations.findById(w.org.org.id))!, store: w.org.store, urls: w.org.urls };
-  const metadataCerts = async () => parseIdpMetadata((await w.ta.request('piedpipers', { method: 'GET', url: '/saml/idp/metadata' })).body).certificates;
-  const appTrusting = (certs: string[]) => new SAML({ ...(w.nodeSaml(app, 'never') as unknown as { options: object }).options, idpCert: certs } as never);
+  const tenant = {
+    org: (await w.ta.ctx.store.organizations.findById(w.org.org.id))!,
+    store: w.org.store,
+    urls: w.org.urls,
+  };
+  const metadataCerts = async () =>
+    parseIdpMetadata((await w.ta.request('piedpipers', { method: 'GET', url: '/saml/idp/metadata' })).body)
+      .certificates;
+  const appTrusting = (certs: string[]) =>
+    new SAML({ ...(w.nodeSaml(app, 'never') as unknown as { options: object }).options, idpCert: certs } as never);
   async function login(sp: SAML) {
     const browser = new Browser(w.ta);
     const start = await browser.get(await sp.getAuthorizeUrlAsync('', undefined, {}));
@@ -46,7 +53,12 @@ t.test('key rollover', async (t) => {
     const page = await login(appTrusting(refreshed));
     const { profile } = await appReceives(appTrusting(refreshed), page);
     t.equal(profile.nameID, 'ann@customer.example', 'an app that refreshed its metadata never sees a failed login');
-    await t.rejects(appTrusting(oldCerts).validatePostResponseAsync({ SAMLResponse: /name="SAMLResponse" value="([^"]+)"/.exec(page.body)![1] }), 'responses are no longer signed by the old key');
+    await t.rejects(
+      appTrusting(oldCerts).validatePostResponseAsync({
+        SAMLResponse: /name="SAMLResponse" value="([^"]+)"/.exec(page.body)![1],
+      }),
+      'responses are no longer signed by the old key',
+    );
   });
 
   await t.test('retirement removes the previous key from the metadata', async (t) => {

@@ -64,7 +64,9 @@ t.test('2FA enabled for an app: enrol, then verify; nothing reaches the app with
     const reload = await browser.get(`${w.base}${flowPath}/mfa`);
     t.equal(keyOn(reload.body), key, 'a reload shows the same key');
     t.equal(qrOn(reload.body), qr, 'and the same QR code (the same otpauth URI)');
-    const wrong = await browser.post(`${w.base}${flowPath}/mfa`, { code: oathtool(key, now()) === '000000' ? '111111' : '000000' });
+    const wrong = await browser.post(`${w.base}${flowPath}/mfa`, {
+      code: oathtool(key, now()) === '000000' ? '111111' : '000000',
+    });
     t.equal(wrong.statusCode, 400);
     t.match(wrong.body, /That code is not right/);
     t.equal(keyOn(wrong.body), key, 'a wrong code keeps the key the user scanned');
@@ -90,10 +92,15 @@ t.test('2FA enabled for an app: enrol, then verify; nothing reaches the app with
     t.match(verify.body, /Enter the 6-digit code/);
     t.match(verify.body, /Remember this device for 30 days/);
     stepsBack(7);
-    const reused = await browser.post(`${w.base}${flowPath}/mfa`, { code: oathtool(key, new Date(now().getTime() - 30_000)) });
+    const reused = await browser.post(`${w.base}${flowPath}/mfa`, {
+      code: oathtool(key, new Date(now().getTime() - 30_000)),
+    });
     t.equal(reused.statusCode, 400);
     t.match(reused.body, /already used/, 'the enrolment step cannot be used again (one step back: inside the window)');
-    const ok = await browser.post(`${w.base}${flowPath}/mfa`, { code: oathtool(key, new Date(now().getTime() + 30_000)), remember: 'on' });
+    const ok = await browser.post(`${w.base}${flowPath}/mfa`, {
+      code: oathtool(key, new Date(now().getTime() + 30_000)),
+      remember: 'on',
+    });
     const { profile } = await appReceives(sp, ok);
     backToReal();
     t.equal(profile.nameID, 'ann@customer.example');
@@ -102,7 +109,10 @@ t.test('2FA enabled for an app: enrol, then verify; nothing reaches the app with
 
     const again = new Browser(w.ta);
     // same device (its cookie), new browser session: no second factor asked
-    (again as unknown as { jar: Map<string, Map<string, string>> }).jar.set(new URL(w.base).host, new Map([['broker_device', device!]]));
+    (again as unknown as { jar: Map<string, Map<string, string>> }).jar.set(
+      new URL(w.base).host,
+      new Map([['broker_device', device!]]),
+    );
     const { cont: c2 } = await upTo2fa(w, again, sp, fake);
     const direct = await appReceives(sp, c2);
     t.equal(direct.profile.nameID, 'ann@customer.example', 'the remembered device counted');
@@ -110,146 +120,225 @@ t.test('2FA enabled for an app: enrol, then verify; nothing reaches the app with
     const user = (await w.org.store.users.findByEmail('ann@customer.example'))!;
     await w.org.store.devices.revoke(user.id, null, now());
     const third = new Browser(w.ta);
-    (third as unknown as { jar: Map<string, Map<string, string>> }).jar.set(new URL(w.base).host, new Map([['broker_device', device!]]));
+    (third as unknown as { jar: Map<string, Map<string, string>> }).jar.set(
+      new URL(w.base).host,
+      new Map([['broker_device', device!]]),
+    );
     const { cont: c3 } = await upTo2fa(w, third, sp, fake);
     t.match(String(c3.headers.location), /\/mfa$/, 'a revoked device no longer counts');
   });
 
-  await t.test('the broker session remembers the factor for a second app, unless its rule wants a fresh one', async (t) => {
-    const browser = new Browser(w.ta);
-    const { cont, flowPath } = await upTo2fa(w, browser, sp, fake);
-    await browser.get(`${w.base}${cont.headers.location}`);
-    stepsBack(4);
-    t.teardown(backToReal);
-    await appReceives(sp, await browser.post(`${w.base}${flowPath}/mfa`, { code: oathtool(key, new Date(now().getTime() - 30_000)) }));
-    const { app: confluence, sp: confluenceSp } = await w.addApp('Confluence');
-    await w.org.store.applications.update(confluence.id, { policy: setTwoFactor([], true) });
-    const start = await browser.get(await confluenceSp.getAuthorizeUrlAsync('', undefined, {}));
-    const { res } = await browser.follow(start, w.base);
-    const { profile } = await appReceives(confluenceSp, res);
-    t.equal(profile.nameID, 'ann@customer.example', 'no second factor asked again');
-    const { app: vault, sp: vaultSp } = await w.addApp('Vault');
-    await w.org.store.applications.update(vault.id, { policy: [{ id: 'fresh', action: 'require_totp', conditions: {}, freshFactor: true }] });
-    const s2 = await browser.get(await vaultSp.getAuthorizeUrlAsync('', undefined, {}));
-    const { res: r2 } = await browser.follow(s2, w.base);
-    t.match(r2.body, /Two-factor authentication/, 'a rule demanding a fresh factor asks again');
-    t.notOk(formIn(r2.body)?.fields.SAMLResponse);
+  await t.test(
+    'the broker session remembers the factor for a second app, unless its rule wants a fresh one',
+    async (t) => {
+      const browser = new Browser(w.ta);
+      const { cont, flowPath } = await upTo2fa(w, browser, sp, fake);
+      await browser.get(`${w.base}${cont.headers.location}`);
+      stepsBack(4);
+      t.teardown(backToReal);
+      await appReceives(
+        sp,
+        await browser.post(`${w.base}${flowPath}/mfa`, { code: oathtool(key, new Date(now().getTime() - 30_000)) }),
+      );
+      const { app: confluence, sp: confluenceSp } = await w.addApp('Confluence');
+      await w.org.store.applications.update(confluence.id, { policy: setTwoFactor([], true) });
+      const start = await browser.get(await confluenceSp.getAuthorizeUrlAsync('', undefined, {}));
+      const { res } = await browser.follow(start, w.base);
+      const { profile } = await appReceives(confluenceSp, res);
+      t.equal(profile.nameID, 'ann@customer.example', 'no second factor asked again');
+      const { app: vault, sp: vaultSp } = await w.addApp('Vault');
+      await w.org.store.applications.update(vault.id, {
+        policy: [{ id: 'fresh', action: 'require_totp', conditions: {}, freshFactor: true }],
+      });
+      const s2 = await browser.get(await vaultSp.getAuthorizeUrlAsync('', undefined, {}));
+      const { res: r2 } = await browser.follow(s2, w.base);
+      t.match(r2.body, /Two-factor authentication/, 'a rule demanding a fresh factor asks again');
+      t.notOk(formIn(r2.body)?.fields.SAMLResponse);
 
-    const { SAML } = await import('@node-saml/node-saml');
-    const passiveVault = new SAML({ ...(vaultSp as unknown as { options: object }).options, passive: true } as never);
-    const s3 = await browser.get(await passiveVault.getAuthorizeUrlAsync('', undefined, {}));
-    const { res: r3 } = await browser.follow(s3, w.base);
-    t.ok((await w.org.store.audit.list({ type: 'login.denied' })).some((e) => e.code === 'mfa_required_passive'), 'IsPassive: no page, so NoPassive (posted at once) instead of a TOTP page');
-    t.match(Buffer.from(formIn(r3.body)!.fields.SAMLResponse, 'base64').toString(), /status:NoPassive/);
-  });
+      const { SAML } = await import('@node-saml/node-saml');
+      const passiveVault = new SAML({ ...(vaultSp as unknown as { options: object }).options, passive: true } as never);
+      const s3 = await browser.get(await passiveVault.getAuthorizeUrlAsync('', undefined, {}));
+      const { res: r3 } = await browser.follow(s3, w.base);
+      t.ok(
+        (await w.org.store.audit.list({ type: 'login.denied' })).some((e) => e.code === 'mfa_required_passive'),
+        'IsPassive: no page, so NoPassive (posted at once) instead of a TOTP page',
+      );
+      t.match(Buffer.from(formIn(r3.body)!.fields.SAMLResponse, 'base64').toString(), /status:NoPassive/);
+    },
+  );
 
-  await t.test('two valid codes posted at once on one flow: one Response; the other finds the flow completed or its step spent', async (t) => {
-    const browser = new Browser(w.ta);
-    const { cont, flowPath } = await upTo2fa(w, browser, sp, fake);
-    await browser.get(`${w.base}${cont.headers.location}`);
-    // Steps newer than the last login's (its code was 5 steps back), still valid Responses for the app's real clock.
-    stepsBack(2);
-    t.teardown(backToReal);
-    const at = now().getTime();
-    const both = await Promise.all([at - 30_000, at + 30_000].map((ms) => browser.post(`${w.base}${flowPath}/mfa`, { code: oathtool(key, new Date(ms)) })));
-    const responses = both.filter((r) => formIn(r.body)?.fields.SAMLResponse);
-    t.equal(responses.length, 1, 'exactly one Response');
-    const other = both.find((r) => !formIn(r.body)?.fields.SAMLResponse)!;
-    // The older step loses if the newer one was accepted first; otherwise both codes pass and the flow moves once.
-    t.ok((other.statusCode === 410 && codeOf(other.body) === 'flow_not_found') || (other.statusCode === 400 && /already used/.test(other.body)), `the other request: ${other.statusCode}`);
-    const { profile } = await appReceives(sp, responses[0]);
+  await t.test(
+    'two valid codes posted at once on one flow: one Response; the other finds the flow completed or its step spent',
+    async (t) => {
+      const browser = new Browser(w.ta);
+      const { cont, flowPath } = await upTo2fa(w, browser, sp, fake);
+      await browser.get(`${w.base}${cont.headers.location}`);
+      // Steps newer than the last login's (its code was 5 steps back), still valid Responses for the app's real clock.
+      stepsBack(2);
+      t.teardown(backToReal);
+      const at = now().getTime();
+      const both = await Promise.all(
+        [at - 30_000, at + 30_000].map((ms) =>
+          browser.post(`${w.base}${flowPath}/mfa`, { code: oathtool(key, new Date(ms)) }),
+        ),
+      );
+      const responses = both.filter((r) => formIn(r.body)?.fields.SAMLResponse);
+      t.equal(responses.length, 1, 'exactly one Response');
+      const other = both.find((r) => !formIn(r.body)?.fields.SAMLResponse)!;
+      // The older step loses if the newer one was accepted first; otherwise both codes pass and the flow moves once.
+      t.ok(
+        (other.statusCode === 410 && codeOf(other.body) === 'flow_not_found') ||
+          (other.statusCode === 400 && /already used/.test(other.body)),
+        `the other request: ${other.statusCode}`,
+      );
+      const { profile } = await appReceives(sp, responses[0]);
+      t.equal(profile.nameID, 'ann@customer.example');
+      const again = await browser.post(`${w.base}${flowPath}/mfa`, { code: oathtool(key, new Date(at)) });
+      t.equal(again.statusCode, 410, 'the completed flow takes no further code');
+      const user = (await w.org.store.users.findByEmail('ann@customer.example'))!;
+      const flowId = flowPath.split('/')[2];
+      const lines = (await w.org.store.audit.list({ userId: user.id })).filter((e) => e.flowId === flowId);
+      t.same(lines.filter((e) => e.type === 'login.success').length, 1, 'one login.success for the flow');
+      t.ok(
+        lines.some((e) => e.type === 'mfa.verified' && (e.details as { method?: string }).method === 'totp'),
+        'the verification is audited with its method',
+      );
+    },
+  );
+
+  await t.test(
+    'wrong codes: a warning before the last try, then a lock whose page says how long is left; audited',
+    async (t) => {
+      const user = (await w.org.store.users.findByEmail('ann@customer.example'))!;
+      await w.org.store.totp.resetFailures(user.id); // the race above may have left one refusal counted
+      const browser = new Browser(w.ta);
+      const { cont, flowPath } = await upTo2fa(w, browser, sp, fake);
+      t.equal(
+        noticeOn((await browser.get(`${w.base}${cont.headers.location}`)).body),
+        undefined,
+        'no notice before any failure',
+      );
+      let last;
+      for (let i = 0; i < 3; i++) last = await browser.post(`${w.base}${flowPath}/mfa`, { code: '99999' + i });
+      t.equal(noticeOn(last!.body), undefined, 'two tries left: no warning yet');
+      last = await browser.post(`${w.base}${flowPath}/mfa`, { code: '999993' });
+      t.equal(last.statusCode, 400);
+      t.match(last.body, /That code is not right/);
+      t.equal(
+        noticeOn(last.body),
+        'One more wrong code locks two-factor sign-in for 15 minutes.',
+        'the last try is announced',
+      );
+      t.equal(
+        noticeOn((await browser.get(`${w.base}${flowPath}/mfa`)).body),
+        'One more wrong code locks two-factor sign-in for 15 minutes.',
+        'also on a reload',
+      );
+      last = await browser.post(`${w.base}${flowPath}/mfa`, { code: '999994' });
+      t.equal(last.statusCode, 423);
+      t.match(last.body, /Too many wrong codes: two-factor sign-in is locked\. Try again in 15 minutes\./);
+      t.equal(noticeOn(last.body), undefined, 'the lock is said once');
+      t.notMatch(last.body, /UTC/, 'no clock time');
+      const right = await browser.post(`${w.base}${flowPath}/mfa`, {
+        code: oathtool(key, new Date(now().getTime() + 30_000)),
+      });
+      t.equal(right.statusCode, 410, 'the lock ended the flow: not even the right code continues it');
+      t.notOk(formIn(right.body)?.fields.SAMLResponse);
+      // The lock ended that flow (the app hears back); a new sign-in meets the lock, and its page says how long is left.
+      const newSignIn = async () => {
+        const b = new Browser(w.ta);
+        const { cont } = await upTo2fa(w, b, sp, fake);
+        return (await b.get(`${w.base}${cont.headers.location}`)).body;
+      };
+      w.ta.clock.advance(61_000);
+      t.equal(
+        noticeOn(await newSignIn()),
+        'Too many wrong codes: two-factor sign-in is locked. Try again in 14 minutes.',
+        'the page says how long is left, by the clock',
+      );
+      // "1 minute" and "less than a minute" are checked in test/unit/lockout-wording.test.ts.
+      t.equal((await w.org.store.audit.list({ type: 'mfa.locked', userId: user.id })).length, 1);
+    },
+  );
+});
+
+t.test(
+  'enrolment in two browsers: the later one owns the setup; the earlier one is told so and enrols nothing',
+  async (t) => {
+    const w = await createWorld();
+    t.teardown(w.ta.cleanup);
+    const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
+    const { app, sp } = await w.addApp('Jira');
+    await w.org.store.applications.update(app.id, { policy: setTwoFactor([], true) });
+    const ann = await w.org.store.users.create({ email: 'ann@customer.example' });
+    const now = () => w.ta.clock.now();
+    const wrongFor = (key: string) => (oathtool(key, now()) === '000000' ? '111111' : '000000');
+    const first = new Browser(w.ta);
+    const a = await upTo2fa(w, first, sp, fake);
+    const keyA = keyOn((await first.get(`${w.base}${a.flowPath}/mfa`)).body);
+    const second = new Browser(w.ta);
+    const b = await upTo2fa(w, second, sp, fake);
+    const keyB = keyOn((await second.get(`${w.base}${b.flowPath}/mfa`)).body);
+    t.not(keyB, keyA, 'another login shows another key');
+
+    const late = await first.post(`${w.base}${a.flowPath}/mfa`, { code: oathtool(keyA, now()) });
+    t.equal(late.statusCode, 409, "the first browser's key no longer works");
+    t.match(late.body, /id="code-error">Two-factor setup was started again in another window or browser/);
+    t.notMatch(late.body, /id="manual-key"|<img src="data:/, 'and no key is shown there');
+    t.match(late.body, `href="${a.flowPath}/mfa">Start again here</a>`);
+    t.equal(
+      (await first.post(`${w.base}${a.flowPath}/mfa`, { code: oathtool(keyB, now()) })).statusCode,
+      409,
+      "nor can it enrol the second browser's key",
+    );
+    t.match(
+      await w.org.store.totp.find(ann.id),
+      { status: 'pending', failedAttempts: 0 },
+      'nothing enrolled, nothing counted',
+    );
+    const refused = await w.org.store.audit.list({ type: 'mfa.enrol_failed', userId: ann.id });
+    t.same(
+      refused.map((e) => e.code),
+      ['mfa_enrolment_replaced', 'mfa_enrolment_replaced'],
+    );
+
+    let page;
+    for (let i = 0; i < 4; i++) page = await second.post(`${w.base}${b.flowPath}/mfa`, { code: wrongFor(keyB) });
+    t.equal(keyOn(page!.body), keyB, 'wrong codes keep the key');
+    t.equal(
+      noticeOn(page!.body),
+      'One more wrong code locks two-factor sign-in for 15 minutes.',
+      'enrolment failures count, and the last try is announced',
+    );
+
+    const restart = await first.get(`${w.base}${a.flowPath}/mfa`);
+    const keyC = keyOn(restart.body);
+    t.ok(keyC !== keyA && keyC !== keyB, 'starting again in the first browser shows a new key');
+    t.equal(
+      noticeOn(restart.body),
+      'One more wrong code locks two-factor sign-in for 15 minutes.',
+      'a new login does not lift the count',
+    );
+    t.equal(
+      (await second.post(`${w.base}${b.flowPath}/mfa`, { code: oathtool(keyB, now()) })).statusCode,
+      409,
+      "now the second browser's key is the replaced one",
+    );
+    const ok = await first.post(`${w.base}${a.flowPath}/mfa`, { code: oathtool(keyC, now()) });
+    t.equal(ok.statusCode, 200);
+    t.match(ok.body, /Save your recovery codes/);
+    const { profile } = await appReceives(sp, await first.post(`${w.base}${a.flowPath}/finish`, {}));
     t.equal(profile.nameID, 'ann@customer.example');
-    const again = await browser.post(`${w.base}${flowPath}/mfa`, { code: oathtool(key, new Date(at)) });
-    t.equal(again.statusCode, 410, 'the completed flow takes no further code');
-    const user = (await w.org.store.users.findByEmail('ann@customer.example'))!;
-    const flowId = flowPath.split('/')[2];
-    const lines = (await w.org.store.audit.list({ userId: user.id })).filter((e) => e.flowId === flowId);
-    t.same(lines.filter((e) => e.type === 'login.success').length, 1, 'one login.success for the flow');
-    t.ok(lines.some((e) => e.type === 'mfa.verified' && (e.details as { method?: string }).method === 'totp'), 'the verification is audited with its method');
-  });
-
-  await t.test('wrong codes: a warning before the last try, then a lock whose page says how long is left; audited', async (t) => {
-    const user = (await w.org.store.users.findByEmail('ann@customer.example'))!;
-    await w.org.store.totp.resetFailures(user.id); // the race above may have left one refusal counted
-    const browser = new Browser(w.ta);
-    const { cont, flowPath } = await upTo2fa(w, browser, sp, fake);
-    t.equal(noticeOn((await browser.get(`${w.base}${cont.headers.location}`)).body), undefined, 'no notice before any failure');
-    let last;
-    for (let i = 0; i < 3; i++) last = await browser.post(`${w.base}${flowPath}/mfa`, { code: '99999' + i });
-    t.equal(noticeOn(last!.body), undefined, 'two tries left: no warning yet');
-    last = await browser.post(`${w.base}${flowPath}/mfa`, { code: '999993' });
-    t.equal(last.statusCode, 400);
-    t.match(last.body, /That code is not right/);
-    t.equal(noticeOn(last.body), 'One more wrong code locks two-factor sign-in for 15 minutes.', 'the last try is announced');
-    t.equal(noticeOn((await browser.get(`${w.base}${flowPath}/mfa`)).body), 'One more wrong code locks two-factor sign-in for 15 minutes.', 'also on a reload');
-    last = await browser.post(`${w.base}${flowPath}/mfa`, { code: '999994' });
-    t.equal(last.statusCode, 423);
-    t.match(last.body, /Too many wrong codes: two-factor sign-in is locked\. Try again in 15 minutes\./);
-    t.equal(noticeOn(last.body), undefined, 'the lock is said once');
-    t.notMatch(last.body, /UTC/, 'no clock time');
-    const right = await browser.post(`${w.base}${flowPath}/mfa`, { code: oathtool(key, new Date(now().getTime() + 30_000)) });
-    t.equal(right.statusCode, 410, 'the lock ended the flow: not even the right code continues it');
-    t.notOk(formIn(right.body)?.fields.SAMLResponse);
-    // The lock ended that flow (the app hears back); a new sign-in meets the lock, and its page says how long is left.
-    const newSignIn = async () => {
-      const b = new Browser(w.ta);
-      const { cont } = await upTo2fa(w, b, sp, fake);
-      return (await b.get(`${w.base}${cont.headers.location}`)).body;
-    };
-    w.ta.clock.advance(61_000);
-    t.equal(noticeOn(await newSignIn()), 'Too many wrong codes: two-factor sign-in is locked. Try again in 14 minutes.', 'the page says how long is left, by the clock');
-    // "1 minute" and "less than a minute" are checked in test/unit/lockout-wording.test.ts.
-    t.equal((await w.org.store.audit.list({ type: 'mfa.locked', userId: user.id })).length, 1);
-  });
-});
-
-t.test('enrolment in two browsers: the later one owns the setup; the earlier one is told so and enrols nothing', async (t) => {
-  const w = await createWorld();
-  t.teardown(w.ta.cleanup);
-  const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
-  const { app, sp } = await w.addApp('Jira');
-  await w.org.store.applications.update(app.id, { policy: setTwoFactor([], true) });
-  const ann = await w.org.store.users.create({ email: 'ann@customer.example' });
-  const now = () => w.ta.clock.now();
-  const wrongFor = (key: string) => (oathtool(key, now()) === '000000' ? '111111' : '000000');
-  const first = new Browser(w.ta);
-  const a = await upTo2fa(w, first, sp, fake);
-  const keyA = keyOn((await first.get(`${w.base}${a.flowPath}/mfa`)).body);
-  const second = new Browser(w.ta);
-  const b = await upTo2fa(w, second, sp, fake);
-  const keyB = keyOn((await second.get(`${w.base}${b.flowPath}/mfa`)).body);
-  t.not(keyB, keyA, 'another login shows another key');
-
-  const late = await first.post(`${w.base}${a.flowPath}/mfa`, { code: oathtool(keyA, now()) });
-  t.equal(late.statusCode, 409, 'the first browser\'s key no longer works');
-  t.match(late.body, /id="code-error">Two-factor setup was started again in another window or browser/);
-  t.notMatch(late.body, /id="manual-key"|<img src="data:/, 'and no key is shown there');
-  t.match(late.body, `href="${a.flowPath}/mfa">Start again here</a>`);
-  t.equal((await first.post(`${w.base}${a.flowPath}/mfa`, { code: oathtool(keyB, now()) })).statusCode, 409, 'nor can it enrol the second browser\'s key');
-  t.match(await w.org.store.totp.find(ann.id), { status: 'pending', failedAttempts: 0 }, 'nothing enrolled, nothing counted');
-  const refused = await w.org.store.audit.list({ type: 'mfa.enrol_failed', userId: ann.id });
-  t.same(refused.map((e) => e.code), ['mfa_enrolment_replaced', 'mfa_enrolment_replaced']);
-
-  let page;
-  for (let i = 0; i < 4; i++) page = await second.post(`${w.base}${b.flowPath}/mfa`, { code: wrongFor(keyB) });
-  t.equal(keyOn(page!.body), keyB, 'wrong codes keep the key');
-  t.equal(noticeOn(page!.body), 'One more wrong code locks two-factor sign-in for 15 minutes.', 'enrolment failures count, and the last try is announced');
-
-  const restart = await first.get(`${w.base}${a.flowPath}/mfa`);
-  const keyC = keyOn(restart.body);
-  t.ok(keyC !== keyA && keyC !== keyB, 'starting again in the first browser shows a new key');
-  t.equal(noticeOn(restart.body), 'One more wrong code locks two-factor sign-in for 15 minutes.', 'a new login does not lift the count');
-  t.equal((await second.post(`${w.base}${b.flowPath}/mfa`, { code: oathtool(keyB, now()) })).statusCode, 409, 'now the second browser\'s key is the replaced one');
-  const ok = await first.post(`${w.base}${a.flowPath}/mfa`, { code: oathtool(keyC, now()) });
-  t.equal(ok.statusCode, 200);
-  t.match(ok.body, /Save your recovery codes/);
-  const { profile } = await appReceives(sp, await first.post(`${w.base}${a.flowPath}/finish`, {}));
-  t.equal(profile.nameID, 'ann@customer.example');
-  const after = await second.post(`${w.base}${b.flowPath}/mfa`, { code: oathtool(keyB, now()) });
-  t.equal(after.statusCode, 409);
-  t.equal(codeOf(after.body), 'mfa_already_enrolled', 'the factor that is on is never replaced from the other browser');
-  t.match(await w.org.store.totp.find(ann.id), { status: 'active' });
-});
+    const after = await second.post(`${w.base}${b.flowPath}/mfa`, { code: oathtool(keyB, now()) });
+    t.equal(after.statusCode, 409);
+    t.equal(
+      codeOf(after.body),
+      'mfa_already_enrolled',
+      'the factor that is on is never replaced from the other browser',
+    );
+    t.match(await w.org.store.totp.find(ann.id), { status: 'active' });
+  },
+);
 
 t.test('must hold: no Response without the code, whatever is posted where', async (t) => {
   const w = await createWorld();
@@ -266,7 +355,7 @@ t.test('must hold: no Response without the code, whatever is posted where', asyn
   const { flowPath } = await upTo2fa(w, victim, sp, fake);
   const mfaUrl = `${w.base}${flowPath}/mfa`;
 
-  t.test('another browser cannot use the victim\'s flow id', async (t) => {
+  t.test("another browser cannot use the victim's flow id", async (t) => {
     const attacker = new Browser(w.ta);
     for (const res of [await attacker.get(mfaUrl), await attacker.post(mfaUrl, { code: '123456' })]) {
       t.equal(res.statusCode, 403);
@@ -277,7 +366,7 @@ t.test('must hold: no Response without the code, whatever is posted where', asyn
     t.notOk(formIn(finish.body)?.fields.SAMLResponse);
   });
 
-  t.test('an attacker\'s own completed second factor does not unlock the victim\'s flow', async (t) => {
+  t.test("an attacker's own completed second factor does not unlock the victim's flow", async (t) => {
     const attacker = new Browser(w.ta);
     const mine = await upTo2fa(w, attacker, sp, fake);
     t.ok(mine);
@@ -286,7 +375,7 @@ t.test('must hold: no Response without the code, whatever is posted where', asyn
     t.equal(res.statusCode, 403);
   });
 
-  t.test('the same flow id on another organisation\'s host finds nothing', async (t) => {
+  t.test("the same flow id on another organisation's host finds nothing", async (t) => {
     const res = await victim.post(mfaUrl.replace('piedpipers.', 'hooli.'), { code: '123456' });
     t.equal(res.statusCode, 410);
     const fin = await victim.post(`${w.base.replace('piedpipers.', 'hooli.')}${flowPath}/finish`, {});
@@ -297,7 +386,18 @@ t.test('must hold: no Response without the code, whatever is posted where', asyn
     t.equal((await victim.get(`${w.base}${flowPath}/continue`)).statusCode, 410);
     t.equal((await victim.post(`${w.base}${flowPath}/finish`, {})).statusCode, 410);
     t.equal((await victim.post(`${w.base}${flowPath}/idp`, { idpId: 'x' })).statusCode, 410);
-    const acs = await victim.post(w.org.urls.spAcs, { SAMLResponse: await fake.response({ acsUrl: w.org.urls.spAcs, audience: w.org.urls.spEntityId, inResponseTo: null }), RelayState: flowPath.split('/')[2] }, { crossSite: true });
+    const acs = await victim.post(
+      w.org.urls.spAcs,
+      {
+        SAMLResponse: await fake.response({
+          acsUrl: w.org.urls.spAcs,
+          audience: w.org.urls.spEntityId,
+          inResponseTo: null,
+        }),
+        RelayState: flowPath.split('/')[2],
+      },
+      { crossSite: true },
+    );
     t.equal(acs.statusCode, 400, 'a fresh upstream response cannot re-enter a flow waiting for its second factor');
     const flows = await w.ta.ctx.store.db.loginFlow.findMany({ where: { stage: 'completed' } });
     t.equal(flows.length, 0, 'no flow completed');
@@ -314,11 +414,23 @@ t.test('policy deny: branded page for the user, RequestDenied for the app, audit
   t.teardown(w.ta.cleanup);
   const { fake } = await w.addIdp('Okta', { emailDomains: ['partner.example'] });
   const { app, sp } = await w.addApp('Jira');
-  await w.org.store.applications.update(app.id, { policy: [{ id: 'no-partners', action: 'deny', conditions: { emailDomains: ['partner.example'] }, message: 'Partners use the partner portal.' }] });
+  await w.org.store.applications.update(app.id, {
+    policy: [
+      {
+        id: 'no-partners',
+        action: 'deny',
+        conditions: { emailDomains: ['partner.example'] },
+        message: 'Partners use the partner portal.',
+      },
+    ],
+  });
   await w.org.store.users.create({ email: 'pat@partner.example' });
   const browser = new Browser(w.ta);
   const start = await browser.get(await sp.getAuthorizeUrlAsync('', undefined, {}));
-  const acs = await idpAnswers(w, browser, fake, String(start.headers.location), { email: 'pat@partner.example', attributes: { Email: ['pat@partner.example'] } });
+  const acs = await idpAnswers(w, browser, fake, String(start.headers.location), {
+    email: 'pat@partner.example',
+    attributes: { Email: ['pat@partner.example'] },
+  });
   const { res } = await browser.follow(acs.res, w.base);
   t.equal(res.statusCode, 403);
   t.match(res.body, /Partners use the partner portal\./);

@@ -12,13 +12,37 @@ t.test('groups overage: signed in, no groups, audited', async (t) => {
   const w = await createWorld('overpipers', undefined, { env: { METADATA_ALLOW_PRIVATE: 'true' } });
   t.teardown(w.ta.cleanup);
   const op = await startOidcProvider({
-    clientId: 'broker', clientSecret: 'broker-secret', redirectUri: w.org.urls.oidcCallback,
+    clientId: 'broker',
+    clientSecret: 'broker-secret',
+    redirectUri: w.org.urls.oidcCallback,
     // Distributed claims (OpenID Connect Core 5.6.2), which oidc-provider puts into the ID token it signs.
-    claims: () => ({ tid: 'tenant-1', oid: 'object-7', preferred_username: 'ann@contoso.example', _claim_names: { groups: 'src1' }, _claim_sources: { src1: { endpoint: 'https://graph.microsoft.com/v1.0/users/object-7/getMemberObjects?secret=no' } } }),
+    claims: () => ({
+      tid: 'tenant-1',
+      oid: 'object-7',
+      preferred_username: 'ann@contoso.example',
+      _claim_names: { groups: 'src1' },
+      _claim_sources: {
+        src1: { endpoint: 'https://graph.microsoft.com/v1.0/users/object-7/getMemberObjects?secret=no' },
+      },
+    }),
   });
   t.teardown(op.close);
-  const input = await oidcIdpInput({ issuer: op.issuer, clientId: 'broker', clientSecret: 'broker-secret', preset: 'oidc-entra' }, { orgId: w.org.org.id, box: w.ta.ctx.box, now: w.ta.clock.now(), allowPrivate: true, timeoutMs: 5000, refreshSeconds: 86400 });
-  const idp = await saveIdentityProvider(w.org.store, { ...input, name: 'Entra ID', emailDomains: ['contoso.example'] });
+  const input = await oidcIdpInput(
+    { issuer: op.issuer, clientId: 'broker', clientSecret: 'broker-secret', preset: 'oidc-entra' },
+    {
+      orgId: w.org.org.id,
+      box: w.ta.ctx.box,
+      now: w.ta.clock.now(),
+      allowPrivate: true,
+      timeoutMs: 5000,
+      refreshSeconds: 86400,
+    },
+  );
+  const idp = await saveIdentityProvider(w.org.store, {
+    ...input,
+    name: 'Entra ID',
+    emailDomains: ['contoso.example'],
+  });
   const { sp } = await w.addApp('Jira', { attributeRelease: ['email', 'groups'] } as never);
   await w.org.store.users.create({ email: 'ann@contoso.example' });
 
@@ -32,5 +56,9 @@ t.test('groups overage: signed in, no groups, audited', async (t) => {
   const [event] = await w.org.store.audit.list({ type: 'login.groups_overage' });
   t.ok(event, 'audited');
   t.equal(event.idpId, idp.id);
-  t.same(event.details, { source: 'https://graph.microsoft.com/v1.0/users/object-7/getMemberObjects', groupsMapped: 0 }, 'the source, without its query');
+  t.same(
+    event.details,
+    { source: 'https://graph.microsoft.com/v1.0/users/object-7/getMemberObjects', groupsMapped: 0 },
+    'the source, without its query',
+  );
 });

@@ -12,15 +12,40 @@ import { appReceives, createWorld, type World } from '../helpers/sso-world.ts';
 const ENV = { METADATA_ALLOW_PRIVATE: 'true' };
 const codeOf = (html: string) => /Error code: <code>([^<]+)<\/code>/.exec(html)?.[1];
 
-async function addOidcIdp(w: World, name: string, issuer: string, extra: { allowIdpInitiated?: boolean; emailDomains?: string[] } = {}) {
-  const input = await oidcIdpInput({ issuer, clientId: 'broker', clientSecret: 'broker-secret', preset: 'oidc-okta' }, { orgId: w.org.org.id, box: w.ta.ctx.box, now: w.ta.clock.now(), allowPrivate: true, timeoutMs: 5000, refreshSeconds: 86400 });
-  return saveIdentityProvider(w.org.store, { ...input, name, emailDomains: extra.emailDomains ?? ['customer.example'], ...(extra.allowIdpInitiated !== undefined && { allowIdpInitiated: extra.allowIdpInitiated }) });
+async function addOidcIdp(
+  w: World,
+  name: string,
+  issuer: string,
+  extra: { allowIdpInitiated?: boolean; emailDomains?: string[] } = {},
+) {
+  const input = await oidcIdpInput(
+    { issuer, clientId: 'broker', clientSecret: 'broker-secret', preset: 'oidc-okta' },
+    {
+      orgId: w.org.org.id,
+      box: w.ta.ctx.box,
+      now: w.ta.clock.now(),
+      allowPrivate: true,
+      timeoutMs: 5000,
+      refreshSeconds: 86400,
+    },
+  );
+  return saveIdentityProvider(w.org.store, {
+    ...input,
+    name,
+    emailDomains: extra.emailDomains ?? ['customer.example'],
+    ...(extra.allowIdpInitiated !== undefined && { allowIdpInitiated: extra.allowIdpInitiated }),
+  });
 }
 
 t.test('third-party initiated login', async (t) => {
   const w = await createWorld('initpipers', undefined, { env: ENV });
   t.teardown(w.ta.cleanup);
-  const op = await startOidcProvider({ clientId: 'broker', clientSecret: 'broker-secret', redirectUri: w.org.urls.oidcCallback, claims: () => ({ email: 'ann@customer.example', email_verified: true }) });
+  const op = await startOidcProvider({
+    clientId: 'broker',
+    clientSecret: 'broker-secret',
+    redirectUri: w.org.urls.oidcCallback,
+    claims: () => ({ email: 'ann@customer.example', email_verified: true }),
+  });
   t.teardown(op.close);
   const idp = await addOidcIdp(w, 'Okta OIDC', op.issuer, { allowIdpInitiated: true });
   const { app } = await w.addApp('Jira');
@@ -31,7 +56,9 @@ t.test('third-party initiated login', async (t) => {
 
   await t.test('happy path: a normal code flow to the IdP, then the app receives the login unsolicited', async (t) => {
     const browser = new Browser(w.ta);
-    const res = await browser.get(initiate({ iss: op.issuer, target_link_uri: launch, login_hint: 'ann@customer.example' }));
+    const res = await browser.get(
+      initiate({ iss: op.issuer, target_link_uri: launch, login_hint: 'ann@customer.example' }),
+    );
     t.equal(res.statusCode, 302);
     const auth = new URL(String(res.headers.location));
     t.equal(`${auth.origin}${auth.pathname}`, `${op.issuer}/auth`, 'to the IdP that initiated');
@@ -48,10 +75,14 @@ t.test('third-party initiated login', async (t) => {
     t.equal(started.idpId, idp.id);
     t.equal(started.appId, app.id);
 
-    await t.test('by POST too (form_post initiate), and the login page means the IdP\'s default app', async (t) => {
+    await t.test("by POST too (form_post initiate), and the login page means the IdP's default app", async (t) => {
       await w.org.store.identityProviders.update(idp.id, { defaultAppId: app.id });
       const b2 = new Browser(w.ta);
-      const r = await b2.post(`${w.base}/oidc/initiate`, { iss: op.issuer, target_link_uri: `${w.base}/login` }, { crossSite: true });
+      const r = await b2.post(
+        `${w.base}/oidc/initiate`,
+        { iss: op.issuer, target_link_uri: `${w.base}/login` },
+        { crossSite: true },
+      );
       t.equal(r.statusCode, 302);
       t.ok(String(r.headers.location).startsWith(`${op.issuer}/auth?`));
       t.equal(new URL(String(r.headers.location)).searchParams.get('login_hint'), null, 'no hint given, none sent');
@@ -64,12 +95,37 @@ t.test('third-party initiated login', async (t) => {
     const otherOrgLaunch = `http://hooli.${w.ta.config.baseDomain}/apps/${app.id}/launch`;
     const { app: disabled } = await w.addApp('Disabled', { enabled: false });
     const cases: Array<[string, Record<string, string>, number, string]> = [
-      ['an unknown issuer', { iss: 'https://evil.example', target_link_uri: launch }, 400, 'oidc_initiate_unknown_issuer'],
+      [
+        'an unknown issuer',
+        { iss: 'https://evil.example', target_link_uri: launch },
+        400,
+        'oidc_initiate_unknown_issuer',
+      ],
       ['no issuer', { target_link_uri: launch }, 400, 'oidc_initiate_unknown_issuer'],
-      ['a target on another site (no open redirect)', { iss: op.issuer, target_link_uri: 'https://evil.example/apps/x/launch' }, 400, 'oidc_initiate_bad_target'],
-      ['another organisation\'s launch link', { iss: op.issuer, target_link_uri: otherOrgLaunch }, 400, 'oidc_initiate_bad_target'],
-      ['an unknown app', { iss: op.issuer, target_link_uri: `${w.base}/apps/nope/launch` }, 400, 'oidc_initiate_bad_target'],
-      ['a disabled app', { iss: op.issuer, target_link_uri: w.org.urls.appLaunch(disabled.id) }, 400, 'oidc_initiate_bad_target'],
+      [
+        'a target on another site (no open redirect)',
+        { iss: op.issuer, target_link_uri: 'https://evil.example/apps/x/launch' },
+        400,
+        'oidc_initiate_bad_target',
+      ],
+      [
+        "another organisation's launch link",
+        { iss: op.issuer, target_link_uri: otherOrgLaunch },
+        400,
+        'oidc_initiate_bad_target',
+      ],
+      [
+        'an unknown app',
+        { iss: op.issuer, target_link_uri: `${w.base}/apps/nope/launch` },
+        400,
+        'oidc_initiate_bad_target',
+      ],
+      [
+        'a disabled app',
+        { iss: op.issuer, target_link_uri: w.org.urls.appLaunch(disabled.id) },
+        400,
+        'oidc_initiate_bad_target',
+      ],
       ['another page of ours', { iss: op.issuer, target_link_uri: `${w.base}/admin` }, 400, 'oidc_initiate_bad_target'],
       ['not a URL', { iss: op.issuer, target_link_uri: 'javascript:alert(1)' }, 400, 'oidc_initiate_bad_target'],
       ['no target', { iss: op.issuer }, 400, 'oidc_initiate_bad_target'],
@@ -108,15 +164,24 @@ t.test('login_hint toward an OpenID Connect IdP', async (t) => {
     return new URL(String(res.headers.location));
   };
 
-  await t.test('from the app\'s login_hint parameter (home-realm discovery picks the IdP)', async (t) => {
-    const auth = await authUrl(`${await sp.getAuthorizeUrlAsync('', undefined, {})}&login_hint=${encodeURIComponent('ann@customer.example')}`);
+  await t.test("from the app's login_hint parameter (home-realm discovery picks the IdP)", async (t) => {
+    const auth = await authUrl(
+      `${await sp.getAuthorizeUrlAsync('', undefined, {})}&login_hint=${encodeURIComponent('ann@customer.example')}`,
+    );
     t.ok(auth.href.startsWith(`${op.issuer}/auth?`));
     t.equal(auth.searchParams.get('login_hint'), 'ann@customer.example');
   });
 
   await t.test('none given, none sent; a hint that is not an address is not passed on', async (t) => {
     t.equal((await authUrl(await sp.getAuthorizeUrlAsync('', undefined, {}))).searchParams.get('login_hint'), null);
-    t.equal((await authUrl(`${await sp.getAuthorizeUrlAsync('', undefined, {})}&login_hint=${encodeURIComponent('"><script>')}`)).searchParams.get('login_hint'), null);
+    t.equal(
+      (
+        await authUrl(
+          `${await sp.getAuthorizeUrlAsync('', undefined, {})}&login_hint=${encodeURIComponent('"><script>')}`,
+        )
+      ).searchParams.get('login_hint'),
+      null,
+    );
   });
 
   await t.test('from the address typed on the chooser', async (t) => {

@@ -23,7 +23,17 @@ const queryOf = (url: string) => url.slice(url.indexOf('?') + 1);
 const inflate = (b64: string) => inflateRawSync(Buffer.from(b64, 'base64')).toString();
 
 async function addOidcIdp(w: World, issuer: string) {
-  const input = await oidcIdpInput({ issuer, clientId: 'broker', clientSecret: 'broker-secret', preset: 'oidc-okta' }, { orgId: w.org.org.id, box: w.ta.ctx.box, now: w.ta.clock.now(), allowPrivate: true, timeoutMs: 5000, refreshSeconds: 86400 });
+  const input = await oidcIdpInput(
+    { issuer, clientId: 'broker', clientSecret: 'broker-secret', preset: 'oidc-okta' },
+    {
+      orgId: w.org.org.id,
+      box: w.ta.ctx.box,
+      now: w.ta.clock.now(),
+      allowPrivate: true,
+      timeoutMs: 5000,
+      refreshSeconds: 86400,
+    },
+  );
   return saveIdentityProvider(w.org.store, { ...input, name: 'Okta OIDC', emailDomains: ['customer.example'] });
 }
 
@@ -32,7 +42,12 @@ async function sloApp(w: World) {
   const key = generateSigningCredential('jira');
   const { app } = await w.addApp('Jira', { sloUrl: 'https://jira.example/slo', certificate: key.certificatePem });
   const base = w.nodeSaml(app as Application);
-  const sp = new SAML({ ...(base as unknown as { options: object }).options, logoutUrl: w.org.urls.idpSlo, signatureAlgorithm: 'sha256', privateKey: key.privateKeyPem } as never);
+  const sp = new SAML({
+    ...(base as unknown as { options: object }).options,
+    logoutUrl: w.org.urls.idpSlo,
+    signatureAlgorithm: 'sha256',
+    privateKey: key.privateKeyPem,
+  } as never);
   return { app, sp };
 }
 
@@ -44,13 +59,17 @@ async function signIn(w: World, browser: Browser, sp: SAML, login: (authUrl: str
   return (await appReceives(sp, res)).profile;
 }
 
-const activeSessions = (w: World) => w.ta.ctx.store.db.brokerSession.count({ where: { orgId: w.org.org.id, endedAt: null } });
+const activeSessions = (w: World) =>
+  w.ta.ctx.store.db.brokerSession.count({ where: { orgId: w.org.org.id, endedAt: null } });
 
-t.test('RP-initiated logout at a real OP, then the app\'s LogoutResponse', async (t) => {
+t.test("RP-initiated logout at a real OP, then the app's LogoutResponse", async (t) => {
   const w = await createWorld('logoutpipers', undefined, { env: ENV });
   t.teardown(w.ta.cleanup);
   const op = await startOidcProvider({
-    clientId: 'broker', clientSecret: 'broker-secret', redirectUri: w.org.urls.oidcCallback, postLogoutRedirectUris: [w.org.urls.oidcLogoutCallback],
+    clientId: 'broker',
+    clientSecret: 'broker-secret',
+    redirectUri: w.org.urls.oidcCallback,
+    postLogoutRedirectUris: [w.org.urls.oidcLogoutCallback],
     claims: () => ({ email: 'ann@customer.example', email_verified: true }),
   });
   t.teardown(op.close);
@@ -69,12 +88,17 @@ t.test('RP-initiated logout at a real OP, then the app\'s LogoutResponse', async
   await t.test('the ID token is kept sealed with the session, and the OP is visited with it', async (t) => {
     const browser = new Browser(w.ta);
     const profile = await signIn(w, browser, sp, (u) => op.login(u, 'ann'));
-    const session = (await w.ta.ctx.store.db.brokerSession.findFirst({ where: { orgId: w.org.org.id, endedAt: null } }))!;
+    const session = (await w.ta.ctx.store.db.brokerSession.findFirst({
+      where: { orgId: w.org.org.id, endedAt: null },
+    }))!;
     t.ok(session.upstreamIdToken, 'an ID token is kept');
     t.notOk(session.upstreamIdToken!.startsWith('eyJ'), 'not in clear');
     const idToken = w.ta.ctx.box.open(session.upstreamIdToken!, idTokenSealContext(w.org.org.id, idp.id)).toString();
-    t.equal(decodeJwt(idToken).iss, op.issuer, 'it opens to the OP\'s ID token');
-    t.throws(() => w.ta.ctx.box.open(session.upstreamIdToken!, idTokenSealContext('another-org', idp.id)), 'bound to the organisation');
+    t.equal(decodeJwt(idToken).iss, op.issuer, "it opens to the OP's ID token");
+    t.throws(
+      () => w.ta.ctx.box.open(session.upstreamIdToken!, idTokenSealContext('another-org', idp.id)),
+      'bound to the organisation',
+    );
 
     const chain = String((await browser.get(await sp.getLogoutUrlAsync(profile, 'back-to-jira', {}))).headers.location);
     t.match(chain, /^\/logout\/[\w-]+$/);
@@ -87,7 +111,11 @@ t.test('RP-initiated logout at a real OP, then the app\'s LogoutResponse', async
     t.equal(p.id_token_hint, idToken);
     t.equal(p.post_logout_redirect_uri, `${w.base}/oidc/logout-callback`);
     t.equal(p.client_id, 'broker');
-    t.match(p.state, new RegExp(`^${chain.slice('/logout/'.length)}\\.[\\w-]{20,}$`), 'state names the chain and a secret');
+    t.match(
+      p.state,
+      new RegExp(`^${chain.slice('/logout/'.length)}\\.[\\w-]{20,}$`),
+      'state names the chain and a secret',
+    );
 
     const back = await op.logout(endSession);
     t.ok(back.startsWith(`${w.base}/oidc/logout-callback?`), 'the OP sends the browser back to our callback');
@@ -100,10 +128,19 @@ t.test('RP-initiated logout at a real OP, then the app\'s LogoutResponse', async
     const toJira = String(final.headers.location);
     t.match(toJira, /^https:\/\/jira\.example\/slo\?SAMLResponse=/);
     t.equal(paramsOf(toJira).RelayState, 'back-to-jira');
-    t.equal((await sp.validateRedirectAsync(paramsOf(toJira), queryOf(toJira))).loggedOut, true, 'node-saml accepts the LogoutResponse');
-    t.match(inflate(paramsOf(toJira).SAMLResponse), /<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"\/>/);
+    t.equal(
+      (await sp.validateRedirectAsync(paramsOf(toJira), queryOf(toJira))).loggedOut,
+      true,
+      'node-saml accepts the LogoutResponse',
+    );
+    t.match(
+      inflate(paramsOf(toJira).SAMLResponse),
+      /<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"\/>/,
+    );
     const completed = (await w.org.store.audit.list({ type: 'logout.completed' }))[0];
-    t.same((completed.details as { participants: unknown[] }).participants, [{ name: 'Okta OIDC', outcome: 'success' }]);
+    t.same((completed.details as { participants: unknown[] }).participants, [
+      { name: 'Okta OIDC', outcome: 'success' },
+    ]);
 
     await t.test('the callback cannot be replayed', async (t) => {
       const again = await browser.get(back);
@@ -128,7 +165,11 @@ t.test('RP-initiated logout at a real OP, then the app\'s LogoutResponse', async
       const r = await browser.get(`${w.base}/oidc/logout-callback?state=${encodeURIComponent(bad)}`);
       t.equal(codeOf(r.body), 'oidc_logout_state_mismatch', `state "${bad.slice(0, 10)}"`);
     }
-    t.equal(String((await browser.get(w.base + chain)).headers.location), endSession, 'the chain still waits for the OP');
+    t.equal(
+      String((await browser.get(w.base + chain)).headers.location),
+      endSession,
+      'the chain still waits for the OP',
+    );
 
     await t.test('the right state from another browser is refused', async (t) => {
       const other = new Browser(w.ta);
@@ -140,7 +181,9 @@ t.test('RP-initiated logout at a real OP, then the app\'s LogoutResponse', async
     await t.test('the right state at another organisation names no sign-out there', async (t) => {
       const { createOrg } = await import('../helpers/context.ts');
       await createOrg(w.ta.ctx, 'hooli', 'Hooli');
-      const r = await browser.get(`http://hooli.${w.ta.config.baseDomain}/oidc/logout-callback?state=${encodeURIComponent(state)}`);
+      const r = await browser.get(
+        `http://hooli.${w.ta.config.baseDomain}/oidc/logout-callback?state=${encodeURIComponent(state)}`,
+      );
       t.equal(r.statusCode, 400);
       t.equal(codeOf(r.body), 'oidc_logout_state_mismatch');
     });
@@ -159,13 +202,28 @@ t.test('an OIDC IdP without end_session_endpoint: the logout stays local', async
   const profile = await signIn(w, browser, sp, async (authUrl) => {
     const auth = new URL(authUrl);
     const now = Math.floor(w.ta.clock.now().getTime() / 1000);
-    op.answer = { idToken: await op.sign({ iss: op.issuer, aud: 'broker', sub: 'ann', nonce: auth.searchParams.get('nonce'), iat: now, exp: now + 300, email: 'ann@customer.example', email_verified: true }) };
+    op.answer = {
+      idToken: await op.sign({
+        iss: op.issuer,
+        aud: 'broker',
+        sub: 'ann',
+        nonce: auth.searchParams.get('nonce'),
+        iat: now,
+        exp: now + 300,
+        email: 'ann@customer.example',
+        email_verified: true,
+      }),
+    };
     return `${w.base}/oidc/callback?code=c0de&state=${auth.searchParams.get('state')}`;
   });
   const chain = String((await browser.get(await sp.getLogoutUrlAsync(profile, '', {}))).headers.location);
   t.equal(await activeSessions(w), 0);
   const final = await browser.get(w.base + chain);
   t.equal(final.statusCode, 302);
-  t.match(String(final.headers.location), /^https:\/\/jira\.example\/slo\?SAMLResponse=/, 'straight to the app\'s LogoutResponse');
+  t.match(
+    String(final.headers.location),
+    /^https:\/\/jira\.example\/slo\?SAMLResponse=/,
+    "straight to the app's LogoutResponse",
+  );
   t.match(inflate(paramsOf(String(final.headers.location)).SAMLResponse), /status:Success"\/>/);
 });

@@ -17,15 +17,36 @@ const codeOf = (html: string) => /Error code: <code>([^<]+)<\/code>/.exec(html)?
 const keyOn = (html: string) => /id="manual-key"[^>]*>([A-Z2-7 ]+)</.exec(html)![1];
 const ENV = { METADATA_ALLOW_PRIVATE: 'true' };
 
-async function addOidcIdp(w: World, name: string, issuer: string, preset: MappingPreset, extra: { emailDomains?: string[]; clientId?: string } = {}) {
-  const input = await oidcIdpInput({ issuer, clientId: extra.clientId ?? 'broker', clientSecret: 'broker-secret', preset }, { orgId: w.org.org.id, box: w.ta.ctx.box, now: w.ta.clock.now(), allowPrivate: true, timeoutMs: 5000, refreshSeconds: 86400 });
-  return saveIdentityProvider(w.org.store, { ...input, name, ...(extra.emailDomains && { emailDomains: extra.emailDomains }) });
+async function addOidcIdp(
+  w: World,
+  name: string,
+  issuer: string,
+  preset: MappingPreset,
+  extra: { emailDomains?: string[]; clientId?: string } = {},
+) {
+  const input = await oidcIdpInput(
+    { issuer, clientId: extra.clientId ?? 'broker', clientSecret: 'broker-secret', preset },
+    {
+      orgId: w.org.org.id,
+      box: w.ta.ctx.box,
+      now: w.ta.clock.now(),
+      allowPrivate: true,
+      timeoutMs: 5000,
+      refreshSeconds: 86400,
+    },
+  );
+  return saveIdentityProvider(w.org.store, {
+    ...input,
+    name,
+    ...(extra.emailDomains && { emailDomains: extra.emailDomains }),
+  });
 }
 
 /** The app's request through the broker to the IdP's authorization endpoint. */
 async function toIdp(w: World, browser: Browser, sp: import('@node-saml/node-saml').SAML) {
   const start = await browser.get(await sp.getAuthorizeUrlAsync('relay-oidc', undefined, {}));
-  if (start.statusCode !== 302) throw new Error(`no redirect to the IdP (${start.statusCode}): ${start.body.slice(0, 300)}`);
+  if (start.statusCode !== 302)
+    throw new Error(`no redirect to the IdP (${start.statusCode}): ${start.body.slice(0, 300)}`);
   return new URL(String(start.headers.location));
 }
 
@@ -40,11 +61,22 @@ t.test('Google-like OP: sign-in through to the SAML app with TOTP; email_verifie
   const w = await createWorld('piedpipers', undefined, { env: ENV });
   t.teardown(w.ta.cleanup);
   const accounts: Record<string, Record<string, unknown>> = {
-    ann: { email: 'ann@customer.example', email_verified: true, hd: 'customer.example', given_name: 'Ann', family_name: 'Lee' },
+    ann: {
+      email: 'ann@customer.example',
+      email_verified: true,
+      hd: 'customer.example',
+      given_name: 'Ann',
+      family_name: 'Lee',
+    },
     mallory: { email: 'bob@customer.example', email_verified: false, hd: 'customer.example' },
     eve: { email: 'eve@other.example', email_verified: true, hd: 'other.example' },
   };
-  const op = await startOidcProvider({ clientId: 'broker', clientSecret: 'broker-secret', redirectUri: `${w.base}/oidc/callback`, claims: (id) => accounts[id] ?? {} });
+  const op = await startOidcProvider({
+    clientId: 'broker',
+    clientSecret: 'broker-secret',
+    redirectUri: `${w.base}/oidc/callback`,
+    claims: (id) => accounts[id] ?? {},
+  });
   t.teardown(op.close);
   const idp = await addOidcIdp(w, 'Google', op.issuer, 'oidc-google', { emailDomains: ['customer.example'] });
   t.equal(idp.protocol, 'oidc');
@@ -118,7 +150,7 @@ t.test('Google-like OP: sign-in through to the SAML app with TOTP; email_verifie
     t.notOk(formIn(page.body)?.fields.SAMLResponse);
   });
 
-  await t.test('a replayed code (another sign-in\'s code on this one) is refused by the OP, and by us', async (t) => {
+  await t.test("a replayed code (another sign-in's code on this one) is refused by the OP, and by us", async (t) => {
     const browser = new Browser(w.ta);
     const first = await op.login((await toIdp(w, browser, sp)).href, 'ann');
     const second = await toIdp(w, browser, sp);
@@ -156,8 +188,16 @@ t.test('Entra-like OP: identity is (tid, oid), preferred_username stands in for 
   const w = await createWorld('entrapipers', undefined, { env: ENV });
   t.teardown(w.ta.cleanup);
   const op = await startOidcProvider({
-    clientId: 'broker', clientSecret: 'broker-secret', redirectUri: `${w.base}/oidc/callback`,
-    claims: () => ({ tid: 'tenant-1', oid: 'object-7', preferred_username: 'Ann@Contoso.example', given_name: 'Ann', groups: ['g-admins'] }),
+    clientId: 'broker',
+    clientSecret: 'broker-secret',
+    redirectUri: `${w.base}/oidc/callback`,
+    claims: () => ({
+      tid: 'tenant-1',
+      oid: 'object-7',
+      preferred_username: 'Ann@Contoso.example',
+      given_name: 'Ann',
+      groups: ['g-admins'],
+    }),
   });
   t.teardown(op.close);
   const idp = await addOidcIdp(w, 'Entra ID', op.issuer, 'oidc-entra', { emailDomains: ['contoso.example'] });
@@ -169,7 +209,11 @@ t.test('Entra-like OP: identity is (tid, oid), preferred_username stands in for 
   const { profile } = await appReceives(sp, done);
   t.equal(profile.nameID, 'ann@contoso.example');
   const user = (await w.org.store.users.findByEmail('ann@contoso.example'))!;
-  t.equal((await w.org.store.users.findByIdentity(idp.id, 'tenant-1/object-7'))?.id, user.id, 'linked by (tid, oid), not sub');
+  t.equal(
+    (await w.org.store.users.findByIdentity(idp.id, 'tenant-1/object-7'))?.id,
+    user.id,
+    'linked by (tid, oid), not sub',
+  );
 });
 
 t.test('forged ID tokens: each refused with its own code, nothing issued downstream', async (t) => {
@@ -181,7 +225,16 @@ t.test('forged ID tokens: each refused with its own code, nothing issued downstr
   const { sp } = await w.addApp('Jira');
   await w.org.store.users.create({ email: 'ann@customer.example' });
   const now = () => Math.floor(w.ta.clock.now().getTime() / 1000);
-  const good = (nonce: string) => ({ iss: op.issuer, aud: 'broker', sub: 'ann', nonce, iat: now(), exp: now() + 300, email: 'ann@customer.example', email_verified: true });
+  const good = (nonce: string) => ({
+    iss: op.issuer,
+    aud: 'broker',
+    sub: 'ann',
+    nonce,
+    iat: now(),
+    exp: now() + 300,
+    email: 'ann@customer.example',
+    email_verified: true,
+  });
   const { generateKeyPair } = await import('jose');
   const stranger = (await generateKeyPair('RS256')).privateKey;
 
@@ -191,7 +244,11 @@ t.test('forged ID tokens: each refused with its own code, nothing issued downstr
     const auth = await toIdp(w, browser, sp);
     const made = await make(auth.searchParams.get('nonce')!);
     op.answer = typeof made === 'string' ? { idToken: made } : { body: made.body };
-    const { page } = await back(w, browser, `${w.base}/oidc/callback?code=c0de&state=${auth.searchParams.get('state')}&iss=${encodeURIComponent(op.issuer)}`);
+    const { page } = await back(
+      w,
+      browser,
+      `${w.base}/oidc/callback?code=c0de&state=${auth.searchParams.get('state')}&iss=${encodeURIComponent(op.issuer)}`,
+    );
     return { page, browser, auth };
   }
   const cases: Array<[string, string, (nonce: string) => Promise<string | { body: string }>]> = [
@@ -201,12 +258,29 @@ t.test('forged ID tokens: each refused with its own code, nothing issued downstr
     ['signed by another key under the known kid', 'oidc_bad_signature', (n) => op.sign(good(n), {}, stranger)],
     ['alg none', 'oidc_weak_algorithm', async (n) => unsignedToken(good(n))],
     // The classic key-confusion attack: the IdP's public key (PEM, as anyone can fetch it) used as an HMAC secret.
-    ['HS256 signed with the public key', 'oidc_weak_algorithm', (n) => op.sign(good(n), { alg: 'HS256' }, new TextEncoder().encode(String(createPublicKey({ key: op.publicJwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }))))],
+    [
+      'HS256 signed with the public key',
+      'oidc_weak_algorithm',
+      (n) =>
+        op.sign(
+          good(n),
+          { alg: 'HS256' },
+          new TextEncoder().encode(
+            String(
+              createPublicKey({ key: op.publicJwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }),
+            ),
+          ),
+        ),
+    ],
     ['wrong issuer (mix-up)', 'oidc_wrong_issuer', (n) => op.sign({ ...good(n), iss: 'https://other-idp.example' })],
     ['wrong audience', 'oidc_wrong_audience', (n) => op.sign({ ...good(n), aud: 'another-client' })],
     ['azp naming another party', 'oidc_wrong_audience', (n) => op.sign({ ...good(n), aud: ['broker', 'x'], azp: 'x' })],
     ['expired', 'oidc_expired', (n) => op.sign({ ...good(n), iat: now() - 7200, exp: now() - 3600 })],
-    ['issued in the future', 'oidc_not_yet_valid', (n) => op.sign({ ...good(n), iat: now() + 3600, exp: now() + 7200 })],
+    [
+      'issued in the future',
+      'oidc_not_yet_valid',
+      (n) => op.sign({ ...good(n), iat: now() + 3600, exp: now() + 7200 }),
+    ],
     ['malformed token', 'oidc_malformed', async () => 'not.a.jwt'],
     ['oversized token', 'oidc_too_large', async (n) => op.sign({ ...good(n), padding: 'x'.repeat(100_000) })],
     ['malformed token response', 'oidc_malformed', async () => ({ body: '{"access_token": ' })],
@@ -225,14 +299,17 @@ t.test('forged ID tokens: each refused with its own code, nothing issued downstr
     });
   }
 
-  await t.test('nonce replay: a token, once used, is refused on its own sign-in\'s second callback and elsewhere', async (t) => {
-    const { page, browser, auth } = await attempt((n) => op.sign(good(n)));
-    await browser.follow(page, w.base);
-    const again = await browser.get(`${w.base}/oidc/callback?code=c0de&state=${auth.searchParams.get('state')}`);
-    t.equal(codeOf((await browser.follow(again, w.base)).res.body), 'flow_already_used', 'the flow moved on');
-    // The same token (its nonce) offered to a new sign-in: its nonce is not the new one's.
-    const used = op.answer.idToken!;
-    const second = await attempt(async () => used);
-    t.equal(codeOf(second.page.body), 'oidc_nonce_mismatch');
-  });
+  await t.test(
+    "nonce replay: a token, once used, is refused on its own sign-in's second callback and elsewhere",
+    async (t) => {
+      const { page, browser, auth } = await attempt((n) => op.sign(good(n)));
+      await browser.follow(page, w.base);
+      const again = await browser.get(`${w.base}/oidc/callback?code=c0de&state=${auth.searchParams.get('state')}`);
+      t.equal(codeOf((await browser.follow(again, w.base)).res.body), 'flow_already_used', 'the flow moved on');
+      // The same token (its nonce) offered to a new sign-in: its nonce is not the new one's.
+      const used = op.answer.idToken!;
+      const second = await attempt(async () => used);
+      t.equal(codeOf(second.page.body), 'oidc_nonce_mismatch');
+    },
+  );
 });

@@ -18,13 +18,36 @@ for (const provider of testProviders()) {
     const { app, sp } = await w.addApp('Jira', { primaryIdpId: idp.id });
     const { sp: wiki } = await w.addApp('Wiki', { primaryIdpId: idp.id });
     // Jira: members of the SCIM group "Sales" only.
-    await w.org.store.applications.update(app.id, { policy: [{ id: 'sales', action: 'allow', conditions: { groups: ['Sales'] } }, { id: 'others', action: 'deny', conditions: {}, message: 'Sales only.' }] });
-    const { token } = await createScimToken(w.org.store, w.ta.clock, idp.id, 'okta', 'test');
-    const scim = (method: string, path: string, body?: unknown) => w.ta.request('piedpipers', {
-      method: method as 'GET', url: `/scim/v2/${idp.id}${path}`, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' }, ...(body !== undefined && { payload: JSON.stringify(body) }),
+    await w.org.store.applications.update(app.id, {
+      policy: [
+        { id: 'sales', action: 'allow', conditions: { groups: ['Sales'] } },
+        { id: 'others', action: 'deny', conditions: {}, message: 'Sales only.' },
+      ],
     });
-    const ann = (await scim('POST', '/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'ann@customer.example', emails: [{ value: 'ann@customer.example', primary: true }], name: { givenName: 'Ann', familyName: 'Lee' }, active: true })).json();
-    const sales = (await scim('POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Sales', members: [] })).json();
+    const { token } = await createScimToken(w.org.store, w.ta.clock, idp.id, 'okta', 'test');
+    const scim = (method: string, path: string, body?: unknown) =>
+      w.ta.request('piedpipers', {
+        method: method as 'GET',
+        url: `/scim/v2/${idp.id}${path}`,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' },
+        ...(body !== undefined && { payload: JSON.stringify(body) }),
+      });
+    const ann = (
+      await scim('POST', '/Users', {
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+        userName: 'ann@customer.example',
+        emails: [{ value: 'ann@customer.example', primary: true }],
+        name: { givenName: 'Ann', familyName: 'Lee' },
+        active: true,
+      })
+    ).json();
+    const sales = (
+      await scim('POST', '/Groups', {
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+        displayName: 'Sales',
+        members: [],
+      })
+    ).json();
     const user = { email: 'ann@customer.example', attributes: { Email: ['ann@customer.example'] } };
 
     /** A sign-in to `target` through the IdP in a fresh browser: the page the browser ends on. */
@@ -38,19 +61,34 @@ for (const provider of testProviders()) {
     const denied = await freshLogin();
     t.equal(codeOf(denied.res.body), 'policy_denied', 'not in Sales yet: Jira refuses');
 
-    t.equal((await scim('PATCH', `/Groups/${sales.id}`, { schemas: [PATCH], Operations: [{ op: 'add', path: 'members', value: [{ value: ann.id }] }] })).statusCode, 200);
+    t.equal(
+      (
+        await scim('PATCH', `/Groups/${sales.id}`, {
+          schemas: [PATCH],
+          Operations: [{ op: 'add', path: 'members', value: [{ value: ann.id }] }],
+        })
+      ).statusCode,
+      200,
+    );
     const allowed = await freshLogin();
     const { profile } = await appReceives(sp, allowed.res);
     t.equal(profile.nameID, 'ann@customer.example', 'in Sales: Jira lets her in at the next sign-in');
     t.same([profile.groups].flat(), ['Sales'], 'the group is released with the directory groups');
-    t.match(await w.org.store.users.findByIdentity(idp.id, 'ann@customer.example'), { id: ann.id }, 'the sign-in found the provisioned link');
+    t.match(
+      await w.org.store.users.findByIdentity(idp.id, 'ann@customer.example'),
+      { id: ann.id },
+      'the sign-in found the provisioned link',
+    );
 
     // Riding on the broker session works before deprovisioning…
     const ride = await allowed.browser.get(await wiki.getAuthorizeUrlAsync('', undefined, {}));
     t.match(String(ride.headers.location), /^\/flow\/[^/]+\/continue$/, 'the session carries her to a second app');
     await appReceives(wiki, (await allowed.browser.follow(ride, w.base)).res);
 
-    const off = await scim('PATCH', `/Users/${ann.id}`, { schemas: [PATCH], Operations: [{ op: 'replace', value: { active: false } }] });
+    const off = await scim('PATCH', `/Users/${ann.id}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'replace', value: { active: false } }],
+    });
     t.equal(off.json().active, false);
     const sessions = await w.ta.ctx.store.db.brokerSession.findMany({ where: { userId: ann.id } });
     t.ok(sessions.length >= 1 && sessions.every((s) => s.endedAt), 'every broker session of hers has ended');

@@ -42,14 +42,18 @@ t.test('SP-initiated, Redirect binding, primary IdP, Okta-shaped response', asyn
 
   t.test('the same upstream response cannot be replayed', async (t) => {
     const successes = (await w.org.store.audit.list({ type: 'login.success' })).length;
-    const again = await browser.post(w.org.urls.spAcs, { SAMLResponse: acs.samlResponse, RelayState: acs.relayState }, { crossSite: true });
+    const again = await browser.post(
+      w.org.urls.spAcs,
+      { SAMLResponse: acs.samlResponse, RelayState: acs.relayState },
+      { crossSite: true },
+    );
     t.equal(again.statusCode, 303, 'refused at the ACS: the browser goes to the page that says so');
     t.equal(again.headers.location, `/flow/${acs.relayState}/restart`);
     const said = await browser.get(`${w.base}${again.headers.location}`);
     t.equal(said.statusCode, 409);
     t.match(said.body, /This sign-in was already completed or restarted/);
     t.match(said.body, /flow_already_used/);
-    t.match(said.body, new RegExp(`href="/apps/${app.id}/launch">Start again<`), 'Start again: the app\'s launch link');
+    t.match(said.body, new RegExp(`href="/apps/${app.id}/launch">Start again<`), "Start again: the app's launch link");
     t.notOk(formIn(said.body)?.fields.SAMLResponse, 'no second Response');
     t.equal((await w.org.store.audit.list({ type: 'login.success' })).length, successes, 'nobody signed in again');
     const [refused] = await w.org.store.audit.list({ type: 'login.upstream_rejected' });
@@ -58,7 +62,11 @@ t.test('SP-initiated, Redirect binding, primary IdP, Okta-shaped response', asyn
     t.equal(stranger.statusCode, 410, 'another browser only learns that the sign-in expired');
     t.notMatch(stranger.body, /Start again/);
     const noRelay = await browser.post(w.org.urls.spAcs, { SAMLResponse: acs.samlResponse }, { crossSite: true });
-    t.match(noRelay.body, /saml_unsolicited/, 'without a waiting flow it is unsolicited, and the IdP does not allow that');
+    t.match(
+      noRelay.body,
+      /saml_unsolicited/,
+      'without a waiting flow it is unsolicited, and the IdP does not allow that',
+    );
   });
 
   t.test('the finished flow cannot be continued again', async (t) => {
@@ -81,7 +89,10 @@ t.test('SP-initiated, Redirect binding, primary IdP, Okta-shaped response', asyn
 
   t.test('ForceAuthn makes the broker ask the IdP again', async (t) => {
     const url = new URL(await sp.getAuthorizeUrlAsync('', undefined, {}));
-    const forced = new (await import('@node-saml/node-saml')).SAML({ ...(sp as unknown as { options: object }).options, forceAuthn: true } as never);
+    const forced = new (await import('@node-saml/node-saml')).SAML({
+      ...(sp as unknown as { options: object }).options,
+      forceAuthn: true,
+    } as never);
     const res = await browser.get(await forced.getAuthorizeUrlAsync('', undefined, {}));
     t.match(String(res.headers.location), /^https:\/\/okta\.idp\.example\/sso/);
     t.ok(url);
@@ -94,7 +105,10 @@ t.test('SP-initiated, POST binding', async (t) => {
   const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
   const { app } = await w.addApp('Jira');
   const { SAML } = await import('@node-saml/node-saml');
-  const sp = new SAML({ ...(w.nodeSaml(app) as unknown as { options: object }).options, authnRequestBinding: 'HTTP-POST' } as never);
+  const sp = new SAML({
+    ...(w.nodeSaml(app) as unknown as { options: object }).options,
+    authnRequestBinding: 'HTTP-POST',
+  } as never);
   await w.org.store.users.create({ email: 'ann@customer.example' });
   const browser = new Browser(w.ta);
   const formHtml = await sp.getAuthorizeFormAsync('relay-post', undefined, {});
@@ -127,7 +141,10 @@ t.test('chooser with two IdPs, WSO2-shaped response; IdP hint', async (t) => {
   t.equal(forged.statusCode, 400, 'only listed IdPs can be chosen');
   const chosen = await browser.post(`${w.base}${form}`, { idpId: wso2Idp.id });
   t.match(String(chosen.headers.location), /^https:\/\/wso2\.idp\.example\/sso/);
-  const acs = await idpAnswers(w, browser, wso2, String(chosen.headers.location), { email: 'bob@partner.example', attributes: WSO2_ATTRIBUTES('bob@partner.example', ['support']) });
+  const acs = await idpAnswers(w, browser, wso2, String(chosen.headers.location), {
+    email: 'bob@partner.example',
+    attributes: WSO2_ATTRIBUTES('bob@partner.example', ['support']),
+  });
   const { res } = await browser.follow(acs.res, w.base);
   const { profile } = await appReceives(sp, res);
   t.equal(profile.nameID, 'bob@partner.example');
@@ -136,9 +153,11 @@ t.test('chooser with two IdPs, WSO2-shaped response; IdP hint', async (t) => {
   const created = (await w.org.store.users.findByEmail('bob@partner.example'))!;
   t.equal(created.source, 'jit', 'created just in time');
 
-  t.test('an IdP hint preselects one of this organisation\'s IdPs only', async (t) => {
+  t.test("an IdP hint preselects one of this organisation's IdPs only", async (t) => {
     const b2 = new Browser(w.ta);
-    const hinted = await b2.get(`${await sp.getAuthorizeUrlAsync('', undefined, {})}&idp=${encodeURIComponent(wso2.entityId)}`);
+    const hinted = await b2.get(
+      `${await sp.getAuthorizeUrlAsync('', undefined, {})}&idp=${encodeURIComponent(wso2.entityId)}`,
+    );
     t.match(String(hinted.headers.location), /^https:\/\/wso2\.idp\.example\/sso/);
     const bogus = await b2.get(`${await sp.getAuthorizeUrlAsync('', undefined, {})}&idp=https%3A%2F%2Fevil.example`);
     t.match(String(bogus.headers.location), /\/flow\/[^/]+\/idp$/, 'an unknown hint falls back to the chooser');
@@ -149,36 +168,79 @@ t.test('IdP-initiated: accepted from an IdP that allows it, routed to its defaul
   const w = await createWorld();
   t.teardown(w.ta.cleanup);
   const { app, sp } = await w.addApp('Jira', { defaultRelayState: '/servicedesk/customer/portals' });
-  const { fake } = await w.addIdp('Okta', { allowIdpInitiated: true, defaultAppId: app.id, emailDomains: ['customer.example'] });
+  const { fake } = await w.addIdp('Okta', {
+    allowIdpInitiated: true,
+    defaultAppId: app.id,
+    emailDomains: ['customer.example'],
+  });
   const { fake: strict } = await w.addIdp('Strict');
   await w.org.store.users.create({ email: 'ann@customer.example' });
   const browser = new Browser(w.ta);
-  const unsolicited = await fake.response({ acsUrl: w.org.urls.spAcs, audience: w.org.urls.spEntityId, inResponseTo: null });
+  const unsolicited = await fake.response({
+    acsUrl: w.org.urls.spAcs,
+    audience: w.org.urls.spEntityId,
+    inResponseTo: null,
+  });
   const acs = await browser.post(w.org.urls.spAcs, { SAMLResponse: unsolicited }, { crossSite: true });
   t.equal(acs.statusCode, 303);
   const { res } = await browser.follow(acs, w.base);
   const { form, profile } = await appReceives(w.nodeSaml(app, 'never'), res);
   t.equal(profile.nameID, 'ann@customer.example');
-  t.equal(form.fields.RelayState, '/servicedesk/customer/portals', 'the app\'s default RelayState');
+  t.equal(form.fields.RelayState, '/servicedesk/customer/portals', "the app's default RelayState");
   t.ok(sp);
 
   t.test('refused from an IdP that does not allow it', async (t) => {
-    const r = await new Browser(w.ta).post(w.org.urls.spAcs, { SAMLResponse: await strict.response({ acsUrl: w.org.urls.spAcs, audience: w.org.urls.spEntityId, inResponseTo: null }) }, { crossSite: true });
+    const r = await new Browser(w.ta).post(
+      w.org.urls.spAcs,
+      {
+        SAMLResponse: await strict.response({
+          acsUrl: w.org.urls.spAcs,
+          audience: w.org.urls.spEntityId,
+          inResponseTo: null,
+        }),
+      },
+      { crossSite: true },
+    );
     t.equal(r.statusCode, 400);
     t.match(r.body, /saml_unsolicited/);
   });
 
   t.test('a RelayState naming an unregistered target is refused, never followed', async (t) => {
-    await w.org.store.identityProviders.update((await w.org.store.identityProviders.findByEntityId(fake.entityId))!.id, { defaultAppId: null });
-    const r = await new Browser(w.ta).post(w.org.urls.spAcs, { SAMLResponse: await fake.response({ acsUrl: w.org.urls.spAcs, audience: w.org.urls.spEntityId, inResponseTo: null }), RelayState: 'https://evil.example/steal' }, { crossSite: true });
+    await w.org.store.identityProviders.update(
+      (await w.org.store.identityProviders.findByEntityId(fake.entityId))!.id,
+      { defaultAppId: null },
+    );
+    const r = await new Browser(w.ta).post(
+      w.org.urls.spAcs,
+      {
+        SAMLResponse: await fake.response({
+          acsUrl: w.org.urls.spAcs,
+          audience: w.org.urls.spEntityId,
+          inResponseTo: null,
+        }),
+        RelayState: 'https://evil.example/steal',
+      },
+      { crossSite: true },
+    );
     t.equal(r.statusCode, 400);
     t.match(r.body, /saml_unsolicited/);
     t.notMatch(String(r.headers.location ?? ''), /evil/);
   });
 
-  t.test('a RelayState equal to a registered app\'s entity ID selects it', async (t) => {
+  t.test("a RelayState equal to a registered app's entity ID selects it", async (t) => {
     const b = new Browser(w.ta);
-    const r = await b.post(w.org.urls.spAcs, { SAMLResponse: await fake.response({ acsUrl: w.org.urls.spAcs, audience: w.org.urls.spEntityId, inResponseTo: null }), RelayState: app.entityId }, { crossSite: true });
+    const r = await b.post(
+      w.org.urls.spAcs,
+      {
+        SAMLResponse: await fake.response({
+          acsUrl: w.org.urls.spAcs,
+          audience: w.org.urls.spEntityId,
+          inResponseTo: null,
+        }),
+        RelayState: app.entityId,
+      },
+      { crossSite: true },
+    );
     const { res: page } = await b.follow(r, w.base);
     const { profile: p } = await appReceives(w.nodeSaml(app, 'never'), page);
     t.equal(p.nameID, 'ann@customer.example');

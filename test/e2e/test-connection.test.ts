@@ -11,7 +11,8 @@ import { createTestApp } from '../helpers/app.ts';
 import { FakeIdp, OKTA_ATTRIBUTES } from '../helpers/fake-idp.ts';
 import { upstreamRequest } from '../helpers/sso-world.ts';
 
-const browserCookieOf = (res: LightMyRequestResponse) => (res.cookies as { name: string; value: string }[]).find((c) => c.name === 'broker_browser')?.value;
+const browserCookieOf = (res: LightMyRequestResponse) =>
+  (res.cookies as { name: string; value: string }[]).find((c) => c.name === 'broker_browser')?.value;
 
 t.test('test connection', async (t) => {
   const ta = await createTestApp();
@@ -21,10 +22,20 @@ t.test('test connection', async (t) => {
   const spAcs = `http://piedpipers.${ta.config.baseDomain}/saml/sp/acs`;
   const spEntityId = `http://piedpipers.${ta.config.baseDomain}/saml/sp/metadata`;
   const fake = new FakeIdp({ entityId: 'https://okta.example/test' });
-  const idp = await saveIdentityProvider(store, { name: 'Okta', entityId: fake.entityId, ssoUrl: 'https://okta.example/test/sso', certificates: [fake.certificatePem], mappingPreset: 'okta' });
+  const idp = await saveIdentityProvider(store, {
+    name: 'Okta',
+    entityId: fake.entityId,
+    ssoUrl: 'https://okta.example/test/sso',
+    certificates: [fake.certificatePem],
+    mappingPreset: 'okta',
+  });
 
   /** Starts the test as the admin, lets the IdP answer with `answer(requestId)`, and opens the result page. */
-  async function runTest(t: Test, answer: (requestId: string) => Promise<string>, opts: { idpId?: string; beforeAcs?: () => void } = {}) {
+  async function runTest(
+    t: Test,
+    answer: (requestId: string) => Promise<string>,
+    opts: { idpId?: string; beforeAcs?: () => void } = {},
+  ) {
     ta.clock.advance(1000); // each test's audit row gets its own instant, so "newest first" is deterministic
     const start = await admin.post(`/admin/idps/${opts.idpId ?? idp.id}/test`);
     t.equal(start.statusCode, 302, 'the browser goes to the IdP');
@@ -33,20 +44,39 @@ t.test('test connection', async (t) => {
     t.match(req.xml, `AssertionConsumerServiceURL="${spAcs}"`, 'the same AuthnRequest as a login');
     // Bound to the admin's browser: the cookie is set by this answer, or (a browser that tested before) already held.
     const browser = browserCookieOf(start) ?? /(?:^|; )broker_browser=([^;]+)/.exec(admin.cookie())?.[1];
-    t.ok(browser, 'the admin\'s browser is bound to the test');
+    t.ok(browser, "the admin's browser is bound to the test");
     const samlResponse = await answer(req.id);
     opts.beforeAcs?.();
     // The IdP's cross-site POST carries no cookie.
-    const acs = await ta.request('piedpipers', { method: 'POST', url: '/saml/sp/acs', payload: { SAMLResponse: samlResponse, RelayState: req.relayState } });
+    const acs = await ta.request('piedpipers', {
+      method: 'POST',
+      url: '/saml/sp/acs',
+      payload: { SAMLResponse: samlResponse, RelayState: req.relayState },
+    });
     t.equal(acs.statusCode, 303);
-    t.notOk((acs.cookies as { name: string }[]).some((c) => c.name === 'broker_session'), 'no broker session cookie');
+    t.notOk(
+      (acs.cookies as { name: string }[]).some((c) => c.name === 'broker_session'),
+      'no broker session cookie',
+    );
     const resultUrl = acs.headers.location as string;
     t.match(resultUrl, /^\/flow\/[\w-]+\/test-result$/);
-    const result = await ta.request('piedpipers', { method: 'GET', url: resultUrl, headers: { cookie: `broker_browser=${browser}` } });
+    const result = await ta.request('piedpipers', {
+      method: 'GET',
+      url: resultUrl,
+      headers: { cookie: `broker_browser=${browser}` },
+    });
     return { result, resultUrl, browser, samlResponse, relayState: req.relayState };
   }
   const valid = (requestId: string, extra: Partial<Parameters<FakeIdp['response']>[0]> = {}) =>
-    fake.response({ acsUrl: spAcs, audience: spEntityId, inResponseTo: requestId, now: ta.clock.now(), nameId: 'ann@customer.example', attributes: OKTA_ATTRIBUTES('Ann@Customer.example', ['jira-customers', 'beta']), ...extra });
+    fake.response({
+      acsUrl: spAcs,
+      audience: spEntityId,
+      inResponseTo: requestId,
+      now: ta.clock.now(),
+      nameId: 'ann@customer.example',
+      attributes: OKTA_ATTRIBUTES('Ann@Customer.example', ['jira-customers', 'beta']),
+      ...extra,
+    });
 
   t.test('success: NameID, attributes, mapped profile, SessionIndex; nothing provisioned', async (t) => {
     const { result, resultUrl, browser, samlResponse, relayState } = await runTest(t, (id) => valid(id));
@@ -69,15 +99,31 @@ t.test('test connection', async (t) => {
 
     const stranger = await ta.request('piedpipers', { method: 'GET', url: resultUrl });
     t.equal(stranger.statusCode, 404, 'a browser without the binding sees nothing');
-    const other = await ta.request('piedpipers', { method: 'GET', url: resultUrl, headers: { cookie: `broker_browser=${'x'.repeat(43)}` } });
+    const other = await ta.request('piedpipers', {
+      method: 'GET',
+      url: resultUrl,
+      headers: { cookie: `broker_browser=${'x'.repeat(43)}` },
+    });
     t.equal(other.statusCode, 404, 'nor does another browser');
-    const elsewhere = await ta.request('hooli', { method: 'GET', url: resultUrl, headers: { cookie: `broker_browser=${browser}` } });
-    t.equal(elsewhere.statusCode, 404, 'nor another organisation\'s host');
+    const elsewhere = await ta.request('hooli', {
+      method: 'GET',
+      url: resultUrl,
+      headers: { cookie: `broker_browser=${browser}` },
+    });
+    t.equal(elsewhere.statusCode, 404, "nor another organisation's host");
     const flowId = resultUrl.split('/')[2];
-    const cont = await ta.request('piedpipers', { method: 'GET', url: `/flow/${flowId}/continue`, headers: { cookie: `broker_browser=${browser}` } });
+    const cont = await ta.request('piedpipers', {
+      method: 'GET',
+      url: `/flow/${flowId}/continue`,
+      headers: { cookie: `broker_browser=${browser}` },
+    });
     t.equal(cont.statusCode, 410, 'a test flow cannot be continued into a login');
 
-    const replay = await ta.request('piedpipers', { method: 'POST', url: '/saml/sp/acs', payload: { SAMLResponse: samlResponse, RelayState: relayState } });
+    const replay = await ta.request('piedpipers', {
+      method: 'POST',
+      url: '/saml/sp/acs',
+      payload: { SAMLResponse: samlResponse, RelayState: relayState },
+    });
     t.equal(replay.statusCode, 400, 'the response cannot be replayed into a login');
     t.equal(await ta.ctx.store.db.user.count(), 0);
   });
@@ -89,14 +135,21 @@ t.test('test connection', async (t) => {
     t.match(result.body, new RegExp(`<code>${spEntityId.replace(/\./g, '\\.')}</code>`));
     t.match(result.body, /<code>https:\/\/someone-else\.example\/sp<\/code>/);
     t.match(result.body, /Error code: <code>saml_wrong_audience<\/code>/);
-    t.match((await store.audit.list({ type: 'idp.test_connection' }))[0], { outcome: 'failure', code: 'saml_wrong_audience' });
+    t.match((await store.audit.list({ type: 'idp.test_connection' }))[0], {
+      outcome: 'failure',
+      code: 'saml_wrong_audience',
+    });
   });
 
   t.test('signed by another key: both fingerprints', async (t) => {
     const rogue = generateSigningCredential('rogue');
     const { result } = await runTest(t, (id) => valid(id, { signWith: rogue }));
     t.match(result.body, /Signed with a certificate that is not registered/);
-    t.match(result.body, certificateFingerprint(rogue.certificatePem), 'the fingerprint of the certificate that signed');
+    t.match(
+      result.body,
+      certificateFingerprint(rogue.certificatePem),
+      'the fingerprint of the certificate that signed',
+    );
     t.match(result.body, certificateFingerprint(fake.certificatePem), 'the fingerprint of the registered one');
     t.match(result.body, /saml_untrusted_certificate/);
   });
@@ -104,7 +157,10 @@ t.test('test connection', async (t) => {
   t.test('clock skew: the IdP ahead, then a response that arrives late', async (t) => {
     const ahead = await runTest(t, (id) => valid(id, { now: new Date(ta.clock.now().getTime() + 600_000) }));
     t.match(ahead.result.body, /Test connection failed: Clock skew/);
-    t.match(ahead.result.body, /ahead of this server&#39;s by about 600 seconds|ahead of this server's by about 600 seconds/);
+    t.match(
+      ahead.result.body,
+      /ahead of this server&#39;s by about 600 seconds|ahead of this server's by about 600 seconds/,
+    );
     t.match(ahead.result.body, /<code>\+600 seconds<\/code>/);
     t.match(ahead.result.body, /saml_not_yet_valid/);
 
@@ -116,10 +172,24 @@ t.test('test connection', async (t) => {
   });
 
   t.test('the IdP refuses the sign-in: its status, explained', async (t) => {
-    const { result } = await runTest(t, async (id) => buildErrorResponse({
-      idp: { entityId: fake.entityId, signingKeyPem: fake.credential.privateKeyPem, certificatePem: fake.certificatePem },
-      acsUrl: spAcs, appEntityId: spEntityId, inResponseTo: id, status: 'Responder', subStatus: 'AuthnFailed', message: 'Wrong password', now: ta.clock.now(),
-    }).samlResponse);
+    const { result } = await runTest(
+      t,
+      async (id) =>
+        buildErrorResponse({
+          idp: {
+            entityId: fake.entityId,
+            signingKeyPem: fake.credential.privateKeyPem,
+            certificatePem: fake.certificatePem,
+          },
+          acsUrl: spAcs,
+          appEntityId: spEntityId,
+          inResponseTo: id,
+          status: 'Responder',
+          subStatus: 'AuthnFailed',
+          message: 'Wrong password',
+          now: ta.clock.now(),
+        }).samlResponse,
+    );
     t.match(result.body, /The identity provider refused the sign-in \(AuthnFailed\)/);
     t.match(result.body, /could not be authenticated/);
     t.match(result.body, /Wrong password/);
@@ -136,8 +206,11 @@ t.test('test connection', async (t) => {
     const { result, resultUrl, browser } = await runTest(t, (id) => valid(id));
     t.equal(result.statusCode, 200);
     await admin.post('/admin/logout');
-    const after = await ta.request('piedpipers', { method: 'GET', url: resultUrl, headers: { cookie: `broker_browser=${browser}` } });
+    const after = await ta.request('piedpipers', {
+      method: 'GET',
+      url: resultUrl,
+      headers: { cookie: `broker_browser=${browser}` },
+    });
     t.equal(after.statusCode, 404);
   });
-
 });

@@ -10,7 +10,9 @@ export interface TestApp extends TestContext {
 }
 
 /** `logger`: Fastify's logger options (tests that read the log lines pass a stream); silent by default. */
-export async function createTestApp(opts: Parameters<typeof createTestContext>[0] & { logger?: object } = {}): Promise<TestApp> {
+export async function createTestApp(
+  opts: Parameters<typeof createTestContext>[0] & { logger?: object } = {},
+): Promise<TestApp> {
   const tc = await createTestContext(opts);
   const app = await buildApp(tc.ctx, { logger: opts.logger ?? false });
   await app.ready();

@@ -3,15 +3,25 @@
 import type { LightMyRequestResponse } from 'fastify';
 import type { TestApp } from './app.ts';
 
-export interface PostForm { action: string; fields: Record<string, string> }
+export interface PostForm {
+  action: string;
+  fields: Record<string, string>;
+}
 
-const decodeHtml = (s: string) => s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+const decodeHtml = (s: string) =>
+  s
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 
 export function formIn(html: string): PostForm | null {
   const form = /<form[^>]*method="post"[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/.exec(html);
   if (!form) return null;
   const fields: Record<string, string> = {};
-  for (const m of form[2].matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[decodeHtml(m[1])] = decodeHtml(m[2]);
+  for (const m of form[2].matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g))
+    fields[decodeHtml(m[1])] = decodeHtml(m[2]);
   return { action: decodeHtml(form[1]), fields };
 }
 
@@ -30,23 +40,39 @@ export class Browser {
     }
     this.jar.set(host, jar);
   }
-  cookies(host: string) { return this.jar.get(host) ?? new Map<string, string>(); }
+  cookies(host: string) {
+    return this.jar.get(host) ?? new Map<string, string>();
+  }
 
   /** Sends a request to a broker URL (absolute, on an organisation's host). Cookies are sent unless `crossSite`
    *  is set (a cross-site POST does not carry SameSite=Lax cookies). */
-  async request(method: 'GET' | 'POST', url: string, form?: Record<string, string>, opts: { crossSite?: boolean } = {}) {
+  async request(
+    method: 'GET' | 'POST',
+    url: string,
+    form?: Record<string, string>,
+    opts: { crossSite?: boolean } = {},
+  ) {
     const u = new URL(url);
     const host = u.host;
     const res = await this.ta.app.inject({
-      method, url: u.pathname + u.search,
-      headers: { host, ...(!opts.crossSite && { cookie: this.cookieHeader(host) }), ...(form && { 'content-type': 'application/x-www-form-urlencoded' }) },
+      method,
+      url: u.pathname + u.search,
+      headers: {
+        host,
+        ...(!opts.crossSite && { cookie: this.cookieHeader(host) }),
+        ...(form && { 'content-type': 'application/x-www-form-urlencoded' }),
+      },
       ...(form && { payload: new URLSearchParams(form).toString() }),
     });
     this.store(host, res);
     return res;
   }
-  get(url: string) { return this.request('GET', url); }
-  post(url: string, form: Record<string, string>, opts?: { crossSite?: boolean }) { return this.request('POST', url, form, opts); }
+  get(url: string) {
+    return this.request('GET', url);
+  }
+  post(url: string, form: Record<string, string>, opts?: { crossSite?: boolean }) {
+    return this.request('POST', url, form, opts);
+  }
 
   /** Follows same-origin redirects on the broker until a page that is not a redirect, or a redirect elsewhere. */
   async follow(res: LightMyRequestResponse, base: string): Promise<{ res: LightMyRequestResponse; external?: string }> {

@@ -23,7 +23,13 @@ export function testProviders(): DbProvider[] {
   return ['sqlite', 'postgresql'];
 }
 
-export interface TestContext { ctx: AppContext; clock: ManualClock; config: Config; provider: DbProvider; cleanup(): Promise<void> }
+export interface TestContext {
+  ctx: AppContext;
+  clock: ManualClock;
+  config: Config;
+  provider: DbProvider;
+  cleanup(): Promise<void>;
+}
 
 export async function freshPostgres(): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `broker_test_${randomBytes(6).toString('hex')}`;
@@ -52,7 +58,9 @@ export async function freshPostgres(): Promise<{ url: string; drop(): Promise<vo
   };
 }
 
-export async function createTestContext(opts: { provider?: DbProvider; env?: Record<string, string>; clock?: ManualClock } = {}): Promise<TestContext> {
+export async function createTestContext(
+  opts: { provider?: DbProvider; env?: Record<string, string>; clock?: ManualClock } = {},
+): Promise<TestContext> {
   const provider = opts.provider ?? (process.env.TEST_DATABASE === 'postgresql' ? 'postgresql' : 'sqlite');
   let databaseUrl: string;
   let dropDb: () => Promise<void>;
@@ -67,11 +75,22 @@ export async function createTestContext(opts: { provider?: DbProvider; env?: Rec
   }
   // TEST_WITH_REDIS=1 runs every test context with its login flows in Redis (a fresh key prefix each).
   const redis = process.env.TEST_WITH_REDIS === '1' ? freshRedisPrefix() : undefined;
-  const config = configFrom({ NODE_ENV: 'test', DATABASE_URL: databaseUrl, BASE_DOMAIN: 'broker.test', LOG_LEVEL: 'silent', DATABASE_POOL_SIZE: '4', ...redis?.env, ...opts.env });
+  const config = configFrom({
+    NODE_ENV: 'test',
+    DATABASE_URL: databaseUrl,
+    BASE_DOMAIN: 'broker.test',
+    LOG_LEVEL: 'silent',
+    DATABASE_POOL_SIZE: '4',
+    ...redis?.env,
+    ...opts.env,
+  });
   const clock = opts.clock ?? new ManualClock();
   const { ctx } = await bootstrap(config, { clock, masterKey: TEST_MASTER_KEY });
   return {
-    ctx, clock, config, provider,
+    ctx,
+    clock,
+    config,
+    provider,
     async cleanup() {
       await ctx.store.close();
       await dropDb();
@@ -82,6 +101,9 @@ export async function createTestContext(opts: { provider?: DbProvider; env?: Rec
 
 /** Creates an organisation the way the CLI does and returns its id and tenant store. */
 export async function createOrg(ctx: AppContext, slug = 'piedpipers', name = 'Pied Pipers') {
-  const created = await ctx.organizations.create({ slug, name, adminEmail: `admin@${slug}.example`, adminPassword: 'correct horse battery' }, 'test');
+  const created = await ctx.organizations.create(
+    { slug, name, adminEmail: `admin@${slug}.example`, adminPassword: 'correct horse battery' },
+    'test',
+  );
   return { ...created, store: ctx.store.forOrg(created.org.id) };
 }

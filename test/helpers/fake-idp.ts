@@ -25,7 +25,12 @@ export interface ResponseOptions {
   signWith?: GeneratedCredential;
 }
 
-export const OKTA_ATTRIBUTES = (email: string, groups = ['jira-customers']) => ({ firstName: ['Ann'], lastName: ['Lee'], Email: [email], groups });
+export const OKTA_ATTRIBUTES = (email: string, groups = ['jira-customers']) => ({
+  firstName: ['Ann'],
+  lastName: ['Lee'],
+  Email: [email],
+  groups,
+});
 export const WSO2_ATTRIBUTES = (email: string, roles = ['Internal/everyone']) => ({
   'http://wso2.org/claims/emailaddress': [email],
   'http://wso2.org/claims/givenname': ['Ann'],
@@ -41,21 +46,37 @@ export class FakeIdp {
     this.credential = opts.credential ?? generateSigningCredential('fake-idp');
   }
 
-  get certificatePem() { return this.credential.certificatePem; }
+  get certificatePem() {
+    return this.credential.certificatePem;
+  }
 
   /** Response XML (decoded). */
   async responseXml(o: ResponseOptions): Promise<string> {
     const signer = o.signWith ?? this.credential;
     const app: DownstreamApp = {
-      entityId: o.audience, acsUrl: o.acsUrl,
-      signResponse: o.signResponse ?? true, signAssertion: o.signAssertion ?? true,
-      encryptAssertion: !!o.encryptTo, certificatePem: o.encryptTo ?? null, nameIdFormat: 'emailAddress',
+      entityId: o.audience,
+      acsUrl: o.acsUrl,
+      signResponse: o.signResponse ?? true,
+      signAssertion: o.signAssertion ?? true,
+      encryptAssertion: !!o.encryptTo,
+      certificatePem: o.encryptTo ?? null,
+      nameIdFormat: 'emailAddress',
     };
     const now = o.now ?? new Date();
     const built = await buildLoginResponse({
-      idp: { entityId: o.issuer ?? this.entityId, signingKeyPem: signer.privateKeyPem, certificatePem: signer.certificatePem },
-      app, inResponseTo: o.inResponseTo, nameId: o.nameId ?? 'ann@customer.example', sessionIndex: '_idp_session_1',
-      attributes: o.attributes ?? OKTA_ATTRIBUTES(o.nameId ?? 'ann@customer.example'), now, authnInstant: now, lifetimeSeconds: o.lifetimeSeconds,
+      idp: {
+        entityId: o.issuer ?? this.entityId,
+        signingKeyPem: signer.privateKeyPem,
+        certificatePem: signer.certificatePem,
+      },
+      app,
+      inResponseTo: o.inResponseTo,
+      nameId: o.nameId ?? 'ann@customer.example',
+      sessionIndex: '_idp_session_1',
+      attributes: o.attributes ?? OKTA_ATTRIBUTES(o.nameId ?? 'ann@customer.example'),
+      now,
+      authnInstant: now,
+      lifetimeSeconds: o.lifetimeSeconds,
     });
     return Buffer.from(built.samlResponse, 'base64').toString();
   }
@@ -71,13 +92,34 @@ export function signSha1(xml: string, key: GeneratedCredential, elementName: 'As
 }
 
 /** Signs `xml` (no signature yet) as an IdP would, with xml-crypto: enveloped, exclusive C14N, RSA-SHA256 by default. */
-export function signWithXmlCrypto(xml: string, key: GeneratedCredential, elementName: 'Assertion' | 'Response', hash: 'sha1' | 'sha256' = 'sha256'): string {
-  const algorithms = hash === 'sha1'
-    ? { signature: 'http://www.w3.org/2000/09/xmldsig#rsa-sha1', digest: 'http://www.w3.org/2000/09/xmldsig#sha1' }
-    : { signature: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256', digest: 'http://www.w3.org/2001/04/xmlenc#sha256' };
-  const sig = new SignedXml({ privateKey: key.privateKeyPem, publicCert: key.certificatePem, signatureAlgorithm: algorithms.signature, canonicalizationAlgorithm: 'http://www.w3.org/2001/10/xml-exc-c14n#' });
-  sig.addReference({ xpath: `//*[local-name(.)='${elementName}']`, transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'], digestAlgorithm: algorithms.digest });
-  sig.computeSignature(xml, { prefix: 'ds', location: { reference: `//*[local-name(.)='${elementName}']/*[local-name(.)='Issuer']`, action: 'after' } });
+export function signWithXmlCrypto(
+  xml: string,
+  key: GeneratedCredential,
+  elementName: 'Assertion' | 'Response',
+  hash: 'sha1' | 'sha256' = 'sha256',
+): string {
+  const algorithms =
+    hash === 'sha1'
+      ? { signature: 'http://www.w3.org/2000/09/xmldsig#rsa-sha1', digest: 'http://www.w3.org/2000/09/xmldsig#sha1' }
+      : {
+          signature: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
+          digest: 'http://www.w3.org/2001/04/xmlenc#sha256',
+        };
+  const sig = new SignedXml({
+    privateKey: key.privateKeyPem,
+    publicCert: key.certificatePem,
+    signatureAlgorithm: algorithms.signature,
+    canonicalizationAlgorithm: 'http://www.w3.org/2001/10/xml-exc-c14n#',
+  });
+  sig.addReference({
+    xpath: `//*[local-name(.)='${elementName}']`,
+    transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'],
+    digestAlgorithm: algorithms.digest,
+  });
+  sig.computeSignature(xml, {
+    prefix: 'ds',
+    location: { reference: `//*[local-name(.)='${elementName}']/*[local-name(.)='Issuer']`, action: 'after' },
+  });
   return sig.getSignedXml();
 }
 

@@ -38,10 +38,26 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Real
     ? { token_endpoint_auth_method: 'private_key_jwt' as const, jwks_uri: opts.privateKeyJwt.jwksUri }
     : { client_secret: opts.clientSecret };
   const provider = new Provider(issuer, {
-    clients: [{ client_id: opts.clientId, ...auth, redirect_uris: [opts.redirectUri], grant_types: ['authorization_code'], response_types: ['code'], ...(opts.postLogoutRedirectUris && { post_logout_redirect_uris: opts.postLogoutRedirectUris }) }],
+    clients: [
+      {
+        client_id: opts.clientId,
+        ...auth,
+        redirect_uris: [opts.redirectUri],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        ...(opts.postLogoutRedirectUris && { post_logout_redirect_uris: opts.postLogoutRedirectUris }),
+      },
+    ],
     // The OP fetches our JWKS from a loopback address, which its SSRF guard (a dispatcher it adds) refuses: test only.
-    ...(opts.privateKeyJwt && { fetch: ((url: Parameters<typeof fetch>[0], options?: RequestInit) => globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit)) as typeof fetch }),
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['given_name', 'family_name', 'preferred_username', 'hd', 'tid', 'oid', 'groups'] },
+    ...(opts.privateKeyJwt && {
+      fetch: ((url: Parameters<typeof fetch>[0], options?: RequestInit) =>
+        globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit)) as typeof fetch,
+    }),
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['given_name', 'family_name', 'preferred_username', 'hd', 'tid', 'oid', 'groups'],
+    },
     conformIdTokenClaims: false, // the claims go into the ID token, as Google and Entra ID put them
     findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub, ...opts.claims(sub) }) }),
     pkce: { required: () => true },
@@ -59,7 +75,15 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Real
     let form: Record<string, string> | null = null;
     for (let i = 0; i < 20; i++) {
       if (!url.startsWith(issuer)) return url;
-      const res = await fetch(url, { method: form ? 'POST' : 'GET', redirect: 'manual', headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; '), ...(form && { 'content-type': 'application/x-www-form-urlencoded' }) }, body: form ? new URLSearchParams(form).toString() : undefined });
+      const res = await fetch(url, {
+        method: form ? 'POST' : 'GET',
+        redirect: 'manual',
+        headers: {
+          cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; '),
+          ...(form && { 'content-type': 'application/x-www-form-urlencoded' }),
+        },
+        body: form ? new URLSearchParams(form).toString() : undefined,
+      });
       for (const c of res.headers.getSetCookie()) {
         const [pair] = c.split(';');
         const [k, v] = pair.split('=');
@@ -70,7 +94,8 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Real
       if (location) url = new URL(location, url).href;
       else {
         const html = await res.text();
-        if (/name="prompt" value="login"|name="login"/.test(html)) form = { prompt: 'login', login: accountId, password: 'x' };
+        if (/name="prompt" value="login"|name="login"/.test(html))
+          form = { prompt: 'login', login: accountId, password: 'x' };
         else if (/name="prompt" value="consent"/.test(html)) form = { prompt: 'consent' };
         else throw new Error(`unexpected OP page ${res.status}: ${html.slice(0, 300)}`);
       }
@@ -83,7 +108,15 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Real
     let action = '';
     for (let i = 0; i < 10; i++) {
       if (!url.startsWith(issuer)) return url;
-      const res = await fetch(form ? action : url, { method: form ? 'POST' : 'GET', redirect: 'manual', headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; '), ...(form && { 'content-type': 'application/x-www-form-urlencoded' }) }, body: form ? new URLSearchParams(form).toString() : undefined });
+      const res = await fetch(form ? action : url, {
+        method: form ? 'POST' : 'GET',
+        redirect: 'manual',
+        headers: {
+          cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; '),
+          ...(form && { 'content-type': 'application/x-www-form-urlencoded' }),
+        },
+        body: form ? new URLSearchParams(form).toString() : undefined,
+      });
       for (const c of res.headers.getSetCookie()) {
         const [pair] = c.split(';');
         const [k, v] = pair.split('=');
@@ -96,14 +129,26 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Real
         continue;
       }
       const html = await res.text();
-      const confirm = /<form id="op.logoutForm" method="post" action="([^"]+)"><input type="hidden" name="xsrf" value="([^"]+)"\/>/.exec(html);
+      const confirm =
+        /<form id="op.logoutForm" method="post" action="([^"]+)"><input type="hidden" name="xsrf" value="([^"]+)"\/>/.exec(
+          html,
+        );
       if (!confirm) throw new Error(`unexpected OP page ${res.status}: ${html.slice(0, 300)}`);
       action = new URL(confirm[1], url).href;
       form = { xsrf: confirm[2], logout: 'yes' };
     }
     throw new Error('too many OP redirects');
   }
-  return { issuer, login, logout, close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
+  return {
+    issuer,
+    login,
+    logout,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 export interface ForgingOp {
@@ -112,7 +157,11 @@ export interface ForgingOp {
   publicJwk: jose.JWK;
   /** the ID token (or whole token response) the token endpoint returns next */
   answer: { idToken?: string; body?: string };
-  sign(claims: Record<string, unknown>, header?: Partial<jose.JWTHeaderParameters>, key?: jose.CryptoKey | Uint8Array): Promise<string>;
+  sign(
+    claims: Record<string, unknown>,
+    header?: Partial<jose.JWTHeaderParameters>,
+    key?: jose.CryptoKey | Uint8Array,
+  ): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -123,17 +172,41 @@ export async function startForgingOp(): Promise<ForgingOp> {
   const server = createServer();
   const issuer = await listen(server);
   const op: ForgingOp = {
-    issuer, key: privateKey, publicJwk, answer: {},
-    sign: (claims, header = {}, key = privateKey) => new jose.SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1', ...header }).sign(key),
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    issuer,
+    key: privateKey,
+    publicJwk,
+    answer: {},
+    sign: (claims, header = {}, key = privateKey) =>
+      new jose.SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1', ...header }).sign(key),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
   server.on('request', (req, res) => {
-    const json = (v: unknown) => { res.setHeader('content-type', 'application/json'); res.end(typeof v === 'string' ? v : JSON.stringify(v)); };
-    if (req.url === '/.well-known/openid-configuration') return json({ issuer, authorization_endpoint: `${issuer}/auth`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks`, response_types_supported: ['code'], id_token_signing_alg_values_supported: ['RS256', 'HS256', 'none'], code_challenge_methods_supported: ['S256'] });
+    const json = (v: unknown) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(typeof v === 'string' ? v : JSON.stringify(v));
+    };
+    if (req.url === '/.well-known/openid-configuration')
+      return json({
+        issuer,
+        authorization_endpoint: `${issuer}/auth`,
+        token_endpoint: `${issuer}/token`,
+        jwks_uri: `${issuer}/jwks`,
+        response_types_supported: ['code'],
+        id_token_signing_alg_values_supported: ['RS256', 'HS256', 'none'],
+        code_challenge_methods_supported: ['S256'],
+      });
     if (req.url === '/jwks') return json({ keys: [publicJwk] });
     if (req.url === '/token' && req.method === 'POST') {
       req.resume();
-      return req.on('end', () => json(op.answer.body ?? { access_token: 'at', token_type: 'Bearer', expires_in: 300, id_token: op.answer.idToken }));
+      return req.on('end', () =>
+        json(
+          op.answer.body ?? { access_token: 'at', token_type: 'Bearer', expires_in: 300, id_token: op.answer.idToken },
+        ),
+      );
     }
     res.statusCode = 404;
     res.end();

@@ -55,7 +55,12 @@ export async function startOwnRedis(): Promise<OwnService> {
   const url = `redis://127.0.0.1:${port}/0`;
   let proc: ChildProcess | undefined;
   const answers = async () => {
-    const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 500 });
+    const c = new Redis(url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      connectTimeout: 500,
+    });
     c.on('error', () => {});
     try {
       await c.connect();
@@ -70,7 +75,11 @@ export async function startOwnRedis(): Promise<OwnService> {
     freeze: () => proc?.kill('SIGSTOP'),
     thaw: () => proc?.kill('SIGCONT'),
     async start() {
-      proc = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+      proc = spawn(
+        'redis-server',
+        ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir],
+        { stdio: 'ignore' },
+      );
       await waitUntil('redis-server', answers);
     },
     async stop() {
@@ -98,12 +107,16 @@ export async function startOwnRedis(): Promise<OwnService> {
 function postgresBin(): string | undefined {
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return undefined;
-  const versions = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync(root)
+    .filter((v) => existsSync(join(root, v, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a));
   return versions.length ? join(root, versions[0], 'bin') : undefined;
 }
 
 /** Whether this machine can start a PostgreSQL of its own (Debian's `postgresql` binaries). */
-export const ownPostgresSkipped: string | false = postgresBin() ? false : 'needs the postgresql binaries (initdb) to start a PostgreSQL of its own';
+export const ownPostgresSkipped: string | false = postgresBin()
+  ? false
+  : 'needs the postgresql binaries (initdb) to start a PostgreSQL of its own';
 
 /** A throw-away PostgreSQL cluster with a database `test`; fsync off (the tests' data need not survive a crash). */
 export async function startOwnPostgres(): Promise<OwnService> {
@@ -111,8 +124,16 @@ export async function startOwnPostgres(): Promise<OwnService> {
   if (!bin) throw new Error(ownPostgresSkipped as string);
   const dir = mkdtempSync(join(tmpdir(), 'broker-own-pg-'));
   chmodSync(dir, 0o755);
-  const asPg = (cmd: string, args: string[]) => (isRoot ? execFileSync('/usr/sbin/runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args], { stdio: 'pipe' }) : execFileSync(join(bin, cmd), args, { stdio: 'pipe' }));
-  if (isRoot) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), Number(execFileSync('id', ['-g', 'postgres']).toString().trim()));
+  const asPg = (cmd: string, args: string[]) =>
+    isRoot
+      ? execFileSync('/usr/sbin/runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args], { stdio: 'pipe' })
+      : execFileSync(join(bin, cmd), args, { stdio: 'pipe' });
+  if (isRoot)
+    chownSync(
+      dir,
+      Number(execFileSync('id', ['-u', 'postgres']).toString().trim()),
+      Number(execFileSync('id', ['-g', 'postgres']).toString().trim()),
+    );
   const data = join(dir, 'data');
   asPg('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
   const port = await freePort();
@@ -125,11 +146,17 @@ export async function startOwnPostgres(): Promise<OwnService> {
     // The postmaster and every backend: a frozen host freezes them all.
     const pid = pidOf();
     if (!pid) return;
-    const children = execFileSync('sh', ['-c', `pgrep -P ${pid} || true`]).toString().split('\n').filter(Boolean).map(Number);
+    const children = execFileSync('sh', ['-c', `pgrep -P ${pid} || true`])
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
     for (const p of [pid, ...children]) {
       try {
         process.kill(p, signal);
-      } catch { /* gone already */ }
+      } catch {
+        /* gone already */
+      }
     }
   };
   const answers = async () => {
@@ -148,7 +175,16 @@ export async function startOwnPostgres(): Promise<OwnService> {
     freeze: () => signalAll('SIGSTOP'),
     thaw: () => signalAll('SIGCONT'),
     async start() {
-      asPg('pg_ctl', ['-D', data, '-l', join(dir, 'pg.log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100`, 'start']);
+      asPg('pg_ctl', [
+        '-D',
+        data,
+        '-l',
+        join(dir, 'pg.log'),
+        '-w',
+        '-o',
+        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100`,
+        'start',
+      ]);
       await waitUntil('postgres', answers);
     },
     async stop() {
@@ -164,7 +200,9 @@ export async function startOwnPostgres(): Promise<OwnService> {
       try {
         signalAll('SIGCONT');
         asPg('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
-      } catch { /* not running */ }
+      } catch {
+        /* not running */
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -6,9 +6,18 @@ import { Redis } from 'ioredis';
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 
 /** A skip reason for tests that need a Redis server, under `npm run test:sqlite` (never in CI). */
-export const redisSkipped: string | false = process.env.TEST_SKIP_REDIS === '1' && process.env.CI !== 'true' ? 'needs Redis (skipped by npm run test:sqlite)' : false;
+export const redisSkipped: string | false =
+  process.env.TEST_SKIP_REDIS === '1' && process.env.CI !== 'true'
+    ? 'needs Redis (skipped by npm run test:sqlite)'
+    : false;
 
-export function freshRedisPrefix(): { url: string; prefix: string; env: Record<string, string>; keys(): Promise<string[]>; clear(): Promise<void> } {
+export function freshRedisPrefix(): {
+  url: string;
+  prefix: string;
+  env: Record<string, string>;
+  keys(): Promise<string[]>;
+  clear(): Promise<void>;
+} {
   const prefix = `broker-test-${randomBytes(6).toString('hex')}:`;
   const scan = async (work: (client: Redis, keys: string[]) => Promise<unknown>) => {
     const client = new Redis(TEST_REDIS_URL);
@@ -31,6 +40,8 @@ export function freshRedisPrefix(): { url: string; prefix: string; env: Record<s
     prefix,
     env: { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix },
     keys: () => scan(async () => {}),
-    clear: async () => { await scan((client, keys) => (keys.length ? client.del(...keys) : Promise.resolve())); },
+    clear: async () => {
+      await scan((client, keys) => (keys.length ? client.del(...keys) : Promise.resolve()));
+    },
   };
 }

@@ -8,7 +8,13 @@ import { isoCBOR } from '@simplewebauthn/server/helpers';
 const b64u = (b: Buffer | Uint8Array) => Buffer.from(b).toString('base64url');
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest();
 
-export interface SoftCredential { id: Buffer; privateKey: KeyObject; cose: Uint8Array; counter: number; userHandle: string }
+export interface SoftCredential {
+  id: Buffer;
+  privateKey: KeyObject;
+  cose: Uint8Array;
+  counter: number;
+  userHandle: string;
+}
 
 export class SoftAuthenticator {
   readonly credentials: SoftCredential[] = [];
@@ -29,29 +35,67 @@ export class SoftAuthenticator {
   }
 
   /** navigator.credentials.create(): a new credential for `rpId`, as JSON (what @simplewebauthn/browser posts). */
-  create(options: { challenge: string; rp: { id?: string }; user: { id: string } }, origin: string, rpId = options.rp.id!) {
+  create(
+    options: { challenge: string; rp: { id?: string }; user: { id: string } },
+    origin: string,
+    rpId = options.rp.id!,
+  ) {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const jwk = publicKey.export({ format: 'jwk' });
-    const cose = isoCBOR.encode(new Map<number, number | Uint8Array>([[1, 2], [3, -7], [-1, 1], [-2, Buffer.from(jwk.x!, 'base64url')], [-3, Buffer.from(jwk.y!, 'base64url')]]));
+    const cose = isoCBOR.encode(
+      new Map<number, number | Uint8Array>([
+        [1, 2],
+        [3, -7],
+        [-1, 1],
+        [-2, Buffer.from(jwk.x!, 'base64url')],
+        [-3, Buffer.from(jwk.y!, 'base64url')],
+      ]),
+    );
     const cred: SoftCredential = { id: randomBytes(16), privateKey, cose, counter: 0, userHandle: options.user.id };
     this.credentials.push(cred);
     const authData = this.authData(rpId, 0x01 | 0x04 | 0x40, cred.counter, cred); // user present, verified, attested data
-    const attestationObject = isoCBOR.encode(new Map<string, unknown>([['fmt', 'none'], ['attStmt', new Map()], ['authData', authData]]) as never);
+    const attestationObject = isoCBOR.encode(
+      new Map<string, unknown>([
+        ['fmt', 'none'],
+        ['attStmt', new Map()],
+        ['authData', authData],
+      ]) as never,
+    );
     return {
-      id: b64u(cred.id), rawId: b64u(cred.id), type: 'public-key' as const, clientExtensionResults: {},
-      response: { clientDataJSON: b64u(this.clientData('webauthn.create', options.challenge, origin)), attestationObject: b64u(attestationObject), transports: ['internal' as const] },
+      id: b64u(cred.id),
+      rawId: b64u(cred.id),
+      type: 'public-key' as const,
+      clientExtensionResults: {},
+      response: {
+        clientDataJSON: b64u(this.clientData('webauthn.create', options.challenge, origin)),
+        attestationObject: b64u(attestationObject),
+        transports: ['internal' as const],
+      },
     };
   }
 
   /** navigator.credentials.get() with credential `which`; `counter` overrides the next counter value. */
-  get(options: { challenge: string; rpId?: string }, origin: string, which = this.credentials[0], opts: { rpId?: string; counter?: number } = {}) {
+  get(
+    options: { challenge: string; rpId?: string },
+    origin: string,
+    which = this.credentials[0],
+    opts: { rpId?: string; counter?: number } = {},
+  ) {
     which.counter = opts.counter ?? which.counter + this.counterStep;
     const authData = this.authData(opts.rpId ?? options.rpId!, 0x01 | 0x04, which.counter);
     const clientDataJSON = this.clientData('webauthn.get', options.challenge, origin);
     const signature = sign('sha256', Buffer.concat([authData, sha256(clientDataJSON)]), which.privateKey);
     return {
-      id: b64u(which.id), rawId: b64u(which.id), type: 'public-key' as const, clientExtensionResults: {},
-      response: { clientDataJSON: b64u(clientDataJSON), authenticatorData: b64u(authData), signature: b64u(signature), userHandle: which.userHandle },
+      id: b64u(which.id),
+      rawId: b64u(which.id),
+      type: 'public-key' as const,
+      clientExtensionResults: {},
+      response: {
+        clientDataJSON: b64u(clientDataJSON),
+        authenticatorData: b64u(authData),
+        signature: b64u(signature),
+        userHandle: which.userHandle,
+      },
     };
   }
 }

@@ -18,12 +18,19 @@ const NEW_PASSWORD = 'a brand new passphrase';
 /** A browser without a session opening an invitation link: its own cookie jar. */
 function visitor(ta: TestApp, slug: string) {
   const jar: Record<string, string> = {};
-  const keep = (res: LightMyRequestResponse) => { for (const c of res.cookies as { name: string; value: string }[]) jar[c.name] = c.value; return res; };
-  const cookie = () => Object.entries(jar).map(([k, v]) => `${k}=${v}`).join('; ');
+  const keep = (res: LightMyRequestResponse) => {
+    for (const c of res.cookies as { name: string; value: string }[]) jar[c.name] = c.value;
+    return res;
+  };
+  const cookie = () =>
+    Object.entries(jar)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('; ');
   return {
     jar,
     get: async (url: string) => keep(await ta.request(slug, { method: 'GET', url, headers: { cookie: cookie() } })),
-    post: async (url: string, form: Record<string, string>) => keep(await ta.request(slug, { method: 'POST', url, headers: { cookie: cookie() }, payload: form })),
+    post: async (url: string, form: Record<string, string>) =>
+      keep(await ta.request(slug, { method: 'POST', url, headers: { cookie: cookie() }, payload: form })),
   };
 }
 
@@ -59,7 +66,11 @@ t.test('admins and roles', async (t) => {
     t.equal(bad.statusCode, 400);
     t.match(bad.body, /Email is not a valid email address/);
     t.match(bad.body, /Role must be one of/);
-    t.equal((await owner.post('/admin/admins/invite', { email: 'ADMIN@piedpipers.example', role: 'viewer' })).statusCode, 400, 'an existing admin cannot be invited');
+    t.equal(
+      (await owner.post('/admin/admins/invite', { email: 'ADMIN@piedpipers.example', role: 'viewer' })).statusCode,
+      400,
+      'an existing admin cannot be invited',
+    );
     const { res, link, token } = await invite('Dinesh@PiedPipers.example', 'helpdesk');
     t.equal(res.headers['cache-control'], 'no-store');
     t.match(link, /^http:\/\/piedpipers\.broker\.test(:\d+)?\/admin\/invite\/inv_/);
@@ -83,43 +94,95 @@ t.test('admins and roles', async (t) => {
     const setup = setupIn(form.body);
     t.ok(secret && setup, 'a TOTP setup is shown');
     const csrf = csrfIn(form.body);
-    t.equal((await v.post(path, { _csrf: 'forged', password: NEW_PASSWORD, confirm: NEW_PASSWORD, setup, code: codeFor(secret) })).statusCode, 403, 'CSRF checked');
-    const short = await v.post(path, { _csrf: csrf, password: 'short', confirm: 'short', setup, code: codeFor(secret) });
+    t.equal(
+      (
+        await v.post(path, {
+          _csrf: 'forged',
+          password: NEW_PASSWORD,
+          confirm: NEW_PASSWORD,
+          setup,
+          code: codeFor(secret),
+        })
+      ).statusCode,
+      403,
+      'CSRF checked',
+    );
+    const short = await v.post(path, {
+      _csrf: csrf,
+      password: 'short',
+      confirm: 'short',
+      setup,
+      code: codeFor(secret),
+    });
     t.equal(short.statusCode, 400);
     t.match(short.body, /Password must be at least 12 characters/, 'the same password rules as everywhere');
-    const wrong = await v.post(path, { _csrf: csrf, password: NEW_PASSWORD, confirm: NEW_PASSWORD, setup, code: codeFor(secret) === '000000' ? '111111' : '000000' });
+    const wrong = await v.post(path, {
+      _csrf: csrf,
+      password: NEW_PASSWORD,
+      confirm: NEW_PASSWORD,
+      setup,
+      code: codeFor(secret) === '000000' ? '111111' : '000000',
+    });
     t.equal(wrong.statusCode, 400);
     t.match(wrong.body, /The code is not right/);
     t.equal(keyIn(wrong.body), secret, 'the same setup is kept after a wrong code');
     t.notOk(await store.admins.findByEmail('gilfoyle@piedpipers.example'), 'nothing created yet');
-    const ok = await v.post(path, { _csrf: csrf, password: NEW_PASSWORD, confirm: NEW_PASSWORD, setup, code: codeFor(secret) });
+    const ok = await v.post(path, {
+      _csrf: csrf,
+      password: NEW_PASSWORD,
+      confirm: NEW_PASSWORD,
+      setup,
+      code: codeFor(secret),
+    });
     t.equal(ok.statusCode, 303);
     t.equal(ok.headers.location, '/admin');
     t.ok(v.jar.broker_admin, 'a session cookie');
     const home = await v.get('/admin');
     t.equal(home.statusCode, 200, 'signed in');
     t.match(home.body, /gilfoyle@piedpipers\.example \(helpdesk\)/);
-    t.notMatch(home.body, /href="\/admin\/tokens"|href="\/admin\/admins"/, 'navigation hides what a helpdesk cannot use');
+    t.notMatch(
+      home.body,
+      /href="\/admin\/tokens"|href="\/admin\/admins"/,
+      'navigation hides what a helpdesk cannot use',
+    );
     t.match(home.body, /href="\/admin\/users"/);
     const created = await store.admins.findByEmail('gilfoyle@piedpipers.example');
     t.equal(created?.role, 'helpdesk');
     t.ok(created?.totpSecretEnc, 'two-factor sign-in is on');
     t.equal((await v.get('/admin/admins')).statusCode, 403, 'a helpdesk cannot open Admins');
-    t.match(await audit('admin.invite_accepted'), [{ actor: 'gilfoyle@piedpipers.example', details: { role: 'helpdesk', invitedBy: owner.email } }]);
+    t.match(await audit('admin.invite_accepted'), [
+      { actor: 'gilfoyle@piedpipers.example', details: { role: 'helpdesk', invitedBy: owner.email } },
+    ]);
 
     t.test('the link works once', async (t) => {
       const again = visitor(ta, 'piedpipers');
       const res = await again.get(path);
       t.equal(res.statusCode, 410);
       t.match(res.body, /already used/);
-      t.equal((await again.post(path, { _csrf: csrf, password: NEW_PASSWORD, confirm: NEW_PASSWORD, setup, code: codeFor(secret) })).statusCode, 403, 'no CSRF cookie: refused before anything');
+      t.equal(
+        (
+          await again.post(path, {
+            _csrf: csrf,
+            password: NEW_PASSWORD,
+            confirm: NEW_PASSWORD,
+            setup,
+            code: codeFor(secret),
+          })
+        ).statusCode,
+        403,
+        'no CSRF cookie: refused before anything',
+      );
     });
 
     t.test('the new admin signs in with the password and a TOTP code', async (t) => {
       ta.clock.advance(60_000);
       const b = visitor(ta, 'piedpipers');
       const login = await b.get('/admin/login');
-      const step1 = await b.post('/admin/login', { _csrf: csrfIn(login.body), email: 'gilfoyle@piedpipers.example', password: NEW_PASSWORD });
+      const step1 = await b.post('/admin/login', {
+        _csrf: csrfIn(login.body),
+        email: 'gilfoyle@piedpipers.example',
+        password: NEW_PASSWORD,
+      });
       t.equal(step1.headers.location, '/admin/login/totp');
       const step2 = await b.post('/admin/login/totp', { _csrf: csrfIn(login.body), code: codeFor(secret) });
       t.equal(step2.headers.location, '/admin');
@@ -131,13 +194,16 @@ t.test('admins and roles', async (t) => {
     const row = await store.admins.findInvite(sha256(token));
     t.equal(row!.expiresAt.getTime() - ta.clock.now().getTime(), 72 * 3600_000, 'ADMIN_INVITE_HOURS (72 by default)');
     // As if 72 hours had passed (moving the clock would also end the owner's console session).
-    await ta.ctx.store.db.adminInvite.updateMany({ where: { id: row!.id }, data: { expiresAt: new Date(ta.clock.now().getTime() - 1000) } });
+    await ta.ctx.store.db.adminInvite.updateMany({
+      where: { id: row!.id },
+      data: { expiresAt: new Date(ta.clock.now().getTime() - 1000) },
+    });
     const res = await visitor(ta, 'piedpipers').get(path);
     t.equal(res.statusCode, 410);
     t.match(res.body, /has expired/);
   });
 
-  t.test('a link opened on another organisation\'s host is not found', async (t) => {
+  t.test("a link opened on another organisation's host is not found", async (t) => {
     const { path } = await invite('jared@piedpipers.example', 'viewer');
     const res = await visitor(ta, 'hooli').get(path);
     t.equal(res.statusCode, 404);
@@ -148,8 +214,13 @@ t.test('admins and roles', async (t) => {
 
   t.test('a withdrawn invitation stops working', async (t) => {
     const { path } = await invite('erlich@piedpipers.example', 'viewer');
-    const pending = (await store.admins.pendingInvites(ta.clock.now())).find((i) => i.email === 'erlich@piedpipers.example');
-    t.equal((await owner.post(`/admin/admins/invites/${pending?.id}/withdraw`)).headers.location, '/admin/admins?done=invite-revoked');
+    const pending = (await store.admins.pendingInvites(ta.clock.now())).find(
+      (i) => i.email === 'erlich@piedpipers.example',
+    );
+    t.equal(
+      (await owner.post(`/admin/admins/invites/${pending?.id}/withdraw`)).headers.location,
+      '/admin/admins?done=invite-revoked',
+    );
     t.equal((await visitor(ta, 'piedpipers').get(path)).statusCode, 404);
   });
 
@@ -166,7 +237,9 @@ t.test('admins and roles', async (t) => {
     const gilfoyle = await store.admins.findByEmail('gilfoyle@piedpipers.example');
     const change = await owner.post(`/admin/admins/${gilfoyle?.id}/role`, { role: 'owner' });
     t.equal(change.headers.location, '/admin/admins?done=role-changed');
-    t.match(await audit('admin.role_changed'), [{ actor: owner.email, details: { adminId: gilfoyle?.id, from: 'helpdesk', to: 'owner' } }]);
+    t.match(await audit('admin.role_changed'), [
+      { actor: owner.email, details: { adminId: gilfoyle?.id, from: 'helpdesk', to: 'owner' } },
+    ]);
     // With a second owner, the first may step down.
     t.equal((await owner.post(`/admin/admins/${me.id}/role`, { role: 'admin' })).statusCode, 303);
     t.equal((await owner.get('/admin/admins')).statusCode, 403, 'the change applies at once: no longer an owner');
@@ -178,26 +251,48 @@ t.test('admins and roles', async (t) => {
   t.test('nobody raises their own role', async (t) => {
     const viewer = await adminWithRole(ta, owner, 'viewer');
     const row = await store.admins.findByEmail(viewer.email);
-    const raised = await changeAdminRole(ta.ctx, store, row!.id, 'admin', { id: row!.id, email: viewer.email, role: 'viewer' }).catch((err) => err);
-    t.match(raised, { status: 403, code: 'forbidden_role' }, 'giving a role above one\'s own is refused');
-    const own = await changeAdminRole(ta.ctx, store, row!.id, 'admin', { id: row!.id, email: viewer.email, role: 'owner' }).catch((err) => err);
-    t.match(own, { status: 403, code: 'admin_own_role' }, 'and so is raising one\'s own role');
-    t.equal((await viewer.post(`/admin/admins/${row!.id}/role`, { role: 'owner' })).statusCode, 403, 'and the console route is for owners');
+    const raised = await changeAdminRole(ta.ctx, store, row!.id, 'admin', {
+      id: row!.id,
+      email: viewer.email,
+      role: 'viewer',
+    }).catch((err) => err);
+    t.match(raised, { status: 403, code: 'forbidden_role' }, "giving a role above one's own is refused");
+    const own = await changeAdminRole(ta.ctx, store, row!.id, 'admin', {
+      id: row!.id,
+      email: viewer.email,
+      role: 'owner',
+    }).catch((err) => err);
+    t.match(own, { status: 403, code: 'admin_own_role' }, "and so is raising one's own role");
+    t.equal(
+      (await viewer.post(`/admin/admins/${row!.id}/role`, { role: 'owner' })).statusCode,
+      403,
+      'and the console route is for owners',
+    );
     t.equal((await store.admins.findById(row!.id))?.role, 'viewer');
   });
 
-  t.test('remove: audited, the removed admin\'s session ends', async (t) => {
+  t.test("remove: audited, the removed admin's session ends", async (t) => {
     const helper = await adminWithRole(ta, owner, 'helpdesk', 'monica@piedpipers.example');
     t.equal((await helper.get('/admin/users')).statusCode, 200);
     const row = await store.admins.findByEmail(helper.email);
     const res = await owner.post(`/admin/admins/${row!.id}/remove`);
     t.equal(res.headers.location, '/admin/admins?done=admin-removed');
-    t.equal((await helper.get('/admin/users')).headers.location, '/admin/login?expired', 'signed out: the sign-in page says the session ended');
+    t.equal(
+      (await helper.get('/admin/users')).headers.location,
+      '/admin/login?expired',
+      'signed out: the sign-in page says the session ended',
+    );
     t.notOk(await store.admins.findById(row!.id));
-    t.match(await audit('admin.removed'), [{ actor: owner.email, details: { email: 'monica@piedpipers.example', role: 'helpdesk' } }]);
+    t.match(await audit('admin.removed'), [
+      { actor: owner.email, details: { email: 'monica@piedpipers.example', role: 'helpdesk' } },
+    ]);
     t.equal((await owner.post(`/admin/admins/${row!.id}/remove`)).statusCode, 404);
     const other = (await ta.ctx.store.forOrg(hooli.orgId).admins.list())[0];
-    t.equal((await owner.post(`/admin/admins/${other.id}/remove`)).statusCode, 404, 'another organisation\'s admin is not found');
+    t.equal(
+      (await owner.post(`/admin/admins/${other.id}/remove`)).statusCode,
+      404,
+      "another organisation's admin is not found",
+    );
   });
 
   t.test('a viewer reads but changes nothing; the forbidden answer names the role', async (t) => {

@@ -13,8 +13,17 @@ import { createTestApp } from '../helpers/app.ts';
 const credential = generateSigningCredential('okta-test');
 const nextCredential = generateSigningCredential('okta-test-next');
 const metadataOf = (entityId: string, extra: { validUntil?: string } = {}) => {
-  const xml = idpMetadata({ entityId, ssoUrl: `${entityId}/sso`, sloUrl: `${entityId}/slo`, certificates: [credential.certificatePem], organizationName: 'Okta', organizationUrl: 'https://okta.example' });
-  return extra.validUntil ? xml.replace('<md:EntityDescriptor ', `<md:EntityDescriptor validUntil="${extra.validUntil}" `) : xml;
+  const xml = idpMetadata({
+    entityId,
+    ssoUrl: `${entityId}/sso`,
+    sloUrl: `${entityId}/slo`,
+    certificates: [credential.certificatePem],
+    organizationName: 'Okta',
+    organizationUrl: 'https://okta.example',
+  });
+  return extra.validUntil
+    ? xml.replace('<md:EntityDescriptor ', `<md:EntityDescriptor validUntil="${extra.validUntil}" `)
+    : xml;
 };
 const errorFor = (html: string, id: string) => new RegExp(`id="${id}-error">([^<]*)<`).exec(html)?.[1] ?? null;
 
@@ -35,22 +44,52 @@ t.test('console: identity providers', async (t) => {
     t.match(add.body, /action="\/admin\/idps\/new\/url"/);
     t.match(add.body, /action="\/admin\/idps\/new\/file" enctype="multipart\/form-data"/);
     t.match(add.body, /action="\/admin\/idps\/new\/manual"/);
-    t.match(add.body, /data-copy="http:\/\/piedpipers\.broker\.test\/saml\/sp\/acs"/, 'the values for the IdP come first, with copy buttons');
+    t.match(
+      add.body,
+      /data-copy="http:\/\/piedpipers\.broker\.test\/saml\/sp\/acs"/,
+      'the values for the IdP come first, with copy buttons',
+    );
   });
 
   t.test('add from an uploaded metadata file', async (t) => {
-    const broken = await admin.upload('/admin/idps/new/file', { name: 'Okta' }, { metadataFile: { filename: 'okta.xml', content: '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"' } });
+    const broken = await admin.upload(
+      '/admin/idps/new/file',
+      { name: 'Okta' },
+      {
+        metadataFile: {
+          filename: 'okta.xml',
+          content: '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"',
+        },
+      },
+    );
     t.equal(broken.statusCode, 400);
     t.match(errorFor(broken.body, 'file-metadataFile'), /not well-formed XML/);
     t.match(broken.body, /id="file-name" name="name" value="Okta"/, 'the name typed is kept');
     t.equal((await store.identityProviders.list()).length, 0, 'nothing saved');
 
-    const res = await admin.upload('/admin/idps/new/file', { name: 'Okta', mappingPreset: 'okta' }, { metadataFile: { filename: 'okta.xml', content: metadataOf('https://okta.example/file'), contentType: 'application/xml' } });
+    const res = await admin.upload(
+      '/admin/idps/new/file',
+      { name: 'Okta', mappingPreset: 'okta' },
+      {
+        metadataFile: {
+          filename: 'okta.xml',
+          content: metadataOf('https://okta.example/file'),
+          contentType: 'application/xml',
+        },
+      },
+    );
     t.equal(res.statusCode, 303);
     const id = /^\/admin\/idps\/([\w-]+)\?done=created$/.exec(res.headers.location as string)?.[1];
     t.ok(id);
     const idp = (await store.identityProviders.findById(id!))!;
-    t.match(idp, { name: 'Okta', entityId: 'https://okta.example/file', ssoUrl: 'https://okta.example/file/sso', sloUrl: 'https://okta.example/file/slo', metadataUrl: null, mappingPreset: 'okta' });
+    t.match(idp, {
+      name: 'Okta',
+      entityId: 'https://okta.example/file',
+      ssoUrl: 'https://okta.example/file/sso',
+      sloUrl: 'https://okta.example/file/slo',
+      metadataUrl: null,
+      mappingPreset: 'okta',
+    });
     t.same(idp.certificates, [normaliseCertificate(credential.certificatePem)]);
     t.ok(idp.metadataXml?.includes('https://okta.example/file'), 'the document is kept');
     const audit = await store.audit.list({ type: 'idp.created' });
@@ -62,15 +101,30 @@ t.test('console: identity providers', async (t) => {
     t.match(list.body, /Metadata file/);
     t.match(list.body, /badge ok">Enabled/);
 
-    const again = await admin.upload('/admin/idps/new/file', { name: 'Okta again' }, { metadataFile: { filename: 'okta.xml', content: metadataOf('https://okta.example/file') } });
+    const again = await admin.upload(
+      '/admin/idps/new/file',
+      { name: 'Okta again' },
+      { metadataFile: { filename: 'okta.xml', content: metadataOf('https://okta.example/file') } },
+    );
     t.equal(again.statusCode, 400);
-    t.match(errorFor(again.body, 'file-metadataFile'), /already registered/, 'a duplicate entity ID is shown next to the file field');
+    t.match(
+      errorFor(again.body, 'file-metadataFile'),
+      /already registered/,
+      'a duplicate entity ID is shown next to the file field',
+    );
   });
 
   t.test('add by hand: errors next to the fields, nothing saved, then corrected', async (t) => {
     const form = {
-      name: 'WSO2', entityId: 'https://wso2.example/idp', ssoUrl: 'not a url', ssoBinding: 'post',
-      certificates: 'this is not a certificate', mappingPreset: 'wso2', 'map.email': 'mail', signRequests: 'on', wantAssertionSigned: 'on',
+      name: 'WSO2',
+      entityId: 'https://wso2.example/idp',
+      ssoUrl: 'not a url',
+      ssoBinding: 'post',
+      certificates: 'this is not a certificate',
+      mappingPreset: 'wso2',
+      'map.email': 'mail',
+      signRequests: 'on',
+      wantAssertionSigned: 'on',
     };
     const bad = await admin.post('/admin/idps/new/manual', form);
     t.equal(bad.statusCode, 400);
@@ -81,10 +135,22 @@ t.test('console: identity providers', async (t) => {
     t.match(bad.body, /id="manual-map-email" name="map.email" value="mail"/);
     t.notOk(await store.identityProviders.findByEntityId('https://wso2.example/idp'), 'nothing saved');
 
-    const ok = await admin.post('/admin/idps/new/manual', { ...form, ssoUrl: 'https://wso2.example/samlsso', certificates: `${credential.certificatePem}\n${nextCredential.certificatePem}` });
+    const ok = await admin.post('/admin/idps/new/manual', {
+      ...form,
+      ssoUrl: 'https://wso2.example/samlsso',
+      certificates: `${credential.certificatePem}\n${nextCredential.certificatePem}`,
+    });
     t.equal(ok.statusCode, 303);
     const idp = (await store.identityProviders.findByEntityId('https://wso2.example/idp'))!;
-    t.match(idp, { name: 'WSO2', ssoBinding: 'post', signRequests: true, wantAssertionSigned: true, wantResponseSigned: false, mappingPreset: 'wso2', metadataXml: null });
+    t.match(idp, {
+      name: 'WSO2',
+      ssoBinding: 'post',
+      signRequests: true,
+      wantAssertionSigned: true,
+      wantResponseSigned: false,
+      mappingPreset: 'wso2',
+      metadataXml: null,
+    });
     t.same(idp.attributeMapping, { email: 'mail' });
     t.equal(idp.certificates.length, 2, 'both certificates of a rollover are kept');
   });
@@ -99,12 +165,29 @@ t.test('console: identity providers', async (t) => {
     const idp = (await store.identityProviders.findByEntityId('https://wso2.example/idp'))!;
     const page = await admin.get(`/admin/idps/${idp.id}`);
     t.equal(page.statusCode, 200);
-    for (const url of ['http://piedpipers.broker.test/saml/sp/metadata', 'http://piedpipers.broker.test/saml/sp/acs']) t.match(page.body, `data-copy="${url}"`);
+    for (const url of ['http://piedpipers.broker.test/saml/sp/metadata', 'http://piedpipers.broker.test/saml/sp/acs'])
+      t.match(page.body, `data-copy="${url}"`);
     t.match(page.body, /action="\/admin\/idps\/[\w-]+\/test" target="_blank"/);
     t.match(page.body, /id="edit-entityId" name="entityId" value="https:\/\/wso2\.example\/idp"/);
 
-    const fields = { name: 'WSO2 production', entityId: idp.entityId, ssoUrl: idp.ssoUrl, ssoBinding: 'post', certificates: idp.certificates.join('\n'), mappingPreset: 'custom', 'map.email': 'mail', 'map.groups': 'roles', wantResponseSigned: 'on', wantAssertionSigned: 'on' };
-    const bad = await admin.post(`/admin/idps/${idp.id}`, { ...fields, entityId: '' , wantResponseSigned: '', wantAssertionSigned: '' });
+    const fields = {
+      name: 'WSO2 production',
+      entityId: idp.entityId,
+      ssoUrl: idp.ssoUrl,
+      ssoBinding: 'post',
+      certificates: idp.certificates.join('\n'),
+      mappingPreset: 'custom',
+      'map.email': 'mail',
+      'map.groups': 'roles',
+      wantResponseSigned: 'on',
+      wantAssertionSigned: 'on',
+    };
+    const bad = await admin.post(`/admin/idps/${idp.id}`, {
+      ...fields,
+      entityId: '',
+      wantResponseSigned: '',
+      wantAssertionSigned: '',
+    });
     t.equal(bad.statusCode, 400);
     t.match(errorFor(bad.body, 'edit-entityId'), /Entity ID is required/);
     t.match(errorFor(bad.body, 'edit-wantAssertionSigned'), /must be signed/);
@@ -116,7 +199,9 @@ t.test('console: identity providers', async (t) => {
     const after = (await store.identityProviders.findById(idp.id))!;
     t.match(after, { name: 'WSO2 production', mappingPreset: 'custom', wantResponseSigned: true, signRequests: false });
     t.same(after.attributeMapping, { email: 'mail', groups: 'roles' });
-    t.match((await store.audit.list({ type: 'idp.updated' }))[0].details, { changed: ['name', 'signRequests', 'wantResponseSigned', 'mappingPreset', 'attributeMapping'] });
+    t.match((await store.audit.list({ type: 'idp.updated' }))[0].details, {
+      changed: ['name', 'signRequests', 'wantResponseSigned', 'mappingPreset', 'attributeMapping'],
+    });
 
     const off = await admin.post(`/admin/idps/${idp.id}/enabled`, { enabled: 'false' });
     t.equal(off.headers.location, `/admin/idps/${idp.id}?done=disabled`);
@@ -130,10 +215,21 @@ t.test('console: identity providers', async (t) => {
 
   t.test('delete: confirmation shows what it touches; apps, links and sessions follow in one step', async (t) => {
     const idp = (await store.identityProviders.findByEntityId('https://okta.example/file'))!;
-    const app = await saveApplication(store, { name: 'Jira', entityId: 'https://jira.example/sp', acsUrls: ['https://jira.example/acs'], primaryIdpId: idp.id });
+    const app = await saveApplication(store, {
+      name: 'Jira',
+      entityId: 'https://jira.example/sp',
+      acsUrls: ['https://jira.example/acs'],
+      primaryIdpId: idp.id,
+    });
     const user = await store.users.create({ email: 'ann@customer.example' });
     await store.users.link(user.id, idp.id, 'ann@customer.example');
-    await store.sessions.create({ id: 'session-hash', userId: user.id, idpId: idp.id, nameId: 'ann@customer.example', expiresAt: new Date(ta.clock.now().getTime() + 3600_000) });
+    await store.sessions.create({
+      id: 'session-hash',
+      userId: user.id,
+      idpId: idp.id,
+      nameId: 'ann@customer.example',
+      expiresAt: new Date(ta.clock.now().getTime() + 3600_000),
+    });
 
     const confirm = await admin.get(`/admin/idps/${idp.id}/delete`);
     t.equal(confirm.statusCode, 200);
@@ -151,24 +247,62 @@ t.test('console: identity providers', async (t) => {
     t.notOk(await store.sessions.findActive('session-hash', ta.clock.now()), 'its broker session ended');
     const audit = (await store.audit.list({ type: 'idp.deleted' }))[0];
     t.match(audit, { actor: admin.email, idpId: idp.id });
-    t.match(audit.details, { primaryClearedFor: [{ id: app.id, name: 'Jira' }], identityLinksRemoved: 1, sessionsEnded: 1 });
+    t.match(audit.details, {
+      primaryClearedFor: [{ id: app.id, name: 'Jira' }],
+      identityLinksRemoved: 1,
+      sessionsEnded: 1,
+    });
   });
 
-  t.test('another organisation\'s identity providers are not found; forms need the CSRF token', async (t) => {
-    const theirs = await saveIdentityProvider(otherStore, { name: 'Hooli IdP', entityId: 'https://hooli.example/idp', ssoUrl: 'https://hooli.example/sso', certificates: [credential.certificatePem] });
+  t.test("another organisation's identity providers are not found; forms need the CSRF token", async (t) => {
+    const theirs = await saveIdentityProvider(otherStore, {
+      name: 'Hooli IdP',
+      entityId: 'https://hooli.example/idp',
+      ssoUrl: 'https://hooli.example/sso',
+      certificates: [credential.certificatePem],
+    });
     t.equal((await admin.get(`/admin/idps/${theirs.id}`)).statusCode, 404);
     t.equal((await admin.get(`/admin/idps/${theirs.id}/delete`)).statusCode, 404);
-    t.equal((await admin.post(`/admin/idps/${theirs.id}`, { name: 'Taken over', entityId: theirs.entityId, ssoUrl: theirs.ssoUrl, certificates: credential.certificatePem, wantAssertionSigned: 'on' })).statusCode, 404);
+    t.equal(
+      (
+        await admin.post(`/admin/idps/${theirs.id}`, {
+          name: 'Taken over',
+          entityId: theirs.entityId,
+          ssoUrl: theirs.ssoUrl,
+          certificates: credential.certificatePem,
+          wantAssertionSigned: 'on',
+        })
+      ).statusCode,
+      404,
+    );
     t.equal((await admin.post(`/admin/idps/${theirs.id}/enabled`, { enabled: 'false' })).statusCode, 404);
     t.equal((await admin.post(`/admin/idps/${theirs.id}/delete`)).statusCode, 404);
     t.equal((await admin.post(`/admin/idps/${theirs.id}/test`)).statusCode, 404);
-    t.match((await otherStore.identityProviders.findById(theirs.id))!, { name: 'Hooli IdP', enabled: true }, 'unchanged');
+    t.match(
+      (await otherStore.identityProviders.findById(theirs.id))!,
+      { name: 'Hooli IdP', enabled: true },
+      'unchanged',
+    );
     t.notMatch((await admin.get('/admin/idps')).body, /Hooli IdP/);
 
-    const noCsrf = await admin.post('/admin/idps/new/manual', { _csrf: '', name: 'X', entityId: 'https://x.example', ssoUrl: 'https://x.example/sso', certificates: credential.certificatePem, wantAssertionSigned: 'on' });
+    const noCsrf = await admin.post('/admin/idps/new/manual', {
+      _csrf: '',
+      name: 'X',
+      entityId: 'https://x.example',
+      ssoUrl: 'https://x.example/sso',
+      certificates: credential.certificatePem,
+      wantAssertionSigned: 'on',
+    });
     t.equal(noCsrf.statusCode, 403);
-    const otherCsrf = await admin.post('/admin/idps/new/manual', { _csrf: other.csrf, name: 'X', entityId: 'https://x.example', ssoUrl: 'https://x.example/sso', certificates: credential.certificatePem, wantAssertionSigned: 'on' });
-    t.equal(otherCsrf.statusCode, 403, 'another session\'s token does not do');
+    const otherCsrf = await admin.post('/admin/idps/new/manual', {
+      _csrf: other.csrf,
+      name: 'X',
+      entityId: 'https://x.example',
+      ssoUrl: 'https://x.example/sso',
+      certificates: credential.certificatePem,
+      wantAssertionSigned: 'on',
+    });
+    t.equal(otherCsrf.statusCode, 403, "another session's token does not do");
     t.notOk(await store.identityProviders.findByEntityId('https://x.example'));
     const mine = (await store.identityProviders.list())[0];
     t.equal((await admin.post(`/admin/idps/${mine.id}/delete`, { _csrf: 'wrong' })).statusCode, 403);
@@ -195,25 +329,45 @@ t.test('console: add from a metadata URL (private addresses allowed for this tes
   t.equal(notFound.statusCode, 400);
   t.match(errorFor(notFound.body, 'url-metadataUrl'), /HTTP 404/);
 
-  const badCert = await admin.post('/admin/idps/new/url', { name: 'Okta', metadataUrl: `${base}/app/metadata`, metadataSigningCertificate: 'nonsense' });
+  const badCert = await admin.post('/admin/idps/new/url', {
+    name: 'Okta',
+    metadataUrl: `${base}/app/metadata`,
+    metadataSigningCertificate: 'nonsense',
+  });
   t.equal(badCert.statusCode, 400);
   t.match(errorFor(badCert.body, 'url-metadataSigningCertificate'), /not an X\.509 certificate/);
 
-  const unsigned = await admin.post('/admin/idps/new/url', { name: 'Okta', metadataUrl: `${base}/app/metadata`, metadataSigningCertificate: credential.certificatePem });
+  const unsigned = await admin.post('/admin/idps/new/url', {
+    name: 'Okta',
+    metadataUrl: `${base}/app/metadata`,
+    metadataSigningCertificate: credential.certificatePem,
+  });
   t.equal(unsigned.statusCode, 400);
   t.match(errorFor(unsigned.body, 'url-metadataUrl'), /not signed/, 'a signing certificate requires signed metadata');
 
-  served = metadataOf('https://okta.example/url', { validUntil: new Date(ta.clock.now().getTime() - 1000).toISOString() });
+  served = metadataOf('https://okta.example/url', {
+    validUntil: new Date(ta.clock.now().getTime() - 1000).toISOString(),
+  });
   const expired = await admin.post('/admin/idps/new/url', { name: 'Okta', metadataUrl: `${base}/app/metadata` });
   t.equal(expired.statusCode, 400);
   t.match(errorFor(expired.body, 'url-metadataUrl'), /expired/);
   t.equal((await store.identityProviders.list()).length, 0, 'nothing saved by the failures');
 
   served = metadataOf('https://okta.example/url', { validUntil });
-  const res = await admin.post('/admin/idps/new/url', { name: 'Okta', metadataUrl: `${base}/app/metadata`, mappingPreset: 'okta' });
+  const res = await admin.post('/admin/idps/new/url', {
+    name: 'Okta',
+    metadataUrl: `${base}/app/metadata`,
+    mappingPreset: 'okta',
+  });
   t.equal(res.statusCode, 303);
   const idp = (await store.identityProviders.findByEntityId('https://okta.example/url'))!;
-  t.match(idp, { name: 'Okta', metadataUrl: `${base}/app/metadata`, metadataRefreshAt: null, metadataSigningCertificate: null, ssoUrl: 'https://okta.example/url/sso' });
+  t.match(idp, {
+    name: 'Okta',
+    metadataUrl: `${base}/app/metadata`,
+    metadataRefreshAt: null,
+    metadataSigningCertificate: null,
+    ssoUrl: 'https://okta.example/url/sso',
+  });
   t.equal(idp.metadataFetchedAt?.toISOString(), ta.clock.now().toISOString());
   t.equal(idp.metadataValidUntil?.toISOString(), validUntil);
   t.equal(idp.metadataXml, served);
@@ -222,7 +376,10 @@ t.test('console: add from a metadata URL (private addresses allowed for this tes
   t.match(list.body, new RegExp(`datetime="${ta.clock.now().toISOString()}"`));
 
   // Refresh now: the IdP moved its SSO endpoint; then its metadata URL breaks and the last good copy stays.
-  served = metadataOf('https://okta.example/url', { validUntil }).replaceAll('https://okta.example/url/sso', 'https://okta.example/url/sso2');
+  served = metadataOf('https://okta.example/url', { validUntil }).replaceAll(
+    'https://okta.example/url/sso',
+    'https://okta.example/url/sso2',
+  );
   const refreshed = await admin.post(`/admin/idps/${idp.id}/refresh`);
   t.equal(refreshed.headers.location, `/admin/idps/${idp.id}?done=metadata-refreshed`);
   t.equal((await store.identityProviders.findById(idp.id))!.ssoUrl, 'https://okta.example/url/sso2');

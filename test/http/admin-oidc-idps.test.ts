@@ -8,7 +8,8 @@ import { createTestApp } from '../helpers/app.ts';
 import { startForgingOp } from '../helpers/oidc-op.ts';
 
 const errorFor = (html: string, id: string) => new RegExp(`id="${id}-error">([^<]*)<`).exec(html)?.[1] ?? null;
-const browserCookieOf = (res: LightMyRequestResponse) => (res.cookies as { name: string; value: string }[]).find((c) => c.name === 'broker_browser')?.value;
+const browserCookieOf = (res: LightMyRequestResponse) =>
+  (res.cookies as { name: string; value: string }[]).find((c) => c.name === 'broker_browser')?.value;
 
 t.test('console: OpenID Connect identity providers', async (t) => {
   const ta = await createTestApp({ env: { METADATA_ALLOW_PRIVATE: 'true' } });
@@ -23,7 +24,17 @@ t.test('console: OpenID Connect identity providers', async (t) => {
   t.match(page.body, `<code>${redirectUri}</code>`, 'the redirect URI to paste at the IdP');
   t.match(page.body, /id="by-oidc"/);
 
-  const form = { name: 'Okta OIDC', issuer: op.issuer, clientId: 'broker', clientSecret: 'very-secret', clientAuth: 'client_secret_basic', mappingPreset: 'oidc-okta', scopes: 'openid email profile', emailDomains: 'customer.example', linkingMode: 'verified-domains' };
+  const form = {
+    name: 'Okta OIDC',
+    issuer: op.issuer,
+    clientId: 'broker',
+    clientSecret: 'very-secret',
+    clientAuth: 'client_secret_basic',
+    mappingPreset: 'oidc-okta',
+    scopes: 'openid email profile',
+    emailDomains: 'customer.example',
+    linkingMode: 'verified-domains',
+  };
   const missing = await admin.post('/admin/idps/new/oidc', { ...form, clientId: '' });
   t.equal(missing.statusCode, 400);
   t.equal(errorFor(missing.body, 'oidc-clientId'), 'Client ID is required.');
@@ -39,7 +50,11 @@ t.test('console: OpenID Connect identity providers', async (t) => {
   t.equal(show.statusCode, 200);
   t.match(show.body, `OpenID Connect issuer: <code>${op.issuer}</code>`);
   t.match(show.body, `<code>${redirectUri}</code>`, 'the values to paste at the IdP: redirect URI');
-  t.match(show.body, `<code>http://piedpipers.${ta.config.baseDomain}/oidc/logout-callback</code>`, 'post-logout redirect URI');
+  t.match(
+    show.body,
+    `<code>http://piedpipers.${ta.config.baseDomain}/oidc/logout-callback</code>`,
+    'post-logout redirect URI',
+  );
   t.match(show.body, `<code>http://piedpipers.${ta.config.baseDomain}/oidc/initiate</code>`, 'initiate login URI');
   t.match(show.body, `<code>http://piedpipers.${ta.config.baseDomain}/oidc/jwks.json</code>`, 'JWKS URL');
   t.notMatch(show.body, /<h2>Settings<\/h2>/, 'no SAML settings form for an OIDC IdP');
@@ -56,11 +71,28 @@ t.test('console: OpenID Connect identity providers', async (t) => {
     const browser = browserCookieOf(start) ?? /(?:^|; )broker_browser=([^;]+)/.exec(admin.cookie())?.[1];
     op.answer = { idToken: await make(auth.searchParams.get('nonce')!) };
     const state = auth.searchParams.get('state')!;
-    const cb = await ta.request('piedpipers', { method: 'GET', url: `/oidc/callback?${query ? query(state) : `code=c&state=${state}`}` });
+    const cb = await ta.request('piedpipers', {
+      method: 'GET',
+      url: `/oidc/callback?${query ? query(state) : `code=c&state=${state}`}`,
+    });
     t.equal(cb.statusCode, 303);
-    return ta.request('piedpipers', { method: 'GET', url: String(cb.headers.location), headers: { cookie: `broker_browser=${browser}` } });
+    return ta.request('piedpipers', {
+      method: 'GET',
+      url: String(cb.headers.location),
+      headers: { cookie: `broker_browser=${browser}` },
+    });
   }
-  const good = (nonce: string) => ({ iss: op.issuer, aud: 'broker', sub: 'ann', nonce, iat: now(), exp: now() + 300, email: 'ann@customer.example', email_verified: true, given_name: 'Ann' });
+  const good = (nonce: string) => ({
+    iss: op.issuer,
+    aud: 'broker',
+    sub: 'ann',
+    nonce,
+    iat: now(),
+    exp: now() + 300,
+    email: 'ann@customer.example',
+    email_verified: true,
+    given_name: 'Ann',
+  });
 
   await t.test('success: the claims and the mapped profile', async (t) => {
     const res = await runTest((n) => op.sign(good(n)));
@@ -84,7 +116,11 @@ t.test('console: OpenID Connect identity providers', async (t) => {
     t.match(res.body, /Token from another issuer/);
   });
   await t.test('the IdP refused our redirect URI', async (t) => {
-    const res = await runTest(() => '', (state) => `error=invalid_request&error_description=${encodeURIComponent('redirect_uri did not match')}&state=${state}`);
+    const res = await runTest(
+      () => '',
+      (state) =>
+        `error=invalid_request&error_description=${encodeURIComponent('redirect_uri did not match')}&state=${state}`,
+    );
     t.match(res.body, /The identity provider did not sign in/);
     t.match(res.body, redirectUri, 'our redirect URI shown to compare');
   });

@@ -13,32 +13,69 @@ t.test('buttons and forms by role', async (t) => {
   t.teardown(ta.cleanup);
   const owner = await signedInAdmin(ta, 'rolebuttons');
   const clients: Record<AdminRole, AdminClient> = {
-    owner, admin: await adminWithRole(ta, owner, 'admin'), helpdesk: await adminWithRole(ta, owner, 'helpdesk'), viewer: await adminWithRole(ta, owner, 'viewer'),
+    owner,
+    admin: await adminWithRole(ta, owner, 'admin'),
+    helpdesk: await adminWithRole(ta, owner, 'helpdesk'),
+    viewer: await adminWithRole(ta, owner, 'viewer'),
   };
 
   // Something to act on: an app, an identity provider, a user with a second factor that failed, a passkey, a
   // remembered device and a linked identity.
   const store = ta.ctx.store.forOrg(owner.orgId);
   const now = ta.clock.now();
-  const app = await store.applications.create({ name: 'Jira', entityId: 'https://jira.example/sp', acsUrls: ['https://jira.example/acs'] });
-  const idp = await store.identityProviders.create({ name: 'Okta', entityId: 'http://okta.example/idp', ssoUrl: 'https://okta.example/sso', certificates: [] });
+  const app = await store.applications.create({
+    name: 'Jira',
+    entityId: 'https://jira.example/sp',
+    acsUrls: ['https://jira.example/acs'],
+  });
+  const idp = await store.identityProviders.create({
+    name: 'Okta',
+    entityId: 'http://okta.example/idp',
+    ssoUrl: 'https://okta.example/sso',
+    certificates: [],
+  });
   const user = await store.users.create({ email: 'ann@customer.example' });
   await store.users.link(user.id, idp.id, 'ann@customer.example');
   await store.totp.saveConfirmed(user.id, { secretEnc: 'x', algorithm: 'SHA1', digits: 6, period: 30 }, 1, now);
   await store.totp.recordFailure(user.id);
-  const passkey = await store.webauthn.create({ userId: user.id, credentialId: 'cred-ann', publicKey: 'pk', counter: 0, transports: ['usb'], deviceType: 'singleDevice', backedUp: false, name: 'Blue key' });
+  const passkey = await store.webauthn.create({
+    userId: user.id,
+    credentialId: 'cred-ann',
+    publicKey: 'pk',
+    counter: 0,
+    transports: ['usb'],
+    deviceType: 'singleDevice',
+    backedUp: false,
+    name: 'Blue key',
+  });
   await store.devices.create({ userId: user.id, label: 'laptop', expiresAt: new Date(now.getTime() + 86_400_000) });
   const [link] = await store.users.identities(user.id);
 
-  const pages = ['/admin', '/admin/apps', `/admin/apps/${app.id}`, '/admin/idps', `/admin/idps/${idp.id}`, '/admin/users', `/admin/users/${user.id}`,
-    '/admin/policies', `/admin/policies/${app.id}`, '/admin/organization', '/admin/organization/keys', '/admin/audit'];
+  const pages = [
+    '/admin',
+    '/admin/apps',
+    `/admin/apps/${app.id}`,
+    '/admin/idps',
+    `/admin/idps/${idp.id}`,
+    '/admin/users',
+    `/admin/users/${user.id}`,
+    '/admin/policies',
+    `/admin/policies/${app.id}`,
+    '/admin/organization',
+    '/admin/organization/keys',
+    '/admin/audit',
+  ];
 
   /** Every control of a page: the forms that post ("POST /path") and the console links styled as buttons ("GET /path"). */
   async function controlsOf(client: AdminClient, url: string) {
     const res = await client.get(url);
     t.equal(res.statusCode, 200, `${client.email}: ${url} opens`);
-    const posts = [...res.body.matchAll(/<form method="post" action="([^"]+)"/g)].map((m) => `POST ${m[1].replaceAll('&amp;', '&')}`);
-    const buttons = [...res.body.matchAll(/<a class="button[^"]*" href="(\/admin[^"?#]*)[^"]*"/g)].map((m) => `GET ${m[1]}`);
+    const posts = [...res.body.matchAll(/<form method="post" action="([^"]+)"/g)].map(
+      (m) => `POST ${m[1].replaceAll('&amp;', '&')}`,
+    );
+    const buttons = [...res.body.matchAll(/<a class="button[^"]*" href="(\/admin[^"?#]*)[^"]*"/g)].map(
+      (m) => `GET ${m[1]}`,
+    );
     return new Set([...posts, ...buttons].filter((c) => c !== 'POST /admin/logout'));
   }
 
@@ -58,17 +95,43 @@ t.test('buttons and forms by role', async (t) => {
   });
 
   const u = `/admin/users/${user.id}`;
-  const helpdeskActions = [`POST ${u}/reset-totp`, `POST ${u}/unlock`, `POST ${u}/revoke-devices`, `POST ${u}/passkeys/${passkey!.id}/remove`];
+  const helpdeskActions = [
+    `POST ${u}/reset-totp`,
+    `POST ${u}/unlock`,
+    `POST ${u}/revoke-devices`,
+    `POST ${u}/passkeys/${passkey!.id}/remove`,
+  ];
   const adminActions = [
-    'GET /admin/apps/new', `POST /admin/apps/${app.id}`, `POST /admin/apps/${app.id}/enabled`, `GET /admin/apps/${app.id}/delete`,
-    'GET /admin/idps/new', `POST /admin/idps/${idp.id}`, `POST /admin/idps/${idp.id}/enabled`, `POST /admin/idps/${idp.id}/test`, `GET /admin/idps/${idp.id}/delete`, `POST /admin/idps/${idp.id}/scim-tokens`,
-    'GET /admin/users/new', 'GET /admin/users/import', `POST ${u}`, `POST ${u}/disable`, `POST ${u}/identities`, `POST ${u}/identities/${link.id}/unlink`, `GET ${u}/delete`,
-    `POST /admin/policies/${app.id}/two-factor`, `POST /admin/policies/${app.id}/rules`, `POST /admin/policies/${app.id}/rules/add`,
-    'POST /admin/organization', 'POST /admin/organization/logo', 'POST /admin/organization/keys/next',
+    'GET /admin/apps/new',
+    `POST /admin/apps/${app.id}`,
+    `POST /admin/apps/${app.id}/enabled`,
+    `GET /admin/apps/${app.id}/delete`,
+    'GET /admin/idps/new',
+    `POST /admin/idps/${idp.id}`,
+    `POST /admin/idps/${idp.id}/enabled`,
+    `POST /admin/idps/${idp.id}/test`,
+    `GET /admin/idps/${idp.id}/delete`,
+    `POST /admin/idps/${idp.id}/scim-tokens`,
+    'GET /admin/users/new',
+    'GET /admin/users/import',
+    `POST ${u}`,
+    `POST ${u}/disable`,
+    `POST ${u}/identities`,
+    `POST ${u}/identities/${link.id}/unlink`,
+    `GET ${u}/delete`,
+    `POST /admin/policies/${app.id}/two-factor`,
+    `POST /admin/policies/${app.id}/rules`,
+    `POST /admin/policies/${app.id}/rules/add`,
+    'POST /admin/organization',
+    'POST /admin/organization/logo',
+    'POST /admin/organization/keys/next',
   ];
   const ownerActions = ['GET /admin/organization/delete'];
   const shown: Record<AdminRole, string[]> = {
-    viewer: [], helpdesk: helpdeskActions, admin: [...helpdeskActions, ...adminActions], owner: [...helpdeskActions, ...adminActions, ...ownerActions],
+    viewer: [],
+    helpdesk: helpdeskActions,
+    admin: [...helpdeskActions, ...adminActions],
+    owner: [...helpdeskActions, ...adminActions, ...ownerActions],
   };
   const all = [...helpdeskActions, ...adminActions, ...ownerActions];
 
@@ -85,7 +148,11 @@ t.test('buttons and forms by role', async (t) => {
       }
       if (role !== 'owner') {
         t.notOk(seen[role].has('GET /admin/admins'), `${role}: no admins page`);
-        t.notMatch((await clients[role].get('/admin')).body, /href="\/admin\/admins"/, `${role}: the navigation has no Admins entry`);
+        t.notMatch(
+          (await clients[role].get('/admin')).body,
+          /href="\/admin\/admins"/,
+          `${role}: the navigation has no Admins entry`,
+        );
         t.equal((await clients[role].get('/admin/admins')).statusCode, 403, `${role}: the admins page is refused`);
       }
     });
@@ -104,7 +171,11 @@ t.test('buttons and forms by role', async (t) => {
 
   t.test('canUse refuses to guess about a route that does not exist', async (t) => {
     t.throws(() => canUse(ta.app.registeredRoutes, 'owner', 'POST', '/admin/no/such/route'), /no route POST/);
-    t.equal(canUse(ta.app.registeredRoutes, 'admin', 'GET', '/admin/apps/new'), true, 'a static segment wins over /admin/apps/:id');
+    t.equal(
+      canUse(ta.app.registeredRoutes, 'admin', 'GET', '/admin/apps/new'),
+      true,
+      'a static segment wins over /admin/apps/:id',
+    );
     t.equal(canUse(ta.app.registeredRoutes, 'viewer', 'GET', '/admin/apps/new'), false);
     t.equal(canUse(ta.app.registeredRoutes, 'viewer', 'GET', `/admin/apps/${app.id}`), true);
   });

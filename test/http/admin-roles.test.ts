@@ -14,74 +14,192 @@ import { testProviders } from '../helpers/context.ts';
 /** The expected rule of every console and API route ("METHOD url"). */
 const EXPECTED: Record<string, RouteAccess> = {
   // sign-in and invitations: no session yet
-  'GET /admin/login': 'public', 'POST /admin/login': 'public', 'GET /admin/login/totp': 'public', 'POST /admin/login/totp': 'public',
-  'GET /admin/invite/:token': 'public', 'POST /admin/invite/:token': 'public', 'GET /api/openapi.json': 'public',
+  'GET /admin/login': 'public',
+  'POST /admin/login': 'public',
+  'GET /admin/login/totp': 'public',
+  'POST /admin/login/totp': 'public',
+  'GET /admin/invite/:token': 'public',
+  'POST /admin/invite/:token': 'public',
+  'GET /api/openapi.json': 'public',
   // one's own session
-  'POST /admin/logout': 'viewer', 'GET /admin/password': 'viewer', 'POST /admin/password': 'viewer',
-  'GET /admin/security': 'viewer', 'POST /admin/security/totp': 'viewer', 'POST /admin/security/totp/remove': 'viewer',
+  'POST /admin/logout': 'viewer',
+  'GET /admin/password': 'viewer',
+  'POST /admin/password': 'viewer',
+  'GET /admin/security': 'viewer',
+  'POST /admin/security/totp': 'viewer',
+  'POST /admin/security/totp/remove': 'viewer',
   // reading
-  'GET /admin': 'viewer', 'GET /admin/organization': 'viewer', 'GET /admin/organization/keys': 'viewer',
-  'GET /admin/idps': 'viewer', 'GET /admin/idps/:id': 'viewer', 'GET /admin/apps': 'viewer', 'GET /admin/apps/:id': 'viewer',
-  'GET /admin/apps/:id/metadata.xml': 'viewer', 'GET /admin/policies': 'viewer', 'GET /admin/policies/:appId': 'viewer',
-  'GET /admin/users': 'viewer', 'GET /admin/users/:id': 'viewer', 'GET /admin/users/export.csv': 'viewer',
-  'GET /admin/users/import/:jobId': 'viewer', 'GET /admin/audit': 'viewer', 'GET /admin/audit/export.csv': 'viewer',
-  'GET /api/organization': 'viewer', 'GET /api/keys': 'viewer', 'GET /api/idps': 'viewer', 'GET /api/idps/:id': 'viewer',
-  'GET /api/apps': 'viewer', 'GET /api/apps/:id': 'viewer', 'GET /api/apps/:id/metadata': 'viewer', 'GET /api/apps/:id/policy': 'viewer',
-  'GET /api/users': 'viewer', 'GET /api/users/:id': 'viewer', 'GET /api/users/:id/identities': 'viewer', 'GET /api/users/:id/sessions': 'viewer', 'GET /api/users/export': 'viewer',
-  'GET /api/users/import/:jobId': 'viewer', 'GET /api/audit': 'viewer', 'GET /api/audit/export': 'viewer',
+  'GET /admin': 'viewer',
+  'GET /admin/organization': 'viewer',
+  'GET /admin/organization/keys': 'viewer',
+  'GET /admin/idps': 'viewer',
+  'GET /admin/idps/:id': 'viewer',
+  'GET /admin/apps': 'viewer',
+  'GET /admin/apps/:id': 'viewer',
+  'GET /admin/apps/:id/metadata.xml': 'viewer',
+  'GET /admin/policies': 'viewer',
+  'GET /admin/policies/:appId': 'viewer',
+  'GET /admin/users': 'viewer',
+  'GET /admin/users/:id': 'viewer',
+  'GET /admin/users/export.csv': 'viewer',
+  'GET /admin/users/import/:jobId': 'viewer',
+  'GET /admin/audit': 'viewer',
+  'GET /admin/audit/export.csv': 'viewer',
+  'GET /api/organization': 'viewer',
+  'GET /api/keys': 'viewer',
+  'GET /api/idps': 'viewer',
+  'GET /api/idps/:id': 'viewer',
+  'GET /api/apps': 'viewer',
+  'GET /api/apps/:id': 'viewer',
+  'GET /api/apps/:id/metadata': 'viewer',
+  'GET /api/apps/:id/policy': 'viewer',
+  'GET /api/users': 'viewer',
+  'GET /api/users/:id': 'viewer',
+  'GET /api/users/:id/identities': 'viewer',
+  'GET /api/users/:id/sessions': 'viewer',
+  'GET /api/users/export': 'viewer',
+  'GET /api/users/import/:jobId': 'viewer',
+  'GET /api/audit': 'viewer',
+  'GET /api/audit/export': 'viewer',
   // helpdesk
-  'POST /admin/users/:id/unlock': 'helpdesk', 'POST /admin/users/:id/reset-totp': 'helpdesk', 'POST /admin/users/:id/revoke-devices': 'helpdesk',
-  'POST /api/users/:id/unlock': 'helpdesk', 'POST /api/users/:id/reset-totp': 'helpdesk', 'POST /api/users/:id/revoke-devices': 'helpdesk',
-  'POST /admin/users/:id/passkeys/:passkeyId/remove': 'helpdesk', 'DELETE /api/users/:id/passkeys/:passkeyId': 'helpdesk',
-  'POST /admin/users/:id/sessions/revoke': 'helpdesk', 'POST /api/users/:id/sessions/revoke': 'helpdesk',
+  'POST /admin/users/:id/unlock': 'helpdesk',
+  'POST /admin/users/:id/reset-totp': 'helpdesk',
+  'POST /admin/users/:id/revoke-devices': 'helpdesk',
+  'POST /api/users/:id/unlock': 'helpdesk',
+  'POST /api/users/:id/reset-totp': 'helpdesk',
+  'POST /api/users/:id/revoke-devices': 'helpdesk',
+  'POST /admin/users/:id/passkeys/:passkeyId/remove': 'helpdesk',
+  'DELETE /api/users/:id/passkeys/:passkeyId': 'helpdesk',
+  'POST /admin/users/:id/sessions/revoke': 'helpdesk',
+  'POST /api/users/:id/sessions/revoke': 'helpdesk',
   // bulk actions: the confirmation page opens to helpdesk (it then checks the chosen action's role); each action's route needs what its single-user action needs
-  'GET /admin/users/bulk': 'helpdesk', 'POST /admin/users/bulk/reset-totp': 'helpdesk', 'POST /api/users/bulk/reset-totp': 'helpdesk',
-  'POST /admin/users/bulk/disable': 'admin', 'POST /api/users/bulk/disable': 'admin',
+  'GET /admin/users/bulk': 'helpdesk',
+  'POST /admin/users/bulk/reset-totp': 'helpdesk',
+  'POST /api/users/bulk/reset-totp': 'helpdesk',
+  'POST /admin/users/bulk/disable': 'admin',
+  'POST /api/users/bulk/disable': 'admin',
   // configuration and users
-  'POST /admin/organization': 'admin', 'POST /admin/organization/logo': 'admin', 'POST /admin/organization/logo/remove': 'admin',
-  'POST /admin/organization/keys/next': 'admin', 'POST /admin/organization/keys/promote': 'admin', 'POST /admin/organization/keys/retire': 'admin',
+  'POST /admin/organization': 'admin',
+  'POST /admin/organization/logo': 'admin',
+  'POST /admin/organization/logo/remove': 'admin',
+  'POST /admin/organization/keys/next': 'admin',
+  'POST /admin/organization/keys/promote': 'admin',
+  'POST /admin/organization/keys/retire': 'admin',
   'POST /admin/organization/keys/promote-at': 'admin',
-  'GET /admin/idps/new': 'admin', 'POST /admin/idps/new/url': 'admin', 'POST /admin/idps/new/file': 'admin', 'POST /admin/idps/new/manual': 'admin', 'POST /admin/idps/new/oidc': 'admin',
-  'POST /admin/idps/:id': 'admin', 'POST /admin/idps/:id/enabled': 'admin', 'GET /admin/idps/:id/delete': 'admin', 'POST /admin/idps/:id/delete': 'admin',
-  'POST /admin/idps/:id/refresh': 'admin', 'POST /admin/idps/:id/test': 'admin',
-  'GET /admin/apps/new': 'admin', 'POST /admin/apps/new': 'admin', 'POST /admin/apps/new/metadata': 'admin', 'POST /admin/apps/:id': 'admin',
-  'POST /admin/apps/:id/enabled': 'admin', 'GET /admin/apps/:id/delete': 'admin', 'POST /admin/apps/:id/delete': 'admin',
-  'POST /admin/policies/:appId/two-factor': 'admin', 'POST /admin/policies/:appId/rules': 'admin', 'POST /admin/policies/:appId/rules/add': 'admin',
-  'GET /admin/users/new': 'admin', 'POST /admin/users': 'admin', 'GET /admin/users/import': 'admin', 'POST /admin/users/import': 'admin',
-  'POST /admin/users/:id': 'admin', 'POST /admin/users/:id/disable': 'admin', 'POST /admin/users/:id/enable': 'admin',
-  'POST /admin/users/:id/identities': 'admin', 'POST /admin/users/:id/identities/:linkId/unlink': 'admin',
-  'GET /admin/users/:id/delete': 'admin', 'POST /admin/users/:id/delete': 'admin',
-  'GET /admin/tokens': 'admin', 'POST /admin/tokens': 'admin', 'POST /admin/tokens/:id/revoke': 'admin', 'GET /admin/tokens/created/:id': 'admin',
-  'POST /admin/idps/:id/scim-tokens': 'admin', 'GET /admin/idps/:id/scim-tokens/created/:tokenId': 'admin', 'POST /admin/idps/:id/scim-tokens/:tokenId/revoke': 'admin',
-  'PATCH /api/organization': 'admin', 'POST /api/keys/next': 'admin', 'POST /api/keys/promote': 'admin', 'POST /api/keys/retire': 'admin',
-  'PUT /api/keys/next/promote-at': 'admin', 'POST /api/idps': 'admin', 'POST /api/idps/oidc': 'admin', 'PATCH /api/idps/:id': 'admin', 'POST /api/idps/:id/enable': 'admin',
-  'POST /api/idps/:id/disable': 'admin', 'POST /api/idps/:id/refresh-metadata': 'admin', 'DELETE /api/idps/:id': 'admin',
-  'POST /api/apps': 'admin', 'PATCH /api/apps/:id': 'admin', 'DELETE /api/apps/:id': 'admin', 'PUT /api/apps/:id/policy': 'admin',
-  'POST /api/apps/:id/policy/two-factor': 'admin', 'POST /api/users': 'admin', 'PATCH /api/users/:id': 'admin', 'DELETE /api/users/:id': 'admin',
-  'POST /api/users/:id/disable': 'admin', 'POST /api/users/:id/enable': 'admin', 'POST /api/users/:id/identities': 'admin',
-  'DELETE /api/users/:id/identities/:linkId': 'admin', 'POST /api/users/import': 'admin',
-  'GET /api/tokens': 'admin', 'POST /api/tokens': 'admin', 'DELETE /api/tokens/:id': 'admin',
-  'GET /api/idps/:id/scim-tokens': 'admin', 'POST /api/idps/:id/scim-tokens': 'admin', 'DELETE /api/idps/:id/scim-tokens/:tokenId': 'admin',
+  'GET /admin/idps/new': 'admin',
+  'POST /admin/idps/new/url': 'admin',
+  'POST /admin/idps/new/file': 'admin',
+  'POST /admin/idps/new/manual': 'admin',
+  'POST /admin/idps/new/oidc': 'admin',
+  'POST /admin/idps/:id': 'admin',
+  'POST /admin/idps/:id/enabled': 'admin',
+  'GET /admin/idps/:id/delete': 'admin',
+  'POST /admin/idps/:id/delete': 'admin',
+  'POST /admin/idps/:id/refresh': 'admin',
+  'POST /admin/idps/:id/test': 'admin',
+  'GET /admin/apps/new': 'admin',
+  'POST /admin/apps/new': 'admin',
+  'POST /admin/apps/new/metadata': 'admin',
+  'POST /admin/apps/:id': 'admin',
+  'POST /admin/apps/:id/enabled': 'admin',
+  'GET /admin/apps/:id/delete': 'admin',
+  'POST /admin/apps/:id/delete': 'admin',
+  'POST /admin/policies/:appId/two-factor': 'admin',
+  'POST /admin/policies/:appId/rules': 'admin',
+  'POST /admin/policies/:appId/rules/add': 'admin',
+  'GET /admin/users/new': 'admin',
+  'POST /admin/users': 'admin',
+  'GET /admin/users/import': 'admin',
+  'POST /admin/users/import': 'admin',
+  'POST /admin/users/:id': 'admin',
+  'POST /admin/users/:id/disable': 'admin',
+  'POST /admin/users/:id/enable': 'admin',
+  'POST /admin/users/:id/identities': 'admin',
+  'POST /admin/users/:id/identities/:linkId/unlink': 'admin',
+  'GET /admin/users/:id/delete': 'admin',
+  'POST /admin/users/:id/delete': 'admin',
+  'GET /admin/tokens': 'admin',
+  'POST /admin/tokens': 'admin',
+  'POST /admin/tokens/:id/revoke': 'admin',
+  'GET /admin/tokens/created/:id': 'admin',
+  'POST /admin/idps/:id/scim-tokens': 'admin',
+  'GET /admin/idps/:id/scim-tokens/created/:tokenId': 'admin',
+  'POST /admin/idps/:id/scim-tokens/:tokenId/revoke': 'admin',
+  'PATCH /api/organization': 'admin',
+  'POST /api/keys/next': 'admin',
+  'POST /api/keys/promote': 'admin',
+  'POST /api/keys/retire': 'admin',
+  'PUT /api/keys/next/promote-at': 'admin',
+  'POST /api/idps': 'admin',
+  'POST /api/idps/oidc': 'admin',
+  'PATCH /api/idps/:id': 'admin',
+  'POST /api/idps/:id/enable': 'admin',
+  'POST /api/idps/:id/disable': 'admin',
+  'POST /api/idps/:id/refresh-metadata': 'admin',
+  'DELETE /api/idps/:id': 'admin',
+  'POST /api/apps': 'admin',
+  'PATCH /api/apps/:id': 'admin',
+  'DELETE /api/apps/:id': 'admin',
+  'PUT /api/apps/:id/policy': 'admin',
+  'POST /api/apps/:id/policy/two-factor': 'admin',
+  'POST /api/users': 'admin',
+  'PATCH /api/users/:id': 'admin',
+  'DELETE /api/users/:id': 'admin',
+  'POST /api/users/:id/disable': 'admin',
+  'POST /api/users/:id/enable': 'admin',
+  'POST /api/users/:id/identities': 'admin',
+  'DELETE /api/users/:id/identities/:linkId': 'admin',
+  'POST /api/users/import': 'admin',
+  'GET /api/tokens': 'admin',
+  'POST /api/tokens': 'admin',
+  'DELETE /api/tokens/:id': 'admin',
+  'GET /api/idps/:id/scim-tokens': 'admin',
+  'POST /api/idps/:id/scim-tokens': 'admin',
+  'DELETE /api/idps/:id/scim-tokens/:tokenId': 'admin',
   // owners
-  'GET /admin/admins': 'owner', 'POST /admin/admins/invite': 'owner', 'POST /admin/admins/:id/role': 'owner', 'POST /admin/admins/:id/remove': 'owner',
-  'POST /admin/admins/invites/:id/withdraw': 'owner', 'GET /admin/organization/delete': 'owner', 'POST /admin/organization/delete': 'owner',
+  'GET /admin/admins': 'owner',
+  'POST /admin/admins/invite': 'owner',
+  'POST /admin/admins/:id/role': 'owner',
+  'POST /admin/admins/:id/remove': 'owner',
+  'POST /admin/admins/invites/:id/withdraw': 'owner',
+  'GET /admin/organization/delete': 'owner',
+  'POST /admin/organization/delete': 'owner',
   // the operator view at the bare BASE_DOMAIN (a platform operator's session; no admin role opens it)
-  'GET /operator/login': 'public', 'POST /operator/login': 'public', 'GET /operator/login/totp': 'public', 'POST /operator/login/totp': 'public',
-  'POST /operator/logout': 'operator', 'GET /operator': 'operator', 'POST /operator/organizations': 'operator',
-  'POST /operator/organizations/:id/suspend': 'operator', 'POST /operator/organizations/:id/resume': 'operator',
-  'GET /operator/organizations/:id/delete': 'operator', 'POST /operator/organizations/:id/delete': 'operator',
+  'GET /operator/login': 'public',
+  'POST /operator/login': 'public',
+  'GET /operator/login/totp': 'public',
+  'POST /operator/login/totp': 'public',
+  'POST /operator/logout': 'operator',
+  'GET /operator': 'operator',
+  'POST /operator/organizations': 'operator',
+  'POST /operator/organizations/:id/suspend': 'operator',
+  'POST /operator/organizations/:id/resume': 'operator',
+  'GET /operator/organizations/:id/delete': 'operator',
+  'POST /operator/organizations/:id/delete': 'operator',
 };
 
 /** Allowed requests really run: these would end the caller's session or start background work, so only their refusals are checked. */
 const NOT_RUN_WHEN_ALLOWED = new Set(['POST /admin/logout', 'POST /admin/users/import', 'POST /api/users/import']);
 
-const consoleOrApi = (url: string) => url === '/admin' || url.startsWith('/admin/') || url.startsWith('/api/') || url === '/operator' || url.startsWith('/operator/');
-const routesOf = (ta: TestApp) => ta.app.registeredRoutes
-  .filter((r) => r.method !== 'HEAD' && consoleOrApi(r.url))
-  .map((r) => ({ key: `${r.method} ${r.url}`, ...r }));
+const consoleOrApi = (url: string) =>
+  url === '/admin' ||
+  url.startsWith('/admin/') ||
+  url.startsWith('/api/') ||
+  url === '/operator' ||
+  url.startsWith('/operator/');
+const routesOf = (ta: TestApp) =>
+  ta.app.registeredRoutes
+    .filter((r) => r.method !== 'HEAD' && consoleOrApi(r.url))
+    .map((r) => ({ key: `${r.method} ${r.url}`, ...r }));
 const concrete = (url: string) => url.replace(/:[A-Za-z]+/g, 'no-such-id');
 
-function checkAnswer(t: Pick<typeof import('tap').default, 'ok' | 'notOk' | 'match'>, res: LightMyRequestResponse, role: AdminRole, needed: AdminRole, what: string) {
+function checkAnswer(
+  t: Pick<typeof import('tap').default, 'ok' | 'notOk' | 'match'>,
+  res: LightMyRequestResponse,
+  role: AdminRole,
+  needed: AdminRole,
+  what: string,
+) {
   const refused = res.statusCode === 403 && /forbidden_role/.test(res.body);
   if (roleAllows(role, needed)) {
     t.notOk(refused, `${role}: ${what} is allowed (got ${res.statusCode})`);
@@ -109,7 +227,10 @@ t.test('console: every route × role on SQLite', async (t) => {
   t.teardown(ta.cleanup);
   const owner = await signedInAdmin(ta, 'piedpipers');
   const clients: Record<AdminRole, AdminClient> = {
-    owner, admin: await adminWithRole(ta, owner, 'admin'), helpdesk: await adminWithRole(ta, owner, 'helpdesk'), viewer: await adminWithRole(ta, owner, 'viewer'),
+    owner,
+    admin: await adminWithRole(ta, owner, 'admin'),
+    helpdesk: await adminWithRole(ta, owner, 'helpdesk'),
+    viewer: await adminWithRole(ta, owner, 'viewer'),
   };
   const routes = routesOf(ta).filter((r) => r.url.startsWith('/admin') && r.role && r.role !== 'public');
   for (const role of ROLES) {
@@ -121,7 +242,11 @@ t.test('console: every route × role on SQLite', async (t) => {
       checkAnswer(t, res, role, needed, r.key);
     }
   }
-  t.match((await clients.viewer.get('/admin/admins')).body, /This needs the owner role \(or higher\); you have the viewer role/, 'the console says it plainly');
+  t.match(
+    (await clients.viewer.get('/admin/admins')).body,
+    /This needs the owner role \(or higher\); you have the viewer role/,
+    'the console says it plainly',
+  );
 });
 
 for (const provider of testProviders()) {
@@ -131,18 +256,22 @@ for (const provider of testProviders()) {
     const owner = await signedInAdmin(ta, 'piedpipers');
     const store = ta.ctx.store.forOrg(owner.orgId);
     const tokens = {} as Record<AdminRole, string>;
-    for (const role of ROLES) tokens[role] = (await createApiToken(store, ta.clock, `${role} token`, 'test', { role })).token;
+    for (const role of ROLES)
+      tokens[role] = (await createApiToken(store, ta.clock, `${role} token`, 'test', { role })).token;
     const routes = routesOf(ta).filter((r) => r.url.startsWith('/api/') && r.role && r.role !== 'public');
     for (const role of ROLES) {
       for (const r of routes) {
         const needed = r.role as AdminRole;
         if (roleAllows(role, needed) && NOT_RUN_WHEN_ALLOWED.has(r.key)) continue;
         const res = await ta.request('piedpipers', {
-          method: r.method as 'GET', url: concrete(r.url), headers: { authorization: `Bearer ${tokens[role]}` },
+          method: r.method as 'GET',
+          url: concrete(r.url),
+          headers: { authorization: `Bearer ${tokens[role]}` },
           ...(r.method === 'GET' || r.method === 'DELETE' ? {} : { payload: {} }),
         });
         checkAnswer(t, res, role, needed, r.key);
-        if (res.statusCode === 403 && !roleAllows(role, needed)) t.match(res.json(), { error: { code: 'forbidden_role', details: { required: needed, role } } });
+        if (res.statusCode === 403 && !roleAllows(role, needed))
+          t.match(res.json(), { error: { code: 'forbidden_role', details: { required: needed, role } } });
       }
     }
   });

@@ -10,7 +10,8 @@ t.test('API tokens page', async (t) => {
   t.teardown(ta.cleanup);
   const pp = await signedInAdmin(ta, 'piedpipers');
   const hooli = await signedInAdmin(ta, 'hooli');
-  const users = (slug: string, token: string) => ta.request(slug, { method: 'GET', url: '/api/users', headers: { authorization: `Bearer ${token}` } });
+  const users = (slug: string, token: string) =>
+    ta.request(slug, { method: 'GET', url: '/api/users', headers: { authorization: `Bearer ${token}` } });
 
   t.test('an empty list, then a name is required (error next to the field, nothing created)', async (t) => {
     const list = await pp.get('/admin/tokens');
@@ -34,7 +35,11 @@ t.test('API tokens page', async (t) => {
     const posted = await pp.post('/admin/tokens', { name: 'nightly <sync>' });
     t.equal(posted.statusCode, 303, 'POST-redirect-GET: a reload never creates another token');
     t.match(posted.headers.location, /^\/admin\/tokens\/created\/[0-9a-f-]+$/);
-    t.notMatch(JSON.stringify(posted.headers), /brk_[A-Za-z0-9_-]{43}/, 'the token is not readable in the redirect (sealed in the cookie)');
+    t.notMatch(
+      JSON.stringify(posted.headers),
+      /brk_[A-Za-z0-9_-]{43}/,
+      'the token is not readable in the redirect (sealed in the cookie)',
+    );
     const res = await pp.get(posted.headers.location!);
     t.equal(res.statusCode, 200);
     t.equal(res.headers['cache-control'], 'no-store');
@@ -56,13 +61,17 @@ t.test('API tokens page', async (t) => {
     t.match(list.body, new RegExp(`<code>${token.slice(0, 10)}…</code>`));
     t.match(list.body, /never/);
     t.equal((await users('piedpipers', token)).statusCode, 200);
-    t.match((await pp.get('/admin/tokens')).body, /2026-01-15 10:00 UTC<\/td>\s*<td><span class="badge ok">active/, 'last use is shown');
+    t.match(
+      (await pp.get('/admin/tokens')).body,
+      /2026-01-15 10:00 UTC<\/td>\s*<td><span class="badge ok">active/,
+      'last use is shown',
+    );
     t.equal((await users('hooli', token)).statusCode, 401, 'not valid on another organisation');
     const [event] = await ta.ctx.store.forOrg(pp.orgId).audit.list({ type: 'api_token.created' });
     t.match(event, { actor: pp.email, details: { tokenId, name: 'nightly <sync>' } });
   });
 
-  t.test('another organisation\'s admin cannot revoke it', async (t) => {
+  t.test("another organisation's admin cannot revoke it", async (t) => {
     const res = await hooli.post(`/admin/tokens/${tokenId}/revoke`);
     t.equal(res.statusCode, 404);
     t.equal((await users('piedpipers', token)).statusCode, 200);

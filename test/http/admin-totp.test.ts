@@ -21,14 +21,41 @@ t.test('admin TOTP', async (t) => {
   /** A fresh browser: the sign-in form, then email and password. */
   async function passwordStep(slug = 'piedpipers', email = pp.email) {
     const jar: Record<string, string> = {};
-    const keep = (res: LightMyRequestResponse) => { for (const c of res.cookies as { name: string; value: string; maxAge?: number }[]) { if (c.maxAge === 0 || c.value === '') delete jar[c.name]; else jar[c.name] = c.value; } return res; };
-    const cookie = () => Object.entries(jar).map(([k, v]) => `${k}=${v}`).join('; ');
+    const keep = (res: LightMyRequestResponse) => {
+      for (const c of res.cookies as { name: string; value: string; maxAge?: number }[]) {
+        if (c.maxAge === 0 || c.value === '') delete jar[c.name];
+        else jar[c.name] = c.value;
+      }
+      return res;
+    };
+    const cookie = () =>
+      Object.entries(jar)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('; ');
     const form = keep(await ta.request(slug, { method: 'GET', url: '/admin/login' }));
     const csrf = csrfIn(form.body);
-    const res = keep(await ta.request(slug, { method: 'POST', url: '/admin/login', headers: { cookie: cookie() }, payload: { _csrf: csrf, email, password: ADMIN_PASSWORD } }));
+    const res = keep(
+      await ta.request(slug, {
+        method: 'POST',
+        url: '/admin/login',
+        headers: { cookie: cookie() },
+        payload: { _csrf: csrf, email, password: ADMIN_PASSWORD },
+      }),
+    );
     return {
-      res, jar, cookie, csrf,
-      code: async (code: string, extra: Record<string, string> = {}) => keep(await ta.request(slug, { method: 'POST', url: '/admin/login/totp', headers: { cookie: cookie() }, payload: { _csrf: csrf, code, ...extra } })),
+      res,
+      jar,
+      cookie,
+      csrf,
+      code: async (code: string, extra: Record<string, string> = {}) =>
+        keep(
+          await ta.request(slug, {
+            method: 'POST',
+            url: '/admin/login/totp',
+            headers: { cookie: cookie() },
+            payload: { _csrf: csrf, code, ...extra },
+          }),
+        ),
       get: (url: string) => ta.request(slug, { method: 'GET', url, headers: { cookie: cookie() } }),
     };
   }
@@ -36,14 +63,24 @@ t.test('admin TOTP', async (t) => {
   t.test('enrolment: QR code and key, a wrong code keeps the same setup, the right one turns it on', async (t) => {
     const page = await pp.get('/admin/security');
     t.equal(page.statusCode, 200);
-    t.match(page.body, /<img src="data:image\/png;base64,[^"]+" width="220" height="220" alt="QR code for your authenticator app">/);
+    t.match(
+      page.body,
+      /<img src="data:image\/png;base64,[^"]+" width="220" height="220" alt="QR code for your authenticator app">/,
+    );
     t.match(page.body, /href="\/admin\/password"/);
     secret = keyIn(page.body);
     t.ok(secret, 'the key is shown for manual entry');
     const setup = /name="setup" value="([^"]+)"/.exec(page.body)![1];
 
-    t.equal((await pp.post('/admin/security/totp', { setup, code: codeFor(secret), _csrf: '' })).statusCode, 403, 'CSRF checked');
-    const wrong = await pp.post('/admin/security/totp', { setup, code: '000000' === codeFor(secret) ? '111111' : '000000' });
+    t.equal(
+      (await pp.post('/admin/security/totp', { setup, code: codeFor(secret), _csrf: '' })).statusCode,
+      403,
+      'CSRF checked',
+    );
+    const wrong = await pp.post('/admin/security/totp', {
+      setup,
+      code: '000000' === codeFor(secret) ? '111111' : '000000',
+    });
     t.equal(wrong.statusCode, 400);
     t.match(wrong.body, /id="code" name="code"[^>]*aria-describedby="code-error" aria-invalid="true"/);
     t.match(wrong.body, /id="code-error" role="alert">The code is not right/);
@@ -88,7 +125,13 @@ t.test('admin TOTP', async (t) => {
     t.equal(reused.statusCode, 401, 'the code that confirmed the enrolment cannot open a session');
     t.match(reused.body, /already used/);
     t.equal((await adminRow())!.failedLogins, 2);
-    t.same((await audit('admin.login')).filter((e) => e.outcome === 'failure').map((e) => e.code).sort(), ['admin_code_reused', 'admin_invalid_code']);
+    t.same(
+      (await audit('admin.login'))
+        .filter((e) => e.outcome === 'failure')
+        .map((e) => e.code)
+        .sort(),
+      ['admin_code_reused', 'admin_invalid_code'],
+    );
 
     ta.clock.advance(30_000);
     const ok = await login.code(codeFor(secret));
@@ -108,9 +151,17 @@ t.test('admin TOTP', async (t) => {
   t.test('the ticket is bound to its organisation and expires', async (t) => {
     await signedInAdmin(ta, 'hooli');
     const login = await passwordStep();
-    const foreign = await ta.request('hooli', { method: 'GET', url: '/admin/login/totp', headers: { cookie: login.cookie() } });
-    t.equal(foreign.headers.location, '/admin/login', 'piedpipers\' ticket means nothing on hooli');
-    const forged = await ta.request('piedpipers', { method: 'GET', url: '/admin/login/totp', headers: { cookie: 'broker_admin_2fa=v1:AAAA' } });
+    const foreign = await ta.request('hooli', {
+      method: 'GET',
+      url: '/admin/login/totp',
+      headers: { cookie: login.cookie() },
+    });
+    t.equal(foreign.headers.location, '/admin/login', "piedpipers' ticket means nothing on hooli");
+    const forged = await ta.request('piedpipers', {
+      method: 'GET',
+      url: '/admin/login/totp',
+      headers: { cookie: 'broker_admin_2fa=v1:AAAA' },
+    });
     t.equal(forged.headers.location, '/admin/login');
     ta.clock.advance(6 * 60_000);
     const late = await login.code(codeFor(secret));
@@ -138,7 +189,9 @@ t.test('admin TOTP', async (t) => {
 
   t.test('removal needs a current code', async (t) => {
     ta.clock.advance(30_000);
-    const wrong = await pp.post('/admin/security/totp/remove', { code: '000000' === codeFor(secret) ? '111111' : '000000' });
+    const wrong = await pp.post('/admin/security/totp/remove', {
+      code: '000000' === codeFor(secret) ? '111111' : '000000',
+    });
     t.equal(wrong.statusCode, 401);
     t.match(wrong.body, /id="code-error" role="alert">That code is not right/);
     t.ok((await adminRow())!.totpSecretEnc, 'still on');
@@ -155,11 +208,29 @@ t.test('admin TOTP', async (t) => {
     const hooli = await ta.ctx.store.organizations.findBySlug('hooli');
     const hooliAdmin = await passwordStep('hooli', 'admin@hooli.example');
     t.equal(hooliAdmin.res.headers.location, '/admin');
-    const settings = await ta.request('hooli', { method: 'GET', url: '/admin/organization', headers: { cookie: hooliAdmin.cookie() } });
-    const form = Object.fromEntries([...settings.body.matchAll(/name="(name|primaryColor|accentColor|sessionTtlSeconds|totpPeriod)"[^>]*value="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    const settings = await ta.request('hooli', {
+      method: 'GET',
+      url: '/admin/organization',
+      headers: { cookie: hooliAdmin.cookie() },
+    });
+    const form = Object.fromEntries(
+      [
+        ...settings.body.matchAll(
+          /name="(name|primaryColor|accentColor|sessionTtlSeconds|totpPeriod)"[^>]*value="([^"]*)"/g,
+        ),
+      ].map((m) => [m[1], m[2]]),
+    );
     const saved = await ta.request('hooli', {
-      method: 'POST', url: '/admin/organization', headers: { cookie: hooliAdmin.cookie(), 'content-type': 'application/x-www-form-urlencoded' },
-      payload: new URLSearchParams({ ...form, _csrf: csrfIn(settings.body), totpDigits: '6', totpAlgorithm: 'SHA1', requireAdminTotp: 'on' }).toString(),
+      method: 'POST',
+      url: '/admin/organization',
+      headers: { cookie: hooliAdmin.cookie(), 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({
+        ...form,
+        _csrf: csrfIn(settings.body),
+        totpDigits: '6',
+        totpAlgorithm: 'SHA1',
+        requireAdminTotp: 'on',
+      }).toString(),
     });
     t.equal(saved.statusCode, 303);
     t.equal((await ta.ctx.store.organizations.findById(hooli!.id))!.requireAdminTotp, true);
@@ -176,12 +247,22 @@ t.test('admin TOTP', async (t) => {
     t.match(page.body, /requires two-factor sign-in for admins/);
     const hooliSecret = keyIn(page.body);
     const enrol = await ta.request('hooli', {
-      method: 'POST', url: '/admin/security/totp', headers: { cookie: fresh.cookie(), 'content-type': 'application/x-www-form-urlencoded' },
-      payload: new URLSearchParams({ _csrf: csrfIn(page.body), setup: /name="setup" value="([^"]+)"/.exec(page.body)![1], code: codeFor(hooliSecret) }).toString(),
+      method: 'POST',
+      url: '/admin/security/totp',
+      headers: { cookie: fresh.cookie(), 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({
+        _csrf: csrfIn(page.body),
+        setup: /name="setup" value="([^"]+)"/.exec(page.body)![1],
+        code: codeFor(hooliSecret),
+      }).toString(),
     });
     t.equal(enrol.statusCode, 303);
     t.equal((await fresh.get('/admin')).statusCode, 200, 'the console opens once enrolled');
-    t.equal((await ta.ctx.store.organizations.findById(pp.orgId))!.requireAdminTotp, false, 'piedpipers is not affected');
+    t.equal(
+      (await ta.ctx.store.organizations.findById(pp.orgId))!.requireAdminTotp,
+      false,
+      'piedpipers is not affected',
+    );
     t.equal((await pp.get('/admin')).statusCode, 200);
   });
 });

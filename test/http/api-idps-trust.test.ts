@@ -12,8 +12,21 @@ import { createOrg, testProviders } from '../helpers/context.ts';
 
 const idpKey = generateSigningCredential('idp');
 const metadataOf = (entityId: string, wantAuthnRequestsSigned?: boolean) =>
-  idpMetadata({ entityId, ssoUrl: `${entityId}/sso`, sloUrl: `${entityId}/slo`, certificates: [idpKey.certificatePem], organizationName: 'IdP', organizationUrl: 'https://idp.example', wantAuthnRequestsSigned });
-const manual = (n: string) => ({ name: `IdP ${n}`, entityId: `https://idp${n}.example`, ssoUrl: `https://idp${n}.example/sso`, certificates: [idpKey.certificatePem] });
+  idpMetadata({
+    entityId,
+    ssoUrl: `${entityId}/sso`,
+    sloUrl: `${entityId}/slo`,
+    certificates: [idpKey.certificatePem],
+    organizationName: 'IdP',
+    organizationUrl: 'https://idp.example',
+    wantAuthnRequestsSigned,
+  });
+const manual = (n: string) => ({
+  name: `IdP ${n}`,
+  entityId: `https://idp${n}.example`,
+  ssoUrl: `https://idp${n}.example/sso`,
+  certificates: [idpKey.certificatePem],
+});
 
 async function setup(t: { teardown(fn: () => unknown): void }, provider?: 'sqlite' | 'postgresql') {
   const ta = await createTestApp({ provider });
@@ -21,7 +34,12 @@ async function setup(t: { teardown(fn: () => unknown): void }, provider?: 'sqlit
   const pp = await createOrg(ta.ctx, 'piedpipers');
   const { token } = await createApiToken(pp.store, ta.clock, 'automation', 'test');
   const api = (method: 'GET' | 'POST' | 'PATCH', url: string, payload?: unknown) =>
-    ta.request('piedpipers', { method, url, headers: { authorization: `Bearer ${token}` }, ...(payload !== undefined && { payload: payload as object }) });
+    ta.request('piedpipers', {
+      method,
+      url,
+      headers: { authorization: `Bearer ${token}` },
+      ...(payload !== undefined && { payload: payload as object }),
+    });
   return { ta, pp, api };
 }
 
@@ -29,7 +47,14 @@ t.test('admin API: email domains', async (t) => {
   const { ta, pp, api } = await setup(t);
 
   t.test('invalid entries are a field error naming them; nothing saved', async (t) => {
-    for (const emailDomains of [['acme.example', 'not a domain'], ['localhost'], ['*.'], ['10.0.0.1'], ['-acme.example'], ['acme..example']]) {
+    for (const emailDomains of [
+      ['acme.example', 'not a domain'],
+      ['localhost'],
+      ['*.'],
+      ['10.0.0.1'],
+      ['-acme.example'],
+      ['acme..example'],
+    ]) {
       const res = await api('POST', '/api/idps', { ...manual('1'), emailDomains });
       t.equal(res.statusCode, 400, JSON.stringify(emailDomains));
       t.equal(res.json().error.code, 'validation_failed');
@@ -37,7 +62,10 @@ t.test('admin API: email domains', async (t) => {
     }
     const named = await api('POST', '/api/idps', { ...manual('1'), emailDomains: ['acme.example', 'bad domain'] });
     t.match(named.json().error.details.fields.emailDomains, /"bad domain"/);
-    const tooMany = await api('POST', '/api/idps', { ...manual('1'), emailDomains: Array.from({ length: 101 }, (_, i) => `d${i}.example`) });
+    const tooMany = await api('POST', '/api/idps', {
+      ...manual('1'),
+      emailDomains: Array.from({ length: 101 }, (_, i) => `d${i}.example`),
+    });
     t.equal(tooMany.statusCode, 400);
     t.ok(tooMany.json().error.details.fields.emailDomains);
     const notStrings = await api('POST', '/api/idps', { ...manual('1'), emailDomains: [42] });
@@ -47,47 +75,87 @@ t.test('admin API: email domains', async (t) => {
 
   let acme = '';
   t.test('entries are normalised: lower case, no trailing dot, duplicates dropped; wildcards kept', async (t) => {
-    const res = await api('POST', '/api/idps', { ...manual('1'), name: 'Okta (Acme)', emailDomains: [' ACME.example. ', 'acme.example', '*.Acme.Example'] });
+    const res = await api('POST', '/api/idps', {
+      ...manual('1'),
+      name: 'Okta (Acme)',
+      emailDomains: [' ACME.example. ', 'acme.example', '*.Acme.Example'],
+    });
     t.equal(res.statusCode, 201, res.body);
     acme = res.json().id;
     t.same(res.json().emailDomains, ['acme.example', '*.acme.example']);
     t.same((await pp.store.identityProviders.findById(acme))!.emailDomains, ['acme.example', '*.acme.example']);
-    t.match((await pp.store.audit.list({ type: 'idp.created' }))[0].details, { emailDomains: ['acme.example', '*.acme.example'], linkingMode: 'verified-domains' });
+    t.match((await pp.store.audit.list({ type: 'idp.created' }))[0].details, {
+      emailDomains: ['acme.example', '*.acme.example'],
+      linkingMode: 'verified-domains',
+    });
   });
 
   t.test('another IdP cannot claim an overlapping domain: 409 idp_domain_taken names the holder', async (t) => {
-    for (const [domains, claimed] of [[['acme.example'], 'acme.example'], [['eu.acme.example'], 'eu.acme.example'], [['*.eu.acme.example'], '*.eu.acme.example'], [['ACME.EXAMPLE']]] as [string[], string?][]) {
+    for (const [domains, claimed] of [
+      [['acme.example'], 'acme.example'],
+      [['eu.acme.example'], 'eu.acme.example'],
+      [['*.eu.acme.example'], '*.eu.acme.example'],
+      [['ACME.EXAMPLE']],
+    ] as [string[], string?][]) {
       const res = await api('POST', '/api/idps', { ...manual('2'), emailDomains: ['other.example', ...domains] });
       t.equal(res.statusCode, 409, JSON.stringify(domains));
       t.equal(res.json().error.code, 'idp_domain_taken');
-      t.match(res.json().error.message, `${claimed ?? 'acme.example'} is already claimed by identity provider "Okta (Acme)"`);
+      t.match(
+        res.json().error.message,
+        `${claimed ?? 'acme.example'} is already claimed by identity provider "Okta (Acme)"`,
+      );
       t.match(res.json().error.details, { field: 'emailDomains', clashes: [{ idpId: acme, idpName: 'Okta (Acme)' }] });
     }
     t.equal((await pp.store.identityProviders.list()).length, 1, 'nothing saved');
 
-    const other = await api('POST', '/api/idps', { ...manual('2'), emailDomains: ['acme.example.org', 'notacme.example'] });
+    const other = await api('POST', '/api/idps', {
+      ...manual('2'),
+      emailDomains: ['acme.example.org', 'notacme.example'],
+    });
     t.equal(other.statusCode, 201, 'look-alike domains are not overlaps');
     const patch = await api('PATCH', `/api/idps/${other.json().id}`, { emailDomains: ['*.acme.example'] });
     t.equal(patch.statusCode, 409, 'a PATCH is checked as well');
     t.match(patch.json().error.message, /\*\.acme\.example is already claimed by identity provider "Okta \(Acme\)"/);
-    t.same((await pp.store.identityProviders.findById(other.json().id))!.emailDomains, ['acme.example.org', 'notacme.example'], 'unchanged');
+    t.same(
+      (await pp.store.identityProviders.findById(other.json().id))!.emailDomains,
+      ['acme.example.org', 'notacme.example'],
+      'unchanged',
+    );
   });
 
-  t.test('an IdP does not clash with itself; a disabled IdP keeps its claim; another organisation is no obstacle', async (t) => {
-    const self = await api('PATCH', `/api/idps/${acme}`, { emailDomains: ['acme.example', '*.acme.example', 'acme-corp.example'] });
-    t.equal(self.statusCode, 200, self.body);
-    t.match((await pp.store.audit.list({ type: 'idp.updated' }))[0].details, {
-      changed: ['emailDomains'], changes: { emailDomains: { from: ['acme.example', '*.acme.example'], to: ['acme.example', '*.acme.example', 'acme-corp.example'] } },
-    });
-    await api('POST', `/api/idps/${acme}/disable`);
-    t.equal((await api('POST', '/api/idps', { ...manual('3'), emailDomains: ['acme-corp.example'] })).statusCode, 409);
-    const hooli = await createOrg(ta.ctx, 'hooli');
-    const theirs = await saveIdentityProvider(hooli.store, { ...manual('9'), emailDomains: ['acme.example'] });
-    t.same(theirs.emailDomains, ['acme.example']);
-  });
+  t.test(
+    'an IdP does not clash with itself; a disabled IdP keeps its claim; another organisation is no obstacle',
+    async (t) => {
+      const self = await api('PATCH', `/api/idps/${acme}`, {
+        emailDomains: ['acme.example', '*.acme.example', 'acme-corp.example'],
+      });
+      t.equal(self.statusCode, 200, self.body);
+      t.match((await pp.store.audit.list({ type: 'idp.updated' }))[0].details, {
+        changed: ['emailDomains'],
+        changes: {
+          emailDomains: {
+            from: ['acme.example', '*.acme.example'],
+            to: ['acme.example', '*.acme.example', 'acme-corp.example'],
+          },
+        },
+      });
+      await api('POST', `/api/idps/${acme}/disable`);
+      t.equal(
+        (await api('POST', '/api/idps', { ...manual('3'), emailDomains: ['acme-corp.example'] })).statusCode,
+        409,
+      );
+      const hooli = await createOrg(ta.ctx, 'hooli');
+      const theirs = await saveIdentityProvider(hooli.store, { ...manual('9'), emailDomains: ['acme.example'] });
+      t.same(theirs.emailDomains, ['acme.example']);
+    },
+  );
 
   t.test('PATCH without emailDomains leaves them; an empty list clears them', async (t) => {
-    t.same((await api('PATCH', `/api/idps/${acme}`, { name: 'Okta (Acme) EU' })).json().emailDomains, ['acme.example', '*.acme.example', 'acme-corp.example']);
+    t.same((await api('PATCH', `/api/idps/${acme}`, { name: 'Okta (Acme) EU' })).json().emailDomains, [
+      'acme.example',
+      '*.acme.example',
+      'acme-corp.example',
+    ]);
     t.same((await api('PATCH', `/api/idps/${acme}`, { emailDomains: [] })).json().emailDomains, []);
   });
 });
@@ -111,42 +179,77 @@ t.test('admin API: linking mode', async (t) => {
   const warned = await pp.store.audit.list({ type: 'idp.linking_any_email' });
   t.equal(warned.length, 1, 'switching to any-email has its own audit line');
   t.match(warned[0], { actor: 'api-token:automation', idpId: id, details: { previous: 'never' } });
-  t.match((await pp.store.audit.list({ type: 'idp.updated' }))[0].details, { changes: { linkingMode: { from: 'never', to: 'any-email' } } });
+  t.match((await pp.store.audit.list({ type: 'idp.updated' }))[0].details, {
+    changes: { linkingMode: { from: 'never', to: 'any-email' } },
+  });
   await api('PATCH', `/api/idps/${id}`, { linkingMode: 'any-email', name: 'Renamed' });
-  t.equal((await pp.store.audit.list({ type: 'idp.linking_any_email' })).length, 1, 'not again while it stays any-email');
+  t.equal(
+    (await pp.store.audit.list({ type: 'idp.linking_any_email' })).length,
+    1,
+    'not again while it stays any-email',
+  );
 
   const created = await api('POST', '/api/idps', { ...manual('2'), linkingMode: 'any-email' });
   t.equal(created.statusCode, 201);
-  t.match((await pp.store.audit.list({ type: 'idp.linking_any_email' }))[0], { idpId: created.json().id, details: { previous: null } }, 'created with any-email: audited too');
+  t.match(
+    (await pp.store.audit.list({ type: 'idp.linking_any_email' }))[0],
+    { idpId: created.json().id, details: { previous: null } },
+    'created with any-email: audited too',
+  );
 });
 
-t.test('admin API: AuthnRequests are signed by default on every path; unsigned LogoutResponses are not accepted by default', async (t) => {
-  const { pp, api } = await setup(t);
-  const byFields = await api('POST', '/api/idps', manual('1'));
-  t.match(byFields.json(), { signRequests: true, acceptUnsignedLogoutResponse: false });
-  for (const [n, want] of [['2', false], ['3', undefined], ['4', true]] as const) {
-    const fromXml = await api('POST', '/api/idps', { name: `M${n}`, metadataXml: metadataOf(`https://meta${n}.example`, want) });
-    t.equal(fromXml.statusCode, 201, fromXml.body);
-    t.equal(fromXml.json().signRequests, true, `metadata with WantAuthnRequestsSigned=${want}`);
-  }
-  const withoutAttribute = metadataOf('https://meta5.example').replace(/ WantAuthnRequestsSigned="false"/, '');
-  t.equal((await api('POST', '/api/idps', { name: 'M5', metadataXml: withoutAttribute })).json().signRequests, true, 'no WantAuthnRequestsSigned at all');
-  const optedOut = await api('POST', '/api/idps', { name: 'M6', metadataXml: metadataOf('https://meta6.example', true), signRequests: false, acceptUnsignedLogoutResponse: true });
-  t.match(optedOut.json(), { signRequests: false, acceptUnsignedLogoutResponse: true }, 'an explicit choice wins');
-  t.match((await pp.store.audit.list({ type: 'idp.created' }))[0].details, { signRequests: false, acceptUnsignedLogoutResponse: true });
+t.test(
+  'admin API: AuthnRequests are signed by default on every path; unsigned LogoutResponses are not accepted by default',
+  async (t) => {
+    const { pp, api } = await setup(t);
+    const byFields = await api('POST', '/api/idps', manual('1'));
+    t.match(byFields.json(), { signRequests: true, acceptUnsignedLogoutResponse: false });
+    for (const [n, want] of [
+      ['2', false],
+      ['3', undefined],
+      ['4', true],
+    ] as const) {
+      const fromXml = await api('POST', '/api/idps', {
+        name: `M${n}`,
+        metadataXml: metadataOf(`https://meta${n}.example`, want),
+      });
+      t.equal(fromXml.statusCode, 201, fromXml.body);
+      t.equal(fromXml.json().signRequests, true, `metadata with WantAuthnRequestsSigned=${want}`);
+    }
+    const withoutAttribute = metadataOf('https://meta5.example').replace(/ WantAuthnRequestsSigned="false"/, '');
+    t.equal(
+      (await api('POST', '/api/idps', { name: 'M5', metadataXml: withoutAttribute })).json().signRequests,
+      true,
+      'no WantAuthnRequestsSigned at all',
+    );
+    const optedOut = await api('POST', '/api/idps', {
+      name: 'M6',
+      metadataXml: metadataOf('https://meta6.example', true),
+      signRequests: false,
+      acceptUnsignedLogoutResponse: true,
+    });
+    t.match(optedOut.json(), { signRequests: false, acceptUnsignedLogoutResponse: true }, 'an explicit choice wins');
+    t.match((await pp.store.audit.list({ type: 'idp.created' }))[0].details, {
+      signRequests: false,
+      acceptUnsignedLogoutResponse: true,
+    });
 
-  const id = byFields.json().id;
-  const patched = await api('PATCH', `/api/idps/${id}`, { signRequests: false, acceptUnsignedLogoutResponse: true });
-  t.match(patched.json(), { signRequests: false, acceptUnsignedLogoutResponse: true });
-  t.match((await pp.store.audit.list({ type: 'idp.updated' }))[0].details, { changes: { signRequests: { from: true, to: false }, acceptUnsignedLogoutResponse: { from: false, to: true } } });
-  t.equal((await api('PATCH', `/api/idps/${id}`, { signRequests: 'yes' })).statusCode, 400, 'booleans only');
+    const id = byFields.json().id;
+    const patched = await api('PATCH', `/api/idps/${id}`, { signRequests: false, acceptUnsignedLogoutResponse: true });
+    t.match(patched.json(), { signRequests: false, acceptUnsignedLogoutResponse: true });
+    t.match((await pp.store.audit.list({ type: 'idp.updated' }))[0].details, {
+      changes: { signRequests: { from: true, to: false }, acceptUnsignedLogoutResponse: { from: false, to: true } },
+    });
+    t.equal((await api('PATCH', `/api/idps/${id}`, { signRequests: 'yes' })).statusCode, 400, 'booleans only');
 
-  const doc = (await api('GET', '/api/openapi.json')).json();
-  const props = doc.paths['/api/idps'].post.requestBody.content['application/json'].schema.properties;
-  for (const k of ['emailDomains', 'linkingMode', 'signRequests', 'acceptUnsignedLogoutResponse']) t.ok(props[k]?.description, `${k} is documented`);
-  t.same(props.linkingMode.enum, ['never', 'verified-domains', 'any-email']);
-  t.match(JSON.stringify(doc.paths['/api/idps'].get), /emailDomains/, 'and listed');
-});
+    const doc = (await api('GET', '/api/openapi.json')).json();
+    const props = doc.paths['/api/idps'].post.requestBody.content['application/json'].schema.properties;
+    for (const k of ['emailDomains', 'linkingMode', 'signRequests', 'acceptUnsignedLogoutResponse'])
+      t.ok(props[k]?.description, `${k} is documented`);
+    t.same(props.linkingMode.enum, ['never', 'verified-domains', 'any-email']);
+    t.match(JSON.stringify(doc.paths['/api/idps'].get), /emailDomains/, 'and listed');
+  },
+);
 
 // The clash check reads the organisation's other IdPs: the same on both databases.
 for (const provider of testProviders()) {
@@ -155,6 +258,9 @@ for (const provider of testProviders()) {
     t.equal((await api('POST', '/api/idps', { ...manual('1'), emailDomains: ['*.acme.example'] })).statusCode, 201);
     const res = await api('POST', '/api/idps', { ...manual('2'), emailDomains: ['sales.acme.example'] });
     t.equal(res.statusCode, 409);
-    t.match(res.json().error.message, 'sales.acme.example is already claimed by identity provider "IdP 1" (as *.acme.example)');
+    t.match(
+      res.json().error.message,
+      'sales.acme.example is already claimed by identity provider "IdP 1" (as *.acme.example)',
+    );
   });
 }

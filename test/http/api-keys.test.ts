@@ -33,7 +33,13 @@ t.test('/api/keys', async (t) => {
     const res = await api('GET', '/api/keys');
     t.equal(res.statusCode, 200);
     const [active] = res.json().keys;
-    t.match(active, { status: 'active', fingerprint: /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, notAfter: /^\d{4}-/, certificatePem: /BEGIN CERTIFICATE/, promoteAt: null });
+    t.match(active, {
+      status: 'active',
+      fingerprint: /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/,
+      notAfter: /^\d{4}-/,
+      certificatePem: /BEGIN CERTIFICATE/,
+      promoteAt: null,
+    });
   });
 
   let nextId = '';
@@ -52,35 +58,48 @@ t.test('/api/keys', async (t) => {
   });
 
   t.test('schedule: a past date is refused with the field named; a future one is stored and audited', async (t) => {
-    const past = await api('PUT', '/api/keys/next/promote-at', { at: new Date(ta.clock.now().getTime() - HOUR).toISOString() });
+    const past = await api('PUT', '/api/keys/next/promote-at', {
+      at: new Date(ta.clock.now().getTime() - HOUR).toISOString(),
+    });
     t.equal(past.statusCode, 400);
-    t.match(past.json(), { error: { code: 'validation_failed', details: { fields: { at: 'must be in the future' } } } });
+    t.match(past.json(), {
+      error: { code: 'validation_failed', details: { fields: { at: 'must be in the future' } } },
+    });
     const notADate = await api('PUT', '/api/keys/next/promote-at', { at: 'tomorrow' });
     t.equal(notADate.statusCode, 400);
     const at = new Date(ta.clock.now().getTime() + 2 * HOUR);
     const res = await api('PUT', '/api/keys/next/promote-at', { at: at.toISOString() });
     t.equal(res.statusCode, 200);
     t.match(res.json(), { id: nextId, promoteAt: at.toISOString() });
-    t.match(await audit('key.promotion_scheduled'), [{ actor: 'api-token:rollover', details: { keyId: nextId, promoteAt: at.toISOString() } }]);
+    t.match(await audit('key.promotion_scheduled'), [
+      { actor: 'api-token:rollover', details: { keyId: nextId, promoteAt: at.toISOString() } },
+    ]);
   });
 
-  t.test('promoteDueKeys: nothing before the date; after it the key signs, audited as the scheduler, once', async (t) => {
-    t.same(await promoteDueKeys(ta.ctx, ta.clock.now()), []);
-    ta.clock.advance(2 * HOUR);
-    const done = await promoteDueKeys(ta.ctx, ta.clock.now());
-    t.match(done, [{ orgId: pp.orgId, keyId: nextId, outcome: 'promoted' }]);
-    t.same(await promoteDueKeys(ta.ctx, ta.clock.now()), [], 'a second run finds nothing');
-    const keys = await keysOf(pp.orgId);
-    t.equal(keys.find((k) => k.id === nextId)?.status, 'active');
-    t.equal(keys.filter((k) => k.status === 'previous').length, 1);
-    t.match(await audit('key.promoted'), [{ actor: 'scheduler', details: { keyId: nextId } }]);
-  });
+  t.test(
+    'promoteDueKeys: nothing before the date; after it the key signs, audited as the scheduler, once',
+    async (t) => {
+      t.same(await promoteDueKeys(ta.ctx, ta.clock.now()), []);
+      ta.clock.advance(2 * HOUR);
+      const done = await promoteDueKeys(ta.ctx, ta.clock.now());
+      t.match(done, [{ orgId: pp.orgId, keyId: nextId, outcome: 'promoted' }]);
+      t.same(await promoteDueKeys(ta.ctx, ta.clock.now()), [], 'a second run finds nothing');
+      const keys = await keysOf(pp.orgId);
+      t.equal(keys.find((k) => k.id === nextId)?.status, 'active');
+      t.equal(keys.filter((k) => k.status === 'previous').length, 1);
+      t.match(await audit('key.promoted'), [{ actor: 'scheduler', details: { keyId: nextId } }]);
+    },
+  );
 
   t.test('promote now and retire', async (t) => {
     const none = await api('POST', '/api/keys/promote');
     t.equal(none.statusCode, 409);
     t.equal(none.json().error.code, 'no_next_key');
-    t.equal((await api('PUT', '/api/keys/next/promote-at', { at: null })).statusCode, 409, 'nothing to schedule without a next key');
+    t.equal(
+      (await api('PUT', '/api/keys/next/promote-at', { at: null })).statusCode,
+      409,
+      'nothing to schedule without a next key',
+    );
     const created = (await api('POST', '/api/keys/next')).json();
     const promoted = await api('POST', '/api/keys/promote');
     t.equal(promoted.statusCode, 200);
@@ -88,15 +107,29 @@ t.test('/api/keys', async (t) => {
     const retired = await api('POST', '/api/keys/retire');
     t.same(retired.json(), { retired: 2 });
     const keys = (await api('GET', '/api/keys')).json().keys;
-    t.same(keys.map((k: { status: string }) => k.status), ['active', 'retired', 'retired'], 'in use first');
+    t.same(
+      keys.map((k: { status: string }) => k.status),
+      ['active', 'retired', 'retired'],
+      'in use first',
+    );
     t.match(await audit('key.retired'), [{ actor: 'api-token:rollover' }]);
     t.same((await api('POST', '/api/keys/retire')).json(), { retired: 0 });
   });
 
-  t.test('the other organisation\'s keys did not move', async (t) => {
-    t.same((await keysOf(hooli.orgId)).map((k) => [k.id, k.status]), hooliKeysBefore.map((k) => [k.id, k.status]));
+  t.test("the other organisation's keys did not move", async (t) => {
+    t.same(
+      (await keysOf(hooli.orgId)).map((k) => [k.id, k.status]),
+      hooliKeysBefore.map((k) => [k.id, k.status]),
+    );
     const openapi = (await ta.request('piedpipers', { method: 'GET', url: '/api/openapi.json' })).json();
-    for (const path of ['/api/keys', '/api/keys/next', '/api/keys/promote', '/api/keys/retire', '/api/keys/next/promote-at']) t.ok(openapi.paths[path], `${path} is documented`);
+    for (const path of [
+      '/api/keys',
+      '/api/keys/next',
+      '/api/keys/promote',
+      '/api/keys/retire',
+      '/api/keys/next/promote-at',
+    ])
+      t.ok(openapi.paths[path], `${path} is documented`);
   });
 });
 
@@ -111,7 +144,10 @@ t.test('keys page in the console', async (t) => {
   const page = await pp.get('/admin/organization/keys');
   t.equal(page.statusCode, 200);
   const [active] = await keysOf(pp.orgId);
-  t.ok(page.body.includes(`<code style="font-size:.8rem;word-break:break-all">${active.fingerprint}</code>`), 'the SHA-256 fingerprint is shown');
+  t.ok(
+    page.body.includes(`<code style="font-size:.8rem;word-break:break-all">${active.fingerprint}</code>`),
+    'the SHA-256 fingerprint is shown',
+  );
   t.match(page.body, /badge ok">active/);
   t.match(page.body, /Create next key/);
   t.notMatch(page.body, /Promote next key now/, 'no promotion without a next key');
@@ -129,7 +165,10 @@ t.test('keys page in the console', async (t) => {
   t.test('scheduling: errors next to the date field, then stored; cancel', async (t) => {
     const missing = await pp.post('/admin/organization/keys/promote-at', { at: '' });
     t.equal(missing.statusCode, 400);
-    t.match(missing.body, /id="at" name="at" type="datetime-local"[^>]*aria-describedby="at-error" aria-invalid="true"/);
+    t.match(
+      missing.body,
+      /id="at" name="at" type="datetime-local"[^>]*aria-describedby="at-error" aria-invalid="true"/,
+    );
     t.match(missing.body, /id="at-error">Date choose a date and time/);
     const past = await pp.post('/admin/organization/keys/promote-at', { at: '2026-01-14T09:00' });
     t.equal(past.statusCode, 400);
@@ -166,8 +205,13 @@ t.test('keys page in the console', async (t) => {
     t.match(await audit('key.retired'), [{ actor: pp.email }]);
   });
 
-  t.test('another organisation\'s session does not reach these keys', async (t) => {
-    const res = await ta.request('piedpipers', { method: 'POST', url: '/admin/organization/keys/next', headers: { cookie: hooli.cookie(), 'content-type': 'application/x-www-form-urlencoded' }, payload: `_csrf=${hooli.csrf}` });
+  t.test("another organisation's session does not reach these keys", async (t) => {
+    const res = await ta.request('piedpipers', {
+      method: 'POST',
+      url: '/admin/organization/keys/next',
+      headers: { cookie: hooli.cookie(), 'content-type': 'application/x-www-form-urlencoded' },
+      payload: `_csrf=${hooli.csrf}`,
+    });
     t.equal(res.statusCode, 303);
     t.equal(res.headers.location, '/admin/login?expired');
     t.equal((await keysOf(pp.orgId)).filter((k) => k.status === 'next').length, 0);
@@ -181,7 +225,11 @@ for (const provider of testProviders()) {
     t.teardown(tc.cleanup);
     const tenantOf = async (slug: string) => {
       const created = await createOrg(tc.ctx, slug, slug);
-      return { org: (await tc.ctx.store.organizations.findById(created.org.id))!, store: created.store, urls: orgUrls(tc.config, slug) };
+      return {
+        org: (await tc.ctx.store.organizations.findById(created.org.id))!,
+        store: created.store,
+        urls: orgUrls(tc.config, slug),
+      };
     };
     const a = await tenantOf('alpha');
     const b = await tenantOf('beta');
@@ -195,12 +243,19 @@ for (const provider of testProviders()) {
 
     tc.clock.advance(2 * HOUR);
     // Two nodes running the scheduler at the same moment promote each key once.
-    const [first, second] = await Promise.all([promoteDueKeys(tc.ctx, tc.clock.now()), promoteDueKeys(tc.ctx, tc.clock.now())]);
+    const [first, second] = await Promise.all([
+      promoteDueKeys(tc.ctx, tc.clock.now()),
+      promoteDueKeys(tc.ctx, tc.clock.now()),
+    ]);
     t.match([...first, ...second], [{ orgId: a.org.id, keyId: keyA.id, outcome: 'promoted' }]);
     t.equal([...first, ...second].length, 1);
     t.equal((await a.store.audit.list({ type: 'key.promoted' })).length, 1);
     t.equal((await a.store.signingKeys.active())!.id, keyA.id);
-    t.equal((await b.store.signingKeys.list()).find((k) => k.id === keyB.id)!.status, 'next', 'beta waits for its own date');
+    t.equal(
+      (await b.store.signingKeys.list()).find((k) => k.id === keyB.id)!.status,
+      'next',
+      'beta waits for its own date',
+    );
 
     tc.clock.advance(2 * HOUR);
     t.match(await promoteDueKeys(tc.ctx, tc.clock.now()), [{ orgId: b.org.id, keyId: keyB.id, outcome: 'promoted' }]);

@@ -10,7 +10,12 @@ t.test('API tokens: roles, expiry and /api/tokens', async (t) => {
   t.teardown(ta.cleanup);
   const pp = await signedInAdmin(ta, 'piedpipers');
   const api = (token: string, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) =>
-    ta.request('piedpipers', { method, url, headers: { authorization: `Bearer ${token}` }, ...(payload && { payload }) });
+    ta.request('piedpipers', {
+      method,
+      url,
+      headers: { authorization: `Bearer ${token}` },
+      ...(payload && { payload }),
+    });
   const adminToken = await pp.apiToken('automation');
 
   t.test('create: the secret once, role and expiry kept, audited; list never shows secrets', async (t) => {
@@ -19,14 +24,26 @@ t.test('API tokens: roles, expiry and /api/tokens', async (t) => {
     t.equal(res.statusCode, 201);
     t.equal(res.headers['cache-control'], 'no-store');
     const body = res.json();
-    t.match(body, { name: 'reporting', role: 'viewer', status: 'active', expiresAt, createdBy: 'api-token:automation', token: /^brk_[A-Za-z0-9_-]{43}$/ });
+    t.match(body, {
+      name: 'reporting',
+      role: 'viewer',
+      status: 'active',
+      expiresAt,
+      createdBy: 'api-token:automation',
+      token: /^brk_[A-Za-z0-9_-]{43}$/,
+    });
     t.equal((await api(body.token, 'GET', '/api/users')).statusCode, 200, 'the new token works');
     const list = await api(adminToken, 'GET', '/api/tokens');
     t.equal(list.statusCode, 200);
     t.notOk(list.body.includes(body.token), 'no secret in the list');
-    t.same(list.json().tokens.map((x: { name: string; role: string }) => `${x.name}:${x.role}`), ['reporting:viewer', 'automation:admin']);
+    t.same(
+      list.json().tokens.map((x: { name: string; role: string }) => `${x.name}:${x.role}`),
+      ['reporting:viewer', 'automation:admin'],
+    );
     t.notOk('tokenHash' in list.json().tokens[0], 'nor its hash');
-    const [event] = await ta.ctx.store.forOrg(pp.orgId).audit.list({ type: 'api_token.created', actor: 'api-token:automation' });
+    const [event] = await ta.ctx.store
+      .forOrg(pp.orgId)
+      .audit.list({ type: 'api_token.created', actor: 'api-token:automation' });
     t.match(event, { details: { name: 'reporting', role: 'viewer', expiresAt } });
 
     t.test('a viewer token reads but cannot write, nor manage tokens', async (t) => {
@@ -48,17 +65,27 @@ t.test('API tokens: roles, expiry and /api/tokens', async (t) => {
 
   t.test('a token cannot create one above its own role; bad input is 400 with fields', async (t) => {
     const helpdesk = await pp.apiToken('desk', { role: 'helpdesk' });
-    t.equal((await api(helpdesk, 'POST', '/api/tokens', { name: 'x', role: 'viewer' })).statusCode, 403, 'a helpdesk token manages no tokens');
+    t.equal(
+      (await api(helpdesk, 'POST', '/api/tokens', { name: 'x', role: 'viewer' })).statusCode,
+      403,
+      'a helpdesk token manages no tokens',
+    );
     const res = await api(adminToken, 'POST', '/api/tokens', { name: 'escalate', role: 'owner' });
     t.equal(res.statusCode, 400);
-    t.match(res.json(), { error: { code: 'validation_failed', details: { fields: { role: 'cannot be above your own role (admin)' } } } });
+    t.match(res.json(), {
+      error: { code: 'validation_failed', details: { fields: { role: 'cannot be above your own role (admin)' } } },
+    });
     const past = await api(adminToken, 'POST', '/api/tokens', { name: 'old', expiresAt: '2020-01-01T00:00:00Z' });
     t.match(past.json(), { error: { details: { fields: { expiresAt: 'must be in the future' } } } });
-    t.match((await api(adminToken, 'POST', '/api/tokens', { name: 'x', role: 'boss' })).json(), { error: { code: 'validation_failed', details: { fields: { role: String } } } });
-    t.match((await api(adminToken, 'POST', '/api/tokens', { role: 'viewer' })).json(), { error: { details: { fields: { name: 'is required' } } } });
+    t.match((await api(adminToken, 'POST', '/api/tokens', { name: 'x', role: 'boss' })).json(), {
+      error: { code: 'validation_failed', details: { fields: { role: String } } },
+    });
+    t.match((await api(adminToken, 'POST', '/api/tokens', { role: 'viewer' })).json(), {
+      error: { details: { fields: { name: 'is required' } } },
+    });
   });
 
-  t.test('revoke: 204, stops working, audited; twice or another organisation\'s is 404', async (t) => {
+  t.test("revoke: 204, stops working, audited; twice or another organisation's is 404", async (t) => {
     const created = (await api(adminToken, 'POST', '/api/tokens', { name: 'short-lived' })).json();
     t.equal(created.role, 'admin', 'admin by default');
     t.equal((await api(adminToken, 'DELETE', `/api/tokens/${created.id}`)).statusCode, 204);
@@ -68,11 +95,17 @@ t.test('API tokens: roles, expiry and /api/tokens', async (t) => {
     const theirs = await hooli.apiToken('theirs');
     const theirId = (await ta.ctx.store.forOrg(hooli.orgId).apiTokens.list())[0].id;
     t.equal((await api(adminToken, 'DELETE', `/api/tokens/${theirId}`)).statusCode, 404);
-    t.equal((await ta.request('hooli', { method: 'GET', url: '/api/users', headers: { authorization: `Bearer ${theirs}` } })).statusCode, 200);
-    t.match(await ta.ctx.store.forOrg(pp.orgId).audit.list({ type: 'api_token.revoked' }), [{ actor: 'api-token:automation', details: { tokenId: created.id } }]);
+    t.equal(
+      (await ta.request('hooli', { method: 'GET', url: '/api/users', headers: { authorization: `Bearer ${theirs}` } }))
+        .statusCode,
+      200,
+    );
+    t.match(await ta.ctx.store.forOrg(pp.orgId).audit.list({ type: 'api_token.revoked' }), [
+      { actor: 'api-token:automation', details: { tokenId: created.id } },
+    ]);
   });
 
-  t.test('console: role up to the admin\'s own, expiry in days', async (t) => {
+  t.test("console: role up to the admin's own, expiry in days", async (t) => {
     const admin = await adminWithRole(ta, pp, 'admin');
     const form = await admin.get('/admin/tokens');
     t.notMatch(form.body, /<option value="owner"/, 'an admin is not offered owner tokens');
@@ -87,7 +120,11 @@ t.test('API tokens: roles, expiry and /api/tokens', async (t) => {
     t.equal(row?.role, 'helpdesk');
     t.equal(row?.createdBy, admin.email);
     t.equal(row!.expiresAt!.getTime() - ta.clock.now().getTime(), 7 * 86_400_000);
-    t.equal((await admin.post('/admin/tokens', { name: 'y', expiresInDays: '3' })).statusCode, 400, 'only the lifetimes offered');
+    t.equal(
+      (await admin.post('/admin/tokens', { name: 'y', expiresInDays: '3' })).statusCode,
+      400,
+      'only the lifetimes offered',
+    );
     t.match((await pp.get('/admin/tokens')).body, /<option value="owner"/, 'an owner is');
     const helpdesk = await adminWithRole(ta, pp, 'helpdesk');
     t.equal((await helpdesk.get('/admin/tokens')).statusCode, 403, 'tokens are for admins and owners');

@@ -36,7 +36,11 @@ t.test('a request with two Host headers is refused with 400 duplicate_host', asy
     t.equal(twice.status, 400, `${path}: refused`);
     t.equal(JSON.parse(twice.body).error.code, 'duplicate_host');
   }
-  const sameTwice = await rawRequest(port, ['GET /saml/idp/metadata HTTP/1.1', `Host: piedpipers.${base}`, `host: piedpipers.${base}`]);
+  const sameTwice = await rawRequest(port, [
+    'GET /saml/idp/metadata HTTP/1.1',
+    `Host: piedpipers.${base}`,
+    `host: piedpipers.${base}`,
+  ]);
   t.equal(sameTwice.status, 400, 'also when both name the same host (any case)');
 
   const once = await rawRequest(port, ['GET /saml/idp/metadata HTTP/1.1', `Host: hooli.${base}`]);

@@ -12,7 +12,9 @@ const codeOf = (html: string) => /Error code: <code>([^<]+)<\/code>/.exec(html)?
 t.test('error pages and JSON from the catalogue', async (t) => {
   const tc = await createTestContext();
   const logged: string[] = [];
-  const app = await buildApp(tc.ctx, { logger: { level: 'info', stream: { write: (line: string) => logged.push(line) } } });
+  const app = await buildApp(tc.ctx, {
+    logger: { level: 'info', stream: { write: (line: string) => logged.push(line) } },
+  });
   // A route with a bug: registered before the app is ready, under the app's error handler.
   app.get('/test-only/boom', async () => {
     throw new TypeError('secret detail of a bug');
@@ -26,7 +28,7 @@ t.test('error pages and JSON from the catalogue', async (t) => {
   const host = `piedpipers.${tc.config.baseDomain}`;
   const get = (url: string, accept = 'text/html') => app.inject({ method: 'GET', url, headers: { host, accept } });
 
-  t.test('a fault of ours: the catalogue\'s text, not the exception\'s message', async (t) => {
+  t.test("a fault of ours: the catalogue's text, not the exception's message", async (t) => {
     const page = await get('/test-only/boom');
     t.equal(page.statusCode, 500);
     t.equal(codeOf(page.body), 'internal_error');
@@ -35,7 +37,10 @@ t.test('error pages and JSON from the catalogue', async (t) => {
     t.notMatch(page.body, /secret detail/);
     const json = await get('/test-only/boom', 'application/json');
     t.same(json.json(), { error: { code: 'internal_error', message: CATALOGUE.internal_error.text } });
-    t.ok(logged.some((l) => l.includes('secret detail of a bug')), 'the exception is in the log');
+    t.ok(
+      logged.some((l) => l.includes('secret detail of a bug')),
+      'the exception is in the log',
+    );
   });
 
   t.test('a code with its own page title', async (t) => {
@@ -58,7 +63,11 @@ t.test('error pages and JSON from the catalogue', async (t) => {
   });
 
   t.test('a passing outage offers "Try again" (catalogue: retry) with Retry-After', async (t) => {
-    const app1 = await store.applications.create({ name: 'Wiki', entityId: 'https://wiki.example', acsUrls: ['https://wiki.example/acs'] });
+    const app1 = await store.applications.create({
+      name: 'Wiki',
+      entityId: 'https://wiki.example',
+      acsUrls: ['https://wiki.example/acs'],
+    });
     const url = `/apps/${app1.id}/launch`;
     const page = await get(url);
     t.equal(page.statusCode, 503, 'no identity provider yet');

@@ -24,8 +24,14 @@ t.test('metadata', async (t) => {
     t.equal(m.ssoUrl, 'http://piedpipers.broker.test/saml/idp/sso');
     t.equal(m.sloUrl, 'http://piedpipers.broker.test/saml/idp/slo');
     t.equal(new X509Certificate(m.certificates[0]).fingerprint256, new X509Certificate(ppCert).fingerprint256);
-    t.match(res.body, /Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="http:\/\/piedpipers\.broker\.test\/saml\/idp\/sso"/);
-    t.match(res.body, /Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="http:\/\/piedpipers\.broker\.test\/saml\/idp\/sso"/);
+    t.match(
+      res.body,
+      /Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="http:\/\/piedpipers\.broker\.test\/saml\/idp\/sso"/,
+    );
+    t.match(
+      res.body,
+      /Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="http:\/\/piedpipers\.broker\.test\/saml\/idp\/sso"/,
+    );
     t.match(res.body, /nameid-format:emailAddress/);
     t.match(res.body, /nameid-format:persistent/);
     t.match(res.body, /Pied &amp; Pipers &lt;Ltd&gt;/, 'the organisation name is escaped');
@@ -46,8 +52,16 @@ t.test('metadata', async (t) => {
   });
 
   t.test('SP metadata says AuthnRequestsSigned="true" only while every enabled IdP gets signed requests', async (t) => {
-    const signed = async () => /AuthnRequestsSigned="(\w+)"/.exec((await ta.request('piedpipers', { method: 'GET', url: '/saml/sp/metadata' })).body)?.[1];
-    const idp = (name: string) => ({ name, entityId: `https://${name}.idp.example`, ssoUrl: `https://${name}.idp.example/sso`, certificates: [ppCert] });
+    const signed = async () =>
+      /AuthnRequestsSigned="(\w+)"/.exec(
+        (await ta.request('piedpipers', { method: 'GET', url: '/saml/sp/metadata' })).body,
+      )?.[1];
+    const idp = (name: string) => ({
+      name,
+      entityId: `https://${name}.idp.example`,
+      ssoUrl: `https://${name}.idp.example/sso`,
+      certificates: [ppCert],
+    });
     const okta = await pp.store.identityProviders.create(idp('okta'));
     t.equal(okta.signRequests, true, 'an IdP gets signed requests by default');
     const legacy = await pp.store.identityProviders.create({ ...idp('legacy'), signRequests: false });
@@ -56,10 +70,22 @@ t.test('metadata', async (t) => {
     t.equal(await signed(), 'true', 'a disabled IdP gets no requests at all');
     await pp.store.identityProviders.update(legacy.id, { enabled: true, signRequests: true });
     t.equal(await signed(), 'true', 'every enabled IdP signed');
-    t.equal(/AuthnRequestsSigned="(\w+)"/.exec((await ta.request('hooli', { method: 'GET', url: '/saml/sp/metadata' })).body)?.[1], 'true', 'another organisation\'s IdPs do not count');
+    t.equal(
+      /AuthnRequestsSigned="(\w+)"/.exec(
+        (await ta.request('hooli', { method: 'GET', url: '/saml/sp/metadata' })).body,
+      )?.[1],
+      'true',
+      "another organisation's IdPs do not count",
+    );
     await pp.store.identityProviders.update(okta.id, { signRequests: false });
     t.equal(await signed(), 'false');
-    t.equal(/AuthnRequestsSigned="(\w+)"/.exec((await ta.request('hooli', { method: 'GET', url: '/saml/sp/metadata' })).body)?.[1], 'true', 'nor does this one\'s for another organisation');
+    t.equal(
+      /AuthnRequestsSigned="(\w+)"/.exec(
+        (await ta.request('hooli', { method: 'GET', url: '/saml/sp/metadata' })).body,
+      )?.[1],
+      'true',
+      "nor does this one's for another organisation",
+    );
     await pp.store.identityProviders.delete(okta.id);
     await pp.store.identityProviders.delete(legacy.id);
   });
@@ -78,6 +104,9 @@ t.test('metadata', async (t) => {
 
   t.test('an invalid document is caught by the schema check', async (t) => {
     const res = await ta.request('piedpipers', { method: 'GET', url: '/saml/idp/metadata' });
-    t.throws(() => validateMetadata(res.body.replace('<md:NameIDFormat>', '<md:Bogus/><md:NameIDFormat>')), /not expected/);
+    t.throws(
+      () => validateMetadata(res.body.replace('<md:NameIDFormat>', '<md:Bogus/><md:NameIDFormat>')),
+      /not expected/,
+    );
   });
 });

@@ -14,7 +14,11 @@ t.test('metrics after real logins', async (t) => {
   const start = await browser.get(await sp.getAuthorizeUrlAsync('', undefined, {}));
   const acs = await idpAnswers(w, browser, fake, String(start.headers.location));
   await appReceives(sp, (await browser.follow(acs.res, w.base)).res);
-  await browser.post(w.org.urls.spAcs, { SAMLResponse: acs.samlResponse, RelayState: acs.relayState }, { crossSite: true });
+  await browser.post(
+    w.org.urls.spAcs,
+    { SAMLResponse: acs.samlResponse, RelayState: acs.relayState },
+    { crossSite: true },
+  );
 
   const res = await w.ta.app.inject({ method: 'GET', url: '/metrics', headers: { host: '10.0.0.1:3000' } });
   t.equal(res.statusCode, 200);
@@ -29,6 +33,19 @@ t.test('METRICS_TOKEN protects /metrics', async (t) => {
   const ta = await createTestApp({ env: { METRICS_TOKEN: 'a-long-metrics-token-123' } });
   t.teardown(ta.cleanup);
   t.equal((await ta.app.inject({ method: 'GET', url: '/metrics' })).statusCode, 401);
-  t.equal((await ta.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: 'Bearer wrong-token-xxxxxxxx' } })).statusCode, 401);
-  t.equal((await ta.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: 'Bearer a-long-metrics-token-123' } })).statusCode, 200);
+  t.equal(
+    (await ta.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: 'Bearer wrong-token-xxxxxxxx' } }))
+      .statusCode,
+    401,
+  );
+  t.equal(
+    (
+      await ta.app.inject({
+        method: 'GET',
+        url: '/metrics',
+        headers: { authorization: 'Bearer a-long-metrics-token-123' },
+      })
+    ).statusCode,
+    200,
+  );
 });

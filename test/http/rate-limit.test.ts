@@ -6,9 +6,19 @@ import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { createOrg } from '../helpers/context.ts';
 import { freshRedisPrefix } from '../helpers/redis.ts';
 
-const OFF = { RATE_LIMIT_LOGIN_PER_MINUTE: '0', RATE_LIMIT_MFA_PER_MINUTE: '0', RATE_LIMIT_ADMIN_LOGIN_PER_MINUTE: '0', RATE_LIMIT_API_PER_MINUTE: '0', RATE_LIMIT_ORG_PER_MINUTE: '0' };
+const OFF = {
+  RATE_LIMIT_LOGIN_PER_MINUTE: '0',
+  RATE_LIMIT_MFA_PER_MINUTE: '0',
+  RATE_LIMIT_ADMIN_LOGIN_PER_MINUTE: '0',
+  RATE_LIMIT_API_PER_MINUTE: '0',
+  RATE_LIMIT_ORG_PER_MINUTE: '0',
+};
 
-async function appWith(t: { teardown(fn: () => unknown): void }, env: Record<string, string>, slugs = ['acme']): Promise<TestApp> {
+async function appWith(
+  t: { teardown(fn: () => unknown): void },
+  env: Record<string, string>,
+  slugs = ['acme'],
+): Promise<TestApp> {
   const ta = await createTestApp({ env: { ...OFF, ...env } });
   t.teardown(ta.cleanup);
   for (const slug of slugs) await createOrg(ta.ctx, slug, slug.toUpperCase());
@@ -16,7 +26,13 @@ async function appWith(t: { teardown(fn: () => unknown): void }, env: Record<str
 }
 
 const adminLogin = (ta: TestApp, slug: string, ip = '198.51.100.7', headers: Record<string, string> = {}) =>
-  ta.request(slug, { method: 'POST', url: '/admin/login', remoteAddress: ip, headers, payload: { email: 'nobody@acme.example', password: 'wrong' } });
+  ta.request(slug, {
+    method: 'POST',
+    url: '/admin/login',
+    remoteAddress: ip,
+    headers,
+    payload: { email: 'nobody@acme.example', password: 'wrong' },
+  });
 
 t.test('route groups come from the route pattern; health, readiness and metrics are in none', async (t) => {
   t.equal(groupOf('POST', '/flow/:id/mfa'), 'mfa');
@@ -28,8 +44,10 @@ t.test('route groups come from the route pattern; health, readiness and metrics 
   t.equal(groupOf('GET', '/admin/login'), null, 'the form itself is not limited');
   t.equal(groupOf('GET', '/api/users/:id'), 'api');
   t.equal(groupOf('PATCH', '/scim/v2/:idpId/Users/:id'), 'api', 'SCIM clients count as API clients');
-  for (const route of ['/saml/idp/sso', '/saml/sp/acs', '/flow/:id/continue', '/apps/:appId/launch']) t.equal(groupOf('GET', route), 'login', route);
-  for (const route of ['/healthz', '/readyz', '/metrics', '/admin', '/saml/idp/metadata', '/login', undefined]) t.equal(groupOf('GET', route), null, String(route));
+  for (const route of ['/saml/idp/sso', '/saml/sp/acs', '/flow/:id/continue', '/apps/:appId/launch'])
+    t.equal(groupOf('GET', route), 'login', route);
+  for (const route of ['/healthz', '/readyz', '/metrics', '/admin', '/saml/idp/metadata', '/login', undefined])
+    t.equal(groupOf('GET', route), null, String(route));
 });
 
 t.test('addresses are counted as IPv4 addresses or IPv6 /64 networks', async (t) => {
@@ -43,46 +61,68 @@ t.test('addresses are counted as IPv4 addresses or IPv6 /64 networks', async (t)
   t.equal(addressKey('fe80::1%eth0'), 'fe80:0:0:0::/64');
 });
 
-t.test('per address: 429 with Retry-After after the limit, as the branded page or JSON; other addresses go on', async (t) => {
-  const ta = await appWith(t, { RATE_LIMIT_ADMIN_LOGIN_PER_MINUTE: '3' });
-  for (let i = 0; i < 3; i++) t.equal((await adminLogin(ta, 'acme')).statusCode, 403, `attempt ${i + 1} reaches the sign-in`);
-  const page = await adminLogin(ta, 'acme');
-  t.equal(page.statusCode, 429);
-  const retry = Number(page.headers['retry-after']);
-  t.ok(retry >= 1 && retry <= 60, `Retry-After in seconds (${page.headers['retry-after']})`);
-  t.match(page.headers['content-type'], /text\/html/);
-  t.match(page.body, /rate_limited/, 'the error code on the page');
-  t.match(page.body, /Too many requests/);
-  t.match(page.body, /<span class="name">ACME<\/span>/, 'branded with the organisation');
-  t.ok(page.headers['content-security-policy'], 'the error page has its CSP');
+t.test(
+  'per address: 429 with Retry-After after the limit, as the branded page or JSON; other addresses go on',
+  async (t) => {
+    const ta = await appWith(t, { RATE_LIMIT_ADMIN_LOGIN_PER_MINUTE: '3' });
+    for (let i = 0; i < 3; i++)
+      t.equal((await adminLogin(ta, 'acme')).statusCode, 403, `attempt ${i + 1} reaches the sign-in`);
+    const page = await adminLogin(ta, 'acme');
+    t.equal(page.statusCode, 429);
+    const retry = Number(page.headers['retry-after']);
+    t.ok(retry >= 1 && retry <= 60, `Retry-After in seconds (${page.headers['retry-after']})`);
+    t.match(page.headers['content-type'], /text\/html/);
+    t.match(page.body, /rate_limited/, 'the error code on the page');
+    t.match(page.body, /Too many requests/);
+    t.match(page.body, /<span class="name">ACME<\/span>/, 'branded with the organisation');
+    t.ok(page.headers['content-security-policy'], 'the error page has its CSP');
 
-  const json = await adminLogin(ta, 'acme', '198.51.100.7', { accept: 'application/json' });
-  t.equal(json.statusCode, 429);
-  t.ok(json.headers['retry-after']);
-  t.equal(json.json().error.code, 'rate_limited');
+    const json = await adminLogin(ta, 'acme', '198.51.100.7', { accept: 'application/json' });
+    t.equal(json.statusCode, 429);
+    t.ok(json.headers['retry-after']);
+    t.equal(json.json().error.code, 'rate_limited');
 
-  t.equal((await adminLogin(ta, 'acme', '203.0.113.9')).statusCode, 403, 'another address is not affected');
-  t.equal((await adminLogin(ta, 'acme', '2001:db8:1:2::1')).statusCode, 403);
-  t.equal((await adminLogin(ta, 'acme', '2001:db8:1:2::2')).statusCode, 403);
-  t.equal((await adminLogin(ta, 'acme', '2001:db8:1:2::3')).statusCode, 403);
-  t.equal((await adminLogin(ta, 'acme', '2001:db8:1:2:ffff::4')).statusCode, 429, 'IPv6 hosts of one /64 share a count');
-  t.equal((await adminLogin(ta, 'acme', '2001:db8:1:3::1')).statusCode, 403, 'the next /64 has its own');
-});
+    t.equal((await adminLogin(ta, 'acme', '203.0.113.9')).statusCode, 403, 'another address is not affected');
+    t.equal((await adminLogin(ta, 'acme', '2001:db8:1:2::1')).statusCode, 403);
+    t.equal((await adminLogin(ta, 'acme', '2001:db8:1:2::2')).statusCode, 403);
+    t.equal((await adminLogin(ta, 'acme', '2001:db8:1:2::3')).statusCode, 403);
+    t.equal(
+      (await adminLogin(ta, 'acme', '2001:db8:1:2:ffff::4')).statusCode,
+      429,
+      'IPv6 hosts of one /64 share a count',
+    );
+    t.equal((await adminLogin(ta, 'acme', '2001:db8:1:3::1')).statusCode, 403, 'the next /64 has its own');
+  },
+);
 
 t.test('the address comes from X-Forwarded-For only when TRUST_PROXY trusts the proxy', async (t) => {
   const trusted = await appWith(t, { RATE_LIMIT_ADMIN_LOGIN_PER_MINUTE: '1', TRUST_PROXY: 'true' });
   t.equal((await adminLogin(trusted, 'acme', '10.0.0.1', { 'x-forwarded-for': '198.51.100.1' })).statusCode, 403);
-  t.equal((await adminLogin(trusted, 'acme', '10.0.0.1', { 'x-forwarded-for': '198.51.100.2' })).statusCode, 403, 'two users behind one proxy');
+  t.equal(
+    (await adminLogin(trusted, 'acme', '10.0.0.1', { 'x-forwarded-for': '198.51.100.2' })).statusCode,
+    403,
+    'two users behind one proxy',
+  );
   t.equal((await adminLogin(trusted, 'acme', '10.0.0.1', { 'x-forwarded-for': '198.51.100.1' })).statusCode, 429);
 
   const untrusted = await appWith(t, { RATE_LIMIT_ADMIN_LOGIN_PER_MINUTE: '1' });
   t.equal((await adminLogin(untrusted, 'acme', '10.0.0.1', { 'x-forwarded-for': '198.51.100.1' })).statusCode, 403);
-  t.equal((await adminLogin(untrusted, 'acme', '10.0.0.1', { 'x-forwarded-for': '198.51.100.2' })).statusCode, 429, 'a forged header does not buy a new address');
+  t.equal(
+    (await adminLogin(untrusted, 'acme', '10.0.0.1', { 'x-forwarded-for': '198.51.100.2' })).statusCode,
+    429,
+    'a forged header does not buy a new address',
+  );
 });
 
 t.test('the second-factor form is limited tighter than the login routes', async (t) => {
   const ta = await appWith(t, { RATE_LIMIT_LOGIN_PER_MINUTE: '5', RATE_LIMIT_MFA_PER_MINUTE: '2' });
-  const mfa = () => ta.request('acme', { method: 'POST', url: '/flow/f-unknown/mfa', remoteAddress: '198.51.100.7', payload: { code: '123456' } });
+  const mfa = () =>
+    ta.request('acme', {
+      method: 'POST',
+      url: '/flow/f-unknown/mfa',
+      remoteAddress: '198.51.100.7',
+      payload: { code: '123456' },
+    });
   const sso = () => ta.request('acme', { method: 'GET', url: '/saml/idp/sso', remoteAddress: '198.51.100.7' });
   t.not((await mfa()).statusCode, 429);
   t.not((await mfa()).statusCode, 429);
@@ -92,21 +132,35 @@ t.test('the second-factor form is limited tighter than the login routes', async 
 });
 
 t.test('per organisation: a higher limit over every address; other organisations are not affected', async (t) => {
-  const ta = await appWith(t, { RATE_LIMIT_LOGIN_PER_MINUTE: '100', RATE_LIMIT_ORG_PER_MINUTE: '4' }, ['acme', 'globex']);
-  const sso = (slug: string, n: number) => ta.request(slug, { method: 'GET', url: '/saml/idp/sso', remoteAddress: `198.51.100.${n}` });
+  const ta = await appWith(t, { RATE_LIMIT_LOGIN_PER_MINUTE: '100', RATE_LIMIT_ORG_PER_MINUTE: '4' }, [
+    'acme',
+    'globex',
+  ]);
+  const sso = (slug: string, n: number) =>
+    ta.request(slug, { method: 'GET', url: '/saml/idp/sso', remoteAddress: `198.51.100.${n}` });
   for (let i = 1; i <= 4; i++) t.not((await sso('acme', i)).statusCode, 429, `address ${i}`);
   const over = await sso('acme', 99);
   t.equal(over.statusCode, 429, 'a fresh address is refused once the organisation is over its limit');
   t.ok(over.headers['retry-after']);
   t.not((await sso('globex', 99)).statusCode, 429, 'another organisation counts on its own');
   // The API counts towards the same organisation limit.
-  t.equal((await ta.request('acme', { method: 'GET', url: '/api/users', remoteAddress: '198.51.100.50' })).statusCode, 429);
+  t.equal(
+    (await ta.request('acme', { method: 'GET', url: '/api/users', remoteAddress: '198.51.100.50' })).statusCode,
+    429,
+  );
 });
 
 t.test('health, readiness and metrics are never limited; 0 switches a limit off', async (t) => {
-  const ta = await appWith(t, { RATE_LIMIT_LOGIN_PER_MINUTE: '1', RATE_LIMIT_MFA_PER_MINUTE: '1', RATE_LIMIT_ADMIN_LOGIN_PER_MINUTE: '1', RATE_LIMIT_API_PER_MINUTE: '1', RATE_LIMIT_ORG_PER_MINUTE: '1' });
+  const ta = await appWith(t, {
+    RATE_LIMIT_LOGIN_PER_MINUTE: '1',
+    RATE_LIMIT_MFA_PER_MINUTE: '1',
+    RATE_LIMIT_ADMIN_LOGIN_PER_MINUTE: '1',
+    RATE_LIMIT_API_PER_MINUTE: '1',
+    RATE_LIMIT_ORG_PER_MINUTE: '1',
+  });
   for (let i = 0; i < 5; i++) {
-    for (const url of ['/healthz', '/readyz', '/metrics']) t.not((await ta.request(null, { method: 'GET', url })).statusCode, 429, `${url} #${i + 1}`);
+    for (const url of ['/healthz', '/readyz', '/metrics'])
+      t.not((await ta.request(null, { method: 'GET', url })).statusCode, 429, `${url} #${i + 1}`);
     t.not((await ta.request('acme', { method: 'GET', url: '/admin/login' })).statusCode, 429, 'the sign-in form');
   }
   const off = await appWith(t, {});
@@ -126,6 +180,12 @@ t.test('Redis: two nodes share the count', async (t) => {
   t.equal(over.statusCode, 429, 'the fourth attempt, on the other node, is over the shared limit');
   t.ok(Number(over.headers['retry-after']) >= 1);
   const keys = await redis.keys();
-  t.ok(keys.some((k) => k.startsWith(`${redis.prefix}rate:adminLogin:`)), 'counted under the broker\'s key prefix');
-  t.ok(keys.some((k) => k === `${redis.prefix}rate:org:acme`), 'and the organisation\'s count');
+  t.ok(
+    keys.some((k) => k.startsWith(`${redis.prefix}rate:adminLogin:`)),
+    "counted under the broker's key prefix",
+  );
+  t.ok(
+    keys.some((k) => k === `${redis.prefix}rate:org:acme`),
+    "and the organisation's count",
+  );
 });

@@ -17,10 +17,20 @@ const GROUPS = 4;
 for (const provider of testProviders()) {
   t.test(`1,000 concurrent PATCHes from two connectors on ${provider}`, async (t) => {
     // the burst is the point: the per-organisation rate limit (its own tests cover it) would answer most of it with 429
-    const ta = await createTestApp({ provider, env: { RATE_LIMIT_API_PER_MINUTE: '0', RATE_LIMIT_ORG_PER_MINUTE: '0' }, ...(process.env.BURST_LOG && { logger: { level: 'warn' } }) });
+    const ta = await createTestApp({
+      provider,
+      env: { RATE_LIMIT_API_PER_MINUTE: '0', RATE_LIMIT_ORG_PER_MINUTE: '0' },
+      ...(process.env.BURST_LOG && { logger: { level: 'warn' } }),
+    });
     t.teardown(ta.cleanup);
     const pp = await createOrg(ta.ctx, 'piedpipers');
-    const okta = await pp.store.identityProviders.create({ name: 'Okta', entityId: 'http://www.okta.com/exk1', ssoUrl: 'https://pp.okta.example/sso', emailDomains: ['piedpipers.example'], linkingMode: 'verified-domains' });
+    const okta = await pp.store.identityProviders.create({
+      name: 'Okta',
+      entityId: 'http://www.okta.com/exk1',
+      ssoUrl: 'https://pp.okta.example/sso',
+      emailDomains: ['piedpipers.example'],
+      linkingMode: 'verified-domains',
+    });
     const tokenA = (await createScimToken(pp.store, ta.clock, okta.id, 'connector A', 'test')).token;
     const tokenB = (await createScimToken(pp.store, ta.clock, okta.id, 'connector B', 'test')).token;
     // A connector retries a 503 (Retry-After), as Okta and Entra ID do: under this burst the PostgreSQL pool sheds
@@ -35,13 +45,23 @@ for (const provider of testProviders()) {
       }
     };
     const send = (token: string, method: string, path: string, body?: unknown) =>
-      ta.request('piedpipers', { method: method as 'GET', url: `/scim/v2/${okta.id}${path}`, headers: { authorization: `Bearer ${token}`, ...(body !== undefined && { 'content-type': SCIM }) }, ...(body !== undefined && { payload: JSON.stringify(body) }) });
+      ta.request('piedpipers', {
+        method: method as 'GET',
+        url: `/scim/v2/${okta.id}${path}`,
+        headers: { authorization: `Bearer ${token}`, ...(body !== undefined && { 'content-type': SCIM }) },
+        ...(body !== undefined && { payload: JSON.stringify(body) }),
+      });
     const A = as(tokenA);
     const B = as(tokenB);
 
     const users: string[] = [];
     for (let i = 0; i < USERS; i++) {
-      const res = await A('POST', '/Users', { schemas: [USER], userName: `u${i}@piedpipers.example`, name: { givenName: 'Old', familyName: 'Old' }, emails: [{ value: `u${i}@piedpipers.example`, primary: true }] });
+      const res = await A('POST', '/Users', {
+        schemas: [USER],
+        userName: `u${i}@piedpipers.example`,
+        name: { givenName: 'Old', familyName: 'Old' },
+        emails: [{ value: `u${i}@piedpipers.example`, primary: true }],
+      });
       if (res.statusCode !== 201) t.fail(res.body);
       users.push(res.json().id);
     }
@@ -55,24 +75,53 @@ for (const provider of testProviders()) {
     const requests: Promise<{ statusCode: number; body: string }>[] = [];
     const burst: (() => Promise<{ statusCode: number; body: string }>)[] = [];
     users.forEach((id, i) => {
-      burst.push(() => A('PATCH', `/Users/${id}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: 'name.givenName', value: `Given${i}` }] }));
-      burst.push(() => B('PATCH', `/Users/${id}`, { schemas: [PATCH], Operations: [{ op: 'replace', value: { 'name.familyName': `Family${i}` } }] }));
+      burst.push(() =>
+        A('PATCH', `/Users/${id}`, {
+          schemas: [PATCH],
+          Operations: [{ op: 'replace', path: 'name.givenName', value: `Given${i}` }],
+        }),
+      );
+      burst.push(() =>
+        B('PATCH', `/Users/${id}`, {
+          schemas: [PATCH],
+          Operations: [{ op: 'replace', value: { 'name.familyName': `Family${i}` } }],
+        }),
+      );
       for (const g of groups) {
-        burst.push(() => A('PATCH', `/Groups/${g}`, { schemas: [PATCH], Operations: [{ op: 'add', path: 'members', value: [{ value: id }] }] }));
-        burst.push(() => B('PATCH', `/Groups/${g}`, { schemas: [PATCH], Operations: [{ op: 'Add', path: 'members', value: [{ value: id }] }] }));
+        burst.push(() =>
+          A('PATCH', `/Groups/${g}`, {
+            schemas: [PATCH],
+            Operations: [{ op: 'add', path: 'members', value: [{ value: id }] }],
+          }),
+        );
+        burst.push(() =>
+          B('PATCH', `/Groups/${g}`, {
+            schemas: [PATCH],
+            Operations: [{ op: 'Add', path: 'members', value: [{ value: id }] }],
+          }),
+        );
       }
     });
     t.equal(burst.length, USERS * 10);
     // interleaved, all in flight at once
-    for (let i = 0; i < burst.length; i += 2) requests.push(burst[(i * 7) % burst.length](), burst[(i * 7 + 1) % burst.length]());
+    for (let i = 0; i < burst.length; i += 2)
+      requests.push(burst[(i * 7) % burst.length](), burst[(i * 7 + 1) % burst.length]());
     const answers = await Promise.all(requests);
     const failed = answers.filter((a) => a.statusCode !== 200);
-    t.same(failed.map((f) => `${f.statusCode} ${f.body.slice(0, 200)}`), [], 'every PATCH answered 200');
+    t.same(
+      failed.map((f) => `${f.statusCode} ${f.body.slice(0, 200)}`),
+      [],
+      'every PATCH answered 200',
+    );
     t.comment(`${retried} answers were 503 and retried`);
 
     for (const g of groups) {
       const res = await A('GET', `/Groups/${g}`);
-      t.same(new Set(res.json().members.map((m: { value: string }) => m.value)), new Set(users), `group ${res.json().displayName} has every member`);
+      t.same(
+        new Set(res.json().members.map((m: { value: string }) => m.value)),
+        new Set(users),
+        `group ${res.json().displayName} has every member`,
+      );
     }
     const names = groups.map((_, g) => `team-${g}`).sort();
     let wrongGroups = 0;

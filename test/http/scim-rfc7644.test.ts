@@ -18,12 +18,31 @@ for (const provider of testProviders()) {
     const ta = await createTestApp({ provider });
     t.teardown(ta.cleanup);
     const org = await createOrg(ta.ctx, 'example');
-    const idp = await org.store.identityProviders.create({ name: 'IdP', entityId: 'https://idp.example.com', ssoUrl: 'https://idp.example.com/sso', linkingMode: 'any-email' });
+    const idp = await org.store.identityProviders.create({
+      name: 'IdP',
+      entityId: 'https://idp.example.com',
+      ssoUrl: 'https://idp.example.com/sso',
+      linkingMode: 'any-email',
+    });
     const token = (await createScimToken(org.store, ta.clock, idp.id, 'rfc', 'test')).token;
     const base = `http://example.broker.test/scim/v2/${idp.id}`;
     const scim = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
-      ta.request('example', { method: method as 'GET', url: `/scim/v2/${idp.id}${path}`, headers: { authorization: `Bearer ${token}`, ...(body !== undefined && { 'content-type': 'application/scim+json' }), ...headers }, ...(body !== undefined && { payload: typeof body === 'string' ? body : JSON.stringify(body) }) });
-    const error = (res: { statusCode: number; json(): Record<string, unknown> }, status: number, scimType: string | undefined, what: string) => {
+      ta.request('example', {
+        method: method as 'GET',
+        url: `/scim/v2/${idp.id}${path}`,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body !== undefined && { 'content-type': 'application/scim+json' }),
+          ...headers,
+        },
+        ...(body !== undefined && { payload: typeof body === 'string' ? body : JSON.stringify(body) }),
+      });
+    const error = (
+      res: { statusCode: number; json(): Record<string, unknown> },
+      status: number,
+      scimType: string | undefined,
+      what: string,
+    ) => {
       t.equal(res.statusCode, status, `${what}: status`);
       t.same(res.json().schemas, [ERROR], `${what}: schemas`);
       t.equal(res.json().status, String(status), `${what}: status member`);
@@ -31,7 +50,13 @@ for (const provider of testProviders()) {
     };
 
     // 3.3 Creating Resources
-    const created = await scim('POST', '/Users', { schemas: [USER], userName: 'bjensen', externalId: 'bjensen', name: { formatted: 'Ms. Barbara J Jensen III', familyName: 'Jensen', givenName: 'Barbara' }, emails: [{ value: 'bjensen@example.com', type: 'work', primary: true }] });
+    const created = await scim('POST', '/Users', {
+      schemas: [USER],
+      userName: 'bjensen',
+      externalId: 'bjensen',
+      name: { formatted: 'Ms. Barbara J Jensen III', familyName: 'Jensen', givenName: 'Barbara' },
+      emails: [{ value: 'bjensen@example.com', type: 'work', primary: true }],
+    });
     t.equal(created.statusCode, 201, created.body);
     const bj = created.json();
     t.same(bj.schemas, [USER]);
@@ -45,8 +70,18 @@ for (const provider of testProviders()) {
     t.equal(created.headers.etag, bj.meta.version);
     t.match(bj.meta.version, /^W\/".+"$/);
     t.ok(bj.meta.created && bj.meta.lastModified);
-    error(await scim('POST', '/Users', { schemas: [USER], userName: 'bjensen', emails: [{ value: 'other@example.com' }] }), 409, 'uniqueness', '3.3 a second bjensen');
-    error(await scim('POST', '/Users', { schemas: [USER], userName: 'nomail' }), 400, 'invalidValue', 'a User without an email address');
+    error(
+      await scim('POST', '/Users', { schemas: [USER], userName: 'bjensen', emails: [{ value: 'other@example.com' }] }),
+      409,
+      'uniqueness',
+      '3.3 a second bjensen',
+    );
+    error(
+      await scim('POST', '/Users', { schemas: [USER], userName: 'nomail' }),
+      400,
+      'invalidValue',
+      'a User without an email address',
+    );
 
     // 3.4.1 Retrieving a Known Resource
     const got = await scim('GET', `/Users/${bj.id}`);
@@ -56,8 +91,21 @@ for (const provider of testProviders()) {
     t.equal((await scim('GET', `/Users/${bj.id}`, undefined, { 'if-match': bj.meta.version })).statusCode, 200);
 
     // a few more users for the filters
-    for (const [userName, familyName, email] of [['john', "O'Malley", 'john@example.org'], ['Jane', 'Doe', 'jane@example.com']]) {
-      t.equal((await scim('POST', '/Users', { schemas: [USER], userName, name: { familyName, givenName: userName }, emails: [{ value: email, type: 'work' }] })).statusCode, 201);
+    for (const [userName, familyName, email] of [
+      ['john', "O'Malley", 'john@example.org'],
+      ['Jane', 'Doe', 'jane@example.com'],
+    ]) {
+      t.equal(
+        (
+          await scim('POST', '/Users', {
+            schemas: [USER],
+            userName,
+            name: { familyName, givenName: userName },
+            emails: [{ value: email, type: 'work' }],
+          })
+        ).statusCode,
+        201,
+      );
     }
 
     // 3.4.2.2 Filtering: the RFC's example filters
@@ -80,11 +128,22 @@ for (const provider of testProviders()) {
     t.equal(await total('title pr or userType eq "Intern"'), 0);
     t.equal(await total('schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"'), 0);
     t.equal(await total('userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")'), 0);
-    t.equal(await total('userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")'), 0);
+    t.equal(
+      await total('userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")'),
+      0,
+    );
     t.equal(await total('emails co "example.com" or emails.value co "example.org"'), 3);
     t.equal(await total('userType ne "Employee" and (emails co "example.com" or emails.value co "example.org")'), 3);
-    t.equal(await total('emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]'), 2);
-    error(await scim('GET', `/Users?filter=${encodeURIComponent('userName eq')}`), 400, 'invalidFilter', '3.4.2.2 an invalid filter');
+    t.equal(
+      await total('emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]'),
+      2,
+    );
+    error(
+      await scim('GET', `/Users?filter=${encodeURIComponent('userName eq')}`),
+      400,
+      'invalidFilter',
+      '3.4.2.2 an invalid filter',
+    );
 
     // 3.4.2.4 Pagination
     const page = (await scim('GET', '/Users?startIndex=2&count=1')).json();
@@ -95,45 +154,154 @@ for (const provider of testProviders()) {
     t.match((await scim('GET', '/Users?count=0')).json(), { totalResults: 3, itemsPerPage: 0 });
 
     // 3.5.1 Replacing with PUT
-    const put = await scim('PUT', `/Users/${bj.id}`, { schemas: [USER], id: bj.id, userName: 'bjensen', externalId: 'bjensen', name: { formatted: 'Ms. Barbara J Jensen III', familyName: 'Jensen', givenName: 'Babs' }, emails: [{ value: 'bjensen@example.com', type: 'work', primary: true }] }, { 'if-match': bj.meta.version });
+    const put = await scim(
+      'PUT',
+      `/Users/${bj.id}`,
+      {
+        schemas: [USER],
+        id: bj.id,
+        userName: 'bjensen',
+        externalId: 'bjensen',
+        name: { formatted: 'Ms. Barbara J Jensen III', familyName: 'Jensen', givenName: 'Babs' },
+        emails: [{ value: 'bjensen@example.com', type: 'work', primary: true }],
+      },
+      { 'if-match': bj.meta.version },
+    );
     t.equal(put.statusCode, 200, put.body);
     t.equal(put.json().name.givenName, 'Babs');
     t.not(put.json().meta.version, bj.meta.version, 'a new version');
     t.equal(put.headers.etag, put.json().meta.version);
-    error(await scim('PUT', `/Users/${bj.id}`, { schemas: [USER], userName: 'bjensen', emails: [{ value: 'bjensen@example.com' }] }, { 'if-match': bj.meta.version }), 412, undefined, '3.14 a stale If-Match');
+    error(
+      await scim(
+        'PUT',
+        `/Users/${bj.id}`,
+        { schemas: [USER], userName: 'bjensen', emails: [{ value: 'bjensen@example.com' }] },
+        { 'if-match': bj.meta.version },
+      ),
+      412,
+      undefined,
+      '3.14 a stale If-Match',
+    );
 
     // 3.5.2.1 add: with a path (a Group's members) and without (a set of attributes)
     const group = (await scim('POST', '/Groups', { schemas: [GROUP], displayName: 'Tour Guides' })).json();
     const john = (await scim('GET', `/Users?filter=${encodeURIComponent('userName eq "john"')}`)).json().Resources[0];
-    const added = await scim('PATCH', `/Groups/${group.id}`, { schemas: [PATCH], Operations: [{ op: 'add', path: 'members', value: [{ display: 'Babs Jensen', $ref: `${base}/Users/${bj.id}`, value: bj.id }] }] });
+    const added = await scim('PATCH', `/Groups/${group.id}`, {
+      schemas: [PATCH],
+      Operations: [
+        {
+          op: 'add',
+          path: 'members',
+          value: [{ display: 'Babs Jensen', $ref: `${base}/Users/${bj.id}`, value: bj.id }],
+        },
+      ],
+    });
     t.equal(added.statusCode, 200);
-    t.same(added.json().members.map((m: { value: string }) => m.value), [bj.id]);
-    const noPath = await scim('PATCH', `/Users/${bj.id}`, { schemas: [PATCH], Operations: [{ op: 'add', value: { emails: [{ value: 'babs@jensen.org', type: 'home' }], name: { givenName: 'Barbara' } } }] });
+    t.same(
+      added.json().members.map((m: { value: string }) => m.value),
+      [bj.id],
+    );
+    const noPath = await scim('PATCH', `/Users/${bj.id}`, {
+      schemas: [PATCH],
+      Operations: [
+        { op: 'add', value: { emails: [{ value: 'babs@jensen.org', type: 'home' }], name: { givenName: 'Barbara' } } },
+      ],
+    });
     t.equal(noPath.statusCode, 200, noPath.body);
     t.equal(noPath.json().name.givenName, 'Barbara');
     // 3.5.2.3 replace with a value filter path
-    const replaced = await scim('PATCH', `/Users/${bj.id}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: 'emails[type eq "work"].value', value: 'bjensen@example.net' }] });
+    const replaced = await scim('PATCH', `/Users/${bj.id}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'replace', path: 'emails[type eq "work"].value', value: 'bjensen@example.net' }],
+    });
     t.equal(replaced.statusCode, 200, replaced.body);
     t.equal(replaced.json().emails[0].value, 'bjensen@example.net');
     t.equal(replaced.headers.etag, replaced.json().meta.version);
     // 3.5.2.2 remove: a whole attribute, one member by a value filter, all members
-    await scim('PATCH', `/Groups/${group.id}`, { schemas: [PATCH], Operations: [{ op: 'add', path: 'members', value: [{ value: john.id }] }] });
-    const removedOne = await scim('PATCH', `/Groups/${group.id}`, { schemas: [PATCH], Operations: [{ op: 'remove', path: `members[value eq "${bj.id}"]` }] });
-    t.same(removedOne.json().members.map((m: { value: string }) => m.value), [john.id]);
-    const removedName = await scim('PATCH', `/Users/${bj.id}`, { schemas: [PATCH], Operations: [{ op: 'remove', path: 'name.givenName' }] });
+    await scim('PATCH', `/Groups/${group.id}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'add', path: 'members', value: [{ value: john.id }] }],
+    });
+    const removedOne = await scim('PATCH', `/Groups/${group.id}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'remove', path: `members[value eq "${bj.id}"]` }],
+    });
+    t.same(
+      removedOne.json().members.map((m: { value: string }) => m.value),
+      [john.id],
+    );
+    const removedName = await scim('PATCH', `/Users/${bj.id}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'remove', path: 'name.givenName' }],
+    });
     t.equal(removedName.statusCode, 200);
     t.equal(removedName.json().name.givenName, undefined);
-    const removedAll = await scim('PATCH', `/Groups/${group.id}`, { schemas: [PATCH], Operations: [{ op: 'remove', path: 'members' }] });
+    const removedAll = await scim('PATCH', `/Groups/${group.id}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'remove', path: 'members' }],
+    });
     t.same(removedAll.json().members, []);
-    error(await scim('PATCH', `/Users/${bj.id}`, { schemas: [PATCH], Operations: [{ op: 'remove' }] }), 400, 'noTarget', '3.5.2.2 remove without a path');
-    error(await scim('PATCH', `/Users/${bj.id}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: 'emails[type eq', value: 'x' }] }), 400, 'invalidPath', 'a malformed value filter in a path');
-    error(await scim('PATCH', `/Users/${bj.id}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: 'name..givenName', value: 'x' }] }), 400, 'invalidPath', 'an invalid path');
+    error(
+      await scim('PATCH', `/Users/${bj.id}`, { schemas: [PATCH], Operations: [{ op: 'remove' }] }),
+      400,
+      'noTarget',
+      '3.5.2.2 remove without a path',
+    );
+    error(
+      await scim('PATCH', `/Users/${bj.id}`, {
+        schemas: [PATCH],
+        Operations: [{ op: 'replace', path: 'emails[type eq', value: 'x' }],
+      }),
+      400,
+      'invalidPath',
+      'a malformed value filter in a path',
+    );
+    error(
+      await scim('PATCH', `/Users/${bj.id}`, {
+        schemas: [PATCH],
+        Operations: [{ op: 'replace', path: 'name..givenName', value: 'x' }],
+      }),
+      400,
+      'invalidPath',
+      'an invalid path',
+    );
 
     // 3.12 errors
-    error(await scim('POST', '/Users', '{"schemas": ["' + USER + '"], "userName": '), 400, 'invalidSyntax', 'invalidSyntax');
-    error(await scim('PATCH', `/Users/${bj.id}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: 'active', value: 'sometimes' }] }), 400, 'invalidValue', 'invalidValue');
-    error(await scim('PATCH', `/Users/${bj.id}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: 'id', value: 'another-id' }] }), 400, 'mutability', 'mutability: id is read-only');
-    error(await scim('PUT', `/Users/${bj.id}`, { schemas: [USER], id: 'another-id', userName: 'bjensen', emails: [{ value: 'bjensen@example.net' }] }), 400, 'mutability', 'mutability: PUT with another id');
+    error(
+      await scim('POST', '/Users', '{"schemas": ["' + USER + '"], "userName": '),
+      400,
+      'invalidSyntax',
+      'invalidSyntax',
+    );
+    error(
+      await scim('PATCH', `/Users/${bj.id}`, {
+        schemas: [PATCH],
+        Operations: [{ op: 'replace', path: 'active', value: 'sometimes' }],
+      }),
+      400,
+      'invalidValue',
+      'invalidValue',
+    );
+    error(
+      await scim('PATCH', `/Users/${bj.id}`, {
+        schemas: [PATCH],
+        Operations: [{ op: 'replace', path: 'id', value: 'another-id' }],
+      }),
+      400,
+      'mutability',
+      'mutability: id is read-only',
+    );
+    error(
+      await scim('PUT', `/Users/${bj.id}`, {
+        schemas: [USER],
+        id: 'another-id',
+        userName: 'bjensen',
+        emails: [{ value: 'bjensen@example.net' }],
+      }),
+      400,
+      'mutability',
+      'mutability: PUT with another id',
+    );
 
     // 3.6 Deleting Resources
     const del = await scim('DELETE', `/Users/${bj.id}`);

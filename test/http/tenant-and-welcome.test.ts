@@ -15,15 +15,30 @@ t.test('welcome page and host resolution', async (t) => {
     const remote = await ta.request(null, { method: 'GET', url: '/', remoteAddress: '203.0.113.9' });
     t.equal(remote.statusCode, 403);
     t.match(remote.body, /setup_loopback_only/);
-    const forwarded = await ta.request(null, { method: 'GET', url: '/', remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': '203.0.113.9' } });
+    const forwarded = await ta.request(null, {
+      method: 'GET',
+      url: '/',
+      remoteAddress: '127.0.0.1',
+      headers: { 'x-forwarded-for': '203.0.113.9' },
+    });
     t.equal(forwarded.statusCode, 403, 'a request relayed by a local proxy is not treated as local');
-    const post = await ta.request(null, { method: 'POST', url: '/', remoteAddress: '203.0.113.9', payload: { name: 'X', slug: 'xorg', adminEmail: 'a@x.example' } });
+    const post = await ta.request(null, {
+      method: 'POST',
+      url: '/',
+      remoteAddress: '203.0.113.9',
+      payload: { name: 'X', slug: 'xorg', adminEmail: 'a@x.example' },
+    });
     t.equal(post.statusCode, 403);
     t.equal(await ta.ctx.store.organizations.count(), 0, 'nothing created from a remote address');
   });
 
   t.test('invalid input is shown next to the fields and nothing is created', async (t) => {
-    const res = await ta.request(null, { method: 'POST', url: '/', remoteAddress: '127.0.0.1', payload: { name: '', slug: 'Admin', adminEmail: 'nope' } });
+    const res = await ta.request(null, {
+      method: 'POST',
+      url: '/',
+      remoteAddress: '127.0.0.1',
+      payload: { name: '', slug: 'Admin', adminEmail: 'nope' },
+    });
     t.equal(res.statusCode, 400);
     t.match(res.body, /Name is required/);
     t.match(res.body, /Address must be lowercase/);
@@ -33,7 +48,12 @@ t.test('welcome page and host resolution', async (t) => {
   });
 
   t.test('creates the first organisation and shows its URLs and one-time password', async (t) => {
-    const res = await ta.request(null, { method: 'POST', url: '/', remoteAddress: '::1', payload: { name: 'Pied Pipers', slug: 'piedpipers', adminEmail: 'admin@pp.example' } });
+    const res = await ta.request(null, {
+      method: 'POST',
+      url: '/',
+      remoteAddress: '::1',
+      payload: { name: 'Pied Pipers', slug: 'piedpipers', adminEmail: 'admin@pp.example' },
+    });
     t.equal(res.statusCode, 200);
     t.match(res.body, /Pied Pipers is ready/);
     t.match(res.body, /http:\/\/piedpipers\.broker\.test\/saml\/idp\/metadata/);
@@ -41,7 +61,12 @@ t.test('welcome page and host resolution', async (t) => {
   });
 
   t.test('once an organisation exists, setup is closed', async (t) => {
-    const res = await ta.request(null, { method: 'POST', url: '/', remoteAddress: '127.0.0.1', payload: { name: 'Second', slug: 'second', adminEmail: 'a@s.example' } });
+    const res = await ta.request(null, {
+      method: 'POST',
+      url: '/',
+      remoteAddress: '127.0.0.1',
+      payload: { name: 'Second', slug: 'second', adminEmail: 'a@s.example' },
+    });
     t.equal(res.statusCode, 403);
     t.match(res.body, /setup_done/);
     const root = await ta.request(null, { method: 'GET', url: '/', remoteAddress: '127.0.0.1' });
@@ -62,7 +87,11 @@ t.test('welcome page and host resolution', async (t) => {
     t.notMatch(unknown.body, /at .*\.ts:\d+/, 'no stack trace');
     const foreign = await ta.app.inject({ method: 'GET', url: '/login', headers: { host: 'evil.example' } });
     t.equal(foreign.statusCode, 404);
-    const json = await ta.request('nosuchorg', { method: 'GET', url: '/saml/idp/metadata', headers: { accept: 'application/json' } });
+    const json = await ta.request('nosuchorg', {
+      method: 'GET',
+      url: '/saml/idp/metadata',
+      headers: { accept: 'application/json' },
+    });
     t.same(json.json().error.code, 'unknown_organization');
     const missing = await ta.request('piedpipers', { method: 'GET', url: '/no/such/page' });
     t.equal(missing.statusCode, 404);
@@ -71,7 +100,10 @@ t.test('welcome page and host resolution', async (t) => {
 
   t.test('organisation pages are branded with its own name and colours only', async (t) => {
     const other = await createOrg(ta.ctx, 'hooli', 'Hooli');
-    await ta.ctx.store.organizations.update(other.org.id, { primaryColor: '#ff0000', loginMessage: 'Use your Hooli account' });
+    await ta.ctx.store.organizations.update(other.org.id, {
+      primaryColor: '#ff0000',
+      loginMessage: 'Use your Hooli account',
+    });
     const hooli = await ta.request('hooli', { method: 'GET', url: '/login' });
     t.match(hooli.body, /--primary: #ff0000/);
     t.match(hooli.body, /Use your Hooli account/);
@@ -86,9 +118,17 @@ t.test('welcome page and host resolution', async (t) => {
     const r = await ta.app.inject({ method: 'GET', url: '/readyz', headers: { host: '10.0.0.5:3000' } });
     t.same(r.json(), { status: 'ready' });
     t.ok(r.headers['x-request-id']);
-    const given = await ta.app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'trace-12345678' } });
+    const given = await ta.app.inject({
+      method: 'GET',
+      url: '/healthz',
+      headers: { 'x-request-id': 'trace-12345678' },
+    });
     t.equal(given.headers['x-request-id'], 'trace-12345678');
-    const forged = await ta.app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'bad id\nwith newline' } });
+    const forged = await ta.app.inject({
+      method: 'GET',
+      url: '/healthz',
+      headers: { 'x-request-id': 'bad id\nwith newline' },
+    });
     t.not(forged.headers['x-request-id'], 'bad id\nwith newline');
   });
 });

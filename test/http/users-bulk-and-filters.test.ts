@@ -14,31 +14,65 @@ t.test('users: filters, bulk actions, sign out everywhere', async (t) => {
   const hooli = await signedInAdmin(ta, 'hooli');
   const foreign = await ta.ctx.store.forOrg(hooli.orgId).users.create({ email: 'zed@hooli.example' });
   const ann = await store.users.create({ email: 'ann@pp.example', firstName: 'Ann', lastName: 'Lee', groups: ['eng'] });
-  const bob = await store.users.create({ email: 'bob@pp.example', firstName: 'Bob', lastName: 'Adams', groups: ['ops'] });
+  const bob = await store.users.create({
+    email: 'bob@pp.example',
+    firstName: 'Bob',
+    lastName: 'Adams',
+    groups: ['ops'],
+  });
   const token = await owner.apiToken();
   const helpdeskToken = await owner.apiToken('helpdesk', { role: 'helpdesk' });
-  const api = (method: 'GET' | 'POST', url: string, payload?: object, bearer = token) => ta.request('piedpipers', { method, url, headers: { authorization: `Bearer ${bearer}` }, ...(payload && { payload }) });
+  const api = (method: 'GET' | 'POST', url: string, payload?: object, bearer = token) =>
+    ta.request('piedpipers', {
+      method,
+      url,
+      headers: { authorization: `Bearer ${bearer}` },
+      ...(payload && { payload }),
+    });
 
   t.test('API list: filters and sort, unknown values refused with a stable code', async (t) => {
-    t.same((await api('GET', '/api/users?group=eng')).json().users.map((u: { email: string }) => u.email), ['ann@pp.example']);
-    t.same((await api('GET', '/api/users?sort=name')).json().users.map((u: { email: string }) => u.email), ['bob@pp.example', 'ann@pp.example']);
-    t.same((await api('GET', '/api/users?sort=email&order=desc')).json().users.map((u: { email: string }) => u.email), ['bob@pp.example', 'ann@pp.example']);
+    t.same(
+      (await api('GET', '/api/users?group=eng')).json().users.map((u: { email: string }) => u.email),
+      ['ann@pp.example'],
+    );
+    t.same(
+      (await api('GET', '/api/users?sort=name')).json().users.map((u: { email: string }) => u.email),
+      ['bob@pp.example', 'ann@pp.example'],
+    );
+    t.same(
+      (await api('GET', '/api/users?sort=email&order=desc')).json().users.map((u: { email: string }) => u.email),
+      ['bob@pp.example', 'ann@pp.example'],
+    );
     const page = (await api('GET', '/api/users?sort=name&take=1')).json();
-    t.same((await api('GET', `/api/users?sort=name&take=1&after=${page.next}`)).json().users.map((u: { email: string }) => u.email), ['ann@pp.example'], 'the cursor continues the sort');
+    t.same(
+      (await api('GET', `/api/users?sort=name&take=1&after=${page.next}`))
+        .json()
+        .users.map((u: { email: string }) => u.email),
+      ['ann@pp.example'],
+      'the cursor continues the sort',
+    );
     for (const bad of ['status=gone', 'sort=password', 'secondFactor=sms', 'order=up']) {
       const res = await api('GET', `/api/users?${bad}`);
       t.equal(res.statusCode, 400, bad);
       t.equal(res.json().error.code, 'validation_failed', `${bad}: validation_failed`);
     }
     const idp = await api('GET', '/api/users?idp=no-such-idp');
-    t.match(idp.json(), { error: { code: 'validation_failed', details: { fields: { idp: /not an identity provider/ } } } });
+    t.match(idp.json(), {
+      error: { code: 'validation_failed', details: { fields: { idp: /not an identity provider/ } } },
+    });
     const cursor = await api('GET', `/api/users?sort=created&after=${page.next}`);
-    t.match(cursor.json(), { error: { code: 'validation_failed', details: { fields: { after: /not a page position/ } } } }, 'a cursor of another sort is refused');
+    t.match(
+      cursor.json(),
+      { error: { code: 'validation_failed', details: { fields: { after: /not a page position/ } } } },
+      'a cursor of another sort is refused',
+    );
     t.equal((await api('GET', '/api/users?sort=name&skip=1&take=1')).json().total, 2, 'offset pages count the matches');
   });
 
   t.test('API bulk: refusals change nothing; roles as for one user', async (t) => {
-    const tooMany = await api('POST', '/api/users/bulk/disable', { ids: Array.from({ length: 101 }, (_, i) => `id-${i}`) });
+    const tooMany = await api('POST', '/api/users/bulk/disable', {
+      ids: Array.from({ length: 101 }, (_, i) => `id-${i}`),
+    });
     t.match(tooMany.json(), { error: { code: 'bulk_too_many', details: { max: 100 } } });
     t.equal(tooMany.statusCode, 400);
     t.equal((await api('POST', '/api/users/bulk/disable', { ids: [] })).json().error.code, 'bulk_no_users');
@@ -46,15 +80,31 @@ t.test('users: filters, bulk actions, sign out everywhere', async (t) => {
     t.equal(mixed.statusCode, 404);
     t.match(mixed.json(), { error: { code: 'bulk_users_not_found', details: { ids: [foreign.id] } } });
     t.equal((await store.users.findById(ann.id))!.status, 'active', 'nothing changed');
-    t.equal((await ta.ctx.store.forOrg(hooli.orgId).users.findById(foreign.id))!.status, 'active', 'the other organisation\'s user untouched');
+    t.equal(
+      (await ta.ctx.store.forOrg(hooli.orgId).users.findById(foreign.id))!.status,
+      'active',
+      "the other organisation's user untouched",
+    );
     const forbidden = await api('POST', '/api/users/bulk/disable', { ids: [ann.id] }, helpdeskToken);
     t.equal(forbidden.statusCode, 403, 'helpdesk may not disable');
-    t.equal((await api('POST', '/api/users/bulk/reset-totp', { ids: [ann.id, bob.id] }, helpdeskToken)).statusCode, 200, 'helpdesk may reset the second factor');
+    t.equal(
+      (await api('POST', '/api/users/bulk/reset-totp', { ids: [ann.id, bob.id] }, helpdeskToken)).statusCode,
+      200,
+      'helpdesk may reset the second factor',
+    );
     const done = (await api('POST', '/api/users/bulk/disable', { ids: [ann.id, bob.id, ann.id] })).json();
     t.same(done, { action: 'disable', changed: [ann.id, bob.id], unchanged: [] });
-    t.same((await api('POST', '/api/users/bulk/disable', { ids: [ann.id] })).json().unchanged, [ann.id], 'already disabled: unchanged');
+    t.same(
+      (await api('POST', '/api/users/bulk/disable', { ids: [ann.id] })).json().unchanged,
+      [ann.id],
+      'already disabled: unchanged',
+    );
     const audited = await ta.ctx.store.db.auditEvent.findMany({ where: { orgId: owner.orgId, type: 'user.disabled' } });
-    t.same(audited.map((e) => e.userId).sort(), [ann.id, bob.id].sort(), 'each user audited once, as the single action does');
+    t.same(
+      audited.map((e) => e.userId).sort(),
+      [ann.id, bob.id].sort(),
+      'each user audited once, as the single action does',
+    );
     await store.users.update(ann.id, { status: 'active' });
     await store.users.update(bob.id, { status: 'active' });
   });
@@ -74,8 +124,15 @@ t.test('users: filters, bulk actions, sign out everywhere', async (t) => {
     t.match(bad.headers.location, /^\/admin\/users\?group=eng&bulkError=bulk_users_not_found$/);
     t.match((await owner.get(bad.headers.location!)).body, /Nothing was changed/);
     t.equal((await store.users.findById(ann.id))!.status, 'active');
-    const ok = await owner.post('/admin/users/bulk/disable', { id: [ann.id, bob.id], back: 'group=eng&next=https://evil.example' });
-    t.match(ok.headers.location, /^\/admin\/users\?group=eng&bulk=disable&changed=2&unchanged=0$/, 'back to the same list, nowhere else');
+    const ok = await owner.post('/admin/users/bulk/disable', {
+      id: [ann.id, bob.id],
+      back: 'group=eng&next=https://evil.example',
+    });
+    t.match(
+      ok.headers.location,
+      /^\/admin\/users\?group=eng&bulk=disable&changed=2&unchanged=0$/,
+      'back to the same list, nowhere else',
+    );
     t.match((await owner.get(ok.headers.location!)).body, /Disabled 2 users/);
     t.equal((await store.users.findById(bob.id))!.status, 'disabled');
   });
@@ -91,10 +148,19 @@ t.test('users: filters, bulk actions, sign out everywhere', async (t) => {
     t.match((await owner.get(`/admin/users/${ann.id}`)).body, /2 open sessions/);
     const viewer = await owner.apiToken('viewer', { role: 'viewer' });
     t.equal((await api('POST', `/api/users/${ann.id}/sessions/revoke`, {}, viewer)).statusCode, 403, 'a viewer cannot');
-    t.equal((await api('POST', `/api/users/${foreign.id}/sessions/revoke`, {}, helpdeskToken)).statusCode, 404, 'another organisation\'s user: not found');
-    t.same((await api('POST', `/api/users/${ann.id}/sessions/revoke`, {}, helpdeskToken)).json(), { sessionsEnded: 2, devicesRevoked: 1 });
+    t.equal(
+      (await api('POST', `/api/users/${foreign.id}/sessions/revoke`, {}, helpdeskToken)).statusCode,
+      404,
+      "another organisation's user: not found",
+    );
+    t.same((await api('POST', `/api/users/${ann.id}/sessions/revoke`, {}, helpdeskToken)).json(), {
+      sessionsEnded: 2,
+      devicesRevoked: 1,
+    });
     t.same((await api('GET', `/api/users/${ann.id}/sessions`)).json(), { sessions: [], rememberedDevices: [] });
-    const audit = await ta.ctx.store.db.auditEvent.findMany({ where: { orgId: owner.orgId, type: 'user.signed_out_everywhere' } });
+    const audit = await ta.ctx.store.db.auditEvent.findMany({
+      where: { orgId: owner.orgId, type: 'user.signed_out_everywhere' },
+    });
     t.equal(audit.length, 1);
     t.equal(audit[0].userId, ann.id);
     await store.sessions.create({ id: 's3-hash', userId: ann.id, idpId: 'idp-x', nameId: 'ann', expiresAt });

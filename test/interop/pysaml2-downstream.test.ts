@@ -23,18 +23,42 @@ t.test('pysaml2 SP signing with RSA-SHA1 (its default)', async (t) => {
   const key = generateSigningCredential('pysaml2-sp');
   const sp = { entityId: 'https://pysaml2.sp.example', keyPem: key.privateKeyPem, certPem: key.certificatePem };
   const { metadata } = pysaml2Sp<{ metadata: string }>({ command: 'metadata', ...sp });
-  const app = await saveApplication(w.org.store, { name: 'pysaml2 app', ...applicationFromSpMetadata(parseSpMetadata(metadata)), primaryIdpId: idp.id });
+  const app = await saveApplication(w.org.store, {
+    name: 'pysaml2 app',
+    ...applicationFromSpMetadata(parseSpMetadata(metadata)),
+    primaryIdpId: idp.id,
+  });
   t.equal(app.wantAuthnRequestsSigned, true, 'its metadata says AuthnRequestsSigned: we check its signatures');
   t.equal(app.allowSha1, false, 'SHA-1 is not allowed by default');
-  const idpMetadata = await buildIdpMetadata({ org: (await w.ta.ctx.store.organizations.findById(w.org.org.id))!, store: w.org.store, urls: w.org.urls });
+  const idpMetadata = await buildIdpMetadata({
+    org: (await w.ta.ctx.store.organizations.findById(w.org.org.id))!,
+    store: w.org.store,
+    urls: w.org.urls,
+  });
 
   /** pysaml2's signed request, sent to the broker in `binding` from a new browser (no broker session yet). */
   const send = async (binding: 'redirect' | 'post') => {
     const browser = new Browser(w.ta);
-    const req = pysaml2Sp<PysamlRequest>({ command: 'request', ...sp, idpMetadata, binding, relayState: `rs-${binding}` });
-    if (binding === 'redirect') t.match(req.url!, `SigAlg=${encodeURIComponent(RSA_SHA1)}`, 'pysaml2 signs with RSA-SHA1');
-    else t.match(Buffer.from(req.fields!.SAMLRequest, 'base64').toString(), `SignatureMethod Algorithm="${RSA_SHA1}"`, 'pysaml2 signs with RSA-SHA1');
-    return { id: req.id, browser, res: binding === 'redirect' ? await browser.get(req.url!) : await browser.post(req.action!, req.fields!) };
+    const req = pysaml2Sp<PysamlRequest>({
+      command: 'request',
+      ...sp,
+      idpMetadata,
+      binding,
+      relayState: `rs-${binding}`,
+    });
+    if (binding === 'redirect')
+      t.match(req.url!, `SigAlg=${encodeURIComponent(RSA_SHA1)}`, 'pysaml2 signs with RSA-SHA1');
+    else
+      t.match(
+        Buffer.from(req.fields!.SAMLRequest, 'base64').toString(),
+        `SignatureMethod Algorithm="${RSA_SHA1}"`,
+        'pysaml2 signs with RSA-SHA1',
+      );
+    return {
+      id: req.id,
+      browser,
+      res: binding === 'redirect' ? await browser.get(req.url!) : await browser.post(req.action!, req.fields!),
+    };
   };
 
   for (const binding of ['redirect', 'post'] as const) {
@@ -54,10 +78,27 @@ t.test('pysaml2 SP signing with RSA-SHA1 (its default)', async (t) => {
     const form = formIn(page.body)!;
     t.equal(form.action, 'https://pysaml2.sp.example/acs');
     t.equal(form.fields.RelayState, `rs-${binding}`);
-    const seen = pysaml2Sp<{ nameId: string; issuer: string }>({ command: 'response', ...sp, idpMetadata, samlResponse: form.fields.SAMLResponse, requestId: id });
+    const seen = pysaml2Sp<{ nameId: string; issuer: string }>({
+      command: 'response',
+      ...sp,
+      idpMetadata,
+      samlResponse: form.fields.SAMLResponse,
+      requestId: id,
+    });
     t.equal(seen.nameId, 'ann@customer.example', `${binding}: pysaml2 accepts our Response`);
     t.equal(seen.issuer, w.org.urls.idpEntityId);
   }
   const audits = (await w.org.store.audit.list({ type: 'login.sha1_request_accepted' })).reverse();
-  t.same(audits.map((a) => [a.appId, (a.details as { algorithm: string }).algorithm, (a.details as { binding: string }).binding]), [[app.id, RSA_SHA1, 'redirect'], [app.id, RSA_SHA1, 'post']], 'each SHA-1 request accepted is audited');
+  t.same(
+    audits.map((a) => [
+      a.appId,
+      (a.details as { algorithm: string }).algorithm,
+      (a.details as { binding: string }).binding,
+    ]),
+    [
+      [app.id, RSA_SHA1, 'redirect'],
+      [app.id, RSA_SHA1, 'post'],
+    ],
+    'each SHA-1 request accepted is audited',
+  );
 });

@@ -11,27 +11,111 @@ const root = new URL('../..', import.meta.url).pathname;
 const tsx = join(root, 'node_modules/.bin/tsx');
 const dir = mkdtempSync(join(tmpdir(), 'broker-cli-oidc-'));
 const dbFile = join(dir, 'broker.db');
-const env = { PATH: process.env.PATH!, DATABASE_URL: `file:${dbFile}`, MASTER_KEY: Buffer.alloc(32, 7).toString('base64'), LOG_LEVEL: 'warn' };
+const env = {
+  PATH: process.env.PATH!,
+  DATABASE_URL: `file:${dbFile}`,
+  MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
+  LOG_LEVEL: 'warn',
+};
 const cli = (...args: string[]) => spawnSync(tsx, ['src/cli/index.ts', ...args], { cwd: root, env, encoding: 'utf8' });
 
 t.test('CLI: idp add-oidc', async (t) => {
   const issuer = 'https://login.microsoftonline.com/tenant-1/v2.0';
-  writeFileSync(join(dir, 'discovery.json'), JSON.stringify({ issuer, authorization_endpoint: `${issuer}/authorize`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/keys`, end_session_endpoint: `${issuer}/logout`, response_types_supported: ['code', 'id_token'] }));
+  writeFileSync(
+    join(dir, 'discovery.json'),
+    JSON.stringify({
+      issuer,
+      authorization_endpoint: `${issuer}/authorize`,
+      token_endpoint: `${issuer}/token`,
+      jwks_uri: `${issuer}/keys`,
+      end_session_endpoint: `${issuer}/logout`,
+      response_types_supported: ['code', 'id_token'],
+    }),
+  );
   writeFileSync(join(dir, 'secret'), 'entra-secret-value\n');
-  t.equal(cli('org', 'create', '--slug', 'acme', '--name', 'Acme', '--admin-email', 'admin@acme.example', '--admin-password', 'a long admin password').status, 0);
-  const added = cli('idp', 'add-oidc', '--org', 'acme', '--name', 'Entra ID', '--discovery-file', join(dir, 'discovery.json'), '--client-id', 'app-1', '--client-secret-file', join(dir, 'secret'), '--preset', 'oidc-entra', '--domain', 'acme.example', '--json');
+  t.equal(
+    cli(
+      'org',
+      'create',
+      '--slug',
+      'acme',
+      '--name',
+      'Acme',
+      '--admin-email',
+      'admin@acme.example',
+      '--admin-password',
+      'a long admin password',
+    ).status,
+    0,
+  );
+  const added = cli(
+    'idp',
+    'add-oidc',
+    '--org',
+    'acme',
+    '--name',
+    'Entra ID',
+    '--discovery-file',
+    join(dir, 'discovery.json'),
+    '--client-id',
+    'app-1',
+    '--client-secret-file',
+    join(dir, 'secret'),
+    '--preset',
+    'oidc-entra',
+    '--domain',
+    'acme.example',
+    '--json',
+  );
   t.equal(added.status, 0, added.stderr);
-  t.match(JSON.parse(added.stdout), { protocol: 'oidc', issuer, name: 'Entra ID', redirectUri: /^https?:\/\/acme\.[^/]+\/oidc\/callback$/, emailDomains: ['acme.example'] });
+  t.match(JSON.parse(added.stdout), {
+    protocol: 'oidc',
+    issuer,
+    name: 'Entra ID',
+    redirectUri: /^https?:\/\/acme\.[^/]+\/oidc\/callback$/,
+    emailDomains: ['acme.example'],
+  });
   const db = new Database(dbFile, { readonly: true });
   t.teardown(() => db.close());
-  const row = db.prepare('SELECT protocol, oidcClientId, oidcClientSecret, sloUrl, mappingPreset FROM IdentityProvider').get() as Record<string, string>;
+  const row = db
+    .prepare('SELECT protocol, oidcClientId, oidcClientSecret, sloUrl, mappingPreset FROM IdentityProvider')
+    .get() as Record<string, string>;
   t.match(row, { protocol: 'oidc', oidcClientId: 'app-1', sloUrl: null, mappingPreset: 'oidc-entra' });
   t.notMatch(row.oidcClientSecret, /entra-secret-value/, 'the secret is sealed');
-  t.match(db.prepare("SELECT actor, details FROM AuditEvent WHERE type = 'idp.created'").get(), { actor: 'cli', details: /"protocol":"oidc"/ });
+  t.match(db.prepare("SELECT actor, details FROM AuditEvent WHERE type = 'idp.created'").get(), {
+    actor: 'cli',
+    details: /"protocol":"oidc"/,
+  });
 
-  const noSecret = cli('idp', 'add-oidc', '--org', 'acme', '--name', 'X', '--issuer', 'https://x.example', '--client-id', 'c');
+  const noSecret = cli(
+    'idp',
+    'add-oidc',
+    '--org',
+    'acme',
+    '--name',
+    'X',
+    '--issuer',
+    'https://x.example',
+    '--client-id',
+    'c',
+  );
   t.equal(noSecret.status, 64);
   t.match(noSecret.stderr, /client-secret-file/);
-  const both = cli('idp', 'add-oidc', '--org', 'acme', '--name', 'X', '--issuer', 'https://x.example', '--discovery-file', join(dir, 'discovery.json'), '--client-id', 'c', '--client-secret-file', join(dir, 'secret'));
+  const both = cli(
+    'idp',
+    'add-oidc',
+    '--org',
+    'acme',
+    '--name',
+    'X',
+    '--issuer',
+    'https://x.example',
+    '--discovery-file',
+    join(dir, 'discovery.json'),
+    '--client-id',
+    'c',
+    '--client-secret-file',
+    join(dir, 'secret'),
+  );
   t.equal(both.status, 64);
 });

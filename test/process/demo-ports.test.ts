@@ -17,22 +17,43 @@ const tsx = join(root, 'node_modules/.bin/tsx');
 async function threePorts(): Promise<number> {
   for (;;) {
     const p = await freePort();
-    const free = await Promise.all([p + 1, p + 2].map((q) => new Promise<boolean>((done) => {
-      const s = createServer().once('error', () => done(false)).listen(q, '127.0.0.1', () => s.close(() => done(true)));
-    })));
+    const free = await Promise.all(
+      [p + 1, p + 2].map(
+        (q) =>
+          new Promise<boolean>((done) => {
+            const s = createServer()
+              .once('error', () => done(false))
+              .listen(q, '127.0.0.1', () => s.close(() => done(true)));
+          }),
+      ),
+    );
     if (free.every(Boolean)) return p;
   }
 }
 
 async function runDemo(t: Tap, port: number, dataDir: string) {
-  const demo = spawn(tsx, ['demo/run.ts'], { cwd: root, env: { ...process.env, PORT: String(port), DEMO_DATA_DIR: dataDir, CONFIG_CACHE_SECONDS: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const demo = spawn(tsx, ['demo/run.ts'], {
+    cwd: root,
+    env: { ...process.env, PORT: String(port), DEMO_DATA_DIR: dataDir, CONFIG_CACHE_SECONDS: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   demo.stdout.on('data', (d) => (out += d));
   demo.stderr.on('data', (d) => (out += d));
   const exited = new Promise<void>((r) => demo.once('exit', () => r()));
-  t.teardown(async () => { demo.kill('SIGTERM'); await exited; });
-  for (let i = 0; i < 600 && !out.includes('demo is running') && demo.exitCode === null; i++) await new Promise((r) => setTimeout(r, 100));
-  return { out: () => out, stop: async () => { demo.kill('SIGTERM'); await exited; } };
+  t.teardown(async () => {
+    demo.kill('SIGTERM');
+    await exited;
+  });
+  for (let i = 0; i < 600 && !out.includes('demo is running') && demo.exitCode === null; i++)
+    await new Promise((r) => setTimeout(r, 100));
+  return {
+    out: () => out,
+    stop: async () => {
+      demo.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 type Tap = { teardown(fn: () => unknown): void };
 
@@ -54,7 +75,12 @@ t.test('a taken port is named, and nothing is written', async (t) => {
   t.teardown(() => blocker.close());
   const dataDir = join(mkdtempSync(join(tmpdir(), 'demo-ports-')), 'data');
   t.teardown(() => rmSync(join(dataDir, '..'), { recursive: true, force: true }));
-  const r = spawnSync(tsx, ['demo/run.ts'], { cwd: root, env: { ...process.env, PORT: String(port), DEMO_DATA_DIR: dataDir }, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(tsx, ['demo/run.ts'], {
+    cwd: root,
+    env: { ...process.env, PORT: String(port), DEMO_DATA_DIR: dataDir },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   t.equal(r.status, 1, 'exits with 1');
   t.match(r.stderr, `port ${port + 1}, for the demo IdP (DEMO_IDP_PORT)`, 'names the port and what it was for');
   t.match(r.stderr, 'PORT=4000 npm run demo', 'says how to use other ports');
@@ -80,5 +106,9 @@ t.test('a second run on other ports moves the demo peers to them', async (t) => 
   t.equal(toBroker.status, 302);
   const atBroker = await getManual(toBroker.location!);
   t.equal(atBroker.status, 302, 'the broker accepts the app at its new port');
-  t.match(String(atBroker.location), `http://localhost:${second + 1}/sso`, 'and sends the browser to the demo IdP at its new port');
+  t.match(
+    String(atBroker.location),
+    `http://localhost:${second + 1}/sso`,
+    'and sends the browser to the demo IdP at its new port',
+  );
 });

@@ -7,7 +7,11 @@ import { oathtool } from '../helpers/oathtool.ts';
 import { confirmAdminEnrolment, startAdminEnrolment, verifyAdminCode } from '../../src/admin/admin-totp.ts';
 import type { AppError } from '../../src/errors.ts';
 
-const codeOf = async (p: Promise<unknown>) => p.then(() => 'ok', (e: AppError) => e.code);
+const codeOf = async (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: AppError) => e.code,
+  );
 
 for (const provider of testProviders()) {
   t.test(provider, async (t) => {
@@ -19,46 +23,54 @@ for (const provider of testProviders()) {
     const admin = async () => (await pp.store.admins.findByEmail(email))!;
     const setup = await startAdminEnrolment(tc.ctx, org, await admin());
     const codeAt = (steps: number) => oathtool(setup.secretBase32, new Date(tc.clock.now().getTime() + steps * 30_000));
-    const verify = async (code: string) => codeOf(verifyAdminCode(tc.ctx, pp.store, await admin(), code, 'admin.login'));
+    const verify = async (code: string) =>
+      codeOf(verifyAdminCode(tc.ctx, pp.store, await admin(), code, 'admin.login'));
     const clearFailures = async () => pp.store.admins.update((await admin()).id, { failedLogins: 0 });
 
-    t.test('the confirming code\'s step and the one before it are spent; the next step works, then older ones do not', async (t) => {
-      const [older, n] = [codeAt(-1), codeAt(0)];
-      await confirmAdminEnrolment(tc.ctx, pp.store, org, await admin(), setup.setup, n);
-      t.equal(await verify(n), 'admin_code_reused', 'the confirming code');
-      if (older !== n) t.equal(await verify(older), 'admin_code_reused', 'an unused code of the step before');
-      t.equal(await verify(codeAt(1)), 'ok', 'the next step');
-      t.equal(await verify(n), 'admin_code_reused');
-      tc.clock.advance(30_000);
-      const skipped = codeAt(-1); // step N+1 again (now the step before): spent
-      t.equal(await verify(skipped), 'admin_code_reused');
-      await clearFailures();
-    });
+    t.test(
+      "the confirming code's step and the one before it are spent; the next step works, then older ones do not",
+      async (t) => {
+        const [older, n] = [codeAt(-1), codeAt(0)];
+        await confirmAdminEnrolment(tc.ctx, pp.store, org, await admin(), setup.setup, n);
+        t.equal(await verify(n), 'admin_code_reused', 'the confirming code');
+        if (older !== n) t.equal(await verify(older), 'admin_code_reused', 'an unused code of the step before');
+        t.equal(await verify(codeAt(1)), 'ok', 'the next step');
+        t.equal(await verify(n), 'admin_code_reused');
+        tc.clock.advance(30_000);
+        const skipped = codeAt(-1); // step N+1 again (now the step before): spent
+        t.equal(await verify(skipped), 'admin_code_reused');
+        await clearFailures();
+      },
+    );
 
     t.test('a step skipped over cannot be used later', async (t) => {
       tc.clock.advance(120_000);
       const [older, newer] = [codeAt(-1), codeAt(1)];
       t.equal(await verify(newer), 'ok', 'step N+1 first');
-      if (older !== newer) t.equal(await verify(older), 'admin_code_reused', 'then step N-1, never used, inside the window: refused');
+      if (older !== newer)
+        t.equal(await verify(older), 'admin_code_reused', 'then step N-1, never used, inside the window: refused');
       await clearFailures();
     });
 
-    t.test('the same code at once on several requests: accepted once; steps N and N-1 at once: N always accepted', async (t) => {
-      tc.clock.advance(120_000);
-      const code = codeAt(0);
-      const results = await Promise.all(Array.from({ length: 4 }, () => verify(code)));
-      t.equal(results.filter((r) => r === 'ok').length, 1);
-      await clearFailures();
-      for (let round = 0; round < 3; round++) {
+    t.test(
+      'the same code at once on several requests: accepted once; steps N and N-1 at once: N always accepted',
+      async (t) => {
         tc.clock.advance(120_000);
-        const [older, newer] = [codeAt(-1), codeAt(0)];
-        if (older === newer) continue;
-        const [b, a] = await Promise.all([verify(older), verify(newer)]);
-        t.equal(a, 'ok', 'step N');
-        t.ok(b === 'ok' || b === 'admin_code_reused', `step N-1 only if it came first (${b})`);
-        if (b === 'ok') t.equal(await verify(older), 'admin_code_reused');
+        const code = codeAt(0);
+        const results = await Promise.all(Array.from({ length: 4 }, () => verify(code)));
+        t.equal(results.filter((r) => r === 'ok').length, 1);
         await clearFailures();
-      }
-    });
+        for (let round = 0; round < 3; round++) {
+          tc.clock.advance(120_000);
+          const [older, newer] = [codeAt(-1), codeAt(0)];
+          if (older === newer) continue;
+          const [b, a] = await Promise.all([verify(older), verify(newer)]);
+          t.equal(a, 'ok', 'step N');
+          t.ok(b === 'ok' || b === 'admin_code_reused', `step N-1 only if it came first (${b})`);
+          if (b === 'ok') t.equal(await verify(older), 'admin_code_reused');
+          await clearFailures();
+        }
+      },
+    );
   });
 }

@@ -19,15 +19,32 @@ for (const provider of testProviders()) {
     /** Leaves exactly two owners, X and Y (every other admin of the organisation becomes a viewer). */
     async function twoOwners(round: number) {
       await db.admin.updateMany({ where: { orgId: org.id }, data: { role: 'viewer' } });
-      const x = await store.admins.create({ email: `x${round}@lastowner.example`, passwordHash: 'unused', role: 'owner' });
-      const y = await store.admins.create({ email: `y${round}@lastowner.example`, passwordHash: 'unused', role: 'owner' });
+      const x = await store.admins.create({
+        email: `x${round}@lastowner.example`,
+        passwordHash: 'unused',
+        role: 'owner',
+      });
+      const y = await store.admins.create({
+        email: `y${round}@lastowner.example`,
+        passwordHash: 'unused',
+        role: 'owner',
+      });
       return { x, y };
     }
 
     const races: Record<string, (x: string, y: string) => [Promise<unknown>, Promise<unknown>]> = {
-      'remove X and remove Y': (x, y) => [removeAdmin(tc.ctx, store, x, actor(y)), removeAdmin(tc.ctx, store, y, actor(x))],
-      'demote X and demote Y': (x, y) => [changeAdminRole(tc.ctx, store, x, 'admin', actor(y)), changeAdminRole(tc.ctx, store, y, 'viewer', actor(x))],
-      'remove X and demote Y': (x, y) => [removeAdmin(tc.ctx, store, x, actor(y)), changeAdminRole(tc.ctx, store, y, 'helpdesk', actor(x))],
+      'remove X and remove Y': (x, y) => [
+        removeAdmin(tc.ctx, store, x, actor(y)),
+        removeAdmin(tc.ctx, store, y, actor(x)),
+      ],
+      'demote X and demote Y': (x, y) => [
+        changeAdminRole(tc.ctx, store, x, 'admin', actor(y)),
+        changeAdminRole(tc.ctx, store, y, 'viewer', actor(x)),
+      ],
+      'remove X and demote Y': (x, y) => [
+        removeAdmin(tc.ctx, store, x, actor(y)),
+        changeAdminRole(tc.ctx, store, y, 'helpdesk', actor(x)),
+      ],
     };
 
     let round = 0;
@@ -38,7 +55,11 @@ for (const provider of testProviders()) {
           const settled = await Promise.allSettled(race(x.id, y.id));
           const refused = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
           t.equal(refused.length, 1, `round ${i}: exactly one of the two was refused`);
-          t.equal((refused[0]?.reason as AppError | undefined)?.code, 'admin_last_owner', `round ${i}: refused as the last owner`);
+          t.equal(
+            (refused[0]?.reason as AppError | undefined)?.code,
+            'admin_last_owner',
+            `round ${i}: refused as the last owner`,
+          );
           const owners = await db.admin.findMany({ where: { orgId: org.id, role: 'owner' } });
           t.equal(owners.length, 1, `round ${i}: exactly one owner remains`);
           t.ok([x.id, y.id].includes(owners[0]?.id ?? ''), `round ${i}: it is X or Y`);
@@ -49,7 +70,10 @@ for (const provider of testProviders()) {
     t.test('the audit log records only the change that happened', async (t) => {
       const { x, y } = await twoOwners(round++);
       const before = await db.auditEvent.count({ where: { orgId: org.id, type: 'admin.removed' } });
-      await Promise.allSettled([removeAdmin(tc.ctx, store, x.id, actor(y.id)), removeAdmin(tc.ctx, store, y.id, actor(x.id))]);
+      await Promise.allSettled([
+        removeAdmin(tc.ctx, store, x.id, actor(y.id)),
+        removeAdmin(tc.ctx, store, y.id, actor(x.id)),
+      ]);
       t.equal(await db.auditEvent.count({ where: { orgId: org.id, type: 'admin.removed' } }), before + 1);
     });
 
@@ -58,7 +82,9 @@ for (const provider of testProviders()) {
       const [owner] = await other.store.admins.list();
       const refused = await removeAdmin(tc.ctx, other.store, owner.id, actor(owner.id)).catch((err: AppError) => err);
       t.equal((refused as AppError).code, 'admin_last_owner');
-      const missing = await removeAdmin(tc.ctx, other.store, (await store.admins.list())[0].id, actor(owner.id)).catch((err: AppError) => err);
+      const missing = await removeAdmin(tc.ctx, other.store, (await store.admins.list())[0].id, actor(owner.id)).catch(
+        (err: AppError) => err,
+      );
       t.equal((missing as AppError).code, 'admin_not_found', 'an admin of another organisation is not found here');
     });
   });

@@ -22,7 +22,13 @@ t.test('operator create', async (t) => {
   };
   const { code, out } = await cli('create', '--email', 'Ops@Broker.example', '--json');
   t.equal(code, 0);
-  const printed = JSON.parse(out) as { email: string; password: string; totpSecret: string; otpauthUri: string; signIn: string };
+  const printed = JSON.parse(out) as {
+    email: string;
+    password: string;
+    totpSecret: string;
+    otpauthUri: string;
+    signIn: string;
+  };
   t.equal(printed.signIn, 'http://broker.test/operator/login');
   t.match(printed.otpauthUri, /^otpauth:\/\/totp\//);
   const row = (await tc.ctx.store.platform.admins.findByEmail('ops@broker.example'))!;
@@ -36,10 +42,15 @@ t.test('operator create', async (t) => {
   const login = await completeSecondStep(tc.ctx, platform, step.ticket, oathtool(printed.totpSecret, tc.clock.now()));
   t.equal(login.admin.id, row.id);
   t.ok(await platform.adminSessions.findActive(sha256(login.token), tc.clock.now()), 'a session exists');
-  await t.rejects(signIn(tc.ctx, platform, 'ops@broker.example', 'wrong password'), { code: 'admin_invalid_credentials' });
+  await t.rejects(signIn(tc.ctx, platform, 'ops@broker.example', 'wrong password'), {
+    code: 'admin_invalid_credentials',
+  });
 
   await t.rejects(cli('create', '--email', 'ops@broker.example'), { code: 'operator_exists' });
   await t.rejects(cli('create', '--email', 'not-an-email'), { code: 'validation_failed' });
   await t.rejects(cli('create'), /--email is required/);
-  t.same((await platform.audit.list()).map((e) => e.type).filter((x) => x === 'operator.created'), ['operator.created']);
+  t.same(
+    (await platform.audit.list()).map((e) => e.type).filter((x) => x === 'operator.created'),
+    ['operator.created'],
+  );
 });

@@ -12,7 +12,10 @@ for (const provider of testProviders()) {
     const { ctx } = tc;
 
     t.test('creates the organisation, its active signing key and its first admin', async (t) => {
-      const created = await ctx.organizations.create({ slug: 'piedpipers', name: ' Pied Pipers ', adminEmail: 'Admin@PiedPipers.example' }, 'test');
+      const created = await ctx.organizations.create(
+        { slug: 'piedpipers', name: ' Pied Pipers ', adminEmail: 'Admin@PiedPipers.example' },
+        'test',
+      );
       t.equal(created.org.name, 'Pied Pipers');
       t.match(created.generatedPassword, /^[A-Za-z0-9]{20}$/, 'a one-time password is generated when none was given');
       t.equal(created.urls.idpMetadata, 'http://piedpipers.broker.test/saml/idp/metadata');
@@ -34,10 +37,18 @@ for (const provider of testProviders()) {
       const row = (await ctx.store.forOrg(org.id).signingKeys.active())!;
       t.notMatch(row.privateKeyEnc, /PRIVATE KEY/, 'no PEM in the row');
       t.match(row.privateKeyEnc, /^v1:/);
-      const raw = await ctx.store.db.$queryRawUnsafe<{ privateKeyEnc: string }[]>('SELECT "privateKeyEnc" FROM "SigningKey"');
+      const raw = await ctx.store.db.$queryRawUnsafe<{ privateKeyEnc: string }[]>(
+        'SELECT "privateKeyEnc" FROM "SigningKey"',
+      );
       for (const r of raw) t.notMatch(r.privateKeyEnc, /BEGIN/, 'no plaintext key anywhere in the table');
-      t.throws(() => new SealedBox(Buffer.alloc(32, 3)).open(row.privateKeyEnc, `signing-key:${org.id}:${row.id}`), 'another master key cannot open it');
-      t.throws(() => ctx.box.open(row.privateKeyEnc, `signing-key:other-org:${row.id}`), 'the sealed key is bound to its organisation');
+      t.throws(
+        () => new SealedBox(Buffer.alloc(32, 3)).open(row.privateKeyEnc, `signing-key:${org.id}:${row.id}`),
+        'another master key cannot open it',
+      );
+      t.throws(
+        () => ctx.box.open(row.privateKeyEnc, `signing-key:other-org:${row.id}`),
+        'the sealed key is bound to its organisation',
+      );
       const cred = ctx.credentials.open(row);
       const cert = new X509Certificate(cred.certificatePem);
       const signature = sign('sha256', Buffer.from('hello'), createPrivateKey(cred.privateKeyPem));
@@ -55,15 +66,29 @@ for (const provider of testProviders()) {
       const dup = (await t.rejects(ctx.organizations.create({ ...base, slug: 'piedpipers' }, 'test'))) as AppError;
       t.equal(dup.code, 'slug_taken');
       t.equal(dup.status, 409);
-      await t.rejects(ctx.organizations.create({ ...base, slug: 'goodslug', adminEmail: 'not-an-email' }, 'test'), ValidationError);
-      await t.rejects(ctx.organizations.create({ ...base, slug: 'goodslug', adminPassword: 'short' }, 'test'), ValidationError);
+      await t.rejects(
+        ctx.organizations.create({ ...base, slug: 'goodslug', adminEmail: 'not-an-email' }, 'test'),
+        ValidationError,
+      );
+      await t.rejects(
+        ctx.organizations.create({ ...base, slug: 'goodslug', adminPassword: 'short' }, 'test'),
+        ValidationError,
+      );
       t.equal(await ctx.store.organizations.count(), 1, 'nothing half-created');
     });
 
     t.test('two concurrent creations of one slug: exactly one wins', async (t) => {
-      const attempts = await Promise.allSettled([1, 2, 3].map((i) => ctx.organizations.create({ slug: 'racers', name: `R${i}`, adminEmail: `a${i}@r.example`, adminPassword: 'long enough password' }, 'test')));
+      const attempts = await Promise.allSettled(
+        [1, 2, 3].map((i) =>
+          ctx.organizations.create(
+            { slug: 'racers', name: `R${i}`, adminEmail: `a${i}@r.example`, adminPassword: 'long enough password' },
+            'test',
+          ),
+        ),
+      );
       t.equal(attempts.filter((a) => a.status === 'fulfilled').length, 1);
-      for (const a of attempts.filter((a) => a.status === 'rejected')) t.equal(((a as PromiseRejectedResult).reason as AppError).code, 'slug_taken');
+      for (const a of attempts.filter((a) => a.status === 'rejected'))
+        t.equal(((a as PromiseRejectedResult).reason as AppError).code, 'slug_taken');
       const org = (await ctx.store.organizations.findBySlug('racers'))!;
       t.equal((await ctx.store.forOrg(org.id).admins.list()).length, 1, 'the losers left no admin behind');
       t.equal((await ctx.store.forOrg(org.id).signingKeys.list()).length, 1, 'the losers left no key behind');
@@ -78,7 +103,11 @@ for (const provider of testProviders()) {
     });
 
     t.test('the welcome-page path creates only the first organisation', async (t) => {
-      const err = (await t.rejects(ctx.organizations.create({ slug: 'second', name: 'S', adminEmail: 's@s.example' }, 'welcome', { onlyIfNoneExist: true }))) as AppError;
+      const err = (await t.rejects(
+        ctx.organizations.create({ slug: 'second', name: 'S', adminEmail: 's@s.example' }, 'welcome', {
+          onlyIfNoneExist: true,
+        }),
+      )) as AppError;
       t.equal(err.code, 'setup_done');
       t.equal(await ctx.store.organizations.findBySlug('second'), null);
     });

@@ -19,26 +19,45 @@ import { appReceives, createWorld, idpAnswers } from '../helpers/sso-world.ts';
 import { testProviders } from '../helpers/context.ts';
 
 const ANN = 'ann@customer.example';
-const codeOf = (res: LightMyRequestResponse) => /Error code: <code>([^<]+)<\/code>/.exec(res.body)?.[1] ?? `(${res.statusCode}, no error code)`;
-const outcomeOf = async (p: Promise<unknown>) => p.then(() => 'ok', (e: AppError) => e.code);
+const codeOf = (res: LightMyRequestResponse) =>
+  /Error code: <code>([^<]+)<\/code>/.exec(res.body)?.[1] ?? `(${res.statusCode}, no error code)`;
+const outcomeOf = async (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: AppError) => e.code,
+  );
 
 // PostgreSQL first: the database used alongside Redis in production.
 for (const provider of testProviders().reverse()) {
   t.test(`${provider} with Redis: what was used before a Redis restart stays used after it`, async (t) => {
     const redis = await startOwnRedis();
     t.teardown(redis.remove);
-    const w = await createWorld('piedpipers', provider, { env: { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `replay-${randomBytes(4).toString('hex')}:` } });
+    const w = await createWorld('piedpipers', provider, {
+      env: { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `replay-${randomBytes(4).toString('hex')}:` },
+    });
     t.teardown(w.ta.cleanup);
     const jiraKey = generateSigningCredential('jira');
-    const { app: jira, sp } = await w.addApp('Jira', { sloUrl: 'https://jira.example/slo', certificate: jiraKey.certificatePem });
-    const { fake, idp } = await w.addIdp('Okta', { allowIdpInitiated: true, defaultAppId: jira.id, emailDomains: ['customer.example'] });
+    const { app: jira, sp } = await w.addApp('Jira', {
+      sloUrl: 'https://jira.example/slo',
+      certificate: jiraKey.certificatePem,
+    });
+    const { fake, idp } = await w.addIdp('Okta', {
+      allowIdpInitiated: true,
+      defaultAppId: jira.id,
+      emailDomains: ['customer.example'],
+    });
     await w.org.store.identityProviders.update(idp.id, { sloUrl: 'https://okta.idp.example/slo' });
     await w.org.store.users.create({ email: ANN });
     const now = () => w.ta.clock.now();
     const post = (body: Record<string, string>) => new Browser(w.ta).post(w.org.urls.spAcs, body, { crossSite: true });
 
     // Before the restart: each message is accepted once, and a plain replay is refused.
-    const unsolicited = await fake.response({ acsUrl: w.org.urls.spAcs, audience: w.org.urls.spEntityId, inResponseTo: null, lifetimeSeconds: 600 });
+    const unsolicited = await fake.response({
+      acsUrl: w.org.urls.spAcs,
+      audience: w.org.urls.spEntityId,
+      inResponseTo: null,
+      lifetimeSeconds: 600,
+    });
     const accepted = await post({ SAMLResponse: unsolicited });
     t.equal(accepted.statusCode, 303, 'the IdP-initiated Response opens a login');
     const replayCode = codeOf(await post({ SAMLResponse: unsolicited }));
@@ -50,17 +69,41 @@ for (const provider of testProviders().reverse()) {
     const codeAt = (steps: number) => oathtool(setup.secretBase32, new Date(now().getTime() + steps * 30_000));
     await confirmAdminEnrolment(w.ta.ctx, w.org.store, org, await admin(), setup.setup, codeAt(0));
     const totpCode = codeAt(1);
-    const verify = async () => outcomeOf(verifyAdminCode(w.ta.ctx, w.org.store, await admin(), totpCode, 'admin.login'));
-    t.equal(await verify(), 'ok', 'an admin\'s TOTP code is accepted once');
+    const verify = async () =>
+      outcomeOf(verifyAdminCode(w.ta.ctx, w.org.store, await admin(), totpCode, 'admin.login'));
+    t.equal(await verify(), 'ok', "an admin's TOTP code is accepted once");
     const totpReplayCode = await verify();
     t.equal(totpReplayCode, 'admin_code_reused', 'and refused the second time');
 
-    const fromApp = encodeOutgoing({ ...logoutRequestXml({ issuer: jira.entityId, destination: w.org.urls.idpSlo, now: now(), nameId: ANN }), param: 'SAMLRequest', destination: w.org.urls.idpSlo, binding: 'redirect', relayState: 'back', signer: { keyPem: jiraKey.privateKeyPem, certificatePem: jiraKey.certificatePem } });
-    const fromIdp = encodeOutgoing({ ...logoutRequestXml({ issuer: fake.entityId, destination: w.org.urls.spSlo, now: now(), nameId: ANN, sessionIndex: '_idp_session_1' }), param: 'SAMLRequest', destination: w.org.urls.spSlo, binding: 'redirect', relayState: null, signer: { keyPem: fake.credential.privateKeyPem, certificatePem: fake.certificatePem } });
+    const fromApp = encodeOutgoing({
+      ...logoutRequestXml({ issuer: jira.entityId, destination: w.org.urls.idpSlo, now: now(), nameId: ANN }),
+      param: 'SAMLRequest',
+      destination: w.org.urls.idpSlo,
+      binding: 'redirect',
+      relayState: 'back',
+      signer: { keyPem: jiraKey.privateKeyPem, certificatePem: jiraKey.certificatePem },
+    });
+    const fromIdp = encodeOutgoing({
+      ...logoutRequestXml({
+        issuer: fake.entityId,
+        destination: w.org.urls.spSlo,
+        now: now(),
+        nameId: ANN,
+        sessionIndex: '_idp_session_1',
+      }),
+      param: 'SAMLRequest',
+      destination: w.org.urls.spSlo,
+      binding: 'redirect',
+      relayState: null,
+      signer: { keyPem: fake.credential.privateKeyPem, certificatePem: fake.certificatePem },
+    });
     const logoutCodes: Record<string, string> = {};
     for (const [name, sent] of Object.entries({ app: fromApp, idp: fromIdp })) {
       const first = await new Browser(w.ta).get(sent.url);
-      t.ok(first.statusCode === 302 || first.statusCode === 303, `the ${name}'s LogoutRequest is processed (${first.statusCode})`);
+      t.ok(
+        first.statusCode === 302 || first.statusCode === 303,
+        `the ${name}'s LogoutRequest is processed (${first.statusCode})`,
+      );
       logoutCodes[name] = codeOf(await new Browser(w.ta).get(sent.url));
       t.equal(logoutCodes[name], 'saml_replayed', `a plain replay of the ${name}'s LogoutRequest is refused`);
     }
@@ -72,7 +115,8 @@ for (const provider of testProviders().reverse()) {
 
     await redis.restart();
     // The broker's client reconnects in the background; wait until it answers again.
-    for (let i = 0; i < 100 && w.ta.ctx.store.redis!.client.status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && w.ta.ctx.store.redis!.client.status !== 'ready'; i++)
+      await new Promise((r) => setTimeout(r, 100));
     await w.ta.ctx.store.redis!.ping();
     const client = w.ta.ctx.store.redis!.client;
     t.equal(await client.dbsize(), 0, 'Redis lost everything it held');
@@ -84,7 +128,7 @@ for (const provider of testProviders().reverse()) {
       t.notOk(again.headers.location, 'no redirect into a login');
     });
 
-    await t.test('the admin\'s TOTP code is refused as reused', async (t) => {
+    await t.test("the admin's TOTP code is refused as reused", async (t) => {
       t.equal(await verify(), totpReplayCode);
     });
 

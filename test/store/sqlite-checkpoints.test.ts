@@ -12,8 +12,17 @@ async function fillerDatabase(t: Test, restartFrames?: number) {
   const dir = mkdtempSync(join(tmpdir(), 'ckpt-'));
   const path = join(dir, 'b.db');
   const errors: string[] = [];
-  const store = Store.open(await openDatabase(parseDatabaseUrl(`file:${path}`), 2, { checkpoints: 'thread', onCheckpointError: (m) => errors.push(m), restartFrames }));
-  t.teardown(async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); });
+  const store = Store.open(
+    await openDatabase(parseDatabaseUrl(`file:${path}`), 2, {
+      checkpoints: 'thread',
+      onCheckpointError: (m) => errors.push(m),
+      restartFrames,
+    }),
+  );
+  t.teardown(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
   await store.db.$executeRawUnsafe('CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT)');
   return { path, store, errors };
 }
@@ -22,14 +31,19 @@ t.test('WAL pages reach the database file from the background checkpointer, not 
   const { path, store, errors } = await fillerDatabase(t);
   // A commit checkpoints by itself only when wal_autocheckpoint is above 0. (Comparing file sizes instead was flaky:
   // when the inserts took longer than the thread's interval, the thread had rightly copied pages meanwhile.)
-  const [{ wal_autocheckpoint: autocheckpoint }] = await store.db.$queryRawUnsafe<{ wal_autocheckpoint: number | bigint }[]>('PRAGMA wal_autocheckpoint');
+  const [{ wal_autocheckpoint: autocheckpoint }] =
+    await store.db.$queryRawUnsafe<{ wal_autocheckpoint: number | bigint }[]>('PRAGMA wal_autocheckpoint');
   t.equal(Number(autocheckpoint), 0, 'the server connection never checkpoints inside a commit');
   const before = statSync(path).size;
   const body = 'x'.repeat(2000);
   // Well past the 1,000 pages at which a connection would checkpoint by itself.
   for (let i = 0; i < 3000; i++) await store.db.$executeRawUnsafe('INSERT INTO filler (body) VALUES (?)', body);
-  for (let i = 0; i < 150 && statSync(path).size - before < 5_000_000; i++) await new Promise((r) => setTimeout(r, 100));
-  t.ok(statSync(path).size - before >= 5_000_000, 'the background checkpointer copied the pages into the database file');
+  for (let i = 0; i < 150 && statSync(path).size - before < 5_000_000; i++)
+    await new Promise((r) => setTimeout(r, 100));
+  t.ok(
+    statSync(path).size - before >= 5_000_000,
+    'the background checkpointer copied the pages into the database file',
+  );
   t.same(errors, []);
 });
 
@@ -54,6 +68,9 @@ t.test('under writes that never pause, the WAL is restarted from its beginning i
   t.ok(rows > 1000, `${rows} commits`);
   t.not(salts(), firstSalts, 'the log was started again from its beginning during the writes');
   // Each commit appended at least one frame (a 4,096-byte page and its 24-byte header).
-  t.ok(walBytes < rows * 4120, `the WAL file (${walBytes} bytes) is smaller than what was written through it (at least ${rows * 4120})`);
+  t.ok(
+    walBytes < rows * 4120,
+    `the WAL file (${walBytes} bytes) is smaller than what was written through it (at least ${rows * 4120})`,
+  );
   t.same(errors, []);
 });

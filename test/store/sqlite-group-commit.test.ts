@@ -16,7 +16,11 @@ function world(t: { teardown(fn: () => void): void }) {
   db.pragma('wal_autocheckpoint = 0');
   db.exec('CREATE TABLE "Item" ("id" TEXT PRIMARY KEY, "n" INTEGER NOT NULL)');
   const other = new Database(file);
-  t.teardown(() => { db.close(); other.close(); rmSync(dir, { recursive: true, force: true }); });
+  t.teardown(() => {
+    db.close();
+    other.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
   const insert = db.prepare('INSERT INTO "Item" ("id", "n") VALUES (?, ?)');
   const writes = new GroupCommit(() => db, new TransactionGate());
   /** frames in the WAL (never checkpointed here): each commit appends every page it changed */
@@ -53,24 +57,33 @@ t.test('a failing write fails alone; the others of its batch commit', async (t) 
   const w = world(t);
   await w.add('taken');
   const outcomes = await Promise.allSettled([w.add('c1'), w.add('taken'), w.add('c2')]);
-  t.same(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled']);
+  t.same(
+    outcomes.map((o) => o.status),
+    ['fulfilled', 'rejected', 'fulfilled'],
+  );
   t.match((outcomes[1] as PromiseRejectedResult).reason, { code: 'SQLITE_CONSTRAINT_PRIMARYKEY' });
   t.equal(w.count(), 3);
   t.notOk(w.db.inTransaction);
 });
 
-t.test('a database another writer holds: every queued write fails with its own error, nothing is half-done', async (t) => {
-  const w = world(t);
-  w.db.pragma('busy_timeout = 50');
-  w.other.exec('BEGIN IMMEDIATE');
-  const outcomes = await Promise.allSettled([w.add('d1'), w.add('d2')]);
-  t.same(outcomes.map((o) => o.status), ['rejected', 'rejected']);
-  t.match((outcomes[0] as PromiseRejectedResult).reason, { code: 'SQLITE_BUSY' });
-  t.notOk(w.db.inTransaction);
-  w.other.exec('COMMIT');
-  t.same(await Promise.all([w.add('d1'), w.add('d2')]), [1, 1], 'once released, the same writes go through');
-  t.equal(w.count(), 2);
-});
+t.test(
+  'a database another writer holds: every queued write fails with its own error, nothing is half-done',
+  async (t) => {
+    const w = world(t);
+    w.db.pragma('busy_timeout = 50');
+    w.other.exec('BEGIN IMMEDIATE');
+    const outcomes = await Promise.allSettled([w.add('d1'), w.add('d2')]);
+    t.same(
+      outcomes.map((o) => o.status),
+      ['rejected', 'rejected'],
+    );
+    t.match((outcomes[0] as PromiseRejectedResult).reason, { code: 'SQLITE_BUSY' });
+    t.notOk(w.db.inTransaction);
+    w.other.exec('COMMIT');
+    t.same(await Promise.all([w.add('d1'), w.add('d2')]), [1, 1], 'once released, the same writes go through');
+    t.equal(w.count(), 2);
+  },
+);
 
 t.test('drain commits what is still queued (before the connection closes)', async (t) => {
   const w = world(t);
@@ -83,8 +96,16 @@ t.test('drain commits what is still queued (before the connection closes)', asyn
 t.test('a connection that is gone fails every queued write instead of leaving it waiting', async (t) => {
   const w = world(t);
   await w.add('f0');
-  const closed = new GroupCommit(() => { throw new Error('the database connection is closed'); }, new TransactionGate());
-  const outcomes = await Promise.allSettled([closed.run(() => w.db.prepare('SELECT 1'), []), closed.run(() => w.db.prepare('SELECT 1'), [])]);
-  t.same(outcomes.map((o) => o.status), ['rejected', 'rejected']);
+  const closed = new GroupCommit(() => {
+    throw new Error('the database connection is closed');
+  }, new TransactionGate());
+  const outcomes = await Promise.allSettled([
+    closed.run(() => w.db.prepare('SELECT 1'), []),
+    closed.run(() => w.db.prepare('SELECT 1'), []),
+  ]);
+  t.same(
+    outcomes.map((o) => o.status),
+    ['rejected', 'rejected'],
+  );
   t.match((outcomes[0] as PromiseRejectedResult).reason, /connection is closed/);
 });

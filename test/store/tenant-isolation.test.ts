@@ -11,15 +11,33 @@ for (const provider of testProviders()) {
     const now = tc.clock.now();
 
     // Org A's data, with the same natural keys that org B will also use.
-    const idpA = await a.store.identityProviders.create({ name: 'Okta', entityId: 'http://www.okta.com/shared', ssoUrl: 'https://a.okta.example/sso', certificates: [] });
-    const appA = await a.store.applications.create({ name: 'Jira', entityId: 'https://jira.example/shared', acsUrls: ['https://jira.example/acs'] });
+    const idpA = await a.store.identityProviders.create({
+      name: 'Okta',
+      entityId: 'http://www.okta.com/shared',
+      ssoUrl: 'https://a.okta.example/sso',
+      certificates: [],
+    });
+    const appA = await a.store.applications.create({
+      name: 'Jira',
+      entityId: 'https://jira.example/shared',
+      acsUrls: ['https://jira.example/acs'],
+    });
     const userA = await a.store.users.create({ email: 'same@customer.example', firstName: 'Ann' });
     await a.store.users.link(userA.id, idpA.id, 'same@customer.example');
     const keyA = (await a.store.signingKeys.active())!;
 
     t.test('the same natural keys may exist in both organisations', async (t) => {
-      const idpB = await b.store.identityProviders.create({ name: 'Okta', entityId: 'http://www.okta.com/shared', ssoUrl: 'https://b.okta.example/sso', certificates: [] });
-      await b.store.applications.create({ name: 'Jira', entityId: 'https://jira.example/shared', acsUrls: ['https://jira-b.example/acs'] });
+      const idpB = await b.store.identityProviders.create({
+        name: 'Okta',
+        entityId: 'http://www.okta.com/shared',
+        ssoUrl: 'https://b.okta.example/sso',
+        certificates: [],
+      });
+      await b.store.applications.create({
+        name: 'Jira',
+        entityId: 'https://jira.example/shared',
+        acsUrls: ['https://jira-b.example/acs'],
+      });
       const userB = await b.store.users.create({ email: 'SAME@customer.example', firstName: 'Bob' });
       t.not(userB.id, userA.id);
       t.equal((await b.store.identityProviders.findByEntityId('http://www.okta.com/shared'))!.id, idpB.id);
@@ -30,17 +48,29 @@ for (const provider of testProviders()) {
       t.equal(await b.store.identityProviders.findById(idpA.id), null);
       t.equal(await b.store.applications.findById(appA.id), null);
       t.equal(await b.store.users.findById(userA.id), null);
-      t.equal((await b.store.users.findByEmail('same@customer.example'))!.firstName, 'Bob', 'by email: only its own user');
+      t.equal(
+        (await b.store.users.findByEmail('same@customer.example'))!.firstName,
+        'Bob',
+        'by email: only its own user',
+      );
       t.equal(await b.store.users.findByIdentity(idpA.id, 'same@customer.example'), null, 'identity links are scoped');
-      t.equal(await b.store.users.hasIdentity(userA.id), false, 'whether a user has links: only in its own organisation');
+      t.equal(
+        await b.store.users.hasIdentity(userA.id),
+        false,
+        'whether a user has links: only in its own organisation',
+      );
       t.equal(await a.store.users.hasIdentity(userA.id), true);
       t.equal(await b.store.admins.findById((await a.store.admins.list())[0].id), null);
       t.notOk((await b.store.signingKeys.list()).some((k) => k.id === keyA.id));
       t.notOk((await b.store.audit.list()).some((e) => e.orgId === a.org.id));
     });
 
-    t.test('lists contain only the organisation\'s own rows', async (t) => {
-      for (const list of [await b.store.identityProviders.list(), await b.store.applications.list(), await b.store.users.list()]) {
+    t.test("lists contain only the organisation's own rows", async (t) => {
+      for (const list of [
+        await b.store.identityProviders.list(),
+        await b.store.applications.list(),
+        await b.store.users.list(),
+      ]) {
         t.ok(list.length > 0);
         t.ok(list.every((row: { orgId: string }) => row.orgId === b.org.id));
       }
@@ -65,9 +95,17 @@ for (const provider of testProviders()) {
       const later = new Date(now.getTime() + 60_000);
       t.equal(await a.store.oneTimeUse.consume('assertion', '_id1', later, now), true);
       t.equal(await a.store.oneTimeUse.consume('assertion', '_id1', later, now), false, 'second use refused');
-      t.equal(await b.store.oneTimeUse.consume('assertion', '_id1', later, now), true, 'another organisation has its own namespace');
+      t.equal(
+        await b.store.oneTimeUse.consume('assertion', '_id1', later, now),
+        true,
+        'another organisation has its own namespace',
+      );
       const afterExpiry = new Date(later.getTime() + 1);
-      t.equal(await a.store.oneTimeUse.consume('assertion', '_id1', new Date(afterExpiry.getTime() + 60_000), afterExpiry), true, 'an expired record may be reused');
+      t.equal(
+        await a.store.oneTimeUse.consume('assertion', '_id1', new Date(afterExpiry.getTime() + 60_000), afterExpiry),
+        true,
+        'an expired record may be reused',
+      );
     });
 
     t.test('deleting an organisation removes only its rows', async (t) => {

@@ -35,20 +35,36 @@ for (const provider of testProviders()) {
       });
       // A login consumes an assertion ID (hand-written SQL) and records an audit event (through Prisma) meanwhile.
       const consumed = a.store.oneTimeUse.consume('assertion', 'id-during-rollback', in10m, now);
-      const created = db.oneTimeUse.create({ data: { orgId: a.org.id, kind: 'prisma', value: 'during-rollback', expiresAt: in10m } });
+      const created = db.oneTimeUse.create({
+        data: { orgId: a.org.id, kind: 'prisma', value: 'during-rollback', expiresAt: in10m },
+      });
       await t.rejects(transaction, /the batch failed/);
       t.equal(await consumed, true, 'the assertion ID was consumed');
       await created;
       const kept = await db.oneTimeUse.findMany({ where: { orgId: a.org.id }, orderBy: { kind: 'asc' } });
-      t.same(kept.map((r) => `${r.kind}:${r.value}`), ['assertion:id-during-rollback', 'prisma:during-rollback'], 'both survived the rollback; the transaction\'s own write did not');
-      t.equal(await a.store.oneTimeUse.consume('assertion', 'id-during-rollback', in10m, now), false, 'a replay of the assertion ID is refused');
+      t.same(
+        kept.map((r) => `${r.kind}:${r.value}`),
+        ['assertion:id-during-rollback', 'prisma:during-rollback'],
+        "both survived the rollback; the transaction's own write did not",
+      );
+      t.equal(
+        await a.store.oneTimeUse.consume('assertion', 'id-during-rollback', in10m, now),
+        false,
+        'a replay of the assertion ID is refused',
+      );
     });
 
     t.test('beside a committed transaction, both sides are kept', async (t) => {
-      const { transaction } = await openTransaction('committed', () => new Promise((resolve) => setTimeout(resolve, 50)));
+      const { transaction } = await openTransaction(
+        'committed',
+        () => new Promise((resolve) => setTimeout(resolve, 50)),
+      );
       t.equal(await a.store.oneTimeUse.consume('assertion', 'id-during-commit', in10m, now), true);
       await transaction;
-      t.equal(await db.oneTimeUse.count({ where: { orgId: a.org.id, value: { in: ['committed', 'id-during-commit'] } } }), 2);
+      t.equal(
+        await db.oneTimeUse.count({ where: { orgId: a.org.id, value: { in: ['committed', 'id-during-commit'] } } }),
+        2,
+      );
     });
   });
 }

@@ -27,20 +27,35 @@ async function silentServer(t: { teardown(fn: () => void): void }): Promise<numb
   const sockets: Socket[] = [];
   const server: Server = createServer((s) => void sockets.push(s));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => { for (const s of sockets) s.destroy(); server.close(); });
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
   return (server.address() as { port: number }).port;
 }
 
 const pgSkipped = process.env.TEST_SKIP_PG === '1' && process.env.CI !== 'true' ? 'needs PostgreSQL' : false;
 
 t.test('pg', { skip: pgSkipped }, async (t) => {
-  const refused = await caught(async () => { const c = new pg.Client({ connectionString: 'postgresql://postgres@127.0.0.1:1/x' }); await c.connect(); });
+  const refused = await caught(async () => {
+    const c = new pg.Client({ connectionString: 'postgresql://postgres@127.0.0.1:1/x' });
+    await c.connect();
+  });
   t.equal(unavailableReason(refused), 'unreachable', 'connection refused');
 
   const port = await silentServer(t);
-  const silent = await caught(async () => { const c = new pg.Client({ connectionString: `postgresql://postgres@127.0.0.1:${port}/x`, connectionTimeoutMillis: 200 }); await c.connect(); });
+  const silent = await caught(async () => {
+    const c = new pg.Client({
+      connectionString: `postgresql://postgres@127.0.0.1:${port}/x`,
+      connectionTimeoutMillis: 200,
+    });
+    await c.connect();
+  });
   t.equal(unavailableReason(silent), 'timeout', `a server that answers nothing (${(silent as Error).message})`);
-  const pool = new pg.Pool({ connectionString: `postgresql://postgres@127.0.0.1:${port}/x`, connectionTimeoutMillis: 200 });
+  const pool = new pg.Pool({
+    connectionString: `postgresql://postgres@127.0.0.1:${port}/x`,
+    connectionTimeoutMillis: 200,
+  });
   pool.on('error', () => {});
   t.equal(unavailableReason(await caught(() => pool.query('SELECT 1'))), 'timeout', 'the same through a pool');
   await pool.end();
@@ -48,9 +63,23 @@ t.test('pg', { skip: pgSkipped }, async (t) => {
   const client = new pg.Client({ connectionString: PG_ADMIN_URL, statement_timeout: 100 });
   await client.connect();
   t.teardown(() => client.end().catch(() => {}));
-  t.equal(unavailableReason(await caught(() => client.query('SELECT pg_sleep(2)'))), 'timeout', 'statement_timeout (57014)');
-  t.equal(unavailableReason(await caught(() => client.query({ text: 'SELECT pg_sleep(2)', query_timeout: 100 } as pg.QueryConfig))), 'timeout', 'the client-side query_timeout');
-  t.equal(unavailableReason(await caught(() => client.query('SELECT * FROM no_such_table_here'))), null, 'a missing table is not an outage');
+  t.equal(
+    unavailableReason(await caught(() => client.query('SELECT pg_sleep(2)'))),
+    'timeout',
+    'statement_timeout (57014)',
+  );
+  t.equal(
+    unavailableReason(
+      await caught(() => client.query({ text: 'SELECT pg_sleep(2)', query_timeout: 100 } as pg.QueryConfig)),
+    ),
+    'timeout',
+    'the client-side query_timeout',
+  );
+  t.equal(
+    unavailableReason(await caught(() => client.query('SELECT * FROM no_such_table_here'))),
+    null,
+    'a missing table is not an outage',
+  );
   t.equal(unavailableReason(await caught(() => client.query('SELEC 1'))), null, 'nor is a syntax error');
 
   const victim = new pg.Client({ connectionString: PG_ADMIN_URL });
@@ -63,7 +92,11 @@ t.test('pg', { skip: pgSkipped }, async (t) => {
   const terminated = await killed;
   t.equal((terminated as { code?: string }).code, '57P01', 'the server ended the connection (admin shutdown)');
   t.equal(unavailableReason(terminated), 'unreachable');
-  t.equal(unavailableReason(await caught(() => victim.query('SELECT 1'))), 'unreachable', `the connection is gone afterwards`);
+  t.equal(
+    unavailableReason(await caught(() => victim.query('SELECT 1'))),
+    'unreachable',
+    `the connection is gone afterwards`,
+  );
 });
 
 t.test('Prisma over the pg adapter', { skip: pgSkipped }, async (t) => {
@@ -72,18 +105,32 @@ t.test('Prisma over the pg adapter', { skip: pgSkipped }, async (t) => {
   const p1001 = await caught(() => refused.db.$queryRawUnsafe('SELECT 1'));
   t.equal(unavailableReason(p1001), 'unreachable', `connection refused (${(p1001 as { code?: string }).code})`);
   t.match(describeDriverError(p1001), /DatabaseNotReachable|ECONNREFUSED/, 'described in one line');
-  t.equal(unavailableReason(await caught(() => refused.db.organization.findFirst())), 'unreachable', 'a model query too');
+  t.equal(
+    unavailableReason(await caught(() => refused.db.organization.findFirst())),
+    'unreachable',
+    'a model query too',
+  );
 
   const port = await silentServer(t);
-  const silent = await openDatabase(parseDatabaseUrl(`postgresql://postgres@127.0.0.1:${port}/x`), 1, { connectTimeoutMs: 200 });
+  const silent = await openDatabase(parseDatabaseUrl(`postgresql://postgres@127.0.0.1:${port}/x`), 1, {
+    connectTimeoutMs: 200,
+  });
   t.teardown(() => silent.close());
   const started = Date.now();
-  t.equal(unavailableReason(await caught(() => silent.db.organization.findFirst())), 'timeout', 'a server that answers nothing');
+  t.equal(
+    unavailableReason(await caught(() => silent.db.organization.findFirst())),
+    'timeout',
+    'a server that answers nothing',
+  );
   t.ok(Date.now() - started < 3000, 'within about the connect timeout');
 
   const live = await openDatabase(parseDatabaseUrl(PG_ADMIN_URL), 1, { statementTimeoutMs: 200 });
   t.teardown(() => live.close());
-  t.equal(unavailableReason(await caught(() => live.db.$queryRawUnsafe('SELECT pg_sleep(2)'))), 'timeout', 'statement timeout, wrapped by Prisma (P2010 / 57014)');
+  t.equal(
+    unavailableReason(await caught(() => live.db.$queryRawUnsafe('SELECT pg_sleep(2)'))),
+    'timeout',
+    'statement timeout, wrapped by Prisma (P2010 / 57014)',
+  );
   const missing = await caught(() => live.db.$queryRawUnsafe('SELECT * FROM no_such_table_here'));
   t.equal(unavailableReason(missing), null, 'a missing table is not an outage');
   t.ok(isMissingTable(missing), '... it is a missing table');
@@ -91,7 +138,11 @@ t.test('Prisma over the pg adapter', { skip: pgSkipped }, async (t) => {
 });
 
 t.test('ioredis', { skip: redisSkipped }, async (t) => {
-  const refused = new Redis('redis://127.0.0.1:1/0', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+  const refused = new Redis('redis://127.0.0.1:1/0', {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+  });
   refused.on('error', () => {});
   t.equal(unavailableReason(await caught(() => refused.connect())), 'unreachable', 'connection refused');
   t.equal(unavailableReason(await caught(() => refused.get('x'))), 'unreachable', `no connection, no offline queue`);
@@ -111,7 +162,10 @@ t.test('pendingMigrations: no migrations table means none applied; an unreachabl
   const all = readMigrations('sqlite').migrationDirectories.map((d) => d.path);
   const empty = await openDatabase(parseDatabaseUrl('file::memory:'), 1);
   t.teardown(() => empty.close());
-  t.ok(isMissingTable(await caught(() => empty.db.$queryRawUnsafe('SELECT * FROM _prisma_migrations'))), 'SQLite: a missing table is read as one');
+  t.ok(
+    isMissingTable(await caught(() => empty.db.$queryRawUnsafe('SELECT * FROM _prisma_migrations'))),
+    'SQLite: a missing table is read as one',
+  );
   t.same(await pendingMigrations(empty.db, 'sqlite'), all, 'SQLite: an empty database misses every migration');
   if (pgSkipped) return;
   const refused = await openDatabase(parseDatabaseUrl('postgresql://postgres@127.0.0.1:1/x'), 1);

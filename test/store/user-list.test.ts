@@ -19,33 +19,126 @@ for (const provider of testProviders()) {
     const pp = await createOrg(tc.ctx, 'piedpipers');
     const hooli = await createOrg(tc.ctx, 'hooli');
 
-    async function user(store: TenantStore, email: string, o: { first?: string; last?: string; groups?: string[]; status?: string; lastLogin?: string; created: string; totp?: 'active' | 'pending'; locked?: boolean; passkey?: boolean; idp?: string }) {
-      const u = await store.users.create({ email, firstName: o.first ?? null, lastName: o.last ?? null, groups: o.groups ?? [], status: o.status ?? 'active', lastLoginAt: o.lastLogin ? day(o.lastLogin) : null });
+    async function user(
+      store: TenantStore,
+      email: string,
+      o: {
+        first?: string;
+        last?: string;
+        groups?: string[];
+        status?: string;
+        lastLogin?: string;
+        created: string;
+        totp?: 'active' | 'pending';
+        locked?: boolean;
+        passkey?: boolean;
+        idp?: string;
+      },
+    ) {
+      const u = await store.users.create({
+        email,
+        firstName: o.first ?? null,
+        lastName: o.last ?? null,
+        groups: o.groups ?? [],
+        status: o.status ?? 'active',
+        lastLoginAt: o.lastLogin ? day(o.lastLogin) : null,
+      });
       await db.user.update({ where: { id: u.id }, data: { createdAt: day(o.created) } });
-      if (o.totp) await db.totpFactor.create({ data: { orgId: store.orgId, userId: u.id, secretEnc: 'sealed', status: o.totp, lockedUntil: o.locked ? day('2026-02-02') : null } });
-      if (o.passkey) await db.webAuthnCredential.create({ data: { orgId: store.orgId, userId: u.id, credentialId: `cred-${u.id}`, publicKey: 'pk', deviceType: 'singleDevice', name: 'Key' } });
+      if (o.totp)
+        await db.totpFactor.create({
+          data: {
+            orgId: store.orgId,
+            userId: u.id,
+            secretEnc: 'sealed',
+            status: o.totp,
+            lockedUntil: o.locked ? day('2026-02-02') : null,
+          },
+        });
+      if (o.passkey)
+        await db.webAuthnCredential.create({
+          data: {
+            orgId: store.orgId,
+            userId: u.id,
+            credentialId: `cred-${u.id}`,
+            publicKey: 'pk',
+            deviceType: 'singleDevice',
+            name: 'Key',
+          },
+        });
       if (o.idp) await store.users.link(u.id, o.idp, `${email}-nameid`);
       return u.id;
     }
     const ids = {
-      ann: await user(pp.store, 'ann@pp.example', { first: 'Ann', last: 'Lee', groups: ['eng'], lastLogin: '2026-01-03', created: '2025-01-05', totp: 'active', idp: 'idp-a' }),
-      bob: await user(pp.store, 'bob@pp.example', { first: 'Bob', last: 'Adams', groups: ['eng', 'ops'], status: 'disabled', created: '2025-01-02', passkey: true }),
-      cat: await user(pp.store, 'cat@pp.example', { first: 'Cat', last: 'Young', lastLogin: '2026-01-01', created: '2025-01-03', totp: 'active', locked: true, passkey: true }),
-      dan: await user(pp.store, 'dan@pp.example', { groups: ['ops'], lastLogin: '2026-01-02', created: '2025-01-03', totp: 'pending', idp: 'idp-b' }),
-      eve: await user(pp.store, 'eve@pp.example', { first: 'Eve', last: 'Adams', groups: ['eng-lead'], created: '2025-01-04' }),
+      ann: await user(pp.store, 'ann@pp.example', {
+        first: 'Ann',
+        last: 'Lee',
+        groups: ['eng'],
+        lastLogin: '2026-01-03',
+        created: '2025-01-05',
+        totp: 'active',
+        idp: 'idp-a',
+      }),
+      bob: await user(pp.store, 'bob@pp.example', {
+        first: 'Bob',
+        last: 'Adams',
+        groups: ['eng', 'ops'],
+        status: 'disabled',
+        created: '2025-01-02',
+        passkey: true,
+      }),
+      cat: await user(pp.store, 'cat@pp.example', {
+        first: 'Cat',
+        last: 'Young',
+        lastLogin: '2026-01-01',
+        created: '2025-01-03',
+        totp: 'active',
+        locked: true,
+        passkey: true,
+      }),
+      dan: await user(pp.store, 'dan@pp.example', {
+        groups: ['ops'],
+        lastLogin: '2026-01-02',
+        created: '2025-01-03',
+        totp: 'pending',
+        idp: 'idp-b',
+      }),
+      eve: await user(pp.store, 'eve@pp.example', {
+        first: 'Eve',
+        last: 'Adams',
+        groups: ['eng-lead'],
+        created: '2025-01-04',
+      }),
     };
     // Another organisation's user who matches every filter below: never listed.
-    await user(hooli.store, 'aaa@hooli.example', { first: 'Aaa', last: 'Adams', groups: ['eng', 'ops'], lastLogin: '2026-01-05', created: '2025-01-01', totp: 'active', locked: true, passkey: true, idp: 'idp-a' });
+    await user(hooli.store, 'aaa@hooli.example', {
+      first: 'Aaa',
+      last: 'Adams',
+      groups: ['eng', 'ops'],
+      lastLogin: '2026-01-05',
+      created: '2025-01-01',
+      totp: 'active',
+      locked: true,
+      passkey: true,
+      idp: 'idp-a',
+    });
     const nameOf = new Map(Object.entries(ids).map(([n, id]) => [id, n]));
-    const names = async (q: Partial<UserListQuery>, store = pp.store) => (await store.users.browse({ sort: 'email', order: 'asc', take: 50, ...q }, now)).users.map((u) => nameOf.get(u.user.id) ?? u.user.email);
+    const names = async (q: Partial<UserListQuery>, store = pp.store) =>
+      (await store.users.browse({ sort: 'email', order: 'asc', take: 50, ...q }, now)).users.map(
+        (u) => nameOf.get(u.user.id) ?? u.user.email,
+      );
     const byId = (a: string, b: string) => (ids[a as keyof typeof ids] < ids[b as keyof typeof ids] ? -1 : 1);
 
     t.test('filters, alone and combined, within the organisation', async (t) => {
-      t.same(await names({}), ['ann', 'bob', 'cat', 'dan', 'eve'], 'no filter: the organisation\'s users only');
+      t.same(await names({}), ['ann', 'bob', 'cat', 'dan', 'eve'], "no filter: the organisation's users only");
       t.same(await names({ status: 'active' }), ['ann', 'cat', 'dan', 'eve']);
       t.same(await names({ status: 'disabled' }), ['bob']);
       t.same(await names({ status: 'locked' }), ['cat'], 'locked: the second factor is locked now');
-      t.same((await pp.store.users.browse({ sort: 'email', order: 'asc', take: 50, status: 'locked' }, day('2026-02-03'))).users, [], 'and no longer once the lock has run out');
+      t.same(
+        (await pp.store.users.browse({ sort: 'email', order: 'asc', take: 50, status: 'locked' }, day('2026-02-03')))
+          .users,
+        [],
+        'and no longer once the lock has run out',
+      );
       t.same(await names({ group: 'eng' }), ['ann', 'bob'], 'a group matches exactly (not eng-lead)');
       t.same(await names({ group: 'ops' }), ['bob', 'dan']);
       t.same(await names({ group: 'en' }), [], 'no prefix match on groups');
@@ -62,7 +155,14 @@ for (const provider of testProviders()) {
       t.same(await names({ group: 'ops', secondFactor: 'none', idpId: 'idp-b', status: 'active' }), ['dan']);
       t.equal(await pp.store.users.countMatching({ group: 'eng' }, now), 2, 'count over the same filter');
       t.equal(await pp.store.users.countMatching({}, now), 5);
-      t.equal(await hooli.store.users.countMatching({ group: 'eng', status: 'locked', idpId: 'idp-a', secondFactor: 'both' }, now), 1, 'the other organisation sees its own');
+      t.equal(
+        await hooli.store.users.countMatching(
+          { group: 'eng', status: 'locked', idpId: 'idp-a', secondFactor: 'both' },
+          now,
+        ),
+        1,
+        'the other organisation sees its own',
+      );
     });
 
     const expected: Record<UserSort, string[]> = {
@@ -113,23 +213,43 @@ for (const provider of testProviders()) {
 
     t.test('a page boundary holds while users are added before it', async (t) => {
       const first = await pp.store.users.browse({ sort: 'name', order: 'asc', take: 2 }, now);
-      t.same(first.users.map((u) => nameOf.get(u.user.id)), ['dan', 'bob']);
-      const added = await pp.store.users.create({ email: 'aaron@pp.example', firstName: 'Aaron', lastName: 'Aardvark' });
+      t.same(
+        first.users.map((u) => nameOf.get(u.user.id)),
+        ['dan', 'bob'],
+      );
+      const added = await pp.store.users.create({
+        email: 'aaron@pp.example',
+        firstName: 'Aaron',
+        lastName: 'Aardvark',
+      });
       t.teardown(() => pp.store.users.delete(added.id));
-      const second = await pp.store.users.browse({ sort: 'name', order: 'asc', take: 2, after: first.users[1].cursor }, now);
-      t.same(second.users.map((u) => nameOf.get(u.user.id)), ['eve', 'ann'], 'the next page goes on after bob (no user shown twice)');
+      const second = await pp.store.users.browse(
+        { sort: 'name', order: 'asc', take: 2, after: first.users[1].cursor },
+        now,
+      );
+      t.same(
+        second.users.map((u) => nameOf.get(u.user.id)),
+        ['eve', 'ann'],
+        'the next page goes on after bob (no user shown twice)',
+      );
     });
 
-    t.test('offset pages (the API\'s skip) follow the same order', async (t) => {
+    t.test("offset pages (the API's skip) follow the same order", async (t) => {
       const page = await pp.store.users.browse({ sort: 'created', order: 'desc', take: 2, skip: 2 }, now);
-      t.same(page.users.map((u) => nameOf.get(u.user.id)), [...expected.created].reverse().slice(2, 4));
+      t.same(
+        page.users.map((u) => nameOf.get(u.user.id)),
+        [...expected.created].reverse().slice(2, 4),
+      );
       t.ok(page.hasNext);
       t.ok(page.hasPrevious);
     });
 
-    t.test('findByIds: only this organisation\'s users', async (t) => {
+    t.test("findByIds: only this organisation's users", async (t) => {
       const hooliIds = (await hooli.store.users.list()).map((u) => u.id);
-      t.same((await pp.store.users.findByIds([ids.ann, ...hooliIds, 'no-such-id'])).map((u) => u.id), [ids.ann]);
+      t.same(
+        (await pp.store.users.findByIds([ids.ann, ...hooliIds, 'no-such-id'])).map((u) => u.id),
+        [ids.ann],
+      );
       t.same(await pp.store.users.groupNames(), ['eng', 'eng-lead', 'ops'], 'the groups in use');
     });
 
@@ -137,7 +257,11 @@ for (const provider of testProviders()) {
       t.test('SQLite reads each sort from its index (no sorting step)', async (t) => {
         for (const sort of ['email', 'name', 'created', 'lastLogin'] as UserSort[]) {
           const { statement, params } = listStatement({ sort, order: 'asc', take: 50 }, pp.org.id, now, 'sqlite');
-          const plan = (await db.$queryRawUnsafe<{ detail: string }[]>(`EXPLAIN QUERY PLAN ${statement.sqlite}`, ...params)).map((r) => r.detail).join('; ');
+          const plan = (
+            await db.$queryRawUnsafe<{ detail: string }[]>(`EXPLAIN QUERY PLAN ${statement.sqlite}`, ...params)
+          )
+            .map((r) => r.detail)
+            .join('; ');
           t.notMatch(plan, /TEMP B-TREE/, `${sort}: ${plan}`);
           t.match(plan, /USING (COVERING )?INDEX User_/, `${sort}: an index of User`);
         }

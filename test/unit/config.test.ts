@@ -41,7 +41,10 @@ t.test('a bad value names the variable', async (t) => {
 
 t.test('REDIS_URL is optional; redis:// and rediss:// are accepted', async (t) => {
   t.equal(loadConfig({}).redisUrl, undefined, 'unset: the database keeps the flows');
-  t.equal(loadConfig({ REDIS_URL: 'rediss://user:pw@cache.example:6380/2' }).redisUrl, 'rediss://user:pw@cache.example:6380/2');
+  t.equal(
+    loadConfig({ REDIS_URL: 'rediss://user:pw@cache.example:6380/2' }).redisUrl,
+    'rediss://user:pw@cache.example:6380/2',
+  );
   t.equal(loadConfig({}).redisKeyPrefix, 'saml-broker:');
 });
 
@@ -81,25 +84,51 @@ t.test('MASTER_KEY_FILE is read', async (t) => {
 
 t.test('.env.example documents exactly the variables the server reads, and its values are valid', async (t) => {
   const text = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
-  const entries = Object.fromEntries(text.split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const entries = Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => /^[A-Z_]+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
   t.same(Object.keys(entries).sort(), [...CONFIG_VARIABLES].sort());
   t.doesNotThrow(() => loadConfig(entries));
-  for (const name of CONFIG_VARIABLES) t.match(text, new RegExp(`#[^\\n]*\\n(#[^\\n]*\\n)*${name}=`), `${name} has a comment above it`);
+  for (const name of CONFIG_VARIABLES)
+    t.match(text, new RegExp(`#[^\\n]*\\n(#[^\\n]*\\n)*${name}=`), `${name} has a comment above it`);
 });
 
 t.test('docs/configuration.md has a row for every variable the server reads', async (t) => {
   const text = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
   const documented = new Set([...text.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]));
-  t.same([...CONFIG_VARIABLES].filter((name) => !documented.has(name)), [], 'none missing');
-  t.same([...documented].filter((name) => !CONFIG_VARIABLES.includes(name)), [], 'none that the server does not read');
+  t.same(
+    [...CONFIG_VARIABLES].filter((name) => !documented.has(name)),
+    [],
+    'none missing',
+  );
+  t.same(
+    [...documented].filter((name) => !CONFIG_VARIABLES.includes(name)),
+    [],
+    'none that the server does not read',
+  );
 });
 
 t.test('dependency timeouts: defaults, and out-of-range values name the variable', async (t) => {
   const c = loadConfig({});
-  t.same([c.databaseConnectTimeoutMs, c.databaseStatementTimeoutMs, c.redisConnectTimeoutMs, c.redisCommandTimeoutMs], [5000, 10000, 5000, 2000]);
+  t.same(
+    [c.databaseConnectTimeoutMs, c.databaseStatementTimeoutMs, c.redisConnectTimeoutMs, c.redisCommandTimeoutMs],
+    [5000, 10000, 5000, 2000],
+  );
   t.equal(loadConfig({ DATABASE_STATEMENT_TIMEOUT_MS: '1500' }).databaseStatementTimeoutMs, 1500);
-  for (const name of ['DATABASE_CONNECT_TIMEOUT_MS', 'DATABASE_STATEMENT_TIMEOUT_MS', 'REDIS_CONNECT_TIMEOUT_MS', 'REDIS_COMMAND_TIMEOUT_MS']) {
-    t.match((t.throws(() => loadConfig({ [name]: '0' })) as Error).message, new RegExp(`- ${name}:`), `${name}=0 is refused`);
+  for (const name of [
+    'DATABASE_CONNECT_TIMEOUT_MS',
+    'DATABASE_STATEMENT_TIMEOUT_MS',
+    'REDIS_CONNECT_TIMEOUT_MS',
+    'REDIS_COMMAND_TIMEOUT_MS',
+  ]) {
+    t.match(
+      (t.throws(() => loadConfig({ [name]: '0' })) as Error).message,
+      new RegExp(`- ${name}:`),
+      `${name}=0 is refused`,
+    );
   }
 });
 
@@ -109,9 +138,13 @@ t.test('shutdown drain: within SHUTDOWN_TIMEOUT_MS; import heartbeat and stalene
   t.equal(loadConfig({ SHUTDOWN_TIMEOUT_MS: '1500' }).shutdownDrainMs, 0, 'a timeout too short for a drain: none');
   t.equal(loadConfig({ SHUTDOWN_DRAIN_SECONDS: '0' }).shutdownDrainMs, 0, '0 allowed');
   t.equal(loadConfig({ SHUTDOWN_DRAIN_SECONDS: '8', SHUTDOWN_TIMEOUT_MS: '20000' }).shutdownDrainMs, 8000);
-  t.throws(() => loadConfig({ SHUTDOWN_DRAIN_SECONDS: '10' }), { message: /SHUTDOWN_DRAIN_SECONDS: .*shorter than SHUTDOWN_TIMEOUT_MS \(10000 ms\)/ });
+  t.throws(() => loadConfig({ SHUTDOWN_DRAIN_SECONDS: '10' }), {
+    message: /SHUTDOWN_DRAIN_SECONDS: .*shorter than SHUTDOWN_TIMEOUT_MS \(10000 ms\)/,
+  });
   const c = loadConfig({});
   t.same([c.importHeartbeatSeconds, c.importStaleAfterSeconds], [5, 30]);
-  t.throws(() => loadConfig({ IMPORT_HEARTBEAT_SECONDS: '10', IMPORT_STALE_AFTER_SECONDS: '15' }), { message: /IMPORT_STALE_AFTER_SECONDS: must be at least twice/ });
+  t.throws(() => loadConfig({ IMPORT_HEARTBEAT_SECONDS: '10', IMPORT_STALE_AFTER_SECONDS: '15' }), {
+    message: /IMPORT_STALE_AFTER_SECONDS: must be at least twice/,
+  });
   t.throws(() => loadConfig({ IMPORT_STALE_AFTER_SECONDS: '1' }), ConfigError);
 });

@@ -1,11 +1,32 @@
 import t from 'tap';
-import { coversEmail, domainClashes, emailDomain, entriesOverlap, normaliseDomainEntry, ownerOfEmail } from '../../src/orgs/email-domains.ts';
+import {
+  coversEmail,
+  domainClashes,
+  emailDomain,
+  entriesOverlap,
+  normaliseDomainEntry,
+  ownerOfEmail,
+} from '../../src/orgs/email-domains.ts';
 
 t.test('domain entries are normalised or refused', async (t) => {
   t.equal(normaliseDomainEntry(' ACME.Example. '), 'acme.example');
   t.equal(normaliseDomainEntry('*.Acme.example'), '*.acme.example');
   t.equal(normaliseDomainEntry('xn--bcher-kva.example'), 'xn--bcher-kva.example');
-  for (const bad of ['', 'acme', '*.', '*.com', 'a..example', '-a.example', 'a-.example', 'user@acme.example', 'bücher.example', '10.0.0.1', '*.*.acme.example', 'acme.example/x', `${'a'.repeat(64)}.example`]) {
+  for (const bad of [
+    '',
+    'acme',
+    '*.',
+    '*.com',
+    'a..example',
+    '-a.example',
+    'a-.example',
+    'user@acme.example',
+    'bücher.example',
+    '10.0.0.1',
+    '*.*.acme.example',
+    'acme.example/x',
+    `${'a'.repeat(64)}.example`,
+  ]) {
     t.equal(normaliseDomainEntry(bad), null, bad);
   }
 });
@@ -42,11 +63,20 @@ t.test('overlapping claims', async (t) => {
 });
 
 t.test('owner and clashes', async (t) => {
-  const idps = [{ id: 'a', emailDomains: ['acme.example'] }, { id: 'b', emailDomains: ['*.globex.example'] }];
+  const idps = [
+    { id: 'a', emailDomains: ['acme.example'] },
+    { id: 'b', emailDomains: ['*.globex.example'] },
+  ];
   t.equal(ownerOfEmail(idps, 'x@acme.example')?.id, 'a');
   t.equal(ownerOfEmail(idps, 'x@eu.globex.example')?.id, 'b');
   t.equal(ownerOfEmail(idps, 'x@initech.example'), null);
-  t.same(domainClashes(['acme.example', 'initech.example'], idps).map((c) => [c.entry, c.idp.id, c.theirs]), [['acme.example', 'a', 'acme.example']]);
+  t.same(
+    domainClashes(['acme.example', 'initech.example'], idps).map((c) => [c.entry, c.idp.id, c.theirs]),
+    [['acme.example', 'a', 'acme.example']],
+  );
   t.same(domainClashes(['acme.example'], idps, 'a'), [], 'an IdP does not clash with itself');
-  t.same(domainClashes(['hq.globex.example'], idps).map((c) => c.idp.id), ['b']);
+  t.same(
+    domainClashes(['hq.globex.example'], idps).map((c) => c.idp.id),
+    ['b'],
+  );
 });

@@ -11,9 +11,16 @@ t.test('the same endpoint, spelled differently', async (t) => {
     'https://ACME.Broker.Example/saml/idp/sso',
     'HTTPS://acme.broker.example/saml/idp/sso',
     'https://acme.broker.example:443/saml/idp/sso',
-  ]) t.ok(sameEndpoint(named, ours), named);
-  t.ok(sameEndpoint('http://acme.broker.test:80/saml/sp/acs', 'http://acme.broker.test/saml/sp/acs'), 'http and port 80');
-  t.ok(sameEndpoint('http://acme.broker.test:8080/acs', 'http://acme.broker.test:08080/acs'), 'a port with a leading zero');
+  ])
+    t.ok(sameEndpoint(named, ours), named);
+  t.ok(
+    sameEndpoint('http://acme.broker.test:80/saml/sp/acs', 'http://acme.broker.test/saml/sp/acs'),
+    'http and port 80',
+  );
+  t.ok(
+    sameEndpoint('http://acme.broker.test:8080/acs', 'http://acme.broker.test:08080/acs'),
+    'a port with a leading zero',
+  );
   t.ok(sameEndpoint('https://[::1]:443/acs', 'https://[::1]/acs'), 'IPv6 literal');
 });
 
@@ -38,5 +45,6 @@ t.test('another endpoint', async (t) => {
     '/saml/idp/sso',
     '',
     'not a url',
-  ]) t.notOk(sameEndpoint(named, ours), JSON.stringify(named));
+  ])
+    t.notOk(sameEndpoint(named, ours), JSON.stringify(named));
 });

@@ -39,7 +39,13 @@ t.test('a hop keeps its cookies, flow id and offer, also when it ends in an erro
     hop.warn({ code: 'denied' }, 'refused');
     throw err;
   });
-  t.same(failed, { kind: 'error', error: err, offer, flowId: 'flow-3', warnings: [{ fields: { code: 'denied' }, message: 'refused' }] });
+  t.same(failed, {
+    kind: 'error',
+    error: err,
+    offer,
+    flowId: 'flow-3',
+    warnings: [{ fields: { code: 'denied' }, message: 'refused' }],
+  });
 
   const plain = await runHop(async () => redirect('/x', 302));
   t.same(plain, { kind: 'redirect', url: '/x', status: 302 }, 'nothing extra when nothing was gathered');

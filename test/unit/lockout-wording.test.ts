@@ -4,9 +4,18 @@ import { lastTryMessage, lockedMessage, lockLengthInWords, timeLeftInWords } fro
 
 t.test('time left: less than a minute, then the nearest minute, hours past sixty minutes', async (t) => {
   const cases: [number, string][] = [
-    [0, 'less than a minute'], [1, 'less than a minute'], [59_999, 'less than a minute'],
-    [60_000, '1 minute'], [89_999, '1 minute'], [90_000, '2 minutes'], [839_000, '14 minutes'], [900_000, '15 minutes'],
-    [3_570_000, '1 hour'], [3_600_000, '1 hour'], [7_500_000, '2 hours 5 minutes'], [3_660_000, '1 hour 1 minute'],
+    [0, 'less than a minute'],
+    [1, 'less than a minute'],
+    [59_999, 'less than a minute'],
+    [60_000, '1 minute'],
+    [89_999, '1 minute'],
+    [90_000, '2 minutes'],
+    [839_000, '14 minutes'],
+    [900_000, '15 minutes'],
+    [3_570_000, '1 hour'],
+    [3_600_000, '1 hour'],
+    [7_500_000, '2 hours 5 minutes'],
+    [3_660_000, '1 hour 1 minute'],
   ];
   for (const [ms, words] of cases) t.equal(timeLeftInWords(ms), words, `${ms} ms`);
 });
@@ -21,7 +30,13 @@ t.test('lock length as configured: seconds under a minute', async (t) => {
 
 t.test('the sentences', async (t) => {
   const now = new Date('2026-11-23T12:00:00Z');
-  t.equal(lockedMessage(new Date(now.getTime() + 14 * 60_000), now), 'Too many wrong codes: two-factor sign-in is locked. Try again in 14 minutes.');
-  t.equal(lockedMessage(new Date(now.getTime() + 5000), now), 'Too many wrong codes: two-factor sign-in is locked. Try again in less than a minute.');
+  t.equal(
+    lockedMessage(new Date(now.getTime() + 14 * 60_000), now),
+    'Too many wrong codes: two-factor sign-in is locked. Try again in 14 minutes.',
+  );
+  t.equal(
+    lockedMessage(new Date(now.getTime() + 5000), now),
+    'Too many wrong codes: two-factor sign-in is locked. Try again in less than a minute.',
+  );
   t.equal(lastTryMessage(900), 'One more wrong code locks two-factor sign-in for 15 minutes.');
 });

@@ -8,7 +8,9 @@ import t from 'tap';
 
 const root = join(import.meta.dirname, '..', '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { engines: { node: string } };
-const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { engines?: { node?: string } | string[]; dev?: boolean; optional?: boolean }> };
+const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as {
+  packages: Record<string, { engines?: { node?: string } | string[]; dev?: boolean; optional?: boolean }>;
+};
 
 t.test('every locked package accepts the lowest Node that engines allows, and the running one', async (t) => {
   const lowest = semver.minVersion(pkg.engines.node)!.version;
@@ -18,7 +20,9 @@ t.test('every locked package accepts the lowest Node that engines allows, and th
   for (const [path, entry] of Object.entries(lock.packages)) {
     const range = !Array.isArray(entry.engines) ? entry.engines?.node : undefined;
     if (!path || !range) continue;
-    for (const v of nodes) if (!semver.satisfies(v, range)) refusing.push(`${path.replace(/^.*node_modules\//, '')} wants node ${range} (not ${v})`);
+    for (const v of nodes)
+      if (!semver.satisfies(v, range))
+        refusing.push(`${path.replace(/^.*node_modules\//, '')} wants node ${range} (not ${v})`);
   }
   t.same(refusing, [], 'no package of the lock file refuses these Node versions');
 });

@@ -22,13 +22,23 @@ t.test('lengths, no repeats across several pool refills, and copies the caller o
   t.equal(pooledRandomBytes(10_000).length, 10_000, 'larger than the pool: drawn directly');
 });
 
-t.test('time-ordered UUIDs: version 7, their millisecond in front, sorted by time, distinct within a millisecond', async (t) => {
-  const ms = Date.UTC(2026, 10, 23, 12, 0, 0, 123);
-  const id = timeOrderedUuid(ms);
-  t.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'UUID version 7, RFC 9562 variant');
-  t.equal(parseInt(id.replace(/-/g, '').slice(0, 12), 16), ms, 'the first 48 bits are the time');
-  const same = Array.from({ length: 500 }, () => timeOrderedUuid(ms));
-  t.equal(new Set(same).size, 500, 'random below the millisecond');
-  const later = timeOrderedUuid(ms + 1);
-  t.ok(same.every((u) => u < later), 'a later millisecond sorts after every id of an earlier one');
-});
+t.test(
+  'time-ordered UUIDs: version 7, their millisecond in front, sorted by time, distinct within a millisecond',
+  async (t) => {
+    const ms = Date.UTC(2026, 10, 23, 12, 0, 0, 123);
+    const id = timeOrderedUuid(ms);
+    t.match(
+      id,
+      /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+      'UUID version 7, RFC 9562 variant',
+    );
+    t.equal(parseInt(id.replace(/-/g, '').slice(0, 12), 16), ms, 'the first 48 bits are the time');
+    const same = Array.from({ length: 500 }, () => timeOrderedUuid(ms));
+    t.equal(new Set(same).size, 500, 'random below the millisecond');
+    const later = timeOrderedUuid(ms + 1);
+    t.ok(
+      same.every((u) => u < later),
+      'a later millisecond sorts after every id of an earlier one',
+    );
+  },
+);

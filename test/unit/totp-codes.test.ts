@@ -22,7 +22,11 @@ function base32Encode(bytes: Buffer): string {
 }
 
 t.test('RFC 6238 appendix B: 8 digits, 30 s steps, SHA-1/256/512', async (t) => {
-  const keys = { SHA1: '12345678901234567890', SHA256: '12345678901234567890123456789012', SHA512: '1234567890123456789012345678901234567890123456789012345678901234' };
+  const keys = {
+    SHA1: '12345678901234567890',
+    SHA256: '12345678901234567890123456789012',
+    SHA512: '1234567890123456789012345678901234567890123456789012345678901234',
+  };
   const vectors: [number, string, string, string][] = [
     [59, '94287082', '46119246', '90693936'],
     [1111111109, '07081804', '68084774', '25091201'],
@@ -57,7 +61,8 @@ t.test('codes from oathtool: the step they belong to, one step either side, noth
     for (const far of [step - 2, step + 2]) {
       const code = codeAt(far);
       // A far code may equal a near one by chance (1 in 10^digits); only a distinct one must be refused.
-      if (![step - 1, step, step + 1].some((s) => codeAt(s) === code)) t.equal(matchingStep(secret, code, p, at), null, `${p.algorithm}: two steps away is refused`);
+      if (![step - 1, step, step + 1].some((s) => codeAt(s) === code))
+        t.equal(matchingStep(secret, code, p, at), null, `${p.algorithm}: two steps away is refused`);
     }
     const spaced = codeAt(step).replace(/^(\d{3})/, '$1 ');
     t.equal(matchingStep(secret, spaced, p, at), step, 'spaces inside the code are ignored');
@@ -68,7 +73,8 @@ t.test('malformed input is refused before any HMAC', async (t) => {
   const secret = newTotpSecret();
   const p = { digits: 6, period: 30, algorithm: 'SHA1' };
   const now = new Date('2026-11-23T12:00:10Z');
-  for (const input of ['', '12345', '1234567', '12345a', '١٢٣٤٥٦', '-12345', '123456\u0000']) t.equal(matchingStep(secret, input, p, now), null, JSON.stringify(input));
+  for (const input of ['', '12345', '1234567', '12345a', '١٢٣٤٥٦', '-12345', '123456\u0000'])
+    t.equal(matchingStep(secret, input, p, now), null, JSON.stringify(input));
 });
 
 t.test('base32 as authenticator apps write it', async (t) => {

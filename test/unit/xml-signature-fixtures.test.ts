@@ -14,7 +14,9 @@ import type { UpstreamIdp } from '../../src/saml/upstream/types.ts';
 
 const DIR = new URL('../fixtures/saml/', import.meta.url).pathname;
 interface Entry {
-  idp?: Partial<Pick<UpstreamIdp, 'wantAssertionSigned' | 'wantResponseSigned' | 'allowSha1'>> & { certificates?: string[] };
+  idp?: Partial<Pick<UpstreamIdp, 'wantAssertionSigned' | 'wantResponseSigned' | 'allowSha1'>> & {
+    certificates?: string[];
+  };
   nameId?: string;
   code?: string;
   message?: string;
@@ -24,19 +26,47 @@ interface Entry {
   note: string;
 }
 const { settings: S, fixtures } = JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8')) as {
-  settings: { now: string; idpEntityId: string; spEntityId: string; acsUrl: string; inResponseTo: string; idpCertificate: string };
+  settings: {
+    now: string;
+    idpEntityId: string;
+    spEntityId: string;
+    acsUrl: string;
+    inResponseTo: string;
+    idpCertificate: string;
+  };
   fixtures: Record<string, Entry>;
 };
 const read = (file: string) => readFileSync(join(DIR, file), 'utf8');
 
-const sp = { entityId: S.spEntityId, acsUrl: S.acsUrl, signingKeyPem: 'unused', certificatePem: 'unused', decryptionKeys: [] };
+const sp = {
+  entityId: S.spEntityId,
+  acsUrl: S.acsUrl,
+  signingKeyPem: 'unused',
+  certificatePem: 'unused',
+  decryptionKeys: [],
+};
 const verify = (xml: string, e: Entry) => {
   const { certificates = [S.idpCertificate], ...flags } = e.idp ?? {};
   const idp: UpstreamIdp = {
-    entityId: S.idpEntityId, ssoUrl: 'https://idp.example/sso', ssoBinding: 'redirect', certificates: certificates.map(read), signRequests: false,
-    wantResponseSigned: false, wantAssertionSigned: true, allowSha1: false, ...flags,
+    entityId: S.idpEntityId,
+    ssoUrl: 'https://idp.example/sso',
+    ssoBinding: 'redirect',
+    certificates: certificates.map(read),
+    signRequests: false,
+    wantResponseSigned: false,
+    wantAssertionSigned: true,
+    allowSha1: false,
+    ...flags,
   };
-  return verifyUpstreamResponse({ samlResponse: Buffer.from(xml).toString('base64'), sp, idp, expectedInResponseTo: S.inResponseTo, now: new Date(S.now), skewSeconds: 60, maxBytes: 256 * 1024 });
+  return verifyUpstreamResponse({
+    samlResponse: Buffer.from(xml).toString('base64'),
+    sp,
+    idp,
+    expectedInResponseTo: S.inResponseTo,
+    now: new Date(S.now),
+    skewSeconds: 60,
+    maxBytes: 256 * 1024,
+  });
 };
 
 const RESPONSE = 'urn:oasis:names:tc:SAML:2.0:protocol:Response';
@@ -48,7 +78,21 @@ function xmlsec1(xml: string, node: string): 'pass' | 'fail' {
   try {
     writeFileSync(join(dir, 'doc.xml'), xml);
     const select = node === 'first' ? [] : ['--node-name', node === 'Response' ? RESPONSE : ASSERTION];
-    execFileSync('xmlsec1', ['--verify', '--pubkey-cert-pem', join(DIR, S.idpCertificate), '--id-attr:ID', RESPONSE, '--id-attr:ID', ASSERTION, ...select, join(dir, 'doc.xml')], { stdio: 'ignore' });
+    execFileSync(
+      'xmlsec1',
+      [
+        '--verify',
+        '--pubkey-cert-pem',
+        join(DIR, S.idpCertificate),
+        '--id-attr:ID',
+        RESPONSE,
+        '--id-attr:ID',
+        ASSERTION,
+        ...select,
+        join(dir, 'doc.xml'),
+      ],
+      { stdio: 'ignore' },
+    );
     return 'pass';
   } catch {
     return 'fail';
@@ -68,7 +112,10 @@ t.test('the manifest names every fixture file, and only those', async (t) => {
 
 t.test('the generator, run again, writes exactly the committed files (keys, IDs and instants are fixed)', async (t) => {
   const root = new URL('../..', import.meta.url).pathname;
-  const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/generate-saml-fixtures.ts', '--check'], { cwd: root, encoding: 'utf8' });
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/generate-saml-fixtures.ts', '--check'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   t.equal(run.status, 0, run.stdout + run.stderr);
 });
 
@@ -80,7 +127,10 @@ for (const [file, e] of Object.entries(fixtures)) {
       t.equal(v.nameId, e.nameId, 'accepted, with the NameID the signature covers');
       t.equal(v.issuer, S.idpEntityId);
     } else {
-      const err = await verify(xml, e).then(() => null, (x: unknown) => x);
+      const err = await verify(xml, e).then(
+        () => null,
+        (x: unknown) => x,
+      );
       t.ok(err instanceof SamlError, 'refused');
       const se = err as SamlError;
       t.equal(se.code, e.code, se.message);

@@ -20,7 +20,10 @@ import { scimTokensApi } from './scim-tokens.ts';
 
 declare module 'fastify' {
   /** apiActor: who the audit log names; apiRole: what the token may do (../roles.ts). */
-  interface FastifyRequest { apiActor?: string; apiRole?: AdminRole }
+  interface FastifyRequest {
+    apiActor?: string;
+    apiRole?: AdminRole;
+  }
 }
 
 const OPENAPI_PATH = '/api/openapi.json';
@@ -29,7 +32,12 @@ export async function adminApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'SAML Broker admin API', version: '1', description: 'Manage one organisation: identity providers, apps, users, policies, signing keys and the audit log. Send `Authorization: Bearer brk_…` (a token created in the admin console, by the CLI or by `POST /api/tokens`). A token has a role (viewer, helpdesk, admin, owner) and may expire: a call its role does not allow is 403 `forbidden_role` (details.required names the role needed), an expired token is 401 `api_token_expired`. Errors are `{ "error": { "code", "message", "details"? } }`.' },
+      info: {
+        title: 'SAML Broker admin API',
+        version: '1',
+        description:
+          'Manage one organisation: identity providers, apps, users, policies, signing keys and the audit log. Send `Authorization: Bearer brk_…` (a token created in the admin console, by the CLI or by `POST /api/tokens`). A token has a role (viewer, helpdesk, admin, owner) and may expire: a call its role does not allow is 403 `forbidden_role` (details.required names the role needed), an expired token is 401 `api_token_expired`. Errors are `{ "error": { "code", "message", "details"? } }`.',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
@@ -40,8 +48,13 @@ export async function adminApi(app: FastifyInstance, { ctx }: { ctx: AppContext 
     if (request.url.split('?')[0] === OPENAPI_PATH) return;
     const now = ctx.clock.now();
     const token = await checkApiToken(tenant.store, request.headers.authorization);
-    if (!token) throw new AppError('api_unauthorized', 'Send an API token of this organisation: Authorization: Bearer brk_…');
-    if (token.expiresAt && token.expiresAt <= now) throw new AppError('api_token_expired', `This API token expired at ${token.expiresAt.toISOString()}. Create a new one.`);
+    if (!token)
+      throw new AppError('api_unauthorized', 'Send an API token of this organisation: Authorization: Bearer brk_…');
+    if (token.expiresAt && token.expiresAt <= now)
+      throw new AppError(
+        'api_token_expired',
+        `This API token expired at ${token.expiresAt.toISOString()}. Create a new one.`,
+      );
     request.apiActor = `api-token:${token.name}`;
     if (isRole(token.role)) request.apiRole = token.role;
     assertRouteAllowed(request, token.role); // an unknown role may do nothing

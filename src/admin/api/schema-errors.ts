@@ -12,7 +12,12 @@ export function fieldErrorsFromSchema(errors: FastifySchemaValidationError[], da
     const property = (e.params.missingProperty ?? e.params.additionalProperty) as string | undefined;
     if (property) path.push(property);
     const key = path.join('.') || dataVar;
-    const message = e.keyword === 'required' ? 'is required' : e.keyword === 'additionalProperties' ? 'is not a known field' : e.message ?? 'is not valid';
+    const message =
+      e.keyword === 'required'
+        ? 'is required'
+        : e.keyword === 'additionalProperties'
+          ? 'is not a known field'
+          : (e.message ?? 'is not valid');
     fields[key] = fields[key] ?? message;
   }
   return new ValidationError(fields);
@@ -23,7 +28,11 @@ export const errorJson = {
   properties: {
     error: {
       type: 'object',
-      properties: { code: { type: 'string' }, message: { type: 'string' }, details: { type: 'object', additionalProperties: true } },
+      properties: {
+        code: { type: 'string' },
+        message: { type: 'string' },
+        details: { type: 'object', additionalProperties: true },
+      },
     },
   },
 } as const;
@@ -31,4 +40,8 @@ export const errorJson = {
 /** 400 (validation_failed, details.fields), 401 (api_unauthorized), 404 (app_not_found), 409 (conflict). */
 export const errorResponses = { 400: errorJson, 401: errorJson, 404: errorJson, 409: errorJson } as const;
 
-export const appIdParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64, description: 'The app\'s id' } } } as const;
+export const appIdParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', maxLength: 64, description: "The app's id" } },
+} as const;

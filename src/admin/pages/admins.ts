@@ -13,13 +13,36 @@ import { deliver, inviteMessage } from '../../mail/notify.ts';
 type IdParams = { Params: { id: string } };
 
 export async function adminsPages(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
-  async function listPage(request: FastifyRequest, reply: FastifyReply, opts: { values?: Record<string, string>; errors?: Record<string, string> } = {}, status = 200) {
+  async function listPage(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    opts: { values?: Record<string, string>; errors?: Record<string, string> } = {},
+    status = 200,
+  ) {
     const { tenant, session } = adminOf(request);
-    const [admins, invites] = await Promise.all([tenant.store.admins.list(), tenant.store.admins.pendingInvites(ctx.clock.now())]);
-    return adminPage(request, reply, 'admin/admins/list', 'admins', {
-      title: 'Admins', admins, invites, me: session.admin.id, roles: [...ROLES].reverse(), roleLabels: ROLE_LABELS,
-      values: { email: '', role: 'admin', ...opts.values }, errors: opts.errors ?? {}, inviteHours: ctx.config.adminInviteHours, mailEnabled: ctx.mailer.enabled,
-    }, status);
+    const [admins, invites] = await Promise.all([
+      tenant.store.admins.list(),
+      tenant.store.admins.pendingInvites(ctx.clock.now()),
+    ]);
+    return adminPage(
+      request,
+      reply,
+      'admin/admins/list',
+      'admins',
+      {
+        title: 'Admins',
+        admins,
+        invites,
+        me: session.admin.id,
+        roles: [...ROLES].reverse(),
+        roleLabels: ROLE_LABELS,
+        values: { email: '', role: 'admin', ...opts.values },
+        errors: opts.errors ?? {},
+        inviteHours: ctx.config.adminInviteHours,
+        mailEnabled: ctx.mailer.enabled,
+      },
+      status,
+    );
   }
 
   app.get('/admin/admins', access('owner'), async (request, reply) => listPage(request, reply));
@@ -33,18 +56,37 @@ export async function adminsPages(app: FastifyInstance, { ctx }: { ctx: AppConte
     // for, carries the same link. A relay that fails leaves the invitation valid: the page says so and shows the link.
     const link = `${tenant.urls.base}/admin/invite/${created.value.token}`;
     const { invite } = created.value;
-    const mailed = ctx.mailer.enabled && text(request.body ?? {}, 'sendEmail') === 'yes'
-      ? await deliver(ctx, tenant.store, inviteMessage(ctx, tenant.org, invite, link), { actor: session.admin.email })
-      : null;
-    return adminPage(request, reply, 'admin/admins/invited', 'admins', {
-      title: 'Invitation created', email: invite.email, role: invite.role, expiresAt: invite.expiresAt, link,
-      emailed: mailed ? mailed.sent : null, emailError: mailed && !mailed.sent ? mailed.error : null,
-    }, 201);
+    const mailed =
+      ctx.mailer.enabled && text(request.body ?? {}, 'sendEmail') === 'yes'
+        ? await deliver(ctx, tenant.store, inviteMessage(ctx, tenant.org, invite, link), { actor: session.admin.email })
+        : null;
+    return adminPage(
+      request,
+      reply,
+      'admin/admins/invited',
+      'admins',
+      {
+        title: 'Invitation created',
+        email: invite.email,
+        role: invite.role,
+        expiresAt: invite.expiresAt,
+        link,
+        emailed: mailed ? mailed.sent : null,
+        emailError: mailed && !mailed.sent ? mailed.error : null,
+      },
+      201,
+    );
   });
 
   app.post<IdParams & { Body: FormBody }>('/admin/admins/:id/role', access('owner'), async (request, reply) => {
     const { tenant, session } = adminOf(request);
-    await changeAdminRole(ctx, tenant.store, request.params.id, text(request.body ?? {}, 'role'), actorOf(session.admin));
+    await changeAdminRole(
+      ctx,
+      tenant.store,
+      request.params.id,
+      text(request.body ?? {}, 'role'),
+      actorOf(session.admin),
+    );
     return reply.redirect('/admin/admins?done=role-changed', 303);
   });
 
@@ -52,7 +94,10 @@ export async function adminsPages(app: FastifyInstance, { ctx }: { ctx: AppConte
     const { tenant, session } = adminOf(request);
     await removeAdmin(ctx, tenant.store, request.params.id, actorOf(session.admin));
     // Removing oneself ends one's own session too.
-    return reply.redirect(request.params.id === session.admin.id ? '/admin/login' : '/admin/admins?done=admin-removed', 303);
+    return reply.redirect(
+      request.params.id === session.admin.id ? '/admin/login' : '/admin/admins?done=admin-removed',
+      303,
+    );
   });
 
   app.post<IdParams>('/admin/admins/invites/:id/withdraw', access('owner'), async (request, reply) => {

@@ -5,7 +5,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.ts';
 import { AppError, ValidationError } from '../../errors.ts';
 import { appConnectionDetails } from '../../orgs/app-connection.ts';
-import { createApp, deleteApp, findApp, setAppEnabled, signedRequestsReason, updateApp, type ChangeBy } from '../../orgs/app-lifecycle.ts';
+import {
+  createApp,
+  deleteApp,
+  findApp,
+  setAppEnabled,
+  signedRequestsReason,
+  updateApp,
+  type ChangeBy,
+} from '../../orgs/app-lifecycle.ts';
 import { buildIdpMetadata } from '../../orgs/metadata-routes.ts';
 import { RELEASABLE_ATTRIBUTES } from '../../orgs/registrations.ts';
 import { spMetadataInput } from '../../orgs/sp-metadata-input.ts';
@@ -21,27 +29,43 @@ type IdParams = { Params: { id: string } };
 const NAMEID_CHOICES: { value: NameIdFormat; label: string }[] = [
   { value: 'emailAddress', label: 'Email address (urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress)' },
   { value: 'persistent', label: 'Persistent (a stable pseudonymous id per user and app)' },
-  { value: 'unspecified', label: 'Unspecified (the user\'s email)' },
+  { value: 'unspecified', label: "Unspecified (the user's email)" },
 ];
 
 const LABELS: Record<string, string> = {
-  name: 'Name', entityId: 'Entity ID', acsUrls: 'ACS URLs', sloUrl: 'Single logout URL', certificate: 'Certificate',
-  nameIdFormat: 'NameID format', attributeRelease: 'Released attributes', defaultRelayState: 'Default RelayState',
-  primaryIdpId: 'Primary identity provider', metadataUrl: 'Metadata URL', metadataFile: 'Metadata file',
-  signResponse: 'Sign Response', signAssertion: 'Sign Assertion', wantAuthnRequestsSigned: 'Want AuthnRequests signed', encryptAssertion: 'Encrypt assertion', allowSha1: 'Accept RSA-SHA1',
+  name: 'Name',
+  entityId: 'Entity ID',
+  acsUrls: 'ACS URLs',
+  sloUrl: 'Single logout URL',
+  certificate: 'Certificate',
+  nameIdFormat: 'NameID format',
+  attributeRelease: 'Released attributes',
+  defaultRelayState: 'Default RelayState',
+  primaryIdpId: 'Primary identity provider',
+  metadataUrl: 'Metadata URL',
+  metadataFile: 'Metadata file',
+  signResponse: 'Sign Response',
+  signAssertion: 'Sign Assertion',
+  wantAuthnRequestsSigned: 'Want AuthnRequests signed',
+  encryptAssertion: 'Encrypt assertion',
+  allowSha1: 'Accept RSA-SHA1',
 };
 /** Messages from the domain are phrases ("is required", "must be …"); these start a sentence with the field's label. */
 const PHRASE = /^(is|must|contains|points|could|answered|returned|redirects|has|describes|does|at least)\b/;
-const sentence = (label: string, message: string) => (PHRASE.test(message) ? `${label} ${message}` : `${label}: ${message}`);
+const sentence = (label: string, message: string) =>
+  PHRASE.test(message) ? `${label} ${message}` : `${label}: ${message}`;
 
 /** Domain field errors → one message per form field. ACS lines report as `acsUrls.<n>`; anything the form has no
  *  field for goes to `fallback` (the metadata source on the import form), so no error is ever dropped. */
 function formErrors(fields: Record<string, string>, formFields: string[], fallback: string): Record<string, string> {
   const out: Record<string, string> = {};
-  const add = (key: string, message: string) => { out[key] = out[key] ? `${out[key]} ${message}` : message; };
+  const add = (key: string, message: string) => {
+    out[key] = out[key] ? `${out[key]} ${message}` : message;
+  };
   for (const [key, message] of Object.entries(fields)) {
     const line = /^acsUrls\.(\d+)$/.exec(key);
-    if (line && formFields.includes('acsUrls')) add('acsUrls', sentence(`ACS URL on line ${Number(line[1]) + 1}`, message) + '.');
+    if (line && formFields.includes('acsUrls'))
+      add('acsUrls', sentence(`ACS URL on line ${Number(line[1]) + 1}`, message) + '.');
     else if (formFields.includes(key)) add(key, sentence(LABELS[key] ?? key, message) + '.');
     else add(fallback, sentence(`The metadata's ${LABELS[key] ?? key}`, message) + '.');
   }
@@ -54,13 +78,29 @@ async function saving<T>(save: () => Promise<T>) {
     try {
       return await save();
     } catch (err) {
-      if (err instanceof AppError && err.code === 'app_exists') throw new ValidationError({ entityId: 'is already registered for another app of this organisation' });
+      if (err instanceof AppError && err.code === 'app_exists')
+        throw new ValidationError({ entityId: 'is already registered for another app of this organisation' });
       throw err;
     }
   });
 }
 
-const MANUAL_FIELDS = ['name', 'entityId', 'acsUrls', 'sloUrl', 'certificate', 'nameIdFormat', 'attributeRelease', 'defaultRelayState', 'primaryIdpId', 'signResponse', 'signAssertion', 'wantAuthnRequestsSigned', 'encryptAssertion', 'allowSha1'];
+const MANUAL_FIELDS = [
+  'name',
+  'entityId',
+  'acsUrls',
+  'sloUrl',
+  'certificate',
+  'nameIdFormat',
+  'attributeRelease',
+  'defaultRelayState',
+  'primaryIdpId',
+  'signResponse',
+  'signAssertion',
+  'wantAuthnRequestsSigned',
+  'encryptAssertion',
+  'allowSha1',
+];
 const IMPORT_FIELDS = ['name', 'primaryIdpId', 'metadataUrl', 'metadataFile'];
 
 /** The manual/edit form as the domain's input. Every field is on the form, so absent checkboxes mean "off". */
@@ -86,35 +126,91 @@ function appInputFromForm(body: FormBody): ApplicationInput {
 /** What the form shows: an app's stored values, or what the admin just submitted. */
 function formValues(input: ApplicationInput) {
   return {
-    name: input.name ?? '', entityId: input.entityId ?? '', acsUrls: (input.acsUrls ?? []).join('\n'), sloUrl: input.sloUrl ?? '',
-    certificate: input.certificate ?? '', signResponse: input.signResponse ?? true, signAssertion: input.signAssertion ?? false,
-    wantAuthnRequestsSigned: input.wantAuthnRequestsSigned ?? false, encryptAssertion: input.encryptAssertion ?? false, allowSha1: input.allowSha1 ?? false,
-    nameIdFormat: input.nameIdFormat ?? 'emailAddress', release: input.attributeRelease ?? ['email', 'firstName', 'lastName', 'groups'],
-    defaultRelayState: input.defaultRelayState ?? '', primaryIdpId: input.primaryIdpId ?? '',
+    name: input.name ?? '',
+    entityId: input.entityId ?? '',
+    acsUrls: (input.acsUrls ?? []).join('\n'),
+    sloUrl: input.sloUrl ?? '',
+    certificate: input.certificate ?? '',
+    signResponse: input.signResponse ?? true,
+    signAssertion: input.signAssertion ?? false,
+    wantAuthnRequestsSigned: input.wantAuthnRequestsSigned ?? false,
+    encryptAssertion: input.encryptAssertion ?? false,
+    allowSha1: input.allowSha1 ?? false,
+    nameIdFormat: input.nameIdFormat ?? 'emailAddress',
+    release: input.attributeRelease ?? ['email', 'firstName', 'lastName', 'groups'],
+    defaultRelayState: input.defaultRelayState ?? '',
+    primaryIdpId: input.primaryIdpId ?? '',
   };
 }
 
 export async function appPages(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
-  const changeBy = (request: FastifyRequest): ChangeBy => ({ actor: adminOf(request).session.admin.email, at: ctx.clock.now() });
+  const changeBy = (request: FastifyRequest): ChangeBy => ({
+    actor: adminOf(request).session.admin.email,
+    at: ctx.clock.now(),
+  });
   const idpChoices = async (request: FastifyRequest) =>
-    (await adminOf(request).tenant.store.identityProviders.list()).map((i) => ({ id: i.id, name: i.name, enabled: i.enabled }));
-  const common = async (request: FastifyRequest) => ({ idps: await idpChoices(request), nameIdChoices: NAMEID_CHOICES, attributes: RELEASABLE_ATTRIBUTES });
+    (await adminOf(request).tenant.store.identityProviders.list()).map((i) => ({
+      id: i.id,
+      name: i.name,
+      enabled: i.enabled,
+    }));
+  const common = async (request: FastifyRequest) => ({
+    idps: await idpChoices(request),
+    nameIdChoices: NAMEID_CHOICES,
+    attributes: RELEASABLE_ATTRIBUTES,
+  });
 
-  const newPage = async (request: FastifyRequest, reply: FastifyReply, data: { manual?: ApplicationInput; manualErrors?: Record<string, string>; imported?: Record<string, string>; importErrors?: Record<string, string> }, status = 200) =>
-    adminPage(request, reply, 'admin/apps/new', 'apps', {
-      title: 'Add app', ...(await common(request)),
-      form: formValues(data.manual ?? {}), errors: data.manualErrors ?? {},
-      importForm: { name: '', metadataUrl: '', primaryIdpId: '', ...data.imported }, importErrors: data.importErrors ?? {},
-    }, status);
+  const newPage = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    data: {
+      manual?: ApplicationInput;
+      manualErrors?: Record<string, string>;
+      imported?: Record<string, string>;
+      importErrors?: Record<string, string>;
+    },
+    status = 200,
+  ) =>
+    adminPage(
+      request,
+      reply,
+      'admin/apps/new',
+      'apps',
+      {
+        title: 'Add app',
+        ...(await common(request)),
+        form: formValues(data.manual ?? {}),
+        errors: data.manualErrors ?? {},
+        importForm: { name: '', metadataUrl: '', primaryIdpId: '', ...data.imported },
+        importErrors: data.importErrors ?? {},
+      },
+      status,
+    );
 
-  const appPage = async (request: FastifyRequest, reply: FastifyReply, target: Application, edit?: { input: ApplicationInput; errors: Record<string, string> }) => {
+  const appPage = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    target: Application,
+    edit?: { input: ApplicationInput; errors: Record<string, string> },
+  ) => {
     const { tenant } = adminOf(request);
-    return adminPage(request, reply, 'admin/apps/show', 'apps', {
-      title: target.name, app: target, ...(await common(request)),
-      form: formValues(edit?.input ?? target), errors: edit?.errors ?? {},
-      connection: await appConnectionDetails(tenant, target), twoFactor: appPolicy(target).twoFactor,
-      signedRequests: await signedRequestsReason(tenant.store, target),
-    }, edit ? 400 : 200);
+    return adminPage(
+      request,
+      reply,
+      'admin/apps/show',
+      'apps',
+      {
+        title: target.name,
+        app: target,
+        ...(await common(request)),
+        form: formValues(edit?.input ?? target),
+        errors: edit?.errors ?? {},
+        connection: await appConnectionDetails(tenant, target),
+        twoFactor: appPolicy(target).twoFactor,
+        signedRequests: await signedRequestsReason(tenant.store, target),
+      },
+      edit ? 400 : 200,
+    );
   };
 
   app.get('/admin/apps', access('viewer'), async (request, reply) => {
@@ -124,8 +220,12 @@ export async function appPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
     return adminPage(request, reply, 'admin/apps/list', 'apps', {
       title: 'Apps',
       apps: apps.map((a) => ({
-        id: a.id, name: a.name, entityId: a.entityId, enabled: a.enabled, twoFactor: appPolicy(a).twoFactor,
-        primaryIdp: a.primaryIdpId ? idpName.get(a.primaryIdpId) ?? 'Missing identity provider' : null,
+        id: a.id,
+        name: a.name,
+        entityId: a.entityId,
+        enabled: a.enabled,
+        twoFactor: appPolicy(a).twoFactor,
+        primaryIdp: a.primaryIdpId ? (idpName.get(a.primaryIdpId) ?? 'Missing identity provider') : null,
       })),
     });
   });
@@ -137,7 +237,13 @@ export async function appPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
     const { tenant } = adminOf(request);
     const input = appInputFromForm(request.body as FormBody);
     const saved = await saving(() => createApp(tenant.store, input, changeBy(request)));
-    if (!saved.ok) return newPage(request, reply, { manual: input, manualErrors: formErrors(saved.errors, MANUAL_FIELDS, 'name') }, 400);
+    if (!saved.ok)
+      return newPage(
+        request,
+        reply,
+        { manual: input, manualErrors: formErrors(saved.errors, MANUAL_FIELDS, 'name') },
+        400,
+      );
     return reply.redirect(`/admin/apps/${saved.value.id}?done=created`, 303);
   });
 
@@ -145,15 +251,39 @@ export async function appPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
   app.post('/admin/apps/new/metadata', access('admin'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const body = request.body as FormBody;
-    const imported = { name: text(body, 'name'), metadataUrl: text(body, 'metadataUrl'), primaryIdpId: text(body, 'primaryIdpId') };
+    const imported = {
+      name: text(body, 'name'),
+      metadataUrl: text(body, 'metadataUrl'),
+      primaryIdpId: text(body, 'primaryIdpId'),
+    };
     const file = upload(body, 'metadataFile');
-    const fail = (errors: Record<string, string>) => newPage(request, reply, { imported, importErrors: formErrors(errors, IMPORT_FIELDS, file ? 'metadataFile' : 'metadataUrl') }, 400);
-    if (!file && !imported.metadataUrl) return fail({ metadataUrl: 'or a metadata file is required', ...(!imported.name && { name: 'is required' }) });
-    if (file && imported.metadataUrl) return fail({ metadataUrl: 'must be left empty when a file is uploaded (use one or the other)' });
+    const fail = (errors: Record<string, string>) =>
+      newPage(
+        request,
+        reply,
+        { imported, importErrors: formErrors(errors, IMPORT_FIELDS, file ? 'metadataFile' : 'metadataUrl') },
+        400,
+      );
+    if (!file && !imported.metadataUrl)
+      return fail({ metadataUrl: 'or a metadata file is required', ...(!imported.name && { name: 'is required' }) });
+    if (file && imported.metadataUrl)
+      return fail({ metadataUrl: 'must be left empty when a file is uploaded (use one or the other)' });
     const source = file ? { xml: file.toString('utf8') } : { url: imported.metadataUrl };
-    const fromMetadata = await withFieldErrors(() => spMetadataInput(source, { allowPrivate: ctx.config.metadataAllowPrivate, field: file ? 'metadataFile' : 'metadataUrl' }));
+    const fromMetadata = await withFieldErrors(() =>
+      spMetadataInput(source, {
+        allowPrivate: ctx.config.metadataAllowPrivate,
+        field: file ? 'metadataFile' : 'metadataUrl',
+      }),
+    );
     if (!fromMetadata.ok) return fail({ ...fromMetadata.errors, ...(!imported.name && { name: 'is required' }) });
-    const saved = await saving(() => createApp(tenant.store, { ...fromMetadata.value, name: imported.name, primaryIdpId: imported.primaryIdpId || null }, changeBy(request), { fromMetadata: fromMetadata.value }));
+    const saved = await saving(() =>
+      createApp(
+        tenant.store,
+        { ...fromMetadata.value, name: imported.name, primaryIdpId: imported.primaryIdpId || null },
+        changeBy(request),
+        { fromMetadata: fromMetadata.value },
+      ),
+    );
     if (!saved.ok) return fail(saved.errors);
     return reply.redirect(`/admin/apps/${saved.value.id}?done=created`, 303);
   });
@@ -168,7 +298,8 @@ export async function appPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
     const target = await findApp(tenant.store, request.params.id);
     const input = appInputFromForm(request.body as FormBody);
     const saved = await saving(() => updateApp(tenant.store, target.id, input, changeBy(request)));
-    if (!saved.ok) return appPage(request, reply, target, { input, errors: formErrors(saved.errors, MANUAL_FIELDS, 'name') });
+    if (!saved.ok)
+      return appPage(request, reply, target, { input, errors: formErrors(saved.errors, MANUAL_FIELDS, 'name') });
     return reply.redirect(`/admin/apps/${target.id}?done=saved`, 303);
   });
 
@@ -192,7 +323,10 @@ export async function appPages(app: FastifyInstance, { ctx }: { ctx: AppContext 
   // Deleting asks first: the app's users lose this sign-in at once.
   app.get<IdParams>('/admin/apps/:id/delete', access('admin'), async (request, reply) => {
     const { tenant } = adminOf(request);
-    return adminPage(request, reply, 'admin/apps/delete', 'apps', { title: 'Delete app', app: await findApp(tenant.store, request.params.id) });
+    return adminPage(request, reply, 'admin/apps/delete', 'apps', {
+      title: 'Delete app',
+      app: await findApp(tenant.store, request.params.id),
+    });
   });
 
   app.post<IdParams>('/admin/apps/:id/delete', access('admin'), async (request, reply) => {

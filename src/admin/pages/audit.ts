@@ -20,9 +20,19 @@ export async function auditPages(app: FastifyInstance, { ctx: _ctx }: { ctx: App
     const q = query(request);
     const filters = cleanFilters(q);
     const [apps, idps] = await Promise.all([tenant.store.applications.list(), tenant.store.identityProviders.list()]);
-    const data = { title: 'Audit log', filters, apps, idps, filterQuery: new URLSearchParams(filters as Record<string, string>).toString() };
+    const data = {
+      title: 'Audit log',
+      filters,
+      apps,
+      idps,
+      filterQuery: new URLSearchParams(filters as Record<string, string>).toString(),
+    };
     try {
-      const page = await auditPage(tenant.store, await auditQueryOf(tenant.store, filters), { before: q.before, after: q.after, take: PAGE_SIZE });
+      const page = await auditPage(tenant.store, await auditQueryOf(tenant.store, filters), {
+        before: q.before,
+        after: q.after,
+        take: PAGE_SIZE,
+      });
       return adminPage(request, reply, 'admin/audit/list', 'audit', { ...data, page, errors: {} });
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
@@ -34,8 +44,14 @@ export async function auditPages(app: FastifyInstance, { ctx: _ctx }: { ctx: App
     const { tenant } = adminOf(request);
     const auditQuery = await auditQueryOf(tenant.store, cleanFilters(query(request)));
     const out = new PassThrough();
-    reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${tenant.org.slug}-audit.csv"`).header('cache-control', 'no-store');
-    exportAuditCsv(tenant.store, auditQuery, out).then(() => out.end(), (err) => out.destroy(err));
+    reply
+      .header('content-type', 'text/csv; charset=utf-8')
+      .header('content-disposition', `attachment; filename="${tenant.org.slug}-audit.csv"`)
+      .header('cache-control', 'no-store');
+    exportAuditCsv(tenant.store, auditQuery, out).then(
+      () => out.end(),
+      (err) => out.destroy(err),
+    );
     return reply.send(out);
   });
 }

@@ -11,9 +11,14 @@ export const text = (body: FormBody, name: string): string => {
 };
 export const optionalText = (body: FormBody, name: string): string | null => text(body, name) || null;
 /** Checkboxes are present when ticked. */
-export const checkbox = (body: FormBody, name: string): boolean => body[name] === 'on' || body[name] === 'true' || body[name] === '1';
+export const checkbox = (body: FormBody, name: string): boolean =>
+  body[name] === 'on' || body[name] === 'true' || body[name] === '1';
 /** Several lines of a textarea, blank ones dropped. */
-export const lines = (body: FormBody, name: string): string[] => text(body, name).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+export const lines = (body: FormBody, name: string): string[] =>
+  text(body, name)
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
 /** An uploaded file's bytes (multipart with attachFieldsToBody: 'keyValues'), or null when none was chosen. */
 export const upload = (body: FormBody, name: string): Buffer | null => {
   const v = body[name];
@@ -21,7 +26,9 @@ export const upload = (body: FormBody, name: string): Buffer | null => {
 };
 
 /** Runs a save; a ValidationError becomes the field map for the form instead of an error page. */
-export async function withFieldErrors<T>(save: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; errors: Record<string, string> }> {
+export async function withFieldErrors<T>(
+  save: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; errors: Record<string, string> }> {
   try {
     return { ok: true, value: await save() };
   } catch (err) {

@@ -10,10 +10,16 @@ import { assertRouteAllowed } from '../roles.ts';
 import { takeKeptForm, toSignIn, type KeptForm } from '../return-after-sign-in.ts';
 
 /** `keptForm`: on a page (GET), the input of a form that met an ended session, to fill in again. */
-export interface AdminRequestContext { tenant: Tenant; session: AdminContext; keptForm?: KeptForm | null }
+export interface AdminRequestContext {
+  tenant: Tenant;
+  session: AdminContext;
+  keptForm?: KeptForm | null;
+}
 
 declare module 'fastify' {
-  interface FastifyRequest { adminContext?: AdminRequestContext }
+  interface FastifyRequest {
+    adminContext?: AdminRequestContext;
+  }
 }
 
 export function adminGuard(ctx: AppContext) {
@@ -23,10 +29,15 @@ export function adminGuard(ctx: AppContext) {
     if (!session) return toSignIn(ctx, request, reply, tenant.org.id);
     if (session.admin.mustChangePassword) return reply.redirect('/admin/password', 303);
     // An organisation that requires two-factor sign-in for admins gets it set up before any other console page.
-    if (tenant.org.requireAdminTotp && !session.admin.totpSecretEnc && !/^\/admin\/security(\/|\?|$)/.test(request.url)) return reply.redirect('/admin/security', 303);
+    if (tenant.org.requireAdminTotp && !session.admin.totpSecretEnc && !/^\/admin\/security(\/|\?|$)/.test(request.url))
+      return reply.redirect('/admin/security', 303);
     if (request.method !== 'GET' && request.method !== 'HEAD') checkCsrf(request, session.csrfToken);
     assertRouteAllowed(request, session.admin.role);
-    request.adminContext = { tenant, session, keptForm: request.method === 'GET' ? takeKeptForm(ctx, request, reply, tenant.org.id) : null };
+    request.adminContext = {
+      tenant,
+      session,
+      keptForm: request.method === 'GET' ? takeKeptForm(ctx, request, reply, tenant.org.id) : null,
+    };
   };
 }
 

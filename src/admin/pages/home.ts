@@ -12,6 +12,13 @@ export async function homePages(app: FastifyInstance, { ctx }: { ctx: AppContext
     const { tenant } = adminOf(request);
     const overview = await buildOverview(tenant.store, ctx.clock.now());
     const { idps: idpCount, apps: appCount, users: userCount } = overview.counts;
-    return adminPage(request, reply, 'admin/home', 'home', { title: 'Admin console', urls: tenant.urls, idpCount, appCount, userCount, overview });
+    return adminPage(request, reply, 'admin/home', 'home', {
+      title: 'Admin console',
+      urls: tenant.urls,
+      idpCount,
+      appCount,
+      userCount,
+      overview,
+    });
   });
 }

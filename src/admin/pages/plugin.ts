@@ -17,9 +17,11 @@ import { tokenPages } from './tokens.ts';
 import { securityPages } from './security.ts';
 import { adminsPages } from './admins.ts';
 
-
 export async function adminPages(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
-  await app.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fileSize: MAX_IMPORT_FILE_BYTES, files: 1, fields: 200 } });
+  await app.register(multipart, {
+    attachFieldsToBody: 'keyValues',
+    limits: { fileSize: MAX_IMPORT_FILE_BYTES, files: 1, fields: 200 },
+  });
   app.addHook('preHandler', adminGuard(ctx));
   await app.register(homePages, { ctx });
   await app.register(idpPages, { ctx });

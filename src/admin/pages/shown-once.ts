@@ -9,20 +9,35 @@ import { adminCookieOptions } from '../admin-session.ts';
 const COOKIE = 'brk_shown_once';
 const SECONDS = 300;
 
-const contextOf = (kind: string, orgId: string, adminSessionId: string) => `shown-once:${kind}:${orgId}:${adminSessionId}`;
+const contextOf = (kind: string, orgId: string, adminSessionId: string) =>
+  `shown-once:${kind}:${orgId}:${adminSessionId}`;
 
-export function keepForOnce(ctx: AppContext, reply: FastifyReply, at: { path: string; kind: string; orgId: string; adminSessionId: string }, value: { id: string; secret: string }) {
+export function keepForOnce(
+  ctx: AppContext,
+  reply: FastifyReply,
+  at: { path: string; kind: string; orgId: string; adminSessionId: string },
+  value: { id: string; secret: string },
+) {
   const sealed = ctx.box.seal(JSON.stringify(value), contextOf(at.kind, at.orgId, at.adminSessionId));
   reply.setCookie(COOKIE, sealed, { ...adminCookieOptions(ctx, SECONDS), path: at.path });
 }
 
 /** The secret kept for the object `id`, once; null when there is none (already shown, or not this session's). */
-export function takeOnce(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, at: { path: string; kind: string; orgId: string; adminSessionId: string }, id: string): string | null {
+export function takeOnce(
+  ctx: AppContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  at: { path: string; kind: string; orgId: string; adminSessionId: string },
+  id: string,
+): string | null {
   reply.clearCookie(COOKIE, { ...adminCookieOptions(ctx), path: at.path });
   const sealed = request.cookies[COOKIE];
   if (!sealed) return null;
   try {
-    const opened = JSON.parse(ctx.box.open(sealed, contextOf(at.kind, at.orgId, at.adminSessionId)).toString()) as { id: string; secret: string };
+    const opened = JSON.parse(ctx.box.open(sealed, contextOf(at.kind, at.orgId, at.adminSessionId)).toString()) as {
+      id: string;
+      secret: string;
+    };
     return opened.id === id ? opened.secret : null;
   } catch {
     return null; // sealed for another session or organisation, or forged

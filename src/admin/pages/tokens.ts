@@ -16,14 +16,33 @@ import { keepForOnce, takeOnce } from './shown-once.ts';
 const EXPIRY_DAYS = ['', '7', '30', '90', '365'];
 
 export async function tokenPages(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
-  async function listPage(request: FastifyRequest, reply: FastifyReply, opts: { name?: string; role?: string; expiresInDays?: string; errors?: Record<string, string> } = {}, status = 200) {
+  async function listPage(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    opts: { name?: string; role?: string; expiresInDays?: string; errors?: Record<string, string> } = {},
+    status = 200,
+  ) {
     const { tenant, session } = adminOf(request);
     const now = ctx.clock.now();
     const tokens = (await tenant.store.apiTokens.list()).reverse().map((t) => ({ ...t, status: tokenStatus(t, now) }));
-    return adminPage(request, reply, 'admin/tokens/list', 'tokens', {
-      title: 'API tokens', tokens, name: opts.name ?? '', role: opts.role ?? 'admin', expiresInDays: opts.expiresInDays ?? '', expiryDays: EXPIRY_DAYS,
-      roles: ROLES.filter((r) => roleAllows(session.admin.role, r)).reverse(), errors: opts.errors ?? {}, apiBase: `${tenant.urls.base}/api`,
-    }, status);
+    return adminPage(
+      request,
+      reply,
+      'admin/tokens/list',
+      'tokens',
+      {
+        title: 'API tokens',
+        tokens,
+        name: opts.name ?? '',
+        role: opts.role ?? 'admin',
+        expiresInDays: opts.expiresInDays ?? '',
+        expiryDays: EXPIRY_DAYS,
+        roles: ROLES.filter((r) => roleAllows(session.admin.role, r)).reverse(),
+        errors: opts.errors ?? {},
+        apiBase: `${tenant.urls.base}/api`,
+      },
+      status,
+    );
   }
 
   app.get('/admin/tokens', access('admin'), async (request, reply) => listPage(request, reply));
@@ -35,13 +54,23 @@ export async function tokenPages(app: FastifyInstance, { ctx }: { ctx: AppContex
     const role = text(body, 'role') || 'admin';
     const expiresInDays = text(body, 'expiresInDays');
     const created = await withFieldErrors(async () => {
-      if (!EXPIRY_DAYS.includes(expiresInDays)) throw new ValidationError({ expiresInDays: 'must be one of the lifetimes offered' });
+      if (!EXPIRY_DAYS.includes(expiresInDays))
+        throw new ValidationError({ expiresInDays: 'must be one of the lifetimes offered' });
       const expiresAt = expiresInDays ? new Date(ctx.clock.now().getTime() + Number(expiresInDays) * 86_400_000) : null;
-      return createApiToken(tenant.store, ctx.clock, name, session.admin.email, { role, expiresAt, creatorRole: session.admin.role as AdminRole });
+      return createApiToken(tenant.store, ctx.clock, name, session.admin.email, {
+        role,
+        expiresAt,
+        creatorRole: session.admin.role as AdminRole,
+      });
     });
     if (!created.ok) return listPage(request, reply, { name, role, expiresInDays, errors: created.errors }, 400);
     const { id, token } = created.value;
-    keepForOnce(ctx, reply, { path: '/admin/tokens/created', kind: 'api-token', orgId: tenant.org.id, adminSessionId: session.sessionId }, { id, secret: token });
+    keepForOnce(
+      ctx,
+      reply,
+      { path: '/admin/tokens/created', kind: 'api-token', orgId: tenant.org.id, adminSessionId: session.sessionId },
+      { id, secret: token },
+    );
     return reply.redirect(`/admin/tokens/created/${encodeURIComponent(id)}`, 303);
   });
 
@@ -49,9 +78,20 @@ export async function tokenPages(app: FastifyInstance, { ctx }: { ctx: AppContex
     const { tenant, session } = adminOf(request);
     const row = (await tenant.store.apiTokens.list()).find((t) => t.id === request.params.id);
     if (!row) return reply.redirect('/admin/tokens', 303);
-    const token = takeOnce(ctx, request, reply, { path: '/admin/tokens/created', kind: 'api-token', orgId: tenant.org.id, adminSessionId: session.sessionId }, row.id);
+    const token = takeOnce(
+      ctx,
+      request,
+      reply,
+      { path: '/admin/tokens/created', kind: 'api-token', orgId: tenant.org.id, adminSessionId: session.sessionId },
+      row.id,
+    );
     return adminPage(request, reply, 'admin/tokens/created', 'tokens', {
-      title: token ? 'API token created' : 'API token', name: row.name, token, role: row.role, expiresAt: row.expiresAt, apiBase: `${tenant.urls.base}/api`,
+      title: token ? 'API token created' : 'API token',
+      name: row.name,
+      token,
+      role: row.role,
+      expiresAt: row.expiresAt,
+      apiBase: `${tenant.urls.base}/api`,
     });
   });
 

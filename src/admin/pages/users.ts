@@ -6,9 +6,21 @@ import { PassThrough } from 'node:stream';
 import type { AppContext } from '../../context.ts';
 import { AppError, ValidationError } from '../../errors.ts';
 import type { User } from '../../store/users.ts';
-import { BULK_ACTIONS, BULK_MAX, bulkTargets, isBulkAction, runBulkAction, type BulkActionName } from '../../users/bulk-actions.ts';
+import {
+  BULK_ACTIONS,
+  BULK_MAX,
+  bulkTargets,
+  isBulkAction,
+  runBulkAction,
+  type BulkActionName,
+} from '../../users/bulk-actions.ts';
 import { directoryPage } from '../../users/directory-page.ts';
-import { directoryQueryString, isFiltered, readDirectoryQuery, type DirectoryQuery } from '../../users/directory-query.ts';
+import {
+  directoryQueryString,
+  isFiltered,
+  readDirectoryQuery,
+  type DirectoryQuery,
+} from '../../users/directory-query.ts';
 import { exportUsersCsv } from '../../users/export-csv.ts';
 import { importLiveness, UserImportService } from '../../users/import/import-service.ts';
 import { EDITABLE_FIELDS, UserAdmin } from '../../users/user-admin.ts';
@@ -45,9 +57,11 @@ function bulkResultOf(q: Record<string, string | undefined>) {
 const BULK_ERRORS: Record<string, string> = {
   bulk_no_users: 'Select at least one user first.',
   bulk_too_many: `At most ${BULK_MAX} users can be changed at once. Narrow the list with the filters, or go page by page.`,
-  bulk_users_not_found: 'Some of the selected users are not in this organisation any more. Nothing was changed: select again.',
+  bulk_users_not_found:
+    'Some of the selected users are not in this organisation any more. Nothing was changed: select again.',
 };
-const bulkErrorOf = (q: Record<string, string | undefined>) => (q.bulkError && Object.hasOwn(BULK_ERRORS, q.bulkError) ? BULK_ERRORS[q.bulkError] : null);
+const bulkErrorOf = (q: Record<string, string | undefined>) =>
+  q.bulkError && Object.hasOwn(BULK_ERRORS, q.bulkError) ? BULK_ERRORS[q.bulkError] : null;
 
 /** A column heading's link: this sort, ascending, or the other way round when it is the current sort already. */
 function sortLink(listLink: string, current: { sort: string; order: string }, column: string) {
@@ -66,13 +80,22 @@ const query = (request: FastifyRequest) => request.query as Record<string, strin
 
 /** The form's fields as the domain reads them (groups: one per line). */
 const userForm = (body: FormBody) => ({
-  email: text(body, 'email'), username: optionalText(body, 'username'), firstName: optionalText(body, 'firstName'),
-  lastName: optionalText(body, 'lastName'), phone: optionalText(body, 'phone'), groups: lines(body, 'groups'),
+  email: text(body, 'email'),
+  username: optionalText(body, 'username'),
+  firstName: optionalText(body, 'firstName'),
+  lastName: optionalText(body, 'lastName'),
+  phone: optionalText(body, 'phone'),
+  groups: lines(body, 'groups'),
 });
 /** What was typed, to show again next to the errors. */
 const submitted = (body: FormBody) => Object.fromEntries(EDITABLE_FIELDS.map((f) => [f, text(body, f)]));
 const formValues = (u: Pick<User, 'email' | 'username' | 'firstName' | 'lastName' | 'phone' | 'groups'>) => ({
-  email: u.email, username: u.username ?? '', firstName: u.firstName ?? '', lastName: u.lastName ?? '', phone: u.phone ?? '', groups: u.groups.join('\n'),
+  email: u.email,
+  username: u.username ?? '',
+  firstName: u.firstName ?? '',
+  lastName: u.lastName ?? '',
+  phone: u.phone ?? '',
+  groups: u.groups.join('\n'),
 });
 
 export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext }) {
@@ -94,13 +117,48 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
     } catch (err) {
       // A hand-edited or stale address: the filters are shown as sent with what is wrong, and no list.
       if (!(err instanceof ValidationError)) throw err;
-      const asSent = { search: raw.q ?? '', status: raw.status ?? '', group: raw.group ?? '', idpId: raw.idp ?? '', secondFactor: raw.secondFactor ?? '', sort: 'email', order: 'asc' };
-      return adminPage(request, reply, 'admin/users/list', 'users', { title: 'Users', page: null, filters: asSent, queryErrors: err.fields, listLink: '', options, ...banners, now: ctx.clock.now(), sortLink, bulkActions: BULK_ACTIONS }, 400);
+      const asSent = {
+        search: raw.q ?? '',
+        status: raw.status ?? '',
+        group: raw.group ?? '',
+        idpId: raw.idp ?? '',
+        secondFactor: raw.secondFactor ?? '',
+        sort: 'email',
+        order: 'asc',
+      };
+      return adminPage(
+        request,
+        reply,
+        'admin/users/list',
+        'users',
+        {
+          title: 'Users',
+          page: null,
+          filters: asSent,
+          queryErrors: err.fields,
+          listLink: '',
+          options,
+          ...banners,
+          now: ctx.clock.now(),
+          sortLink,
+          bulkActions: BULK_ACTIONS,
+        },
+        400,
+      );
     }
     const page = await directoryPage(tenant.store, { ...listQuery, take: PAGE_SIZE }, ctx.clock.now());
     return adminPage(request, reply, 'admin/users/list', 'users', {
-      title: 'Users', page, filters: { ...listQuery, search: listQuery.search ?? '' }, queryErrors: {}, listLink: directoryQueryString(listQuery), filtered: isFiltered(listQuery),
-      options, ...banners, now: ctx.clock.now(), sortLink, bulkActions: BULK_ACTIONS,
+      title: 'Users',
+      page,
+      filters: { ...listQuery, search: listQuery.search ?? '' },
+      queryErrors: {},
+      listLink: directoryQueryString(listQuery),
+      filtered: isFiltered(listQuery),
+      options,
+      ...banners,
+      now: ctx.clock.now(),
+      sortLink,
+      bulkActions: BULK_ACTIONS,
     });
   });
 
@@ -114,15 +172,27 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
     const action = raw.action;
     if (!isBulkAction(action)) throw new AppError('bulk_bad_action', 'Choose one of the actions of the list.');
     const needed = BULK_ACTIONS[action].role;
-    if (!roleAllows(session.admin.role, needed)) throw new AppError('forbidden_role', `This needs the ${needed} role (or higher); you have the ${session.admin.role} role.`, { required: needed, role: session.admin.role });
+    if (!roleAllows(session.admin.role, needed))
+      throw new AppError(
+        'forbidden_role',
+        `This needs the ${needed} role (or higher); you have the ${session.admin.role} role.`,
+        { required: needed, role: session.admin.role },
+      );
     let targets: User[];
     try {
       targets = await bulkTargets(users, (request.query as Record<string, unknown>).id);
     } catch (err) {
-      if (err instanceof AppError && err.code.startsWith('bulk_')) return reply.redirect(`/admin/users?${withParams(back, { bulkError: err.code })}`, 303);
+      if (err instanceof AppError && err.code.startsWith('bulk_'))
+        return reply.redirect(`/admin/users?${withParams(back, { bulkError: err.code })}`, 303);
       throw err;
     }
-    return adminPage(request, reply, 'admin/users/bulk-confirm', 'users', { title: 'Confirm bulk action', action, spec: BULK_ACTIONS[action], targets, back });
+    return adminPage(request, reply, 'admin/users/bulk-confirm', 'users', {
+      title: 'Confirm bulk action',
+      action,
+      spec: BULK_ACTIONS[action],
+      targets,
+      back,
+    });
   });
   for (const [name, action] of Object.entries(BULK_ACTIONS)) {
     app.post(`/admin/users/bulk/${name}`, access(action.role), async (request, reply) => {
@@ -131,16 +201,28 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
       const back = listQueryOf(body.back);
       try {
         const result = await runBulkAction(users, name as BulkActionName, body.id, actor);
-        return reply.redirect(`/admin/users?${withParams(back, { bulk: name, changed: String(result.changed.length), unchanged: String(result.unchanged.length) })}`, 303);
+        return reply.redirect(
+          `/admin/users?${withParams(back, { bulk: name, changed: String(result.changed.length), unchanged: String(result.unchanged.length) })}`,
+          303,
+        );
       } catch (err) {
-        if (err instanceof AppError && err.code.startsWith('bulk_')) return reply.redirect(`/admin/users?${withParams(back, { bulkError: err.code })}`, 303);
+        if (err instanceof AppError && err.code.startsWith('bulk_'))
+          return reply.redirect(`/admin/users?${withParams(back, { bulkError: err.code })}`, 303);
         throw err;
       }
     });
   }
 
   // Add
-  app.get('/admin/users/new', access('admin'), async (request, reply) => renderForm(request, reply, null, { email: '', username: '', firstName: '', lastName: '', phone: '', groups: '' }, {}));
+  app.get('/admin/users/new', access('admin'), async (request, reply) =>
+    renderForm(
+      request,
+      reply,
+      null,
+      { email: '', username: '', firstName: '', lastName: '', phone: '', groups: '' },
+      {},
+    ),
+  );
   app.post('/admin/users', access('admin'), async (request, reply) => {
     const { users, actor } = usersOf(request);
     const body = request.body as FormBody;
@@ -156,40 +238,68 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
     const body = request.body as FormBody;
     const file = upload(body, 'file');
     const mode = text(body, 'mode') || 'create';
-    const options = { mode, disableMissing: checkbox(body, 'disableMissing'), dryRun: checkbox(body, 'dryRun'), allOrNothing: checkbox(body, 'allOrNothing') };
+    const options = {
+      mode,
+      disableMissing: checkbox(body, 'disableMissing'),
+      dryRun: checkbox(body, 'dryRun'),
+      allOrNothing: checkbox(body, 'allOrNothing'),
+    };
     const errors: Record<string, string> = {};
     if (!file) errors.file = 'Choose a CSV or JSON file.';
     if (mode !== 'create' && mode !== 'upsert') errors.mode = 'Choose one of the modes.';
     if (Object.keys(errors).length) return renderImport(request, reply, options, errors, 400);
     let jobId: string, abandoned: { id: string }[];
     try {
-      ({ jobId, abandoned } = await imports.start(tenant.org.id, { data: file!, name: 'upload' }, { ...options, mode: mode as 'create' | 'upsert', actor }));
+      ({ jobId, abandoned } = await imports.start(
+        tenant.org.id,
+        { data: file!, name: 'upload' },
+        { ...options, mode: mode as 'create' | 'upsert', actor },
+      ));
     } catch (err) {
       // Too large, or another import of this organisation still running: said next to the file field.
-      if (err instanceof AppError && err.status < 500) return renderImport(request, reply, options, { file: err.message }, err.status === 413 ? 413 : 409);
+      if (err instanceof AppError && err.status < 500)
+        return renderImport(request, reply, options, { file: err.message }, err.status === 413 ? 413 : 409);
       throw err;
     }
     // An earlier import whose process died was taken over: the job page says which (ids only travel in the URL).
     const tookOver = abandoned.map((j) => `&took_over=${encodeURIComponent(j.id)}`).join('');
     return reply.redirect(`/admin/users/import/${jobId}?done=imported${tookOver}`, 303);
   });
-  app.get<{ Params: { jobId: string }; Querystring: { took_over?: string | string[] } }>('/admin/users/import/:jobId', access('viewer'), async (request, reply) => {
-    const { tenant } = adminOf(request);
-    const job = await imports.getJob(tenant.org.id, request.params.jobId);
-    if (!job) throw new AppError('import_not_found', 'There is no such import in this organisation.');
-    // Looked up in this organisation: an id from another one, or made up, shows nothing.
-    const tookOverIds = ([] as string[]).concat(request.query.took_over ?? []).slice(0, 5);
-    const tookOver = (await Promise.all(tookOverIds.map((id) => imports.getJob(tenant.org.id, id)))).filter((j) => j !== null && j.error?.code === 'import_abandoned');
-    const rejections = job.report?.rejections ?? [];
-    return adminPage(request, reply, 'admin/users/import-job', 'users', {
-      title: 'User import', job, tookOver, ...(job.status === 'running' && { refresh: '2' }), rejections: rejections.slice(0, SHOWN_REJECTIONS), moreRejections: rejections.length - Math.min(rejections.length, SHOWN_REJECTIONS) + (job.report?.rejectionsOmitted ?? 0),
-    });
-  });
+  app.get<{ Params: { jobId: string }; Querystring: { took_over?: string | string[] } }>(
+    '/admin/users/import/:jobId',
+    access('viewer'),
+    async (request, reply) => {
+      const { tenant } = adminOf(request);
+      const job = await imports.getJob(tenant.org.id, request.params.jobId);
+      if (!job) throw new AppError('import_not_found', 'There is no such import in this organisation.');
+      // Looked up in this organisation: an id from another one, or made up, shows nothing.
+      const tookOverIds = ([] as string[]).concat(request.query.took_over ?? []).slice(0, 5);
+      const tookOver = (await Promise.all(tookOverIds.map((id) => imports.getJob(tenant.org.id, id)))).filter(
+        (j) => j !== null && j.error?.code === 'import_abandoned',
+      );
+      const rejections = job.report?.rejections ?? [];
+      return adminPage(request, reply, 'admin/users/import-job', 'users', {
+        title: 'User import',
+        job,
+        tookOver,
+        ...(job.status === 'running' && { refresh: '2' }),
+        rejections: rejections.slice(0, SHOWN_REJECTIONS),
+        moreRejections:
+          rejections.length - Math.min(rejections.length, SHOWN_REJECTIONS) + (job.report?.rejectionsOmitted ?? 0),
+      });
+    },
+  );
   app.get('/admin/users/export.csv', access('viewer'), async (request, reply) => {
     const { tenant } = adminOf(request);
     const out = new PassThrough();
-    reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${tenant.org.slug}-users.csv"`).header('cache-control', 'no-store');
-    exportUsersCsv(tenant.store, out).then(() => out.end(), (err) => out.destroy(err));
+    reply
+      .header('content-type', 'text/csv; charset=utf-8')
+      .header('content-disposition', `attachment; filename="${tenant.org.slug}-users.csv"`)
+      .header('cache-control', 'no-store');
+    exportUsersCsv(tenant.store, out).then(
+      () => out.end(),
+      (err) => out.destroy(err),
+    );
     return reply.send(out);
   });
 
@@ -209,13 +319,20 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
   });
 
   // Actions without a form of their own: each a POST button on the user's page.
-  const actions: Record<string, { role: AdminRole; done: string; run: (users: UserAdmin, id: string, actor: string) => Promise<unknown> }> = {
+  const actions: Record<
+    string,
+    { role: AdminRole; done: string; run: (users: UserAdmin, id: string, actor: string) => Promise<unknown> }
+  > = {
     disable: { role: 'admin', done: 'disabled', run: (u, id, a) => u.setStatus(id, 'disabled', a) },
     enable: { role: 'admin', done: 'enabled', run: (u, id, a) => u.setStatus(id, 'active', a) },
     'reset-totp': { role: 'helpdesk', done: 'totp-reset', run: (u, id, a) => u.resetTotp(id, a) },
     unlock: { role: 'helpdesk', done: 'unlocked', run: (u, id, a) => u.unlock(id, a) },
     'revoke-devices': { role: 'helpdesk', done: 'devices-revoked', run: (u, id, a) => u.revokeDevices(id, a) },
-    'sessions/revoke': { role: 'helpdesk', done: 'signed-out-everywhere', run: (u, id, a) => u.signOutEverywhere(id, a) },
+    'sessions/revoke': {
+      role: 'helpdesk',
+      done: 'signed-out-everywhere',
+      run: (u, id, a) => u.signOutEverywhere(id, a),
+    },
   };
   for (const [name, action] of Object.entries(actions)) {
     app.post<{ Params: Params }>(`/admin/users/:id/${name}`, access(action.role), async (request, reply) => {
@@ -225,11 +342,15 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
     });
   }
   // A lost or suspect passkey / security key: helpdesk removes it (the user then uses another, or a recovery code).
-  app.post<{ Params: Params & { passkeyId: string } }>('/admin/users/:id/passkeys/:passkeyId/remove', access('helpdesk'), async (request, reply) => {
-    const { users, actor } = usersOf(request);
-    await users.removePasskey(request.params.id, request.params.passkeyId, actor);
-    return reply.redirect(`/admin/users/${request.params.id}?done=passkey-removed`, 303);
-  });
+  app.post<{ Params: Params & { passkeyId: string } }>(
+    '/admin/users/:id/passkeys/:passkeyId/remove',
+    access('helpdesk'),
+    async (request, reply) => {
+      const { users, actor } = usersOf(request);
+      await users.removePasskey(request.params.id, request.params.passkeyId, actor);
+      return reply.redirect(`/admin/users/${request.params.id}?done=passkey-removed`, 303);
+    },
+  );
   app.post<{ Params: Params }>('/admin/users/:id/identities', access('admin'), async (request, reply) => {
     const { users, actor } = usersOf(request);
     const user = await users.get(request.params.id);
@@ -240,21 +361,33 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
       return reply.redirect(`/admin/users/${user.id}?done=identity-linked`, 303);
     } catch (err) {
       // Shown next to the form's fields; held by another user: next to the NameID.
-      if (err instanceof ValidationError) return renderForm(request, reply, user, formValues(user), {}, 400, { values: link, errors: err.fields });
-      if (err instanceof AppError && err.code === 'identity_taken') return renderForm(request, reply, user, formValues(user), {}, 409, { values: link, errors: { nameId: err.message } });
+      if (err instanceof ValidationError)
+        return renderForm(request, reply, user, formValues(user), {}, 400, { values: link, errors: err.fields });
+      if (err instanceof AppError && err.code === 'identity_taken')
+        return renderForm(request, reply, user, formValues(user), {}, 409, {
+          values: link,
+          errors: { nameId: err.message },
+        });
       throw err;
     }
   });
-  app.post<{ Params: Params & { linkId: string } }>('/admin/users/:id/identities/:linkId/unlink', access('admin'), async (request, reply) => {
-    const { users, actor } = usersOf(request);
-    await users.unlink(request.params.id, request.params.linkId, actor);
-    return reply.redirect(`/admin/users/${request.params.id}?done=identity-unlinked`, 303);
-  });
+  app.post<{ Params: Params & { linkId: string } }>(
+    '/admin/users/:id/identities/:linkId/unlink',
+    access('admin'),
+    async (request, reply) => {
+      const { users, actor } = usersOf(request);
+      await users.unlink(request.params.id, request.params.linkId, actor);
+      return reply.redirect(`/admin/users/${request.params.id}?done=identity-unlinked`, 303);
+    },
+  );
 
   // Delete, after a confirmation page
   app.get<{ Params: Params }>('/admin/users/:id/delete', access('admin'), async (request, reply) => {
     const { users } = usersOf(request);
-    return adminPage(request, reply, 'admin/users/delete', 'users', { title: 'Delete user', user: await users.get(request.params.id) });
+    return adminPage(request, reply, 'admin/users/delete', 'users', {
+      title: 'Delete user',
+      user: await users.get(request.params.id),
+    });
   });
   app.post<{ Params: Params }>('/admin/users/:id/delete', access('admin'), async (request, reply) => {
     const { users, actor } = usersOf(request);
@@ -263,15 +396,56 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
   });
 
   /** The user's page; `link`: the add-identity form as submitted, with its errors. */
-  async function renderForm(request: FastifyRequest, reply: FastifyReply, user: User | null, values: Record<string, string>, errors: Record<string, string>, status = 200, link: { values: Record<string, string>; errors: Record<string, string> } = { values: { idp: '', nameId: '' }, errors: {} }) {
+  async function renderForm(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    user: User | null,
+    values: Record<string, string>,
+    errors: Record<string, string>,
+    status = 200,
+    link: { values: Record<string, string>; errors: Record<string, string> } = {
+      values: { idp: '', nameId: '' },
+      errors: {},
+    },
+  ) {
     const { users, tenant } = usersOf(request);
-    const [details, idps] = user ? await Promise.all([users.details(user.id), tenant.store.identityProviders.list()]) : [null, []];
-    return adminPage(request, reply, 'admin/users/user', 'users', { title: user ? user.email : 'Add user', user, details, values, errors, idps: idps.map((i) => ({ id: i.id, name: i.name })), link }, status);
+    const [details, idps] = user
+      ? await Promise.all([users.details(user.id), tenant.store.identityProviders.list()])
+      : [null, []];
+    return adminPage(
+      request,
+      reply,
+      'admin/users/user',
+      'users',
+      {
+        title: user ? user.email : 'Add user',
+        user,
+        details,
+        values,
+        errors,
+        idps: idps.map((i) => ({ id: i.id, name: i.name })),
+        link,
+      },
+      status,
+    );
   }
 
-  async function renderImport(request: FastifyRequest, reply: FastifyReply, options: Record<string, unknown>, errors: Record<string, string>, status = 200) {
+  async function renderImport(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    options: Record<string, unknown>,
+    errors: Record<string, string>,
+    status = 200,
+  ) {
     const { tenant } = adminOf(request);
     const recent = await imports.listJobs(tenant.org.id, 10);
-    return adminPage(request, reply, 'admin/users/import', 'users', { title: 'Import users', options: { mode: 'create', ...options }, errors, recent }, status);
+    return adminPage(
+      request,
+      reply,
+      'admin/users/import',
+      'users',
+      { title: 'Import users', options: { mode: 'create', ...options }, errors, recent },
+      status,
+    );
   }
 }

@@ -9,9 +9,17 @@ import { selectIdp } from './select-idp.ts';
 import { STAGE, type FlowData } from './stages.ts';
 import { startUpstream, toIdp } from './to-upstream.ts';
 
-export function startAccountLogin(ctx: AppContext, tenant: Tenant, arrival: { browserToken: string | undefined; idp?: string }): Promise<Outcome> {
+export function startAccountLogin(
+  ctx: AppContext,
+  tenant: Tenant,
+  arrival: { browserToken: string | undefined; idp?: string },
+): Promise<Outcome> {
   return runHop(async (hop) => {
-    const data: FlowData = { via: 'account', request: { id: null, acsUrl: '', relayState: null, forceAuthn: false, isPassive: false }, browser: hop.bindBrowser(arrival.browserToken) };
+    const data: FlowData = {
+      via: 'account',
+      request: { id: null, acsUrl: '', relayState: null, forceAuthn: false, isPassive: false },
+      browser: hop.bindBrowser(arrival.browserToken),
+    };
     const choice = await selectIdp(tenant, null, { idp: arrival.idp });
     if ('choices' in choice) {
       const stored = await storeFlow(ctx, tenant, { appId: null, stage: STAGE.received, data });

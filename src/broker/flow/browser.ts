@@ -12,7 +12,13 @@ export const BROWSER_COOKIE = 'broker_browser';
 export const SESSION_COOKIE = 'broker_session';
 
 export function cookieOptions(config: Config, maxAgeSeconds?: number) {
-  return { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: config.publicScheme === 'https', ...(maxAgeSeconds !== undefined && { maxAge: maxAgeSeconds }) };
+  return {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax' as const,
+    secure: config.publicScheme === 'https',
+    ...(maxAgeSeconds !== undefined && { maxAge: maxAgeSeconds }),
+  };
 }
 
 /** The browser token's hash; `issued` is a new token to set when the browser presented none (or a malformed one). */

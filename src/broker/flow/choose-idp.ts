@@ -11,14 +11,35 @@ import { discover, enabledIdps, loginHint } from './select-idp.ts';
 import { STAGE, type FlowData } from './stages.ts';
 import { sendUpstream, toIdp } from './to-upstream.ts';
 
-export interface ChooserVisit { flowId: string; browserToken: string | undefined }
+export interface ChooserVisit {
+  flowId: string;
+  browserToken: string | undefined;
+}
 
-async function chooserPage(tenant: Tenant, hop: Hop, flow: LoginFlow<FlowData>, email: string, note: string | null): Promise<Answer> {
+async function chooserPage(
+  tenant: Tenant,
+  hop: Hop,
+  flow: LoginFlow<FlowData>,
+  email: string,
+  note: string | null,
+): Promise<Answer> {
   const targetName = await targetNameOf(tenant, flow);
   const choices = await idpsOrFail(tenant, hop, flow, targetName);
   // The chooser's form posts here, and the answer redirects (or auto-POSTs) to the chosen IdP: CSP's form-action
   // also governs that redirect, so every listed IdP's SSO origin is allowed on this page.
-  return page('chooser', { title: 'Choose how to sign in', flowId: flow.id, appName: targetName, email, note, choices: choices.map((i) => ({ id: i.id, name: i.name })) }, undefined, choices.map((i) => i.ssoUrl));
+  return page(
+    'chooser',
+    {
+      title: 'Choose how to sign in',
+      flowId: flow.id,
+      appName: targetName,
+      email,
+      note,
+      choices: choices.map((i) => ({ id: i.id, name: i.name })),
+    },
+    undefined,
+    choices.map((i) => i.ssoUrl),
+  );
 }
 
 /** The organisation's enabled IdPs; none left (all disabled while the flow waited) fails the flow (NoAvailableIDP). */
@@ -43,7 +64,12 @@ export function showChooser(ctx: AppContext, tenant: Tenant, visit: ChooserVisit
 }
 
 /** POST /flow/:id/idp: an IdP picked from the list (`idpId`), or an address typed (`email`). */
-export function chooseIdp(ctx: AppContext, tenant: Tenant, visit: ChooserVisit, form: { idpId?: string; email?: string }): Promise<Outcome> {
+export function chooseIdp(
+  ctx: AppContext,
+  tenant: Tenant,
+  visit: ChooserVisit,
+  form: { idpId?: string; email?: string },
+): Promise<Outcome> {
   return runHop(async (hop) => {
     const flow = await loadOwnedFlow(ctx, tenant, hop, visit.browserToken, visit.flowId, [STAGE.received]);
     let idp;

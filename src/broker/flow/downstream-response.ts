@@ -13,19 +13,34 @@ import type { AppRequest } from './stages.ts';
 import { post, type Answer } from './outcome.ts';
 import type { Profile } from '../upstream/profile.ts';
 
-export interface PostToApp { acsUrl: string; samlResponse: string; relayState: string | null; appName: string }
+export interface PostToApp {
+  acsUrl: string;
+  samlResponse: string;
+  relayState: string | null;
+  appName: string;
+}
 
 /** The auto-POST of a Response to the app's ACS URL. */
-export const postToApp = (p: PostToApp): Answer => post({ action: p.acsUrl, fields: { SAMLResponse: p.samlResponse, ...(p.relayState !== null && { RelayState: p.relayState }) }, target: p.appName });
+export const postToApp = (p: PostToApp): Answer =>
+  post({
+    action: p.acsUrl,
+    fields: { SAMLResponse: p.samlResponse, ...(p.relayState !== null && { RelayState: p.relayState }) },
+    target: p.appName,
+  });
 
 /** The NameID value per the app's format: the email, or a stable pairwise identifier that reveals nothing. */
 export function nameIdFor(app: Application, user: User): string {
-  if (app.nameIdFormat === 'persistent') return createHash('sha256').update(`${app.orgId}:${app.id}:${user.id}`).digest('hex');
+  if (app.nameIdFormat === 'persistent')
+    return createHash('sha256').update(`${app.orgId}:${app.id}:${user.id}`).digest('hex');
   return user.email;
 }
 
 /** The directory is the source of truth; what the IdP sent fills the gaps (an imported user without names). */
-export function releasedAttributes(app: Application, user: User, profile: Pick<Profile, 'firstName' | 'lastName' | 'groups'>): Record<string, string[]> {
+export function releasedAttributes(
+  app: Application,
+  user: User,
+  profile: Pick<Profile, 'firstName' | 'lastName' | 'groups'>,
+): Record<string, string[]> {
   const groups = [...new Set([...user.groups, ...profile.groups])];
   const firstName = user.firstName ?? profile.firstName;
   const lastName = user.lastName ?? profile.lastName;
@@ -39,7 +54,15 @@ export function releasedAttributes(app: Application, user: User, profile: Pick<P
   return Object.fromEntries(app.attributeRelease.filter((name) => all[name]?.length).map((name) => [name, all[name]]));
 }
 
-export async function successResponse(ctx: AppContext, tenant: Tenant, app: Application, request: AppRequest, user: User, profile: Pick<Profile, 'firstName' | 'lastName' | 'groups'>, authnInstant: Date): Promise<PostToApp & { sessionIndex: string; nameId: string }> {
+export async function successResponse(
+  ctx: AppContext,
+  tenant: Tenant,
+  app: Application,
+  request: AppRequest,
+  user: User,
+  profile: Pick<Profile, 'firstName' | 'lastName' | 'groups'>,
+  authnInstant: Date,
+): Promise<PostToApp & { sessionIndex: string; nameId: string }> {
   const sessionIndex = `_${pooledRandomBytes(16).toString('hex')}`;
   const nameId = nameIdFor(app, user);
   const built = await buildLoginResponse({
@@ -60,11 +83,25 @@ export async function successResponse(ctx: AppContext, tenant: Tenant, app: Appl
     now: ctx.clock.now(),
     authnInstant,
   });
-  return { acsUrl: request.acsUrl, samlResponse: built.samlResponse, relayState: request.relayState, appName: app.name, sessionIndex, nameId };
+  return {
+    acsUrl: request.acsUrl,
+    samlResponse: built.samlResponse,
+    relayState: request.relayState,
+    appName: app.name,
+    sessionIndex,
+    nameId,
+  };
 }
 
 /** An error Response with the two levels of `status` (from the error catalogue, src/errors.ts). */
-export async function errorResponse(ctx: AppContext, tenant: Tenant, app: Application, request: AppRequest, status: AppStatus, message: string): Promise<PostToApp> {
+export async function errorResponse(
+  ctx: AppContext,
+  tenant: Tenant,
+  app: Application,
+  request: AppRequest,
+  status: AppStatus,
+  message: string,
+): Promise<PostToApp> {
   const built = buildErrorResponse({
     idp: await localIdp(ctx, tenant),
     acsUrl: request.acsUrl,
@@ -75,5 +112,10 @@ export async function errorResponse(ctx: AppContext, tenant: Tenant, app: Applic
     message,
     now: ctx.clock.now(),
   });
-  return { acsUrl: request.acsUrl, samlResponse: built.samlResponse, relayState: request.relayState, appName: app.name };
+  return {
+    acsUrl: request.acsUrl,
+    samlResponse: built.samlResponse,
+    relayState: request.relayState,
+    appName: app.name,
+  };
 }

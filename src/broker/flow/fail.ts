@@ -16,26 +16,41 @@ import { runHop, type Answer, type Hop, type Outcome, type ReturnOffer } from '.
 export type { ReturnOffer };
 import { STAGE, type FlowData, type FlowFailure } from './stages.ts';
 
-
 /** The app sent an AuthnRequest, so it waits for an answer. */
 export const appIsWaiting = (data: FlowData) => data.via === 'sp_initiated' && data.request.id !== null;
 
 export const returnOffer = (flow: LoginFlow<FlowData>, appName: string): ReturnOffer => ({
-  appName, answerable: appIsWaiting(flow.data), action: `/flow/${encodeURIComponent(flow.id)}/return`, loginUrl: '/login',
+  appName,
+  answerable: appIsWaiting(flow.data),
+  action: `/flow/${encodeURIComponent(flow.id)}/return`,
+  loginUrl: '/login',
 });
 
 /** The failure a flow keeps for its app: the SAML status comes from the code's catalogue entry. */
-export const failureOf = (code: ErrorCode, message: string): FlowFailure => ({ code, message, subStatus: appStatusOf(code).sub });
+export const failureOf = (code: ErrorCode, message: string): FlowFailure => ({
+  code,
+  message,
+  subStatus: appStatusOf(code).sub,
+});
 
 /** Moves the flow, from the stage it was read at, to `failed`; null when it had already moved on (a racing request,
  *  another tab), in which case nothing is recorded and nothing may be offered. */
-export function failFlow(tenant: Tenant, flow: LoginFlow<FlowData>, failure: FlowFailure): Promise<LoginFlow<FlowData> | null> {
+export function failFlow(
+  tenant: Tenant,
+  flow: LoginFlow<FlowData>,
+  failure: FlowFailure,
+): Promise<LoginFlow<FlowData> | null> {
   return tenant.store.flows.advance(flow, STAGE.failed, { data: { ...flow.data, failure } });
 }
 
 /** failFlow, then the offer for the error page this hop is about to show. Flows of an admin's test connection
  *  have no app and are left alone. */
-export async function failAndOffer(tenant: Tenant, hop: Hop, flow: LoginFlow<FlowData>, failure: FlowFailure): Promise<void> {
+export async function failAndOffer(
+  tenant: Tenant,
+  hop: Hop,
+  flow: LoginFlow<FlowData>,
+  failure: FlowFailure,
+): Promise<void> {
   if (flow.data.via === 'test' || !flow.appId) return;
   const failed = await failFlow(tenant, flow, failure);
   if (!failed) return;
@@ -47,17 +62,46 @@ export async function failAndOffer(tenant: Tenant, hop: Hop, flow: LoginFlow<Flo
  *  click: expired). */
 export async function returnToApp(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>): Promise<Answer> {
   const failure = flow.data.failure;
-  if (!failure || !appIsWaiting(flow.data)) throw new AppError('flow_not_returnable', 'The application did not ask for this sign-in, so there is nothing to send back to it. Start again from the login page.');
+  if (!failure || !appIsWaiting(flow.data))
+    throw new AppError(
+      'flow_not_returnable',
+      'The application did not ask for this sign-in, so there is nothing to send back to it. Start again from the login page.',
+    );
   const app = flow.appId ? await tenant.store.applications.findById(flow.appId) : null;
-  if (!app || !app.enabled) throw new AppError('unknown_app', 'The application of this sign-in no longer exists or is disabled.');
+  if (!app || !app.enabled)
+    throw new AppError('unknown_app', 'The application of this sign-in no longer exists or is disabled.');
   // The ACS URL was checked when the request arrived; an admin may have removed it since.
-  if (!app.acsUrls.includes(flow.data.request.acsUrl)) throw new AppError('saml_acs_not_registered', 'The application no longer accepts sign-ins at the address it asked for.', undefined, 409); // a conflict with the request as accepted (catalogue: saml_acs_not_registered)
+  if (!app.acsUrls.includes(flow.data.request.acsUrl))
+    throw new AppError(
+      'saml_acs_not_registered',
+      'The application no longer accepts sign-ins at the address it asked for.',
+      undefined,
+      409,
+    ); // a conflict with the request as accepted (catalogue: saml_acs_not_registered)
   if (!(await tenant.store.flows.advance(flow, STAGE.returned, {}))) throw expired();
-  await tenant.store.audit.record({ type: 'login.returned', outcome: 'failure', code: failure.code, flowId: flow.id, appId: app.id, idpId: flow.idpId ?? undefined, userId: flow.userId ?? undefined, at: ctx.clock.now(), details: { subStatus: failure.subStatus } });
-  return postToApp(await errorResponse(ctx, tenant, app, flow.data.request, appStatusOf(failure.code), failure.message));
+  await tenant.store.audit.record({
+    type: 'login.returned',
+    outcome: 'failure',
+    code: failure.code,
+    flowId: flow.id,
+    appId: app.id,
+    idpId: flow.idpId ?? undefined,
+    userId: flow.userId ?? undefined,
+    at: ctx.clock.now(),
+    details: { subStatus: failure.subStatus },
+  });
+  return postToApp(
+    await errorResponse(ctx, tenant, app, flow.data.request, appStatusOf(failure.code), failure.message),
+  );
 }
 
 /** /flow/:id/return: the "Return to <app>" button of a failed flow, pressed by the flow's own browser. */
-export function returnFromFailure(ctx: AppContext, tenant: Tenant, input: { flowId: string; browserToken: string | undefined }): Promise<Outcome> {
-  return runHop(async (hop) => returnToApp(ctx, tenant, await loadOwnedFlow(ctx, tenant, hop, input.browserToken, input.flowId, [STAGE.failed])));
+export function returnFromFailure(
+  ctx: AppContext,
+  tenant: Tenant,
+  input: { flowId: string; browserToken: string | undefined },
+): Promise<Outcome> {
+  return runHop(async (hop) =>
+    returnToApp(ctx, tenant, await loadOwnedFlow(ctx, tenant, hop, input.browserToken, input.flowId, [STAGE.failed])),
+  );
 }

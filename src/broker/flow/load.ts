@@ -14,7 +14,11 @@ export const MAX_RELAY_STATE = 1024; // generous: SAML says 80 bytes, real SPs s
 
 export const newFlowId = () => pooledRandomBytes(16).toString('base64url');
 
-export const expired = () => new AppError('flow_not_found', 'This sign-in has expired or was already completed. Go back to your application and sign in again.');
+export const expired = () =>
+  new AppError(
+    'flow_not_found',
+    'This sign-in has expired or was already completed. Go back to your application and sign in again.',
+  );
 
 export interface NewFlow {
   /** default: a new random id */
@@ -30,12 +34,23 @@ export interface NewFlow {
 /** Stores a flow at the stage it starts from, expiring FLOW_TTL_SECONDS from now. */
 export function storeFlow(ctx: AppContext, tenant: Tenant, flow: NewFlow): Promise<LoginFlow<FlowData>> {
   const now = ctx.clock.now();
-  return tenant.store.flows.create<FlowData>({ ...flow, id: flow.id ?? newFlowId(), expiresAt: new Date(now.getTime() + ctx.config.flowTtlSeconds * 1000) });
+  return tenant.store.flows.create<FlowData>({
+    ...flow,
+    id: flow.id ?? newFlowId(),
+    expiresAt: new Date(now.getTime() + ctx.config.flowTtlSeconds * 1000),
+  });
 }
 
 /** Loads a flow for the browser that owns it (`browserToken`: its binding cookie as presented). IdP-initiated flows
  *  have no owner yet: the first browser claims it. */
-export async function loadOwnedFlow(ctx: AppContext, tenant: Tenant, hop: Hop, browserToken: string | undefined, flowId: string, stages: readonly string[]): Promise<LoginFlow<FlowData>> {
+export async function loadOwnedFlow(
+  ctx: AppContext,
+  tenant: Tenant,
+  hop: Hop,
+  browserToken: string | undefined,
+  flowId: string,
+  stages: readonly string[],
+): Promise<LoginFlow<FlowData>> {
   const now = ctx.clock.now();
   const flow = await tenant.store.flows.findAtStage<FlowData>(flowId, stages, now);
   if (!flow) throw expired();
@@ -47,13 +62,18 @@ export async function loadOwnedFlow(ctx: AppContext, tenant: Tenant, hop: Hop, b
     if (!claimed) throw expired();
     return claimed;
   }
-  if (!sameBrowser(browserToken, flow.data.browser)) throw new AppError('flow_browser_mismatch', 'This sign-in was started in another browser. Start again from your application.');
+  if (!sameBrowser(browserToken, flow.data.browser))
+    throw new AppError(
+      'flow_browser_mismatch',
+      'This sign-in was started in another browser. Start again from your application.',
+    );
   return flow;
 }
 
 export async function appOfFlow(tenant: Tenant, flow: LoginFlow<FlowData>): Promise<Application> {
   const app = flow.appId ? await tenant.store.applications.findById(flow.appId) : null;
-  if (!app || !app.enabled) throw new AppError('unknown_app', 'The application of this sign-in no longer exists or is disabled.');
+  if (!app || !app.enabled)
+    throw new AppError('unknown_app', 'The application of this sign-in no longer exists or is disabled.');
   return app;
 }
 

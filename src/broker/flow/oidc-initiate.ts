@@ -21,24 +21,41 @@ import { startUpstream, toIdp } from './to-upstream.ts';
 const MAX_PARAM = 2048;
 
 /** What the IdP's initiate request carried (query or form), as received. */
-export interface InitiateRequest { iss: unknown; targetLinkUri: unknown; loginHint: unknown }
+export interface InitiateRequest {
+  iss: unknown;
+  targetLinkUri: unknown;
+  loginHint: unknown;
+}
 
 const param = (v: unknown) => (typeof v === 'string' && v.length > 0 && v.length <= MAX_PARAM ? v : undefined);
 
 async function initiatingIdp(tenant: Tenant, iss: string | undefined): Promise<IdentityProvider> {
   const idp = iss ? await tenant.store.identityProviders.findByEntityId(iss) : null;
   if (!idp || !idp.enabled || idp.protocol !== 'oidc') {
-    throw new AppError('oidc_initiate_unknown_issuer', 'The sign-in was started by an identity provider that is not registered with this organisation.', { iss: iss?.slice(0, 200) ?? null });
+    throw new AppError(
+      'oidc_initiate_unknown_issuer',
+      'The sign-in was started by an identity provider that is not registered with this organisation.',
+      { iss: iss?.slice(0, 200) ?? null },
+    );
   }
   if (!idp.allowIdpInitiated) {
-    throw new AppError('oidc_initiate_not_allowed', `${idp.name} is not allowed to start sign-ins (IdP-initiated sign-in is off for it). Start from your application.`, { idp: idp.entityId });
+    throw new AppError(
+      'oidc_initiate_not_allowed',
+      `${idp.name} is not allowed to start sign-ins (IdP-initiated sign-in is off for it). Start from your application.`,
+      { idp: idp.entityId },
+    );
   }
   return idp;
 }
 
 /** The app `target_link_uri` names: one of this organisation's launch links, or its login page (the IdP's default app). */
 async function targetApp(tenant: Tenant, idp: IdentityProvider, target: string | undefined): Promise<Application> {
-  const refuse = () => new AppError('oidc_initiate_bad_target', 'The sign-in names a destination that is not an application of this organisation.', { targetLinkUri: target?.slice(0, 200) ?? null });
+  const refuse = () =>
+    new AppError(
+      'oidc_initiate_bad_target',
+      'The sign-in names a destination that is not an application of this organisation.',
+      { targetLinkUri: target?.slice(0, 200) ?? null },
+    );
   let url: URL;
   try {
     url = new URL(target ?? '');
@@ -54,7 +71,12 @@ async function targetApp(tenant: Tenant, idp: IdentityProvider, target: string |
 }
 
 /** GET or POST /oidc/initiate. A refusal is audited (login.initiate_rejected) and shown on the branded error page. */
-export function startFromInitiate(ctx: AppContext, tenant: Tenant, input: InitiateRequest, arrival: { browserToken: string | undefined }): Promise<Outcome> {
+export function startFromInitiate(
+  ctx: AppContext,
+  tenant: Tenant,
+  input: InitiateRequest,
+  arrival: { browserToken: string | undefined },
+): Promise<Outcome> {
   return runHop(async (hop) => {
     const iss = param(input.iss);
     try {
@@ -63,14 +85,38 @@ export function startFromInitiate(ctx: AppContext, tenant: Tenant, input: Initia
       const hint = loginHint(input.loginHint);
       // Like a launch link: an unsolicited login to that app, bound to this browser, always through the IdP (a broker
       // session of another IdP must not answer for the one that started the sign-in).
-      const data: FlowData = { via: 'launch', request: { id: null, acsUrl: app.acsUrls[0], relayState: app.defaultRelayState ?? null, forceAuthn: false, isPassive: false }, browser: hop.bindBrowser(arrival.browserToken), ...(hint && { loginHint: hint }) };
+      const data: FlowData = {
+        via: 'launch',
+        request: {
+          id: null,
+          acsUrl: app.acsUrls[0],
+          relayState: app.defaultRelayState ?? null,
+          forceAuthn: false,
+          isPassive: false,
+        },
+        browser: hop.bindBrowser(arrival.browserToken),
+        ...(hint && { loginHint: hint }),
+      };
       const upstream = await startUpstream(ctx, tenant, { appId: app.id, data }, idp);
       hop.about(upstream.flowId);
-      await tenant.store.audit.record({ type: 'login.initiated_by_idp', at: ctx.clock.now(), idpId: idp.id, appId: app.id, flowId: upstream.flowId, details: { protocol: 'oidc' } });
+      await tenant.store.audit.record({
+        type: 'login.initiated_by_idp',
+        at: ctx.clock.now(),
+        idpId: idp.id,
+        appId: app.id,
+        flowId: upstream.flowId,
+        details: { protocol: 'oidc' },
+      });
       return toIdp(upstream, idp.name);
     } catch (err) {
       if (err instanceof AppError && err.code.startsWith('oidc_initiate_')) {
-        await tenant.store.audit.record({ type: 'login.initiate_rejected', outcome: 'failure', code: err.code, at: ctx.clock.now(), details: err.details ?? {} });
+        await tenant.store.audit.record({
+          type: 'login.initiate_rejected',
+          outcome: 'failure',
+          code: err.code,
+          at: ctx.clock.now(),
+          details: err.details ?? {},
+        });
       }
       throw err;
     }

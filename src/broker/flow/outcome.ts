@@ -8,17 +8,30 @@ import { BROWSER_COOKIE, bindBrowser } from './browser.ts';
 
 /** What a failure page offers: a button that posts to `action` (the app is waiting), or a link to `loginUrl`; or,
  *  `startAgainUrl`, a "Start again" link there (a sign-in that had already moved on, restart.ts). */
-export interface ReturnOffer { appName: string; answerable: boolean; action: string; loginUrl: string; startAgainUrl?: string }
+export interface ReturnOffer {
+  appName: string;
+  answerable: boolean;
+  action: string;
+  loginUrl: string;
+  startAgainUrl?: string;
+}
 
 /** An auto-POST form: `target` names who receives it (the page says "Signing you in to <target>"). */
-export interface AutoPost { action: string; fields: Record<string, string>; target: string }
+export interface AutoPost {
+  action: string;
+  fields: Record<string, string>;
+  target: string;
+}
 
 /** A cookie to set (or, `clear`, to clear); its options are the broker's (path /, HttpOnly, SameSite=Lax, Secure
  *  under https). */
 export type CookieWrite = { name: string; value: string; maxAgeSeconds?: number } | { name: string; clear: true };
 
 /** What the page (or the error page) may frame, and whether our own pages may frame it (single logout). */
-export interface Framing { frames: string[]; bySameOrigin: boolean }
+export interface Framing {
+  frames: string[];
+  bySameOrigin: boolean;
+}
 
 export type Outcome = (
   | { kind: 'redirect'; url: string; status: 302 | 303 }
@@ -29,16 +42,30 @@ export type Outcome = (
 ) & { cookies?: CookieWrite[]; flowId?: string; warnings?: Warning[]; framing?: Framing };
 
 /** A line for the request's log, at level warn (a refused upstream message, with its diagnosis). */
-export interface Warning { fields: Record<string, unknown>; message: string }
+export interface Warning {
+  fields: Record<string, unknown>;
+  message: string;
+}
 
 export type Answer = Exclude<Outcome, { kind: 'error' }>;
 
 export const redirect = (url: string, status: 302 | 303 = 303): Answer => ({ kind: 'redirect', url, status });
 export const post = (form: AutoPost): Answer => ({ kind: 'post', form });
-export const page = (template: string, data: Record<string, unknown>, status?: number, formTargets?: string[]): Answer =>
-  ({ kind: 'page', template, data, ...(status !== undefined && { status }), ...(formTargets && { formTargets }) });
+export const page = (
+  template: string,
+  data: Record<string, unknown>,
+  status?: number,
+  formTargets?: string[],
+): Answer => ({
+  kind: 'page',
+  template,
+  data,
+  ...(status !== undefined && { status }),
+  ...(formTargets && { formTargets }),
+});
 
-export const flowUrl = (flowId: string, step: 'continue' | 'idp' | 'mfa' | 'finish') => `/flow/${encodeURIComponent(flowId)}/${step}`;
+export const flowUrl = (flowId: string, step: 'continue' | 'idp' | 'mfa' | 'finish') =>
+  `/flow/${encodeURIComponent(flowId)}/${step}`;
 
 /** What a hop gathered on its way, whatever it ends with. */
 export class Hop {
@@ -82,8 +109,12 @@ export class Hop {
 
 export async function runHop(body: (hop: Hop) => Promise<Answer>): Promise<Outcome> {
   const hop = new Hop();
-  const extras = () => ({ ...(hop.cookies.length && { cookies: hop.cookies }), ...(hop.flowId && { flowId: hop.flowId }), ...(hop.warnings.length && { warnings: hop.warnings }),
-    ...((hop.framing.frames.length || hop.framing.bySameOrigin) && { framing: hop.framing }) });
+  const extras = () => ({
+    ...(hop.cookies.length && { cookies: hop.cookies }),
+    ...(hop.flowId && { flowId: hop.flowId }),
+    ...(hop.warnings.length && { warnings: hop.warnings }),
+    ...((hop.framing.frames.length || hop.framing.bySameOrigin) && { framing: hop.framing }),
+  });
   try {
     const answer = await body(hop);
     return { ...answer, ...extras() };

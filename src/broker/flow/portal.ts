@@ -4,7 +4,9 @@ import { page, runHop, type Outcome } from './outcome.ts';
 
 export function portalPage(tenant: Tenant): Promise<Outcome> {
   return runHop(async () => {
-    const apps = (await tenant.store.applications.list()).filter((a) => a.enabled).map((a) => ({ name: a.name, launchUrl: tenant.urls.appLaunch(a.id) }));
+    const apps = (await tenant.store.applications.list())
+      .filter((a) => a.enabled)
+      .map((a) => ({ name: a.name, launchUrl: tenant.urls.appLaunch(a.id) }));
     return page('login', { apps });
   });
 }

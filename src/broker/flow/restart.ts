@@ -16,11 +16,24 @@ import { STAGE, type FlowData } from './stages.ts';
 
 /** The stages of a login flow that its IdP has already answered (or that went back to the chooser): an answer
  *  naming such a flow is a re-post, not a new login. */
-const MOVED_ON = [STAGE.received, STAGE.upstreamVerified, STAGE.mfaEnrol, STAGE.mfaVerify, STAGE.mfaDone, STAGE.completed, STAGE.failed, STAGE.returned];
+const MOVED_ON = [
+  STAGE.received,
+  STAGE.upstreamVerified,
+  STAGE.mfaEnrol,
+  STAGE.mfaVerify,
+  STAGE.mfaDone,
+  STAGE.completed,
+  STAGE.failed,
+  STAGE.returned,
+];
 
 /** The login flow of this organisation that an answer's state names and that has moved past waiting for it, or
  *  null (an admin's test connection keeps its own handling). */
-export async function movedOnFlow(ctx: AppContext, tenant: Tenant, relayState: string | undefined): Promise<LoginFlow<FlowData> | null> {
+export async function movedOnFlow(
+  ctx: AppContext,
+  tenant: Tenant,
+  relayState: string | undefined,
+): Promise<LoginFlow<FlowData> | null> {
   if (!relayState || relayState.length > MAX_RELAY_STATE) return null;
   const flow = await tenant.store.flows.findAtStage<FlowData>(relayState, MOVED_ON, ctx.clock.now());
   return flow && flow.data.via !== 'test' ? flow : null;
@@ -28,26 +41,53 @@ export async function movedOnFlow(ctx: AppContext, tenant: Tenant, relayState: s
 
 /** The ACS's answer to a re-posted answer: refused (audited and counted like every refused answer), then the
  *  browser goes to the restart page. */
-export async function refuseRepost(ctx: AppContext, tenant: Tenant, hop: Hop, flow: LoginFlow<FlowData>): Promise<Answer> {
+export async function refuseRepost(
+  ctx: AppContext,
+  tenant: Tenant,
+  hop: Hop,
+  flow: LoginFlow<FlowData>,
+): Promise<Answer> {
   hop.about(flow.id);
-  hop.warn({ code: 'flow_already_used', stage: flow.stage }, 'upstream answer posted again for a flow that has moved on');
+  hop.warn(
+    { code: 'flow_already_used', stage: flow.stage },
+    'upstream answer posted again for a flow that has moved on',
+  );
   ctx.metrics.upstreamErrors.inc({ org: tenant.org.slug, code: 'flow_already_used' });
   await tenant.store.audit.record({
-    type: 'login.upstream_rejected', outcome: 'failure', code: 'flow_already_used', at: ctx.clock.now(), flowId: flow.id,
-    appId: flow.appId ?? undefined, idpId: flow.idpId ?? undefined, details: { stage: flow.stage },
+    type: 'login.upstream_rejected',
+    outcome: 'failure',
+    code: 'flow_already_used',
+    at: ctx.clock.now(),
+    flowId: flow.id,
+    appId: flow.appId ?? undefined,
+    idpId: flow.idpId ?? undefined,
+    details: { stage: flow.stage },
   });
   return redirect(`/flow/${encodeURIComponent(flow.id)}/restart`);
 }
 
 /** GET /flow/:id/restart: for the browser that owns the flow, "already completed or restarted" and Start again;
  *  anyone else gets the usual "expired" page (a flow id alone tells nothing). */
-export function showRestart(ctx: AppContext, tenant: Tenant, input: { flowId: string; browserToken: string | undefined }): Promise<Outcome> {
+export function showRestart(
+  ctx: AppContext,
+  tenant: Tenant,
+  input: { flowId: string; browserToken: string | undefined },
+): Promise<Outcome> {
   return runHop(async (hop) => {
     const flow = await tenant.store.flows.findAtStage<FlowData>(input.flowId, MOVED_ON, ctx.clock.now());
     if (!flow || flow.data.via === 'test' || !sameBrowser(input.browserToken, flow.data.browser)) throw expired();
     hop.about(flow.id);
-    hop.offer({ appName: '', answerable: false, action: '', loginUrl: '/login', startAgainUrl: await startAgainUrl(tenant, flow) });
-    throw new AppError('flow_already_used', 'This sign-in was already completed or restarted, so the answer from your identity provider cannot be used again (this happens after the browser\'s Back button). Start again to sign in.');
+    hop.offer({
+      appName: '',
+      answerable: false,
+      action: '',
+      loginUrl: '/login',
+      startAgainUrl: await startAgainUrl(tenant, flow),
+    });
+    throw new AppError(
+      'flow_already_used',
+      "This sign-in was already completed or restarted, so the answer from your identity provider cannot be used again (this happens after the browser's Back button). Start again to sign in.",
+    );
   });
 }
 

@@ -24,7 +24,12 @@ import { STAGE, type FlowData } from './stages.ts';
 
 /** The form of the second-factor page: the code (at most 64 characters are read) or a passkey's answer (the JSON
  *  @simplewebauthn/browser made, and for a new passkey its name), and "remember this device". */
-export interface CodeForm { code: string; remember: boolean; passkey?: string; passkeyName?: string }
+export interface CodeForm {
+  code: string;
+  remember: boolean;
+  passkey?: string;
+  passkeyName?: string;
+}
 
 const levelOf = (flow: LoginFlow<FlowData>) => flow.data.mfa?.level ?? 'totp';
 
@@ -32,15 +37,27 @@ const passkeysOf = (ctx: AppContext, tenant: Tenant) => webauthnFor(ctx, tenant.
 
 /** The passkey part of a page: the options for the browser, with a new challenge kept on the flow (the page shown
  *  last holds the only challenge that can be answered, once). */
-async function passkeyOffer(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, user: { id: string; email: string }, mode: 'register' | 'authenticate') {
+async function passkeyOffer(
+  ctx: AppContext,
+  tenant: Tenant,
+  flow: LoginFlow<FlowData>,
+  user: { id: string; email: string },
+  mode: 'register' | 'authenticate',
+) {
   const passkeys = passkeysOf(ctx, tenant);
-  const made = mode === 'register' ? await passkeys.registrationOptions(user) : await passkeys.authenticationOptions(user.id);
-  const kept = await tenant.store.flows.advance(flow, flow.stage, { data: { ...flow.data, mfa: { ...flow.data.mfa!, challenge: made.challenge } } });
+  const made =
+    mode === 'register' ? await passkeys.registrationOptions(user) : await passkeys.authenticationOptions(user.id);
+  const kept = await tenant.store.flows.advance(flow, flow.stage, {
+    data: { ...flow.data, mfa: { ...flow.data.mfa!, challenge: made.challenge } },
+  });
   if (!kept) throw expired();
   return { mode, optionsJson: optionsForPage(made.options), action: `/flow/${encodeURIComponent(flow.id)}/mfa` };
 }
 
-export interface FlowVisit { flowId: string; browserToken: string | undefined }
+export interface FlowVisit {
+  flowId: string;
+  browserToken: string | undefined;
+}
 
 async function userOf(tenant: Tenant, flow: LoginFlow<FlowData>) {
   const user = flow.userId ? await tenant.store.users.findById(flow.userId) : null;
@@ -50,11 +67,23 @@ async function userOf(tenant: Tenant, flow: LoginFlow<FlowData>) {
 
 // The enrolment page shows this flow's setup: the same key on every render, after a wrong code or a reload. After
 // another flow (window, browser) took the setup over, it shows no key, only the way to start again here.
-async function enrolPage(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, error: AppError | null, status = 200): Promise<Answer> {
+async function enrolPage(
+  ctx: AppContext,
+  tenant: Tenant,
+  flow: LoginFlow<FlowData>,
+  error: AppError | null,
+  status = 200,
+): Promise<Answer> {
   const user = await userOf(tenant, flow);
   const target = await appOfFlow(tenant, flow);
   const recovered = flow.data.mfa?.recovered;
-  const shown = { title: recovered ? 'Set up a new passkey' : 'Set up two-factor authentication', flowId: flow.id, appName: target.name, error: error?.message ?? null, recovered: recovered ?? null };
+  const shown = {
+    title: recovered ? 'Set up a new passkey' : 'Set up two-factor authentication',
+    flowId: flow.id,
+    appName: target.name,
+    error: error?.message ?? null,
+    recovered: recovered ?? null,
+  };
   if (error?.code === 'mfa_enrolment_replaced') return page('mfa-enrol-replaced', shown, status);
   // The policy decides what is offered: an authenticator app (totp), a passkey (webauthn), or both to choose (any).
   const level = levelOf(flow);
@@ -62,13 +91,30 @@ async function enrolPage(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowDa
   if (level === 'webauthn') return page('mfa-enrol', { ...shown, totp: null, passkey, notice: null }, status);
   const totp = totpFor(ctx, tenant.org, tenant.store);
   const enrolment = await totp.startEnrolment(user, flow.id);
-  return page('mfa-enrol', {
-    ...shown, passkey, totp: { email: user.email, qr: enrolment.qrDataUrl, key: enrolment.secretBase32.match(/.{1,4}/g)!.join(' '), digits: enrolment.digits },
-    notice: error?.code === 'mfa_locked' ? null : totp.notice(enrolment.status),
-  }, status);
+  return page(
+    'mfa-enrol',
+    {
+      ...shown,
+      passkey,
+      totp: {
+        email: user.email,
+        qr: enrolment.qrDataUrl,
+        key: enrolment.secretBase32.match(/.{1,4}/g)!.join(' '),
+        digits: enrolment.digits,
+      },
+      notice: error?.code === 'mfa_locked' ? null : totp.notice(enrolment.status),
+    },
+    status,
+  );
 }
 
-async function verifyPage(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, error: AppError | null, status = 200): Promise<Answer> {
+async function verifyPage(
+  ctx: AppContext,
+  tenant: Tenant,
+  flow: LoginFlow<FlowData>,
+  error: AppError | null,
+  status = 200,
+): Promise<Answer> {
   const user = await userOf(tenant, flow);
   const target = await appOfFlow(tenant, flow);
   const totp = totpFor(ctx, tenant.org, tenant.store);
@@ -76,15 +122,30 @@ async function verifyPage(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowD
   const level = levelOf(flow);
   const factor = await totp.status(user.id);
   const codes = level !== 'webauthn' && factor.state === 'active';
-  const passkey = level !== 'totp' && (await tenant.store.webauthn.count(user.id)) > 0 ? await passkeyOffer(ctx, tenant, flow, user, 'authenticate') : null;
+  const passkey =
+    level !== 'totp' && (await tenant.store.webauthn.count(user.id)) > 0
+      ? await passkeyOffer(ctx, tenant, flow, user, 'authenticate')
+      : null;
   // A lost key: beside the passkey, a recovery code (the app's code field takes one too, so only without it).
-  const recoveryOnly = !codes && passkey !== null && (await new RecoveryCodes(tenant.store, ctx.clock).left(user.id)) > 0;
-  return page('mfa-verify', {
-    title: 'Two-factor authentication', flowId: flow.id, appName: target.name, error: error?.message ?? null, digits: tenant.org.totpDigits,
-    rememberDays: flow.data.mfa?.rememberDeviceDays ?? 0, codes, passkey, recoveryOnly,
-    // Before the next try: locked (for how long), or one wrong code from the lock. A lock just reported is not repeated.
-    notice: !codes || error?.code === 'mfa_locked' ? null : totp.notice(factor),
-  }, status);
+  const recoveryOnly =
+    !codes && passkey !== null && (await new RecoveryCodes(tenant.store, ctx.clock).left(user.id)) > 0;
+  return page(
+    'mfa-verify',
+    {
+      title: 'Two-factor authentication',
+      flowId: flow.id,
+      appName: target.name,
+      error: error?.message ?? null,
+      digits: tenant.org.totpDigits,
+      rememberDays: flow.data.mfa?.rememberDeviceDays ?? 0,
+      codes,
+      passkey,
+      recoveryOnly,
+      // Before the next try: locked (for how long), or one wrong code from the lock. A lock just reported is not repeated.
+      notice: !codes || error?.code === 'mfa_locked' ? null : totp.notice(factor),
+    },
+    status,
+  );
 }
 
 /** A locked second factor ends the login: the error page says so and offers "Return to <app>" (mfa_locked's SAML
@@ -97,25 +158,50 @@ async function lockEndsFlow(tenant: Tenant, hop: Hop, flow: LoginFlow<FlowData>,
 /** GET /flow/:id/mfa: the enrolment page or the verification page, by the flow's stage. */
 export function showSecondFactor(ctx: AppContext, tenant: Tenant, visit: FlowVisit): Promise<Outcome> {
   return runHop(async (hop) => {
-    const flow = await loadOwnedFlow(ctx, tenant, hop, visit.browserToken, visit.flowId, [STAGE.mfaEnrol, STAGE.mfaVerify]);
+    const flow = await loadOwnedFlow(ctx, tenant, hop, visit.browserToken, visit.flowId, [
+      STAGE.mfaEnrol,
+      STAGE.mfaVerify,
+    ]);
     return flow.stage === STAGE.mfaEnrol ? enrolPage(ctx, tenant, flow, null) : verifyPage(ctx, tenant, flow, null);
   });
 }
 
 /** POST /flow/:id/mfa: a code, to confirm the enrolment or to verify. `userAgent` names a remembered device. */
-export function submitSecondFactor(ctx: AppContext, tenant: Tenant, visit: FlowVisit, form: CodeForm, userAgent: string): Promise<Outcome> {
+export function submitSecondFactor(
+  ctx: AppContext,
+  tenant: Tenant,
+  visit: FlowVisit,
+  form: CodeForm,
+  userAgent: string,
+): Promise<Outcome> {
   return runHop(async (hop) => {
-    const flow = await loadOwnedFlow(ctx, tenant, hop, visit.browserToken, visit.flowId, [STAGE.mfaEnrol, STAGE.mfaVerify]);
+    const flow = await loadOwnedFlow(ctx, tenant, hop, visit.browserToken, visit.flowId, [
+      STAGE.mfaEnrol,
+      STAGE.mfaVerify,
+    ]);
     const user = await userOf(tenant, flow);
     const totp = totpFor(ctx, tenant.org, tenant.store);
     const code = form.code.slice(0, 64);
     const audit = { flowId: flow.id, userId: user.id, appId: flow.appId ?? undefined, at: ctx.clock.now() };
     if (form.passkey !== undefined) return submitPasskey(ctx, tenant, hop, flow, user, form, audit, userAgent);
     // A passkey-only policy takes no app code: only a recovery code, at verification, for a lost key.
-    if (levelOf(flow) === 'webauthn' && (flow.stage === STAGE.mfaEnrol || !RECOVERY_CODE.test(normaliseRecoveryCode(code)))) {
-      const refused = new AppError('webauthn_required', 'This application asks for a passkey or security key (or, if you lost it, a recovery code).');
-      await tenant.store.audit.record({ ...audit, type: flow.stage === STAGE.mfaEnrol ? 'mfa.enrol_failed' : 'mfa.verify_failed', outcome: 'failure', code: refused.code });
-      return flow.stage === STAGE.mfaEnrol ? enrolPage(ctx, tenant, flow, refused, 400) : verifyPage(ctx, tenant, flow, refused, 400);
+    if (
+      levelOf(flow) === 'webauthn' &&
+      (flow.stage === STAGE.mfaEnrol || !RECOVERY_CODE.test(normaliseRecoveryCode(code)))
+    ) {
+      const refused = new AppError(
+        'webauthn_required',
+        'This application asks for a passkey or security key (or, if you lost it, a recovery code).',
+      );
+      await tenant.store.audit.record({
+        ...audit,
+        type: flow.stage === STAGE.mfaEnrol ? 'mfa.enrol_failed' : 'mfa.verify_failed',
+        outcome: 'failure',
+        code: refused.code,
+      });
+      return flow.stage === STAGE.mfaEnrol
+        ? enrolPage(ctx, tenant, flow, refused, 400)
+        : verifyPage(ctx, tenant, flow, refused, 400);
     }
 
     if (flow.stage === STAGE.mfaEnrol) {
@@ -131,7 +217,13 @@ export function submitSecondFactor(ctx: AppContext, tenant: Tenant, visit: FlowV
       }
       if (!(await tenant.store.flows.advance(flow, STAGE.mfaDone, {}))) throw expired();
       // Shown once: the codes exist nowhere else in clear.
-      return page('mfa-recovery', { title: 'Save your recovery codes', flowId: flow.id, codes: recoveryCodes, orgName: tenant.org.name, factor: 'app' });
+      return page('mfa-recovery', {
+        title: 'Save your recovery codes',
+        flowId: flow.id,
+        codes: recoveryCodes,
+        orgName: tenant.org.name,
+        factor: 'app',
+      });
     }
 
     let verified: VerifyOutcome;
@@ -144,7 +236,8 @@ export function submitSecondFactor(ctx: AppContext, tenant: Tenant, visit: FlowV
       if (err.status === 423) throw await lockEndsFlow(tenant, hop, flow, err);
       return verifyPage(ctx, tenant, flow, err, 400);
     }
-    if (verified.method === 'recovery' && levelOf(flow) === 'webauthn') return recoveredToNewPasskey(ctx, tenant, flow, verified.remainingRecoveryCodes ?? 0);
+    if (verified.method === 'recovery' && levelOf(flow) === 'webauthn')
+      return recoveredToNewPasskey(ctx, tenant, flow, verified.remainingRecoveryCodes ?? 0);
     const days = flow.data.mfa?.rememberDeviceDays ?? 0;
     if (days > 0 && form.remember) {
       const device = await devicesFor(ctx, tenant.store).remember(user.id, days, userAgent.slice(0, 200) || null);
@@ -152,7 +245,14 @@ export function submitSecondFactor(ctx: AppContext, tenant: Tenant, visit: FlowV
     }
     // Straight on to the Response: the flow moves from `mfa_verify` to `completed` (compare-and-set) with the audit
     // line of this verification, so a second request with the same flow finds it moved.
-    return answer(ctx, tenant, hop, await completeAfterMfa(ctx, tenant, flow, deviceLabel(userAgent), user, { audit: { ...audit, type: 'mfa.verified', details: { method: verified.method } } }));
+    return answer(
+      ctx,
+      tenant,
+      hop,
+      await completeAfterMfa(ctx, tenant, flow, deviceLabel(userAgent), user, {
+        audit: { ...audit, type: 'mfa.verified', details: { method: verified.method } },
+      }),
+    );
   });
 }
 
@@ -164,7 +264,13 @@ export function submitSecondFactor(ctx: AppContext, tenant: Tenant, visit: FlowV
  */
 async function recoveryLockedUntil(ctx: AppContext, tenant: Tenant, userId: string, now: Date): Promise<Date | null> {
   const { mfaLockoutThreshold: threshold, mfaLockoutSeconds: seconds } = ctx.config;
-  const recent = await tenant.store.audit.list({ userId, type: 'mfa.verify_failed', code: 'mfa_invalid_code', from: new Date(now.getTime() - seconds * 1000), take: threshold });
+  const recent = await tenant.store.audit.list({
+    userId,
+    type: 'mfa.verify_failed',
+    code: 'mfa_invalid_code',
+    from: new Date(now.getTime() - seconds * 1000),
+    take: threshold,
+  });
   if (recent.length < threshold) return null;
   return new Date(recent[threshold - 1].at.getTime() + seconds * 1000);
 }
@@ -177,9 +283,11 @@ async function verifyCode(ctx: AppContext, tenant: Tenant, userId: string, code:
   if ((await totp.status(userId)).state === 'active') return totp.verify(userId, code);
   const now = ctx.clock.now();
   const lockedUntil = await recoveryLockedUntil(ctx, tenant, userId, now);
-  if (lockedUntil && lockedUntil > now) throw new AppError('mfa_locked', lockedMessage(lockedUntil, now), { lockedUntil: lockedUntil.toISOString() });
+  if (lockedUntil && lockedUntil > now)
+    throw new AppError('mfa_locked', lockedMessage(lockedUntil, now), { lockedUntil: lockedUntil.toISOString() });
   const remaining = await new RecoveryCodes(tenant.store, ctx.clock).use(userId, code);
-  if (remaining === null) throw new AppError('mfa_invalid_code', 'That recovery code is not valid or was already used.');
+  if (remaining === null)
+    throw new AppError('mfa_invalid_code', 'That recovery code is not valid or was already used.');
   return { method: 'recovery', remainingRecoveryCodes: remaining };
 }
 
@@ -191,11 +299,27 @@ async function verifyCode(ctx: AppContext, tenant: Tenant, userId: string, code:
  * new passkey is set up in the same flow (Keycloak's "recovery code, then register a new credential"). The code is
  * spent either way; the flow moves `mfa_verify` → `mfa_enrol` by compare-and-set, so it happens once.
  */
-async function recoveredToNewPasskey(ctx: AppContext, tenant: Tenant, flow: LoginFlow<FlowData>, remaining: number): Promise<Answer> {
+async function recoveredToNewPasskey(
+  ctx: AppContext,
+  tenant: Tenant,
+  flow: LoginFlow<FlowData>,
+  remaining: number,
+): Promise<Answer> {
   const current = await tenant.store.flows.findAtStage<FlowData>(flow.id, [STAGE.mfaVerify], ctx.clock.now());
-  const moved = current && (await tenant.store.flows.advance(current, STAGE.mfaEnrol, { data: { ...current.data, mfa: { ...current.data.mfa!, recovered: { remaining } } } }));
+  const moved =
+    current &&
+    (await tenant.store.flows.advance(current, STAGE.mfaEnrol, {
+      data: { ...current.data, mfa: { ...current.data.mfa!, recovered: { remaining } } },
+    }));
   if (!moved) throw expired();
-  await tenant.store.audit.record({ type: 'mfa.recovery_needs_new_passkey', flowId: flow.id, userId: flow.userId ?? undefined, appId: flow.appId ?? undefined, at: ctx.clock.now(), details: { remaining } });
+  await tenant.store.audit.record({
+    type: 'mfa.recovery_needs_new_passkey',
+    flowId: flow.id,
+    userId: flow.userId ?? undefined,
+    appId: flow.appId ?? undefined,
+    at: ctx.clock.now(),
+    details: { remaining },
+  });
   const fresh = await tenant.store.flows.findAtStage<FlowData>(flow.id, [STAGE.mfaEnrol], ctx.clock.now());
   if (!fresh) throw expired();
   return enrolPage(ctx, tenant, fresh, null);
@@ -203,12 +327,22 @@ async function recoveredToNewPasskey(ctx: AppContext, tenant: Tenant, flow: Logi
 
 /** A passkey's answer on the second-factor page: a new passkey (enrolment) or a sign-in with one (verification). A
  *  refusal shows the page again, with a new challenge; the answer's challenge is spent either way. */
-async function submitPasskey(ctx: AppContext, tenant: Tenant, hop: Hop, flow: LoginFlow<FlowData>, user: User, form: CodeForm, audit: Omit<AuditInput, 'type'> & { at: Date }, userAgent: string): Promise<Answer> {
+async function submitPasskey(
+  ctx: AppContext,
+  tenant: Tenant,
+  hop: Hop,
+  flow: LoginFlow<FlowData>,
+  user: User,
+  form: CodeForm,
+  audit: Omit<AuditInput, 'type'> & { at: Date },
+  userAgent: string,
+): Promise<Answer> {
   const passkeys = passkeysOf(ctx, tenant);
   const enrolling = flow.stage === STAGE.mfaEnrol;
   let method = 'webauthn';
   try {
-    if (levelOf(flow) === 'totp') throw new AppError('webauthn_not_allowed', 'This application asks for a code from your authenticator app.');
+    if (levelOf(flow) === 'totp')
+      throw new AppError('webauthn_not_allowed', 'This application asks for a code from your authenticator app.');
     const answered = parsePasskeyAnswer(form.passkey);
     if (enrolling) {
       await passkeys.register(user, flow.data.mfa?.challenge, answered, form.passkeyName);
@@ -219,7 +353,13 @@ async function submitPasskey(ctx: AppContext, tenant: Tenant, hop: Hop, flow: Lo
   } catch (err) {
     if (!(err instanceof AppError) || err.status >= 500) throw err;
     ctx.metrics.totpFailures.inc({ org: tenant.org.slug, code: err.code });
-    await tenant.store.audit.record({ ...audit, type: enrolling ? 'mfa.enrol_failed' : 'mfa.verify_failed', outcome: 'failure', code: err.code, details: { method: 'webauthn' } });
+    await tenant.store.audit.record({
+      ...audit,
+      type: enrolling ? 'mfa.enrol_failed' : 'mfa.verify_failed',
+      outcome: 'failure',
+      code: err.code,
+      details: { method: 'webauthn' },
+    });
     const current = await tenant.store.flows.findAtStage<FlowData>(flow.id, [flow.stage], ctx.clock.now());
     if (!current) throw expired();
     return enrolling ? enrolPage(ctx, tenant, current, err, 400) : verifyPage(ctx, tenant, current, err, 400);
@@ -236,7 +376,13 @@ async function submitPasskey(ctx: AppContext, tenant: Tenant, hop: Hop, flow: Lo
     if ((await recovery.left(user.id)) === 0) {
       const codes = await recovery.issue(user.id);
       await tenant.store.audit.record({ ...audit, type: 'mfa.recovery_codes_issued', details: { for: 'passkey' } });
-      return page('mfa-recovery', { title: 'Save your recovery codes', flowId: flow.id, codes, orgName: tenant.org.name, factor: 'passkey' });
+      return page('mfa-recovery', {
+        title: 'Save your recovery codes',
+        flowId: flow.id,
+        codes,
+        orgName: tenant.org.name,
+        factor: 'passkey',
+      });
     }
     return answer(ctx, tenant, hop, await completeAfterMfa(ctx, tenant, moved, device, user));
   }
@@ -247,11 +393,27 @@ async function submitPasskey(ctx: AppContext, tenant: Tenant, hop: Hop, flow: Lo
   }
   const current = await tenant.store.flows.findAtStage<FlowData>(flow.id, [STAGE.mfaVerify], ctx.clock.now());
   if (!current) throw expired();
-  return answer(ctx, tenant, hop, await completeAfterMfa(ctx, tenant, current, device, user, { audit: { ...audit, type: 'mfa.verified', details: { method: 'webauthn', credential: method.slice('webauthn:'.length) } } }));
+  return answer(
+    ctx,
+    tenant,
+    hop,
+    await completeAfterMfa(ctx, tenant, current, device, user, {
+      audit: {
+        ...audit,
+        type: 'mfa.verified',
+        details: { method: 'webauthn', credential: method.slice('webauthn:'.length) },
+      },
+    }),
+  );
 }
 
 /** POST /flow/:id/finish: after the recovery codes page, on to the app. */
-export function finishAfterEnrolment(ctx: AppContext, tenant: Tenant, visit: FlowVisit, userAgent: string): Promise<Outcome> {
+export function finishAfterEnrolment(
+  ctx: AppContext,
+  tenant: Tenant,
+  visit: FlowVisit,
+  userAgent: string,
+): Promise<Outcome> {
   return runHop(async (hop) => {
     const flow = await loadOwnedFlow(ctx, tenant, hop, visit.browserToken, visit.flowId, [STAGE.mfaDone]);
     return answer(ctx, tenant, hop, await completeAfterMfa(ctx, tenant, flow, deviceLabel(userAgent)));

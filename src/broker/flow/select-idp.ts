@@ -35,7 +35,11 @@ export function loginHint(value: unknown): string | undefined {
 
 export async function enabledIdps(tenant: Tenant): Promise<IdentityProvider[]> {
   const enabled = await tenant.store.identityProviders.list({ enabledOnly: true });
-  if (!enabled.length) throw new AppError('no_identity_provider', `${tenant.org.name} has no identity provider configured yet. Ask your administrator.`);
+  if (!enabled.length)
+    throw new AppError(
+      'no_identity_provider',
+      `${tenant.org.name} has no identity provider configured yet. Ask your administrator.`,
+    );
   return enabled;
 }
 
@@ -56,10 +60,18 @@ export async function selectIdp(tenant: Tenant, app: Application | null, hints: 
 
 /** Home-realm discovery on the chooser: the enabled IdP that owns a typed address, or the note to show with the
  *  list again (and the address to keep in the field). */
-export function discover(enabled: IdentityProvider[], typed: string): { idp: IdentityProvider } | { note: string; shown: string } {
+export function discover(
+  enabled: IdentityProvider[],
+  typed: string,
+): { idp: IdentityProvider } | { note: string; shown: string } {
   const email = loginHint(typed);
   const owner = ownerOfEmail(enabled, email);
   if (owner) return { idp: owner };
   const shown = typed.trim().slice(0, MAX_LOGIN_HINT);
-  return { shown, note: email ? `No sign-in option is set up for ${emailDomain(email)}; choose one below.` : 'Enter an email address like name@example.com, or choose one below.' };
+  return {
+    shown,
+    note: email
+      ? `No sign-in option is set up for ${emailDomain(email)}; choose one below.`
+      : 'Enter an email address like name@example.com, or choose one below.',
+  };
 }

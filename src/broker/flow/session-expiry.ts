@@ -3,7 +3,11 @@
 // the same browser then go back to the IdP, which decides again.
 import type { UpstreamResult } from './stages.ts';
 
-export function sessionExpiry(now: Date, sessionTtlSeconds: number, upstream: Pick<UpstreamResult, 'sessionNotOnOrAfter'>): Date {
+export function sessionExpiry(
+  now: Date,
+  sessionTtlSeconds: number,
+  upstream: Pick<UpstreamResult, 'sessionNotOnOrAfter'>,
+): Date {
   const byTtl = now.getTime() + sessionTtlSeconds * 1000;
   const byIdp = upstream.sessionNotOnOrAfter ? Date.parse(upstream.sessionNotOnOrAfter) : Number.NaN;
   return new Date(Number.isNaN(byIdp) ? byTtl : Math.min(byTtl, byIdp));

@@ -65,7 +65,14 @@ export interface FlowData {
    *  `knownDevice`: the browser presented a valid remembered-device cookie of this user (for the new-device e-mail);
    *  `recovered`: a recovery code was accepted at the `webauthn` level, which still asks for a new passkey before the
    *  app (second-factor.ts) */
-  mfa?: { rememberDeviceDays: number; ruleId: string; level?: SecondFactorLevel; challenge?: IssuedChallenge; knownDevice?: boolean; recovered?: { remaining: number } };
+  mfa?: {
+    rememberDeviceDays: number;
+    ruleId: string;
+    level?: SecondFactorLevel;
+    challenge?: IssuedChallenge;
+    knownDevice?: boolean;
+    recovered?: { remaining: number };
+  };
   /** an email that may pick the IdP (home-realm discovery): prefills the chooser; never an identity */
   loginHint?: string;
   /** why a `failed` flow failed: what its error Response to the app says (fail.ts) */
@@ -76,4 +83,8 @@ export interface FlowData {
 
 /** What the app is told: `message` goes into the Response's StatusMessage, `code` into the audit log; `subStatus`
  *  is the code's SAML status in the error catalogue (src/errors.ts), kept with the flow (failureOf, fail.ts). */
-export interface FlowFailure { code: ErrorCode; message: string; subStatus: ErrorSubStatus }
+export interface FlowFailure {
+  code: ErrorCode;
+  message: string;
+  subStatus: ErrorSubStatus;
+}

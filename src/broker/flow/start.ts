@@ -22,7 +22,13 @@ import { startUpstream, toIdp } from './to-upstream.ts';
 
 /** An app's request, checked against its registration and not stored yet. `loginHint`: an email that may pick the
  *  IdP (home-realm discovery, select-idp.ts), from the request's Subject or a `login_hint` parameter. */
-export interface AcceptedRequest { app: Application; via: 'sp_initiated' | 'launch'; request: AppRequest; browser: string; loginHint?: string }
+export interface AcceptedRequest {
+  app: Application;
+  via: 'sp_initiated' | 'launch';
+  request: AppRequest;
+  browser: string;
+  loginHint?: string;
+}
 
 export interface IncomingAuthnRequest {
   binding: 'redirect' | 'post';
@@ -48,87 +54,219 @@ export interface Arrival {
 }
 
 function checkRelayState(relayState: string | undefined) {
-  if (relayState !== undefined && relayState.length > MAX_RELAY_STATE) throw new AppError('relay_state_too_long', `The RelayState sent by the application is longer than ${MAX_RELAY_STATE} characters.`);
+  if (relayState !== undefined && relayState.length > MAX_RELAY_STATE)
+    throw new AppError(
+      'relay_state_too_long',
+      `The RelayState sent by the application is longer than ${MAX_RELAY_STATE} characters.`,
+    );
   return relayState ?? null;
 }
 
-export async function acceptAuthnRequest(ctx: AppContext, tenant: Tenant, input: IncomingAuthnRequest): Promise<AcceptedRequest> {
+export async function acceptAuthnRequest(
+  ctx: AppContext,
+  tenant: Tenant,
+  input: IncomingAuthnRequest,
+): Promise<AcceptedRequest> {
   if (!input.samlRequest) throw new SamlError('saml_malformed', 'The application did not send a SAMLRequest.');
-  const request = await parseAuthnRequest({ binding: input.binding, samlRequest: input.samlRequest, maxBytes: ctx.config.maxSamlMessageBytes });
+  const request = await parseAuthnRequest({
+    binding: input.binding,
+    samlRequest: input.samlRequest,
+    maxBytes: ctx.config.maxSamlMessageBytes,
+  });
   const app = await tenant.store.applications.findByEntityId(request.issuer);
-  if (!app || !app.enabled) throw new SamlError('saml_unknown_app', `The application "${request.issuer}" is not registered with ${tenant.org.name}.`, { issuer: request.issuer });
+  if (!app || !app.enabled)
+    throw new SamlError(
+      'saml_unknown_app',
+      `The application "${request.issuer}" is not registered with ${tenant.org.name}.`,
+      { issuer: request.issuer },
+    );
 
   if (app.wantAuthnRequestsSigned) {
-    if (!app.certificate) throw new SamlError('saml_request_unsigned', 'The application requires signed requests but has no certificate registered.');
-    await verifyAppRequestSignature(ctx, tenant, { ...app, certificate: app.certificate }, { binding: input.binding, rawQuery: input.rawQuery, samlRequest: input.samlRequest });
+    if (!app.certificate)
+      throw new SamlError(
+        'saml_request_unsigned',
+        'The application requires signed requests but has no certificate registered.',
+      );
+    await verifyAppRequestSignature(
+      ctx,
+      tenant,
+      { ...app, certificate: app.certificate },
+      { binding: input.binding, rawQuery: input.rawQuery, samlRequest: input.samlRequest },
+    );
   }
   // A signed request must name where it was sent (SAML bindings 3.4.5.2, 3.5.5.2): otherwise one the app signed for
   // another IdP, or another organisation of this broker, would be accepted here. Unsigned, it is checked when present.
-  if (request.destination === undefined ? app.wantAuthnRequestsSigned : !sameEndpoint(request.destination, tenant.urls.idpSso)) {
-    throw new SamlError('saml_wrong_destination', 'The application sent its login request to another address.', { expected: tenant.urls.idpSso, received: request.destination ?? null });
+  if (
+    request.destination === undefined
+      ? app.wantAuthnRequestsSigned
+      : !sameEndpoint(request.destination, tenant.urls.idpSso)
+  ) {
+    throw new SamlError('saml_wrong_destination', 'The application sent its login request to another address.', {
+      expected: tenant.urls.idpSso,
+      received: request.destination ?? null,
+    });
   }
 
   // Every field of the request is the app's claim; the ACS URL must be one the organisation registered.
   let acsUrl = app.acsUrls[0];
   if (request.acsUrl) {
-    if (!app.acsUrls.includes(request.acsUrl)) throw new SamlError('saml_acs_not_registered', `The application asked to receive the login at an address that is not registered for it.`, { requested: request.acsUrl, registered: app.acsUrls });
+    if (!app.acsUrls.includes(request.acsUrl))
+      throw new SamlError(
+        'saml_acs_not_registered',
+        `The application asked to receive the login at an address that is not registered for it.`,
+        { requested: request.acsUrl, registered: app.acsUrls },
+      );
     acsUrl = request.acsUrl;
   }
-  if (!acsUrl) throw new SamlError('saml_acs_not_registered', 'The application has no assertion consumer URL registered.');
+  if (!acsUrl)
+    throw new SamlError('saml_acs_not_registered', 'The application has no assertion consumer URL registered.');
   if (request.protocolBinding && request.protocolBinding !== 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST') {
-    throw new SamlError('saml_unsupported_binding', 'The application asked for a response binding other than HTTP-POST.', { requested: request.protocolBinding });
+    throw new SamlError(
+      'saml_unsupported_binding',
+      'The application asked for a response binding other than HTTP-POST.',
+      { requested: request.protocolBinding },
+    );
   }
 
   return {
-    app, via: 'sp_initiated', request: { id: request.id, acsUrl, relayState: checkRelayState(input.relayState), forceAuthn: request.forceAuthn, isPassive: request.isPassive }, browser: input.browser,
+    app,
+    via: 'sp_initiated',
+    request: {
+      id: request.id,
+      acsUrl,
+      relayState: checkRelayState(input.relayState),
+      forceAuthn: request.forceAuthn,
+      isPassive: request.isPassive,
+    },
+    browser: input.browser,
     // The Subject is part of the app's own request; a parameter beside it is the fallback.
     loginHint: loginHint(request.subjectNameId) ?? loginHint(input.loginHint),
   };
 }
 
 /** An app's launch link: an unsolicited login to that app (what the guides call a substitute link). */
-export async function acceptLaunch(tenant: Tenant, appId: string, browser: string, hint?: unknown): Promise<AcceptedRequest> {
+export async function acceptLaunch(
+  tenant: Tenant,
+  appId: string,
+  browser: string,
+  hint?: unknown,
+): Promise<AcceptedRequest> {
   const app = await tenant.store.applications.findById(appId);
-  if (!app || !app.enabled || !app.acsUrls[0]) throw new AppError('unknown_app', 'This application does not exist or is disabled.');
-  return { app, via: 'launch', request: { id: null, acsUrl: app.acsUrls[0], relayState: app.defaultRelayState ?? null, forceAuthn: false, isPassive: false }, browser, loginHint: loginHint(hint) };
+  if (!app || !app.enabled || !app.acsUrls[0])
+    throw new AppError('unknown_app', 'This application does not exist or is disabled.');
+  return {
+    app,
+    via: 'launch',
+    request: {
+      id: null,
+      acsUrl: app.acsUrls[0],
+      relayState: app.defaultRelayState ?? null,
+      forceAuthn: false,
+      isPassive: false,
+    },
+    browser,
+    loginHint: loginHint(hint),
+  };
 }
 
 /** /saml/idp/sso: an app's AuthnRequest (either binding). */
-export function startFromRequest(ctx: AppContext, tenant: Tenant, message: Omit<IncomingAuthnRequest, 'browser' | 'loginHint'>, arrival: Arrival): Promise<Outcome> {
+export function startFromRequest(
+  ctx: AppContext,
+  tenant: Tenant,
+  message: Omit<IncomingAuthnRequest, 'browser' | 'loginHint'>,
+  arrival: Arrival,
+): Promise<Outcome> {
   return runHop(async (hop) => {
-    const accepted = await acceptAuthnRequest(ctx, tenant, { ...message, browser: hop.bindBrowser(arrival.browserToken), loginHint: arrival.loginHint });
+    const accepted = await acceptAuthnRequest(ctx, tenant, {
+      ...message,
+      browser: hop.bindBrowser(arrival.browserToken),
+      loginHint: arrival.loginHint,
+    });
     return proceed(ctx, tenant, hop, accepted, arrival);
   });
 }
 
 /** /apps/:appId/launch: an app's launch link. */
 export function startFromLaunch(ctx: AppContext, tenant: Tenant, appId: string, arrival: Arrival): Promise<Outcome> {
-  return runHop(async (hop) => proceed(ctx, tenant, hop, await acceptLaunch(tenant, appId, hop.bindBrowser(arrival.browserToken), arrival.loginHint), arrival));
+  return runHop(async (hop) =>
+    proceed(
+      ctx,
+      tenant,
+      hop,
+      await acceptLaunch(tenant, appId, hop.bindBrowser(arrival.browserToken), arrival.loginHint),
+      arrival,
+    ),
+  );
 }
 
 /** After the app's request is accepted: ride on the broker session, or pick the IdP (or show the chooser), and go
  *  upstream. The flow is stored once, at the stage this decides. */
-async function proceed(ctx: AppContext, tenant: Tenant, hop: Hop, accepted: AcceptedRequest, arrival: Arrival): Promise<Answer> {
+async function proceed(
+  ctx: AppContext,
+  tenant: Tenant,
+  hop: Hop,
+  accepted: AcceptedRequest,
+  arrival: Arrival,
+): Promise<Answer> {
   const { app: target, request: appRequest } = accepted;
   // A suspended organisation (plugins/tenant.ts lets only this endpoint through): the app is told in SAML.
-  if (tenant.org.suspendedAt) return postToApp(await errorResponse(ctx, tenant, target, appRequest, APP_STATUS.requestDenied, 'This organisation is suspended by the operator of the sign-in service.'));
-  const flow = { appId: target.id, data: { via: accepted.via, request: appRequest, browser: accepted.browser, ...(accepted.loginHint && { loginHint: accepted.loginHint }) } satisfies FlowData };
+  if (tenant.org.suspendedAt)
+    return postToApp(
+      await errorResponse(
+        ctx,
+        tenant,
+        target,
+        appRequest,
+        APP_STATUS.requestDenied,
+        'This organisation is suspended by the operator of the sign-in service.',
+      ),
+    );
+  const flow = {
+    appId: target.id,
+    data: {
+      via: accepted.via,
+      request: appRequest,
+      browser: accepted.browser,
+      ...(accepted.loginHint && { loginHint: accepted.loginHint }),
+    } satisfies FlowData,
+  };
   const token = arrival.sessionToken;
-  const session = token && !appRequest.forceAuthn ? await tenant.store.sessions.findActive(sha256(token), ctx.clock.now()) : null;
+  const session =
+    token && !appRequest.forceAuthn ? await tenant.store.sessions.findActive(sha256(token), ctx.clock.now()) : null;
   if (session) {
-    const stored = await storeFlow(ctx, tenant, { ...flow, stage: STAGE.upstreamVerified, sessionId: session.id, idpId: session.idpId, data: { ...flow.data, fromSession: true } });
+    const stored = await storeFlow(ctx, tenant, {
+      ...flow,
+      stage: STAGE.upstreamVerified,
+      sessionId: session.id,
+      idpId: session.idpId,
+      data: { ...flow.data, fromSession: true },
+    });
     hop.about(stored.id);
     return redirect(flowUrl(stored.id, 'continue'));
   }
   // The app asked for no page, and only a login page could serve it: answer at once, nothing to store.
-  if (appRequest.isPassive) return postToApp(await errorResponse(ctx, tenant, target, appRequest, APP_STATUS.noPassive, 'No sign-in session exists and the application asked not to show any page.'));
+  if (appRequest.isPassive)
+    return postToApp(
+      await errorResponse(
+        ctx,
+        tenant,
+        target,
+        appRequest,
+        APP_STATUS.noPassive,
+        'No sign-in session exists and the application asked not to show any page.',
+      ),
+    );
   let choice;
   try {
     choice = await selectIdp(tenant, target, { idp: arrival.idp, email: accepted.loginHint });
   } catch (err) {
     // No IdP at all: the flow starts failed, so that the app hears back (NoAvailableIDP) like any other failure.
     if (err instanceof AppError && err.code === 'no_identity_provider') {
-      const failed = await storeFlow(ctx, tenant, { ...flow, stage: STAGE.failed, data: { ...flow.data, failure: failureOf(err.code, err.message) } });
+      const failed = await storeFlow(ctx, tenant, {
+        ...flow,
+        stage: STAGE.failed,
+        data: { ...flow.data, failure: failureOf(err.code, err.message) },
+      });
       hop.about(failed.id);
       hop.offer(returnOffer(failed, target.name));
     }

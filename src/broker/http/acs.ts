@@ -13,10 +13,26 @@ export function acsRoutes(app: FastifyInstance, ctx: AppContext) {
   app.get<{ Querystring: { state?: string } }>('/oidc/callback', async (request, reply) => {
     const tenant = requireTenant(request);
     const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
-    return render(ctx, request, reply, await returnFromUpstream(ctx, tenant, protocolNamed('oidc'), { message: query || undefined, relayState: str(request.query?.state) }));
+    return render(
+      ctx,
+      request,
+      reply,
+      await returnFromUpstream(ctx, tenant, protocolNamed('oidc'), {
+        message: query || undefined,
+        relayState: str(request.query?.state),
+      }),
+    );
   });
   app.post<{ Body: { SAMLResponse?: string; RelayState?: string } }>('/saml/sp/acs', async (request, reply) => {
     const tenant = requireTenant(request);
-    return render(ctx, request, reply, await returnFromUpstream(ctx, tenant, protocolNamed('saml'), { message: str(request.body?.SAMLResponse), relayState: str(request.body?.RelayState) }));
+    return render(
+      ctx,
+      request,
+      reply,
+      await returnFromUpstream(ctx, tenant, protocolNamed('saml'), {
+        message: str(request.body?.SAMLResponse),
+        relayState: str(request.body?.RelayState),
+      }),
+    );
   });
 }

@@ -8,10 +8,19 @@ import type { FastifyInstance } from 'fastify';
 export const WEBAUTHN_SCRIPT_PATH = '/assets/simplewebauthn-browser.js';
 
 // The package exports only its module entries (script/index.js); the browser bundle (its `unpkg` file) is in dist/.
-const bundlePath = () => join(dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')), '..', 'dist/bundle/index.umd.min.js');
+const bundlePath = () =>
+  join(
+    dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')),
+    '..',
+    'dist/bundle/index.umd.min.js',
+  );
 
 export async function assetRoutes(app: FastifyInstance) {
   const webauthn = readFileSync(bundlePath());
   app.get(WEBAUTHN_SCRIPT_PATH, async (_request, reply) =>
-    reply.header('content-type', 'text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(webauthn));
+    reply
+      .header('content-type', 'text/javascript; charset=utf-8')
+      .header('cache-control', 'public, max-age=3600')
+      .send(webauthn),
+  );
 }

@@ -13,7 +13,8 @@ import type { Outcome } from '../flow/outcome.ts';
 export const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
 /** The raw query string as received (Redirect-binding signatures cover its exact octets). */
-export const rawQueryOf = (request: FastifyRequest) => (request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '');
+export const rawQueryOf = (request: FastifyRequest) =>
+  request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
 
 /** The browser-binding cookie as presented. */
 export const browserTokenOf = (request: FastifyRequest) => request.cookies[BROWSER_COOKIE];
@@ -31,7 +32,13 @@ const offers = new WeakMap<FastifyRequest, ReturnOffer>();
 export const returnOfferFor = (request: FastifyRequest): ReturnOffer | undefined => offers.get(request);
 
 /** An auto-POST form to `action` (an app's ACS, an IdP's SSO URL): the page's CSP allows that form target. */
-export function postForm(request: FastifyRequest, reply: FastifyReply, action: string, fields: Record<string, string>, target: string) {
+export function postForm(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  action: string,
+  fields: Record<string, string>,
+  target: string,
+) {
   allowFormTarget(reply, action);
   return page(request, reply, 'saml-post', { title: `Signing you in to ${target}`, action, fields, target });
 }

@@ -19,25 +19,42 @@ const logoutUrl = (flowId: string) => `/logout/${encodeURIComponent(flowId)}`;
 
 /** A logout message on its way to a peer: a redirect, or an auto-POST form naming `to`. */
 const send = (message: OutgoingMessage, to: string): Answer =>
-  message.binding === 'redirect' ? redirect(message.url, 302) : post({ action: message.url, fields: message.fields, target: to });
+  message.binding === 'redirect'
+    ? redirect(message.url, 302)
+    : post({ action: message.url, fields: message.fields, target: to });
 
 /** The browser's cookies, as presented. */
-export interface LogoutVisit { browserToken: string | undefined; sessionToken: string | undefined }
+export interface LogoutVisit {
+  browserToken: string | undefined;
+  sessionToken: string | undefined;
+}
 
 /** /saml/idp/slo (from an app) or /saml/sp/slo (from the IdP): a LogoutRequest or a LogoutResponse. A refused
  *  message is audited and counted here. */
-export function receiveLogoutMessage(ctx: AppContext, tenant: Tenant, input: IncomingLogoutMessage, visit: LogoutVisit): Promise<Outcome> {
+export function receiveLogoutMessage(
+  ctx: AppContext,
+  tenant: Tenant,
+  input: IncomingLogoutMessage,
+  visit: LogoutVisit,
+): Promise<Outcome> {
   return runHop(async (hop) => {
     const { side, binding, relayState } = input;
     const slo = new SingleLogout(ctx, tenant);
-    if (relayState && relayState.length > MAX_RELAY_STATE) throw new AppError('relay_state_too_long', `The RelayState is longer than ${MAX_RELAY_STATE} characters.`);
+    if (relayState && relayState.length > MAX_RELAY_STATE)
+      throw new AppError('relay_state_too_long', `The RelayState is longer than ${MAX_RELAY_STATE} characters.`);
     let received;
     try {
       received = await slo.receive(input);
     } catch (err) {
       if (err instanceof SamlError) {
         ctx.metrics.upstreamErrors.inc({ org: tenant.org.slug, code: err.code });
-        await tenant.store.audit.record({ type: 'logout.rejected', outcome: 'failure', code: err.code, at: ctx.clock.now(), details: { from: side, ...err.diagnosis } });
+        await tenant.store.audit.record({
+          type: 'logout.rejected',
+          outcome: 'failure',
+          code: err.code,
+          at: ctx.clock.now(),
+          details: { from: side, ...err.diagnosis },
+        });
       }
       throw err;
     }
@@ -50,14 +67,23 @@ export function receiveLogoutMessage(ctx: AppContext, tenant: Tenant, input: Inc
       return page('logout-hop-done', { title: 'Signed out', next: logoutUrl(flowId), name: peer.name });
     }
 
-    const started = await slo.start(side, message, peer, { binding, relayState: relayState ?? null, browser: hop.bindBrowser(visit.browserToken) });
+    const started = await slo.start(side, message, peer, {
+      binding,
+      relayState: relayState ?? null,
+      browser: hop.bindBrowser(visit.browserToken),
+    });
     if (!started) {
-      const answer = await slo.responseTo({ side, id: peer.id, name: peer.name, requestId: message.id, relayState: relayState ?? null, binding }, 'UnknownPrincipal', 'No session of this user matches the request.');
+      const answer = await slo.responseTo(
+        { side, id: peer.id, name: peer.name, requestId: message.id, relayState: relayState ?? null, binding },
+        'UnknownPrincipal',
+        'No session of this user matches the request.',
+      );
       if (answer) return send(answer, peer.name);
       return page('logout', { title: 'Signed out', finished: true, partial: false, participants: [] });
     }
     const cookie = visit.sessionToken;
-    if (cookie && started.endedSessions.some((s) => s.id === sha256(cookie))) hop.cookies.push({ name: SESSION_COOKIE, clear: true });
+    if (cookie && started.endedSessions.some((s) => s.id === sha256(cookie)))
+      hop.cookies.push({ name: SESSION_COOKIE, clear: true });
     return redirect(logoutUrl(started.flow.id));
   });
 }
@@ -65,12 +91,17 @@ export function receiveLogoutMessage(ctx: AppContext, tenant: Tenant, input: Inc
 async function ownedChain(ctx: AppContext, tenant: Tenant, browserToken: string | undefined, flowId: string) {
   const slo = new SingleLogout(ctx, tenant);
   const flow = await slo.load(flowId);
-  if (!sameBrowser(browserToken, flow.data.browser)) throw new AppError('logout_browser_mismatch', 'This sign-out was started in another browser.');
+  if (!sameBrowser(browserToken, flow.data.browser))
+    throw new AppError('logout_browser_mismatch', 'This sign-out was started in another browser.');
   return slo;
 }
 
 /** /logout/:id, the chain page: the next participant in a frame, or the final answer to whoever asked. */
-export function showLogoutChain(ctx: AppContext, tenant: Tenant, visit: { flowId: string; browserToken: string | undefined }): Promise<Outcome> {
+export function showLogoutChain(
+  ctx: AppContext,
+  tenant: Tenant,
+  visit: { flowId: string; browserToken: string | undefined },
+): Promise<Outcome> {
   return runHop(async (hop) => {
     const slo = await ownedChain(ctx, tenant, visit.browserToken, visit.flowId);
     const step: LogoutStep = await slo.step(visit.flowId, ctx.config.sloHopTimeoutSeconds);
@@ -81,29 +112,63 @@ export function showLogoutChain(ctx: AppContext, tenant: Tenant, visit: { flowId
     }
     if (step.kind === 'hop') {
       // The frame opens our hop URL, which redirects to the participant's SLO URL: the frame may go there.
-      const peer = step.hop.side === 'app' ? await tenant.store.applications.findById(step.hop.id) : await tenant.store.identityProviders.findById(step.hop.id);
+      const peer =
+        step.hop.side === 'app'
+          ? await tenant.store.applications.findById(step.hop.id)
+          : await tenant.store.identityProviders.findById(step.hop.id);
       hop.allowFrame(peer?.sloUrl);
       return page('logout', {
-        title: 'Signing you out', finished: false, hopName: step.hop.name, frame: `${logoutUrl(step.flowId)}/hop`,
-        done: step.done, total: step.total, refresh: `${step.remainingSeconds};url=${logoutUrl(step.flowId)}`, next: logoutUrl(step.flowId),
+        title: 'Signing you out',
+        finished: false,
+        hopName: step.hop.name,
+        frame: `${logoutUrl(step.flowId)}/hop`,
+        done: step.done,
+        total: step.total,
+        refresh: `${step.remainingSeconds};url=${logoutUrl(step.flowId)}`,
+        next: logoutUrl(step.flowId),
       });
     }
     if (step.message) return send(step.message, step.chain.origin.name);
-    const participants = step.chain.hops.map((h) => ({ name: h.name, ok: h.outcome === 'success', detail: h.detail ?? null }));
-    return page('logout', { title: 'Signed out', finished: true, partial: step.status === 'PartialLogout', participants });
+    const participants = step.chain.hops.map((h) => ({
+      name: h.name,
+      ok: h.outcome === 'success',
+      detail: h.detail ?? null,
+    }));
+    return page('logout', {
+      title: 'Signed out',
+      finished: true,
+      partial: step.status === 'PartialLogout',
+      participants,
+    });
   });
 }
 
 /** /oidc/logout-callback: back from an OpenID Connect IdP's end_session_endpoint; the chain page takes it on. */
-export function receiveOidcLogoutReturn(ctx: AppContext, tenant: Tenant, visit: { state: string | undefined; browserToken: string | undefined }): Promise<Outcome> {
+export function receiveOidcLogoutReturn(
+  ctx: AppContext,
+  tenant: Tenant,
+  visit: { state: string | undefined; browserToken: string | undefined },
+): Promise<Outcome> {
   return runHop(async () => {
     const slo = new SingleLogout(ctx, tenant);
     try {
-      return redirect(logoutUrl(await slo.recordOidcLogoutReturn(visit.state, (chainBrowser) => sameBrowser(visit.browserToken, chainBrowser))));
+      return redirect(
+        logoutUrl(
+          await slo.recordOidcLogoutReturn(visit.state, (chainBrowser) =>
+            sameBrowser(visit.browserToken, chainBrowser),
+          ),
+        ),
+      );
     } catch (err) {
       if (err instanceof OidcError) {
         ctx.metrics.upstreamErrors.inc({ org: tenant.org.slug, code: err.code });
-        await tenant.store.audit.record({ type: 'logout.rejected', outcome: 'failure', code: err.code, at: ctx.clock.now(), details: { from: 'idp', ...err.diagnosis } });
+        await tenant.store.audit.record({
+          type: 'logout.rejected',
+          outcome: 'failure',
+          code: err.code,
+          at: ctx.clock.now(),
+          details: { from: 'idp', ...err.diagnosis },
+        });
       }
       throw err;
     }
@@ -111,7 +176,11 @@ export function receiveOidcLogoutReturn(ctx: AppContext, tenant: Tenant, visit: 
 }
 
 /** /logout/:id/hop, inside the frame: our LogoutRequest to the current participant. */
-export function sendLogoutHop(ctx: AppContext, tenant: Tenant, visit: { flowId: string; browserToken: string | undefined }): Promise<Outcome> {
+export function sendLogoutHop(
+  ctx: AppContext,
+  tenant: Tenant,
+  visit: { flowId: string; browserToken: string | undefined },
+): Promise<Outcome> {
   return runHop(async (hop) => {
     const slo = await ownedChain(ctx, tenant, visit.browserToken, visit.flowId);
     hop.allowSameOriginFraming();

@@ -10,14 +10,24 @@ import type { UpstreamDispatch } from '../upstream/protocol.ts';
 /** Creates the test flow (bound to the admin's browser: `browser`, the hash of its binding cookie) and sends the
  *  request the way a login would. A disabled IdP can be tested: that is how an admin checks a new IdP before
  *  letting users reach it. */
-export function startTestConnection(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, by: { adminSessionId: string; actor: string; browser: string }): Promise<UpstreamDispatch> {
-  return startUpstream(ctx, tenant, {
-    appId: null,
-    data: {
-      via: 'test',
-      request: { id: null, acsUrl: '', relayState: null, forceAuthn: false, isPassive: false },
-      browser: by.browser,
-      test: { adminSessionId: by.adminSessionId, actor: by.actor },
+export function startTestConnection(
+  ctx: AppContext,
+  tenant: Tenant,
+  idp: IdentityProvider,
+  by: { adminSessionId: string; actor: string; browser: string },
+): Promise<UpstreamDispatch> {
+  return startUpstream(
+    ctx,
+    tenant,
+    {
+      appId: null,
+      data: {
+        via: 'test',
+        request: { id: null, acsUrl: '', relayState: null, forceAuthn: false, isPassive: false },
+        browser: by.browser,
+        test: { adminSessionId: by.adminSessionId, actor: by.actor },
+      },
     },
-  }, idp);
+    idp,
+  );
 }

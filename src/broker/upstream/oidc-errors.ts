@@ -7,7 +7,11 @@ import { AppError, type OidcErrorCode } from '../../errors.ts';
 export type { OidcErrorCode };
 
 export class OidcError extends AppError {
-  constructor(code: OidcErrorCode, message: string, public readonly diagnosis: Record<string, unknown> = {}) {
+  constructor(
+    code: OidcErrorCode,
+    message: string,
+    public readonly diagnosis: Record<string, unknown> = {},
+  ) {
     super(code, message);
     this.name = 'OidcError';
   }

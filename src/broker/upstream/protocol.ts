@@ -11,10 +11,12 @@ import type { Profile } from './profile.ts';
 
 /** A protocol's refusal of what came back (each with a stable code and the admin's diagnosis). */
 export type UpstreamRefusal = SamlError | OidcError;
-export const isUpstreamRefusal = (err: unknown): err is UpstreamRefusal => err instanceof SamlError || err instanceof OidcError;
+export const isUpstreamRefusal = (err: unknown): err is UpstreamRefusal =>
+  err instanceof SamlError || err instanceof OidcError;
 
 /** How the browser goes to the IdP: a redirect, or an auto-POST form. */
-export type UpstreamDispatch = { binding: 'redirect'; url: string } | { binding: 'post'; url: string; fields: Record<string, string> };
+export type UpstreamDispatch =
+  { binding: 'redirect'; url: string } | { binding: 'post'; url: string; fields: Record<string, string> };
 
 /** What a flow keeps of a verified upstream login (the broker session and single logout use it). */
 export interface UpstreamResult {
@@ -32,7 +34,10 @@ export interface UpstreamResult {
 }
 
 /** What the IdP sent back to our endpoint: the message, and the state it returns (the flow id we gave it). */
-export interface UpstreamReturn { message: string | undefined; relayState: string | undefined }
+export interface UpstreamReturn {
+  message: string | undefined;
+  relayState: string | undefined;
+}
 
 /** A login the protocol verified against the IdP's registration. */
 export interface UpstreamLogin {
@@ -52,10 +57,21 @@ export interface UpstreamProtocol {
   /** The request (or redirect) that sends the browser of flow `flowId` to `idp`; `requestId` is what its answer
    *  must refer to (stored on the flow, handed back to finish). `loginHint`: an email the user or the app already gave
    *  (home-realm discovery, the AuthnRequest's Subject, a login_hint parameter), so the IdP need not ask for it. */
-  start(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, opts: { flowId: string; forceAuthn: boolean; loginHint?: string }): Promise<{ dispatch: UpstreamDispatch; requestId: string }>;
+  start(
+    ctx: AppContext,
+    tenant: Tenant,
+    idp: IdentityProvider,
+    opts: { flowId: string; forceAuthn: boolean; loginHint?: string },
+  ): Promise<{ dispatch: UpstreamDispatch; requestId: string }>;
   /** Verifies what came back against `idp`'s registration: the login, or a refusal (an UpstreamRefusal, thrown).
    *  `expectedRequestId`: the request it must answer; null for an unsolicited (IdP-initiated) login. */
-  finish(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, returned: UpstreamReturn & { message: string }, expectedRequestId: string | null): Promise<UpstreamLogin>;
+  finish(
+    ctx: AppContext,
+    tenant: Tenant,
+    idp: IdentityProvider,
+    returned: UpstreamReturn & { message: string },
+    expectedRequestId: string | null,
+  ): Promise<UpstreamLogin>;
   /** Unsolicited logins only: whom the message claims to come from, unverified, to choose whose settings verify it. */
   claimedIssuer(ctx: AppContext, returned: UpstreamReturn & { message: string }): string;
   /** Records the login as used, shared by every node; a second use is refused (replay). */

@@ -28,8 +28,18 @@ export const saml: UpstreamProtocol = {
 
   async start(ctx, tenant, idp, { flowId, forceAuthn }) {
     // The flow id travels as RelayState.
-    const built = buildUpstreamAuthnRequest(await localSp(ctx, tenant), upstreamIdp(idp), { relayState: flowId, now: ctx.clock.now(), forceAuthn });
-    return { requestId: built.id, dispatch: built.binding === 'redirect' ? { binding: 'redirect', url: built.url } : { binding: 'post', url: built.url, fields: built.fields } };
+    const built = buildUpstreamAuthnRequest(await localSp(ctx, tenant), upstreamIdp(idp), {
+      relayState: flowId,
+      now: ctx.clock.now(),
+      forceAuthn,
+    });
+    return {
+      requestId: built.id,
+      dispatch:
+        built.binding === 'redirect'
+          ? { binding: 'redirect', url: built.url }
+          : { binding: 'post', url: built.url, fields: built.fields },
+    };
   },
 
   async finish(ctx, tenant, idp, returned, expectedRequestId) {
@@ -44,11 +54,24 @@ export const saml: UpstreamProtocol = {
       maxBytes: ctx.config.maxSamlMessageBytes,
     });
     return {
-      result: { nameId: a.nameId, nameIdFormat: a.nameIdFormat, nameQualifier: a.nameQualifier, spNameQualifier: a.spNameQualifier, sessionIndex: a.sessionIndex, attributes: a.attributes, assertionId: a.assertionId, ...(a.sessionNotOnOrAfter && { sessionNotOnOrAfter: a.sessionNotOnOrAfter.toISOString() }) },
+      result: {
+        nameId: a.nameId,
+        nameIdFormat: a.nameIdFormat,
+        nameQualifier: a.nameQualifier,
+        spNameQualifier: a.spNameQualifier,
+        sessionIndex: a.sessionIndex,
+        attributes: a.attributes,
+        assertionId: a.assertionId,
+        ...(a.sessionNotOnOrAfter && { sessionNotOnOrAfter: a.sessionNotOnOrAfter.toISOString() }),
+      },
       profile: mapProfile(idp, a),
       signed: { response: a.responseSigned, assertion: a.assertionSigned },
       // Kept until the assertion could no longer be accepted anyway (its validity end plus the allowed skew).
-      once: { key: `${idp.id}:${a.assertionId}`, keepUntil: new Date(Math.max(a.notOnOrAfter.getTime(), now.getTime()) + ctx.config.clockSkewSeconds * 1000), diagnosis: { assertionId: a.assertionId } },
+      once: {
+        key: `${idp.id}:${a.assertionId}`,
+        keepUntil: new Date(Math.max(a.notOnOrAfter.getTime(), now.getTime()) + ctx.config.clockSkewSeconds * 1000),
+        diagnosis: { assertionId: a.assertionId },
+      },
     };
   },
 

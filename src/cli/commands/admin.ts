@@ -17,6 +17,8 @@ export async function adminCommand(argv: string[], ctx: AppContext): Promise<num
   if (!values.email) throw new UsageError('--email is required');
   const tenant = await tenantBySlug(ctx, values.org);
   const reset = await resetAdminAccess(tenant.store, ctx.clock, values.email, 'cli');
-  console.log(`Access of ${reset.email} reset. One-time password (to be replaced at the next sign-in):\n\n  ${reset.password}\n\nSign in at ${tenant.urls.admin}`);
+  console.log(
+    `Access of ${reset.email} reset. One-time password (to be replaced at the next sign-in):\n\n  ${reset.password}\n\nSign in at ${tenant.urls.admin}`,
+  );
   return 0;
 }

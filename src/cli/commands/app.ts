@@ -25,16 +25,30 @@ export const appUsage = `
 
 /** Options that set an app's values: the same for add and update (update changes only those given). */
 const SETTING_OPTIONS = {
-  name: { type: 'string' }, 'metadata-file': { type: 'string' }, 'metadata-url': { type: 'string' },
-  'entity-id': { type: 'string' }, 'acs-url': { type: 'string', multiple: true }, 'slo-url': { type: 'string' }, 'no-slo-url': { type: 'boolean' }, 'cert-file': { type: 'string' },
-  'require-signed-requests': { type: 'boolean' }, 'no-require-signed-requests': { type: 'boolean' },
-  'sign-response': { type: 'boolean' }, 'no-sign-response': { type: 'boolean' },
-  'sign-assertion': { type: 'boolean' }, 'no-sign-assertion': { type: 'boolean' },
-  'encrypt-assertion': { type: 'boolean' }, 'no-encrypt-assertion': { type: 'boolean' },
-  'allow-sha1': { type: 'boolean' }, 'no-allow-sha1': { type: 'boolean' },
-  nameid: { type: 'string' }, release: { type: 'string' },
-  'relay-state': { type: 'string' }, 'no-relay-state': { type: 'boolean' },
-  'primary-idp': { type: 'string' }, 'no-primary-idp': { type: 'boolean' },
+  name: { type: 'string' },
+  'metadata-file': { type: 'string' },
+  'metadata-url': { type: 'string' },
+  'entity-id': { type: 'string' },
+  'acs-url': { type: 'string', multiple: true },
+  'slo-url': { type: 'string' },
+  'no-slo-url': { type: 'boolean' },
+  'cert-file': { type: 'string' },
+  'require-signed-requests': { type: 'boolean' },
+  'no-require-signed-requests': { type: 'boolean' },
+  'sign-response': { type: 'boolean' },
+  'no-sign-response': { type: 'boolean' },
+  'sign-assertion': { type: 'boolean' },
+  'no-sign-assertion': { type: 'boolean' },
+  'encrypt-assertion': { type: 'boolean' },
+  'no-encrypt-assertion': { type: 'boolean' },
+  'allow-sha1': { type: 'boolean' },
+  'no-allow-sha1': { type: 'boolean' },
+  nameid: { type: 'string' },
+  release: { type: 'string' },
+  'relay-state': { type: 'string' },
+  'no-relay-state': { type: 'boolean' },
+  'primary-idp': { type: 'string' },
+  'no-primary-idp': { type: 'boolean' },
 } as const;
 const UPDATE_OPTIONS = { app: { type: 'string' }, enable: { type: 'boolean' }, disable: { type: 'boolean' } } as const;
 
@@ -50,7 +64,11 @@ async function idpIdByReference(store: TenantStore, slug: string, ref: string): 
   if (exact) return exact.id;
   const named = (await store.identityProviders.list()).filter((i) => i.name === ref);
   if (named.length === 1) return named[0].id;
-  return usage(named.length ? `"${ref}" names ${named.length} identity providers of ${slug}; give the id` : `no identity provider "${ref}" in ${slug}`);
+  return usage(
+    named.length
+      ? `"${ref}" names ${named.length} identity providers of ${slug}; give the id`
+      : `no identity provider "${ref}" in ${slug}`,
+  );
 }
 
 /** An app named by id, entity ID or (if unambiguous) name. */
@@ -62,7 +80,8 @@ async function findAppByReference(store: TenantStore, slug: string, ref: string 
   const named = all.filter((a) => a.name === ref);
   const matches = named.length ? named : all.filter((a) => a.name.toLowerCase() === ref.toLowerCase());
   if (matches.length === 1) return matches[0];
-  if (matches.length > 1) usage(`"${ref}" names ${matches.length} apps of ${slug} (${matches.map((a) => a.id).join(', ')}); give the id`);
+  if (matches.length > 1)
+    usage(`"${ref}" names ${matches.length} apps of ${slug} (${matches.map((a) => a.id).join(', ')}); give the id`);
   return usage(`no app "${ref}" in ${slug}`);
 }
 
@@ -72,7 +91,9 @@ async function settingsFromArgs(v: Values, store: TenantStore, slug: string): Pr
   const signResponse = flag(v, 'sign-response', 'no-sign-response');
   const primary = orNull(v, 'primary-idp', 'no-primary-idp');
   return definedOnly<ApplicationInput>({
-    name: str('name'), entityId: str('entity-id'), acsUrls: v['acs-url'] as string[] | undefined,
+    name: str('name'),
+    entityId: str('entity-id'),
+    acsUrls: v['acs-url'] as string[] | undefined,
     sloUrl: orNull(v, 'slo-url', 'no-slo-url'),
     certificate: v['cert-file'] ? readFileSync(v['cert-file'] as string, 'utf8') : undefined,
     wantAuthnRequestsSigned: flag(v, 'require-signed-requests', 'no-require-signed-requests'),
@@ -82,7 +103,10 @@ async function settingsFromArgs(v: Values, store: TenantStore, slug: string): Pr
     encryptAssertion: flag(v, 'encrypt-assertion', 'no-encrypt-assertion'),
     allowSha1: flag(v, 'allow-sha1', 'no-allow-sha1'),
     nameIdFormat: str('nameid') as NameIdFormat | undefined,
-    attributeRelease: str('release')?.split(',').map((s) => s.trim()).filter(Boolean),
+    attributeRelease: str('release')
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     defaultRelayState: orNull(v, 'relay-state', 'no-relay-state'),
     primaryIdpId: primary ? await idpIdByReference(store, slug, primary) : primary,
   });
@@ -99,31 +123,74 @@ async function metadataInput(v: Values, ctx: AppContext): Promise<ApplicationInp
 }
 
 function warnings(app: Application, input: ApplicationInput) {
-  if (input.allowSha1) process.stderr.write(`Note: "${app.name}" may now sign its requests with RSA-SHA1 (legacy switch; audited).\n`);
+  if (input.allowSha1)
+    process.stderr.write(`Note: "${app.name}" may now sign its requests with RSA-SHA1 (legacy switch; audited).\n`);
 }
 
 export async function appCommand(argv: string[], ctx: AppContext): Promise<number> {
   const [sub, ...rest] = argv;
-  const { values } = parseArgs({ args: rest, options: { org: { type: 'string' }, json: { type: 'boolean' }, ...(sub !== 'list' && SETTING_OPTIONS), ...(sub === 'update' && UPDATE_OPTIONS) } });
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      org: { type: 'string' },
+      json: { type: 'boolean' },
+      ...(sub !== 'list' && SETTING_OPTIONS),
+      ...(sub === 'update' && UPDATE_OPTIONS),
+    },
+  });
   const v = values as Values;
   const tenant = await tenantBySlug(ctx, v.org as string | undefined);
   const by = { actor: 'cli', at: ctx.clock.now() };
   if (sub === 'list') {
     const apps = await tenant.store.applications.list();
-    if (v.json) console.log(JSON.stringify(apps.map((a) => ({ id: a.id, name: a.name, entityId: a.entityId, acsUrls: a.acsUrls, enabled: a.enabled, wantAuthnRequestsSigned: a.wantAuthnRequestsSigned, allowSha1: a.allowSha1, launchUrl: tenant.urls.appLaunch(a.id) })), null, 2));
-    else for (const a of apps) console.log(`${a.id}  ${a.name.padEnd(24)} ${a.entityId}${a.enabled ? '' : '  (disabled)'}${a.allowSha1 ? '  (RSA-SHA1 accepted)' : ''}`);
+    if (v.json)
+      console.log(
+        JSON.stringify(
+          apps.map((a) => ({
+            id: a.id,
+            name: a.name,
+            entityId: a.entityId,
+            acsUrls: a.acsUrls,
+            enabled: a.enabled,
+            wantAuthnRequestsSigned: a.wantAuthnRequestsSigned,
+            allowSha1: a.allowSha1,
+            launchUrl: tenant.urls.appLaunch(a.id),
+          })),
+          null,
+          2,
+        ),
+      );
+    else
+      for (const a of apps)
+        console.log(
+          `${a.id}  ${a.name.padEnd(24)} ${a.entityId}${a.enabled ? '' : '  (disabled)'}${a.allowSha1 ? '  (RSA-SHA1 accepted)' : ''}`,
+        );
     return 0;
   }
 
   if (sub === 'add') {
     const fromMetadata = await metadataInput(v, ctx);
     const settings = await settingsFromArgs(v, tenant.store, tenant.org.slug);
-    const app = await createApp(tenant.store, { ...fromMetadata, ...settings, name: v.name as string | undefined }, by, { fromMetadata });
+    const app = await createApp(
+      tenant.store,
+      { ...fromMetadata, ...settings, name: v.name as string | undefined },
+      by,
+      { fromMetadata },
+    );
     warnings(app, settings);
-    if (v.json) console.log(JSON.stringify({ id: app.id, entityId: app.entityId, name: app.name, launchUrl: tenant.urls.appLaunch(app.id) }, null, 2));
+    if (v.json)
+      console.log(
+        JSON.stringify(
+          { id: app.id, entityId: app.entityId, name: app.name, launchUrl: tenant.urls.appLaunch(app.id) },
+          null,
+          2,
+        ),
+      );
     else {
       console.log(`Registered application "${app.name}" (${app.id})`);
-      console.log(`  In the app, configure: IdP entity ID ${tenant.urls.idpEntityId}\n  SSO URL ${tenant.urls.idpSso}\n  IdP metadata ${tenant.urls.idpMetadata}\n  Launch link for users: ${tenant.urls.appLaunch(app.id)}`);
+      console.log(
+        `  In the app, configure: IdP entity ID ${tenant.urls.idpEntityId}\n  SSO URL ${tenant.urls.idpSso}\n  IdP metadata ${tenant.urls.idpMetadata}\n  Launch link for users: ${tenant.urls.appLaunch(app.id)}`,
+      );
     }
     return 0;
   }
@@ -131,14 +198,23 @@ export async function appCommand(argv: string[], ctx: AppContext): Promise<numbe
   if (sub === 'update') {
     if (v.enable && v.disable) usage('--enable and --disable contradict each other');
     const before = await findAppByReference(tenant.store, tenant.org.slug, v.app as string | undefined);
-    const input: ApplicationInput = { ...(await metadataInput(v, ctx)), ...(await settingsFromArgs(v, tenant.store, tenant.org.slug)) };
-    if (!Object.keys(input).length && !v.enable && !v.disable) usage('app update: nothing to change; give at least one option (see npm run cli -- help)');
+    const input: ApplicationInput = {
+      ...(await metadataInput(v, ctx)),
+      ...(await settingsFromArgs(v, tenant.store, tenant.org.slug)),
+    };
+    if (!Object.keys(input).length && !v.enable && !v.disable)
+      usage('app update: nothing to change; give at least one option (see npm run cli -- help)');
     let app = Object.keys(input).length ? await updateApp(tenant.store, before.id, input, by) : before;
     if (v.enable || v.disable) app = await setAppEnabled(tenant.store, app.id, !!v.enable, by);
     const changed = [...changedFields(input, before, app), ...(before.enabled !== app.enabled ? ['enabled'] : [])];
     warnings(app, input);
     if (v.json) console.log(JSON.stringify({ id: app.id, name: app.name, entityId: app.entityId, changed }, null, 2));
-    else console.log(changed.length ? `Updated app "${app.name}" (${app.id}): ${changed.join(', ')}` : `No change to app "${app.name}" (${app.id}).`);
+    else
+      console.log(
+        changed.length
+          ? `Updated app "${app.name}" (${app.id}): ${changed.join(', ')}`
+          : `No change to app "${app.name}" (${app.id}).`,
+      );
     return 0;
   }
   throw new UsageError(`unknown app command "${sub ?? ''}"`);

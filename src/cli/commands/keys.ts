@@ -15,16 +15,21 @@ export async function keysCommand(argv: string[], ctx: AppContext): Promise<numb
   const tenant = await tenantBySlug(ctx, values.org);
   switch (sub) {
     case 'list':
-      for (const k of await tenant.store.signingKeys.list()) console.log(`${k.id}  ${k.status.padEnd(8)}  ${k.fingerprint}  until ${k.notAfter.toISOString().slice(0, 10)}`);
+      for (const k of await tenant.store.signingKeys.list())
+        console.log(`${k.id}  ${k.status.padEnd(8)}  ${k.fingerprint}  until ${k.notAfter.toISOString().slice(0, 10)}`);
       return 0;
     case 'create-next': {
       const k = await createNextKey(ctx, tenant, 'cli');
-      console.log(`Next key ${k.id} created and published in ${tenant.urls.idpMetadata} and ${tenant.urls.spMetadata}.\nPromote it once apps and IdPs have refreshed their copy of the metadata.`);
+      console.log(
+        `Next key ${k.id} created and published in ${tenant.urls.idpMetadata} and ${tenant.urls.spMetadata}.\nPromote it once apps and IdPs have refreshed their copy of the metadata.`,
+      );
       return 0;
     }
     case 'promote': {
       const k = await promoteNextKey(ctx, tenant, 'cli');
-      console.log(`Key ${k.id} now signs. The previous key stays in the metadata until you run: keys retire --org ${tenant.org.slug}`);
+      console.log(
+        `Key ${k.id} now signs. The previous key stays in the metadata until you run: keys retire --org ${tenant.org.slug}`,
+      );
       return 0;
     }
     case 'retire':

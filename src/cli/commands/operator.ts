@@ -17,9 +17,23 @@ export async function operatorCommand(argv: string[], ctx: AppContext): Promise<
   const created = await createOperator(ctx, values.email, 'cli');
   const signIn = `${ctx.config.publicScheme}://${ctx.config.baseDomain}/operator/login`;
   if (values.json) {
-    console.log(JSON.stringify({ email: created.operator.email, password: created.password, totpSecret: created.totpSecret, otpauthUri: created.otpauthUri, signIn }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          email: created.operator.email,
+          password: created.password,
+          totpSecret: created.totpSecret,
+          otpauthUri: created.otpauthUri,
+          signIn,
+        },
+        null,
+        2,
+      ),
+    );
     return 0;
   }
-  console.log(`Operator ${created.operator.email} created. Shown only now:\n\n  Password:            ${created.password}\n  Authenticator key:   ${created.totpSecret}\n  otpauth URI:         ${created.otpauthUri}\n\nAdd the key to an authenticator app, then sign in at ${signIn}`);
+  console.log(
+    `Operator ${created.operator.email} created. Shown only now:\n\n  Password:            ${created.password}\n  Authenticator key:   ${created.totpSecret}\n  otpauth URI:         ${created.otpauthUri}\n\nAdd the key to an authenticator app, then sign in at ${signIn}`,
+  );
   return 0;
 }

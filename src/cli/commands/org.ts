@@ -18,12 +18,24 @@ export async function orgCommand(argv: string[], ctx: AppContext): Promise<numbe
   if (sub === 'create') {
     const { values } = parseArgs({
       args: rest,
-      options: { slug: { type: 'string' }, name: { type: 'string' }, 'admin-email': { type: 'string' }, 'admin-password': { type: 'string' }, json: { type: 'boolean' } },
+      options: {
+        slug: { type: 'string' },
+        name: { type: 'string' },
+        'admin-email': { type: 'string' },
+        'admin-password': { type: 'string' },
+        json: { type: 'boolean' },
+      },
       strict: true,
     });
-    if (!values.slug || !values.name || !values['admin-email']) throw new UsageError('org create needs --slug, --name and --admin-email');
+    if (!values.slug || !values.name || !values['admin-email'])
+      throw new UsageError('org create needs --slug, --name and --admin-email');
     const created = await ctx.organizations.create(
-      { slug: values.slug, name: values.name, adminEmail: values['admin-email'], ...(values['admin-password'] !== undefined && { adminPassword: values['admin-password'] }) },
+      {
+        slug: values.slug,
+        name: values.name,
+        adminEmail: values['admin-email'],
+        ...(values['admin-password'] !== undefined && { adminPassword: values['admin-password'] }),
+      },
       'cli',
     );
     if (values.json) {
@@ -33,20 +45,37 @@ export async function orgCommand(argv: string[], ctx: AppContext): Promise<numbe
     }
     console.log(`Created organisation "${created.org.name}" (${created.org.slug})`);
     console.log(`  Admin: ${created.adminEmail}`);
-    if (created.generatedPassword) console.log(`  One-time admin password (shown once; change it at first sign-in): ${created.generatedPassword}`);
+    if (created.generatedPassword)
+      console.log(`  One-time admin password (shown once; change it at first sign-in): ${created.generatedPassword}`);
     printUrls(created.urls);
     return 0;
   }
   if (sub === 'list') {
     const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } } });
     const orgs = await ctx.store.organizations.list();
-    if (values.json) console.log(JSON.stringify(orgs.map((o) => ({ id: o.id, slug: o.slug, name: o.name, login: orgUrls(ctx.config, o.slug).login })), null, 2));
-    else if (!orgs.length) console.log('No organisations yet. Create one with: npm run cli -- org create --slug <slug> --name <name> --admin-email <email>');
-    else for (const o of orgs) console.log(`${o.slug.padEnd(24)} ${o.name.padEnd(32)} ${orgUrls(ctx.config, o.slug).login}`);
+    if (values.json)
+      console.log(
+        JSON.stringify(
+          orgs.map((o) => ({ id: o.id, slug: o.slug, name: o.name, login: orgUrls(ctx.config, o.slug).login })),
+          null,
+          2,
+        ),
+      );
+    else if (!orgs.length)
+      console.log(
+        'No organisations yet. Create one with: npm run cli -- org create --slug <slug> --name <name> --admin-email <email>',
+      );
+    else
+      for (const o of orgs)
+        console.log(`${o.slug.padEnd(24)} ${o.name.padEnd(32)} ${orgUrls(ctx.config, o.slug).login}`);
     return 0;
   }
   if (sub === 'show') {
-    const { values, positionals } = parseArgs({ args: rest, options: { json: { type: 'boolean' } }, allowPositionals: true });
+    const { values, positionals } = parseArgs({
+      args: rest,
+      options: { json: { type: 'boolean' } },
+      allowPositionals: true,
+    });
     const org = positionals[0] && (await ctx.store.organizations.findBySlug(positionals[0]));
     if (!org) throw new UsageError(`no organisation "${positionals[0] ?? ''}"`);
     const urls = orgUrls(ctx.config, org.slug);
@@ -61,27 +90,45 @@ export async function orgCommand(argv: string[], ctx: AppContext): Promise<numbe
   }
   if (sub === 'settings') {
     const { values, positionals } = parseArgs({
-      args: rest, allowPositionals: true,
+      args: rest,
+      allowPositionals: true,
       options: {
-        jit: { type: 'string' }, 'totp-digits': { type: 'string' }, 'totp-period': { type: 'string' }, 'totp-algorithm': { type: 'string' }, 'session-ttl': { type: 'string' },
-        name: { type: 'string' }, 'primary-color': { type: 'string' }, 'accent-color': { type: 'string' }, 'logo-url': { type: 'string' }, 'login-message': { type: 'string' },
+        jit: { type: 'string' },
+        'totp-digits': { type: 'string' },
+        'totp-period': { type: 'string' },
+        'totp-algorithm': { type: 'string' },
+        'session-ttl': { type: 'string' },
+        name: { type: 'string' },
+        'primary-color': { type: 'string' },
+        'accent-color': { type: 'string' },
+        'logo-url': { type: 'string' },
+        'login-message': { type: 'string' },
       },
     });
     const org = positionals[0] && (await ctx.store.organizations.findBySlug(positionals[0]));
     if (!org) throw new UsageError(`no organisation "${positionals[0] ?? ''}"`);
-    const updated = await updateOrganizationSettings(ctx, org.id, {
-      ...(values.jit !== undefined && { jitProvisioning: values.jit === 'on' ? true : values.jit === 'off' ? false : (values.jit as never) }),
-      ...(values['totp-digits'] !== undefined && { totpDigits: Number(values['totp-digits']) }),
-      ...(values['totp-period'] !== undefined && { totpPeriod: Number(values['totp-period']) }),
-      ...(values['totp-algorithm'] !== undefined && { totpAlgorithm: values['totp-algorithm'] }),
-      ...(values['session-ttl'] !== undefined && { sessionTtlSeconds: Number(values['session-ttl']) }),
-      ...(values.name !== undefined && { name: values.name }),
-      ...(values['primary-color'] !== undefined && { primaryColor: values['primary-color'] }),
-      ...(values['accent-color'] !== undefined && { accentColor: values['accent-color'] }),
-      ...(values['logo-url'] !== undefined && { logoUrl: values['logo-url'] || null }),
-      ...(values['login-message'] !== undefined && { loginMessage: values['login-message'] || null }),
-    }, 'cli');
-    console.log(`Saved settings of ${updated.slug}: just-in-time users ${updated.jitProvisioning ? 'on' : 'off'}, TOTP ${updated.totpDigits} digits / ${updated.totpPeriod} s / ${updated.totpAlgorithm}, sessions ${updated.sessionTtlSeconds} s.`);
+    const updated = await updateOrganizationSettings(
+      ctx,
+      org.id,
+      {
+        ...(values.jit !== undefined && {
+          jitProvisioning: values.jit === 'on' ? true : values.jit === 'off' ? false : (values.jit as never),
+        }),
+        ...(values['totp-digits'] !== undefined && { totpDigits: Number(values['totp-digits']) }),
+        ...(values['totp-period'] !== undefined && { totpPeriod: Number(values['totp-period']) }),
+        ...(values['totp-algorithm'] !== undefined && { totpAlgorithm: values['totp-algorithm'] }),
+        ...(values['session-ttl'] !== undefined && { sessionTtlSeconds: Number(values['session-ttl']) }),
+        ...(values.name !== undefined && { name: values.name }),
+        ...(values['primary-color'] !== undefined && { primaryColor: values['primary-color'] }),
+        ...(values['accent-color'] !== undefined && { accentColor: values['accent-color'] }),
+        ...(values['logo-url'] !== undefined && { logoUrl: values['logo-url'] || null }),
+        ...(values['login-message'] !== undefined && { loginMessage: values['login-message'] || null }),
+      },
+      'cli',
+    );
+    console.log(
+      `Saved settings of ${updated.slug}: just-in-time users ${updated.jitProvisioning ? 'on' : 'off'}, TOTP ${updated.totpDigits} digits / ${updated.totpPeriod} s / ${updated.totpAlgorithm}, sessions ${updated.sessionTtlSeconds} s.`,
+    );
     return 0;
   }
   throw new UsageError(`unknown org command "${sub ?? ''}"`);

@@ -14,10 +14,21 @@ export const policyUsage = `
 
 export async function policyCommand(argv: string[], ctx: AppContext): Promise<number> {
   const [sub, ...rest] = argv;
-  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { org: { type: 'string' }, app: { type: 'string' }, file: { type: 'string' }, 'remember-days': { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      org: { type: 'string' },
+      app: { type: 'string' },
+      file: { type: 'string' },
+      'remember-days': { type: 'string' },
+    },
+  });
   const tenant = await tenantBySlug(ctx, values.org);
   if (!values.app) throw new UsageError('--app <id or entity ID> is required');
-  const app = (await tenant.store.applications.findById(values.app)) ?? (await tenant.store.applications.findByEntityId(values.app));
+  const app =
+    (await tenant.store.applications.findById(values.app)) ??
+    (await tenant.store.applications.findByEntityId(values.app));
   if (!app) throw new UsageError(`no app "${values.app}" in ${tenant.org.slug}`);
   const by = { actor: 'cli', at: ctx.clock.now() };
   if (sub === 'show') {

@@ -15,7 +15,10 @@ export const scimUsage = `
 export async function scimCommand(argv: string[], ctx: AppContext): Promise<number> {
   const [what, sub, ...rest] = argv;
   if (what !== 'token') throw new UsageError(`unknown scim command "${what ?? ''}"`);
-  const { values } = parseArgs({ args: rest, options: { org: { type: 'string' }, idp: { type: 'string' }, name: { type: 'string' }, id: { type: 'string' } } });
+  const { values } = parseArgs({
+    args: rest,
+    options: { org: { type: 'string' }, idp: { type: 'string' }, name: { type: 'string' }, id: { type: 'string' } },
+  });
   const tenant = await tenantBySlug(ctx, values.org);
   if (!values.idp) throw new UsageError('--idp <id, entity ID or name> is required');
   const found = idpResolver(await tenant.store.identityProviders.list())(values.idp);
@@ -24,12 +27,17 @@ export async function scimCommand(argv: string[], ctx: AppContext): Promise<numb
   const baseUrl = scimBaseUrl(tenant.urls.base, idp.id);
   if (sub === 'create') {
     const { id, token } = await createScimToken(tenant.store, ctx.clock, idp.id, values.name ?? '', 'cli');
-    console.log(`SCIM token ${id} created for ${idp.name}. Shown once; store it now:\n\n  ${token}\n\nSCIM base URL (Okta: "SCIM connector base URL", Entra ID: "Tenant URL"):\n\n  ${baseUrl}`);
+    console.log(
+      `SCIM token ${id} created for ${idp.name}. Shown once; store it now:\n\n  ${token}\n\nSCIM base URL (Okta: "SCIM connector base URL", Entra ID: "Tenant URL"):\n\n  ${baseUrl}`,
+    );
     return 0;
   }
   if (sub === 'list') {
     console.log(`SCIM base URL: ${baseUrl}`);
-    for (const t of await listScimTokens(tenant.store, idp.id)) console.log(`${t.id}  ${t.prefix}…  ${t.name.padEnd(24)} ${t.revokedAt ? 'revoked' : `last used ${t.lastUsedAt?.toISOString() ?? 'never'}`}`);
+    for (const t of await listScimTokens(tenant.store, idp.id))
+      console.log(
+        `${t.id}  ${t.prefix}…  ${t.name.padEnd(24)} ${t.revokedAt ? 'revoked' : `last used ${t.lastUsedAt?.toISOString() ?? 'never'}`}`,
+      );
     return 0;
   }
   if (sub === 'revoke') {

@@ -25,7 +25,10 @@ export function definedOnly<T extends object>(input: T): T {
 
 /** `--map field=attribute` (repeatable) applied on top of `current`; `field=` removes that field's override.
  *  `given` says whether any --map was passed. */
-export function mappingArgs(maps: string[] | undefined, current: Record<string, string>): { mapping: Record<string, string>; given: boolean } {
+export function mappingArgs(
+  maps: string[] | undefined,
+  current: Record<string, string>,
+): { mapping: Record<string, string>; given: boolean } {
   const mapping = { ...current };
   for (const m of maps ?? []) {
     const eq = m.indexOf('=');

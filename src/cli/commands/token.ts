@@ -15,21 +15,38 @@ export const tokenUsage = `
 
 export async function tokenCommand(argv: string[], ctx: AppContext): Promise<number> {
   const [sub, ...rest] = argv;
-  const { values } = parseArgs({ args: rest, options: { org: { type: 'string' }, name: { type: 'string' }, id: { type: 'string' }, role: { type: 'string' }, 'expires-days': { type: 'string' } } });
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      org: { type: 'string' },
+      name: { type: 'string' },
+      id: { type: 'string' },
+      role: { type: 'string' },
+      'expires-days': { type: 'string' },
+    },
+  });
   const tenant = await tenantBySlug(ctx, values.org);
   if (sub === 'create') {
     const days = values['expires-days'];
-    if (days !== undefined && !/^[1-9]\d{0,4}$/.test(days)) throw new UsageError('--expires-days must be a whole number of days');
+    if (days !== undefined && !/^[1-9]\d{0,4}$/.test(days))
+      throw new UsageError('--expires-days must be a whole number of days');
     const expiresAt = days ? new Date(ctx.clock.now().getTime() + Number(days) * 86_400_000) : null;
-    const { id, token, role } = await createApiToken(tenant.store, ctx.clock, values.name ?? '', 'cli', { role: values.role, expiresAt });
-    console.log(`API token ${id} created (role ${role}${expiresAt ? `, expires ${expiresAt.toISOString()}` : ''}). Shown once; store it now:\n\n  ${token}\n\nUse it as: Authorization: Bearer <token>, on ${tenant.urls.base}/api/...`);
+    const { id, token, role } = await createApiToken(tenant.store, ctx.clock, values.name ?? '', 'cli', {
+      role: values.role,
+      expiresAt,
+    });
+    console.log(
+      `API token ${id} created (role ${role}${expiresAt ? `, expires ${expiresAt.toISOString()}` : ''}). Shown once; store it now:\n\n  ${token}\n\nUse it as: Authorization: Bearer <token>, on ${tenant.urls.base}/api/...`,
+    );
     return 0;
   }
   if (sub === 'list') {
     const now = ctx.clock.now();
     for (const t of await tenant.store.apiTokens.list()) {
       const status = tokenStatus(t, now);
-      console.log(`${t.id}  ${t.prefix}…  ${t.name.padEnd(24)} ${t.role.padEnd(8)} ${status === 'active' ? `last used ${t.lastUsedAt?.toISOString() ?? 'never'}${t.expiresAt ? `, expires ${t.expiresAt.toISOString()}` : ''}` : status}`);
+      console.log(
+        `${t.id}  ${t.prefix}…  ${t.name.padEnd(24)} ${t.role.padEnd(8)} ${status === 'active' ? `last used ${t.lastUsedAt?.toISOString() ?? 'never'}${t.expiresAt ? `, expires ${t.expiresAt.toISOString()}` : ''}` : status}`,
+      );
     }
     return 0;
   }

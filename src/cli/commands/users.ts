@@ -50,13 +50,20 @@ async function importCommand(args: string[], ctx: AppContext): Promise<number> {
     },
   });
   const file = positionals[0];
-  if (!file || positionals.length > 1) throw new UsageError('users import needs exactly one file: users import <file> --org <slug>');
+  if (!file || positionals.length > 1)
+    throw new UsageError('users import needs exactly one file: users import <file> --org <slug>');
   if (values.mode !== 'create' && values.mode !== 'upsert') throw new UsageError('--mode must be create or upsert');
-  if (values.format !== undefined && values.format !== 'csv' && values.format !== 'json') throw new UsageError('--format must be csv or json');
+  if (values.format !== undefined && values.format !== 'csv' && values.format !== 'json')
+    throw new UsageError('--format must be csv or json');
   const tenant = await tenantBySlug(ctx, values.org);
 
   const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: '{phase} [{bar}] {percentage}% | {value}/{total} rows | {errors} rejected', hideCursor: true, clearOnComplete: true },
+    {
+      stream: process.stderr,
+      format: '{phase} [{bar}] {percentage}% | {value}/{total} rows | {errors} rejected',
+      hideCursor: true,
+      clearOnComplete: true,
+    },
     cliProgress.Presets.shades_classic,
   );
   let barStarted = false;
@@ -75,17 +82,21 @@ async function importCommand(args: string[], ctx: AppContext): Promise<number> {
   const service = new UserImportService(ctx, importLiveness(ctx.config));
   let report: ImportReport;
   try {
-    report = await service.run(tenant.org.id, { path: file }, {
-      mode: values.mode as ImportMode,
-      format: values.format as ImportFormat | undefined,
-      disableMissing: values['disable-missing'],
-      dryRun: values['dry-run'],
-      allOrNothing: values['all-or-nothing'],
-      actor: 'cli',
-      onProgress,
-      // on stderr, beside the progress bar: stdout stays the report (or its JSON)
-      onNotice: (message) => process.stderr.write(`${barStarted ? '\n' : ''}${message}\n`),
-    });
+    report = await service.run(
+      tenant.org.id,
+      { path: file },
+      {
+        mode: values.mode as ImportMode,
+        format: values.format as ImportFormat | undefined,
+        disableMissing: values['disable-missing'],
+        dryRun: values['dry-run'],
+        allOrNothing: values['all-or-nothing'],
+        actor: 'cli',
+        onProgress,
+        // on stderr, beside the progress bar: stdout stays the report (or its JSON)
+        onNotice: (message) => process.stderr.write(`${barStarted ? '\n' : ''}${message}\n`),
+      },
+    );
   } finally {
     if (barStarted) bar.stop();
   }
@@ -97,14 +108,23 @@ async function importCommand(args: string[], ctx: AppContext): Promise<number> {
 
 function printReport(r: ImportReport) {
   const c = r.counts;
-  const heading = r.dryRun ? 'Dry run (nothing written)' : r.written ? 'Import finished' : 'Import refused: all-or-nothing, and some rows were rejected, so nothing was written';
-  console.log(`${heading}. Job ${r.jobId}, ${r.rows} rows, mode ${r.mode}${r.disableMissing ? ' + disable missing' : ''}.`);
-  console.log(`  created ${c.created}  updated ${c.updated}  unchanged ${c.unchanged}  disabled ${c.disabled}  rejected ${c.rejected}`);
+  const heading = r.dryRun
+    ? 'Dry run (nothing written)'
+    : r.written
+      ? 'Import finished'
+      : 'Import refused: all-or-nothing, and some rows were rejected, so nothing was written';
+  console.log(
+    `${heading}. Job ${r.jobId}, ${r.rows} rows, mode ${r.mode}${r.disableMissing ? ' + disable missing' : ''}.`,
+  );
+  console.log(
+    `  created ${c.created}  updated ${c.updated}  unchanged ${c.unchanged}  disabled ${c.disabled}  rejected ${c.rejected}`,
+  );
   if (r.resumedFrom) console.log(`  (completes the unfinished import ${r.resumedFrom} of the same file)`);
   for (const x of r.rejections.slice(0, SHOWN_REJECTIONS)) {
     console.log(`  line ${x.line}${x.column ? `, ${x.column}` : ''}: ${x.reason}${x.email ? ` (${x.email})` : ''}`);
   }
-  if (r.rejections.length > SHOWN_REJECTIONS) console.log(`  … and ${r.rejections.length - SHOWN_REJECTIONS} more problems (use --json for all of them)`);
+  if (r.rejections.length > SHOWN_REJECTIONS)
+    console.log(`  … and ${r.rejections.length - SHOWN_REJECTIONS} more problems (use --json for all of them)`);
 }
 
 async function exportCommand(args: string[], ctx: AppContext): Promise<number> {
@@ -123,29 +143,64 @@ async function exportCommand(args: string[], ctx: AppContext): Promise<number> {
 }
 
 async function listCommand(args: string[], ctx: AppContext): Promise<number> {
-  const { values } = parseArgs({ args, options: { org: { type: 'string' }, search: { type: 'string' }, json: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    args,
+    options: { org: { type: 'string' }, search: { type: 'string' }, json: { type: 'boolean' } },
+  });
   const tenant = await tenantBySlug(ctx, values.org);
   const users = await tenant.store.users.list({ search: values.search, take: 500 });
   if (values.json) console.log(JSON.stringify(users, null, 2));
-  else if (!users.length) console.log(values.search ? `No users match "${values.search}".` : 'No users yet. Import some with: users import <file> --org <slug>');
-  else for (const u of users) console.log(`${u.email.padEnd(40)} ${[u.firstName, u.lastName].filter(Boolean).join(' ').padEnd(30)} ${u.status}`);
+  else if (!users.length)
+    console.log(
+      values.search
+        ? `No users match "${values.search}".`
+        : 'No users yet. Import some with: users import <file> --org <slug>',
+    );
+  else
+    for (const u of users)
+      console.log(
+        `${u.email.padEnd(40)} ${[u.firstName, u.lastName].filter(Boolean).join(' ').padEnd(30)} ${u.status}`,
+      );
   return 0;
 }
 
 /** `users identities|link|unlink`: what the user page's "Linked identities" card does, from the command line. */
-async function identityCommand(sub: 'identities' | 'link' | 'unlink', args: string[], ctx: AppContext): Promise<number> {
-  const { values } = parseArgs({ args, options: { org: { type: 'string' }, email: { type: 'string' }, idp: { type: 'string' }, 'name-id': { type: 'string' }, json: { type: 'boolean' } } });
+async function identityCommand(
+  sub: 'identities' | 'link' | 'unlink',
+  args: string[],
+  ctx: AppContext,
+): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      org: { type: 'string' },
+      email: { type: 'string' },
+      idp: { type: 'string' },
+      'name-id': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
   const tenant = await tenantBySlug(ctx, values.org);
   if (!values.email) throw new UsageError('--email <user email> is required');
   const user = await tenant.store.users.findByEmail(values.email);
   if (!user) throw new UsageError(`no user "${values.email}" in ${tenant.org.slug}`);
   const admin = new UserAdmin(ctx, tenant);
   const actor = 'cli';
-  if (sub !== 'identities' && (!values.idp || !values['name-id'])) throw new UsageError(`users ${sub} needs --idp <name, entity ID or id> and --name-id <NameID>`);
+  if (sub !== 'identities' && (!values.idp || !values['name-id']))
+    throw new UsageError(`users ${sub} needs --idp <name, entity ID or id> and --name-id <NameID>`);
   if (sub === 'link') {
-    const { identity, created } = await admin.addIdentity(user.id, { idp: values.idp, nameId: values['name-id'] }, actor);
+    const { identity, created } = await admin.addIdentity(
+      user.id,
+      { idp: values.idp, nameId: values['name-id'] },
+      actor,
+    );
     if (values.json) console.log(JSON.stringify(identity, null, 2));
-    else console.log(created ? `Linked ${identity.nameId} at ${identity.idpName} to ${user.email}.` : `${user.email} already has ${identity.nameId} at ${identity.idpName}; nothing changed.`);
+    else
+      console.log(
+        created
+          ? `Linked ${identity.nameId} at ${identity.idpName} to ${user.email}.`
+          : `${user.email} already has ${identity.nameId} at ${identity.idpName}; nothing changed.`,
+      );
     return 0;
   }
   const identities = await admin.identities(user.id);
@@ -160,6 +215,10 @@ async function identityCommand(sub: 'identities' | 'link' | 'unlink', args: stri
   }
   if (values.json) console.log(JSON.stringify(identities, null, 2));
   else if (!identities.length) console.log(`${user.email} has no linked identity.`);
-  else for (const l of identities) console.log(`${(l.idpName ?? l.idpId).padEnd(30)} ${l.nameId.padEnd(40)} ${l.source.padEnd(8)} ${l.createdAt.toISOString()}`);
+  else
+    for (const l of identities)
+      console.log(
+        `${(l.idpName ?? l.idpId).padEnd(30)} ${l.nameId.padEnd(40)} ${l.source.padEnd(8)} ${l.createdAt.toISOString()}`,
+      );
   return 0;
 }

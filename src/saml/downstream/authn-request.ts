@@ -35,8 +35,17 @@ function subjectNameId(root: Element): string | undefined {
   return text.trim() || undefined;
 }
 
-export async function parseAuthnRequest(input: { binding: 'redirect' | 'post'; samlRequest: string; maxBytes: number }): Promise<ReceivedAuthnRequest> {
-  const { root, issuer } = await readProtocolMessage({ binding: input.binding, message: input.samlRequest, maxBytes: input.maxBytes, expected: 'AuthnRequest' });
+export async function parseAuthnRequest(input: {
+  binding: 'redirect' | 'post';
+  samlRequest: string;
+  maxBytes: number;
+}): Promise<ReceivedAuthnRequest> {
+  const { root, issuer } = await readProtocolMessage({
+    binding: input.binding,
+    message: input.samlRequest,
+    maxBytes: input.maxBytes,
+    expected: 'AuthnRequest',
+  });
   const policy = firstChild(root, NS.samlp, 'NameIDPolicy');
   const attr = (name: string) => root.getAttribute(name) || undefined;
   return {
@@ -55,6 +64,21 @@ export async function parseAuthnRequest(input: { binding: 'redirect' | 'post'; s
 }
 
 /** Checks the request's signature with the app's registered certificate (see bindings.ts for both bindings). */
-export function verifyAuthnRequestSignature(input: { binding: 'redirect' | 'post'; rawQuery?: string; samlRequest: string; certificatePem: string; allowSha1?: boolean; maxBytes: number }): VerifiedSignature {
-  return verifyMessageSignature({ binding: input.binding, param: 'SAMLRequest', rawQuery: input.rawQuery, message: input.samlRequest, certificates: [input.certificatePem], allowSha1: input.allowSha1, maxBytes: input.maxBytes });
+export function verifyAuthnRequestSignature(input: {
+  binding: 'redirect' | 'post';
+  rawQuery?: string;
+  samlRequest: string;
+  certificatePem: string;
+  allowSha1?: boolean;
+  maxBytes: number;
+}): VerifiedSignature {
+  return verifyMessageSignature({
+    binding: input.binding,
+    param: 'SAMLRequest',
+    rawQuery: input.rawQuery,
+    message: input.samlRequest,
+    certificates: [input.certificatePem],
+    allowSha1: input.allowSha1,
+    maxBytes: input.maxBytes,
+  });
 }

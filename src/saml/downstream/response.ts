@@ -16,7 +16,11 @@ import { NAMEID_FORMATS } from '../metadata.ts';
 import { c14nAttr as a, c14nText as t } from '../xml.ts';
 import { canonicalXml, signEnveloped } from '../signature/sign.ts';
 
-export interface IdpIdentity { entityId: string; signingKeyPem: string; certificatePem: string }
+export interface IdpIdentity {
+  entityId: string;
+  signingKeyPem: string;
+  certificatePem: string;
+}
 
 export interface DownstreamApp {
   entityId: string;
@@ -40,7 +44,9 @@ const PREFIXES = ['xs'];
 
 /** head + tail, signed (the Signature between them) or not. */
 const join = (head: string, tail: string, id: string, idp: IdpIdentity, signed: boolean, prefixes: string[]) =>
-  signed ? signEnveloped(head, tail, id, { keyPem: idp.signingKeyPem, certificatePem: idp.certificatePem }, prefixes) : head + tail;
+  signed
+    ? signEnveloped(head, tail, id, { keyPem: idp.signingKeyPem, certificatePem: idp.certificatePem }, prefixes)
+    : head + tail;
 
 function encrypt(assertionXml: string, certificatePem: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -72,7 +78,9 @@ export interface LoginResponseInput {
   authnContextClassRef?: string;
 }
 
-export async function buildLoginResponse(input: LoginResponseInput): Promise<{ id: string; assertionId: string; samlResponse: string }> {
+export async function buildLoginResponse(
+  input: LoginResponseInput,
+): Promise<{ id: string; assertionId: string; samlResponse: string }> {
   const { idp, app, now } = input;
   const id = newSamlId();
   const assertionId = newSamlId();
@@ -82,7 +90,10 @@ export async function buildLoginResponse(input: LoginResponseInput): Promise<{ i
   const inResponseTo = input.inResponseTo ? ` InResponseTo="${a(input.inResponseTo)}"` : '';
   const attributes = Object.entries(input.attributes)
     .filter(([, values]) => values.length)
-    .map(([name, values]) => `<saml:Attribute Name="${a(name)}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic">${values.map((v) => `<saml:AttributeValue xmlns:xs="${XS}" xmlns:xsi="${XSI}" xsi:type="xs:string">${t(v)}</saml:AttributeValue>`).join('')}</saml:Attribute>`)
+    .map(
+      ([name, values]) =>
+        `<saml:Attribute Name="${a(name)}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic">${values.map((v) => `<saml:AttributeValue xmlns:xs="${XS}" xmlns:xsi="${XSI}" xsi:type="xs:string">${t(v)}</saml:AttributeValue>`).join('')}</saml:Attribute>`,
+    )
     .join('');
   const assertionHead =
     `<saml:Assertion xmlns:saml="${ASSERTION}" ID="${assertionId}" IssueInstant="${issued}" Version="2.0">` +
@@ -94,12 +105,22 @@ export async function buildLoginResponse(input: LoginResponseInput): Promise<{ i
     `<saml:AuthnStatement AuthnInstant="${instant(input.authnInstant)}" SessionIndex="${a(input.sessionIndex)}" SessionNotOnOrAfter="${instant(new Date(now.getTime() + 8 * 3600_000))}"><saml:AuthnContext><saml:AuthnContextClassRef>${t(input.authnContextClassRef ?? 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport')}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
     (attributes ? `<saml:AttributeStatement>${attributes}</saml:AttributeStatement>` : '') +
     `</saml:Assertion>`;
-  let assertion = join(assertionHead, assertionTail, assertionId, idp, app.signAssertion || !app.signResponse, PREFIXES);
+  let assertion = join(
+    assertionHead,
+    assertionTail,
+    assertionId,
+    idp,
+    app.signAssertion || !app.signResponse,
+    PREFIXES,
+  );
   if (app.encryptAssertion) {
     if (!app.certificatePem) throw new Error('assertion encryption needs the app certificate');
     // xml-encryption's output is not canonical: made so by one parse (only for apps that want encryption), with the
     // response's PrefixList, as the response's canonicalisation will see it.
-    assertion = canonicalXml(`<saml:EncryptedAssertion xmlns:saml="${ASSERTION}">${await encrypt(assertion, app.certificatePem)}</saml:EncryptedAssertion>`, PREFIXES);
+    assertion = canonicalXml(
+      `<saml:EncryptedAssertion xmlns:saml="${ASSERTION}">${await encrypt(assertion, app.certificatePem)}</saml:EncryptedAssertion>`,
+      PREFIXES,
+    );
   }
   const head =
     `<samlp:Response xmlns:samlp="${PROTOCOL}" Destination="${a(app.acsUrl)}" ID="${id}"${inResponseTo} IssueInstant="${issued}" Version="2.0">` +

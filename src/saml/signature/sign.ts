@@ -24,10 +24,14 @@ import { canonicalizer, DEFAULT_NS_FOR_PREFIX } from './c14n.ts';
 
 const DS = NS.ds;
 
-export interface SigningKey { keyPem: string; certificatePem: string }
+export interface SigningKey {
+  keyPem: string;
+  certificatePem: string;
+}
 
 /** The <ds:KeyInfo> we publish with each signature (keys.ts builds its content once per certificate). */
-const keyInfo = (certificatePem: string) => `<ds:KeyInfo>${keyInfoContent(certificatePem)({ prefix: 'ds' })}</ds:KeyInfo>`;
+const keyInfo = (certificatePem: string) =>
+  `<ds:KeyInfo>${keyInfoContent(certificatePem)({ prefix: 'ds' })}</ds:KeyInfo>`;
 
 // An xs:ID is an NCName; ours are `_` + hex. Anything else would need escaping in the Reference URI: refuse it.
 const ID_SYNTAX = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
@@ -40,14 +44,23 @@ const PREFIX_SYNTAX = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
  * (prefixes whose declarations exc-c14n keeps even where they are not visibly used, such as `xs` for xsi:type).
  * The text must be canonical: if it is not, the signature is simply invalid (the tests check every template).
  */
-export function signEnveloped(head: string, tail: string, id: string, key: SigningKey, prefixList: readonly string[] = []): string {
+export function signEnveloped(
+  head: string,
+  tail: string,
+  id: string,
+  key: SigningKey,
+  prefixList: readonly string[] = [],
+): string {
   if (!ID_SYNTAX.test(id)) throw new Error(`cannot sign an element whose ID is not an NCName: ${id}`);
   if (!prefixList.every((p) => PREFIX_SYNTAX.test(p))) throw new Error('InclusiveNamespaces prefixes must be NCNames');
   const privateKey = privateKeyObject(key.keyPem);
   // The SignatureMethod says RSA: never let another key type sign under that name.
-  if (privateKey.asymmetricKeyType !== 'rsa') throw new Error(`signing key is ${privateKey.asymmetricKeyType}, not RSA`);
+  if (privateKey.asymmetricKeyType !== 'rsa')
+    throw new Error(`signing key is ${privateKey.asymmetricKeyType}, not RSA`);
   const digest = createHash('sha256').update(head).update(tail).digest('base64');
-  const inclusive = prefixList.length ? `<ec:InclusiveNamespaces xmlns:ec="${EXC_C14N}" PrefixList="${prefixList.join(' ')}"></ec:InclusiveNamespaces>` : '';
+  const inclusive = prefixList.length
+    ? `<ec:InclusiveNamespaces xmlns:ec="${EXC_C14N}" PrefixList="${prefixList.join(' ')}"></ec:InclusiveNamespaces>`
+    : '';
   // SignedInfo's content; its canonical form declares ds on SignedInfo itself (the apex of that canonicalisation),
   // and in the document the declaration is on the enclosing Signature.
   const content =
@@ -55,13 +68,19 @@ export function signEnveloped(head: string, tail: string, id: string, key: Signi
     `<ds:SignatureMethod Algorithm="${RSA_SHA256}"></ds:SignatureMethod>` +
     `<ds:Reference URI="#${id}"><ds:Transforms><ds:Transform Algorithm="${ENVELOPED}"></ds:Transform><ds:Transform Algorithm="${EXC_C14N}">${inclusive}</ds:Transform></ds:Transforms>` +
     `<ds:DigestMethod Algorithm="${SHA256}"></ds:DigestMethod><ds:DigestValue>${digest}</ds:DigestValue></ds:Reference></ds:SignedInfo>`;
-  const value = rsaSign('sha256', Buffer.from(`<ds:SignedInfo xmlns:ds="${DS}">${content}`), { key: privateKey, padding: constants.RSA_PKCS1_PADDING }).toString('base64');
+  const value = rsaSign('sha256', Buffer.from(`<ds:SignedInfo xmlns:ds="${DS}">${content}`), {
+    key: privateKey,
+    padding: constants.RSA_PKCS1_PADDING,
+  }).toString('base64');
   return `${head}<ds:Signature xmlns:ds="${DS}"><ds:SignedInfo>${content}<ds:SignatureValue>${value}</ds:SignatureValue>${keyInfo(key.certificatePem)}</ds:Signature>${tail}`;
 }
 
 /** The exclusive-C14N form of the root element of `xml` (one parse), for XML we did not write canonical. */
 export function canonicalXml(xml: string, prefixList: readonly string[] = []): string {
-  return canonicalizer.process(parseXml(xml).documentElement, { inclusiveNamespacesPrefixList: [...prefixList], defaultNsForPrefix: DEFAULT_NS_FOR_PREFIX });
+  return canonicalizer.process(parseXml(xml).documentElement, {
+    inclusiveNamespacesPrefixList: [...prefixList],
+    defaultNsForPrefix: DEFAULT_NS_FOR_PREFIX,
+  });
 }
 
 /**
@@ -76,9 +95,14 @@ export function signXml(xml: string, id: string, key: SigningKey): string {
   if (root.getAttribute('ID') !== id) throw new Error('the message to sign does not carry the given ID');
   let issuer: Element | null = null;
   for (let n = root.firstChild; n && !issuer; n = n.nextSibling) if (n.nodeType === 1) issuer = n as Element;
-  if (!issuer || issuer.namespaceURI !== NS.saml || issuer.localName !== 'Issuer') throw new Error('the message to sign does not start with its Issuer');
-  for (let n = issuer.firstChild; n; n = n.nextSibling) if (n.nodeType !== 3) throw new Error('the Issuer of the message to sign is not plain text');
-  const canonical = canonicalizer.process(root, { inclusiveNamespacesPrefixList: [], defaultNsForPrefix: DEFAULT_NS_FOR_PREFIX });
+  if (!issuer || issuer.namespaceURI !== NS.saml || issuer.localName !== 'Issuer')
+    throw new Error('the message to sign does not start with its Issuer');
+  for (let n = issuer.firstChild; n; n = n.nextSibling)
+    if (n.nodeType !== 3) throw new Error('the Issuer of the message to sign is not plain text');
+  const canonical = canonicalizer.process(root, {
+    inclusiveNamespacesPrefixList: [],
+    defaultNsForPrefix: DEFAULT_NS_FOR_PREFIX,
+  });
   // In well-formed XML `<` only starts markup (text and attribute values carry it as &lt;); without comments, CDATA
   // or processing instructions before it, the first end tag of the Issuer's name is the end of that first child.
   const end = `</${issuer.tagName}>`;

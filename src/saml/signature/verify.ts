@@ -27,7 +27,13 @@
 // Nothing outside it (its parents, siblings, or another element with the same ID) is covered; callers must not read
 // upwards from it.
 import { constants, createHash, timingSafeEqual, verify as rsaVerify, X509Certificate } from 'node:crypto';
-import { digestAlgorithm, digestHash as acceptedDigestHash, ENVELOPED, EXC_C14N, signatureAlgorithm } from '../algorithms.ts';
+import {
+  digestAlgorithm,
+  digestHash as acceptedDigestHash,
+  ENVELOPED,
+  EXC_C14N,
+  signatureAlgorithm,
+} from '../algorithms.ts';
 import { SamlError } from '../errors.ts';
 import { publicKeyObject } from '../keys.ts';
 import { childElements, descendants, firstChild, NS } from '../xml-dom.ts';
@@ -51,10 +57,22 @@ export function checkSignedInfoAlgorithms(signature: Element, allowSha1: boolean
   const signedInfo = firstChild(signature, NS.ds, 'SignedInfo');
   const method = signedInfo && firstChild(signedInfo, NS.ds, 'SignatureMethod')?.getAttribute('Algorithm');
   const verdict = signatureAlgorithm(method, allowSha1).verdict;
-  const digests = signedInfo ? childElements(signedInfo, NS.ds, 'Reference').map((r) => firstChild(r, NS.ds, 'DigestMethod')?.getAttribute('Algorithm')) : [];
+  const digests = signedInfo
+    ? childElements(signedInfo, NS.ds, 'Reference').map((r) =>
+        firstChild(r, NS.ds, 'DigestMethod')?.getAttribute('Algorithm'),
+      )
+    : [];
   const digestVerdicts = digests.map((d) => digestAlgorithm(d, allowSha1));
-  if (verdict === 'weak' || digestVerdicts.includes('weak')) throw new SamlError('saml_weak_algorithm', 'The message is signed with SHA-1, which is refused.', { signatureMethod: method, digests });
-  if (verdict !== 'ok' || digestVerdicts.includes('unknown')) throw new SamlError('saml_bad_signature', 'The message is signed with an unsupported algorithm.', { signatureMethod: method, digests });
+  if (verdict === 'weak' || digestVerdicts.includes('weak'))
+    throw new SamlError('saml_weak_algorithm', 'The message is signed with SHA-1, which is refused.', {
+      signatureMethod: method,
+      digests,
+    });
+  if (verdict !== 'ok' || digestVerdicts.includes('unknown'))
+    throw new SamlError('saml_bad_signature', 'The message is signed with an unsupported algorithm.', {
+      signatureMethod: method,
+      digests,
+    });
 }
 
 /**
@@ -63,19 +81,36 @@ export function checkSignedInfoAlgorithms(signature: Element, allowSha1: boolean
  * saml_bad_signature (structure, transforms, digest, signature value) or saml_untrusted_certificate (signed with a
  * certificate that is not configured, both fingerprints in the diagnosis).
  */
-export function verifyEnvelopedSignature(element: Element, signature: Element, check: Omit<SignatureCheck, 'code'>): Element {
+export function verifyEnvelopedSignature(
+  element: Element,
+  signature: Element,
+  check: Omit<SignatureCheck, 'code'>,
+): Element {
   checkSignedInfoAlgorithms(signature, check.allowSha1);
-  if (!check.certificates.length) throw new SamlError('saml_untrusted_certificate', 'No certificate is configured for this identity provider.');
+  if (!check.certificates.length)
+    throw new SamlError('saml_untrusted_certificate', 'No certificate is configured for this identity provider.');
   if (findSigner(element, signature, { ...check, code: 'saml_bad_signature' })) return element;
   const { what } = check;
   const carried = firstChild(signature, NS.ds, 'KeyInfo');
-  const carriedCert = carried ? descendants(carried, NS.ds, 'X509Certificate')[0]?.textContent?.replace(/\s+/g, '') : undefined;
+  const carriedCert = carried
+    ? descendants(carried, NS.ds, 'X509Certificate')[0]?.textContent?.replace(/\s+/g, '')
+    : undefined;
   const expected = check.certificates.map(fingerprint);
-  const received = carriedCert ? fingerprint(`-----BEGIN CERTIFICATE-----\n${carriedCert}\n-----END CERTIFICATE-----`) : null;
+  const received = carriedCert
+    ? fingerprint(`-----BEGIN CERTIFICATE-----\n${carriedCert}\n-----END CERTIFICATE-----`)
+    : null;
   if (received && !expected.includes(received)) {
-    throw new SamlError('saml_untrusted_certificate', `The ${what} is signed with a certificate that is not the identity provider's.`, { expectedFingerprints: expected, receivedFingerprint: received });
+    throw new SamlError(
+      'saml_untrusted_certificate',
+      `The ${what} is signed with a certificate that is not the identity provider's.`,
+      { expectedFingerprints: expected, receivedFingerprint: received },
+    );
   }
-  throw new SamlError('saml_bad_signature', `The ${what} signature is not valid: it was changed after signing or signed with another key.`, { expectedFingerprints: expected });
+  throw new SamlError(
+    'saml_bad_signature',
+    `The ${what} signature is not valid: it was changed after signing or signed with another key.`,
+    { expectedFingerprints: expected },
+  );
 }
 
 function fingerprint(pem: string): string {
@@ -104,31 +139,64 @@ export function findSigner(element: Element, signature: Element, check: Signatur
   const references = childElements(signedInfo, DS, 'Reference');
   const id = element.getAttribute('ID');
   if (references.length !== 1 || !id || references[0].getAttribute('URI') !== `#${id}`) {
-    throw new SamlError(code, `The ${what} signature does not cover the ${what}.`, { reference: references.map((r) => r.getAttribute('URI')) });
+    throw new SamlError(code, `The ${what} signature does not cover the ${what}.`, {
+      reference: references.map((r) => r.getAttribute('URI')),
+    });
   }
 
   // SignedInfo: CanonicalizationMethod, SignatureMethod, Reference, in that order and nothing else.
   const [c14nMethod, signatureMethod, reference, ...extra] = elementsOf(signedInfo, malformed);
-  if (!isDs(c14nMethod, 'CanonicalizationMethod') || !isDs(signatureMethod, 'SignatureMethod') || reference !== references[0] || extra.length) throw malformed('SignedInfo is not CanonicalizationMethod, SignatureMethod, Reference');
-  if (c14nMethod.getAttribute('Algorithm') !== EXC_C14N) throw new SamlError(code, `The ${what} signature uses a canonicalization method that is not accepted.`, { canonicalization: c14nMethod.getAttribute('Algorithm') });
+  if (
+    !isDs(c14nMethod, 'CanonicalizationMethod') ||
+    !isDs(signatureMethod, 'SignatureMethod') ||
+    reference !== references[0] ||
+    extra.length
+  )
+    throw malformed('SignedInfo is not CanonicalizationMethod, SignatureMethod, Reference');
+  if (c14nMethod.getAttribute('Algorithm') !== EXC_C14N)
+    throw new SamlError(code, `The ${what} signature uses a canonicalization method that is not accepted.`, {
+      canonicalization: c14nMethod.getAttribute('Algorithm'),
+    });
   const signedInfoPrefixes = inclusivePrefixes(c14nMethod, malformed);
   const alg = signatureAlgorithm(signatureMethod.getAttribute('Algorithm'), check.allowSha1);
-  if (alg.verdict !== 'ok' || elementsOf(signatureMethod, malformed).length) throw new SamlError(code, `The ${what} is signed with an unsupported algorithm.`, { signatureMethod: signatureMethod.getAttribute('Algorithm') });
+  if (alg.verdict !== 'ok' || elementsOf(signatureMethod, malformed).length)
+    throw new SamlError(code, `The ${what} is signed with an unsupported algorithm.`, {
+      signatureMethod: signatureMethod.getAttribute('Algorithm'),
+    });
 
   // Reference: Transforms (enveloped-signature, then exc-c14n), DigestMethod, DigestValue.
   const [transforms, digestMethod, digestValue, ...extraInReference] = elementsOf(reference, malformed);
-  if (!isDs(transforms, 'Transforms') || !isDs(digestMethod, 'DigestMethod') || !isDs(digestValue, 'DigestValue') || extraInReference.length) throw malformed('the Reference is not Transforms, DigestMethod, DigestValue');
+  if (
+    !isDs(transforms, 'Transforms') ||
+    !isDs(digestMethod, 'DigestMethod') ||
+    !isDs(digestValue, 'DigestValue') ||
+    extraInReference.length
+  )
+    throw malformed('the Reference is not Transforms, DigestMethod, DigestValue');
   const steps = elementsOf(transforms, malformed);
-  const algorithms = steps.map((s) => (s.namespaceURI === DS && s.localName === 'Transform' ? s.getAttribute('Algorithm') : `{${s.namespaceURI}}${s.localName}`));
-  if (steps.length !== 2 || algorithms[0] !== ENVELOPED || algorithms[1] !== EXC_C14N) throw new SamlError(code, `The ${what} signature uses a transform that is not accepted.`, { transforms: algorithms });
+  const algorithms = steps.map((s) =>
+    s.namespaceURI === DS && s.localName === 'Transform'
+      ? s.getAttribute('Algorithm')
+      : `{${s.namespaceURI}}${s.localName}`,
+  );
+  if (steps.length !== 2 || algorithms[0] !== ENVELOPED || algorithms[1] !== EXC_C14N)
+    throw new SamlError(code, `The ${what} signature uses a transform that is not accepted.`, {
+      transforms: algorithms,
+    });
   // enveloped-signature takes no parameter. xml-crypto's signer copies the InclusiveNamespaces element into every
   // transform, this one included (there in the enveloped-signature namespace): meaningless there, so ignored; any
   // other content is refused.
-  if (elementsOf(steps[0], malformed).some((p) => p.localName !== 'InclusiveNamespaces' || (p.namespaceURI !== ENVELOPED && p.namespaceURI !== EXC_C14N))) throw malformed('the enveloped-signature transform takes no parameters');
+  if (
+    elementsOf(steps[0], malformed).some(
+      (p) => p.localName !== 'InclusiveNamespaces' || (p.namespaceURI !== ENVELOPED && p.namespaceURI !== EXC_C14N),
+    )
+  )
+    throw malformed('the enveloped-signature transform takes no parameters');
   const prefixes = inclusivePrefixes(steps[1], malformed);
   const digestUri = digestMethod.getAttribute('Algorithm');
   const digestHash = acceptedDigestHash(digestUri, check.allowSha1);
-  if (!digestHash || elementsOf(digestMethod, malformed).length) throw new SamlError(code, `The ${what} is signed with an unsupported algorithm.`, { digests: [digestUri] });
+  if (!digestHash || elementsOf(digestMethod, malformed).length)
+    throw new SamlError(code, `The ${what} is signed with an unsupported algorithm.`, { digests: [digestUri] });
   const expectedDigest = base64Value(digestValue, malformed);
 
   const signatureValues = childElements(signature, DS, 'SignatureValue');
@@ -158,7 +226,8 @@ export function findSigner(element: Element, signature: Element, check: Signatur
       const key = publicKeyObject(pem);
       // The SignatureMethod is RSA (algorithms.ts knows no other): a key of another type must not verify under it.
       if (key.asymmetricKeyType !== 'rsa') continue;
-      if (rsaVerify(alg.hash!, signedInfoBytes, { key, padding: constants.RSA_PKCS1_PADDING }, signatureBytes)) return pem;
+      if (rsaVerify(alg.hash!, signedInfoBytes, { key, padding: constants.RSA_PKCS1_PADDING }, signatureBytes))
+        return pem;
     } catch {
       // an unreadable configured certificate: try the next one
     }
@@ -166,7 +235,8 @@ export function findSigner(element: Element, signature: Element, check: Signatur
   return null;
 }
 
-const isDs = (el: Element | undefined, localName: string): el is Element => !!el && el.namespaceURI === DS && el.localName === localName;
+const isDs = (el: Element | undefined, localName: string): el is Element =>
+  !!el && el.namespaceURI === DS && el.localName === localName;
 
 /** The element children of a signature part. Between them only whitespace and comments may appear: text or
  *  processing instructions there are not XML-DSig, and would be signed without meaning anything. */
@@ -185,8 +255,18 @@ function inclusivePrefixes(method: Element, malformed: (detail: string) => SamlE
   const children = elementsOf(method, malformed);
   if (!children.length) return [];
   const [inclusive] = children;
-  const list = inclusive.getAttribute('PrefixList')?.split(/[ \t\r\n]+/).filter(Boolean) ?? [];
-  if (children.length > 1 || inclusive.namespaceURI !== EXC_C14N || inclusive.localName !== 'InclusiveNamespaces' || !list.length) throw malformed('exc-c14n takes only an InclusiveNamespaces PrefixList');
+  const list =
+    inclusive
+      .getAttribute('PrefixList')
+      ?.split(/[ \t\r\n]+/)
+      .filter(Boolean) ?? [];
+  if (
+    children.length > 1 ||
+    inclusive.namespaceURI !== EXC_C14N ||
+    inclusive.localName !== 'InclusiveNamespaces' ||
+    !list.length
+  )
+    throw malformed('exc-c14n takes only an InclusiveNamespaces PrefixList');
   return list;
 }
 
@@ -198,7 +278,8 @@ function base64Value(el: Element, malformed: (detail: string) => SamlError): Buf
     text += n.nodeValue ?? '';
   }
   const compact = text.replace(/[ \t\r\n]+/g, '');
-  if (!compact || compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) throw malformed(`${el.localName} is not base64`);
+  if (!compact || compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(compact))
+    throw malformed(`${el.localName} is not base64`);
   return Buffer.from(compact, 'base64');
 }
 
@@ -217,7 +298,11 @@ function canonicalWithout(el: Element, omit: Element | null, prefixes: string[])
   const next = omit ? omit.nextSibling : null;
   if (omit) el.removeChild(omit);
   try {
-    return canonicalizer.process(el, { inclusiveNamespacesPrefixList: prefixes, ancestorNamespaces: declared, defaultNsForPrefix: DEFAULT_NS_FOR_PREFIX });
+    return canonicalizer.process(el, {
+      inclusiveNamespacesPrefixList: prefixes,
+      ancestorNamespaces: declared,
+      defaultNsForPrefix: DEFAULT_NS_FOR_PREFIX,
+    });
   } finally {
     for (const { prefix } of declared) el.removeAttributeNS(XMLNS, prefix);
     if (omit) el.insertBefore(omit, next);

@@ -5,7 +5,9 @@ import { newSamlId } from '../downstream/response.ts';
 import { xmlEscape as e } from '../xml.ts';
 import type { LocalSp, UpstreamIdp } from './types.ts';
 
-export type UpstreamAuthnRequest = { id: string } & ({ binding: 'redirect'; url: string } | { binding: 'post'; url: string; fields: Record<string, string> });
+export type UpstreamAuthnRequest = { id: string } & (
+  { binding: 'redirect'; url: string } | { binding: 'post'; url: string; fields: Record<string, string> }
+);
 
 export function authnRequestXml(sp: LocalSp, idp: UpstreamIdp, id: string, now: Date, forceAuthn = false): string {
   return (
@@ -16,9 +18,24 @@ export function authnRequestXml(sp: LocalSp, idp: UpstreamIdp, id: string, now: 
   );
 }
 
-export function buildUpstreamAuthnRequest(sp: LocalSp, idp: UpstreamIdp, opts: { relayState: string; now: Date; forceAuthn?: boolean }): UpstreamAuthnRequest {
+export function buildUpstreamAuthnRequest(
+  sp: LocalSp,
+  idp: UpstreamIdp,
+  opts: { relayState: string; now: Date; forceAuthn?: boolean },
+): UpstreamAuthnRequest {
   const id = newSamlId();
   const xml = authnRequestXml(sp, idp, id, opts.now, opts.forceAuthn);
   const signer = idp.signRequests ? { keyPem: sp.signingKeyPem, certificatePem: sp.certificatePem } : undefined;
-  return { id, ...encodeOutgoing({ xml, id, param: 'SAMLRequest', destination: idp.ssoUrl, binding: idp.ssoBinding, relayState: opts.relayState, signer }) };
+  return {
+    id,
+    ...encodeOutgoing({
+      xml,
+      id,
+      param: 'SAMLRequest',
+      destination: idp.ssoUrl,
+      binding: idp.ssoBinding,
+      relayState: opts.relayState,
+      signer,
+    }),
+  };
 }

@@ -38,13 +38,19 @@ function deepFreeze<T>(value: T): T {
 
 /** Wraps a repository: `reads` go through the cache (keyed by `scope`, method and arguments); every other method
  *  clears the cache once it has run. */
-export function cachedRepository<T extends object>(repo: T, cache: ConfigCache, scope: string, reads: readonly (keyof T & string)[]): T {
+export function cachedRepository<T extends object>(
+  repo: T,
+  cache: ConfigCache,
+  scope: string,
+  reads: readonly (keyof T & string)[],
+): T {
   return new Proxy(repo, {
     get(target, prop, receiver) {
       const member = Reflect.get(target, prop, receiver);
       if (typeof member !== 'function' || typeof prop !== 'string') return member;
       if ((reads as readonly string[]).includes(prop)) {
-        return (...args: unknown[]) => cache.read(`${scope}:${prop}:${JSON.stringify(args)}`, () => member.apply(target, args));
+        return (...args: unknown[]) =>
+          cache.read(`${scope}:${prop}:${JSON.stringify(args)}`, () => member.apply(target, args));
       }
       return async (...args: unknown[]) => {
         try {

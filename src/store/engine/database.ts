@@ -29,7 +29,10 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
   throw new Error('DATABASE_URL must start with file: (SQLite) or postgresql:// (PostgreSQL)');
 }
 
-export async function adapterFactory(target: DatabaseTarget, poolSize = 10): Promise<SqlMigrationAwareDriverAdapterFactory> {
+export async function adapterFactory(
+  target: DatabaseTarget,
+  poolSize = 10,
+): Promise<SqlMigrationAwareDriverAdapterFactory> {
   if (target.provider === 'sqlite') {
     const { PrismaBetterSqlite3 } = await import('@prisma/adapter-better-sqlite3');
     if (target.location !== ':memory:') mkdirSync(dirname(target.location), { recursive: true });
@@ -72,16 +75,30 @@ export const DEFAULT_TIMEOUTS = { connectTimeoutMs: 5000, statementTimeoutMs: 10
  *  `statement_timeout` has the server cancel a statement that runs too long, and `query_timeout` (a little later, so
  *  that a live server's own cancellation comes first) has the client give up on one that never answers. A connection
  *  whose statement timed out is thrown away by the pool (it is released with the error), never reused. */
-export function pgPoolOptions(connectionString: string, max: number, opts: Pick<OpenOptions, 'connectTimeoutMs' | 'statementTimeoutMs'> = {}) {
+export function pgPoolOptions(
+  connectionString: string,
+  max: number,
+  opts: Pick<OpenOptions, 'connectTimeoutMs' | 'statementTimeoutMs'> = {},
+) {
   const connect = opts.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectTimeoutMs;
   const statement = opts.statementTimeoutMs ?? DEFAULT_TIMEOUTS.statementTimeoutMs;
-  return { connectionString, max, connectionTimeoutMillis: connect, statement_timeout: statement, query_timeout: statement + 500 };
+  return {
+    connectionString,
+    max,
+    connectionTimeoutMillis: connect,
+    statement_timeout: statement,
+    query_timeout: statement + 500,
+  };
 }
 
 /** Loads only the client of the database in use: each generated client brings its own runtime and query
  *  compiler, and a process never needs both (the same goes for the two driver adapters). The driver connection
  *  (SQLite) or pool (PostgreSQL) is shared between Prisma and the hand-written statements of sql.ts. */
-export async function openDatabase(target: DatabaseTarget, poolSize = 10, opts: OpenOptions = {}): Promise<OpenDatabase> {
+export async function openDatabase(
+  target: DatabaseTarget,
+  poolSize = 10,
+  opts: OpenOptions = {},
+): Promise<OpenDatabase> {
   if (target.provider === 'sqlite') {
     const inner = await adapterFactory(target, poolSize);
     const file = target.location !== ':memory:';
@@ -110,17 +127,42 @@ export async function openDatabase(target: DatabaseTarget, poolSize = 10, opts: 
     const db = new PrismaClient({ adapter });
     await db.$connect();
     if (!connection) throw new Error('the SQLite adapter did not expose its connection');
-    const checkpointer: Checkpointer | undefined = file && mode === 'thread'
-      ? startCheckpointer(target.location, 1000, opts.onCheckpointError ?? ((m) => console.error(`SQLite checkpoint: ${m}`)), opts.restartFrames)
-      : undefined;
+    const checkpointer: Checkpointer | undefined =
+      file && mode === 'thread'
+        ? startCheckpointer(
+            target.location,
+            1000,
+            opts.onCheckpointError ?? ((m) => console.error(`SQLite checkpoint: ${m}`)),
+            opts.restartFrames,
+          )
+        : undefined;
     const sql = new SqliteRunner(() => connection!, gate);
-    return { db, sql, close: async () => { await sql.drain(); await checkpointer?.stop(); await db.$disconnect(); } };
+    return {
+      db,
+      sql,
+      close: async () => {
+        await sql.drain();
+        await checkpointer?.stop();
+        await db.$disconnect();
+      },
+    };
   }
-  const [{ PrismaPg }, { default: pg }, { PrismaClient }] = await Promise.all([import('@prisma/adapter-pg'), import('pg'), import('../../../generated/postgresql/client.ts')]);
+  const [{ PrismaPg }, { default: pg }, { PrismaClient }] = await Promise.all([
+    import('@prisma/adapter-pg'),
+    import('pg'),
+    import('../../../generated/postgresql/client.ts'),
+  ]);
   const pool = new pg.Pool(pgPoolOptions(target.location, poolSize, opts));
   // An idle connection that the server closes (a restart, an admin's pg_terminate_backend) is dropped by the pool; the
   // next statement opens another. Without a listener, its error would end the process.
   pool.on('error', () => {});
   const db = new PrismaClient({ adapter: new PrismaPg(pool) }) as unknown as Db;
-  return { db, sql: await PgRunner.create(pool), close: async () => { await db.$disconnect(); await pool.end(); } };
+  return {
+    db,
+    sql: await PgRunner.create(pool),
+    close: async () => {
+      await db.$disconnect();
+      await pool.end();
+    },
+  };
 }

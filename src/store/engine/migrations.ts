@@ -21,9 +21,14 @@ function loadWasm(): Promise<Glue> {
   // The package is a wasm-bindgen "bundler" build: Node cannot import the .wasm, so we instantiate it ourselves.
   wasmReady ??= (async () => {
     const glue = await import('@prisma/schema-engine-wasm/schema_engine_bg');
-    const wasmPath = join(dirname(createRequire(import.meta.url).resolve('@prisma/schema-engine-wasm/schema_engine_bg')), 'schema_engine_bg.wasm');
+    const wasmPath = join(
+      dirname(createRequire(import.meta.url).resolve('@prisma/schema-engine-wasm/schema_engine_bg')),
+      'schema_engine_bg.wasm',
+    );
     const module = await WebAssembly.compile(await readFile(wasmPath));
-    const instance = new WebAssembly.Instance(module, { './schema_engine_bg.js': glue as unknown as WebAssembly.ModuleImports });
+    const instance = new WebAssembly.Instance(module, {
+      './schema_engine_bg.js': glue as unknown as WebAssembly.ModuleImports,
+    });
     glue.__wbg_set_wasm(instance.exports);
     (instance.exports as { __wbindgen_start: () => void }).__wbindgen_start();
     return glue;
@@ -31,7 +36,10 @@ function loadWasm(): Promise<Glue> {
   return wasmReady;
 }
 
-export async function withSchemaEngine<T>(target: DatabaseTarget, use: (engine: SchemaEngine) => Promise<T>): Promise<T> {
+export async function withSchemaEngine<T>(
+  target: DatabaseTarget,
+  use: (engine: SchemaEngine) => Promise<T>,
+): Promise<T> {
   const glue = await loadWasm();
   // The engine opens its own connections (SQLite in EXCLUSIVE locking mode) and does not close them when
   // freed, so we track them and close them here; otherwise the server's own client would find the file locked.
@@ -40,10 +48,22 @@ export async function withSchemaEngine<T>(target: DatabaseTarget, use: (engine: 
   const tracking = Object.assign(Object.create(Object.getPrototypeOf(inner)), inner, {
     provider: inner.provider,
     adapterName: inner.adapterName,
-    connect: async () => { const a = await inner.connect(); opened.push(a); return a; },
-    connectToShadowDb: async () => { const a = await inner.connectToShadowDb(); opened.push(a); return a; },
+    connect: async () => {
+      const a = await inner.connect();
+      opened.push(a);
+      return a;
+    },
+    connectToShadowDb: async () => {
+      const a = await inner.connectToShadowDb();
+      opened.push(a);
+      return a;
+    },
   });
-  const engine: SchemaEngine = await glue.SchemaEngine.new({ datamodels: undefined }, () => {}, bindMigrationAwareSqlAdapterFactory(tracking));
+  const engine: SchemaEngine = await glue.SchemaEngine.new(
+    { datamodels: undefined },
+    () => {},
+    bindMigrationAwareSqlAdapterFactory(tracking),
+  );
   try {
     return await use(engine);
   } finally {
@@ -54,7 +74,12 @@ export async function withSchemaEngine<T>(target: DatabaseTarget, use: (engine: 
 
 export function readMigrations(provider: DbProvider): MigrationList {
   const baseDir = migrationsDir(provider);
-  const names = existsSync(baseDir) ? readdirSync(baseDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort() : [];
+  const names = existsSync(baseDir)
+    ? readdirSync(baseDir, { withFileTypes: true })
+        .filter((d) => d.isDirectory())
+        .map((d) => d.name)
+        .sort()
+    : [];
   const lockPath = join(baseDir, 'migration_lock.toml');
   return {
     baseDir,
@@ -62,7 +87,10 @@ export function readMigrations(provider: DbProvider): MigrationList {
     shadowDbInitScript: '',
     migrationDirectories: names.map((name) => ({
       path: name,
-      migrationFile: { path: 'migration.sql', content: { tag: 'ok', value: readFileSync(join(baseDir, name, 'migration.sql'), 'utf8') } },
+      migrationFile: {
+        path: 'migration.sql',
+        content: { tag: 'ok', value: readFileSync(join(baseDir, name, 'migration.sql'), 'utf8') },
+      },
     })),
   } as MigrationList;
 }
@@ -83,10 +111,14 @@ export async function migrate(target: DatabaseTarget): Promise<string[]> {
  *  they do not. */
 export async function diffSchemas(provider: DbProvider, from: string | null, to: string): Promise<string> {
   // The engine starts with a connection of the provider's kind, and reads nothing through it for a datamodel diff.
-  const target: DatabaseTarget = provider === 'sqlite' ? { provider, location: ':memory:' } : { provider, location: process.env.SHADOW_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' };
+  const target: DatabaseTarget =
+    provider === 'sqlite'
+      ? { provider, location: ':memory:' }
+      : { provider, location: process.env.SHADOW_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' };
   const result = await withSchemaEngine(target, (engine) =>
     engine.diff({
-      from: from === null ? { tag: 'empty' } : { tag: 'schemaDatamodel', files: [{ path: 'from.prisma', content: from }] },
+      from:
+        from === null ? { tag: 'empty' } : { tag: 'schemaDatamodel', files: [{ path: 'from.prisma', content: from }] },
       to: { tag: 'schemaDatamodel', files: [{ path: 'to.prisma', content: to }] },
       script: true,
       exitCode: null,
@@ -99,20 +131,36 @@ export async function diffSchemas(provider: DbProvider, from: string | null, to:
 /** Whether `err` says that the table queried does not exist (and nothing else): PostgreSQL's 42P01, SQLite's
  *  "no such table", as Prisma's driver adapters report them (meta.driverAdapterError.cause). */
 export function isMissingTable(err: unknown): boolean {
-  const e = err as { meta?: { driverAdapterError?: { cause?: { kind?: string; originalCode?: string; originalMessage?: string } } }; code?: string; message?: string } | undefined;
+  const e = err as
+    | {
+        meta?: { driverAdapterError?: { cause?: { kind?: string; originalCode?: string; originalMessage?: string } } };
+        code?: string;
+        message?: string;
+      }
+    | undefined;
   const cause = e?.meta?.driverAdapterError?.cause;
-  if (cause) return cause.kind === 'TableDoesNotExist' || cause.originalCode === '42P01' || /no such table/i.test(cause.originalMessage ?? '');
+  if (cause)
+    return (
+      cause.kind === 'TableDoesNotExist' ||
+      cause.originalCode === '42P01' ||
+      /no such table/i.test(cause.originalMessage ?? '')
+    );
   return e?.code === '42P01' || /^no such table|relation "[^"]+" does not exist/i.test(e?.message ?? '');
 }
 
 /** Names of committed migrations that the database has not applied yet (all of them on an empty database, that is
  *  one without the migrations table). Any other error (the database cannot be reached, a statement timed out) is
  *  thrown: it says nothing about the migrations. */
-export async function pendingMigrations(db: { $queryRawUnsafe<T>(sql: string): Promise<T> }, provider: DbProvider): Promise<string[]> {
+export async function pendingMigrations(
+  db: { $queryRawUnsafe<T>(sql: string): Promise<T> },
+  provider: DbProvider,
+): Promise<string[]> {
   const expected = readMigrations(provider).migrationDirectories.map((d) => d.path);
   let applied: Set<string>;
   try {
-    const rows = await db.$queryRawUnsafe<{ migration_name: string }[]>('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL');
+    const rows = await db.$queryRawUnsafe<{ migration_name: string }[]>(
+      'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
+    );
     applied = new Set(rows.map((r) => r.migration_name));
   } catch (err) {
     if (!isMissingTable(err)) throw err;

@@ -45,7 +45,10 @@ export class SqliteRunner implements SqlRunner {
   readonly dialect = 'sqlite';
   private prepared = new WeakMap<SqliteDatabase, Map<Statement, SqliteStatement>>();
   private readonly writes: GroupCommit;
-  constructor(private readonly connection: () => SqliteDatabase, private readonly gate: TransactionGate) {
+  constructor(
+    private readonly connection: () => SqliteDatabase,
+    private readonly gate: TransactionGate,
+  ) {
     this.writes = new GroupCommit(connection, gate);
   }
 
@@ -76,13 +79,16 @@ export class SqliteRunner implements SqlRunner {
   }
 }
 
-const toSqlite = (v: unknown) => (v instanceof Date ? v.getTime() : typeof v === 'boolean' ? (v ? 1 : 0) : v === undefined ? null : v);
+const toSqlite = (v: unknown) =>
+  v instanceof Date ? v.getTime() : typeof v === 'boolean' ? (v ? 1 : 0) : v === undefined ? null : v;
 
 // TIMESTAMP(3) holds UTC wall time (as Prisma writes it): read it as UTC whatever the process's time zone.
 const TIMESTAMP_OID = 1114;
 const utcTimestamps = {
   getTypeParser: ((oid: number, format?: string) =>
-    oid === TIMESTAMP_OID ? (text: string) => new Date(`${text.replace(' ', 'T')}Z`) : pgTypes.getTypeParser(oid, format as 'text')) as never,
+    oid === TIMESTAMP_OID
+      ? (text: string) => new Date(`${text.replace(' ', 'T')}Z`)
+      : pgTypes.getTypeParser(oid, format as 'text')) as never,
 };
 let pgTypes: typeof import('pg').types;
 
@@ -117,7 +123,10 @@ interface RawQueries {
 /** Inside a Prisma transaction the same statements go through the transaction's client, so they commit or roll back
  *  with it. Slower, and only used there. */
 export class PrismaRunner implements SqlRunner {
-  constructor(private readonly db: RawQueries, readonly dialect: Dialect) {}
+  constructor(
+    private readonly db: RawQueries,
+    readonly dialect: Dialect,
+  ) {}
   async all(statement: Statement, params: readonly unknown[]) {
     return this.db.$queryRawUnsafe<SqlRow[]>(this.text(statement), ...params.map((v) => v ?? null));
   }
@@ -140,7 +149,11 @@ export const asBool = (v: unknown) => v === true || v === 1 || v === 1n;
 export const asInt = (v: unknown) => (typeof v === 'bigint' ? Number(v) : (v as number));
 
 /** Maps a row's date, boolean and integer columns to JavaScript types; others pass through as text. */
-export function rowReader<T>(types: { dates?: readonly string[]; bools?: readonly string[]; ints?: readonly string[] }) {
+export function rowReader<T>(types: {
+  dates?: readonly string[];
+  bools?: readonly string[];
+  ints?: readonly string[];
+}) {
   const dates = types.dates ?? [];
   const bools = types.bools ?? [];
   const ints = types.ints ?? [];

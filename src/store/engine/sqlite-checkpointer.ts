@@ -35,7 +35,9 @@ parentPort.on('message', (m) => {
 });
 `;
 
-export interface Checkpointer { stop(): Promise<void> }
+export interface Checkpointer {
+  stop(): Promise<void>;
+}
 
 /** Log frames (pages, about 40 MB) past which the log is restarted. The file keeps its largest size, so once it is
  *  that large, appends reuse its space; a higher threshold only makes the restarts, which hold writers, rarer. */
@@ -43,18 +45,30 @@ export const RESTART_FRAMES = 10_000;
 /** How long the RESTART waits for a writer or a reader of the server before it gives up until the next interval. */
 const BUSY_TIMEOUT_MS = 20;
 
-export function startCheckpointer(path: string, intervalMs: number, onError: (message: string) => void, restartFrames = RESTART_FRAMES): Checkpointer {
+export function startCheckpointer(
+  path: string,
+  intervalMs: number,
+  onError: (message: string) => void,
+  restartFrames = RESTART_FRAMES,
+): Checkpointer {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(WORKER, { eval: true, workerData: { path, intervalMs, driver, restartFrames, busyTimeoutMs: BUSY_TIMEOUT_MS } });
+  const worker = new Worker(WORKER, {
+    eval: true,
+    workerData: { path, intervalMs, driver, restartFrames, busyTimeoutMs: BUSY_TIMEOUT_MS },
+  });
   worker.unref();
   let stopped: Promise<void> | undefined;
-  worker.on('message', (m) => { if (m !== 'stopped') onError(m); });
+  worker.on('message', (m) => {
+    if (m !== 'stopped') onError(m);
+  });
   worker.on('error', (err) => onError(err.message));
   return {
     stop() {
       stopped ??= new Promise<void>((resolve) => {
         worker.once('exit', () => resolve());
-        worker.once('message', (m) => { if (m === 'stopped') void worker.terminate(); });
+        worker.once('message', (m) => {
+          if (m === 'stopped') void worker.terminate();
+        });
         worker.postMessage('stop');
       });
       return stopped;

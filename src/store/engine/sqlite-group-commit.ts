@@ -27,9 +27,15 @@ type Outcome = { changes: number } | { error: unknown };
 
 export class GroupCommit {
   private queue: QueuedWrite[] = [];
-  private readonly control = new WeakMap<SqliteDatabase, { begin: SqliteStatement; commit: SqliteStatement; rollback: SqliteStatement }>();
+  private readonly control = new WeakMap<
+    SqliteDatabase,
+    { begin: SqliteStatement; commit: SqliteStatement; rollback: SqliteStatement }
+  >();
 
-  constructor(private readonly connection: () => SqliteDatabase, private readonly gate: TransactionGate) {}
+  constructor(
+    private readonly connection: () => SqliteDatabase,
+    private readonly gate: TransactionGate,
+  ) {}
 
   /** Queues a write for the commit at the end of this event-loop turn; resolves with the rows it changed. */
   run(prepared: () => SqliteStatement, params: unknown[]): Promise<number> {
@@ -57,7 +63,9 @@ export class GroupCommit {
       // Nothing ran (the connection is gone, say): every caller hears of it rather than waiting for ever.
       outcomes = batch.map(() => ({ error }));
     }
-    outcomes.forEach((outcome, i) => ('error' in outcome ? batch[i].reject(outcome.error) : batch[i].resolve(outcome.changes)));
+    outcomes.forEach((outcome, i) =>
+      'error' in outcome ? batch[i].reject(outcome.error) : batch[i].resolve(outcome.changes),
+    );
   };
 
   private runTogether(batch: QueuedWrite[]): Outcome[] {
@@ -91,7 +99,11 @@ export class GroupCommit {
   private controlStatements(db: SqliteDatabase) {
     let control = this.control.get(db);
     if (!control) {
-      control = { begin: db.prepare('BEGIN IMMEDIATE'), commit: db.prepare('COMMIT'), rollback: db.prepare('ROLLBACK') };
+      control = {
+        begin: db.prepare('BEGIN IMMEDIATE'),
+        commit: db.prepare('COMMIT'),
+        rollback: db.prepare('ROLLBACK'),
+      };
       this.control.set(db, control);
     }
     return control;

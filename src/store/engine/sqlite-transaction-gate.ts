@@ -41,17 +41,38 @@ export class TransactionGate {
     const executeRaw = adapter.executeRaw.bind(adapter);
     const executeScript = adapter.executeScript.bind(adapter);
     const startTransaction = adapter.startTransaction.bind(adapter);
-    adapter.queryRaw = async (query) => { await this.pass(); return queryRaw(query); };
-    adapter.executeRaw = async (query) => { await this.pass(); return executeRaw(query); };
-    adapter.executeScript = async (script) => { await this.pass(); return executeScript(script); };
+    adapter.queryRaw = async (query) => {
+      await this.pass();
+      return queryRaw(query);
+    };
+    adapter.executeRaw = async (query) => {
+      await this.pass();
+      return executeRaw(query);
+    };
+    adapter.executeScript = async (script) => {
+      await this.pass();
+      return executeScript(script);
+    };
     adapter.startTransaction = async (isolationLevel) => {
       // The adapter lets one transaction at a time through (its own mutex), so the gate is closed by one owner.
       const tx: Transaction = await startTransaction(isolationLevel);
       this.close();
       const commit = tx.commit.bind(tx);
       const rollback = tx.rollback.bind(tx);
-      tx.commit = async () => { try { await commit(); } finally { this.open(); } };
-      tx.rollback = async () => { try { await rollback(); } finally { this.open(); } };
+      tx.commit = async () => {
+        try {
+          await commit();
+        } finally {
+          this.open();
+        }
+      };
+      tx.rollback = async () => {
+        try {
+          await rollback();
+        } finally {
+          this.open();
+        }
+      };
       return tx;
     };
     return adapter;

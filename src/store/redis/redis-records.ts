@@ -29,7 +29,14 @@ return 1`;
 
 interface ScriptedRedis extends Redis {
   flowCreate(key: string, stage: string, record: string, ttlMs: number): Promise<number>;
-  flowAdvance(key: string, stage: string, version: string, newStage: string, newVersion: string, record: string): Promise<number>;
+  flowAdvance(
+    key: string,
+    stage: string,
+    version: string,
+    newStage: string,
+    newVersion: string,
+    record: string,
+  ): Promise<number>;
 }
 
 /** Kept this long past its expiry: a node whose clock runs behind the others' still finds a flow for as long as it
@@ -37,14 +44,29 @@ interface ScriptedRedis extends Redis {
 const EXPIRY_MARGIN_MS = 60_000;
 
 export class RedisRecords {
-  private constructor(readonly client: ScriptedRedis, private readonly prefix: string) {}
+  private constructor(
+    readonly client: ScriptedRedis,
+    private readonly prefix: string,
+  ) {}
 
   /** Connects (failing if Redis does not answer) and registers the scripts. */
-  static async open(url: string, prefix: string, timeouts: { connectMs?: number; commandMs?: number } = {}): Promise<RedisRecords> {
+  static async open(
+    url: string,
+    prefix: string,
+    timeouts: { connectMs?: number; commandMs?: number } = {},
+  ): Promise<RedisRecords> {
     // Named by the key prefix, so that CLIENT LIST shows which broker a connection belongs to. A server that accepts
     // the connection but answers nothing (frozen, behind a partition) fails each command after commandTimeout
     // (REDIS_COMMAND_TIMEOUT_MS) rather than holding its request for as long as the freeze lasts.
-    const client = new Redis(url, { lazyConnect: true, enableAutoPipelining: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: timeouts.connectMs ?? 5000, commandTimeout: timeouts.commandMs ?? 2000, connectionName: prefix }) as ScriptedRedis;
+    const client = new Redis(url, {
+      lazyConnect: true,
+      enableAutoPipelining: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: timeouts.connectMs ?? 5000,
+      commandTimeout: timeouts.commandMs ?? 2000,
+      connectionName: prefix,
+    }) as ScriptedRedis;
     client.defineCommand('flowCreate', { numberOfKeys: 1, lua: FLOW_CREATE });
     client.defineCommand('flowAdvance', { numberOfKeys: 1, lua: FLOW_ADVANCE });
     // Errors are reported to the commands that meet them; without a listener ioredis would also print each one.

@@ -33,7 +33,11 @@ const norm = (v: string | null | undefined) => v?.trim() || null;
 const sameList = (a: string[], b: string[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 /** Decides every row of the batch and, when `write` is set, writes the decisions. */
-export async function applyBatch(sql: UserBulkSql, rows: ValidRow[], opts: { mode: ImportMode; write: boolean; now: Date }): Promise<BatchResult> {
+export async function applyBatch(
+  sql: UserBulkSql,
+  rows: ValidRow[],
+  opts: { mode: ImportMode; write: boolean; now: Date },
+): Promise<BatchResult> {
   const result: BatchResult = { created: 0, updated: 0, unchanged: 0, rejections: [] };
   if (!rows.length) return result;
   const existing = new Map((await sql.findUsers(rows.map((r) => r.emailLower))).map((u) => [u.emailLower, u]));
@@ -43,7 +47,8 @@ export async function applyBatch(sql: UserBulkSql, rows: ValidRow[], opts: { mod
   const creates: UserRecord[] = [];
   const updates: UserRecord[] = [];
   const links: { userId: string; idpId: string; nameId: string }[] = [];
-  const reject = (row: ValidRow, column: string, reason: string) => result.rejections.push({ line: row.line, column, reason, email: row.email });
+  const reject = (row: ValidRow, column: string, reason: string) =>
+    result.rejections.push({ line: row.line, column, reason, email: row.email });
 
   for (const row of rows) {
     const user = existing.get(row.emailLower);
@@ -72,7 +77,12 @@ export async function applyBatch(sql: UserBulkSql, rows: ValidRow[], opts: { mod
     }
     const { record, changed } = merge(user, row);
     if (!changed && !needsLink) result.unchanged++;
-    else if (opts.mode === 'create') reject(row, 'email', 'a user with this email already exists and differs from this row; create-only mode never changes existing users (use upsert mode to update them)');
+    else if (opts.mode === 'create')
+      reject(
+        row,
+        'email',
+        'a user with this email already exists and differs from this row; create-only mode never changes existing users (use upsert mode to update them)',
+      );
     else {
       if (changed) updates.push(record);
       if (needsLink) links.push({ userId: user.id, ...row.link! });
@@ -81,9 +91,11 @@ export async function applyBatch(sql: UserBulkSql, rows: ValidRow[], opts: { mod
   }
 
   if (opts.write) {
-    if ((await sql.insertUsers(creates, opts.now)) !== creates.length) throw new BatchRace('a user to create exists now');
+    if ((await sql.insertUsers(creates, opts.now)) !== creates.length)
+      throw new BatchRace('a user to create exists now');
     await sql.updateUsers(updates, opts.now);
-    if ((await sql.insertLinks(links, opts.now)) !== links.length) throw new BatchRace('an identity to link is linked now');
+    if ((await sql.insertLinks(links, opts.now)) !== links.length)
+      throw new BatchRace('an identity to link is linked now');
   }
   return result;
 }

@@ -1,6 +1,16 @@
 // The columns of a user file, shared by import (CSV header / JSON keys) and export. Headers are matched without
 // regard to case, spaces, '_' or '-' ("First Name", "first_name" and "firstName" are the same column).
-export const COLUMNS = ['email', 'username', 'firstName', 'lastName', 'phone', 'groups', 'status', 'idp', 'nameId'] as const;
+export const COLUMNS = [
+  'email',
+  'username',
+  'firstName',
+  'lastName',
+  'phone',
+  'groups',
+  'status',
+  'idp',
+  'nameId',
+] as const;
 export type Column = (typeof COLUMNS)[number];
 
 /** Longest accepted value per column, in characters (groups: per group name). */

@@ -29,7 +29,9 @@ export async function* readCsv(chunks: AsyncIterable<Buffer>, limits: ReaderLimi
       max_record_size: limits.maxRecordChars,
     });
     p.on('data', (record: string[]) => records.push(record));
-    p.on('error', (err) => { failure ??= err; });
+    p.on('error', (err) => {
+      failure ??= err;
+    });
     return p;
   };
   const rows = (): SourceRow[] => {
@@ -67,7 +69,12 @@ export async function* readCsv(chunks: AsyncIterable<Buffer>, limits: ReaderLimi
     parser = start(Buffer.concat(head)); // a one-line file without a line break
     parser.write(Buffer.concat(head));
   }
-  if (!parser) throw fileError('import_bad_header', 'The file is empty: the first line must be a header naming the columns (at least "email").', 1);
+  if (!parser)
+    throw fileError(
+      'import_bad_header',
+      'The file is empty: the first line must be a header naming the columns (at least "email").',
+      1,
+    );
   parser.end();
   try {
     await finished(parser);
@@ -75,7 +82,12 @@ export async function* readCsv(chunks: AsyncIterable<Buffer>, limits: ReaderLimi
     throw readable(failure ?? err, nextLine);
   }
   const out = rows();
-  if (!header) throw fileError('import_bad_header', 'The file is empty: the first line must be a header naming the columns (at least "email").', 1);
+  if (!header)
+    throw fileError(
+      'import_bad_header',
+      'The file is empty: the first line must be a header naming the columns (at least "email").',
+      1,
+    );
   if (out.length) yield out;
 }
 
@@ -86,7 +98,11 @@ const HEAD_LIMIT = 64 * 1024;
 function readable(err: unknown, line: number) {
   if (!(err as CsvError)?.code?.startsWith?.('CSV_')) return err;
   const e = err as CsvError & { lines?: number };
-  return fileError('import_bad_file', `The CSV file cannot be read near line ${e.lines ?? line}: ${e.message}`, e.lines ?? line);
+  return fileError(
+    'import_bad_file',
+    `The CSV file cannot be read near line ${e.lines ?? line}: ${e.message}`,
+    e.lines ?? line,
+  );
 }
 
 function isBlank(cells: string[]) {
@@ -100,7 +116,11 @@ function toRow(cells: string[], line: number, header: Header, delimiter: string)
   let extra = false;
   for (let i = width; i < cells.length && !extra; i++) extra = cells[i].trim() !== '';
   if (cells.length < width || extra) {
-    row.problems.push({ line, column: null, reason: `has ${cells.length} fields but the header has ${width} (check the quoting and the delimiter "${delimiter}")` });
+    row.problems.push({
+      line,
+      column: null,
+      reason: `has ${cells.length} fields but the header has ${width} (check the quoting and the delimiter "${delimiter}")`,
+    });
   }
   for (let i = 0; i < width && i < cells.length; i++) {
     const value = unescapeFormula(cells[i].trim());
@@ -108,7 +128,13 @@ function toRow(cells: string[], line: number, header: Header, delimiter: string)
     if (column) row.values[column] = value;
     else if (value !== '') {
       const name = header.names[i];
-      row.problems.push({ line, column: name || `#${i + 1}`, reason: name ? `unknown column "${name}" (known columns: ${knownColumnsText})` : `value in field ${i + 1}, whose column has no name in the header` });
+      row.problems.push({
+        line,
+        column: name || `#${i + 1}`,
+        reason: name
+          ? `unknown column "${name}" (known columns: ${knownColumnsText})`
+          : `value in field ${i + 1}, whose column has no name in the header`,
+      });
     }
   }
   return row;
@@ -119,10 +145,19 @@ function readHeader(cells: string[], line: number) {
   const columns = names.map((n) => (n ? columnFor(n) : null));
   columns.forEach((c, i) => {
     const j = c ? columns.indexOf(c) : i;
-    if (j !== i) throw fileError('import_bad_header', `Column "${c}" appears twice in the header (fields ${j + 1} and ${i + 1}).`, line);
+    if (j !== i)
+      throw fileError(
+        'import_bad_header',
+        `Column "${c}" appears twice in the header (fields ${j + 1} and ${i + 1}).`,
+        line,
+      );
   });
   if (!columns.includes('email')) {
-    throw fileError('import_bad_header', `The first line must be a header naming the columns, and it has no "email" column. Known columns: ${knownColumnsText}.`, line);
+    throw fileError(
+      'import_bad_header',
+      `The first line must be a header naming the columns, and it has no "email" column. Known columns: ${knownColumnsText}.`,
+      line,
+    );
   }
   return { columns, names };
 }
@@ -151,7 +186,10 @@ function lineBreaks(cells: string[]): number {
     for (let i = 0; i < cell.length; i++) {
       const c = cell.charCodeAt(i);
       if (c === 0x0a) n++;
-      else if (c === 0x0d) { n++; if (cell.charCodeAt(i + 1) === 0x0a) i++; }
+      else if (c === 0x0d) {
+        n++;
+        if (cell.charCodeAt(i + 1) === 0x0a) i++;
+      }
     }
   }
   return n;

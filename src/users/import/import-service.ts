@@ -84,7 +84,9 @@ export interface StartedImport {
 }
 
 /** The service's liveness settings from the configuration (IMPORT_HEARTBEAT_SECONDS, IMPORT_STALE_AFTER_SECONDS). */
-export function importLiveness(config: Pick<Config, 'importHeartbeatSeconds' | 'importStaleAfterSeconds'>): Pick<UserImportServiceOptions, 'heartbeatMs' | 'staleJobAfterMs'> {
+export function importLiveness(
+  config: Pick<Config, 'importHeartbeatSeconds' | 'importStaleAfterSeconds'>,
+): Pick<UserImportServiceOptions, 'heartbeatMs' | 'staleJobAfterMs'> {
   return { heartbeatMs: config.importHeartbeatSeconds * 1000, staleJobAfterMs: config.importStaleAfterSeconds * 1000 };
 }
 
@@ -103,7 +105,14 @@ const DEFAULTS = {
 };
 const BATCH_ATTEMPTS = 3;
 
-interface Tally { rowsDone: number; rejectedRows: number; created: number; updated: number; unchanged: number; rejections: Rejection[] }
+interface Tally {
+  rowsDone: number;
+  rejectedRows: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  rejections: Rejection[];
+}
 
 /** Thrown inside the all-or-nothing transaction to roll it back when rows were rejected after all. */
 class RollBack extends Error {}
@@ -111,7 +120,10 @@ class RollBack extends Error {}
 export class UserImportService {
   private readonly opts: typeof DEFAULTS & Pick<UserImportServiceOptions, 'afterBatch'>;
 
-  constructor(private readonly deps: { store: Store; clock: Clock }, options: UserImportServiceOptions = {}) {
+  constructor(
+    private readonly deps: { store: Store; clock: Clock },
+    options: UserImportServiceOptions = {},
+  ) {
     this.opts = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
     if (!(this.opts.batchSize >= 1)) throw new Error('batchSize must be at least 1');
   }
@@ -127,21 +139,41 @@ export class UserImportService {
    */
   async start(orgId: string, source: ImportSource, options: ImportOptions = {}): Promise<StartedImport> {
     const mode = options.mode ?? 'create';
-    if (mode !== 'create' && mode !== 'upsert') throw new AppError('import_bad_mode', `Unknown import mode "${mode}": use create or upsert.`);
-    if (!(await this.deps.store.organizations.findById(orgId))) throw new AppError('org_not_found', 'No such organisation.');
+    if (mode !== 'create' && mode !== 'upsert')
+      throw new AppError('import_bad_mode', `Unknown import mode "${mode}": use create or upsert.`);
+    if (!(await this.deps.store.organizations.findById(orgId)))
+      throw new AppError('org_not_found', 'No such organisation.');
     const store = this.deps.store.forOrg(orgId);
     const file = await openSource(source, options.format);
     let job: ImportJob;
     let begun: Awaited<ReturnType<TenantStore['importJobs']['begin']>>;
     try {
       if (file.size > this.opts.maxFileBytes) {
-        throw new AppError('import_too_large', `The file is ${mb(file.size)}; the limit is ${mb(this.opts.maxFileBytes)}. Split it into smaller files.`);
+        throw new AppError(
+          'import_too_large',
+          `The file is ${mb(file.size)}; the limit is ${mb(this.opts.maxFileBytes)}. Split it into smaller files.`,
+        );
       }
-      const flags = [mode, options.disableMissing && 'disable-missing', options.allOrNothing && 'all-or-nothing', options.dryRun && DRY_RUN_FLAG].filter(Boolean).join(',');
-      begun = await store.importJobs.begin({ mode: flags, state: { phase: 'starting', format: file.format, file: file.name, bytes: file.size } }, this.deps.clock.now(), this.opts.staleJobAfterMs);
+      const flags = [
+        mode,
+        options.disableMissing && 'disable-missing',
+        options.allOrNothing && 'all-or-nothing',
+        options.dryRun && DRY_RUN_FLAG,
+      ]
+        .filter(Boolean)
+        .join(',');
+      begun = await store.importJobs.begin(
+        { mode: flags, state: { phase: 'starting', format: file.format, file: file.name, bytes: file.size } },
+        this.deps.clock.now(),
+        this.opts.staleJobAfterMs,
+      );
       if ('blockedBy' in begun) {
         const other = begun.blockedBy;
-        throw new AppError('import_in_progress', `Another import into this organisation is running (job ${other.id}, started ${other.createdAt.toISOString()}, ${other.doneRows} of ${other.totalRows || '?'} rows done, last sign of life ${other.heartbeatAt.toISOString()}). Wait for it to finish, then try again; if its process died, it counts as abandoned ${Math.round(this.opts.staleJobAfterMs / 1000)} s after its last sign of life.`, { jobId: other.id });
+        throw new AppError(
+          'import_in_progress',
+          `Another import into this organisation is running (job ${other.id}, started ${other.createdAt.toISOString()}, ${other.doneRows} of ${other.totalRows || '?'} rows done, last sign of life ${other.heartbeatAt.toISOString()}). Wait for it to finish, then try again; if its process died, it counts as abandoned ${Math.round(this.opts.staleJobAfterMs / 1000)} s after its last sign of life.`,
+          { jobId: other.id },
+        );
       }
       job = begun.job;
       for (const dead of begun.abandoned) await this.recordAbandoned(store, dead, job, options);
@@ -149,7 +181,9 @@ export class UserImportService {
       await file.close();
       throw err;
     }
-    const done = new ImportRun(this.deps, this.opts, store, job, file, { ...options, mode }).execute().finally(() => file.close());
+    const done = new ImportRun(this.deps, this.opts, store, job, file, { ...options, mode })
+      .execute()
+      .finally(() => file.close());
     done.catch(() => {}); // the caller may only poll; the outcome is on the job either way
     return { jobId: job.id, done, abandoned: 'abandoned' in begun ? begun.abandoned.map(jobView) : [] };
   }
@@ -157,9 +191,25 @@ export class UserImportService {
   /** Said and audited as soon as it is known, not when this import ends. */
   private async recordAbandoned(store: TenantStore, dead: ImportJob, by: ImportJob, options: ImportOptions) {
     const rows = `${dead.doneRows} of ${dead.totalRows || '?'} rows`;
-    options.onNotice?.(`import job ${dead.id} was abandoned at ${rows}: no sign of life since ${dead.heartbeatAt.toISOString()}; marked failed`);
+    options.onNotice?.(
+      `import job ${dead.id} was abandoned at ${rows}: no sign of life since ${dead.heartbeatAt.toISOString()}; marked failed`,
+    );
     try {
-      await store.audit.record({ type: 'users.import.abandoned', outcome: 'failure', actor: options.actor, details: { jobId: dead.id, mode: dead.mode, file: dead.report.file ?? null, rowsDone: dead.doneRows, rowsTotal: dead.totalRows || null, startedAt: dead.createdAt.toISOString(), lastHeartbeatAt: dead.heartbeatAt.toISOString(), takenOverBy: by.id } });
+      await store.audit.record({
+        type: 'users.import.abandoned',
+        outcome: 'failure',
+        actor: options.actor,
+        details: {
+          jobId: dead.id,
+          mode: dead.mode,
+          file: dead.report.file ?? null,
+          rowsDone: dead.doneRows,
+          rowsTotal: dead.totalRows || null,
+          startedAt: dead.createdAt.toISOString(),
+          lastHeartbeatAt: dead.heartbeatAt.toISOString(),
+          takenOverBy: by.id,
+        },
+      });
     } catch {
       // the job row says it too; a lost audit line must not stop the new import
     }
@@ -178,7 +228,14 @@ export class UserImportService {
 
 /** One import, from validation to the final report. */
 class ImportRun {
-  private readonly tally: Tally = { rowsDone: 0, rejectedRows: 0, created: 0, updated: 0, unchanged: 0, rejections: [] };
+  private readonly tally: Tally = {
+    rowsDone: 0,
+    rejectedRows: 0,
+    created: 0,
+    updated: 0,
+    unchanged: 0,
+    rejections: [],
+  };
   private phase: ImportPhase = 'starting';
   private rowsTotal: number | null = null;
   private fileHash = '';
@@ -218,7 +275,11 @@ class ImportRun {
       if (this.transactionsOpen > 0 || this.timerBeat || Date.now() - this.lastBeat < this.opts.heartbeatMs / 2) return;
       this.lastBeat = Date.now();
       // A failure here (the job was taken over, the database is away) shows at the next write, which claims the job.
-      this.timerBeat = this.claimOrThrow(this.store, {}).catch(() => {}).finally(() => { this.timerBeat = null; });
+      this.timerBeat = this.claimOrThrow(this.store, {})
+        .catch(() => {})
+        .finally(() => {
+          this.timerBeat = null;
+        });
     }, this.opts.heartbeatMs);
     timer.unref();
     return () => clearInterval(timer);
@@ -232,10 +293,15 @@ class ImportRun {
       const previous = await this.store.importJobs.findUnfinished(this.fileHash, this.job.id);
       if (previous) {
         const abandoned = (previous.report.error as { code?: string } | undefined)?.code === 'import_abandoned';
-        this.options.onNotice?.(`${abandoned ? 'resuming import job' : 'completing the unfinished import job'} ${previous.id} ${abandoned ? 'abandoned' : 'stopped'} at ${previous.doneRows} of ${previous.totalRows || '?'} rows (rows it wrote count as unchanged)`);
+        this.options.onNotice?.(
+          `${abandoned ? 'resuming import job' : 'completing the unfinished import job'} ${previous.id} ${abandoned ? 'abandoned' : 'stopped'} at ${previous.doneRows} of ${previous.totalRows || '?'} rows (rows it wrote count as unchanged)`,
+        );
       }
       if (this.options.disableMissing && this.rowsTotal === 0) {
-        throw new AppError('import_empty_file', 'The file has no rows; with "disable users missing from the file" that would disable everyone, so nothing was done.');
+        throw new AppError(
+          'import_empty_file',
+          'The file has no rows; with "disable users missing from the file" that would disable everyone, so nothing was done.',
+        );
       }
 
       let disabled = 0;
@@ -267,10 +333,39 @@ class ImportRun {
         if (this.options.disableMissing) disabled = await this.disableMissing(namedEmails, null);
       }
 
-      const report = this.report({ created: this.tally.created, updated: this.tally.updated, unchanged: this.tally.unchanged, disabled, rejected: this.tally.rejectedRows }, written, previous?.id ?? null);
+      const report = this.report(
+        {
+          created: this.tally.created,
+          updated: this.tally.updated,
+          unchanged: this.tally.unchanged,
+          disabled,
+          rejected: this.tally.rejectedRows,
+        },
+        written,
+        previous?.id ?? null,
+      );
       this.phase = 'done';
-      const stored = { ...report, rejections: report.rejections.slice(0, this.opts.maxStoredRejections), ...(report.rejections.length > this.opts.maxStoredRejections && { rejectionsOmitted: report.rejections.length - this.opts.maxStoredRejections }) };
-      if (!(await this.store.importJobs.finish(this.job.id, 'done', { report: stored as unknown as Record<string, unknown>, doneRows: this.tally.rowsDone, totalRows: report.rows, errorCount: report.counts.rejected, fileHash: this.fileHash }, this.deps.clock.now()))) {
+      const stored = {
+        ...report,
+        rejections: report.rejections.slice(0, this.opts.maxStoredRejections),
+        ...(report.rejections.length > this.opts.maxStoredRejections && {
+          rejectionsOmitted: report.rejections.length - this.opts.maxStoredRejections,
+        }),
+      };
+      if (
+        !(await this.store.importJobs.finish(
+          this.job.id,
+          'done',
+          {
+            report: stored as unknown as Record<string, unknown>,
+            doneRows: this.tally.rowsDone,
+            totalRows: report.rows,
+            errorCount: report.counts.rejected,
+            fileHash: this.fileHash,
+          },
+          this.deps.clock.now(),
+        ))
+      ) {
         throw superseded();
       }
       this.progress();
@@ -278,9 +373,21 @@ class ImportRun {
       return report;
     } catch (err) {
       this.phase = 'failed';
-      const error = { code: err instanceof AppError ? err.code : 'import_failed', message: err instanceof AppError ? err.message : `The import stopped: ${(err as Error).message}` };
+      const error = {
+        code: err instanceof AppError ? err.code : 'import_failed',
+        message: err instanceof AppError ? err.message : `The import stopped: ${(err as Error).message}`,
+      };
       await this.store.importJobs
-        .finish(this.job.id, 'failed', { report: { ...this.state(), phase: 'failed', error }, doneRows: this.tally.rowsDone, errorCount: this.tally.rejectedRows }, this.deps.clock.now())
+        .finish(
+          this.job.id,
+          'failed',
+          {
+            report: { ...this.state(), phase: 'failed', error },
+            doneRows: this.tally.rowsDone,
+            errorCount: this.tally.rejectedRows,
+          },
+          this.deps.clock.now(),
+        )
         .catch(() => {});
       await this.audit('failure', { error });
       throw err;
@@ -303,7 +410,10 @@ class ImportRun {
     for await (const chunk of this.rows(hashed)) {
       rows += chunk.length;
       if (rows > this.opts.maxRows) {
-        throw new AppError('import_too_many_rows', `The file has more than ${this.opts.maxRows.toLocaleString('en')} rows (the limit); nothing was imported. Split it into smaller files.`);
+        throw new AppError(
+          'import_too_many_rows',
+          `The file has more than ${this.opts.maxRows.toLocaleString('en')} rows (the limit); nothing was imported. Split it into smaller files.`,
+        );
       }
       for (const row of chunk) if (!validator.check(row).ok) rejected++;
       this.tally.rowsDone = rows;
@@ -321,7 +431,11 @@ class ImportRun {
    * Pass 2: rows checked again by the pass-1 validator (same answers) and handed to `runBatch` in batches.
    * `runBatch` reads the directory and writes (or not) and returns what it decided.
    */
-  private async classify(validator: RowValidator, runBatch: (rows: ValidRow[], rowsRead: number) => Promise<BatchResult>, phase: ImportPhase) {
+  private async classify(
+    validator: RowValidator,
+    runBatch: (rows: ValidRow[], rowsRead: number) => Promise<BatchResult>,
+    phase: ImportPhase,
+  ) {
     this.phase = phase;
     let batch: ValidRow[] = [];
     let rows = 0;
@@ -337,7 +451,8 @@ class ImportRun {
       this.tally.rejections.push(...result.rejections);
       this.tally.rowsDone = rows;
       this.progress();
-      if (phase === 'writing' && this.opts.afterBatch) await this.opts.afterBatch({ jobId: this.job.id, batch: ++batchNo, rowsDone: rows });
+      if (phase === 'writing' && this.opts.afterBatch)
+        await this.opts.afterBatch({ jobId: this.job.id, batch: ++batchNo, rowsDone: rows });
     };
     for await (const chunk of this.rows(this.file.chunks())) {
       for (const row of chunk) {
@@ -354,13 +469,18 @@ class ImportRun {
     await flush();
     this.tally.rowsDone = rows;
     this.progress();
-    if (rows !== this.rowsTotal) throw new AppError('import_file_changed', 'The file changed while it was being imported; run the import again.');
+    if (rows !== this.rowsTotal)
+      throw new AppError('import_file_changed', 'The file changed while it was being imported; run the import again.');
     this.tally.rejections.sort((a, b) => a.line - b.line);
   }
 
   /** Dry run / all-or-nothing check: compare with the directory, write nothing. */
   private async checkBatch(rows: ValidRow[]) {
-    const result = await applyBatch(this.store.userBulk, rows, { mode: this.options.mode, write: false, now: new Date() });
+    const result = await applyBatch(this.store.userBulk, rows, {
+      mode: this.options.mode,
+      write: false,
+      now: new Date(),
+    });
     await this.beat();
     return result;
   }
@@ -383,11 +503,17 @@ class ImportRun {
     try {
       const result = await applyBatch(store.userBulk, rows, { mode: this.options.mode, write: true, now: new Date() });
       // Progress committed with the rows it counts: a poller never sees rows done that are not in the directory.
-      await this.claimOrThrow(store, { doneRows: rowsRead, errorCount: this.tally.rejectedRows + result.rejections.length });
+      await this.claimOrThrow(store, {
+        doneRows: rowsRead,
+        errorCount: this.tally.rejectedRows + result.rejections.length,
+      });
       return result;
     } catch (err) {
       if (err instanceof BatchRace && this.options.allOrNothing) {
-        throw new AppError('import_conflict', 'The directory changed while the import was being written, so nothing was written. Run the import again.');
+        throw new AppError(
+          'import_conflict',
+          'The directory changed while the import was being written, so nothing was written. Run the import again.',
+        );
       }
       throw err;
     }
@@ -449,7 +575,10 @@ class ImportRun {
     };
   }
 
-  private async claimOrThrow(store: TenantStore, columns: { totalRows?: number; fileHash?: string; doneRows?: number; errorCount?: number }) {
+  private async claimOrThrow(
+    store: TenantStore,
+    columns: { totalRows?: number; fileHash?: string; doneRows?: number; errorCount?: number },
+  ) {
     const progress = { doneRows: this.tally.rowsDone, errorCount: this.tally.rejectedRows, ...columns };
     const state = { ...this.state(), rowsDone: progress.doneRows, errors: progress.errorCount };
     const ok = await store.importJobs.claim(this.job.id, { state, ...progress });
@@ -465,7 +594,13 @@ class ImportRun {
   }
 
   private progress() {
-    this.options.onProgress?.({ jobId: this.job.id, phase: this.phase, rowsDone: this.tally.rowsDone, rowsTotal: this.rowsTotal, errors: this.tally.rejectedRows });
+    this.options.onProgress?.({
+      jobId: this.job.id,
+      phase: this.phase,
+      rowsDone: this.tally.rowsDone,
+      rowsTotal: this.rowsTotal,
+      errors: this.tally.rejectedRows,
+    });
   }
 
   private resetTally() {
@@ -495,7 +630,12 @@ class ImportRun {
 
   private async audit(outcome: 'success' | 'failure', details: Record<string, unknown>) {
     try {
-      await this.store.audit.record({ type: 'users.import', outcome, actor: this.options.actor, details: { jobId: this.job.id, mode: this.options.mode, file: this.file.name, ...details } });
+      await this.store.audit.record({
+        type: 'users.import',
+        outcome,
+        actor: this.options.actor,
+        details: { jobId: this.job.id, mode: this.options.mode, file: this.file.name, ...details },
+      });
     } catch {
       // the import's outcome is on the job row; a lost audit line must not turn it into an error
     }
@@ -503,7 +643,10 @@ class ImportRun {
 }
 
 function superseded() {
-  return new AppError('import_superseded', 'This import stopped: it was silent for too long and another import of this organisation took over.');
+  return new AppError(
+    'import_superseded',
+    'This import stopped: it was silent for too long and another import of this organisation took over.',
+  );
 }
 
 function mb(bytes: number) {

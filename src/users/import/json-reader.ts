@@ -19,23 +19,37 @@ export async function* readJson(chunks: AsyncIterable<Buffer>, limits: ReaderLim
   let inString = false;
   let escaped = false;
   let first = true;
-  const bad = (what: string) => fileError('import_bad_file', `The JSON file cannot be read at line ${line}: ${what}`, line);
+  const bad = (what: string) =>
+    fileError('import_bad_file', `The JSON file cannot be read at line ${line}: ${what}`, line);
 
   function item(text: string): SourceRow {
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw fileError('import_bad_file', `The JSON file cannot be read: the item starting at line ${itemLine} is not valid JSON (${(err as Error).message}).`, itemLine);
+      throw fileError(
+        'import_bad_file',
+        `The JSON file cannot be read: the item starting at line ${itemLine} is not valid JSON (${(err as Error).message}).`,
+        itemLine,
+      );
     }
     const row: SourceRow = { line: itemLine, values: {}, problems: [] };
     if (!value || typeof value !== 'object' || Array.isArray(value)) {
-      row.problems.push({ line: itemLine, column: null, reason: 'each item of the array must be an object of user fields' });
+      row.problems.push({
+        line: itemLine,
+        column: null,
+        reason: 'each item of the array must be an object of user fields',
+      });
     } else {
       for (const [key, v] of Object.entries(value)) {
         const column = columnFor(key);
         if (column) row.values[column] = v as SourceRow['values'][typeof column];
-        else if (v !== null && v !== '') row.problems.push({ line: itemLine, column: key, reason: `unknown column "${key}" (known columns: ${knownColumnsText})` });
+        else if (v !== null && v !== '')
+          row.problems.push({
+            line: itemLine,
+            column: key,
+            reason: `unknown column "${key}" (known columns: ${knownColumnsText})`,
+          });
       }
     }
     return row;
@@ -50,14 +64,18 @@ export async function* readJson(chunks: AsyncIterable<Buffer>, limits: ReaderLim
       if (state === 'inItem') {
         if (inString) {
           if (escaped) escaped = false;
-          else if (c === 0x5c) escaped = true; // backslash
+          else if (c === 0x5c)
+            escaped = true; // backslash
           else if (c === 0x22) inString = false;
           continue;
         }
         if (c === 0x22) inString = true;
-        else if (c === 0x7b || c === 0x5b) depth++; // { [
-        else if ((c === 0x7d || c === 0x5d) && depth > 0) depth--; // } ]
-        else if ((c === 0x2c && depth === 0) || c === 0x5d) { // , or the array's closing ]
+        else if (c === 0x7b || c === 0x5b)
+          depth++; // { [
+        else if ((c === 0x7d || c === 0x5d) && depth > 0)
+          depth--; // } ]
+        else if ((c === 0x2c && depth === 0) || c === 0x5d) {
+          // , or the array's closing ]
           parts.push(text.slice(start, i));
           const itemText = parts.join('');
           parts = [];
@@ -70,10 +88,14 @@ export async function* readJson(chunks: AsyncIterable<Buffer>, limits: ReaderLim
       }
       if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
       if (state === 'start') {
-        if (c !== 0x5b) throw bad('a JSON import must be an array of user objects, e.g. [{"email": "ann@example.com"}].');
+        if (c !== 0x5b)
+          throw bad('a JSON import must be an array of user objects, e.g. [{"email": "ann@example.com"}].');
         state = 'beforeItem';
       } else if (state === 'beforeItem') {
-        if (c === 0x5d) { state = 'afterArray'; continue; } // [] or a trailing comma
+        if (c === 0x5d) {
+          state = 'afterArray';
+          continue;
+        } // [] or a trailing comma
         state = 'inItem';
         itemLine = line;
         start = i;
@@ -87,7 +109,12 @@ export async function* readJson(chunks: AsyncIterable<Buffer>, limits: ReaderLim
     if (state === 'inItem') {
       parts.push(text.slice(start));
       partsLength += text.length - start;
-      if (partsLength > limits.maxRecordChars) throw fileError('import_bad_file', `The item starting at line ${itemLine} is longer than ${limits.maxRecordChars} characters.`, itemLine);
+      if (partsLength > limits.maxRecordChars)
+        throw fileError(
+          'import_bad_file',
+          `The item starting at line ${itemLine} is longer than ${limits.maxRecordChars} characters.`,
+          itemLine,
+        );
     }
     return out;
   };

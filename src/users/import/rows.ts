@@ -28,4 +28,5 @@ export interface ReaderLimits {
 }
 
 /** The file as a whole cannot be read: nothing is written. */
-export const fileError = (code: 'import_bad_header' | 'import_bad_file', message: string, line?: number) => new AppError(code, message, line === undefined ? undefined : { line });
+export const fileError = (code: 'import_bad_header' | 'import_bad_file', message: string, line?: number) =>
+  new AppError(code, message, line === undefined ? undefined : { line });

@@ -27,7 +27,8 @@ export async function openSource(source: ImportSource, format?: ImportFormat): P
         name: source.path,
         size,
         format: format ?? formatByName(source.path) ?? (await sniffFormat(handle)),
-        chunks: () => handle.createReadStream({ start: 0, autoClose: false, highWaterMark: CHUNK }) as AsyncIterable<Buffer>,
+        chunks: () =>
+          handle.createReadStream({ start: 0, autoClose: false, highWaterMark: CHUNK }) as AsyncIterable<Buffer>,
         close: () => handle.close(),
       };
     } catch (err) {

@@ -57,7 +57,8 @@ export class RowValidator {
     else if (emailText !== undefined) {
       const first = this.emails.get(emailLower);
       if (first === undefined) this.emails.set(emailLower, line);
-      else if (first !== line) fail('email', `duplicate inside the file: line ${first} has the same email (compared without regard to case)`);
+      else if (first !== line)
+        fail('email', `duplicate inside the file: line ${first} has the same email (compared without regard to case)`);
       if (email.length > MAX_LENGTH.email) fail('email', `longer than ${MAX_LENGTH.email} characters`);
       else if (!EMAIL.test(email)) fail('email', 'not a valid email address');
     }
@@ -99,7 +100,8 @@ export class RowValidator {
         const key = `${idp.id}\n${nameId}`;
         const first = this.links.get(key);
         if (first === undefined) this.links.set(key, line);
-        if (first !== undefined && first !== line) fail('nameId', `duplicate inside the file: line ${first} pre-links the same IdP identity`);
+        if (first !== undefined && first !== line)
+          fail('nameId', `duplicate inside the file: line ${first} pre-links the same IdP identity`);
         else link = { idpId: idp.id, nameId };
       }
     }
@@ -152,8 +154,10 @@ export class RowValidator {
       if (g && !unique.includes(g)) unique.push(g);
     }
     for (const g of unique) {
-      if (CONTROL.test(g) || g.includes('\ufffd')) return void fail('groups', 'a group name contains a control character or invalid UTF-8');
-      if (g.length > MAX_LENGTH.groups) return void fail('groups', `group "${g.slice(0, 40)}…" is longer than ${MAX_LENGTH.groups} characters`);
+      if (CONTROL.test(g) || g.includes('\ufffd'))
+        return void fail('groups', 'a group name contains a control character or invalid UTF-8');
+      if (g.length > MAX_LENGTH.groups)
+        return void fail('groups', `group "${g.slice(0, 40)}…" is longer than ${MAX_LENGTH.groups} characters`);
     }
     if (unique.length > MAX_GROUPS) return void fail('groups', `more than ${MAX_GROUPS} groups`);
     return unique;

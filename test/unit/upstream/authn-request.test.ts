@@ -14,8 +14,23 @@ import type { UpstreamIdp } from '../../../src/saml/upstream/types.ts';
 
 const spCred = generateSigningCredential('broker-sp');
 const other = generateSigningCredential('other');
-const sp = { entityId: 'https://pp.broker.test/saml/sp/metadata', acsUrl: 'https://pp.broker.test/saml/sp/acs', signingKeyPem: spCred.privateKeyPem, certificatePem: spCred.certificatePem, decryptionKeys: [] };
-const wso2: UpstreamIdp = { entityId: 'wso2.example', ssoUrl: 'https://wso2.example/samlsso?tenant=a', ssoBinding: 'redirect', certificates: [], signRequests: true, wantResponseSigned: true, wantAssertionSigned: true, allowSha1: false };
+const sp = {
+  entityId: 'https://pp.broker.test/saml/sp/metadata',
+  acsUrl: 'https://pp.broker.test/saml/sp/acs',
+  signingKeyPem: spCred.privateKeyPem,
+  certificatePem: spCred.certificatePem,
+  decryptionKeys: [],
+};
+const wso2: UpstreamIdp = {
+  entityId: 'wso2.example',
+  ssoUrl: 'https://wso2.example/samlsso?tenant=a',
+  ssoBinding: 'redirect',
+  certificates: [],
+  signRequests: true,
+  wantResponseSigned: true,
+  wantAssertionSigned: true,
+  allowSha1: false,
+};
 const now = new Date('2026-03-01T12:00:00Z');
 
 t.test('Redirect binding, signed (as WSO2 wants)', async (t) => {
@@ -33,14 +48,52 @@ t.test('Redirect binding, signed (as WSO2 wants)', async (t) => {
   t.equal(url.searchParams.get('SigAlg'), 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256');
   const raw = req.url.slice(req.url.indexOf('SAMLRequest='));
   const signed = raw.slice(0, raw.indexOf('&Signature='));
-  t.ok(verify('sha256', Buffer.from(signed), createPublicKey(spCred.certificatePem), Buffer.from(url.searchParams.get('Signature')!, 'base64')), 'signature over the exact query octets');
+  t.ok(
+    verify(
+      'sha256',
+      Buffer.from(signed),
+      createPublicKey(spCred.certificatePem),
+      Buffer.from(url.searchParams.get('Signature')!, 'base64'),
+    ),
+    'signature over the exact query octets',
+  );
   // Our own IdP-side code reads and verifies it the same way an IdP would.
   const rawQuery = req.url.slice(req.url.indexOf('?') + 1);
-  const parsed = await parseAuthnRequest({ binding: 'redirect', samlRequest: url.searchParams.get('SAMLRequest')!, maxBytes: 65536 });
+  const parsed = await parseAuthnRequest({
+    binding: 'redirect',
+    samlRequest: url.searchParams.get('SAMLRequest')!,
+    maxBytes: 65536,
+  });
   t.equal(parsed.id, req.id);
-  verifyAuthnRequestSignature({ maxBytes: 262144, binding: 'redirect', rawQuery, samlRequest: url.searchParams.get('SAMLRequest')!, certificatePem: spCred.certificatePem });
-  t.throws(() => verifyAuthnRequestSignature({ maxBytes: 262144, binding: 'redirect', rawQuery, samlRequest: '', certificatePem: other.certificatePem }), { code: 'saml_request_bad_signature' });
-  t.throws(() => verifyAuthnRequestSignature({ maxBytes: 262144, binding: 'redirect', rawQuery: rawQuery.replace('RelayState=flow-123', 'RelayState=flow-999'), samlRequest: '', certificatePem: spCred.certificatePem }), { code: 'saml_request_bad_signature' });
+  verifyAuthnRequestSignature({
+    maxBytes: 262144,
+    binding: 'redirect',
+    rawQuery,
+    samlRequest: url.searchParams.get('SAMLRequest')!,
+    certificatePem: spCred.certificatePem,
+  });
+  t.throws(
+    () =>
+      verifyAuthnRequestSignature({
+        maxBytes: 262144,
+        binding: 'redirect',
+        rawQuery,
+        samlRequest: '',
+        certificatePem: other.certificatePem,
+      }),
+    { code: 'saml_request_bad_signature' },
+  );
+  t.throws(
+    () =>
+      verifyAuthnRequestSignature({
+        maxBytes: 262144,
+        binding: 'redirect',
+        rawQuery: rawQuery.replace('RelayState=flow-123', 'RelayState=flow-999'),
+        samlRequest: '',
+        certificatePem: spCred.certificatePem,
+      }),
+    { code: 'saml_request_bad_signature' },
+  );
 });
 
 t.test('Redirect binding, unsigned when the IdP does not ask', async (t) => {
@@ -49,7 +102,11 @@ t.test('Redirect binding, unsigned when the IdP does not ask', async (t) => {
 });
 
 t.test('POST binding, signed: xmlsec1 verifies the enveloped signature', async (t) => {
-  const req = buildUpstreamAuthnRequest(sp, { ...wso2, ssoBinding: 'post' }, { relayState: 'flow-9', now, forceAuthn: true });
+  const req = buildUpstreamAuthnRequest(
+    sp,
+    { ...wso2, ssoBinding: 'post' },
+    { relayState: 'flow-9', now, forceAuthn: true },
+  );
   if (req.binding !== 'post') throw new Error('expected POST');
   t.equal(req.fields.RelayState, 'flow-9');
   const xml = Buffer.from(req.fields.SAMLRequest, 'base64').toString();
@@ -57,10 +114,44 @@ t.test('POST binding, signed: xmlsec1 verifies the enveloped signature', async (
   const dir = mkdtempSync(join(tmpdir(), 'xmlsec-'));
   writeFileSync(join(dir, 'cert.pem'), spCred.certificatePem);
   writeFileSync(join(dir, 'req.xml'), xml);
-  execFileSync('xmlsec1', ['--verify', '--pubkey-cert-pem', join(dir, 'cert.pem'), '--id-attr:ID', 'urn:oasis:names:tc:SAML:2.0:protocol:AuthnRequest', join(dir, 'req.xml')], { stdio: 'pipe' });
+  execFileSync(
+    'xmlsec1',
+    [
+      '--verify',
+      '--pubkey-cert-pem',
+      join(dir, 'cert.pem'),
+      '--id-attr:ID',
+      'urn:oasis:names:tc:SAML:2.0:protocol:AuthnRequest',
+      join(dir, 'req.xml'),
+    ],
+    { stdio: 'pipe' },
+  );
   t.pass('xmlsec1 verified');
-  verifyAuthnRequestSignature({ maxBytes: 262144, binding: 'post', samlRequest: req.fields.SAMLRequest, certificatePem: spCred.certificatePem });
-  t.throws(() => verifyAuthnRequestSignature({ maxBytes: 262144, binding: 'post', samlRequest: req.fields.SAMLRequest, certificatePem: other.certificatePem }), { code: 'saml_request_bad_signature' });
+  verifyAuthnRequestSignature({
+    maxBytes: 262144,
+    binding: 'post',
+    samlRequest: req.fields.SAMLRequest,
+    certificatePem: spCred.certificatePem,
+  });
+  t.throws(
+    () =>
+      verifyAuthnRequestSignature({
+        maxBytes: 262144,
+        binding: 'post',
+        samlRequest: req.fields.SAMLRequest,
+        certificatePem: other.certificatePem,
+      }),
+    { code: 'saml_request_bad_signature' },
+  );
   const tampered = Buffer.from(xml.replace('ForceAuthn="true"', 'ForceAuthn="false"')).toString('base64');
-  t.throws(() => verifyAuthnRequestSignature({ maxBytes: 262144, binding: 'post', samlRequest: tampered, certificatePem: spCred.certificatePem }), { code: 'saml_request_bad_signature' });
+  t.throws(
+    () =>
+      verifyAuthnRequestSignature({
+        maxBytes: 262144,
+        binding: 'post',
+        samlRequest: tampered,
+        certificatePem: spCred.certificatePem,
+      }),
+    { code: 'saml_request_bad_signature' },
+  );
 });
