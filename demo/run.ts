@@ -9,7 +9,7 @@ import { buildApp } from '../src/app.ts';
 import { bootstrap } from '../src/bootstrap.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { orgUrls } from '../src/orgs/urls.ts';
-import { saveApplication, saveIdentityProvider } from '../src/orgs/registrations.ts';
+import { saveApplication, saveIdentityProvider } from '../src/orgs/remote/registrations.ts';
 import { generateSigningCredential, type GeneratedCredential } from '../src/saml/certificates.ts';
 import { demoIdpEntityId, startDemoIdp } from './peers/demo-idp.ts';
 import { demoAppAcs, demoAppEntityId, startDemoApp } from './peers/demo-app.ts';

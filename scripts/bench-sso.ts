@@ -23,7 +23,7 @@ import { generateSync } from 'otplib';
 import { SignedXml } from 'xml-crypto';
 import { bootstrap } from '../src/bootstrap.ts';
 import { configFrom } from '../src/config/config.ts';
-import { saveApplication, saveIdentityProvider } from '../src/orgs/registrations.ts';
+import { saveApplication, saveIdentityProvider } from '../src/orgs/remote/registrations.ts';
 import { setTwoFactor } from '../src/policy/two-factor-toggle.ts';
 import { generateSigningCredential } from '../src/saml/certificates.ts';
 import { buildLoginResponse } from '../src/saml/downstream/response.ts';

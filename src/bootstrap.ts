@@ -7,7 +7,7 @@ import type { AppContext } from './context.ts';
 import { loadMasterKey } from './crypto/master-key.ts';
 import { SealedBox } from './crypto/sealed-box.ts';
 import { OrganizationService } from './orgs/organization-service.ts';
-import { SigningCredentials } from './orgs/signing-credentials.ts';
+import { SigningCredentials } from './orgs/hosted/signing-credentials.ts';
 import { openDatabase, parseDatabaseUrl, type CheckpointMode } from './store/engine/database.ts';
 import { migrate } from './store/engine/migrations.ts';
 import { ConfigCache } from './store/engine/config-cache.ts';

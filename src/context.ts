@@ -4,7 +4,7 @@ import type { Clock } from './clock.ts';
 import type { Config } from './config/config.ts';
 import type { SealedBox } from './crypto/sealed-box.ts';
 import type { OrganizationService } from './orgs/organization-service.ts';
-import type { SigningCredentials } from './orgs/signing-credentials.ts';
+import type { SigningCredentials } from './orgs/hosted/signing-credentials.ts';
 import type { Store } from './store/store.ts';
 import type { Metrics } from './metrics/metrics.ts';
 import type { Lifecycle } from './lifecycle.ts';

@@ -11,8 +11,8 @@ import { bootstrap } from './bootstrap.ts';
 import { ConfigError, loadConfig, type Config } from './config/config.ts';
 import type { AppContext } from './context.ts';
 import { orgUrls } from './orgs/urls.ts';
-import { promoteDueKeys } from './orgs/key-rollover.ts';
-import { refreshDueMetadata } from './orgs/metadata-refresh.ts';
+import { promoteDueKeys } from './orgs/hosted/key-rollover.ts';
+import { refreshDueMetadata } from './orgs/remote/metadata-refresh.ts';
 import { closeConnectionsWhileDraining, shutdownOnSignals } from './lifecycle.ts';
 import { every, type TaskLog } from './scheduler.ts';
 

@@ -3,7 +3,7 @@
 // message: an admin's invitation or reset, or a user's login, completes whatever the relay does. Messages caused by a
 // login go in the background (`inBackground`): the login never waits for the relay.
 import type { AppContext } from '../context.ts';
-import { logoUrlOf } from '../orgs/logo.ts';
+import { logoUrlOf } from '../orgs/hosted/logo.ts';
 import { orgBaseUrl } from '../orgs/urls.ts';
 import type { Organization } from '../store/organizations.ts';
 import type { TenantStore } from '../store/store.ts';

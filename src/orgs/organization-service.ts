@@ -5,7 +5,7 @@ import type { Config } from '../config/config.ts';
 import { AppError, ValidationError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
 import { generatePassword, hashPassword, passwordProblem } from './passwords.ts';
-import type { SigningCredentials } from './signing-credentials.ts';
+import type { SigningCredentials } from './hosted/signing-credentials.ts';
 import { slugProblem } from './slug.ts';
 import { orgUrls, type OrgUrls } from './urls.ts';
 

@@ -6,7 +6,7 @@ import fp from 'fastify-plugin';
 import view from '@fastify/view';
 import { Eta } from 'eta';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { logoUrlOf } from '../orgs/logo.ts';
+import { logoUrlOf } from '../orgs/hosted/logo.ts';
 import { cspNonce } from './content-security-policy.ts';
 
 export const TEMPLATES_DIR = join(PROJECT_ROOT, 'templates');

@@ -3,7 +3,7 @@
 import { AppError, ValidationError } from '../errors.ts';
 import type { Application } from '../store/applications.ts';
 import type { TenantStore } from '../store/store.ts';
-import type { ChangeBy } from '../orgs/app-lifecycle.ts';
+import type { ChangeBy } from '../orgs/remote/app-lifecycle.ts';
 import { parsePolicyRules, storedRules, type PolicyRule } from './rules.ts';
 import { setTwoFactor, TWO_FACTOR_RULE_ID, twoFactorEnabled } from './two-factor-toggle.ts';
 

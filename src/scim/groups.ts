@@ -261,7 +261,7 @@ export class ScimGroups {
   }
 }
 
-/** When the IdP itself is deleted (orgs/idp-lifecycle.ts, inside its transaction): its SCIM tokens go, so its
+/** When the IdP itself is deleted (orgs/remote/idp-lifecycle.ts, inside its transaction): its SCIM tokens go, so its
  *  connector gets 401 from now on, and its groups go as a DELETE of each would, so their names leave the members'
  *  users.groups and grant no policy any more. The users stay in the directory, as the IdP's other users do. */
 export async function removeIdpProvisioning(

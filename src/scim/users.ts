@@ -6,7 +6,7 @@
 // remembered devices (docs/scim.md).
 import type { AppContext } from '../context.ts';
 import { ValidationError } from '../errors.ts';
-import { coversEmail, emailDomain, ownerOfEmail } from '../orgs/email-domains.ts';
+import { coversEmail, emailDomain, ownerOfEmail } from '../orgs/remote/email-domains.ts';
 import type { IdentityProvider } from '../store/identity-providers.ts';
 import type { ProvisionedUser } from '../store/scim.ts';
 import type { TenantStore } from '../store/store.ts';

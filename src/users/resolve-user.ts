@@ -9,7 +9,7 @@
 //    both checks.
 // A refusal (LinkRefusal, 403 link_refused) changes nothing on the existing user: no link, no flow bound to them.
 import type { Profile } from '../broker/upstream/profile.ts';
-import { emailDomain, coversEmail, ownerOfEmail } from '../orgs/email-domains.ts';
+import { emailDomain, coversEmail, ownerOfEmail } from '../orgs/remote/email-domains.ts';
 import { AppError } from '../errors.ts';
 import type { IdentityProvider } from '../store/identity-providers.ts';
 import type { TenantStore } from '../store/store.ts';

@@ -7,7 +7,7 @@ import t from 'tap';
 import { chromium, type Page } from 'playwright-core';
 import { buildApp } from '../../src/app.ts';
 import { ManualClock } from '../../src/clock.ts';
-import { saveApplication, saveIdentityProvider } from '../../src/orgs/registrations.ts';
+import { saveApplication, saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
 import { generateSigningCredential } from '../../src/saml/certificates.ts';
 import { createTestContext } from '../helpers/context.ts';
 import { freePort } from '../helpers/own-services.ts';

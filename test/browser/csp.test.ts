@@ -13,7 +13,7 @@ import { generateSync } from 'otplib';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { buildApp } from '../../src/app.ts';
 import { ManualClock } from '../../src/clock.ts';
-import { saveApplication, saveIdentityProvider } from '../../src/orgs/registrations.ts';
+import { saveApplication, saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
 import { setAppTwoFactor } from '../../src/policy/app-policy.ts';
 import { generateSigningCredential } from '../../src/saml/certificates.ts';
 import { createTestContext } from '../helpers/context.ts';

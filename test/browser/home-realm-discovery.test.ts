@@ -11,7 +11,7 @@ import { inflateRawSync } from 'node:zlib';
 import { SAML } from '@node-saml/node-saml';
 import { chromium, type Page } from 'playwright-core';
 import { ManualClock } from '../../src/clock.ts';
-import { saveApplication, saveIdentityProvider } from '../../src/orgs/registrations.ts';
+import { saveApplication, saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
 import { buildErrorResponse } from '../../src/saml/downstream/response.ts';
 import { createTestApp } from '../helpers/app.ts';
 import { createOrg } from '../helpers/context.ts';

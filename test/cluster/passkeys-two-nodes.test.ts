@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { SAML } from '@node-saml/node-saml';
 import { bootstrap } from '../../src/bootstrap.ts';
 import { configFrom } from '../../src/config/config.ts';
-import { saveApplication, saveIdentityProvider } from '../../src/orgs/registrations.ts';
+import { saveApplication, saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
 import { webauthnFor } from '../../src/mfa/for-tenant.ts';
 import { freshPostgres } from '../helpers/context.ts';
 import { freshRedisPrefix } from '../helpers/redis.ts';

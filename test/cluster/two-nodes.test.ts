@@ -9,7 +9,7 @@ import { generateSync } from 'otplib';
 import { SAML } from '@node-saml/node-saml';
 import { bootstrap } from '../../src/bootstrap.ts';
 import { configFrom } from '../../src/config/config.ts';
-import { saveApplication, saveIdentityProvider } from '../../src/orgs/registrations.ts';
+import { saveApplication, saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
 import { setTwoFactor } from '../../src/policy/two-factor-toggle.ts';
 import { totpFor } from '../../src/mfa/for-tenant.ts';
 import { freshPostgres } from '../helpers/context.ts';

@@ -5,7 +5,7 @@ import t from 'tap';
 import { sign } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
 import { generateSigningCredential } from '../../src/saml/certificates.ts';
-import { saveIdentityProvider } from '../../src/orgs/registrations.ts';
+import { saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
 import type { Application } from '../../src/store/applications.ts';
 import { Browser } from '../helpers/browser.ts';
 import { createOrg } from '../helpers/context.ts';

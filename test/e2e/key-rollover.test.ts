@@ -4,8 +4,8 @@ import t from 'tap';
 import { SAML } from '@node-saml/node-saml';
 import { Browser } from '../helpers/browser.ts';
 import { appReceives, createWorld, idpAnswers } from '../helpers/sso-world.ts';
-import { parseIdpMetadata } from '../../src/orgs/metadata-import.ts';
-import { createNextKey, promoteNextKey, retirePreviousKeys } from '../../src/orgs/key-rollover.ts';
+import { parseIdpMetadata } from '../../src/orgs/remote/metadata-import.ts';
+import { createNextKey, promoteNextKey, retirePreviousKeys } from '../../src/orgs/hosted/key-rollover.ts';
 import { AppError } from '../../src/errors.ts';
 
 t.test('key rollover', async (t) => {

@@ -2,8 +2,8 @@
 // (distributed claims), as Entra ID does for a user with too many groups. The login goes on with no groups mapped
 // (nothing half-read), and is audited as login.groups_overage with the source it names.
 import t from 'tap';
-import { saveIdentityProvider } from '../../src/orgs/registrations.ts';
-import { oidcIdpInput } from '../../src/orgs/oidc-registration.ts';
+import { saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
+import { oidcIdpInput } from '../../src/orgs/remote/oidc-registration.ts';
 import { Browser } from '../helpers/browser.ts';
 import { startOidcProvider } from '../helpers/oidc-op.ts';
 import { appReceives, createWorld } from '../helpers/sso-world.ts';

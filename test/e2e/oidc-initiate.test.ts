@@ -3,8 +3,8 @@
 // (node-saml, which accepts unsolicited Responses) receives the login. Each refusal has its own code, sends nobody
 // anywhere, and is audited.
 import t from 'tap';
-import { saveIdentityProvider } from '../../src/orgs/registrations.ts';
-import { oidcIdpInput } from '../../src/orgs/oidc-registration.ts';
+import { saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
+import { oidcIdpInput } from '../../src/orgs/remote/oidc-registration.ts';
 import { Browser, formIn } from '../helpers/browser.ts';
 import { startForgingOp, startOidcProvider } from '../helpers/oidc-op.ts';
 import { appReceives, createWorld, type World } from '../helpers/sso-world.ts';

@@ -4,8 +4,8 @@
 // downstream, with ID tokens forged by jose where an honest OP would not send them.
 import { createPublicKey } from 'node:crypto';
 import t from 'tap';
-import { saveIdentityProvider } from '../../src/orgs/registrations.ts';
-import { oidcIdpInput } from '../../src/orgs/oidc-registration.ts';
+import { saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
+import { oidcIdpInput } from '../../src/orgs/remote/oidc-registration.ts';
 import { setTwoFactor } from '../../src/policy/two-factor-toggle.ts';
 import type { MappingPreset } from '../../src/store/identity-providers.ts';
 import { Browser, formIn } from '../helpers/browser.ts';

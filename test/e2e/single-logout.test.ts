@@ -7,7 +7,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { encodeOutgoing, verifyMessageSignature } from '../../src/saml/bindings.ts';
 import { generateSigningCredential } from '../../src/saml/certificates.ts';
 import { logoutRequestXml, logoutResponseXml } from '../../src/saml/logout.ts';
-import { saveApplication } from '../../src/orgs/registrations.ts';
+import { saveApplication } from '../../src/orgs/remote/registrations.ts';
 import type { Application } from '../../src/store/applications.ts';
 import { createOrg } from '../helpers/context.ts';
 import { Browser, formIn } from '../helpers/browser.ts';

@@ -3,7 +3,7 @@
 // Nothing is provisioned: no user, no link, no broker session, no response to any app.
 import type { LightMyRequestResponse } from 'fastify';
 import t, { type Test } from 'tap';
-import { saveIdentityProvider } from '../../src/orgs/registrations.ts';
+import { saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
 import { certificateFingerprint, generateSigningCredential } from '../../src/saml/certificates.ts';
 import { buildErrorResponse } from '../../src/saml/downstream/response.ts';
 import { signedInAdmin } from '../helpers/admin.ts';

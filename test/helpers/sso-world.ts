@@ -4,7 +4,7 @@ import { inflateRawSync } from 'node:zlib';
 import { SAML } from '@node-saml/node-saml';
 import type { LightMyRequestResponse } from 'fastify';
 import { ManualClock } from '../../src/clock.ts';
-import { saveApplication, saveIdentityProvider } from '../../src/orgs/registrations.ts';
+import { saveApplication, saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
 import type { Application } from '../../src/store/applications.ts';
 import type { IdentityProvider, LinkingMode, MappingPreset } from '../../src/store/identity-providers.ts';
 import { createTestApp, type TestApp } from './app.ts';

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { createTestApp } from '../helpers/app.ts';
 import { signedInAdmin } from '../helpers/admin.ts';
-import { saveApplication } from '../../src/orgs/registrations.ts';
+import { saveApplication } from '../../src/orgs/remote/registrations.ts';
 import { generateSigningCredential } from '../../src/saml/certificates.ts';
 import { spMetadata } from '../../src/saml/metadata.ts';
 

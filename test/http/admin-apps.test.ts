@@ -6,8 +6,8 @@ import { SAML } from '@node-saml/node-saml';
 import { createTestApp } from '../helpers/app.ts';
 import { signedInAdmin } from '../helpers/admin.ts';
 import { validateMetadata } from '../helpers/metadata-schema.ts';
-import { saveIdentityProvider } from '../../src/orgs/registrations.ts';
-import { parseIdpMetadata } from '../../src/orgs/metadata-import.ts';
+import { saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
+import { parseIdpMetadata } from '../../src/orgs/remote/metadata-import.ts';
 import { generateSigningCredential } from '../../src/saml/certificates.ts';
 
 const decode = (s: string) =>

@@ -3,7 +3,7 @@
 // and audit line, "Sign AuthnRequests (recommended)" ticked by default and kept on by metadata that does not ask
 // for it, unsigned LogoutResponses off by default; the list and the page show each IdP's domains.
 import t from 'tap';
-import { saveIdentityProvider } from '../../src/orgs/registrations.ts';
+import { saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
 import { generateSigningCredential } from '../../src/saml/certificates.ts';
 import { idpMetadata } from '../../src/saml/metadata.ts';
 import { signedInAdmin } from '../helpers/admin.ts';

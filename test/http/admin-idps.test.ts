@@ -4,7 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
-import { saveApplication, saveIdentityProvider } from '../../src/orgs/registrations.ts';
+import { saveApplication, saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
 import { generateSigningCredential, normaliseCertificate } from '../../src/saml/certificates.ts';
 import { idpMetadata } from '../../src/saml/metadata.ts';
 import { signedInAdmin } from '../helpers/admin.ts';

@@ -8,7 +8,7 @@ import { Browser, formIn } from '../helpers/browser.ts';
 import { FakeIdp } from '../helpers/fake-idp.ts';
 import { upstreamRequest } from '../helpers/sso-world.ts';
 import { ManualClock } from '../../src/clock.ts';
-import { saveApplication, saveIdentityProvider } from '../../src/orgs/registrations.ts';
+import { saveApplication, saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
 import { orgUrls } from '../../src/orgs/urls.ts';
 import { generateSigningCredential } from '../../src/saml/certificates.ts';
 

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { createTestApp } from '../helpers/app.ts';
 import { signedInAdmin } from '../helpers/admin.ts';
-import { saveApplication } from '../../src/orgs/registrations.ts';
+import { saveApplication } from '../../src/orgs/remote/registrations.ts';
 
 t.test('console and API: the second-factor level of a rule', async (t) => {
   const ta = await createTestApp();

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { createTestApp } from '../helpers/app.ts';
 import { createOrg } from '../helpers/context.ts';
 import { createApiToken } from '../../src/admin/api-tokens.ts';
-import { saveIdentityProvider } from '../../src/orgs/registrations.ts';
+import { saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
 import { generateSigningCredential } from '../../src/saml/certificates.ts';
 import { spMetadata } from '../../src/saml/metadata.ts';
 

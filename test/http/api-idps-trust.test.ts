@@ -4,7 +4,7 @@
 // unsigned LogoutResponses off by default; the OpenAPI document describes them. The clash check on both databases.
 import t from 'tap';
 import { createApiToken } from '../../src/admin/api-tokens.ts';
-import { saveIdentityProvider } from '../../src/orgs/registrations.ts';
+import { saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
 import { generateSigningCredential } from '../../src/saml/certificates.ts';
 import { idpMetadata } from '../../src/saml/metadata.ts';
 import { createTestApp } from '../helpers/app.ts';

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { SignedXml } from 'xml-crypto';
 import { createApiToken } from '../../src/admin/api-tokens.ts';
-import { saveApplication, saveIdentityProvider } from '../../src/orgs/registrations.ts';
+import { saveApplication, saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
 import { generateSigningCredential } from '../../src/saml/certificates.ts';
 import { idpMetadata } from '../../src/saml/metadata.ts';
 import { createTestApp } from '../helpers/app.ts';

@@ -2,11 +2,11 @@
 // carried out by promoteDueKeys), retire; audit rows with the right actor; other organisations untouched.
 // promoteDueKeys is also run against both databases (it reads across organisations).
 import t from 'tap';
-import { promoteDueKeys } from '../../src/orgs/key-rollover.ts';
+import { promoteDueKeys } from '../../src/orgs/hosted/key-rollover.ts';
 import { createTestApp } from '../helpers/app.ts';
 import { signedInAdmin } from '../helpers/admin.ts';
 import { createOrg, createTestContext, testProviders } from '../helpers/context.ts';
-import { createNextKey, schedulePromotion } from '../../src/orgs/key-rollover.ts';
+import { createNextKey, schedulePromotion } from '../../src/orgs/hosted/key-rollover.ts';
 import { orgUrls } from '../../src/orgs/urls.ts';
 
 const HOUR = 3600_000;

@@ -5,7 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { createTestApp } from '../helpers/app.ts';
 import { createOrg } from '../helpers/context.ts';
 import { validateMetadata } from '../helpers/metadata-schema.ts';
-import { parseIdpMetadata, parseSpMetadata } from '../../src/orgs/metadata-import.ts';
+import { parseIdpMetadata, parseSpMetadata } from '../../src/orgs/remote/metadata-import.ts';
 
 t.test('metadata', async (t) => {
   const ta = await createTestApp();

@@ -2,10 +2,10 @@
 // AuthnRequests with its defaults, RSA-SHA1 and SHA-1 digests. Refused unless the app allows SHA-1; then accepted in
 // both bindings, audited, and pysaml2 accepts the broker's Response.
 import t from 'tap';
-import { buildIdpMetadata } from '../../src/orgs/metadata-routes.ts';
-import { parseSpMetadata } from '../../src/orgs/metadata-import.ts';
-import { saveApplication } from '../../src/orgs/registrations.ts';
-import { applicationFromSpMetadata } from '../../src/orgs/sp-metadata-input.ts';
+import { buildIdpMetadata } from '../../src/orgs/hosted/metadata-routes.ts';
+import { parseSpMetadata } from '../../src/orgs/remote/metadata-import.ts';
+import { saveApplication } from '../../src/orgs/remote/registrations.ts';
+import { applicationFromSpMetadata } from '../../src/orgs/remote/sp-metadata-input.ts';
 import { generateSigningCredential } from '../../src/saml/certificates.ts';
 import { Browser, formIn } from '../helpers/browser.ts';
 import { pysaml2Sp } from '../helpers/pysaml2.ts';

@@ -3,9 +3,9 @@
 // LogoutRequest with an unsigned LogoutResponse, as SimpleSAMLphp does by default.
 import t from 'tap';
 import { SAML } from '@node-saml/node-saml';
-import { idpFromMetadata } from '../../src/orgs/idp-registration-input.ts';
-import { buildSpMetadata } from '../../src/orgs/metadata-routes.ts';
-import { saveIdentityProvider } from '../../src/orgs/registrations.ts';
+import { idpFromMetadata } from '../../src/orgs/remote/idp-registration-input.ts';
+import { buildSpMetadata } from '../../src/orgs/hosted/metadata-routes.ts';
+import { saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
 import { generateSigningCredential } from '../../src/saml/certificates.ts';
 import { Browser, formIn } from '../helpers/browser.ts';
 import { pysaml2Idp } from '../helpers/pysaml2.ts';

@@ -2,8 +2,8 @@
 // @node-saml/node-saml. The broker sits between them.
 import t from 'tap';
 import { generateSigningCredential } from '../../src/saml/certificates.ts';
-import { saveIdentityProvider } from '../../src/orgs/registrations.ts';
-import { buildSpMetadata } from '../../src/orgs/metadata-routes.ts';
+import { saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
+import { buildSpMetadata } from '../../src/orgs/hosted/metadata-routes.ts';
 import { Browser } from '../helpers/browser.ts';
 import { pysaml2Idp } from '../helpers/pysaml2.ts';
 import { appReceives, createWorld } from '../helpers/sso-world.ts';

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import SCIMMY from 'scimmy';
 import t from 'tap';
 import { createApiToken } from '../../src/admin/api-tokens.ts';
-import { saveApplication } from '../../src/orgs/registrations.ts';
+import { saveApplication } from '../../src/orgs/remote/registrations.ts';
 import { evaluatePolicy } from '../../src/policy/engine.ts';
 import { storedRules } from '../../src/policy/rules.ts';
 import { createTestApp } from '../helpers/app.ts';

@@ -5,7 +5,11 @@ import t from 'tap';
 import { createServer, type RequestListener } from 'node:http';
 import { SignedXml } from 'xml-crypto';
 import { AppError, ValidationError } from '../../src/errors.ts';
-import { refreshDueMetadata, refreshIdpMetadataNow, SCHEDULED_REFRESH_ACTOR } from '../../src/orgs/metadata-refresh.ts';
+import {
+  refreshDueMetadata,
+  refreshIdpMetadataNow,
+  SCHEDULED_REFRESH_ACTOR,
+} from '../../src/orgs/remote/metadata-refresh.ts';
 import { ENVELOPED, EXC_C14N, RSA_SHA256, SHA256 } from '../../src/saml/algorithms.ts';
 import {
   certificateFingerprint,

@@ -10,7 +10,7 @@ import t from 'tap';
 import { SignedXml } from 'xml-crypto';
 import { appCommand } from '../../src/cli/commands/app.ts';
 import { idpCommand } from '../../src/cli/commands/idp.ts';
-import { saveApplication, saveIdentityProvider } from '../../src/orgs/registrations.ts';
+import { saveApplication, saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
 import { generateSigningCredential } from '../../src/saml/certificates.ts';
 import { idpMetadata } from '../../src/saml/metadata.ts';
 import { createOrg, createTestContext, testProviders } from '../helpers/context.ts';

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { createTestContext, createOrg } from '../helpers/context.ts';
 import { generateSigningCredential } from '../../src/saml/certificates.ts';
-import { saveApplication, saveIdentityProvider } from '../../src/orgs/registrations.ts';
+import { saveApplication, saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
 import { AppError, ValidationError } from '../../src/errors.ts';
 
 t.test('registrations', async (t) => {

@@ -6,7 +6,7 @@ import {
   entriesOverlap,
   normaliseDomainEntry,
   ownerOfEmail,
-} from '../../src/orgs/email-domains.ts';
+} from '../../src/orgs/remote/email-domains.ts';
 
 t.test('domain entries are normalised or refused', async (t) => {
   t.equal(normaliseDomainEntry(' ACME.Example. '), 'acme.example');

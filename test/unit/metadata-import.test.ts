@@ -3,7 +3,7 @@ import t from 'tap';
 import { createServer } from 'node:http';
 import { generateSigningCredential } from '../../src/saml/certificates.ts';
 import { idpMetadata, spMetadata } from '../../src/saml/metadata.ts';
-import { fetchMetadata, parseIdpMetadata, parseSpMetadata } from '../../src/orgs/metadata-import.ts';
+import { fetchMetadata, parseIdpMetadata, parseSpMetadata } from '../../src/orgs/remote/metadata-import.ts';
 import { ValidationError } from '../../src/errors.ts';
 
 const cred = generateSigningCredential('partner.example');

@@ -10,13 +10,13 @@ import {
   MAX_METADATA_REDIRECTS,
   parseXsDuration,
   readIdpMetadata,
-} from '../../src/orgs/metadata-import.ts';
+} from '../../src/orgs/remote/metadata-import.ts';
 import {
   describeFailure,
   nextRefreshAfterFailure,
   nextRefreshAfterSuccess,
   parseFailure,
-} from '../../src/orgs/metadata-refresh.ts';
+} from '../../src/orgs/remote/metadata-refresh.ts';
 import { ENVELOPED, EXC_C14N, RSA_SHA256, SHA256 } from '../../src/saml/algorithms.ts';
 import { generateSigningCredential, type GeneratedCredential } from '../../src/saml/certificates.ts';
 import { SamlError } from '../../src/saml/errors.ts';

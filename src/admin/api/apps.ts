@@ -2,10 +2,17 @@
 // change, delete, and read the values to configure in the app. Domain calls live in src/orgs.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.ts';
-import { appConnectionDetails } from '../../orgs/app-connection.ts';
-import { createApp, deleteApp, findApp, setAppEnabled, updateApp, type ChangeBy } from '../../orgs/app-lifecycle.ts';
-import { RELEASABLE_ATTRIBUTES } from '../../orgs/registrations.ts';
-import { spMetadataInput } from '../../orgs/sp-metadata-input.ts';
+import { appConnectionDetails } from '../../orgs/remote/app-connection.ts';
+import {
+  createApp,
+  deleteApp,
+  findApp,
+  setAppEnabled,
+  updateApp,
+  type ChangeBy,
+} from '../../orgs/remote/app-lifecycle.ts';
+import { RELEASABLE_ATTRIBUTES } from '../../orgs/remote/registrations.ts';
+import { spMetadataInput } from '../../orgs/remote/sp-metadata-input.ts';
 import { appPolicy } from '../../policy/app-policy.ts';
 import { requireTenant } from '../../plugins/tenant.ts';
 import { ValidationError } from '../../errors.ts';

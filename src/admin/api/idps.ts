@@ -12,16 +12,16 @@ import {
   sourceOf,
   updateIdp,
   type IdpChangeBy,
-} from '../../orgs/idp-lifecycle.ts';
-import { idpFromMetadata } from '../../orgs/idp-registration-input.ts';
-import { MAPPING_PRESETS } from '../../orgs/attribute-presets.ts';
-import { refreshIdpMetadataNow } from '../../orgs/metadata-refresh.ts';
+} from '../../orgs/remote/idp-lifecycle.ts';
+import { idpFromMetadata } from '../../orgs/remote/idp-registration-input.ts';
+import { MAPPING_PRESETS } from '../../orgs/remote/attribute-presets.ts';
+import { refreshIdpMetadataNow } from '../../orgs/remote/metadata-refresh.ts';
 import { requireTenant } from '../../plugins/tenant.ts';
 import { certificateFingerprint } from '../../saml/certificates.ts';
 import { errorJson, fieldErrorsFromSchema } from './schema-errors.ts';
 import { LINKING_MODES, type IdentityProvider, type IdentityProviderInput } from '../../store/identity-providers.ts';
 import { access } from '../roles.ts';
-import { OIDC_PRESETS, oidcIdpInput, type OidcIdpSource } from '../../orgs/oidc-registration.ts';
+import { OIDC_PRESETS, oidcIdpInput, type OidcIdpSource } from '../../orgs/remote/oidc-registration.ts';
 import type { OrgUrls } from '../../orgs/urls.ts';
 import { OIDC_CLIENT_AUTHS } from '../../store/identity-providers.ts';
 

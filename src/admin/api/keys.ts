@@ -1,4 +1,4 @@
-// /api/keys: signing-key rollover over the API, the same steps as the console and the CLI (orgs/key-rollover.ts):
+// /api/keys: signing-key rollover over the API, the same steps as the console and the CLI (orgs/hosted/key-rollover.ts):
 // create a next key, promote it (now or on a date), retire previous keys. Every step is audited there.
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.ts';
@@ -8,7 +8,7 @@ import {
   promoteNextKey,
   retirePreviousKeys,
   schedulePromotion,
-} from '../../orgs/key-rollover.ts';
+} from '../../orgs/hosted/key-rollover.ts';
 import { requireTenant } from '../../plugins/tenant.ts';
 import type { SigningKeyRow } from '../../store/signing-keys.ts';
 import { access } from '../roles.ts';

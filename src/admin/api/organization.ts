@@ -3,8 +3,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.ts';
 import { ValidationError } from '../../errors.ts';
-import { logoUrlOf } from '../../orgs/logo.ts';
-import { updateOrganizationSettings } from '../../orgs/settings.ts';
+import { logoUrlOf } from '../../orgs/hosted/logo.ts';
+import { updateOrganizationSettings } from '../../orgs/hosted/settings.ts';
 import type { OrgUrls } from '../../orgs/urls.ts';
 import { requireTenant } from '../../plugins/tenant.ts';
 import type { BrandingUpdate, Organization, SettingsUpdate } from '../../store/organizations.ts';

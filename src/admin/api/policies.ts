@@ -2,7 +2,7 @@
 // 2-factor switch. Validation and audit live in src/policy/app-policy.ts.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.ts';
-import { findApp, type ChangeBy } from '../../orgs/app-lifecycle.ts';
+import { findApp, type ChangeBy } from '../../orgs/remote/app-lifecycle.ts';
 import { appPolicy, MAX_REMEMBER_DEVICE_DAYS, saveAppPolicy, setAppTwoFactor } from '../../policy/app-policy.ts';
 import { requireTenant } from '../../plugins/tenant.ts';
 import { appIdParams, errorResponses, fieldErrorsFromSchema } from './schema-errors.ts';

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.ts';
 import { AppError, ValidationError } from '../../errors.ts';
-import { appConnectionDetails } from '../../orgs/app-connection.ts';
+import { appConnectionDetails } from '../../orgs/remote/app-connection.ts';
 import {
   createApp,
   deleteApp,
@@ -13,10 +13,10 @@ import {
   signedRequestsReason,
   updateApp,
   type ChangeBy,
-} from '../../orgs/app-lifecycle.ts';
-import { buildIdpMetadata } from '../../orgs/metadata-routes.ts';
-import { RELEASABLE_ATTRIBUTES } from '../../orgs/registrations.ts';
-import { spMetadataInput } from '../../orgs/sp-metadata-input.ts';
+} from '../../orgs/remote/app-lifecycle.ts';
+import { buildIdpMetadata } from '../../orgs/hosted/metadata-routes.ts';
+import { RELEASABLE_ATTRIBUTES } from '../../orgs/remote/registrations.ts';
+import { spMetadataInput } from '../../orgs/remote/sp-metadata-input.ts';
 import { appPolicy } from '../../policy/app-policy.ts';
 import type { Application, ApplicationInput, NameIdFormat } from '../../store/applications.ts';
 import { checkbox, lines, optionalText, text, upload, withFieldErrors, type FormBody } from './forms.ts';

@@ -7,7 +7,7 @@ import type { AppContext } from '../../context.ts';
 import { AppError, ValidationError } from '../../errors.ts';
 import { browserBinding, postForm } from '../../broker/http/render.ts';
 import { startTestConnection } from '../../broker/test-connection/start.ts';
-import { ATTRIBUTE_PRESETS, MAPPING_PRESETS } from '../../orgs/attribute-presets.ts';
+import { ATTRIBUTE_PRESETS, MAPPING_PRESETS } from '../../orgs/remote/attribute-presets.ts';
 import {
   createIdp,
   deleteIdp,
@@ -17,9 +17,9 @@ import {
   sourceOf,
   updateIdp,
   type IdpChangeBy,
-} from '../../orgs/idp-lifecycle.ts';
-import { idpFromMetadata, MAPPABLE_FIELDS, splitCertificates } from '../../orgs/idp-registration-input.ts';
-import { refreshIdpMetadataNow } from '../../orgs/metadata-refresh.ts';
+} from '../../orgs/remote/idp-lifecycle.ts';
+import { idpFromMetadata, MAPPABLE_FIELDS, splitCertificates } from '../../orgs/remote/idp-registration-input.ts';
+import { refreshIdpMetadataNow } from '../../orgs/remote/metadata-refresh.ts';
 import { certificateFingerprint } from '../../saml/certificates.ts';
 import type {
   IdentityProvider,
@@ -28,7 +28,7 @@ import type {
   MappingPreset,
   OidcClientAuth,
 } from '../../store/identity-providers.ts';
-import { OIDC_PRESETS, oidcIdpInput } from '../../orgs/oidc-registration.ts';
+import { OIDC_PRESETS, oidcIdpInput } from '../../orgs/remote/oidc-registration.ts';
 import { checkbox, optionalText, text, upload, withFieldErrors, type FormBody } from './forms.ts';
 import { adminOf } from './guard.ts';
 import { adminPage } from './render.ts';

@@ -1,6 +1,6 @@
 // Organisation & branding: display name, logo, colours, login message, session and TOTP settings, the
 // organisation's URLs, and the signing keys (rollover). The route handlers only translate forms to the domain
-// services (orgs/settings.ts, orgs/logo.ts, orgs/key-rollover.ts) and their errors back to fields.
+// services (orgs/hosted/settings.ts, orgs/hosted/logo.ts, orgs/hosted/key-rollover.ts) and their errors back to fields.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.ts';
 import { AppError, ValidationError } from '../../errors.ts';
@@ -10,9 +10,9 @@ import {
   promoteNextKey,
   retirePreviousKeys,
   schedulePromotion,
-} from '../../orgs/key-rollover.ts';
-import { MAX_LOGO_BYTES, removeLogo, saveLogo } from '../../orgs/logo.ts';
-import { updateOrganizationSettings } from '../../orgs/settings.ts';
+} from '../../orgs/hosted/key-rollover.ts';
+import { MAX_LOGO_BYTES, removeLogo, saveLogo } from '../../orgs/hosted/logo.ts';
+import { updateOrganizationSettings } from '../../orgs/hosted/settings.ts';
 import { deleteOrganization } from '../../orgs/operator-service.ts';
 import { page } from '../../plugins/view.ts';
 import type { Organization } from '../../store/organizations.ts';

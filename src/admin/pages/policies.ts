@@ -3,7 +3,7 @@
 // This file translates the forms to src/policy/app-policy.ts and back.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.ts';
-import { findApp, type ChangeBy } from '../../orgs/app-lifecycle.ts';
+import { findApp, type ChangeBy } from '../../orgs/remote/app-lifecycle.ts';
 import {
   appPolicy,
   MAX_REMEMBER_DEVICE_DAYS,

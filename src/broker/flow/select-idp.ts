@@ -7,7 +7,7 @@ import type { Tenant } from '../../plugins/tenant.ts';
 import type { Application } from '../../store/applications.ts';
 import type { IdentityProvider } from '../../store/identity-providers.ts';
 import { AppError } from '../../errors.ts';
-import { emailDomain, ownerOfEmail } from '../../orgs/email-domains.ts';
+import { emailDomain, ownerOfEmail } from '../../orgs/remote/email-domains.ts';
 
 export type IdpChoice = { idp: IdentityProvider } | { choices: IdentityProvider[] };
 

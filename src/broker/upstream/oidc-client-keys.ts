@@ -1,9 +1,9 @@
 // private_key_jwt client authentication (OpenID Connect Core 9) toward OpenID Connect IdPs, with the organisation's
 // own signing key (the one its SAML metadata publishes): no client secret to store, rotate or leak. The IdP's admin
-// registers our JWKS URL (orgs/oidc-jwks.ts), where the key is found by the kid we put in the assertion.
+// registers our JWKS URL (orgs/hosted/oidc-jwks.ts), where the key is found by the kid we put in the assertion.
 import * as jose from 'jose';
 import type { AppContext } from '../../context.ts';
-import { CLIENT_ASSERTION_ALG, publicJwkOf } from '../../orgs/oidc-jwks.ts';
+import { CLIENT_ASSERTION_ALG, publicJwkOf } from '../../orgs/hosted/oidc-jwks.ts';
 import type { Tenant } from '../../plugins/tenant.ts';
 import { localSp } from '../identities.ts';
 

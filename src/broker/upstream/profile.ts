@@ -1,6 +1,6 @@
 // Turns a verified upstream assertion into the canonical profile (email, first name, last name, groups) through
 // the IdP's mapping. Attribute names are matched exactly; values are trimmed and bounded in length.
-import { ATTRIBUTE_PRESETS } from '../../orgs/attribute-presets.ts';
+import { ATTRIBUTE_PRESETS } from '../../orgs/remote/attribute-presets.ts';
 import type { IdentityProvider } from '../../store/identity-providers.ts';
 import { NAMEID_FORMATS } from '../../saml/metadata.ts';
 

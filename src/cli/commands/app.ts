@@ -4,9 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { AppContext } from '../../context.ts';
-import { createApp, setAppEnabled, updateApp } from '../../orgs/app-lifecycle.ts';
-import { changedFields } from '../../orgs/registrations.ts';
-import { spMetadataInput } from '../../orgs/sp-metadata-input.ts';
+import { createApp, setAppEnabled, updateApp } from '../../orgs/remote/app-lifecycle.ts';
+import { changedFields } from '../../orgs/remote/registrations.ts';
+import { spMetadataInput } from '../../orgs/remote/sp-metadata-input.ts';
 import type { Application, ApplicationInput, NameIdFormat } from '../../store/applications.ts';
 import type { TenantStore } from '../../store/store.ts';
 import { UsageError } from '../output.ts';

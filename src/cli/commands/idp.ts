@@ -3,10 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { AppContext } from '../../context.ts';
-import { createIdp, setIdpEnabled, updateIdp } from '../../orgs/idp-lifecycle.ts';
-import { idpFromMetadata } from '../../orgs/idp-registration-input.ts';
-import { changedFields } from '../../orgs/registrations.ts';
-import { oidcIdpInput } from '../../orgs/oidc-registration.ts';
+import { createIdp, setIdpEnabled, updateIdp } from '../../orgs/remote/idp-lifecycle.ts';
+import { idpFromMetadata } from '../../orgs/remote/idp-registration-input.ts';
+import { changedFields } from '../../orgs/remote/registrations.ts';
+import { oidcIdpInput } from '../../orgs/remote/oidc-registration.ts';
 import type {
   IdentityProvider,
   IdentityProviderInput,

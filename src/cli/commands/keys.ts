@@ -1,7 +1,7 @@
 // `keys list|create-next|promote|retire`: signing-key rollover for an organisation.
 import { parseArgs } from 'node:util';
 import type { AppContext } from '../../context.ts';
-import { createNextKey, promoteNextKey, retirePreviousKeys } from '../../orgs/key-rollover.ts';
+import { createNextKey, promoteNextKey, retirePreviousKeys } from '../../orgs/hosted/key-rollover.ts';
 import { UsageError } from '../output.ts';
 import { tenantBySlug } from '../resolve-org.ts';
 

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import type { AppContext } from '../../context.ts';
 import { orgUrls } from '../../orgs/urls.ts';
 import { printUrls, UsageError } from '../output.ts';
-import { updateOrganizationSettings } from '../../orgs/settings.ts';
+import { updateOrganizationSettings } from '../../orgs/hosted/settings.ts';
 
 export const orgUsage = `
   org create --slug <slug> --name <name> --admin-email <email> [--admin-password <pw>] [--json]

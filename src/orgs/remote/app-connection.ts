@@ -1,7 +1,7 @@
 // What an app's administrator pastes into the app's SAML settings (Jira's "IDP Configuration"): the
 // organisation's IdP values, the signing certificate in use, and the app's own launch link.
-import type { Tenant } from '../plugins/tenant.ts';
-import type { Application } from '../store/applications.ts';
+import type { Tenant } from '../../plugins/tenant.ts';
+import type { Application } from '../../store/applications.ts';
 
 export interface AppConnectionDetails {
   idpEntityId: string;

@@ -1,9 +1,9 @@
 // Adding, changing, switching off and removing an organisation's upstream identity providers, each change audited.
 // The console and the API call these; validation of the registration itself is saveIdentityProvider's.
-import { AppError, ValidationError } from '../errors.ts';
-import type { IdentityProvider, IdentityProviderInput } from '../store/identity-providers.ts';
-import type { Store, TenantStore } from '../store/store.ts';
-import { removeIdpProvisioning } from '../scim/groups.ts';
+import { AppError, ValidationError } from '../../errors.ts';
+import type { IdentityProvider, IdentityProviderInput } from '../../store/identity-providers.ts';
+import type { Store, TenantStore } from '../../store/store.ts';
+import { removeIdpProvisioning } from '../../scim/groups.ts';
 import { checkAttributeMapping } from './idp-registration-input.ts';
 import { changedFields, saveIdentityProvider, settingChanges } from './registrations.ts';
 

@@ -1,10 +1,10 @@
 // Creates and opens an organisation's signing credentials. Private keys are sealed with the master key and bound
 // to their organisation and key id; decrypted keys are cached per key id (they never change once written).
 import { randomUUID } from 'node:crypto';
-import type { SealedBox } from '../crypto/sealed-box.ts';
-import { generateSigningCredential } from '../saml/certificates.ts';
-import type { TenantStore } from '../store/store.ts';
-import type { KeyStatus, SigningKeyRow } from '../store/signing-keys.ts';
+import type { SealedBox } from '../../crypto/sealed-box.ts';
+import { generateSigningCredential } from '../../saml/certificates.ts';
+import type { TenantStore } from '../../store/store.ts';
+import type { KeyStatus, SigningKeyRow } from '../../store/signing-keys.ts';
 
 export interface SigningCredential {
   keyId: string;

@@ -6,10 +6,10 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { DOMParser } from '@xmldom/xmldom';
-import { ValidationError } from '../errors.ts';
-import { BINDINGS } from '../saml/metadata.ts';
-import { normaliseCertificate } from '../saml/certificates.ts';
-import { verifyMetadataSignature } from '../saml/metadata-signature.ts';
+import { ValidationError } from '../../errors.ts';
+import { BINDINGS } from '../../saml/metadata.ts';
+import { normaliseCertificate } from '../../saml/certificates.ts';
+import { verifyMetadataSignature } from '../../saml/metadata-signature.ts';
 
 const MD = 'urn:oasis:names:tc:SAML:2.0:metadata';
 const DS = 'http://www.w3.org/2000/09/xmldsig#';

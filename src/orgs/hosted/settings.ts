@@ -1,9 +1,9 @@
 // Changing an organisation's branding and behaviour, validated field by field. The slug is not among them: it is
 // the organisation's address and its entity IDs, and it never changes.
-import type { AppContext } from '../context.ts';
-import { ValidationError } from '../errors.ts';
-import type { BrandingUpdate, SettingsUpdate } from '../store/organizations.ts';
-import { WEBAUTHN_COUNTER_POLICIES } from '../mfa/webauthn-service.ts';
+import type { AppContext } from '../../context.ts';
+import { ValidationError } from '../../errors.ts';
+import type { BrandingUpdate, SettingsUpdate } from '../../store/organizations.ts';
+import { WEBAUTHN_COUNTER_POLICIES } from '../../mfa/webauthn-service.ts';
 
 const COLOR = /^#[0-9a-f]{6}$/i;
 

@@ -1,6 +1,6 @@
 // Where each upstream IdP product puts the canonical profile fields. An IdP's own attributeMapping overrides the
 // preset field by field; `custom` starts from nothing.
-import type { CanonicalField, MappingPreset } from '../store/identity-providers.ts';
+import type { CanonicalField, MappingPreset } from '../../store/identity-providers.ts';
 
 export const ATTRIBUTE_PRESETS: Record<MappingPreset, Partial<Record<CanonicalField, string>>> = {
   // Okta's attribute statements as the guides configure them; NameID is the email (format emailAddress).

@@ -2,10 +2,10 @@
 // discovery document fetched under the metadata SSRF rules) or a discovery document pasted by hand, the client ID
 // and secret (sealed with the master key, bound to the organisation and issuer, like signing keys), scopes, the
 // claim mapping preset and userinfo. Stored through saveIdentityProvider like every IdP, which checks the rest.
-import type { SealedBox } from '../crypto/sealed-box.ts';
-import { ValidationError } from '../errors.ts';
-import type { IdentityProviderInput, MappingPreset, OidcClientAuth } from '../store/identity-providers.ts';
-import { OIDC_CLIENT_AUTHS } from '../store/identity-providers.ts';
+import type { SealedBox } from '../../crypto/sealed-box.ts';
+import { ValidationError } from '../../errors.ts';
+import type { IdentityProviderInput, MappingPreset, OidcClientAuth } from '../../store/identity-providers.ts';
+import { OIDC_CLIENT_AUTHS } from '../../store/identity-providers.ts';
 import { discoveryUrlOf, fetchDiscovery, readDiscovery, type OidcDiscovery } from './oidc-discovery.ts';
 
 export interface OidcIdpSource {

@@ -2,11 +2,11 @@
 // metarefresh do: fetch again when the metadata says (cacheDuration, validUntil) within the operator's bounds, take
 // the new certificates and endpoints (an IdP's key rollover lands without an admin), and keep the last good copy
 // whenever a fetch fails or a document is refused. Every node runs it; each due IdP is claimed by exactly one.
-import type { AppContext } from '../context.ts';
-import { AppError, ValidationError } from '../errors.ts';
-import { certificateFingerprint } from '../saml/certificates.ts';
-import { type IdentityProvider, type IdentityProviderInput } from '../store/identity-providers.ts';
-import type { TenantStore } from '../store/store.ts';
+import type { AppContext } from '../../context.ts';
+import { AppError, ValidationError } from '../../errors.ts';
+import { certificateFingerprint } from '../../saml/certificates.ts';
+import { type IdentityProvider, type IdentityProviderInput } from '../../store/identity-providers.ts';
+import type { TenantStore } from '../../store/store.ts';
 import { fetchMetadata, readIdpMetadata, type IdpMetadataDocument } from './metadata-import.ts';
 import { fetchDiscovery, readDiscovery } from './oidc-discovery.ts';
 

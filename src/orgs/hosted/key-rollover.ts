@@ -1,10 +1,10 @@
 // Signing-key rollover without downtime: a *next* key is published in both metadata documents before it signs
 // anything; promoting it makes it *active* and keeps the old one published as *previous* for a grace period, so
 // apps and IdPs that refresh metadata never see a failed login; retiring removes a previous key from metadata.
-import type { AppContext } from '../context.ts';
-import { AppError, ValidationError } from '../errors.ts';
-import type { Tenant } from '../plugins/tenant.ts';
-import { orgUrls } from './urls.ts';
+import type { AppContext } from '../../context.ts';
+import { AppError, ValidationError } from '../../errors.ts';
+import type { Tenant } from '../../plugins/tenant.ts';
+import { orgUrls } from '../urls.ts';
 
 export async function createNextKey(ctx: AppContext, tenant: Tenant, actor: string) {
   const keys = await tenant.store.signingKeys.list();

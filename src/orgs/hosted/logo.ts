@@ -2,8 +2,8 @@
 // first bytes, never by its name or the browser's content type: only raster formats every browser shows in an
 // <img>, and no SVG (it can carry script). Served from the organisation's own host at /branding/logo.
 import { createHash } from 'node:crypto';
-import type { AppContext } from '../context.ts';
-import { ValidationError } from '../errors.ts';
+import type { AppContext } from '../../context.ts';
+import { ValidationError } from '../../errors.ts';
 
 export const MAX_LOGO_BYTES = 512 * 1024;
 export const LOGO_PATH = '/branding/logo';

@@ -1,15 +1,15 @@
 // Registering upstream IdPs and downstream apps: one validation path for the CLI, the admin API and the dashboard.
 // Everything that arrives here (by hand, from a metadata file or URL) is checked before it is stored.
-import { AppError, ValidationError } from '../errors.ts';
-import { normaliseCertificate } from '../saml/certificates.ts';
-import type { TenantStore } from '../store/store.ts';
+import { AppError, ValidationError } from '../../errors.ts';
+import { normaliseCertificate } from '../../saml/certificates.ts';
+import type { TenantStore } from '../../store/store.ts';
 import {
   LINKING_MODES,
   type IdentityProvider,
   type IdentityProviderInput,
   type MappingPreset,
-} from '../store/identity-providers.ts';
-import type { Application, ApplicationInput, NameIdFormat } from '../store/applications.ts';
+} from '../../store/identity-providers.ts';
+import type { Application, ApplicationInput, NameIdFormat } from '../../store/applications.ts';
 import { MAPPING_PRESETS } from './attribute-presets.ts';
 import { domainClashes, normaliseDomainEntry } from './email-domains.ts';
 

@@ -4,7 +4,7 @@
 // signs anything. The kid is the key's JWK thumbprint (RFC 7638): stable for a key, the same on every node.
 import { createPublicKey } from 'node:crypto';
 import * as jose from 'jose';
-import type { Tenant } from '../plugins/tenant.ts';
+import type { Tenant } from '../../plugins/tenant.ts';
 
 /** The algorithm of our client assertions: the organisation's keys are RSA. */
 export const CLIENT_ASSERTION_ALG = 'RS256';

@@ -2,9 +2,9 @@
 // can show it without a third-party request. The bytes were checked at upload; the headers keep browsers from
 // reading them as anything but the stored image type.
 import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../context.ts';
-import { AppError } from '../errors.ts';
-import { requireTenant } from '../plugins/tenant.ts';
+import type { AppContext } from '../../context.ts';
+import { AppError } from '../../errors.ts';
+import { requireTenant } from '../../plugins/tenant.ts';
 import { LOGO_PATH, logoEtag } from './logo.ts';
 
 export async function brandingRoutes(app: FastifyInstance, { ctx }: { ctx: AppContext }) {

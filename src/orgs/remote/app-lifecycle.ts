@@ -1,8 +1,8 @@
 // Adding, changing, switching off and removing an organisation's apps, each change audited. The console, the API
 // and the CLI call these; validation itself is saveApplication's (registrations.ts).
-import { AppError } from '../errors.ts';
-import type { Application, ApplicationInput } from '../store/applications.ts';
-import type { TenantStore } from '../store/store.ts';
+import { AppError } from '../../errors.ts';
+import type { Application, ApplicationInput } from '../../store/applications.ts';
+import type { TenantStore } from '../../store/store.ts';
 import { changedFields, saveApplication, settingChanges } from './registrations.ts';
 
 /** Who made a change and when, for the audit log. */

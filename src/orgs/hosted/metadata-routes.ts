@@ -2,9 +2,9 @@
 // and the broker as SP (for upstream IdPs such as Okta and WSO2); and the same keys as a JWK set for OpenID Connect
 // IdPs that authenticate us by private_key_jwt.
 import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../context.ts';
-import { requireTenant, type Tenant } from '../plugins/tenant.ts';
-import { idpMetadata, spMetadata } from '../saml/metadata.ts';
+import type { AppContext } from '../../context.ts';
+import { requireTenant, type Tenant } from '../../plugins/tenant.ts';
+import { idpMetadata, spMetadata } from '../../saml/metadata.ts';
 import { organisationJwks } from './oidc-jwks.ts';
 
 export async function publishedCertificates(tenant: Tenant) {

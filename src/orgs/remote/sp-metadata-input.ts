@@ -1,7 +1,7 @@
 // An app registration from the app's SP metadata (uploaded, pasted or fetched): the fields the metadata decides.
 // Shared by the CLI, the console and the API so an app added one way looks the same as one added another way.
-import { ValidationError } from '../errors.ts';
-import type { ApplicationInput } from '../store/applications.ts';
+import { ValidationError } from '../../errors.ts';
+import type { ApplicationInput } from '../../store/applications.ts';
 import { fetchMetadata, parseSpMetadata, type ImportedSp } from './metadata-import.ts';
 
 export function applicationFromSpMetadata(m: ImportedSp): ApplicationInput {

@@ -1,9 +1,9 @@
 // An identity provider registration as the console and the API receive it: from the IdP's SAML metadata (a file,
 // pasted XML, or a URL fetched here) or typed by hand. Problems are reported under the field the admin used, so they
 // appear next to what they typed or uploaded. Validation of the registration itself is saveIdentityProvider's.
-import { AppError, ValidationError } from '../errors.ts';
-import { normaliseCertificate } from '../saml/certificates.ts';
-import type { CanonicalField, IdentityProviderInput } from '../store/identity-providers.ts';
+import { AppError, ValidationError } from '../../errors.ts';
+import { normaliseCertificate } from '../../saml/certificates.ts';
+import type { CanonicalField, IdentityProviderInput } from '../../store/identity-providers.ts';
 import { fetchMetadata, parseIdpMetadata, readIdpMetadata } from './metadata-import.ts';
 
 /** The profile fields an IdP's attributes can be mapped to (see broker/profile.ts). */

@@ -2,7 +2,7 @@
 // timeout and size limit as SAML metadata (fetchMetadata), read as hostile JSON, and kept on the IdP registration
 // (oidcDiscovery) so that a login needs no fetch but the JWKS. The issuer inside must be exactly the issuer asked
 // for (OpenID Connect Discovery 1.0, section 4.3), or any document could claim to speak for any issuer.
-import { ValidationError } from '../errors.ts';
+import { ValidationError } from '../../errors.ts';
 import { fetchMetadata, type FetchMetadataOptions } from './metadata-import.ts';
 
 /** The fields of a discovery document the broker uses. */
