@@ -155,6 +155,23 @@ t.test('every console page fits at 1280 and 390 px and passes axe-core', async (
         { culprits: o.culprits },
       );
       if (width === 1280) {
+        // Defect 7 of the console issue: every field wears the console's style (an input without a type attribute,
+        // or of a type the style sheet forgot, falls back to the browser's square grey box), and links take the
+        // organisation's colour rather than the browser's default blue or visited purple.
+        const unstyled = await page.evaluate(() => {
+          const visible = (el: Element) => el.getBoundingClientRect().width > 0;
+          const name = (el: Element) => `${el.tagName.toLowerCase()}#${el.id || el.getAttribute('name') || '?'}`;
+          const fields = Array.from(
+            document.querySelectorAll(
+              'input:not([type=hidden]):not([type=checkbox]):not([type=radio]):not([type=submit]):not([type=color]), select, textarea',
+            ),
+          ).filter((el) => visible(el) && getComputedStyle(el).borderTopLeftRadius !== '8px');
+          const links = Array.from(document.querySelectorAll('main a')).filter(
+            (a) => visible(a) && ['rgb(0, 0, 238)', 'rgb(85, 26, 139)'].includes(getComputedStyle(a).color),
+          );
+          return [...fields.map((el) => `field ${name(el)}`), ...links.map((a) => `link "${a.textContent?.trim()}"`)];
+        });
+        t.same(unstyled, [], `${path}: fields styled, links in the brand colour`);
         await page.evaluate(axeSource);
         const found = await page.evaluate(async () => {
           const result = await (

@@ -88,6 +88,15 @@ t.test('a newcomer clicks through the demo in Chromium', async (t) => {
   t.match(text, /Signed in as dana@customer\.example/);
   t.match(text, /Dana/);
   t.match(text, /jira-customers/);
+  // Defect 9 of the console issue: node-saml's profile carries methods (getAssertionXml, getSamlResponseXml, ...);
+  // the demo app lists attribute values only.
+  const attributeNames = await page.locator('table td:first-child').allTextContents();
+  t.ok(attributeNames.length > 0, 'the demo app lists the attributes it received');
+  t.notOk(
+    attributeNames.some((name) => /^get[A-Z]|Xml$/.test(name)),
+    `no function of the profile is listed as an attribute (${attributeNames.join(', ')})`,
+  );
+  t.notMatch(text, /function|=>/, 'no function body on the page');
 
   await page.goto(`http://demo.localhost:${port}/login`);
   t.match(await page.textContent('h1'), /Sign in to Demo Org/, 'the organisation login page resolves on its subdomain');
