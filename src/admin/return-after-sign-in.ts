@@ -4,9 +4,14 @@
 // A form that was being posted is never replayed (its CSRF token belonged to the old session, and the admin should
 // see what they send): the admin returns to the page the form was on, and what they had typed waits, sealed with
 // the master key (crypto/sealed-box.ts), in a second short-lived cookie; the page fills the form with it and says
-// so, and the admin submits it again. Passwords, secrets, codes and tokens are never kept.
+// so, and the admin submits it again. Passwords, secrets, codes and tokens are never kept. The input is sealed for
+// the organisation AND the admin whose session ended (read from that session's row, which stays until the purge):
+// only that admin gets it back; another admin who signs in on the same browser never sees it, and it is dropped.
+// When the ended session is no longer known (purged, or signed out everywhere), nothing is kept.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.ts';
+import { sha256 } from '../crypto/hash.ts';
+import type { Tenant } from '../plugins/tenant.ts';
 import { ADMIN_COOKIE, adminCookieOptions } from './admin-session.ts';
 
 const RETURN_COOKIE = 'broker_admin_return';
@@ -43,10 +48,13 @@ function whereTheyWere(request: FastifyRequest): string | null {
 
 /** The redirect to sign-in, remembering the page (and a posted form's input); `?expired` when the browser still
  *  held an ended session. */
-export function toSignIn(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, orgId: string) {
+export async function toSignIn(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, tenant: Tenant) {
   const back = whereTheyWere(request);
   if (back && back !== '/admin') reply.setCookie(RETURN_COOKIE, back, adminCookieOptions(ctx, RETURN_SECONDS));
-  if (request.method === 'POST') keepForm(ctx, request, reply, orgId);
+  if (request.method === 'POST') {
+    const adminId = await endedSessionAdmin(request, tenant);
+    if (adminId) keepForm(ctx, request, reply, tenant.org.id, adminId);
+  }
   return reply.redirect(request.cookies[ADMIN_COOKIE] ? '/admin/login?expired' : '/admin/login', 303);
 }
 
@@ -63,10 +71,18 @@ export interface KeptForm {
   fields: [string, string][];
 }
 
-const formContext = (orgId: string) => `admin-form:${orgId}`;
+const formContext = (orgId: string, adminId: string) => `admin-form:${orgId}:${adminId}`;
 
-/** Seals what a POST that met an ended session carried (urlencoded fields only, secrets left out) into a cookie. */
-function keepForm(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, orgId: string) {
+/** The admin whose (ended) session cookie this browser still sends, or null when the session is unknown here. */
+async function endedSessionAdmin(request: FastifyRequest, tenant: Tenant): Promise<string | null> {
+  const token = request.cookies[ADMIN_COOKIE];
+  if (!token) return null;
+  return (await tenant.store.adminSessions.findAny(sha256(token)))?.adminId ?? null;
+}
+
+/** Seals what a POST that met an ended session carried (urlencoded fields only, secrets left out) into a cookie,
+ *  for this organisation and the admin whose session it was. */
+function keepForm(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, orgId: string, adminId: string) {
   const action = consolePath(request.url);
   const body = request.body;
   if (!action || !body || typeof body !== 'object' || Array.isArray(body)) return;
@@ -78,22 +94,27 @@ function keepForm(ctx: AppContext, request: FastifyRequest, reply: FastifyReply,
   if (!fields.length) return;
   const kept = JSON.stringify({ action, fields, until: ctx.clock.now().getTime() + RETURN_SECONDS * 1000 });
   if (kept.length > MAX_FORM_JSON) return;
-  reply.setCookie(FORM_COOKIE, ctx.box.seal(kept, formContext(orgId)), adminCookieOptions(ctx, RETURN_SECONDS));
+  reply.setCookie(
+    FORM_COOKIE,
+    ctx.box.seal(kept, formContext(orgId, adminId)),
+    adminCookieOptions(ctx, RETURN_SECONDS),
+  );
 }
 
-/** The kept form input waiting for this organisation's console (once: the cookie is cleared), or null when none
- *  waits or it is expired, forged or another organisation's. */
+/** The kept form input waiting for this admin of this organisation (once: the cookie is cleared, also when it is
+ *  refused), or null when none waits or it is expired, forged, another organisation's or another admin's. */
 export function takeKeptForm(
   ctx: AppContext,
   request: FastifyRequest,
   reply: FastifyReply,
   orgId: string,
+  adminId: string,
 ): KeptForm | null {
   const sealed = request.cookies[FORM_COOKIE];
   if (!sealed) return null;
   reply.clearCookie(FORM_COOKIE, adminCookieOptions(ctx));
   try {
-    const kept = JSON.parse(ctx.box.open(sealed, formContext(orgId)).toString('utf8')) as {
+    const kept = JSON.parse(ctx.box.open(sealed, formContext(orgId, adminId)).toString('utf8')) as {
       action?: unknown;
       fields?: unknown;
       until?: unknown;
@@ -111,6 +132,6 @@ export function takeKeptForm(
     );
     return { action, fields };
   } catch {
-    return null; // forged, another organisation's, or sealed under a previous master key
+    return null; // forged, another organisation's or admin's, or sealed under a previous master key
   }
 }

@@ -13,6 +13,10 @@ export class AdminSessionRepository {
   findActive(id: string, now: Date) {
     return this.db.adminSession.findFirst({ where: { id, orgId: this.orgId, expiresAt: { gt: now } } });
   }
+  /** The session with this id, live or ended (until the purge removes it): whose it was, after it ended. */
+  findAny(id: string) {
+    return this.db.adminSession.findFirst({ where: { id, orgId: this.orgId } });
+  }
   delete(id: string) {
     return this.db.adminSession.deleteMany({ where: { id, orgId: this.orgId } });
   }

@@ -2,7 +2,9 @@
 // or reset the second factor. All or nothing as to whom it concerns: the ids are checked first, and one that is not a
 // user of this organisation (unknown, deleted meanwhile, another organisation's) refuses the whole request before
 // anything changes. Then each user goes through the single-user action of UserAdmin, so each is changed, audited and
-// notified exactly as when done one by one. Capped per request, so one click cannot hold the database for long.
+// notified exactly as when done one by one, all in one database transaction (UserAdmin.inOneTransaction): the check
+// and every change and audit line commit together, and a failure on any user leaves every user as it was (e-mail
+// goes out after the commit). Capped per request, so one click cannot hold the database for long.
 import { AppError } from '../errors.ts';
 import type { User } from '../store/users.ts';
 import type { UserAdmin } from './user-admin.ts';
@@ -75,23 +77,26 @@ export interface BulkResult {
   unchanged: string[];
 }
 
-/** Runs the action on each user (after `bulkTargets`): changed and unchanged ids (already in the state asked for). */
+/** Runs the action on each user (after `bulkTargets`), all in one transaction: changed and unchanged ids (already in
+ *  the state asked for). */
 export async function runBulkAction(
   users: UserAdmin,
   action: BulkActionName,
   raw: unknown,
   actor: string,
 ): Promise<BulkResult> {
-  const targets = await bulkTargets(users, raw);
   const spec: BulkAction = BULK_ACTIONS[action];
-  const result: BulkResult = { action, changed: [], unchanged: [] };
-  for (const user of targets) {
-    if (!spec.applies(user)) {
-      result.unchanged.push(user.id);
-      continue;
+  return users.inOneTransaction(async (tx) => {
+    const targets = await bulkTargets(tx, raw);
+    const result: BulkResult = { action, changed: [], unchanged: [] };
+    for (const user of targets) {
+      if (!spec.applies(user)) {
+        result.unchanged.push(user.id);
+        continue;
+      }
+      await spec.run(tx, user.id, actor);
+      result.changed.push(user.id);
     }
-    await spec.run(users, user.id, actor);
-    result.changed.push(user.id);
-  }
-  return result;
+    return result;
+  });
 }

@@ -73,14 +73,56 @@ const duplicateEmail = () =>
   });
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === 'P2002';
 
+/** Inside `UserAdmin.inOneTransaction`: the organisation's store outside the transaction (for what must not roll
+ *  back with it, or wait for it: e-mail and its audit) and what is to run once the transaction has committed. */
+interface InTransaction {
+  outside: TenantStore;
+  afterCommit: (() => void)[];
+}
+
 export class UserAdmin {
   constructor(
     private readonly ctx: AppContext,
     private readonly tenant: { org: Organization; store: TenantStore },
+    private readonly inTransaction: InTransaction | null = null,
   ) {}
 
   private get store() {
     return this.tenant.store;
+  }
+
+  /**
+   * Runs `work` with a UserAdmin whose every read and write (changes and their audit lines) goes through one database
+   * transaction: when any step fails, nothing of it is kept. E-mail the actions send (the second-factor reset's
+   * notice) goes out only once the transaction has committed.
+   */
+  async inOneTransaction<T>(work: (users: UserAdmin) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return work(this);
+    const afterCommit: (() => void)[] = [];
+    const result = await this.ctx.store.transaction(
+      (tx) =>
+        work(
+          new UserAdmin(
+            this.ctx,
+            { org: this.tenant.org, store: tx.forOrg(this.store.orgId) },
+            {
+              outside: this.store,
+              afterCommit,
+            },
+          ),
+        ),
+      { maxWaitMs: 10_000, timeoutMs: 60_000 },
+    );
+    for (const task of afterCommit) task();
+    return result;
+  }
+
+  /** Runs `task` now, or inside `inOneTransaction` once the transaction has committed. */
+  private afterCommit(task: (outside: TenantStore) => void) {
+    if (this.inTransaction) {
+      const { outside } = this.inTransaction;
+      this.inTransaction.afterCommit.push(() => task(outside));
+    } else task(this.store);
   }
   private audit(type: string, actor: string, userId: string, details: Record<string, unknown> = {}) {
     return this.store.audit.record({ type, actor, userId, at: this.ctx.clock.now(), details });
@@ -165,10 +207,12 @@ export class UserAdmin {
     const user = await this.get(id);
     const removed = await resetSecondFactor(this.store, this.ctx.clock, id, actor);
     if (this.ctx.mailer.enabled)
-      inBackground(this.ctx, this.store, mfaResetMessage(this.ctx, this.tenant.org, user, this.ctx.clock.now()), {
-        userId: id,
-        actor,
-      });
+      this.afterCommit((store) =>
+        inBackground(this.ctx, store, mfaResetMessage(this.ctx, this.tenant.org, user, this.ctx.clock.now()), {
+          userId: id,
+          actor,
+        }),
+      );
     return removed;
   }
 

@@ -47,12 +47,14 @@ t.test('admin invitation and second-factor reset, by e-mail', async (t) => {
     async (t) => {
       const form = await admin.get('/admin/admins');
       t.match(form.body, /name="sendEmail"/, 'the invite form offers e-mail');
-      const res = await admin.post('/admin/admins/invite', {
+      const posted = await admin.post('/admin/admins/invite', {
         email: 'new.admin@acme.example',
         role: 'helpdesk',
         sendEmail: 'yes',
       });
-      t.equal(res.statusCode, 201);
+      t.equal(posted.statusCode, 303);
+      const res = await admin.get(String(posted.headers.location));
+      t.equal(res.statusCode, 200);
       t.match(res.body, /sent by e-mail to new\.admin@acme\.example/);
       const shown = /id="link" type="text" readonly value="([^"]+)"/.exec(res.body)![1];
       const mail: SunkMessage = await sink.waitFor((m) => m.rcptTos.includes('new.admin@acme.example'));
@@ -79,8 +81,10 @@ t.test('admin invitation and second-factor reset, by e-mail', async (t) => {
 
   await t.test('without the box ticked, nothing is sent and the link is to copy', async (t) => {
     const before = sink.messages().length;
-    const res = await admin.post('/admin/admins/invite', { email: 'quiet@acme.example', role: 'viewer' });
-    t.equal(res.statusCode, 201);
+    const posted = await admin.post('/admin/admins/invite', { email: 'quiet@acme.example', role: 'viewer' });
+    t.equal(posted.statusCode, 303);
+    const res = await admin.get(String(posted.headers.location));
+    t.equal(res.statusCode, 200);
     t.match(res.body, /Copy this link now and send it to quiet@acme\.example/);
     t.notMatch(res.body, /sent by e-mail/);
     t.equal(sink.messages().length, before);
@@ -109,12 +113,14 @@ t.test(
     });
     t.teardown(ta.cleanup);
     const admin = await signedInAdmin(ta, 'acme');
-    const res = await admin.post('/admin/admins/invite', {
+    const posted = await admin.post('/admin/admins/invite', {
       email: 'new.admin@acme.example',
       role: 'admin',
       sendEmail: 'yes',
     });
-    t.equal(res.statusCode, 201, 'the invitation exists all the same');
+    t.equal(posted.statusCode, 303, 'the invitation exists all the same');
+    const res = await admin.get(String(posted.headers.location));
+    t.equal(res.statusCode, 200);
     t.match(res.body, /could not be sent/);
     t.match(res.body, /\/admin\/invite\/inv_/, 'the link is shown to copy');
     const store = ta.ctx.store.forOrg(admin.orgId);
@@ -142,12 +148,14 @@ t.test('without SMTP_URL: nothing to send, the console says so and shows the lin
   const form = await admin.get('/admin/admins');
   t.notMatch(form.body, /name="sendEmail"/);
   t.match(form.body, /E-mail is not set up on this server/);
-  const res = await admin.post('/admin/admins/invite', {
+  const posted = await admin.post('/admin/admins/invite', {
     email: 'new.admin@acme.example',
     role: 'admin',
     sendEmail: 'yes',
   });
-  t.equal(res.statusCode, 201);
+  t.equal(posted.statusCode, 303);
+  const res = await admin.get(String(posted.headers.location));
+  t.equal(res.statusCode, 200);
   t.match(res.body, /Copy this link now and send it to new\.admin@acme\.example/);
   const user = await ta.ctx.store.forOrg(admin.orgId).users.create({ email: 'ann@acme.example' });
   t.equal((await admin.post(`/admin/users/${user.id}/reset-totp`)).statusCode, 303);

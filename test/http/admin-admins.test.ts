@@ -7,7 +7,7 @@ import { generateSync } from 'otplib';
 import type { LightMyRequestResponse } from 'fastify';
 import { sha256 } from '../../src/crypto/hash.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
-import { adminWithRole, csrfIn, signedInAdmin } from '../helpers/admin.ts';
+import { adminWithRole, csrfIn, signedInAdmin, signInClient } from '../helpers/admin.ts';
 import { changeAdminRole } from '../../src/admin/team.ts';
 
 const keyIn = (html: string) => /id="manual-key"[^>]*>([A-Z2-7]+)<\/code>/.exec(html)?.[1] ?? '';
@@ -43,11 +43,15 @@ t.test('admins and roles', async (t) => {
   const codeFor = (secret: string) => generateSync({ secret, epoch: Math.floor(ta.clock.now().getTime() / 1000) });
   const audit = (type: string) => store.audit.list({ type });
   const invite = async (email: string, role: string) => {
-    const res = await owner.post('/admin/admins/invite', { email, role });
-    t.equal(res.statusCode, 201, `invitation for ${email} created`);
+    const posted = await owner.post('/admin/admins/invite', { email, role });
+    t.equal(posted.statusCode, 303, `invitation for ${email} created, then POST-redirect-GET`);
+    t.match(posted.headers.location, /^\/admin\/admins\/invited\/[^/]+$/);
+    t.notOk(linkIn(posted.body), 'the answer to the POST carries no link');
+    const res = await owner.get(String(posted.headers.location));
+    t.equal(res.statusCode, 200);
     const m = linkIn(res.body);
     if (!m) throw new Error('no link on the page');
-    return { res, link: m[1], path: `/admin/invite/${m[2]}`, token: m[2] };
+    return { res, shownAt: String(posted.headers.location), link: m[1], path: `/admin/invite/${m[2]}`, token: m[2] };
   };
 
   t.test('the existing admin is an owner; the Admins page lists them with role and last sign-in', async (t) => {
@@ -81,6 +85,27 @@ t.test('admins and roles', async (t) => {
     t.notOk((await owner.get('/admin/admins')).body.includes(token), 'the list never shows the link again');
     const [event] = await audit('admin.invited');
     t.match(event, { actor: owner.email, details: { email: 'Dinesh@PiedPipers.example', role: 'helpdesk' } });
+  });
+
+  t.test('the link page shows the link once: a reload says it was shown, creates nothing, shows no link', async (t) => {
+    const before = (await store.admins.pendingInvites(ta.clock.now())).length;
+    const { shownAt, token } = await invite('bighead@piedpipers.example', 'viewer');
+    const again = await owner.get(shownAt);
+    t.equal(again.statusCode, 200);
+    t.equal(again.headers['cache-control'], 'no-store');
+    t.notOk(linkIn(again.body), 'no link the second time');
+    t.notOk(again.body.includes(token), 'nor the token anywhere on the page');
+    t.match(again.body, /already shown, once/);
+    t.match(again.body, /bighead@piedpipers\.example/);
+    t.equal((await store.admins.pendingInvites(ta.clock.now())).length, before + 1, 'one invitation, not two');
+    // Another session (the same owner signed in on another browser) finds nothing kept for it either.
+    const other = await signInClient(ta, owner.slug, owner.orgId, owner.email);
+    const theirs = await owner.post('/admin/admins/invite', { email: 'monica@piedpipers.example', role: 'viewer' });
+    const seen = await other.get(String(theirs.headers.location));
+    t.equal(seen.statusCode, 200);
+    t.notOk(linkIn(seen.body), 'another session never sees the link kept for this one');
+    t.ok(linkIn((await owner.get(String(theirs.headers.location))).body), 'while this session still gets it, once');
+    t.equal((await owner.get('/admin/admins/invited/no-such-invite')).headers.location, '/admin/admins');
   });
 
   t.test('invite happy path: open the link, password + TOTP, signed in with the role', async (t) => {

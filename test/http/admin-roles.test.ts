@@ -159,6 +159,7 @@ const EXPECTED: Record<string, RouteAccess> = {
   // owners
   'GET /admin/admins': 'owner',
   'POST /admin/admins/invite': 'owner',
+  'GET /admin/admins/invited/:id': 'owner',
   'POST /admin/admins/:id/role': 'owner',
   'POST /admin/admins/:id/remove': 'owner',
   'POST /admin/admins/invites/:id/withdraw': 'owner',

@@ -2,7 +2,7 @@
 // back to where they were (the page, or the page a posted form was on), never to another host or a sign-in page.
 import t from 'tap';
 import { createTestApp } from '../helpers/app.ts';
-import { signedInAdmin, signInClient } from '../helpers/admin.ts';
+import { adminWithRole, signedInAdmin, signInClient, type AdminClient } from '../helpers/admin.ts';
 import { consolePath } from '../../src/admin/return-after-sign-in.ts';
 import { ADMIN_SESSION_SECONDS } from '../../src/admin/admin-auth.ts';
 
@@ -147,7 +147,8 @@ t.test(
     t.ok(cookie!.httpOnly, 'out of reach of scripts');
     t.equal(cookie!.path, '/admin');
     t.notMatch(cookie!.value, /Ann|customer\.example/, 'sealed: nothing readable');
-    const opened = JSON.parse(ta.ctx.box.open(cookie!.value, `admin-form:${admin.orgId}`).toString());
+    const adminId = (await ta.ctx.store.forOrg(admin.orgId).admins.findByEmail(admin.email))!.id;
+    const opened = JSON.parse(ta.ctx.box.open(cookie!.value, `admin-form:${admin.orgId}:${adminId}`).toString());
     t.same(
       opened.fields,
       [
@@ -158,7 +159,7 @@ t.test(
       'passwords, secrets, codes, tokens and the CSRF token are not kept',
     );
     t.throws(
-      () => ta.ctx.box.open(cookie!.value, `admin-form:${other.orgId}`),
+      () => ta.ctx.box.open(cookie!.value, `admin-form:${other.orgId}:${adminId}`),
       'it does not open for another organisation',
     );
     t.equal(await ta.ctx.store.forOrg(admin.orgId).users.count(), 0, 'nothing was created');
@@ -210,5 +211,58 @@ t.test(
     });
     t.equal(forged.statusCode, 200);
     t.notMatch(forged.body, /id="kept-form"/, "another organisation's sealed input is not opened");
+  },
+);
+
+t.test(
+  "kept input is the ended session's admin's: another admin signing in on that browser never sees it",
+  async (t) => {
+    const ta = await createTestApp();
+    t.teardown(ta.cleanup);
+    const first = await signedInAdmin(ta, 'piedpipers');
+    await adminWithRole(ta, first, 'admin', 'bertram@piedpipers.example');
+    const typed = 'email=secret.hire%40customer.example&firstName=Zelda';
+
+    /** `browser`'s session ends while a form is posted; then `who` signs in on that same browser (its cookie jar). */
+    async function expireKeepAndSignIn(browser: AdminClient, who: string) {
+      ta.clock.advance((ADMIN_SESSION_SECONDS + 60) * 1000);
+      const post = await browser.request({
+        method: 'POST',
+        url: '/admin/users',
+        headers: {
+          referer: 'http://piedpipers.broker.test/admin/users/new',
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        payload: typed,
+      });
+      t.equal(post.headers.location, '/admin/login?expired');
+      t.ok(
+        (post.cookies as { name: string; value: string }[]).some((c) => c.name === 'broker_admin_form' && c.value),
+        'the input is kept',
+      );
+      const login = await browser.get('/admin/login?expired');
+      const signedIn = await browser.post('/admin/login', {
+        _csrf: /name="_csrf" value="([^"]+)"/.exec(login.body)![1],
+        email: who,
+        password: 'correct horse battery staple',
+      });
+      t.equal(signedIn.statusCode, 303, `${who} signed in`);
+      return browser.get('/admin/users/new');
+    }
+
+    // A's session ends with the form kept; B signs in on A's browser: B gets the page, not A's input, and it is gone.
+    const browser = await signInClient(ta, 'piedpipers', first.orgId, first.email);
+    const asB = await expireKeepAndSignIn(browser, 'bertram@piedpipers.example');
+    t.equal(asB.statusCode, 200);
+    t.notMatch(asB.body, /id="kept-form"/, "B is not offered A's input");
+    t.notMatch(asB.body, /secret\.hire|Zelda/, "nothing of A's input is on B's page");
+    t.notOk(browser.cookie().includes('broker_admin_form'), 'and it is dropped, not left for later');
+
+    // The same again, and A signs in: A gets the input back.
+    const again = await signInClient(ta, 'piedpipers', first.orgId, first.email);
+    const asA = await expireKeepAndSignIn(again, first.email);
+    t.match(asA.body, /id="kept-form"/, 'A is offered the input again');
+    t.match(asA.body, /secret\.hire@customer\.example/);
+    t.equal(await ta.ctx.store.forOrg(first.orgId).users.count(), 0, 'nothing was created');
   },
 );

@@ -4,6 +4,7 @@
 import t from 'tap';
 import { createTestApp } from '../helpers/app.ts';
 import { adminWithRole, signedInAdmin } from '../helpers/admin.ts';
+import type { User } from '../../src/store/users.ts';
 
 t.test('users: filters, bulk actions, sign out everywhere', async (t) => {
   const ta = await createTestApp();
@@ -170,3 +171,70 @@ t.test('users: filters, bulk actions, sign out everywhere', async (t) => {
     t.equal((await store.sessions.listOpenForUser(ann.id, ta.clock.now())).length, 0);
   });
 });
+
+// A bulk action is one transaction: a failure on the third of four users (a trigger refuses that user's audit line,
+// after their change was written) leaves all four as they were, with no audit line, on both databases; the console
+// answers with the error page. Without the trigger the same request changes all four.
+for (const provider of ['sqlite', 'postgresql'] as const) {
+  t.test(`${provider}: a bulk action that fails on the Nth user changes nobody`, async (t) => {
+    const ta = await createTestApp({ provider });
+    t.teardown(ta.cleanup);
+    const owner = await signedInAdmin(ta, 'piedpipers');
+    const store = ta.ctx.store.forOrg(owner.orgId);
+    const expiresAt = new Date(ta.clock.now().getTime() + 3600_000);
+    const users: User[] = [];
+    for (const name of ['ann', 'bob', 'cat', 'dan']) {
+      const user = await store.users.create({ email: `${name}@pp.example` });
+      await store.devices.create({ userId: user.id, label: 'Firefox on Linux', expiresAt });
+      await store.totp.replaceRecoveryCodes(user.id, [`hash-${name}-1`, `hash-${name}-2`]);
+      users.push(user);
+    }
+    const ids = users.map((u) => u.id);
+    const failing = ids[2];
+    const db = ta.ctx.store.db;
+    if (provider === 'sqlite')
+      await db.$executeRawUnsafe(
+        `CREATE TRIGGER inject_failure BEFORE INSERT ON "AuditEvent" WHEN NEW."userId" = '${failing}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END`,
+      );
+    else {
+      await db.$executeRawUnsafe(
+        `CREATE FUNCTION inject_failure() RETURNS trigger AS $$ BEGIN IF NEW."userId" = '${failing}' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`,
+      );
+      await db.$executeRawUnsafe(
+        `CREATE TRIGGER inject_failure BEFORE INSERT ON "AuditEvent" FOR EACH ROW EXECUTE FUNCTION inject_failure()`,
+      );
+    }
+    const token = await owner.apiToken();
+    const api = (action: string) =>
+      ta.request('piedpipers', {
+        method: 'POST',
+        url: `/api/users/bulk/${action}`,
+        headers: { authorization: `Bearer ${token}` },
+        payload: { ids },
+      });
+    const unchanged = async (what: string) => {
+      for (const user of users) {
+        t.equal((await store.users.findById(user.id))!.status, 'active', `${what}: ${user.email} still active`);
+        t.equal((await store.devices.list(user.id)).length, 1, `${what}: ${user.email} keeps the device`);
+        t.equal((await store.totp.unusedRecoveryCodes(user.id)).length, 2, `${what}: ${user.email} keeps the codes`);
+      }
+      const audited = await db.auditEvent.findMany({
+        where: { orgId: owner.orgId, type: { in: ['user.disabled', 'mfa.reset'] } },
+      });
+      t.same(audited, [], `${what}: no audit line`);
+    };
+
+    t.equal((await api('disable')).statusCode, 500, 'API disable: the failure is answered');
+    await unchanged('API disable');
+    t.equal((await api('reset-totp')).statusCode, 500, 'API reset of the second factor: the failure is answered');
+    await unchanged('API reset-totp');
+    const page = await owner.post('/admin/users/bulk/disable', { id: ids, back: '' });
+    t.equal(page.statusCode, 500, 'console disable: the error page');
+    await unchanged('console disable');
+
+    await db.$executeRawUnsafe('DROP TRIGGER inject_failure' + (provider === 'postgresql' ? ' ON "AuditEvent"' : ''));
+    const done = await api('disable');
+    t.same(done.json(), { action: 'disable', changed: ids, unchanged: [] }, 'without the failure: all four');
+    for (const id of ids) t.equal((await store.users.findById(id))!.status, 'disabled');
+  });
+}

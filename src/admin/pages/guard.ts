@@ -26,7 +26,7 @@ export function adminGuard(ctx: AppContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const tenant = requireTenant(request);
     const session = await currentAdmin(ctx, tenant, request);
-    if (!session) return toSignIn(ctx, request, reply, tenant.org.id);
+    if (!session) return toSignIn(ctx, request, reply, tenant);
     if (session.admin.mustChangePassword) return reply.redirect('/admin/password', 303);
     // An organisation that requires two-factor sign-in for admins gets it set up before any other console page.
     if (tenant.org.requireAdminTotp && !session.admin.totpSecretEnc && !/^\/admin\/security(\/|\?|$)/.test(request.url))
@@ -36,7 +36,7 @@ export function adminGuard(ctx: AppContext) {
     request.adminContext = {
       tenant,
       session,
-      keptForm: request.method === 'GET' ? takeKeptForm(ctx, request, reply, tenant.org.id) : null,
+      keptForm: request.method === 'GET' ? takeKeptForm(ctx, request, reply, tenant.org.id, session.admin.id) : null,
     };
   };
 }

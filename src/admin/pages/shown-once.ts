@@ -16,7 +16,7 @@ export function keepForOnce(
   ctx: AppContext,
   reply: FastifyReply,
   at: { path: string; kind: string; orgId: string; adminSessionId: string },
-  value: { id: string; secret: string },
+  value: { id: string; secret: string; note?: Record<string, string | boolean | null> },
 ) {
   const sealed = ctx.box.seal(JSON.stringify(value), contextOf(at.kind, at.orgId, at.adminSessionId));
   reply.setCookie(COOKIE, sealed, { ...adminCookieOptions(ctx, SECONDS), path: at.path });
@@ -30,6 +30,17 @@ export function takeOnce(
   at: { path: string; kind: string; orgId: string; adminSessionId: string },
   id: string,
 ): string | null {
+  return takeKeptOnce(ctx, request, reply, at, id)?.secret ?? null;
+}
+
+/** As takeOnce, with the note kept beside the secret (what the page says about it, e.g. whether it was e-mailed). */
+export function takeKeptOnce(
+  ctx: AppContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  at: { path: string; kind: string; orgId: string; adminSessionId: string },
+  id: string,
+): { secret: string; note: Record<string, string | boolean | null> } | null {
   reply.clearCookie(COOKIE, { ...adminCookieOptions(ctx), path: at.path });
   const sealed = request.cookies[COOKIE];
   if (!sealed) return null;
@@ -37,8 +48,9 @@ export function takeOnce(
     const opened = JSON.parse(ctx.box.open(sealed, contextOf(at.kind, at.orgId, at.adminSessionId)).toString()) as {
       id: string;
       secret: string;
+      note?: Record<string, string | boolean | null>;
     };
-    return opened.id === id ? opened.secret : null;
+    return opened.id === id ? { secret: opened.secret, note: opened.note ?? {} } : null;
   } catch {
     return null; // sealed for another session or organisation, or forged
   }
