@@ -73,6 +73,23 @@ t.test('every console page fits at 1280 and 390 px and passes axe-core', async (
     lastName: 'Example-With-A-Long-Name',
     source: 'imported',
   });
+  // The IdP page's recent provisioning events (its SCIM section), with a long address and a long group name.
+  for (const [type, details] of [
+    ['scim.user_created', { userName: user.email, email: user.email }],
+    [
+      'scim.group_members_changed',
+      { displayName: 'customer-one-service-desk-agents-europe', added: [user.id], removed: [] },
+    ],
+    ['scim.user_deactivated', { email: user.email, sessionsEnded: 1, devicesRevoked: 0 }],
+  ] as const)
+    await store.audit.record({
+      type,
+      actor: 'scim:connector',
+      idpId: idp.id,
+      ...(type.startsWith('scim.user') && { userId: user.id }),
+      at: new Date(),
+      details,
+    });
   await store.audit.record({
     type: 'login.failed',
     actor: 'system',

@@ -4,6 +4,8 @@
 import t from 'tap';
 import { createTestApp } from '../helpers/app.ts';
 import { signedInAdmin } from '../helpers/admin.ts';
+import { testProviders } from '../helpers/context.ts';
+import { createScimToken } from '../../src/scim/tokens.ts';
 
 t.test('SCIM provisioning on the IdP page', async (t) => {
   const ta = await createTestApp();
@@ -149,3 +151,129 @@ t.test('deleting an IdP ends its provisioning', async (t) => {
     provisionedUsers: 1,
   });
 });
+
+// Issue 22: the IdP page lists the IdP's own last provisioning events from the audit log, newest first (time,
+// action, user or group, outcome), with a link to all of them in the audit log; another IdP's and another
+// organisation's events never appear. On both databases.
+for (const provider of testProviders()) {
+  t.test(`recent provisioning events on the IdP page on ${provider}`, async (t) => {
+    const ta = await createTestApp({ provider });
+    t.teardown(ta.cleanup);
+    const pp = await signedInAdmin(ta, 'piedpipers');
+    const hooli = await signedInAdmin(ta, 'hooli');
+    const store = ta.ctx.store.forOrg(pp.orgId);
+    const hooliStore = ta.ctx.store.forOrg(hooli.orgId);
+    const okta = await store.identityProviders.create({
+      name: 'Okta',
+      entityId: 'http://www.okta.com/exk1',
+      ssoUrl: 'https://pp.okta.example/sso',
+      emailDomains: ['piedpipers.example'],
+    });
+    const entra = await store.identityProviders.create({
+      name: 'Entra',
+      entityId: 'https://sts.windows.net/t1/',
+      ssoUrl: 'https://login.example/sso',
+      emailDomains: ['contractors.example'],
+    });
+    const hooliIdp = await hooliStore.identityProviders.create({
+      name: 'Okta',
+      entityId: 'http://www.okta.com/exk1',
+      ssoUrl: 'https://hooli.okta.example/sso',
+      emailDomains: ['hooli.example'],
+    });
+
+    const empty = (await pp.get(`/admin/idps/${okta.id}`)).body;
+    t.match(empty, /<h3 id="provisioning-events">Recent provisioning events<\/h3>/);
+    t.match(empty, /No provisioning events yet/, 'the empty state before any SCIM client came');
+
+    const tokenOf = async (s: typeof store, slug: string, idpId: string) => ({
+      slug,
+      idpId,
+      token: (await createScimToken(s, ta.ctx.clock, idpId, 'connector', 'test')).token,
+    });
+    const scim = (c: { slug: string; idpId: string; token: string }, method: string, path: string, body?: unknown) => {
+      ta.clock.advance(1000);
+      return ta.request(c.slug, {
+        method: method as 'GET',
+        url: `/scim/v2/${c.idpId}${path}`,
+        headers: {
+          authorization: `Bearer ${c.token}`,
+          ...(body !== undefined && { 'content-type': 'application/scim+json' }),
+        },
+        ...(body !== undefined && { payload: JSON.stringify(body) }),
+      });
+    };
+    const oktaClient = await tokenOf(store, 'piedpipers', okta.id);
+    const entraClient = await tokenOf(store, 'piedpipers', entra.id);
+    const hooliClient = await tokenOf(hooliStore, 'hooli', hooliIdp.id);
+
+    const created = await scim(oktaClient, 'POST', '/Users', { userName: 'ann@piedpipers.example' });
+    t.equal(created.statusCode, 201, 'the SCIM client creates a user');
+    const ann = created.json();
+    t.equal(
+      (await scim(oktaClient, 'POST', '/Groups', { displayName: 'engineering', members: [{ value: ann.id }] }))
+        .statusCode,
+      201,
+    );
+    t.equal(
+      (
+        await scim(oktaClient, 'PATCH', `/Users/${ann.id}`, {
+          schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+          Operations: [{ op: 'replace', value: { active: false } }],
+        })
+      ).statusCode,
+      200,
+    );
+    t.equal((await scim(entraClient, 'POST', '/Users', { userName: 'bob@contractors.example' })).statusCode, 201);
+    t.equal((await scim(hooliClient, 'POST', '/Users', { userName: 'carol@hooli.example' })).statusCode, 201);
+
+    const page = (await pp.get(`/admin/idps/${okta.id}`)).body;
+    const section = page.slice(page.indexOf('id="provisioning-events"'));
+    t.notMatch(section, /No provisioning events yet/);
+    const rows = [
+      ...section.matchAll(/<tr><td>([^<]+) UTC<\/td><td>([^<]+)<\/td><td>(.*?)<\/td><td>(.*?)<\/td><\/tr>/g),
+    ];
+    t.same(
+      rows.map((r) => [r[2], r[3].replace(/<[^>]+>/g, ''), r[4].replace(/<[^>]+>/g, '')]),
+      [
+        ['User deactivated', 'ann@piedpipers.example', 'success'],
+        ['Group created', 'engineering', 'success'],
+        ['User created', 'ann@piedpipers.example', 'success'],
+        ['Token created', 'connector', 'success'],
+      ],
+      "the IdP's events, newest first, with action, target and outcome",
+    );
+    t.match(rows[0][1], /^2026-01-15 10:00:0\d$/, 'each with its time');
+    t.match(section, new RegExp(`<a href="/admin/users/${ann.id}">ann@piedpipers\\.example</a>`), 'linked to the user');
+    t.match(
+      section,
+      new RegExp(`<a href="/admin/audit\\?type=scim\\.\\*&amp;idp=${okta.id}">`),
+      'and a link to all its SCIM events in the audit log',
+    );
+    t.notMatch(page, /bob@contractors\.example/, "another IdP's events do not appear");
+    t.notMatch(page, /carol@hooli\.example/, "another organisation's events do not appear");
+    const entraPage = (await pp.get(`/admin/idps/${entra.id}`)).body;
+    t.match(entraPage, /bob@contractors\.example/);
+    t.notMatch(entraPage, /ann@piedpipers\.example|engineering/, "the other IdP's page shows only its own");
+    const hooliPage = (await hooli.get(`/admin/idps/${hooliIdp.id}`)).body;
+    t.match(hooliPage, /carol@hooli\.example/);
+    t.notMatch(hooliPage, /ann@piedpipers\.example|bob@contractors\.example/);
+    t.equal((await hooli.get(`/admin/idps/${okta.id}`)).statusCode, 404, "another organisation's admin sees no page");
+
+    // Only the last 20: older events stay in the audit log.
+    for (let i = 0; i < 25; i++) {
+      ta.clock.advance(1000);
+      await store.audit.record({
+        type: 'scim.user_updated',
+        idpId: okta.id,
+        userId: ann.id,
+        at: ta.clock.now(),
+        details: { changed: ['name'] },
+      });
+    }
+    const full = (await pp.get(`/admin/idps/${okta.id}`)).body;
+    const fullRows = [...full.slice(full.indexOf('id="provisioning-events"')).matchAll(/<tr><td>[^<]+ UTC<\/td>/g)];
+    t.equal(fullRows.length, 20, 'the page lists the last 20');
+    t.match(full, /User updated<\/td><td><a href="[^"]+">ann@piedpipers\.example \(name\)<\/a>/);
+  });
+}

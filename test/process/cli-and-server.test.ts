@@ -206,6 +206,16 @@ t.test('CLI: register an IdP by hand and from metadata, and an app from SP metad
   t.equal(badSettings.status, 1);
   t.match(badSettings.stderr, /totpDigits must be 6 or 8/);
   t.match(badSettings.stderr, /primaryColor must be a colour/);
+  const counter = cli(['org', 'settings', 'piedpipers', '--webauthn-counter-policy', 'allow-flagged']);
+  t.equal(counter.status, 0, counter.stderr);
+  t.match(counter.stdout, /security key counter going backwards: allow-flagged\./);
+  const badCounter = cli(['org', 'settings', 'piedpipers', '--webauthn-counter-policy', 'ignore']);
+  t.equal(badCounter.status, 1);
+  t.match(badCounter.stderr, /webauthnCounterPolicy must be refuse or allow-flagged/);
+  // The refused value changed nothing: the organisation still has the policy set before it.
+  const kept = cli(['org', 'settings', 'piedpipers']);
+  t.equal(kept.status, 0, kept.stderr);
+  t.match(kept.stdout, /security key counter going backwards: allow-flagged\./);
   const twofa = cli([
     'policy',
     '2fa',

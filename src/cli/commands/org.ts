@@ -11,7 +11,7 @@ export const orgUsage = `
   org show <slug> [--json]
   org settings <slug> [--jit on|off] [--totp-digits 6|8] [--totp-period <s>] [--totp-algorithm SHA1|SHA256|SHA512]
                [--session-ttl <s>] [--name <display name>] [--primary-color #rrggbb] [--accent-color #rrggbb]
-               [--logo-url <https url>] [--login-message <text>]`;
+               [--logo-url <https url>] [--login-message <text>] [--webauthn-counter-policy refuse|allow-flagged]`;
 
 export async function orgCommand(argv: string[], ctx: AppContext): Promise<number> {
   const [sub, ...rest] = argv;
@@ -103,6 +103,7 @@ export async function orgCommand(argv: string[], ctx: AppContext): Promise<numbe
         'accent-color': { type: 'string' },
         'logo-url': { type: 'string' },
         'login-message': { type: 'string' },
+        'webauthn-counter-policy': { type: 'string' },
       },
     });
     const org = positionals[0] && (await ctx.store.organizations.findBySlug(positionals[0]));
@@ -123,11 +124,15 @@ export async function orgCommand(argv: string[], ctx: AppContext): Promise<numbe
         ...(values['accent-color'] !== undefined && { accentColor: values['accent-color'] }),
         ...(values['logo-url'] !== undefined && { logoUrl: values['logo-url'] || null }),
         ...(values['login-message'] !== undefined && { loginMessage: values['login-message'] || null }),
+        // Checked by updateOrganizationSettings against the policies it knows, like every other value here.
+        ...(values['webauthn-counter-policy'] !== undefined && {
+          webauthnCounterPolicy: values['webauthn-counter-policy'],
+        }),
       },
       'cli',
     );
     console.log(
-      `Saved settings of ${updated.slug}: just-in-time users ${updated.jitProvisioning ? 'on' : 'off'}, TOTP ${updated.totpDigits} digits / ${updated.totpPeriod} s / ${updated.totpAlgorithm}, sessions ${updated.sessionTtlSeconds} s.`,
+      `Saved settings of ${updated.slug}: just-in-time users ${updated.jitProvisioning ? 'on' : 'off'}, TOTP ${updated.totpDigits} digits / ${updated.totpPeriod} s / ${updated.totpAlgorithm}, sessions ${updated.sessionTtlSeconds} s, security key counter going backwards: ${updated.webauthnCounterPolicy}.`,
     );
     return 0;
   }
