@@ -1,7 +1,8 @@
 // XML signature micro-benchmark (issue 7): `npm run bench:xml [-- --rounds 7] [--seconds 1] [--only c]`.
 // Per operation, in µs: (a) building and signing a login Response as the broker sends it to an app (assertion
 // signed; also response signed, and both), (b) verifying an upstream IdP Response as the ACS does
-// (verifyUpstreamResponse, schema validation included), and the schema validation alone, to show what is left.
+// (verifyUpstreamResponse, schema validation included; and an IdP-initiated one: parsed once, its claimed issuer read
+// to pick the IdP, then verified), and the schema validation alone, to show what is left.
 // The upstream Responses are signed here with xml-crypto, as a third-party IdP would sign them (Okta-shaped:
 // InclusiveNamespaces PrefixList="xs"), so the input does not change when our own signing code does.
 // (c) compares the two ways of signing what we send: the hand-written canonical templates (signEnveloped: the digest
@@ -17,7 +18,7 @@ import { keyInfoContent, privateKeyObject } from '../src/saml/keys.ts';
 import { signEnveloped, signXml } from '../src/saml/signature/sign.ts';
 import { buildLoginResponse, type DownstreamApp } from '../src/saml/downstream/response.ts';
 import { createSchemaValidator } from '../src/saml/schema-validator.ts';
-import { verifyUpstreamResponse } from '../src/saml/upstream/response.ts';
+import { parseUpstreamResponse, verifyParsedResponse, verifyUpstreamResponse } from '../src/saml/upstream/response.ts';
 import type { UpstreamIdp } from '../src/saml/upstream/types.ts';
 
 const { values: args } = parseArgs({
@@ -76,7 +77,9 @@ const idpEntity = 'http://www.okta.com/exk1bench';
 const now = new Date();
 const at = (ms: number) => new Date(now.getTime() + ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-function upstreamXml(): string {
+/** `inResponseTo` null: an unsolicited (IdP-initiated) Response, answering no request. */
+function upstreamXml(inResponseTo: string | null = '_req1'): string {
+  const answers = inResponseTo === null ? '' : ` InResponseTo="${inResponseTo}"`;
   const values = Object.entries(attributes)
     .map(
       ([name, vs]) =>
@@ -84,13 +87,13 @@ function upstreamXml(): string {
     )
     .join('');
   return (
-    `<saml2p:Response xmlns:saml2p="urn:oasis:names:tc:SAML:2.0:protocol" Destination="${sp.acsUrl}" ID="_resp1" InResponseTo="_req1" IssueInstant="${at(0)}" Version="2.0">` +
+    `<saml2p:Response xmlns:saml2p="urn:oasis:names:tc:SAML:2.0:protocol" Destination="${sp.acsUrl}" ID="_resp1"${answers} IssueInstant="${at(0)}" Version="2.0">` +
     `<saml2:Issuer xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity">${idpEntity}</saml2:Issuer>` +
     `<saml2p:Status><saml2p:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></saml2p:Status>` +
     `<saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" ID="_assert1" IssueInstant="${at(0)}" Version="2.0">` +
     `<saml2:Issuer Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity">${idpEntity}</saml2:Issuer>` +
     `<saml2:Subject><saml2:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">ann@customer.example</saml2:NameID>` +
-    `<saml2:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml2:SubjectConfirmationData InResponseTo="_req1" NotOnOrAfter="${at(300_000)}" Recipient="${sp.acsUrl}"/></saml2:SubjectConfirmation></saml2:Subject>` +
+    `<saml2:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml2:SubjectConfirmationData${answers} NotOnOrAfter="${at(300_000)}" Recipient="${sp.acsUrl}"/></saml2:SubjectConfirmation></saml2:Subject>` +
     `<saml2:Conditions NotBefore="${at(-30_000)}" NotOnOrAfter="${at(300_000)}"><saml2:AudienceRestriction><saml2:Audience>${sp.entityId}</saml2:Audience></saml2:AudienceRestriction></saml2:Conditions>` +
     `<saml2:AuthnStatement AuthnInstant="${at(0)}" SessionIndex="_idp_session_1"><saml2:AuthnContext><saml2:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml2:AuthnContextClassRef></saml2:AuthnContext></saml2:AuthnStatement>` +
     `<saml2:AttributeStatement>${values}</saml2:AttributeStatement></saml2:Assertion></saml2p:Response>`
@@ -119,6 +122,7 @@ function xmlCryptoSign(xml: string, key: GeneratedCredential, element: 'Assertio
 
 const assertionSigned = xmlCryptoSign(upstreamXml(), upstreamIdp, 'Assertion');
 const bothSigned = xmlCryptoSign(assertionSigned, upstreamIdp, 'Response');
+const unsolicited = xmlCryptoSign(upstreamXml(null), upstreamIdp, 'Assertion');
 const idp: UpstreamIdp = {
   entityId: idpEntity,
   ssoUrl: 'https://okta.example/sso',
@@ -141,6 +145,15 @@ const acs = (xml: string) => {
       skewSeconds: 60,
       maxBytes: 256 * 1024,
     });
+};
+// IdP-initiated, as the ACS does it when no flow waits: one parse, whose claimed issuer picks the IdP, then verified.
+const idpInitiated = (xml: string) => {
+  const samlResponse = Buffer.from(xml).toString('base64');
+  return async () => {
+    const parsed = await parseUpstreamResponse(samlResponse, 256 * 1024);
+    if (parsed.claimedIssuer !== idp.entityId) throw new Error('the claimed issuer is not the IdP');
+    return verifyParsedResponse(parsed, { sp, idp, expectedInResponseTo: null, now, skewSeconds: 60 });
+  };
 };
 const schema = createSchemaValidator();
 
@@ -210,6 +223,7 @@ const ops: [string, () => unknown][] = [
   ['    build + sign login Response, both signed', login({ signResponse: true, signAssertion: true })],
   ['(b) ACS verifyUpstreamResponse, assertion signed', acs(assertionSigned)],
   ['    ACS verifyUpstreamResponse, response + assertion signed', acs(bothSigned)],
+  ['    ACS IdP-initiated (issuer read, then verified), assertion signed', idpInitiated(unsolicited)],
   ['    schema validation alone (inside (b))', () => schema.validate(bothSigned)],
   ['(c) sign the assertion: hand-written canonical (signEnveloped)', handWritten(unsignedAssertion)],
   ['    sign the assertion: xml-crypto SignedXml', () => signedXml(assertionText, unsignedAssertion.id)],

@@ -31,6 +31,9 @@ export interface OidcProviderOptions {
 }
 
 /** oidc-provider with one confidential client; `claims(accountId)` are the account's claims (sub = accountId). */
+/** A form the test's browser submits at the OP: where, and what. */
+type OpForm = { action: string; fields: Record<string, string> };
+
 export async function startOidcProvider(opts: OidcProviderOptions): Promise<RealOp> {
   const server = createServer();
   const issuer = await listen(server);
@@ -65,24 +68,27 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Real
   });
   provider.on('server_error', (_ctx, err) => console.error(err));
   server.on('request', provider.callback());
-  /** Follows the OP's redirects and submits its development login and consent forms, in a fresh browser (no OP
-   *  session); the URL it sends back. */
   // The OP's cookies of the last login, so that a logout ends that session.
   let cookies = new Map<string, string>();
-  async function login(authUrl: string, accountId: string): Promise<string> {
-    cookies = new Map<string, string>();
-    let url = authUrl;
-    let form: Record<string, string> | null = null;
-    for (let i = 0; i < 20; i++) {
+  /** One browser at the OP, with its cookies: fetches `start`, follows the OP's redirects and submits the form that
+   *  `answer` picks for each page the OP shows, until the OP sends the browser elsewhere; that URL. */
+  async function browse(
+    start: string,
+    maxSteps: number,
+    answer: (html: string, status: number, url: string) => OpForm,
+  ): Promise<string> {
+    let url = start;
+    let form: OpForm | null = null;
+    for (let i = 0; i < maxSteps; i++) {
       if (!url.startsWith(issuer)) return url;
-      const res = await fetch(url, {
+      const res = await fetch(form ? form.action : url, {
         method: form ? 'POST' : 'GET',
         redirect: 'manual',
         headers: {
           cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; '),
           ...(form && { 'content-type': 'application/x-www-form-urlencoded' }),
         },
-        body: form ? new URLSearchParams(form).toString() : undefined,
+        body: form ? new URLSearchParams(form.fields).toString() : undefined,
       });
       for (const c of res.headers.getSetCookie()) {
         const [pair] = c.split(';');
@@ -92,52 +98,32 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Real
       form = null;
       const location = res.headers.get('location');
       if (location) url = new URL(location, url).href;
-      else {
-        const html = await res.text();
-        if (/name="prompt" value="login"|name="login"/.test(html))
-          form = { prompt: 'login', login: accountId, password: 'x' };
-        else if (/name="prompt" value="consent"/.test(html)) form = { prompt: 'consent' };
-        else throw new Error(`unexpected OP page ${res.status}: ${html.slice(0, 300)}`);
-      }
+      else form = answer(await res.text(), res.status, url);
     }
     throw new Error('too many OP redirects');
   }
+  const unexpected = (html: string, status: number) => new Error(`unexpected OP page ${status}: ${html.slice(0, 300)}`);
+  /** Follows the OP's redirects and submits its development login and consent forms, in a fresh browser (no OP
+   *  session); the URL it sends back. */
+  async function login(authUrl: string, accountId: string): Promise<string> {
+    cookies = new Map<string, string>();
+    return browse(authUrl, 20, (html, status, url): OpForm => {
+      if (/name="prompt" value="login"|name="login"/.test(html))
+        return { action: url, fields: { prompt: 'login', login: accountId, password: 'x' } };
+      if (/name="prompt" value="consent"/.test(html)) return { action: url, fields: { prompt: 'consent' } };
+      throw unexpected(html, status);
+    });
+  }
+  /** Ends the last login's OP session: follows the OP's redirects and confirms its logout form; the URL it sends back. */
   async function logout(endSessionUrl: string): Promise<string> {
-    let url = endSessionUrl;
-    let form: Record<string, string> | null = null;
-    let action = '';
-    for (let i = 0; i < 10; i++) {
-      if (!url.startsWith(issuer)) return url;
-      const res = await fetch(form ? action : url, {
-        method: form ? 'POST' : 'GET',
-        redirect: 'manual',
-        headers: {
-          cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; '),
-          ...(form && { 'content-type': 'application/x-www-form-urlencoded' }),
-        },
-        body: form ? new URLSearchParams(form).toString() : undefined,
-      });
-      for (const c of res.headers.getSetCookie()) {
-        const [pair] = c.split(';');
-        const [k, v] = pair.split('=');
-        cookies.set(k, v);
-      }
-      form = null;
-      const location = res.headers.get('location');
-      if (location) {
-        url = new URL(location, url).href;
-        continue;
-      }
-      const html = await res.text();
+    return browse(endSessionUrl, 10, (html, status, url): OpForm => {
       const confirm =
         /<form id="op.logoutForm" method="post" action="([^"]+)"><input type="hidden" name="xsrf" value="([^"]+)"\/>/.exec(
           html,
         );
-      if (!confirm) throw new Error(`unexpected OP page ${res.status}: ${html.slice(0, 300)}`);
-      action = new URL(confirm[1], url).href;
-      form = { xsrf: confirm[2], logout: 'yes' };
-    }
-    throw new Error('too many OP redirects');
+      if (!confirm) throw unexpected(html, status);
+      return { action: new URL(confirm[1], url).href, fields: { xsrf: confirm[2], logout: 'yes' } };
+    });
   }
   return {
     issuer,

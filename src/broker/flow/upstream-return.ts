@@ -132,7 +132,8 @@ async function verifyLogin(
   }
 
   // No flow of ours is waiting: this can only be an IdP-initiated login, from an IdP that allows it.
-  const issuer = endpoint.claimedIssuer(ctx, message);
+  const reading = await endpoint.readUnsolicited(ctx, message);
+  const issuer = reading.issuer;
   const idp = await tenant.store.identityProviders.findByEntityId(issuer);
   if (!idp || !idp.enabled)
     throw new SamlError(
@@ -146,7 +147,7 @@ async function verifyLogin(
       'This identity provider is not allowed to start logins (IdP-initiated SSO is off for it), or the sign-in expired. Start again from your application.',
       { idp: idp.entityId },
     );
-  const login = await endpoint.finish(ctx, tenant, idp, message, null);
+  const login = await endpoint.finish(ctx, tenant, idp, { ...message, reading }, null);
   // The target app is named by configuration, or by a RelayState equal to a registered app: never a free URL.
   const apps = await tenant.store.applications.list();
   const target =

@@ -520,7 +520,7 @@ export const oidc: UpstreamProtocol = {
     return login;
   },
 
-  claimedIssuer() {
+  async readUnsolicited() {
     // Reached only when no flow of this organisation waits for the answer's state.
     throw new OidcError(
       'oidc_state_mismatch',

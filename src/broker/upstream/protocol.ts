@@ -39,6 +39,17 @@ export interface UpstreamReturn {
   relayState: string | undefined;
 }
 
+/** What a protocol read of an unsolicited answer before the IdP was known (readUnsolicited): whom it claims to come
+ *  from, unverified, and the protocol's own reading of the message (SAML: the parsed Response), which finish takes
+ *  back instead of decoding and parsing the message again. Opaque to the flow. */
+export interface UpstreamReading {
+  issuer: string;
+  parsed: object;
+}
+
+/** What came back with a message; `reading` only where readUnsolicited read it already. */
+export type UpstreamMessage = UpstreamReturn & { message: string; reading?: UpstreamReading };
+
 /** A login the protocol verified against the IdP's registration. */
 export interface UpstreamLogin {
   result: UpstreamResult;
@@ -69,11 +80,12 @@ export interface UpstreamProtocol {
     ctx: AppContext,
     tenant: Tenant,
     idp: IdentityProvider,
-    returned: UpstreamReturn & { message: string },
+    returned: UpstreamMessage,
     expectedRequestId: string | null,
   ): Promise<UpstreamLogin>;
-  /** Unsolicited logins only: whom the message claims to come from, unverified, to choose whose settings verify it. */
-  claimedIssuer(ctx: AppContext, returned: UpstreamReturn & { message: string }): string;
+  /** Unsolicited logins only: reads the message (every size and schema check first) and says whom it claims to come
+   *  from, unverified, to choose whose settings verify it; finish then takes the reading with the message. */
+  readUnsolicited(ctx: AppContext, returned: UpstreamMessage): Promise<UpstreamReading>;
   /** Records the login as used, shared by every node; a second use is refused (replay). */
   consume(ctx: AppContext, tenant: Tenant, idp: IdentityProvider, login: UpstreamLogin, now: Date): Promise<void>;
 }

@@ -4,7 +4,7 @@
 // once, shared by every node.
 import { SamlError } from '../../saml/errors.ts';
 import { buildUpstreamAuthnRequest } from '../../saml/upstream/authn-request.ts';
-import { peekResponseIssuer, verifyUpstreamResponse } from '../../saml/upstream/response.ts';
+import { ParsedResponse, parseUpstreamResponse, verifyParsedResponse } from '../../saml/upstream/response.ts';
 import type { UpstreamIdp } from '../../saml/upstream/types.ts';
 import type { IdentityProvider } from '../../store/identity-providers.ts';
 import { localSp } from '../identities.ts';
@@ -44,14 +44,17 @@ export const saml: UpstreamProtocol = {
 
   async finish(ctx, tenant, idp, returned, expectedRequestId) {
     const now = ctx.clock.now();
-    const a = await verifyUpstreamResponse({
-      samlResponse: returned.message,
+    // An unsolicited Response was parsed already, to read its issuer (readUnsolicited): it is not parsed again.
+    const parsed =
+      returned.reading?.parsed instanceof ParsedResponse
+        ? returned.reading.parsed
+        : await parseUpstreamResponse(returned.message, ctx.config.maxSamlMessageBytes);
+    const a = await verifyParsedResponse(parsed, {
       sp: await localSp(ctx, tenant),
       idp: upstreamIdp(idp),
       expectedInResponseTo: expectedRequestId,
       now,
       skewSeconds: ctx.config.clockSkewSeconds,
-      maxBytes: ctx.config.maxSamlMessageBytes,
     });
     return {
       result: {
@@ -75,8 +78,9 @@ export const saml: UpstreamProtocol = {
     };
   },
 
-  claimedIssuer(ctx, returned) {
-    return peekResponseIssuer(returned.message, ctx.config.maxSamlMessageBytes);
+  async readUnsolicited(ctx, returned) {
+    const parsed = await parseUpstreamResponse(returned.message, ctx.config.maxSamlMessageBytes);
+    return { issuer: parsed.claimedIssuer, parsed };
   },
 
   async consume(_ctx, tenant, _idp, login, now) {

@@ -19,39 +19,71 @@ const schema = createSchemaValidator();
 const SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
 const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
 
-export interface VerifyInput {
-  samlResponse: string;
+/** What verifying a parsed Response needs: our SP, the IdP's registration, and the request it must answer. */
+export interface VerifyOptions {
   sp: LocalSp;
   idp: UpstreamIdp;
   /** the ID of our AuthnRequest; null only for an unsolicited (IdP-initiated) response */
   expectedInResponseTo: string | null;
   now: Date;
   skewSeconds: number;
+}
+
+export interface VerifyInput extends VerifyOptions {
+  samlResponse: string;
   maxBytes: number;
 }
 
-/** The Issuer of a Response, read without any verification: only to pick which IdP's settings to verify with. */
-export function peekResponseIssuer(samlResponse: string, maxBytes: number): string {
-  const root = parseXml(decodePostBinding(samlResponse, maxBytes)).documentElement;
-  const issuer = firstChild(root, NS.saml, 'Issuer') ?? descendants(root, NS.saml, 'Issuer')[0];
-  return issuer?.textContent?.trim() ?? '';
+/** A Response decoded and parsed once, with every check on the message as a whole passed (size, no DOCTYPE, the
+ *  SAML schema, a samlp:Response at the root, unique IDs) and nothing in it verified yet. Only parseUpstreamResponse
+ *  makes one; verifyParsedResponse verifies it against the IdP chosen, for an unsolicited login, by its claimed
+ *  issuer. */
+export class ParsedResponse {
+  readonly document: Document;
+  /** The Issuer the message claims (the Response's own, else the first in it), unverified: only to pick which IdP's
+   *  settings to verify it with. Empty when it names none. */
+  readonly claimedIssuer: string;
+
+  private constructor(document: Document, claimedIssuer: string) {
+    this.document = document;
+    this.claimedIssuer = claimedIssuer;
+  }
+
+  /** See parseUpstreamResponse. */
+  static async parse(samlResponse: string, maxBytes: number): Promise<ParsedResponse> {
+    const xml = decodePostBinding(samlResponse, maxBytes);
+    try {
+      await schema.validate(xml);
+    } catch (err) {
+      throw new SamlError('saml_schema_invalid', 'The response is not a valid SAML message.', {
+        reason: (err as Error).message,
+      });
+    }
+    const doc = parseXml(xml);
+    const response = doc.documentElement;
+    if (response.namespaceURI !== NS.samlp || response.localName !== 'Response')
+      throw new SamlError('saml_malformed', 'The message is not a SAML Response.');
+    checkUniqueIds(doc);
+    const issuer = firstChild(response, NS.saml, 'Issuer') ?? descendants(response, NS.saml, 'Issuer')[0];
+    return new ParsedResponse(doc, issuer?.textContent?.trim() ?? '');
+  }
 }
 
+/** Decodes the POSTed SAMLResponse and parses it, once: every size, DOCTYPE and schema check comes first. */
+export const parseUpstreamResponse = (samlResponse: string, maxBytes: number): Promise<ParsedResponse> =>
+  ParsedResponse.parse(samlResponse, maxBytes);
+
+/** Parses and verifies in one step (a login this broker asked for: the IdP is known before the message is read). */
 export async function verifyUpstreamResponse(input: VerifyInput): Promise<VerifiedAssertion> {
+  return verifyParsedResponse(await parseUpstreamResponse(input.samlResponse, input.maxBytes), input);
+}
+
+export async function verifyParsedResponse(parsed: ParsedResponse, input: VerifyOptions): Promise<VerifiedAssertion> {
+  if (!(parsed instanceof ParsedResponse))
+    throw new TypeError('verifyParsedResponse takes what parseUpstreamResponse made');
   const { idp, sp } = input;
-  const xml = decodePostBinding(input.samlResponse, input.maxBytes);
-  try {
-    await schema.validate(xml);
-  } catch (err) {
-    throw new SamlError('saml_schema_invalid', 'The response is not a valid SAML message.', {
-      reason: (err as Error).message,
-    });
-  }
-  const doc = parseXml(xml);
+  const doc = parsed.document;
   const response = doc.documentElement;
-  if (response.namespaceURI !== NS.samlp || response.localName !== 'Response')
-    throw new SamlError('saml_malformed', 'The message is not a SAML Response.');
-  checkUniqueIds(doc);
 
   const status = firstChild(response, NS.samlp, 'Status');
   const codes = status ? descendants(status, NS.samlp, 'StatusCode').map((c) => c.getAttribute('Value')) : [];
@@ -222,7 +254,7 @@ function time(el: Element, name: string): Date | null {
 
 function readAssertion(
   assertion: Element,
-  input: VerifyInput,
+  input: VerifyOptions,
   signed: { responseSigned: boolean; assertionSigned: boolean },
 ): VerifiedAssertion {
   const { idp, sp, now } = input;

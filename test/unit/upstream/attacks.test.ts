@@ -7,7 +7,11 @@ import t, { type Test } from 'tap';
 import { deflateRawSync } from 'node:zlib';
 import { generateSigningCredential } from '../../../src/saml/certificates.ts';
 import { SamlError } from '../../../src/saml/errors.ts';
-import { verifyUpstreamResponse, peekResponseIssuer, type VerifyInput } from '../../../src/saml/upstream/response.ts';
+import {
+  verifyUpstreamResponse,
+  parseUpstreamResponse,
+  type VerifyInput,
+} from '../../../src/saml/upstream/response.ts';
 import type { UpstreamIdp } from '../../../src/saml/upstream/types.ts';
 import { FakeIdp, WSO2_ATTRIBUTES, b64 } from '../../helpers/fake-idp.ts';
 
@@ -194,6 +198,6 @@ t.test('a certificate rollover at the IdP: either configured certificate verifie
   t.equal(v.nameId, 'ann@customer.example');
 });
 
-t.test('peekResponseIssuer reads the Issuer without trusting it', async (t) => {
-  t.equal(peekResponseIssuer(await idp.response(base), 256 * 1024), idp.entityId);
+t.test('parseUpstreamResponse reads the Issuer without trusting it', async (t) => {
+  t.equal((await parseUpstreamResponse(await idp.response(base), 256 * 1024)).claimedIssuer, idp.entityId);
 });
