@@ -1149,6 +1149,13 @@ export const CATALOGUE = {
     meaning: "The identity provider's endpoints (token, keys, user info) could not be reached in time.",
     fix: "Try again later; admins: check the identity provider's status and the discovery document.",
   },
+  oidc_groups_unavailable: {
+    status: 400,
+    ...OIDC_UPSTREAM,
+    meaning:
+      "Entra ID's groups overage: the ID token names the groups instead of carrying them, and Microsoft Graph did not give them (unreachable, refused the access token, or an unusable answer); the sign-in stops rather than go on without groups.",
+    fix: 'Admins: grant the app registration the delegated Microsoft Graph permission GroupMember.Read.All (admin consent), or emit only the groups assigned to the application (Token configuration); see the Entra ID section of the admin guide.',
+  },
   oidc_not_configured: {
     status: 400,
     ...OIDC_UPSTREAM,

@@ -90,6 +90,13 @@ const schema = z.object({
   METADATA_REFRESH_INTERVAL_SECONDS: int(60, 30 * 86400).default(3600),
   METADATA_REFRESH_MIN_SECONDS: int(10, 86400).default(300),
   METADATA_FETCH_TIMEOUT_SECONDS: int(1, 120).default(10),
+  // Microsoft Graph, the only host the broker asks for an Entra ID user's groups when the ID token has a groups
+  // overage (whatever the token names); the sign-in's access token is sent there and nowhere else.
+  GRAPH_BASE_URL: z
+    .string()
+    .url()
+    .regex(/^https?:\/\/[^/?#]+\/?$/, 'an origin only, e.g. https://graph.microsoft.com')
+    .default('https://graph.microsoft.com'),
   // Requests per minute (0 = no limit): per client address on each route group, and per organisation overall.
   RATE_LIMIT_LOGIN_PER_MINUTE: int(0, 10_000_000).default(600),
   RATE_LIMIT_MFA_PER_MINUTE: int(0, 10_000_000).default(120),
@@ -167,6 +174,8 @@ export interface Config {
   metadataRefreshMinSeconds: number;
   /** time limit of one scheduled metadata fetch, redirects included */
   metadataFetchTimeoutSeconds: number;
+  /** Microsoft Graph's origin (no trailing slash): where an Entra ID groups overage is read */
+  graphBaseUrl: string;
   rateLimits: RateLimits;
 }
 
@@ -261,6 +270,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metadataRefreshIntervalSeconds: c.METADATA_REFRESH_INTERVAL_SECONDS,
     metadataRefreshMinSeconds: c.METADATA_REFRESH_MIN_SECONDS,
     metadataFetchTimeoutSeconds: c.METADATA_FETCH_TIMEOUT_SECONDS,
+    graphBaseUrl: c.GRAPH_BASE_URL.replace(/\/$/, ''),
     rateLimits: {
       loginPerMinute: c.RATE_LIMIT_LOGIN_PER_MINUTE,
       mfaPerMinute: c.RATE_LIMIT_MFA_PER_MINUTE,

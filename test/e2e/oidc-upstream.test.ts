@@ -221,8 +221,11 @@ t.test('forged ID tokens: each refused with its own code, nothing issued downstr
   t.teardown(w.ta.cleanup);
   const op = await startForgingOp();
   t.teardown(op.close);
-  await addOidcIdp(w, 'Forge', op.issuer, 'oidc-okta', { emailDomains: ['customer.example'] });
-  const { sp } = await w.addApp('Jira');
+  const forge = await addOidcIdp(w, 'Forge', op.issuer, 'oidc-okta', { emailDomains: ['customer.example'] });
+  // A SAML IdP of the same organisation, whose entityID an OIDC token may name as its iss (a mix-up): the app's
+  // primary IdP is the OIDC one, so the chooser is not shown.
+  const { idp: samlIdp } = await w.addIdp('Okta', { emailDomains: ['partner.example'] });
+  const { sp } = await w.addApp('Jira', { primaryIdpId: forge.id });
   await w.org.store.users.create({ email: 'ann@customer.example' });
   const now = () => Math.floor(w.ta.clock.now().getTime() / 1000);
   const good = (nonce: string) => ({
@@ -273,6 +276,12 @@ t.test('forged ID tokens: each refused with its own code, nothing issued downstr
         ),
     ],
     ['wrong issuer (mix-up)', 'oidc_wrong_issuer', (n) => op.sign({ ...good(n), iss: 'https://other-idp.example' })],
+    // The issuer of another IdP this organisation trusts (a SAML one): still not the issuer this sign-in went to.
+    [
+      "the entityID of the organisation's SAML IdP as iss (mix-up)",
+      'oidc_wrong_issuer',
+      (n) => op.sign({ ...good(n), iss: samlIdp.entityId }),
+    ],
     ['wrong audience', 'oidc_wrong_audience', (n) => op.sign({ ...good(n), aud: 'another-client' })],
     ['azp naming another party', 'oidc_wrong_audience', (n) => op.sign({ ...good(n), aud: ['broker', 'x'], azp: 'x' })],
     ['expired', 'oidc_expired', (n) => op.sign({ ...good(n), iat: now() - 7200, exp: now() - 3600 })],

@@ -118,7 +118,7 @@ async function verifyLogin(
       data: withUpstream(flow.data, login),
     });
     if (!moved) throw new SamlError('saml_replayed', 'This sign-in response was already used.');
-    // The login goes on without groups; the admin sees why in the audit log.
+    // The groups came from Microsoft Graph, not the token; the admin sees it in the audit log.
     if (login.groupsOverage)
       await tenant.store.audit.record({
         type: 'login.groups_overage',
@@ -126,7 +126,7 @@ async function verifyLogin(
         idpId: idp.id,
         flowId: flow.id,
         ...(flow.appId && { appId: flow.appId }),
-        details: { source: login.groupsOverage.source, groupsMapped: 0 },
+        details: { source: login.groupsOverage.source, groupsFromGraph: login.groupsOverage.groups },
       });
     return flow.id;
   }

@@ -219,6 +219,19 @@ export function diagnose(err: UpstreamRefusal, c: DiagnosisContext): Diagnosis {
         ],
         fix: 'The identity provider signed with a key its JWKS does not publish. If it has just rotated its keys, wait a minute and test again; otherwise check that the issuer URL is the right one.',
       };
+    case 'oidc_groups_unavailable':
+      return {
+        ...base,
+        title: 'Groups overage: Microsoft Graph did not give the groups',
+        facts: [
+          ...(d.graph ? [{ label: 'Asked', value: str(d.graph) }] : []),
+          ...(d.status !== undefined ? [{ label: 'HTTP status', value: str(d.status) }] : []),
+          ...(d.error ? [{ label: 'Graph error', value: str(d.error) }] : []),
+          ...(d.problem ? [{ label: 'Problem', value: str(d.problem) }] : []),
+          ...(d.source ? [{ label: 'Source named by the token (not called)', value: str(d.source) }] : []),
+        ],
+        fix: 'Grant the app registration the delegated Microsoft Graph permission GroupMember.Read.All with admin consent and add it to the scopes, or, to avoid the overage, emit only "Groups assigned to the application" (Token configuration) and assign the groups that matter.',
+      };
     case 'oidc_wrong_issuer':
       return {
         ...base,

@@ -10,8 +10,9 @@ export interface TestConnectionSuccess {
   profile: Profile;
   responseSigned: boolean;
   assertionSigned: boolean;
-  /** Entra ID's groups overage reference came instead of the groups (no groups mapped): where it points */
-  groupsOverage?: { source: string | null };
+  /** Entra ID's groups overage reference came instead of the groups: where it points, and how many groups were
+   *  read from Microsoft Graph instead (older stored results have no count) */
+  groupsOverage?: { source: string | null; groups?: number };
 }
 
 export interface TestConnectionResult {

@@ -20,6 +20,7 @@ import { readDiscovery, type OidcDiscovery } from '../../orgs/remote/oidc-discov
 import { secretSealContext } from '../../orgs/remote/oidc-registration.ts';
 import type { Tenant } from '../../plugins/tenant.ts';
 import type { IdentityProvider } from '../../store/identity-providers.ts';
+import { entraGroups } from './entra-graph.ts';
 import { clientAssertionKey } from './oidc-client-keys.ts';
 import { OidcError } from './oidc-errors.ts';
 import { mapProfile } from './profile.ts';
@@ -483,6 +484,21 @@ export const oidc: UpstreamProtocol = {
     // Entra ID sends `email` only as an optional claim; its preferred_username (the UPN) stands in for it.
     if (idp.mappingPreset === 'oidc-entra' && !attributes.email && attributes.preferred_username)
       attributes.email = attributes.preferred_username;
+    // Entra ID's groups overage: over 200 groups, the token names a Graph query (_claim_names, _claim_sources)
+    // instead of the groups. We read them from Microsoft Graph (entra-graph.ts: the configured Graph origin only,
+    // never the endpoint the token names) so that group conditions still apply. When that fails, or the IdP is not
+    // an Entra ID one (we know of no other source to ask, and its access token must not go to Microsoft), the sign-in
+    // stops with oidc_groups_unavailable: going on without groups would let a "deny group" rule pass and would release
+    // an empty list to apps that decide on it (docs/oidc-idps.md).
+    const groupsOverage = overageOf(claims);
+    if (groupsOverage) {
+      if (idp.mappingPreset !== 'oidc-entra')
+        throw new OidcError('oidc_groups_unavailable', 'Your groups could not be read from the identity provider.', {
+          source: groupsOverage.source,
+          problem: 'a groups overage is read from Microsoft Graph for the Entra ID preset only',
+        });
+      attributes.groups = await entraGroups(ctx, typeof claims.oid === 'string' ? claims.oid : '', accessToken);
+    }
     const subject = subjectOf(idp, claims);
     const profile = mapProfile(idp, { nameId: subject, attributes });
     // An email the IdP says is unverified never links an account nor creates one (src/users/resolve-user.ts).
@@ -491,16 +507,8 @@ export const oidc: UpstreamProtocol = {
       sub: claims.sub,
       iss: claims.iss,
       ...(typeof claims.sid === 'string' && { sid: claims.sid }),
+      ...(groupsOverage && { groupsOverage: true }),
     };
-    // Entra ID's groups overage: over 200 groups (6 in a SAML token), the token names a Graph query (_claim_names,
-    // _claim_sources) instead of the groups. The broker does not call Graph (our access token is not granted the
-    // directory permission it needs, and a partial list would be worse than none): the user has no groups here, the
-    // login is audited as login.groups_overage and test connection says so (docs/oidc-idps.md).
-    const groupsOverage = overageOf(claims);
-    if (groupsOverage) {
-      diagnosis.groupsOverage = true;
-      profile.groups = [];
-    }
     const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : now.getTime();
     const login: UpstreamLogin = {
       result: {
@@ -513,7 +521,7 @@ export const oidc: UpstreamProtocol = {
       },
       profile,
       signed: { response: false, assertion: true },
-      ...(groupsOverage && { groupsOverage }),
+      ...(groupsOverage && { groupsOverage: { ...groupsOverage, groups: attributes.groups!.length } }),
       // Kept until the token could no longer be accepted anyway (its expiry plus the allowed skew).
       once: { key: `${idp.id}:${nonce}`, keepUntil: new Date(Math.max(exp, now.getTime()) + skew * 1000), diagnosis },
     };

@@ -56,9 +56,9 @@ export interface UpstreamLogin {
   profile: Profile;
   /** what the IdP signed (shown by the admin's test connection) */
   signed: { response: boolean; assertion: boolean };
-  /** OpenID Connect, Entra ID: the token names a "groups overage" source (_claim_names) instead of the groups; the
-   *  broker does not call Microsoft Graph, so the profile has no groups (audited; shown by test connection) */
-  groupsOverage?: { source: string | null };
+  /** OpenID Connect, Entra ID: the token named a "groups overage" source (_claim_names) instead of the groups, and
+   *  `groups` of them were read from Microsoft Graph into the profile (audited; shown by test connection) */
+  groupsOverage?: { source: string | null; groups: number };
   /** used once only: see UpstreamProtocol.consume */
   once: { key: string; keepUntil: Date; diagnosis: Record<string, unknown> };
 }
