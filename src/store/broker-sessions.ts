@@ -17,8 +17,8 @@ const FIND_ACTIVE = sql(
 const MARK_MFA = sql(`UPDATE "BrokerSession" SET "mfaAt" = ? WHERE "id" = ? AND "orgId" = ?`);
 // Only into a session of this organisation; a second login to the same app in the session takes its new SessionIndex.
 const ADD_APP = sql(`
-  INSERT INTO "SessionApp" ("id", "sessionId", "appId", "nameId", "sessionIndex", "createdAt")
-  SELECT ?, "id", ?, ?, ?, ? FROM "BrokerSession" WHERE "id" = ? AND "orgId" = ?
+  INSERT INTO "SessionApp" ("id", "orgId", "sessionId", "appId", "nameId", "sessionIndex", "createdAt")
+  SELECT ?, "orgId", "id", ?, ?, ?, ? FROM "BrokerSession" WHERE "id" = ? AND "orgId" = ?
   ON CONFLICT ("sessionId", "appId") DO UPDATE SET "nameId" = excluded."nameId", "sessionIndex" = excluded."sessionIndex"`);
 
 export class BrokerSessionRepository {
@@ -156,7 +156,7 @@ export class BrokerSessionRepository {
   }
   listApps(sessionId: string) {
     return this.db.sessionApp.findMany({
-      where: { sessionId, session: { orgId: this.orgId } },
+      where: { sessionId, orgId: this.orgId },
       orderBy: { createdAt: 'asc' },
     });
   }

@@ -1,7 +1,6 @@
 // Deleting an organisation: every row of it, in every table, in one transaction. Each table that carries an orgId is
 // named here; a table added later that is not fails test/store/org-deletion.test.ts, which reads the schema for every
-// model with an orgId and counts what is left. Rows without an orgId of their own go with their parent (SessionApp
-// with its BrokerSession, by the foreign key's cascade). Login flows kept in Redis are removed by the caller
+// model with an orgId and counts what is left. Login flows kept in Redis are removed by the caller
 // (RedisRecords.deleteOrganization): Redis is not part of the transaction.
 import type { Db } from './engine/database.ts';
 
@@ -18,6 +17,7 @@ export const ORG_TABLES = [
   'recoveryCode',
   'rememberedDevice',
   'loginFlow',
+  'sessionApp',
   'brokerSession',
   'oneTimeUse',
   'adminSession',
