@@ -111,6 +111,7 @@ t.test('console: identity provider trust settings', async (t) => {
       linkingMode: 'any-email',
       signRequests: false,
       acceptUnsignedLogoutResponse: false,
+      sendLoginHint: false,
     });
     t.match((await store.audit.list({ type: 'idp.linking_any_email' }))[0], { actor: admin.email, idpId: idp.id });
 
@@ -135,6 +136,7 @@ t.test('console: identity provider trust settings', async (t) => {
       emailDomains: 'wso2.example',
       linkingMode: 'verified-domains',
       acceptUnsignedLogoutResponse: 'on',
+      sendLoginHint: 'on',
     };
     const taken = await admin.post(`/admin/idps/${idp.id}`, { ...form, emailDomains: 'acme.example' });
     t.equal(taken.statusCode, 400);
@@ -149,7 +151,9 @@ t.test('console: identity provider trust settings', async (t) => {
       linkingMode: 'verified-domains',
       signRequests: true,
       acceptUnsignedLogoutResponse: true,
+      sendLoginHint: true,
     });
+    t.ok(checked((await admin.get(`/admin/idps/${idp.id}`)).body, 'sendLoginHint'), 'shown ticked on the edit form');
     t.match((await store.audit.list({ type: 'idp.updated' }))[0].details, {
       changes: {
         emailDomains: { from: ['wso2.example', '*.wso2.example'], to: ['wso2.example'] },

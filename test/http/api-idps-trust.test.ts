@@ -242,9 +242,15 @@ t.test(
     });
     t.equal((await api('PATCH', `/api/idps/${id}`, { signRequests: 'yes' })).statusCode, 400, 'booleans only');
 
+    const hint = await api('PATCH', `/api/idps/${id}`, { sendLoginHint: true });
+    t.equal(byFields.json().sendLoginHint, false, 'the login hint is not sent by default');
+    t.equal(hint.json().sendLoginHint, true, 'sendLoginHint set');
+    t.match((await pp.store.audit.list({ type: 'idp.updated' }))[0].details, { changed: ['sendLoginHint'] });
+    t.equal((await pp.store.identityProviders.findById(id))!.sendLoginHint, true);
+
     const doc = (await api('GET', '/api/openapi.json')).json();
     const props = doc.paths['/api/idps'].post.requestBody.content['application/json'].schema.properties;
-    for (const k of ['emailDomains', 'linkingMode', 'signRequests', 'acceptUnsignedLogoutResponse'])
+    for (const k of ['emailDomains', 'linkingMode', 'signRequests', 'acceptUnsignedLogoutResponse', 'sendLoginHint'])
       t.ok(props[k]?.description, `${k} is documented`);
     t.same(props.linkingMode.enum, ['never', 'verified-domains', 'any-email']);
     t.match(JSON.stringify(doc.paths['/api/idps'].get), /emailDomains/, 'and listed');

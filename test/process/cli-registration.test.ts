@@ -149,6 +149,7 @@ t.test('CLI: IdP and app settings on add and update', async (t) => {
     join(dir, 'entra.xml'),
     '--sign-requests',
     '--accept-unsigned-logout-response',
+    '--send-login-hint',
     '--domain',
     'entra.example',
     '--json',
@@ -156,7 +157,7 @@ t.test('CLI: IdP and app settings on add and update', async (t) => {
   t.equal(entra.status, 0, entra.stderr);
   t.match(
     json(entra),
-    { signRequests: true, emailDomains: ['entra.example'] },
+    { signRequests: true, sendLoginHint: true, emailDomains: ['entra.example'] },
     'metadata with WantAuthnRequestsSigned="false" leaves signing on',
   );
 

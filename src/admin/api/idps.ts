@@ -43,6 +43,11 @@ const optionProperties = {
     description:
       'Accept unsigned LogoutResponses (SimpleSAMLphp and Entra ID send them unsigned); they are matched to the LogoutRequest we sent by Issuer, Destination and InResponseTo. Default false.',
   },
+  sendLoginHint: {
+    type: 'boolean',
+    description:
+      "Send a known email (the app's Subject or login_hint, or the address typed on the chooser) as the Subject of our AuthnRequest (NameID, emailAddress format), so the IdP prefills its sign-in (Okta, Entra ID, ADFS). Only a hint: who signs in is what the assertion says. Default false.",
+  },
   emailDomains: {
     type: 'array',
     maxItems: 100,
@@ -98,6 +103,7 @@ const idpSchema = {
     wantResponseSigned: { type: 'boolean' },
     wantAssertionSigned: { type: 'boolean' },
     acceptUnsignedLogoutResponse: { type: 'boolean' },
+    sendLoginHint: { type: 'boolean' },
     emailDomains: { type: 'array', items: { type: 'string' } },
     linkingMode: { type: 'string', enum: [...LINKING_MODES] },
     allowIdpInitiated: { type: 'boolean' },
@@ -177,6 +183,7 @@ function idpView(
     wantResponseSigned: idp.wantResponseSigned,
     wantAssertionSigned: idp.wantAssertionSigned,
     acceptUnsignedLogoutResponse: idp.acceptUnsignedLogoutResponse,
+    sendLoginHint: idp.sendLoginHint,
     emailDomains: idp.emailDomains,
     linkingMode: idp.linkingMode,
     allowIdpInitiated: idp.allowIdpInitiated,

@@ -26,12 +26,15 @@ export const upstreamIdp = (idp: IdentityProvider): UpstreamIdp => ({
 export const saml: UpstreamProtocol = {
   name: 'saml',
 
-  async start(ctx, tenant, idp, { flowId, forceAuthn }) {
-    // The flow id travels as RelayState.
+  async start(ctx, tenant, idp, { flowId, forceAuthn, loginHint }) {
+    // The flow id travels as RelayState. A known email (the app's Subject or login_hint, or the address typed on the
+    // chooser) goes along as the request's Subject only where the IdP's registration opts in (sendLoginHint): not
+    // every IdP takes a Subject, and some refuse the request when the user signs in as someone else.
     const built = buildUpstreamAuthnRequest(await localSp(ctx, tenant), upstreamIdp(idp), {
       relayState: flowId,
       now: ctx.clock.now(),
       forceAuthn,
+      ...(idp.sendLoginHint && loginHint && { subjectEmail: loginHint }),
     });
     return {
       requestId: built.id,

@@ -24,10 +24,12 @@ export const idpUsage = `
           --entity-id <id> --sso-url <url> --cert-file <pem> [--sso-binding redirect|post] [--slo-url <url>])
           [--preset okta|wso2|adfs|custom] [--map field=attribute ...] [--unsigned-requests] [--want-response-signed]
           [--no-assertion-signature] [--allow-idp-initiated] [--default-app <appId>] [--allow-sha1]
-          [--accept-unsigned-logout-response] [--domain <domain> ...] [--linking never|verified-domains|any-email] [--json]
+          [--accept-unsigned-logout-response] [--send-login-hint] [--domain <domain> ...]
+          [--linking never|verified-domains|any-email] [--json]
   idp update --org <slug> --idp <id|entityId|name> [any add option] [--enable | --disable]
           [--sign-requests] [--no-want-response-signed] [--want-assertion-signature] [--no-allow-idp-initiated]
-          [--no-default-app] [--no-allow-sha1] [--no-accept-unsigned-logout-response] [--no-domains] [--no-slo-url]
+          [--no-default-app] [--no-allow-sha1] [--no-accept-unsigned-logout-response] [--no-send-login-hint]
+          [--no-domains] [--no-slo-url]
   idp add-oidc --org <slug> --name <name> (--issuer <url> | --discovery-file <json>) --client-id <id>
           [--client-secret-file <file>] [--client-auth client_secret_basic|client_secret_post|private_key_jwt]
           [--preset oidc-entra|oidc-google|oidc-okta|oidc-keycloak|custom] [--scopes "openid email profile"] [--userinfo]
@@ -78,6 +80,8 @@ const SETTING_OPTIONS = {
   'no-allow-sha1': { type: 'boolean' },
   'accept-unsigned-logout-response': { type: 'boolean' },
   'no-accept-unsigned-logout-response': { type: 'boolean' },
+  'send-login-hint': { type: 'boolean' },
+  'no-send-login-hint': { type: 'boolean' },
   domain: { type: 'string', multiple: true },
   'no-domains': { type: 'boolean' },
   linking: { type: 'string' },
@@ -117,6 +121,7 @@ function settingsFromArgs(v: Values): IdentityProviderInput {
     defaultAppId: orNull(v, 'default-app', 'no-default-app'),
     allowSha1: flag(v, 'allow-sha1', 'no-allow-sha1'),
     acceptUnsignedLogoutResponse: flag(v, 'accept-unsigned-logout-response', 'no-accept-unsigned-logout-response'),
+    sendLoginHint: flag(v, 'send-login-hint', 'no-send-login-hint'),
     emailDomains: domains,
     linkingMode: str('linking') as LinkingMode | undefined,
   });
@@ -239,6 +244,7 @@ export async function idpCommand(argv: string[], ctx: AppContext): Promise<numbe
             entityId: idp.entityId,
             name: idp.name,
             signRequests: idp.signRequests,
+            sendLoginHint: idp.sendLoginHint,
             emailDomains: idp.emailDomains,
             linkingMode: idp.linkingMode,
           },
