@@ -11,6 +11,7 @@ import type { IssuedChallenge } from '../mfa/webauthn-service.ts';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { FactorStatus } from '../mfa/totp-service.ts';
 import { RecoveryCodes } from '../mfa/recovery-codes.ts';
+import { verifySecondFactorCode } from '../mfa/verify-code.ts';
 import type { Tenant } from '../plugins/tenant.ts';
 import type { BrokerSessionRow } from '../store/broker-sessions.ts';
 import type { User } from '../store/users.ts';
@@ -107,12 +108,13 @@ export async function accountOverview(ctx: AppContext, tenant: Tenant, account: 
   };
 }
 
-/** A code (TOTP or recovery) that makes the session's check fresh. Wrong codes count toward the factor's lock, as
- *  at login; each refusal is audited and counted like one. */
+/** A code (TOTP or recovery) that makes the session's check fresh: a user with an authenticator app types either,
+ *  a passkey-only user who lost their key a recovery code (spent once), so that they can add a new passkey
+ *  themselves. Wrong codes count toward the same lock as at login; each refusal is audited and counted like one. */
 export async function checkSecondFactor(ctx: AppContext, tenant: Tenant, account: Account, code: string) {
   const userId = account.user.id;
   try {
-    const verified = await totpFor(ctx, tenant.org, tenant.store).verify(userId, code.slice(0, 64));
+    const verified = await verifySecondFactorCode(ctx, tenant.org, tenant.store, userId, code.slice(0, 64));
     const now = ctx.clock.now();
     await Promise.all([
       tenant.store.sessions.markMfa(account.session.id, now),
@@ -120,7 +122,11 @@ export async function checkSecondFactor(ctx: AppContext, tenant: Tenant, account
         type: 'mfa.verified',
         userId,
         at: now,
-        details: { method: verified.method, for: 'account' },
+        details: {
+          method: verified.method,
+          for: 'account',
+          ...(verified.method === 'recovery' && { remainingRecoveryCodes: verified.remainingRecoveryCodes }),
+        },
       }),
     ]);
   } catch (err) {

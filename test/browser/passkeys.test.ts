@@ -280,5 +280,34 @@ t.test('a passkey enrolled during login, then used to sign in; the app accepts b
     );
   });
 
+  // Issue 23: on the account page too, a passkey-only user who lost the key confirms with a recovery code (used up,
+  // audited) and adds a new passkey without the helpdesk.
+  await t.test('account page: the key lost, a recovery code by keyboard, then a new passkey', async (t) => {
+    await cdp.send('WebAuthn.clearCredentials', { authenticatorId }); // "Spare key" is gone too
+    w.ta.clock.advance(6 * 60_000); // the last check has lapsed
+    await page.goto(`${w.base}/account`);
+    t.match(await page.textContent('main'), /Lost your passkey\? Confirm it is you with one of your recovery codes/);
+    await checkPage(t, page, 'account page with a passkey and recovery codes');
+    await page.setViewportSize({ width: 390, height: 900 });
+    t.ok(await tabTo(page, /^code$/), 'the recovery code field is reachable by Tab');
+    await page.keyboard.type(codes[1]);
+    t.ok(await tabTo(page, /Confirm with a recovery code/), 'its button too');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${w.base}/account?done=checked`);
+    t.match(await page.textContent('main'), /\b8 of 10 recovery codes are unused/);
+    t.match(await w.org.store.audit.list({ userId: ann.id, type: 'mfa.verified', take: 1 }), [
+      { details: { method: 'recovery', for: 'account' } },
+    ]);
+    await page.goto(`${w.base}/account/passkeys/new`);
+    await page.fill('#passkeyName', 'Replacement key');
+    await page.click('#passkey-button');
+    await page.waitForURL(`${w.base}/account?done=passkey-added`);
+    t.same(
+      (await w.org.store.webauthn.list(ann.id)).map((c) => c.name),
+      ['Spare key', 'Replacement key'],
+      'the new passkey is added by the user',
+    );
+  });
+
   t.same(errors, [], 'no console error');
 });

@@ -382,3 +382,73 @@ t.test(
     t.notSame(fresh, codes, 'a new set');
   },
 );
+
+// Issue 23: a passkey-only user who lost their only passkey passes the fresh check with a recovery code (spent once,
+// audited) and adds a new passkey themselves; a wrong or spent code is refused and audited.
+t.test('account page: a passkey-only user who lost the key confirms with a recovery code, then adds one', async (t) => {
+  const w = await createWorld();
+  t.teardown(w.ta.cleanup);
+  const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
+  const ann = await w.org.store.users.create({ email: 'ann@customer.example' });
+  const browser = new Browser(w.ta);
+  await signInToAccount(w, browser, fake);
+  const optionsOn = (html: string) =>
+    JSON.parse(/<script type="application\/json" id="passkey-options">([^<]*)<\/script>/.exec(html)![1]);
+  const origin = new URL(w.base).origin;
+  const totp = async () => totpFor(w.ta.ctx, (await w.ta.ctx.store.organizations.findById(w.org.org.id))!, w.org.store);
+
+  const lost = new SoftAuthenticator();
+  const first = await browser.get(`${w.base}/account/passkeys/new`);
+  const added = await browser.post(`${w.base}/account/passkeys`, {
+    passkey: JSON.stringify(lost.create(optionsOn(first.body), origin)),
+    passkeyName: 'Lost key',
+  });
+  t.equal(added.headers.location, '/account/recovery-codes');
+  const codes = codesOn((await browser.get(`${w.base}/account/recovery-codes`)).body);
+  t.equal(codes.length, 10);
+  t.equal((await (await totp()).status(ann.id)).state, 'none', 'no authenticator app');
+
+  // The key is gone (the soft authenticator is not used again): the page offers a recovery code beside the passkey.
+  const page = await browser.get(`${w.base}/account`);
+  t.match(page.body, /Confirm with your passkey/);
+  t.match(page.body, /Lost your passkey\? Confirm it is you with one of your recovery codes/);
+  t.equal((await browser.get(`${w.base}/account/passkeys/new`)).statusCode, 400, 'no new passkey without the check');
+
+  const wrong = await browser.post(`${w.base}/account/check`, { code: 'aaaa-bbbb-cc' });
+  t.equal(wrong.statusCode, 400);
+  t.match(wrong.body, /That recovery code is not valid or was already used/);
+  t.match(await w.org.store.audit.list({ userId: ann.id, type: 'mfa.verify_failed' }), [
+    { outcome: 'failure', code: 'mfa_invalid_code', details: { for: 'account' } },
+  ]);
+
+  const checked = await browser.post(`${w.base}/account/check`, { code: codes[0].toUpperCase() });
+  t.equal(checked.statusCode, 303, 'a recovery code is the check');
+  t.equal(checked.headers.location, '/account?done=checked');
+  t.match(await w.org.store.audit.list({ userId: ann.id, type: 'mfa.verified' }), [
+    { details: { method: 'recovery', for: 'account', remainingRecoveryCodes: 9 } },
+  ]);
+  t.match((await browser.get(`${w.base}/account`)).body, /<strong>9<\/strong> of 10 recovery codes are unused/);
+
+  const replacement = new SoftAuthenticator();
+  const next = await browser.get(`${w.base}/account/passkeys/new`);
+  t.equal(next.statusCode, 200, 'now a new passkey can be added');
+  const phone = await browser.post(`${w.base}/account/passkeys`, {
+    passkey: JSON.stringify(replacement.create(optionsOn(next.body), origin)),
+    passkeyName: 'New phone',
+  });
+  t.equal(phone.headers.location, '/account?done=passkey-added', 'the remaining codes stay; none shown');
+  const [old] = (await w.org.store.webauthn.list(ann.id)).filter((c) => c.name === 'Lost key');
+  t.equal((await browser.post(`${w.base}/account/passkeys/${old.id}/remove`, {})).statusCode, 303);
+  t.same(
+    (await w.org.store.webauthn.list(ann.id)).map((c) => c.name),
+    ['New phone'],
+    'the lost key is removed, the new one kept',
+  );
+
+  // The check lapses; the spent code does not give another.
+  w.ta.clock.advance(301_000);
+  const spent = await browser.post(`${w.base}/account/check`, { code: codes[0] });
+  t.equal(spent.statusCode, 400, 'a recovery code works once');
+  t.match(spent.body, /not valid or was already used/);
+  t.equal(await (await totp()).recoveryCodesLeft(ann.id), 9);
+});

@@ -7,10 +7,10 @@ import type { AppContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
 import { deviceLabel } from '../../account/device-label.ts';
 import { DEVICE_COOKIE } from '../../mfa/remembered-devices.ts';
-import { lockedMessage } from '../../mfa/lockout-wording.ts';
 import { devicesFor, totpFor, webauthnFor } from '../../mfa/for-tenant.ts';
 import { optionsForPage, parsePasskeyAnswer } from '../../mfa/webauthn-service.ts';
 import { normaliseRecoveryCode, RECOVERY_CODE, RecoveryCodes } from '../../mfa/recovery-codes.ts';
+import { verifySecondFactorCode } from '../../mfa/verify-code.ts';
 import type { Tenant } from '../../plugins/tenant.ts';
 import type { LoginFlow } from '../../store/login-flows.ts';
 import type { AuditInput } from '../../store/audit.ts';
@@ -228,7 +228,7 @@ export function submitSecondFactor(
 
     let verified: VerifyOutcome;
     try {
-      verified = await verifyCode(ctx, tenant, user.id, code);
+      verified = await verifySecondFactorCode(ctx, tenant.org, tenant.store, user.id, code);
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500) throw err;
       ctx.metrics.totpFailures.inc({ org: tenant.org.slug, code: err.code });
@@ -254,41 +254,6 @@ export function submitSecondFactor(
       }),
     );
   });
-}
-
-/**
- * When a passkey-only user's recovery codes are locked: after the operator's threshold of wrong codes within the lock
- * time, until the oldest of those is that long ago. Such a user has no app factor whose row counts failures, so the
- * audited refusals (`mfa.verify_failed`, `mfa_invalid_code`, written by every node before it answers) are the count.
- * Null when not locked.
- */
-async function recoveryLockedUntil(ctx: AppContext, tenant: Tenant, userId: string, now: Date): Promise<Date | null> {
-  const { mfaLockoutThreshold: threshold, mfaLockoutSeconds: seconds } = ctx.config;
-  const recent = await tenant.store.audit.list({
-    userId,
-    type: 'mfa.verify_failed',
-    code: 'mfa_invalid_code',
-    from: new Date(now.getTime() - seconds * 1000),
-    take: threshold,
-  });
-  if (recent.length < threshold) return null;
-  return new Date(recent[threshold - 1].at.getTime() + seconds * 1000);
-}
-
-/** A code at verification: the authenticator app's (TOTP or recovery code, counted toward its lock) when the user
- *  has an active app, else a recovery code of a passkey-only user (their codes cover a lost key the same way, with
- *  the same lock after repeated wrong codes). */
-async function verifyCode(ctx: AppContext, tenant: Tenant, userId: string, code: string): Promise<VerifyOutcome> {
-  const totp = totpFor(ctx, tenant.org, tenant.store);
-  if ((await totp.status(userId)).state === 'active') return totp.verify(userId, code);
-  const now = ctx.clock.now();
-  const lockedUntil = await recoveryLockedUntil(ctx, tenant, userId, now);
-  if (lockedUntil && lockedUntil > now)
-    throw new AppError('mfa_locked', lockedMessage(lockedUntil, now), { lockedUntil: lockedUntil.toISOString() });
-  const remaining = await new RecoveryCodes(tenant.store, ctx.clock).use(userId, code);
-  if (remaining === null)
-    throw new AppError('mfa_invalid_code', 'That recovery code is not valid or was already used.');
-  return { method: 'recovery', remainingRecoveryCodes: remaining };
 }
 
 /**
