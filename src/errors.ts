@@ -1156,6 +1156,13 @@ export const CATALOGUE = {
       "Entra ID's groups overage: the ID token names the groups instead of carrying them, and Microsoft Graph did not give them (unreachable, refused the access token, or an unusable answer); the sign-in stops rather than go on without groups.",
     fix: 'Admins: grant the app registration the delegated Microsoft Graph permission GroupMember.Read.All (admin consent), or emit only the groups assigned to the application (Token configuration); see the Entra ID section of the admin guide.',
   },
+  upstream_too_many_groups: {
+    status: 400,
+    ...OIDC_UPSTREAM,
+    meaning:
+      'The identity provider sent more groups for this person than a sign-in may carry (500); the sign-in stops rather than check the app policy against a shortened list.',
+    fix: 'Admins: have the identity provider send only the groups that matter to the apps (Okta: a groups claim filter; Entra ID: groups assigned to the application; ADFS: a claim rule), or map no groups attribute if no policy uses groups.',
+  },
   oidc_not_configured: {
     status: 400,
     ...OIDC_UPSTREAM,

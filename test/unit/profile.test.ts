@@ -1,6 +1,7 @@
 // Attribute mapping presets and overrides: upstream assertion → canonical profile.
 import t from 'tap';
-import { mapProfile } from '../../src/broker/upstream/profile.ts';
+import { mapProfile, MAX_PROFILE_GROUPS, ProfileError } from '../../src/broker/upstream/profile.ts';
+import { isUpstreamRefusal } from '../../src/broker/upstream/protocol.ts';
 
 const email = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
 
@@ -90,4 +91,25 @@ t.test('hostile values: invalid emails dropped, over-long values dropped', async
     ).firstName,
     null,
   );
+});
+
+t.test('more groups than a sign-in may carry: refused, never cut short', async (t) => {
+  const groups = (n: number) => Array.from({ length: n }, (_, i) => `group-${i}`);
+  const map = (values: string[]) =>
+    mapProfile(
+      { mappingPreset: 'okta', attributeMapping: {} },
+      { nameId: 'a@x.example', attributes: { groups: values } },
+    );
+  t.equal(map(groups(MAX_PROFILE_GROUPS)).groups.length, MAX_PROFILE_GROUPS, 'the limit itself is kept whole');
+  t.equal(
+    map([...groups(MAX_PROFILE_GROUPS), 'group-0', ' group-1 ', '']).groups.length,
+    MAX_PROFILE_GROUPS,
+    'repeats and blanks do not count',
+  );
+  // A cut list (the old behaviour) kept the first 500 and dropped "deny-me", which a policy's deny rule could name.
+  const err = t.throws(() => map([...groups(MAX_PROFILE_GROUPS), 'deny-me'])) as unknown as ProfileError;
+  t.ok(err instanceof ProfileError);
+  t.equal(err.code, 'upstream_too_many_groups');
+  t.same(err.diagnosis, { attribute: 'groups', groups: MAX_PROFILE_GROUPS + 1, limit: MAX_PROFILE_GROUPS });
+  t.ok(isUpstreamRefusal(err), 'the login flow treats it as the IdP answer refused: audited, flow failed, app told');
 });

@@ -10,14 +10,15 @@
 // group the user belongs to, transitively, in one answer (no paging), which is what Entra ID's `groups` claim holds
 // and so what the policy's group conditions were written against; /me/memberOf lists direct memberships only, as full
 // objects, 100 a page, so it would need several calls and still miss nested groups.
+import { MAX_PROFILE_GROUPS } from './profile.ts';
 import type { AppContext } from '../../context.ts';
 import { OidcError } from './oidc-errors.ts';
 
 /** The largest Graph answer we read: ~11,000 group ids at most, well within this. */
 export const MAX_GRAPH_RESPONSE_BYTES = 1024 * 1024;
-/** As many groups as a profile keeps (src/broker/upstream/profile.ts): more would be cut, and a cut list could miss a
- *  group that a deny rule names, so more is refused rather than truncated. */
-export const MAX_GRAPH_GROUPS = 500;
+/** As many groups as a profile holds (profile.ts): more is refused rather than truncated, since a cut list could
+ *  miss a group that a deny rule names. */
+export const MAX_GRAPH_GROUPS = MAX_PROFILE_GROUPS;
 /** Graph object ids are GUIDs; anything else in the answer is not a group id. */
 const OBJECT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -7,12 +7,12 @@ import type { Tenant } from '../../plugins/tenant.ts';
 import type { IdentityProvider } from '../../store/identity-providers.ts';
 import { SamlError } from '../../saml/errors.ts';
 import { OidcError } from './oidc-errors.ts';
-import type { Profile } from './profile.ts';
+import { ProfileError, type Profile } from './profile.ts';
 
 /** A protocol's refusal of what came back (each with a stable code and the admin's diagnosis). */
-export type UpstreamRefusal = SamlError | OidcError;
+export type UpstreamRefusal = SamlError | OidcError | ProfileError;
 export const isUpstreamRefusal = (err: unknown): err is UpstreamRefusal =>
-  err instanceof SamlError || err instanceof OidcError;
+  err instanceof SamlError || err instanceof OidcError || err instanceof ProfileError;
 
 /** How the browser goes to the IdP: a redirect, or an auto-POST form. */
 export type UpstreamDispatch =
