@@ -47,13 +47,17 @@ function ruleAllows(declared: RouteAccess | null, role: string) {
 
 /** The one check: 403 `forbidden_role`, naming the role needed, when `role` may not use this route. */
 export function assertRouteAllowed(request: FastifyRequest, role: string) {
-  const needed = accessOf(request) ?? 'owner';
   if (ruleAllows(accessOf(request), role)) return;
-  throw new AppError('forbidden_role', `This needs the ${needed} role (or higher); you have the ${role} role.`, {
+  throw refusal(accessOf(request), role);
+}
+
+const refusal = (declared: RouteAccess | null, role: string) => {
+  const needed = declared ?? 'owner';
+  return new AppError('forbidden_role', `This needs the ${needed} role (or higher); you have the ${role} role.`, {
     required: needed,
     role,
   });
-}
+};
 
 export interface RegisteredRoute {
   method: string;
@@ -71,6 +75,17 @@ export function canUse(routes: RegisteredRoute[], role: string, method: string, 
   const route = routeFor(routes, method.toUpperCase(), path.split(/[?#]/)[0]);
   if (!route) throw new Error(`no route ${method} ${path} to check a role against`);
   return ruleAllows(route.role, role);
+}
+
+/**
+ * The refusal assertRouteAllowed gives on `method path`, given here: for a page that leads only to that route (a
+ * confirmation page before the POST that acts), so that the page and the route it leads to decide from the one rule
+ * the route declared and cannot drift apart. A path that matches no registered route throws (a bug).
+ */
+export function assertCanUse(routes: RegisteredRoute[], role: string, method: string, path: string) {
+  const route = routeFor(routes, method.toUpperCase(), path.split(/[?#]/)[0]);
+  if (!route) throw new Error(`no route ${method} ${path} to check a role against`);
+  if (!ruleAllows(route.role, role)) throw refusal(route.role, role);
 }
 
 /** The registered route a concrete path reaches; a static segment wins over a parameter, as in Fastify's router. */

@@ -139,7 +139,8 @@ t.test('every console page fits at 1280 and 390 px and passes axe-core', async (
     '/admin/apps/new',
   ];
 
-  // A failed form on a long page: a banner at the top says so, and focus moves to the first field marked invalid.
+  // A failed form on a long page: a banner at the top says so, and focus moves to the banner (keyboard and screen
+  // reader users land on it); the next Tab reaches its link to the messages next to the fields.
   await page.setViewportSize({ width: 390, height: 700 });
   await page.goto(`${base}/admin/apps/new`);
   await page.fill('#import-name', 'Portal');
@@ -147,10 +148,17 @@ t.test('every console page fits at 1280 and 390 px and passes axe-core', async (
   await page.click('text=Import metadata and add app');
   await page.waitForLoadState();
   t.match(await page.textContent('[role=alert]'), /The app was not added/, 'a failed metadata import shows a banner');
-  t.equal(
-    await page.evaluate(() => document.activeElement?.getAttribute('aria-invalid')),
-    'true',
-    'focus is on the first invalid field',
+  t.same(
+    await page.evaluate(() => {
+      const active = document.activeElement;
+      return {
+        banner: active === document.querySelector('[role=alert][data-form-errors]'),
+        tabindex: active?.getAttribute('tabindex'),
+        text: (active as HTMLElement | null)?.innerText,
+      };
+    }),
+    { banner: true, tabindex: '-1', text: 'The app was not added: see the messages next to the fields.' },
+    'focus is on the error banner',
   );
   t.ok(
     await page.evaluate(() => {
@@ -158,6 +166,12 @@ t.test('every console page fits at 1280 and 390 px and passes axe-core', async (
       return r.top >= 0 && r.bottom <= window.innerHeight;
     }),
     'and it is in view',
+  );
+  await page.keyboard.press('Tab');
+  t.equal(
+    await page.evaluate(() => document.activeElement?.getAttribute('href')),
+    '#from-metadata',
+    "Tab goes on to the banner's link to the messages",
   );
 
   for (const width of WIDTHS) {

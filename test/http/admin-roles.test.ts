@@ -72,8 +72,9 @@ const EXPECTED: Record<string, RouteAccess> = {
   'DELETE /api/users/:id/passkeys/:passkeyId': 'helpdesk',
   'POST /admin/users/:id/sessions/revoke': 'helpdesk',
   'POST /api/users/:id/sessions/revoke': 'helpdesk',
-  // bulk actions: the confirmation page opens to helpdesk (it then checks the chosen action's role); each action's route needs what its single-user action needs
-  'GET /admin/users/bulk': 'helpdesk',
+  // bulk actions: the confirmation page passes every role at the gate, then refuses by the rule of the action's POST
+  // route (users-bulk-and-filters.test.ts); each action's route needs what its single-user action needs
+  'GET /admin/users/bulk': 'viewer',
   'POST /admin/users/bulk/reset-totp': 'helpdesk',
   'POST /api/users/bulk/reset-totp': 'helpdesk',
   'POST /admin/users/bulk/disable': 'admin',

@@ -138,6 +138,35 @@ t.test('users: filters, bulk actions, sign out everywhere', async (t) => {
     t.equal((await store.users.findById(bob.id))!.status, 'disabled');
   });
 
+  t.test('the confirmation (GET) decides by the rule of the route it posts to: the same refusal', async (t) => {
+    const viewer = await adminWithRole(ta, owner, 'viewer');
+    const refusalIn = (html: string) =>
+      /This needs the \w+ role \(or higher\); you have the \w+ role\./.exec(html)?.[0];
+    for (const [who, client] of [
+      ['viewer', viewer],
+      ['helpdesk', helpdesk],
+    ] as const)
+      for (const action of ['disable', 'reset-totp']) {
+        const post = await client.post(`/admin/users/bulk/${action}`, { id: [ann.id], back: '' });
+        const get = await client.get(`/admin/users/bulk?action=${action}&id=${ann.id}`);
+        t.equal(get.statusCode === 403, post.statusCode === 403, `${who} ${action}: refused on the GET as on the POST`);
+        if (post.statusCode === 403) t.equal(refusalIn(get.body), refusalIn(post.body), `${who} ${action}: same words`);
+      }
+    // The GET reads the POST route's recorded rule (roles.ts canUse), not a list of its own: were the route's rule
+    // raised to owner, the confirmation would follow at once.
+    const rule = ta.app.registeredRoutes.find((r) => r.method === 'POST' && r.url === '/admin/users/bulk/reset-totp')!;
+    const declared = rule.role;
+    rule.role = 'owner';
+    try {
+      const get = await helpdesk.get(`/admin/users/bulk?action=reset-totp&id=${ann.id}`);
+      t.equal(get.statusCode, 403);
+      t.equal(refusalIn(get.body), 'This needs the owner role (or higher); you have the helpdesk role.');
+    } finally {
+      rule.role = declared;
+    }
+    t.equal((await helpdesk.get(`/admin/users/bulk?action=reset-totp&id=${ann.id}`)).statusCode, 200);
+  });
+
   t.test('sessions: listed, and sign out everywhere ends them (console and API)', async (t) => {
     const expiresAt = new Date(ta.clock.now().getTime() + 3600_000);
     await store.sessions.create({ id: 's1-hash', userId: ann.id, idpId: 'idp-x', nameId: 'ann', expiresAt });

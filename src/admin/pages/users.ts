@@ -27,7 +27,7 @@ import { EDITABLE_FIELDS, UserAdmin } from '../../users/user-admin.ts';
 import { checkbox, lines, optionalText, text, upload, withFieldErrors, type FormBody } from './forms.ts';
 import { adminOf } from './guard.ts';
 import { adminPage } from './render.ts';
-import { access, roleAllows, type AdminRole } from '../roles.ts';
+import { access, assertCanUse, type AdminRole } from '../roles.ts';
 
 const PAGE_SIZE = 50;
 /** The list's own parameters, kept across a bulk action (the way back to the same filtered, sorted list). */
@@ -163,21 +163,18 @@ export async function userPages(app: FastifyInstance, { ctx }: { ctx: AppContext
   });
 
   // Bulk actions: the list's check boxes lead to a confirmation page (GET: nothing changes), whose form POSTs to the
-  // action's own route (its role is the single-user action's); the result comes back to the list as a banner.
-  app.get('/admin/users/bulk', access('helpdesk'), async (request, reply) => {
+  // action's own route (its role is the single-user action's); the result comes back to the list as a banner. The
+  // confirmation is open to every console role at the gate and then decided by the rule of the route it posts to
+  // (assertCanUse), so that it refuses exactly whom that route refuses, in the same words.
+  app.get('/admin/users/bulk', access('viewer'), async (request, reply) => {
     const { users } = usersOf(request);
     const { session } = adminOf(request);
     const raw = query(request) as Record<string, unknown>;
     const back = listQueryOf(raw.back);
     const action = raw.action;
     if (!isBulkAction(action)) throw new AppError('bulk_bad_action', 'Choose one of the actions of the list.');
-    const needed = BULK_ACTIONS[action].role;
-    if (!roleAllows(session.admin.role, needed))
-      throw new AppError(
-        'forbidden_role',
-        `This needs the ${needed} role (or higher); you have the ${session.admin.role} role.`,
-        { required: needed, role: session.admin.role },
-      );
+    // Who may see this confirmation is who may use the route its form posts to: that route's own rule decides.
+    assertCanUse(request.server.registeredRoutes, session.admin.role, 'POST', `/admin/users/bulk/${action}`);
     let targets: User[];
     try {
       targets = await bulkTargets(users, (request.query as Record<string, unknown>).id);
