@@ -265,8 +265,9 @@ export class UserRepository {
       select: { id: true, emailLower: true },
     });
   }
-  /** Deletes the user with their second factor, recovery codes and remembered devices (rows without a foreign
-   *  key to the user); identity links go by cascade. Run it in a transaction to make it all-or-nothing. */
+  /** Deletes the user with their second factor, recovery codes, passkeys and remembered devices; identity links,
+   *  SCIM group memberships and broker sessions go by the foreign keys' cascade (which would take the second factor
+   *  too: the explicit deletes say what goes). Run it in a transaction to make it all-or-nothing. */
   async delete(id: string) {
     await this.db.totpFactor.deleteMany({ where: { userId: id, orgId: this.orgId } });
     await this.db.recoveryCode.deleteMany({ where: { userId: id, orgId: this.orgId } });

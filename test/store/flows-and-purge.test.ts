@@ -56,11 +56,15 @@ for (const provider of testProviders()) {
       });
       t.ok(await a.store.sessions.findActive('sess-1', now));
       t.equal(await b.store.sessions.findActive('sess-1', now), null);
-      await a.store.sessions.addApp('sess-1', 'app-1', 'u@x.example', '_si1');
-      await b.store.sessions.addApp('sess-1', 'app-2', 'u@x.example', '_si2');
+      const app = async (store: typeof a.store, name: string) =>
+        (await store.applications.create({ name, entityId: `https://${name}.example/`, acsUrls: ['https://x/acs'] }))
+          .id;
+      const [appA, appB] = [await app(a.store, 'app-1'), await app(b.store, 'app-2')];
+      await a.store.sessions.addApp('sess-1', appA, 'u@x.example', '_si1');
+      await b.store.sessions.addApp('sess-1', appB, 'u@x.example', '_si2');
       t.same(
         (await a.store.sessions.listApps('sess-1')).map((s) => s.appId),
-        ['app-1'],
+        [appA],
         'another organisation cannot attach apps',
       );
       t.same(await b.store.sessions.listApps('sess-1'), []);

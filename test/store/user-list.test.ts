@@ -19,6 +19,22 @@ for (const provider of testProviders()) {
     const pp = await createOrg(tc.ctx, 'piedpipers');
     const hooli = await createOrg(tc.ctx, 'hooli');
 
+    // An IdP of the organisation by its name here ('idp-a'...): each organisation has its own (an identity cannot
+    // point at another organisation's IdP: the foreign key refuses it), created on first use.
+    const idpIds = new Map<string, string>();
+    const idp = (store: TenantStore, name: string) => idpIds.get(`${store.orgId}/${name}`) ?? name;
+    async function idpOf(store: TenantStore, name: string) {
+      if (!idpIds.has(`${store.orgId}/${name}`)) {
+        const created = await store.identityProviders.create({
+          name,
+          entityId: `https://${name}.example/`,
+          ssoUrl: `https://${name}.example/sso`,
+          certificates: [],
+        });
+        idpIds.set(`${store.orgId}/${name}`, created.id);
+      }
+      return idp(store, name);
+    }
     async function user(
       store: TenantStore,
       email: string,
@@ -65,7 +81,7 @@ for (const provider of testProviders()) {
             name: 'Key',
           },
         });
-      if (o.idp) await store.users.link(u.id, o.idp, `${email}-nameid`);
+      if (o.idp) await store.users.link(u.id, await idpOf(store, o.idp), `${email}-nameid`);
       return u.id;
     }
     const ids = {
@@ -143,8 +159,8 @@ for (const provider of testProviders()) {
       t.same(await names({ group: 'ops' }), ['bob', 'dan']);
       t.same(await names({ group: 'en' }), [], 'no prefix match on groups');
       t.same(await names({ group: 'eng" OR 1=1 --' }), [], 'a group is a value, never SQL');
-      t.same(await names({ idpId: 'idp-a' }), ['ann'], 'linked identity at an IdP');
-      t.same(await names({ idpId: 'idp-c' }), []);
+      t.same(await names({ idpId: idp(pp.store, 'idp-a') }), ['ann'], 'linked identity at an IdP');
+      t.same(await names({ idpId: idp(pp.store, 'idp-c') }), []);
       t.same(await names({ secondFactor: 'none' }), ['dan', 'eve'], 'none (a pending authenticator is not a factor)');
       t.same(await names({ secondFactor: 'totp' }), ['ann']);
       t.same(await names({ secondFactor: 'passkey' }), ['bob']);
@@ -152,12 +168,14 @@ for (const provider of testProviders()) {
       t.same(await names({ search: 'adams' }), ['bob', 'eve'], 'search: a last name, as typed in lower case');
       t.same(await names({ search: 'CAT@' }), ['cat'], 'search: an email prefix without regard to case');
       t.same(await names({ group: 'eng', status: 'active' }), ['ann'], 'filters combine with AND');
-      t.same(await names({ group: 'ops', secondFactor: 'none', idpId: 'idp-b', status: 'active' }), ['dan']);
+      t.same(await names({ group: 'ops', secondFactor: 'none', idpId: idp(pp.store, 'idp-b'), status: 'active' }), [
+        'dan',
+      ]);
       t.equal(await pp.store.users.countMatching({ group: 'eng' }, now), 2, 'count over the same filter');
       t.equal(await pp.store.users.countMatching({}, now), 5);
       t.equal(
         await hooli.store.users.countMatching(
-          { group: 'eng', status: 'locked', idpId: 'idp-a', secondFactor: 'both' },
+          { group: 'eng', status: 'locked', idpId: idp(hooli.store, 'idp-a'), secondFactor: 'both' },
           now,
         ),
         1,
