@@ -12,11 +12,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { sha256 } from '../crypto/hash.ts';
 import type { Tenant } from '../plugins/tenant.ts';
+import { ENDED_ADMIN_SESSION_KEPT_SECONDS } from '../store/system.ts';
 import { ADMIN_COOKIE, adminCookieOptions } from './admin-session.ts';
 
 const RETURN_COOKIE = 'broker_admin_return';
 const FORM_COOKIE = 'broker_admin_form';
-const RETURN_SECONDS = 600;
+/** As long as the purge keeps an ended session's row, through which the kept input finds its admin. */
+const RETURN_SECONDS = ENDED_ADMIN_SESSION_KEPT_SECONDS;
 /** A form larger than this (as JSON) is not kept: a cookie holds about 4 KB, and sealing adds a third. */
 const MAX_FORM_JSON = 2400;
 /** Fields never kept, by name: passwords, secrets, one-time codes, tokens, keys, the CSRF token. */
