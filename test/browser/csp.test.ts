@@ -11,7 +11,7 @@ import formbody from '@fastify/formbody';
 import { SAML, type Profile } from '@node-saml/node-saml';
 import { generateSync } from 'otplib';
 import type { BrowserContext } from 'playwright-core';
-import { launchChromium, signInToConsole } from '../helpers/chromium.ts';
+import { launchChromium, QUIET, signInToConsole } from '../helpers/chromium.ts';
 import { buildApp } from '../../src/app.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { saveApplication, saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
@@ -137,9 +137,7 @@ t.test('every page works under its CSP in Chromium, with no violation reported',
   await store.users.create({ email: 'erin@customer.example', source: 'imported' });
   await setAppTwoFactor(store, portalApp, { enabled: true }, { actor: 'test', at: new Date() });
 
-  const browser = await launchChromium(t, {
-    extraArgs: ['--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium(t, { extraArgs: QUIET });
 
   // Chromium logs each violation to the console of the frame where it happened; the init script (which runs in
   // every frame) also reports each securitypolicyviolation event, with its directive and blocked URL.

@@ -5,6 +5,8 @@
 import { chromium, type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
 
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'];
+/** Extra flags for tests that watch every request or console message: no background traffic of Chromium's own. */
+export const QUIET = ['--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** Launches headless Chromium, closed at the end of `t`; `extraArgs` are added to the usual flags. */
 export async function launchChromium(
