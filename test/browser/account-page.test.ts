@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import t from 'tap';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { consoleErrors, handCookie, launchChromium } from '../helpers/chromium.ts';
 import { Browser } from '../helpers/browser.ts';
 import { oathtool } from '../helpers/oathtool.ts';
 import { freePort } from '../helpers/own-services.ts';
@@ -80,29 +81,11 @@ t.test('account pages: layout, axe-core, keyboard walk', async (t) => {
   t.equal(cont.headers.location, '/account');
   const session = http.cookies(new URL(w.base).host).get('broker_session')!;
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const context = await browser.newContext({ bypassCSP: true });
-  await context.addCookies([
-    {
-      name: 'broker_session',
-      value: session,
-      domain: 'piedpipers.localhost',
-      path: '/',
-      httpOnly: true,
-      sameSite: 'Lax',
-    },
-  ]);
+  await handCookie(context, w.base, 'broker_session', session);
   const page = await context.newPage();
-  const errors: string[] = [];
-  // The browser's own request for /favicon.ico (the broker serves none) is not a page's error.
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !m.location().url.endsWith('/favicon.ico'))
-      errors.push(`${m.location().url}: ${m.text()}`);
-  });
+  const errors = consoleErrors(page);
   const clock = w.ta.clock;
   let key = '';
 

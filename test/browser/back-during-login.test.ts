@@ -4,7 +4,7 @@
 // refused (the flow stays where it was, nothing is signed in twice), and the page says in plain words what
 // happened and offers "Start again", the app's launch link, which starts a new login at the IdP.
 import t from 'tap';
-import { chromium } from 'playwright-core';
+import { handCookie, launchChromium } from '../helpers/chromium.ts';
 import { Browser } from '../helpers/browser.ts';
 import { freePort } from '../helpers/own-services.ts';
 import { createWorld, upstreamRequest } from '../helpers/sso-world.ts';
@@ -22,11 +22,7 @@ t.test('Back from the second-factor page to the IdP, and its form sent again', a
   });
   await w.org.store.users.create({ email: 'ann@customer.example' });
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const context = await browser.newContext();
   const page = await context.newPage();
 
@@ -64,16 +60,7 @@ t.test('Back from the second-factor page to the IdP, and its form sent again', a
   const http = new Browser(w.ta);
   const start = await http.get(await sp.getAuthorizeUrlAsync('relay-back', undefined, {}));
   t.match(String(start.headers.location), /^https:\/\/okta\.idp\.example\/sso\?/, "the app's request goes to the IdP");
-  await context.addCookies([
-    {
-      name: 'broker_browser',
-      value: http.cookies(new URL(w.base).host).get('broker_browser')!,
-      domain: 'piedpipers.localhost',
-      path: '/',
-      httpOnly: true,
-      sameSite: 'Lax',
-    },
-  ]);
+  await handCookie(context, w.base, 'broker_browser', http.cookies(new URL(w.base).host).get('broker_browser')!);
   await page.goto(String(start.headers.location));
   await page.click('text=Continue to Pied Pipers');
   await page.waitForURL(/\/flow\/[^/]+\/mfa$/);

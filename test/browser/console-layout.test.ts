@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import t from 'tap';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchChromium, signInToConsole } from '../helpers/chromium.ts';
 import { buildApp } from '../../src/app.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { saveApplication, saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
@@ -105,26 +106,12 @@ t.test('every console page fits at 1280 and 390 px and passes axe-core', async (
     },
   });
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   // axe-core is injected by the test (bypassCSP), not by the page: the pages' own CSP stays as it is elsewhere.
   const context = await browser.newContext({ bypassCSP: true });
   const page = await context.newPage();
   const base = `http://layout.localhost:${port}`;
-  await page.goto(`${base}/admin/login`);
-  await page.fill('#email', ADMIN.email);
-  await page.fill('#password', ADMIN.password);
-  await page.keyboard.press('Enter');
-  await page.waitForURL(/\/admin(\/password)?$/);
-  if (page.url().endsWith('/admin/password')) {
-    await page.fill('#newPassword', `${ADMIN.password} renewed`).catch(() => {});
-    await page.fill('#confirmPassword', `${ADMIN.password} renewed`).catch(() => {});
-    await page.keyboard.press('Enter');
-    await page.waitForURL(`${base}/admin`);
-  }
+  await signInToConsole(page, base, ADMIN);
   const sections = await page.$$eval('.console-nav a', (links) =>
     links.map((a) => (a as HTMLAnchorElement).getAttribute('href')!),
   );

@@ -10,7 +10,8 @@ import Fastify from 'fastify';
 import formbody from '@fastify/formbody';
 import { SAML, type Profile } from '@node-saml/node-saml';
 import { generateSync } from 'otplib';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
+import { launchChromium, QUIET, signInToConsole } from '../helpers/chromium.ts';
 import { buildApp } from '../../src/app.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { saveApplication, saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
@@ -136,19 +137,7 @@ t.test('every page works under its CSP in Chromium, with no violation reported',
   await store.users.create({ email: 'erin@customer.example', source: 'imported' });
   await setAppTwoFactor(store, portalApp, { enabled: true }, { actor: 'test', at: new Date() });
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t, { extraArgs: QUIET });
 
   // Chromium logs each violation to the console of the frame where it happened; the init script (which runs in
   // every frame) also reports each securitypolicyviolation event, with its directive and blocked URL.
@@ -225,17 +214,7 @@ t.test('every page works under its CSP in Chromium, with no violation reported',
   await t.test('the admin signs in, copies a URL, saves a form and creates a token', async (t) => {
     const context = await watched({ permissions: ['clipboard-read', 'clipboard-write'] });
     const admin = await context.newPage();
-    await admin.goto(`${base}/admin/login`);
-    await admin.fill('#email', ADMIN.email);
-    await admin.fill('#password', ADMIN.password);
-    await admin.keyboard.press('Enter');
-    await admin.waitForURL(/\/admin(\/password)?$/);
-    if (admin.url().endsWith('/admin/password')) {
-      await admin.fill('#newPassword', `${ADMIN.password} renewed`).catch(() => {});
-      await admin.fill('#confirmPassword', `${ADMIN.password} renewed`).catch(() => {});
-      await admin.keyboard.press('Enter');
-      await admin.waitForURL(`${base}/admin`);
-    }
+    await signInToConsole(admin, base, ADMIN);
     const copy = admin.locator('button[data-copy]').first();
     const value = await copy.getAttribute('data-copy');
     await copy.click();

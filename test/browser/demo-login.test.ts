@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, QUIET } from '../helpers/chromium.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const artifacts = join(root, 'test-artifacts', 'demo-login');
@@ -56,19 +56,7 @@ t.test('a newcomer clicks through the demo in Chromium', async (t) => {
   const appUrl = `http://localhost:${port + 2}/`;
   t.match(out, appUrl);
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t, { extraArgs: QUIET });
   const page = await (await browser.newContext()).newPage();
 
   await page.goto(appUrl);

@@ -3,7 +3,7 @@
 // page (not the Overview) with what they had typed filled in again and a banner that says so, focused; nothing was
 // created and nothing is sent until they press the button again, which then creates the user.
 import t from 'tap';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.ts';
 import { createTestApp } from '../helpers/app.ts';
 import { freePort } from '../helpers/own-services.ts';
 import { ADMIN_PASSWORD } from '../helpers/admin.ts';
@@ -27,11 +27,7 @@ t.test('a form sent after the session ended: sign in, back on the page, input re
   });
   const base = `http://expiry.localhost:${port}`;
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await (await browser.newContext()).newPage();
 
   async function signIn() {

@@ -9,7 +9,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { SAML } from '@node-saml/node-saml';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchChromium, QUIET } from '../helpers/chromium.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { saveApplication, saveIdentityProvider } from '../../src/orgs/remote/registrations.ts';
 import { buildErrorResponse } from '../../src/saml/downstream/response.ts';
@@ -103,19 +104,7 @@ t.test('home-realm discovery and "Return to <app>" in Chromium', async (t) => {
   });
   await ta.app.listen({ host: '127.0.0.1', port });
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t, { extraArgs: QUIET });
 
   /** A fresh browser profile, and the main frame's navigations. */
   async function freshPage(): Promise<{ page: Page; visited: string[] }> {

@@ -9,7 +9,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import t from 'tap';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { consoleErrors, handCookie, launchChromium } from '../helpers/chromium.ts';
 import { Browser } from '../helpers/browser.ts';
 import { freePort } from '../helpers/own-services.ts';
 import { createWorld, idpAnswers } from '../helpers/sso-world.ts';
@@ -75,18 +76,10 @@ t.test('a passkey enrolled during login, then used to sign in; the app accepts b
   const ann = await w.org.store.users.create({ email: 'ann@customer.example' });
   const host = new URL(w.base).host;
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const context = await browser.newContext({ bypassCSP: false });
   const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !m.location().url.endsWith('/favicon.ico'))
-      errors.push(`${m.location().url}: ${m.text()}`);
-  });
+  const errors = consoleErrors(page);
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable');
   const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
@@ -117,16 +110,7 @@ t.test('a passkey enrolled during login, then used to sign in; the app accepts b
     w.ta.clock.set(new Date());
     const start = await http.get(await sp.getAuthorizeUrlAsync('relay-passkey', undefined, {}));
     const acs = await idpAnswers(w, http, fake, String(start.headers.location));
-    await context.addCookies([
-      {
-        name: 'broker_browser',
-        value: http.cookies(host).get('broker_browser')!,
-        domain: 'piedpipers.localhost',
-        path: '/',
-        httpOnly: true,
-        sameSite: 'Lax',
-      },
-    ]);
+    await handCookie(context, w.base, 'broker_browser', http.cookies(host).get('broker_browser')!);
     await page.goto(`${w.base}${acs.res.headers.location}`);
     return String(acs.res.headers.location).replace('/continue', '');
   }

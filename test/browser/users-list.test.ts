@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import t from 'tap';
-import { chromium } from 'playwright-core';
+import { launchChromium, signInToConsole } from '../helpers/chromium.ts';
 import { buildApp } from '../../src/app.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { createTestContext } from '../helpers/context.ts';
@@ -39,24 +39,10 @@ t.test('users list: layout, accessibility, keyboard', async (t) => {
       groups: [i % 2 ? 'eng' : 'ops'],
     });
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await (await browser.newContext({ bypassCSP: true })).newPage();
   const base = `http://userslist.localhost:${port}`;
-  await page.goto(`${base}/admin/login`);
-  await page.fill('#email', ADMIN.email);
-  await page.fill('#password', ADMIN.password);
-  await page.keyboard.press('Enter');
-  await page.waitForURL(/\/admin(\/password)?$/);
-  if (page.url().endsWith('/admin/password')) {
-    await page.fill('#newPassword', `${ADMIN.password} renewed`).catch(() => {});
-    await page.fill('#confirmPassword', `${ADMIN.password} renewed`).catch(() => {});
-    await page.keyboard.press('Enter');
-    await page.waitForURL(`${base}/admin`);
-  }
+  await signInToConsole(page, base, ADMIN);
 
   for (const width of [1280, 390]) {
     await page.setViewportSize({ width, height: 900 });

@@ -10,6 +10,8 @@ import { SamlError } from '../../../src/saml/errors.ts';
 import {
   verifyUpstreamResponse,
   parseUpstreamResponse,
+  verifyParsedResponse,
+  type ParsedResponse,
   type VerifyInput,
 } from '../../../src/saml/upstream/response.ts';
 import type { UpstreamIdp } from '../../../src/saml/upstream/types.ts';
@@ -200,4 +202,27 @@ t.test('a certificate rollover at the IdP: either configured certificate verifie
 
 t.test('parseUpstreamResponse reads the Issuer without trusting it', async (t) => {
   t.equal((await parseUpstreamResponse(await idp.response(base), 256 * 1024)).claimedIssuer, idp.entityId);
+});
+
+t.test('an unsolicited Response is checked as a whole before its claimed Issuer can be read', async (t) => {
+  // No Version on the Response: the schema refuses it, so no issuer is handed out to pick an IdP with.
+  const xml = (await idp.responseXml({ ...base, inResponseTo: null })).replace(/ Version="2\.0"/, '');
+  await t.rejects(parseUpstreamResponse(b64(xml), 256 * 1024), { code: 'saml_schema_invalid' });
+  // Over the size limit: refused before it is even decoded.
+  await t.rejects(parseUpstreamResponse(await idp.response(base), 1024), { code: 'saml_too_large' });
+  // Only what parseUpstreamResponse made is verified: a look-alike document is not taken.
+  const parsed = await parseUpstreamResponse(await idp.response(base), 256 * 1024);
+  const lookAlike = { document: parsed.document, claimedIssuer: parsed.claimedIssuer } as ParsedResponse;
+  await t.rejects(
+    verifyParsedResponse(lookAlike, { sp, idp: config, expectedInResponseTo: '_req1', now, skewSeconds: 60 }),
+    TypeError,
+  );
+  const v = await verifyParsedResponse(parsed, {
+    sp,
+    idp: config,
+    expectedInResponseTo: '_req1',
+    now,
+    skewSeconds: 60,
+  });
+  t.equal(v.nameId, 'ann@customer.example', 'the parsed Response itself verifies');
 });
