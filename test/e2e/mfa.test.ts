@@ -398,7 +398,16 @@ t.test('must hold: no Response without the code, whatever is posted where', asyn
       },
       { crossSite: true },
     );
-    t.equal(acs.statusCode, 400, 'a fresh upstream response cannot re-enter a flow waiting for its second factor');
+    // Refused as a re-post (the Back button's case: flow_already_used, audited) and sent to the restart page; it
+    // never re-enters the flow, which still waits for its code.
+    const flowId = flowPath.split('/')[2];
+    t.equal(acs.statusCode, 303, 'a fresh upstream response cannot re-enter a flow waiting for its second factor');
+    t.equal(acs.headers.location, `/flow/${flowId}/restart`, 'it is sent to the restart page');
+    t.notMatch(acs.body, /SAMLResponse/);
+    const refused = await w.ta.ctx.store.db.auditEvent.findMany({ where: { code: 'flow_already_used' } });
+    t.equal(refused.length, 1, 'the refusal is audited');
+    const waiting = await w.ta.ctx.store.db.loginFlow.findUnique({ where: { id: flowId } });
+    t.match(waiting?.stage, /^mfa/, 'the flow still waits for its second factor');
     const flows = await w.ta.ctx.store.db.loginFlow.findMany({ where: { stage: 'completed' } });
     t.equal(flows.length, 0, 'no flow completed');
   });
