@@ -13,6 +13,7 @@
 import { MAX_PROFILE_GROUPS } from './profile.ts';
 import type { AppContext } from '../../context.ts';
 import { OidcError } from './oidc-errors.ts';
+import { readAtMost } from './bounded-body.ts';
 
 /** The largest Graph answer we read: ~11,000 group ids at most, well within this. */
 export const MAX_GRAPH_RESPONSE_BYTES = 1024 * 1024;
@@ -81,32 +82,21 @@ export async function entraGroups(ctx: AppContext, oid: string, accessToken: str
 }
 
 async function readBounded(res: Response, diagnosis: Record<string, unknown>): Promise<string> {
-  const reader = res.body?.getReader();
-  if (!reader) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+  let body: Awaited<ReturnType<typeof readAtMost>>;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.length;
-      if (size > MAX_GRAPH_RESPONSE_BYTES) {
-        await reader.cancel();
-        throw unavailable("Microsoft Graph's answer about your groups is too large.", {
-          ...diagnosis,
-          maxBytes: MAX_GRAPH_RESPONSE_BYTES,
-        });
-      }
-      chunks.push(value);
-    }
+    body = await readAtMost(res, MAX_GRAPH_RESPONSE_BYTES);
   } catch (err) {
-    if (err instanceof OidcError) throw err;
     throw unavailable('Microsoft Graph could not be read to the end.', {
       ...diagnosis,
       problem: (err as Error).message.slice(0, 300),
     });
   }
-  return Buffer.concat(chunks).toString('utf8');
+  if (!body)
+    throw unavailable("Microsoft Graph's answer about your groups is too large.", {
+      ...diagnosis,
+      maxBytes: MAX_GRAPH_RESPONSE_BYTES,
+    });
+  return body.toString('utf8');
 }
 
 function graphErrorCode(text: string): string | null {

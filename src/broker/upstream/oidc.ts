@@ -24,6 +24,7 @@ import { entraGroups } from './entra-graph.ts';
 import { clientAssertionKey } from './oidc-client-keys.ts';
 import { OidcError } from './oidc-errors.ts';
 import { mapProfile } from './profile.ts';
+import { readAtMost } from './bounded-body.ts';
 import type { UpstreamLogin, UpstreamProtocol } from './protocol.ts';
 
 /** ID token algorithms we accept: asymmetric only. */
@@ -106,26 +107,12 @@ export function discoveryOf(idp: IdentityProvider): OidcDiscovery {
   }
 }
 
-/** Reads a response body up to `max` bytes (an IdP answer is hostile input like any other). */
+/** The response with its body read up to `max` bytes (an IdP answer is hostile input like any other). */
 async function bounded(res: Response, max: number): Promise<Response> {
-  const reader = res.body?.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (reader) {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.length;
-      if (size > max) {
-        await reader.cancel();
-        throw new OidcError('oidc_too_large', 'The identity provider sent an answer that is too large.', {
-          maxBytes: max,
-        });
-      }
-      chunks.push(value);
-    }
-  }
-  return new Response(Buffer.concat(chunks), { status: res.status, statusText: res.statusText, headers: res.headers });
+  const body = await readAtMost(res, max);
+  if (!body)
+    throw new OidcError('oidc_too_large', 'The identity provider sent an answer that is too large.', { maxBytes: max });
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
 }
 
 /** openid-client's configuration for `idp`: the cached discovery document, our client, our clock, and our fetch. */
