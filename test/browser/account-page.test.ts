@@ -3,8 +3,8 @@
 // authenticator app, the fresh check and new recovery codes. The sign-in through the IdP runs over HTTP (the fake
 // IdP is not a web server); Chromium gets its broker-session cookie.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import t from 'tap';
+import { axeViolations } from '../helpers/page-checks.ts';
 import type { Page } from 'playwright-core';
 import { consoleErrors, handCookie, launchChromium } from '../helpers/chromium.ts';
 import { Browser } from '../helpers/browser.ts';
@@ -13,35 +13,8 @@ import { freePort } from '../helpers/own-services.ts';
 import { createWorld, idpAnswers } from '../helpers/sso-world.ts';
 import { devicesFor } from '../../src/mfa/for-tenant.ts';
 
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
 async function overflow(page: Page) {
   return page.evaluate(() => ({ width: window.innerWidth, doc: document.documentElement.scrollWidth }));
-}
-
-async function axeViolations(page: Page) {
-  await page.evaluate(axeSource);
-  return page.evaluate(async () => {
-    const result = await (
-      window as unknown as {
-        axe: {
-          run(
-            ctx: Document,
-            opts: object,
-          ): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
-        };
-      }
-    ).axe.run(document, { resultTypes: ['violations'] });
-    return result.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map(
-        (v) =>
-          `${v.id} (${v.impact}): ${v.nodes
-            .slice(0, 3)
-            .map((n) => n.target.join(' '))
-            .join(', ')}`,
-      );
-  });
 }
 
 /** Tabs until the focused element's text (or value) matches, at most 30 times; false when it never does. */

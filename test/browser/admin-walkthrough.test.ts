@@ -6,7 +6,6 @@
 // by git); `docs/admin/` holds the copies the README shows.
 import t from 'tap';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SAML } from '@node-saml/node-saml';
@@ -18,6 +17,7 @@ import { generateSigningCredential, certificateBody } from '../../src/saml/certi
 import { createTestContext } from '../helpers/context.ts';
 import { demoIdpEntityId, startDemoIdp } from '../../demo/peers/demo-idp.ts';
 import { demoAppAcs, demoAppEntityId, startDemoApp } from '../../demo/peers/demo-app.ts';
+import { freePort } from '../helpers/own-services.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const artifacts = join(root, 'test-artifacts', 'admin-walkthrough');
@@ -28,15 +28,6 @@ class RealClock extends ManualClock {
   override now() {
     return new Date();
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 const ADMIN = { email: 'admin@acme.example', password: 'a long admin password for acme' };

@@ -1,9 +1,8 @@
 // Every console page in Chromium at 1280 and 390 px: nothing overflows sideways (the page's width is the window's),
 // and axe-core finds no serious or critical accessibility violation. The pages are filled the way a real
 // organisation's are: an IdP with a certificate fingerprint, an app, users, and audit lines with long details.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import t from 'tap';
+import { axeViolations } from '../helpers/page-checks.ts';
 import type { Page } from 'playwright-core';
 import { launchChromium, signInToConsole } from '../helpers/chromium.ts';
 import { buildApp } from '../../src/app.ts';
@@ -19,7 +18,6 @@ class RealClock extends ManualClock {
   }
 }
 const ADMIN = { email: 'admin@layout.example', password: 'a long admin password for layout' };
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const WIDTHS = [1280, 390];
 
 /** What sticks out: the page's scroll width against the window's, and the widest elements past the right edge. */
@@ -190,28 +188,7 @@ t.test('every console page fits at 1280 and 390 px and passes axe-core', async (
           return [...fields.map((el) => `field ${name(el)}`), ...links.map((a) => `link "${a.textContent?.trim()}"`)];
         });
         t.same(unstyled, [], `${path}: fields styled, links in the brand colour`);
-        await page.evaluate(axeSource);
-        const found = await page.evaluate(async () => {
-          const result = await (
-            window as unknown as {
-              axe: {
-                run(
-                  ctx: Document,
-                  opts: object,
-                ): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
-              };
-            }
-          ).axe.run(document, { resultTypes: ['violations'] });
-          return result.violations
-            .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-            .map(
-              (v) =>
-                `${v.id} (${v.impact}): ${v.nodes
-                  .slice(0, 3)
-                  .map((n) => n.target.join(' '))
-                  .join(', ')}`,
-            );
-        });
+        const found = await axeViolations(page);
         t.same(found, [], `${path}: no serious or critical axe-core violation`);
       }
     }

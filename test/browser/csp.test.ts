@@ -5,7 +5,6 @@
 // second app's SLO URL in its hidden frame and answers the first. An admin signs in, uses a copy button, saves a
 // form and creates an API token (selected on focus).
 import t from 'tap';
-import { createServer } from 'node:net';
 import Fastify from 'fastify';
 import formbody from '@fastify/formbody';
 import { SAML, type Profile } from '@node-saml/node-saml';
@@ -19,21 +18,13 @@ import { setAppTwoFactor } from '../../src/policy/app-policy.ts';
 import { generateSigningCredential } from '../../src/saml/certificates.ts';
 import { createTestContext } from '../helpers/context.ts';
 import { demoIdpEntityId, startDemoIdp } from '../../demo/peers/demo-idp.ts';
+import { freePort } from '../helpers/own-services.ts';
 
 /** The browser needs real time: node-saml and the demo IdP check it, and TOTP codes are computed from it. */
 class RealClock extends ManualClock {
   override now() {
     return new Date();
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 const ADMIN = { email: 'admin@acme.example', password: 'a long admin password for acme' };

@@ -5,7 +5,6 @@
 import t from 'tap';
 import { mkdirSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { SAML } from '@node-saml/node-saml';
@@ -17,21 +16,11 @@ import { buildErrorResponse } from '../../src/saml/downstream/response.ts';
 import { createTestApp } from '../helpers/app.ts';
 import { createOrg } from '../helpers/context.ts';
 import { FakeIdp } from '../helpers/fake-idp.ts';
+import { freePort } from '../helpers/own-services.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const artifacts = join(root, 'test-artifacts', 'home-realm-discovery');
 mkdirSync(artifacts, { recursive: true });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-      .once('error', reject)
-      .listen(0, '127.0.0.1', () => {
-        const { port } = s.address() as { port: number };
-        s.close(() => resolve(port));
-      });
-  });
-}
 
 t.test('home-realm discovery and "Return to <app>" in Chromium', async (t) => {
   const port = await freePort();

@@ -2,9 +2,7 @@
 // password and a TOTP code by keyboard, see the organisations, suspend one and see its "suspended" page; no
 // horizontal overflow at 1280 and 390 px. Screenshots for docs/admin-guide.md go to docs/admin/.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
+import { axeViolations } from '../helpers/page-checks.ts';
 import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { buildApp } from '../../src/app.ts';
@@ -12,6 +10,7 @@ import { ManualClock } from '../../src/clock.ts';
 import { createOperator } from '../../src/orgs/operators.ts';
 import { createTestContext } from '../helpers/context.ts';
 import { oathtool } from '../helpers/oathtool.ts';
+import { freePort } from '../helpers/own-services.ts';
 
 const docs = join(new URL('../..', import.meta.url).pathname, 'docs', 'admin');
 
@@ -19,43 +18,6 @@ class RealClock extends ManualClock {
   override now() {
     return new Date();
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-/** Serious or critical axe-core violations of the page (axe injected by the test: the contexts bypass CSP). */
-async function axeProblems(page: Page): Promise<string[]> {
-  await page.evaluate(axeSource);
-  return page.evaluate(async () => {
-    const result = await (
-      window as unknown as {
-        axe: {
-          run(
-            ctx: Document,
-            opts: object,
-          ): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
-        };
-      }
-    ).axe.run(document, { resultTypes: ['violations'] });
-    return result.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map(
-        (v) =>
-          `${v.id} (${v.impact}): ${v.nodes
-            .slice(0, 3)
-            .map((n) => n.target.join(' '))
-            .join(', ')}`,
-      );
-  });
 }
 
 const overflow = (page: Page) =>
@@ -128,10 +90,10 @@ t.test('operator view in a browser', async (t) => {
   t.match(await page.textContent('table.data'), /Acme Support[\s\S]*Globex Corporation/);
   t.equal(await overflow(page), 0, 'no horizontal overflow at 1280 px');
   await page.screenshot({ path: join(docs, '13-operator-view.png'), fullPage: true });
-  t.same(await axeProblems(page), [], 'operator list: no serious or critical axe-core violation');
+  t.same(await axeViolations(page), [], 'operator list: no serious or critical axe-core violation');
   await page.getByRole('link', { name: 'Delete Acme Support' }).click();
   await page.waitForURL(/\/operator\/organizations\/[^/]+\/delete$/);
-  t.same(await axeProblems(page), [], 'delete confirmation: no serious or critical axe-core violation');
+  t.same(await axeViolations(page), [], 'delete confirmation: no serious or critical axe-core violation');
   await page.goBack();
   await page.waitForURL(`${root}/operator`);
 
@@ -146,6 +108,6 @@ t.test('operator view in a browser', async (t) => {
   t.equal(res?.status(), 403);
   t.match(await org.textContent('body'), /Globex Corporation is suspended/);
   await org.screenshot({ path: join(docs, '14-organization-suspended.png'), fullPage: true });
-  t.same(await axeProblems(org), [], 'suspended page: no serious or critical axe-core violation');
+  t.same(await axeViolations(org), [], 'suspended page: no serious or critical axe-core violation');
   t.same(errors, [], 'no console error');
 });

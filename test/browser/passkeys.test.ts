@@ -7,43 +7,20 @@
 // keyboard only. The upstream IdP's part runs over HTTP
 // (the fake IdP is no web server); Chromium takes over the login's browser-binding cookie at the continue step.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import t from 'tap';
+import { axeViolations } from '../helpers/page-checks.ts';
 import type { Page } from 'playwright-core';
 import { consoleErrors, handCookie, launchChromium } from '../helpers/chromium.ts';
 import { Browser } from '../helpers/browser.ts';
 import { freePort } from '../helpers/own-services.ts';
 import { createWorld, idpAnswers } from '../helpers/sso-world.ts';
 
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
 async function checkPage(t: Pick<typeof import('tap').default, 'ok' | 'same'>, page: Page, what: string) {
   for (const width of [1280, 390]) {
     await page.setViewportSize({ width, height: 900 });
     const o = await page.evaluate(() => ({ width: window.innerWidth, doc: document.documentElement.scrollWidth }));
     t.ok(o.doc <= o.width + 1, `${what} at ${width} px: no sideways scrolling (page ${o.doc} px)`);
-    await page.evaluate(axeSource);
-    const found = await page.evaluate(async () => {
-      const result = await (
-        window as unknown as {
-          axe: {
-            run(
-              ctx: Document,
-              opts: object,
-            ): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
-          };
-        }
-      ).axe.run(document, { resultTypes: ['violations'] });
-      return result.violations
-        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-        .map(
-          (v) =>
-            `${v.id} (${v.impact}): ${v.nodes
-              .slice(0, 3)
-              .map((n) => n.target.join(' '))
-              .join(', ')}`,
-        );
-    });
+    const found = await axeViolations(page);
     t.same(found, [], `${what} at ${width} px: no serious or critical axe-core violation`);
   }
 }

@@ -1,8 +1,7 @@
 // The users list in Chromium at 1280 and 390 px: no sideways scrolling, no serious or critical axe-core violation,
 // and the keyboard alone filters the list, selects all on the page and reaches the bulk confirmation.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import t from 'tap';
+import { axeViolations } from '../helpers/page-checks.ts';
 import { launchChromium, signInToConsole } from '../helpers/chromium.ts';
 import { buildApp } from '../../src/app.ts';
 import { ManualClock } from '../../src/clock.ts';
@@ -15,7 +14,6 @@ class RealClock extends ManualClock {
   }
 }
 const ADMIN = { email: 'admin@userslist.example', password: 'a long admin password for the users list' };
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 t.test('users list: layout, accessibility, keyboard', async (t) => {
   const port = await freePort();
@@ -49,15 +47,7 @@ t.test('users list: layout, accessibility, keyboard', async (t) => {
     await page.goto(`${base}/admin/users?sort=name&order=desc`);
     const o = await page.evaluate(() => ({ doc: document.documentElement.scrollWidth, width: window.innerWidth }));
     t.ok(o.doc <= o.width + 1, `${width} px: no sideways scrolling (page ${o.doc}, window ${o.width})`);
-    await page.evaluate(axeSource);
-    const found = await page.evaluate(async () => {
-      const result = await (
-        window as unknown as {
-          axe: { run(ctx: Document, opts: object): Promise<{ violations: { id: string; impact: string }[] }> };
-        }
-      ).axe.run(document, { resultTypes: ['violations'] });
-      return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id);
-    });
+    const found = await axeViolations(page);
     t.same(found, [], `${width} px: no serious or critical axe-core violation`);
   }
 

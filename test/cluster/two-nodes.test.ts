@@ -4,7 +4,6 @@
 // (REDIS_URL; one-time-use records stay in PostgreSQL either way).
 import t, { type Test } from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { generateSync } from 'otplib';
 import { SAML } from '@node-saml/node-saml';
 import { bootstrap } from '../../src/bootstrap.ts';
@@ -18,20 +17,12 @@ import { FakeIdp } from '../helpers/fake-idp.ts';
 import { HttpBrowser, type HttpResponse } from '../helpers/http-browser.ts';
 import { formIn } from '../helpers/browser.ts';
 import { upstreamRequest } from '../helpers/sso-world.ts';
+import { freePort } from '../helpers/own-services.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const MASTER_KEY = Buffer.alloc(32, 11).toString('base64');
 const BASE = 'broker.test';
 const base = `http://piedpipers.${BASE}`;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function startNode(
   databaseUrl: string,

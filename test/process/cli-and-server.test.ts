@@ -5,8 +5,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { get } from 'node:http';
+import { freePort } from '../helpers/own-services.ts';
 
 /** A GET on a new connection each time (so that a cluster's workers share them out). */
 function httpGet(port: number, path: string, host: string): Promise<{ status: number; body: string }> {
@@ -31,15 +31,6 @@ const baseEnv = {
 
 const cli = (args: string[], env: Record<string, string> = {}) =>
   spawnSync(tsx, ['src/cli/index.ts', ...args], { cwd: root, env: { ...baseEnv, ...env }, encoding: 'utf8' });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 t.test('CLI: org create prints the URLs and a one-time password; errors are clear', async (t) => {
   const port = 3999;
