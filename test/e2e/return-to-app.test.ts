@@ -176,13 +176,18 @@ t.test(
         audience: w.org.urls.spEntityId,
         inResponseTo: upstream.id,
       });
-      const late = await new Browser(w.ta).post(
+      const stranger = new Browser(w.ta);
+      const late = await stranger.post(
         w.org.urls.spAcs,
         { SAMLResponse: good, RelayState: upstream.relayState },
         { crossSite: true },
       );
-      t.equal(late.statusCode, 400, 'a later good Response finds no flow waiting');
-      t.equal(returnAction(late.body), null, 'and offers no way back');
+      // Refused as a re-post of a flow that has moved on (flow_already_used): the restart page, never the flow.
+      t.equal(late.statusCode, 303, 'a later good Response finds no flow waiting');
+      t.equal(late.headers.location, `/flow/${upstream.relayState}/restart`);
+      const restart = await stranger.get(`${w.base}${late.headers.location}`);
+      t.equal(restart.statusCode, 410, 'a browser that does not own the flow learns nothing from the restart page');
+      t.equal(returnAction(restart.body), null, 'and offers no way back');
       await appHearsBack(t, browser, acs, requestId, 'AuthnFailed');
     });
 
