@@ -26,7 +26,8 @@ t.test('metrics after real logins', async (t) => {
   t.match(res.body, /broker_logins_total\{org="piedpipers",outcome="success"\} 1/);
   t.match(res.body, /broker_stage_duration_seconds_count\{stage="POST \/saml\/sp\/acs"\} 2/);
   t.match(res.body, /broker_stage_duration_seconds_count\{stage="GET \/saml\/idp\/sso"\} 1/);
-  t.match(res.body, /broker_upstream_errors_total\{org="piedpipers",code="saml_unsolicited"\} 1/);
+  // The same Response again names a flow that has completed: refused as a re-post (the Back button's case).
+  t.match(res.body, /broker_upstream_errors_total\{org="piedpipers",code="flow_already_used"\} 1/);
 });
 
 t.test('METRICS_TOKEN protects /metrics', async (t) => {
