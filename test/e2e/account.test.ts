@@ -30,6 +30,21 @@ async function signInToAccount(w: World, browser: Browser, fake: FakeIdp, email 
   return { start, acs, cont };
 }
 
+/** The passkey options a page carries for its script (what @simplewebauthn/browser would be given). */
+const passkeyOptionsOn = (html: string) =>
+  JSON.parse(/<script type="application\/json" id="passkey-options">([^<]*)<\/script>/.exec(html)![1]);
+
+/** Ann, with no second factor yet, signed in on /account of a fresh organisation whose Okta vouches for her domain. */
+async function annOnTheAccountPage(t: { teardown(fn: () => unknown): void }) {
+  const w = await createWorld();
+  t.teardown(w.ta.cleanup);
+  const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
+  const ann = await w.org.store.users.create({ email: 'ann@customer.example' });
+  const browser = new Browser(w.ta);
+  await signInToAccount(w, browser, fake);
+  return { w, ann, browser, origin: new URL(w.base).origin };
+}
+
 t.test('account page: sign-in, authenticator, recovery codes, devices, sign-ins', async (t) => {
   const w = await createWorld();
   t.teardown(w.ta.cleanup);
@@ -286,22 +301,14 @@ t.test('account sign-in with several IdPs: the chooser names the account; a disa
 t.test(
   'account page passkeys: added after a check, refused without one or replayed; the check by passkey',
   async (t) => {
-    const w = await createWorld();
-    t.teardown(w.ta.cleanup);
-    const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
-    const ann = await w.org.store.users.create({ email: 'ann@customer.example' });
-    const browser = new Browser(w.ta);
-    await signInToAccount(w, browser, fake);
+    const { w, ann, browser, origin } = await annOnTheAccountPage(t);
     const key = new SoftAuthenticator();
-    const optionsOn = (html: string) =>
-      JSON.parse(/<script type="application\/json" id="passkey-options">([^<]*)<\/script>/.exec(html)![1]);
-    const origin = new URL(w.base).origin;
 
     // No factor yet: the first passkey needs no check (there is nothing to check with).
     const first = await browser.get(`${w.base}/account/passkeys/new`);
     t.equal(first.statusCode, 200);
     t.match(first.body, /src="\/assets\/simplewebauthn-browser.js"/, 'the browser library comes from the broker');
-    const answer = JSON.stringify(key.create(optionsOn(first.body), origin));
+    const answer = JSON.stringify(key.create(passkeyOptionsOn(first.body), origin));
     const added = await browser.post(`${w.base}/account/passkeys`, { passkey: answer, passkeyName: 'Blue key' });
     t.equal(added.statusCode, 303);
     t.equal(added.headers.location, '/account/recovery-codes', 'a first second factor: its recovery codes follow');
@@ -335,13 +342,13 @@ t.test(
     const check = await browser.get(`${w.base}/account`);
     t.match(check.body, /Confirm with your passkey/);
     const wrongOrigin = await browser.post(`${w.base}/account/check`, {
-      passkey: JSON.stringify(key.get(optionsOn(check.body), 'https://piedpipers.evil.example')),
+      passkey: JSON.stringify(key.get(passkeyOptionsOn(check.body), 'https://piedpipers.evil.example')),
     });
     t.equal(wrongOrigin.statusCode, 400);
     t.match(wrongOrigin.body, /made for another website/);
     const again = await browser.get(`${w.base}/account`);
     const checked = await browser.post(`${w.base}/account/check`, {
-      passkey: JSON.stringify(key.get(optionsOn(again.body), origin)),
+      passkey: JSON.stringify(key.get(passkeyOptionsOn(again.body), origin)),
     });
     t.equal(checked.statusCode, 303);
     t.equal(checked.headers.location, '/account?done=checked');
@@ -354,14 +361,14 @@ t.test(
     const next = await browser.get(`${w.base}/account/passkeys/new`);
     t.equal(next.statusCode, 200);
     const phone = await browser.post(`${w.base}/account/passkeys`, {
-      passkey: JSON.stringify(key.create(optionsOn(next.body), origin)),
+      passkey: JSON.stringify(key.create(passkeyOptionsOn(next.body), origin)),
       passkeyName: '',
     });
     t.equal(phone.statusCode, 400, 'a passkey needs a name');
     t.match(phone.body, /Give the passkey a name/);
     t.equal((await w.org.store.webauthn.list(ann.id)).length, 1);
     const named = await browser.post(`${w.base}/account/passkeys`, {
-      passkey: JSON.stringify(key.create(optionsOn(phone.body), origin)),
+      passkey: JSON.stringify(key.create(passkeyOptionsOn(phone.body), origin)),
       passkeyName: 'Phone',
     });
     t.equal(
@@ -386,21 +393,13 @@ t.test(
 // Issue 23: a passkey-only user who lost their only passkey passes the fresh check with a recovery code (spent once,
 // audited) and adds a new passkey themselves; a wrong or spent code is refused and audited.
 t.test('account page: a passkey-only user who lost the key confirms with a recovery code, then adds one', async (t) => {
-  const w = await createWorld();
-  t.teardown(w.ta.cleanup);
-  const { fake } = await w.addIdp('Okta', { emailDomains: ['customer.example'] });
-  const ann = await w.org.store.users.create({ email: 'ann@customer.example' });
-  const browser = new Browser(w.ta);
-  await signInToAccount(w, browser, fake);
-  const optionsOn = (html: string) =>
-    JSON.parse(/<script type="application\/json" id="passkey-options">([^<]*)<\/script>/.exec(html)![1]);
-  const origin = new URL(w.base).origin;
+  const { w, ann, browser, origin } = await annOnTheAccountPage(t);
   const totp = async () => totpFor(w.ta.ctx, (await w.ta.ctx.store.organizations.findById(w.org.org.id))!, w.org.store);
 
   const lost = new SoftAuthenticator();
   const first = await browser.get(`${w.base}/account/passkeys/new`);
   const added = await browser.post(`${w.base}/account/passkeys`, {
-    passkey: JSON.stringify(lost.create(optionsOn(first.body), origin)),
+    passkey: JSON.stringify(lost.create(passkeyOptionsOn(first.body), origin)),
     passkeyName: 'Lost key',
   });
   t.equal(added.headers.location, '/account/recovery-codes');
@@ -433,7 +432,7 @@ t.test('account page: a passkey-only user who lost the key confirms with a recov
   const next = await browser.get(`${w.base}/account/passkeys/new`);
   t.equal(next.statusCode, 200, 'now a new passkey can be added');
   const phone = await browser.post(`${w.base}/account/passkeys`, {
-    passkey: JSON.stringify(replacement.create(optionsOn(next.body), origin)),
+    passkey: JSON.stringify(replacement.create(passkeyOptionsOn(next.body), origin)),
     passkeyName: 'New phone',
   });
   t.equal(phone.headers.location, '/account?done=passkey-added', 'the remaining codes stay; none shown');

@@ -175,6 +175,15 @@ t.test('groups overage: the groups read from Microsoft Graph, the policy applied
     });
   }
 
+  await t.test('more groups per Graph than a sign-in carries: upstream_too_many_groups, never cut short', async (t) => {
+    // 501 distinct object ids: one more than a profile holds (MAX_PROFILE_GROUPS); the same rule as for any IdP.
+    const many = Array.from({ length: 501 }, (_, i) => `a1b2c3d4-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    graphAnswer = groups([ADMINS, ...many]);
+    const page = await signIn();
+    t.equal(codeOf(page.body), 'upstream_too_many_groups');
+    t.notOk(formIn(page.body)?.fields.SAMLResponse, 'nothing issued downstream');
+  });
+
   await t.test('Test connection shows the overage and the groups read, or the refusal', async (t) => {
     const admin = await adminWithRole(w.ta, { slug: 'overpipers', orgId: w.org.org.id }, 'admin');
     async function runTest() {

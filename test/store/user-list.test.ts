@@ -161,6 +161,11 @@ for (const provider of testProviders()) {
       t.same(await names({ group: 'eng" OR 1=1 --' }), [], 'a group is a value, never SQL');
       t.same(await names({ idpId: idp(pp.store, 'idp-a') }), ['ann'], 'linked identity at an IdP');
       t.same(await names({ idpId: idp(pp.store, 'idp-c') }), []);
+      t.same(
+        await names({ idpId: idp(hooli.store, 'idp-a') }),
+        [],
+        "another organisation's IdP id finds none of this one's users (nor its own user: the list is this one's)",
+      );
       t.same(await names({ secondFactor: 'none' }), ['dan', 'eve'], 'none (a pending authenticator is not a factor)');
       t.same(await names({ secondFactor: 'totp' }), ['ann']);
       t.same(await names({ secondFactor: 'passkey' }), ['bob']);

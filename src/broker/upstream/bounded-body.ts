@@ -3,7 +3,7 @@
 // into its own refusal.
 
 /** The body's bytes, or null when it is larger than `max` bytes (the rest is then not read). */
-export async function readAtMost(res: Response, max: number) {
+export async function readAtMost(res: Response, max: number): Promise<Buffer<ArrayBuffer> | null> {
   const reader = res.body?.getReader();
   if (!reader) return Buffer.alloc(0);
   const chunks: Uint8Array[] = [];
