@@ -85,6 +85,36 @@ t.test(
   },
 );
 
+t.test(
+  'waiting for a lock another connection holds never stops the event loop; the batch commits once it is free',
+  async (t) => {
+    const w = world(t);
+    // The other connection is in this very process: were the wait SQLite's busy handler (a synchronous sleep in the
+    // call), the timer that releases the lock could not run until the busy timeout (5 s) had passed, and the writes
+    // would fail with SQLITE_BUSY.
+    w.other.exec('BEGIN IMMEDIATE');
+    const first = [w.add('h1'), w.add('h2')];
+    let ticks = 0;
+    const ticking = setInterval(() => ticks++, 1);
+    const released = new Promise<number>((resolve) =>
+      setTimeout(() => {
+        w.other.exec('COMMIT');
+        resolve(performance.now());
+      }, 30),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const joined = w.add('h3');
+    const started = performance.now();
+    t.same(await Promise.all([...first, joined]), [1, 1, 1], 'all three committed, the one queued while waiting too');
+    clearInterval(ticking);
+    t.ok((await released) >= started, 'the lock was released by a timer of this process while the writes waited');
+    t.ok(ticks >= 5, `other work ran meanwhile (${ticks} timer ticks)`);
+    t.equal(w.count(), 3);
+    t.notOk(w.db.inTransaction);
+    t.equal(w.db.pragma('busy_timeout', { simple: true }), 5000, "the connection's own busy timeout is back");
+  },
+);
+
 t.test('drain commits what is still queued (before the connection closes)', async (t) => {
   const w = world(t);
   const pending = [w.add('e1'), w.add('e2')];
