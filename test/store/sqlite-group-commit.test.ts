@@ -112,6 +112,12 @@ t.test(
     t.equal(w.count(), 3);
     t.notOk(w.db.inTransaction);
     t.equal(w.db.pragma('busy_timeout', { simple: true }), 5000, "the connection's own busy timeout is back");
+
+    // A lone write (committed without BEGIN … COMMIT) waits the same way.
+    w.other.exec('BEGIN IMMEDIATE');
+    setTimeout(() => w.other.exec('COMMIT'), 20);
+    t.equal(await w.add('h4'), 1, 'a lone write waits for the lock on a timer too');
+    t.equal(w.count(), 4);
   },
 );
 

@@ -110,18 +110,16 @@ export class GroupCommit {
   private tryCommit(batch: QueuedWrite[]): Outcome[] | 'busy' {
     const db = this.connection();
     const control = this.controlStatements(db);
+    if (batch.length === 1) {
+      // One write is a transaction of its own (a statement that fails busy has changed nothing): no BEGIN and COMMIT
+      // around it, which cost a lone write about a quarter more (measured).
+      const outcome = withoutWaiting(db, control, () => runAlone(batch[0]));
+      return 'error' in outcome && isBusy(outcome.error) ? 'busy' : [outcome];
+    }
     try {
-      // SQLite applies a busy_timeout pragma when the statement is prepared, not when it runs, so a prepared one
-      // cannot be run again; exec() sets it without building a statement object (0.6 µs a setting here, against
-      // 3–4 µs through db.pragma(), measured).
-      db.exec('PRAGMA busy_timeout = 0');
-      try {
-        control.begin.run();
-      } finally {
-        db.exec(control.restoreBusyTimeout);
-      }
+      withoutWaiting(db, control, () => control.begin.run());
     } catch (err) {
-      if (String((err as { code?: string }).code).startsWith('SQLITE_BUSY')) return 'busy';
+      if (isBusy(err)) return 'busy';
       return batch.map(runAlone);
     }
     const outcomes: Outcome[] = [];
@@ -160,6 +158,21 @@ export class GroupCommit {
     return control;
   }
 }
+
+/** Runs `fn` with the connection's busy timeout at 0: a statement that needs the write lock another connection holds
+ *  fails at once with SQLITE_BUSY instead of sleeping in SQLite's busy handler. SQLite applies a busy_timeout pragma
+ *  when the statement is prepared, not when it runs, so a prepared one cannot be run again; exec() sets it without
+ *  building a statement object (0.6 µs a setting here, against 3–4 µs through db.pragma(), measured). */
+function withoutWaiting<T>(db: SqliteDatabase, control: Control, fn: () => T): T {
+  db.exec('PRAGMA busy_timeout = 0');
+  try {
+    return fn();
+  } finally {
+    db.exec(control.restoreBusyTimeout);
+  }
+}
+
+const isBusy = (err: unknown) => String((err as { code?: string }).code).startsWith('SQLITE_BUSY');
 
 /** What SQLite's busy handler throws once its timeout has passed. */
 function busyError() {
