@@ -72,9 +72,7 @@ export interface RegisteredRoute {
  * matches no registered route throws: a page offering it is a bug, found by the page's tests.
  */
 export function canUse(routes: RegisteredRoute[], role: string, method: string, path: string): boolean {
-  const route = routeFor(routes, method.toUpperCase(), path.split(/[?#]/)[0]);
-  if (!route) throw new Error(`no route ${method} ${path} to check a role against`);
-  return ruleAllows(route.role, role);
+  return ruleAllows(ruleOf(routes, method, path), role);
 }
 
 /**
@@ -83,9 +81,15 @@ export function canUse(routes: RegisteredRoute[], role: string, method: string, 
  * the route declared and cannot drift apart. A path that matches no registered route throws (a bug).
  */
 export function assertCanUse(routes: RegisteredRoute[], role: string, method: string, path: string) {
+  const rule = ruleOf(routes, method, path);
+  if (!ruleAllows(rule, role)) throw refusal(rule, role);
+}
+
+/** The role rule of the route `method path` reaches (its query and fragment left aside); none is a bug. */
+function ruleOf(routes: RegisteredRoute[], method: string, path: string): RegisteredRoute['role'] {
   const route = routeFor(routes, method.toUpperCase(), path.split(/[?#]/)[0]);
   if (!route) throw new Error(`no route ${method} ${path} to check a role against`);
-  if (!ruleAllows(route.role, role)) throw refusal(route.role, role);
+  return route.role;
 }
 
 /** The registered route a concrete path reaches; a static segment wins over a parameter, as in Fastify's router. */

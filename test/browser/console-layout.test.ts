@@ -158,6 +158,7 @@ t.test('every console page fits at 1280 and 390 px and passes axe-core', async (
     '#from-metadata',
     "Tab goes on to the banner's link to the messages",
   );
+  t.same(await axeViolations(page), [], 'the page with its error banner: no serious or critical axe-core violation');
 
   for (const width of WIDTHS) {
     await page.setViewportSize({ width, height: 900 });
