@@ -30,6 +30,8 @@ interface QueuedWrite {
 }
 
 type Outcome = { changes: number } | { error: unknown };
+/** Another connection holds the write lock: how long the batch may wait for it in all. */
+type Busy = Pick<Control, 'busyTimeoutMs'>;
 
 /** How long a batch waits on a timer before it tries the write lock again (the first retry comes sooner). */
 const RETRY_MS = 1;
@@ -81,17 +83,16 @@ export class GroupCommit {
       if (this.gate.closed) await this.gate.pass();
       const batch = this.queue;
       if (!batch.length) return;
-      let outcomes: Outcome[] | 'busy';
+      let outcomes: Outcome[] | Busy;
       try {
         outcomes = this.tryCommit(batch);
       } catch (error) {
         // Nothing ran (the connection is gone, say): every caller hears of it rather than waiting for ever.
         outcomes = batch.map(() => ({ error }));
       }
-      if (outcomes === 'busy') {
+      if ('busyTimeoutMs' in outcomes) {
         waitedSince ??= performance.now();
-        const { busyTimeoutMs } = this.controlStatements(this.connection());
-        if (performance.now() - waitedSince < busyTimeoutMs) {
+        if (performance.now() - waitedSince < outcomes.busyTimeoutMs) {
           await new Promise((resolve) => (attempt === 0 ? setImmediate(resolve) : setTimeout(resolve, RETRY_MS)));
           continue;
         }
@@ -106,20 +107,20 @@ export class GroupCommit {
     }
   }
 
-  /** Commits the batch in one transaction, or says 'busy' (nothing run) when another connection holds the lock. */
-  private tryCommit(batch: QueuedWrite[]): Outcome[] | 'busy' {
+  /** Commits the batch in one transaction, or says it is busy (nothing run) when another connection holds the lock. */
+  private tryCommit(batch: QueuedWrite[]): Outcome[] | Busy {
     const db = this.connection();
     const control = this.controlStatements(db);
     if (batch.length === 1) {
       // One write is a transaction of its own (a statement that fails busy has changed nothing): no BEGIN and COMMIT
       // around it, which cost a lone write about a quarter more (measured).
       const outcome = withoutWaiting(db, control, () => runAlone(batch[0]));
-      return 'error' in outcome && isBusy(outcome.error) ? 'busy' : [outcome];
+      return 'error' in outcome && isBusy(outcome.error) ? control : [outcome];
     }
     try {
       withoutWaiting(db, control, () => control.begin.run());
     } catch (err) {
-      if (isBusy(err)) return 'busy';
+      if (isBusy(err)) return control;
       return batch.map(runAlone);
     }
     const outcomes: Outcome[] = [];
