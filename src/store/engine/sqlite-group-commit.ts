@@ -6,8 +6,8 @@
 //
 // What a caller sees is unchanged: its promise settles after the commit that holds its write, with the number of rows
 // it changed, or with its own error. A statement that fails inside the batch (a constraint) is undone alone, as SQLite
-// does for a statement in a transaction, and the others commit. If the transaction itself fails (busy past the
-// timeout, I/O), it is rolled back and every write runs again on its own, each settling with its own outcome.
+// does for a statement in a transaction, and the others commit. If the transaction itself fails (I/O, say), it is
+// rolled back and every write runs again on its own, each settling with its own outcome.
 //
 // The write lock is held only for the synchronous run of one batch, never across an await, so another process of the
 // node (WORKERS) waits no longer than it would for the same writes committed one by one. Waiting for the lock never
@@ -48,7 +48,8 @@ interface Control {
 
 export class GroupCommit {
   private queue: QueuedWrite[] = [];
-  /** the batch being committed (or waiting for the lock): one at a time, later writes queue behind it */
+  /** the batch being committed, or waiting for the gate or the lock (writes arriving meanwhile join it): one at a
+   *  time */
   private flushing: Promise<void> | null = null;
   private readonly control = new WeakMap<SqliteDatabase, Control>();
 
