@@ -30,8 +30,10 @@ interface QueuedWrite {
 }
 
 type Outcome = { changes: number } | { error: unknown };
-/** Another connection holds the write lock: how long the batch may wait for it in all. */
-type Busy = Pick<Control, 'busyTimeoutMs'>;
+/** Another connection holds the write lock (nothing was run): how long the batch may wait for it in all. */
+interface Busy {
+  busyForMs: number;
+}
 
 /** How long a batch waits on a timer before it tries the write lock again (the first retry comes sooner). */
 const RETRY_MS = 1;
@@ -91,9 +93,9 @@ export class GroupCommit {
         // Nothing ran (the connection is gone, say): every caller hears of it rather than waiting for ever.
         outcomes = batch.map(() => ({ error }));
       }
-      if ('busyTimeoutMs' in outcomes) {
+      if ('busyForMs' in outcomes) {
         waitedSince ??= performance.now();
-        if (performance.now() - waitedSince < outcomes.busyTimeoutMs) {
+        if (performance.now() - waitedSince < outcomes.busyForMs) {
           await new Promise((resolve) => (attempt === 0 ? setImmediate(resolve) : setTimeout(resolve, RETRY_MS)));
           continue;
         }
@@ -116,12 +118,12 @@ export class GroupCommit {
       // One write is a transaction of its own (a statement that fails busy has changed nothing): no BEGIN and COMMIT
       // around it, which cost a lone write about a quarter more (measured).
       const outcome = withoutWaiting(db, control, () => runAlone(batch[0]));
-      return 'error' in outcome && isBusy(outcome.error) ? control : [outcome];
+      return 'error' in outcome && isBusy(outcome.error) ? { busyForMs: control.busyTimeoutMs } : [outcome];
     }
     try {
       withoutWaiting(db, control, () => control.begin.run());
     } catch (err) {
-      if (isBusy(err)) return control;
+      if (isBusy(err)) return { busyForMs: control.busyTimeoutMs };
       return batch.map(runAlone);
     }
     const outcomes: Outcome[] = [];
