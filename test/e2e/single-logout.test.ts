@@ -517,3 +517,37 @@ t.test(
     t.match(late.body, /saml_expired/, 'then it has expired anyway');
   },
 );
+
+t.test(
+  'at NotOnOrAfter plus the skew exactly, a processed LogoutRequest is expired, never accepted again',
+  async (t) => {
+    const { w, fake, browser } = await setup();
+    t.teardown(w.ta.cleanup);
+    // A whole second, as the request's NotOnOrAfter is written: the boundary instant is then reachable exactly. There
+    // the replay record may be reused (its expiresAt is that instant), so the request must already be expired.
+    w.ta.clock.set(new Date(Math.ceil(w.ta.clock.now().getTime() / 1000) * 1000));
+    const request = logoutRequestXml({
+      issuer: fake.entityId,
+      destination: w.org.urls.spSlo,
+      now: w.ta.clock.now(),
+      nameId: ANN,
+      validSeconds: 1800,
+    });
+    const sent = encodeOutgoing({
+      ...request,
+      param: 'SAMLRequest',
+      destination: w.org.urls.spSlo,
+      binding: 'redirect',
+      relayState: null,
+      signer: { keyPem: fake.credential.privateKeyPem, certificatePem: fake.certificatePem },
+    });
+    t.equal((await browser.get(sent.url)).statusCode, 302, 'processed once');
+    w.ta.clock.advance((1800 + 60) * 1000 - 1);
+    const justBefore = await browser.get(sent.url);
+    t.match(justBefore.body, /saml_replayed/, 'a millisecond before: still a replay');
+    w.ta.clock.advance(1);
+    const at = await browser.get(sent.url);
+    t.equal(at.statusCode, 400);
+    t.match(at.body, /saml_expired/, 'at the boundary: expired, not processed a second time');
+  },
+);

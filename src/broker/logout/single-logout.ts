@@ -215,7 +215,9 @@ export class SingleLogout {
     if (
       message.kind === 'request' &&
       message.notOnOrAfter &&
-      message.notOnOrAfter.getTime() + SKEW_SECONDS * 1000 < this.now().getTime()
+      // Not on or after: at NotOnOrAfter plus the skew exactly it has expired, the moment its one-time record may go
+      // (one-time-use.ts reuses a record whose expiresAt <= now), so that no instant accepts it twice.
+      this.now().getTime() >= message.notOnOrAfter.getTime() + SKEW_SECONDS * 1000
     ) {
       throw new SamlError('saml_expired', 'The logout request has expired.', {
         notOnOrAfter: message.notOnOrAfter.toISOString(),
