@@ -119,4 +119,15 @@ node -e '
   const [, , pass = 0, fail = 0, skip = 0, todo = 0] = m;
   console.log(`${pass} passed, ${fail} failed${+skip ? `, ${skip} skipped` : ""}${+todo ? `, ${todo} todo` : ""}`);
 ' "$tmp/tap.out"
+# The failures again, last: CI keeps only the tail of this output, where a failure's own report has long scrolled away.
+# Each "not ok" line keeps its indentation (a subtest sits inside its file), followed by the lines of its diagnostic
+# block that say where and what: file and line, found / wanted, the diff, an error's message, a process's end.
+if [[ $status != 0 ]]; then
+  say "what failed"
+  awk '/^ *not ok /{print; inblock=1; indiff=0; next}
+       inblock && $1=="..." {inblock=0; next}
+       inblock && /^ *diff: \|/ {indiff=1; next}
+       inblock && (/^ *(fileName|lineNumber|found|wanted|message|code|signal|exitCode|timeout):/ || (indiff && /^ *[-+][^-+]/)) {print}' \
+    "$tmp/tap.out" | head -100
+fi
 exit $status

@@ -108,7 +108,9 @@ t.test(
     t.same(await Promise.all([...first, joined]), [1, 1, 1], 'all three committed, the one queued while waiting too');
     clearInterval(ticking);
     t.ok((await released) >= started, 'the lock was released by a timer of this process while the writes waited');
-    t.ok(ticks >= 5, `other work ran meanwhile (${ticks} timer ticks)`);
+    // At least one tick, not "about 30": on a loaded machine the process may sleep through the whole 30 ms, and the
+    // interval's ticks then collapse into one. That one is due before the releasing timer, so it always runs first.
+    t.ok(ticks >= 1, `other work ran meanwhile (${ticks} timer ticks)`);
     t.equal(w.count(), 3);
     t.notOk(w.db.inTransaction);
     t.equal(w.db.pragma('busy_timeout', { simple: true }), 5000, "the connection's own busy timeout is back");
