@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { median } from './lib/stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -53,7 +54,6 @@ for (let n = 0; n < runs; n++) {
     if (r.cpu !== null) results[i].cpu.push(r.cpu);
   });
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const summary = (xs: number[]) =>
   xs.length
     ? `${(median(xs) / 1000).toFixed(2)} s (${(Math.min(...xs) / 1000).toFixed(2)}–${(Math.max(...xs) / 1000).toFixed(2)})`

@@ -22,6 +22,7 @@ import type { AppContext } from '../src/context.ts';
 import type { DbProvider } from '../src/store/engine/database.ts';
 import { exportUsersCsv } from '../src/users/export-csv.ts';
 import { UserImportService } from '../src/users/import/import-service.ts';
+import { median } from './lib/stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -132,10 +133,6 @@ class RssSampler {
 }
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-};
 
 /** A fresh, migrated database (in this parent process: the import process then finds nothing to migrate and
  *  never loads the schema engine, as when the CLI imports into a running deployment's database). */

@@ -19,6 +19,7 @@ import type { AppContext } from '../src/context.ts';
 import { createScimToken } from '../src/scim/tokens.ts';
 import type { DbProvider } from '../src/store/engine/database.ts';
 import { freshPostgres } from '../test/helpers/context.ts';
+import { percentile as pct } from './lib/stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -43,10 +44,6 @@ const config = (url: string) =>
     RATE_LIMIT_API_PER_MINUTE: '0',
     RATE_LIMIT_ORG_PER_MINUTE: '0',
   });
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))];
-};
 
 async function seed(ctx: AppContext, orgId: string, idpId: string) {
   const bar = new SingleBar(

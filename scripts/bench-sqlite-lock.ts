@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { GroupCommit } from '../src/store/engine/sqlite-group-commit.ts';
 import { TransactionGate } from '../src/store/engine/sqlite-transaction-gate.ts';
+import { percentile } from './lib/stats.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -30,10 +31,6 @@ const { values: args } = parseArgs({
 });
 const MODES = ['blocking', 'group-commit'] as const;
 type Mode = (typeof MODES)[number];
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
-};
 
 interface Report {
   logins: number;

@@ -29,6 +29,7 @@ import { generateSigningCredential } from '../src/saml/certificates.ts';
 import { buildLoginResponse } from '../src/saml/downstream/response.ts';
 import { freshPostgres } from '../test/helpers/context.ts';
 import { freshRedisPrefix } from '../test/helpers/redis.ts';
+import { percentile } from './lib/stats.ts';
 
 // All users share one TOTP secret (each is a distinct user, so the per-user step guard still applies).
 const { values: args } = parseArgs({
@@ -207,11 +208,6 @@ function serverCpuMs(command: 'postgres' | 'redis-server') {
   }
   return ms;
 }
-
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
-};
 
 // ---- the load generator (a child process of this script; --generators of them) ----
 

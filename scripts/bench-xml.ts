@@ -20,6 +20,7 @@ import { buildLoginResponse, type DownstreamApp } from '../src/saml/downstream/r
 import { createSchemaValidator } from '../src/saml/schema-validator.ts';
 import { parseUpstreamResponse, verifyParsedResponse, verifyUpstreamResponse } from '../src/saml/upstream/response.ts';
 import type { UpstreamIdp } from '../src/saml/upstream/types.ts';
+import { median } from './lib/stats.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -213,7 +214,6 @@ async function measure(op: () => unknown): Promise<{ wall: number; cpu: number }
     const cpuUsed = process.cpuUsage(cpu0);
     rounds.push({ wall, cpu: (cpuUsed.user + cpuUsed.system) / n });
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   return { wall: median(rounds.map((r) => r.wall)), cpu: median(rounds.map((r) => r.cpu)) };
 }
 
