@@ -60,6 +60,7 @@ const COMPARE = args.compare
   : args['compare-redis']
     ? 'redis'
     : undefined;
+const words = (text: string | undefined) => text?.split(' ').filter(Boolean) ?? [];
 const COMPARE_LABELS = args['compare-redis'] ? ['database only', 'with Redis'] : ['this checkout', args.compare];
 const NODES = COMPARE ? 2 : Number(args.nodes);
 const REDIS = args.redis || args['compare-redis'] ? freshRedisPrefix() : undefined;
@@ -556,28 +557,29 @@ async function main() {
     const nodes: BrokerNode[] = [];
     for (let i = 0; i < count; i++) {
       const port = await freePort();
-      // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=prof", profiles the broker nodes.
-      const proc = spawn(
-        process.execPath,
-        [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...entry],
-        {
-          cwd: args.compare && i === 1 ? COMPARE : root,
-          env: {
-            ...redisFor(i),
-            PATH: process.env.PATH!,
-            DATABASE_URL: databaseUrl,
-            MASTER_KEY,
-            BASE_DOMAIN,
-            PORT: String(port),
-            WORKERS: String(workers),
-            LOG_LEVEL: 'warn',
-            NODE_ENV: 'production',
-            DATABASE_POOL_SIZE: '16',
-            ...RATE_LIMITS_OFF,
-          },
-          stdio: 'inherit',
+      // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=prof", profiles the broker nodes. BENCH_COMPARE_NODE_ARGS
+      // go to the second node of --compare only: `--compare .` with a V8 flag there weighs the flag on the same code.
+      const nodeArgs = [
+        ...words(process.env.BENCH_NODE_ARGS),
+        ...(COMPARE && i === 1 ? words(process.env.BENCH_COMPARE_NODE_ARGS) : []),
+      ];
+      const proc = spawn(process.execPath, [...nodeArgs, ...entry], {
+        cwd: args.compare && i === 1 ? COMPARE : root,
+        env: {
+          ...redisFor(i),
+          PATH: process.env.PATH!,
+          DATABASE_URL: databaseUrl,
+          MASTER_KEY,
+          BASE_DOMAIN,
+          PORT: String(port),
+          WORKERS: String(workers),
+          LOG_LEVEL: 'warn',
+          NODE_ENV: 'production',
+          DATABASE_POOL_SIZE: '16',
+          ...RATE_LIMITS_OFF,
         },
-      );
+        stdio: 'inherit',
+      });
       for (let k = 0; k < 300; k++) {
         if (
           await send(port, 'GET', '/healthz', '').then(
