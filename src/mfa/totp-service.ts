@@ -227,9 +227,16 @@ export class TotpService {
 
   /** A TOTP code or a recovery code for an active factor. Throws AppError with a stable code on failure. */
   async verify(userId: string, input: string): Promise<VerifyOutcome> {
+    const outcome = await this.verifyIfActive(userId, input);
+    if (!outcome) throw new AppError('mfa_not_enrolled', 'Two-factor authentication is not set up for this account.');
+    return outcome;
+  }
+
+  /** As `verify`, but null (nothing checked, nothing counted) when the user has no active factor: for a caller with
+   *  another way in for that user, which then needs no separate read of the factor first. */
+  async verifyIfActive(userId: string, input: string): Promise<VerifyOutcome | null> {
     const factor = await this.store.totp.find(userId);
-    if (!factor || factor.status !== 'active')
-      throw new AppError('mfa_not_enrolled', 'Two-factor authentication is not set up for this account.');
+    if (!factor || factor.status !== 'active') return null;
     const code = normaliseRecoveryCode(input);
     if (RECOVERY_CODE.test(code)) return this.useRecoveryCode(userId, factor, code);
     const now = this.clock.now();

@@ -44,8 +44,9 @@ export async function verifySecondFactorCode(
   userId: string,
   code: string,
 ): Promise<VerifyOutcome> {
-  const totp = totpFor(ctx, org, store);
-  if ((await totp.status(userId)).state === 'active') return totp.verify(userId, code);
+  // One read of the factor decides the way: an active app checks the code (its own lock and recovery codes).
+  const checked = await totpFor(ctx, org, store).verifyIfActive(userId, code);
+  if (checked) return checked;
   const now = ctx.clock.now();
   const lockedUntil = await recoveryLockedUntil(ctx, store, userId, now);
   if (lockedUntil && lockedUntil > now)
