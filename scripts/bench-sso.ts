@@ -558,7 +558,8 @@ async function main() {
     for (let i = 0; i < count; i++) {
       const port = await freePort();
       // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=prof", profiles the broker nodes. BENCH_COMPARE_NODE_ARGS
-      // go to the second node of --compare only: `--compare .` with a V8 flag there weighs the flag on the same code.
+      // go to the second node of a comparison only (--compare, --compare-redis): `--compare .` with a V8 flag there
+      // weighs the flag on the same code.
       const nodeArgs = [
         ...words(process.env.BENCH_NODE_ARGS),
         ...(COMPARE && i === 1 ? words(process.env.BENCH_COMPARE_NODE_ARGS) : []),

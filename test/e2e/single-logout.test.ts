@@ -75,6 +75,25 @@ async function setup(opts: { idpSlo?: boolean } = {}) {
   return { w, fake, idp, jira, confluence, legacy, jiraKey, sps, browser: new Browser(w.ta) };
 }
 
+/** The URL of a LogoutRequest for Ann that the fake IdP signs and sends by redirect, valid for `validSeconds`. */
+function idpLogoutRequest(w: World, fake: FakeIdp, validSeconds: number): string {
+  const request = logoutRequestXml({
+    issuer: fake.entityId,
+    destination: w.org.urls.spSlo,
+    now: w.ta.clock.now(),
+    nameId: ANN,
+    validSeconds,
+  });
+  return encodeOutgoing({
+    ...request,
+    param: 'SAMLRequest',
+    destination: w.org.urls.spSlo,
+    binding: 'redirect',
+    relayState: null,
+    signer: { keyPem: fake.credential.privateKeyPem, certificatePem: fake.certificatePem },
+  }).url;
+}
+
 const activeSessions = (w: World) =>
   w.ta.ctx.store.db.brokerSession.count({ where: { orgId: w.org.org.id, endedAt: null } });
 
@@ -491,28 +510,14 @@ t.test(
   async (t) => {
     const { w, fake, browser } = await setup();
     t.teardown(w.ta.cleanup);
-    const request = logoutRequestXml({
-      issuer: fake.entityId,
-      destination: w.org.urls.spSlo,
-      now: w.ta.clock.now(),
-      nameId: ANN,
-      validSeconds: 1800,
-    });
-    const sent = encodeOutgoing({
-      ...request,
-      param: 'SAMLRequest',
-      destination: w.org.urls.spSlo,
-      binding: 'redirect',
-      relayState: null,
-      signer: { keyPem: fake.credential.privateKeyPem, certificatePem: fake.certificatePem },
-    });
-    t.equal((await browser.get(sent.url)).statusCode, 302, 'processed (nobody to log out: UnknownPrincipal)');
+    const sent = idpLogoutRequest(w, fake, 1800);
+    t.equal((await browser.get(sent)).statusCode, 302, 'processed (nobody to log out: UnknownPrincipal)');
     w.ta.clock.advance(1200 * 1000); // past the chain's 10 minutes, before the request's 30
-    const replay = await browser.get(sent.url);
+    const replay = await browser.get(sent);
     t.equal(replay.statusCode, 400);
     t.match(replay.body, /saml_replayed/);
     w.ta.clock.advance(660 * 1000); // past NotOnOrAfter plus the skew
-    const late = await browser.get(sent.url);
+    const late = await browser.get(sent);
     t.equal(late.statusCode, 400);
     t.match(late.body, /saml_expired/, 'then it has expired anyway');
   },
@@ -526,27 +531,13 @@ t.test(
     // A whole second, as the request's NotOnOrAfter is written: the boundary instant is then reachable exactly. There
     // the replay record may be reused (its expiresAt is that instant), so the request must already be expired.
     w.ta.clock.set(new Date(Math.ceil(w.ta.clock.now().getTime() / 1000) * 1000));
-    const request = logoutRequestXml({
-      issuer: fake.entityId,
-      destination: w.org.urls.spSlo,
-      now: w.ta.clock.now(),
-      nameId: ANN,
-      validSeconds: 1800,
-    });
-    const sent = encodeOutgoing({
-      ...request,
-      param: 'SAMLRequest',
-      destination: w.org.urls.spSlo,
-      binding: 'redirect',
-      relayState: null,
-      signer: { keyPem: fake.credential.privateKeyPem, certificatePem: fake.certificatePem },
-    });
-    t.equal((await browser.get(sent.url)).statusCode, 302, 'processed once');
+    const sent = idpLogoutRequest(w, fake, 1800);
+    t.equal((await browser.get(sent)).statusCode, 302, 'processed once');
     w.ta.clock.advance((1800 + 60) * 1000 - 1);
-    const justBefore = await browser.get(sent.url);
+    const justBefore = await browser.get(sent);
     t.match(justBefore.body, /saml_replayed/, 'a millisecond before: still a replay');
     w.ta.clock.advance(1);
-    const at = await browser.get(sent.url);
+    const at = await browser.get(sent);
     t.equal(at.statusCode, 400);
     t.match(at.body, /saml_expired/, 'at the boundary: expired, not processed a second time');
   },
